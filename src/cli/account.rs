@@ -1,0 +1,112 @@
+//! `quid register`, `quid login`, `quid logout`.
+
+use crate::config::Profile;
+use crate::protocol::{ErrorCode, RequestBody, results};
+use crate::session::connection::{ConnectError, Connection, RequestError};
+use crate::session::state::{self, ClientState};
+use anyhow::{Context, bail};
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+pub async fn register(profile: &Profile, password_stdin: bool) -> anyhow::Result<ExitCode> {
+    let password = read_password(profile, password_stdin, true)?;
+    let body = RequestBody::Register {
+        username: profile.username.clone(),
+        password,
+    };
+    let auth = authenticate(profile, body).await?;
+    println!(
+        "registered {} on {} and logged in (profile {})",
+        auth.user.username, profile.server, profile.name
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn login(profile: &Profile, password_stdin: bool) -> anyhow::Result<ExitCode> {
+    let password = read_password(profile, password_stdin, false)?;
+    let body = RequestBody::Login {
+        username: profile.username.clone(),
+        password,
+    };
+    let auth = authenticate(profile, body).await?;
+    println!("logged in as {} on {}", auth.user.username, profile.server);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs register or login on an anonymous connection and saves the token it returns.
+async fn authenticate(profile: &Profile, body: RequestBody) -> anyhow::Result<results::Auth> {
+    let (connection, _) = Connection::open(&profile.server, None).await?;
+    connection.hello(None).await?;
+    let auth: results::Auth = connection
+        .request(body)
+        .await
+        .map_err(|e| match explain(&e) {
+            Some(hint) => anyhow::anyhow!("{e}; {hint}"),
+            None => e.into(),
+        })?;
+    state::write_token(&profile.data_dir, &auth.token)?;
+    ClientState::open(&profile.data_dir)?.set_username(&auth.user.username)?;
+    Ok(auth)
+}
+
+pub async fn logout(profile: &Profile) -> anyhow::Result<ExitCode> {
+    let Some(token) = state::read_token(&profile.data_dir)? else {
+        println!("profile {} is not logged in", profile.name);
+        return Ok(ExitCode::SUCCESS);
+    };
+    match Connection::open(&profile.server, Some(&token)).await {
+        Ok((connection, _)) => {
+            connection.hello(None).await?;
+            let _: results::Empty = connection.request(RequestBody::Logout).await?;
+        }
+        // Already revoked on the server: forgetting it here is all that is left to do.
+        Err(ConnectError::Unauthorized(_)) => {}
+        Err(error) => {
+            return Err(error).context(
+                "the token was not revoked and is kept; try again when the server is reachable",
+            );
+        }
+    }
+    state::delete_token(&profile.data_dir)?;
+    println!("logged out {} from {}", profile.username, profile.server);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Explains the errors a person can act on; the rest keep their own message.
+fn explain(error: &RequestError) -> Option<&'static str> {
+    match error {
+        RequestError::Api(api) => match api.code {
+            ErrorCode::InvalidCredentials => Some("check the password, or register first"),
+            ErrorCode::UsernameTaken => Some("pick another username in the profile, or log in"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn read_password(profile: &Profile, from_stdin: bool, confirm: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        if password.is_empty() {
+            bail!("standard input held no password (--password-stdin reads its first line)");
+        }
+        return Ok(password);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to ask for the password on; pass --password-stdin and pipe it in");
+    }
+    let prompt = format!("Password for {} on {}: ", profile.username, profile.server);
+    let password = rpassword::prompt_password(prompt).context("cannot read the password")?;
+    if confirm {
+        let again = rpassword::prompt_password("Again: ").context("cannot read the password")?;
+        if again != password {
+            bail!("the two passwords differ; nothing was registered");
+        }
+    }
+    Ok(password)
+}

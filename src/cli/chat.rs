@@ -1,0 +1,241 @@
+//! `quid send`, `quid history`, `quid conversations`, `quid group create`.
+
+use crate::config::Profile;
+use crate::protocol::{ConversationKind, Message, RequestBody, results};
+use crate::session::backoff::Backoff;
+use crate::session::connection::{ConnectError, Connection};
+use crate::session::target::Target;
+use crate::session::{Session, SessionConfig, SessionEvent, state};
+use anyhow::{Context, anyhow, bail};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long `quid send` waits for the server before leaving the message in the outbox.
+const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+
+fn token(profile: &Profile) -> anyhow::Result<String> {
+    state::read_token(&profile.data_dir)?.ok_or_else(|| {
+        anyhow!(
+            "profile {} is not logged in; run `quid --profile {} login` (or register)",
+            profile.name,
+            profile.name
+        )
+    })
+}
+
+fn not_logged_in(profile: &Profile, reason: &str) -> anyhow::Error {
+    anyhow!(
+        "the server refused profile {}'s session ({reason}); run `quid --profile {} login`",
+        profile.name,
+        profile.name
+    )
+}
+
+/// A connection for one command: no event stream, just requests.
+async fn connect(profile: &Profile) -> anyhow::Result<Connection> {
+    let token = token(profile)?;
+    let (connection, _) = match Connection::open(&profile.server, Some(&token)).await {
+        Ok(opened) => opened,
+        Err(ConnectError::Unauthorized(reason)) => return Err(not_logged_in(profile, &reason)),
+        Err(error) => return Err(error.into()),
+    };
+    connection.hello(None).await?;
+    Ok(connection)
+}
+
+fn parse_target(text: &str) -> anyhow::Result<Target> {
+    text.parse::<Target>().map_err(|e| anyhow!(e))
+}
+
+/// Queues the message in the profile's outbox and waits until the server has it. Messages
+/// queued earlier (while offline) go first.
+pub async fn send(profile: &Profile, target: &str, text: &str) -> anyhow::Result<ExitCode> {
+    let target = parse_target(target)?;
+    crate::protocol::model::validate_text(text).map_err(|e| anyhow!(e.message))?;
+    let config = SessionConfig {
+        server: profile.server.clone(),
+        token: token(profile)?,
+        state_dir: profile.data_dir.clone(),
+        subscribe: false,
+        backoff: Backoff::default(),
+    };
+    let (session, mut events) = Session::start(config)?;
+    let client_id = session
+        .send_message(target.clone(), text.to_owned())
+        .await?;
+    let queued =
+        "the message stays in the outbox and is sent, once, the next time this profile connects";
+    let waited = tokio::time::timeout(SEND_TIMEOUT, async {
+        while let Some(event) = events.recv().await {
+            match event {
+                SessionEvent::Sent {
+                    client_id: id,
+                    message,
+                } if id == client_id => return Ok(message),
+                SessionEvent::SendRefused {
+                    client_id: id,
+                    error,
+                    ..
+                } if id == client_id => {
+                    bail!("{target}: {}", error.message)
+                }
+                SessionEvent::Disconnected { reason, .. } => {
+                    bail!("cannot reach {}: {reason}; {queued}", profile.server)
+                }
+                SessionEvent::AuthRejected { reason } => {
+                    return Err(not_logged_in(profile, &reason));
+                }
+                SessionEvent::Failed { reason } => bail!("{reason}"),
+                _ => {}
+            }
+        }
+        bail!("the session stopped before the message was sent; {queued}")
+    })
+    .await;
+    let message = waited.map_err(|_| {
+        anyhow!(
+            "no answer from {} in {}s; {queued}",
+            profile.server,
+            SEND_TIMEOUT.as_secs()
+        )
+    })??;
+    println!("sent to {target} (message {})", message.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn history(
+    profile: &Profile,
+    target: &str,
+    limit: u32,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let target = parse_target(target)?;
+    let connection = connect(profile).await?;
+    let conversation_id = target
+        .resolve(&connection)
+        .await
+        .with_context(|| target.to_string())?;
+    let page: results::History = connection
+        .request(RequestBody::History {
+            conversation_id,
+            before: None,
+            limit,
+        })
+        .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&page)?);
+    } else if page.messages.is_empty() {
+        println!("no messages with {target} yet");
+    } else {
+        for message in &page.messages {
+            println!("{}", format_message(message));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `[2026-11-25 19:31] alice: text`, continuation lines indented under the text.
+fn format_message(message: &Message) -> String {
+    let when = chrono::DateTime::from_timestamp_millis(message.sent_at.0)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| "????-??-?? ??:??".into());
+    let prefix = format!("[{when}] {}: ", message.sender.username);
+    let indent = " ".repeat(prefix.chars().count());
+    let text = sanitize(&message.text).replace('\n', &format!("\n{indent}"));
+    format!("{prefix}{text}")
+}
+
+/// Text from other people must not drive the terminal: control characters (escape
+/// sequences among them) and bidi overrides are shown as visible replacements; newlines stay.
+fn sanitize(text: &str) -> String {
+    let inert = |c: char| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    text.chars()
+        .map(|c| {
+            if inert(c) {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+pub async fn conversations(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> {
+    let connection = connect(profile).await?;
+    let list: results::Conversations = connection.request(RequestBody::Conversations).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if list.conversations.is_empty() {
+        println!("no conversations yet; start one with `quid send @user TEXT`");
+    }
+    for conversation in &list.conversations {
+        let name = match conversation.kind {
+            ConversationKind::Direct => format!("@{}", conversation.name),
+            ConversationKind::Group => format!("#{}", conversation.name),
+        };
+        let members = match conversation.kind {
+            ConversationKind::Direct => String::new(),
+            ConversationKind::Group => format!("  {} members", conversation.members.len()),
+        };
+        let unread = match conversation.unread {
+            0 => String::new(),
+            n => format!("  {n} unread"),
+        };
+        println!("{}{members}{unread}", sanitize(&name));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn create_group(
+    profile: &Profile,
+    name: &str,
+    members: &[String],
+) -> anyhow::Result<ExitCode> {
+    let usernames = members
+        .iter()
+        .map(|m| match m.parse::<Target>() {
+            Ok(Target::User(user)) => Ok(user),
+            _ => Err(anyhow!("member {m:?} must be written @user")),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let connection = connect(profile).await?;
+    let created: results::OneConversation = connection
+        .request(RequestBody::CreateGroup {
+            name: name.to_owned(),
+            members: usernames,
+        })
+        .await?;
+    let conversation = created.conversation;
+    let names: Vec<_> = conversation
+        .members
+        .iter()
+        .map(|m| m.username.as_str())
+        .collect();
+    println!("created #{} with {}", conversation.name, names.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_makes_escape_sequences_inert() {
+        let hostile = "hi\u{1b}]0;pwned\u{7}\u{1b}[2J\r\nnext";
+        let clean = sanitize(hostile);
+        assert!(!clean.contains('\u{1b}'));
+        assert!(!clean.contains('\u{7}'));
+        assert!(!clean.contains('\r'));
+        assert!(clean.ends_with("\nnext"));
+        assert!(!sanitize("abc\u{202e}def").contains('\u{202e}'));
+    }
+}

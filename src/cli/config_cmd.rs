@@ -1,0 +1,30 @@
+//! `quid config check` and `quid config path`.
+
+use crate::config::Profile;
+use crate::session::state::read_token;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub fn path(path: PathBuf) -> anyhow::Result<ExitCode> {
+    let note = if path.exists() {
+        ""
+    } else {
+        " (does not exist yet)"
+    };
+    println!("{}{note}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn check(path: &Path, profile: &Profile) -> anyhow::Result<ExitCode> {
+    let logged_in = match read_token(&profile.data_dir)? {
+        Some(_) => "yes",
+        None => "no (run quid login)",
+    };
+    println!("config:    {} (valid)", path.display());
+    println!("profile:   {}", profile.name);
+    println!("server:    {}", profile.server);
+    println!("username:  {}", profile.username);
+    println!("data dir:  {}", profile.data_dir.display());
+    println!("logged in: {logged_in}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,165 @@
+//! The command line: clap definitions and the dispatch to each command. Commands print one
+//! clear line to stderr on failure and exit non-zero; `--json` output is one JSON document.
+
+mod account;
+mod chat;
+mod config_cmd;
+mod logging;
+mod serve;
+
+use crate::config::{self, Profile};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "quid",
+    version,
+    about = "Chat and pay from the terminal",
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Config file to read [default: the user config dir's quid/config.toml]
+    #[arg(long, global = true, env = "QUID_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Profile to use [default: default_profile in the config]
+    #[arg(long, global = true, env = "QUID_PROFILE", value_name = "NAME")]
+    profile: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the quid server
+    Serve(serve::ServeArgs),
+    /// Create the profile's account on its server and log in
+    Register {
+        /// Read the password from the first line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Log the profile in and save its session token
+    Login {
+        /// Read the password from the first line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Revoke the saved session token and forget it
+    Logout,
+    /// Send a message to @user or #group
+    Send {
+        /// @user for a direct conversation, #group for a group
+        target: String,
+        text: String,
+    },
+    /// Show the newest messages of a conversation
+    History {
+        /// @user or #group
+        target: String,
+        /// How many messages, newest last
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=200))]
+        limit: u32,
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// List your conversations with unread counts
+    Conversations {
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage groups
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Inspect the configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupCommand {
+    /// Create a group with you and the given members
+    Create {
+        name: String,
+        /// Members, as @user
+        #[arg(required = true)]
+        members: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the config and print the resolved profile
+    Check,
+    /// Print where the config file is looked for
+    Path,
+}
+
+/// Parses the command line and runs it. Returns the process exit code.
+pub fn run() -> anyhow::Result<std::process::ExitCode> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(cli.execute())
+}
+
+impl Cli {
+    async fn execute(self) -> anyhow::Result<std::process::ExitCode> {
+        match &self.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Config(ConfigCommand::Path) => config_cmd::path(self.config_path()?),
+            Command::Config(ConfigCommand::Check) => {
+                config_cmd::check(&self.config_path()?, &self.load_profile()?)
+            }
+            Command::Register { password_stdin } => {
+                account::register(&self.client_profile()?, *password_stdin).await
+            }
+            Command::Login { password_stdin } => {
+                account::login(&self.client_profile()?, *password_stdin).await
+            }
+            Command::Logout => account::logout(&self.client_profile()?).await,
+            Command::Send { target, text } => {
+                chat::send(&self.client_profile()?, target, text).await
+            }
+            Command::History {
+                target,
+                limit,
+                json,
+            } => chat::history(&self.client_profile()?, target, *limit, *json).await,
+            Command::Conversations { json } => {
+                chat::conversations(&self.client_profile()?, *json).await
+            }
+            Command::Group(GroupCommand::Create { name, members }) => {
+                chat::create_group(&self.client_profile()?, name, members).await
+            }
+        }
+    }
+
+    /// The profile a client command acts as, with its log file set up.
+    fn client_profile(&self) -> anyhow::Result<Profile> {
+        let profile = self.load_profile()?;
+        logging::to_file(&profile.data_dir.join("quid.log"));
+        Ok(profile)
+    }
+
+    fn config_path(&self) -> anyhow::Result<PathBuf> {
+        match &self.config {
+            Some(path) => Ok(path.clone()),
+            None => config::default_config_path()
+                .context("cannot find this user's config directory; pass --config PATH"),
+        }
+    }
+
+    fn load_profile(&self) -> anyhow::Result<Profile> {
+        let path = self.config_path()?;
+        if !path.exists() {
+            anyhow::bail!(
+                "no config file at {}: create it from config.example.toml (see the README), or pass --config PATH",
+                path.display()
+            );
+        }
+        Ok(config::load_profile(&path, self.profile.as_deref())?)
+    }
+}

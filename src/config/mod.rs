@@ -1,0 +1,173 @@
+//! `config.toml`: profiles that name a server and an account. This module finds the file,
+//! parses it strictly (an unknown key is an error, not a silent no-op), and resolves one
+//! profile. Every error names the file, line, column and key.
+
+mod error;
+
+pub use error::ConfigError;
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+use url::Url;
+
+/// Environment variable naming the per-profile state root (overridden by a profile's `data_dir`).
+pub const DATA_DIR_ENV: &str = "QUID_DATA_DIR";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    default_profile: Option<Spanned<String>>,
+    #[serde(default)]
+    profiles: BTreeMap<String, Spanned<RawProfile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    server: Spanned<String>,
+    username: Spanned<String>,
+    data_dir: Option<Spanned<String>>,
+}
+
+/// A profile, checked and resolved: what a command needs to act as one user on one server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub name: String,
+    pub server: Url,
+    pub username: String,
+    /// Where this profile's token, state and log live.
+    pub data_dir: PathBuf,
+}
+
+/// Where `config.toml` is looked for when neither `--config` nor `QUID_CONFIG` says.
+pub fn default_config_path() -> Option<PathBuf> {
+    project_dirs().map(|dirs| dirs.config_dir().join("config.toml"))
+}
+
+/// The data dir for everything not tied to a profile (the server's database, the demo).
+pub fn default_data_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    project_dirs().map(|dirs| dirs.data_dir().to_owned())
+}
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "quid")
+}
+
+/// Reads `path` and resolves the profile `wanted` (or the default one).
+pub fn load_profile(path: &Path, wanted: Option<&str>) -> Result<Profile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    resolve(path, &text, wanted)
+}
+
+/// Parses config `text` (read from `path`, for messages) and resolves one profile.
+pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::parse(path, text, &e))?;
+    let at = |span: std::ops::Range<usize>, key: &str, message: String| {
+        ConfigError::at(path, text, span, key, message)
+    };
+    let available = || raw.profiles.keys().cloned().collect::<Vec<_>>().join(", ");
+    let name = match (wanted, &raw.default_profile) {
+        (Some(name), _) => name.to_owned(),
+        (None, Some(default)) => default.get_ref().clone(),
+        (None, None) if raw.profiles.len() == 1 => {
+            raw.profiles.keys().next().cloned().unwrap_or_default()
+        }
+        (None, None) => {
+            return Err(ConfigError::NoProfileChosen {
+                path: path.to_owned(),
+                available: available(),
+            });
+        }
+    };
+    let Some(profile) = raw.profiles.get(&name) else {
+        if let (None, Some(default)) = (wanted, &raw.default_profile) {
+            return Err(at(
+                default.span(),
+                "default_profile",
+                format!(
+                    "no profile named {name:?}; profiles here: {}",
+                    or_none(&available())
+                ),
+            ));
+        }
+        return Err(ConfigError::UnknownProfile {
+            path: path.to_owned(),
+            name,
+            available: or_none(&available()),
+        });
+    };
+    let key = |field: &str| format!("profiles.{name}.{field}");
+    let profile = profile.get_ref();
+    let server = parse_server(profile.server.get_ref())
+        .map_err(|message| at(profile.server.span(), &key("server"), message))?;
+    let username = profile.username.get_ref().clone();
+    crate::store::accounts::validate_username(&username)
+        .map_err(|e| at(profile.username.span(), &key("username"), e.message))?;
+    let data_dir = match &profile.data_dir {
+        Some(dir) => expand_dir(path, dir.get_ref()).ok_or_else(|| {
+            at(
+                dir.span(),
+                &key("data_dir"),
+                "cannot find your home directory for '~'".into(),
+            )
+        })?,
+        None => default_data_dir()
+            .ok_or(ConfigError::NoDataDir)?
+            .join("profiles")
+            .join(&name),
+    };
+    Ok(Profile {
+        name,
+        server,
+        username,
+        data_dir,
+    })
+}
+
+fn or_none(list: &str) -> String {
+    if list.is_empty() {
+        "(none)".into()
+    } else {
+        list.into()
+    }
+}
+
+/// A server URL must be ws:// or wss:// with a host.
+pub fn parse_server(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text)
+        .map_err(|e| format!("{text:?} is not a URL ({e}); write e.g. \"ws://127.0.0.1:7447\""))?;
+    if !matches!(url.scheme(), "ws" | "wss") {
+        return Err(format!(
+            "{text:?} must start with ws:// or wss://, not {}://",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{text:?} has no host"));
+    }
+    Ok(url)
+}
+
+/// `~/x` is under the home directory; a relative path is relative to the config file.
+fn expand_dir(config_path: &Path, dir: &str) -> Option<PathBuf> {
+    if let Some(rest) = dir.strip_prefix("~/") {
+        return directories::BaseDirs::new().map(|b| b.home_dir().join(rest));
+    }
+    let dir = Path::new(dir);
+    Some(if dir.is_absolute() {
+        dir.to_owned()
+    } else {
+        config_path.parent().unwrap_or(Path::new(".")).join(dir)
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,81 @@
+use super::*;
+
+fn check(text: &str, wanted: Option<&str>) -> Result<Profile, String> {
+    resolve(Path::new("/etc/quid/config.toml"), text, wanted).map_err(|e| e.to_string())
+}
+
+const TWO_PROFILES: &str = r#"default_profile = "alice"
+
+[profiles.alice]
+server = "ws://127.0.0.1:7447"
+username = "alice"
+data_dir = "/tmp/quid-alice"
+
+[profiles.bob]
+server = "wss://chat.example.org"
+username = "bob"
+data_dir = "state/bob"
+"#;
+
+#[test]
+fn resolves_the_default_and_a_named_profile() {
+    let alice = check(TWO_PROFILES, None).unwrap();
+    assert_eq!(alice.name, "alice");
+    assert_eq!(alice.server.as_str(), "ws://127.0.0.1:7447/");
+    assert_eq!(alice.data_dir, PathBuf::from("/tmp/quid-alice"));
+    let bob = check(TWO_PROFILES, Some("bob")).unwrap();
+    assert_eq!(bob.username, "bob");
+    assert_eq!(bob.data_dir, PathBuf::from("/etc/quid/state/bob"));
+}
+
+#[test]
+fn an_unknown_key_names_file_line_column_and_key() {
+    let text = "[profiles.alice]\nserver = \"ws://h:1\"\nusername = \"alice\"\nsever = \"x\"\n";
+    let error = check(text, None).unwrap_err();
+    assert!(
+        error.starts_with("/etc/quid/config.toml:4:1: profiles.alice.sever: "),
+        "{error}"
+    );
+    assert!(error.contains("unknown field"), "{error}");
+}
+
+#[test]
+fn a_bad_url_points_at_its_value() {
+    let text = "[profiles.alice]\nserver = \"http://h:1\"\nusername = \"alice\"\n";
+    let error = check(text, None).unwrap_err();
+    assert!(
+        error.starts_with("/etc/quid/config.toml:2:10: profiles.alice.server: "),
+        "{error}"
+    );
+    assert!(error.contains("ws://"), "{error}");
+}
+
+#[test]
+fn a_missing_profile_lists_the_ones_that_exist() {
+    let error = check(TWO_PROFILES, Some("carol")).unwrap_err();
+    assert!(error.contains("no profile named \"carol\""), "{error}");
+    assert!(error.contains("alice, bob"), "{error}");
+    let text = TWO_PROFILES.replace("default_profile = \"alice\"", "default_profile = \"zed\"");
+    let error = check(&text, None).unwrap_err();
+    assert!(
+        error.starts_with("/etc/quid/config.toml:1:19: default_profile: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn syntax_errors_and_missing_keys_point_at_the_line() {
+    let error = check("[profiles.alice]\nserver = \"ws://h:1\n", None).unwrap_err();
+    assert!(error.starts_with("/etc/quid/config.toml:2:"), "{error}");
+    let error = check("[profiles.alice]\nserver = \"ws://h:1\"\n", None).unwrap_err();
+    assert!(error.contains("username"), "{error}");
+    let error = check(
+        "[profiles.alice]\nserver = \"ws://h:1\"\nusername = \"Alice!\"\n",
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        error.starts_with("/etc/quid/config.toml:3:12: profiles.alice.username: "),
+        "{error}"
+    );
+}

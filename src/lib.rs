@@ -1,0 +1,11 @@
+//! quid: a terminal chat client in which people talk and pay each other, and its server.
+//!
+//! `protocol` is shared by both sides; `server` and `store` are the server; `session` is the
+//! client's connection to it; `config` and `cli` are the command line.
+
+pub mod cli;
+pub mod config;
+pub mod protocol;
+pub mod server;
+pub mod session;
+pub mod store;

@@ -1,0 +1,100 @@
+//! The error half of every reply: a stable machine-readable code and a human message.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Stable error codes. Clients match on these; the message is for people.
+/// Adding a code is a compatible change; renaming or removing one is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not valid JSON or does not have the fields its type needs.
+    BadFrame,
+    /// The frame's `type` is not one this protocol version knows.
+    UnknownType,
+    /// The frame is larger than the server's limit; the connection is closed.
+    FrameTooLarge,
+    /// The hello asked for a protocol version the server does not speak.
+    UnsupportedVersion,
+    /// Another request came before the hello.
+    HelloRequired,
+    /// The request needs a logged-in connection (or, for register/login, an anonymous one).
+    Unauthenticated,
+    /// Username or password is wrong.
+    InvalidCredentials,
+    /// The username is already registered.
+    UsernameTaken,
+    /// A field has a value the server does not accept; the message says which and why.
+    InvalidArgument,
+    /// The user, conversation or message does not exist (or is not visible to you).
+    NotFound,
+    /// You are not a member of that conversation, or may not do that to it.
+    Forbidden,
+    /// The name is already used (for example a group name among your conversations).
+    Conflict,
+    /// Too many requests on this connection; retry after `retry_after_ms`.
+    RateLimited,
+    /// The server failed; the request may be retried.
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::HelloRequired => "hello_required",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refused request, as the server sends it and the client receives it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} ({code})")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidArgument, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// An internal failure. The detail goes to the server log, not to the peer.
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "internal server error; try again")
+    }
+}

@@ -1,0 +1,285 @@
+//! Frames: every websocket text message is one JSON object of one of these shapes.
+//! `docs/PROTOCOL.md` documents each with an example; keep the two in step.
+
+use super::error::{ApiError, ErrorCode};
+use super::model::{Conversation, Message, User};
+use super::types::{ClientMsgId, ConversationId, MessageId, RequestId, Seq};
+use serde::{Deserialize, Serialize};
+
+/// A client request: a client-chosen `id` plus one of the request bodies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub id: RequestId,
+    #[serde(flatten)]
+    pub body: RequestBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RequestBody {
+    /// First frame on every connection. `resume_after`: the last seq the client holds;
+    /// `None` means "send me no durable events" (a one-shot or anonymous connection).
+    Hello {
+        version: u32,
+        #[serde(default)]
+        resume_after: Option<Seq>,
+        #[serde(default)]
+        client: Option<String>,
+    },
+    Register {
+        username: String,
+        password: String,
+    },
+    Login {
+        username: String,
+        password: String,
+    },
+    /// Revokes this connection's token and closes the connection.
+    Logout,
+    Conversations,
+    /// The direct conversation with `username`, created on first use.
+    OpenDirect {
+        username: String,
+    },
+    CreateGroup {
+        name: String,
+        members: Vec<String>,
+    },
+    AddMember {
+        conversation_id: ConversationId,
+        username: String,
+    },
+    Leave {
+        conversation_id: ConversationId,
+    },
+    Send {
+        conversation_id: ConversationId,
+        client_id: ClientMsgId,
+        text: String,
+    },
+    /// Up to `limit` messages strictly older than `before` (newest if absent), ascending.
+    History {
+        conversation_id: ConversationId,
+        #[serde(default)]
+        before: Option<MessageId>,
+        limit: u32,
+    },
+    MarkRead {
+        conversation_id: ConversationId,
+        up_to: MessageId,
+    },
+}
+
+impl RequestBody {
+    /// Every `type` a client may send; a frame naming another gets `unknown_type`.
+    pub const TYPES: &'static [&'static str] = &[
+        "hello",
+        "register",
+        "login",
+        "logout",
+        "conversations",
+        "open_direct",
+        "create_group",
+        "add_member",
+        "leave",
+        "send",
+        "history",
+        "mark_read",
+    ];
+}
+
+/// Why a text frame could not be turned into a [`Request`]. Carries the id when one was readable,
+/// so the error reply can still be matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameError {
+    pub id: Option<RequestId>,
+    pub error: ApiError,
+}
+
+impl Request {
+    /// Parses one client frame, telling a malformed frame (`bad_frame`) from a well-formed one
+    /// of a type this version does not know (`unknown_type`).
+    pub fn parse(text: &str) -> Result<Request, FrameError> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| FrameError {
+            id: None,
+            error: ApiError::new(ErrorCode::BadFrame, format!("frame is not valid JSON: {e}")),
+        })?;
+        let id = value
+            .get("id")
+            .and_then(serde_json::Value::as_u64)
+            .map(RequestId);
+        let bad = |message: String| FrameError {
+            id,
+            error: ApiError::new(ErrorCode::BadFrame, message),
+        };
+        if id.is_none() {
+            return Err(bad("frame needs a numeric \"id\"".into()));
+        }
+        let kind = match value.get("type").and_then(serde_json::Value::as_str) {
+            Some(kind) => kind.to_owned(),
+            None => return Err(bad("frame needs a string \"type\"".into())),
+        };
+        if !RequestBody::TYPES.contains(&kind.as_str()) {
+            return Err(FrameError {
+                id,
+                error: ApiError::new(
+                    ErrorCode::UnknownType,
+                    format!("unknown frame type {kind:?}"),
+                ),
+            });
+        }
+        serde_json::from_value(value).map_err(|e| bad(format!("bad {kind:?} frame: {e}")))
+    }
+}
+
+/// Everything the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The success reply to request `id`; `result`'s shape depends on the request.
+    Ok {
+        id: RequestId,
+        result: serde_json::Value,
+    },
+    /// The failure reply to request `id` (absent when the frame's id could not be read).
+    Error {
+        id: Option<RequestId>,
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
+    /// A durable event; `seq` is strictly increasing per user.
+    Event { seq: Seq, event: Event },
+    /// Replay after the hello's `resume_after` is complete; live events follow.
+    CaughtUp { seq: Seq },
+}
+
+impl ServerFrame {
+    pub fn error(id: Option<RequestId>, error: ApiError) -> Self {
+        ServerFrame::Error {
+            id,
+            code: error.code,
+            message: error.message,
+            retry_after_ms: None,
+        }
+    }
+}
+
+/// Durable events, stored per user and replayed on resume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A message in one of your conversations (yours included, so other devices see it).
+    Message { message: Message },
+    /// You became a member of a conversation (created it, were added, or were messaged first).
+    Joined { conversation: Conversation },
+    /// Someone else joined a conversation you are in.
+    MemberJoined {
+        conversation_id: ConversationId,
+        user: User,
+    },
+    /// A member (possibly you) left a conversation.
+    MemberLeft {
+        conversation_id: ConversationId,
+        user: User,
+    },
+    /// A member (possibly you, on another device) has read up to `up_to`.
+    Read {
+        conversation_id: ConversationId,
+        user: User,
+        up_to: MessageId,
+    },
+}
+
+/// Results, one per request type that returns something beyond `{}`.
+pub mod results {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Hello {
+        pub version: u32,
+        pub server: String,
+        /// The logged-in user, or `None` on an anonymous connection.
+        pub user: Option<User>,
+        pub max_frame_bytes: usize,
+        /// Where replay starts: the hello's `resume_after`, or 0 when that was ahead of
+        /// everything the server holds for this user (the server's store was replaced).
+        pub resume_after: Option<Seq>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Auth {
+        pub user: User,
+        /// Opaque bearer token for the websocket upgrade's Authorization header.
+        pub token: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Conversations {
+        pub conversations: Vec<Conversation>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct OneConversation {
+        pub conversation: Conversation,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Sent {
+        pub message: Message,
+        /// True when this client_id was already accepted: `message` is the original.
+        pub duplicate: bool,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct History {
+        pub messages: Vec<Message>,
+        /// More messages exist before the first one returned.
+        pub has_more: bool,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Empty {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_tells_bad_frames_from_unknown_types() {
+        let bad_json = Request::parse("{nope").unwrap_err();
+        assert_eq!(bad_json.error.code, ErrorCode::BadFrame);
+        assert_eq!(bad_json.id, None);
+
+        let unknown = Request::parse(r#"{"id":4,"type":"teleport"}"#).unwrap_err();
+        assert_eq!(unknown.error.code, ErrorCode::UnknownType);
+        assert_eq!(unknown.id, Some(RequestId(4)));
+
+        let missing_field = Request::parse(r#"{"id":5,"type":"send","text":"hi"}"#).unwrap_err();
+        assert_eq!(missing_field.error.code, ErrorCode::BadFrame);
+        assert_eq!(missing_field.id, Some(RequestId(5)));
+        assert!(missing_field.error.message.contains("send"));
+    }
+
+    #[test]
+    fn requests_round_trip_through_json() {
+        let request = Request {
+            id: RequestId(7),
+            body: RequestBody::History {
+                conversation_id: ConversationId(3),
+                before: Some(MessageId(99)),
+                limit: 20,
+            },
+        };
+        let text = serde_json::to_string(&request).unwrap();
+        assert_eq!(Request::parse(&text).unwrap(), request);
+        let unit = serde_json::to_string(&Request {
+            id: RequestId(1),
+            body: RequestBody::Logout,
+        })
+        .unwrap();
+        assert_eq!(unit, r#"{"id":1,"type":"logout"}"#);
+    }
+}

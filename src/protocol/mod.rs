@@ -1,0 +1,21 @@
+//! The wire protocol, shared by server and client: frame types, identifiers, error codes.
+//! It owns no I/O. Any change here changes `docs/PROTOCOL.md` in the same commit.
+
+pub mod error;
+pub mod frames;
+pub mod model;
+pub mod types;
+
+pub use error::{ApiError, ErrorCode};
+pub use frames::{Event, Request, RequestBody, ServerFrame, results};
+pub use model::{Conversation, ConversationKind, Message, User};
+pub use types::{ClientMsgId, ConversationId, MessageId, RequestId, Seq, TimestampMs, UserId};
+
+/// The one protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Default limit on one frame; the server refuses larger ones and closes the connection.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// The websocket path, versioned so a future protocol can live beside this one.
+pub const WS_PATH: &str = "/v1";

@@ -1,0 +1,61 @@
+//! The things frames talk about: users, conversations, messages.
+
+use super::error::ApiError;
+use super::types::{ClientMsgId, ConversationId, MessageId, TimestampMs, UserId};
+use serde::{Deserialize, Serialize};
+
+/// Longest message text in bytes of UTF-8; keeps every message well inside one frame.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    Direct,
+    Group,
+}
+
+/// A conversation as one member sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub kind: ConversationKind,
+    /// The group's name; for a direct conversation, the other member's username.
+    pub name: String,
+    pub members: Vec<User>,
+    /// Messages from others newer than this member's read marker.
+    pub unread: u32,
+    /// The newest message's id, if any; clients sort by it.
+    pub last_message_id: Option<MessageId>,
+    /// When the newest message was sent, or the conversation created.
+    pub last_activity: TimestampMs,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub sender: User,
+    pub client_id: ClientMsgId,
+    pub text: String,
+    pub sent_at: TimestampMs,
+}
+
+/// What the server requires of a message's text; clients check it too, before queueing.
+pub fn validate_text(text: &str) -> Result<(), ApiError> {
+    if text.trim().is_empty() {
+        return Err(ApiError::invalid("message text is empty"));
+    }
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(ApiError::invalid(format!(
+            "message text is {} bytes; the limit is {MAX_MESSAGE_BYTES}",
+            text.len()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,465 @@
+//! One client connection, from the HTTP upgrade to the close.
+//!
+//! The upgrade checks the bearer token (a bad one gets HTTP 401 before any frame). Then a
+//! reader (this task) parses frames and answers requests one at a time, in order, and a
+//! writer task owns the socket's sending half: replies, replayed events, live events and
+//! pings all pass through it, so they reach the client in the order they were queued.
+
+use super::requests::{Caller, dispatch};
+use super::shutdown::Shutdown;
+use super::{ServerState, auth};
+use crate::protocol::{
+    ApiError, ErrorCode, PROTOCOL_VERSION, Request, RequestBody, RequestId, Seq, ServerFrame, User,
+    WS_PATH, results,
+};
+use crate::store::{events, writer::Delivery};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter, clock::Clock};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::server::{
+    ErrorResponse, Request as HttpRequest, Response,
+};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityError};
+
+/// Replies and replayed events waiting for the writer task.
+const REPLY_QUEUE: usize = 64;
+
+/// Events read from the store per query while replaying a backlog.
+const REPLAY_PAGE: u32 = 500;
+
+/// Close code telling a client it fell behind and should reconnect and resume.
+const CLOSE_LAGGED: u16 = 4000;
+
+/// What the reader hands to the writer task.
+enum Outgoing {
+    Frame(Arc<str>),
+    /// Replay is done: from now on forward live events newer than `delivered`.
+    Live {
+        events: super::hub::Subscription,
+        delivered: Seq,
+    },
+    Close(CloseCode, String),
+}
+
+type Sink = SplitSink<WebSocketStream<TcpStream>, Message>;
+
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<ServerState>,
+    shutdown: Shutdown,
+) {
+    let (socket, identity) = match upgrade(stream, &state).await {
+        Ok(upgraded) => upgraded,
+        Err(error) => {
+            tracing::debug!(%peer, %error, "upgrade refused or failed");
+            return;
+        }
+    };
+    tracing::debug!(%peer, user = ?identity.user.as_ref().map(|u| &u.username), "connected");
+    let (sink, stream) = socket.split();
+    let (out, out_rx) = mpsc::channel(REPLY_QUEUE);
+    let ping_interval = state.config.ping_interval;
+    let writer = tokio::spawn(write_loop(sink, out_rx, ping_interval));
+    let quota =
+        Quota::per_second(state.config.rate_per_second).allow_burst(state.config.rate_burst);
+    let reader = Reader {
+        state,
+        identity,
+        out,
+        hello_done: false,
+        limiter: RateLimiter::direct(quota),
+    };
+    reader.run(stream, shutdown, writer).await;
+    tracing::debug!(%peer, "disconnected");
+}
+
+/// Who the upgrade's Authorization header says this connection is.
+struct Identity {
+    user: Option<User>,
+    token_hash: Option<String>,
+}
+
+// tungstenite's handshake callback dictates the (large) rejection type.
+#[allow(clippy::result_large_err)]
+async fn upgrade(
+    stream: TcpStream,
+    state: &ServerState,
+) -> Result<(WebSocketStream<TcpStream>, Identity), WsError> {
+    let mut identity = Identity {
+        user: None,
+        token_hash: None,
+    };
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(state.config.max_frame_bytes))
+        .max_frame_size(Some(state.config.max_frame_bytes));
+    let check = |request: &HttpRequest, response: Response| {
+        check_upgrade(request, state, &mut identity).map(|()| response)
+    };
+    let socket =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config)).await?;
+    Ok((socket, identity))
+}
+
+#[allow(clippy::result_large_err)]
+/// Runs inside the handshake, which cannot await: the token lookup is one primary-key read.
+fn check_upgrade(
+    request: &HttpRequest,
+    state: &ServerState,
+    identity: &mut Identity,
+) -> Result<(), ErrorResponse> {
+    if request.uri().path() != WS_PATH {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            format!("quid speaks its protocol at {WS_PATH}"),
+        ));
+    }
+    let Some(header) = request.headers().get("authorization") else {
+        return Ok(()); // Anonymous: may only register and log in.
+    };
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                "Authorization must be \"Bearer TOKEN\"".into(),
+            )
+        })?;
+    let hash = auth::token_hash(token.trim());
+    let lookup = hash.clone();
+    let user = state
+        .store
+        .read_blocking(move |conn| crate::store::accounts::user_for_token(conn, &lookup))
+        .map_err(|_| refuse(StatusCode::INTERNAL_SERVER_ERROR, "store failure".into()))?
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                "invalid or revoked token; log in again".into(),
+            )
+        })?;
+    identity.user = Some(user);
+    identity.token_hash = Some(hash);
+    Ok(())
+}
+
+fn refuse(status: StatusCode, body: String) -> ErrorResponse {
+    let mut response = ErrorResponse::new(Some(body));
+    *response.status_mut() = status;
+    response
+}
+
+struct Reader {
+    state: Arc<ServerState>,
+    identity: Identity,
+    out: mpsc::Sender<Outgoing>,
+    hello_done: bool,
+    limiter: DefaultDirectRateLimiter,
+}
+
+/// Why the reader stops.
+enum Stop {
+    /// The peer closed, vanished, or broke the protocol at the websocket level.
+    Peer,
+    /// We close: logout, shutdown, an oversized frame, a bad hello.
+    Close(CloseCode, String),
+}
+
+impl Reader {
+    async fn run(
+        mut self,
+        mut stream: SplitStream<WebSocketStream<TcpStream>>,
+        mut shutdown: Shutdown,
+        mut writer: tokio::task::JoinHandle<()>,
+    ) {
+        let idle_timeout = self.state.config.idle_timeout;
+        let stop = loop {
+            let next = tokio::select! {
+                next = tokio::time::timeout(idle_timeout, stream.next()) => next,
+                _ = shutdown.wait() => break Stop::Close(CloseCode::Away, "server shutting down".into()),
+                _ = &mut writer => return,
+            };
+            let message = match next {
+                Err(_) => {
+                    tracing::debug!("peer silent past the idle timeout");
+                    break Stop::Peer;
+                }
+                Ok(None) => break Stop::Peer,
+                Ok(Some(Err(WsError::Capacity(CapacityError::MessageTooLong {
+                    size,
+                    max_size,
+                })))) => {
+                    let error = ApiError::new(
+                        ErrorCode::FrameTooLarge,
+                        format!("frame of {size} bytes is over the limit of {max_size} bytes"),
+                    );
+                    self.send(ServerFrame::error(None, error.clone())).await;
+                    break Stop::Close(CloseCode::Size, error.message);
+                }
+                Ok(Some(Err(error))) => {
+                    tracing::debug!(%error, "websocket error");
+                    break Stop::Peer;
+                }
+                Ok(Some(Ok(message))) => message,
+            };
+            match message {
+                Message::Text(text) => {
+                    if let Some(stop) = self.handle_text(&text).await {
+                        break stop;
+                    }
+                }
+                Message::Binary(_) => {
+                    let error = ApiError::new(
+                        ErrorCode::BadFrame,
+                        "binary frames are not part of the protocol; send JSON text",
+                    );
+                    self.send(ServerFrame::error(None, error)).await;
+                }
+                Message::Close(_) => break Stop::Peer,
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+            }
+        };
+        if let Stop::Close(code, reason) = stop {
+            let _ = self.out.send(Outgoing::Close(code, reason)).await;
+        }
+        drop(self.out);
+        let _ = writer.await;
+    }
+
+    async fn handle_text(&mut self, text: &str) -> Option<Stop> {
+        if let Err(not_until) = self.limiter.check() {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            let id = Request::parse(text).ok().map(|r| r.id);
+            let frame = ServerFrame::Error {
+                id,
+                code: ErrorCode::RateLimited,
+                message: format!("too many requests; retry in {} ms", wait.as_millis()),
+                retry_after_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
+            };
+            self.send(frame).await;
+            return None;
+        }
+        let request = match Request::parse(text) {
+            Ok(request) => request,
+            Err(bad) => {
+                self.send(ServerFrame::error(bad.id, bad.error)).await;
+                return None;
+            }
+        };
+        let id = request.id;
+        match request.body {
+            RequestBody::Hello {
+                version,
+                resume_after,
+                client: _,
+            } if !self.hello_done => self.hello(id, version, resume_after).await,
+            _ if !self.hello_done => {
+                let error =
+                    ApiError::new(ErrorCode::HelloRequired, "the first frame must be a hello");
+                self.send(ServerFrame::error(Some(id), error)).await;
+                None
+            }
+            body => {
+                let logout = matches!(body, RequestBody::Logout);
+                let caller = Caller {
+                    user: self.identity.user.as_ref(),
+                    token_hash: self.identity.token_hash.as_deref(),
+                };
+                let reply = dispatch(&self.state, &caller, body).await;
+                let succeeded = reply.is_ok();
+                self.reply(id, reply).await;
+                (logout && succeeded).then(|| Stop::Close(CloseCode::Normal, "logged out".into()))
+            }
+        }
+    }
+
+    async fn hello(
+        &mut self,
+        id: RequestId,
+        version: u32,
+        resume_after: Option<Seq>,
+    ) -> Option<Stop> {
+        if version != PROTOCOL_VERSION {
+            let message = format!(
+                "this server speaks protocol version {PROTOCOL_VERSION}, not {version}; upgrade quid"
+            );
+            let error = ApiError::new(ErrorCode::UnsupportedVersion, message.clone());
+            self.send(ServerFrame::error(Some(id), error)).await;
+            return Some(Stop::Close(CloseCode::Policy, message));
+        }
+        self.hello_done = true;
+        let user = self.identity.user.clone();
+        let stream_from = match (&user, resume_after) {
+            (Some(user), Some(after)) => match self.resume_point(user, after).await {
+                Ok(from) => Some(from),
+                Err(error) => {
+                    self.send(ServerFrame::error(Some(id), error)).await;
+                    return Some(Stop::Close(
+                        CloseCode::Error,
+                        "cannot read event stream".into(),
+                    ));
+                }
+            },
+            _ => None,
+        };
+        let result = results::Hello {
+            version: PROTOCOL_VERSION,
+            server: format!("quid/{}", env!("CARGO_PKG_VERSION")),
+            user: user.clone(),
+            max_frame_bytes: self.state.config.max_frame_bytes,
+            resume_after: stream_from,
+        };
+        self.reply(
+            id,
+            serde_json::to_value(result).map_err(|_| ApiError::internal()),
+        )
+        .await;
+        if let (Some(user), Some(from)) = (user, stream_from)
+            && let Err(error) = self.replay_then_go_live(&user, from).await
+        {
+            tracing::warn!(%error, "replay failed");
+            return Some(Stop::Close(
+                CloseCode::Error,
+                "cannot read event stream".into(),
+            ));
+        }
+        None
+    }
+
+    /// Where replay starts: `after`, or 0 when `after` is beyond anything this server issued
+    /// (its store was replaced), so the client gets everything rather than nothing.
+    async fn resume_point(&self, user: &User, after: Seq) -> Result<Seq, ApiError> {
+        let user_id = user.id;
+        let latest = self
+            .state
+            .store
+            .read(move |conn| events::latest_seq(conn, user_id))
+            .await?;
+        Ok(if after > latest { Seq::ZERO } else { after })
+    }
+
+    /// Subscribes first, then replays the backlog: an event committed meanwhile is in both,
+    /// and the writer drops the live copy by its seq, so nothing is missed and nothing doubled.
+    async fn replay_then_go_live(&mut self, user: &User, from: Seq) -> Result<(), ApiError> {
+        let subscription = self
+            .state
+            .hub
+            .subscribe(user.id, self.state.config.outbound_queue);
+        let mut delivered = from;
+        loop {
+            let user_id = user.id;
+            let page = self
+                .state
+                .store
+                .read(move |conn| events::events_after(conn, user_id, delivered, REPLAY_PAGE))
+                .await?;
+            let full_page = page.len() == REPLAY_PAGE as usize;
+            for (seq, event) in page {
+                self.send(ServerFrame::Event { seq, event }).await;
+                delivered = seq;
+            }
+            if !full_page {
+                break;
+            }
+        }
+        self.send(ServerFrame::CaughtUp { seq: delivered }).await;
+        let _ = self
+            .out
+            .send(Outgoing::Live {
+                events: subscription,
+                delivered,
+            })
+            .await;
+        Ok(())
+    }
+
+    async fn reply(&self, id: RequestId, result: Result<serde_json::Value, ApiError>) {
+        let frame = match result {
+            Ok(result) => ServerFrame::Ok { id, result },
+            Err(error) => ServerFrame::error(Some(id), error),
+        };
+        self.send(frame).await;
+    }
+
+    async fn send(&self, frame: ServerFrame) {
+        match serde_json::to_string(&frame) {
+            // If the writer is gone the connection is closing; the frame has nowhere to go.
+            Ok(text) => {
+                let _ = self.out.send(Outgoing::Frame(text.into())).await;
+            }
+            Err(error) => tracing::error!(%error, "cannot serialize frame"),
+        }
+    }
+}
+
+/// Owns the sending half: forwards queued frames, then live events once replay is done,
+/// pings on schedule, and closes the socket when the reader is done or the hub dropped us.
+async fn write_loop(
+    mut sink: Sink,
+    mut queue: mpsc::Receiver<Outgoing>,
+    ping_interval: std::time::Duration,
+) {
+    let mut live: Option<(super::hub::Subscription, Seq)> = None;
+    let mut ping = tokio::time::interval(ping_interval);
+    ping.tick().await; // The first tick is immediate; the peer just said hello.
+    let close = loop {
+        let next_live = async {
+            match live.as_mut() {
+                Some((subscription, _)) => subscription.events.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            queued = queue.recv() => match queued {
+                Some(Outgoing::Frame(text)) => {
+                    if sink.send(Message::text(text.to_string())).await.is_err() { return; }
+                }
+                Some(Outgoing::Live { events, delivered }) => live = Some((events, delivered)),
+                Some(Outgoing::Close(code, reason)) => break Some((code, reason)),
+                None => break None,
+            },
+            delivery = next_live => match delivery {
+                Some(delivery) => {
+                    if !forward_live(&mut sink, &mut live, delivery).await { return; }
+                }
+                None => break Some((CloseCode::from(CLOSE_LAGGED), "too far behind; reconnect and resume".into())),
+            },
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() { return; }
+            }
+        }
+    };
+    let frame = close.map(|(code, reason)| CloseFrame {
+        code,
+        reason: reason.into(),
+    });
+    let _ = sink.send(Message::Close(frame)).await;
+    let _ = sink.close().await;
+}
+
+/// Sends a live event unless replay already delivered it. Returns false when the socket is gone.
+async fn forward_live(
+    sink: &mut Sink,
+    live: &mut Option<(super::hub::Subscription, Seq)>,
+    delivery: Delivery,
+) -> bool {
+    let Some((_, delivered)) = live.as_mut() else {
+        return true;
+    };
+    if delivery.seq <= *delivered {
+        return true;
+    }
+    *delivered = delivery.seq;
+    sink.send(Message::text(delivery.frame.to_string()))
+        .await
+        .is_ok()
+}

@@ -1,0 +1,89 @@
+//! Who is online: each connection that finished its hello subscribes here for its user's live
+//! events. Publishing never waits: every subscriber has a bounded queue, and one that is full
+//! is dropped (its connection closes and the client resumes from its last seq), so a slow
+//! reader never holds up the writer or anyone else.
+
+use crate::protocol::UserId;
+use crate::store::writer::Delivery;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::mpsc;
+
+#[derive(Default)]
+pub struct Hub {
+    subscribers: Mutex<HashMap<UserId, Vec<Subscriber>>>,
+    next_id: AtomicU64,
+}
+
+struct Subscriber {
+    id: u64,
+    queue: mpsc::Sender<Delivery>,
+}
+
+/// Live events for one connection; unsubscribes when dropped.
+pub struct Subscription {
+    hub: Arc<Hub>,
+    user_id: UserId,
+    id: u64,
+    pub events: mpsc::Receiver<Delivery>,
+}
+
+impl Hub {
+    pub fn subscribe(self: &Arc<Self>, user_id: UserId, capacity: usize) -> Subscription {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (queue, events) = mpsc::channel(capacity);
+        self.lock()
+            .entry(user_id)
+            .or_default()
+            .push(Subscriber { id, queue });
+        Subscription {
+            hub: Arc::clone(self),
+            user_id,
+            id,
+            events,
+        }
+    }
+
+    /// Hands each delivery to its user's connections, dropping any whose queue is full.
+    pub fn publish(&self, deliveries: &[Delivery]) {
+        let mut subscribers = self.lock();
+        for delivery in deliveries {
+            let Some(list) = subscribers.get_mut(&delivery.user_id) else {
+                continue;
+            };
+            list.retain(|subscriber| match subscriber.queue.try_send(delivery.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(user = %delivery.user_id, "subscriber fell behind; dropping it");
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
+        }
+    }
+
+    /// Connections currently subscribed; for tests and the log.
+    pub fn online_connections(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<UserId, Vec<Subscriber>>> {
+        // The map stays consistent even if a holder panicked: every change is one call.
+        self.subscribers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut subscribers = self.hub.lock();
+        if let Some(list) = subscribers.get_mut(&self.user_id) {
+            list.retain(|s| s.id != self.id);
+            if list.is_empty() {
+                subscribers.remove(&self.user_id);
+            }
+        }
+    }
+}

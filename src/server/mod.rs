@@ -1,0 +1,156 @@
+//! The quid server: accepts websocket connections and serves the protocol over the store.
+//! `connection` runs one client; `requests` answers requests; `hub` fans events out to
+//! online connections; the store's writer commits. Shutdown reaches every task through
+//! [`shutdown::Shutdown`].
+
+pub mod auth;
+mod connection;
+pub mod hub;
+mod requests;
+pub mod shutdown;
+
+use crate::store::Store;
+use crate::store::writer::Writer;
+use hub::Hub;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// Most connections served at once; further ones wait in the accept queue.
+pub const MAX_CONNECTIONS: usize = 10_000;
+
+/// How long shutdown waits for connections to say goodbye before dropping them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Tunables of a running server. `Default` is what `quid serve` uses.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest frame accepted from a client; larger ones close the connection (1009).
+    pub max_frame_bytes: usize,
+    /// How often the server pings each client.
+    pub ping_interval: Duration,
+    /// A client silent (no frame, no pong) for this long is considered dead.
+    pub idle_timeout: Duration,
+    /// Requests per second allowed on one connection, on average...
+    pub rate_per_second: NonZeroU32,
+    /// ...and in a burst.
+    pub rate_burst: NonZeroU32,
+    /// Live events queued for one connection before it is dropped as too slow.
+    pub outbound_queue: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_frame_bytes: crate::protocol::DEFAULT_MAX_FRAME_BYTES,
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            rate_per_second: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
+            rate_burst: NonZeroU32::new(50).unwrap_or(NonZeroU32::MIN),
+            outbound_queue: 1024,
+        }
+    }
+}
+
+/// What every connection shares.
+pub struct ServerState {
+    pub store: Arc<Store>,
+    pub writer: Writer,
+    pub hub: Arc<Hub>,
+    pub config: ServerConfig,
+}
+
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<ServerState>,
+    writer_thread: std::thread::JoinHandle<()>,
+}
+
+impl Server {
+    /// Opens the database and binds the listening socket; serving starts with [`Server::run`].
+    pub async fn bind(
+        listen: SocketAddr,
+        db_path: &Path,
+        config: ServerConfig,
+    ) -> anyhow::Result<Server> {
+        let store = Store::open(db_path)?;
+        let hub = Arc::new(Hub::default());
+        let publish_to = Arc::clone(&hub);
+        let (writer, writer_thread) =
+            Writer::start(&store, Arc::new(move |d| publish_to.publish(d)))?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let state = Arc::new(ServerState {
+            store,
+            writer,
+            hub,
+            config,
+        });
+        Ok(Server {
+            listener,
+            state,
+            writer_thread,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `stop` completes, then closes every connection and flushes the store.
+    pub async fn run(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let (trigger, shutdown) = shutdown::channel();
+        let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut connections = JoinSet::new();
+        tokio::pin!(stop);
+        loop {
+            let permit = tokio::select! {
+                _ = &mut stop => break,
+                permit = Arc::clone(&limit).acquire_owned() => permit?,
+            };
+            let (stream, peer) = tokio::select! {
+                _ = &mut stop => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Running out of file descriptors and the like: wait, don't spin.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            let state = Arc::clone(&self.state);
+            let shutdown = shutdown.clone();
+            connections.spawn(async move {
+                connection::serve(stream, peer, state, shutdown).await;
+                drop(permit);
+            });
+            // Reap finished connections so the set does not grow without bound.
+            while connections.try_join_next().is_some() {}
+        }
+        tracing::info!("shutting down");
+        trigger.fire();
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("connections did not close in time; dropping them");
+            connections.shutdown().await;
+        }
+        // The writer thread ends once the last handle to it is gone, after its final commit.
+        drop(self.state);
+        tokio::task::spawn_blocking(move || self.writer_thread.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("store writer thread panicked"))?;
+        Ok(())
+    }
+}

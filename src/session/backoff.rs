@@ -1,0 +1,55 @@
+//! Reconnect delays: capped exponential with jitter, so a server restart is not met by every
+//! client at the same instant.
+
+use rand::RngExt;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// Delay before the first retry (before jitter).
+    pub base: Duration,
+    /// No delay is longer than this.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before retry number `attempt` (1 for the first): the capped exponential
+    /// value, of which a random half is kept ("equal jitter"): never less than half of it.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(20);
+        let capped = self.base.saturating_mul(1 << exponent).min(self.max);
+        let half = capped / 2;
+        let jitter_ms = rand::rng().random_range(0..=half.as_millis().min(u64::MAX as u128) as u64);
+        half + Duration::from_millis(jitter_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_then_stay_under_the_cap() {
+        let backoff = Backoff {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+        };
+        for _ in 0..100 {
+            let first = backoff.delay(1);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            let third = backoff.delay(3);
+            assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400));
+            let late = backoff.delay(40);
+            assert!(late >= Duration::from_secs(1) && late <= Duration::from_secs(2));
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! One websocket connection to a quid server, seen as requests with replies plus a stream of
+//! pushed events. A task owns the socket; handles queue requests to it and wait for the reply
+//! matched by id. When the socket dies every waiting request fails with `Disconnected`.
+
+use crate::protocol::{
+    ApiError, Event, PROTOCOL_VERSION, Request, RequestBody, RequestId, Seq, ServerFrame, WS_PATH,
+    results,
+};
+use futures_util::{SinkExt, StreamExt};
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use url::Url;
+
+/// How often the client pings; the server answers, proving the link is alive.
+const PING_INTERVAL: Duration = Duration::from_secs(15);
+/// Nothing heard for this long (the server pings every 20 s) means the link is dead.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+/// Requests queued for the socket task.
+const REQUEST_QUEUE: usize = 64;
+/// Pushed events buffered for the consumer; when full the socket is not read (backpressure).
+const PUSHED_QUEUE: usize = 1024;
+
+/// What the server pushes, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pushed {
+    Event(Seq, Event),
+    CaughtUp(Seq),
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConnectError {
+    #[error("the server refused the session token: {0}")]
+    Unauthorized(String),
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RequestError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("the connection to the server was lost")]
+    Disconnected,
+    #[error("the server sent a reply quid does not understand: {0}")]
+    BadReply(String),
+}
+
+type Reply = Result<serde_json::Value, ApiError>;
+
+/// A handle to the connection; clones share it. The socket closes when the last one is dropped.
+#[derive(Clone)]
+pub struct Connection {
+    requests: mpsc::Sender<(RequestBody, oneshot::Sender<Reply>)>,
+}
+
+impl Connection {
+    /// Opens a websocket to `server` (a ws:// or wss:// URL), with `token` as the bearer if given.
+    pub async fn open(
+        server: &Url,
+        token: Option<&str>,
+    ) -> Result<(Connection, mpsc::Receiver<Pushed>), ConnectError> {
+        let url = endpoint(server);
+        let unreachable = |reason: String| ConnectError::Unreachable {
+            url: url.to_string(),
+            reason,
+        };
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| unreachable(e.to_string()))?;
+        if let Some(token) = token {
+            let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                ConnectError::Unauthorized("the saved token is not valid text".into())
+            })?;
+            request.headers_mut().insert("authorization", value);
+        }
+        let (socket, _) =
+            match tokio_tungstenite::connect_async_with_config(request, None, true).await {
+                Ok(connected) => connected,
+                Err(WsError::Http(response)) if response.status() == 401 => {
+                    let body = response
+                        .body()
+                        .as_deref()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .unwrap_or_default();
+                    return Err(ConnectError::Unauthorized(body));
+                }
+                Err(WsError::Http(response)) => {
+                    return Err(unreachable(format!("HTTP {}", response.status())));
+                }
+                Err(error) => return Err(unreachable(error.to_string())),
+            };
+        let (requests, requests_rx) = mpsc::channel(REQUEST_QUEUE);
+        let (pushed_tx, pushed) = mpsc::channel(PUSHED_QUEUE);
+        tokio::spawn(drive(socket, requests_rx, pushed_tx));
+        Ok((Connection { requests }, pushed))
+    }
+
+    /// Sends a request and waits for its reply, decoded as `T`.
+    pub async fn request<T: DeserializeOwned>(&self, body: RequestBody) -> Result<T, RequestError> {
+        let value = self.request_value(body).await?;
+        serde_json::from_value(value).map_err(|e| RequestError::BadReply(e.to_string()))
+    }
+
+    pub async fn request_value(
+        &self,
+        body: RequestBody,
+    ) -> Result<serde_json::Value, RequestError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send((body, reply))
+            .await
+            .map_err(|_| RequestError::Disconnected)?;
+        match answer.await {
+            Ok(reply) => Ok(reply?),
+            Err(_) => Err(RequestError::Disconnected),
+        }
+    }
+
+    /// The hello: negotiates the version and, with `resume_after`, starts the event stream.
+    pub async fn hello(&self, resume_after: Option<Seq>) -> Result<results::Hello, RequestError> {
+        self.request(RequestBody::Hello {
+            version: PROTOCOL_VERSION,
+            resume_after,
+            client: Some(format!("quid/{}", env!("CARGO_PKG_VERSION"))),
+        })
+        .await
+    }
+}
+
+/// The server URL with the protocol's path, unless the profile already names a path.
+fn endpoint(server: &Url) -> Url {
+    let mut url = server.clone();
+    if url.path().is_empty() || url.path() == "/" {
+        url.set_path(WS_PATH);
+    }
+    url
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn drive(
+    mut socket: Socket,
+    mut requests: mpsc::Receiver<(RequestBody, oneshot::Sender<Reply>)>,
+    pushed: mpsc::Sender<Pushed>,
+) {
+    let mut waiting: HashMap<RequestId, oneshot::Sender<Reply>> = HashMap::new();
+    let mut next_id = 1u64;
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    loop {
+        tokio::select! {
+            request = requests.recv() => {
+                let Some((body, reply)) = request else { break };
+                let id = RequestId(next_id);
+                next_id += 1;
+                let Ok(text) = serde_json::to_string(&Request { id, body }) else { continue };
+                if socket.send(Message::text(text)).await.is_err() { return; }
+                waiting.insert(id, reply);
+            }
+            incoming = tokio::time::timeout(IDLE_TIMEOUT, socket.next()) => {
+                let text = match incoming {
+                    Ok(Some(Ok(Message::Text(text)))) => text,
+                    Ok(Some(Ok(Message::Close(frame)))) => {
+                        tracing::info!(?frame, "server closed the connection");
+                        return;
+                    }
+                    Ok(Some(Ok(_))) => continue,
+                    Ok(Some(Err(error))) => {
+                        tracing::info!(%error, "connection failed");
+                        return;
+                    }
+                    Ok(None) => return,
+                    Err(_) => {
+                        tracing::info!("server silent past the idle timeout");
+                        return;
+                    }
+                };
+                match serde_json::from_str::<ServerFrame>(&text) {
+                    Ok(frame) => {
+                        if !route(frame, &mut waiting, &pushed).await { return; }
+                    }
+                    Err(error) => tracing::warn!(%error, "unreadable frame from server"),
+                }
+            }
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() { return; }
+            }
+        }
+    }
+    let _ = socket.close(None).await;
+}
+
+/// Delivers one frame to its waiting request or the pushed stream. False: consumer gone.
+async fn route(
+    frame: ServerFrame,
+    waiting: &mut HashMap<RequestId, oneshot::Sender<Reply>>,
+    pushed: &mpsc::Sender<Pushed>,
+) -> bool {
+    match frame {
+        ServerFrame::Ok { id, result } => {
+            if let Some(reply) = waiting.remove(&id) {
+                let _ = reply.send(Ok(result));
+            }
+            true
+        }
+        ServerFrame::Error {
+            id, code, message, ..
+        } => {
+            match id.and_then(|id| waiting.remove(&id)) {
+                Some(reply) => {
+                    let _ = reply.send(Err(ApiError::new(code, message)));
+                }
+                None => tracing::warn!(%code, %message, "error from server"),
+            }
+            true
+        }
+        ServerFrame::Event { seq, event } => pushed.send(Pushed::Event(seq, event)).await.is_ok(),
+        ServerFrame::CaughtUp { seq } => pushed.send(Pushed::CaughtUp(seq)).await.is_ok(),
+    }
+}

@@ -1,0 +1,332 @@
+//! The client session: keeps one connection to the server alive for its user (the CLI now, the
+//! TUI next). It connects with the saved token, resumes the event stream after the last seq
+//! it stored, reconnects with backoff when the link drops, and sends queued messages from the
+//! outbox on disk exactly once. It hands typed [`SessionEvent`]s to its user over a channel
+//! and never touches the terminal.
+
+pub mod backoff;
+pub mod connection;
+mod outbox;
+pub mod state;
+pub mod target;
+
+use crate::protocol::{ApiError, ClientMsgId, Event, Message, RequestBody, Seq, User};
+use backoff::Backoff;
+use connection::{ConnectError, Connection, Pushed, RequestError};
+use serde::de::DeserializeOwned;
+use state::{ClientState, OutboxItem, StateError};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use target::Target;
+use tokio::sync::{Notify, mpsc, oneshot};
+use url::Url;
+
+/// Events buffered for the session's user.
+const EVENT_QUEUE: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub server: Url,
+    pub token: String,
+    /// The profile's data dir: `state.db` (last seq, outbox) lives here.
+    pub state_dir: PathBuf,
+    /// Receive the durable event stream (the TUI, a bot). A one-shot command leaves it off, so
+    /// it does not move the stream position past events it would not show.
+    pub subscribe: bool,
+    pub backoff: Backoff,
+}
+
+/// What the session tells its user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    Connecting {
+        attempt: u32,
+    },
+    Connected {
+        user: User,
+    },
+    Disconnected {
+        reason: String,
+        retry_in: Duration,
+    },
+    Event {
+        seq: Seq,
+        event: Event,
+    },
+    /// Replay is complete; what follows is live.
+    CaughtUp,
+    /// A queued message was acknowledged (possibly as a duplicate of an earlier send).
+    Sent {
+        client_id: ClientMsgId,
+        message: Message,
+    },
+    /// The server refused a queued message; it is removed from the outbox.
+    SendRefused {
+        client_id: ClientMsgId,
+        target: Target,
+        error: ApiError,
+    },
+    /// The token was refused: the session stops; log in again.
+    AuthRejected {
+        reason: String,
+    },
+    /// Local state could not be read or written; the session stops.
+    Failed {
+        reason: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("not connected to the server")]
+    Offline,
+    #[error("the session has stopped")]
+    Stopped,
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+enum Command {
+    Request {
+        body: RequestBody,
+        reply: oneshot::Sender<Result<serde_json::Value, SessionError>>,
+    },
+    Enqueue {
+        item: OutboxItem,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+}
+
+/// Handle to a running session. Dropping every handle stops it.
+#[derive(Clone)]
+pub struct Session {
+    commands: mpsc::Sender<Command>,
+}
+
+impl Session {
+    pub fn start(
+        config: SessionConfig,
+    ) -> Result<(Session, mpsc::Receiver<SessionEvent>), SessionError> {
+        let state = ClientState::open(&config.state_dir)?;
+        let (commands, commands_rx) = mpsc::channel(64);
+        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+        let runner = Runner {
+            config,
+            state: Arc::new(Mutex::new(state)),
+            commands: commands_rx,
+            events: events_tx,
+            outbox_ready: Arc::new(Notify::new()),
+        };
+        tokio::spawn(runner.run());
+        Ok((Session { commands }, events))
+    }
+
+    /// Sends a request on the live connection; `Offline` while there is none.
+    pub async fn request<T: DeserializeOwned>(&self, body: RequestBody) -> Result<T, SessionError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Request { body, reply })
+            .await
+            .map_err(|_| SessionError::Stopped)?;
+        let value = answer.await.map_err(|_| SessionError::Stopped)??;
+        serde_json::from_value(value)
+            .map_err(|e| SessionError::Request(RequestError::BadReply(e.to_string())))
+    }
+
+    /// Queues a message in the outbox on disk and returns its client id at once; it is sent when
+    /// connected, exactly once, and reported as [`SessionEvent::Sent`].
+    pub async fn send_message(
+        &self,
+        target: Target,
+        text: String,
+    ) -> Result<ClientMsgId, SessionError> {
+        let item = OutboxItem {
+            client_id: ClientMsgId::random(),
+            target,
+            text,
+        };
+        let client_id = item.client_id;
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Enqueue { item, reply })
+            .await
+            .map_err(|_| SessionError::Stopped)?;
+        answer.await.map_err(|_| SessionError::Stopped)??;
+        Ok(client_id)
+    }
+}
+
+struct Runner {
+    config: SessionConfig,
+    state: Arc<Mutex<ClientState>>,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<SessionEvent>,
+    outbox_ready: Arc<Notify>,
+}
+
+/// Why a connected spell ended.
+enum Ended {
+    /// Every handle is gone.
+    Stopped,
+    Lost(String),
+    Failed(String),
+}
+
+impl Runner {
+    async fn run(mut self) {
+        let mut attempt = 0;
+        loop {
+            self.emit(SessionEvent::Connecting { attempt }).await;
+            let reason = match Connection::open(&self.config.server, Some(&self.config.token)).await
+            {
+                Ok((connection, pushed)) => {
+                    match self.connected(connection, pushed, &mut attempt).await {
+                        Ended::Stopped => return,
+                        Ended::Failed(reason) => {
+                            self.emit(SessionEvent::Failed { reason }).await;
+                            return;
+                        }
+                        Ended::Lost(reason) => reason,
+                    }
+                }
+                Err(ConnectError::Unauthorized(reason)) => {
+                    self.emit(SessionEvent::AuthRejected { reason }).await;
+                    return;
+                }
+                Err(error) => error.to_string(),
+            };
+            attempt += 1;
+            let retry_in = self.config.backoff.delay(attempt);
+            self.emit(SessionEvent::Disconnected { reason, retry_in })
+                .await;
+            if !self.wait_offline(retry_in).await {
+                return;
+            }
+        }
+    }
+
+    async fn emit(&self, event: SessionEvent) {
+        // A user that stopped listening still holds a handle or will drop it soon; nothing to do.
+        let _ = self.events.send(event).await;
+    }
+
+    fn with_state<T>(
+        &self,
+        f: impl FnOnce(&ClientState) -> Result<T, StateError>,
+    ) -> Result<T, StateError> {
+        // Held only for one local SQLite statement; a poisoned lock still guards a valid handle.
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&state)
+    }
+
+    /// Serves commands while offline for `delay`. False when every handle is gone.
+    async fn wait_offline(&mut self, delay: Duration) -> bool {
+        let deadline = tokio::time::sleep(delay);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return true,
+                command = self.commands.recv() => match command {
+                    None => return false,
+                    Some(Command::Request { reply, .. }) => { let _ = reply.send(Err(SessionError::Offline)); }
+                    Some(Command::Enqueue { item, reply }) => { let _ = reply.send(self.enqueue(&item)); }
+                },
+            }
+        }
+    }
+
+    fn enqueue(&self, item: &OutboxItem) -> Result<(), SessionError> {
+        self.with_state(|state| state.enqueue(item))?;
+        self.outbox_ready.notify_one();
+        Ok(())
+    }
+
+    async fn connected(
+        &mut self,
+        connection: Connection,
+        mut pushed: mpsc::Receiver<Pushed>,
+        attempt: &mut u32,
+    ) -> Ended {
+        let last_seq = match self.with_state(ClientState::last_seq) {
+            Ok(seq) => seq,
+            Err(error) => return Ended::Failed(error.to_string()),
+        };
+        let hello = match connection
+            .hello(self.config.subscribe.then_some(last_seq))
+            .await
+        {
+            Ok(hello) => hello,
+            Err(error) => return Ended::Lost(error.to_string()),
+        };
+        let Some(user) = hello.user else {
+            return Ended::Failed("the server treated the session as anonymous".into());
+        };
+        if let Err(error) = self.with_state(|state| state.set_username(&user.username)) {
+            return Ended::Failed(error.to_string());
+        }
+        let mut last_seq = match hello.resume_after {
+            Some(from) if from < last_seq => from, // The server's store was replaced: start over.
+            _ => last_seq,
+        };
+        *attempt = 0;
+        self.emit(SessionEvent::Connected { user }).await;
+        let mut pump = None;
+        if !self.config.subscribe {
+            pump = Some(self.start_outbox_pump(&connection));
+        }
+        let ended = loop {
+            tokio::select! {
+                item = pushed.recv() => match item {
+                    Some(Pushed::Event(seq, event)) => {
+                        // The server never repeats a seq; this guards the promise "nothing doubled".
+                        if seq <= last_seq { continue; }
+                        self.emit(SessionEvent::Event { seq, event }).await;
+                        last_seq = seq;
+                        if let Err(error) = self.with_state(|state| state.set_last_seq(seq)) {
+                            break Ended::Failed(error.to_string());
+                        }
+                    }
+                    Some(Pushed::CaughtUp(_)) => {
+                        self.emit(SessionEvent::CaughtUp).await;
+                        if pump.is_none() {
+                            pump = Some(self.start_outbox_pump(&connection));
+                        }
+                    }
+                    None => break Ended::Lost("connection closed".into()),
+                },
+                command = self.commands.recv() => match command {
+                    None => break Ended::Stopped,
+                    Some(Command::Request { body, reply }) => {
+                        let connection = connection.clone();
+                        tokio::spawn(async move {
+                            let result = connection.request_value(body).await.map_err(SessionError::from);
+                            let _ = reply.send(result);
+                        });
+                    }
+                    Some(Command::Enqueue { item, reply }) => { let _ = reply.send(self.enqueue(&item)); }
+                },
+            }
+        };
+        if let Some(pump) = pump {
+            pump.abort();
+        }
+        ended
+    }
+
+    fn start_outbox_pump(&self, connection: &Connection) -> tokio::task::JoinHandle<()> {
+        // A permit makes the pump look at the outbox once now, for messages queued earlier.
+        self.outbox_ready.notify_one();
+        tokio::spawn(outbox::pump(
+            connection.clone(),
+            Arc::clone(&self.state),
+            Arc::clone(&self.outbox_ready),
+            self.events.clone(),
+        ))
+    }
+}

@@ -1,0 +1,298 @@
+//! What a client keeps on disk per profile: the last seq it holds, and the outbox of messages
+//! not yet acknowledged. One small SQLite file, `state.db`, in the profile's data dir.
+//! The session token lives beside it in `token`, readable by the owner only.
+
+use super::target::Target;
+use crate::protocol::{ClientMsgId, Seq};
+use rusqlite::{Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("client state {path}: {source}")]
+    Sql {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("client state {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("client state {path}: outbox entry has an unreadable {what}")]
+    Corrupt { path: PathBuf, what: &'static str },
+}
+
+/// A message waiting to be acknowledged by the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    pub client_id: ClientMsgId,
+    pub target: Target,
+    pub text: String,
+}
+
+pub struct ClientState {
+    path: PathBuf,
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    position  INTEGER PRIMARY KEY,
+    client_id TEXT NOT NULL UNIQUE,
+    target    TEXT NOT NULL,
+    text      TEXT NOT NULL
+);";
+
+impl ClientState {
+    pub fn open(dir: &Path) -> Result<ClientState, StateError> {
+        create_private_dir(dir)?;
+        let path = dir.join("state.db");
+        let sql = |source| StateError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(ClientState { path, conn })
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StateError {
+        StateError::Sql {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    pub fn last_seq(&self) -> Result<Seq, StateError> {
+        let value: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'last_seq'", [], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        Ok(Seq(value.and_then(|v| v.parse().ok()).unwrap_or(0)))
+    }
+
+    pub fn set_last_seq(&self, seq: Seq) -> Result<(), StateError> {
+        self.set_meta("last_seq", &seq.0.to_string())
+    }
+
+    /// The user this state belongs to; a login as someone else starts the stream afresh.
+    pub fn username(&self) -> Result<Option<String>, StateError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = 'username'", [], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Records who is logged in; if that is a different user, forgets the old stream position.
+    pub fn set_username(&self, username: &str) -> Result<(), StateError> {
+        if self.username()?.as_deref() != Some(username) {
+            self.set_last_seq(Seq::ZERO)?;
+        }
+        self.set_meta("username", username)
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    pub fn enqueue(&self, item: &OutboxItem) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO outbox (client_id, target, text) VALUES (?1, ?2, ?3)",
+                [
+                    item.client_id.0.to_string(),
+                    item.target.to_string(),
+                    item.text.clone(),
+                ],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// The oldest waiting message, if any.
+    pub fn next_outbox(&self) -> Result<Option<OutboxItem>, StateError> {
+        let row: Option<(String, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT client_id, target, text FROM outbox ORDER BY position LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        let Some((client_id, target, text)) = row else {
+            return Ok(None);
+        };
+        let corrupt = |what| StateError::Corrupt {
+            path: self.path.clone(),
+            what,
+        };
+        Ok(Some(OutboxItem {
+            client_id: ClientMsgId(
+                uuid::Uuid::parse_str(&client_id).map_err(|_| corrupt("client id"))?,
+            ),
+            target: target.parse().map_err(|_| corrupt("target"))?,
+            text,
+        }))
+    }
+
+    pub fn remove_outbox(&self, client_id: ClientMsgId) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "DELETE FROM outbox WHERE client_id = ?1",
+                [client_id.0.to_string()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    pub fn outbox_len(&self) -> Result<usize, StateError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM outbox", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| usize::try_from(n).unwrap_or(0))
+            .map_err(|e| self.sql(e))
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), StateError> {
+    let io = |source| StateError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    set_owner_only(dir, 0o700).map_err(io)
+}
+
+#[cfg(unix)]
+fn set_owner_only(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_owner_only(_: &Path, _: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+fn token_path(dir: &Path) -> PathBuf {
+    dir.join("token")
+}
+
+/// The saved session token, if this profile is logged in.
+pub fn read_token(dir: &Path) -> Result<Option<String>, StateError> {
+    let path = token_path(dir);
+    match std::fs::read_to_string(&path) {
+        Ok(token) => Ok(Some(token.trim().to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(StateError::Io { path, source }),
+    }
+}
+
+/// Saves the token with mode 0600, created so that it is never readable by others.
+pub fn write_token(dir: &Path, token: &str) -> Result<(), StateError> {
+    create_private_dir(dir)?;
+    let path = token_path(dir);
+    let io = |source| StateError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path).map_err(io)?;
+    set_owner_only(&path, 0o600).map_err(io)?;
+    std::io::Write::write_all(&mut file, token.as_bytes()).map_err(io)
+}
+
+pub fn delete_token(dir: &Path) -> Result<(), StateError> {
+    let path = token_path(dir);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StateError::Io { path, source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outbox_is_first_in_first_out_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = OutboxItem {
+            client_id: ClientMsgId::random(),
+            target: Target::User("bob".into()),
+            text: "one".into(),
+        };
+        let second = OutboxItem {
+            client_id: ClientMsgId::random(),
+            target: Target::Group("team".into()),
+            text: "two".into(),
+        };
+        {
+            let state = ClientState::open(dir.path()).unwrap();
+            state.enqueue(&first).unwrap();
+            state.enqueue(&second).unwrap();
+            state.set_last_seq(Seq(42)).unwrap();
+        }
+        let state = ClientState::open(dir.path()).unwrap();
+        assert_eq!(state.last_seq().unwrap(), Seq(42));
+        assert_eq!(state.next_outbox().unwrap(), Some(first.clone()));
+        state.remove_outbox(first.client_id).unwrap();
+        assert_eq!(state.next_outbox().unwrap(), Some(second));
+        assert_eq!(state.outbox_len().unwrap(), 1);
+    }
+
+    #[test]
+    fn another_user_resets_the_stream_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = ClientState::open(dir.path()).unwrap();
+        state.set_username("alice").unwrap();
+        state.set_last_seq(Seq(9)).unwrap();
+        state.set_username("alice").unwrap();
+        assert_eq!(state.last_seq().unwrap(), Seq(9));
+        state.set_username("bob").unwrap();
+        assert_eq!(state.last_seq().unwrap(), Seq::ZERO);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn token_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        write_token(dir.path(), "secret").unwrap();
+        let mode = std::fs::metadata(dir.path().join("token"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(read_token(dir.path()).unwrap().as_deref(), Some("secret"));
+        delete_token(dir.path()).unwrap();
+        assert_eq!(read_token(dir.path()).unwrap(), None);
+    }
+}

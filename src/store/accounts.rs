@@ -1,0 +1,148 @@
+//! Users and session tokens.
+
+use super::writer::WriteCtx;
+use crate::protocol::{ApiError, ErrorCode, User, UserId};
+use rusqlite::{Connection, OptionalExtension};
+
+pub const USERNAME_RULES: &str =
+    "2 to 32 characters: lowercase letters a-z, digits and '_', starting with a letter";
+pub const MIN_PASSWORD_BYTES: usize = 8;
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+pub fn validate_username(username: &str) -> Result<(), ApiError> {
+    let starts_with_letter = username.starts_with(|c: char| c.is_ascii_lowercase());
+    let allowed = username
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if (2..=32).contains(&username.len()) && starts_with_letter && allowed {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "username {username:?} is not valid: {USERNAME_RULES}"
+        )))
+    }
+}
+
+pub fn validate_password(password: &str) -> Result<(), ApiError> {
+    if (MIN_PASSWORD_BYTES..=MAX_PASSWORD_BYTES).contains(&password.len()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "password must be {MIN_PASSWORD_BYTES} to {MAX_PASSWORD_BYTES} bytes long"
+        )))
+    }
+}
+
+/// Creates a user whose password is already hashed (hashing is slow; it happens before the writer).
+pub fn create_user(
+    ctx: &mut WriteCtx,
+    username: &str,
+    password_hash: &str,
+) -> Result<User, ApiError> {
+    validate_username(username)?;
+    let inserted = ctx.conn.execute(
+        "INSERT INTO users (username, password_hash, created_at_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT (username) DO NOTHING",
+        rusqlite::params![username, password_hash, super::now_ms()],
+    )?;
+    if inserted == 0 {
+        return Err(ApiError::new(
+            ErrorCode::UsernameTaken,
+            format!("username {username:?} is already registered"),
+        ));
+    }
+    Ok(User {
+        id: UserId(ctx.conn.last_insert_rowid()),
+        username: username.to_owned(),
+    })
+}
+
+/// The user and stored password hash for `username`, if registered.
+pub fn credentials(conn: &Connection, username: &str) -> Result<Option<(User, String)>, ApiError> {
+    let found = conn
+        .query_row(
+            "SELECT id, password_hash FROM users WHERE username = ?1",
+            [username],
+            |row| {
+                Ok((
+                    User {
+                        id: UserId(row.get(0)?),
+                        username: username.to_owned(),
+                    },
+                    row.get(1)?,
+                ))
+            },
+        )
+        .optional()?;
+    Ok(found)
+}
+
+pub fn user_by_name(conn: &Connection, username: &str) -> Result<User, ApiError> {
+    conn.query_row(
+        "SELECT id FROM users WHERE username = ?1",
+        [username],
+        |row| {
+            Ok(User {
+                id: UserId(row.get(0)?),
+                username: username.to_owned(),
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| ApiError::not_found(format!("no user named {username:?}")))
+}
+
+pub fn insert_token(ctx: &mut WriteCtx, token_hash: &str, user_id: UserId) -> Result<(), ApiError> {
+    ctx.conn.execute(
+        "INSERT INTO tokens (token_hash, user_id, created_at_ms) VALUES (?1, ?2, ?3)",
+        rusqlite::params![token_hash, user_id.0, super::now_ms()],
+    )?;
+    Ok(())
+}
+
+pub fn delete_token(ctx: &mut WriteCtx, token_hash: &str) -> Result<(), ApiError> {
+    ctx.conn
+        .execute("DELETE FROM tokens WHERE token_hash = ?1", [token_hash])?;
+    Ok(())
+}
+
+pub fn user_for_token(conn: &Connection, token_hash: &str) -> Result<Option<User>, ApiError> {
+    let user = conn
+        .query_row(
+            "SELECT users.id, users.username FROM tokens JOIN users ON users.id = tokens.user_id
+             WHERE tokens.token_hash = ?1",
+            [token_hash],
+            |row| {
+                Ok(User {
+                    id: UserId(row.get(0)?),
+                    username: row.get(1)?,
+                })
+            },
+        )
+        .optional()?;
+    Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_documented_rules() {
+        for good in ["al", "alice", "bob_2", "a1234567890123456789012345678901"] {
+            assert!(validate_username(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "a",
+            "Alice",
+            "1bob",
+            "_x",
+            "al ice",
+            "ålice",
+            &"a".repeat(33),
+        ] {
+            assert!(validate_username(bad).is_err(), "{bad}");
+        }
+    }
+}

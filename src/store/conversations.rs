@@ -1,0 +1,320 @@
+//! Conversations and their members: direct (one per pair) and groups.
+//! Every function takes the acting user and refuses what that user may not see or do.
+
+use super::accounts::user_by_name;
+use super::writer::WriteCtx;
+use crate::protocol::{
+    ApiError, Conversation, ConversationId, ConversationKind, ErrorCode, Event, MessageId,
+    TimestampMs, User, UserId,
+};
+use rusqlite::{Connection, OptionalExtension};
+
+/// Most members a group may have; keeps fan-out per message bounded.
+pub const MAX_GROUP_MEMBERS: usize = 256;
+pub const MAX_GROUP_NAME_CHARS: usize = 64;
+
+/// Checks that `user_id` is an active member of `conversation_id` and returns its kind.
+/// Unknown conversations and ones you are not in are both `forbidden`: existence is not leaked.
+pub fn require_member(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    user_id: UserId,
+) -> Result<ConversationKind, ApiError> {
+    let kind: Option<String> = conn
+        .query_row(
+            "SELECT c.kind FROM conversations c JOIN members m ON m.conversation_id = c.id
+             WHERE c.id = ?1 AND m.user_id = ?2 AND m.active = 1",
+            [conversation_id.0, user_id.0],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match kind.as_deref() {
+        Some("direct") => Ok(ConversationKind::Direct),
+        Some(_) => Ok(ConversationKind::Group),
+        None => Err(ApiError::forbidden(format!(
+            "you are not a member of conversation {conversation_id}"
+        ))),
+    }
+}
+
+/// Active members of a conversation, by username.
+pub fn members(conn: &Connection, conversation_id: ConversationId) -> Result<Vec<User>, ApiError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT u.id, u.username FROM members m JOIN users u ON u.id = m.user_id
+         WHERE m.conversation_id = ?1 AND m.active = 1 ORDER BY u.username",
+    )?;
+    let users = statement
+        .query_map([conversation_id.0], |row| {
+            Ok(User {
+                id: UserId(row.get(0)?),
+                username: row.get(1)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(users)
+}
+
+/// The conversation as `viewer` sees it: name, members, unread count, last activity.
+pub fn view(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    viewer: UserId,
+) -> Result<Conversation, ApiError> {
+    let (kind, group_name, created_at_ms, last_read_id): (String, Option<String>, i64, i64) = conn
+        .query_row(
+            "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id
+             FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = ?2
+             WHERE c.id = ?1",
+            [conversation_id.0, viewer.0],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )?;
+    let members = members(conn, conversation_id)?;
+    let kind = if kind == "direct" {
+        ConversationKind::Direct
+    } else {
+        ConversationKind::Group
+    };
+    let name = match kind {
+        ConversationKind::Group => group_name.unwrap_or_default(),
+        ConversationKind::Direct => members
+            .iter()
+            .find(|m| m.id != viewer)
+            .map(|m| m.username.clone())
+            .unwrap_or_default(),
+    };
+    let last: Option<(i64, i64)> = conn
+        .query_row(
+            "SELECT id, sent_at_ms FROM messages WHERE conversation_id = ?1
+             ORDER BY id DESC LIMIT 1",
+            [conversation_id.0],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let unread: u32 = conn.query_row(
+        "SELECT COUNT(*) FROM messages WHERE conversation_id = ?1 AND id > ?2 AND sender_id != ?3",
+        [conversation_id.0, last_read_id, viewer.0],
+        |row| row.get(0),
+    )?;
+    Ok(Conversation {
+        id: conversation_id,
+        kind,
+        name,
+        members,
+        unread,
+        last_message_id: last.map(|(id, _)| MessageId(id)),
+        last_activity: TimestampMs(last.map_or(created_at_ms, |(_, at)| at)),
+    })
+}
+
+/// Every conversation `user_id` is an active member of, most recently active first.
+pub fn list_for_user(conn: &Connection, user_id: UserId) -> Result<Vec<Conversation>, ApiError> {
+    let ids: Vec<i64> = conn
+        .prepare_cached("SELECT conversation_id FROM members WHERE user_id = ?1 AND active = 1")?
+        .query_map([user_id.0], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut conversations = ids
+        .into_iter()
+        .map(|id| view(conn, ConversationId(id), user_id))
+        .collect::<Result<Vec<_>, _>>()?;
+    conversations.sort_by_key(|c| std::cmp::Reverse((c.last_activity, c.id)));
+    Ok(conversations)
+}
+
+/// The direct conversation between `me` and `other_username`, created on first use.
+pub fn open_direct(
+    ctx: &mut WriteCtx,
+    me: &User,
+    other_username: &str,
+) -> Result<Conversation, ApiError> {
+    let other = user_by_name(ctx.conn, other_username)?;
+    if other.id == me.id {
+        return Err(ApiError::invalid(
+            "a direct conversation needs another user; you cannot open one with yourself",
+        ));
+    }
+    let key = format!("{}:{}", me.id.0.min(other.id.0), me.id.0.max(other.id.0));
+    let existing: Option<i64> = ctx
+        .conn
+        .query_row(
+            "SELECT id FROM conversations WHERE direct_key = ?1",
+            [&key],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if let Some(id) = existing {
+        return view(ctx.conn, ConversationId(id), me.id);
+    }
+    ctx.conn.execute(
+        "INSERT INTO conversations (kind, direct_key, created_at_ms) VALUES ('direct', ?1, ?2)",
+        rusqlite::params![key, super::now_ms()],
+    )?;
+    let id = ConversationId(ctx.conn.last_insert_rowid());
+    for user in [me.id, other.id] {
+        insert_member(ctx.conn, id, user)?;
+    }
+    for user in [other.id, me.id] {
+        let conversation = view(ctx.conn, id, user)?;
+        ctx.emit(user, &Event::Joined { conversation })?;
+    }
+    view(ctx.conn, id, me.id)
+}
+
+pub fn validate_group_name(name: &str) -> Result<(), ApiError> {
+    let chars = name.chars().count();
+    if name.trim() != name || chars == 0 || chars > MAX_GROUP_NAME_CHARS {
+        return Err(ApiError::invalid(format!(
+            "group name {name:?} must be 1 to {MAX_GROUP_NAME_CHARS} characters without \
+             leading or trailing spaces"
+        )));
+    }
+    if name.chars().any(|c| c.is_control() || c == '#' || c == '@') {
+        return Err(ApiError::invalid(format!(
+            "group name {name:?} may not contain control characters, '#' or '@'"
+        )));
+    }
+    Ok(())
+}
+
+/// Creates a group of `me` plus `member_names`. Refused when `me` already has a group of that name.
+pub fn create_group(
+    ctx: &mut WriteCtx,
+    me: &User,
+    name: &str,
+    member_names: &[String],
+) -> Result<Conversation, ApiError> {
+    validate_group_name(name)?;
+    if member_names.len() + 1 > MAX_GROUP_MEMBERS {
+        return Err(ApiError::invalid(format!(
+            "a group has at most {MAX_GROUP_MEMBERS} members"
+        )));
+    }
+    if group_named(ctx.conn, me.id, name)?.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("you are already in a group named {name:?}"),
+        ));
+    }
+    let mut member_ids = vec![me.id];
+    for username in member_names {
+        let user = user_by_name(ctx.conn, username)?;
+        if !member_ids.contains(&user.id) {
+            member_ids.push(user.id);
+        }
+    }
+    ctx.conn.execute(
+        "INSERT INTO conversations (kind, name, created_at_ms) VALUES ('group', ?1, ?2)",
+        rusqlite::params![name, super::now_ms()],
+    )?;
+    let id = ConversationId(ctx.conn.last_insert_rowid());
+    for &user in &member_ids {
+        insert_member(ctx.conn, id, user)?;
+    }
+    for &user in &member_ids {
+        let conversation = view(ctx.conn, id, user)?;
+        ctx.emit(user, &Event::Joined { conversation })?;
+    }
+    view(ctx.conn, id, me.id)
+}
+
+/// The active group named `name` that `user_id` is in, if any.
+pub fn group_named(
+    conn: &Connection,
+    user_id: UserId,
+    name: &str,
+) -> Result<Option<ConversationId>, ApiError> {
+    let id = conn
+        .query_row(
+            "SELECT c.id FROM conversations c JOIN members m ON m.conversation_id = c.id
+             WHERE m.user_id = ?1 AND m.active = 1 AND c.kind = 'group' AND c.name = ?2",
+            rusqlite::params![user_id.0, name],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(id.map(ConversationId))
+}
+
+/// Adds `username` to a group `me` is in. Any member may add; the new member sees history.
+pub fn add_member(
+    ctx: &mut WriteCtx,
+    me: &User,
+    conversation_id: ConversationId,
+    username: &str,
+) -> Result<Conversation, ApiError> {
+    require_group(ctx.conn, conversation_id, me.id)?;
+    let user = user_by_name(ctx.conn, username)?;
+    if require_member(ctx.conn, conversation_id, user.id).is_ok() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("{username} is already a member"),
+        ));
+    }
+    if members(ctx.conn, conversation_id)?.len() >= MAX_GROUP_MEMBERS {
+        return Err(ApiError::invalid(format!(
+            "a group has at most {MAX_GROUP_MEMBERS} members"
+        )));
+    }
+    insert_member(ctx.conn, conversation_id, user.id)?;
+    for other in members(ctx.conn, conversation_id)? {
+        if other.id != user.id {
+            let event = Event::MemberJoined {
+                conversation_id,
+                user: user.clone(),
+            };
+            ctx.emit(other.id, &event)?;
+        }
+    }
+    let conversation = view(ctx.conn, conversation_id, user.id)?;
+    ctx.emit(user.id, &Event::Joined { conversation })?;
+    view(ctx.conn, conversation_id, me.id)
+}
+
+/// `me` leaves a group; everyone who was in it, `me` included, gets `member_left`.
+pub fn leave(
+    ctx: &mut WriteCtx,
+    me: &User,
+    conversation_id: ConversationId,
+) -> Result<(), ApiError> {
+    require_group(ctx.conn, conversation_id, me.id)?;
+    let before = members(ctx.conn, conversation_id)?;
+    ctx.conn.execute(
+        "UPDATE members SET active = 0 WHERE conversation_id = ?1 AND user_id = ?2",
+        [conversation_id.0, me.id.0],
+    )?;
+    for member in before {
+        let event = Event::MemberLeft {
+            conversation_id,
+            user: me.clone(),
+        };
+        ctx.emit(member.id, &event)?;
+    }
+    Ok(())
+}
+
+fn require_group(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    user_id: UserId,
+) -> Result<(), ApiError> {
+    match require_member(conn, conversation_id, user_id)? {
+        ConversationKind::Group => Ok(()),
+        ConversationKind::Direct => Err(ApiError::invalid(format!(
+            "conversation {conversation_id} is a direct conversation, not a group"
+        ))),
+    }
+}
+
+fn insert_member(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    user_id: UserId,
+) -> Result<(), ApiError> {
+    // A returning member reads from where the conversation is now, not from where they left.
+    conn.execute(
+        "INSERT INTO members (conversation_id, user_id, last_read_id, active)
+         VALUES (?1, ?2, (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?1), 1)
+         ON CONFLICT (conversation_id, user_id) DO UPDATE SET active = 1,
+             last_read_id = excluded.last_read_id",
+        [conversation_id.0, user_id.0],
+    )?;
+    Ok(())
+}

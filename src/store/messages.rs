@@ -1,0 +1,166 @@
+//! Messages: sending (de-duplicated on sender + client_id), history pages, read markers.
+
+use super::conversations::{members, require_member};
+use super::writer::WriteCtx;
+use crate::protocol::model::validate_text;
+use crate::protocol::{
+    ApiError, ClientMsgId, ConversationId, Event, Message, MessageId, TimestampMs, User, UserId,
+};
+use rusqlite::{Connection, OptionalExtension, Row};
+
+/// Most messages one history page returns.
+pub const MAX_HISTORY_LIMIT: u32 = 200;
+
+const SELECT_MESSAGE: &str = "SELECT m.id, m.conversation_id, m.sender_id, u.username,
+    m.client_id, m.text, m.sent_at_ms FROM messages m JOIN users u ON u.id = m.sender_id";
+
+fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
+    let client_id: String = row.get(4)?;
+    let client_id = uuid::Uuid::parse_str(&client_id).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(Message {
+        id: MessageId(row.get(0)?),
+        conversation_id: ConversationId(row.get(1)?),
+        sender: User {
+            id: UserId(row.get(2)?),
+            username: row.get(3)?,
+        },
+        client_id: ClientMsgId(client_id),
+        text: row.get(5)?,
+        sent_at: TimestampMs(row.get(6)?),
+    })
+}
+
+/// Stores a message and emits it to every member. A `client_id` this sender already used
+/// returns the original message and `true`, storing and emitting nothing.
+pub fn send(
+    ctx: &mut WriteCtx,
+    me: &User,
+    conversation_id: ConversationId,
+    client_id: ClientMsgId,
+    text: &str,
+) -> Result<(Message, bool), ApiError> {
+    if let Some(original) = by_client_id(ctx.conn, me.id, client_id)? {
+        return Ok((original, true));
+    }
+    require_member(ctx.conn, conversation_id, me.id)?;
+    validate_text(text)?;
+    let sent_at = TimestampMs::now();
+    ctx.conn.execute(
+        "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![
+            conversation_id.0,
+            me.id.0,
+            client_id.0.to_string(),
+            text,
+            sent_at.0
+        ],
+    )?;
+    let message = Message {
+        id: MessageId(ctx.conn.last_insert_rowid()),
+        conversation_id,
+        sender: me.clone(),
+        client_id,
+        text: text.to_owned(),
+        sent_at,
+    };
+    // Your own message counts as read by you.
+    ctx.conn.execute(
+        "UPDATE members SET last_read_id = ?3 WHERE conversation_id = ?1 AND user_id = ?2",
+        [conversation_id.0, me.id.0, message.id.0],
+    )?;
+    let event = Event::Message {
+        message: message.clone(),
+    };
+    for member in members(ctx.conn, conversation_id)? {
+        ctx.emit(member.id, &event)?;
+    }
+    Ok((message, false))
+}
+
+fn by_client_id(
+    conn: &Connection,
+    sender: UserId,
+    client_id: ClientMsgId,
+) -> Result<Option<Message>, ApiError> {
+    let sql = format!("{SELECT_MESSAGE} WHERE m.sender_id = ?1 AND m.client_id = ?2");
+    let found = conn
+        .query_row(
+            &sql,
+            rusqlite::params![sender.0, client_id.0.to_string()],
+            message_from_row,
+        )
+        .optional()?;
+    Ok(found)
+}
+
+/// Up to `limit` messages strictly older than `before` (the newest when `None`), ascending,
+/// and whether older ones remain.
+pub fn history(
+    conn: &Connection,
+    me: UserId,
+    conversation_id: ConversationId,
+    before: Option<MessageId>,
+    limit: u32,
+) -> Result<(Vec<Message>, bool), ApiError> {
+    require_member(conn, conversation_id, me)?;
+    if limit == 0 || limit > MAX_HISTORY_LIMIT {
+        return Err(ApiError::invalid(format!(
+            "history limit must be 1 to {MAX_HISTORY_LIMIT}, not {limit}"
+        )));
+    }
+    let sql = format!(
+        "{SELECT_MESSAGE} WHERE m.conversation_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"
+    );
+    let before = before.map_or(i64::MAX, |id| id.0);
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut messages = statement
+        .query_map(
+            rusqlite::params![conversation_id.0, before, limit + 1],
+            message_from_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let has_more = messages.len() > limit as usize;
+    messages.truncate(limit as usize);
+    messages.reverse();
+    Ok((messages, has_more))
+}
+
+/// Moves `me`'s read marker forward to `up_to` (never back) and tells every member.
+pub fn mark_read(
+    ctx: &mut WriteCtx,
+    me: &User,
+    conversation_id: ConversationId,
+    up_to: MessageId,
+) -> Result<(), ApiError> {
+    require_member(ctx.conn, conversation_id, me.id)?;
+    let in_conversation: bool = ctx.conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2)",
+        [up_to.0, conversation_id.0],
+        |row| row.get(0),
+    )?;
+    if !in_conversation {
+        return Err(ApiError::not_found(format!(
+            "message {up_to} is not in conversation {conversation_id}"
+        )));
+    }
+    let moved = ctx.conn.execute(
+        "UPDATE members SET last_read_id = ?3
+         WHERE conversation_id = ?1 AND user_id = ?2 AND last_read_id < ?3",
+        [conversation_id.0, me.id.0, up_to.0],
+    )?;
+    if moved == 0 {
+        return Ok(());
+    }
+    let event = Event::Read {
+        conversation_id,
+        user: me.clone(),
+        up_to,
+    };
+    for member in members(ctx.conn, conversation_id)? {
+        ctx.emit(member.id, &event)?;
+    }
+    Ok(())
+}

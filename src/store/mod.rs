@@ -1,0 +1,175 @@
+//! The server's store: one SQLite database in WAL mode. It owns the schema and every query;
+//! it never talks to the network. Writes go through [`writer::Writer`] (one thread, group
+//! commit); reads use a small pool of connections on blocking threads.
+
+pub mod accounts;
+pub mod conversations;
+pub mod events;
+pub mod messages;
+pub mod writer;
+
+use crate::protocol::ApiError;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The schema version this build writes; `PRAGMA user_version` records what a file holds.
+const SCHEMA_VERSION: i64 = 1;
+
+/// How long a connection waits for a lock before failing (checkpoints, a concurrent admin).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Idle read connections kept for reuse.
+const MAX_IDLE_READERS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("database {path} has schema version {found}, newer than this quid ({SCHEMA_VERSION})")]
+    TooNew { path: PathBuf, found: i64 },
+    #[error("cannot start the store writer thread: {0}")]
+    WriterThread(std::io::Error),
+    #[error("cannot create directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A database failure inside a request: logged here with its detail, reported as `internal`.
+impl From<rusqlite::Error> for ApiError {
+    fn from(error: rusqlite::Error) -> Self {
+        tracing::error!(%error, "store failure");
+        ApiError::internal()
+    }
+}
+
+pub struct Store {
+    path: PathBuf,
+    idle_readers: Mutex<Vec<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Arc<Store>, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let store = Store {
+            path: path.to_owned(),
+            idle_readers: Mutex::new(Vec::new()),
+        };
+        let conn = store.connect()?;
+        migrate(&conn).map_err(|e| match e {
+            MigrateError::Sql(source) => StoreError::Open {
+                path: path.to_owned(),
+                source,
+            },
+            MigrateError::TooNew(found) => StoreError::TooNew {
+                path: path.to_owned(),
+                found,
+            },
+        })?;
+        Ok(Arc::new(store))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A new connection with quid's pragmas. Durability: WAL with `synchronous=FULL`, so a
+    /// commit has reached the disk when it returns.
+    pub fn connect(&self) -> Result<Connection, StoreError> {
+        let open = || -> rusqlite::Result<Connection> {
+            let conn = Connection::open(&self.path)?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            Ok(conn)
+        };
+        open().map_err(|source| StoreError::Open {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Runs a read on a blocking thread with a pooled connection.
+    pub async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let store = Arc::clone(self);
+        tokio::task::spawn_blocking(move || store.read_blocking(f))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "read task failed");
+                ApiError::internal()
+            })?
+    }
+
+    /// Runs a read on the calling thread. For callers that are already off the async threads,
+    /// or whose query is a single primary-key lookup.
+    pub fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let pooled = self.lock_idle().pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => self.connect().map_err(|e| {
+                tracing::error!(error = %e, "cannot open read connection");
+                ApiError::internal()
+            })?,
+        };
+        let result = f(&conn);
+        let mut idle = self.lock_idle();
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        // A panic while holding this lock leaves only a list of connections behind: still valid.
+        self.idle_readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+enum MigrateError {
+    Sql(rusqlite::Error),
+    TooNew(i64),
+}
+
+fn migrate(conn: &Connection) -> Result<(), MigrateError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(MigrateError::Sql)?;
+    if version > SCHEMA_VERSION {
+        return Err(MigrateError::TooNew(version));
+    }
+    if version == 0 {
+        let apply = format!(
+            "BEGIN; {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;",
+            include_str!("schema.sql")
+        );
+        conn.execute_batch(&apply).map_err(MigrateError::Sql)?;
+    }
+    Ok(())
+}
+
+/// Current time as stored in the database.
+pub(crate) fn now_ms() -> i64 {
+    crate::protocol::TimestampMs::now().0
+}

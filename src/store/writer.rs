@@ -1,0 +1,184 @@
+//! The single writer: one thread owns the only write connection and commits every request
+//! waiting at that moment in one transaction (group commit), so durability costs one fsync
+//! per batch, not per message. Each request runs in its own savepoint: a refused request
+//! rolls back alone and never spoils the batch.
+//!
+//! Events a request emits are published (in commit order, from this thread) only after the
+//! batch is on disk, so nobody is ever told about something a crash could undo, and each
+//! user's stream reaches the fan-out in seq order.
+
+use super::Store;
+use crate::protocol::{ApiError, Event, Seq, ServerFrame, UserId};
+use rusqlite::{Connection, Transaction};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most requests committed in one transaction; bounds the latency one batch adds.
+pub const MAX_BATCH: usize = 256;
+
+/// Requests waiting for the writer; callers wait (backpressure) when it is full.
+const QUEUE_CAPACITY: usize = 1024;
+
+/// One event for one user, ready to send: its frame is serialized once, here.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub user_id: UserId,
+    pub seq: Seq,
+    pub frame: Arc<str>,
+}
+
+/// Where committed events go (the server's fan-out hub).
+pub type Publish = Arc<dyn Fn(&[Delivery]) + Send + Sync>;
+
+/// What a write request sees: the transaction (inside its savepoint) and a way to emit events.
+pub struct WriteCtx<'a> {
+    pub conn: &'a Connection,
+    deliveries: &'a mut Vec<Delivery>,
+}
+
+impl WriteCtx<'_> {
+    /// Appends `event` to `user_id`'s durable stream; it is published once the batch commits.
+    pub fn emit(&mut self, user_id: UserId, event: &Event) -> Result<Seq, ApiError> {
+        let seq: i64 = self.conn.query_row(
+            "UPDATE users SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+            [user_id.0],
+            |row| row.get(0),
+        )?;
+        let body = serde_json::to_string(event).map_err(|e| {
+            tracing::error!(error = %e, "cannot serialize event");
+            ApiError::internal()
+        })?;
+        self.conn.execute(
+            "INSERT INTO events (user_id, seq, body) VALUES (?1, ?2, ?3)",
+            rusqlite::params![user_id.0, seq, body],
+        )?;
+        let seq = Seq(seq);
+        let frame = serde_json::to_string(&ServerFrame::Event {
+            seq,
+            event: event.clone(),
+        })
+        .map_err(|_| ApiError::internal())?;
+        self.deliveries.push(Delivery {
+            user_id,
+            seq,
+            frame: frame.into(),
+        });
+        Ok(seq)
+    }
+}
+
+type Completion = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
+type Job = Box<dyn FnOnce(&mut Transaction) -> (Vec<Delivery>, Completion) + Send>;
+
+/// Handle to the writer thread. Cloning is cheap; the thread ends when every handle is gone.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer thread on its own connection to `store`.
+    pub fn start(
+        store: &Store,
+        publish: Publish,
+    ) -> Result<(Writer, std::thread::JoinHandle<()>), super::StoreError> {
+        let conn = store.connect()?;
+        let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let thread = std::thread::Builder::new()
+            .name("quid-store-writer".into())
+            .spawn(move || run(conn, rx, publish))
+            .map_err(super::StoreError::WriterThread)?;
+        Ok((Writer { jobs }, thread))
+    }
+
+    /// Runs `f` in the next batch and returns its result once the batch is durable.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteCtx) -> Result<T, ApiError> + Send + 'static,
+    {
+        let (reply, result) = oneshot::channel();
+        let job: Job = Box::new(move |tx| run_in_savepoint(tx, f, reply));
+        if self.jobs.send(job).await.is_err() {
+            tracing::error!("store writer is gone");
+            return Err(ApiError::internal());
+        }
+        result.await.unwrap_or_else(|_| Err(ApiError::internal()))
+    }
+}
+
+fn run_in_savepoint<T, F>(
+    tx: &mut Transaction,
+    f: F,
+    reply: oneshot::Sender<Result<T, ApiError>>,
+) -> (Vec<Delivery>, Completion)
+where
+    T: Send + 'static,
+    F: FnOnce(&mut WriteCtx) -> Result<T, ApiError>,
+{
+    let mut deliveries = Vec::new();
+    let result = match tx.savepoint() {
+        Ok(savepoint) => {
+            let outcome = f(&mut WriteCtx {
+                conn: &savepoint,
+                deliveries: &mut deliveries,
+            });
+            // Dropping a savepoint without commit rolls it back.
+            match outcome {
+                Ok(value) => savepoint.commit().map(|()| value).map_err(ApiError::from),
+                Err(error) => Err(error),
+            }
+        }
+        Err(error) => Err(error.into()),
+    };
+    if result.is_err() {
+        deliveries.clear();
+    }
+    let completion: Completion = Box::new(move |committed| {
+        // The caller may have gone away (connection closed); the write stands regardless.
+        let _ = reply.send(committed.and(result));
+    });
+    (deliveries, completion)
+}
+
+fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, publish: Publish) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = jobs.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, batch.drain(..), &publish);
+    }
+}
+
+fn commit_batch(conn: &mut Connection, batch: impl Iterator<Item = Job>, publish: &Publish) {
+    let mut tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(error) => {
+            tracing::error!(%error, "cannot begin write transaction");
+            for job in batch {
+                // Without a transaction nothing can run; fail every waiting request.
+                drop(job);
+            }
+            return;
+        }
+    };
+    let mut deliveries = Vec::new();
+    let mut completions = Vec::new();
+    for job in batch {
+        let (emitted, completion) = job(&mut tx);
+        deliveries.extend(emitted);
+        completions.push(completion);
+    }
+    let committed = tx.commit().map_err(ApiError::from);
+    if committed.is_ok() {
+        publish(&deliveries);
+    }
+    for completion in completions {
+        completion(committed.clone());
+    }
+}
