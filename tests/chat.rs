@@ -1,0 +1,304 @@
+//! Chat end to end: real server, real sessions, temporary database.
+
+mod common;
+
+use common::*;
+use quid::protocol::{
+    ClientMsgId, ConversationId, ErrorCode, Event, MessageId, RequestBody, results,
+};
+use quid::session::SessionEvent;
+use quid::session::connection::{Connection, RequestError};
+use quid::session::target::Target;
+
+fn message_text(event: SessionEvent) -> Option<String> {
+    match event {
+        SessionEvent::Event {
+            event: Event::Message { message },
+            ..
+        } => Some(message.text),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn two_users_chat_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let alice_token = register(&server.url(), "alice").await;
+    let bob_token = register(&server.url(), "bob").await;
+    let (alice, mut alice_events) = session(&server.url(), &alice_token, &dir.path().join("alice"));
+    let (bob, mut bob_events) = session(&server.url(), &bob_token, &dir.path().join("bob"));
+    caught_up(&mut alice_events).await;
+    caught_up(&mut bob_events).await;
+
+    alice
+        .send_message(Target::User("bob".into()), "hi bob".into())
+        .await
+        .unwrap();
+    assert_eq!(next_matching(&mut bob_events, message_text).await, "hi bob");
+
+    bob.send_message(Target::User("alice".into()), "hi alice".into())
+        .await
+        .unwrap();
+    let from_bob = next_matching(&mut alice_events, |e| {
+        message_text(e).filter(|t| t != "hi bob")
+    })
+    .await;
+    assert_eq!(from_bob, "hi alice");
+    server.stop().await;
+}
+
+async fn send(
+    connection: &Connection,
+    conversation_id: ConversationId,
+    text: &str,
+) -> results::Sent {
+    connection
+        .request(RequestBody::Send {
+            conversation_id,
+            client_id: ClientMsgId::random(),
+            text: text.into(),
+        })
+        .await
+        .unwrap()
+}
+
+async fn open_direct(connection: &Connection, username: &str) -> ConversationId {
+    let opened: results::OneConversation = connection
+        .request(RequestBody::OpenDirect {
+            username: username.into(),
+        })
+        .await
+        .unwrap();
+    opened.conversation.id
+}
+
+async fn history(
+    connection: &Connection,
+    conversation_id: ConversationId,
+    before: Option<MessageId>,
+    limit: u32,
+) -> results::History {
+    connection
+        .request(RequestBody::History {
+            conversation_id,
+            before,
+            limit,
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn history_pages_backwards_without_gaps_or_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    register(&server.url(), "bob").await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    let conversation = open_direct(&alice, "bob").await;
+    for n in 0..25 {
+        send(&alice, conversation, &format!("message {n}")).await;
+    }
+    let newest = history(&alice, conversation, None, 10).await;
+    assert!(newest.has_more);
+    let texts: Vec<_> = newest.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts.first(), Some(&"message 15"));
+    assert_eq!(texts.last(), Some(&"message 24"));
+
+    let middle = history(&alice, conversation, Some(newest.messages[0].id), 10).await;
+    assert!(middle.has_more);
+    assert_eq!(middle.messages[0].text, "message 5");
+    assert_eq!(middle.messages[9].text, "message 14");
+
+    let oldest = history(&alice, conversation, Some(middle.messages[0].id), 10).await;
+    assert!(!oldest.has_more);
+    let texts: Vec<_> = oldest.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "message 0",
+            "message 1",
+            "message 2",
+            "message 3",
+            "message 4"
+        ]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_resend_with_the_same_client_id_stores_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    register(&server.url(), "bob").await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    let conversation = open_direct(&alice, "bob").await;
+    let client_id = ClientMsgId::random();
+    let body = RequestBody::Send {
+        conversation_id: conversation,
+        client_id,
+        text: "only once".into(),
+    };
+    let first: results::Sent = alice.request(body.clone()).await.unwrap();
+    let second: results::Sent = alice.request(body).await.unwrap();
+    assert!(!first.duplicate);
+    assert!(second.duplicate);
+    assert_eq!(first.message, second.message);
+    assert_eq!(
+        history(&alice, conversation, None, 50).await.messages.len(),
+        1
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_non_member_is_forbidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    register(&server.url(), "bob").await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    let carol = connect(&server.url(), &register(&server.url(), "carol").await).await;
+    let conversation = open_direct(&alice, "bob").await;
+    send(&alice, conversation, "private").await;
+
+    let requests = [
+        RequestBody::History {
+            conversation_id: conversation,
+            before: None,
+            limit: 10,
+        },
+        RequestBody::Send {
+            conversation_id: conversation,
+            client_id: ClientMsgId::random(),
+            text: "let me in".into(),
+        },
+        RequestBody::MarkRead {
+            conversation_id: conversation,
+            up_to: MessageId(1),
+        },
+        RequestBody::History {
+            conversation_id: ConversationId(9999),
+            before: None,
+            limit: 10,
+        },
+    ];
+    for body in requests {
+        let refused = carol.request_value(body.clone()).await.unwrap_err();
+        match refused {
+            RequestError::Api(error) => assert_eq!(error.code, ErrorCode::Forbidden, "{body:?}"),
+            other => panic!("{body:?}: {other}"),
+        }
+    }
+    assert_eq!(
+        history(&alice, conversation, None, 10).await.messages.len(),
+        1
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn groups_fan_out_and_a_leaver_loses_access() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    let bob_token = register(&server.url(), "bob").await;
+    let bob = connect(&server.url(), &bob_token).await;
+    register(&server.url(), "carol").await;
+    let created: results::OneConversation = alice
+        .request(RequestBody::CreateGroup {
+            name: "team".into(),
+            members: vec!["bob".into()],
+        })
+        .await
+        .unwrap();
+    let group = created.conversation.id;
+    let _: results::OneConversation = bob
+        .request(RequestBody::AddMember {
+            conversation_id: group,
+            username: "carol".into(),
+        })
+        .await
+        .unwrap();
+    let same_name = alice
+        .request_value(RequestBody::CreateGroup {
+            name: "team".into(),
+            members: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(same_name, RequestError::Api(e) if e.code == ErrorCode::Conflict));
+
+    send(&alice, group, "hello team").await;
+    let (_bob_session, mut bob_events) =
+        session(&server.url(), &bob_token, &dir.path().join("bob"));
+    assert_eq!(
+        next_matching(&mut bob_events, message_text).await,
+        "hello team"
+    );
+
+    let _: results::Empty = bob
+        .request(RequestBody::Leave {
+            conversation_id: group,
+        })
+        .await
+        .unwrap();
+    let after_leaving = bob
+        .request_value(RequestBody::History {
+            conversation_id: group,
+            before: None,
+            limit: 10,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(after_leaving, RequestError::Api(e) if e.code == ErrorCode::Forbidden));
+    let list: results::Conversations = alice.request(RequestBody::Conversations).await.unwrap();
+    let members: Vec<_> = list.conversations[0]
+        .members
+        .iter()
+        .map(|m| m.username.as_str())
+        .collect();
+    assert_eq!(members, ["alice", "carol"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unread_counts_follow_mark_read_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = TestServer::start(&db).await;
+    let alice_token = register(&server.url(), "alice").await;
+    let bob_token = register(&server.url(), "bob").await;
+    let alice = connect(&server.url(), &alice_token).await;
+    let conversation = open_direct(&alice, "bob").await;
+    let mut last = None;
+    for n in 0..3 {
+        last = Some(
+            send(&alice, conversation, &format!("unread {n}"))
+                .await
+                .message
+                .id,
+        );
+    }
+    let bob = connect(&server.url(), &bob_token).await;
+    let _: results::Empty = bob
+        .request(RequestBody::MarkRead {
+            conversation_id: conversation,
+            up_to: MessageId(last.unwrap().0 - 1),
+        })
+        .await
+        .unwrap();
+    drop((alice, bob));
+    server.stop().await;
+
+    let server = TestServer::start(&db).await;
+    let bob = connect(&server.url(), &bob_token).await;
+    let list: results::Conversations = bob.request(RequestBody::Conversations).await.unwrap();
+    assert_eq!(list.conversations[0].unread, 1);
+    let alice = connect(&server.url(), &alice_token).await;
+    let list: results::Conversations = alice.request(RequestBody::Conversations).await.unwrap();
+    assert_eq!(
+        list.conversations[0].unread, 0,
+        "your own messages are never unread"
+    );
+    server.stop().await;
+}

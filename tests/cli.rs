@@ -1,0 +1,188 @@
+//! The scriptable CLI, run as a new user would run it: a server process, two profiles.
+
+mod common;
+
+use common::process::{ServerProcess, quid};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn write_config(dir: &Path, port: u16) -> PathBuf {
+    let path = dir.join("config.toml");
+    let text = format!(
+        "default_profile = \"alice\"\n\n\
+         [profiles.alice]\nserver = \"ws://127.0.0.1:{port}\"\nusername = \"alice\"\ndata_dir = \"alice\"\n\n\
+         [profiles.bob]\nserver = \"ws://127.0.0.1:{port}\"\nusername = \"bob\"\ndata_dir = \"bob\"\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn as_bob<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [&["--profile", "bob"][..], args].concat()
+}
+
+fn ok(output: Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "quid failed: {stderr}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn failed(output: Output) -> String {
+    assert!(!output.status.success(), "quid should have failed");
+    assert!(
+        output.stdout.is_empty(),
+        "a failure prints nothing on stdout"
+    );
+    String::from_utf8(output.stderr).unwrap()
+}
+
+#[test]
+fn two_profiles_hold_a_conversation() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
+    let config = write_config(dir.path(), server.addr.port());
+
+    ok(quid(
+        &config,
+        &["register", "--password-stdin"],
+        "alice's password\n",
+    ));
+    ok(quid(
+        &config,
+        &as_bob(&["register", "--password-stdin"]),
+        "bob's password\n",
+    ));
+    ok(quid(&config, &["send", "@bob", "hello bob"], ""));
+    ok(quid(
+        &config,
+        &as_bob(&["send", "@alice", "hello alice"]),
+        "",
+    ));
+
+    let history = ok(quid(&config, &as_bob(&["history", "@alice", "--json"]), ""));
+    let history: serde_json::Value = serde_json::from_str(&history).unwrap();
+    let texts: Vec<_> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["hello bob", "hello alice"]);
+
+    let text = ok(quid(&config, &["history", "@bob"], ""));
+    assert!(
+        text.contains("alice: hello bob") && text.contains("bob: hello alice"),
+        "{text}"
+    );
+
+    ok(quid(&config, &["group", "create", "team", "@bob"], ""));
+    ok(quid(&config, &as_bob(&["send", "#team", "hi team"]), ""));
+    let list = ok(quid(&config, &["conversations"], ""));
+    assert!(list.starts_with("#team  2 members  1 unread"), "{list}");
+
+    ok(quid(&config, &["logout"], ""));
+    let error = failed(quid(&config, &["history", "@bob"], ""));
+    assert!(error.contains("not logged in"), "{error}");
+    ok(quid(
+        &config,
+        &["login", "--password-stdin"],
+        "alice's password\n",
+    ));
+    let error = failed(quid(&config, &["login", "--password-stdin"], "wrong\n"));
+    assert!(error.contains("invalid_credentials"), "{error}");
+}
+
+#[test]
+fn failures_say_what_was_wrong_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
+    let config = write_config(dir.path(), server.addr.port());
+    ok(quid(
+        &config,
+        &["register", "--password-stdin"],
+        "alice's password\n",
+    ));
+
+    let error = failed(quid(&config, &["send", "bob", "hi"], ""));
+    assert!(
+        error.contains("@user") && error.lines().count() == 1,
+        "{error}"
+    );
+    let error = failed(quid(&config, &["send", "@nobody", "hi"], ""));
+    assert!(error.contains("no user named \"nobody\""), "{error}");
+    let error = failed(quid(&config, &["history", "#nothing"], ""));
+    assert!(error.contains("no group named"), "{error}");
+    let error = failed(quid(&config, &["--profile", "carol", "conversations"], ""));
+    assert!(
+        error.contains("no profile named \"carol\"") && error.contains("alice, bob"),
+        "{error}"
+    );
+}
+
+#[test]
+fn config_errors_point_at_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[profiles.alice]\nserver = \"ws://127.0.0.1:1\"\nusername = \"alice\"\nsever = \"typo\"\n",
+    )
+    .unwrap();
+    let error = failed(quid(&config, &["config", "check"], ""));
+    let expected = format!("{}:4:1: profiles.alice.sever:", config.display());
+    assert!(error.contains(&expected), "{error}");
+
+    std::fs::write(
+        &config,
+        "[profiles.alice]\nserver = \"localhost:7447\"\nusername = \"alice\"\n",
+    )
+    .unwrap();
+    let error = failed(quid(&config, &["config", "check"], ""));
+    assert!(error.contains(":2:10: profiles.alice.server:"), "{error}");
+
+    let missing = dir.path().join("absent.toml");
+    let error = failed(quid(&missing, &["conversations"], ""));
+    assert!(
+        error.contains("no config file at") && error.contains("absent.toml"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_message_sent_while_the_server_is_down_is_queued_and_delivered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = ServerProcess::start(&db, "127.0.0.1:0");
+    let port = server.addr.port();
+    let config = write_config(dir.path(), port);
+    ok(quid(
+        &config,
+        &["register", "--password-stdin"],
+        "alice's password\n",
+    ));
+    ok(quid(
+        &config,
+        &["--profile", "bob", "register", "--password-stdin"],
+        "bob's password\n",
+    ));
+    server.kill();
+
+    let error = failed(quid(&config, &["send", "@bob", "while you were out"], ""));
+    assert!(error.contains("outbox"), "{error}");
+
+    let _server = ServerProcess::start(&db, &format!("127.0.0.1:{port}"));
+    ok(quid(&config, &["send", "@bob", "and now"], ""));
+    let history = ok(quid(
+        &config,
+        &["--profile", "bob", "history", "@alice", "--json"],
+        "",
+    ));
+    let history: serde_json::Value = serde_json::from_str(&history).unwrap();
+    let texts: Vec<_> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["while you were out", "and now"]);
+}

@@ -1,0 +1,72 @@
+//! `quid` as a separate process: a server that can be killed with SIGKILL, and CLI runs.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+pub const QUID: &str = env!("CARGO_BIN_EXE_quid");
+
+/// A `quid serve` child process; killed (SIGKILL) when dropped.
+pub struct ServerProcess {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `quid serve` on `listen` (port 0 for any) and waits for it to say where it listens.
+    pub fn start(db: &Path, listen: &str) -> ServerProcess {
+        let mut child = Command::new(QUID)
+            .args(["serve", "--listen", listen, "--db"])
+            .arg(db)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("quid serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let addr = line
+            .split("ws://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line from quid serve: {line:?}"));
+        ServerProcess { child, addr }
+    }
+
+    /// SIGKILL: no shutdown, no flush; only what was committed survives.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `quid` with `config` as its config file, `stdin` piped in.
+pub fn quid(config: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(QUID)
+        .args(args)
+        .env("QUID_CONFIG", config)
+        .env_remove("QUID_PROFILE")
+        .env_remove("QUID_DATA_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("quid starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}

@@ -1,0 +1,224 @@
+//! The protocol's edges, spoken as raw frames over a real websocket.
+
+mod common;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use quid::protocol::{ErrorCode, RequestBody, results};
+use quid::server::ServerConfig;
+use quid::session::connection::{ConnectError, Connection};
+use serde_json::{Value, json};
+use std::num::NonZeroU32;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn raw(server: &TestServer, token: Option<&str>) -> Socket {
+    let mut request = format!("ws://{}/v1", server.addr)
+        .into_client_request()
+        .unwrap();
+    if let Some(token) = token {
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// The next text frame, as JSON (pings and pongs skipped).
+async fn recv(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(PATIENCE, socket.next())
+            .await
+            .expect("a frame in time")
+            .expect("socket open")
+            .expect("no websocket error");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+async fn ask(socket: &mut Socket, frame: Value) -> Value {
+    socket.send(Message::text(frame.to_string())).await.unwrap();
+    recv(socket).await
+}
+
+async fn hello(socket: &mut Socket) {
+    let reply = ask(socket, json!({"id": 1, "type": "hello", "version": 1})).await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+}
+
+#[tokio::test]
+async fn a_malformed_frame_gets_bad_frame_and_the_connection_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let token = register(&server.url(), "alice").await;
+    let mut socket = raw(&server, Some(&token)).await;
+    hello(&mut socket).await;
+
+    let reply = ask(&mut socket, json!("{not json")).await;
+    assert_eq!(reply["code"], "bad_frame", "{reply}");
+    socket.send(Message::text("{not json")).await.unwrap();
+    let reply = recv(&mut socket).await;
+    assert_eq!(
+        (reply["type"].as_str(), reply["code"].as_str()),
+        (Some("error"), Some("bad_frame"))
+    );
+    assert!(reply["id"].is_null());
+
+    let reply = ask(
+        &mut socket,
+        json!({"id": 5, "type": "send", "text": "no conversation"}),
+    )
+    .await;
+    assert_eq!(
+        (reply["id"].as_u64(), reply["code"].as_str()),
+        (Some(5), Some("bad_frame")),
+        "{reply}"
+    );
+
+    let reply = ask(&mut socket, json!({"id": 6, "type": "teleport"})).await;
+    assert_eq!(
+        (reply["id"].as_u64(), reply["code"].as_str()),
+        (Some(6), Some("unknown_type"))
+    );
+
+    let reply = ask(&mut socket, json!({"id": 7, "type": "conversations"})).await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    assert_eq!(reply["id"], 7);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn hello_comes_first_and_an_unknown_version_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let token = register(&server.url(), "alice").await;
+
+    let mut socket = raw(&server, Some(&token)).await;
+    let reply = ask(&mut socket, json!({"id": 1, "type": "conversations"})).await;
+    assert_eq!(reply["code"], "hello_required");
+
+    let mut socket = raw(&server, Some(&token)).await;
+    let reply = ask(
+        &mut socket,
+        json!({"id": 1, "type": "hello", "version": 99}),
+    )
+    .await;
+    assert_eq!(reply["code"], "unsupported_version");
+    assert!(
+        reply["message"].as_str().unwrap().contains("version 1"),
+        "{reply}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_frame_is_refused_and_the_connection_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        max_frame_bytes: 2048,
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(&dir.path().join("server.db"), config).await;
+    let token = register(&server.url(), "alice").await;
+    let mut socket = raw(&server, Some(&token)).await;
+    hello(&mut socket).await;
+    let big = json!({"id": 2, "type": "conversations", "padding": "x".repeat(4096)});
+    let reply = ask(&mut socket, big).await;
+    assert_eq!(reply["code"], "frame_too_large", "{reply}");
+    let close = tokio::time::timeout(PATIENCE, socket.next()).await.unwrap();
+    match close {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Size),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_token_gets_401_before_any_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    match Connection::open(&server.url(), Some("not-a-token")).await {
+        Err(ConnectError::Unauthorized(body)) => assert!(body.contains("token"), "{body}"),
+        Err(other) => panic!("expected 401, got {other}"),
+        Ok(_) => panic!("expected 401, got a connection"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn logout_revokes_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let token = register(&server.url(), "alice").await;
+    let connection = connect(&server.url(), &token).await;
+    let _: results::Empty = connection.request(RequestBody::Logout).await.unwrap();
+    assert!(matches!(
+        Connection::open(&server.url(), Some(&token)).await,
+        Err(ConnectError::Unauthorized(_))
+    ));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn anonymous_connections_may_only_register_and_log_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    register(&server.url(), "alice").await;
+    let mut socket = raw(&server, None).await;
+    hello(&mut socket).await;
+    let reply = ask(&mut socket, json!({"id": 2, "type": "conversations"})).await;
+    assert_eq!(reply["code"], "unauthenticated");
+    let reply = ask(
+        &mut socket,
+        json!({"id": 3, "type": "login", "username": "alice", "password": "wrong password"}),
+    )
+    .await;
+    assert_eq!(reply["code"], "invalid_credentials");
+    let reply = ask(
+        &mut socket,
+        json!({"id": 4, "type": "register", "username": "alice", "password": "whatever123"}),
+    )
+    .await;
+    assert_eq!(reply["code"], "username_taken");
+    let reply = ask(
+        &mut socket,
+        json!({"id": 5, "type": "login", "username": "alice", "password": "correct horse battery"}),
+    )
+    .await;
+    assert_eq!(reply["type"], "ok");
+    assert_eq!(reply["result"]["user"]["username"], "alice");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_flood_is_answered_with_rate_limited_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        rate_per_second: NonZeroU32::new(1).unwrap(),
+        rate_burst: NonZeroU32::new(3).unwrap(),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(&dir.path().join("server.db"), config).await;
+    let token = register(&server.url(), "alice").await;
+    let mut socket = raw(&server, Some(&token)).await;
+    hello(&mut socket).await;
+    let mut codes = Vec::new();
+    for id in 2..10 {
+        let reply = ask(&mut socket, json!({"id": id, "type": "conversations"})).await;
+        assert_eq!(reply["id"], id, "every request gets its own reply");
+        codes.push(reply["code"].as_str().unwrap_or("ok").to_owned());
+        if reply["code"] == "rate_limited" {
+            assert!(reply["retry_after_ms"].as_u64().unwrap() <= 1000);
+        }
+    }
+    assert!(codes.iter().any(|c| c == "ok"));
+    assert!(codes.iter().any(|c| c == "rate_limited"), "{codes:?}");
+    assert_eq!(ErrorCode::RateLimited.as_str(), "rate_limited");
+    server.stop().await;
+}

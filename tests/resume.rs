@@ -1,0 +1,172 @@
+//! Cut connections: a client resumes from its last seq and gets exactly what it missed; a
+//! message written while offline waits in the outbox and is sent exactly once.
+
+mod common;
+
+use common::proxy::Proxy;
+use common::*;
+use quid::protocol::{ClientMsgId, Event, RequestBody, results};
+use quid::server::ServerConfig;
+use quid::session::SessionEvent;
+use quid::session::target::Target;
+use std::collections::HashSet;
+use std::num::NonZeroU32;
+
+#[tokio::test]
+async fn a_client_cut_off_mid_stream_gets_exactly_what_it_missed() {
+    const TOTAL: usize = 60;
+    let dir = tempfile::tempdir().unwrap();
+    // Alice sends faster than the default rate limit allows; that limit is not under test here.
+    let config = ServerConfig {
+        rate_per_second: NonZeroU32::new(10_000).unwrap(),
+        rate_burst: NonZeroU32::new(10_000).unwrap(),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(&dir.path().join("server.db"), config).await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    let bob_token = register(&server.url(), "bob").await;
+    let opened: results::OneConversation = alice
+        .request(RequestBody::OpenDirect {
+            username: "bob".into(),
+        })
+        .await
+        .unwrap();
+    let conversation_id = opened.conversation.id;
+
+    let proxy = Proxy::start(server.addr).await;
+    let (_bob, mut bob_events) = session(&proxy.url(), &bob_token, &dir.path().join("bob"));
+    caught_up(&mut bob_events).await;
+
+    // Alice keeps talking while Bob's link is cut and restored underneath the stream.
+    let sender = tokio::spawn(async move {
+        for n in 0..TOTAL {
+            let _: results::Sent = alice
+                .request(RequestBody::Send {
+                    conversation_id,
+                    client_id: ClientMsgId::random(),
+                    text: format!("message {n}"),
+                })
+                .await
+                .unwrap();
+        }
+    });
+
+    let mut seen = Vec::new();
+    let mut seqs = HashSet::new();
+    let mut disconnects = 0;
+    while seen.len() < TOTAL {
+        let event = next_matching(&mut bob_events, Some).await;
+        match event {
+            SessionEvent::Event {
+                seq,
+                event: Event::Message { message },
+            } => {
+                assert!(seqs.insert(seq), "seq {seq} delivered twice");
+                seen.push(message.text);
+                if seen.len() == TOTAL / 3 {
+                    proxy.cut();
+                }
+            }
+            SessionEvent::Disconnected { .. } => {
+                disconnects += 1;
+                proxy.restore();
+            }
+            _ => {}
+        }
+    }
+    sender.await.unwrap();
+    assert!(disconnects >= 1, "the cut must actually have happened");
+    let expected: Vec<_> = (0..TOTAL).map(|n| format!("message {n}")).collect();
+    assert_eq!(seen, expected, "every message once, in order");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_written_offline_is_sent_once_when_connected() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let alice_token = register(&server.url(), "alice").await;
+    let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
+    let proxy = Proxy::start(server.addr).await;
+    proxy.cut();
+
+    let (alice, mut alice_events) = session(&proxy.url(), &alice_token, &dir.path().join("alice"));
+    next_matching(&mut alice_events, |e| {
+        matches!(e, SessionEvent::Disconnected { .. }).then_some(())
+    })
+    .await;
+    let client_id = alice
+        .send_message(Target::User("bob".into()), "written offline".into())
+        .await
+        .unwrap();
+    proxy.restore();
+    let sent = next_matching(&mut alice_events, |e| match e {
+        SessionEvent::Sent {
+            client_id: id,
+            message,
+        } if id == client_id => Some(message),
+        _ => None,
+    })
+    .await;
+    assert_eq!(sent.text, "written offline");
+
+    let history: results::History = bob
+        .request(RequestBody::History {
+            conversation_id: sent.conversation_id,
+            before: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let texts: Vec<_> = history.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["written offline"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_outbox_survives_the_client_process_and_is_not_sent_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let alice_token = register(&server.url(), "alice").await;
+    let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
+    let alice_dir = dir.path().join("alice");
+    let proxy = Proxy::start(server.addr).await;
+    proxy.cut();
+    {
+        // A first "run" queues two messages while offline, then quits.
+        let (alice, mut events) = session(&proxy.url(), &alice_token, &alice_dir);
+        next_matching(&mut events, |e| {
+            matches!(e, SessionEvent::Disconnected { .. }).then_some(())
+        })
+        .await;
+        for text in ["first", "second"] {
+            alice
+                .send_message(Target::User("bob".into()), text.into())
+                .await
+                .unwrap();
+        }
+    }
+    proxy.restore();
+    // A second run sends them, in order.
+    let (_alice, mut events) = session(&proxy.url(), &alice_token, &alice_dir);
+    let mut sent = Vec::new();
+    while sent.len() < 2 {
+        let message = next_matching(&mut events, |e| match e {
+            SessionEvent::Sent { message, .. } => Some(message),
+            _ => None,
+        })
+        .await;
+        sent.push(message);
+    }
+    let history: results::History = bob
+        .request(RequestBody::History {
+            conversation_id: sent[0].conversation_id,
+            before: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let texts: Vec<_> = history.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["first", "second"]);
+    server.stop().await;
+}
