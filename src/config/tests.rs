@@ -79,3 +79,15 @@ fn syntax_errors_and_missing_keys_point_at_the_line() {
         "{error}"
     );
 }
+
+#[test]
+fn the_shipped_example_is_valid() {
+    let text = include_str!("../../config.example.toml");
+    let alice = check(text, None).unwrap();
+    assert_eq!(
+        (alice.name.as_str(), alice.username.as_str()),
+        ("alice", "alice")
+    );
+    let bob = check(text, Some("bob")).unwrap();
+    assert!(bob.data_dir.ends_with("profiles/bob"));
+}
