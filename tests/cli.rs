@@ -186,3 +186,50 @@ fn a_message_sent_while_the_server_is_down_is_queued_and_delivered_once() {
         .collect();
     assert_eq!(texts, ["while you were out", "and now"]);
 }
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
+    let status = server.terminate();
+    assert!(
+        status.success(),
+        "quid serve exited with {status} after SIGTERM"
+    );
+}
+
+#[test]
+fn state_goes_under_quid_data_dir_when_the_profile_names_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
+    let config = dir.path().join("config.toml");
+    let port = server.addr.port();
+    std::fs::write(
+        &config,
+        format!("[profiles.alice]\nserver = \"ws://127.0.0.1:{port}\"\nusername = \"alice\"\n"),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let output = std::process::Command::new(common::process::QUID)
+        .args(["register", "--password-stdin"])
+        .env("QUID_CONFIG", &config)
+        .env("QUID_DATA_DIR", &data)
+        .stdin(std::fs::File::open(write_password(dir.path())).unwrap())
+        .output()
+        .unwrap();
+    ok(output);
+    let token = data.join("profiles/alice/token");
+    assert!(token.exists(), "no token at {}", token.display());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+fn write_password(dir: &Path) -> PathBuf {
+    let path = dir.join("password");
+    std::fs::write(&path, "alice's password\n").unwrap();
+    path
+}

@@ -222,3 +222,24 @@ async fn a_flood_is_answered_with_rate_limited_not_dropped() {
     assert_eq!(ErrorCode::RateLimited.as_str(), "rate_limited");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_silent_peer_is_dropped_after_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        idle_timeout: std::time::Duration::from_millis(200),
+        ping_interval: std::time::Duration::from_secs(3600),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(&dir.path().join("server.db"), config).await;
+    let token = register(&server.url(), "alice").await;
+    let mut socket = raw(&server, Some(&token)).await;
+    hello(&mut socket).await;
+    // Say nothing more: the server must give up on us and close.
+    let end = tokio::time::timeout(PATIENCE, socket.next()).await.unwrap();
+    assert!(
+        matches!(end, None | Some(Ok(Message::Close(_))) | Some(Err(_))),
+        "expected the connection to end, got {end:?}"
+    );
+    server.stop().await;
+}

@@ -35,6 +35,9 @@ const REPLY_QUEUE: usize = 64;
 /// Events read from the store per query while replaying a backlog.
 const REPLAY_PAGE: u32 = 500;
 
+/// A client that has not finished the websocket handshake by then is dropped.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Close code telling a client it fell behind and should reconnect and resume.
 const CLOSE_LAGGED: u16 = 4000;
 
@@ -57,13 +60,18 @@ pub async fn serve(
     state: Arc<ServerState>,
     shutdown: Shutdown,
 ) {
-    let (socket, identity) = match upgrade(stream, &state).await {
-        Ok(upgraded) => upgraded,
-        Err(error) => {
-            tracing::debug!(%peer, %error, "upgrade refused or failed");
-            return;
-        }
-    };
+    let (socket, identity) =
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade(stream, &state)).await {
+            Ok(Ok(upgraded)) => upgraded,
+            Ok(Err(error)) => {
+                tracing::debug!(%peer, %error, "upgrade refused or failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "handshake timed out");
+                return;
+            }
+        };
     tracing::debug!(%peer, user = ?identity.user.as_ref().map(|u| &u.username), "connected");
     let (sink, stream) = socket.split();
     let (out, out_rx) = mpsc::channel(REPLY_QUEUE);

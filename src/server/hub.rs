@@ -87,3 +87,38 @@ impl Drop for Subscription {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Seq;
+
+    fn delivery(user: i64, seq: i64) -> Delivery {
+        Delivery {
+            user_id: UserId(user),
+            seq: Seq(seq),
+            frame: format!("event {seq}").into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_is_dropped_and_others_are_not_held_up() {
+        let hub = Arc::new(Hub::default());
+        let mut slow = hub.subscribe(UserId(1), 2);
+        let mut other = hub.subscribe(UserId(2), 8);
+        let burst: Vec<_> = (1..=3).map(|seq| delivery(1, seq)).collect();
+        hub.publish(&burst);
+        hub.publish(&[delivery(2, 1)]);
+
+        assert_eq!(slow.events.recv().await.map(|d| d.seq), Some(Seq(1)));
+        assert_eq!(slow.events.recv().await.map(|d| d.seq), Some(Seq(2)));
+        assert!(
+            slow.events.recv().await.is_none(),
+            "dropped after its queue filled"
+        );
+        assert_eq!(other.events.recv().await.map(|d| d.seq), Some(Seq(1)));
+        assert_eq!(hub.online_connections(), 1);
+        drop(other);
+        assert_eq!(hub.online_connections(), 0);
+    }
+}

@@ -36,6 +36,14 @@ impl ServerProcess {
         ServerProcess { child, addr }
     }
 
+    /// SIGTERM, then waits: the graceful path a service manager takes.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        self.child.wait().unwrap()
+    }
+
     /// SIGKILL: no shutdown, no flush; only what was committed survives.
     pub fn kill(mut self) {
         self.child.kill().unwrap();
