@@ -63,16 +63,6 @@ async fn send(
         .unwrap()
 }
 
-async fn open_direct(connection: &Connection, username: &str) -> ConversationId {
-    let opened: results::OneConversation = connection
-        .request(RequestBody::OpenDirect {
-            username: username.into(),
-        })
-        .await
-        .unwrap();
-    opened.conversation.id
-}
-
 async fn history(
     connection: &Connection,
     conversation_id: ConversationId,

@@ -21,6 +21,17 @@ fn as_bob<'a>(args: &[&'a str]) -> Vec<&'a str> {
     [&["--profile", "bob"][..], args].concat()
 }
 
+/// The message texts in `quid history --json` output.
+fn message_texts(json: &str) -> Vec<String> {
+    let history: serde_json::Value = serde_json::from_str(json).unwrap();
+    history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn ok(output: Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "quid failed: {stderr}");
@@ -60,13 +71,7 @@ fn two_profiles_hold_a_conversation() {
     ));
 
     let history = ok(quid(&config, &as_bob(&["history", "@alice", "--json"]), ""));
-    let history: serde_json::Value = serde_json::from_str(&history).unwrap();
-    let texts: Vec<_> = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
+    let texts = message_texts(&history);
     assert_eq!(texts, ["hello bob", "hello alice"]);
 
     let text = ok(quid(&config, &["history", "@bob"], ""));
@@ -177,13 +182,7 @@ fn a_message_sent_while_the_server_is_down_is_queued_and_delivered_once() {
         &["--profile", "bob", "history", "@alice", "--json"],
         "",
     ));
-    let history: serde_json::Value = serde_json::from_str(&history).unwrap();
-    let texts: Vec<_> = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
+    let texts = message_texts(&history);
     assert_eq!(texts, ["while you were out", "and now"]);
 }
 

@@ -21,13 +21,7 @@ async fn a_killed_server_loses_nothing_it_acknowledged() {
     register(&url, "bob").await;
     let token = register(&url, "alice").await;
     let alice = connect(&url, &token).await;
-    let opened: results::OneConversation = alice
-        .request(RequestBody::OpenDirect {
-            username: "bob".into(),
-        })
-        .await
-        .unwrap();
-    let conversation_id = opened.conversation.id;
+    let conversation_id = open_direct(&alice, "bob").await;
 
     // Several connections send as fast as they are acknowledged; each ack is recorded.
     let acknowledged = Arc::new(Mutex::new(HashSet::<MessageId>::new()));

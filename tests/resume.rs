@@ -25,13 +25,7 @@ async fn a_client_cut_off_mid_stream_gets_exactly_what_it_missed() {
     let server = TestServer::start_with(&dir.path().join("server.db"), config).await;
     let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
     let bob_token = register(&server.url(), "bob").await;
-    let opened: results::OneConversation = alice
-        .request(RequestBody::OpenDirect {
-            username: "bob".into(),
-        })
-        .await
-        .unwrap();
-    let conversation_id = opened.conversation.id;
+    let conversation_id = open_direct(&alice, "bob").await;
 
     let proxy = Proxy::start(server.addr).await;
     let (_bob, mut bob_events) = session(&proxy.url(), &bob_token, &dir.path().join("bob"));

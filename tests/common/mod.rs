@@ -5,7 +5,7 @@
 pub mod process;
 pub mod proxy;
 
-use quid::protocol::{RequestBody, results};
+use quid::protocol::{ConversationId, RequestBody, results};
 use quid::server::{Server, ServerConfig};
 use quid::session::backoff::Backoff;
 use quid::session::connection::Connection;
@@ -122,4 +122,15 @@ pub async fn caught_up(events: &mut mpsc::Receiver<SessionEvent>) {
         matches!(e, SessionEvent::CaughtUp).then_some(())
     })
     .await
+}
+
+/// The direct conversation between the connection's user and `username`.
+pub async fn open_direct(connection: &Connection, username: &str) -> ConversationId {
+    let opened: results::OneConversation = connection
+        .request(RequestBody::OpenDirect {
+            username: username.into(),
+        })
+        .await
+        .unwrap();
+    opened.conversation.id
 }
