@@ -9,3 +9,5 @@ pub mod protocol;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod tui;
+pub mod untrusted;

@@ -243,3 +243,31 @@ async fn a_silent_peer_is_dropped_after_the_idle_timeout() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn typing_reaches_the_other_members_online_and_is_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    let bob_token = register(&server.url(), "bob").await;
+    let conversation_id = open_direct(&alice, "bob").await;
+    let mut bob = raw(&server, Some(&bob_token)).await;
+    let reply = ask(
+        &mut bob,
+        json!({"id": 1, "type": "hello", "version": 1, "resume_after": 0}),
+    )
+    .await;
+    assert_eq!(reply["type"], "ok");
+    // Bob's replay: the joined event, then caught_up.
+    while recv(&mut bob).await["type"] != "caught_up" {}
+
+    let _: results::Empty = alice
+        .request(RequestBody::Typing { conversation_id })
+        .await
+        .unwrap();
+    let typing = recv(&mut bob).await;
+    assert_eq!(typing["type"], "typing", "{typing}");
+    assert_eq!(typing["user"]["username"], "alice");
+    assert!(typing.get("seq").is_none());
+    server.stop().await;
+}

@@ -145,26 +145,8 @@ fn format_message(message: &Message) -> String {
         .unwrap_or_else(|| "????-??-?? ??:??".into());
     let prefix = format!("[{when}] {}: ", message.sender.username);
     let indent = " ".repeat(prefix.chars().count());
-    let text = sanitize(&message.text).replace('\n', &format!("\n{indent}"));
+    let text = crate::untrusted::inert(&message.text).replace('\n', &format!("\n{indent}"));
     format!("{prefix}{text}")
-}
-
-/// Text from other people must not drive the terminal: control characters (escape
-/// sequences among them) and bidi overrides are shown as visible replacements; newlines stay.
-fn sanitize(text: &str) -> String {
-    let inert = |c: char| {
-        (c.is_control() && c != '\n')
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    text.chars()
-        .map(|c| {
-            if inert(c) {
-                char::REPLACEMENT_CHARACTER
-            } else {
-                c
-            }
-        })
-        .collect()
 }
 
 pub async fn conversations(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> {
@@ -190,7 +172,7 @@ pub async fn conversations(profile: &Profile, json: bool) -> anyhow::Result<Exit
             0 => String::new(),
             n => format!("  {n} unread"),
         };
-        println!("{}{members}{unread}", sanitize(&name));
+        println!("{}{members}{unread}", crate::untrusted::inert_line(&name));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -222,20 +204,4 @@ pub async fn create_group(
         .collect();
     println!("created #{} with {}", conversation.name, names.join(", "));
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sanitize_makes_escape_sequences_inert() {
-        let hostile = "hi\u{1b}]0;pwned\u{7}\u{1b}[2J\r\nnext";
-        let clean = sanitize(hostile);
-        assert!(!clean.contains('\u{1b}'));
-        assert!(!clean.contains('\u{7}'));
-        assert!(!clean.contains('\r'));
-        assert!(clean.ends_with("\nnext"));
-        assert!(!sanitize("abc\u{202e}def").contains('\u{202e}'));
-    }
 }

@@ -68,6 +68,10 @@ pub enum RequestBody {
         conversation_id: ConversationId,
         up_to: MessageId,
     },
+    /// "I am typing in this conversation": relayed to the other members online, not stored.
+    Typing {
+        conversation_id: ConversationId,
+    },
 }
 
 impl RequestBody {
@@ -85,6 +89,7 @@ impl RequestBody {
         "send",
         "history",
         "mark_read",
+        "typing",
     ];
 }
 
@@ -153,6 +158,11 @@ pub enum ServerFrame {
     Event { seq: Seq, event: Event },
     /// Replay after the hello's `resume_after` is complete; live events follow.
     CaughtUp { seq: Seq },
+    /// Ephemeral: `user` is typing in `conversation_id`. No seq; never replayed.
+    Typing {
+        conversation_id: ConversationId,
+        user: User,
+    },
 }
 
 impl ServerFrame {

@@ -5,6 +5,7 @@
 //! writer task owns the socket's sending half: replies, replayed events, live events and
 //! pings all pass through it, so they reach the client in the order they were queued.
 
+use super::hub::Live;
 use super::requests::{Caller, dispatch};
 use super::shutdown::Shutdown;
 use super::{ServerState, auth};
@@ -12,7 +13,7 @@ use crate::protocol::{
     ApiError, ErrorCode, PROTOCOL_VERSION, Request, RequestBody, RequestId, Seq, ServerFrame, User,
     WS_PATH, results,
 };
-use crate::store::{events, writer::Delivery};
+use crate::store::events;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter, clock::Clock};
@@ -454,20 +455,22 @@ async fn write_loop(
     let _ = sink.close().await;
 }
 
-/// Sends a live event unless replay already delivered it. Returns false when the socket is gone.
+/// Sends a live item, unless it is an event replay already delivered. False: the socket is gone.
 async fn forward_live(
     sink: &mut Sink,
     live: &mut Option<(super::hub::Subscription, Seq)>,
-    delivery: Delivery,
+    item: Live,
 ) -> bool {
     let Some((_, delivered)) = live.as_mut() else {
         return true;
     };
-    if delivery.seq <= *delivered {
-        return true;
-    }
-    *delivered = delivery.seq;
-    sink.send(Message::text(delivery.frame.to_string()))
-        .await
-        .is_ok()
+    let frame = match item {
+        Live::Event(delivery) if delivery.seq <= *delivered => return true,
+        Live::Event(delivery) => {
+            *delivered = delivery.seq;
+            delivery.frame
+        }
+        Live::Ephemeral(frame) => frame,
+    };
+    sink.send(Message::text(frame.to_string())).await.is_ok()
 }

@@ -18,7 +18,15 @@ pub struct Hub {
 
 struct Subscriber {
     id: u64,
-    queue: mpsc::Sender<Delivery>,
+    queue: mpsc::Sender<Live>,
+}
+
+/// What reaches a connection live: a durable event (deduplicated by seq against the replay)
+/// or an ephemeral frame (typing), which is sent as is and never replayed.
+#[derive(Debug, Clone)]
+pub enum Live {
+    Event(Delivery),
+    Ephemeral(Arc<str>),
 }
 
 /// Live events for one connection; unsubscribes when dropped.
@@ -26,7 +34,7 @@ pub struct Subscription {
     hub: Arc<Hub>,
     user_id: UserId,
     id: u64,
-    pub events: mpsc::Receiver<Delivery>,
+    pub events: mpsc::Receiver<Live>,
 }
 
 impl Hub {
@@ -49,17 +57,23 @@ impl Hub {
     pub fn publish(&self, deliveries: &[Delivery]) {
         let mut subscribers = self.lock();
         for delivery in deliveries {
-            let Some(list) = subscribers.get_mut(&delivery.user_id) else {
-                continue;
-            };
-            list.retain(|subscriber| match subscriber.queue.try_send(delivery.clone()) {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::warn!(user = %delivery.user_id, "subscriber fell behind; dropping it");
-                    false
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-            });
+            offer(
+                &mut subscribers,
+                delivery.user_id,
+                Live::Event(delivery.clone()),
+            );
+        }
+    }
+
+    /// Hands an ephemeral frame to each of `users`' connections.
+    pub fn publish_ephemeral(&self, users: &[UserId], frame: Arc<str>) {
+        let mut subscribers = self.lock();
+        for &user_id in users {
+            offer(
+                &mut subscribers,
+                user_id,
+                Live::Ephemeral(Arc::clone(&frame)),
+            );
         }
     }
 
@@ -74,6 +88,20 @@ impl Hub {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+fn offer(subscribers: &mut HashMap<UserId, Vec<Subscriber>>, user_id: UserId, item: Live) {
+    let Some(list) = subscribers.get_mut(&user_id) else {
+        return;
+    };
+    list.retain(|subscriber| match subscriber.queue.try_send(item.clone()) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            tracing::warn!(user = %user_id, "subscriber fell behind; dropping it");
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    });
 }
 
 impl Drop for Subscription {
@@ -101,6 +129,13 @@ mod tests {
         }
     }
 
+    fn seq_of(live: Live) -> Option<Seq> {
+        match live {
+            Live::Event(delivery) => Some(delivery.seq),
+            Live::Ephemeral(_) => None,
+        }
+    }
+
     #[tokio::test]
     async fn a_subscriber_that_falls_behind_is_dropped_and_others_are_not_held_up() {
         let hub = Arc::new(Hub::default());
@@ -110,13 +145,13 @@ mod tests {
         hub.publish(&burst);
         hub.publish(&[delivery(2, 1)]);
 
-        assert_eq!(slow.events.recv().await.map(|d| d.seq), Some(Seq(1)));
-        assert_eq!(slow.events.recv().await.map(|d| d.seq), Some(Seq(2)));
+        assert_eq!(slow.events.recv().await.and_then(seq_of), Some(Seq(1)));
+        assert_eq!(slow.events.recv().await.and_then(seq_of), Some(Seq(2)));
         assert!(
             slow.events.recv().await.is_none(),
             "dropped after its queue filled"
         );
-        assert_eq!(other.events.recv().await.map(|d| d.seq), Some(Seq(1)));
+        assert_eq!(other.events.recv().await.and_then(seq_of), Some(Seq(1)));
         assert_eq!(hub.online_connections(), 1);
         drop(other);
         assert_eq!(hub.online_connections(), 0);

@@ -3,8 +3,8 @@
 //! matched by id. When the socket dies every waiting request fails with `Disconnected`.
 
 use crate::protocol::{
-    ApiError, Event, PROTOCOL_VERSION, Request, RequestBody, RequestId, Seq, ServerFrame, WS_PATH,
-    results,
+    ApiError, ConversationId, Event, PROTOCOL_VERSION, Request, RequestBody, RequestId, Seq,
+    ServerFrame, User, WS_PATH, results,
 };
 use futures_util::{SinkExt, StreamExt};
 use serde::de::DeserializeOwned;
@@ -30,6 +30,8 @@ const PUSHED_QUEUE: usize = 1024;
 pub enum Pushed {
     Event(Seq, Event),
     CaughtUp(Seq),
+    /// Ephemeral: someone is typing.
+    Typing(ConversationId, User),
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -222,5 +224,12 @@ async fn route(
         }
         ServerFrame::Event { seq, event } => pushed.send(Pushed::Event(seq, event)).await.is_ok(),
         ServerFrame::CaughtUp { seq } => pushed.send(Pushed::CaughtUp(seq)).await.is_ok(),
+        ServerFrame::Typing {
+            conversation_id,
+            user,
+        } => pushed
+            .send(Pushed::Typing(conversation_id, user))
+            .await
+            .is_ok(),
     }
 }

@@ -10,7 +10,9 @@ mod outbox;
 pub mod state;
 pub mod target;
 
-use crate::protocol::{ApiError, ClientMsgId, Event, Message, RequestBody, Seq, User};
+use crate::protocol::{
+    ApiError, ClientMsgId, ConversationId, Event, Message, RequestBody, Seq, User,
+};
 use backoff::Backoff;
 use connection::{ConnectError, Connection, Pushed, RequestError};
 use serde::de::DeserializeOwned;
@@ -56,6 +58,11 @@ pub enum SessionEvent {
     },
     /// Replay is complete; what follows is live.
     CaughtUp,
+    /// Someone else is typing (ephemeral; shown for a few seconds).
+    Typing {
+        conversation_id: ConversationId,
+        user: User,
+    },
     /// A queued message was acknowledged (possibly as a duplicate of an earlier send).
     Sent {
         client_id: ClientMsgId,
@@ -143,12 +150,23 @@ impl Session {
         target: Target,
         text: String,
     ) -> Result<ClientMsgId, SessionError> {
+        self.send_message_as(ClientMsgId::random(), target, text)
+            .await
+    }
+
+    /// [`Session::send_message`] with the client id chosen by the caller, who can then show
+    /// the message as queued before the session has even seen it.
+    pub async fn send_message_as(
+        &self,
+        client_id: ClientMsgId,
+        target: Target,
+        text: String,
+    ) -> Result<ClientMsgId, SessionError> {
         let item = OutboxItem {
-            client_id: ClientMsgId::random(),
+            client_id,
             target,
             text,
         };
-        let client_id = item.client_id;
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Command::Enqueue { item, reply })
@@ -297,6 +315,9 @@ impl Runner {
                         if pump.is_none() {
                             pump = Some(self.start_outbox_pump(&connection));
                         }
+                    }
+                    Some(Pushed::Typing(conversation_id, user)) => {
+                        self.emit(SessionEvent::Typing { conversation_id, user }).await;
                     }
                     None => break Ended::Lost("connection closed".into()),
                 },

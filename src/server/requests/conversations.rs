@@ -1,6 +1,6 @@
 //! conversations, open_direct, create_group, add_member, leave.
 
-use crate::protocol::{ApiError, ConversationId, User, results};
+use crate::protocol::{ApiError, ConversationId, ServerFrame, User, results};
 use crate::server::ServerState;
 use crate::store::conversations;
 
@@ -64,5 +64,32 @@ pub async fn leave(
         .writer
         .write(move |ctx| conversations::leave(ctx, &me, conversation_id))
         .await?;
+    Ok(results::Empty {})
+}
+
+/// Relays "typing" to the other members who are online. Nothing is stored.
+pub async fn typing(
+    state: &ServerState,
+    me: &User,
+    conversation_id: ConversationId,
+) -> Result<results::Empty, ApiError> {
+    let my_id = me.id;
+    let others: Vec<_> = state
+        .store
+        .read(move |conn| {
+            conversations::require_member(conn, conversation_id, my_id)?;
+            conversations::members(conn, conversation_id)
+        })
+        .await?
+        .into_iter()
+        .map(|member| member.id)
+        .filter(|&id| id != my_id)
+        .collect();
+    let frame = ServerFrame::Typing {
+        conversation_id,
+        user: me.clone(),
+    };
+    let frame = serde_json::to_string(&frame).map_err(|_| ApiError::internal())?;
+    state.hub.publish_ephemeral(&others, frame.into());
     Ok(results::Empty {})
 }

@@ -94,6 +94,9 @@ pub async fn dispatch(
             conversation_id,
             up_to,
         } => to_json(messages::mark_read(state, caller.user()?, conversation_id, up_to).await?),
+        RequestBody::Typing { conversation_id } => {
+            to_json(conversations::typing(state, caller.user()?, conversation_id).await?)
+        }
     }
 }
 

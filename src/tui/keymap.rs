@@ -1,0 +1,342 @@
+//! Keys map to named actions through one table. The help overlay is generated from the live
+//! table and a profile's `[profiles.NAME.keys]` edits it, so help never drifts from bindings.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::fmt;
+
+/// Everything a key can do outside plain text editing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Quit,
+    Help,
+    NextConversation,
+    PrevConversation,
+    ScrollUp,
+    ScrollDown,
+    ScrollTop,
+    ScrollBottom,
+    Send,
+    Newline,
+    Recall,
+    Dismiss,
+}
+
+/// (action, config name, default keys, help text), in the order help shows them.
+const ACTIONS: &[(Action, &str, &[&str], &str)] = &[
+    (Action::Send, "send", &["enter"], "send the message"),
+    (
+        Action::Newline,
+        "newline",
+        &["alt-enter"],
+        "new line in the message",
+    ),
+    (
+        Action::NextConversation,
+        "next_conversation",
+        &["alt-down", "ctrl-n"],
+        "next conversation",
+    ),
+    (
+        Action::PrevConversation,
+        "prev_conversation",
+        &["alt-up", "ctrl-p"],
+        "previous conversation",
+    ),
+    (
+        Action::ScrollUp,
+        "scroll_up",
+        &["pageup"],
+        "scroll up (older messages load)",
+    ),
+    (
+        Action::ScrollDown,
+        "scroll_down",
+        &["pagedown"],
+        "scroll down",
+    ),
+    (
+        Action::ScrollTop,
+        "scroll_top",
+        &["home"],
+        "jump to the oldest loaded message",
+    ),
+    (
+        Action::ScrollBottom,
+        "scroll_bottom",
+        &["end"],
+        "jump to the newest message",
+    ),
+    (
+        Action::Recall,
+        "recall",
+        &["up"],
+        "recall what you sent (empty composer)",
+    ),
+    (
+        Action::Help,
+        "help",
+        &["f1"],
+        "this help (also ? in an empty composer)",
+    ),
+    (
+        Action::Dismiss,
+        "dismiss",
+        &["esc"],
+        "close help, clear a notice",
+    ),
+    (Action::Quit, "quit", &["ctrl-c", "ctrl-q"], "quit quid"),
+];
+
+impl Action {
+    pub fn config_name(self) -> &'static str {
+        ACTIONS.iter().find(|a| a.0 == self).map_or("?", |a| a.1)
+    }
+
+    fn from_config_name(name: &str) -> Option<Action> {
+        ACTIONS.iter().find(|a| a.1 == name).map(|a| a.0)
+    }
+
+    pub fn all_names() -> String {
+        ACTIONS.iter().map(|a| a.1).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// One key with its modifiers, as written in config: `ctrl-n`, `alt-enter`, `pageup`, `?`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    code: KeyCode,
+    modifiers: KeyModifiers,
+}
+
+impl Key {
+    pub fn parse(spec: &str) -> Result<Key, String> {
+        let mut modifiers = KeyModifiers::NONE;
+        let mut rest = spec;
+        loop {
+            if let Some(r) = rest.strip_prefix("ctrl-") {
+                modifiers |= KeyModifiers::CONTROL;
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("alt-") {
+                modifiers |= KeyModifiers::ALT;
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("shift-") {
+                modifiers |= KeyModifiers::SHIFT;
+                rest = r;
+            } else {
+                break;
+            }
+        }
+        let code = match rest {
+            "enter" => KeyCode::Enter,
+            "esc" => KeyCode::Esc,
+            "tab" => KeyCode::Tab,
+            "backspace" => KeyCode::Backspace,
+            "space" => KeyCode::Char(' '),
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "pageup" => KeyCode::PageUp,
+            "pagedown" => KeyCode::PageDown,
+            f if f.starts_with('f') && f.len() > 1 => match f[1..].parse::<u8>() {
+                Ok(n @ 1..=12) => KeyCode::F(n),
+                _ => return Err(format!("{spec:?} is not a key")),
+            },
+            single if single.chars().count() == 1 => {
+                KeyCode::Char(single.chars().next().unwrap_or(' ').to_ascii_lowercase())
+            }
+            _ => {
+                return Err(format!(
+                    "{spec:?} is not a key; write e.g. \"ctrl-n\", \"alt-enter\", \"pageup\", \"f1\""
+                ));
+            }
+        };
+        Ok(Key { code, modifiers })
+    }
+
+    fn matches(&self, event: &KeyEvent) -> bool {
+        let code = match event.code {
+            KeyCode::Char(c) => KeyCode::Char(c.to_ascii_lowercase()),
+            other => other,
+        };
+        // Shift is part of the character itself for printable keys ('?' is shift-/).
+        let relevant = KeyModifiers::CONTROL | KeyModifiers::ALT;
+        let wanted = if matches!(self.code, KeyCode::Char(_)) {
+            self.modifiers & relevant
+        } else {
+            self.modifiers
+        };
+        let got = if matches!(code, KeyCode::Char(_)) {
+            event.modifiers & relevant
+        } else {
+            event.modifiers & (relevant | KeyModifiers::SHIFT)
+        };
+        code == self.code && got == wanted
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.modifiers.contains(KeyModifiers::CONTROL) {
+            f.write_str("Ctrl+")?;
+        }
+        if self.modifiers.contains(KeyModifiers::ALT) {
+            f.write_str("Alt+")?;
+        }
+        if self.modifiers.contains(KeyModifiers::SHIFT) {
+            f.write_str("Shift+")?;
+        }
+        match self.code {
+            KeyCode::Char(' ') => f.write_str("Space"),
+            KeyCode::Char(c) => write!(f, "{}", c.to_ascii_uppercase()),
+            KeyCode::F(n) => write!(f, "F{n}"),
+            KeyCode::PageUp => f.write_str("PgUp"),
+            KeyCode::PageDown => f.write_str("PgDn"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+/// The live bindings: defaults, with a profile's overrides applied.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: Vec<(Action, Vec<Key>)>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        let bindings = ACTIONS
+            .iter()
+            .map(|(action, _, keys, _)| {
+                let keys = keys.iter().filter_map(|k| Key::parse(k).ok()).collect();
+                (*action, keys)
+            })
+            .collect();
+        Keymap { bindings }
+    }
+}
+
+impl Keymap {
+    /// Replaces the keys of the action named `action` with `keys`.
+    pub fn rebind(&mut self, action: &str, keys: &[String]) -> Result<(), String> {
+        let action = Action::from_config_name(action).ok_or_else(|| {
+            format!(
+                "no action named {action:?}; actions: {}",
+                Action::all_names()
+            )
+        })?;
+        let keys = keys
+            .iter()
+            .map(|k| Key::parse(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (bound, existing) in &mut self.bindings {
+            if *bound == action {
+                *existing = keys.clone();
+            }
+        }
+        Ok(())
+    }
+
+    pub fn action_for(&self, event: &KeyEvent) -> Option<Action> {
+        self.bindings
+            .iter()
+            .find(|(_, keys)| keys.iter().any(|k| k.matches(event)))
+            .map(|(action, _)| *action)
+    }
+
+    /// (keys as shown, help text) for every action, for the help overlay.
+    pub fn help_rows(&self) -> Vec<(String, &'static str)> {
+        self.bindings
+            .iter()
+            .map(|(action, keys)| {
+                let shown = keys
+                    .iter()
+                    .map(Key::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let help = ACTIONS.iter().find(|a| a.0 == *action).map_or("", |a| a.3);
+                (
+                    if shown.is_empty() {
+                        "(unbound)".into()
+                    } else {
+                        shown
+                    },
+                    help,
+                )
+            })
+            .collect()
+    }
+
+    /// The first key bound to `action`, as shown to people (for hints in the status bar).
+    pub fn key_hint(&self, action: Action) -> String {
+        self.bindings
+            .iter()
+            .find(|(a, _)| *a == action)
+            .and_then(|(_, keys)| keys.first())
+            .map_or_else(|| action.config_name().to_owned(), Key::to_string)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn defaults_map_keys_to_actions() {
+        let keymap = Keymap::default();
+        assert_eq!(
+            keymap.action_for(&key(KeyCode::Enter, KeyModifiers::NONE)),
+            Some(Action::Send)
+        );
+        assert_eq!(
+            keymap.action_for(&key(KeyCode::Enter, KeyModifiers::ALT)),
+            Some(Action::Newline)
+        );
+        assert_eq!(
+            keymap.action_for(&key(KeyCode::Char('n'), KeyModifiers::CONTROL)),
+            Some(Action::NextConversation)
+        );
+        assert_eq!(
+            keymap.action_for(&key(KeyCode::Char('n'), KeyModifiers::NONE)),
+            None
+        );
+    }
+
+    #[test]
+    fn rebinding_changes_both_the_keys_and_the_help() {
+        let mut keymap = Keymap::default();
+        keymap.rebind("quit", &["ctrl-x".into()]).unwrap();
+        assert_eq!(
+            keymap.action_for(&key(KeyCode::Char('x'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            keymap.action_for(&key(KeyCode::Char('q'), KeyModifiers::CONTROL)),
+            None
+        );
+        assert!(
+            keymap
+                .help_rows()
+                .iter()
+                .any(|(keys, help)| keys == "Ctrl+X" && *help == "quit quid")
+        );
+        assert!(
+            keymap
+                .rebind("fly", &[])
+                .unwrap_err()
+                .contains("no action named")
+        );
+        assert!(
+            keymap
+                .rebind("quit", &["hyper-q".into()])
+                .unwrap_err()
+                .contains("not a key")
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! The terminal UI.
+pub mod keymap;
+pub mod layout;
+pub mod text;

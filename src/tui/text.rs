@@ -1,0 +1,94 @@
+//! Wrapping by display width: CJK takes two columns, emoji sequences and combining marks stay
+//! whole (grapheme clusters), words move to the next line when they fit there.
+
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
+
+/// Display width of `text` in terminal columns.
+pub fn width(text: &str) -> usize {
+    text.width()
+}
+
+/// Splits `text` into lines no wider than `max_width` columns. Explicit newlines are kept;
+/// a line breaks after a space where it can, inside a word only when the word is too long.
+pub fn wrap(text: &str, max_width: usize) -> Vec<String> {
+    let max_width = max_width.max(2); // A double-width character needs two columns.
+    let mut lines = Vec::new();
+    for paragraph in text.split('\n') {
+        wrap_paragraph(paragraph, max_width, &mut lines);
+    }
+    lines
+}
+
+fn wrap_paragraph(paragraph: &str, max_width: usize, lines: &mut Vec<String>) {
+    let mut line = String::new();
+    let mut line_width = 0;
+    for word in paragraph.split_word_bounds() {
+        let word_width = word.width();
+        if line_width + word_width <= max_width {
+            line.push_str(word);
+            line_width += word_width;
+            continue;
+        }
+        if word.trim().is_empty() {
+            // A space at the break: the line ends here and the space is dropped.
+            lines.push(std::mem::take(&mut line));
+            line_width = 0;
+            continue;
+        }
+        if word_width <= max_width && line_width > 0 {
+            lines.push(std::mem::take(&mut line).trim_end().to_owned());
+            line_width = 0;
+        }
+        for grapheme in word.graphemes(true) {
+            let grapheme_width = grapheme.width();
+            if line_width + grapheme_width > max_width && line_width > 0 {
+                lines.push(std::mem::take(&mut line));
+                line_width = 0;
+            }
+            line.push_str(grapheme);
+            line_width += grapheme_width;
+        }
+    }
+    lines.push(line);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn widths(lines: &[String]) -> Vec<usize> {
+        lines.iter().map(|l| width(l)).collect()
+    }
+
+    #[test]
+    fn words_move_whole_to_the_next_line() {
+        assert_eq!(wrap("the quick brown fox", 10), ["the quick", "brown fox"]);
+        assert_eq!(wrap("a\nb c", 10), ["a", "b c"]);
+        assert_eq!(wrap("", 10), [""]);
+    }
+
+    #[test]
+    fn long_words_break_by_column() {
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+    }
+
+    #[test]
+    fn cjk_counts_two_columns_and_is_never_split() {
+        let lines = wrap("日本語のテキストです", 7);
+        assert!(widths(&lines).iter().all(|&w| w <= 7), "{lines:?}");
+        assert_eq!(lines.concat(), "日本語のテキストです");
+        assert_eq!(lines[0], "日本語");
+    }
+
+    #[test]
+    fn emoji_sequences_and_combining_marks_stay_whole() {
+        let family = "👨\u{200d}👩\u{200d}👧";
+        let text = format!("{family}{family}{family} e\u{301}e\u{301}e\u{301}");
+        let lines = wrap(&text, 4);
+        assert!(widths(&lines).iter().all(|&w| w <= 4), "{lines:?}");
+        assert!(lines.iter().any(|l| l.contains(family)));
+        assert!(lines.iter().all(|l| !l.starts_with('\u{301}')));
+        assert_eq!(lines.concat().replace(' ', ""), text.replace(' ', ""));
+    }
+}
