@@ -26,8 +26,9 @@ pub struct Cli {
     /// Profile to use [default: default_profile in the config]
     #[arg(long, global = true, env = "QUID_PROFILE", value_name = "NAME")]
     profile: Option<String>,
+    /// Without a command, quid opens the chat TUI on the profile.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,7 +108,10 @@ pub fn run() -> anyhow::Result<std::process::ExitCode> {
 
 impl Cli {
     async fn execute(self) -> anyhow::Result<std::process::ExitCode> {
-        match &self.command {
+        let Some(command) = &self.command else {
+            return self.open_tui().await;
+        };
+        match command {
             Command::Serve(args) => serve::run(args).await,
             Command::Config(ConfigCommand::Path) => config_cmd::path(self.config_path()?),
             Command::Config(ConfigCommand::Check) => {
@@ -135,6 +139,24 @@ impl Cli {
                 chat::create_group(&self.client_profile()?, name, members).await
             }
         }
+    }
+
+    async fn open_tui(&self) -> anyhow::Result<std::process::ExitCode> {
+        let path = self.config_path()?;
+        if !path.exists() && self.config.is_none() {
+            crate::tui::runner::first_run(&path).await?;
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
+        let profile = self.client_profile()?;
+        let token = crate::session::state::read_token(&profile.data_dir)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "profile {} is not logged in; run `quid --profile {} login` (or register) first",
+                profile.name,
+                profile.name
+            )
+        })?;
+        crate::tui::runner::run(&profile, token).await?;
+        Ok(std::process::ExitCode::SUCCESS)
     }
 
     /// The profile a client command acts as, with its log file set up.

@@ -29,6 +29,52 @@ struct RawProfile {
     server: Spanned<String>,
     username: Spanned<String>,
     data_dir: Option<Spanned<String>>,
+    theme: Option<Spanned<String>>,
+    #[serde(default)]
+    keys: BTreeMap<String, Spanned<KeyList>>,
+    notify_bell: Option<bool>,
+    notify_osc: Option<bool>,
+}
+
+/// A key binding in config: one key or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeyList {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            KeyList::One(key) => vec![key],
+            KeyList::Many(keys) => keys,
+        }
+    }
+}
+
+/// How the TUI looks and behaves for a profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TuiSettings {
+    /// A built-in theme name or the path of a theme file.
+    pub theme: String,
+    /// Action name to keys, replacing that action's default keys.
+    pub keys: Vec<(String, Vec<String>)>,
+    /// Ring the terminal bell when a message arrives out of view.
+    pub notify_bell: bool,
+    /// Send an OSC 777 / OSC 9 desktop notification when a message arrives out of view.
+    pub notify_osc: bool,
+}
+
+impl Default for TuiSettings {
+    fn default() -> Self {
+        TuiSettings {
+            theme: "dark".into(),
+            keys: Vec::new(),
+            notify_bell: true,
+            notify_osc: false,
+        }
+    }
 }
 
 /// A profile, checked and resolved: what a command needs to act as one user on one server.
@@ -39,6 +85,7 @@ pub struct Profile {
     pub username: String,
     /// Where this profile's token, state and log live.
     pub data_dir: PathBuf,
+    pub tui: TuiSettings,
 }
 
 /// Where `config.toml` is looked for when neither `--config` nor `QUID_CONFIG` says.
@@ -73,7 +120,7 @@ pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile,
     let at = |span: std::ops::Range<usize>, key: &str, message: String| {
         ConfigError::at(path, text, span, key, message)
     };
-    let available = || raw.profiles.keys().cloned().collect::<Vec<_>>().join(", ");
+    let available = or_none(&raw.profiles.keys().cloned().collect::<Vec<_>>().join(", "));
     let name = match (wanted, &raw.default_profile) {
         (Some(name), _) => name.to_owned(),
         (None, Some(default)) => default.get_ref().clone(),
@@ -83,29 +130,27 @@ pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile,
         (None, None) => {
             return Err(ConfigError::NoProfileChosen {
                 path: path.to_owned(),
-                available: available(),
+                available,
             });
         }
     };
-    let Some(profile) = raw.profiles.get(&name) else {
+    let mut profiles = raw.profiles;
+    let Some(profile) = profiles.remove(&name) else {
         if let (None, Some(default)) = (wanted, &raw.default_profile) {
             return Err(at(
                 default.span(),
                 "default_profile",
-                format!(
-                    "no profile named {name:?}; profiles here: {}",
-                    or_none(&available())
-                ),
+                format!("no profile named {name:?}; profiles here: {available}"),
             ));
         }
         return Err(ConfigError::UnknownProfile {
             path: path.to_owned(),
             name,
-            available: or_none(&available()),
+            available,
         });
     };
+    let profile = profile.into_inner();
     let key = |field: &str| format!("profiles.{name}.{field}");
-    let profile = profile.get_ref();
     let server = parse_server(profile.server.get_ref())
         .map_err(|message| at(profile.server.span(), &key("server"), message))?;
     let username = profile.username.get_ref().clone();
@@ -124,12 +169,56 @@ pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile,
             .join("profiles")
             .join(&name),
     };
+    let locate = |span, field: &str, message| at(span, &key(field), message);
+    let tui = tui_settings(path, profile.theme, profile.keys, &locate)?;
+    let tui = TuiSettings {
+        notify_bell: profile.notify_bell.unwrap_or(tui.notify_bell),
+        notify_osc: profile.notify_osc.unwrap_or(tui.notify_osc),
+        ..tui
+    };
     Ok(Profile {
         name,
         server,
         username,
         data_dir,
+        tui,
     })
+}
+
+type Locate<'a> = dyn Fn(std::ops::Range<usize>, &str, String) -> ConfigError + 'a;
+
+/// Checks the TUI keys now, so a bad theme or key is reported with its line, not at startup.
+fn tui_settings(
+    config_path: &Path,
+    theme: Option<Spanned<String>>,
+    keys: BTreeMap<String, Spanned<KeyList>>,
+    at: &Locate,
+) -> Result<TuiSettings, ConfigError> {
+    let mut settings = TuiSettings::default();
+    if let Some(theme) = theme {
+        let span = theme.span();
+        let name = theme.into_inner();
+        // A theme file's path is relative to the config file, like data_dir.
+        let name = match crate::tui::theme::Theme::load(&name) {
+            Ok(_) => name,
+            Err(_) if Path::new(&name).is_relative() => {
+                expand_dir(config_path, &name).map_or(name, |p| p.to_string_lossy().into_owned())
+            }
+            Err(_) => name,
+        };
+        crate::tui::theme::Theme::load(&name).map_err(|message| at(span, "theme", message))?;
+        settings.theme = name;
+    }
+    let mut keymap = crate::tui::keymap::Keymap::default();
+    for (action, keys) in keys {
+        let span = keys.span();
+        let keys = keys.into_inner().into_vec();
+        keymap
+            .rebind(&action, &keys)
+            .map_err(|message| at(span, &format!("keys.{action}"), message))?;
+        settings.keys.push((action, keys));
+    }
+    Ok(settings)
 }
 
 fn or_none(list: &str) -> String {

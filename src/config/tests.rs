@@ -91,3 +91,36 @@ fn the_shipped_example_is_valid() {
     let bob = check(text, Some("bob")).unwrap();
     assert!(bob.data_dir.ends_with("profiles/bob"));
 }
+
+#[test]
+fn tui_settings_are_checked_where_they_are_written() {
+    let base = "[profiles.alice]\nserver = \"ws://h:1\"\nusername = \"alice\"\n";
+    let good = format!(
+        "{base}theme = \"light\"\nnotify_osc = true\n[profiles.alice.keys]\nquit = \"ctrl-x\"\nhelp = [\"f1\", \"f2\"]\n"
+    );
+    let profile = check(&good, None).unwrap();
+    assert_eq!(profile.tui.theme, "light");
+    assert!(profile.tui.notify_osc && profile.tui.notify_bell);
+    assert_eq!(profile.tui.keys.len(), 2);
+
+    let error = check(&format!("{base}theme = \"neon\"\n"), None).unwrap_err();
+    assert!(
+        error.starts_with("/etc/quid/config.toml:4:9: profiles.alice.theme: no theme"),
+        "{error}"
+    );
+    let error = check(
+        &format!("{base}[profiles.alice.keys]\nquit = \"hyper-q\"\n"),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        error.starts_with("/etc/quid/config.toml:5:8: profiles.alice.keys.quit: "),
+        "{error}"
+    );
+    let error = check(
+        &format!("{base}[profiles.alice.keys]\nfly = \"f5\"\n"),
+        None,
+    )
+    .unwrap_err();
+    assert!(error.contains("no action named \"fly\""), "{error}");
+}

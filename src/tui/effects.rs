@@ -1,0 +1,163 @@
+//! Carries out the state's effects against the session, each in its own task, and reports
+//! the outcome back to the loop as a [`Done`] message. Notifications go to the terminal.
+
+use super::state::{Done, Effect, HISTORY_PAGE};
+use crate::config::TuiSettings;
+use crate::protocol::{RequestBody, results};
+use crate::session::target::Target;
+use crate::session::{Session, SessionError};
+use crate::untrusted::inert_line;
+use serde::de::DeserializeOwned;
+use std::io::Write;
+use tokio::sync::mpsc;
+
+pub struct Executor {
+    session: Session,
+    done: mpsc::Sender<Done>,
+    notify_bell: bool,
+    notify_osc: bool,
+}
+
+impl Executor {
+    pub fn new(session: Session, done: mpsc::Sender<Done>, settings: &TuiSettings) -> Executor {
+        Executor {
+            session,
+            done,
+            notify_bell: settings.notify_bell,
+            notify_osc: settings.notify_osc,
+        }
+    }
+
+    pub fn run(&self, effect: Effect) {
+        match effect {
+            Effect::LoadConversations => self
+                .request(RequestBody::Conversations, |r: results::Conversations| {
+                    Some(Done::Conversations(r.conversations))
+                }),
+            Effect::LoadHistory {
+                conversation_id,
+                before,
+            } => {
+                let body = RequestBody::History {
+                    conversation_id,
+                    before,
+                    limit: HISTORY_PAGE,
+                };
+                self.request(body, move |page: results::History| {
+                    Some(Done::History {
+                        conversation_id,
+                        before,
+                        page,
+                    })
+                });
+            }
+            Effect::Send {
+                conversation_id,
+                client_id,
+                text,
+            } => {
+                let session = self.session.clone();
+                let done = self.done.clone();
+                tokio::spawn(async move {
+                    let target = Target::Conversation(conversation_id);
+                    if let Err(error) = session.send_message_as(client_id, target, text).await {
+                        let _ = done
+                            .send(Done::Failed(format!("cannot queue the message: {error}")))
+                            .await;
+                    }
+                });
+            }
+            Effect::MarkRead {
+                conversation_id,
+                up_to,
+            } => {
+                self.request(
+                    RequestBody::MarkRead {
+                        conversation_id,
+                        up_to,
+                    },
+                    |_: results::Empty| None,
+                );
+            }
+            Effect::Typing(conversation_id) => {
+                self.request(
+                    RequestBody::Typing { conversation_id },
+                    |_: results::Empty| None,
+                );
+            }
+            Effect::OpenDirect(username) => self.request(
+                RequestBody::OpenDirect { username },
+                |r: results::OneConversation| Some(Done::Opened(r.conversation)),
+            ),
+            Effect::CreateGroup { name, members } => {
+                self.request(
+                    RequestBody::CreateGroup { name, members },
+                    |r: results::OneConversation| Some(Done::Opened(r.conversation)),
+                );
+            }
+            Effect::Leave(conversation_id) => {
+                self.request(
+                    RequestBody::Leave { conversation_id },
+                    move |_: results::Empty| Some(Done::Left(conversation_id)),
+                );
+            }
+            Effect::Notify { title, body } => self.notify(&title, &body),
+            // The loop handles quitting itself.
+            Effect::Quit => {}
+        }
+    }
+
+    /// Sends `body`; `on_reply` turns the reply into a message for the state (or none).
+    fn request<T, F>(&self, body: RequestBody, on_reply: F)
+    where
+        T: DeserializeOwned + Send + 'static,
+        F: FnOnce(T) -> Option<Done> + Send + 'static,
+    {
+        let session = self.session.clone();
+        let done = self.done.clone();
+        tokio::spawn(async move {
+            let what = request_name(&body);
+            let outcome = match session.request::<T>(body).await {
+                Ok(reply) => on_reply(reply),
+                Err(SessionError::Offline) => Some(Done::Failed(format!(
+                    "{what}: not connected; try again once connected"
+                ))),
+                Err(error) => Some(Done::Failed(format!("{what}: {error}"))),
+            };
+            if let Some(outcome) = outcome {
+                let _ = done.send(outcome).await;
+            }
+        });
+    }
+
+    fn notify(&self, title: &str, body: &str) {
+        let mut out = std::io::stdout();
+        if self.notify_bell {
+            let _ = out.write_all(b"\x07");
+        }
+        if self.notify_osc {
+            // OSC 777 (urxvt, foot, wezterm...) and OSC 9 (iTerm2, kitty...); terminals ignore
+            // the one they do not know. Separators and controls are removed from peer text.
+            let clean = |text: &str| inert_line(text).replace([';', '\u{7}'], " ");
+            let (title, body) = (clean(title), clean(body));
+            let _ = write!(
+                out,
+                "\x1b]777;notify;{title};{body}\x1b\\\x1b]9;{title}: {body}\x07"
+            );
+        }
+        let _ = out.flush();
+    }
+}
+
+fn request_name(body: &RequestBody) -> &'static str {
+    match body {
+        RequestBody::Conversations => "loading conversations",
+        RequestBody::History { .. } => "loading history",
+        RequestBody::OpenDirect { .. } => "/dm",
+        RequestBody::CreateGroup { .. } => "/group",
+        RequestBody::Leave { .. } => "/leave",
+        RequestBody::MarkRead { .. } => "marking read",
+        RequestBody::Typing { .. } => "typing",
+        _ => "request",
+    }
+}

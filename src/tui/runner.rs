@@ -1,0 +1,109 @@
+//! The event loop: one `select!` over terminal input, session events, finished effects, a tick
+//! and SIGTERM. It feeds each to the state, carries out the effects, and draws when dirty.
+
+use super::effects::Executor;
+use super::keymap::Keymap;
+use super::state::{App, Effect, Msg};
+use super::terminal::TerminalGuard;
+use super::theme::Theme;
+use super::view;
+use crate::config::Profile;
+use crate::session::backoff::Backoff;
+use crate::session::{Session, SessionConfig};
+use anyhow::Context;
+use crossterm::event::{Event, EventStream};
+use futures_util::StreamExt;
+use ratatui::layout::Rect;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How often time-based parts (countdowns, typing) are re-checked.
+const TICK: Duration = Duration::from_millis(250);
+
+/// Runs the TUI for `profile`, logged in with `token`, until the user quits.
+pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
+    let theme = Theme::load(&profile.tui.theme).map_err(anyhow::Error::msg)?;
+    let mut keymap = Keymap::default();
+    for (action, keys) in &profile.tui.keys {
+        keymap.rebind(action, keys).map_err(anyhow::Error::msg)?;
+    }
+    let (session, mut session_events) = Session::start(SessionConfig {
+        server: profile.server.clone(),
+        token,
+        state_dir: profile.data_dir.clone(),
+        subscribe: true,
+        backoff: Backoff::default(),
+    })?;
+    let (done_tx, mut done_rx) = mpsc::channel(256);
+    let executor = Executor::new(session, done_tx, &profile.tui);
+
+    let mut guard = TerminalGuard::enter().context("cannot set up the terminal")?;
+    let size = guard.terminal.size()?;
+    let utc_offset = chrono::Local::now().offset().local_minus_utc();
+    let screen = Rect::new(0, 0, size.width, size.height);
+    let mut app = App::new(&profile.name, keymap, screen, Instant::now(), utc_offset);
+    let mut input = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    let mut terminate = terminate_signal()?;
+    loop {
+        if app.dirty {
+            guard
+                .terminal
+                .draw(|frame| view::draw(frame, &app, &theme))?;
+            app.dirty = false;
+        }
+        let msg = tokio::select! {
+            event = input.next() => match event {
+                Some(Ok(event)) => match to_msg(event) {
+                    Some(msg) => msg,
+                    None => continue,
+                },
+                Some(Err(error)) => return Err(error).context("cannot read the terminal"),
+                None => return Ok(()),
+            },
+            Some(event) = session_events.recv() => Msg::Session(event),
+            Some(done) = done_rx.recv() => Msg::Done(done),
+            _ = tick.tick() => Msg::Tick(Instant::now()),
+            _ = terminate.recv() => return Ok(()),
+        };
+        for effect in app.update(msg) {
+            if effect == Effect::Quit {
+                return Ok(());
+            }
+            executor.run(effect);
+        }
+    }
+}
+
+fn to_msg(event: Event) -> Option<Msg> {
+    match event {
+        Event::Key(key) => Some(Msg::Key(key)),
+        Event::Mouse(mouse) => Some(Msg::Mouse(mouse)),
+        Event::Paste(text) => Some(Msg::Paste(text)),
+        Event::Resize(width, height) => Some(Msg::Resize(width, height)),
+        Event::FocusGained | Event::FocusLost => None,
+    }
+}
+
+#[cfg(unix)]
+fn terminate_signal() -> anyhow::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot watch for SIGTERM")
+}
+
+/// Shows what to do when there is no config yet, until a key is pressed.
+pub async fn first_run(config_path: &std::path::Path) -> anyhow::Result<()> {
+    let theme = Theme::default();
+    let mut guard = TerminalGuard::enter().context("cannot set up the terminal")?;
+    let mut input = EventStream::new();
+    loop {
+        guard
+            .terminal
+            .draw(|frame| view::first_run::draw(frame, config_path, &theme))?;
+        match input.next().await {
+            Some(Ok(Event::Key(_))) | None => return Ok(()),
+            Some(Ok(_)) => {}
+            Some(Err(error)) => return Err(error).context("cannot read the terminal"),
+        }
+    }
+}

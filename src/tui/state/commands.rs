@@ -1,0 +1,70 @@
+//! Slash commands typed in the composer.
+
+/// A parsed slash command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Dm(String),
+    Group { name: String, members: Vec<String> },
+    Leave,
+    Help,
+    Quit,
+}
+
+/// (usage, what it does), for the help overlay.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("/dm USER", "open the direct conversation with USER"),
+    ("/group NAME USER...", "create a group with those users"),
+    ("/leave", "leave the current group"),
+    ("/help", "show this help"),
+    ("/quit", "quit quid"),
+];
+
+/// Parses a composer line starting with `/`. The error says what was wrong and what to type.
+pub fn parse(line: &str) -> Result<Command, String> {
+    let mut words = line.split_whitespace();
+    let name = words.next().unwrap_or("/");
+    let args: Vec<&str> = words.collect();
+    let user = |word: &str| word.trim_start_matches('@').to_owned();
+    match (name, args.as_slice()) {
+        ("/dm", [who]) => Ok(Command::Dm(user(who))),
+        ("/dm", _) => Err("usage: /dm USER".into()),
+        ("/group", [group, members @ ..]) if !members.is_empty() => Ok(Command::Group {
+            name: group.trim_start_matches('#').to_owned(),
+            members: members.iter().map(|m| user(m)).collect(),
+        }),
+        ("/group", _) => Err("usage: /group NAME USER...".into()),
+        ("/leave", []) => Ok(Command::Leave),
+        ("/help", []) => Ok(Command::Help),
+        ("/quit" | "/q", []) => Ok(Command::Quit),
+        ("/leave" | "/help" | "/quit" | "/q", _) => Err(format!("{name} takes no arguments")),
+        _ => Err(format!("unknown command {name}; /help lists the commands")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_and_mistakes_explain_themselves() {
+        assert_eq!(parse("/dm @bob"), Ok(Command::Dm("bob".into())));
+        assert_eq!(
+            parse("/group #team bob @carol"),
+            Ok(Command::Group {
+                name: "team".into(),
+                members: vec!["bob".into(), "carol".into()]
+            })
+        );
+        assert_eq!(parse("/quit"), Ok(Command::Quit));
+        assert_eq!(parse("/dm"), Err("usage: /dm USER".into()));
+        assert_eq!(
+            parse("/group team"),
+            Err("usage: /group NAME USER...".into())
+        );
+        assert!(
+            parse("/fly away")
+                .unwrap_err()
+                .contains("unknown command /fly")
+        );
+    }
+}

@@ -1,0 +1,281 @@
+//! Keys and the mouse: actions from the keymap first, then text editing in the composer.
+
+use super::commands::{self, Command};
+use super::timeline::Entry;
+use super::{App, Effect, Notice, Overlay, TYPING_SEND_EVERY, WHEEL_LINES};
+use crate::protocol::{ClientMsgId, TimestampMs};
+use crate::tui::keymap::Action;
+use crate::tui::layout;
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::Position;
+use ratatui_textarea::{TextArea, WrapMode};
+
+pub fn new_composer() -> TextArea<'static> {
+    composer_with(TextArea::default())
+}
+
+fn composer_with(mut composer: TextArea<'static>) -> TextArea<'static> {
+    composer.set_placeholder_text("Write a message; /help for commands");
+    composer.set_wrap_mode(WrapMode::WordOrGlyph);
+    composer
+}
+
+impl App {
+    pub(super) fn on_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
+        if key.kind == KeyEventKind::Release {
+            return;
+        }
+        if self.overlay.is_some() {
+            // Any key closes help; the quit key still quits.
+            if self.keymap.action_for(&key) == Some(Action::Quit) {
+                effects.push(Effect::Quit);
+            }
+            self.overlay = None;
+            return;
+        }
+        let composer_empty = self.composer.is_empty();
+        if composer_empty
+            && key.code == KeyCode::Char('?')
+            && key.modifiers - KeyModifiers::SHIFT == KeyModifiers::NONE
+        {
+            self.overlay = Some(Overlay::Help);
+            return;
+        }
+        match self.keymap.action_for(&key) {
+            Some(Action::Recall) if !composer_empty && self.recall_position.is_none() => {
+                self.edit(key, effects);
+            }
+            Some(action) => self.on_action(action, effects),
+            None => self.edit(key, effects),
+        }
+    }
+
+    fn on_action(&mut self, action: Action, effects: &mut Vec<Effect>) {
+        match action {
+            Action::Quit => effects.push(Effect::Quit),
+            Action::Help => self.overlay = Some(Overlay::Help),
+            Action::Dismiss => self.notice = None,
+            Action::NextConversation => self.select_relative(1, effects),
+            Action::PrevConversation => self.select_relative(-1, effects),
+            Action::ScrollUp => self.scroll_up(self.page_lines(), effects),
+            Action::ScrollDown => self.scroll_down(self.page_lines(), effects),
+            Action::ScrollTop => self.scroll_up(usize::MAX / 2, effects),
+            Action::ScrollBottom => self.scroll_down(usize::MAX, effects),
+            Action::Send => self.submit(effects),
+            Action::Newline => self.composer.insert_newline(),
+            Action::Recall => self.recall_older(),
+        }
+    }
+
+    fn edit(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
+        if key.code == KeyCode::Down && self.recall_position.is_some() {
+            self.recall_newer();
+            return;
+        }
+        if self.composer.input(key) {
+            self.recall_position = None;
+            self.maybe_send_typing(effects);
+        }
+    }
+
+    fn maybe_send_typing(&mut self, effects: &mut Vec<Effect>) {
+        let Some(id) = self.selected else { return };
+        if self.composer.is_empty() || self.composer.lines()[0].starts_with('/') {
+            return;
+        }
+        if self
+            .last_typing_sent
+            .is_none_or(|at| self.now.duration_since(at) >= TYPING_SEND_EVERY)
+        {
+            self.last_typing_sent = Some(self.now);
+            effects.push(Effect::Typing(id));
+        }
+    }
+
+    pub(super) fn on_mouse(&mut self, mouse: MouseEvent, effects: &mut Vec<Effect>) {
+        let areas = self.areas();
+        let at = Position::new(mouse.column, mouse.row);
+        match mouse.kind {
+            MouseEventKind::ScrollUp if areas.messages.contains(at) => {
+                self.scroll_up(WHEEL_LINES, effects)
+            }
+            MouseEventKind::ScrollDown if areas.messages.contains(at) => {
+                self.scroll_down(WHEEL_LINES, effects)
+            }
+            MouseEventKind::Down(MouseButton::Left) => {
+                let Some(sidebar) = areas.sidebar.filter(|s| s.contains(at)) else {
+                    return;
+                };
+                // Row 0 of the sidebar is its title; conversations follow, one per row.
+                let index = usize::from(mouse.row.saturating_sub(sidebar.y + 1));
+                if let Some(id) = self.conversations.get(index).map(|c| c.id) {
+                    self.select(id, effects);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn areas(&self) -> layout::Areas {
+        layout::areas(
+            self.screen,
+            self.composer.lines().len(),
+            self.notice.is_some(),
+        )
+    }
+
+    fn page_lines(&self) -> usize {
+        usize::from(self.areas().messages.height.saturating_sub(1)).max(1)
+    }
+
+    fn select_relative(&mut self, step: isize, effects: &mut Vec<Effect>) {
+        if self.conversations.is_empty() {
+            return;
+        }
+        let count = self.conversations.len() as isize;
+        let current = self
+            .selected
+            .and_then(|id| self.conversations.iter().position(|c| c.id == id))
+            .map_or(-1, |i| i as isize);
+        let next = (current + step).rem_euclid(count) as usize;
+        let id = self.conversations[next].id;
+        self.select(id, effects);
+    }
+
+    fn scroll_up(&mut self, lines: usize, effects: &mut Vec<Effect>) {
+        let width = self.message_width();
+        let page = self.page_lines();
+        let Some(id) = self.selected else { return };
+        let Some(timeline) = self.timelines.get_mut(&id) else {
+            return;
+        };
+        let wanted = timeline.scroll.saturating_add(lines);
+        // Counting stops at what the wanted position needs: the cost follows the scroll, not the history.
+        let available = crate::tui::view::messages::count_lines(
+            timeline,
+            width,
+            wanted.saturating_add(page),
+            self.utc_offset_secs,
+        );
+        let top = available.saturating_sub(page);
+        timeline.scroll = wanted.min(top);
+        if wanted >= top && timeline.has_more_before && !timeline.loading {
+            timeline.loading = true;
+            effects.push(Effect::LoadHistory {
+                conversation_id: id,
+                before: timeline.first_id(),
+            });
+        }
+    }
+
+    fn scroll_down(&mut self, lines: usize, effects: &mut Vec<Effect>) {
+        if let Some(timeline) = self.selected.and_then(|id| self.timelines.get_mut(&id)) {
+            timeline.scroll = timeline.scroll.saturating_sub(lines);
+        }
+        self.mark_read_if_visible(effects);
+    }
+
+    pub(super) fn message_width(&self) -> usize {
+        usize::from(self.areas().messages.width)
+    }
+
+    fn submit(&mut self, effects: &mut Vec<Effect>) {
+        let text = self.composer.lines().join("\n");
+        if text.trim().is_empty() {
+            return;
+        }
+        if text.starts_with('/') && !text.starts_with("//") {
+            match commands::parse(text.trim()) {
+                Ok(command) => {
+                    self.run_command(command, effects);
+                    self.remember_sent(&text);
+                    self.composer = new_composer();
+                }
+                Err(error) => self.error(error),
+            }
+            return;
+        }
+        // "//text" sends "/text".
+        let body = text
+            .strip_prefix('/')
+            .filter(|t| t.starts_with('/'))
+            .unwrap_or(&text)
+            .to_owned();
+        if let Err(error) = crate::protocol::model::validate_text(&body) {
+            self.error(error.message);
+            return;
+        }
+        let Some(conversation_id) = self.selected else {
+            self.error("no conversation selected: /dm USER starts one");
+            return;
+        };
+        let client_id = ClientMsgId::random();
+        let entry = Entry {
+            id: None,
+            client_id,
+            sender: self.my_name().to_owned(),
+            text: crate::untrusted::inert(&body),
+            sent_at: TimestampMs(TimestampMs::now().0),
+            mine: true,
+        };
+        let timeline = self.timelines.entry(conversation_id).or_default();
+        timeline.add_queued(entry);
+        timeline.scroll = 0;
+        effects.push(Effect::Send {
+            conversation_id,
+            client_id,
+            text: body,
+        });
+        self.remember_sent(&text);
+        self.composer = new_composer();
+        self.notice = None;
+    }
+
+    fn run_command(&mut self, command: Command, effects: &mut Vec<Effect>) {
+        match command {
+            Command::Dm(user) => effects.push(Effect::OpenDirect(user)),
+            Command::Group { name, members } => effects.push(Effect::CreateGroup { name, members }),
+            Command::Leave => match self.selected_entry() {
+                Some(entry) if entry.kind == crate::protocol::ConversationKind::Group => {
+                    effects.push(Effect::Leave(entry.id));
+                }
+                _ => self.error("/leave works in a group; this is not one"),
+            },
+            Command::Help => self.overlay = Some(Overlay::Help),
+            Command::Quit => effects.push(Effect::Quit),
+        }
+    }
+
+    fn recall_older(&mut self) {
+        if self.recall.is_empty() {
+            return;
+        }
+        let position = match self.recall_position {
+            None => self.recall.len() - 1,
+            Some(p) => p.saturating_sub(1),
+        };
+        self.show_recalled(position);
+    }
+
+    fn recall_newer(&mut self) {
+        match self.recall_position {
+            Some(p) if p + 1 < self.recall.len() => self.show_recalled(p + 1),
+            _ => {
+                self.composer = new_composer();
+                self.recall_position = None;
+            }
+        }
+    }
+
+    fn show_recalled(&mut self, position: usize) {
+        let lines = self.recall[position].lines().map(str::to_owned).collect();
+        let mut composer = composer_with(TextArea::new(lines));
+        composer.move_cursor(ratatui_textarea::CursorMove::Bottom);
+        composer.move_cursor(ratatui_textarea::CursorMove::End);
+        self.composer = composer;
+        self.recall_position = Some(position);
+        self.notice = None::<Notice>;
+    }
+}

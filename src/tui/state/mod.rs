@@ -1,0 +1,353 @@
+//! The TUI's state and the plain functions that change it. Nothing here does I/O: input
+//! arrives as a [`Msg`], and anything to be done outside (send, fetch, notify, quit) leaves
+//! as an [`Effect`] for the event loop to carry out. Every screen is testable from here.
+
+pub mod commands;
+mod input;
+mod network;
+pub mod timeline;
+
+use super::keymap::Keymap;
+use crate::protocol::{
+    ClientMsgId, Conversation, ConversationId, ConversationKind, MessageId, TimestampMs, User,
+    results,
+};
+use crate::session::SessionEvent;
+use crate::untrusted::inert_line;
+use crossterm::event::{KeyEvent, MouseEvent};
+use ratatui::layout::Rect;
+use ratatui_textarea::TextArea;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use timeline::Timeline;
+
+/// How long "X is typing" stays up after the last typing frame.
+pub const TYPING_SHOWN_FOR: Duration = Duration::from_secs(5);
+/// Least time between two typing frames we send.
+pub const TYPING_SEND_EVERY: Duration = Duration::from_secs(3);
+/// Messages per history request.
+pub const HISTORY_PAGE: u32 = 50;
+/// Lines the mouse wheel scrolls.
+pub const WHEEL_LINES: usize = 3;
+/// Sent messages kept for recall with Up.
+const RECALL_LIMIT: usize = 100;
+
+/// What happened: the only way the state changes.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Paste(String),
+    Resize(u16, u16),
+    Session(SessionEvent),
+    Done(Done),
+    /// Time passes (countdowns, typing indicators expire).
+    Tick(Instant),
+}
+
+/// The outcome of an [`Effect`] the loop carried out.
+#[derive(Debug)]
+pub enum Done {
+    Conversations(Vec<Conversation>),
+    History {
+        conversation_id: ConversationId,
+        before: Option<MessageId>,
+        page: results::History,
+    },
+    /// A conversation opened or created by a command: select it.
+    Opened(Conversation),
+    Left(ConversationId),
+    /// An effect failed; the text says what, for the notice line.
+    Failed(String),
+}
+
+/// Something for the loop to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    LoadConversations,
+    LoadHistory {
+        conversation_id: ConversationId,
+        before: Option<MessageId>,
+    },
+    Send {
+        conversation_id: ConversationId,
+        client_id: ClientMsgId,
+        text: String,
+    },
+    MarkRead {
+        conversation_id: ConversationId,
+        up_to: MessageId,
+    },
+    Typing(ConversationId),
+    OpenDirect(String),
+    CreateGroup {
+        name: String,
+        members: Vec<String>,
+    },
+    Leave(ConversationId),
+    /// A message arrived out of view: ring / notify as the profile says.
+    Notify {
+        title: String,
+        body: String,
+    },
+    Quit,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Link {
+    Connecting,
+    Connected,
+    Reconnecting {
+        retry_at: Instant,
+    },
+    /// The session stopped for good (token refused, local state broken).
+    Stopped(String),
+}
+
+/// A conversation in the sidebar. Names are inert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationEntry {
+    pub id: ConversationId,
+    pub kind: ConversationKind,
+    pub name: String,
+    pub members: Vec<String>,
+    pub unread: u32,
+    pub last_activity: TimestampMs,
+    pub last_message_id: Option<MessageId>,
+    /// The newest message we told the server we read.
+    pub marked_read: Option<MessageId>,
+}
+
+impl ConversationEntry {
+    fn from_protocol(conversation: &Conversation) -> Self {
+        ConversationEntry {
+            id: conversation.id,
+            kind: conversation.kind,
+            name: inert_line(&conversation.name),
+            members: conversation
+                .members
+                .iter()
+                .map(|m| inert_line(&m.username))
+                .collect(),
+            unread: conversation.unread,
+            last_activity: conversation.last_activity,
+            last_message_id: conversation.last_message_id,
+            marked_read: None,
+        }
+    }
+
+    /// `#team` or `@bob`.
+    pub fn label(&self) -> String {
+        match self.kind {
+            ConversationKind::Group => format!("#{}", self.name),
+            ConversationKind::Direct => format!("@{}", self.name),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Info(String),
+    Error(String),
+}
+
+pub struct App {
+    pub profile: String,
+    pub me: Option<User>,
+    pub link: Link,
+    /// Sorted by last activity, newest first.
+    pub conversations: Vec<ConversationEntry>,
+    pub selected: Option<ConversationId>,
+    pub timelines: HashMap<ConversationId, Timeline>,
+    pub composer: TextArea<'static>,
+    pub keymap: Keymap,
+    pub overlay: Option<Overlay>,
+    pub notice: Option<Notice>,
+    /// Who is typing where, and when we last heard.
+    pub typing: HashMap<ConversationId, (String, Instant)>,
+    pub screen: Rect,
+    pub now: Instant,
+    /// Offset of local time from UTC, in seconds, for timestamps and day separators.
+    pub utc_offset_secs: i32,
+    /// Something changed since the last draw.
+    pub dirty: bool,
+    recall: Vec<String>,
+    recall_position: Option<usize>,
+    last_typing_sent: Option<Instant>,
+}
+
+impl App {
+    pub fn new(
+        profile: &str,
+        keymap: Keymap,
+        screen: Rect,
+        now: Instant,
+        utc_offset_secs: i32,
+    ) -> App {
+        App {
+            profile: profile.to_owned(),
+            me: None,
+            link: Link::Connecting,
+            conversations: Vec::new(),
+            selected: None,
+            timelines: HashMap::new(),
+            composer: input::new_composer(),
+            keymap,
+            overlay: None,
+            notice: None,
+            typing: HashMap::new(),
+            screen,
+            now,
+            utc_offset_secs,
+            dirty: true,
+            recall: Vec::new(),
+            recall_position: None,
+            last_typing_sent: None,
+        }
+    }
+
+    /// Applies one message; returns what the loop must do.
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        match msg {
+            Msg::Key(key) => self.on_key(key, &mut effects),
+            Msg::Mouse(mouse) => self.on_mouse(mouse, &mut effects),
+            Msg::Paste(text) => {
+                self.composer.insert_str(text.replace('\r', ""));
+            }
+            Msg::Resize(width, height) => self.screen = Rect::new(0, 0, width, height),
+            Msg::Session(event) => self.on_session(event, &mut effects),
+            Msg::Done(done) => self.on_done(done, &mut effects),
+            Msg::Tick(now) => {
+                self.on_tick(now);
+                return effects;
+            }
+        }
+        self.dirty = true;
+        effects
+    }
+
+    fn on_tick(&mut self, now: Instant) {
+        let before = (self.typing.len(), self.reconnect_countdown());
+        self.now = now;
+        self.typing
+            .retain(|_, (_, at)| now.duration_since(*at) < TYPING_SHOWN_FOR);
+        if before != (self.typing.len(), self.reconnect_countdown()) {
+            self.dirty = true;
+        }
+    }
+
+    /// Whole seconds until the next reconnect attempt, while reconnecting.
+    pub fn reconnect_countdown(&self) -> Option<u64> {
+        match self.link {
+            Link::Reconnecting { retry_at } => Some(
+                retry_at
+                    .saturating_duration_since(self.now)
+                    .as_secs_f64()
+                    .ceil() as u64,
+            ),
+            _ => None,
+        }
+    }
+
+    pub fn selected_entry(&self) -> Option<&ConversationEntry> {
+        let id = self.selected?;
+        self.conversations.iter().find(|c| c.id == id)
+    }
+
+    pub fn selected_timeline(&self) -> Option<&Timeline> {
+        self.timelines.get(&self.selected?)
+    }
+
+    pub fn queued_count(&self) -> usize {
+        self.timelines.values().map(Timeline::queued_count).sum()
+    }
+
+    /// Who is typing in the selected conversation, if anyone.
+    pub fn typing_here(&self) -> Option<&str> {
+        self.typing
+            .get(&self.selected?)
+            .map(|(who, _)| who.as_str())
+    }
+
+    fn my_name(&self) -> &str {
+        self.me.as_ref().map_or("", |me| me.username.as_str())
+    }
+
+    /// Selects a conversation: loads its history the first time, places the "new" marker,
+    /// and marks it read.
+    fn select(&mut self, id: ConversationId, effects: &mut Vec<Effect>) {
+        self.selected = Some(id);
+        self.recall_position = None;
+        let unread = self
+            .conversations
+            .iter()
+            .find(|c| c.id == id)
+            .map_or(0, |c| c.unread);
+        let timeline = self.timelines.entry(id).or_default();
+        timeline.scroll = 0;
+        timeline.new_marker = None;
+        if timeline.loaded {
+            timeline.place_new_marker(unread);
+        } else if !timeline.loading {
+            timeline.loading = true;
+            effects.push(Effect::LoadHistory {
+                conversation_id: id,
+                before: None,
+            });
+        }
+        self.mark_read_if_visible(effects);
+    }
+
+    /// Tells the server the selected conversation is read, when its newest message is on screen.
+    fn mark_read_if_visible(&mut self, effects: &mut Vec<Effect>) {
+        let Some(id) = self.selected else { return };
+        let Some(timeline) = self.timelines.get(&id) else {
+            return;
+        };
+        if timeline.scroll != 0 {
+            return;
+        }
+        let Some(last) = timeline.last_id() else {
+            return;
+        };
+        let Some(entry) = self.conversations.iter_mut().find(|c| c.id == id) else {
+            return;
+        };
+        entry.unread = 0;
+        if entry.marked_read.is_none_or(|marked| marked < last) {
+            entry.marked_read = Some(last);
+            effects.push(Effect::MarkRead {
+                conversation_id: id,
+                up_to: last,
+            });
+        }
+    }
+
+    fn sort_conversations(&mut self) {
+        self.conversations
+            .sort_by_key(|c| std::cmp::Reverse((c.last_activity, c.id)));
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice::Error(text.into()));
+    }
+
+    fn remember_sent(&mut self, text: &str) {
+        if self.recall.last().map(String::as_str) != Some(text) {
+            self.recall.push(text.to_owned());
+            if self.recall.len() > RECALL_LIMIT {
+                self.recall.remove(0);
+            }
+        }
+        self.recall_position = None;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,248 @@
+//! What the session and finished effects tell the state.
+
+use super::timeline::Entry;
+use super::{App, ConversationEntry, Done, Effect, Link, Notice};
+use crate::protocol::{Conversation, ConversationId, Event, Message};
+use crate::session::SessionEvent;
+use crate::untrusted::{inert, inert_line};
+
+/// Longest message preview in a notification, in characters.
+const NOTIFY_PREVIEW_CHARS: usize = 100;
+
+impl App {
+    pub(super) fn on_session(&mut self, event: SessionEvent, effects: &mut Vec<Effect>) {
+        match event {
+            SessionEvent::Connecting { .. } => {
+                if !matches!(self.link, Link::Reconnecting { .. }) {
+                    self.link = Link::Connecting;
+                }
+            }
+            SessionEvent::Connected { user } => {
+                self.me = Some(user);
+                self.link = Link::Connected;
+                effects.push(Effect::LoadConversations);
+            }
+            SessionEvent::Disconnected { retry_in, .. } => {
+                self.link = Link::Reconnecting {
+                    retry_at: self.now + retry_in,
+                };
+            }
+            SessionEvent::AuthRejected { reason } => {
+                self.link = Link::Stopped(format!(
+                    "session refused: {}; run quid login",
+                    inert_line(&reason)
+                ));
+            }
+            SessionEvent::Failed { reason } => self.link = Link::Stopped(inert_line(&reason)),
+            SessionEvent::CaughtUp => {}
+            SessionEvent::Event { event, .. } => self.on_event(event, effects),
+            SessionEvent::Typing {
+                conversation_id,
+                user,
+            } => {
+                self.typing
+                    .insert(conversation_id, (inert_line(&user.username), self.now));
+            }
+            SessionEvent::Sent { message, .. } => self.on_message(&message, effects),
+            SessionEvent::SendRefused {
+                client_id, error, ..
+            } => {
+                for timeline in self.timelines.values_mut() {
+                    timeline.remove_queued(client_id);
+                }
+                self.error(format!("message not sent: {}", inert_line(&error.message)));
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event, effects: &mut Vec<Effect>) {
+        match event {
+            Event::Message { message } => self.on_message(&message, effects),
+            Event::Joined { conversation } => self.upsert(&conversation),
+            Event::MemberJoined {
+                conversation_id,
+                user,
+            } => {
+                if let Some(entry) = self.entry_mut(conversation_id) {
+                    entry.members.push(inert_line(&user.username));
+                    entry.members.sort();
+                }
+            }
+            Event::MemberLeft {
+                conversation_id,
+                user,
+            } => {
+                if Some(&user.username) == self.me.as_ref().map(|m| &m.username) {
+                    self.forget(conversation_id, effects);
+                } else if let Some(entry) = self.entry_mut(conversation_id) {
+                    let name = inert_line(&user.username);
+                    entry.members.retain(|m| *m != name);
+                }
+            }
+            Event::Read {
+                conversation_id,
+                user,
+                up_to,
+            } => {
+                let by_me = Some(&user.username) == self.me.as_ref().map(|m| &m.username);
+                if by_me {
+                    if let Some(entry) = self.entry_mut(conversation_id)
+                        && entry.last_message_id.is_some_and(|last| up_to >= last)
+                    {
+                        entry.unread = 0;
+                    }
+                } else if let Some(timeline) = self.timelines.get_mut(&conversation_id) {
+                    timeline.read_by_others = timeline.read_by_others.max(Some(up_to));
+                }
+            }
+        }
+    }
+
+    fn on_message(&mut self, message: &Message, effects: &mut Vec<Effect>) {
+        let me = self.my_name().to_owned();
+        let mine = message.sender.username == me;
+        let id = message.conversation_id;
+        let Some(entry) = self.entry_mut(id) else {
+            // A conversation we have not heard of yet: the list will bring it.
+            effects.push(Effect::LoadConversations);
+            return;
+        };
+        let is_new = entry.last_message_id.is_none_or(|last| message.id > last);
+        if is_new {
+            entry.last_message_id = Some(message.id);
+            entry.last_activity = entry.last_activity.max(message.sent_at);
+        }
+        let timeline = self.timelines.entry(id).or_default();
+        // The typing indicator ends with the message it announced.
+        if self
+            .typing
+            .get(&id)
+            .is_some_and(|(who, _)| *who == inert_line(&message.sender.username))
+        {
+            self.typing.remove(&id);
+        }
+        if timeline.loaded {
+            timeline.insert(Entry::from_message(message, &me));
+        }
+        let in_view = self.selected == Some(id) && timeline.scroll == 0;
+        if is_new
+            && !mine
+            && !in_view
+            && let Some(entry) = self.entry_mut(id)
+        {
+            entry.unread += 1;
+        }
+        if is_new && !mine && self.selected != Some(id) {
+            effects.push(self.notification(message));
+        }
+        self.sort_conversations();
+        if in_view {
+            self.mark_read_if_visible(effects);
+        }
+    }
+
+    fn notification(&self, message: &Message) -> Effect {
+        let place = self
+            .conversations
+            .iter()
+            .find(|c| c.id == message.conversation_id);
+        let sender = inert_line(&message.sender.username);
+        let title = match place {
+            Some(entry) if entry.kind == crate::protocol::ConversationKind::Group => {
+                format!("{sender} in {}", entry.label())
+            }
+            _ => sender,
+        };
+        let body: String = inert_line(&message.text)
+            .chars()
+            .take(NOTIFY_PREVIEW_CHARS)
+            .collect();
+        Effect::Notify { title, body }
+    }
+
+    pub(super) fn on_done(&mut self, done: Done, effects: &mut Vec<Effect>) {
+        match done {
+            Done::Conversations(list) => {
+                for conversation in &list {
+                    self.upsert(conversation);
+                }
+                let listed: Vec<_> = list.iter().map(|c| c.id).collect();
+                self.conversations.retain(|c| listed.contains(&c.id));
+                self.sort_conversations();
+                let still_there = self.selected.is_some_and(|id| listed.contains(&id));
+                if !still_there {
+                    self.selected = None;
+                    if let Some(first) = self.conversations.first().map(|c| c.id) {
+                        self.select(first, effects);
+                    }
+                }
+            }
+            Done::History {
+                conversation_id,
+                before,
+                page,
+            } => {
+                let me = self.my_name().to_owned();
+                let unread = self.entry_mut(conversation_id).map_or(0, |e| e.unread);
+                let entries = page
+                    .messages
+                    .iter()
+                    .map(|m| Entry::from_message(m, &me))
+                    .collect();
+                let timeline = self.timelines.entry(conversation_id).or_default();
+                let first_load = !timeline.loaded;
+                timeline.merge_page(entries, page.has_more, before.is_some());
+                if first_load && self.selected == Some(conversation_id) {
+                    timeline.place_new_marker(unread);
+                    self.mark_read_if_visible(effects);
+                }
+            }
+            Done::Opened(conversation) => {
+                self.upsert(&conversation);
+                self.sort_conversations();
+                self.select(conversation.id, effects);
+            }
+            Done::Left(id) => {
+                self.forget(id, effects);
+                self.notice = Some(Notice::Info("you left the group".into()));
+            }
+            Done::Failed(text) => {
+                for timeline in self.timelines.values_mut() {
+                    timeline.loading = false;
+                }
+                self.error(inert(&text));
+            }
+        }
+    }
+
+    /// Adds or refreshes a conversation from the server's view of it.
+    fn upsert(&mut self, conversation: &Conversation) {
+        let fresh = ConversationEntry::from_protocol(conversation);
+        match self.entry_mut(conversation.id) {
+            Some(entry) => {
+                let marked_read = entry.marked_read;
+                *entry = ConversationEntry {
+                    marked_read,
+                    ..fresh
+                };
+            }
+            None => self.conversations.push(fresh),
+        }
+        self.sort_conversations();
+    }
+
+    fn forget(&mut self, id: ConversationId, effects: &mut Vec<Effect>) {
+        self.conversations.retain(|c| c.id != id);
+        self.timelines.remove(&id);
+        if self.selected == Some(id) {
+            self.selected = None;
+            if let Some(first) = self.conversations.first().map(|c| c.id) {
+                self.select(first, effects);
+            }
+        }
+    }
+
+    fn entry_mut(&mut self, id: ConversationId) -> Option<&mut ConversationEntry> {
+        self.conversations.iter_mut().find(|c| c.id == id)
+    }
+}

@@ -1,0 +1,173 @@
+//! One conversation's messages as the client holds them: confirmed messages in id order, then
+//! the ones still queued in the outbox. Only text made inert enters here.
+
+use crate::protocol::{ClientMsgId, Message, MessageId, TimestampMs};
+use crate::untrusted::{inert, inert_line};
+
+/// What the sender sees of their own message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// In the outbox, not yet acknowledged by the server.
+    Queued,
+    /// Stored by the server.
+    Sent,
+    /// Someone else in the conversation has read it.
+    Read,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// `None` while queued.
+    pub id: Option<MessageId>,
+    pub client_id: ClientMsgId,
+    pub sender: String,
+    pub text: String,
+    pub sent_at: TimestampMs,
+    pub mine: bool,
+}
+
+impl Entry {
+    pub fn from_message(message: &Message, me: &str) -> Entry {
+        Entry {
+            id: Some(message.id),
+            client_id: message.client_id,
+            sender: inert_line(&message.sender.username),
+            text: inert(&message.text),
+            sent_at: message.sent_at,
+            mine: message.sender.username == me,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    pub entries: Vec<Entry>,
+    /// Whether the server holds messages older than the first entry.
+    pub has_more_before: bool,
+    /// A history request is in flight.
+    pub loading: bool,
+    /// The newest page has been fetched at least once.
+    pub loaded: bool,
+    /// Lines scrolled up from the bottom; 0 follows new messages.
+    pub scroll: usize,
+    /// The first message that was unread when the conversation was opened.
+    pub new_marker: Option<MessageId>,
+    /// The newest message someone else has read.
+    pub read_by_others: Option<MessageId>,
+}
+
+impl Timeline {
+    /// Adds a message the server has; replaces the queued entry with the same client id.
+    /// A message already held is ignored, so replays and duplicates change nothing.
+    pub fn insert(&mut self, entry: Entry) {
+        let Some(id) = entry.id else { return };
+        self.entries
+            .retain(|e| !(e.id.is_none() && e.client_id == entry.client_id));
+        let confirmed = self.confirmed_len();
+        match self.entries[..confirmed].binary_search_by_key(&Some(id), |e| e.id) {
+            Ok(_) => {}
+            Err(position) => self.entries.insert(position, entry),
+        }
+    }
+
+    pub fn add_queued(&mut self, entry: Entry) {
+        self.entries.push(entry);
+    }
+
+    pub fn remove_queued(&mut self, client_id: ClientMsgId) -> Option<Entry> {
+        let position = self
+            .entries
+            .iter()
+            .position(|e| e.id.is_none() && e.client_id == client_id)?;
+        Some(self.entries.remove(position))
+    }
+
+    /// Merges a page of history (ascending), older than or overlapping what is held.
+    pub fn merge_page(&mut self, page: Vec<Entry>, has_more_before: bool, was_older_page: bool) {
+        for entry in page {
+            self.insert(entry);
+        }
+        if was_older_page || !self.loaded {
+            self.has_more_before = has_more_before;
+        }
+        self.loaded = true;
+        self.loading = false;
+    }
+
+    pub fn first_id(&self) -> Option<MessageId> {
+        self.entries.first().and_then(|e| e.id)
+    }
+
+    pub fn last_id(&self) -> Option<MessageId> {
+        self.entries[..self.confirmed_len()]
+            .last()
+            .and_then(|e| e.id)
+    }
+
+    pub fn delivery(&self, entry: &Entry) -> Delivery {
+        match (entry.id, self.read_by_others) {
+            (None, _) => Delivery::Queued,
+            (Some(id), Some(read)) if id <= read => Delivery::Read,
+            _ => Delivery::Sent,
+        }
+    }
+
+    pub fn queued_count(&self) -> usize {
+        self.entries.iter().filter(|e| e.id.is_none()).count()
+    }
+
+    /// Marks the first of the newest `unread` messages from others as where new ones start.
+    pub fn place_new_marker(&mut self, unread: u32) {
+        if unread == 0 {
+            return;
+        }
+        self.new_marker = self
+            .entries
+            .iter()
+            .rev()
+            .filter(|e| !e.mine && e.id.is_some())
+            .nth(unread as usize - 1)
+            .or_else(|| self.entries.iter().find(|e| !e.mine && e.id.is_some()))
+            .and_then(|e| e.id);
+    }
+
+    fn confirmed_len(&self) -> usize {
+        self.entries.iter().take_while(|e| e.id.is_some()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: Option<i64>, client: ClientMsgId, text: &str) -> Entry {
+        Entry {
+            id: id.map(MessageId),
+            client_id: client,
+            sender: "alice".into(),
+            text: text.into(),
+            sent_at: TimestampMs(0),
+            mine: true,
+        }
+    }
+
+    #[test]
+    fn confirmed_messages_stay_ordered_and_replace_their_queued_copy() {
+        let mut timeline = Timeline::default();
+        let queued = ClientMsgId::random();
+        timeline.add_queued(entry(None, queued, "pending"));
+        timeline.insert(entry(Some(5), ClientMsgId::random(), "five"));
+        timeline.insert(entry(Some(3), ClientMsgId::random(), "three"));
+        timeline.insert(entry(Some(5), ClientMsgId::random(), "five again"));
+        let texts: Vec<_> = timeline.entries.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, ["three", "five", "pending"]);
+        assert_eq!(timeline.queued_count(), 1);
+
+        timeline.insert(entry(Some(7), queued, "pending"));
+        assert_eq!(timeline.queued_count(), 0);
+        assert_eq!(timeline.last_id(), Some(MessageId(7)));
+        timeline.read_by_others = Some(MessageId(5));
+        assert_eq!(timeline.delivery(&timeline.entries[1]), Delivery::Read);
+        assert_eq!(timeline.delivery(&timeline.entries[2]), Delivery::Sent);
+    }
+}

@@ -1,0 +1,205 @@
+//! The message pane. Rows are built from the newest message backwards and only until the
+//! pane (plus the scroll offset) is full, so drawing costs what is visible, not the history.
+
+use crate::tui::state::timeline::{Delivery, Entry, Timeline};
+use crate::tui::text::{width, wrap};
+use crate::tui::theme::Theme;
+use chrono::{DateTime, FixedOffset};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// Columns before the text: "HH:MM ".
+const TIME_COLUMNS: usize = 6;
+/// Columns kept free after one's own messages for the delivery mark.
+const MARK_COLUMNS: usize = 3;
+
+/// One screen row of the pane.
+#[derive(Debug, Clone, PartialEq)]
+enum Row {
+    Day(String),
+    NewMarker,
+    /// `time` and `sender` are on an entry's first row only; `mark` on one's own last row.
+    Text {
+        time: Option<String>,
+        sender: Option<String>,
+        text: String,
+        mark: Option<Delivery>,
+    },
+    Top(&'static str),
+}
+
+fn local(entry: &Entry, utc_offset_secs: i32) -> Option<DateTime<FixedOffset>> {
+    let offset = FixedOffset::east_opt(utc_offset_secs)?;
+    DateTime::from_timestamp_millis(entry.sent_at.0).map(|t| t.with_timezone(&offset))
+}
+
+/// The rows of `entries[index]`, separator and marker included, top to bottom.
+fn entry_rows(
+    timeline: &Timeline,
+    index: usize,
+    pane_width: usize,
+    utc_offset_secs: i32,
+) -> Vec<Row> {
+    let entry = &timeline.entries[index];
+    let when = local(entry, utc_offset_secs);
+    let mut rows = Vec::new();
+    let previous_day = index
+        .checked_sub(1)
+        .and_then(|i| local(&timeline.entries[i], utc_offset_secs))
+        .map(|t| t.date_naive());
+    if let Some(when) = when
+        && previous_day != Some(when.date_naive())
+    {
+        rows.push(Row::Day(when.format("%A %-d %B %Y").to_string()));
+    }
+    if entry.id.is_some() && entry.id == timeline.new_marker {
+        rows.push(Row::NewMarker);
+    }
+    let reserve = TIME_COLUMNS + if entry.mine { MARK_COLUMNS } else { 0 };
+    let content = format!("{}: {}", entry.sender, entry.text);
+    let lines = wrap(&content, pane_width.saturating_sub(reserve));
+    let last = lines.len() - 1;
+    let name_prefix = format!("{}:", entry.sender);
+    for (n, line) in lines.into_iter().enumerate() {
+        let (sender, text) = if n == 0 && line.starts_with(&name_prefix) {
+            (
+                Some(entry.sender.clone()),
+                line[name_prefix.len()..].to_owned(),
+            )
+        } else {
+            (None, line)
+        };
+        rows.push(Row::Text {
+            time: (n == 0)
+                .then(|| when.map_or_else(|| "--:--".into(), |t| t.format("%H:%M").to_string())),
+            sender,
+            text,
+            mark: (n == last && entry.mine).then(|| timeline.delivery(entry)),
+        });
+    }
+    rows
+}
+
+/// The newest rows, at least `wanted` of them if the timeline has that many, top to bottom.
+fn newest_rows(
+    timeline: &Timeline,
+    pane_width: usize,
+    wanted: usize,
+    utc_offset_secs: i32,
+) -> Vec<Row> {
+    let mut chunks = Vec::new();
+    let mut count = 0;
+    for index in (0..timeline.entries.len()).rev() {
+        let rows = entry_rows(timeline, index, pane_width, utc_offset_secs);
+        count += rows.len();
+        chunks.push(rows);
+        if count >= wanted {
+            break;
+        }
+    }
+    if count < wanted {
+        chunks.push(vec![top_row(timeline)]);
+    }
+    chunks.into_iter().rev().flatten().collect()
+}
+
+fn top_row(timeline: &Timeline) -> Row {
+    if timeline.loading {
+        Row::Top("loading older messages…")
+    } else if timeline.has_more_before {
+        Row::Top("PgUp for older messages")
+    } else if timeline.entries.is_empty() {
+        Row::Top("no messages yet: say hello")
+    } else {
+        Row::Top("beginning of the conversation")
+    }
+}
+
+/// How many rows the newest messages take, counting no further than `limit`.
+pub fn count_lines(
+    timeline: &Timeline,
+    pane_width: usize,
+    limit: usize,
+    utc_offset_secs: i32,
+) -> usize {
+    newest_rows(timeline, pane_width, limit, utc_offset_secs)
+        .len()
+        .min(limit)
+}
+
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    timeline: &Timeline,
+    theme: &Theme,
+    utc_offset_secs: i32,
+) {
+    let height = usize::from(area.height);
+    let pane_width = usize::from(area.width);
+    let rows = newest_rows(
+        timeline,
+        pane_width,
+        timeline.scroll + height,
+        utc_offset_secs,
+    );
+    let end = rows.len().saturating_sub(timeline.scroll);
+    let start = end.saturating_sub(height);
+    let lines: Vec<Line> = rows[start..end]
+        .iter()
+        .map(|row| render_row(row, pane_width, theme))
+        .collect();
+    // Short conversations sit at the bottom, next to the composer, as in every chat client.
+    let padding = height.saturating_sub(lines.len());
+    let area = Rect {
+        y: area.y + padding as u16,
+        height: area.height - padding as u16,
+        ..area
+    };
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn render_row<'a>(row: &'a Row, pane_width: usize, theme: &Theme) -> Line<'a> {
+    match row {
+        Row::Day(day) => centred_rule(day, pane_width, theme.dim),
+        Row::NewMarker => centred_rule("new messages", pane_width, theme.new_marker),
+        Row::Top(text) => Line::styled(format!("  {text}"), theme.dim),
+        Row::Text {
+            time,
+            sender,
+            text,
+            mark,
+        } => {
+            let mut spans = vec![Span::styled(
+                time.as_ref()
+                    .map_or_else(|| " ".repeat(TIME_COLUMNS), |t| format!("{t} ")),
+                theme.dim,
+            )];
+            if let Some(sender) = sender {
+                spans.push(Span::styled(sender.as_str(), theme.name_style(sender)));
+                spans.push(Span::styled(":", theme.dim));
+            }
+            spans.push(Span::styled(text.as_str(), theme.text));
+            if let Some(mark) = mark {
+                let (symbol, style) = match mark {
+                    Delivery::Queued => (" …", theme.dim),
+                    Delivery::Sent => (" ✓", theme.dim),
+                    Delivery::Read => (" ✓✓", theme.info),
+                };
+                spans.push(Span::styled(symbol, style));
+            }
+            Line::from(spans)
+        }
+    }
+}
+
+fn centred_rule(label: &str, pane_width: usize, style: Style) -> Line<'static> {
+    let label = format!(" {label} ");
+    let side = pane_width.saturating_sub(width(&label)) / 2;
+    Line::styled(
+        format!("{}{label}{}", "─".repeat(side), "─".repeat(side)),
+        style,
+    )
+}

@@ -1,0 +1,122 @@
+//! Drawing: takes the state by shared reference and only draws. One file per part.
+
+pub mod first_run;
+mod help;
+pub mod messages;
+mod sidebar;
+mod status;
+
+use super::layout;
+use super::state::{App, Notice, Overlay};
+use super::theme::Theme;
+use crate::protocol::ConversationKind;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
+    let areas = layout::areas(
+        frame.area(),
+        app.composer.lines().len(),
+        app.notice.is_some(),
+    );
+    if let Some(sidebar) = areas.sidebar {
+        sidebar::draw(frame, sidebar, app, theme);
+    }
+    draw_header(frame, areas.header, app, theme, areas.sidebar.is_none());
+    match app.selected_timeline() {
+        Some(timeline) => {
+            messages::draw(frame, areas.messages, timeline, theme, app.utc_offset_secs)
+        }
+        None => draw_empty(frame, areas.messages, app, theme),
+    }
+    if let (Some(area), Some(notice)) = (areas.notice, &app.notice) {
+        let (text, style) = match notice {
+            Notice::Error(text) => (format!(" ✗ {text}"), theme.error),
+            Notice::Info(text) => (format!(" {text}"), theme.info),
+        };
+        frame.render_widget(Paragraph::new(Line::styled(text, style)), area);
+    }
+    draw_composer(frame, areas.composer, app, theme);
+    status::draw(frame, areas.status, app, theme);
+    if app.overlay == Some(Overlay::Help) {
+        help::draw(frame, frame.area(), &app.keymap, theme);
+    }
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, narrow: bool) {
+    let Some(entry) = app.selected_entry() else {
+        frame.render_widget(Paragraph::new(Line::styled(" quid", theme.accent)), area);
+        return;
+    };
+    let mut spans = Vec::new();
+    if narrow {
+        let position = app
+            .conversations
+            .iter()
+            .position(|c| c.id == entry.id)
+            .map_or(0, |p| p + 1);
+        spans.push(Span::styled(
+            format!(" {position}/{} ", app.conversations.len()),
+            theme.dim,
+        ));
+        let unread_elsewhere: u32 = app
+            .conversations
+            .iter()
+            .filter(|c| c.id != entry.id)
+            .map(|c| c.unread)
+            .sum();
+        if unread_elsewhere > 0 {
+            spans.push(Span::styled(
+                format!("({unread_elsewhere} unread) "),
+                theme.unread,
+            ));
+        }
+    }
+    spans.push(Span::styled(format!(" {}", entry.label()), theme.accent));
+    if entry.kind == ConversationKind::Group {
+        spans.push(Span::styled(
+            format!("  {}", entry.members.join(", ")),
+            theme.dim,
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_empty(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let text = if app.conversations.is_empty() {
+        vec![
+            Line::raw(""),
+            Line::styled("  No conversations yet.", theme.text),
+            Line::styled(
+                "  /dm USER starts one; /group NAME USER... makes a group.",
+                theme.dim,
+            ),
+            Line::styled(
+                format!(
+                    "  {} shows every key.",
+                    app.keymap.key_hint(super::keymap::Action::Help)
+                ),
+                theme.dim,
+            ),
+        ]
+    } else {
+        vec![Line::styled("  Pick a conversation.", theme.dim)]
+    };
+    frame.render_widget(Paragraph::new(text), area);
+}
+
+fn draw_composer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let title = match app.selected_entry() {
+        Some(entry) => format!(" to {} ", entry.label()),
+        None => " no conversation ".to_owned(),
+    };
+    let block = Block::new()
+        .borders(Borders::TOP | Borders::BOTTOM)
+        .border_style(theme.dim)
+        .title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    frame.render_widget(&app.composer, inner);
+}

@@ -1,0 +1,71 @@
+//! The conversation list: most recent first, the selected one highlighted, unread badges.
+
+use crate::protocol::ConversationKind;
+use crate::tui::state::App;
+use crate::tui::text::width;
+use crate::tui::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let block = Block::new().borders(Borders::RIGHT).border_style(theme.dim);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let columns = usize::from(inner.width);
+    let mut lines = vec![Line::styled(" Conversations", theme.accent)];
+    for entry in &app.conversations {
+        let sigil = match entry.kind {
+            ConversationKind::Group => "#",
+            ConversationKind::Direct => "@",
+        };
+        let badge = match entry.unread {
+            0 => String::new(),
+            n if n > 99 => " 99+".into(),
+            n => format!(" {n}"),
+        };
+        let room = columns.saturating_sub(3 + width(&badge));
+        let name = truncate(&entry.name, room);
+        let gap = " ".repeat(room.saturating_sub(width(&name)));
+        let selected = app.selected == Some(entry.id);
+        let base = if selected { theme.selected } else { theme.text };
+        let badge_style = if selected {
+            theme.selected
+        } else {
+            theme.unread
+        };
+        let name_style = if entry.unread > 0 && !selected {
+            theme.unread
+        } else {
+            base
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {sigil}"), if selected { base } else { theme.dim }),
+            Span::styled(name, name_style),
+            Span::styled(gap, base),
+            Span::styled(badge, badge_style),
+            Span::styled(" ", base),
+        ]));
+    }
+    if app.conversations.is_empty() {
+        lines.push(Line::styled(" (none yet)", theme.dim));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Cuts `text` to `columns` display columns, marking the cut with `…`.
+pub fn truncate(text: &str, columns: usize) -> String {
+    if width(text) <= columns {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    for c in text.chars() {
+        if width(&out) + width(&c.to_string()) + 1 > columns {
+            break;
+        }
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
