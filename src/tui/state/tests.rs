@@ -1,1 +1,404 @@
+//! The state machine driven by scripted messages, asserted without a terminal.
 
+use super::*;
+use crate::protocol::{ClientMsgId, ConversationKind, Event, Message, MessageId, Seq, UserId};
+use crossterm::event::{KeyCode, KeyModifiers};
+use timeline::Delivery;
+
+pub(crate) const DAY_ONE: i64 = 1_795_511_700_000; // 2026-11-24 09:15 UTC
+pub(crate) const DAY_TWO: i64 = 1_795_593_720_000; // 2026-11-25 08:02 UTC
+
+pub(crate) fn user(id: i64, name: &str) -> User {
+    User {
+        id: UserId(id),
+        username: name.into(),
+    }
+}
+
+pub(crate) fn conversation(
+    id: i64,
+    kind: ConversationKind,
+    name: &str,
+    unread: u32,
+    last: i64,
+) -> Conversation {
+    Conversation {
+        id: ConversationId(id),
+        kind,
+        name: name.into(),
+        members: vec![user(1, "alice"), user(2, "bob")],
+        unread,
+        last_message_id: Some(MessageId(last)),
+        last_activity: TimestampMs(DAY_TWO + last * 60_000),
+    }
+}
+
+pub(crate) fn message(id: i64, conversation: i64, from: &User, text: &str, at: i64) -> Message {
+    Message {
+        id: MessageId(id),
+        conversation_id: ConversationId(conversation),
+        sender: from.clone(),
+        client_id: ClientMsgId::random(),
+        text: text.into(),
+        sent_at: TimestampMs(at),
+    }
+}
+
+/// alice, connected, with a direct conversation (id 1) with bob and a group (id 2), the
+/// direct one selected and its history loaded.
+pub(crate) fn connected_app(width: u16, height: u16) -> App {
+    let now = Instant::now();
+    let mut app = App::new(
+        "demo",
+        Keymap::default(),
+        Rect::new(0, 0, width, height),
+        now,
+        0,
+    );
+    app.update(Msg::Session(SessionEvent::Connected {
+        user: user(1, "alice"),
+    }));
+    app.update(Msg::Done(Done::Conversations(vec![
+        conversation(1, ConversationKind::Direct, "bob", 0, 3),
+        conversation(2, ConversationKind::Group, "general", 2, 2),
+    ])));
+    let (alice, bob) = (user(1, "alice"), user(2, "bob"));
+    let page = results::History {
+        messages: vec![
+            message(1, 1, &bob, "morning! coffee later?", DAY_ONE),
+            message(3, 1, &alice, "sure, 10:30 at the usual place", DAY_TWO),
+        ],
+        has_more: false,
+    };
+    app.update(Msg::Done(Done::History {
+        conversation_id: ConversationId(1),
+        before: None,
+        page,
+    }));
+    app
+}
+
+pub(crate) fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+pub(crate) fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+pub(crate) fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
+    text.chars()
+        .flat_map(|c| app.update(key(KeyCode::Char(c))))
+        .collect()
+}
+
+fn texts(app: &App, id: i64) -> Vec<String> {
+    app.timelines[&ConversationId(id)]
+        .entries
+        .iter()
+        .map(|e| e.text.clone())
+        .collect()
+}
+
+#[test]
+fn connecting_loads_conversations_then_the_first_ones_history() {
+    let mut app = App::new(
+        "demo",
+        Keymap::default(),
+        Rect::new(0, 0, 80, 24),
+        Instant::now(),
+        0,
+    );
+    let effects = app.update(Msg::Session(SessionEvent::Connected {
+        user: user(1, "alice"),
+    }));
+    assert_eq!(effects, [Effect::LoadConversations]);
+    let effects = app.update(Msg::Done(Done::Conversations(vec![
+        conversation(2, ConversationKind::Group, "general", 2, 2),
+        conversation(1, ConversationKind::Direct, "bob", 0, 3),
+    ])));
+    assert_eq!(
+        app.conversations[0].id,
+        ConversationId(1),
+        "most recent first"
+    );
+    assert_eq!(app.selected, Some(ConversationId(1)));
+    assert_eq!(
+        effects,
+        [Effect::LoadHistory {
+            conversation_id: ConversationId(1),
+            before: None
+        }]
+    );
+}
+
+#[test]
+fn sending_shows_the_message_queued_then_sent_then_read() {
+    let mut app = connected_app(80, 24);
+    type_text(&mut app, "see you there");
+    let effects = app.update(key(KeyCode::Enter));
+    let [
+        Effect::Send {
+            conversation_id,
+            client_id,
+            text,
+        },
+    ] = effects.as_slice()
+    else {
+        panic!("expected one send, got {effects:?}");
+    };
+    assert_eq!((conversation_id.0, text.as_str()), (1, "see you there"));
+    assert!(app.composer.is_empty());
+    let timeline = &app.timelines[&ConversationId(1)];
+    let queued = timeline.entries.last().unwrap();
+    assert_eq!(timeline.delivery(queued), Delivery::Queued);
+    assert_eq!(app.queued_count(), 1);
+
+    let mut sent = message(4, 1, &user(1, "alice"), "see you there", DAY_TWO + 60_000);
+    sent.client_id = *client_id;
+    app.update(Msg::Session(SessionEvent::Sent {
+        client_id: *client_id,
+        message: sent.clone(),
+    }));
+    // The same message also arrives as an event: it must not appear twice.
+    app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(9),
+        event: Event::Message { message: sent },
+    }));
+    let timeline = &app.timelines[&ConversationId(1)];
+    assert_eq!(
+        texts(&app, 1)
+            .iter()
+            .filter(|t| *t == "see you there")
+            .count(),
+        1
+    );
+    assert_eq!(
+        timeline.delivery(timeline.entries.last().unwrap()),
+        Delivery::Sent
+    );
+
+    let read = Event::Read {
+        conversation_id: ConversationId(1),
+        user: user(2, "bob"),
+        up_to: MessageId(4),
+    };
+    app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(10),
+        event: read,
+    }));
+    let timeline = &app.timelines[&ConversationId(1)];
+    assert_eq!(
+        timeline.delivery(timeline.entries.last().unwrap()),
+        Delivery::Read
+    );
+    assert_eq!(app.queued_count(), 0);
+}
+
+#[test]
+fn a_message_out_of_view_counts_as_unread_notifies_and_is_read_on_switching() {
+    let mut app = connected_app(80, 24);
+    let incoming = message(5, 2, &user(2, "bob"), "standup in 5", DAY_TWO + 600_000);
+    let effects = app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(11),
+        event: Event::Message { message: incoming },
+    }));
+    assert_eq!(
+        effects,
+        [Effect::Notify {
+            title: "bob in #general".into(),
+            body: "standup in 5".into()
+        }]
+    );
+    assert_eq!(
+        app.conversations[0].id,
+        ConversationId(2),
+        "activity moves it to the top"
+    );
+    assert_eq!(app.conversations[0].unread, 3);
+
+    let effects = app.update(ctrl('p'));
+    assert_eq!(app.selected, Some(ConversationId(2)));
+    assert_eq!(
+        effects,
+        [Effect::LoadHistory {
+            conversation_id: ConversationId(2),
+            before: None
+        }]
+    );
+    let bob = user(2, "bob");
+    let page = results::History {
+        messages: vec![
+            message(2, 2, &bob, "one", DAY_TWO),
+            message(4, 2, &bob, "two", DAY_TWO + 60_000),
+            message(5, 2, &bob, "standup in 5", DAY_TWO + 120_000),
+        ],
+        has_more: false,
+    };
+    let effects = app.update(Msg::Done(Done::History {
+        conversation_id: ConversationId(2),
+        before: None,
+        page,
+    }));
+    assert_eq!(
+        effects,
+        [Effect::MarkRead {
+            conversation_id: ConversationId(2),
+            up_to: MessageId(5)
+        }]
+    );
+    assert_eq!(app.conversations[0].unread, 0);
+    assert_eq!(
+        app.timelines[&ConversationId(2)].new_marker,
+        Some(MessageId(2))
+    );
+}
+
+#[test]
+fn slash_commands_become_effects_and_mistakes_are_shown_inline() {
+    let mut app = connected_app(80, 24);
+    type_text(&mut app, "/dm carol");
+    assert_eq!(
+        app.update(key(KeyCode::Enter)),
+        [Effect::OpenDirect("carol".into())]
+    );
+    assert!(app.composer.is_empty());
+
+    type_text(&mut app, "/teleport");
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    assert!(
+        matches!(&app.notice, Some(Notice::Error(e)) if e.contains("unknown command /teleport"))
+    );
+    assert_eq!(
+        app.composer.lines(),
+        ["/teleport"],
+        "the text stays to be fixed"
+    );
+
+    app.update(key(KeyCode::Esc));
+    assert_eq!(app.notice, None);
+    app.composer = input::new_composer();
+    type_text(&mut app, "/leave");
+    app.update(key(KeyCode::Enter));
+    assert!(matches!(&app.notice, Some(Notice::Error(e)) if e.contains("not one")));
+
+    app.composer = input::new_composer();
+    type_text(&mut app, "//not a command");
+    let effects = app.update(key(KeyCode::Enter));
+    assert!(matches!(effects.as_slice(), [Effect::Send { text, .. }] if text == "/not a command"));
+}
+
+#[test]
+fn up_recalls_what_was_sent_and_down_comes_back() {
+    let mut app = connected_app(80, 24);
+    for text in ["first", "second"] {
+        type_text(&mut app, text);
+        app.update(key(KeyCode::Enter));
+    }
+    app.update(key(KeyCode::Up));
+    assert_eq!(app.composer.lines(), ["second"]);
+    app.update(key(KeyCode::Up));
+    assert_eq!(app.composer.lines(), ["first"]);
+    app.update(key(KeyCode::Down));
+    assert_eq!(app.composer.lines(), ["second"]);
+    app.update(key(KeyCode::Down));
+    assert!(app.composer.is_empty());
+}
+
+#[test]
+fn a_lost_connection_counts_down_to_the_retry() {
+    let mut app = connected_app(80, 24);
+    let start = app.now;
+    app.update(Msg::Session(SessionEvent::Disconnected {
+        reason: "gone".into(),
+        retry_in: Duration::from_secs(4),
+    }));
+    assert_eq!(app.reconnect_countdown(), Some(4));
+    app.dirty = false;
+    app.update(Msg::Tick(start + Duration::from_millis(1500)));
+    assert_eq!(app.reconnect_countdown(), Some(3));
+    assert!(
+        app.dirty,
+        "the countdown changed, so the screen must be redrawn"
+    );
+    app.dirty = false;
+    app.update(Msg::Tick(start + Duration::from_millis(1600)));
+    assert!(!app.dirty, "nothing visible changed");
+    app.update(Msg::Session(SessionEvent::Connected {
+        user: user(1, "alice"),
+    }));
+    assert_eq!(app.link, Link::Connected);
+}
+
+#[test]
+fn scrolling_past_the_oldest_loaded_message_fetches_older_ones() {
+    let mut app = connected_app(80, 24);
+    let timeline = app.timelines.get_mut(&ConversationId(1)).unwrap();
+    timeline.has_more_before = true;
+    let effects = app.update(key(KeyCode::PageUp));
+    assert_eq!(
+        effects,
+        [Effect::LoadHistory {
+            conversation_id: ConversationId(1),
+            before: Some(MessageId(1))
+        }]
+    );
+    assert!(
+        app.update(key(KeyCode::PageUp)).is_empty(),
+        "one request at a time"
+    );
+    app.update(key(KeyCode::End));
+    assert_eq!(app.timelines[&ConversationId(1)].scroll, 0);
+}
+
+#[test]
+fn typing_is_announced_at_most_every_few_seconds_and_shown_briefly() {
+    let mut app = connected_app(80, 24);
+    let effects = type_text(&mut app, "hello");
+    assert_eq!(effects, [Effect::Typing(ConversationId(1))]);
+    app.update(Msg::Session(SessionEvent::Typing {
+        conversation_id: ConversationId(1),
+        user: user(2, "bob"),
+    }));
+    assert_eq!(app.typing_here(), Some("bob"));
+    app.update(Msg::Tick(app.now + TYPING_SHOWN_FOR));
+    assert_eq!(app.typing_here(), None);
+}
+
+#[test]
+fn hostile_text_is_made_inert_where_it_enters() {
+    let mut app = connected_app(80, 24);
+    let hostile = "\u{1b}]0;pwned\u{7}\u{1b}[2Jgotcha\u{202e}";
+    let mut evil = user(2, "bob");
+    evil.username = "bob\u{1b}[31m".into();
+    let incoming = message(6, 1, &evil, hostile, DAY_TWO + 300_000);
+    app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(12),
+        event: Event::Message { message: incoming },
+    }));
+    let entry = app.timelines[&ConversationId(1)].entries.last().unwrap();
+    for text in [&entry.text, &entry.sender] {
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains('\u{202e}'),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn help_opens_on_question_mark_only_in_an_empty_composer() {
+    let mut app = connected_app(80, 24);
+    app.update(key(KeyCode::Char('?')));
+    assert_eq!(app.overlay, Some(Overlay::Help));
+    app.update(key(KeyCode::Char('x')));
+    assert_eq!(app.overlay, None);
+    assert!(
+        app.composer.is_empty(),
+        "the key that closes help types nothing"
+    );
+    type_text(&mut app, "why");
+    app.update(key(KeyCode::Char('?')));
+    assert_eq!(app.overlay, None);
+    assert_eq!(app.composer.lines(), ["why?"]);
+    assert_eq!(app.update(ctrl('c')), [Effect::Quit]);
+}

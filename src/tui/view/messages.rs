@@ -44,7 +44,8 @@ fn entry_rows(
     utc_offset_secs: i32,
 ) -> Vec<Row> {
     let entry = &timeline.entries[index];
-    let when = local(entry, utc_offset_secs);
+    // A queued message has no server time yet: it shows none, and starts no new day.
+    let when = entry.id.and_then(|_| local(entry, utc_offset_secs));
     let mut rows = Vec::new();
     let previous_day = index
         .checked_sub(1)
@@ -74,7 +75,7 @@ fn entry_rows(
         };
         rows.push(Row::Text {
             time: (n == 0)
-                .then(|| when.map_or_else(|| "--:--".into(), |t| t.format("%H:%M").to_string())),
+                .then(|| when.map_or_else(String::new, |t| t.format("%H:%M").to_string())),
             sender,
             text,
             mark: (n == last && entry.mine).then(|| timeline.delivery(entry)),
@@ -174,7 +175,7 @@ fn render_row<'a>(row: &'a Row, pane_width: usize, theme: &Theme) -> Line<'a> {
         } => {
             let mut spans = vec![Span::styled(
                 time.as_ref()
-                    .map_or_else(|| " ".repeat(TIME_COLUMNS), |t| format!("{t} ")),
+                    .map_or_else(|| " ".repeat(TIME_COLUMNS), |t| format!("{t:<5} ")),
                 theme.dim,
             )];
             if let Some(sender) = sender {

@@ -69,7 +69,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, narrow: 
             .sum();
         if unread_elsewhere > 0 {
             spans.push(Span::styled(
-                format!("({unread_elsewhere} unread) "),
+                format!("({unread_elsewhere} unread)"),
                 theme.unread,
             ));
         }
@@ -120,3 +120,6 @@ fn draw_composer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(block, area);
     frame.render_widget(&app.composer, inner);
 }
+
+#[cfg(test)]
+mod tests;

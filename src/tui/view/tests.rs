@@ -1,0 +1,127 @@
+//! Snapshot tests of the main screens on ratatui's TestBackend, at several sizes.
+
+use super::draw;
+use crate::protocol::{ConversationId, Event, Seq};
+use crate::session::SessionEvent;
+use crate::tui::state::tests::{DAY_TWO, connected_app, ctrl, key, message, type_text, user};
+use crate::tui::state::{App, Msg};
+use crate::tui::theme::Theme;
+use crossterm::event::KeyCode;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::time::Duration;
+
+fn render(app: &App) -> Terminal<TestBackend> {
+    let backend = TestBackend::new(app.screen.width, app.screen.height);
+    let mut terminal = Terminal::new(backend).unwrap();
+    terminal
+        .draw(|frame| draw(frame, app, &Theme::default()))
+        .unwrap();
+    terminal
+}
+
+fn busy_app(width: u16, height: u16) -> App {
+    let mut app = connected_app(width, height);
+    let bob = user(2, "bob");
+    let long = "日本語のテキストを折り返す 👨\u{200d}👩\u{200d}👧 family emoji, combining e\u{301}e\u{301}, \
+                and enough words to need more than one line in a narrow pane";
+    let incoming = message(7, 1, &bob, long, DAY_TWO + 600_000);
+    app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(20),
+        event: Event::Message { message: incoming },
+    }));
+    app.update(Msg::Session(SessionEvent::Typing {
+        conversation_id: ConversationId(1),
+        user: bob,
+    }));
+    type_text(&mut app, "on my way");
+    app.update(key(KeyCode::Enter));
+    app
+}
+
+#[test]
+fn main_screen_80x24() {
+    insta::assert_snapshot!(render(&busy_app(80, 24)).backend());
+}
+
+#[test]
+fn main_screen_200x50() {
+    insta::assert_snapshot!(render(&busy_app(200, 50)).backend());
+}
+
+#[test]
+fn main_screen_40x15_hides_the_sidebar() {
+    insta::assert_snapshot!(render(&busy_app(40, 15)).backend());
+}
+
+#[test]
+fn help_overlay_80x24() {
+    let mut app = connected_app(80, 24);
+    app.update(key(KeyCode::F(1)));
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn reconnecting_status_80x24() {
+    let mut app = connected_app(80, 24);
+    app.update(Msg::Session(SessionEvent::Disconnected {
+        reason: "connection refused".into(),
+        retry_in: Duration::from_secs(7),
+    }));
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn group_with_unread_marker_and_inline_error_80x24() {
+    let mut app = connected_app(80, 24);
+    app.update(ctrl('n'));
+    let bob = user(2, "bob");
+    let page = crate::protocol::results::History {
+        messages: vec![
+            message(2, 2, &user(3, "carol"), "who's in for lunch?", DAY_TWO),
+            message(4, 2, &bob, "me", DAY_TWO + 60_000),
+        ],
+        has_more: true,
+    };
+    app.update(Msg::Done(crate::tui::state::Done::History {
+        conversation_id: ConversationId(2),
+        before: None,
+        page,
+    }));
+    type_text(&mut app, "/dm");
+    app.update(key(KeyCode::Enter));
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn first_run_screen_80x24() {
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let path = std::path::Path::new("/home/ada/.config/quid/config.toml");
+    terminal
+        .draw(|frame| super::first_run::draw(frame, path, &Theme::default()))
+        .unwrap();
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn hostile_text_renders_as_inert_characters() {
+    let mut app = connected_app(80, 24);
+    let hostile = "\u{1b}]0;owned\u{7}\u{1b}[2J\u{9b}1m\u{202e}reversed\r\nline";
+    let incoming = message(8, 1, &user(2, "bob"), hostile, DAY_TWO + 600_000);
+    app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(21),
+        event: Event::Message { message: incoming },
+    }));
+    let terminal = render(&app);
+    let buffer = terminal.backend().buffer();
+    for cell in buffer.content() {
+        assert!(
+            cell.symbol()
+                .chars()
+                .all(|c| !c.is_control() && !('\u{202a}'..='\u{202e}').contains(&c)),
+            "a cell holds {:?}",
+            cell.symbol()
+        );
+    }
+    insta::assert_snapshot!(terminal.backend());
+}
