@@ -4,7 +4,7 @@
 mod account;
 mod chat;
 mod config_cmd;
-mod logging;
+pub(crate) mod logging;
 mod serve;
 
 use crate::config::{self, Profile};
@@ -35,6 +35,8 @@ pub struct Cli {
 enum Command {
     /// Run the quid server
     Serve(serve::ServeArgs),
+    /// Try quid: a local server, people to talk to, and the TUI logged in as alice
+    Demo(crate::demo::DemoArgs),
     /// Create the profile's account on its server and log in
     Register {
         /// Read the password from the first line of standard input
@@ -113,6 +115,7 @@ impl Cli {
         };
         match command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Demo(args) => crate::demo::run(args).await,
             Command::Config(ConfigCommand::Path) => config_cmd::path(self.config_path()?),
             Command::Config(ConfigCommand::Check) => {
                 config_cmd::check(&self.config_path()?, &self.load_profile()?)

@@ -74,9 +74,22 @@ impl App {
             self.recall_newer();
             return;
         }
-        if self.composer.input(key) {
+        if self.readline_edit(key) || self.composer.input(key) {
             self.recall_position = None;
             self.maybe_send_typing(effects);
+        }
+    }
+
+    /// Where the editor's defaults differ from readline, readline wins: Ctrl+U deletes to the
+    /// start of the line (the editor would undo), and Ctrl+Z undoes instead.
+    fn readline_edit(&mut self, key: KeyEvent) -> bool {
+        if key.modifiers != KeyModifiers::CONTROL {
+            return false;
+        }
+        match key.code {
+            KeyCode::Char('u') => self.composer.delete_line_by_head(),
+            KeyCode::Char('z') => self.composer.undo(),
+            _ => false,
         }
     }
 

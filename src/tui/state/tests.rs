@@ -402,3 +402,13 @@ fn help_opens_on_question_mark_only_in_an_empty_composer() {
     assert_eq!(app.composer.lines(), ["why?"]);
     assert_eq!(app.update(ctrl('c')), [Effect::Quit]);
 }
+
+#[test]
+fn ctrl_u_deletes_to_the_start_of_the_line_as_in_readline() {
+    let mut app = connected_app(80, 24);
+    type_text(&mut app, "hello world");
+    app.update(ctrl('u'));
+    assert!(app.composer.is_empty());
+    app.update(ctrl('z'));
+    assert_eq!(app.composer.lines(), ["hello world"]);
+}

@@ -1,0 +1,61 @@
+//! `quid demo`: the first run. An embedded server on a free loopback port, alice, bob and carol
+//! with a little history, bots that answer, and the TUI logged in as alice. Quitting stops
+//! everything; without `--db` nothing is left behind.
+
+mod bots;
+mod seed;
+
+use crate::config::{Profile, TuiSettings};
+use crate::server::{Server, ServerConfig};
+use anyhow::Context;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use url::Url;
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Keep the demo's database here (reused on the next run) instead of a temporary one
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+}
+
+pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    let workdir =
+        tempfile::tempdir().context("cannot create a temporary directory for the demo")?;
+    crate::cli::logging::to_file(&workdir.path().join("demo.log"));
+    let db = args
+        .db
+        .clone()
+        .unwrap_or_else(|| workdir.path().join("demo.db"));
+    let fresh = !db.exists();
+    let server = Server::bind("127.0.0.1:0".parse()?, &db, ServerConfig::default()).await?;
+    let url = Url::parse(&format!("ws://{}", server.local_addr()?))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server_task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+
+    let outcome = async {
+        let tokens = seed::people(&url).await?;
+        if fresh {
+            seed::history(&url, &tokens).await?;
+        }
+        let bots = bots::start(&url, &tokens, workdir.path())?;
+        let profile = Profile {
+            name: "demo".into(),
+            server: url.clone(),
+            username: "alice".into(),
+            data_dir: workdir.path().join("alice"),
+            tui: TuiSettings::default(),
+        };
+        let result = crate::tui::runner::run(&profile, tokens.alice.clone()).await;
+        bots.stop();
+        result
+    }
+    .await;
+
+    let _ = stop.send(());
+    server_task.await.context("demo server task failed")??;
+    outcome?;
+    Ok(ExitCode::SUCCESS)
+}

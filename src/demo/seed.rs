@@ -1,0 +1,121 @@
+//! The demo's people and the conversations they already had.
+
+use crate::protocol::{ClientMsgId, ConversationId, ErrorCode, RequestBody, results};
+use crate::session::connection::{Connection, RequestError};
+use anyhow::Context;
+use url::Url;
+
+/// Every demo account has this password, so a kept `--db` can be logged into again.
+pub const DEMO_PASSWORD: &str = "quid-demo-password";
+
+pub struct Tokens {
+    pub alice: String,
+    pub bob: String,
+    pub carol: String,
+}
+
+/// Registers alice, bob and carol, or logs them in when a kept database already has them.
+pub async fn people(url: &Url) -> anyhow::Result<Tokens> {
+    Ok(Tokens {
+        alice: account(url, "alice").await?,
+        bob: account(url, "bob").await?,
+        carol: account(url, "carol").await?,
+    })
+}
+
+async fn account(url: &Url, username: &str) -> anyhow::Result<String> {
+    let (connection, _) = Connection::open(url, None).await?;
+    connection.hello(None).await?;
+    let register = RequestBody::Register {
+        username: username.into(),
+        password: DEMO_PASSWORD.into(),
+    };
+    let auth: results::Auth = match connection.request(register).await {
+        Ok(auth) => auth,
+        Err(RequestError::Api(e)) if e.code == ErrorCode::UsernameTaken => {
+            let login = RequestBody::Login {
+                username: username.into(),
+                password: DEMO_PASSWORD.into(),
+            };
+            connection.request(login).await.with_context(|| {
+                format!("demo user {username} exists in this database with another password")
+            })?
+        }
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot create demo user {username}"));
+        }
+    };
+    Ok(auth.token)
+}
+
+/// A little history so the first screen is not empty.
+pub async fn history(url: &Url, tokens: &Tokens) -> anyhow::Result<()> {
+    let alice = connect(url, &tokens.alice).await?;
+    let bob = connect(url, &tokens.bob).await?;
+    let carol = connect(url, &tokens.carol).await?;
+
+    let general: results::OneConversation = carol
+        .request(RequestBody::CreateGroup {
+            name: "general".into(),
+            members: vec!["alice".into(), "bob".into()],
+        })
+        .await?;
+    let general = general.conversation.id;
+    say(&carol, general, "morning all ☕").await?;
+    say(&bob, general, "standup at 10?").await?;
+    say(
+        &carol,
+        general,
+        "yes, and the new coffee machine finally works",
+    )
+    .await?;
+
+    let with_carol = open(&carol, "alice").await?;
+    say(
+        &carol,
+        with_carol,
+        "welcome! press F1 (or ? in an empty composer) for every key",
+    )
+    .await?;
+
+    let with_bob = open(&bob, "alice").await?;
+    say(&bob, with_bob, "hey alice 👋 this is quid").await?;
+    say(&alice, with_bob, "hi bob! how does it work?").await?;
+    say(
+        &bob,
+        with_bob,
+        "type a message and press Enter; I answer everything",
+    )
+    .await?;
+    Ok(())
+}
+
+async fn connect(url: &Url, token: &str) -> anyhow::Result<Connection> {
+    let (connection, _) = Connection::open(url, Some(token)).await?;
+    connection.hello(None).await?;
+    Ok(connection)
+}
+
+async fn open(connection: &Connection, username: &str) -> anyhow::Result<ConversationId> {
+    let opened: results::OneConversation = connection
+        .request(RequestBody::OpenDirect {
+            username: username.into(),
+        })
+        .await?;
+    Ok(opened.conversation.id)
+}
+
+async fn say(
+    connection: &Connection,
+    conversation_id: ConversationId,
+    text: &str,
+) -> anyhow::Result<()> {
+    let _: results::Sent = connection
+        .request(RequestBody::Send {
+            conversation_id,
+            client_id: ClientMsgId::random(),
+            text: text.into(),
+        })
+        .await?;
+    Ok(())
+}
