@@ -22,7 +22,9 @@ pub struct DemoArgs {
 pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let workdir =
         tempfile::tempdir().context("cannot create a temporary directory for the demo")?;
-    crate::cli::logging::to_file(&workdir.path().join("demo.log"));
+    // The log outlives the demo, so a surprise can be looked into afterwards.
+    let log_dir = crate::config::default_data_dir().unwrap_or_else(|| workdir.path().to_owned());
+    crate::cli::logging::to_file(&log_dir.join("demo.log"));
     let db = args
         .db
         .clone()

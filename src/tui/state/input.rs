@@ -186,6 +186,9 @@ impl App {
     fn scroll_down(&mut self, lines: usize, effects: &mut Vec<Effect>) {
         if let Some(timeline) = self.selected.and_then(|id| self.timelines.get_mut(&id)) {
             timeline.scroll = timeline.scroll.saturating_sub(lines);
+            if timeline.scroll == 0 {
+                timeline.unseen_below = 0;
+            }
         }
         self.mark_read_if_visible(effects);
     }

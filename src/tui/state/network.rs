@@ -125,6 +125,9 @@ impl App {
             timeline.insert(Entry::from_message(message, &me));
         }
         let in_view = self.selected == Some(id) && timeline.scroll == 0;
+        if is_new && !mine && timeline.scroll > 0 {
+            timeline.unseen_below += 1;
+        }
         if is_new
             && !mine
             && !in_view

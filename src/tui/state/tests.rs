@@ -347,8 +347,55 @@ fn scrolling_past_the_oldest_loaded_message_fetches_older_ones() {
         app.update(key(KeyCode::PageUp)).is_empty(),
         "one request at a time"
     );
-    app.update(key(KeyCode::End));
+    let incoming = message(
+        9,
+        1,
+        &user(2, "bob"),
+        "arrives at the bottom",
+        DAY_TWO + 800_000,
+    );
+    app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(30),
+        event: Event::Message { message: incoming },
+    }));
+    assert_eq!(
+        app.timelines[&ConversationId(1)].unseen_below,
+        0,
+        "everything fits: not scrolled"
+    );
+    // With a screenful of history, PageUp really leaves the bottom.
+    let bob = user(2, "bob");
+    let messages = (10..60)
+        .map(|id| message(id, 1, &bob, &format!("line {id}"), DAY_TWO + id * 1000))
+        .collect();
+    let page = results::History {
+        messages,
+        has_more: false,
+    };
+    app.update(Msg::Done(Done::History {
+        conversation_id: ConversationId(1),
+        before: None,
+        page,
+    }));
+    app.update(key(KeyCode::PageUp));
+    assert!(app.timelines[&ConversationId(1)].scroll > 0);
+    let incoming = message(60, 1, &bob, "while you were up there", DAY_TWO + 900_000);
+    let effects = app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(31),
+        event: Event::Message { message: incoming },
+    }));
+    assert!(effects.is_empty(), "not read while scrolled away from it");
+    assert_eq!(app.timelines[&ConversationId(1)].unseen_below, 1);
+    let effects = app.update(key(KeyCode::End));
     assert_eq!(app.timelines[&ConversationId(1)].scroll, 0);
+    assert_eq!(app.timelines[&ConversationId(1)].unseen_below, 0);
+    assert_eq!(
+        effects,
+        [Effect::MarkRead {
+            conversation_id: ConversationId(1),
+            up_to: MessageId(60)
+        }]
+    );
 }
 
 #[test]
@@ -411,4 +458,41 @@ fn ctrl_u_deletes_to_the_start_of_the_line_as_in_readline() {
     assert!(app.composer.is_empty());
     app.update(ctrl('z'));
     assert_eq!(app.composer.lines(), ["hello world"]);
+}
+
+#[test]
+fn the_mouse_wheel_scrolls_the_pane_and_a_click_selects_a_conversation() {
+    use crossterm::event::{MouseButton, MouseEventKind};
+    let mut app = connected_app(80, 24);
+    app.timelines
+        .get_mut(&ConversationId(1))
+        .unwrap()
+        .has_more_before = true;
+    let mouse = |kind, column, row| {
+        Msg::Mouse(MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    let effects = app.update(mouse(MouseEventKind::ScrollUp, 40, 10));
+    assert_eq!(
+        effects,
+        [Effect::LoadHistory {
+            conversation_id: ConversationId(1),
+            before: Some(MessageId(1))
+        }]
+    );
+    app.update(mouse(MouseEventKind::ScrollUp, 5, 10));
+    // Row 2 of the sidebar is its second conversation, #general.
+    let effects = app.update(mouse(MouseEventKind::Down(MouseButton::Left), 5, 2));
+    assert_eq!(app.selected, Some(ConversationId(2)));
+    assert_eq!(
+        effects,
+        [Effect::LoadHistory {
+            conversation_id: ConversationId(2),
+            before: None
+        }]
+    );
 }

@@ -54,6 +54,8 @@ pub struct Timeline {
     pub new_marker: Option<MessageId>,
     /// The newest message someone else has read.
     pub read_by_others: Option<MessageId>,
+    /// Messages from others that arrived while scrolled up.
+    pub unseen_below: u32,
 }
 
 impl Timeline {

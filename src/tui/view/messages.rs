@@ -148,10 +148,20 @@ pub fn draw(
     );
     let end = rows.len().saturating_sub(timeline.scroll);
     let start = end.saturating_sub(height);
-    let lines: Vec<Line> = rows[start..end]
+    let mut lines: Vec<Line> = rows[start..end]
         .iter()
         .map(|row| render_row(row, pane_width, theme))
         .collect();
+    if timeline.scroll > 0
+        && let Some(last) = lines.last_mut()
+    {
+        // Scrolled up: the bottom row says so, and counts what arrived meanwhile.
+        let label = match timeline.unseen_below {
+            0 => "↓ more below (End)".to_owned(),
+            n => format!("↓ {n} new below (End)"),
+        };
+        *last = centred_rule(&label, pane_width, theme.unread);
+    }
     // Short conversations sit at the bottom, next to the composer, as in every chat client.
     let padding = height.saturating_sub(lines.len());
     let area = Rect {

@@ -125,3 +125,27 @@ fn hostile_text_renders_as_inert_characters() {
     }
     insta::assert_snapshot!(terminal.backend());
 }
+
+#[test]
+fn scrolled_up_with_new_messages_below_80x24() {
+    let mut app = connected_app(80, 24);
+    let bob = user(2, "bob");
+    let messages = (10..60)
+        .map(|id| message(id, 1, &bob, &format!("line {id}"), DAY_TWO + id * 1000))
+        .collect();
+    app.update(Msg::Done(crate::tui::state::Done::History {
+        conversation_id: ConversationId(1),
+        before: None,
+        page: crate::protocol::results::History {
+            messages,
+            has_more: false,
+        },
+    }));
+    app.update(key(KeyCode::PageUp));
+    let incoming = message(60, 1, &bob, "new while scrolled", DAY_TWO + 900_000);
+    app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(40),
+        event: Event::Message { message: incoming },
+    }));
+    insta::assert_snapshot!(render(&app).backend());
+}
