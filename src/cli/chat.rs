@@ -32,7 +32,7 @@ fn not_logged_in(profile: &Profile, reason: &str) -> anyhow::Error {
 }
 
 /// A connection for one command: no event stream, just requests.
-async fn connect(profile: &Profile) -> anyhow::Result<Connection> {
+pub(super) async fn connect(profile: &Profile) -> anyhow::Result<Connection> {
     let token = token(profile)?;
     let (connection, _) = match Connection::open(&profile.server, Some(&token)).await {
         Ok(opened) => opened,

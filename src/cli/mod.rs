@@ -2,9 +2,11 @@
 //! clear line to stderr on failure and exit non-zero; `--json` output is one JSON document.
 
 mod account;
+mod admin;
 mod chat;
 mod config_cmd;
 pub(crate) mod logging;
+mod money;
 mod serve;
 
 use crate::config::{self, Profile};
@@ -77,6 +79,58 @@ enum Command {
     /// Manage groups
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Show your wallet balances
+    Balance {
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pay @user an amount, e.g. `quid pay @bob 12.50 EUR --memo lunch`
+    Pay {
+        /// The person, as @user
+        to: String,
+        /// Like 12.50; exact, no more decimals than the currency has
+        amount: String,
+        /// ISO 4217 code [default: your only currency]
+        currency: Option<String>,
+        #[arg(long, default_value = "")]
+        memo: String,
+        /// Pay without asking for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Ask @user for an amount
+    Request {
+        /// The person to ask, as @user
+        from: String,
+        amount: String,
+        /// ISO 4217 code [default: your only currency]
+        currency: Option<String>,
+        #[arg(long, default_value = "")]
+        memo: String,
+    },
+    /// List payment requests, or pay, decline or cancel one: `quid requests pay 7`
+    Requests {
+        /// pay, decline (asked of you) or cancel (yours)
+        #[arg(requires = "id")]
+        action: Option<money::RequestAction>,
+        /// The request's number, as listed
+        id: Option<i64>,
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your transactions, newest first
+    Statement {
+        /// Print CSV (for spreadsheets)
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// Print one JSON document
+        #[arg(long)]
+        json: bool,
+    },
+    /// Administer a server's database file
+    Admin(admin::AdminArgs),
     /// Inspect the configuration
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -116,6 +170,54 @@ impl Cli {
         match command {
             Command::Serve(args) => serve::run(args).await,
             Command::Demo(args) => crate::demo::run(args).await,
+            Command::Admin(args) => admin::run(args),
+            Command::Balance { json } => money::balance(&self.client_profile()?, *json).await,
+            Command::Pay {
+                to,
+                amount,
+                currency,
+                memo,
+                yes,
+            } => {
+                money::pay(
+                    &self.client_profile()?,
+                    to,
+                    amount,
+                    currency.as_deref(),
+                    memo,
+                    *yes,
+                )
+                .await
+            }
+            Command::Request {
+                from,
+                amount,
+                currency,
+                memo,
+            } => {
+                money::request(
+                    &self.client_profile()?,
+                    from,
+                    amount,
+                    currency.as_deref(),
+                    memo,
+                )
+                .await
+            }
+            Command::Requests { action, id, json } => match (action, id) {
+                (Some(action), Some(id)) => {
+                    money::act_on_request(&self.client_profile()?, *action, *id).await
+                }
+                _ => money::requests(&self.client_profile()?, *json).await,
+            },
+            Command::Statement { csv, json } => {
+                let format = match (csv, json) {
+                    (true, _) => money::StatementFormat::Csv,
+                    (_, true) => money::StatementFormat::Json,
+                    _ => money::StatementFormat::Text,
+                };
+                money::statement(&self.client_profile()?, format).await
+            }
             Command::Config(ConfigCommand::Path) => config_cmd::path(self.config_path()?),
             Command::Config(ConfigCommand::Check) => {
                 config_cmd::check(&self.config_path()?, &self.load_profile()?)

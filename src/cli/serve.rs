@@ -1,5 +1,7 @@
 //! `quid serve`: runs the server until SIGINT or SIGTERM.
 
+use crate::ledger::limits::Limits;
+use crate::money::Money;
 use crate::server::{Server, ServerConfig};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -21,6 +23,16 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = crate::protocol::DEFAULT_MAX_FRAME_BYTES, value_name = "BYTES",
           value_parser = clap::value_parser!(usize))]
     max_frame_bytes: usize,
+    /// Largest single payment, per currency, e.g. "500 EUR" (repeat for more currencies)
+    #[arg(long, value_name = "AMOUNT", value_parser = parse_limit)]
+    limit_per_transfer: Vec<Money>,
+    /// Most one user may pay per UTC day, per currency, e.g. "2000 EUR"
+    #[arg(long, value_name = "AMOUNT", value_parser = parse_limit)]
+    limit_per_day: Vec<Money>,
+}
+
+fn parse_limit(text: &str) -> Result<Money, String> {
+    Money::parse_with_currency(text, None).map_err(|e| e.to_string())
 }
 
 pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
@@ -39,6 +51,10 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let config = ServerConfig {
         max_frame_bytes: args.max_frame_bytes,
+        limits: Limits {
+            per_transfer: args.limit_per_transfer.clone(),
+            per_day: args.limit_per_day.clone(),
+        },
         ..ServerConfig::default()
     };
     let server = Server::bind(args.listen, &db, config).await?;

@@ -36,6 +36,21 @@ pub enum ErrorCode {
     RateLimited,
     /// The server failed; the request may be retried.
     Internal,
+    /// The payer's wallet holds less than the amount.
+    InsufficientFunds,
+    /// Paying or asking yourself.
+    SelfPayment,
+    /// The idempotency key was used before with other parameters.
+    IdempotencyConflict,
+    /// Over a per-transfer or per-day limit; the message names the limit.
+    LimitExceeded,
+    RequestAlreadyPaid,
+    RequestDeclined,
+    RequestCancelled,
+    RequestExpired,
+    /// The account has a payment PIN and the request carried none.
+    PinRequired,
+    WrongPin,
 }
 
 impl ErrorCode {
@@ -55,6 +70,16 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
+            ErrorCode::InsufficientFunds => "insufficient_funds",
+            ErrorCode::SelfPayment => "self_payment",
+            ErrorCode::IdempotencyConflict => "idempotency_conflict",
+            ErrorCode::LimitExceeded => "limit_exceeded",
+            ErrorCode::RequestAlreadyPaid => "request_already_paid",
+            ErrorCode::RequestDeclined => "request_declined",
+            ErrorCode::RequestCancelled => "request_cancelled",
+            ErrorCode::RequestExpired => "request_expired",
+            ErrorCode::PinRequired => "pin_required",
+            ErrorCode::WrongPin => "wrong_pin",
         }
     }
 }

@@ -3,7 +3,11 @@
 
 use super::error::{ApiError, ErrorCode};
 use super::model::{Conversation, Message, User};
+use super::payments::{
+    IdempotencyKey, PaymentRequest, PaymentRequestId, StatementLine, Transfer, TransferId,
+};
 use super::types::{ClientMsgId, ConversationId, MessageId, RequestId, Seq};
+use crate::money::Money;
 use serde::{Deserialize, Serialize};
 
 /// A client request: a client-chosen `id` plus one of the request bodies.
@@ -72,6 +76,66 @@ pub enum RequestBody {
     Typing {
         conversation_id: ConversationId,
     },
+    /// Your wallet balances.
+    Balance,
+    /// Pays `to`. The card goes in `conversation_id`, or your direct conversation with `to`.
+    Pay {
+        to: String,
+        amount: Money,
+        #[serde(default)]
+        memo: String,
+        #[serde(default)]
+        conversation_id: Option<ConversationId>,
+        idempotency_key: IdempotencyKey,
+        #[serde(default)]
+        pin: Option<String>,
+    },
+    /// Asks `from` for money, as a card in `conversation_id` (or your direct conversation).
+    RequestMoney {
+        from: String,
+        amount: Money,
+        #[serde(default)]
+        memo: String,
+        #[serde(default)]
+        conversation_id: Option<ConversationId>,
+        #[serde(default)]
+        expires_in_secs: Option<u64>,
+        idempotency_key: IdempotencyKey,
+    },
+    /// Splits `amount` among the other members of a group: one request each.
+    Split {
+        conversation_id: ConversationId,
+        amount: Money,
+        #[serde(default)]
+        memo: String,
+        idempotency_key: IdempotencyKey,
+    },
+    PayRequest {
+        request_id: PaymentRequestId,
+        idempotency_key: IdempotencyKey,
+        #[serde(default)]
+        pin: Option<String>,
+    },
+    DeclineRequest {
+        request_id: PaymentRequestId,
+    },
+    CancelRequest {
+        request_id: PaymentRequestId,
+    },
+    /// Requests you made or were asked to pay, open ones first.
+    Requests,
+    /// Transfers that touched your wallets, newest first.
+    Statement {
+        #[serde(default)]
+        before: Option<TransferId>,
+        limit: u32,
+    },
+    /// Sets (or, with `current_pin`, changes) the PIN every payment then needs.
+    SetPin {
+        pin: String,
+        #[serde(default)]
+        current_pin: Option<String>,
+    },
 }
 
 impl RequestBody {
@@ -90,6 +154,16 @@ impl RequestBody {
         "history",
         "mark_read",
         "typing",
+        "balance",
+        "pay",
+        "request_money",
+        "split",
+        "pay_request",
+        "decline_request",
+        "cancel_request",
+        "requests",
+        "statement",
+        "set_pin",
     ];
 }
 
@@ -200,6 +274,9 @@ pub enum Event {
         user: User,
         up_to: MessageId,
     },
+    /// A payment request in one of your conversations changed: paid, declined, cancelled,
+    /// expired. Its card is the message whose `card` names this request.
+    RequestUpdated { request: PaymentRequest },
 }
 
 /// Results, one per request type that returns something beyond `{}`.
@@ -251,6 +328,39 @@ pub mod results {
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     pub struct Empty {}
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Balance {
+        /// One per currency you hold a wallet in.
+        pub balances: Vec<Money>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Paid {
+        pub transfer: Transfer,
+        /// Your balance in that currency after the transfer.
+        pub balance_after: Money,
+        /// True when this idempotency key was already applied: `transfer` is the original
+        /// and no more money moved.
+        pub duplicate: bool,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct RequestMade {
+        pub request: PaymentRequest,
+        pub duplicate: bool,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Requests {
+        pub requests: Vec<PaymentRequest>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Statement {
+        pub lines: Vec<StatementLine>,
+        pub has_more: bool,
+    }
 }
 
 #[cfg(test)]

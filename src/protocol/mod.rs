@@ -4,6 +4,7 @@
 pub mod error;
 pub mod frames;
 pub mod model;
+pub mod payments;
 pub mod types;
 
 pub use error::{ApiError, ErrorCode};

@@ -42,8 +42,12 @@ pub struct Message {
     pub conversation_id: ConversationId,
     pub sender: User,
     pub client_id: ClientMsgId,
+    /// For a card, a one-line summary, so clients that do not draw cards still say something.
     pub text: String,
     pub sent_at: TimestampMs,
+    /// A payment or a request shown in place of text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<Box<super::payments::Card>>,
 }
 
 /// What the server requires of a message's text; clients check it too, before queueing.

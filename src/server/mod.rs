@@ -5,6 +5,7 @@
 
 pub mod auth;
 mod connection;
+mod expiry;
 pub mod hub;
 mod requests;
 pub mod shutdown;
@@ -43,6 +44,10 @@ pub struct ServerConfig {
     pub rate_burst: NonZeroU32,
     /// Live events queued for one connection before it is dropped as too slow.
     pub outbound_queue: usize,
+    /// Spending limits per transfer and per day.
+    pub limits: crate::ledger::limits::Limits,
+    /// How often open payment requests past their expiry are marked expired.
+    pub expiry_sweep: Duration,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +59,8 @@ impl Default for ServerConfig {
             rate_per_second: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
             rate_burst: NonZeroU32::new(50).unwrap_or(NonZeroU32::MIN),
             outbound_queue: 1024,
+            limits: crate::ledger::limits::Limits::default(),
+            expiry_sweep: Duration::from_secs(5),
         }
     }
 }
@@ -107,6 +114,7 @@ impl Server {
     /// Serves until `stop` completes, then closes every connection and flushes the store.
     pub async fn run(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
         let (trigger, shutdown) = shutdown::channel();
+        let sweeper = tokio::spawn(expiry::sweep(Arc::clone(&self.state), shutdown.clone()));
         let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let mut connections = JoinSet::new();
         tokio::pin!(stop);
@@ -146,6 +154,7 @@ impl Server {
             tracing::warn!("connections did not close in time; dropping them");
             connections.shutdown().await;
         }
+        let _ = sweeper.await;
         // The writer thread ends once the last handle to it is gone, after its final commit.
         drop(self.state);
         tokio::task::spawn_blocking(move || self.writer_thread.join())

@@ -123,6 +123,23 @@ pub fn user_for_token(conn: &Connection, token_hash: &str) -> Result<Option<User
     Ok(user)
 }
 
+/// The argon2 hash of `user_id`'s payment PIN, if one is set.
+pub fn pin_hash(conn: &Connection, user_id: UserId) -> Result<Option<String>, ApiError> {
+    Ok(conn.query_row(
+        "SELECT pin_hash FROM users WHERE id = ?1",
+        [user_id.0],
+        |row| row.get(0),
+    )?)
+}
+
+pub fn set_pin_hash(ctx: &mut WriteCtx, user_id: UserId, hash: &str) -> Result<(), ApiError> {
+    ctx.conn.execute(
+        "UPDATE users SET pin_hash = ?2 WHERE id = ?1",
+        rusqlite::params![user_id.0, hash],
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

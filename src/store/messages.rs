@@ -12,7 +12,28 @@ use rusqlite::{Connection, OptionalExtension, Row};
 pub const MAX_HISTORY_LIMIT: u32 = 200;
 
 const SELECT_MESSAGE: &str = "SELECT m.id, m.conversation_id, m.sender_id, u.username,
-    m.client_id, m.text, m.sent_at_ms FROM messages m JOIN users u ON u.id = m.sender_id";
+    m.client_id, m.text, m.sent_at_ms, m.card_kind, m.card_ref
+    FROM messages m JOIN users u ON u.id = m.sender_id";
+
+/// A message row, and the card it refers to, if it is one: loaded by `with_card`.
+type MessageRow = (Message, Option<(String, i64)>);
+
+fn row_with_card_ref(row: &Row) -> rusqlite::Result<MessageRow> {
+    let message = message_from_row(row)?;
+    let kind: Option<String> = row.get(7)?;
+    let reference: Option<i64> = row.get(8)?;
+    Ok((message, kind.zip(reference)))
+}
+
+/// Fills in the card a message refers to, in its current state.
+fn with_card(conn: &Connection, (mut message, card): MessageRow) -> Result<Message, ApiError> {
+    if let Some((kind, reference)) = card {
+        message.card = Some(Box::new(crate::ledger::cards::load(
+            conn, &kind, reference,
+        )?));
+    }
+    Ok(message)
+}
 
 fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
     let client_id: String = row.get(4)?;
@@ -29,6 +50,7 @@ fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
         client_id: ClientMsgId(client_id),
         text: row.get(5)?,
         sent_at: TimestampMs(row.get(6)?),
+        card: None,
     })
 }
 
@@ -65,6 +87,7 @@ pub fn send(
         client_id,
         text: text.to_owned(),
         sent_at,
+        card: None,
     };
     // Your own message counts as read by you.
     ctx.conn.execute(
@@ -90,10 +113,10 @@ fn by_client_id(
         .query_row(
             &sql,
             rusqlite::params![sender.0, client_id.0.to_string()],
-            message_from_row,
+            row_with_card_ref,
         )
         .optional()?;
-    Ok(found)
+    found.map(|row| with_card(conn, row)).transpose()
 }
 
 /// Up to `limit` messages strictly older than `before` (the newest when `None`), ascending,
@@ -116,11 +139,15 @@ pub fn history(
     );
     let before = before.map_or(i64::MAX, |id| id.0);
     let mut statement = conn.prepare_cached(&sql)?;
-    let mut messages = statement
+    let rows = statement
         .query_map(
             rusqlite::params![conversation_id.0, before, limit + 1],
-            message_from_row,
+            row_with_card_ref,
         )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut messages = rows
+        .into_iter()
+        .map(|row| with_card(conn, row))
         .collect::<Result<Vec<_>, _>>()?;
     let has_more = messages.len() > limit as usize;
     messages.truncate(limit as usize);
@@ -163,4 +190,47 @@ pub fn mark_read(
         ctx.emit(member.id, &event)?;
     }
     Ok(())
+}
+
+/// Puts a card (a payment or a request) in a conversation as a message from `sender`, with
+/// `summary` as its text, and emits it to every member like any message.
+pub fn insert_card(
+    ctx: &mut WriteCtx,
+    sender: &User,
+    conversation_id: ConversationId,
+    card: crate::protocol::payments::Card,
+    summary: &str,
+) -> Result<Message, ApiError> {
+    let (kind, reference) = crate::ledger::cards::reference(&card);
+    let client_id = ClientMsgId::random();
+    let sent_at = TimestampMs::now();
+    ctx.conn.execute(
+        "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        rusqlite::params![
+            conversation_id.0,
+            sender.id.0,
+            client_id.0.to_string(),
+            summary,
+            sent_at.0,
+            kind,
+            reference
+        ],
+    )?;
+    let message = Message {
+        id: MessageId(ctx.conn.last_insert_rowid()),
+        conversation_id,
+        sender: sender.clone(),
+        client_id,
+        text: summary.to_owned(),
+        sent_at,
+        card: Some(Box::new(card)),
+    };
+    let event = Event::Message {
+        message: message.clone(),
+    };
+    for member in members(ctx.conn, conversation_id)? {
+        ctx.emit(member.id, &event)?;
+    }
+    Ok(message)
 }

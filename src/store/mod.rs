@@ -14,8 +14,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The schema version this build writes; `PRAGMA user_version` records what a file holds.
-const SCHEMA_VERSION: i64 = 1;
+/// Schema migrations, in order; `PRAGMA user_version` records how many a file has had.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("payments.sql")];
+
+/// The schema version this build writes.
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// How long a connection waits for a lock before failing (checkpoints, a concurrent admin).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -159,10 +162,10 @@ fn migrate(conn: &Connection) -> Result<(), MigrateError> {
     if version > SCHEMA_VERSION {
         return Err(MigrateError::TooNew(version));
     }
-    if version == 0 {
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let apply = format!(
-            "BEGIN; {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;",
-            include_str!("schema.sql")
+            "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
+            index + 1
         );
         conn.execute_batch(&apply).map_err(MigrateError::Sql)?;
     }

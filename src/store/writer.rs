@@ -182,3 +182,20 @@ fn commit_batch(conn: &mut Connection, batch: impl Iterator<Item = Job>, publish
         completion(committed.clone());
     }
 }
+
+/// Runs `f` in one transaction on `conn`, outside the writer thread: for admin commands that
+/// work on the database file directly, whether or not a server runs on it (SQLite's locking
+/// orders the two). Events `f` emits are stored, and reach clients when they next resume.
+pub fn write_once<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut WriteCtx) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let tx = conn.transaction()?;
+    let mut deliveries = Vec::new();
+    let value = f(&mut WriteCtx {
+        conn: &tx,
+        deliveries: &mut deliveries,
+    })?;
+    tx.commit()?;
+    Ok(value)
+}

@@ -134,3 +134,39 @@ pub async fn open_direct(connection: &Connection, username: &str) -> Conversatio
         .unwrap();
     opened.conversation.id
 }
+
+/// Asserts every ledger invariant holds on the database at `db`.
+pub fn assert_ledger_ok(db: &Path) {
+    let store = quid::store::Store::open(db).unwrap();
+    let conn = store.connect().unwrap();
+    let findings = quid::ledger::check::check(&conn).unwrap();
+    let broken: Vec<_> = findings
+        .iter()
+        .filter(|f| !f.violations.is_empty())
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "ledger broken:\n{}",
+        quid::ledger::check::report(&findings)
+    );
+}
+
+/// Funds `username` with `amount` from issuance, as `quid admin mint` does.
+pub fn mint(db: &Path, username: &str, amount: quid::money::Money) {
+    let store = quid::store::Store::open(db).unwrap();
+    let mut conn = store.connect().unwrap();
+    quid::store::writer::write_once(&mut conn, |ctx| {
+        let user = quid::store::accounts::user_by_name(ctx.conn, username)?;
+        quid::ledger::payments::mint(
+            ctx,
+            &user,
+            amount,
+            &quid::protocol::payments::IdempotencyKey::random(),
+        )
+    })
+    .unwrap();
+}
+
+pub fn eur(minor: i64) -> quid::money::Money {
+    quid::money::Money::new(minor, quid::money::Currency::from_code("EUR").unwrap())
+}

@@ -5,6 +5,7 @@
 mod accounts;
 mod conversations;
 mod messages;
+mod payments;
 
 use super::ServerState;
 use crate::protocol::{ApiError, ErrorCode, RequestBody, User};
@@ -96,6 +97,83 @@ pub async fn dispatch(
         } => to_json(messages::mark_read(state, caller.user()?, conversation_id, up_to).await?),
         RequestBody::Typing { conversation_id } => {
             to_json(conversations::typing(state, caller.user()?, conversation_id).await?)
+        }
+        RequestBody::Balance => to_json(payments::balance(state, caller.user()?).await?),
+        RequestBody::Pay {
+            to,
+            amount,
+            memo,
+            conversation_id,
+            idempotency_key,
+            pin,
+        } => to_json(
+            payments::pay(
+                state,
+                caller.user()?,
+                to,
+                amount,
+                memo,
+                conversation_id,
+                idempotency_key,
+                pin,
+            )
+            .await?,
+        ),
+        RequestBody::RequestMoney {
+            from,
+            amount,
+            memo,
+            conversation_id,
+            expires_in_secs,
+            idempotency_key,
+        } => to_json(
+            payments::request_money(
+                state,
+                caller.user()?,
+                from,
+                amount,
+                memo,
+                conversation_id,
+                expires_in_secs,
+                idempotency_key,
+            )
+            .await?,
+        ),
+        RequestBody::Split {
+            conversation_id,
+            amount,
+            memo,
+            idempotency_key,
+        } => to_json(
+            payments::split(
+                state,
+                caller.user()?,
+                conversation_id,
+                amount,
+                memo,
+                idempotency_key,
+            )
+            .await?,
+        ),
+        RequestBody::PayRequest {
+            request_id,
+            idempotency_key,
+            pin,
+        } => to_json(
+            payments::pay_request(state, caller.user()?, request_id, idempotency_key, pin).await?,
+        ),
+        RequestBody::DeclineRequest { request_id } => {
+            to_json(payments::decline_request(state, caller.user()?, request_id).await?)
+        }
+        RequestBody::CancelRequest { request_id } => {
+            to_json(payments::cancel_request(state, caller.user()?, request_id).await?)
+        }
+        RequestBody::Requests => to_json(payments::requests(state, caller.user()?).await?),
+        RequestBody::Statement { before, limit } => {
+            to_json(payments::statement(state, caller.user()?, before, limit).await?)
+        }
+        RequestBody::SetPin { pin, current_pin } => {
+            to_json(payments::set_pin(state, caller.user()?, pin, current_pin).await?)
         }
     }
 }

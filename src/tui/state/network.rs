@@ -79,6 +79,8 @@ impl App {
                     entry.members.retain(|m| *m != name);
                 }
             }
+            // Payment cards arrive with payments; the TUI's money view is not built yet.
+            Event::RequestUpdated { .. } => {}
             Event::Read {
                 conversation_id,
                 user,

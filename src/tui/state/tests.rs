@@ -41,6 +41,7 @@ pub(crate) fn message(id: i64, conversation: i64, from: &User, text: &str, at: i
         client_id: ClientMsgId::random(),
         text: text.into(),
         sent_at: TimestampMs(at),
+        card: None,
     }
 }
 

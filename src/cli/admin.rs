@@ -1,0 +1,72 @@
+//! `quid admin --db PATH ...`: operations on a server's database file, for operators, demos
+//! and tests. They work whether or not a server is running on the file.
+
+use crate::ledger;
+use crate::money::Money;
+use crate::protocol::payments::IdempotencyKey;
+use crate::store::{Store, accounts, writer};
+use anyhow::{Context, anyhow};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    /// The server's SQLite database
+    #[arg(long, value_name = "PATH")]
+    db: PathBuf,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AdminCommand {
+    /// Fund USER's wallet from issuance, e.g. `mint alice 100 EUR`
+    Mint {
+        user: String,
+        amount: String,
+        currency: String,
+    },
+    /// Verify the ledger's invariants; exits non-zero on any violation
+    CheckLedger,
+}
+
+pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
+    if !args.db.exists() {
+        anyhow::bail!("no database at {}", args.db.display());
+    }
+    let store = Store::open(&args.db)?;
+    let mut conn = store.connect()?;
+    match &args.command {
+        AdminCommand::Mint {
+            user,
+            amount,
+            currency,
+        } => {
+            let amount = Money::parse_with_currency(&format!("{amount} {currency}"), None)?;
+            let username = user.trim_start_matches('@');
+            let balance = writer::write_once(&mut conn, |ctx| {
+                let user = accounts::user_by_name(ctx.conn, username)?;
+                ledger::payments::mint(ctx, &user, amount, &IdempotencyKey::random())
+            })
+            .map_err(|e| anyhow!("{}", e.message))?;
+            println!("minted {amount} to {username}; balance now {balance}");
+            Ok(ExitCode::SUCCESS)
+        }
+        AdminCommand::CheckLedger => {
+            let findings = ledger::check::check(&conn).context("cannot read the ledger")?;
+            let (accounts, transfers, requests) = ledger::check::totals(&conn)?;
+            print!("{}", ledger::check::report(&findings));
+            println!(
+                "checked {accounts} accounts, {transfers} transfers, {requests} payment requests"
+            );
+            let failed = findings.iter().filter(|f| !f.violations.is_empty()).count();
+            if failed == 0 {
+                println!("ledger OK");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("ledger BROKEN: {failed} invariant(s) violated");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! `quid balance`, `pay`, `request`, `requests`, `statement`: the wallet from the command line.
+
+use super::chat::connect;
+use crate::config::Profile;
+use crate::money::{Currency, Money};
+use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId};
+use crate::protocol::{ErrorCode, RequestBody, results};
+use crate::session::connection::{Connection, RequestError};
+use anyhow::{Context, anyhow, bail};
+use serde::de::DeserializeOwned;
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+/// Attempts at a money request when the connection drops, each with the same idempotency key.
+const ATTEMPTS: u32 = 3;
+
+pub async fn balance(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> {
+    let connection = connect(profile).await?;
+    let reply: results::Balance = connection.request(RequestBody::Balance).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reply)?);
+    } else if reply.balances.is_empty() {
+        println!("no money yet");
+    } else {
+        for money in &reply.balances {
+            println!("{money}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The amount in the currency given, or else the one currency the user holds.
+async fn amount(
+    connection: &Connection,
+    amount: &str,
+    currency: Option<&str>,
+) -> anyhow::Result<Money> {
+    let currency = match currency {
+        Some(code) => Currency::from_code(code).map_err(|e| anyhow!(e))?,
+        None => {
+            let reply: results::Balance = connection.request(RequestBody::Balance).await?;
+            match reply.balances.as_slice() {
+                [only] => only.currency,
+                _ => bail!("say which currency, e.g. `{amount} EUR`"),
+            }
+        }
+    };
+    Ok(Money::parse(amount, currency)?)
+}
+
+fn user(target: &str) -> anyhow::Result<String> {
+    target
+        .strip_prefix('@')
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("{target:?}: write the person as @user"))
+}
+
+pub async fn pay(
+    profile: &Profile,
+    to: &str,
+    amount_text: &str,
+    currency: Option<&str>,
+    memo: &str,
+    yes: bool,
+) -> anyhow::Result<ExitCode> {
+    let to = user(to)?;
+    let connection = connect(profile).await?;
+    let amount = amount(&connection, amount_text, currency).await?;
+    let memo_shown = if memo.is_empty() {
+        String::new()
+    } else {
+        format!(" for {memo:?}")
+    };
+    if !yes && !confirm(&format!("Pay {amount} to {to}{memo_shown}?"))? {
+        println!("nothing paid");
+        return Ok(ExitCode::FAILURE);
+    }
+    let key = IdempotencyKey::random();
+    let body = |pin| RequestBody::Pay {
+        to: to.clone(),
+        amount,
+        memo: memo.to_owned(),
+        conversation_id: None,
+        idempotency_key: key.clone(),
+        pin,
+    };
+    let paid: results::Paid = with_pin(profile, connection, body).await?;
+    println!(
+        "paid {} to {} (transfer {}); balance {}",
+        paid.transfer.amount, to, paid.transfer.id, paid.balance_after
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn request(
+    profile: &Profile,
+    from: &str,
+    amount_text: &str,
+    currency: Option<&str>,
+    memo: &str,
+) -> anyhow::Result<ExitCode> {
+    let from = user(from)?;
+    let connection = connect(profile).await?;
+    let amount = amount(&connection, amount_text, currency).await?;
+    let key = IdempotencyKey::random();
+    let body = |_| RequestBody::RequestMoney {
+        from: from.clone(),
+        amount,
+        memo: memo.to_owned(),
+        conversation_id: None,
+        expires_in_secs: None,
+        idempotency_key: key.clone(),
+    };
+    let made: results::RequestMade = with_pin(profile, connection, body).await?;
+    println!("asked {from} for {amount} (request {})", made.request.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn requests(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> {
+    let connection = connect(profile).await?;
+    let reply: results::Requests = connection.request(RequestBody::Requests).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reply)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if reply.requests.is_empty() {
+        println!("no payment requests");
+    }
+    for request in &reply.requests {
+        println!("{}", describe(request, &profile.username));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(request: &PaymentRequest, me: &str) -> String {
+    let who = if request.payer.username == me {
+        format!("{} asks you", request.requester.username)
+    } else {
+        format!("you ask {}", request.payer.username)
+    };
+    let memo = if request.memo.is_empty() {
+        String::new()
+    } else {
+        format!("  {:?}", crate::untrusted::inert_line(&request.memo))
+    };
+    format!(
+        "#{:<5} {who:<24} {:>12}  {}{memo}",
+        request.id,
+        request.amount.to_string(),
+        request.status.as_str()
+    )
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RequestAction {
+    Pay,
+    Decline,
+    Cancel,
+}
+
+pub async fn act_on_request(
+    profile: &Profile,
+    action: RequestAction,
+    id: i64,
+) -> anyhow::Result<ExitCode> {
+    let request_id = PaymentRequestId(id);
+    let connection = connect(profile).await?;
+    match action {
+        RequestAction::Pay => {
+            let key = IdempotencyKey::random();
+            let body = |pin| RequestBody::PayRequest {
+                request_id,
+                idempotency_key: key.clone(),
+                pin,
+            };
+            let paid: results::Paid = with_pin(profile, connection, body).await?;
+            println!(
+                "paid request {id}: {}; balance {}",
+                paid.transfer.amount, paid.balance_after
+            );
+        }
+        RequestAction::Decline => {
+            let _: results::RequestMade = connection
+                .request(RequestBody::DeclineRequest { request_id })
+                .await?;
+            println!("declined request {id}");
+        }
+        RequestAction::Cancel => {
+            let _: results::RequestMade = connection
+                .request(RequestBody::CancelRequest { request_id })
+                .await?;
+            println!("cancelled request {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatementFormat {
+    Text,
+    Csv,
+    Json,
+}
+
+pub async fn statement(profile: &Profile, format: StatementFormat) -> anyhow::Result<ExitCode> {
+    let connection = connect(profile).await?;
+    let mut lines = Vec::new();
+    let mut before = None;
+    loop {
+        let page: results::Statement = connection
+            .request(RequestBody::Statement { before, limit: 500 })
+            .await?;
+        before = page.lines.last().map(|l| l.transfer_id);
+        lines.extend(page.lines);
+        if !page.has_more {
+            break;
+        }
+    }
+    match format {
+        StatementFormat::Json => println!("{}", serde_json::to_string_pretty(&lines)?),
+        StatementFormat::Csv => write_csv(&lines)?,
+        StatementFormat::Text if lines.is_empty() => println!("no transactions yet"),
+        StatementFormat::Text => {
+            for line in &lines {
+                let when = chrono::DateTime::from_timestamp_millis(line.at.0)
+                    .map(|t| {
+                        t.with_timezone(&chrono::Local)
+                            .format("%Y-%m-%d %H:%M")
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                let sign = if line.amount.amount_minor > 0 {
+                    "+"
+                } else {
+                    ""
+                };
+                let who = line
+                    .counterparty
+                    .as_ref()
+                    .map_or("funds added".to_owned(), |u| {
+                        let direction = if line.amount.amount_minor > 0 {
+                            "from"
+                        } else {
+                            "to"
+                        };
+                        format!("{direction} {}", u.username)
+                    });
+                println!(
+                    "{when}  {:>14}  {who:<20} balance {:>14}  {}",
+                    format!("{sign}{}", line.amount),
+                    line.balance_after.to_string(),
+                    crate::untrusted::inert_line(&line.memo)
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_csv(lines: &[crate::protocol::payments::StatementLine]) -> anyhow::Result<()> {
+    let mut out = csv::Writer::from_writer(std::io::stdout());
+    out.write_record([
+        "transfer_id",
+        "time_utc",
+        "kind",
+        "counterparty",
+        "amount",
+        "currency",
+        "balance_after",
+        "memo",
+    ])?;
+    for line in lines {
+        let time = chrono::DateTime::from_timestamp_millis(line.at.0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        let kind = serde_json::to_value(line.kind)?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        out.write_record([
+            line.transfer_id.to_string(),
+            time,
+            kind,
+            line.counterparty
+                .as_ref()
+                .map(|u| u.username.clone())
+                .unwrap_or_default(),
+            line.amount.decimal(),
+            line.amount.currency.code().to_owned(),
+            line.balance_after.decimal(),
+            line.memo.clone(),
+        ])?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Sends a money request; asks for the PIN when the account has one, and retries with the
+/// same idempotency key (so at most once) when the connection drops.
+async fn with_pin<T: DeserializeOwned>(
+    profile: &Profile,
+    mut connection: Connection,
+    body: impl Fn(Option<String>) -> RequestBody,
+) -> anyhow::Result<T> {
+    let mut pin = None;
+    let mut attempt = 1;
+    loop {
+        match connection.request::<T>(body(pin.clone())).await {
+            Ok(reply) => return Ok(reply),
+            Err(RequestError::Api(e)) if e.code == ErrorCode::PinRequired && pin.is_none() => {
+                pin = Some(ask_pin()?);
+            }
+            Err(RequestError::Disconnected) if attempt < ATTEMPTS => {
+                attempt += 1;
+                connection = connect(profile).await.context("reconnecting to retry")?;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+fn ask_pin() -> anyhow::Result<String> {
+    if !std::io::stdin().is_terminal() {
+        bail!("this account needs its payment PIN; run the command in a terminal to enter it");
+    }
+    rpassword::prompt_password("Payment PIN: ").context("cannot read the PIN")
+}
+
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("{question} Add --yes to confirm without a terminal");
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_read_from_either_side() {
+        use crate::protocol::payments::RequestStatus;
+        let user = |id, name: &str| crate::protocol::User {
+            id: crate::protocol::UserId(id),
+            username: name.into(),
+        };
+        let request = PaymentRequest {
+            id: PaymentRequestId(3),
+            conversation_id: crate::protocol::ConversationId(1),
+            requester: user(1, "alice"),
+            payer: user(2, "bob"),
+            amount: Money::new(500, Currency::from_code("EUR").unwrap()),
+            memo: "lunch".into(),
+            status: RequestStatus::Open,
+            expires_at: None,
+            created_at: crate::protocol::TimestampMs(0),
+            transfer_id: None,
+        };
+        assert!(describe(&request, "bob").contains("alice asks you"));
+        assert!(describe(&request, "alice").contains("you ask bob"));
+        assert!(describe(&request, "alice").contains("€5.00"));
+    }
+}

@@ -1,0 +1,30 @@
+//! Cards: a message that shows a payment or a request. The message stores which one; the
+//! card is read fresh each time, so a request's card always shows its current status.
+
+use super::{requests, transfers};
+use crate::protocol::ApiError;
+use crate::protocol::payments::{Card, PaymentRequestId, TransferId};
+use rusqlite::Connection;
+
+/// What a message row stores to point at its card.
+pub fn reference(card: &Card) -> (&'static str, i64) {
+    match card {
+        Card::Payment { transfer } => ("payment", transfer.id.0),
+        Card::Request { request } => ("request", request.id.0),
+    }
+}
+
+pub fn load(conn: &Connection, kind: &str, reference: i64) -> Result<Card, ApiError> {
+    match kind {
+        "payment" => Ok(Card::Payment {
+            transfer: transfers::view(conn, TransferId(reference))?,
+        }),
+        "request" => Ok(Card::Request {
+            request: requests::view(conn, PaymentRequestId(reference))?,
+        }),
+        other => {
+            tracing::error!(kind = other, "unknown card kind in the store");
+            Err(ApiError::internal())
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The wallet ledger, on the server's store. Money code here is boring on purpose.
+//!
+//! Invariants (each checked by `quid admin check-ledger`, see `check.rs`):
+//! 1. Double entry: every transfer has exactly two entries, a debit of its amount from its
+//!    `from` account and a credit of its amount to its `to` account, in its currency.
+//! 2. Nothing is created or lost: in every currency, the balances of all accounts (wallets and
+//!    issuance) sum to zero; money enters only by a mint, from issuance.
+//! 3. A wallet never goes below zero. Checked inside the transaction that debits it, and
+//!    again by a CHECK constraint on the table.
+//! 4. A balance equals the sum of its account's entries.
+//! 5. An idempotency key is applied at most once per initiator: a retry with the same key and
+//!    parameters returns the first result and moves nothing; other parameters are refused.
+//! 6. A paid request has exactly one transfer; any other request has none.
+//!
+//! Every write runs inside the store writer's transaction (`WriteCtx`), so a transfer, its
+//! entries, its card and its events commit together or not at all.
+
+pub mod accounts;
+pub mod cards;
+pub mod check;
+pub mod limits;
+pub mod payments;
+pub mod requests;
+pub mod statement;
+pub mod transfers;
+
+use crate::protocol::ApiError;
+use crate::protocol::payments::{IdempotencyKey, MAX_IDEMPOTENCY_KEY_BYTES, MAX_MEMO_CHARS};
+
+pub fn validate_memo(memo: &str) -> Result<(), ApiError> {
+    if memo.chars().count() > MAX_MEMO_CHARS {
+        return Err(ApiError::invalid(format!(
+            "the memo is {} characters; the limit is {MAX_MEMO_CHARS}",
+            memo.chars().count()
+        )));
+    }
+    if memo.chars().any(|c| c.is_control()) {
+        return Err(ApiError::invalid(
+            "the memo may not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_key(key: &IdempotencyKey) -> Result<(), ApiError> {
+    if key.0.is_empty() || key.0.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+        return Err(ApiError::invalid(format!(
+            "idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! Paying someone, and minting (funding a wallet from issuance).
+
+use super::accounts::{self, issuance, wallet, wallet_or_open};
+use super::limits::Limits;
+use super::transfers::{self, Posting};
+use crate::money::Money;
+use crate::protocol::payments::{Card, IdempotencyKey, TransferKind};
+use crate::protocol::{ApiError, ConversationId, ErrorCode, TimestampMs, User, results};
+use crate::store::accounts::user_by_name;
+use crate::store::conversations::{members, open_direct, require_member};
+use crate::store::messages::insert_card;
+use crate::store::writer::WriteCtx;
+
+pub struct PayOrder<'a> {
+    pub to: &'a str,
+    pub amount: Money,
+    pub memo: &'a str,
+    pub conversation_id: Option<ConversationId>,
+    pub key: &'a IdempotencyKey,
+}
+
+/// `me` pays `order.to`. A key seen before returns the original payment and moves nothing.
+pub fn pay(
+    ctx: &mut WriteCtx,
+    me: &User,
+    order: &PayOrder,
+    limits: &Limits,
+) -> Result<results::Paid, ApiError> {
+    super::validate_key(order.key)?;
+    super::validate_memo(order.memo)?;
+    let fingerprint = format!(
+        "pay|{}|{}|{}|{}|{:?}",
+        order.to,
+        order.amount.amount_minor,
+        order.amount.currency,
+        order.memo,
+        order.conversation_id
+    );
+    if let Some(original) = transfers::replay_or_conflict(ctx.conn, me.id, order.key, &fingerprint)?
+    {
+        return Ok(results::Paid {
+            transfer: transfers::view(ctx.conn, original)?,
+            balance_after: transfers::balance_after(ctx.conn, original)?,
+            duplicate: true,
+        });
+    }
+    let recipient = user_by_name(ctx.conn, order.to)?;
+    if recipient.id == me.id {
+        return Err(ApiError::new(
+            ErrorCode::SelfPayment,
+            "you cannot pay yourself",
+        ));
+    }
+    let conversation_id = conversation_with(ctx, me, &recipient, order.conversation_id)?;
+    let Some(from) = wallet(ctx.conn, me.id, order.amount.currency)? else {
+        return Err(ApiError::new(
+            ErrorCode::InsufficientFunds,
+            format!(
+                "you have no {} balance; this needs {}",
+                order.amount.currency, order.amount
+            ),
+        ));
+    };
+    limits.check(ctx.conn, from, order.amount, TimestampMs::now().0)?;
+    let to = wallet_or_open(ctx.conn, recipient.id, order.amount.currency)?;
+    let id = transfers::post(
+        ctx.conn,
+        &Posting {
+            initiator: Some(me.id),
+            key: order.key,
+            fingerprint: &fingerprint,
+            kind: TransferKind::Payment,
+            from,
+            to,
+            amount: order.amount,
+            memo: order.memo,
+            conversation_id: Some(conversation_id),
+            request_id: None,
+        },
+    )?;
+    let transfer = transfers::view(ctx.conn, id)?;
+    let summary = format!("paid {} to {}", order.amount, recipient.username);
+    insert_card(
+        ctx,
+        me,
+        conversation_id,
+        Card::Payment {
+            transfer: transfer.clone(),
+        },
+        &summary,
+    )?;
+    Ok(results::Paid {
+        balance_after: Money::new(accounts::balance(ctx.conn, from)?, order.amount.currency),
+        transfer,
+        duplicate: false,
+    })
+}
+
+/// The conversation a payment or request between `me` and `other` goes in: the one named,
+/// if both are in it, else their direct conversation.
+pub fn conversation_with(
+    ctx: &mut WriteCtx,
+    me: &User,
+    other: &User,
+    named: Option<ConversationId>,
+) -> Result<ConversationId, ApiError> {
+    match named {
+        Some(id) => {
+            require_member(ctx.conn, id, me.id)?;
+            if !members(ctx.conn, id)?.iter().any(|m| m.id == other.id) {
+                return Err(ApiError::invalid(format!(
+                    "{} is not in conversation {id}",
+                    other.username
+                )));
+            }
+            Ok(id)
+        }
+        None => Ok(open_direct(ctx, me, &other.username)?.id),
+    }
+}
+
+/// Funds `user`'s wallet from issuance: how money enters quid (demos, tests, and later a
+/// funding provider). Returns the new balance.
+pub fn mint(
+    ctx: &mut WriteCtx,
+    user: &User,
+    amount: Money,
+    key: &IdempotencyKey,
+) -> Result<Money, ApiError> {
+    let from = issuance(ctx.conn, amount.currency)?;
+    let to = wallet_or_open(ctx.conn, user.id, amount.currency)?;
+    transfers::post(
+        ctx.conn,
+        &Posting {
+            initiator: None,
+            key,
+            fingerprint: "mint",
+            kind: TransferKind::Mint,
+            from,
+            to,
+            amount,
+            memo: "funds added",
+            conversation_id: None,
+            request_id: None,
+        },
+    )?;
+    Ok(Money::new(
+        accounts::balance(ctx.conn, to)?,
+        amount.currency,
+    ))
+}

@@ -1,0 +1,476 @@
+//! Payment requests: asked, paid (the transfer and the status change in one transaction),
+//! declined, cancelled, expired. Every change is a durable event to the conversation.
+
+use super::accounts::{currency_of, wallet, wallet_or_open};
+use super::limits::Limits;
+use super::payments::conversation_with;
+use super::transfers::{self, Posting};
+use crate::money::Money;
+use crate::protocol::payments::{
+    Card, IdempotencyKey, PaymentRequest, PaymentRequestId, RequestStatus, TransferId, TransferKind,
+};
+use crate::protocol::{
+    ApiError, ConversationId, ConversationKind, ErrorCode, Event, TimestampMs, User, UserId,
+    results,
+};
+use crate::store::accounts::user_by_name;
+use crate::store::conversations::{members, require_member};
+use crate::store::messages::insert_card;
+use crate::store::writer::WriteCtx;
+use rusqlite::{Connection, OptionalExtension};
+
+/// Longest a request may stay open.
+pub const MAX_EXPIRY_SECS: u64 = 90 * 24 * 60 * 60;
+/// Most requests expired in one sweep; the next sweep takes the rest.
+const EXPIRE_BATCH: u32 = 256;
+
+pub struct RequestOrder<'a> {
+    pub payer: &'a str,
+    pub amount: Money,
+    pub memo: &'a str,
+    pub conversation_id: Option<ConversationId>,
+    pub expires_in_secs: Option<u64>,
+    pub key: &'a IdempotencyKey,
+}
+
+/// `me` asks `order.payer` for money. A key seen before returns the original request.
+pub fn request_money(
+    ctx: &mut WriteCtx,
+    me: &User,
+    order: &RequestOrder,
+) -> Result<results::RequestMade, ApiError> {
+    super::validate_key(order.key)?;
+    super::validate_memo(order.memo)?;
+    let fingerprint = format!(
+        "request|{}|{}|{}|{}|{:?}|{:?}",
+        order.payer,
+        order.amount.amount_minor,
+        order.amount.currency,
+        order.memo,
+        order.conversation_id,
+        order.expires_in_secs
+    );
+    if let Some((id, stored)) = by_key(ctx.conn, me.id, order.key)? {
+        if stored != fingerprint {
+            return Err(ApiError::new(
+                ErrorCode::IdempotencyConflict,
+                format!(
+                    "idempotency key {:?} was already used for a different request",
+                    order.key.0
+                ),
+            ));
+        }
+        return Ok(results::RequestMade {
+            request: view(ctx.conn, id)?,
+            duplicate: true,
+        });
+    }
+    let payer = user_by_name(ctx.conn, order.payer)?;
+    if payer.id == me.id {
+        return Err(ApiError::new(
+            ErrorCode::SelfPayment,
+            "you cannot ask yourself for money",
+        ));
+    }
+    let expires_at = match order.expires_in_secs {
+        Some(secs) if secs == 0 || secs > MAX_EXPIRY_SECS => {
+            return Err(ApiError::invalid(format!(
+                "expires_in_secs must be 1 to {MAX_EXPIRY_SECS}"
+            )));
+        }
+        Some(secs) => Some(TimestampMs::now().0 + (secs as i64) * 1000),
+        None => None,
+    };
+    let conversation_id = conversation_with(ctx, me, &payer, order.conversation_id)?;
+    let now = TimestampMs::now().0;
+    ctx.conn.execute(
+        "INSERT INTO payment_requests (conversation_id, requester_id, payer_id, amount_minor,
+             currency, memo, status, expires_at_ms, idempotency_key, fingerprint, created_at_ms, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, ?8, ?9, ?10, ?10)",
+        rusqlite::params![
+            conversation_id.0,
+            me.id.0,
+            payer.id.0,
+            order.amount.amount_minor,
+            order.amount.currency.code(),
+            order.memo,
+            expires_at,
+            order.key.0,
+            fingerprint,
+            now
+        ],
+    )?;
+    let request = view(ctx.conn, PaymentRequestId(ctx.conn.last_insert_rowid()))?;
+    let summary = format!("asked {} for {}", payer.username, order.amount);
+    insert_card(
+        ctx,
+        me,
+        conversation_id,
+        Card::Request {
+            request: request.clone(),
+        },
+        &summary,
+    )?;
+    Ok(results::RequestMade {
+        request,
+        duplicate: false,
+    })
+}
+
+/// Splits `amount` among the other members of a group, one request each. The parts sum to
+/// the amount exactly: each gets the same share, and the remainder's minor units go one each
+/// to the first members by username.
+pub fn split(
+    ctx: &mut WriteCtx,
+    me: &User,
+    conversation_id: ConversationId,
+    amount: Money,
+    memo: &str,
+    key: &IdempotencyKey,
+) -> Result<Vec<PaymentRequest>, ApiError> {
+    if require_member(ctx.conn, conversation_id, me.id)? != ConversationKind::Group {
+        return Err(ApiError::invalid(
+            "split works in a group; this is a direct conversation",
+        ));
+    }
+    let others: Vec<User> = members(ctx.conn, conversation_id)?
+        .into_iter()
+        .filter(|m| m.id != me.id)
+        .collect();
+    let parts = split_amount(amount.amount_minor, others.len()).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "{amount} is too little to split among {} people",
+            others.len()
+        ))
+    })?;
+    let mut requests = Vec::new();
+    for (member, part) in others.iter().zip(parts) {
+        let part_key = IdempotencyKey(format!("{}/{}", key.0, member.id.0));
+        let order = RequestOrder {
+            payer: &member.username,
+            amount: Money::new(part, amount.currency),
+            memo,
+            conversation_id: Some(conversation_id),
+            expires_in_secs: None,
+            key: &part_key,
+        };
+        requests.push(request_money(ctx, me, &order)?.request);
+    }
+    Ok(requests)
+}
+
+/// `total` in `people` parts that differ by at most one minor unit and sum to `total`, larger
+/// parts first. `None` when a part would be zero.
+pub fn split_amount(total: i64, people: usize) -> Option<Vec<i64>> {
+    let people_i64 = i64::try_from(people).ok().filter(|&n| n > 0)?;
+    let (share, remainder) = (total / people_i64, total % people_i64);
+    if share == 0 {
+        return None;
+    }
+    let parts: Vec<i64> = (0..people_i64)
+        .map(|i| share + i64::from(i < remainder))
+        .collect();
+    debug_assert_eq!(parts.iter().sum::<i64>(), total);
+    Some(parts)
+}
+
+/// The payer pays request `id`: the transfer and the status change commit together.
+pub fn pay_request(
+    ctx: &mut WriteCtx,
+    me: &User,
+    id: PaymentRequestId,
+    key: &IdempotencyKey,
+    limits: &Limits,
+) -> Result<results::Paid, ApiError> {
+    super::validate_key(key)?;
+    let fingerprint = format!("pay_request|{}", id.0);
+    if let Some(original) = transfers::replay_or_conflict(ctx.conn, me.id, key, &fingerprint)? {
+        return Ok(results::Paid {
+            transfer: transfers::view(ctx.conn, original)?,
+            balance_after: transfers::balance_after(ctx.conn, original)?,
+            duplicate: true,
+        });
+    }
+    let request = visible(ctx.conn, me.id, id)?;
+    if request.payer.id != me.id {
+        return Err(ApiError::forbidden(format!(
+            "request {id} asks {} to pay, not you",
+            request.payer.username
+        )));
+    }
+    require_open(&request)?;
+    let Some(from) = wallet(ctx.conn, me.id, request.amount.currency)? else {
+        return Err(ApiError::new(
+            ErrorCode::InsufficientFunds,
+            format!(
+                "you have no {} balance; this needs {}",
+                request.amount.currency, request.amount
+            ),
+        ));
+    };
+    limits.check(ctx.conn, from, request.amount, TimestampMs::now().0)?;
+    let to = wallet_or_open(ctx.conn, request.requester.id, request.amount.currency)?;
+    let transfer_id = transfers::post(
+        ctx.conn,
+        &Posting {
+            initiator: Some(me.id),
+            key,
+            fingerprint: &fingerprint,
+            kind: TransferKind::Request,
+            from,
+            to,
+            amount: request.amount,
+            memo: &request.memo,
+            conversation_id: Some(request.conversation_id),
+            request_id: Some(id),
+        },
+    )?;
+    let changed = ctx.conn.execute(
+        "UPDATE payment_requests SET status = 'paid', transfer_id = ?2, updated_at_ms = ?3
+         WHERE id = ?1 AND status = 'open'",
+        rusqlite::params![id.0, transfer_id.0, TimestampMs::now().0],
+    )?;
+    assert_eq!(
+        changed, 1,
+        "the request was open when read in this same transaction"
+    );
+    announce(ctx, id)?;
+    Ok(results::Paid {
+        transfer: transfers::view(ctx.conn, transfer_id)?,
+        balance_after: transfers::balance_after(ctx.conn, transfer_id)?,
+        duplicate: false,
+    })
+}
+
+pub fn decline(
+    ctx: &mut WriteCtx,
+    me: &User,
+    id: PaymentRequestId,
+) -> Result<PaymentRequest, ApiError> {
+    let request = visible(ctx.conn, me.id, id)?;
+    if request.payer.id != me.id {
+        return Err(ApiError::forbidden(format!(
+            "only {} can decline request {id}",
+            request.payer.username
+        )));
+    }
+    close(ctx, &request, RequestStatus::Declined)
+}
+
+pub fn cancel(
+    ctx: &mut WriteCtx,
+    me: &User,
+    id: PaymentRequestId,
+) -> Result<PaymentRequest, ApiError> {
+    let request = visible(ctx.conn, me.id, id)?;
+    if request.requester.id != me.id {
+        return Err(ApiError::forbidden(format!(
+            "only {} can cancel request {id}",
+            request.requester.username
+        )));
+    }
+    close(ctx, &request, RequestStatus::Cancelled)
+}
+
+fn close(
+    ctx: &mut WriteCtx,
+    request: &PaymentRequest,
+    status: RequestStatus,
+) -> Result<PaymentRequest, ApiError> {
+    require_open(request)?;
+    ctx.conn.execute(
+        "UPDATE payment_requests SET status = ?2, updated_at_ms = ?3 WHERE id = ?1 AND status = 'open'",
+        rusqlite::params![request.id.0, status.as_str(), TimestampMs::now().0],
+    )?;
+    announce(ctx, request.id)
+}
+
+/// Marks open requests past their expiry as expired and tells their conversations.
+pub fn expire_due(ctx: &mut WriteCtx, now_ms: i64) -> Result<usize, ApiError> {
+    let due: Vec<i64> = ctx
+        .conn
+        .prepare_cached(
+            "SELECT id FROM payment_requests WHERE status = 'open' AND expires_at_ms <= ?1 LIMIT ?2",
+        )?
+        .query_map(rusqlite::params![now_ms, EXPIRE_BATCH], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for &id in &due {
+        ctx.conn.execute(
+            "UPDATE payment_requests SET status = 'expired', updated_at_ms = ?2 WHERE id = ?1",
+            [id, now_ms],
+        )?;
+        announce(ctx, PaymentRequestId(id))?;
+    }
+    Ok(due.len())
+}
+
+/// Sends the request's current state to everyone in its conversation.
+fn announce(ctx: &mut WriteCtx, id: PaymentRequestId) -> Result<PaymentRequest, ApiError> {
+    let request = view(ctx.conn, id)?;
+    let event = Event::RequestUpdated {
+        request: request.clone(),
+    };
+    for member in members(ctx.conn, request.conversation_id)? {
+        ctx.emit(member.id, &event)?;
+    }
+    Ok(request)
+}
+
+/// Refuses anything but an open, unexpired request, with the code that says why.
+fn require_open(request: &PaymentRequest) -> Result<(), ApiError> {
+    let id = request.id;
+    let expired = request
+        .expires_at
+        .is_some_and(|at| at.0 <= TimestampMs::now().0);
+    let (code, message) = match request.status {
+        RequestStatus::Open if !expired => return Ok(()),
+        RequestStatus::Open | RequestStatus::Expired => (
+            ErrorCode::RequestExpired,
+            format!("request {id} has expired"),
+        ),
+        RequestStatus::Paid => (
+            ErrorCode::RequestAlreadyPaid,
+            format!("request {id} is already paid"),
+        ),
+        RequestStatus::Declined => (
+            ErrorCode::RequestDeclined,
+            format!("request {id} was declined"),
+        ),
+        RequestStatus::Cancelled => (
+            ErrorCode::RequestCancelled,
+            format!("request {id} was cancelled"),
+        ),
+    };
+    Err(ApiError::new(code, message))
+}
+
+/// The request, if `user` is in its conversation; otherwise `forbidden`, as for conversations.
+fn visible(
+    conn: &Connection,
+    user: UserId,
+    id: PaymentRequestId,
+) -> Result<PaymentRequest, ApiError> {
+    let conversation: Option<i64> = conn
+        .query_row(
+            "SELECT conversation_id FROM payment_requests WHERE id = ?1",
+            [id.0],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(conversation) = conversation else {
+        return Err(ApiError::not_found(format!("no payment request {id}")));
+    };
+    require_member(conn, ConversationId(conversation), user)?;
+    view(conn, id)
+}
+
+fn by_key(
+    conn: &Connection,
+    requester: UserId,
+    key: &IdempotencyKey,
+) -> Result<Option<(PaymentRequestId, String)>, ApiError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, fingerprint FROM payment_requests WHERE requester_id = ?1 AND idempotency_key = ?2",
+            rusqlite::params![requester.0, key.0],
+            |row| Ok((PaymentRequestId(row.get(0)?), row.get(1)?)),
+        )
+        .optional()?)
+}
+
+const SELECT_REQUEST: &str = "SELECT r.id, r.conversation_id, r.requester_id, ru.username, r.payer_id,
+    pu.username, r.amount_minor, r.currency, r.memo, r.status, r.expires_at_ms, r.created_at_ms, r.transfer_id
+    FROM payment_requests r JOIN users ru ON ru.id = r.requester_id JOIN users pu ON pu.id = r.payer_id";
+
+/// A request row before its currency code is checked.
+struct RequestRow {
+    request: (PaymentRequestId, ConversationId, User, User),
+    amount_minor: i64,
+    currency: String,
+    memo: String,
+    status: String,
+    times: (Option<i64>, i64),
+    transfer_id: Option<i64>,
+}
+
+fn from_row(row: &rusqlite::Row) -> rusqlite::Result<RequestRow> {
+    Ok(RequestRow {
+        request: (
+            PaymentRequestId(row.get(0)?),
+            ConversationId(row.get(1)?),
+            User {
+                id: UserId(row.get(2)?),
+                username: row.get(3)?,
+            },
+            User {
+                id: UserId(row.get(4)?),
+                username: row.get(5)?,
+            },
+        ),
+        amount_minor: row.get(6)?,
+        currency: row.get(7)?,
+        memo: row.get(8)?,
+        status: row.get(9)?,
+        times: (row.get(10)?, row.get(11)?),
+        transfer_id: row.get(12)?,
+    })
+}
+
+fn finish(row: RequestRow) -> Result<PaymentRequest, ApiError> {
+    let (id, conversation_id, requester, payer) = row.request;
+    let status = RequestStatus::parse(&row.status).ok_or_else(|| {
+        tracing::error!(status = row.status, "unknown request status in the store");
+        ApiError::internal()
+    })?;
+    Ok(PaymentRequest {
+        id,
+        conversation_id,
+        requester,
+        payer,
+        amount: Money::new(row.amount_minor, currency_of(&row.currency)?),
+        memo: row.memo,
+        status,
+        expires_at: row.times.0.map(TimestampMs),
+        created_at: TimestampMs(row.times.1),
+        transfer_id: row.transfer_id.map(TransferId),
+    })
+}
+
+pub fn view(conn: &Connection, id: PaymentRequestId) -> Result<PaymentRequest, ApiError> {
+    let sql = format!("{SELECT_REQUEST} WHERE r.id = ?1");
+    finish(conn.query_row(&sql, [id.0], from_row)?)
+}
+
+/// Requests `user` made or is asked to pay: open ones first, then the newest.
+pub fn involving(conn: &Connection, user: UserId) -> Result<Vec<PaymentRequest>, ApiError> {
+    let sql = format!(
+        "{SELECT_REQUEST} WHERE r.requester_id = ?1 OR r.payer_id = ?1
+         ORDER BY (r.status = 'open') DESC, r.id DESC LIMIT 200"
+    );
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map([user.0], from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(finish).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_amount;
+
+    #[test]
+    fn split_parts_sum_exactly_and_differ_by_at_most_one() {
+        assert_eq!(split_amount(1000, 3), Some(vec![334, 333, 333]));
+        assert_eq!(split_amount(10, 4), Some(vec![3, 3, 2, 2]));
+        assert_eq!(split_amount(2, 3), None);
+        assert_eq!(split_amount(5, 0), None);
+        for total in 1..200 {
+            for people in 1..12 {
+                if let Some(parts) = split_amount(total, people) {
+                    assert_eq!(parts.iter().sum::<i64>(), total);
+                    assert!(parts.iter().max().unwrap() - parts.iter().min().unwrap() <= 1);
+                }
+            }
+        }
+    }
+}

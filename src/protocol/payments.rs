@@ -1,0 +1,149 @@
+//! What the wire says about money: transfers, payment requests, the cards they put in a
+//! conversation, and statements. Amounts are always [`Money`]: minor units and a currency.
+
+use super::model::User;
+use super::types::{ConversationId, TimestampMs};
+use crate::money::Money;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Longest memo in characters.
+pub const MAX_MEMO_CHARS: usize = 200;
+/// Longest idempotency key in bytes.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TransferId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PaymentRequestId(pub i64);
+
+impl fmt::Display for TransferId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for PaymentRequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Chosen by the client for each money-moving request (a UUID is a good choice) and reused
+/// for every retry of it: the server applies a key once, whatever happens to the replies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IdempotencyKey(pub String);
+
+impl IdempotencyKey {
+    pub fn random() -> Self {
+        IdempotencyKey(uuid::Uuid::new_v4().to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferKind {
+    /// A person paid another.
+    Payment,
+    /// A payment request was paid.
+    Request,
+    /// Money entered the system from issuance (`quid admin mint`).
+    Mint,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub id: TransferId,
+    pub kind: TransferKind,
+    /// `None` for a mint: the money came from issuance.
+    pub from: Option<User>,
+    pub to: User,
+    pub amount: Money,
+    pub memo: String,
+    pub conversation_id: Option<ConversationId>,
+    pub request_id: Option<PaymentRequestId>,
+    pub created_at: TimestampMs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    Open,
+    Paid,
+    Declined,
+    Cancelled,
+    Expired,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Open => "open",
+            RequestStatus::Paid => "paid",
+            RequestStatus::Declined => "declined",
+            RequestStatus::Cancelled => "cancelled",
+            RequestStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RequestStatus> {
+        [
+            RequestStatus::Open,
+            RequestStatus::Paid,
+            RequestStatus::Declined,
+            RequestStatus::Cancelled,
+            RequestStatus::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRequest {
+    pub id: PaymentRequestId,
+    pub conversation_id: ConversationId,
+    /// Who asked for the money (and receives it).
+    pub requester: User,
+    /// Who is asked to pay.
+    pub payer: User,
+    pub amount: Money,
+    pub memo: String,
+    pub status: RequestStatus,
+    pub expires_at: Option<TimestampMs>,
+    pub created_at: TimestampMs,
+    /// The transfer that paid it, once paid.
+    pub transfer_id: Option<TransferId>,
+}
+
+/// A payment or a request shown as a card in the conversation, in place of message text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Card {
+    Payment {
+        transfer: Transfer,
+    },
+    /// Always the request's current state, also in history.
+    Request {
+        request: PaymentRequest,
+    },
+}
+
+/// One line of a statement: a transfer as it touched your wallet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementLine {
+    pub transfer_id: TransferId,
+    pub kind: TransferKind,
+    pub at: TimestampMs,
+    /// Positive in, negative out.
+    pub amount: Money,
+    /// Your balance in that currency after this transfer.
+    pub balance_after: Money,
+    /// The other side; `None` for a mint.
+    pub counterparty: Option<User>,
+    pub memo: String,
+}

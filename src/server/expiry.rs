@@ -1,0 +1,27 @@
+//! Expires payment requests on time, even when nobody touches them, so both sides see
+//! "expired" as a durable event.
+
+use super::ServerState;
+use super::shutdown::Shutdown;
+use crate::protocol::TimestampMs;
+use std::sync::Arc;
+
+pub async fn sweep(state: Arc<ServerState>, mut shutdown: Shutdown) {
+    let mut every = tokio::time::interval(state.config.expiry_sweep);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.wait() => return,
+        }
+        let now = TimestampMs::now().0;
+        match state
+            .writer
+            .write(move |ctx| crate::ledger::requests::expire_due(ctx, now))
+            .await
+        {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "payment requests expired"),
+            Err(error) => tracing::warn!(%error, "expiry sweep failed"),
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! balance, pay, request_money, split, pay_request, decline_request, cancel_request,
+//! requests, statement, set_pin. The money rules live in `ledger`; this checks the PIN
+//! (slow, so off the writer) and hands the rest to the writer.
+
+use crate::ledger::payments::PayOrder;
+use crate::ledger::requests::RequestOrder;
+use crate::ledger::{self, accounts};
+use crate::money::Money;
+use crate::protocol::payments::{IdempotencyKey, PaymentRequestId, TransferId};
+use crate::protocol::{ApiError, ConversationId, ErrorCode, User, results};
+use crate::server::{ServerState, auth};
+use crate::store;
+
+pub async fn balance(state: &ServerState, me: &User) -> Result<results::Balance, ApiError> {
+    let me = me.id;
+    let balances = state
+        .store
+        .read(move |conn| accounts::balances(conn, me))
+        .await?;
+    Ok(results::Balance { balances })
+}
+
+#[allow(clippy::too_many_arguments)] // One per field of the `pay` frame.
+pub async fn pay(
+    state: &ServerState,
+    me: &User,
+    to: String,
+    amount: Money,
+    memo: String,
+    conversation_id: Option<ConversationId>,
+    key: IdempotencyKey,
+    pin: Option<String>,
+) -> Result<results::Paid, ApiError> {
+    check_pin(state, me, pin).await?;
+    let (me, limits) = (me.clone(), state.config.limits.clone());
+    state
+        .writer
+        .write(move |ctx| {
+            let order = PayOrder {
+                to: &to,
+                amount,
+                memo: &memo,
+                conversation_id,
+                key: &key,
+            };
+            ledger::payments::pay(ctx, &me, &order, &limits)
+        })
+        .await
+}
+
+#[allow(clippy::too_many_arguments)] // One per field of the `request_money` frame.
+pub async fn request_money(
+    state: &ServerState,
+    me: &User,
+    from: String,
+    amount: Money,
+    memo: String,
+    conversation_id: Option<ConversationId>,
+    expires_in_secs: Option<u64>,
+    key: IdempotencyKey,
+) -> Result<results::RequestMade, ApiError> {
+    let me = me.clone();
+    state
+        .writer
+        .write(move |ctx| {
+            let order = RequestOrder {
+                payer: &from,
+                amount,
+                memo: &memo,
+                conversation_id,
+                expires_in_secs,
+                key: &key,
+            };
+            ledger::requests::request_money(ctx, &me, &order)
+        })
+        .await
+}
+
+pub async fn split(
+    state: &ServerState,
+    me: &User,
+    conversation_id: ConversationId,
+    amount: Money,
+    memo: String,
+    key: IdempotencyKey,
+) -> Result<results::Requests, ApiError> {
+    let me = me.clone();
+    let requests = state
+        .writer
+        .write(move |ctx| ledger::requests::split(ctx, &me, conversation_id, amount, &memo, &key))
+        .await?;
+    Ok(results::Requests { requests })
+}
+
+pub async fn pay_request(
+    state: &ServerState,
+    me: &User,
+    request_id: PaymentRequestId,
+    key: IdempotencyKey,
+    pin: Option<String>,
+) -> Result<results::Paid, ApiError> {
+    check_pin(state, me, pin).await?;
+    let (me, limits) = (me.clone(), state.config.limits.clone());
+    state
+        .writer
+        .write(move |ctx| ledger::requests::pay_request(ctx, &me, request_id, &key, &limits))
+        .await
+}
+
+pub async fn decline_request(
+    state: &ServerState,
+    me: &User,
+    request_id: PaymentRequestId,
+) -> Result<results::RequestMade, ApiError> {
+    let me = me.clone();
+    let request = state
+        .writer
+        .write(move |ctx| ledger::requests::decline(ctx, &me, request_id))
+        .await?;
+    Ok(results::RequestMade {
+        request,
+        duplicate: false,
+    })
+}
+
+pub async fn cancel_request(
+    state: &ServerState,
+    me: &User,
+    request_id: PaymentRequestId,
+) -> Result<results::RequestMade, ApiError> {
+    let me = me.clone();
+    let request = state
+        .writer
+        .write(move |ctx| ledger::requests::cancel(ctx, &me, request_id))
+        .await?;
+    Ok(results::RequestMade {
+        request,
+        duplicate: false,
+    })
+}
+
+pub async fn requests(state: &ServerState, me: &User) -> Result<results::Requests, ApiError> {
+    let me = me.id;
+    let requests = state
+        .store
+        .read(move |conn| ledger::requests::involving(conn, me))
+        .await?;
+    Ok(results::Requests { requests })
+}
+
+pub async fn statement(
+    state: &ServerState,
+    me: &User,
+    before: Option<TransferId>,
+    limit: u32,
+) -> Result<results::Statement, ApiError> {
+    let me = me.id;
+    let (lines, has_more) = state
+        .store
+        .read(move |conn| ledger::statement::statement(conn, me, before, limit))
+        .await?;
+    Ok(results::Statement { lines, has_more })
+}
+
+pub async fn set_pin(
+    state: &ServerState,
+    me: &User,
+    pin: String,
+    current_pin: Option<String>,
+) -> Result<results::Empty, ApiError> {
+    if !(4..=12).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid("a PIN is 4 to 12 digits"));
+    }
+    check_pin(state, me, current_pin).await?;
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&pin))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| {
+            tracing::error!(error = %e);
+            ApiError::internal()
+        })?;
+    let me = me.id;
+    state
+        .writer
+        .write(move |ctx| store::accounts::set_pin_hash(ctx, me, &hash))
+        .await?;
+    Ok(results::Empty {})
+}
+
+/// Passes when the account has no PIN, or `pin` is it. Verification is slow on purpose, so it
+/// runs on a blocking thread, before the request reaches the writer.
+async fn check_pin(state: &ServerState, me: &User, pin: Option<String>) -> Result<(), ApiError> {
+    let me = me.id;
+    let Some(hash) = state
+        .store
+        .read(move |conn| store::accounts::pin_hash(conn, me))
+        .await?
+    else {
+        return Ok(());
+    };
+    let Some(pin) = pin else {
+        return Err(ApiError::new(
+            ErrorCode::PinRequired,
+            "this account needs its payment PIN",
+        ));
+    };
+    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&pin, &hash))
+        .await
+        .map_err(|_| ApiError::internal())?;
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::WrongPin, "wrong payment PIN"))
+    }
+}

@@ -1,0 +1,376 @@
+//! Payments end to end over real websockets: every refusal has its code and moves nothing,
+//! retries with the same key move money once, requests live their whole life.
+
+mod common;
+
+use common::*;
+use quid::money::Money;
+use quid::protocol::payments::{IdempotencyKey, PaymentRequestId, RequestStatus};
+use quid::protocol::{ErrorCode, Event, RequestBody, results};
+use quid::server::ServerConfig;
+use quid::session::SessionEvent;
+use quid::session::connection::{Connection, RequestError};
+use std::time::Duration;
+
+fn pay(to: &str, amount: Money, key: &IdempotencyKey) -> RequestBody {
+    RequestBody::Pay {
+        to: to.into(),
+        amount,
+        memo: "test".into(),
+        conversation_id: None,
+        idempotency_key: key.clone(),
+        pin: None,
+    }
+}
+
+fn ask(from: &str, amount: Money) -> RequestBody {
+    RequestBody::RequestMoney {
+        from: from.into(),
+        amount,
+        memo: "please".into(),
+        conversation_id: None,
+        expires_in_secs: None,
+        idempotency_key: IdempotencyKey::random(),
+    }
+}
+
+fn pay_request(id: PaymentRequestId) -> RequestBody {
+    RequestBody::PayRequest {
+        request_id: id,
+        idempotency_key: IdempotencyKey::random(),
+        pin: None,
+    }
+}
+
+async fn balance(connection: &Connection) -> Vec<Money> {
+    let reply: results::Balance = connection.request(RequestBody::Balance).await.unwrap();
+    reply.balances
+}
+
+async fn refused(connection: &Connection, body: RequestBody) -> ErrorCode {
+    match connection.request_value(body.clone()).await {
+        Err(RequestError::Api(error)) => error.code,
+        other => panic!("{body:?} should have been refused, got {other:?}"),
+    }
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    server: TestServer,
+    alice: Connection,
+    bob: Connection,
+    carol: Connection,
+}
+
+/// alice holds €100, bob €20, carol nothing.
+async fn world(config: ServerConfig) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = TestServer::start_with(&db, config).await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
+    let carol = connect(&server.url(), &register(&server.url(), "carol").await).await;
+    mint(&db, "alice", eur(10_000));
+    mint(&db, "bob", eur(2_000));
+    World {
+        _dir: dir,
+        db,
+        server,
+        alice,
+        bob,
+        carol,
+    }
+}
+
+#[tokio::test]
+async fn a_payment_moves_money_once_however_often_it_is_retried() {
+    let w = world(ServerConfig::default()).await;
+    let key = IdempotencyKey::random();
+    let first: results::Paid = w.alice.request(pay("bob", eur(1_250), &key)).await.unwrap();
+    let again: results::Paid = w.alice.request(pay("bob", eur(1_250), &key)).await.unwrap();
+    assert!(!first.duplicate && again.duplicate);
+    assert_eq!(first.transfer, again.transfer);
+    assert_eq!(again.balance_after, eur(8_750));
+    assert_eq!(balance(&w.alice).await, [eur(8_750)]);
+    assert_eq!(balance(&w.bob).await, [eur(3_250)]);
+    assert_eq!(
+        refused(&w.alice, pay("bob", eur(1), &key)).await,
+        ErrorCode::IdempotencyConflict
+    );
+
+    // The key outlives the server: a retry after a restart still moves nothing.
+    drop((w.alice, w.bob, w.carol));
+    w.server.stop().await;
+    let server = TestServer::start(&w.db).await;
+    let (connection, _) = Connection::open(&server.url(), None).await.unwrap();
+    connection.hello(None).await.unwrap();
+    let login: results::Auth = connection
+        .request(RequestBody::Login {
+            username: "alice".into(),
+            password: "correct horse battery".into(),
+        })
+        .await
+        .unwrap();
+    let alice = connect(&server.url(), &login.token).await;
+    let after_restart: results::Paid = alice.request(pay("bob", eur(1_250), &key)).await.unwrap();
+    assert!(after_restart.duplicate);
+    assert_eq!(balance(&alice).await, [eur(8_750)]);
+    server.stop().await;
+    assert_ledger_ok(&w.db);
+}
+
+#[tokio::test]
+async fn every_refusal_has_its_code_and_moves_nothing() {
+    let config = ServerConfig {
+        limits: quid::ledger::limits::Limits {
+            per_transfer: vec![eur(5_000)],
+            per_day: vec![eur(6_000)],
+        },
+        ..ServerConfig::default()
+    };
+    let w = world(config).await;
+    let key = IdempotencyKey::random;
+    assert_eq!(
+        refused(&w.bob, pay("alice", eur(2_001), &key())).await,
+        ErrorCode::InsufficientFunds
+    );
+    assert_eq!(
+        refused(&w.carol, pay("alice", eur(1), &key())).await,
+        ErrorCode::InsufficientFunds
+    );
+    assert_eq!(
+        refused(&w.alice, pay("alice", eur(1), &key())).await,
+        ErrorCode::SelfPayment
+    );
+    assert_eq!(
+        refused(&w.alice, pay("nobody", eur(1), &key())).await,
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        refused(&w.alice, pay("bob", eur(5_001), &key())).await,
+        ErrorCode::LimitExceeded
+    );
+    let _: results::Paid = w
+        .alice
+        .request(pay("bob", eur(5_000), &key()))
+        .await
+        .unwrap();
+    let over_day = w
+        .alice
+        .request_value(pay("bob", eur(1_001), &key()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&over_day, RequestError::Api(e) if e.code == ErrorCode::LimitExceeded && e.message.contains("daily limit of €60.00")),
+        "{over_day}"
+    );
+
+    // A request to bob, paid by someone else, or after it closed.
+    let asked: results::RequestMade = w.alice.request(ask("bob", eur(300))).await.unwrap();
+    let id = asked.request.id;
+    assert_eq!(
+        refused(&w.carol, pay_request(id)).await,
+        ErrorCode::Forbidden,
+        "carol is not in that conversation"
+    );
+    assert_eq!(
+        refused(&w.alice, pay_request(id)).await,
+        ErrorCode::Forbidden,
+        "the requester cannot pay it"
+    );
+    assert_eq!(
+        refused(&w.alice, RequestBody::DeclineRequest { request_id: id }).await,
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        refused(&w.bob, RequestBody::CancelRequest { request_id: id }).await,
+        ErrorCode::Forbidden
+    );
+    let _: results::RequestMade = w
+        .bob
+        .request(RequestBody::DeclineRequest { request_id: id })
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(&w.bob, pay_request(id)).await,
+        ErrorCode::RequestDeclined
+    );
+
+    let asked: results::RequestMade = w.alice.request(ask("bob", eur(300))).await.unwrap();
+    let _: results::RequestMade = w
+        .alice
+        .request(RequestBody::CancelRequest {
+            request_id: asked.request.id,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(&w.bob, pay_request(asked.request.id)).await,
+        ErrorCode::RequestCancelled
+    );
+
+    let asked: results::RequestMade = w.alice.request(ask("bob", eur(300))).await.unwrap();
+    let _: results::Paid = w.bob.request(pay_request(asked.request.id)).await.unwrap();
+    assert_eq!(
+        refused(&w.bob, pay_request(asked.request.id)).await,
+        ErrorCode::RequestAlreadyPaid
+    );
+    assert_eq!(
+        refused(&w.alice, ask("alice", eur(1))).await,
+        ErrorCode::SelfPayment
+    );
+
+    // A PIN, once set, is needed and must be right.
+    let _: results::Empty = w
+        .bob
+        .request(RequestBody::SetPin {
+            pin: "4321".into(),
+            current_pin: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(&w.bob, pay("alice", eur(1), &key())).await,
+        ErrorCode::PinRequired
+    );
+    let wrong = RequestBody::Pay {
+        to: "alice".into(),
+        amount: eur(1),
+        memo: String::new(),
+        conversation_id: None,
+        idempotency_key: key(),
+        pin: Some("0000".into()),
+    };
+    assert_eq!(refused(&w.bob, wrong).await, ErrorCode::WrongPin);
+
+    assert_eq!(balance(&w.alice).await, [eur(10_000 - 5_000 + 300)]);
+    assert_eq!(balance(&w.bob).await, [eur(2_000 + 5_000 - 300)]);
+    assert_eq!(balance(&w.carol).await, []);
+    w.server.stop().await;
+    assert_ledger_ok(&w.db);
+}
+
+#[tokio::test]
+async fn a_request_lives_in_the_conversation_and_both_sides_see_it_paid() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = TestServer::start(&db).await;
+    let alice_token = register(&server.url(), "alice").await;
+    let bob_token = register(&server.url(), "bob").await;
+    mint(&db, "bob", eur(1_000));
+    let alice = connect(&server.url(), &alice_token).await;
+    let bob = connect(&server.url(), &bob_token).await;
+    let (_alice_session, mut alice_events) =
+        session(&server.url(), &alice_token, &dir.path().join("a"));
+    caught_up(&mut alice_events).await;
+
+    let asked: results::RequestMade = alice.request(ask("bob", eur(450))).await.unwrap();
+    let _: results::Paid = bob.request(pay_request(asked.request.id)).await.unwrap();
+    let update = next_matching(&mut alice_events, |e| match e {
+        SessionEvent::Event {
+            event: Event::RequestUpdated { request },
+            ..
+        } => Some(request),
+        _ => None,
+    })
+    .await;
+    assert_eq!(update.status, RequestStatus::Paid);
+    assert!(update.transfer_id.is_some());
+
+    // History shows the card in its current state.
+    let history: results::History = bob
+        .request(RequestBody::History {
+            conversation_id: asked.request.conversation_id,
+            before: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let card = history
+        .messages
+        .iter()
+        .find_map(|m| m.card.clone())
+        .expect("a card in history");
+    assert!(
+        matches!(*card, quid::protocol::payments::Card::Request { request } if request.status == RequestStatus::Paid)
+    );
+    assert_eq!(balance(&alice).await, [eur(450)]);
+    server.stop().await;
+    assert_ledger_ok(&db);
+}
+
+#[tokio::test]
+async fn a_split_asks_each_member_for_parts_that_sum_exactly() {
+    let w = world(ServerConfig::default()).await;
+    let group: results::OneConversation = w
+        .alice
+        .request(RequestBody::CreateGroup {
+            name: "trip".into(),
+            members: vec!["bob".into(), "carol".into()],
+        })
+        .await
+        .unwrap();
+    let split: results::Requests = w
+        .alice
+        .request(RequestBody::Split {
+            conversation_id: group.conversation.id,
+            amount: eur(1_001),
+            memo: "pizza".into(),
+            idempotency_key: IdempotencyKey::random(),
+        })
+        .await
+        .unwrap();
+    let parts: Vec<(String, i64)> = split
+        .requests
+        .iter()
+        .map(|r| (r.payer.username.clone(), r.amount.amount_minor))
+        .collect();
+    assert_eq!(parts, [("bob".to_owned(), 501), ("carol".to_owned(), 500)]);
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unpaid_request_expires_on_time_and_cannot_be_paid() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let config = ServerConfig {
+        expiry_sweep: Duration::from_millis(100),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(&db, config).await;
+    let alice_token = register(&server.url(), "alice").await;
+    let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
+    mint(&db, "bob", eur(1_000));
+    let alice = connect(&server.url(), &alice_token).await;
+    let (_session, mut events) = session(&server.url(), &alice_token, &dir.path().join("a"));
+    caught_up(&mut events).await;
+    let body = RequestBody::RequestMoney {
+        from: "bob".into(),
+        amount: eur(100),
+        memo: String::new(),
+        conversation_id: None,
+        expires_in_secs: Some(1),
+        idempotency_key: IdempotencyKey::random(),
+    };
+    let asked: results::RequestMade = alice.request(body).await.unwrap();
+    let expired = next_matching(&mut events, |e| match e {
+        SessionEvent::Event {
+            event: Event::RequestUpdated { request },
+            ..
+        } => Some(request),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        (expired.id, expired.status),
+        (asked.request.id, RequestStatus::Expired)
+    );
+    assert_eq!(
+        refused(&bob, pay_request(asked.request.id)).await,
+        ErrorCode::RequestExpired
+    );
+    assert_eq!(balance(&bob).await, [eur(1_000)]);
+    server.stop().await;
+    assert_ledger_ok(&db);
+}
