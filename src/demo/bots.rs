@@ -2,6 +2,7 @@
 //! own direct conversation. Each is a real session, so it reconnects and resumes like any client.
 
 use super::seed::Tokens;
+use crate::protocol::payments::{Card, IdempotencyKey, RequestStatus};
 use crate::protocol::{
     ConversationId, ConversationKind, Event, Message, RequestBody, TimestampMs, results,
 };
@@ -63,7 +64,10 @@ async fn run(
                 && message.sender.username != name
                 && should_answer(&session, &message, answers_in_groups).await =>
             {
-                answer(&session, name, &message).await;
+                match message.card.as_deref() {
+                    Some(card) => settle(&session, name, &message, card).await,
+                    None => answer(&session, name, &message).await,
+                }
             }
             _ => {}
         }
@@ -102,6 +106,48 @@ async fn answer(session: &Session, name: &str, message: &Message) {
         .await;
     tokio::time::sleep(THINKING).await;
     let text = reply(name, &message.sender.username, &message.text);
+    if let Err(error) = session
+        .send_message(Target::Conversation(conversation_id), text)
+        .await
+    {
+        tracing::warn!(%error, bot = name, "demo bot cannot answer");
+    }
+}
+
+/// A bot's answer to a card: thanks for money received; a request to it is paid by bob
+/// and declined by carol, so both paths can be seen.
+async fn settle(session: &Session, name: &str, message: &Message, card: &Card) {
+    let conversation_id = message.conversation_id;
+    let text = match card {
+        Card::Payment { transfer } if transfer.to.username == name => {
+            format!("thank you for the {}! 🙏", transfer.amount)
+        }
+        Card::Request { request }
+            if request.payer.username == name && request.status == RequestStatus::Open =>
+        {
+            tokio::time::sleep(THINKING).await;
+            let request_id = request.id;
+            let outcome = if name == "bob" {
+                let body = RequestBody::PayRequest {
+                    request_id,
+                    idempotency_key: IdempotencyKey::random(),
+                    pin: None,
+                };
+                session
+                    .request::<results::Paid>(body)
+                    .await
+                    .map(|_| format!("paid, {} sent ✓", request.amount))
+            } else {
+                let body = RequestBody::DeclineRequest { request_id };
+                session
+                    .request::<results::RequestMade>(body)
+                    .await
+                    .map(|_| "not this time, sorry 🙂".to_owned())
+            };
+            outcome.unwrap_or_else(|error| format!("I could not settle that: {error}"))
+        }
+        _ => return,
+    };
     if let Err(error) = session
         .send_message(Target::Conversation(conversation_id), text)
         .await

@@ -40,6 +40,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let outcome = async {
         let tokens = seed::people(&url).await?;
         if fresh {
+            seed::balances(&db)?;
             seed::history(&url, &tokens).await?;
         }
         let bots = bots::start(&url, &tokens, workdir.path())?;

@@ -48,6 +48,22 @@ async fn account(url: &Url, username: &str) -> anyhow::Result<String> {
     Ok(auth.token)
 }
 
+/// Starting balances, minted from issuance as `quid admin mint` does.
+pub fn balances(db: &std::path::Path) -> anyhow::Result<()> {
+    let store = crate::store::Store::open(db)?;
+    let mut conn = store.connect()?;
+    let eur = crate::money::Currency::from_code("EUR").map_err(anyhow::Error::msg)?;
+    for (name, minor) in [("alice", 25_000), ("bob", 10_000), ("carol", 10_000)] {
+        crate::store::writer::write_once(&mut conn, |ctx| {
+            let user = crate::store::accounts::user_by_name(ctx.conn, name)?;
+            let key = crate::protocol::payments::IdempotencyKey::random();
+            crate::ledger::payments::mint(ctx, &user, crate::money::Money::new(minor, eur), &key)
+        })
+        .map_err(|e| anyhow::anyhow!("cannot fund {name}: {}", e.message))?;
+    }
+    Ok(())
+}
+
 /// A little history so the first screen is not empty.
 pub async fn history(url: &Url, tokens: &Tokens) -> anyhow::Result<()> {
     let alice = connect(url, &tokens.alice).await?;
@@ -87,6 +103,23 @@ pub async fn history(url: &Url, tokens: &Tokens) -> anyhow::Result<()> {
         "type a message and press Enter; I answer everything",
     )
     .await?;
+    say(
+        &bob,
+        with_bob,
+        "and you owe me a coffee: Tab picks my request, F2 pays, F3 asks",
+    )
+    .await?;
+    let eur = crate::money::Currency::from_code("EUR").map_err(anyhow::Error::msg)?;
+    let _: results::RequestMade = bob
+        .request(RequestBody::RequestMoney {
+            from: "alice".into(),
+            amount: crate::money::Money::new(450, eur),
+            memo: "coffee ☕".into(),
+            conversation_id: Some(with_bob),
+            expires_in_secs: None,
+            idempotency_key: crate::protocol::payments::IdempotencyKey::random(),
+        })
+        .await?;
     Ok(())
 }
 

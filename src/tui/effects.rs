@@ -3,7 +3,8 @@
 
 use super::state::{Done, Effect, HISTORY_PAGE};
 use crate::config::TuiSettings;
-use crate::protocol::{RequestBody, results};
+use crate::protocol::{ErrorCode, RequestBody, results};
+use crate::session::connection::RequestError;
 use crate::session::target::Target;
 use crate::session::{Session, SessionError};
 use crate::untrusted::inert_line;
@@ -101,6 +102,84 @@ impl Executor {
                     move |_: results::Empty| Some(Done::Left(conversation_id)),
                 );
             }
+            Effect::LoadBalance => self.request(RequestBody::Balance, |r: results::Balance| {
+                Some(Done::Balance(r.balances))
+            }),
+            Effect::Pay {
+                to,
+                amount,
+                memo,
+                conversation_id,
+                key,
+                pin,
+            } => {
+                let body = RequestBody::Pay {
+                    to,
+                    amount,
+                    memo,
+                    conversation_id: Some(conversation_id),
+                    idempotency_key: key,
+                    pin,
+                };
+                self.money(body, |r: results::Paid| Done::Paid(r));
+            }
+            Effect::RequestMoney {
+                from,
+                amount,
+                memo,
+                conversation_id,
+                key,
+            } => {
+                let body = RequestBody::RequestMoney {
+                    from,
+                    amount,
+                    memo,
+                    conversation_id: Some(conversation_id),
+                    expires_in_secs: None,
+                    idempotency_key: key,
+                };
+                self.money(body, |r: results::RequestMade| {
+                    Done::Requested(vec![r.request])
+                });
+            }
+            Effect::PayRequest {
+                request_id,
+                key,
+                pin,
+            } => {
+                let body = RequestBody::PayRequest {
+                    request_id,
+                    idempotency_key: key,
+                    pin,
+                };
+                self.money(body, |r: results::Paid| Done::Paid(r));
+            }
+            Effect::DeclineRequest(request_id) => {
+                self.money(
+                    RequestBody::DeclineRequest { request_id },
+                    |r: results::RequestMade| Done::RequestClosed(r.request),
+                );
+            }
+            Effect::CancelRequest(request_id) => {
+                self.money(
+                    RequestBody::CancelRequest { request_id },
+                    |r: results::RequestMade| Done::RequestClosed(r.request),
+                );
+            }
+            Effect::Split {
+                conversation_id,
+                amount,
+                memo,
+                key,
+            } => {
+                let body = RequestBody::Split {
+                    conversation_id,
+                    amount,
+                    memo,
+                    idempotency_key: key,
+                };
+                self.money(body, |r: results::Requests| Done::Requested(r.requests));
+            }
             Effect::Notify { title, body } => self.notify(&title, &body),
             // The loop handles quitting itself.
             Effect::Quit => {}
@@ -127,6 +206,31 @@ impl Executor {
             if let Some(outcome) = outcome {
                 let _ = done.send(outcome).await;
             }
+        });
+    }
+
+    /// Sends a money request; a refusal keeps its code, so the modal can react to it (ask for
+    /// the PIN, offer a retry with the same idempotency key).
+    fn money<T, F>(&self, body: RequestBody, on_reply: F)
+    where
+        T: DeserializeOwned + Send + 'static,
+        F: FnOnce(T) -> Done + Send + 'static,
+    {
+        let session = self.session.clone();
+        let done = self.done.clone();
+        tokio::spawn(async move {
+            let outcome = match session.request::<T>(body).await {
+                Ok(reply) => on_reply(reply),
+                Err(SessionError::Request(RequestError::Api(error))) => Done::MoneyFailed {
+                    code: error.code,
+                    message: error.message,
+                },
+                Err(error) => Done::MoneyFailed {
+                    code: ErrorCode::Internal,
+                    message: format!("{error}; Enter retries safely"),
+                },
+            };
+            let _ = done.send(outcome).await;
         });
     }
 

@@ -19,6 +19,9 @@ pub enum Action {
     Newline,
     Recall,
     Dismiss,
+    Pay,
+    RequestMoney,
+    SelectRequest,
 }
 
 /// (action, config name, default keys, help text), in the order help shows them.
@@ -71,6 +74,19 @@ const ACTIONS: &[(Action, &str, &[&str], &str)] = &[
         "recall",
         &["up"],
         "recall what you sent (empty composer)",
+    ),
+    (Action::Pay, "pay", &["f2"], "pay someone here"),
+    (
+        Action::RequestMoney,
+        "request",
+        &["f3"],
+        "ask someone here for money",
+    ),
+    (
+        Action::SelectRequest,
+        "select_request",
+        &["tab"],
+        "pick an open request: Enter pays, D declines, C cancels",
     ),
     (
         Action::Help,

@@ -23,7 +23,7 @@ pub fn wrap(text: &str, max_width: usize) -> Vec<String> {
 fn wrap_paragraph(paragraph: &str, max_width: usize, lines: &mut Vec<String>) {
     let mut line = String::new();
     let mut line_width = 0;
-    for word in paragraph.split_word_bounds() {
+    for word in runs(paragraph) {
         let word_width = word.width();
         if line_width + word_width <= max_width {
             line.push_str(word);
@@ -53,6 +53,23 @@ fn wrap_paragraph(paragraph: &str, max_width: usize, lines: &mut Vec<String>) {
     lines.push(line);
 }
 
+/// Splits text into alternating runs of spaces and of everything else: the units a line may
+/// break between ("[MEMO]" stays one piece).
+fn runs(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        let first = rest.chars().next()?;
+        let spaces = first.is_whitespace();
+        let end = rest
+            .char_indices()
+            .find(|(_, c)| c.is_whitespace() != spaces)
+            .map_or(rest.len(), |(i, _)| i);
+        let (run, tail) = rest.split_at(end);
+        rest = tail;
+        Some(run)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +82,10 @@ mod tests {
     fn words_move_whole_to_the_next_line() {
         assert_eq!(wrap("the quick brown fox", 10), ["the quick", "brown fox"]);
         assert_eq!(wrap("a\nb c", 10), ["a", "b c"]);
+        assert_eq!(
+            wrap("/split AMOUNT [MEMO] · /help", 16),
+            ["/split AMOUNT", "[MEMO] · /help"]
+        );
         assert_eq!(wrap("", 10), [""]);
     }
 

@@ -8,6 +8,9 @@ pub enum Command {
     Leave,
     Help,
     Quit,
+    Pay,
+    Request,
+    Split { amount: String, memo: String },
 }
 
 /// (usage, what it does), for the help overlay.
@@ -15,6 +18,12 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/dm USER", "open the direct conversation with USER"),
     ("/group NAME USER...", "create a group with those users"),
     ("/leave", "leave the current group"),
+    ("/pay", "pay someone here (also F2)"),
+    ("/request", "ask someone here for money (also F3)"),
+    (
+        "/split AMOUNT [MEMO]",
+        "in a group: ask everyone else for an equal part",
+    ),
     ("/help", "show this help"),
     ("/quit", "quit quid"),
 ];
@@ -34,9 +43,18 @@ pub fn parse(line: &str) -> Result<Command, String> {
         }),
         ("/group", _) => Err("usage: /group NAME USER...".into()),
         ("/leave", []) => Ok(Command::Leave),
+        ("/pay", []) => Ok(Command::Pay),
+        ("/request", []) => Ok(Command::Request),
+        ("/split", [amount, memo @ ..]) => Ok(Command::Split {
+            amount: (*amount).to_owned(),
+            memo: memo.join(" "),
+        }),
+        ("/split", []) => Err("usage: /split AMOUNT [MEMO]".into()),
         ("/help", []) => Ok(Command::Help),
         ("/quit" | "/q", []) => Ok(Command::Quit),
-        ("/leave" | "/help" | "/quit" | "/q", _) => Err(format!("{name} takes no arguments")),
+        ("/leave" | "/help" | "/quit" | "/q" | "/pay" | "/request", _) => {
+            Err(format!("{name} takes no arguments"))
+        }
         _ => Err(format!("unknown command {name}; /help lists the commands")),
     }
 }

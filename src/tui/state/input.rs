@@ -2,7 +2,7 @@
 
 use super::commands::{self, Command};
 use super::timeline::Entry;
-use super::{App, Effect, Notice, Overlay, TYPING_SEND_EVERY, WHEEL_LINES};
+use super::{App, Effect, Notice, Overlay, TYPING_SEND_EVERY, WHEEL_LINES, modal};
 use crate::protocol::{ClientMsgId, TimestampMs};
 use crate::tui::keymap::Action;
 use crate::tui::layout;
@@ -25,6 +25,13 @@ fn composer_with(mut composer: TextArea<'static>) -> TextArea<'static> {
 impl App {
     pub(super) fn on_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
         if key.kind == KeyEventKind::Release {
+            return;
+        }
+        if self.modal.is_some() {
+            self.on_modal_key(key, effects);
+            return;
+        }
+        if self.selected_request.is_some() && self.on_request_key(key, effects) {
             return;
         }
         if self.overlay.is_some() {
@@ -66,6 +73,9 @@ impl App {
             Action::Send => self.submit(effects),
             Action::Newline => self.composer.insert_newline(),
             Action::Recall => self.recall_older(),
+            Action::Pay => self.open_modal(modal::ModalKind::Pay),
+            Action::RequestMoney => self.open_modal(modal::ModalKind::Request),
+            Action::SelectRequest => self.select_next_request(),
         }
     }
 
@@ -158,20 +168,17 @@ impl App {
     }
 
     fn scroll_up(&mut self, lines: usize, effects: &mut Vec<Effect>) {
-        let width = self.message_width();
         let page = self.page_lines();
         let Some(id) = self.selected else { return };
-        let Some(timeline) = self.timelines.get_mut(&id) else {
+        let Some(timeline) = self.timelines.get(&id) else {
             return;
         };
         let wanted = timeline.scroll.saturating_add(lines);
         // Counting stops at what the wanted position needs: the cost follows the scroll, not the history.
-        let available = crate::tui::view::messages::count_lines(
-            timeline,
-            width,
-            wanted.saturating_add(page),
-            self.utc_offset_secs,
-        );
+        let available = self.pane(timeline).count_lines(wanted.saturating_add(page));
+        let Some(timeline) = self.timelines.get_mut(&id) else {
+            return;
+        };
         let top = available.saturating_sub(page);
         timeline.scroll = wanted.min(top);
         if wanted >= top && timeline.has_more_before && !timeline.loading {
@@ -193,8 +200,18 @@ impl App {
         self.mark_read_if_visible(effects);
     }
 
-    pub(super) fn message_width(&self) -> usize {
-        usize::from(self.areas().messages.width)
+    /// The message pane's view of `timeline`, as drawn now.
+    pub(crate) fn pane<'a>(
+        &'a self,
+        timeline: &'a super::timeline::Timeline,
+    ) -> crate::tui::view::messages::Pane<'a> {
+        crate::tui::view::messages::Pane {
+            timeline,
+            width: usize::from(self.areas().messages.width),
+            utc_offset_secs: self.utc_offset_secs,
+            me: self.my_name(),
+            selected_request: self.selected_request,
+        }
     }
 
     fn submit(&mut self, effects: &mut Vec<Effect>) {
@@ -235,6 +252,7 @@ impl App {
             text: crate::untrusted::inert(&body),
             sent_at: TimestampMs(TimestampMs::now().0),
             mine: true,
+            card: None,
         };
         let timeline = self.timelines.entry(conversation_id).or_default();
         timeline.add_queued(entry);
@@ -261,6 +279,9 @@ impl App {
             },
             Command::Help => self.overlay = Some(Overlay::Help),
             Command::Quit => effects.push(Effect::Quit),
+            Command::Pay => self.open_modal(modal::ModalKind::Pay),
+            Command::Request => self.open_modal(modal::ModalKind::Request),
+            Command::Split { amount, memo } => self.split(&amount, memo, effects),
         }
     }
 

@@ -4,13 +4,17 @@
 
 pub mod commands;
 mod input;
+pub mod modal;
+mod money;
 mod network;
 pub mod timeline;
 
 use super::keymap::Keymap;
+use crate::money::Money;
+use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId};
 use crate::protocol::{
-    ClientMsgId, Conversation, ConversationId, ConversationKind, MessageId, TimestampMs, User,
-    results,
+    ClientMsgId, Conversation, ConversationId, ConversationKind, ErrorCode, MessageId, TimestampMs,
+    User, results,
 };
 use crate::session::SessionEvent;
 use crate::untrusted::inert_line;
@@ -59,6 +63,16 @@ pub enum Done {
     Left(ConversationId),
     /// An effect failed; the text says what, for the notice line.
     Failed(String),
+    Balance(Vec<Money>),
+    Paid(results::Paid),
+    Requested(Vec<PaymentRequest>),
+    /// A request was declined or cancelled.
+    RequestClosed(PaymentRequest),
+    /// A money effect was refused or failed: its code decides what the modal does.
+    MoneyFailed {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 /// Something for the loop to do.
@@ -85,6 +99,35 @@ pub enum Effect {
         members: Vec<String>,
     },
     Leave(ConversationId),
+    LoadBalance,
+    Pay {
+        to: String,
+        amount: Money,
+        memo: String,
+        conversation_id: ConversationId,
+        key: IdempotencyKey,
+        pin: Option<String>,
+    },
+    RequestMoney {
+        from: String,
+        amount: Money,
+        memo: String,
+        conversation_id: ConversationId,
+        key: IdempotencyKey,
+    },
+    PayRequest {
+        request_id: PaymentRequestId,
+        key: IdempotencyKey,
+        pin: Option<String>,
+    },
+    DeclineRequest(PaymentRequestId),
+    CancelRequest(PaymentRequestId),
+    Split {
+        conversation_id: ConversationId,
+        amount: Money,
+        memo: String,
+        key: IdempotencyKey,
+    },
     /// A message arrived out of view: ring / notify as the profile says.
     Notify {
         title: String,
@@ -176,6 +219,11 @@ pub struct App {
     pub utc_offset_secs: i32,
     /// Something changed since the last draw.
     pub dirty: bool,
+    /// Wallet balances, as last heard.
+    pub balances: Vec<Money>,
+    pub modal: Option<modal::Modal>,
+    /// The request card picked with Tab, if any.
+    pub selected_request: Option<PaymentRequestId>,
     recall: Vec<String>,
     recall_position: Option<usize>,
     last_typing_sent: Option<Instant>,
@@ -205,6 +253,9 @@ impl App {
             now,
             utc_offset_secs,
             dirty: true,
+            balances: Vec::new(),
+            modal: None,
+            selected_request: None,
             recall: Vec::new(),
             recall_position: None,
             last_typing_sent: None,

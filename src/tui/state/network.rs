@@ -21,6 +21,7 @@ impl App {
                 self.me = Some(user);
                 self.link = Link::Connected;
                 effects.push(Effect::LoadConversations);
+                effects.push(Effect::LoadBalance);
             }
             SessionEvent::Disconnected { retry_in, .. } => {
                 self.link = Link::Reconnecting {
@@ -79,8 +80,17 @@ impl App {
                     entry.members.retain(|m| *m != name);
                 }
             }
-            // Payment cards arrive with payments; the TUI's money view is not built yet.
-            Event::RequestUpdated { .. } => {}
+            Event::RequestUpdated { request } => {
+                if let Some(timeline) = self.timelines.get_mut(&request.conversation_id) {
+                    timeline.update_request(&request);
+                }
+                if self.selected_request == Some(request.id)
+                    && request.status != crate::protocol::payments::RequestStatus::Open
+                {
+                    self.selected_request = None;
+                }
+                effects.push(Effect::LoadBalance);
+            }
             Event::Read {
                 conversation_id,
                 user,
@@ -125,6 +135,9 @@ impl App {
         }
         if timeline.loaded {
             timeline.insert(Entry::from_message(message, &me));
+        }
+        if message.card.is_some() {
+            effects.push(Effect::LoadBalance);
         }
         let in_view = self.selected == Some(id) && timeline.scroll == 0;
         if is_new && !mine && timeline.scroll > 0 {
@@ -211,6 +224,11 @@ impl App {
                 self.forget(id, effects);
                 self.notice = Some(Notice::Info("you left the group".into()));
             }
+            Done::Balance(_)
+            | Done::Paid(_)
+            | Done::Requested(_)
+            | Done::RequestClosed(_)
+            | Done::MoneyFailed { .. } => self.on_money_done(done, effects),
             Done::Failed(text) => {
                 for timeline in self.timelines.values_mut() {
                     timeline.loading = false;

@@ -113,7 +113,7 @@ fn connecting_loads_conversations_then_the_first_ones_history() {
     let effects = app.update(Msg::Session(SessionEvent::Connected {
         user: user(1, "alice"),
     }));
-    assert_eq!(effects, [Effect::LoadConversations]);
+    assert_eq!(effects, [Effect::LoadConversations, Effect::LoadBalance]);
     let effects = app.update(Msg::Done(Done::Conversations(vec![
         conversation(2, ConversationKind::Group, "general", 2, 2),
         conversation(1, ConversationKind::Direct, "bob", 0, 3),
@@ -496,4 +496,152 @@ fn the_mouse_wheel_scrolls_the_pane_and_a_click_selects_a_conversation() {
             before: None
         }]
     );
+}
+
+pub(crate) mod money {
+    use super::*;
+    use crate::money::{Currency, Money};
+    use crate::protocol::payments::{Card, PaymentRequest, PaymentRequestId, RequestStatus};
+    use crate::tui::state::modal::Step;
+
+    pub(crate) fn eur(minor: i64) -> Money {
+        Money::new(minor, Currency::from_code("EUR").unwrap())
+    }
+
+    pub(crate) fn request(id: i64, status: RequestStatus) -> PaymentRequest {
+        PaymentRequest {
+            id: PaymentRequestId(id),
+            conversation_id: ConversationId(1),
+            requester: user(2, "bob"),
+            payer: user(1, "alice"),
+            amount: eur(450),
+            memo: "coffee".into(),
+            status,
+            expires_at: None,
+            created_at: TimestampMs(DAY_TWO),
+            transfer_id: None,
+        }
+    }
+
+    /// alice, with €100, and bob's open request for €4.50 in their conversation.
+    pub(crate) fn app_with_request() -> App {
+        let mut app = connected_app(80, 24);
+        app.update(Msg::Done(Done::Balance(vec![eur(10_000)])));
+        let mut card_message = message(
+            9,
+            1,
+            &user(2, "bob"),
+            "asked alice for €4.50",
+            DAY_TWO + 600_000,
+        );
+        card_message.card = Some(Box::new(Card::Request {
+            request: request(7, RequestStatus::Open),
+        }));
+        app.update(Msg::Session(SessionEvent::Event {
+            seq: Seq(50),
+            event: Event::Message {
+                message: card_message,
+            },
+        }));
+        app
+    }
+
+    #[test]
+    fn paying_from_the_modal_sends_once_and_shows_a_receipt() {
+        let mut app = app_with_request();
+        assert!(app.update(key(KeyCode::F(2))).is_empty());
+        type_text(&mut app, "12.5");
+        app.update(key(KeyCode::Enter));
+        type_text(&mut app, "lunch");
+        app.update(key(KeyCode::Enter));
+        assert_eq!(app.modal.as_ref().unwrap().step, Step::Review);
+        assert_eq!(
+            app.modal.as_ref().unwrap().balance_after(),
+            Some(eur(8_750))
+        );
+        let effects = app.update(key(KeyCode::Enter));
+        let [
+            Effect::Pay {
+                to,
+                amount,
+                memo,
+                key: first_key,
+                ..
+            },
+        ] = effects.as_slice()
+        else {
+            panic!("expected a payment, got {effects:?}");
+        };
+        assert_eq!(
+            (to.as_str(), *amount, memo.as_str()),
+            ("bob", eur(1_250), "lunch")
+        );
+        let first_key = first_key.clone();
+
+        app.update(Msg::Done(Done::MoneyFailed {
+            code: ErrorCode::Internal,
+            message: "connection lost".into(),
+        }));
+        assert!(matches!(app.modal.as_ref().unwrap().step, Step::Failed(_)));
+        let retry = app.update(key(KeyCode::Enter));
+        assert!(
+            matches!(retry.as_slice(), [Effect::Pay { key, .. }] if *key == first_key),
+            "a retry reuses the key"
+        );
+    }
+
+    #[test]
+    fn a_request_card_is_picked_with_tab_and_paid_or_declined() {
+        let mut app = app_with_request();
+        app.update(key(KeyCode::Tab));
+        assert_eq!(app.selected_request, Some(PaymentRequestId(7)));
+        app.update(key(KeyCode::Enter));
+        let modal = app.modal.as_ref().unwrap();
+        assert_eq!(
+            (modal.step.clone(), modal.recipient()),
+            (Step::Review, "bob")
+        );
+        assert_eq!(modal.amount(), Ok(eur(450)));
+        let effects = app.update(key(KeyCode::Enter));
+        assert!(matches!(
+            effects.as_slice(),
+            [Effect::PayRequest {
+                request_id: PaymentRequestId(7),
+                ..
+            }]
+        ));
+
+        let paid = request(7, RequestStatus::Paid);
+        app.update(Msg::Session(SessionEvent::Event {
+            seq: Seq(51),
+            event: Event::RequestUpdated { request: paid },
+        }));
+        assert!(app.timelines[&ConversationId(1)].open_requests().is_empty());
+
+        let mut app = app_with_request();
+        app.update(key(KeyCode::Tab));
+        assert_eq!(
+            app.update(key(KeyCode::Char('d'))),
+            [Effect::DeclineRequest(PaymentRequestId(7))]
+        );
+        assert_eq!(app.selected_request, None);
+    }
+
+    #[test]
+    fn the_server_asking_for_a_pin_opens_the_pin_step() {
+        let mut app = app_with_request();
+        app.update(key(KeyCode::Tab));
+        app.update(key(KeyCode::Enter));
+        app.update(key(KeyCode::Enter));
+        app.update(Msg::Done(Done::MoneyFailed {
+            code: ErrorCode::PinRequired,
+            message: "pin".into(),
+        }));
+        assert_eq!(app.modal.as_ref().unwrap().step, Step::Pin);
+        type_text(&mut app, "2468");
+        let effects = app.update(key(KeyCode::Enter));
+        assert!(
+            matches!(effects.as_slice(), [Effect::PayRequest { pin: Some(pin), .. }] if pin == "2468")
+        );
+    }
 }

@@ -1,8 +1,59 @@
 //! One conversation's messages as the client holds them: confirmed messages in id order, then
 //! the ones still queued in the outbox. Only text made inert enters here.
 
+use crate::money::Money;
+use crate::protocol::payments::{Card, PaymentRequest, PaymentRequestId, RequestStatus};
 use crate::protocol::{ClientMsgId, Message, MessageId, TimestampMs};
 use crate::untrusted::{inert, inert_line};
+
+/// A payment or request card as the TUI shows it; names and memo are inert.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CardView {
+    Payment {
+        from: String,
+        to: String,
+        amount: Money,
+        memo: String,
+    },
+    Request {
+        id: PaymentRequestId,
+        requester: String,
+        payer: String,
+        amount: Money,
+        memo: String,
+        status: RequestStatus,
+        expires_at: Option<TimestampMs>,
+    },
+}
+
+impl CardView {
+    pub fn from_card(card: &Card) -> CardView {
+        match card {
+            Card::Payment { transfer } => CardView::Payment {
+                from: transfer
+                    .from
+                    .as_ref()
+                    .map_or_else(|| "funds".into(), |u| inert_line(&u.username)),
+                to: inert_line(&transfer.to.username),
+                amount: transfer.amount,
+                memo: inert_line(&transfer.memo),
+            },
+            Card::Request { request } => CardView::from_request(request),
+        }
+    }
+
+    pub fn from_request(request: &PaymentRequest) -> CardView {
+        CardView::Request {
+            id: request.id,
+            requester: inert_line(&request.requester.username),
+            payer: inert_line(&request.payer.username),
+            amount: request.amount,
+            memo: inert_line(&request.memo),
+            status: request.status,
+            expires_at: request.expires_at,
+        }
+    }
+}
 
 /// What the sender sees of their own message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +75,7 @@ pub struct Entry {
     pub text: String,
     pub sent_at: TimestampMs,
     pub mine: bool,
+    pub card: Option<CardView>,
 }
 
 impl Entry {
@@ -35,6 +87,15 @@ impl Entry {
             text: inert(&message.text),
             sent_at: message.sent_at,
             mine: message.sender.username == me,
+            card: message.card.as_deref().map(CardView::from_card),
+        }
+    }
+
+    /// The request this entry's card shows, if it is one.
+    pub fn request_id(&self) -> Option<PaymentRequestId> {
+        match &self.card {
+            Some(CardView::Request { id, .. }) => Some(*id),
+            _ => None,
         }
     }
 }
@@ -114,6 +175,35 @@ impl Timeline {
         }
     }
 
+    /// Puts a request's new state on its card; false when no card here shows it.
+    pub fn update_request(&mut self, request: &PaymentRequest) -> bool {
+        let Some(entry) = self
+            .entries
+            .iter_mut()
+            .find(|e| e.request_id() == Some(request.id))
+        else {
+            return false;
+        };
+        entry.card = Some(CardView::from_request(request));
+        true
+    }
+
+    /// Open requests here, newest first: what Tab cycles through.
+    pub fn open_requests(&self) -> Vec<PaymentRequestId> {
+        self.entries
+            .iter()
+            .rev()
+            .filter_map(|e| match &e.card {
+                Some(CardView::Request {
+                    id,
+                    status: RequestStatus::Open,
+                    ..
+                }) => Some(*id),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn queued_count(&self) -> usize {
         self.entries.iter().filter(|e| e.id.is_none()).count()
     }
@@ -150,6 +240,7 @@ mod tests {
             text: text.into(),
             sent_at: TimestampMs(0),
             mine: true,
+            card: None,
         }
     }
 

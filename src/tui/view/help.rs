@@ -26,18 +26,26 @@ pub fn draw(frame: &mut Frame, screen: Rect, keymap: &Keymap, theme: &Theme) {
         "Commands (type in the composer)",
         theme.accent,
     ));
-    for (usage, help) in COMMANDS {
-        lines.push(row(usage, help, key_width, theme));
+    // Room for a line per command and the closing lines, inside the border?
+    let detailed = lines.len() + COMMANDS.len() + 2 <= usize::from(screen.height);
+    if detailed {
+        for (usage, help) in COMMANDS {
+            lines.push(row(usage, help, key_width, theme));
+        }
+    } else {
+        let usages: Vec<&str> = COMMANDS.iter().map(|(usage, _)| *usage).collect();
+        let room = usize::from(screen.width).saturating_sub(4);
+        for line in crate::tui::text::wrap(&usages.join(" · "), room) {
+            lines.push(Line::styled(format!(" {line}"), theme.unread));
+        }
     }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled("Any key closes this help.", theme.dim));
     let wanted_width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 4;
     let area = centred(screen, wanted_width, lines.len() as u16 + 2);
     frame.render_widget(Clear, area);
     let block = Block::new()
         .borders(Borders::ALL)
         .border_style(theme.accent)
-        .title(" quid help ");
+        .title(" quid help · any key closes ");
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)

@@ -1,6 +1,8 @@
 //! The message pane. Rows are built from the newest message backwards and only until the
 //! pane (plus the scroll offset) is full, so drawing costs what is visible, not the history.
 
+use super::cards::card_lines;
+use crate::protocol::payments::PaymentRequestId;
 use crate::tui::state::timeline::{Delivery, Entry, Timeline};
 use crate::tui::text::{width, wrap};
 use crate::tui::theme::Theme;
@@ -16,6 +18,23 @@ const TIME_COLUMNS: usize = 6;
 /// Columns kept free after one's own messages for the delivery mark.
 const MARK_COLUMNS: usize = 3;
 
+/// What the pane shows and for whom.
+pub struct Pane<'a> {
+    pub timeline: &'a Timeline,
+    pub width: usize,
+    pub utc_offset_secs: i32,
+    /// The viewer's username: cards read "you paid", "asks you".
+    pub me: &'a str,
+    pub selected_request: Option<PaymentRequestId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    Text,
+    Card,
+    Picked,
+}
+
 /// One screen row of the pane.
 #[derive(Debug, Clone, PartialEq)]
 enum Row {
@@ -27,6 +46,7 @@ enum Row {
         sender: Option<String>,
         text: String,
         mark: Option<Delivery>,
+        look: Look,
     },
     Top(&'static str),
 }
@@ -36,75 +56,119 @@ fn local(entry: &Entry, utc_offset_secs: i32) -> Option<DateTime<FixedOffset>> {
     DateTime::from_timestamp_millis(entry.sent_at.0).map(|t| t.with_timezone(&offset))
 }
 
-/// The rows of `entries[index]`, separator and marker included, top to bottom.
-fn entry_rows(
-    timeline: &Timeline,
-    index: usize,
-    pane_width: usize,
-    utc_offset_secs: i32,
-) -> Vec<Row> {
-    let entry = &timeline.entries[index];
-    // A queued message has no server time yet: it shows none, and starts no new day.
-    let when = entry.id.and_then(|_| local(entry, utc_offset_secs));
-    let mut rows = Vec::new();
-    let previous_day = index
-        .checked_sub(1)
-        .and_then(|i| local(&timeline.entries[i], utc_offset_secs))
-        .map(|t| t.date_naive());
-    if let Some(when) = when
-        && previous_day != Some(when.date_naive())
-    {
-        rows.push(Row::Day(when.format("%A %-d %B %Y").to_string()));
-    }
-    if entry.id.is_some() && entry.id == timeline.new_marker {
-        rows.push(Row::NewMarker);
-    }
-    let reserve = TIME_COLUMNS + if entry.mine { MARK_COLUMNS } else { 0 };
-    let content = format!("{}: {}", entry.sender, entry.text);
-    let lines = wrap(&content, pane_width.saturating_sub(reserve));
-    let last = lines.len() - 1;
-    let name_prefix = format!("{}:", entry.sender);
-    for (n, line) in lines.into_iter().enumerate() {
-        let (sender, text) = if n == 0 && line.starts_with(&name_prefix) {
-            (
-                Some(entry.sender.clone()),
-                line[name_prefix.len()..].to_owned(),
-            )
-        } else {
-            (None, line)
-        };
-        rows.push(Row::Text {
-            time: (n == 0)
-                .then(|| when.map_or_else(String::new, |t| t.format("%H:%M").to_string())),
-            sender,
-            text,
-            mark: (n == last && entry.mine).then(|| timeline.delivery(entry)),
-        });
-    }
-    rows
-}
-
-/// The newest rows, at least `wanted` of them if the timeline has that many, top to bottom.
-fn newest_rows(
-    timeline: &Timeline,
-    pane_width: usize,
-    wanted: usize,
-    utc_offset_secs: i32,
-) -> Vec<Row> {
-    let mut chunks = Vec::new();
-    let mut count = 0;
-    for index in (0..timeline.entries.len()).rev() {
-        let rows = entry_rows(timeline, index, pane_width, utc_offset_secs);
-        count += rows.len();
-        chunks.push(rows);
-        if count >= wanted {
-            break;
+impl Pane<'_> {
+    /// The rows of `entries[index]`, separator and marker included, top to bottom.
+    fn entry_rows(&self, index: usize) -> Vec<Row> {
+        let timeline = self.timeline;
+        let entry = &timeline.entries[index];
+        // A queued message has no server time yet: it shows none, and starts no new day.
+        let when = entry.id.and_then(|_| local(entry, self.utc_offset_secs));
+        let mut rows = Vec::new();
+        let previous_day = index
+            .checked_sub(1)
+            .and_then(|i| local(&timeline.entries[i], self.utc_offset_secs))
+            .map(|t| t.date_naive());
+        if let Some(when) = when
+            && previous_day != Some(when.date_naive())
+        {
+            rows.push(Row::Day(when.format("%A %-d %B %Y").to_string()));
         }
+        if entry.id.is_some() && entry.id == timeline.new_marker {
+            rows.push(Row::NewMarker);
+        }
+        let (paragraphs, look) = match &entry.card {
+            Some(card) => {
+                let picked =
+                    entry.request_id().is_some() && entry.request_id() == self.selected_request;
+                (
+                    card_lines(card, self.me, picked),
+                    if picked { Look::Picked } else { Look::Card },
+                )
+            }
+            None => (vec![entry.text.clone()], Look::Text),
+        };
+        let reserve = TIME_COLUMNS + if entry.mine { MARK_COLUMNS } else { 0 };
+        let name_prefix = format!("{}:", entry.sender);
+        let mut lines = Vec::new();
+        for (n, paragraph) in paragraphs.iter().enumerate() {
+            let paragraph = if n == 0 {
+                format!("{name_prefix} {paragraph}")
+            } else {
+                paragraph.clone()
+            };
+            lines.extend(wrap(&paragraph, self.width.saturating_sub(reserve)));
+        }
+        let last = lines.len() - 1;
+        for (n, line) in lines.into_iter().enumerate() {
+            let (sender, text) = match line.strip_prefix(&name_prefix) {
+                Some(rest) if n == 0 => (Some(entry.sender.clone()), rest.to_owned()),
+                _ => (None, line),
+            };
+            rows.push(Row::Text {
+                time: (n == 0)
+                    .then(|| when.map_or_else(String::new, |t| t.format("%H:%M").to_string())),
+                sender,
+                text,
+                mark: (n == last && entry.mine && entry.card.is_none())
+                    .then(|| timeline.delivery(entry)),
+                look,
+            });
+        }
+        rows
     }
-    if count < wanted {
-        chunks.push(vec![top_row(timeline)]);
+
+    /// The newest rows, at least `wanted` of them if the timeline has that many, top to bottom.
+    fn newest_rows(&self, wanted: usize) -> Vec<Row> {
+        let mut chunks = Vec::new();
+        let mut count = 0;
+        for index in (0..self.timeline.entries.len()).rev() {
+            let rows = self.entry_rows(index);
+            count += rows.len();
+            chunks.push(rows);
+            if count >= wanted {
+                break;
+            }
+        }
+        if count < wanted {
+            chunks.push(vec![top_row(self.timeline)]);
+        }
+        chunks.into_iter().rev().flatten().collect()
     }
-    chunks.into_iter().rev().flatten().collect()
+
+    /// How many rows the newest messages take, counting no further than `limit`.
+    pub fn count_lines(&self, limit: usize) -> usize {
+        self.newest_rows(limit).len().min(limit)
+    }
+
+    pub fn draw(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
+        let timeline = self.timeline;
+        let height = usize::from(area.height);
+        let rows = self.newest_rows(timeline.scroll + height);
+        let end = rows.len().saturating_sub(timeline.scroll);
+        let start = end.saturating_sub(height);
+        let mut lines: Vec<Line> = rows[start..end]
+            .iter()
+            .map(|row| render_row(row, self.width, theme))
+            .collect();
+        if timeline.scroll > 0
+            && let Some(last) = lines.last_mut()
+        {
+            // Scrolled up: the bottom row says so, and counts what arrived meanwhile.
+            let label = match timeline.unseen_below {
+                0 => "↓ more below (End)".to_owned(),
+                n => format!("↓ {n} new below (End)"),
+            };
+            *last = centred_rule(&label, self.width, theme.unread);
+        }
+        // Short conversations sit at the bottom, next to the composer, as in every chat client.
+        let padding = height.saturating_sub(lines.len());
+        let area = Rect {
+            y: area.y + padding as u16,
+            height: area.height - padding as u16,
+            ..area
+        };
+        frame.render_widget(Paragraph::new(lines), area);
+    }
 }
 
 fn top_row(timeline: &Timeline) -> Row {
@@ -119,59 +183,6 @@ fn top_row(timeline: &Timeline) -> Row {
     }
 }
 
-/// How many rows the newest messages take, counting no further than `limit`.
-pub fn count_lines(
-    timeline: &Timeline,
-    pane_width: usize,
-    limit: usize,
-    utc_offset_secs: i32,
-) -> usize {
-    newest_rows(timeline, pane_width, limit, utc_offset_secs)
-        .len()
-        .min(limit)
-}
-
-pub fn draw(
-    frame: &mut Frame,
-    area: Rect,
-    timeline: &Timeline,
-    theme: &Theme,
-    utc_offset_secs: i32,
-) {
-    let height = usize::from(area.height);
-    let pane_width = usize::from(area.width);
-    let rows = newest_rows(
-        timeline,
-        pane_width,
-        timeline.scroll + height,
-        utc_offset_secs,
-    );
-    let end = rows.len().saturating_sub(timeline.scroll);
-    let start = end.saturating_sub(height);
-    let mut lines: Vec<Line> = rows[start..end]
-        .iter()
-        .map(|row| render_row(row, pane_width, theme))
-        .collect();
-    if timeline.scroll > 0
-        && let Some(last) = lines.last_mut()
-    {
-        // Scrolled up: the bottom row says so, and counts what arrived meanwhile.
-        let label = match timeline.unseen_below {
-            0 => "↓ more below (End)".to_owned(),
-            n => format!("↓ {n} new below (End)"),
-        };
-        *last = centred_rule(&label, pane_width, theme.unread);
-    }
-    // Short conversations sit at the bottom, next to the composer, as in every chat client.
-    let padding = height.saturating_sub(lines.len());
-    let area = Rect {
-        y: area.y + padding as u16,
-        height: area.height - padding as u16,
-        ..area
-    };
-    frame.render_widget(Paragraph::new(lines), area);
-}
-
 fn render_row<'a>(row: &'a Row, pane_width: usize, theme: &Theme) -> Line<'a> {
     match row {
         Row::Day(day) => centred_rule(day, pane_width, theme.dim),
@@ -182,6 +193,7 @@ fn render_row<'a>(row: &'a Row, pane_width: usize, theme: &Theme) -> Line<'a> {
             sender,
             text,
             mark,
+            look,
         } => {
             let mut spans = vec![Span::styled(
                 time.as_ref()
@@ -192,7 +204,12 @@ fn render_row<'a>(row: &'a Row, pane_width: usize, theme: &Theme) -> Line<'a> {
                 spans.push(Span::styled(sender.as_str(), theme.name_style(sender)));
                 spans.push(Span::styled(":", theme.dim));
             }
-            spans.push(Span::styled(text.as_str(), theme.text));
+            let style = match look {
+                Look::Text => theme.text,
+                Look::Card => theme.accent,
+                Look::Picked => theme.selected,
+            };
+            spans.push(Span::styled(text.as_str(), style));
             if let Some(mark) = mark {
                 let (symbol, style) = match mark {
                     Delivery::Queued => (" …", theme.dim),

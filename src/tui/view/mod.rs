@@ -1,8 +1,10 @@
 //! Drawing: takes the state by shared reference and only draws. One file per part.
 
+mod cards;
 pub mod first_run;
 mod help;
 pub mod messages;
+mod modal;
 mod sidebar;
 mod status;
 
@@ -26,9 +28,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     }
     draw_header(frame, areas.header, app, theme, areas.sidebar.is_none());
     match app.selected_timeline() {
-        Some(timeline) => {
-            messages::draw(frame, areas.messages, timeline, theme, app.utc_offset_secs)
-        }
+        Some(timeline) => app.pane(timeline).draw(frame, areas.messages, theme),
         None => draw_empty(frame, areas.messages, app, theme),
     }
     if let (Some(area), Some(notice)) = (areas.notice, &app.notice) {
@@ -40,6 +40,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     }
     draw_composer(frame, areas.composer, app, theme);
     status::draw(frame, areas.status, app, theme);
+    if let Some(open) = &app.modal {
+        modal::draw(frame, frame.area(), open, theme);
+    }
     if app.overlay == Some(Overlay::Help) {
         help::draw(frame, frame.area(), &app.keymap, theme);
     }

@@ -21,6 +21,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Link::Stopped(reason) => format!("✗ offline: {reason}"),
     };
     let mut parts = vec![format!("{user} · {}", app.profile), link];
+    if !app.balances.is_empty() {
+        let shown: Vec<String> = app.balances.iter().map(ToString::to_string).collect();
+        parts.push(shown.join(" · "));
+    }
     match app.queued_count() {
         0 => {}
         n => parts.push(format!("{n} queued")),

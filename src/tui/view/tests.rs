@@ -149,3 +149,44 @@ fn scrolled_up_with_new_messages_below_80x24() {
     }));
     insta::assert_snapshot!(render(&app).backend());
 }
+
+mod money {
+    use super::*;
+    use crate::tui::state::tests::money::app_with_request;
+
+    #[test]
+    fn request_card_picked_80x24() {
+        let mut app = app_with_request();
+        app.update(key(KeyCode::Tab));
+        insta::assert_snapshot!(render(&app).backend());
+    }
+
+    #[test]
+    fn pay_modal_amount_step_80x24() {
+        let mut app = app_with_request();
+        app.update(key(KeyCode::F(2)));
+        type_text(&mut app, "12.505");
+        insta::assert_snapshot!(render(&app).backend());
+    }
+
+    #[test]
+    fn pay_modal_review_step_80x24() {
+        let mut app = app_with_request();
+        app.update(key(KeyCode::Tab));
+        app.update(key(KeyCode::Enter));
+        insta::assert_snapshot!(render(&app).backend());
+    }
+
+    #[test]
+    fn pay_modal_failed_step_offers_a_safe_retry_80x24() {
+        let mut app = app_with_request();
+        app.update(key(KeyCode::Tab));
+        app.update(key(KeyCode::Enter));
+        app.update(key(KeyCode::Enter));
+        app.update(Msg::Done(crate::tui::state::Done::MoneyFailed {
+            code: crate::protocol::ErrorCode::InsufficientFunds,
+            message: "your balance is €1.00; this needs €4.50".into(),
+        }));
+        insta::assert_snapshot!(render(&app).backend());
+    }
+}

@@ -1,0 +1,303 @@
+//! The money modal: pay someone, ask someone, or pay a request, in steps. Each step is one
+//! question; Enter goes on, Esc goes back, and nothing is sent before the review is confirmed.
+//! The idempotency key is made when the modal opens, so retrying after an error can never pay
+//! twice.
+
+use crate::money::{Currency, Money};
+use crate::protocol::ConversationId;
+use crate::protocol::payments::{IdempotencyKey, PaymentRequestId};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModalKind {
+    Pay,
+    Request,
+    /// Paying a request: recipient, amount and memo are the request's.
+    PayRequest(PaymentRequestId),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Recipient,
+    Amount,
+    Memo,
+    Review,
+    Pin,
+    Sending,
+    Receipt(String),
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Modal {
+    pub kind: ModalKind,
+    pub step: Step,
+    pub conversation_id: ConversationId,
+    /// Who can be chosen (the other members); one entry in a direct conversation.
+    pub candidates: Vec<String>,
+    pub chosen: usize,
+    pub amount_text: String,
+    pub default_currency: Currency,
+    pub memo: String,
+    pub pin: String,
+    /// Your balance in the amount's currency, for "balance after" on review.
+    pub balance: Option<Money>,
+    pub key: IdempotencyKey,
+    /// Set once the server said this account needs its PIN.
+    pub needs_pin: bool,
+}
+
+/// What a key did to the modal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModalOutcome {
+    Stay,
+    Close,
+    /// Confirmed on review (or retried): send it.
+    Submit,
+}
+
+pub const MAX_AMOUNT_CHARS: usize = 24;
+pub const MAX_MEMO_CHARS: usize = crate::protocol::payments::MAX_MEMO_CHARS;
+
+impl Modal {
+    pub fn new(
+        kind: ModalKind,
+        conversation_id: ConversationId,
+        candidates: Vec<String>,
+        default_currency: Currency,
+    ) -> Modal {
+        let step = match (kind, candidates.len()) {
+            (ModalKind::PayRequest(_), _) => Step::Review,
+            (_, 1) => Step::Amount,
+            _ => Step::Recipient,
+        };
+        Modal {
+            kind,
+            step,
+            conversation_id,
+            candidates,
+            chosen: 0,
+            amount_text: String::new(),
+            default_currency,
+            memo: String::new(),
+            pin: String::new(),
+            balance: None,
+            key: IdempotencyKey::random(),
+            needs_pin: false,
+        }
+    }
+
+    pub fn recipient(&self) -> &str {
+        self.candidates.get(self.chosen).map_or("", String::as_str)
+    }
+
+    /// The amount as typed, checked: exact, positive, in a known currency.
+    pub fn amount(&self) -> Result<Money, String> {
+        if self.amount_text.trim().is_empty() {
+            return Err(format!(
+                "type an amount, like 12.50 (in {})",
+                self.default_currency
+            ));
+        }
+        Money::parse_with_currency(&self.amount_text, Some(self.default_currency))
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn balance_after(&self) -> Option<Money> {
+        let amount = self.amount().ok()?;
+        let balance = self.balance.filter(|b| b.currency == amount.currency)?;
+        Some(Money::new(
+            balance.amount_minor - amount.amount_minor,
+            amount.currency,
+        ))
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) -> ModalOutcome {
+        if key.code == KeyCode::Esc {
+            return self.back();
+        }
+        match self.step.clone() {
+            Step::Recipient => match key.code {
+                KeyCode::Up => self.chosen = self.chosen.saturating_sub(1),
+                KeyCode::Down | KeyCode::Tab => {
+                    self.chosen = (self.chosen + 1).min(self.candidates.len().saturating_sub(1))
+                }
+                KeyCode::Enter if !self.candidates.is_empty() => self.step = Step::Amount,
+                _ => {}
+            },
+            Step::Amount => match key.code {
+                KeyCode::Enter if self.amount().is_ok() => self.step = Step::Memo,
+                _ => edit(&mut self.amount_text, key, MAX_AMOUNT_CHARS),
+            },
+            Step::Memo => match key.code {
+                KeyCode::Enter => self.step = Step::Review,
+                _ => edit(&mut self.memo, key, MAX_MEMO_CHARS),
+            },
+            Step::Review => {
+                if key.code == KeyCode::Enter {
+                    return self.submit();
+                }
+            }
+            Step::Pin => match key.code {
+                KeyCode::Enter if !self.pin.is_empty() => return self.submit(),
+                KeyCode::Char(c) if c.is_ascii_digit() => edit(&mut self.pin, key, 12),
+                KeyCode::Backspace => edit(&mut self.pin, key, 12),
+                _ => {}
+            },
+            Step::Sending => {}
+            Step::Receipt(_) => {
+                if key.code == KeyCode::Enter {
+                    return ModalOutcome::Close;
+                }
+            }
+            // Enter retries with the same idempotency key: at most one payment, ever.
+            Step::Failed(_) => {
+                if key.code == KeyCode::Enter {
+                    return self.submit();
+                }
+            }
+        }
+        ModalOutcome::Stay
+    }
+
+    fn submit(&mut self) -> ModalOutcome {
+        if self.needs_pin && self.pin.is_empty() {
+            self.step = Step::Pin;
+            return ModalOutcome::Stay;
+        }
+        self.step = Step::Sending;
+        ModalOutcome::Submit
+    }
+
+    /// Esc: one step back; out of the modal from the first step. Not while sending.
+    fn back(&mut self) -> ModalOutcome {
+        let first = match (self.kind, self.candidates.len()) {
+            (ModalKind::PayRequest(_), _) => Step::Review,
+            (_, 1) => Step::Amount,
+            _ => Step::Recipient,
+        };
+        self.step = match &self.step {
+            Step::Sending => return ModalOutcome::Stay,
+            Step::Receipt(_) => return ModalOutcome::Close,
+            step if *step == first => return ModalOutcome::Close,
+            Step::Amount => Step::Recipient,
+            Step::Memo => Step::Amount,
+            Step::Review | Step::Failed(_) => match self.kind {
+                ModalKind::PayRequest(_) => return ModalOutcome::Close,
+                _ => Step::Memo,
+            },
+            Step::Pin => Step::Review,
+            Step::Recipient => return ModalOutcome::Close,
+        };
+        ModalOutcome::Stay
+    }
+}
+
+/// Typing into a one-line field: characters, Backspace, Ctrl+U to clear.
+fn edit(field: &mut String, key: KeyEvent, max_chars: usize) {
+    match key.code {
+        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => field.clear(),
+        KeyCode::Char(c)
+            if !c.is_control()
+                && !key.modifiers.contains(KeyModifiers::CONTROL)
+                && field.chars().count() < max_chars =>
+        {
+            field.push(c);
+        }
+        KeyCode::Backspace => {
+            field.pop();
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn typed(modal: &mut Modal, text: &str) {
+        for c in text.chars() {
+            modal.on_key(key(KeyCode::Char(c)));
+        }
+    }
+
+    fn eur() -> Currency {
+        Currency::from_code("EUR").unwrap()
+    }
+
+    #[test]
+    fn a_payment_walks_through_its_steps_and_esc_backs_out() {
+        let mut modal = Modal::new(
+            ModalKind::Pay,
+            ConversationId(1),
+            vec!["bob".into(), "carol".into()],
+            eur(),
+        );
+        assert_eq!(modal.step, Step::Recipient);
+        modal.on_key(key(KeyCode::Down));
+        assert_eq!(modal.recipient(), "carol");
+        modal.on_key(key(KeyCode::Enter));
+        typed(&mut modal, "12.505");
+        assert!(modal.amount().unwrap_err().contains("3 decimals"));
+        modal.on_key(key(KeyCode::Enter));
+        assert_eq!(modal.step, Step::Amount, "a bad amount does not go on");
+        modal.on_key(key(KeyCode::Backspace));
+        assert_eq!(modal.amount().unwrap().to_string(), "€12.50");
+        modal.on_key(key(KeyCode::Enter));
+        typed(&mut modal, "lunch");
+        modal.on_key(key(KeyCode::Enter));
+        assert_eq!(modal.step, Step::Review);
+        assert_eq!(modal.on_key(key(KeyCode::Esc)), ModalOutcome::Stay);
+        assert_eq!(modal.step, Step::Memo);
+        for step in [Step::Amount, Step::Recipient] {
+            modal.on_key(key(KeyCode::Esc));
+            assert_eq!(modal.step, step);
+        }
+        assert_eq!(modal.on_key(key(KeyCode::Esc)), ModalOutcome::Close);
+    }
+
+    #[test]
+    fn a_retry_after_an_error_keeps_the_idempotency_key() {
+        let mut modal = Modal::new(ModalKind::Pay, ConversationId(1), vec!["bob".into()], eur());
+        assert_eq!(
+            modal.step,
+            Step::Amount,
+            "a direct conversation needs no recipient step"
+        );
+        typed(&mut modal, "5");
+        modal.on_key(key(KeyCode::Enter));
+        modal.on_key(key(KeyCode::Enter));
+        let key_before = modal.key.clone();
+        assert_eq!(modal.on_key(key(KeyCode::Enter)), ModalOutcome::Submit);
+        assert_eq!(modal.step, Step::Sending);
+        assert_eq!(
+            modal.on_key(key(KeyCode::Esc)),
+            ModalOutcome::Stay,
+            "no backing out while sending"
+        );
+        modal.step = Step::Failed("connection lost".into());
+        assert_eq!(modal.on_key(key(KeyCode::Enter)), ModalOutcome::Submit);
+        assert_eq!(modal.key, key_before);
+    }
+
+    #[test]
+    fn a_pin_is_asked_for_once_the_server_wants_one() {
+        let mut modal = Modal::new(
+            ModalKind::PayRequest(PaymentRequestId(3)),
+            ConversationId(1),
+            vec!["bob".into()],
+            eur(),
+        );
+        assert_eq!(modal.step, Step::Review);
+        modal.needs_pin = true;
+        assert_eq!(modal.on_key(key(KeyCode::Enter)), ModalOutcome::Stay);
+        assert_eq!(modal.step, Step::Pin);
+        typed(&mut modal, "12a34");
+        assert_eq!(modal.pin, "1234");
+        assert_eq!(modal.on_key(key(KeyCode::Enter)), ModalOutcome::Submit);
+    }
+}

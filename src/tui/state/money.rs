@@ -1,0 +1,258 @@
+//! Money in the TUI's state: balances, the payment modal, and picking request cards.
+
+use super::modal::{Modal, ModalKind, ModalOutcome, Step};
+use super::timeline::CardView;
+use super::{App, Done, Effect, Notice};
+use crate::money::{Currency, Money};
+use crate::protocol::payments::{IdempotencyKey, PaymentRequestId, RequestStatus};
+use crate::protocol::{ConversationKind, ErrorCode};
+use crossterm::event::{KeyCode, KeyEvent};
+
+impl App {
+    /// The currency amounts default to: the one you hold most of, else euros.
+    fn default_currency(&self) -> Currency {
+        self.balances
+            .iter()
+            .max_by_key(|m| m.amount_minor)
+            .map(|m| m.currency)
+            .or_else(|| Currency::from_code("EUR").ok())
+            .unwrap_or_else(|| Currency::all().next().expect("quid knows currencies"))
+    }
+
+    pub(super) fn open_modal(&mut self, kind: ModalKind) {
+        let Some(entry) = self.selected_entry() else {
+            self.error("pick a conversation first: money goes to someone in it");
+            return;
+        };
+        let me = self.my_name().to_owned();
+        let candidates: Vec<String> = entry
+            .members
+            .iter()
+            .filter(|m| **m != me)
+            .cloned()
+            .collect();
+        if candidates.is_empty() {
+            self.error("nobody else is in this conversation");
+            return;
+        }
+        let mut modal = Modal::new(kind, entry.id, candidates, self.default_currency());
+        modal.balance = self
+            .balances
+            .iter()
+            .find(|b| b.currency == modal.default_currency)
+            .copied();
+        self.modal = Some(modal);
+    }
+
+    pub(super) fn on_modal_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
+        let Some(modal) = self.modal.as_mut() else {
+            return;
+        };
+        match modal.on_key(key) {
+            ModalOutcome::Stay => {}
+            ModalOutcome::Close => self.modal = None,
+            ModalOutcome::Submit => {
+                let pin = (!modal.pin.is_empty()).then(|| modal.pin.clone());
+                let effect = match (modal.kind, modal.amount()) {
+                    (ModalKind::PayRequest(request_id), _) => Effect::PayRequest {
+                        request_id,
+                        key: modal.key.clone(),
+                        pin,
+                    },
+                    (ModalKind::Pay, Ok(amount)) => Effect::Pay {
+                        to: modal.recipient().to_owned(),
+                        amount,
+                        memo: modal.memo.clone(),
+                        conversation_id: modal.conversation_id,
+                        key: modal.key.clone(),
+                        pin,
+                    },
+                    (ModalKind::Request, Ok(amount)) => Effect::RequestMoney {
+                        from: modal.recipient().to_owned(),
+                        amount,
+                        memo: modal.memo.clone(),
+                        conversation_id: modal.conversation_id,
+                        key: modal.key.clone(),
+                    },
+                    (_, Err(error)) => {
+                        modal.step = Step::Failed(error);
+                        return;
+                    }
+                };
+                effects.push(effect);
+            }
+        }
+    }
+
+    /// Tab: the next open request card in this conversation, newest first, then none.
+    pub(super) fn select_next_request(&mut self) {
+        let Some(timeline) = self.selected_timeline() else {
+            return;
+        };
+        let open = timeline.open_requests();
+        if open.is_empty() {
+            self.notice = Some(Notice::Info("no open payment requests here".into()));
+            return;
+        }
+        let next = match self
+            .selected_request
+            .and_then(|id| open.iter().position(|r| *r == id))
+        {
+            Some(i) if i + 1 < open.len() => Some(open[i + 1]),
+            Some(_) => None,
+            None => Some(open[0]),
+        };
+        self.selected_request = next;
+    }
+
+    /// Keys while a request card is picked. False: the key is not about the card.
+    pub(super) fn on_request_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) -> bool {
+        let Some(id) = self.selected_request else {
+            return false;
+        };
+        let Some((requester, payer, amount, memo)) = self.request_card(id) else {
+            self.selected_request = None;
+            return false;
+        };
+        let me = self.my_name().to_owned();
+        match key.code {
+            KeyCode::Esc => self.selected_request = None,
+            KeyCode::Tab => self.select_next_request(),
+            KeyCode::Enter if payer == me => {
+                let Some(conversation_id) = self.selected else {
+                    return true;
+                };
+                let mut modal = Modal::new(
+                    ModalKind::PayRequest(id),
+                    conversation_id,
+                    vec![requester],
+                    amount.currency,
+                );
+                modal.amount_text = amount.decimal();
+                modal.memo = memo;
+                modal.balance = self
+                    .balances
+                    .iter()
+                    .find(|b| b.currency == amount.currency)
+                    .copied();
+                self.modal = Some(modal);
+                self.selected_request = None;
+            }
+            KeyCode::Char('d' | 'D') if payer == me => {
+                effects.push(Effect::DeclineRequest(id));
+                self.selected_request = None;
+            }
+            KeyCode::Char('c' | 'C') if requester == me => {
+                effects.push(Effect::CancelRequest(id));
+                self.selected_request = None;
+            }
+            KeyCode::Enter | KeyCode::Char('d' | 'D' | 'c' | 'C') => {
+                let hint = if payer == me {
+                    "Enter pays it, D declines it"
+                } else {
+                    "it is yours: C cancels it"
+                };
+                self.notice = Some(Notice::Info(hint.into()));
+            }
+            _ => {
+                self.selected_request = None;
+                return false;
+            }
+        }
+        true
+    }
+
+    fn request_card(&self, id: PaymentRequestId) -> Option<(String, String, Money, String)> {
+        self.selected_timeline()?
+            .entries
+            .iter()
+            .find_map(|e| match &e.card {
+                Some(CardView::Request {
+                    id: card,
+                    requester,
+                    payer,
+                    amount,
+                    memo,
+                    status: RequestStatus::Open,
+                    ..
+                }) if *card == id => {
+                    Some((requester.clone(), payer.clone(), *amount, memo.clone()))
+                }
+                _ => None,
+            })
+    }
+
+    pub(super) fn split(&mut self, amount: &str, memo: String, effects: &mut Vec<Effect>) {
+        let Some(entry) = self.selected_entry() else {
+            return;
+        };
+        if entry.kind != ConversationKind::Group {
+            self.error("/split works in a group");
+            return;
+        }
+        match Money::parse_with_currency(amount, Some(self.default_currency())) {
+            Ok(amount) => effects.push(Effect::Split {
+                conversation_id: entry.id,
+                amount,
+                memo,
+                key: IdempotencyKey::random(),
+            }),
+            Err(error) => self.error(error.to_string()),
+        }
+    }
+
+    /// Outcomes of money effects.
+    pub(super) fn on_money_done(&mut self, done: Done, effects: &mut Vec<Effect>) {
+        match done {
+            Done::Balance(balances) => self.balances = balances,
+            Done::Paid(paid) => {
+                if let Some(modal) = self.modal.as_mut() {
+                    let to = crate::untrusted::inert_line(&paid.transfer.to.username);
+                    modal.step = Step::Receipt(format!(
+                        "Paid {} to {to}. Your balance: {}.",
+                        paid.transfer.amount, paid.balance_after
+                    ));
+                }
+                effects.push(Effect::LoadBalance);
+            }
+            Done::Requested(requests) => {
+                let text = match requests.as_slice() {
+                    [one] => format!(
+                        "Asked {} for {}.",
+                        crate::untrusted::inert_line(&one.payer.username),
+                        one.amount
+                    ),
+                    many => format!("Asked {} people for their part.", many.len()),
+                };
+                match self.modal.as_mut() {
+                    Some(modal) => modal.step = Step::Receipt(text),
+                    None => self.notice = Some(Notice::Info(text)),
+                }
+            }
+            Done::RequestClosed(request) => {
+                let text = format!("request {} is {}", request.id, request.status.as_str());
+                self.notice = Some(Notice::Info(text));
+            }
+            Done::MoneyFailed { code, message } => {
+                let message = crate::untrusted::inert_line(&message);
+                let Some(modal) = self.modal.as_mut() else {
+                    self.error(message);
+                    return;
+                };
+                match code {
+                    ErrorCode::PinRequired => {
+                        modal.needs_pin = true;
+                        modal.step = Step::Pin;
+                    }
+                    ErrorCode::WrongPin => {
+                        modal.needs_pin = true;
+                        modal.pin.clear();
+                        modal.step = Step::Failed("wrong PIN; Enter to type it again".into());
+                    }
+                    _ => modal.step = Step::Failed(message),
+                }
+            }
+            _ => {}
+        }
+    }
+}

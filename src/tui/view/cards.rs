@@ -1,0 +1,58 @@
+//! How a payment or request card reads, from the viewer's side: "you paid", "asks you".
+
+use crate::protocol::payments::RequestStatus;
+use crate::tui::state::timeline::CardView;
+
+/// The lines of a card, top to bottom. The first follows the sender's name, and the sender
+/// is the one who acted (the payer of a payment, the requester of a request).
+pub fn card_lines(card: &CardView, me: &str, picked: bool) -> Vec<String> {
+    let who = |name: &str| {
+        if name == me {
+            "you".to_owned()
+        } else {
+            name.to_owned()
+        }
+    };
+    match card {
+        CardView::Payment {
+            to, amount, memo, ..
+        } => {
+            let mut lines = vec![format!("▌ paid {} {amount}", who(to))];
+            if !memo.is_empty() {
+                lines.push(format!("▌ “{memo}”"));
+            }
+            lines
+        }
+        CardView::Request {
+            requester,
+            payer,
+            amount,
+            memo,
+            status,
+            ..
+        } => {
+            let mut lines = vec![format!("▌ asks {} for {amount}", who(payer))];
+            if !memo.is_empty() {
+                lines.push(format!("▌ “{memo}”"));
+            }
+            lines.push(format!(
+                "▌ {}",
+                status_line(*status, payer == me, requester == me, picked)
+            ));
+            lines
+        }
+    }
+}
+
+fn status_line(status: RequestStatus, asks_me: bool, mine: bool, picked: bool) -> String {
+    match status {
+        RequestStatus::Open if picked && asks_me => "open · Enter pays · D declines · Esc".into(),
+        RequestStatus::Open if picked && mine => "open · C cancels · Esc".into(),
+        RequestStatus::Open if asks_me => "open · Tab to pay or decline".into(),
+        RequestStatus::Open => "open".into(),
+        RequestStatus::Paid => "paid ✓".into(),
+        RequestStatus::Declined => "declined".into(),
+        RequestStatus::Cancelled => "cancelled".into(),
+        RequestStatus::Expired => "expired".into(),
+    }
+}

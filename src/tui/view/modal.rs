@@ -1,0 +1,141 @@
+//! The money modal, one step at a time, over the chat.
+
+use crate::tui::state::modal::{Modal, ModalKind, Step};
+use crate::tui::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+const WIDTH: u16 = 56;
+
+pub fn draw(frame: &mut Frame, screen: Rect, modal: &Modal, theme: &Theme) {
+    let title = match modal.kind {
+        ModalKind::Pay => " Pay ",
+        ModalKind::Request => " Ask for money ",
+        ModalKind::PayRequest(_) => " Pay a request ",
+    };
+    let mut lines = body(modal, theme);
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(hint(&modal.step), theme.dim));
+    let width = WIDTH.min(screen.width);
+    let height = (lines.len() as u16 + 2).min(screen.height);
+    let area = Rect {
+        x: screen.x + (screen.width - width) / 2,
+        y: screen.y + (screen.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, area);
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_style(theme.accent)
+        .title(title);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+fn field<'a>(label: &'a str, value: String, theme: &Theme) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(format!(" {label:<12}"), theme.dim),
+        Span::styled(value, theme.text),
+    ])
+}
+
+fn body<'a>(modal: &'a Modal, theme: &Theme) -> Vec<Line<'a>> {
+    let verb = if modal.kind == ModalKind::Request {
+        "From"
+    } else {
+        "To"
+    };
+    match &modal.step {
+        Step::Recipient => {
+            let mut lines = vec![Line::styled(format!(" {verb} whom?"), theme.accent)];
+            for (index, name) in modal.candidates.iter().enumerate() {
+                let style = if index == modal.chosen {
+                    theme.selected
+                } else {
+                    theme.text
+                };
+                lines.push(Line::styled(format!("   {name} "), style));
+            }
+            lines
+        }
+        Step::Amount => {
+            let preview = match modal.amount() {
+                Ok(amount) => Line::styled(format!(" = {amount}"), theme.info),
+                Err(error) if modal.amount_text.is_empty() => {
+                    Line::styled(format!(" {error}"), theme.dim)
+                }
+                Err(error) => Line::styled(format!(" ✗ {error}"), theme.error),
+            };
+            vec![
+                field(verb, modal.recipient().to_owned(), theme),
+                field("Amount", format!("{}▏", modal.amount_text), theme),
+                preview,
+            ]
+        }
+        Step::Memo => vec![
+            field(verb, modal.recipient().to_owned(), theme),
+            field("Amount", amount_text(modal), theme),
+            field("Memo", format!("{}▏", modal.memo), theme),
+        ],
+        Step::Review | Step::Pin | Step::Sending | Step::Failed(_) => review(modal, theme, verb),
+        Step::Receipt(text) => vec![Line::styled(format!(" ✓ {text}"), theme.info)],
+    }
+}
+
+fn review<'a>(modal: &'a Modal, theme: &Theme, verb: &'a str) -> Vec<Line<'a>> {
+    let mut lines = vec![
+        field(verb, modal.recipient().to_owned(), theme),
+        field("Amount", amount_text(modal), theme),
+        field(
+            "Memo",
+            if modal.memo.is_empty() {
+                "—".into()
+            } else {
+                modal.memo.clone()
+            },
+            theme,
+        ),
+    ];
+    if modal.kind != ModalKind::Request {
+        let after = modal
+            .balance_after()
+            .map_or_else(|| "unknown".into(), |m| m.to_string());
+        lines.push(field("Afterwards", format!("your balance {after}"), theme));
+    }
+    match &modal.step {
+        Step::Pin => lines.push(field(
+            "PIN",
+            "•".repeat(modal.pin.chars().count()) + "▏",
+            theme,
+        )),
+        Step::Sending => lines.push(Line::styled(" Sending…", theme.dim)),
+        Step::Failed(error) => lines.push(Line::styled(format!(" ✗ {error}"), theme.error)),
+        _ => {}
+    }
+    lines
+}
+
+fn amount_text(modal: &Modal) -> String {
+    modal.amount().map_or_else(|e| e, |m| m.to_string())
+}
+
+fn hint(step: &Step) -> String {
+    match step {
+        Step::Recipient => " ↑↓ choose · Enter next · Esc cancel",
+        Step::Amount => " Enter next · Esc back (e.g. 12.50 or 12.50 USD)",
+        Step::Memo => " Enter review · Esc back (a memo is optional)",
+        Step::Review => " Enter confirm · Esc back",
+        Step::Pin => " Enter confirm · Esc back",
+        Step::Sending => " waiting for the server…",
+        Step::Receipt(_) => " Enter or Esc close",
+        Step::Failed(_) => " Enter retry (never twice) · Esc back",
+    }
+    .to_owned()
+}
