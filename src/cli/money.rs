@@ -219,7 +219,7 @@ pub async fn statement(profile: &Profile, format: StatementFormat) -> anyhow::Re
     }
     match format {
         StatementFormat::Json => println!("{}", serde_json::to_string_pretty(&lines)?),
-        StatementFormat::Csv => write_csv(&lines)?,
+        StatementFormat::Csv => crate::export::statement_csv(&lines, std::io::stdout())?,
         StatementFormat::Text if lines.is_empty() => println!("no transactions yet"),
         StatementFormat::Text => {
             for line in &lines {
@@ -256,44 +256,6 @@ pub async fn statement(profile: &Profile, format: StatementFormat) -> anyhow::Re
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_csv(lines: &[crate::protocol::payments::StatementLine]) -> anyhow::Result<()> {
-    let mut out = csv::Writer::from_writer(std::io::stdout());
-    out.write_record([
-        "transfer_id",
-        "time_utc",
-        "kind",
-        "counterparty",
-        "amount",
-        "currency",
-        "balance_after",
-        "memo",
-    ])?;
-    for line in lines {
-        let time = chrono::DateTime::from_timestamp_millis(line.at.0)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .unwrap_or_default();
-        let kind = serde_json::to_value(line.kind)?
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        out.write_record([
-            line.transfer_id.to_string(),
-            time,
-            kind,
-            line.counterparty
-                .as_ref()
-                .map(|u| u.username.clone())
-                .unwrap_or_default(),
-            line.amount.decimal(),
-            line.amount.currency.code().to_owned(),
-            line.balance_after.decimal(),
-            line.memo.clone(),
-        ])?;
-    }
-    out.flush()?;
-    Ok(())
 }
 
 /// Sends a money request; asks for the PIN when the account has one, and retries with the

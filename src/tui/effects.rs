@@ -14,15 +14,23 @@ use tokio::sync::mpsc;
 
 pub struct Executor {
     session: Session,
+    /// Where exported statements are written: the profile's data dir.
+    export_dir: std::path::PathBuf,
     done: mpsc::Sender<Done>,
     notify_bell: bool,
     notify_osc: bool,
 }
 
 impl Executor {
-    pub fn new(session: Session, done: mpsc::Sender<Done>, settings: &TuiSettings) -> Executor {
+    pub fn new(
+        session: Session,
+        done: mpsc::Sender<Done>,
+        settings: &TuiSettings,
+        export_dir: std::path::PathBuf,
+    ) -> Executor {
         Executor {
             session,
+            export_dir,
             done,
             notify_bell: settings.notify_bell,
             notify_osc: settings.notify_osc,
@@ -180,6 +188,14 @@ impl Executor {
                 };
                 self.money(body, |r: results::Requests| Done::Requested(r.requests));
             }
+            Effect::LoadStatement => {
+                let body = RequestBody::Statement {
+                    before: None,
+                    limit: crate::ledger::statement::MAX_STATEMENT_LIMIT,
+                };
+                self.request(body, |r: results::Statement| Some(Done::Statement(r.lines)));
+            }
+            Effect::ExportStatement(lines) => self.export(lines),
             Effect::Notify { title, body } => self.notify(&title, &body),
             // The loop handles quitting itself.
             Effect::Quit => {}
@@ -231,6 +247,27 @@ impl Executor {
                 },
             };
             let _ = done.send(outcome).await;
+        });
+    }
+
+    /// Writes the statement to `statement-DATE-TIME.csv` in the profile's data dir.
+    fn export(&self, lines: Vec<crate::protocol::payments::StatementLine>) {
+        let name = chrono::Utc::now()
+            .format("statement-%Y%m%d-%H%M%S.csv")
+            .to_string();
+        let path = self.export_dir.join(name);
+        let done = self.done.clone();
+        tokio::spawn(async move {
+            let written = tokio::task::spawn_blocking(move || {
+                let file = std::fs::File::create(&path)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                crate::export::statement_csv(&lines, file)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                Ok(path.display().to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("export failed: {e}")));
+            let _ = done.send(Done::Exported(written)).await;
         });
     }
 

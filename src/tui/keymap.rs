@@ -22,6 +22,7 @@ pub enum Action {
     Pay,
     RequestMoney,
     SelectRequest,
+    Wallet,
 }
 
 /// (action, config name, default keys, help text), in the order help shows them.
@@ -81,6 +82,12 @@ const ACTIONS: &[(Action, &str, &[&str], &str)] = &[
         "request",
         &["f3"],
         "ask someone here for money",
+    ),
+    (
+        Action::Wallet,
+        "wallet",
+        &["f4"],
+        "wallet: balances, history, spending, CSV export",
     ),
     (
         Action::SelectRequest,

@@ -35,7 +35,7 @@ pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
         backoff: Backoff::default(),
     })?;
     let (done_tx, mut done_rx) = mpsc::channel(256);
-    let executor = Executor::new(session, done_tx, &profile.tui);
+    let executor = Executor::new(session, done_tx, &profile.tui, profile.data_dir.clone());
 
     let mut guard = TerminalGuard::enter().context("cannot set up the terminal")?;
     let size = guard.terminal.size()?;
@@ -63,7 +63,7 @@ pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
             },
             Some(event) = session_events.recv() => Msg::Session(event),
             Some(done) = done_rx.recv() => Msg::Done(done),
-            _ = tick.tick() => Msg::Tick(Instant::now()),
+            _ = tick.tick() => Msg::Tick { now: Instant::now(), wall: crate::protocol::TimestampMs::now() },
             _ = terminate.recv() => return Ok(()),
         };
         for effect in app.update(msg) {

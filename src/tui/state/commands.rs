@@ -11,6 +11,7 @@ pub enum Command {
     Pay,
     Request,
     Split { amount: String, memo: String },
+    Wallet,
 }
 
 /// (usage, what it does), for the help overlay.
@@ -20,6 +21,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/leave", "leave the current group"),
     ("/pay", "pay someone here (also F2)"),
     ("/request", "ask someone here for money (also F3)"),
+    (
+        "/wallet",
+        "balances, history, spending, CSV export (also F4)",
+    ),
     (
         "/split AMOUNT [MEMO]",
         "in a group: ask everyone else for an equal part",
@@ -45,6 +50,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         ("/leave", []) => Ok(Command::Leave),
         ("/pay", []) => Ok(Command::Pay),
         ("/request", []) => Ok(Command::Request),
+        ("/wallet", []) => Ok(Command::Wallet),
         ("/split", [amount, memo @ ..]) => Ok(Command::Split {
             amount: (*amount).to_owned(),
             memo: memo.join(" "),
@@ -52,7 +58,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         ("/split", []) => Err("usage: /split AMOUNT [MEMO]".into()),
         ("/help", []) => Ok(Command::Help),
         ("/quit" | "/q", []) => Ok(Command::Quit),
-        ("/leave" | "/help" | "/quit" | "/q" | "/pay" | "/request", _) => {
+        ("/leave" | "/help" | "/quit" | "/q" | "/pay" | "/request" | "/wallet", _) => {
             Err(format!("{name} takes no arguments"))
         }
         _ => Err(format!("unknown command {name}; /help lists the commands")),

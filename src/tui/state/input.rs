@@ -31,6 +31,10 @@ impl App {
             self.on_modal_key(key, effects);
             return;
         }
+        if self.wallet.is_some() {
+            self.on_wallet_key(key, effects);
+            return;
+        }
         if self.selected_request.is_some() && self.on_request_key(key, effects) {
             return;
         }
@@ -76,6 +80,7 @@ impl App {
             Action::Pay => self.open_modal(modal::ModalKind::Pay),
             Action::RequestMoney => self.open_modal(modal::ModalKind::Request),
             Action::SelectRequest => self.select_next_request(),
+            Action::Wallet => self.open_wallet(effects),
         }
     }
 
@@ -282,6 +287,7 @@ impl App {
             Command::Pay => self.open_modal(modal::ModalKind::Pay),
             Command::Request => self.open_modal(modal::ModalKind::Request),
             Command::Split { amount, memo } => self.split(&amount, memo, effects),
+            Command::Wallet => self.open_wallet(effects),
         }
     }
 

@@ -8,10 +8,11 @@ pub mod modal;
 mod money;
 mod network;
 pub mod timeline;
+pub mod wallet;
 
 use super::keymap::Keymap;
 use crate::money::Money;
-use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId};
+use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId, StatementLine};
 use crate::protocol::{
     ClientMsgId, Conversation, ConversationId, ConversationKind, ErrorCode, MessageId, TimestampMs,
     User, results,
@@ -45,8 +46,11 @@ pub enum Msg {
     Resize(u16, u16),
     Session(SessionEvent),
     Done(Done),
-    /// Time passes (countdowns, typing indicators expire).
-    Tick(Instant),
+    /// Time passes (countdowns, typing indicators expire); `wall` is the clock's time.
+    Tick {
+        now: Instant,
+        wall: TimestampMs,
+    },
 }
 
 /// The outcome of an [`Effect`] the loop carried out.
@@ -73,6 +77,9 @@ pub enum Done {
         code: ErrorCode,
         message: String,
     },
+    Statement(Vec<StatementLine>),
+    /// Where the statement was written, or why it could not be.
+    Exported(Result<String, String>),
 }
 
 /// Something for the loop to do.
@@ -100,6 +107,9 @@ pub enum Effect {
     },
     Leave(ConversationId),
     LoadBalance,
+    LoadStatement,
+    /// Writes these lines as a CSV file in the profile's data dir.
+    ExportStatement(Vec<StatementLine>),
     Pay {
         to: String,
         amount: Money,
@@ -224,6 +234,10 @@ pub struct App {
     pub modal: Option<modal::Modal>,
     /// The request card picked with Tab, if any.
     pub selected_request: Option<PaymentRequestId>,
+    /// The wallet view, when open.
+    pub wallet: Option<wallet::Wallet>,
+    /// The clock's time at the last tick: "today" for the wallet's chart.
+    pub wall: TimestampMs,
     recall: Vec<String>,
     recall_position: Option<usize>,
     last_typing_sent: Option<Instant>,
@@ -256,6 +270,8 @@ impl App {
             balances: Vec::new(),
             modal: None,
             selected_request: None,
+            wallet: None,
+            wall: TimestampMs(0),
             recall: Vec::new(),
             recall_position: None,
             last_typing_sent: None,
@@ -274,7 +290,8 @@ impl App {
             Msg::Resize(width, height) => self.screen = Rect::new(0, 0, width, height),
             Msg::Session(event) => self.on_session(event, &mut effects),
             Msg::Done(done) => self.on_done(done, &mut effects),
-            Msg::Tick(now) => {
+            Msg::Tick { now, wall } => {
+                self.wall = wall;
                 self.on_tick(now);
                 return effects;
             }

@@ -2,11 +2,12 @@
 
 use super::modal::{Modal, ModalKind, ModalOutcome, Step};
 use super::timeline::CardView;
+use super::wallet::{Period, Wallet};
 use super::{App, Done, Effect, Notice};
 use crate::money::{Currency, Money};
 use crate::protocol::payments::{IdempotencyKey, PaymentRequestId, RequestStatus};
 use crate::protocol::{ConversationKind, ErrorCode};
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 impl App {
     /// The currency amounts default to: the one you hold most of, else euros.
@@ -198,6 +199,50 @@ impl App {
                 key: IdempotencyKey::random(),
             }),
             Err(error) => self.error(error.to_string()),
+        }
+    }
+
+    pub(super) fn open_wallet(&mut self, effects: &mut Vec<Effect>) {
+        self.wallet = Some(Wallet::loading());
+        effects.push(Effect::LoadStatement);
+        effects.push(Effect::LoadBalance);
+    }
+
+    /// Keys in the wallet view: type to filter, Tab for days or weeks, Ctrl+E to export.
+    pub(super) fn on_wallet_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
+        let quit = self.keymap.action_for(&key) == Some(crate::tui::keymap::Action::Quit);
+        let Some(wallet) = self.wallet.as_mut() else {
+            return;
+        };
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let last = wallet.visible().len().saturating_sub(1);
+        match key.code {
+            _ if quit => effects.push(Effect::Quit),
+            KeyCode::Esc | KeyCode::F(4) => self.wallet = None,
+            KeyCode::Tab => {
+                wallet.period = match wallet.period {
+                    Period::Days => Period::Weeks,
+                    Period::Weeks => Period::Days,
+                }
+            }
+            KeyCode::Char('e') if ctrl => {
+                let lines = wallet.visible().into_iter().cloned().collect();
+                effects.push(Effect::ExportStatement(lines));
+                wallet.note = Some("exporting…".into());
+            }
+            KeyCode::Up => wallet.scroll = wallet.scroll.saturating_sub(1),
+            KeyCode::Down => wallet.scroll = (wallet.scroll + 1).min(last),
+            KeyCode::PageUp => wallet.scroll = wallet.scroll.saturating_sub(10),
+            KeyCode::PageDown => wallet.scroll = (wallet.scroll + 10).min(last),
+            KeyCode::Backspace => {
+                wallet.filter.pop();
+                wallet.scroll = 0;
+            }
+            KeyCode::Char(c) if !ctrl && !c.is_control() => {
+                wallet.filter.push(c);
+                wallet.scroll = 0;
+            }
+            _ => {}
         }
     }
 

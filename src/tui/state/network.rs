@@ -229,6 +229,19 @@ impl App {
             | Done::Requested(_)
             | Done::RequestClosed(_)
             | Done::MoneyFailed { .. } => self.on_money_done(done, effects),
+            Done::Statement(lines) => {
+                if let Some(wallet) = self.wallet.as_mut() {
+                    wallet.load(lines);
+                }
+            }
+            Done::Exported(outcome) => {
+                if let Some(wallet) = self.wallet.as_mut() {
+                    wallet.note = Some(match outcome {
+                        Ok(path) => format!("saved {}", crate::untrusted::inert_line(&path)),
+                        Err(error) => crate::untrusted::inert_line(&error),
+                    });
+                }
+            }
             Done::Failed(text) => {
                 for timeline in self.timelines.values_mut() {
                     timeline.loading = false;

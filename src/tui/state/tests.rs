@@ -316,14 +316,20 @@ fn a_lost_connection_counts_down_to_the_retry() {
     }));
     assert_eq!(app.reconnect_countdown(), Some(4));
     app.dirty = false;
-    app.update(Msg::Tick(start + Duration::from_millis(1500)));
+    app.update(Msg::Tick {
+        now: start + Duration::from_millis(1500),
+        wall: TimestampMs(DAY_TWO),
+    });
     assert_eq!(app.reconnect_countdown(), Some(3));
     assert!(
         app.dirty,
         "the countdown changed, so the screen must be redrawn"
     );
     app.dirty = false;
-    app.update(Msg::Tick(start + Duration::from_millis(1600)));
+    app.update(Msg::Tick {
+        now: start + Duration::from_millis(1600),
+        wall: TimestampMs(DAY_TWO),
+    });
     assert!(!app.dirty, "nothing visible changed");
     app.update(Msg::Session(SessionEvent::Connected {
         user: user(1, "alice"),
@@ -409,7 +415,10 @@ fn typing_is_announced_at_most_every_few_seconds_and_shown_briefly() {
         user: user(2, "bob"),
     }));
     assert_eq!(app.typing_here(), Some("bob"));
-    app.update(Msg::Tick(app.now + TYPING_SHOWN_FOR));
+    app.update(Msg::Tick {
+        now: app.now + TYPING_SHOWN_FOR,
+        wall: TimestampMs(DAY_TWO),
+    });
     assert_eq!(app.typing_here(), None);
 }
 
@@ -642,6 +651,57 @@ pub(crate) mod money {
         let effects = app.update(key(KeyCode::Enter));
         assert!(
             matches!(effects.as_slice(), [Effect::PayRequest { pin: Some(pin), .. }] if pin == "2468")
+        );
+    }
+
+    pub(crate) fn statement() -> Vec<crate::protocol::payments::StatementLine> {
+        use crate::protocol::payments::{StatementLine, TransferId, TransferKind};
+        let line = |id: i64, at: i64, minor: i64, balance: i64, who: Option<&str>, memo: &str| {
+            StatementLine {
+                transfer_id: TransferId(id),
+                kind: if who.is_some() {
+                    TransferKind::Payment
+                } else {
+                    TransferKind::Mint
+                },
+                at: TimestampMs(at),
+                amount: eur(minor),
+                balance_after: eur(balance),
+                counterparty: who.map(|w| user(2, w)),
+                memo: memo.into(),
+            }
+        };
+        vec![
+            line(4, DAY_TWO + 3_600_000, -1_050, 8_050, Some("bob"), "lunch"),
+            line(3, DAY_TWO, -450, 9_100, Some("bob"), "coffee"),
+            line(2, DAY_ONE, -450, 9_550, Some("carol"), "bus"),
+            line(1, DAY_ONE - 86_400_000, 10_000, 10_000, None, "funds added"),
+        ]
+    }
+
+    #[test]
+    fn the_wallet_loads_filters_and_exports_what_is_shown() {
+        let mut app = app_with_request();
+        let effects = app.update(key(KeyCode::F(4)));
+        assert_eq!(effects, [Effect::LoadStatement, Effect::LoadBalance]);
+        app.update(Msg::Done(Done::Statement(statement())));
+        type_text(&mut app, "bob");
+        assert_eq!(app.wallet.as_ref().unwrap().visible().len(), 2);
+        let effects = app.update(ctrl('e'));
+        let [Effect::ExportStatement(lines)] = effects.as_slice() else {
+            panic!("expected an export, got {effects:?}");
+        };
+        assert_eq!(lines.len(), 2);
+        app.update(Msg::Done(Done::Exported(Ok("/tmp/statement.csv".into()))));
+        assert_eq!(
+            app.wallet.as_ref().unwrap().note.as_deref(),
+            Some("saved /tmp/statement.csv")
+        );
+        app.update(key(KeyCode::Esc));
+        assert!(app.wallet.is_none());
+        assert!(
+            app.composer.is_empty(),
+            "typing in the wallet filters, it does not compose"
         );
     }
 }

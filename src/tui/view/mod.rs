@@ -7,6 +7,7 @@ pub mod messages;
 mod modal;
 mod sidebar;
 mod status;
+mod wallet;
 
 use super::layout;
 use super::state::{App, Notice, Overlay};
@@ -40,6 +41,14 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     }
     draw_composer(frame, areas.composer, app, theme);
     status::draw(frame, areas.status, app, theme);
+    if let Some(open) = &app.wallet {
+        let screen = frame.area();
+        let area = Rect {
+            height: screen.height.saturating_sub(1),
+            ..screen
+        };
+        wallet::draw(frame, area, app, open, theme);
+    }
     if let Some(open) = &app.modal {
         modal::draw(frame, frame.area(), open, theme);
     }

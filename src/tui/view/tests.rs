@@ -189,4 +189,30 @@ mod money {
         }));
         insta::assert_snapshot!(render(&app).backend());
     }
+
+    fn wallet_app(width: u16, height: u16) -> App {
+        use crate::tui::state::tests::money::statement;
+        let mut app = app_with_request();
+        app.update(Msg::Resize(width, height));
+        app.update(Msg::Tick {
+            now: app.now,
+            wall: crate::protocol::TimestampMs(super::DAY_TWO + 7_200_000),
+        });
+        app.update(key(KeyCode::F(4)));
+        app.update(Msg::Done(crate::tui::state::Done::Statement(statement())));
+        app
+    }
+
+    #[test]
+    fn wallet_view_100x30() {
+        insta::assert_snapshot!(render(&wallet_app(100, 30)).backend());
+    }
+
+    #[test]
+    fn wallet_view_per_week_filtered_80x24() {
+        let mut app = wallet_app(80, 24);
+        app.update(key(KeyCode::Tab));
+        type_text(&mut app, "cof");
+        insta::assert_snapshot!(render(&app).backend());
+    }
 }
