@@ -4,6 +4,7 @@
 
 pub mod process;
 pub mod proxy;
+pub mod tmux;
 
 use quid::protocol::{ConversationId, RequestBody, results};
 use quid::server::{Server, ServerConfig};

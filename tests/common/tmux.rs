@@ -1,0 +1,98 @@
+//! Driving quid in a real terminal: a tmux server of the test's own, keys in, screen out.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Longest wait for something to appear on screen.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// True (after saying so) when tmux is not installed: the caller skips its test.
+pub fn tmux_missing() -> bool {
+    let missing = Command::new("tmux").arg("-V").output().is_err();
+    if missing {
+        eprintln!(
+            "SKIPPED: tmux is not installed; install it to run the terminal end-to-end tests"
+        );
+    }
+    missing
+}
+
+/// One tmux session on a server (socket) of its own, killed on drop.
+pub struct Tmux {
+    socket: String,
+    session: String,
+}
+
+impl Tmux {
+    /// Starts a 100x30 terminal named `name` running a shell, and types `command` into it.
+    pub fn start(name: &str, command: &str) -> Tmux {
+        let socket = format!("quid-e2e-{}-{name}", std::process::id());
+        let started = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "new-session",
+                "-d",
+                "-x",
+                "100",
+                "-y",
+                "30",
+                "-s",
+                name,
+            ])
+            .status()
+            .expect("tmux runs");
+        assert!(started.success(), "tmux could not start a session");
+        let tmux = Tmux {
+            socket,
+            session: name.to_owned(),
+        };
+        tmux.keys(&[command, "Enter"]);
+        tmux
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["-L", &self.socket, "send-keys", "-t", &self.session];
+        args.extend_from_slice(keys);
+        assert!(Command::new("tmux").args(&args).status().unwrap().success());
+    }
+
+    pub fn screen(&self) -> String {
+        let output = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "capture-pane",
+                "-p",
+                "-t",
+                &self.session,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Polls the screen until `wanted` holds; panics with the screen after a while.
+    pub fn wait_for(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let screen = self.screen();
+            if wanted(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
