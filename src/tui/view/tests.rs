@@ -215,4 +215,32 @@ mod money {
         type_text(&mut app, "cof");
         insta::assert_snapshot!(render(&app).backend());
     }
+
+    #[test]
+    fn pay_modal_recipient_pin_and_receipt_steps_80x24() {
+        use crate::tui::state::modal::{Modal, ModalKind, Step};
+        let mut app = app_with_request();
+        let eur = crate::money::Currency::from_code("EUR").unwrap();
+        let mut modal = Modal::new(
+            ModalKind::Pay,
+            ConversationId(2),
+            vec!["bob".into(), "carol".into()],
+            eur,
+        );
+        modal.chosen = 1;
+        app.modal = Some(modal.clone());
+        let recipient = render(&app);
+        modal.amount_text = "20".into();
+        modal.memo = "tickets".into();
+        modal.step = Step::Pin;
+        modal.pin = "12".into();
+        app.modal = Some(modal.clone());
+        let pin = render(&app);
+        modal.step = Step::Receipt("Paid €20.00 to carol. Your balance: €80.00.".into());
+        app.modal = Some(modal);
+        let receipt = render(&app);
+        insta::assert_snapshot!("recipient", recipient.backend());
+        insta::assert_snapshot!("pin", pin.backend());
+        insta::assert_snapshot!("receipt", receipt.backend());
+    }
 }
