@@ -8,6 +8,7 @@ mod messages;
 mod payments;
 
 use super::ServerState;
+use crate::ledger;
 use crate::protocol::{ApiError, ErrorCode, RequestBody, User};
 use serde::Serialize;
 
@@ -162,12 +163,14 @@ pub async fn dispatch(
         } => to_json(
             payments::pay_request(state, caller.user()?, request_id, idempotency_key, pin).await?,
         ),
-        RequestBody::DeclineRequest { request_id } => {
-            to_json(payments::decline_request(state, caller.user()?, request_id).await?)
-        }
-        RequestBody::CancelRequest { request_id } => {
-            to_json(payments::cancel_request(state, caller.user()?, request_id).await?)
-        }
+        RequestBody::DeclineRequest { request_id } => to_json(
+            payments::close_request(state, caller.user()?, request_id, ledger::requests::decline)
+                .await?,
+        ),
+        RequestBody::CancelRequest { request_id } => to_json(
+            payments::close_request(state, caller.user()?, request_id, ledger::requests::cancel)
+                .await?,
+        ),
         RequestBody::Requests => to_json(payments::requests(state, caller.user()?).await?),
         RequestBody::Statement { before, limit } => {
             to_json(payments::statement(state, caller.user()?, before, limit).await?)

@@ -6,10 +6,11 @@ use crate::ledger::payments::PayOrder;
 use crate::ledger::requests::RequestOrder;
 use crate::ledger::{self, accounts};
 use crate::money::Money;
-use crate::protocol::payments::{IdempotencyKey, PaymentRequestId, TransferId};
+use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId, TransferId};
 use crate::protocol::{ApiError, ConversationId, ErrorCode, User, results};
 use crate::server::{ServerState, auth};
 use crate::store;
+use crate::store::writer::WriteCtx;
 
 pub async fn balance(state: &ServerState, me: &User) -> Result<results::Balance, ApiError> {
     let me = me.id;
@@ -107,31 +108,20 @@ pub async fn pay_request(
         .await
 }
 
-pub async fn decline_request(
-    state: &ServerState,
-    me: &User,
-    request_id: PaymentRequestId,
-) -> Result<results::RequestMade, ApiError> {
-    let me = me.clone();
-    let request = state
-        .writer
-        .write(move |ctx| ledger::requests::decline(ctx, &me, request_id))
-        .await?;
-    Ok(results::RequestMade {
-        request,
-        duplicate: false,
-    })
-}
+/// How a request is closed: `ledger::requests::decline` (by the payer) or `cancel` (by the requester).
+pub type CloseRequest =
+    fn(&mut WriteCtx, &User, PaymentRequestId) -> Result<PaymentRequest, ApiError>;
 
-pub async fn cancel_request(
+pub async fn close_request(
     state: &ServerState,
     me: &User,
     request_id: PaymentRequestId,
+    close: CloseRequest,
 ) -> Result<results::RequestMade, ApiError> {
     let me = me.clone();
     let request = state
         .writer
-        .write(move |ctx| ledger::requests::cancel(ctx, &me, request_id))
+        .write(move |ctx| close(ctx, &me, request_id))
         .await?;
     Ok(results::RequestMade {
         request,
