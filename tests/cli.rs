@@ -232,3 +232,59 @@ fn write_password(dir: &Path) -> PathBuf {
     std::fs::write(&path, "alice's password\n").unwrap();
     path
 }
+
+#[test]
+fn money_from_the_command_line_with_a_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = ServerProcess::start(&db, "127.0.0.1:0");
+    let config = write_config(dir.path(), server.addr.port());
+    ok(quid(
+        &config,
+        &["register", "--password-stdin"],
+        "alice's password\n",
+    ));
+    ok(quid(
+        &config,
+        &as_bob(&["register", "--password-stdin"]),
+        "bob's password\n",
+    ));
+    let db_text = db.display().to_string();
+    ok(quid(
+        &config,
+        &["admin", "--db", &db_text, "mint", "alice", "20", "EUR"],
+        "",
+    ));
+
+    let paid = ok(quid(
+        &config,
+        &["pay", "@bob", "5", "--memo", "tea", "--yes"],
+        "",
+    ));
+    assert!(
+        paid.contains("paid €5.00 to bob") && paid.contains("balance €15.00"),
+        "{paid}"
+    );
+    let error = failed(quid(&config, &["pay", "@bob", "5"], ""));
+    assert!(error.contains("--yes"), "asks for confirmation: {error}");
+
+    ok(quid(&config, &["pin", "--pin-stdin"], "2468\n"));
+    let error = failed(quid(&config, &["pay", "@bob", "1", "--yes"], ""));
+    assert!(error.contains("needs its payment PIN"), "{error}");
+    assert_eq!(ok(quid(&config, &["balance"], "")).trim(), "€15.00");
+
+    let csv = ok(quid(&config, &as_bob(&["statement", "--csv"]), ""));
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(",alice,5.00,EUR,5.00,tea"),
+        "{csv}"
+    );
+    let report = ok(quid(
+        &config,
+        &["admin", "--db", &db_text, "check-ledger"],
+        "",
+    ));
+    assert!(report.contains("ledger OK"), "{report}");
+}

@@ -129,6 +129,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Set or change the payment PIN every payment then needs
+    Pin {
+        /// Read the new PIN from the first line of standard input
+        #[arg(long)]
+        pin_stdin: bool,
+    },
     /// Administer a server's database file
     Admin(admin::AdminArgs),
     /// Inspect the configuration
@@ -171,6 +177,7 @@ impl Cli {
             Command::Serve(args) => serve::run(args).await,
             Command::Demo(args) => crate::demo::run(args).await,
             Command::Admin(args) => admin::run(args),
+            Command::Pin { pin_stdin } => money::set_pin(&self.client_profile()?, *pin_stdin).await,
             Command::Balance { json } => money::balance(&self.client_profile()?, *json).await,
             Command::Pay {
                 to,

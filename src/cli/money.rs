@@ -282,6 +282,40 @@ async fn with_pin<T: DeserializeOwned>(
     }
 }
 
+/// `quid pin`: sets the payment PIN (asking for the current one when there is one).
+pub async fn set_pin(profile: &Profile, pin_stdin: bool) -> anyhow::Result<ExitCode> {
+    let pin = if pin_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the PIN from standard input")?;
+        line.trim().to_owned()
+    } else {
+        if !std::io::stdin().is_terminal() {
+            bail!("no terminal to ask for the PIN on; pass --pin-stdin and pipe it in");
+        }
+        let pin = rpassword::prompt_password("New payment PIN (4 to 12 digits): ")
+            .context("cannot read the PIN")?;
+        let again = rpassword::prompt_password("Again: ").context("cannot read the PIN")?;
+        if pin != again {
+            bail!("the two PINs differ; nothing changed");
+        }
+        pin
+    };
+    let connection = connect(profile).await?;
+    let body = |current_pin| RequestBody::SetPin {
+        pin: pin.clone(),
+        current_pin,
+    };
+    let _: results::Empty = with_pin(profile, connection, body).await?;
+    println!(
+        "payment PIN set: payments from {} now need it",
+        profile.username
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn ask_pin() -> anyhow::Result<String> {
     if !std::io::stdin().is_terminal() {
         bail!("this account needs its payment PIN; run the command in a terminal to enter it");
