@@ -288,3 +288,45 @@ fn money_from_the_command_line_with_a_pin() {
     ));
     assert!(report.contains("ledger OK"), "{report}");
 }
+
+#[test]
+fn check_ledger_reports_a_broken_ledger_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = ServerProcess::start(&db, "127.0.0.1:0");
+    let config = write_config(dir.path(), server.addr.port());
+    ok(quid(
+        &config,
+        &["register", "--password-stdin"],
+        "alice's password\n",
+    ));
+    let db_text = db.display().to_string();
+    ok(quid(
+        &config,
+        &["admin", "--db", &db_text, "mint", "alice", "20", "EUR"],
+        "",
+    ));
+    drop(server);
+    // Money appears from nowhere: the kind of bug check-ledger exists to catch.
+    let store = quid::store::Store::open(&db).unwrap();
+    store
+        .connect()
+        .unwrap()
+        .execute(
+            "UPDATE accounts SET balance_minor = balance_minor + 1 WHERE kind = 'wallet'",
+            [],
+        )
+        .unwrap();
+    let output = quid(&config, &["admin", "--db", &db_text, "check-ledger"], "");
+    assert!(!output.status.success());
+    let report = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        report.contains("FAIL every currency sums to zero"),
+        "{report}"
+    );
+    assert!(report.contains("EUR: accounts sum to 1"), "{report}");
+    assert!(
+        report.contains("FAIL every balance equals the sum of its entries"),
+        "{report}"
+    );
+}
