@@ -1,7 +1,7 @@
 //! Exports a statement as CSV, for `quid statement --csv` and the TUI's wallet view.
 //! Amounts are plain decimals with the currency in its own column, so a spreadsheet sums them.
 
-use crate::protocol::payments::{StatementLine, TransferKind};
+use crate::protocol::payments::StatementLine;
 use std::io::Write;
 
 pub fn statement_csv(lines: &[StatementLine], out: impl Write) -> Result<(), csv::Error> {
@@ -20,11 +20,7 @@ pub fn statement_csv(lines: &[StatementLine], out: impl Write) -> Result<(), csv
         let time = chrono::DateTime::from_timestamp_millis(line.at.0)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             .unwrap_or_default();
-        let kind = match line.kind {
-            TransferKind::Payment => "payment",
-            TransferKind::Request => "request",
-            TransferKind::Mint => "mint",
-        };
+        let kind = line.kind.as_str();
         out.write_record([
             line.transfer_id.to_string(),
             time,
@@ -47,7 +43,7 @@ pub fn statement_csv(lines: &[StatementLine], out: impl Write) -> Result<(), csv
 mod tests {
     use super::*;
     use crate::money::{Currency, Money};
-    use crate::protocol::payments::TransferId;
+    use crate::protocol::payments::{TransferId, TransferKind};
     use crate::protocol::{TimestampMs, User, UserId};
 
     #[test]
@@ -59,10 +55,7 @@ mod tests {
             at: TimestampMs(1_795_593_720_000),
             amount: Money::new(-1250, eur),
             balance_after: Money::new(8750, eur),
-            counterparty: Some(User {
-                id: UserId(2),
-                username: "bob".into(),
-            }),
+            counterparty: Some(User::new(UserId(2), "bob")),
             memo: "lunch, \"the usual\"".into(),
         };
         let mut out = Vec::new();

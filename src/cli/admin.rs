@@ -28,6 +28,13 @@ enum AdminCommand {
     },
     /// Verify the ledger's invariants; exits non-zero on any violation
     CheckLedger,
+    /// Create a bot account; its token is the last word printed
+    CreateBot {
+        name: String,
+        /// The business's display name, for a merchant bot
+        #[arg(long, value_name = "DISPLAY NAME")]
+        merchant: Option<String>,
+    },
 }
 
 pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
@@ -52,12 +59,29 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
             println!("minted {amount} to {username}; balance now {balance}");
             Ok(ExitCode::SUCCESS)
         }
+        AdminCommand::CreateBot { name, merchant } => {
+            let token = crate::server::auth::new_token();
+            let token_hash = crate::server::auth::token_hash(&token);
+            let bot = writer::write_once(&mut conn, |ctx| {
+                let bot = accounts::create_bot(ctx, name, merchant.as_deref())?;
+                accounts::insert_token(ctx, &token_hash, bot.id)?;
+                Ok(bot)
+            })
+            .map_err(|e| anyhow!("{}", e.message))?;
+            let kind = if bot.merchant.is_some() {
+                "merchant bot"
+            } else {
+                "bot"
+            };
+            println!("created {kind} @{}; its token: {token}", bot.username);
+            Ok(ExitCode::SUCCESS)
+        }
         AdminCommand::CheckLedger => {
             let findings = ledger::check::check(&conn).context("cannot read the ledger")?;
-            let (accounts, transfers, requests) = ledger::check::totals(&conn)?;
+            let (accounts, transfers, requests, invoices) = ledger::check::totals(&conn)?;
             print!("{}", ledger::check::report(&findings));
             println!(
-                "checked {accounts} accounts, {transfers} transfers, {requests} payment requests"
+                "checked {accounts} accounts, {transfers} transfers, {requests} payment requests, {invoices} invoices"
             );
             let failed = findings.iter().filter(|f| !f.violations.is_empty()).count();
             if failed == 0 {

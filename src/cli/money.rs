@@ -341,10 +341,7 @@ mod tests {
     #[test]
     fn requests_read_from_either_side() {
         use crate::protocol::payments::RequestStatus;
-        let user = |id, name: &str| crate::protocol::User {
-            id: crate::protocol::UserId(id),
-            username: name.into(),
-        };
+        let user = |id, name: &str| crate::protocol::User::new(crate::protocol::UserId(id), name);
         let request = PaymentRequest {
             id: PaymentRequestId(3),
             conversation_id: crate::protocol::ConversationId(1),

@@ -1,9 +1,9 @@
 //! Cards: a message that shows a payment or a request. The message stores which one; the
 //! card is read fresh each time, so a request's card always shows its current status.
 
-use super::{requests, transfers};
+use super::{invoices, requests, transfers};
 use crate::protocol::ApiError;
-use crate::protocol::payments::{Card, PaymentRequestId, TransferId};
+use crate::protocol::payments::{Card, InvoiceId, PaymentRequestId, TransferId};
 use rusqlite::Connection;
 
 /// What a message row stores to point at its card.
@@ -11,6 +11,8 @@ pub fn reference(card: &Card) -> (&'static str, i64) {
     match card {
         Card::Payment { transfer } => ("payment", transfer.id.0),
         Card::Request { request } => ("request", request.id.0),
+        Card::Invoice { invoice } => ("invoice", invoice.id.0),
+        Card::Refund { transfer, .. } => ("refund", transfer.id.0),
     }
 }
 
@@ -22,6 +24,21 @@ pub fn load(conn: &Connection, kind: &str, reference: i64) -> Result<Card, ApiEr
         "request" => Ok(Card::Request {
             request: requests::view(conn, PaymentRequestId(reference))?,
         }),
+        "invoice" => Ok(Card::Invoice {
+            invoice: invoices::view(conn, InvoiceId(reference))?,
+        }),
+        "refund" => {
+            let transfer = transfers::view(conn, TransferId(reference))?;
+            let invoice_id: i64 = conn.query_row(
+                "SELECT invoice_id FROM transfers WHERE id = ?1",
+                [reference],
+                |row| row.get(0),
+            )?;
+            Ok(Card::Refund {
+                transfer,
+                invoice_id: InvoiceId(invoice_id),
+            })
+        }
         other => {
             tracing::error!(kind = other, "unknown card kind in the store");
             Err(ApiError::internal())

@@ -67,6 +67,27 @@ const CHECKS: &[(&str, &str)] = &[
          WHERE r.status != 'paid' GROUP BY r.id",
     ),
     (
+        "every paid invoice has exactly one payment, of its total; an unpaid one has none",
+        "SELECT 'invoice ' || i.id || ' is paid with ' || COUNT(t.id) || ' payments totalling ' || COALESCE(SUM(t.amount_minor), 0)
+         FROM invoices i LEFT JOIN transfers t ON t.invoice_id = i.id AND t.kind = 'invoice'
+         WHERE i.status = 'paid'
+         GROUP BY i.id HAVING COUNT(t.id) != 1 OR SUM(t.amount_minor) != i.total_minor
+         UNION ALL
+         SELECT 'invoice ' || i.id || ' is ' || i.status || ' but has a payment'
+         FROM invoices i JOIN transfers t ON t.invoice_id = i.id AND t.kind = 'invoice'
+         WHERE i.status != 'paid'",
+    ),
+    (
+        "refunds never exceed the payment and add up to what the invoice records",
+        "SELECT 'invoice ' || i.id || ': refunds ' || COALESCE(SUM(t.amount_minor), 0) || ', recorded '
+                || i.refunded_minor || ', paid ' || i.total_minor
+         FROM invoices i LEFT JOIN transfers t ON t.invoice_id = i.id AND t.kind = 'refund'
+         GROUP BY i.id
+         HAVING COALESCE(SUM(t.amount_minor), 0) != i.refunded_minor
+             OR i.refunded_minor > i.total_minor
+             OR (i.status != 'paid' AND COALESCE(SUM(t.amount_minor), 0) > 0)",
+    ),
+    (
         "a paid request's transfers are counted once",
         "SELECT 'request ' || request_id || ' has ' || COUNT(*) || ' transfers'
          FROM transfers WHERE request_id IS NOT NULL GROUP BY request_id HAVING COUNT(*) > 1",
@@ -90,13 +111,13 @@ pub fn check(conn: &Connection) -> rusqlite::Result<Vec<Finding>> {
         .collect()
 }
 
-/// Totals for the report: (accounts, transfers, requests).
-pub fn totals(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
+/// Totals for the report: (accounts, transfers, requests, invoices).
+pub fn totals(conn: &Connection) -> rusqlite::Result<(i64, i64, i64, i64)> {
     conn.query_row(
         "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM transfers),
-                (SELECT COUNT(*) FROM payment_requests)",
+                (SELECT COUNT(*) FROM payment_requests), (SELECT COUNT(*) FROM invoices)",
         [],
-        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
     )
 }
 

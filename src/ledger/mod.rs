@@ -11,6 +11,8 @@
 //! 5. An idempotency key is applied at most once per initiator: a retry with the same key and
 //!    parameters returns the first result and moves nothing; other parameters are refused.
 //! 6. A paid request has exactly one transfer; any other request has none.
+//! 7. A paid invoice has exactly one payment transfer; an unpaid one has none; its refunds
+//!    add up to its `refunded` amount and never exceed what was paid.
 //!
 //! Every write runs inside the store writer's transaction (`WriteCtx`), so a transfer, its
 //! entries, its card and its events commit together or not at all.
@@ -18,6 +20,7 @@
 pub mod accounts;
 pub mod cards;
 pub mod check;
+pub mod invoices;
 pub mod limits;
 pub mod payments;
 pub mod requests;

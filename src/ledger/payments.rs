@@ -76,6 +76,7 @@ pub fn pay(
             memo: order.memo,
             conversation_id: Some(conversation_id),
             request_id: None,
+            invoice_id: None,
         },
     )?;
     let transfer = transfers::view(ctx.conn, id)?;
@@ -142,6 +143,7 @@ pub fn mint(
             memo: "funds added",
             conversation_id: None,
             request_id: None,
+            invoice_id: None,
         },
     )?;
     Ok(Money::new(

@@ -223,6 +223,7 @@ pub fn pay_request(
             memo: &request.memo,
             conversation_id: Some(request.conversation_id),
             request_id: Some(id),
+            invoice_id: None,
         },
     )?;
     let changed = ctx.conn.execute(
@@ -308,7 +309,7 @@ pub fn expire_due(ctx: &mut WriteCtx, now_ms: i64) -> Result<usize, ApiError> {
 fn announce(ctx: &mut WriteCtx, id: PaymentRequestId) -> Result<PaymentRequest, ApiError> {
     let request = view(ctx.conn, id)?;
     let event = Event::RequestUpdated {
-        request: request.clone(),
+        request: Box::new(request.clone()),
     };
     for member in members(ctx.conn, request.conversation_id)? {
         ctx.emit(member.id, &event)?;
@@ -398,14 +399,8 @@ fn from_row(row: &rusqlite::Row) -> rusqlite::Result<RequestRow> {
         request: (
             PaymentRequestId(row.get(0)?),
             ConversationId(row.get(1)?),
-            User {
-                id: UserId(row.get(2)?),
-                username: row.get(3)?,
-            },
-            User {
-                id: UserId(row.get(4)?),
-                username: row.get(5)?,
-            },
+            User::new(UserId(row.get(2)?), row.get::<_, String>(3)?),
+            User::new(UserId(row.get(4)?), row.get::<_, String>(5)?),
         ),
         amount_minor: row.get(6)?,
         currency: row.get(7)?,

@@ -61,18 +61,13 @@ pub fn statement(
                 let currency = currency_of(&currency)?;
                 Ok(StatementLine {
                     transfer_id: TransferId(id),
-                    kind: match kind.as_str() {
-                        "request" => TransferKind::Request,
-                        "mint" => TransferKind::Mint,
-                        _ => TransferKind::Payment,
-                    },
+                    kind: TransferKind::parse(&kind).ok_or_else(ApiError::internal)?,
                     at: TimestampMs(at),
                     amount: Money::new(amount, currency),
                     balance_after: Money::new(balance, currency),
-                    counterparty: other_id.zip(other_name).map(|(id, username)| User {
-                        id: UserId(id),
-                        username,
-                    }),
+                    counterparty: other_id
+                        .zip(other_name)
+                        .map(|(id, username)| User::new(UserId(id), username)),
                     memo,
                 })
             },

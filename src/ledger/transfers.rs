@@ -4,7 +4,7 @@
 use super::accounts::{AccountId, currency_of};
 use crate::money::Money;
 use crate::protocol::payments::{
-    IdempotencyKey, PaymentRequestId, Transfer, TransferId, TransferKind,
+    IdempotencyKey, InvoiceId, PaymentRequestId, Transfer, TransferId, TransferKind,
 };
 use crate::protocol::{ApiError, ConversationId, ErrorCode, TimestampMs, User, UserId};
 use rusqlite::{Connection, OptionalExtension};
@@ -21,22 +21,7 @@ pub struct Posting<'a> {
     pub memo: &'a str,
     pub conversation_id: Option<ConversationId>,
     pub request_id: Option<PaymentRequestId>,
-}
-
-fn kind_str(kind: TransferKind) -> &'static str {
-    match kind {
-        TransferKind::Payment => "payment",
-        TransferKind::Request => "request",
-        TransferKind::Mint => "mint",
-    }
-}
-
-fn kind_from(text: &str) -> TransferKind {
-    match text {
-        "request" => TransferKind::Request,
-        "mint" => TransferKind::Mint,
-        _ => TransferKind::Payment,
-    }
+    pub invoice_id: Option<InvoiceId>,
 }
 
 /// Moves `amount` from `from` to `to`. A wallet is debited only if it holds the amount; the
@@ -69,13 +54,13 @@ pub fn post(conn: &Connection, posting: &Posting) -> Result<TransferId, ApiError
     let now = TimestampMs::now().0;
     conn.execute(
         "INSERT INTO transfers (initiator_id, idempotency_key, fingerprint, kind, from_account,
-             to_account, amount_minor, currency, memo, conversation_id, request_id, created_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             to_account, amount_minor, currency, memo, conversation_id, request_id, invoice_id, created_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         rusqlite::params![
             posting.initiator.map(|u| u.0),
             posting.key.0,
             posting.fingerprint,
-            kind_str(posting.kind),
+            posting.kind.as_str(),
             posting.from.0,
             posting.to.0,
             amount,
@@ -83,6 +68,7 @@ pub fn post(conn: &Connection, posting: &Posting) -> Result<TransferId, ApiError
             posting.memo,
             posting.conversation_id.map(|c| c.0),
             posting.request_id.map(|r| r.0),
+            posting.invoice_id.map(|i| i.0),
             now
         ],
     )?;
@@ -187,15 +173,11 @@ pub fn view(conn: &Connection, id: TransferId) -> Result<Transfer, ApiError> {
     ) = row;
     Ok(Transfer {
         id,
-        kind: kind_from(&kind),
-        from: from_id.zip(from_name).map(|(id, username)| User {
-            id: UserId(id),
-            username,
-        }),
-        to: User {
-            id: UserId(to_id),
-            username: to_name,
-        },
+        kind: TransferKind::parse(&kind).ok_or_else(ApiError::internal)?,
+        from: from_id
+            .zip(from_name)
+            .map(|(id, username)| User::new(UserId(id), username)),
+        to: User::new(UserId(to_id), to_name),
         amount: Money::new(amount, currency_of(&currency)?),
         memo,
         conversation_id: conversation.map(ConversationId),

@@ -51,6 +51,12 @@ pub enum ErrorCode {
     /// The account has a payment PIN and the request carried none.
     PinRequired,
     WrongPin,
+    InvoiceAlreadyPaid,
+    InvoiceExpired,
+    /// The invoice's `total_minor` is not the sum of its items.
+    InvoiceTotalMismatch,
+    /// A refund above what is left of the payment.
+    RefundExceedsPayment,
 }
 
 impl ErrorCode {
@@ -80,6 +86,10 @@ impl ErrorCode {
             ErrorCode::RequestExpired => "request_expired",
             ErrorCode::PinRequired => "pin_required",
             ErrorCode::WrongPin => "wrong_pin",
+            ErrorCode::InvoiceAlreadyPaid => "invoice_already_paid",
+            ErrorCode::InvoiceExpired => "invoice_expired",
+            ErrorCode::InvoiceTotalMismatch => "invoice_total_mismatch",
+            ErrorCode::RefundExceedsPayment => "refund_exceeds_payment",
         }
     }
 }

@@ -4,10 +4,11 @@
 use super::error::{ApiError, ErrorCode};
 use super::model::{Conversation, Message, User};
 use super::payments::{
-    IdempotencyKey, PaymentRequest, PaymentRequestId, StatementLine, Transfer, TransferId,
+    IdempotencyKey, Invoice, InvoiceId, LineItem, PaymentRequest, PaymentRequestId, StatementLine,
+    Transfer, TransferId,
 };
 use super::types::{ClientMsgId, ConversationId, MessageId, RequestId, Seq};
-use crate::money::Money;
+use crate::money::{Currency, Money};
 use serde::{Deserialize, Serialize};
 
 /// A client request: a client-chosen `id` plus one of the request bodies.
@@ -130,6 +131,34 @@ pub enum RequestBody {
         before: Option<TransferId>,
         limit: u32,
     },
+    /// A merchant bot bills the other member of a direct conversation. `total_minor` must
+    /// equal the sum of the items, or the invoice is refused.
+    SendInvoice {
+        conversation_id: ConversationId,
+        items: Vec<LineItem>,
+        currency: Currency,
+        total_minor: i64,
+        #[serde(default)]
+        payload: String,
+        #[serde(default)]
+        expires_in_secs: Option<u64>,
+        idempotency_key: IdempotencyKey,
+    },
+    PayInvoice {
+        invoice_id: InvoiceId,
+        idempotency_key: IdempotencyKey,
+        #[serde(default)]
+        pin: Option<String>,
+    },
+    /// The merchant gives back `amount` (all that is left when absent) of a paid invoice.
+    Refund {
+        invoice_id: InvoiceId,
+        #[serde(default)]
+        amount: Option<Money>,
+        idempotency_key: IdempotencyKey,
+    },
+    /// Invoices you sent or were sent, open ones first.
+    Invoices,
     /// Sets (or, with `current_pin`, changes) the PIN every payment then needs.
     SetPin {
         pin: String,
@@ -164,6 +193,10 @@ impl RequestBody {
         "requests",
         "statement",
         "set_pin",
+        "send_invoice",
+        "pay_invoice",
+        "refund",
+        "invoices",
     ];
 }
 
@@ -276,7 +309,11 @@ pub enum Event {
     },
     /// A payment request in one of your conversations changed: paid, declined, cancelled,
     /// expired. Its card is the message whose `card` names this request.
-    RequestUpdated { request: PaymentRequest },
+    RequestUpdated { request: Box<PaymentRequest> },
+    /// An invoice was paid; the merchant's bot learns it here, with its payload.
+    InvoicePaid { invoice: Box<Invoice> },
+    /// An invoice changed otherwise: refunded, expired.
+    InvoiceUpdated { invoice: Box<Invoice> },
 }
 
 /// Results, one per request type that returns something beyond `{}`.
@@ -354,6 +391,24 @@ pub mod results {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     pub struct Requests {
         pub requests: Vec<PaymentRequest>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct InvoiceMade {
+        pub invoice: Invoice,
+        pub duplicate: bool,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Invoices {
+        pub invoices: Vec<Invoice>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Refunded {
+        pub transfer: Transfer,
+        pub invoice: Invoice,
+        pub duplicate: bool,
     }
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -20,6 +20,16 @@ pub struct TransferId(pub i64);
 #[serde(transparent)]
 pub struct PaymentRequestId(pub i64);
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct InvoiceId(pub i64);
+
+impl fmt::Display for InvoiceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 impl fmt::Display for TransferId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -53,6 +63,35 @@ pub enum TransferKind {
     Request,
     /// Money entered the system from issuance (`quid admin mint`).
     Mint,
+    /// A merchant's invoice was paid.
+    Invoice,
+    /// A merchant gave back (part of) an invoice's payment.
+    Refund,
+}
+
+impl TransferKind {
+    const ALL: [TransferKind; 5] = [
+        TransferKind::Payment,
+        TransferKind::Request,
+        TransferKind::Mint,
+        TransferKind::Invoice,
+        TransferKind::Refund,
+    ];
+
+    /// The name on the wire and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferKind::Payment => "payment",
+            TransferKind::Request => "request",
+            TransferKind::Mint => "mint",
+            TransferKind::Invoice => "invoice",
+            TransferKind::Refund => "refund",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TransferKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +159,62 @@ pub struct PaymentRequest {
     pub transfer_id: Option<TransferId>,
 }
 
+/// One line of an invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineItem {
+    pub name: String,
+    pub quantity: u32,
+    /// Price of one, in the invoice's currency's minor units.
+    pub unit_price_minor: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    Open,
+    Paid,
+    Expired,
+}
+
+impl InvoiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::Open => "open",
+            InvoiceStatus::Paid => "paid",
+            InvoiceStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<InvoiceStatus> {
+        [
+            InvoiceStatus::Open,
+            InvoiceStatus::Paid,
+            InvoiceStatus::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// A merchant bot's bill to a buyer, with the total the server computed from the items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub id: InvoiceId,
+    pub conversation_id: ConversationId,
+    pub merchant: User,
+    pub buyer: User,
+    pub items: Vec<LineItem>,
+    pub total: Money,
+    /// The merchant's own reference (an order id), handed back when the invoice is paid.
+    pub payload: String,
+    pub status: InvoiceStatus,
+    pub expires_at: Option<TimestampMs>,
+    pub created_at: TimestampMs,
+    pub transfer_id: Option<TransferId>,
+    /// How much of the payment the merchant has given back.
+    pub refunded: Money,
+}
+
 /// A payment or a request shown as a card in the conversation, in place of message text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -130,6 +225,14 @@ pub enum Card {
     /// Always the request's current state, also in history.
     Request {
         request: PaymentRequest,
+    },
+    /// Always the invoice's current state, also in history.
+    Invoice {
+        invoice: Invoice,
+    },
+    Refund {
+        transfer: Transfer,
+        invoice_id: InvoiceId,
     },
 }
 

@@ -1,4 +1,4 @@
-//! Expires payment requests on time, even when nobody touches them, so both sides see
+//! Expires payment requests and invoices on time, even when nobody touches them, so both sides see
 //! "expired" as a durable event.
 
 use super::ServerState;
@@ -20,7 +20,7 @@ pub async fn sweep(state: Arc<ServerState>, mut shutdown: Shutdown) {
             .await
         {
             Ok(0) => {}
-            Ok(expired) => tracing::info!(expired, "payment requests expired"),
+            Ok(expired) => tracing::info!(expired, "payment requests and invoices expired"),
             Err(error) => tracing::warn!(%error, "expiry sweep failed"),
         }
     }

@@ -4,6 +4,19 @@ use super::writer::WriteCtx;
 use crate::protocol::{ApiError, ErrorCode, User, UserId};
 use rusqlite::{Connection, OptionalExtension};
 
+/// The columns [`user_from_row`] reads, from a `users` table aliased `u`.
+pub const USER_COLUMNS: &str = "u.id, u.username, u.is_bot, u.merchant_name";
+
+/// A user from four consecutive columns starting at `first`, as [`USER_COLUMNS`] lists them.
+pub fn user_from_row(row: &rusqlite::Row, first: usize) -> rusqlite::Result<User> {
+    Ok(User {
+        id: UserId(row.get(first)?),
+        username: row.get(first + 1)?,
+        bot: row.get(first + 2)?,
+        merchant: row.get(first + 3)?,
+    })
+}
+
 pub const USERNAME_RULES: &str =
     "2 to 32 characters: lowercase letters a-z, digits and '_', starting with a letter";
 pub const MIN_PASSWORD_BYTES: usize = 8;
@@ -51,45 +64,55 @@ pub fn create_user(
             format!("username {username:?} is already registered"),
         ));
     }
-    Ok(User {
-        id: UserId(ctx.conn.last_insert_rowid()),
-        username: username.to_owned(),
-    })
+    Ok(User::new(
+        UserId(ctx.conn.last_insert_rowid()),
+        username.to_owned(),
+    ))
+}
+
+/// Creates a bot account. It has no usable password: it logs in with the token made for it.
+/// A merchant bot carries its business's display name.
+pub fn create_bot(
+    ctx: &mut WriteCtx,
+    username: &str,
+    merchant: Option<&str>,
+) -> Result<User, ApiError> {
+    if let Some(name) = merchant
+        && (name.trim().is_empty()
+            || name.chars().count() > 64
+            || name.chars().any(char::is_control))
+    {
+        return Err(ApiError::invalid(format!(
+            "merchant name {name:?} must be 1 to 64 characters"
+        )));
+    }
+    // "!" is no PHC string: no password ever verifies against it.
+    let mut user = create_user(ctx, username, "!")?;
+    ctx.conn.execute(
+        "UPDATE users SET is_bot = 1, merchant_name = ?2 WHERE id = ?1",
+        rusqlite::params![user.id.0, merchant],
+    )?;
+    user.bot = true;
+    user.merchant = merchant.map(str::to_owned);
+    Ok(user)
 }
 
 /// The user and stored password hash for `username`, if registered.
 pub fn credentials(conn: &Connection, username: &str) -> Result<Option<(User, String)>, ApiError> {
+    let sql = format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = ?1");
     let found = conn
-        .query_row(
-            "SELECT id, password_hash FROM users WHERE username = ?1",
-            [username],
-            |row| {
-                Ok((
-                    User {
-                        id: UserId(row.get(0)?),
-                        username: username.to_owned(),
-                    },
-                    row.get(1)?,
-                ))
-            },
-        )
+        .query_row(&sql, [username], |row| {
+            Ok((user_from_row(row, 0)?, row.get(4)?))
+        })
         .optional()?;
     Ok(found)
 }
 
 pub fn user_by_name(conn: &Connection, username: &str) -> Result<User, ApiError> {
-    conn.query_row(
-        "SELECT id FROM users WHERE username = ?1",
-        [username],
-        |row| {
-            Ok(User {
-                id: UserId(row.get(0)?),
-                username: username.to_owned(),
-            })
-        },
-    )
-    .optional()?
-    .ok_or_else(|| ApiError::not_found(format!("no user named {username:?}")))
+    let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = ?1");
+    conn.query_row(&sql, [username], |row| user_from_row(row, 0))
+        .optional()?
+        .ok_or_else(|| ApiError::not_found(format!("no user named {username:?}")))
 }
 
 pub fn insert_token(ctx: &mut WriteCtx, token_hash: &str, user_id: UserId) -> Result<(), ApiError> {
@@ -107,20 +130,12 @@ pub fn delete_token(ctx: &mut WriteCtx, token_hash: &str) -> Result<(), ApiError
 }
 
 pub fn user_for_token(conn: &Connection, token_hash: &str) -> Result<Option<User>, ApiError> {
-    let user = conn
-        .query_row(
-            "SELECT users.id, users.username FROM tokens JOIN users ON users.id = tokens.user_id
-             WHERE tokens.token_hash = ?1",
-            [token_hash],
-            |row| {
-                Ok(User {
-                    id: UserId(row.get(0)?),
-                    username: row.get(1)?,
-                })
-            },
-        )
-        .optional()?;
-    Ok(user)
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1"
+    );
+    Ok(conn
+        .query_row(&sql, [token_hash], |row| user_from_row(row, 0))
+        .optional()?)
 }
 
 /// The argon2 hash of `user_id`'s payment PIN, if one is set.

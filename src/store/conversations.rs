@@ -1,7 +1,7 @@
 //! Conversations and their members: direct (one per pair) and groups.
 //! Every function takes the acting user and refuses what that user may not see or do.
 
-use super::accounts::user_by_name;
+use super::accounts::{USER_COLUMNS, user_by_name, user_from_row};
 use super::writer::WriteCtx;
 use crate::protocol::{
     ApiError, Conversation, ConversationId, ConversationKind, ErrorCode, Event, MessageId,
@@ -39,17 +39,12 @@ pub fn require_member(
 
 /// Active members of a conversation, by username.
 pub fn members(conn: &Connection, conversation_id: ConversationId) -> Result<Vec<User>, ApiError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT u.id, u.username FROM members m JOIN users u ON u.id = m.user_id
-         WHERE m.conversation_id = ?1 AND m.active = 1 ORDER BY u.username",
-    )?;
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM members m JOIN users u ON u.id = m.user_id
+         WHERE m.conversation_id = ?1 AND m.active = 1 ORDER BY u.username"
+    ))?;
     let users = statement
-        .query_map([conversation_id.0], |row| {
-            Ok(User {
-                id: UserId(row.get(0)?),
-                username: row.get(1)?,
-            })
-        })?
+        .query_map([conversation_id.0], |row| user_from_row(row, 0))?
         .collect::<Result<_, _>>()?;
     Ok(users)
 }

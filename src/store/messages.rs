@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, Row};
 /// Most messages one history page returns.
 pub const MAX_HISTORY_LIMIT: u32 = 200;
 
-const SELECT_MESSAGE: &str = "SELECT m.id, m.conversation_id, m.sender_id, u.username,
-    m.client_id, m.text, m.sent_at_ms, m.card_kind, m.card_ref
+const SELECT_MESSAGE: &str = "SELECT m.id, m.conversation_id, u.id, u.username, u.is_bot,
+    u.merchant_name, m.client_id, m.text, m.sent_at_ms, m.card_kind, m.card_ref
     FROM messages m JOIN users u ON u.id = m.sender_id";
 
 /// A message row, and the card it refers to, if it is one: loaded by `with_card`.
@@ -20,8 +20,8 @@ type MessageRow = (Message, Option<(String, i64)>);
 
 fn row_with_card_ref(row: &Row) -> rusqlite::Result<MessageRow> {
     let message = message_from_row(row)?;
-    let kind: Option<String> = row.get(7)?;
-    let reference: Option<i64> = row.get(8)?;
+    let kind: Option<String> = row.get(9)?;
+    let reference: Option<i64> = row.get(10)?;
     Ok((message, kind.zip(reference)))
 }
 
@@ -36,20 +36,17 @@ fn with_card(conn: &Connection, (mut message, card): MessageRow) -> Result<Messa
 }
 
 fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
-    let client_id: String = row.get(4)?;
+    let client_id: String = row.get(6)?;
     let client_id = uuid::Uuid::parse_str(&client_id).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+        rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
     })?;
     Ok(Message {
         id: MessageId(row.get(0)?),
         conversation_id: ConversationId(row.get(1)?),
-        sender: User {
-            id: UserId(row.get(2)?),
-            username: row.get(3)?,
-        },
+        sender: crate::store::accounts::user_from_row(row, 2)?,
         client_id: ClientMsgId(client_id),
-        text: row.get(5)?,
-        sent_at: TimestampMs(row.get(6)?),
+        text: row.get(7)?,
+        sent_at: TimestampMs(row.get(8)?),
         card: None,
     })
 }

@@ -15,7 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Schema migrations, in order; `PRAGMA user_version` records how many a file has had.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("payments.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("payments.sql"),
+    include_str!("commerce.sql"),
+];
 
 /// The schema version this build writes.
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -47,7 +47,7 @@ CREATE TABLE transfers (
     idempotency_key TEXT NOT NULL,
     -- What the request asked for, to tell a retry from a conflicting reuse of the key.
     fingerprint     TEXT NOT NULL,
-    kind            TEXT NOT NULL CHECK (kind IN ('payment', 'request', 'mint')),
+    kind            TEXT NOT NULL CHECK (kind IN ('payment', 'request', 'mint', 'invoice', 'refund')),
     from_account    INTEGER NOT NULL REFERENCES accounts(id),
     to_account      INTEGER NOT NULL REFERENCES accounts(id),
     amount_minor    INTEGER NOT NULL CHECK (amount_minor > 0),
@@ -55,12 +55,15 @@ CREATE TABLE transfers (
     memo            TEXT NOT NULL,
     conversation_id INTEGER REFERENCES conversations(id),
     request_id      INTEGER REFERENCES payment_requests(id),
+    -- The invoice a payment ('invoice') or refund ('refund') is for; the table comes in version 3.
+    invoice_id      INTEGER REFERENCES invoices(id),
     created_at_ms   INTEGER NOT NULL,
     CHECK (from_account != to_account),
     UNIQUE (initiator_id, idempotency_key)
 );
 CREATE INDEX transfers_by_from ON transfers(from_account, created_at_ms);
 CREATE INDEX transfers_by_request ON transfers(request_id);
+CREATE INDEX transfers_by_invoice ON transfers(invoice_id);
 
 -- Double entry: every transfer writes one debit (negative) and one credit (positive).
 CREATE TABLE entries (

@@ -162,6 +162,18 @@ impl Executor {
                 };
                 self.money(body, |r: results::Paid| Done::Paid(r));
             }
+            Effect::PayInvoice {
+                invoice_id,
+                key,
+                pin,
+            } => {
+                let body = RequestBody::PayInvoice {
+                    invoice_id,
+                    idempotency_key: key,
+                    pin,
+                };
+                self.money(body, |r: results::Paid| Done::Paid(r));
+            }
             Effect::DeclineRequest(request_id) => {
                 self.money(
                     RequestBody::DeclineRequest { request_id },

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod conversations;
+mod invoices;
 mod messages;
 mod payments;
 
@@ -175,6 +176,39 @@ pub async fn dispatch(
         RequestBody::Statement { before, limit } => {
             to_json(payments::statement(state, caller.user()?, before, limit).await?)
         }
+        RequestBody::SendInvoice {
+            conversation_id,
+            items,
+            currency,
+            total_minor,
+            payload,
+            expires_in_secs,
+            idempotency_key,
+        } => {
+            let frame = invoices::SendInvoice {
+                conversation_id,
+                items,
+                currency,
+                total_minor,
+                payload,
+                expires_in_secs,
+                key: idempotency_key,
+            };
+            to_json(invoices::send(state, caller.user()?, frame).await?)
+        }
+        RequestBody::PayInvoice {
+            invoice_id,
+            idempotency_key,
+            pin,
+        } => to_json(invoices::pay(state, caller.user()?, invoice_id, idempotency_key, pin).await?),
+        RequestBody::Refund {
+            invoice_id,
+            amount,
+            idempotency_key,
+        } => to_json(
+            invoices::refund(state, caller.user()?, invoice_id, amount, idempotency_key).await?,
+        ),
+        RequestBody::Invoices => to_json(invoices::list(state, caller.user()?).await?),
         RequestBody::SetPin { pin, current_pin } => {
             to_json(payments::set_pin(state, caller.user()?, pin, current_pin).await?)
         }

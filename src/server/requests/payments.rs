@@ -179,7 +179,11 @@ pub async fn set_pin(
 
 /// Passes when the account has no PIN, or `pin` is it. Verification is slow on purpose, so it
 /// runs on a blocking thread, before the request reaches the writer.
-async fn check_pin(state: &ServerState, me: &User, pin: Option<String>) -> Result<(), ApiError> {
+pub(super) async fn check_pin(
+    state: &ServerState,
+    me: &User,
+    pin: Option<String>,
+) -> Result<(), ApiError> {
     let me = me.id;
     let Some(hash) = state
         .store

@@ -35,7 +35,7 @@ impl App {
             self.on_wallet_key(key, effects);
             return;
         }
-        if self.selected_request.is_some() && self.on_request_key(key, effects) {
+        if self.picked.is_some() && self.on_request_key(key, effects) {
             return;
         }
         if self.overlay.is_some() {
@@ -215,7 +215,7 @@ impl App {
             width: usize::from(self.areas().messages.width),
             utc_offset_secs: self.utc_offset_secs,
             me: self.my_name(),
-            selected_request: self.selected_request,
+            picked: self.picked,
         }
     }
 

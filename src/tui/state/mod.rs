@@ -12,7 +12,9 @@ pub mod wallet;
 
 use super::keymap::Keymap;
 use crate::money::Money;
-use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId, StatementLine};
+use crate::protocol::payments::{
+    IdempotencyKey, InvoiceId, PaymentRequest, PaymentRequestId, StatementLine,
+};
 use crate::protocol::{
     ClientMsgId, Conversation, ConversationId, ConversationKind, ErrorCode, MessageId, TimestampMs,
     User, results,
@@ -130,6 +132,11 @@ pub enum Effect {
         key: IdempotencyKey,
         pin: Option<String>,
     },
+    PayInvoice {
+        invoice_id: InvoiceId,
+        key: IdempotencyKey,
+        pin: Option<String>,
+    },
     DeclineRequest(PaymentRequestId),
     CancelRequest(PaymentRequestId),
     Split {
@@ -232,8 +239,8 @@ pub struct App {
     /// Wallet balances, as last heard.
     pub balances: Vec<Money>,
     pub modal: Option<modal::Modal>,
-    /// The request card picked with Tab, if any.
-    pub selected_request: Option<PaymentRequestId>,
+    /// The request or invoice card picked with Tab, if any.
+    pub picked: Option<timeline::Pick>,
     /// The wallet view, when open.
     pub wallet: Option<wallet::Wallet>,
     /// The clock's time at the last tick: "today" for the wallet's chart.
@@ -269,7 +276,7 @@ impl App {
             dirty: true,
             balances: Vec::new(),
             modal: None,
-            selected_request: None,
+            picked: None,
             wallet: None,
             wall: TimestampMs(0),
             recall: Vec::new(),

@@ -5,7 +5,7 @@
 
 use crate::money::{Currency, Money};
 use crate::protocol::ConversationId;
-use crate::protocol::payments::{IdempotencyKey, PaymentRequestId};
+use crate::protocol::payments::{IdempotencyKey, InvoiceId, PaymentRequestId};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +14,8 @@ pub enum ModalKind {
     Request,
     /// Paying a request: recipient, amount and memo are the request's.
     PayRequest(PaymentRequestId),
+    /// Paying a merchant's invoice: its lines are shown on the review.
+    PayInvoice(InvoiceId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +47,8 @@ pub struct Modal {
     pub key: IdempotencyKey,
     /// Set once the server said this account needs its PIN.
     pub needs_pin: bool,
+    /// An invoice's lines, as shown on the review.
+    pub items: Vec<String>,
 }
 
 /// What a key did to the modal.
@@ -67,7 +71,7 @@ impl Modal {
         default_currency: Currency,
     ) -> Modal {
         let step = match (kind, candidates.len()) {
-            (ModalKind::PayRequest(_), _) => Step::Review,
+            (ModalKind::PayRequest(_) | ModalKind::PayInvoice(_), _) => Step::Review,
             (_, 1) => Step::Amount,
             _ => Step::Recipient,
         };
@@ -84,6 +88,7 @@ impl Modal {
             balance: None,
             key: IdempotencyKey::random(),
             needs_pin: false,
+            items: Vec::new(),
         }
     }
 
@@ -172,7 +177,7 @@ impl Modal {
     /// Esc: one step back; out of the modal from the first step. Not while sending.
     fn back(&mut self) -> ModalOutcome {
         let first = match (self.kind, self.candidates.len()) {
-            (ModalKind::PayRequest(_), _) => Step::Review,
+            (ModalKind::PayRequest(_) | ModalKind::PayInvoice(_), _) => Step::Review,
             (_, 1) => Step::Amount,
             _ => Step::Recipient,
         };
@@ -183,7 +188,7 @@ impl Modal {
             Step::Amount => Step::Recipient,
             Step::Memo => Step::Amount,
             Step::Review | Step::Failed(_) => match self.kind {
-                ModalKind::PayRequest(_) => return ModalOutcome::Close,
+                ModalKind::PayRequest(_) | ModalKind::PayInvoice(_) => return ModalOutcome::Close,
                 _ => Step::Memo,
             },
             Step::Pin => Step::Review,

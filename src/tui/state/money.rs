@@ -1,11 +1,11 @@
 //! Money in the TUI's state: balances, the payment modal, and picking request cards.
 
 use super::modal::{Modal, ModalKind, ModalOutcome, Step};
-use super::timeline::CardView;
+use super::timeline::{CardView, Pick};
 use super::wallet::{Period, Wallet};
 use super::{App, Done, Effect, Notice};
 use crate::money::{Currency, Money};
-use crate::protocol::payments::{IdempotencyKey, PaymentRequestId, RequestStatus};
+use crate::protocol::payments::IdempotencyKey;
 use crate::protocol::{ConversationKind, ErrorCode};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -55,6 +55,11 @@ impl App {
             ModalOutcome::Submit => {
                 let pin = (!modal.pin.is_empty()).then(|| modal.pin.clone());
                 let effect = match (modal.kind, modal.amount()) {
+                    (ModalKind::PayInvoice(invoice_id), _) => Effect::PayInvoice {
+                        invoice_id,
+                        key: modal.key.clone(),
+                        pin: pin.clone(),
+                    },
                     (ModalKind::PayRequest(request_id), _) => Effect::PayRequest {
                         request_id,
                         key: modal.key.clone(),
@@ -85,102 +90,141 @@ impl App {
         }
     }
 
-    /// Tab: the next open request card in this conversation, newest first, then none.
+    /// Tab: the next open request or invoice card in this conversation, newest first, then none.
     pub(super) fn select_next_request(&mut self) {
         let Some(timeline) = self.selected_timeline() else {
             return;
         };
-        let open = timeline.open_requests();
+        let open = timeline.open_picks();
         if open.is_empty() {
-            self.notice = Some(Notice::Info("no open payment requests here".into()));
+            self.notice = Some(Notice::Info(
+                "no open payment requests or invoices here".into(),
+            ));
             return;
         }
         let next = match self
-            .selected_request
-            .and_then(|id| open.iter().position(|r| *r == id))
+            .picked
+            .and_then(|pick| open.iter().position(|p| *p == pick))
         {
             Some(i) if i + 1 < open.len() => Some(open[i + 1]),
             Some(_) => None,
             None => Some(open[0]),
         };
-        self.selected_request = next;
+        self.picked = next;
     }
 
-    /// Keys while a request card is picked. False: the key is not about the card.
+    /// Keys while a card is picked. False: the key is not about the card.
     pub(super) fn on_request_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) -> bool {
-        let Some(id) = self.selected_request else {
+        let Some(pick) = self.picked else {
             return false;
         };
-        let Some((requester, payer, amount, memo)) = self.request_card(id) else {
-            self.selected_request = None;
+        let Some(card) = self.open_card(pick) else {
+            self.picked = None;
             return false;
         };
         let me = self.my_name().to_owned();
-        match key.code {
-            KeyCode::Esc => self.selected_request = None,
-            KeyCode::Tab => self.select_next_request(),
-            KeyCode::Enter if payer == me => {
-                let Some(conversation_id) = self.selected else {
-                    return true;
-                };
-                let mut modal = Modal::new(
-                    ModalKind::PayRequest(id),
-                    conversation_id,
-                    vec![requester],
-                    amount.currency,
-                );
-                modal.amount_text = amount.decimal();
-                modal.memo = memo;
-                modal.balance = self
-                    .balances
-                    .iter()
-                    .find(|b| b.currency == amount.currency)
-                    .copied();
-                self.modal = Some(modal);
-                self.selected_request = None;
+        let (asks_me, mine) = match &card {
+            CardView::Request {
+                requester, payer, ..
+            } => (*payer == me, *requester == me),
+            CardView::Invoice { buyer, .. } => (*buyer == me, *buyer != me),
+            _ => (false, false),
+        };
+        match (key.code, pick) {
+            (KeyCode::Esc, _) => self.picked = None,
+            (KeyCode::Tab, _) => self.select_next_request(),
+            (KeyCode::Enter, _) if asks_me => {
+                self.open_payment_of(pick, &card);
+                self.picked = None;
             }
-            KeyCode::Char('d' | 'D') if payer == me => {
+            (KeyCode::Char('d' | 'D'), Pick::Request(id)) if asks_me => {
                 effects.push(Effect::DeclineRequest(id));
-                self.selected_request = None;
+                self.picked = None;
             }
-            KeyCode::Char('c' | 'C') if requester == me => {
+            (KeyCode::Char('c' | 'C'), Pick::Request(id)) if mine => {
                 effects.push(Effect::CancelRequest(id));
-                self.selected_request = None;
+                self.picked = None;
             }
-            KeyCode::Enter | KeyCode::Char('d' | 'D' | 'c' | 'C') => {
-                let hint = if payer == me {
-                    "Enter pays it, D declines it"
-                } else {
-                    "it is yours: C cancels it"
+            (KeyCode::Enter | KeyCode::Char('d' | 'D' | 'c' | 'C'), _) => {
+                let hint = match (pick, asks_me) {
+                    (Pick::Request(_), true) => "Enter pays it, D declines it",
+                    (Pick::Request(_), false) => "it is yours: C cancels it",
+                    (Pick::Invoice(_), true) => "Enter pays it",
+                    (Pick::Invoice(_), false) => "the buyer pays it",
                 };
                 self.notice = Some(Notice::Info(hint.into()));
             }
             _ => {
-                self.selected_request = None;
+                self.picked = None;
                 return false;
             }
         }
         true
     }
 
-    fn request_card(&self, id: PaymentRequestId) -> Option<(String, String, Money, String)> {
-        self.selected_timeline()?
-            .entries
-            .iter()
-            .find_map(|e| match &e.card {
-                Some(CardView::Request {
-                    id: card,
+    /// Opens the review step for paying a picked request or invoice.
+    fn open_payment_of(&mut self, pick: Pick, card: &CardView) {
+        let Some(conversation_id) = self.selected else {
+            return;
+        };
+        let (kind, recipient, amount, memo, lines) = match (pick, card) {
+            (
+                Pick::Request(id),
+                CardView::Request {
                     requester,
-                    payer,
                     amount,
                     memo,
-                    status: RequestStatus::Open,
                     ..
-                }) if *card == id => {
-                    Some((requester.clone(), payer.clone(), *amount, memo.clone()))
-                }
-                _ => None,
-            })
+                },
+            ) => (
+                ModalKind::PayRequest(id),
+                requester.clone(),
+                *amount,
+                memo.clone(),
+                Vec::new(),
+            ),
+            (Pick::Invoice(id), CardView::Invoice { lines, total, .. }) => {
+                let merchant = self
+                    .selected_entry()
+                    .map(|e| e.name.clone())
+                    .unwrap_or_default();
+                let shown = lines
+                    .iter()
+                    .map(|(q, name, money)| format!("{q} × {name}  {money}"))
+                    .collect();
+                (
+                    ModalKind::PayInvoice(id),
+                    merchant,
+                    *total,
+                    format!("invoice {id}"),
+                    shown,
+                )
+            }
+            _ => return,
+        };
+        let mut modal = Modal::new(kind, conversation_id, vec![recipient], amount.currency);
+        modal.amount_text = amount.decimal();
+        modal.memo = memo;
+        modal.items = lines;
+        modal.balance = self
+            .balances
+            .iter()
+            .find(|b| b.currency == amount.currency)
+            .copied();
+        self.modal = Some(modal);
+    }
+
+    /// The card `pick` names in this conversation, while it is open.
+    fn open_card(&self, pick: Pick) -> Option<CardView> {
+        let timeline = self.selected_timeline()?;
+        if !timeline.open_picks().contains(&pick) {
+            return None;
+        }
+        timeline
+            .entries
+            .iter()
+            .find(|e| e.pick() == Some(pick))
+            .and_then(|e| e.card.clone())
     }
 
     pub(super) fn split(&mut self, amount: &str, memo: String, effects: &mut Vec<Effect>) {

@@ -1,7 +1,8 @@
 //! What the session and finished effects tell the state.
 
-use super::timeline::Entry;
+use super::timeline::{Entry, Pick};
 use super::{App, ConversationEntry, Done, Effect, Link, Notice};
+use crate::protocol::payments::{InvoiceStatus, RequestStatus};
 use crate::protocol::{Conversation, ConversationId, Event, Message};
 use crate::session::SessionEvent;
 use crate::untrusted::{inert, inert_line};
@@ -80,14 +81,25 @@ impl App {
                     entry.members.retain(|m| *m != name);
                 }
             }
+            Event::InvoicePaid { invoice } | Event::InvoiceUpdated { invoice } => {
+                if let Some(timeline) = self.timelines.get_mut(&invoice.conversation_id) {
+                    timeline.update_invoice(&invoice);
+                }
+                if self.picked == Some(Pick::Invoice(invoice.id))
+                    && invoice.status != InvoiceStatus::Open
+                {
+                    self.picked = None;
+                }
+                effects.push(Effect::LoadBalance);
+            }
             Event::RequestUpdated { request } => {
                 if let Some(timeline) = self.timelines.get_mut(&request.conversation_id) {
                     timeline.update_request(&request);
                 }
-                if self.selected_request == Some(request.id)
-                    && request.status != crate::protocol::payments::RequestStatus::Open
+                if self.picked == Some(Pick::Request(request.id))
+                    && request.status != RequestStatus::Open
                 {
-                    self.selected_request = None;
+                    self.picked = None;
                 }
                 effects.push(Effect::LoadBalance);
             }

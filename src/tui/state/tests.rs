@@ -9,10 +9,7 @@ pub(crate) const DAY_ONE: i64 = 1_795_511_700_000; // 2026-11-24 09:15 UTC
 pub(crate) const DAY_TWO: i64 = 1_795_593_720_000; // 2026-11-25 08:02 UTC
 
 pub(crate) fn user(id: i64, name: &str) -> User {
-    User {
-        id: UserId(id),
-        username: name.into(),
-    }
+    User::new(UserId(id), name)
 }
 
 pub(crate) fn conversation(
@@ -603,7 +600,12 @@ pub(crate) mod money {
     fn a_request_card_is_picked_with_tab_and_paid_or_declined() {
         let mut app = app_with_request();
         app.update(key(KeyCode::Tab));
-        assert_eq!(app.selected_request, Some(PaymentRequestId(7)));
+        assert_eq!(
+            app.picked,
+            Some(crate::tui::state::timeline::Pick::Request(
+                PaymentRequestId(7)
+            ))
+        );
         app.update(key(KeyCode::Enter));
         let modal = app.modal.as_ref().unwrap();
         assert_eq!(
@@ -623,9 +625,11 @@ pub(crate) mod money {
         let paid = request(7, RequestStatus::Paid);
         app.update(Msg::Session(SessionEvent::Event {
             seq: Seq(51),
-            event: Event::RequestUpdated { request: paid },
+            event: Event::RequestUpdated {
+                request: Box::new(paid),
+            },
         }));
-        assert!(app.timelines[&ConversationId(1)].open_requests().is_empty());
+        assert!(app.timelines[&ConversationId(1)].open_picks().is_empty());
 
         let mut app = app_with_request();
         app.update(key(KeyCode::Tab));
@@ -633,7 +637,7 @@ pub(crate) mod money {
             app.update(key(KeyCode::Char('d'))),
             [Effect::DeclineRequest(PaymentRequestId(7))]
         );
-        assert_eq!(app.selected_request, None);
+        assert_eq!(app.picked, None);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! the ones still queued in the outbox. Only text made inert enters here.
 
 use crate::money::Money;
-use crate::protocol::payments::{Card, PaymentRequest, PaymentRequestId, RequestStatus};
+use crate::protocol::payments::{
+    Card, Invoice, InvoiceId, InvoiceStatus, PaymentRequest, PaymentRequestId, RequestStatus,
+};
 use crate::protocol::{ClientMsgId, Message, MessageId, TimestampMs};
 use crate::untrusted::{inert, inert_line};
 
@@ -24,6 +26,26 @@ pub enum CardView {
         status: RequestStatus,
         expires_at: Option<TimestampMs>,
     },
+    Invoice {
+        id: InvoiceId,
+        buyer: String,
+        /// (quantity, name, line total), names inert.
+        lines: Vec<(u32, String, Money)>,
+        total: Money,
+        status: InvoiceStatus,
+        refunded: Money,
+    },
+    Refund {
+        amount: Money,
+        invoice_id: InvoiceId,
+    },
+}
+
+/// A card that can be picked with Tab and acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    Request(PaymentRequestId),
+    Invoice(InvoiceId),
 }
 
 impl CardView {
@@ -39,6 +61,39 @@ impl CardView {
                 memo: inert_line(&transfer.memo),
             },
             Card::Request { request } => CardView::from_request(request),
+            Card::Invoice { invoice } => CardView::from_invoice(invoice),
+            Card::Refund {
+                transfer,
+                invoice_id,
+            } => CardView::Refund {
+                amount: transfer.amount,
+                invoice_id: *invoice_id,
+            },
+        }
+    }
+
+    pub fn from_invoice(invoice: &Invoice) -> CardView {
+        let currency = invoice.total.currency;
+        CardView::Invoice {
+            id: invoice.id,
+            buyer: inert_line(&invoice.buyer.username),
+            lines: invoice
+                .items
+                .iter()
+                .map(|item| {
+                    let line_total = item
+                        .unit_price_minor
+                        .saturating_mul(i64::from(item.quantity));
+                    (
+                        item.quantity,
+                        inert_line(&item.name),
+                        Money::new(line_total, currency),
+                    )
+                })
+                .collect(),
+            total: invoice.total,
+            status: invoice.status,
+            refunded: invoice.refunded,
         }
     }
 
@@ -91,10 +146,11 @@ impl Entry {
         }
     }
 
-    /// The request this entry's card shows, if it is one.
-    pub fn request_id(&self) -> Option<PaymentRequestId> {
+    /// The request or invoice this entry's card shows, if it is one.
+    pub fn pick(&self) -> Option<Pick> {
         match &self.card {
-            Some(CardView::Request { id, .. }) => Some(*id),
+            Some(CardView::Request { id, .. }) => Some(Pick::Request(*id)),
+            Some(CardView::Invoice { id, .. }) => Some(Pick::Invoice(*id)),
             _ => None,
         }
     }
@@ -180,7 +236,7 @@ impl Timeline {
         let Some(entry) = self
             .entries
             .iter_mut()
-            .find(|e| e.request_id() == Some(request.id))
+            .find(|e| e.pick() == Some(Pick::Request(request.id)))
         else {
             return false;
         };
@@ -188,8 +244,21 @@ impl Timeline {
         true
     }
 
-    /// Open requests here, newest first: what Tab cycles through.
-    pub fn open_requests(&self) -> Vec<PaymentRequestId> {
+    /// Puts an invoice's new state on its card; false when no card here shows it.
+    pub fn update_invoice(&mut self, invoice: &Invoice) -> bool {
+        let Some(entry) = self
+            .entries
+            .iter_mut()
+            .find(|e| e.pick() == Some(Pick::Invoice(invoice.id)))
+        else {
+            return false;
+        };
+        entry.card = Some(CardView::from_invoice(invoice));
+        true
+    }
+
+    /// Open requests and invoices here, newest first: what Tab cycles through.
+    pub fn open_picks(&self) -> Vec<Pick> {
         self.entries
             .iter()
             .rev()
@@ -198,7 +267,12 @@ impl Timeline {
                     id,
                     status: RequestStatus::Open,
                     ..
-                }) => Some(*id),
+                }) => Some(Pick::Request(*id)),
+                Some(CardView::Invoice {
+                    id,
+                    status: InvoiceStatus::Open,
+                    ..
+                }) => Some(Pick::Invoice(*id)),
                 _ => None,
             })
             .collect()

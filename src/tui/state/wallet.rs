@@ -68,9 +68,8 @@ impl Wallet {
                         .as_ref()
                         .map_or("funds added", |u| u.username.as_str());
                     let kind = match line.kind {
-                        TransferKind::Payment => "payment",
-                        TransferKind::Request => "request",
                         TransferKind::Mint => "mint funds",
+                        other => other.as_str(),
                     };
                     [who, line.memo.as_str(), kind]
                         .iter()
@@ -166,10 +165,7 @@ mod tests {
             at: TimestampMs(at),
             amount: Money::new(minor, eur),
             balance_after: Money::new(0, eur),
-            counterparty: Some(User {
-                id: UserId(2),
-                username: who.into(),
-            }),
+            counterparty: Some(User::new(UserId(2), who)),
             memo: memo.into(),
         }
     }

@@ -1,6 +1,6 @@
 //! How a payment or request card reads, from the viewer's side: "you paid", "asks you".
 
-use crate::protocol::payments::RequestStatus;
+use crate::protocol::payments::{InvoiceStatus, RequestStatus};
 use crate::tui::state::timeline::CardView;
 
 /// The lines of a card, top to bottom. The first follows the sender's name, and the sender
@@ -40,6 +40,36 @@ pub fn card_lines(card: &CardView, me: &str, picked: bool) -> Vec<String> {
                 status_line(*status, payer == me, requester == me, picked)
             ));
             lines
+        }
+        CardView::Invoice {
+            id,
+            buyer,
+            lines: items,
+            total,
+            status,
+            refunded,
+        } => {
+            let mut lines = vec![format!("▌ invoice {id} for {}: {total}", who(buyer))];
+            for (quantity, name, line_total) in items {
+                lines.push(format!("▌   {quantity} × {name}  {line_total}"));
+            }
+            let state = match status {
+                InvoiceStatus::Open if picked && buyer == me => {
+                    "open · Enter pays · Esc".to_owned()
+                }
+                InvoiceStatus::Open if buyer == me => "open · Tab to pay".to_owned(),
+                InvoiceStatus::Open => "open".to_owned(),
+                InvoiceStatus::Paid if refunded.amount_minor > 0 => {
+                    format!("paid ✓ · refunded {refunded}")
+                }
+                InvoiceStatus::Paid => "paid ✓".to_owned(),
+                InvoiceStatus::Expired => "expired".to_owned(),
+            };
+            lines.push(format!("▌ {state}"));
+            lines
+        }
+        CardView::Refund { amount, invoice_id } => {
+            vec![format!("▌ refunded {amount} of invoice {invoice_id}")]
         }
     }
 }

@@ -2,8 +2,7 @@
 //! pane (plus the scroll offset) is full, so drawing costs what is visible, not the history.
 
 use super::cards::card_lines;
-use crate::protocol::payments::PaymentRequestId;
-use crate::tui::state::timeline::{Delivery, Entry, Timeline};
+use crate::tui::state::timeline::{Delivery, Entry, Pick, Timeline};
 use crate::tui::text::{width, wrap};
 use crate::tui::theme::Theme;
 use chrono::{DateTime, FixedOffset};
@@ -25,7 +24,7 @@ pub struct Pane<'a> {
     pub utc_offset_secs: i32,
     /// The viewer's username: cards read "you paid", "asks you".
     pub me: &'a str,
-    pub selected_request: Option<PaymentRequestId>,
+    pub picked: Option<Pick>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +77,7 @@ impl Pane<'_> {
         }
         let (paragraphs, look) = match &entry.card {
             Some(card) => {
-                let picked =
-                    entry.request_id().is_some() && entry.request_id() == self.selected_request;
+                let picked = entry.pick().is_some() && entry.pick() == self.picked;
                 (
                     card_lines(card, self.me, picked),
                     if picked { Look::Picked } else { Look::Card },

@@ -14,6 +14,7 @@ pub fn draw(frame: &mut Frame, screen: Rect, modal: &Modal, theme: &Theme) {
         ModalKind::Pay => " Pay ",
         ModalKind::Request => " Ask for money ",
         ModalKind::PayRequest(_) => " Pay a request ",
+        ModalKind::PayInvoice(_) => " Pay an invoice ",
     };
     let mut lines = body(modal, theme);
     lines.push(Line::raw(""));
@@ -90,9 +91,20 @@ fn body<'a>(modal: &'a Modal, theme: &Theme) -> Vec<Line<'a>> {
 }
 
 fn review<'a>(modal: &'a Modal, theme: &Theme, verb: &'a str) -> Vec<Line<'a>> {
-    let mut lines = vec![
-        field(verb, modal.recipient().to_owned(), theme),
-        field("Amount", amount_text(modal), theme),
+    let mut lines = vec![field(verb, modal.recipient().to_owned(), theme)];
+    for item in &modal.items {
+        lines.push(field("", item.clone(), theme));
+    }
+    lines.extend([
+        field(
+            if modal.items.is_empty() {
+                "Amount"
+            } else {
+                "Total"
+            },
+            amount_text(modal),
+            theme,
+        ),
         field(
             "Memo",
             if modal.memo.is_empty() {
@@ -102,7 +114,7 @@ fn review<'a>(modal: &'a Modal, theme: &Theme, verb: &'a str) -> Vec<Line<'a>> {
             },
             theme,
         ),
-    ];
+    ]);
     if modal.kind != ModalKind::Request {
         let after = modal
             .balance_after()
