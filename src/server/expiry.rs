@@ -14,11 +14,11 @@ pub async fn sweep(state: Arc<ServerState>, mut shutdown: Shutdown) {
             _ = shutdown.wait() => return,
         }
         let now = TimestampMs::now().0;
-        match state
-            .writer
-            .write(move |ctx| crate::ledger::requests::expire_due(ctx, now))
-            .await
-        {
+        let expire = move |ctx: &mut crate::store::writer::WriteCtx| {
+            Ok(crate::ledger::requests::expire_due(ctx, now)?
+                + crate::ledger::invoices::expire_due(ctx, now)?)
+        };
+        match state.writer.write(expire).await {
             Ok(0) => {}
             Ok(expired) => tracing::info!(expired, "payment requests and invoices expired"),
             Err(error) => tracing::warn!(%error, "expiry sweep failed"),

@@ -171,3 +171,17 @@ pub fn mint(db: &Path, username: &str, amount: quid::money::Money) {
 pub fn eur(minor: i64) -> quid::money::Money {
     quid::money::Money::new(minor, quid::money::Currency::from_code("EUR").unwrap())
 }
+
+/// Makes a bot account in `db`, as `quid admin create-bot` does, and returns its token.
+pub fn create_bot(db: &Path, name: &str, merchant: Option<&str>) -> String {
+    let token = quid::server::auth::new_token();
+    let hash = quid::server::auth::token_hash(&token);
+    let store = quid::store::Store::open(db).unwrap();
+    let mut conn = store.connect().unwrap();
+    quid::store::writer::write_once(&mut conn, |ctx| {
+        let bot = quid::store::accounts::create_bot(ctx, name, merchant)?;
+        quid::store::accounts::insert_token(ctx, &hash, bot.id)
+    })
+    .unwrap();
+    token
+}
