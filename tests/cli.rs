@@ -18,7 +18,11 @@ fn write_config(dir: &Path, port: u16) -> PathBuf {
 }
 
 fn as_bob<'a>(args: &[&'a str]) -> Vec<&'a str> {
-    [&["--profile", "bob"][..], args].concat()
+    as_profile("bob", args)
+}
+
+fn as_profile<'a>(profile: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    [&["--profile", profile][..], args].concat()
 }
 
 /// The message texts in `quid history --json` output.
@@ -329,4 +333,118 @@ fn check_ledger_reports_a_broken_ledger_and_fails() {
         report.contains("FAIL every balance equals the sum of its entries"),
         "{report}"
     );
+}
+
+#[test]
+fn invoices_from_the_command_line_for_buyer_and_merchant() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = ServerProcess::start(&db, "127.0.0.1:0");
+    let port = server.addr.port();
+    let config = write_config(dir.path(), port);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[profiles.shop]\nserver = \"ws://127.0.0.1:{port}\"\nusername = \"shop\"\ndata_dir = \"shop\"\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    let db_text = db.display().to_string();
+    ok(quid(
+        &config,
+        &["register", "--password-stdin"],
+        "alice's password\n",
+    ));
+    ok(quid(
+        &config,
+        &["admin", "--db", &db_text, "mint", "alice", "20", "EUR"],
+        "",
+    ));
+    let created = ok(quid(
+        &config,
+        &[
+            "admin",
+            "--db",
+            &db_text,
+            "create-bot",
+            "shop",
+            "--merchant",
+            "The Shop",
+        ],
+        "",
+    ));
+    let token = created.split_whitespace().last().unwrap().to_owned();
+    ok(quid(
+        &config,
+        &as_profile("shop", &["login", "--token-stdin"]),
+        &format!("{token}\n"),
+    ));
+
+    // The shop's bot bills alice through the library, as a bot does.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = url::Url::parse(&format!("ws://127.0.0.1:{port}")).unwrap();
+    runtime.block_on(async {
+        use quid::protocol::payments::{IdempotencyKey, LineItem};
+        let (shop, _) = quid::session::connection::Connection::open(&url, Some(&token))
+            .await
+            .unwrap();
+        shop.hello(None).await.unwrap();
+        let opened: quid::protocol::results::OneConversation = shop
+            .request(quid::protocol::RequestBody::OpenDirect {
+                username: "alice".into(),
+            })
+            .await
+            .unwrap();
+        let _: quid::protocol::results::InvoiceMade = shop
+            .request(quid::protocol::RequestBody::SendInvoice {
+                conversation_id: opened.conversation.id,
+                items: vec![LineItem {
+                    name: "tea".into(),
+                    quantity: 2,
+                    unit_price_minor: 250,
+                }],
+                currency: quid::money::Currency::from_code("EUR").unwrap(),
+                total_minor: 500,
+                payload: "order-9".into(),
+                expires_in_secs: None,
+                idempotency_key: IdempotencyKey::random(),
+            })
+            .await
+            .unwrap();
+    });
+
+    let list = ok(quid(&config, &["invoices"], ""));
+    assert!(
+        list.contains("from The Shop") && list.contains("€5.00") && list.contains("open"),
+        "{list}"
+    );
+    let id = list
+        .trim_start_matches('#')
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let paid = ok(quid(&config, &["invoices", "pay", &id, "--yes"], ""));
+    assert!(paid.contains("balance €15.00"), "{paid}");
+    let error = failed(quid(&config, &["invoices", "pay", &id, "--yes"], ""));
+    assert!(error.contains("invoice_already_paid"), "{error}");
+    let refunded = ok(quid(
+        &config,
+        &as_profile("shop", &["invoices", "refund", &id, "2"]),
+        "",
+    ));
+    assert!(refunded.contains("refunded €2.00"), "{refunded}");
+    let error = failed(quid(
+        &config,
+        &as_profile("shop", &["invoices", "refund", &id, "4"]),
+        "",
+    ));
+    assert!(error.contains("refund_exceeds_payment"), "{error}");
+    assert_eq!(ok(quid(&config, &["balance"], "")).trim(), "€17.00");
+    let conversations = ok(quid(&config, &["conversations"], ""));
+    assert!(conversations.contains("@shop"), "{conversations}");
+    let report = ok(quid(
+        &config,
+        &["admin", "--db", &db_text, "check-ledger"],
+        "",
+    ));
+    assert!(report.contains("ledger OK"), "{report}");
 }

@@ -33,6 +33,39 @@ pub async fn login(profile: &Profile, password_stdin: bool) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+/// Saves a token given on standard input (a bot's), once the server has accepted it.
+pub async fn login_with_token(profile: &Profile) -> anyhow::Result<ExitCode> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the token from standard input")?;
+    let token = line.trim();
+    if token.is_empty() {
+        bail!("standard input held no token (--token-stdin reads its first line)");
+    }
+    let (connection, _) = Connection::open(&profile.server, Some(token)).await?;
+    let hello = connection.hello(None).await?;
+    let user = hello
+        .user
+        .context("the server took the token but named no user")?;
+    if user.username != profile.username {
+        bail!(
+            "that token is {}'s, but profile {} is {}; fix the profile's username",
+            user.username,
+            profile.name,
+            profile.username
+        );
+    }
+    state::write_token(&profile.data_dir, token)?;
+    ClientState::open(&profile.data_dir)?.set_username(&user.username)?;
+    println!(
+        "logged in as {} on {} with the given token",
+        user.username, profile.server
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs register or login on an anonymous connection and saves the token it returns.
 async fn authenticate(profile: &Profile, body: RequestBody) -> anyhow::Result<results::Auth> {
     let (connection, _) = Connection::open(&profile.server, None).await?;

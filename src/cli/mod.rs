@@ -48,8 +48,11 @@ enum Command {
     /// Log the profile in and save its session token
     Login {
         /// Read the password from the first line of standard input
-        #[arg(long)]
+        #[arg(long, conflicts_with = "token_stdin")]
         password_stdin: bool,
+        /// Read a token (a bot's, from `quid admin create-bot`) from standard input instead
+        #[arg(long)]
+        token_stdin: bool,
     },
     /// Revoke the saved session token and forget it
     Logout,
@@ -116,6 +119,23 @@ enum Command {
         action: Option<money::RequestAction>,
         /// The request's number, as listed
         id: Option<i64>,
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// List invoices, or pay one (`quid invoices pay 3`) or refund one as the merchant
+    /// (`quid invoices refund 3 [AMOUNT]`)
+    Invoices {
+        /// pay (as the buyer) or refund (as the merchant)
+        #[arg(requires = "id")]
+        action: Option<money::InvoiceAction>,
+        /// The invoice's number, as listed
+        id: Option<i64>,
+        /// For refund: how much [default: all that is left]
+        amount: Option<String>,
+        /// Pay without asking for confirmation
+        #[arg(long)]
+        yes: bool,
         /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
@@ -217,6 +237,25 @@ impl Cli {
                 }
                 _ => money::requests(&self.client_profile()?, *json).await,
             },
+            Command::Invoices {
+                action,
+                id,
+                amount,
+                yes,
+                json,
+            } => match (action, id) {
+                (Some(action), Some(id)) => {
+                    money::act_on_invoice(
+                        &self.client_profile()?,
+                        *action,
+                        *id,
+                        amount.as_deref(),
+                        *yes,
+                    )
+                    .await
+                }
+                _ => money::invoices(&self.client_profile()?, *json).await,
+            },
             Command::Statement { csv, json } => {
                 let format = match (csv, json) {
                     (true, _) => money::StatementFormat::Csv,
@@ -232,7 +271,10 @@ impl Cli {
             Command::Register { password_stdin } => {
                 account::register(&self.client_profile()?, *password_stdin).await
             }
-            Command::Login { password_stdin } => {
+            Command::Login {
+                token_stdin: true, ..
+            } => account::login_with_token(&self.client_profile()?).await,
+            Command::Login { password_stdin, .. } => {
                 account::login(&self.client_profile()?, *password_stdin).await
             }
             Command::Logout => account::logout(&self.client_profile()?).await,

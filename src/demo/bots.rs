@@ -1,5 +1,5 @@
 //! The demo's bots: bob answers alice's direct messages, carol answers in groups and in her
-//! own direct conversation. Each is a real session, so it reconnects and resumes like any client.
+//! own direct conversation, and the coffee shop sells coffee. Each is a real session, so it reconnects and resumes like any client.
 
 use super::seed::Tokens;
 use crate::protocol::payments::{Card, IdempotencyKey, RequestStatus};
@@ -42,6 +42,9 @@ pub fn start(url: &Url, tokens: &Tokens, workdir: &Path) -> anyhow::Result<Bots>
         })?;
         tasks.push(tokio::spawn(run(name, answers_in_groups, session, events)));
     }
+    let coffee =
+        crate::bot::Bot::connect(url.clone(), tokens.coffee.clone(), workdir.join("coffee"))?;
+    tasks.push(tokio::spawn(crate::bot::coffee_shop::run(coffee)));
     Ok(Bots { tasks })
 }
 

@@ -38,7 +38,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     }));
 
     let outcome = async {
-        let tokens = seed::people(&url).await?;
+        let tokens = seed::people(&url, &db).await?;
         if fresh {
             seed::balances(&db)?;
             seed::history(&url, &tokens).await?;

@@ -12,11 +12,15 @@ pub struct Tokens {
     pub alice: String,
     pub bob: String,
     pub carol: String,
+    /// The coffee shop's bot.
+    pub coffee: String,
 }
 
-/// Registers alice, bob and carol, or logs them in when a kept database already has them.
-pub async fn people(url: &Url) -> anyhow::Result<Tokens> {
+/// Registers alice, bob and carol, or logs them in when a kept database already has them;
+/// makes (or reuses) the coffee shop's bot account and a token for it.
+pub async fn people(url: &Url, db: &std::path::Path) -> anyhow::Result<Tokens> {
     Ok(Tokens {
+        coffee: coffee_bot(db)?,
         alice: account(url, "alice").await?,
         bob: account(url, "bob").await?,
         carol: account(url, "carol").await?,
@@ -48,6 +52,24 @@ async fn account(url: &Url, username: &str) -> anyhow::Result<String> {
     Ok(auth.token)
 }
 
+/// A token for the coffee shop's bot, `@coffee`, created on first use, as `quid admin
+/// create-bot coffee --merchant "Quid Coffee"` does.
+fn coffee_bot(db: &std::path::Path) -> anyhow::Result<String> {
+    let store = crate::store::Store::open(db)?;
+    let mut conn = store.connect()?;
+    let token = crate::server::auth::new_token();
+    let hash = crate::server::auth::token_hash(&token);
+    crate::store::writer::write_once(&mut conn, |ctx| {
+        let bot = match crate::store::accounts::user_by_name(ctx.conn, "coffee") {
+            Ok(bot) => bot,
+            Err(_) => crate::store::accounts::create_bot(ctx, "coffee", Some("Quid Coffee"))?,
+        };
+        crate::store::accounts::insert_token(ctx, &hash, bot.id)
+    })
+    .map_err(|e| anyhow::anyhow!("cannot set up the coffee shop: {}", e.message))?;
+    Ok(token)
+}
+
 /// Starting balances, minted from issuance as `quid admin mint` does.
 pub fn balances(db: &std::path::Path) -> anyhow::Result<()> {
     let store = crate::store::Store::open(db)?;
@@ -69,6 +91,17 @@ pub async fn history(url: &Url, tokens: &Tokens) -> anyhow::Result<()> {
     let alice = connect(url, &tokens.alice).await?;
     let bob = connect(url, &tokens.bob).await?;
     let carol = connect(url, &tokens.carol).await?;
+    let coffee = connect(url, &tokens.coffee).await?;
+    let with_coffee = open(&coffee, "alice").await?;
+    say(
+        &coffee,
+        with_coffee,
+        &format!(
+            "Welcome to Quid Coffee! {}",
+            crate::bot::coffee_shop::menu_text()
+        ),
+    )
+    .await?;
 
     let general: results::OneConversation = carol
         .request(RequestBody::CreateGroup {

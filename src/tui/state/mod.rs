@@ -176,6 +176,8 @@ pub struct ConversationEntry {
     pub last_message_id: Option<MessageId>,
     /// The newest message we told the server we read.
     pub marked_read: Option<MessageId>,
+    /// In a direct conversation with a bot: the business's name for a merchant, else "".
+    pub bot: Option<String>,
 }
 
 impl ConversationEntry {
@@ -193,6 +195,14 @@ impl ConversationEntry {
             last_activity: conversation.last_activity,
             last_message_id: conversation.last_message_id,
             marked_read: None,
+            bot: match conversation.kind {
+                ConversationKind::Direct => conversation
+                    .members
+                    .iter()
+                    .find(|m| m.bot && m.username == conversation.name)
+                    .map(|m| m.merchant.as_deref().map(inert_line).unwrap_or_default()),
+                ConversationKind::Group => None,
+            },
         }
     }
 

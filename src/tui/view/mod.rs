@@ -87,6 +87,14 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, narrow: 
         }
     }
     spans.push(Span::styled(format!(" {}", entry.label()), theme.accent));
+    match entry.bot.as_deref() {
+        Some("") => spans.push(Span::styled("  bot", theme.dim)),
+        Some(merchant) => spans.push(Span::styled(
+            format!("  {merchant} · merchant bot"),
+            theme.unread,
+        )),
+        None => {}
+    }
     if entry.kind == ConversationKind::Group {
         spans.push(Span::styled(
             format!("  {}", entry.members.join(", ")),

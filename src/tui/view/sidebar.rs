@@ -16,9 +16,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let columns = usize::from(inner.width);
     let mut lines = vec![Line::styled(" Conversations", theme.accent)];
     for entry in &app.conversations {
-        let sigil = match entry.kind {
-            ConversationKind::Group => "#",
-            ConversationKind::Direct => "@",
+        // A merchant's conversation is a shop: "$coffee".
+        let sigil = match (entry.kind, &entry.bot) {
+            (ConversationKind::Group, _) => "#",
+            (ConversationKind::Direct, Some(merchant)) if !merchant.is_empty() => "$",
+            (ConversationKind::Direct, _) => "@",
         };
         let badge = match entry.unread {
             0 => String::new(),
