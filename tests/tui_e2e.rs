@@ -1,5 +1,5 @@
 //! `quid demo` in a real terminal (tmux): type a message, read the bot's reply off the screen,
-//! quit, and find the shell usable. Skipped, with a message, where tmux is missing.
+//! buy a coffee and get the money back, quit, and find the shell usable. Skipped, with a message, where tmux is missing.
 
 mod common;
 
@@ -7,7 +7,7 @@ use common::process::QUID;
 use common::tmux::{Tmux, tmux_missing};
 
 #[test]
-fn demo_answers_a_message_and_quits_cleanly() {
+fn demo_answers_sells_a_coffee_refunds_it_and_quits_cleanly() {
     if tmux_missing() {
         return;
     }
@@ -30,6 +30,47 @@ fn demo_answers_a_message_and_quits_cleanly() {
     });
     tmux.keys(&["Escape"]);
     tmux.wait_for("help to close", |s| !s.contains("quid help"));
+
+    // Buy a coffee: order, pay the invoice from its card, get the confirmation, ask for a refund.
+    let header = |screen: &str| screen.lines().next().unwrap_or("").to_owned();
+    for _ in 0..5 {
+        let before = header(&tmux.screen());
+        if before.contains("@coffee") {
+            break;
+        }
+        tmux.keys(&["C-n"]);
+        tmux.wait_for("the next conversation", |s| header(s) != before);
+    }
+    tmux.wait_for("the coffee shop", |s| {
+        s.contains("Quid Coffee · merchant bot")
+    });
+    tmux.keys(&["1 latte", "Enter"]);
+    tmux.wait_for("the invoice", |s| s.contains("open · Tab to pay"));
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the invoice picked", |s| s.contains("Enter pays"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the review", |s| {
+        s.contains("Pay an invoice") && s.contains("1 × latte")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the receipt", |s| s.contains("Paid €3.50"));
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the confirmation", |s| s.contains("is being made"));
+    let order = screen
+        .split_whitespace()
+        .find(|w| w.starts_with("order-"))
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '-')
+                .to_owned()
+        })
+        .expect("an order number on screen");
+    tmux.keys(&[&format!("refund {order}"), "Enter"]);
+    tmux.wait_for("the refund", |s| s.contains("Refunded €3.50"));
+    tmux.wait_for("the balance back", |s| {
+        s.lines()
+            .rfind(|l| !l.trim().is_empty())
+            .is_some_and(|l| l.contains("€250.00"))
+    });
 
     tmux.keys(&["C-q"]);
     tmux.wait_for("quid to exit", |s| s.contains("quid-exited-0"));

@@ -184,9 +184,13 @@ impl App {
                 Vec::new(),
             ),
             (Pick::Invoice(id), CardView::Invoice { lines, total, .. }) => {
+                // The business's name when the bot has one, else the bot's username.
                 let merchant = self
                     .selected_entry()
-                    .map(|e| e.name.clone())
+                    .map(|e| match e.bot.as_deref() {
+                        Some(name) if !name.is_empty() => name.to_owned(),
+                        _ => e.name.clone(),
+                    })
                     .unwrap_or_default();
                 let shown = lines
                     .iter()

@@ -708,4 +708,90 @@ pub(crate) mod money {
             "typing in the wallet filters, it does not compose"
         );
     }
+
+    /// alice with €100 in a direct conversation (id 1) with the merchant bot "coffee", and its
+    /// open invoice for €9.80.
+    pub(crate) fn app_with_invoice() -> App {
+        use crate::protocol::payments::{Invoice, InvoiceId, InvoiceStatus, LineItem};
+        let mut app = App::new(
+            "demo",
+            Keymap::default(),
+            Rect::new(0, 0, 80, 24),
+            Instant::now(),
+            0,
+        );
+        app.update(Msg::Session(SessionEvent::Connected {
+            user: user(1, "alice"),
+        }));
+        let mut coffee = user(3, "coffee");
+        coffee.bot = true;
+        coffee.merchant = Some("Quid Coffee".into());
+        let mut shop = conversation(1, ConversationKind::Direct, "coffee", 0, 1);
+        shop.members = vec![user(1, "alice"), coffee.clone()];
+        app.update(Msg::Done(Done::Conversations(vec![shop])));
+        app.update(Msg::Done(Done::Balance(vec![eur(10_000)])));
+        let invoice = Invoice {
+            id: InvoiceId(4),
+            conversation_id: ConversationId(1),
+            merchant: coffee.clone(),
+            buyer: user(1, "alice"),
+            items: vec![
+                LineItem {
+                    name: "latte".into(),
+                    quantity: 2,
+                    unit_price_minor: 350,
+                },
+                LineItem {
+                    name: "croissant".into(),
+                    quantity: 1,
+                    unit_price_minor: 280,
+                },
+            ],
+            total: eur(980),
+            payload: "order-1".into(),
+            status: InvoiceStatus::Open,
+            expires_at: None,
+            created_at: TimestampMs(DAY_TWO),
+            transfer_id: None,
+            refunded: eur(0),
+        };
+        let mut card = message(1, 1, &coffee, "invoice for €9.80", DAY_TWO);
+        card.card = Some(Box::new(Card::Invoice { invoice }));
+        let page = results::History {
+            messages: vec![card],
+            has_more: false,
+        };
+        app.update(Msg::Done(Done::History {
+            conversation_id: ConversationId(1),
+            before: None,
+            page,
+        }));
+        app
+    }
+
+    #[test]
+    fn an_invoice_is_paid_from_its_card_through_the_review() {
+        use crate::protocol::payments::InvoiceId;
+        let mut app = app_with_invoice();
+        assert_eq!(
+            app.selected_entry().unwrap().bot.as_deref(),
+            Some("Quid Coffee")
+        );
+        app.update(key(KeyCode::Tab));
+        app.update(key(KeyCode::Enter));
+        let modal = app.modal.as_ref().unwrap();
+        assert_eq!(
+            (modal.step.clone(), modal.recipient()),
+            (Step::Review, "Quid Coffee")
+        );
+        assert_eq!(modal.items.len(), 2);
+        let effects = app.update(key(KeyCode::Enter));
+        assert!(matches!(
+            effects.as_slice(),
+            [Effect::PayInvoice {
+                invoice_id: InvoiceId(4),
+                ..
+            }]
+        ));
+    }
 }

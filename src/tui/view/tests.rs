@@ -243,4 +243,16 @@ mod money {
         insta::assert_snapshot!("pin", pin.backend());
         insta::assert_snapshot!("receipt", receipt.backend());
     }
+
+    #[test]
+    fn invoice_card_and_its_review_80x24() {
+        use crate::tui::state::tests::money::app_with_invoice;
+        let mut app = app_with_invoice();
+        let card = render(&app);
+        app.update(key(KeyCode::Tab));
+        app.update(key(KeyCode::Enter));
+        let review = render(&app);
+        insta::assert_snapshot!("invoice_card", card.backend());
+        insta::assert_snapshot!("invoice_review", review.backend());
+    }
 }
