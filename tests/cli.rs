@@ -440,7 +440,10 @@ fn invoices_from_the_command_line_for_buyer_and_merchant() {
     assert!(error.contains("refund_exceeds_payment"), "{error}");
     assert_eq!(ok(quid(&config, &["balance"], "")).trim(), "€17.00");
     let conversations = ok(quid(&config, &["conversations"], ""));
-    assert!(conversations.contains("@shop"), "{conversations}");
+    assert!(
+        conversations.contains("@shop  (The Shop, merchant bot)"),
+        "{conversations}"
+    );
     let report = ok(quid(
         &config,
         &["admin", "--db", &db_text, "check-ledger"],

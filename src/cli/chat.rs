@@ -164,9 +164,20 @@ pub async fn conversations(profile: &Profile, json: bool) -> anyhow::Result<Exit
             ConversationKind::Direct => format!("@{}", conversation.name),
             ConversationKind::Group => format!("#{}", conversation.name),
         };
-        let members = match conversation.kind {
-            ConversationKind::Direct => String::new(),
-            ConversationKind::Group => format!("  {} members", conversation.members.len()),
+        let bot = conversation
+            .members
+            .iter()
+            .find(|m| m.bot && m.username == conversation.name);
+        let members = match (conversation.kind, bot) {
+            (ConversationKind::Direct, Some(bot)) => match &bot.merchant {
+                Some(business) => format!(
+                    "  ({}, merchant bot)",
+                    crate::untrusted::inert_line(business)
+                ),
+                None => "  (bot)".to_owned(),
+            },
+            (ConversationKind::Direct, None) => String::new(),
+            (ConversationKind::Group, _) => format!("  {} members", conversation.members.len()),
         };
         let unread = match conversation.unread {
             0 => String::new(),
