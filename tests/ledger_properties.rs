@@ -1,4 +1,5 @@
-//! Random sequences of mints, payments and requests (with reused idempotency keys) keep
+//! Random sequences of mints, payments, requests, invoices and refunds (with reused
+//! idempotency keys) keep
 //! every invariant `check-ledger` verifies, and balances match a plain model of what
 //! succeeded.
 
@@ -16,6 +17,8 @@ use quid::store::{Store, accounts};
 use std::collections::HashMap;
 
 const PEOPLE: [&str; 3] = ["alice", "bob", "carol"];
+/// The shop's place in the model.
+const SHOP: usize = PEOPLE.len();
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -48,6 +51,23 @@ enum Op {
         who: usize,
         request: usize,
     },
+    /// The shop bills a person.
+    Invoice {
+        buyer: usize,
+        minor: i64,
+        key: u8,
+    },
+    /// `who` is a stranger trying to pay; `None` is the invoice's own buyer.
+    PayInvoice {
+        who: Option<usize>,
+        invoice: usize,
+        key: u8,
+    },
+    Refund {
+        invoice: usize,
+        minor: Option<i64>,
+        key: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -55,8 +75,8 @@ fn op() -> impl Strategy<Value = Op> {
     let minor = 1..5_000_i64;
     let key = 0..6_u8; // Few keys, so retries and conflicting reuses happen often.
     prop_oneof![
-        (who.clone(), minor.clone()).prop_map(|(who, minor)| Op::Mint { who, minor }),
-        (who.clone(), who.clone(), minor.clone(), key.clone()).prop_map(
+        3 => (who.clone(), minor.clone()).prop_map(|(who, minor)| Op::Mint { who, minor }),
+        1 => (who.clone(), who.clone(), minor.clone(), key.clone()).prop_map(
             |(from, to, minor, key)| Op::Pay {
                 from,
                 to,
@@ -64,7 +84,7 @@ fn op() -> impl Strategy<Value = Op> {
                 key
             }
         ),
-        (who.clone(), who.clone(), minor, key.clone()).prop_map(
+        1 => (who.clone(), who.clone(), minor, key.clone()).prop_map(
             |(requester, payer, minor, key)| Op::Ask {
                 requester,
                 payer,
@@ -72,20 +92,30 @@ fn op() -> impl Strategy<Value = Op> {
                 key
             }
         ),
-        (who.clone(), 0..8_usize, key).prop_map(|(who, request, key)| Op::PayRequest {
+        1 => (who.clone(), 0..8_usize, key).prop_map(|(who, request, key)| Op::PayRequest {
             who,
             request,
             key
         }),
-        (who.clone(), 0..8_usize).prop_map(|(who, request)| Op::Decline { who, request }),
-        (who, 0..8_usize).prop_map(|(who, request)| Op::Cancel { who, request }),
+        1 => (who.clone(), 0..8_usize).prop_map(|(who, request)| Op::Decline { who, request }),
+        1 => (who.clone(), 0..8_usize).prop_map(|(who, request)| Op::Cancel { who, request }),
+        2 => (who.clone(), 1..3_000_i64, 0..6_u8).prop_map(|(buyer, minor, key)| Op::Invoice { buyer, minor, key }),
+        // Mostly the invoice's own buyer pays; sometimes a stranger tries.
+        3 => (prop::option::weighted(0.2, who), 0..4_usize, 0..6_u8)
+            .prop_map(|(who, invoice, key)| Op::PayInvoice { who, invoice, key }),
+        2 => (0..4_usize, prop::option::of(1..1_500_i64), 0..6_u8)
+            .prop_map(|(invoice, minor, key)| Op::Refund { invoice, minor, key }),
     ]
 }
 
 struct Run {
     conn: rusqlite::Connection,
     users: Vec<User>,
+    /// The merchant bot; its balance is `model[SHOP]`.
+    shop: User,
     requests: Vec<PaymentRequestId>,
+    /// Invoices made, with their buyer.
+    invoices: Vec<(quid::protocol::payments::InvoiceId, usize)>,
     /// What balances should be, from the successes alone.
     model: HashMap<usize, i64>,
 }
@@ -170,6 +200,77 @@ impl Run {
                     *self.model.entry(to).or_default() += paid.transfer.amount.amount_minor;
                 }
             }
+            Op::Invoice {
+                buyer,
+                minor,
+                key: k,
+            } => {
+                let (shop, key) = (self.shop.clone(), key(k, 30));
+                let items = [quid::protocol::payments::LineItem {
+                    name: "thing".into(),
+                    quantity: 1,
+                    unit_price_minor: *minor,
+                }];
+                let made = self.write(|ctx| {
+                    let conversation =
+                        quid::store::conversations::open_direct(ctx, &shop, PEOPLE[*buyer])?;
+                    let order = quid::ledger::invoices::InvoiceOrder {
+                        conversation_id: conversation.id,
+                        items: &items,
+                        currency: eur(1).currency,
+                        total_minor: *minor,
+                        payload: "",
+                        expires_in_secs: None,
+                        key: &key,
+                    };
+                    quid::ledger::invoices::send(ctx, &shop, &order)
+                });
+                if let Ok(made) = made
+                    && !made.duplicate
+                {
+                    self.invoices.push((made.invoice.id, *buyer));
+                }
+            }
+            Op::PayInvoice {
+                who,
+                invoice,
+                key: k,
+            } => {
+                let Some(&(id, buyer)) = self.invoices.get(*invoice) else {
+                    return;
+                };
+                let who = &who.unwrap_or(buyer);
+                let (me, key) = (self.users[*who].clone(), key(k, *who + 40));
+                if let Ok(paid) = self.write(|ctx| {
+                    quid::ledger::invoices::pay(ctx, &me, id, &key, &Limits::default())
+                }) && !paid.duplicate
+                {
+                    *self.model.entry(*who).or_default() -= paid.transfer.amount.amount_minor;
+                    *self.model.entry(SHOP).or_default() += paid.transfer.amount.amount_minor;
+                }
+            }
+            Op::Refund {
+                invoice,
+                minor,
+                key: k,
+            } => {
+                let Some(&(id, _)) = self.invoices.get(*invoice) else {
+                    return;
+                };
+                let (shop, key) = (self.shop.clone(), key(k, 50));
+                let amount = minor.map(eur);
+                if let Ok(refunded) =
+                    self.write(|ctx| quid::ledger::invoices::refund(ctx, &shop, id, amount, &key))
+                    && !refunded.duplicate
+                {
+                    let buyer = PEOPLE
+                        .iter()
+                        .position(|p| *p == refunded.invoice.buyer.username)
+                        .unwrap();
+                    *self.model.entry(SHOP).or_default() -= refunded.transfer.amount.amount_minor;
+                    *self.model.entry(buyer).or_default() += refunded.transfer.amount.amount_minor;
+                }
+            }
             Op::Decline { who, request } | Op::Cancel { who, request } => {
                 let Some(&id) = self.requests.get(*request) else {
                     return;
@@ -200,7 +301,8 @@ proptest! {
             .iter()
             .map(|name| write_once(&mut conn, |ctx| accounts::create_user(ctx, name, "not a real hash")).unwrap())
             .collect();
-        let mut run = Run { conn, users, requests: Vec::new(), model: HashMap::new() };
+        let shop = write_once(&mut conn, |ctx| accounts::create_bot(ctx, "shop", Some("The Shop"))).unwrap();
+        let mut run = Run { conn, users, shop, requests: Vec::new(), invoices: Vec::new(), model: HashMap::new() };
         for op in &ops {
             run.apply(op);
         }
@@ -209,7 +311,7 @@ proptest! {
             findings.iter().all(|f| f.violations.is_empty()),
             "{}", quid::ledger::check::report(&findings)
         );
-        for (index, user) in run.users.iter().enumerate() {
+        for (index, user) in run.users.iter().chain([&run.shop]).enumerate() {
             let held: i64 = accounts_balance(&run.conn, user);
             prop_assert_eq!(held, run.model.get(&index).copied().unwrap_or(0), "{}", user.username);
         }
