@@ -119,9 +119,17 @@ where
     let mut deliveries = Vec::new();
     let result = match tx.savepoint() {
         Ok(savepoint) => {
-            let outcome = f(&mut WriteCtx {
-                conn: &savepoint,
-                deliveries: &mut deliveries,
+            // A request whose invariant assertion fails is rolled back alone and answered
+            // `internal`; the writer, and every other request in the batch, carries on.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                f(&mut WriteCtx {
+                    conn: &savepoint,
+                    deliveries: &mut deliveries,
+                })
+            }))
+            .unwrap_or_else(|_| {
+                tracing::error!("a write request panicked; it is rolled back");
+                Err(ApiError::internal())
             });
             // Dropping a savepoint without commit rolls it back.
             match outcome {
@@ -198,4 +206,39 @@ pub fn write_once<T>(
     })?;
     tx.commit()?;
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_that_panics_is_rolled_back_alone_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let (writer, _thread) = Writer::start(&store, Arc::new(|_: &[Delivery]| {})).unwrap();
+        let insert = |name: &'static str| {
+            move |ctx: &mut WriteCtx| crate::store::accounts::create_user(ctx, name, "hash")
+        };
+        let broken = writer.write(|ctx| {
+            crate::store::accounts::create_user(ctx, "ghost", "hash")?;
+            panic!("an invariant failed");
+            #[allow(unreachable_code)]
+            Ok(())
+        });
+        let (first, panicked, after) = tokio::join!(
+            writer.write(insert("before")),
+            broken,
+            writer.write(insert("after"))
+        );
+        assert!(first.is_ok() && after.is_ok());
+        assert_eq!(
+            panicked.unwrap_err().code,
+            crate::protocol::ErrorCode::Internal
+        );
+        let ghost = store
+            .read_blocking(|conn| crate::store::accounts::credentials(conn, "ghost"))
+            .unwrap();
+        assert!(ghost.is_none(), "the panicking request left nothing behind");
+    }
 }
