@@ -5,10 +5,11 @@ pub mod error;
 pub mod frames;
 pub mod model;
 pub mod payments;
+pub mod results;
 pub mod types;
 
 pub use error::{ApiError, ErrorCode};
-pub use frames::{Event, Request, RequestBody, ServerFrame, results};
+pub use frames::{Event, Request, RequestBody, ServerFrame};
 pub use model::{Conversation, ConversationKind, Message, User};
 pub use types::{ClientMsgId, ConversationId, MessageId, RequestId, Seq, TimestampMs, UserId};
 

@@ -3,28 +3,27 @@
 //! or in part, never above what was paid. The bot learns of a payment from a durable
 //! `invoice_paid` event carrying its payload, so it never misses one while it is down.
 
-use super::accounts::{currency_of, wallet, wallet_or_open};
+mod items;
+mod read;
+
+pub use items::{MAX_ITEM_NAME_CHARS, MAX_ITEMS, MAX_QUANTITY, total_of};
+use read::{by_key, visible};
+pub use read::{involving, view};
+
+use super::accounts::{wallet, wallet_or_open};
 use super::limits::Limits;
 use super::transfers::{self, Posting};
 use crate::money::{Currency, Money};
 use crate::protocol::payments::{
-    Card, IdempotencyKey, Invoice, InvoiceId, InvoiceStatus, LineItem, TransferId, TransferKind,
+    Card, IdempotencyKey, InvoiceId, InvoiceStatus, LineItem, TransferKind,
 };
 use crate::protocol::{
-    ApiError, ConversationId, ConversationKind, ErrorCode, Event, TimestampMs, User, UserId,
-    results,
+    ApiError, ConversationId, ConversationKind, ErrorCode, Event, TimestampMs, User, results,
 };
-use crate::store::accounts::{USER_COLUMNS, user_from_row};
 use crate::store::conversations::{members, require_member};
 use crate::store::messages::insert_card;
 use crate::store::writer::WriteCtx;
-use rusqlite::{Connection, OptionalExtension};
 
-/// Most lines on one invoice.
-pub const MAX_ITEMS: usize = 50;
-/// Most of one item on one invoice.
-pub const MAX_QUANTITY: u32 = 1000;
-pub const MAX_ITEM_NAME_CHARS: usize = 100;
 pub const MAX_PAYLOAD_BYTES: usize = 256;
 /// Longest an invoice may stay open.
 pub const MAX_EXPIRY_SECS: u64 = 30 * 24 * 60 * 60;
@@ -40,46 +39,6 @@ pub struct InvoiceOrder<'a> {
     pub payload: &'a str,
     pub expires_in_secs: Option<u64>,
     pub key: &'a IdempotencyKey,
-}
-
-/// The sum of the items, checked: every line valid, no overflow.
-pub fn total_of(items: &[LineItem]) -> Result<i64, ApiError> {
-    if items.is_empty() || items.len() > MAX_ITEMS {
-        return Err(ApiError::invalid(format!(
-            "an invoice has 1 to {MAX_ITEMS} items"
-        )));
-    }
-    let mut total: i64 = 0;
-    for item in items {
-        let name_chars = item.name.chars().count();
-        if name_chars == 0
-            || name_chars > MAX_ITEM_NAME_CHARS
-            || item.name.chars().any(char::is_control)
-        {
-            return Err(ApiError::invalid(format!(
-                "item name {:?} must be 1 to {MAX_ITEM_NAME_CHARS} characters without control characters",
-                item.name
-            )));
-        }
-        if item.quantity == 0 || item.quantity > MAX_QUANTITY {
-            return Err(ApiError::invalid(format!(
-                "{}: quantity must be 1 to {MAX_QUANTITY}",
-                item.name
-            )));
-        }
-        if item.unit_price_minor <= 0 {
-            return Err(ApiError::invalid(format!(
-                "{}: the unit price must be positive",
-                item.name
-            )));
-        }
-        total = item
-            .unit_price_minor
-            .checked_mul(i64::from(item.quantity))
-            .and_then(|line| total.checked_add(line))
-            .ok_or_else(|| ApiError::invalid("the invoice's total is too large"))?;
-    }
-    Ok(total)
 }
 
 /// A merchant bot sends an invoice to the other member of a direct conversation.
@@ -428,145 +387,4 @@ fn announce(
         ctx.emit(member.id, event)?;
     }
     Ok(())
-}
-
-fn visible(conn: &Connection, user: UserId, id: InvoiceId) -> Result<Invoice, ApiError> {
-    let conversation: Option<i64> = conn
-        .query_row(
-            "SELECT conversation_id FROM invoices WHERE id = ?1",
-            [id.0],
-            |row| row.get(0),
-        )
-        .optional()?;
-    let Some(conversation) = conversation else {
-        return Err(ApiError::not_found(format!("no invoice {id}")));
-    };
-    require_member(conn, ConversationId(conversation), user)?;
-    view(conn, id)
-}
-
-fn by_key(
-    conn: &Connection,
-    merchant: UserId,
-    key: &IdempotencyKey,
-) -> Result<Option<(InvoiceId, String)>, ApiError> {
-    Ok(conn
-        .query_row(
-            "SELECT id, fingerprint FROM invoices WHERE merchant_id = ?1 AND idempotency_key = ?2",
-            rusqlite::params![merchant.0, key.0],
-            |row| Ok((InvoiceId(row.get(0)?), row.get(1)?)),
-        )
-        .optional()?)
-}
-
-fn select_invoice() -> String {
-    let merchant = USER_COLUMNS.replace("u.", "mu.");
-    let buyer = USER_COLUMNS.replace("u.", "bu.");
-    format!(
-        "SELECT i.id, i.conversation_id, {merchant}, {buyer}, i.currency, i.total_minor, i.items,
-                i.payload, i.status, i.expires_at_ms, i.created_at_ms, i.transfer_id, i.refunded_minor
-         FROM invoices i JOIN users mu ON mu.id = i.merchant_id JOIN users bu ON bu.id = i.buyer_id"
-    )
-}
-
-/// An invoice row before its text columns are checked.
-struct InvoiceRow {
-    head: (InvoiceId, ConversationId, User, User),
-    currency: String,
-    total_minor: i64,
-    items: String,
-    payload: String,
-    status: String,
-    times: (Option<i64>, i64),
-    transfer_id: Option<i64>,
-    refunded_minor: i64,
-}
-
-fn from_row(row: &rusqlite::Row) -> rusqlite::Result<InvoiceRow> {
-    Ok(InvoiceRow {
-        head: (
-            InvoiceId(row.get(0)?),
-            ConversationId(row.get(1)?),
-            user_from_row(row, 2)?,
-            user_from_row(row, 6)?,
-        ),
-        currency: row.get(10)?,
-        total_minor: row.get(11)?,
-        items: row.get(12)?,
-        payload: row.get(13)?,
-        status: row.get(14)?,
-        times: (row.get(15)?, row.get(16)?),
-        transfer_id: row.get(17)?,
-        refunded_minor: row.get(18)?,
-    })
-}
-
-fn finish(row: InvoiceRow) -> Result<Invoice, ApiError> {
-    let (id, conversation_id, merchant, buyer) = row.head;
-    let currency = currency_of(&row.currency)?;
-    let corrupt = |what: &str| {
-        tracing::error!(invoice = %id, what, "unreadable invoice in the store");
-        ApiError::internal()
-    };
-    Ok(Invoice {
-        id,
-        conversation_id,
-        merchant,
-        buyer,
-        items: serde_json::from_str(&row.items).map_err(|_| corrupt("items"))?,
-        total: Money::new(row.total_minor, currency),
-        payload: row.payload,
-        status: InvoiceStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
-        expires_at: row.times.0.map(TimestampMs),
-        created_at: TimestampMs(row.times.1),
-        transfer_id: row.transfer_id.map(TransferId),
-        refunded: Money::new(row.refunded_minor, currency),
-    })
-}
-
-pub fn view(conn: &Connection, id: InvoiceId) -> Result<Invoice, ApiError> {
-    let sql = format!("{} WHERE i.id = ?1", select_invoice());
-    finish(conn.query_row(&sql, [id.0], from_row)?)
-}
-
-/// Invoices `user` sent or was sent: open ones first, then the newest.
-pub fn involving(conn: &Connection, user: UserId) -> Result<Vec<Invoice>, ApiError> {
-    let sql = format!(
-        "{} WHERE i.merchant_id = ?1 OR i.buyer_id = ?1 ORDER BY (i.status = 'open') DESC, i.id DESC LIMIT 200",
-        select_invoice()
-    );
-    let rows = conn
-        .prepare_cached(&sql)?
-        .query_map([user.0], from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    rows.into_iter().map(finish).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn item(name: &str, quantity: u32, unit_price_minor: i64) -> LineItem {
-        LineItem {
-            name: name.into(),
-            quantity,
-            unit_price_minor,
-        }
-    }
-
-    #[test]
-    fn totals_are_the_exact_sum_of_the_items_and_bad_lines_are_refused() {
-        assert_eq!(
-            total_of(&[item("latte", 2, 350), item("croissant", 1, 280)]).unwrap(),
-            980
-        );
-        assert!(total_of(&[]).is_err());
-        assert!(total_of(&[item("latte", 0, 350)]).is_err());
-        assert!(total_of(&[item("latte", 1, 0)]).is_err());
-        assert!(total_of(&[item("", 1, 1)]).is_err());
-        assert!(
-            total_of(&[item("x", MAX_QUANTITY, i64::MAX / 2)]).is_err(),
-            "overflow is refused"
-        );
-    }
 }

@@ -1,0 +1,104 @@
+//! Results: the `result` of an `ok` reply, one type per request that returns more than `{}`.
+
+use super::model::{Conversation, Message, User};
+use super::payments::{Invoice, PaymentRequest, StatementLine, Transfer};
+use super::types::Seq;
+use crate::money::Money;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub version: u32,
+    pub server: String,
+    /// The logged-in user, or `None` on an anonymous connection.
+    pub user: Option<User>,
+    pub max_frame_bytes: usize,
+    /// Where replay starts: the hello's `resume_after`, or 0 when that was ahead of
+    /// everything the server holds for this user (the server's store was replaced).
+    pub resume_after: Option<Seq>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Auth {
+    pub user: User,
+    /// Opaque bearer token for the websocket upgrade's Authorization header.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversations {
+    pub conversations: Vec<Conversation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OneConversation {
+    pub conversation: Conversation,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sent {
+    pub message: Message,
+    /// True when this client_id was already accepted: `message` is the original.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub messages: Vec<Message>,
+    /// More messages exist before the first one returned.
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Empty {}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Balance {
+    /// One per currency you hold a wallet in.
+    pub balances: Vec<Money>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Paid {
+    pub transfer: Transfer,
+    /// Your balance in that currency after the transfer.
+    pub balance_after: Money,
+    /// True when this idempotency key was already applied: `transfer` is the original
+    /// and no more money moved.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestMade {
+    pub request: PaymentRequest,
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Requests {
+    pub requests: Vec<PaymentRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceMade {
+    pub invoice: Invoice,
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invoices {
+    pub invoices: Vec<Invoice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refunded {
+    pub transfer: Transfer,
+    pub invoice: Invoice,
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Statement {
+    pub lines: Vec<StatementLine>,
+    pub has_more: bool,
+}
