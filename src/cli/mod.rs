@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod chat;
 mod config_cmd;
+mod invoices;
 pub(crate) mod logging;
 mod money;
 mod serve;
@@ -128,7 +129,7 @@ enum Command {
     Invoices {
         /// pay (as the buyer) or refund (as the merchant)
         #[arg(requires = "id")]
-        action: Option<money::InvoiceAction>,
+        action: Option<invoices::InvoiceAction>,
         /// The invoice's number, as listed
         id: Option<i64>,
         /// For refund: how much [default: all that is left]
@@ -245,7 +246,7 @@ impl Cli {
                 json,
             } => match (action, id) {
                 (Some(action), Some(id)) => {
-                    money::act_on_invoice(
+                    invoices::act_on_invoice(
                         &self.client_profile()?,
                         *action,
                         *id,
@@ -254,7 +255,7 @@ impl Cli {
                     )
                     .await
                 }
-                _ => money::invoices(&self.client_profile()?, *json).await,
+                _ => invoices::invoices(&self.client_profile()?, *json).await,
             },
             Command::Statement { csv, json } => {
                 let format = match (csv, json) {

@@ -260,7 +260,7 @@ pub async fn statement(profile: &Profile, format: StatementFormat) -> anyhow::Re
 
 /// Sends a money request; asks for the PIN when the account has one, and retries with the
 /// same idempotency key (so at most once) when the connection drops.
-async fn with_pin<T: DeserializeOwned>(
+pub(super) async fn with_pin<T: DeserializeOwned>(
     profile: &Profile,
     mut connection: Connection,
     body: impl Fn(Option<String>) -> RequestBody,
@@ -323,7 +323,7 @@ fn ask_pin() -> anyhow::Result<String> {
     rpassword::prompt_password("Payment PIN: ").context("cannot read the PIN")
 }
 
-fn confirm(question: &str) -> anyhow::Result<bool> {
+pub(super) fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("{question} Add --yes to confirm without a terminal");
     }
@@ -358,113 +358,4 @@ mod tests {
         assert!(describe(&request, "alice").contains("you ask bob"));
         assert!(describe(&request, "alice").contains("€5.00"));
     }
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum InvoiceAction {
-    Pay,
-    Refund,
-}
-
-pub async fn invoices(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> {
-    let connection = connect(profile).await?;
-    let reply: results::Invoices = connection.request(RequestBody::Invoices).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&reply)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    if reply.invoices.is_empty() {
-        println!("no invoices");
-    }
-    for invoice in &reply.invoices {
-        let seller = invoice
-            .merchant
-            .merchant
-            .as_deref()
-            .unwrap_or(&invoice.merchant.username);
-        let side = if invoice.buyer.username == profile.username {
-            format!("from {}", crate::untrusted::inert_line(seller))
-        } else {
-            format!("to {}", invoice.buyer.username)
-        };
-        let items: Vec<String> = invoice
-            .items
-            .iter()
-            .map(|i| format!("{} × {}", i.quantity, crate::untrusted::inert_line(&i.name)))
-            .collect();
-        let refunded = if invoice.refunded.amount_minor > 0 {
-            format!(", refunded {}", invoice.refunded)
-        } else {
-            String::new()
-        };
-        println!(
-            "#{:<5} {side:<24} {:>12}  {}{refunded}  {}",
-            invoice.id,
-            invoice.total.to_string(),
-            invoice.status.as_str(),
-            items.join(", ")
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn act_on_invoice(
-    profile: &Profile,
-    action: InvoiceAction,
-    id: i64,
-    amount: Option<&str>,
-    yes: bool,
-) -> anyhow::Result<ExitCode> {
-    let invoice_id = crate::protocol::payments::InvoiceId(id);
-    let connection = connect(profile).await?;
-    let list: results::Invoices = connection.request(RequestBody::Invoices).await?;
-    let Some(invoice) = list.invoices.into_iter().find(|i| i.id == invoice_id) else {
-        bail!("no invoice {id} of yours; `quid invoices` lists them");
-    };
-    let key = IdempotencyKey::random();
-    match action {
-        InvoiceAction::Pay => {
-            let seller = invoice
-                .merchant
-                .merchant
-                .clone()
-                .unwrap_or(invoice.merchant.username.clone());
-            if !yes
-                && !confirm(&format!(
-                    "Pay {} to {} for invoice {id}?",
-                    invoice.total,
-                    crate::untrusted::inert_line(&seller)
-                ))?
-            {
-                println!("nothing paid");
-                return Ok(ExitCode::FAILURE);
-            }
-            let body = |pin| RequestBody::PayInvoice {
-                invoice_id,
-                idempotency_key: key.clone(),
-                pin,
-            };
-            let paid: results::Paid = with_pin(profile, connection, body).await?;
-            println!(
-                "paid invoice {id}: {}; balance {}",
-                paid.transfer.amount, paid.balance_after
-            );
-        }
-        InvoiceAction::Refund => {
-            let amount = amount
-                .map(|a| Money::parse(a, invoice.total.currency))
-                .transpose()?;
-            let body = |_| RequestBody::Refund {
-                invoice_id,
-                amount,
-                idempotency_key: key.clone(),
-            };
-            let refunded: results::Refunded = with_pin(profile, connection, body).await?;
-            println!(
-                "refunded {} of invoice {id} ({} refunded of {})",
-                refunded.transfer.amount, refunded.invoice.refunded, refunded.invoice.total
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,8 @@
 //! writer task owns the socket's sending half: replies, replayed events, live events and
 //! pings all pass through it, so they reach the client in the order they were queued.
 
-use super::hub::Live;
+mod outgoing;
+
 use super::requests::{Caller, dispatch};
 use super::shutdown::Shutdown;
 use super::{ServerState, auth};
@@ -14,9 +15,10 @@ use crate::protocol::{
     WS_PATH, results,
 };
 use crate::store::events;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter, clock::Clock};
+use outgoing::{Outgoing, write_loop};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpStream;
@@ -26,8 +28,8 @@ use tokio_tungstenite::tungstenite::handshake::server::{
     ErrorResponse, Request as HttpRequest, Response,
 };
 use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityError};
 
 /// Replies and replayed events waiting for the writer task.
@@ -38,22 +40,6 @@ const REPLAY_PAGE: u32 = 500;
 
 /// A client that has not finished the websocket handshake by then is dropped.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Close code telling a client it fell behind and should reconnect and resume.
-const CLOSE_LAGGED: u16 = 4000;
-
-/// What the reader hands to the writer task.
-enum Outgoing {
-    Frame(Arc<str>),
-    /// Replay is done: from now on forward live events newer than `delivered`.
-    Live {
-        events: super::hub::Subscription,
-        delivered: Seq,
-    },
-    Close(CloseCode, String),
-}
-
-type Sink = SplitSink<WebSocketStream<TcpStream>, Message>;
 
 pub async fn serve(
     stream: TcpStream,
@@ -408,69 +394,4 @@ impl Reader {
             Err(error) => tracing::error!(%error, "cannot serialize frame"),
         }
     }
-}
-
-/// Owns the sending half: forwards queued frames, then live events once replay is done,
-/// pings on schedule, and closes the socket when the reader is done or the hub dropped us.
-async fn write_loop(
-    mut sink: Sink,
-    mut queue: mpsc::Receiver<Outgoing>,
-    ping_interval: std::time::Duration,
-) {
-    let mut live: Option<(super::hub::Subscription, Seq)> = None;
-    let mut ping = tokio::time::interval(ping_interval);
-    ping.tick().await; // The first tick is immediate; the peer just said hello.
-    let close = loop {
-        let next_live = async {
-            match live.as_mut() {
-                Some((subscription, _)) => subscription.events.recv().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            queued = queue.recv() => match queued {
-                Some(Outgoing::Frame(text)) => {
-                    if sink.send(Message::text(text.to_string())).await.is_err() { return; }
-                }
-                Some(Outgoing::Live { events, delivered }) => live = Some((events, delivered)),
-                Some(Outgoing::Close(code, reason)) => break Some((code, reason)),
-                None => break None,
-            },
-            delivery = next_live => match delivery {
-                Some(delivery) => {
-                    if !forward_live(&mut sink, &mut live, delivery).await { return; }
-                }
-                None => break Some((CloseCode::from(CLOSE_LAGGED), "too far behind; reconnect and resume".into())),
-            },
-            _ = ping.tick() => {
-                if sink.send(Message::Ping(Default::default())).await.is_err() { return; }
-            }
-        }
-    };
-    let frame = close.map(|(code, reason)| CloseFrame {
-        code,
-        reason: reason.into(),
-    });
-    let _ = sink.send(Message::Close(frame)).await;
-    let _ = sink.close().await;
-}
-
-/// Sends a live item, unless it is an event replay already delivered. False: the socket is gone.
-async fn forward_live(
-    sink: &mut Sink,
-    live: &mut Option<(super::hub::Subscription, Seq)>,
-    item: Live,
-) -> bool {
-    let Some((_, delivered)) = live.as_mut() else {
-        return true;
-    };
-    let frame = match item {
-        Live::Event(delivery) if delivery.seq <= *delivered => return true,
-        Live::Event(delivery) => {
-            *delivered = delivery.seq;
-            delivery.frame
-        }
-        Live::Ephemeral(frame) => frame,
-    };
-    sink.send(Message::text(frame.to_string())).await.is_ok()
 }
