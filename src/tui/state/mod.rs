@@ -3,6 +3,7 @@
 //! as an [`Effect`] for the event loop to carry out. Every screen is testable from here.
 
 pub mod commands;
+mod flow;
 mod input;
 pub mod modal;
 mod money;
@@ -10,18 +11,14 @@ mod network;
 pub mod timeline;
 pub mod wallet;
 
+pub use flow::{Done, Effect, Msg};
+
 use super::keymap::Keymap;
 use crate::money::Money;
-use crate::protocol::payments::{
-    IdempotencyKey, InvoiceId, PaymentRequest, PaymentRequestId, StatementLine,
-};
 use crate::protocol::{
-    ClientMsgId, Conversation, ConversationId, ConversationKind, ErrorCode, MessageId, TimestampMs,
-    User, results,
+    Conversation, ConversationId, ConversationKind, MessageId, TimestampMs, User,
 };
-use crate::session::SessionEvent;
 use crate::untrusted::inert_line;
-use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::layout::Rect;
 use ratatui_textarea::TextArea;
 use std::collections::HashMap;
@@ -38,120 +35,6 @@ pub const HISTORY_PAGE: u32 = 50;
 pub const WHEEL_LINES: usize = 3;
 /// Sent messages kept for recall with Up.
 const RECALL_LIMIT: usize = 100;
-
-/// What happened: the only way the state changes.
-#[derive(Debug)]
-pub enum Msg {
-    Key(KeyEvent),
-    Mouse(MouseEvent),
-    Paste(String),
-    Resize(u16, u16),
-    Session(SessionEvent),
-    Done(Done),
-    /// Time passes (countdowns, typing indicators expire); `wall` is the clock's time.
-    Tick {
-        now: Instant,
-        wall: TimestampMs,
-    },
-}
-
-/// The outcome of an [`Effect`] the loop carried out.
-#[derive(Debug)]
-pub enum Done {
-    Conversations(Vec<Conversation>),
-    History {
-        conversation_id: ConversationId,
-        before: Option<MessageId>,
-        page: results::History,
-    },
-    /// A conversation opened or created by a command: select it.
-    Opened(Conversation),
-    Left(ConversationId),
-    /// An effect failed; the text says what, for the notice line.
-    Failed(String),
-    Balance(Vec<Money>),
-    Paid(results::Paid),
-    Requested(Vec<PaymentRequest>),
-    /// A request was declined or cancelled.
-    RequestClosed(PaymentRequest),
-    /// A money effect was refused or failed: its code decides what the modal does.
-    MoneyFailed {
-        code: ErrorCode,
-        message: String,
-    },
-    Statement(Vec<StatementLine>),
-    /// Where the statement was written, or why it could not be.
-    Exported(Result<String, String>),
-}
-
-/// Something for the loop to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    LoadConversations,
-    LoadHistory {
-        conversation_id: ConversationId,
-        before: Option<MessageId>,
-    },
-    Send {
-        conversation_id: ConversationId,
-        client_id: ClientMsgId,
-        text: String,
-    },
-    MarkRead {
-        conversation_id: ConversationId,
-        up_to: MessageId,
-    },
-    Typing(ConversationId),
-    OpenDirect(String),
-    CreateGroup {
-        name: String,
-        members: Vec<String>,
-    },
-    Leave(ConversationId),
-    LoadBalance,
-    LoadStatement,
-    /// Writes these lines as a CSV file in the profile's data dir.
-    ExportStatement(Vec<StatementLine>),
-    Pay {
-        to: String,
-        amount: Money,
-        memo: String,
-        conversation_id: ConversationId,
-        key: IdempotencyKey,
-        pin: Option<String>,
-    },
-    RequestMoney {
-        from: String,
-        amount: Money,
-        memo: String,
-        conversation_id: ConversationId,
-        key: IdempotencyKey,
-    },
-    PayRequest {
-        request_id: PaymentRequestId,
-        key: IdempotencyKey,
-        pin: Option<String>,
-    },
-    PayInvoice {
-        invoice_id: InvoiceId,
-        key: IdempotencyKey,
-        pin: Option<String>,
-    },
-    DeclineRequest(PaymentRequestId),
-    CancelRequest(PaymentRequestId),
-    Split {
-        conversation_id: ConversationId,
-        amount: Money,
-        memo: String,
-        key: IdempotencyKey,
-    },
-    /// A message arrived out of view: ring / notify as the profile says.
-    Notify {
-        title: String,
-        body: String,
-    },
-    Quit,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Link {

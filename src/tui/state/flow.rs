@@ -1,0 +1,127 @@
+//! What flows through the state machine: a [`Msg`] in (something happened), [`Effect`]s out
+//! (something for the loop to do), and [`Done`] back in when an effect has run.
+
+use crate::money::Money;
+use crate::protocol::payments::{
+    IdempotencyKey, InvoiceId, PaymentRequest, PaymentRequestId, StatementLine,
+};
+use crate::protocol::{
+    ClientMsgId, Conversation, ConversationId, ErrorCode, MessageId, TimestampMs, results,
+};
+use crate::session::SessionEvent;
+use crossterm::event::{KeyEvent, MouseEvent};
+use std::time::Instant;
+
+/// What happened: the only way the state changes.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Paste(String),
+    Resize(u16, u16),
+    Session(SessionEvent),
+    Done(Done),
+    /// Time passes (countdowns, typing indicators expire); `wall` is the clock's time.
+    Tick {
+        now: Instant,
+        wall: TimestampMs,
+    },
+}
+
+/// The outcome of an [`Effect`] the loop carried out.
+#[derive(Debug)]
+pub enum Done {
+    Conversations(Vec<Conversation>),
+    History {
+        conversation_id: ConversationId,
+        before: Option<MessageId>,
+        page: results::History,
+    },
+    /// A conversation opened or created by a command: select it.
+    Opened(Conversation),
+    Left(ConversationId),
+    /// An effect failed; the text says what, for the notice line.
+    Failed(String),
+    Balance(Vec<Money>),
+    Paid(results::Paid),
+    Requested(Vec<PaymentRequest>),
+    /// A request was declined or cancelled.
+    RequestClosed(PaymentRequest),
+    /// A money effect was refused or failed: its code decides what the modal does.
+    MoneyFailed {
+        code: ErrorCode,
+        message: String,
+    },
+    Statement(Vec<StatementLine>),
+    /// Where the statement was written, or why it could not be.
+    Exported(Result<String, String>),
+}
+
+/// Something for the loop to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    LoadConversations,
+    LoadHistory {
+        conversation_id: ConversationId,
+        before: Option<MessageId>,
+    },
+    Send {
+        conversation_id: ConversationId,
+        client_id: ClientMsgId,
+        text: String,
+    },
+    MarkRead {
+        conversation_id: ConversationId,
+        up_to: MessageId,
+    },
+    Typing(ConversationId),
+    OpenDirect(String),
+    CreateGroup {
+        name: String,
+        members: Vec<String>,
+    },
+    Leave(ConversationId),
+    LoadBalance,
+    LoadStatement,
+    /// Writes these lines as a CSV file in the profile's data dir.
+    ExportStatement(Vec<StatementLine>),
+    Pay {
+        to: String,
+        amount: Money,
+        memo: String,
+        conversation_id: ConversationId,
+        key: IdempotencyKey,
+        pin: Option<String>,
+    },
+    RequestMoney {
+        from: String,
+        amount: Money,
+        memo: String,
+        conversation_id: ConversationId,
+        key: IdempotencyKey,
+    },
+    PayRequest {
+        request_id: PaymentRequestId,
+        key: IdempotencyKey,
+        pin: Option<String>,
+    },
+    PayInvoice {
+        invoice_id: InvoiceId,
+        key: IdempotencyKey,
+        pin: Option<String>,
+    },
+    DeclineRequest(PaymentRequestId),
+    CancelRequest(PaymentRequestId),
+    Split {
+        conversation_id: ConversationId,
+        amount: Money,
+        memo: String,
+        key: IdempotencyKey,
+    },
+    /// A message arrived out of view: ring / notify as the profile says.
+    Notify {
+        title: String,
+        body: String,
+    },
+    Quit,
+}

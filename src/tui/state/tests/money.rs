@@ -1,0 +1,289 @@
+//! Money in the TUI's state: the modal, cards, the wallet.
+use super::*;
+use crate::money::{Currency, Money};
+use crate::protocol::payments::{Card, PaymentRequest, PaymentRequestId, RequestStatus};
+use crate::tui::state::modal::Step;
+
+pub(crate) fn eur(minor: i64) -> Money {
+    Money::new(minor, Currency::from_code("EUR").unwrap())
+}
+
+pub(crate) fn request(id: i64, status: RequestStatus) -> PaymentRequest {
+    PaymentRequest {
+        id: PaymentRequestId(id),
+        conversation_id: ConversationId(1),
+        requester: user(2, "bob"),
+        payer: user(1, "alice"),
+        amount: eur(450),
+        memo: "coffee".into(),
+        status,
+        expires_at: None,
+        created_at: TimestampMs(DAY_TWO),
+        transfer_id: None,
+    }
+}
+
+/// alice, with €100, and bob's open request for €4.50 in their conversation.
+pub(crate) fn app_with_request() -> App {
+    let mut app = connected_app(80, 24);
+    app.update(Msg::Done(Done::Balance(vec![eur(10_000)])));
+    let mut card_message = message(
+        9,
+        1,
+        &user(2, "bob"),
+        "asked alice for €4.50",
+        DAY_TWO + 600_000,
+    );
+    card_message.card = Some(Box::new(Card::Request {
+        request: request(7, RequestStatus::Open),
+    }));
+    app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(50),
+        event: Event::Message {
+            message: card_message,
+        },
+    }));
+    app
+}
+
+#[test]
+fn paying_from_the_modal_sends_once_and_shows_a_receipt() {
+    let mut app = app_with_request();
+    assert!(app.update(key(KeyCode::F(2))).is_empty());
+    type_text(&mut app, "12.5");
+    app.update(key(KeyCode::Enter));
+    type_text(&mut app, "lunch");
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.modal.as_ref().unwrap().step, Step::Review);
+    assert_eq!(
+        app.modal.as_ref().unwrap().balance_after(),
+        Some(eur(8_750))
+    );
+    let effects = app.update(key(KeyCode::Enter));
+    let [
+        Effect::Pay {
+            to,
+            amount,
+            memo,
+            key: first_key,
+            ..
+        },
+    ] = effects.as_slice()
+    else {
+        panic!("expected a payment, got {effects:?}");
+    };
+    assert_eq!(
+        (to.as_str(), *amount, memo.as_str()),
+        ("bob", eur(1_250), "lunch")
+    );
+    let first_key = first_key.clone();
+
+    app.update(Msg::Done(Done::MoneyFailed {
+        code: ErrorCode::Internal,
+        message: "connection lost".into(),
+    }));
+    assert!(matches!(app.modal.as_ref().unwrap().step, Step::Failed(_)));
+    let retry = app.update(key(KeyCode::Enter));
+    assert!(
+        matches!(retry.as_slice(), [Effect::Pay { key, .. }] if *key == first_key),
+        "a retry reuses the key"
+    );
+}
+
+#[test]
+fn a_request_card_is_picked_with_tab_and_paid_or_declined() {
+    let mut app = app_with_request();
+    app.update(key(KeyCode::Tab));
+    assert_eq!(
+        app.picked,
+        Some(crate::tui::state::timeline::Pick::Request(
+            PaymentRequestId(7)
+        ))
+    );
+    app.update(key(KeyCode::Enter));
+    let modal = app.modal.as_ref().unwrap();
+    assert_eq!(
+        (modal.step.clone(), modal.recipient()),
+        (Step::Review, "bob")
+    );
+    assert_eq!(modal.amount(), Ok(eur(450)));
+    let effects = app.update(key(KeyCode::Enter));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::PayRequest {
+            request_id: PaymentRequestId(7),
+            ..
+        }]
+    ));
+
+    let paid = request(7, RequestStatus::Paid);
+    app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(51),
+        event: Event::RequestUpdated {
+            request: Box::new(paid),
+        },
+    }));
+    assert!(app.timelines[&ConversationId(1)].open_picks().is_empty());
+
+    let mut app = app_with_request();
+    app.update(key(KeyCode::Tab));
+    assert_eq!(
+        app.update(key(KeyCode::Char('d'))),
+        [Effect::DeclineRequest(PaymentRequestId(7))]
+    );
+    assert_eq!(app.picked, None);
+}
+
+#[test]
+fn the_server_asking_for_a_pin_opens_the_pin_step() {
+    let mut app = app_with_request();
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Enter));
+    app.update(Msg::Done(Done::MoneyFailed {
+        code: ErrorCode::PinRequired,
+        message: "pin".into(),
+    }));
+    assert_eq!(app.modal.as_ref().unwrap().step, Step::Pin);
+    type_text(&mut app, "2468");
+    let effects = app.update(key(KeyCode::Enter));
+    assert!(
+        matches!(effects.as_slice(), [Effect::PayRequest { pin: Some(pin), .. }] if pin == "2468")
+    );
+}
+
+pub(crate) fn statement() -> Vec<crate::protocol::payments::StatementLine> {
+    use crate::protocol::payments::{StatementLine, TransferId, TransferKind};
+    let line =
+        |id: i64, at: i64, minor: i64, balance: i64, who: Option<&str>, memo: &str| StatementLine {
+            transfer_id: TransferId(id),
+            kind: if who.is_some() {
+                TransferKind::Payment
+            } else {
+                TransferKind::Mint
+            },
+            at: TimestampMs(at),
+            amount: eur(minor),
+            balance_after: eur(balance),
+            counterparty: who.map(|w| user(2, w)),
+            memo: memo.into(),
+        };
+    vec![
+        line(4, DAY_TWO + 3_600_000, -1_050, 8_050, Some("bob"), "lunch"),
+        line(3, DAY_TWO, -450, 9_100, Some("bob"), "coffee"),
+        line(2, DAY_ONE, -450, 9_550, Some("carol"), "bus"),
+        line(1, DAY_ONE - 86_400_000, 10_000, 10_000, None, "funds added"),
+    ]
+}
+
+#[test]
+fn the_wallet_loads_filters_and_exports_what_is_shown() {
+    let mut app = app_with_request();
+    let effects = app.update(key(KeyCode::F(4)));
+    assert_eq!(effects, [Effect::LoadStatement, Effect::LoadBalance]);
+    app.update(Msg::Done(Done::Statement(statement())));
+    type_text(&mut app, "bob");
+    assert_eq!(app.wallet.as_ref().unwrap().visible().len(), 2);
+    let effects = app.update(ctrl('e'));
+    let [Effect::ExportStatement(lines)] = effects.as_slice() else {
+        panic!("expected an export, got {effects:?}");
+    };
+    assert_eq!(lines.len(), 2);
+    app.update(Msg::Done(Done::Exported(Ok("/tmp/statement.csv".into()))));
+    assert_eq!(
+        app.wallet.as_ref().unwrap().note.as_deref(),
+        Some("saved /tmp/statement.csv")
+    );
+    app.update(key(KeyCode::Esc));
+    assert!(app.wallet.is_none());
+    assert!(
+        app.composer.is_empty(),
+        "typing in the wallet filters, it does not compose"
+    );
+}
+
+/// alice with €100 in a direct conversation (id 1) with the merchant bot "coffee", and its
+/// open invoice for €9.80.
+pub(crate) fn app_with_invoice() -> App {
+    use crate::protocol::payments::{Invoice, InvoiceId, InvoiceStatus, LineItem};
+    let mut app = App::new(
+        "demo",
+        Keymap::default(),
+        Rect::new(0, 0, 80, 24),
+        Instant::now(),
+        0,
+    );
+    app.update(Msg::Session(SessionEvent::Connected {
+        user: user(1, "alice"),
+    }));
+    let mut coffee = user(3, "coffee");
+    coffee.bot = true;
+    coffee.merchant = Some("Quid Coffee".into());
+    let mut shop = conversation(1, ConversationKind::Direct, "coffee", 0, 1);
+    shop.members = vec![user(1, "alice"), coffee.clone()];
+    app.update(Msg::Done(Done::Conversations(vec![shop])));
+    app.update(Msg::Done(Done::Balance(vec![eur(10_000)])));
+    let invoice = Invoice {
+        id: InvoiceId(4),
+        conversation_id: ConversationId(1),
+        merchant: coffee.clone(),
+        buyer: user(1, "alice"),
+        items: vec![
+            LineItem {
+                name: "latte".into(),
+                quantity: 2,
+                unit_price_minor: 350,
+            },
+            LineItem {
+                name: "croissant".into(),
+                quantity: 1,
+                unit_price_minor: 280,
+            },
+        ],
+        total: eur(980),
+        payload: "order-1".into(),
+        status: InvoiceStatus::Open,
+        expires_at: None,
+        created_at: TimestampMs(DAY_TWO),
+        transfer_id: None,
+        refunded: eur(0),
+    };
+    let mut card = message(1, 1, &coffee, "invoice for €9.80", DAY_TWO);
+    card.card = Some(Box::new(Card::Invoice { invoice }));
+    let page = results::History {
+        messages: vec![card],
+        has_more: false,
+    };
+    app.update(Msg::Done(Done::History {
+        conversation_id: ConversationId(1),
+        before: None,
+        page,
+    }));
+    app
+}
+
+#[test]
+fn an_invoice_is_paid_from_its_card_through_the_review() {
+    use crate::protocol::payments::InvoiceId;
+    let mut app = app_with_invoice();
+    assert_eq!(
+        app.selected_entry().unwrap().bot.as_deref(),
+        Some("Quid Coffee")
+    );
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Enter));
+    let modal = app.modal.as_ref().unwrap();
+    assert_eq!(
+        (modal.step.clone(), modal.recipient()),
+        (Step::Review, "Quid Coffee")
+    );
+    assert_eq!(modal.items.len(), 2);
+    let effects = app.update(key(KeyCode::Enter));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::PayInvoice {
+            invoice_id: InvoiceId(4),
+            ..
+        }]
+    ));
+}
