@@ -129,6 +129,8 @@ pub struct App {
     pub utc_offset_secs: i32,
     /// Something changed since the last draw.
     pub dirty: bool,
+    /// Replay is done: events now are news (they may ring, and move the balance).
+    pub live: bool,
     /// Wallet balances, as last heard.
     pub balances: Vec<Money>,
     pub modal: Option<modal::Modal>,
@@ -167,6 +169,7 @@ impl App {
             now,
             utc_offset_secs,
             dirty: true,
+            live: false,
             balances: Vec::new(),
             modal: None,
             picked: None,

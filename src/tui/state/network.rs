@@ -25,6 +25,7 @@ impl App {
                 effects.push(Effect::LoadBalance);
             }
             SessionEvent::Disconnected { retry_in, .. } => {
+                self.live = false;
                 self.link = Link::Reconnecting {
                     retry_at: self.now + retry_in,
                 };
@@ -36,7 +37,7 @@ impl App {
                 ));
             }
             SessionEvent::Failed { reason } => self.link = Link::Stopped(inert_line(&reason)),
-            SessionEvent::CaughtUp => {}
+            SessionEvent::CaughtUp => self.live = true,
             SessionEvent::Event { event, .. } => self.on_event(event, effects),
             SessionEvent::Typing {
                 conversation_id,
@@ -90,7 +91,7 @@ impl App {
                 {
                     self.picked = None;
                 }
-                effects.push(Effect::LoadBalance);
+                self.refresh_balance(effects);
             }
             Event::RequestUpdated { request } => {
                 if let Some(timeline) = self.timelines.get_mut(&request.conversation_id) {
@@ -101,7 +102,7 @@ impl App {
                 {
                     self.picked = None;
                 }
-                effects.push(Effect::LoadBalance);
+                self.refresh_balance(effects);
             }
             Event::Read {
                 conversation_id,
@@ -148,9 +149,6 @@ impl App {
         if timeline.loaded {
             timeline.insert(Entry::from_message(message, &me));
         }
-        if message.card.is_some() {
-            effects.push(Effect::LoadBalance);
-        }
         let in_view = self.selected == Some(id) && timeline.scroll == 0;
         if is_new && !mine && timeline.scroll > 0 {
             timeline.unseen_below += 1;
@@ -162,12 +160,23 @@ impl App {
         {
             entry.unread += 1;
         }
-        if is_new && !mine && self.selected != Some(id) {
+        if message.card.is_some() {
+            self.refresh_balance(effects);
+        }
+        // Replay after a (re)connect is history: it rings no bell.
+        if self.live && is_new && !mine && self.selected != Some(id) {
             effects.push(self.notification(message));
         }
         self.sort_conversations();
         if in_view {
             self.mark_read_if_visible(effects);
+        }
+    }
+
+    /// Money moved: ask for the balance, unless this is replay (the connect already asked).
+    fn refresh_balance(&self, effects: &mut Vec<Effect>) {
+        if self.live && !effects.contains(&Effect::LoadBalance) {
+            effects.push(Effect::LoadBalance);
         }
     }
 

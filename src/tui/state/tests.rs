@@ -59,6 +59,7 @@ pub(crate) fn connected_app(width: u16, height: u16) -> App {
     app.update(Msg::Session(SessionEvent::Connected {
         user: user(1, "alice"),
     }));
+    app.update(Msg::Session(SessionEvent::CaughtUp));
     app.update(Msg::Done(Done::Conversations(vec![
         conversation(1, ConversationKind::Direct, "bob", 0, 3),
         conversation(2, ConversationKind::Group, "general", 2, 2),
@@ -508,3 +509,37 @@ fn the_mouse_wheel_scrolls_the_pane_and_a_click_selects_a_conversation() {
 }
 
 pub(crate) mod money;
+
+#[test]
+fn replayed_history_rings_no_bell_and_asks_no_balance_but_live_news_does() {
+    let mut app = App::new(
+        "demo",
+        Keymap::default(),
+        Rect::new(0, 0, 80, 24),
+        Instant::now(),
+        0,
+    );
+    app.update(Msg::Session(SessionEvent::Connected {
+        user: user(1, "alice"),
+    }));
+    app.update(Msg::Done(Done::Conversations(vec![
+        conversation(1, ConversationKind::Direct, "bob", 0, 3),
+        conversation(2, ConversationKind::Group, "general", 0, 2),
+    ])));
+    let old = message(5, 2, &user(2, "bob"), "from yesterday", DAY_TWO + 600_000);
+    let effects = app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(1),
+        event: Event::Message { message: old },
+    }));
+    assert!(effects.is_empty(), "replay is history: {effects:?}");
+    app.update(Msg::Session(SessionEvent::CaughtUp));
+    let news = message(6, 2, &user(2, "bob"), "right now", DAY_TWO + 700_000);
+    let effects = app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(2),
+        event: Event::Message { message: news },
+    }));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Notify { .. }]),
+        "{effects:?}"
+    );
+}
