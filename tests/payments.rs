@@ -374,3 +374,48 @@ async fn an_unpaid_request_expires_on_time_and_cannot_be_paid() {
     server.stop().await;
     assert_ledger_ok(&db);
 }
+
+#[tokio::test]
+async fn five_wrong_pins_lock_payments_even_for_the_right_one() {
+    let w = world(ServerConfig::default()).await;
+    let _: results::Empty = w
+        .alice
+        .request(RequestBody::SetPin {
+            pin: "2468".into(),
+            current_pin: None,
+        })
+        .await
+        .unwrap();
+    let with_pin = |pin: &str| RequestBody::Pay {
+        to: "bob".into(),
+        amount: eur(100),
+        memo: String::new(),
+        conversation_id: None,
+        idempotency_key: IdempotencyKey::random(),
+        pin: Some(pin.into()),
+    };
+    // A right PIN resets the count: four wrong, one right, four wrong is still not locked.
+    for _ in 0..4 {
+        assert_eq!(
+            refused(&w.alice, with_pin("0000")).await,
+            ErrorCode::WrongPin
+        );
+    }
+    let _: results::Paid = w.alice.request(with_pin("2468")).await.unwrap();
+    for _ in 0..4 {
+        assert_eq!(
+            refused(&w.alice, with_pin("0000")).await,
+            ErrorCode::WrongPin
+        );
+    }
+    assert_eq!(
+        refused(&w.alice, with_pin("0000")).await,
+        ErrorCode::PinLocked
+    );
+    assert_eq!(
+        refused(&w.alice, with_pin("2468")).await,
+        ErrorCode::PinLocked
+    );
+    assert_eq!(balance(&w.alice).await, [eur(10_000 - 100)]);
+    w.server.stop().await;
+}

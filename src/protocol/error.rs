@@ -51,6 +51,8 @@ pub enum ErrorCode {
     /// The account has a payment PIN and the request carried none.
     PinRequired,
     WrongPin,
+    /// Too many wrong PINs: payments are locked for a while; the message says until when.
+    PinLocked,
     InvoiceAlreadyPaid,
     InvoiceExpired,
     /// The invoice's `total_minor` is not the sum of its items.
@@ -86,6 +88,7 @@ impl ErrorCode {
             ErrorCode::RequestExpired => "request_expired",
             ErrorCode::PinRequired => "pin_required",
             ErrorCode::WrongPin => "wrong_pin",
+            ErrorCode::PinLocked => "pin_locked",
             ErrorCode::InvoiceAlreadyPaid => "invoice_already_paid",
             ErrorCode::InvoiceExpired => "invoice_expired",
             ErrorCode::InvoiceTotalMismatch => "invoice_total_mismatch",

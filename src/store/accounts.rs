@@ -147,6 +147,52 @@ pub fn pin_hash(conn: &Connection, user_id: UserId) -> Result<Option<String>, Ap
     )?)
 }
 
+/// Wrong PINs in a row that lock payments.
+pub const PIN_ATTEMPTS: i64 = 5;
+/// How long payments stay locked after that.
+pub const PIN_LOCK_MS: i64 = 15 * 60 * 1000;
+
+/// Until when `user_id`'s payments are locked after wrong PINs, if they are now.
+pub fn pin_locked_until(
+    conn: &Connection,
+    user_id: UserId,
+    now_ms: i64,
+) -> Result<Option<i64>, ApiError> {
+    let until: Option<i64> = conn.query_row(
+        "SELECT pin_locked_until_ms FROM users WHERE id = ?1",
+        [user_id.0],
+        |row| row.get(0),
+    )?;
+    Ok(until.filter(|&until| until > now_ms))
+}
+
+/// Counts a wrong PIN; the `PIN_ATTEMPTS`th in a row locks payments for `PIN_LOCK_MS`.
+/// Returns the attempts left before the lock (0: locked now).
+pub fn record_wrong_pin(ctx: &mut WriteCtx, user_id: UserId, now_ms: i64) -> Result<i64, ApiError> {
+    let failures: i64 = ctx.conn.query_row(
+        "UPDATE users SET pin_failures = pin_failures + 1 WHERE id = ?1 RETURNING pin_failures",
+        [user_id.0],
+        |row| row.get(0),
+    )?;
+    if failures >= PIN_ATTEMPTS {
+        ctx.conn.execute(
+            "UPDATE users SET pin_failures = 0, pin_locked_until_ms = ?2 WHERE id = ?1",
+            [user_id.0, now_ms + PIN_LOCK_MS],
+        )?;
+        return Ok(0);
+    }
+    Ok(PIN_ATTEMPTS - failures)
+}
+
+/// A right PIN clears the count of wrong ones.
+pub fn clear_pin_failures(ctx: &mut WriteCtx, user_id: UserId) -> Result<(), ApiError> {
+    ctx.conn.execute(
+        "UPDATE users SET pin_failures = 0 WHERE id = ?1 AND pin_failures > 0",
+        [user_id.0],
+    )?;
+    Ok(())
+}
+
 pub fn set_pin_hash(ctx: &mut WriteCtx, user_id: UserId, hash: &str) -> Result<(), ApiError> {
     ctx.conn.execute(
         "UPDATE users SET pin_hash = ?2 WHERE id = ?1",

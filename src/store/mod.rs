@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("payments.sql"),
     include_str!("commerce.sql"),
+    include_str!("security.sql"),
 ];
 
 /// The schema version this build writes.

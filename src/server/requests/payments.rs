@@ -185,13 +185,26 @@ pub(super) async fn check_pin(
     pin: Option<String>,
 ) -> Result<(), ApiError> {
     let me = me.id;
-    let Some(hash) = state
+    let now = crate::protocol::TimestampMs::now().0;
+    let (hash, locked_until) = state
         .store
-        .read(move |conn| store::accounts::pin_hash(conn, me))
-        .await?
-    else {
+        .read(move |conn| {
+            Ok((
+                store::accounts::pin_hash(conn, me)?,
+                store::accounts::pin_locked_until(conn, me, now)?,
+            ))
+        })
+        .await?;
+    let Some(hash) = hash else {
         return Ok(());
     };
+    if let Some(until) = locked_until {
+        let minutes = (until - now + 59_999) / 60_000;
+        return Err(ApiError::new(
+            ErrorCode::PinLocked,
+            format!("too many wrong PINs: payments are locked for {minutes} more minute(s)"),
+        ));
+    }
     let Some(pin) = pin else {
         return Err(ApiError::new(
             ErrorCode::PinRequired,
@@ -202,8 +215,24 @@ pub(super) async fn check_pin(
         .await
         .map_err(|_| ApiError::internal())?;
     if matches {
-        Ok(())
-    } else {
-        Err(ApiError::new(ErrorCode::WrongPin, "wrong payment PIN"))
+        state
+            .writer
+            .write(move |ctx| store::accounts::clear_pin_failures(ctx, me))
+            .await?;
+        return Ok(());
     }
+    let left = state
+        .writer
+        .write(move |ctx| store::accounts::record_wrong_pin(ctx, me, now))
+        .await?;
+    Err(match left {
+        0 => ApiError::new(
+            ErrorCode::PinLocked,
+            "wrong payment PIN; too many in a row: payments are locked for 15 minutes",
+        ),
+        n => ApiError::new(
+            ErrorCode::WrongPin,
+            format!("wrong payment PIN; {n} tries left"),
+        ),
+    })
 }
