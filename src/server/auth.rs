@@ -6,6 +6,25 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use sha2::{Digest, Sha256};
 
+/// Password and PIN hashes computed at once, at most. Each takes ~19 MiB and a core for tens
+/// of milliseconds, so a flood of logins waits here instead of exhausting the machine.
+pub const MAX_CONCURRENT_HASHES: usize = 4;
+
+/// Runs slow hashing work `f` on a blocking thread, once one of `slots` is free.
+pub async fn hashing<T: Send + 'static>(
+    slots: &tokio::sync::Semaphore,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, crate::protocol::ApiError> {
+    let _slot = slots
+        .acquire()
+        .await
+        .map_err(|_| crate::protocol::ApiError::internal())?;
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "hashing task failed");
+        crate::protocol::ApiError::internal()
+    })
+}
+
 /// Bytes of randomness in a session token.
 const TOKEN_BYTES: usize = 32;
 

@@ -71,6 +71,8 @@ pub struct ServerState {
     pub writer: Writer,
     pub hub: Arc<Hub>,
     pub config: ServerConfig,
+    /// Slots for password and PIN hashing (see `auth::MAX_CONCURRENT_HASHES`).
+    pub hashing: Semaphore,
 }
 
 pub struct Server {
@@ -99,6 +101,7 @@ impl Server {
             writer,
             hub,
             config,
+            hashing: Semaphore::new(auth::MAX_CONCURRENT_HASHES),
         });
         Ok(Server {
             listener,

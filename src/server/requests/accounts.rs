@@ -11,7 +11,7 @@ pub async fn register(
 ) -> Result<results::Auth, ApiError> {
     accounts::validate_username(&username)?;
     accounts::validate_password(&password)?;
-    let hash = blocking(move || auth::hash_password(&password))
+    let hash = auth::hashing(&state.hashing, move || auth::hash_password(&password))
         .await?
         .map_err(|e| {
             tracing::error!(error = %e);
@@ -41,7 +41,7 @@ pub async fn login(
         .store
         .read(move |conn| accounts::credentials(conn, &lookup))
         .await?;
-    let verified = blocking(move || match found {
+    let verified = auth::hashing(&state.hashing, move || match found {
         Some((user, hash)) => auth::verify_password(&password, &hash).then_some(user),
         None => {
             auth::verify_against_nothing(&password);
@@ -77,13 +77,4 @@ pub async fn logout(
             .await?;
     }
     Ok(results::Empty {})
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        tracing::error!(error = %e, "blocking task failed");
-        ApiError::internal()
-    })
 }

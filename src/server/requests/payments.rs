@@ -162,9 +162,8 @@ pub async fn set_pin(
         return Err(ApiError::invalid("a PIN is 4 to 12 digits"));
     }
     check_pin(state, me, current_pin).await?;
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&pin))
-        .await
-        .map_err(|_| ApiError::internal())?
+    let hash = auth::hashing(&state.hashing, move || auth::hash_password(&pin))
+        .await?
         .map_err(|e| {
             tracing::error!(error = %e);
             ApiError::internal()
@@ -211,9 +210,7 @@ pub(super) async fn check_pin(
             "this account needs its payment PIN",
         ));
     };
-    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&pin, &hash))
-        .await
-        .map_err(|_| ApiError::internal())?;
+    let matches = auth::hashing(&state.hashing, move || auth::verify_password(&pin, &hash)).await?;
     if matches {
         state
             .writer
