@@ -23,6 +23,27 @@ pub fn wallet(
     Ok(id.map(AccountId))
 }
 
+/// The wallet `amount` would be paid from, checked against the limits: a user with no wallet
+/// in that currency has no money in it (`insufficient_funds`).
+pub fn paying_wallet(
+    conn: &Connection,
+    user_id: UserId,
+    amount: Money,
+    limits: &super::limits::Limits,
+) -> Result<AccountId, ApiError> {
+    let Some(from) = wallet(conn, user_id, amount.currency)? else {
+        return Err(ApiError::new(
+            crate::protocol::ErrorCode::InsufficientFunds,
+            format!(
+                "you have no {} balance; this needs {amount}",
+                amount.currency
+            ),
+        ));
+    };
+    limits.check(conn, from, amount, crate::protocol::TimestampMs::now().0)?;
+    Ok(from)
+}
+
 /// `user_id`'s wallet in `currency`, opened (empty) if it has none.
 pub fn wallet_or_open(
     conn: &Connection,

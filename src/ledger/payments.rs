@@ -1,11 +1,11 @@
 //! Paying someone, and minting (funding a wallet from issuance).
 
-use super::accounts::{self, issuance, wallet, wallet_or_open};
+use super::accounts::{self, issuance, paying_wallet, wallet_or_open};
 use super::limits::Limits;
 use super::transfers::{self, Posting};
 use crate::money::Money;
 use crate::protocol::payments::{Card, IdempotencyKey, TransferKind};
-use crate::protocol::{ApiError, ConversationId, ErrorCode, TimestampMs, User, results};
+use crate::protocol::{ApiError, ConversationId, ErrorCode, User, results};
 use crate::store::accounts::user_by_name;
 use crate::store::conversations::{members, open_direct, require_member};
 use crate::store::messages::insert_card;
@@ -36,13 +36,8 @@ pub fn pay(
         order.memo,
         order.conversation_id
     );
-    if let Some(original) = transfers::replay_or_conflict(ctx.conn, me.id, order.key, &fingerprint)?
-    {
-        return Ok(results::Paid {
-            transfer: transfers::view(ctx.conn, original)?,
-            balance_after: transfers::balance_after(ctx.conn, original)?,
-            duplicate: true,
-        });
+    if let Some(original) = transfers::replayed_payment(ctx.conn, me.id, order.key, &fingerprint)? {
+        return Ok(original);
     }
     let recipient = user_by_name(ctx.conn, order.to)?;
     if recipient.id == me.id {
@@ -52,16 +47,7 @@ pub fn pay(
         ));
     }
     let conversation_id = conversation_with(ctx, me, &recipient, order.conversation_id)?;
-    let Some(from) = wallet(ctx.conn, me.id, order.amount.currency)? else {
-        return Err(ApiError::new(
-            ErrorCode::InsufficientFunds,
-            format!(
-                "you have no {} balance; this needs {}",
-                order.amount.currency, order.amount
-            ),
-        ));
-    };
-    limits.check(ctx.conn, from, order.amount, TimestampMs::now().0)?;
+    let from = paying_wallet(ctx.conn, me.id, order.amount, limits)?;
     let to = wallet_or_open(ctx.conn, recipient.id, order.amount.currency)?;
     let id = transfers::post(
         ctx.conn,

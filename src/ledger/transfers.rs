@@ -130,6 +130,24 @@ pub fn replay_or_conflict(
     }
 }
 
+/// The original result of a payment whose key was seen before with the same request; a
+/// conflict if the key was used for something else; `None` for a new key.
+pub fn replayed_payment(
+    conn: &Connection,
+    payer: UserId,
+    key: &IdempotencyKey,
+    fingerprint: &str,
+) -> Result<Option<crate::protocol::results::Paid>, ApiError> {
+    let Some(original) = replay_or_conflict(conn, payer, key, fingerprint)? else {
+        return Ok(None);
+    };
+    Ok(Some(crate::protocol::results::Paid {
+        transfer: view(conn, original)?,
+        balance_after: balance_after(conn, original)?,
+        duplicate: true,
+    }))
+}
+
 /// A transfer as the wire shows it.
 pub fn view(conn: &Connection, id: TransferId) -> Result<Transfer, ApiError> {
     let row = conn.query_row(

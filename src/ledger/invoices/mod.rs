@@ -10,7 +10,7 @@ pub use items::{MAX_ITEM_NAME_CHARS, MAX_ITEMS, MAX_QUANTITY, total_of};
 use read::{by_key, visible};
 pub use read::{involving, view};
 
-use super::accounts::{wallet, wallet_or_open};
+use super::accounts::{paying_wallet, wallet, wallet_or_open};
 use super::limits::Limits;
 use super::transfers::{self, Posting};
 use crate::money::{Currency, Money};
@@ -156,12 +156,8 @@ pub fn pay(
 ) -> Result<results::Paid, ApiError> {
     super::validate_key(key)?;
     let fingerprint = format!("pay_invoice|{}", id.0);
-    if let Some(original) = transfers::replay_or_conflict(ctx.conn, me.id, key, &fingerprint)? {
-        return Ok(results::Paid {
-            transfer: transfers::view(ctx.conn, original)?,
-            balance_after: transfers::balance_after(ctx.conn, original)?,
-            duplicate: true,
-        });
+    if let Some(original) = transfers::replayed_payment(ctx.conn, me.id, key, &fingerprint)? {
+        return Ok(original);
     }
     let invoice = visible(ctx.conn, me.id, id)?;
     if invoice.buyer.id != me.id {
@@ -194,16 +190,7 @@ pub fn pay(
         }
         InvoiceStatus::Open => {}
     }
-    let Some(from) = wallet(ctx.conn, me.id, invoice.total.currency)? else {
-        return Err(ApiError::new(
-            ErrorCode::InsufficientFunds,
-            format!(
-                "you have no {} balance; this needs {}",
-                invoice.total.currency, invoice.total
-            ),
-        ));
-    };
-    limits.check(ctx.conn, from, invoice.total, TimestampMs::now().0)?;
+    let from = paying_wallet(ctx.conn, me.id, invoice.total, limits)?;
     let to = wallet_or_open(ctx.conn, invoice.merchant.id, invoice.total.currency)?;
     let memo = format!("invoice {id}");
     let transfer_id = transfers::post(

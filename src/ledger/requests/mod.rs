@@ -6,7 +6,7 @@ mod read;
 use read::{by_key, visible};
 pub use read::{involving, view};
 
-use super::accounts::{wallet, wallet_or_open};
+use super::accounts::{paying_wallet, wallet_or_open};
 use super::limits::Limits;
 use super::payments::conversation_with;
 use super::transfers::{self, Posting};
@@ -187,12 +187,8 @@ pub fn pay_request(
 ) -> Result<results::Paid, ApiError> {
     super::validate_key(key)?;
     let fingerprint = format!("pay_request|{}", id.0);
-    if let Some(original) = transfers::replay_or_conflict(ctx.conn, me.id, key, &fingerprint)? {
-        return Ok(results::Paid {
-            transfer: transfers::view(ctx.conn, original)?,
-            balance_after: transfers::balance_after(ctx.conn, original)?,
-            duplicate: true,
-        });
+    if let Some(original) = transfers::replayed_payment(ctx.conn, me.id, key, &fingerprint)? {
+        return Ok(original);
     }
     let request = visible(ctx.conn, me.id, id)?;
     if request.payer.id != me.id {
@@ -202,16 +198,7 @@ pub fn pay_request(
         )));
     }
     require_open(&request)?;
-    let Some(from) = wallet(ctx.conn, me.id, request.amount.currency)? else {
-        return Err(ApiError::new(
-            ErrorCode::InsufficientFunds,
-            format!(
-                "you have no {} balance; this needs {}",
-                request.amount.currency, request.amount
-            ),
-        ));
-    };
-    limits.check(ctx.conn, from, request.amount, TimestampMs::now().0)?;
+    let from = paying_wallet(ctx.conn, me.id, request.amount, limits)?;
     let to = wallet_or_open(ctx.conn, request.requester.id, request.amount.currency)?;
     let transfer_id = transfers::post(
         ctx.conn,
