@@ -27,7 +27,9 @@ impl Tmux {
     /// Starts a 100x30 terminal named `name` running a shell, and types `command` into it.
     pub fn start(name: &str, command: &str) -> Tmux {
         let socket = format!("quid-e2e-{}-{name}", std::process::id());
+        // CI may run without a TERM; tmux needs one to describe the terminal inside.
         let started = Command::new("tmux")
+            .env("TERM", "xterm-256color")
             .args([
                 "-L",
                 &socket,
