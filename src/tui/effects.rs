@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 pub struct Executor {
     session: Session,
-    /// Where exported statements are written: the profile's data dir.
+    /// Where exported statements are written: the directory quid was started in.
     export_dir: std::path::PathBuf,
     done: mpsc::Sender<Done>,
     notify_bell: bool,
@@ -262,7 +262,7 @@ impl Executor {
         });
     }
 
-    /// Writes the statement to `statement-DATE-TIME.csv` in the profile's data dir.
+    /// Writes the statement to `statement-DATE-TIME.csv` in the export directory.
     fn export(&self, lines: Vec<crate::protocol::payments::StatementLine>) {
         let name = chrono::Utc::now()
             .format("statement-%Y%m%d-%H%M%S.csv")

@@ -35,7 +35,10 @@ pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
         backoff: Backoff::default(),
     })?;
     let (done_tx, mut done_rx) = mpsc::channel(256);
-    let executor = Executor::new(session, done_tx, &profile.tui, profile.data_dir.clone());
+    // Exports land where quid was started, like a shell command's output would; the demo's
+    // data dir is temporary and would take them away on quit.
+    let export_dir = std::env::current_dir().unwrap_or_else(|_| profile.data_dir.clone());
+    let executor = Executor::new(session, done_tx, &profile.tui, export_dir);
 
     let mut guard = TerminalGuard::enter().context("cannot set up the terminal")?;
     let size = guard.terminal.size()?;

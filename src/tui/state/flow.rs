@@ -83,7 +83,7 @@ pub enum Effect {
     Leave(ConversationId),
     LoadBalance,
     LoadStatement,
-    /// Writes these lines as a CSV file in the profile's data dir.
+    /// Writes these lines as a CSV file in the directory quid was started in.
     ExportStatement(Vec<StatementLine>),
     Pay {
         to: String,
