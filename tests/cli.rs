@@ -411,6 +411,11 @@ fn invoices_from_the_command_line_for_buyer_and_merchant() {
             .unwrap();
     });
 
+    let history = ok(quid(&config, &["history", "@shop"], ""));
+    assert!(
+        history.contains("shop: [invoice 1: €5.00 for 2 × tea, open]"),
+        "{history}"
+    );
     let list = ok(quid(&config, &["invoices"], ""));
     assert!(
         list.contains("from The Shop") && list.contains("€5.00") && list.contains("open"),

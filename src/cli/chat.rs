@@ -1,6 +1,7 @@
 //! `quid send`, `quid history`, `quid conversations`, `quid group create`.
 
 use crate::config::Profile;
+use crate::protocol::payments::Card;
 use crate::protocol::{ConversationKind, Message, RequestBody, results};
 use crate::session::backoff::Backoff;
 use crate::session::connection::{ConnectError, Connection};
@@ -145,8 +146,57 @@ fn format_message(message: &Message) -> String {
         .unwrap_or_else(|| "????-??-?? ??:??".into());
     let prefix = format!("[{when}] {}: ", message.sender.username);
     let indent = " ".repeat(prefix.chars().count());
-    let text = crate::untrusted::inert(&message.text).replace('\n', &format!("\n{indent}"));
-    format!("{prefix}{text}")
+    let text = match message.card.as_deref() {
+        Some(card) => describe_card(card),
+        None => crate::untrusted::inert(&message.text),
+    };
+    format!("{prefix}{}", text.replace('\n', &format!("\n{indent}")))
+}
+
+/// A card as one line of text, in its current state: "[invoice 3: €9.80, paid]".
+fn describe_card(card: &Card) -> String {
+    let inert = crate::untrusted::inert_line;
+    let memo = |memo: &str| {
+        if memo.is_empty() {
+            String::new()
+        } else {
+            format!(" \"{}\"", inert(memo))
+        }
+    };
+    match card {
+        Card::Payment { transfer } => format!(
+            "[paid {} to {}{}]",
+            transfer.amount,
+            inert(&transfer.to.username),
+            memo(&transfer.memo)
+        ),
+        Card::Request { request } => format!(
+            "[request {}: {} from {}{}, {}]",
+            request.id,
+            request.amount,
+            inert(&request.payer.username),
+            memo(&request.memo),
+            request.status.as_str()
+        ),
+        Card::Invoice { invoice } => {
+            let items: Vec<String> = invoice
+                .items
+                .iter()
+                .map(|i| format!("{} × {}", i.quantity, inert(&i.name)))
+                .collect();
+            format!(
+                "[invoice {}: {} for {}, {}]",
+                invoice.id,
+                invoice.total,
+                items.join(", "),
+                invoice.status.as_str()
+            )
+        }
+        Card::Refund {
+            transfer,
+            invoice_id,
+        } => format!("[refunded {} of invoice {invoice_id}]", transfer.amount),
+    }
 }
 
 pub async fn conversations(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> {
