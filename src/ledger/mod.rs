@@ -45,6 +45,26 @@ pub fn validate_memo(memo: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A key seen before must come with the same request: a retry is fine, another use is a
+/// conflict. `what` names the kind of request in the message ("payment", "invoice").
+pub fn same_request(
+    key: &IdempotencyKey,
+    stored_fingerprint: &str,
+    fingerprint: &str,
+    what: &str,
+) -> Result<(), ApiError> {
+    if stored_fingerprint == fingerprint {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        crate::protocol::ErrorCode::IdempotencyConflict,
+        format!(
+            "idempotency key {:?} was already used for a different {what}",
+            key.0
+        ),
+    ))
+}
+
 pub fn validate_key(key: &IdempotencyKey) -> Result<(), ApiError> {
     if key.0.is_empty() || key.0.len() > MAX_IDEMPOTENCY_KEY_BYTES {
         return Err(ApiError::invalid(format!(

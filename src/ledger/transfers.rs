@@ -119,14 +119,10 @@ pub fn replay_or_conflict(
 ) -> Result<Option<TransferId>, ApiError> {
     match by_key(conn, initiator, key)? {
         None => Ok(None),
-        Some((id, stored)) if stored == fingerprint => Ok(Some(id)),
-        Some(_) => Err(ApiError::new(
-            ErrorCode::IdempotencyConflict,
-            format!(
-                "idempotency key {:?} was already used for a different payment",
-                key.0
-            ),
-        )),
+        Some((id, stored)) => {
+            super::same_request(key, &stored, fingerprint, "payment")?;
+            Ok(Some(id))
+        }
     }
 }
 

@@ -66,15 +66,7 @@ pub fn send(
         order.expires_in_secs
     );
     if let Some((id, stored)) = by_key(ctx.conn, merchant.id, order.key)? {
-        if stored != fingerprint {
-            return Err(ApiError::new(
-                ErrorCode::IdempotencyConflict,
-                format!(
-                    "idempotency key {:?} was already used for a different invoice",
-                    order.key.0
-                ),
-            ));
-        }
+        super::same_request(order.key, &stored, &fingerprint, "invoice")?;
         return Ok(results::InvoiceMade {
             invoice: view(ctx.conn, id)?,
             duplicate: true,

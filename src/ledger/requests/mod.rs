@@ -54,15 +54,7 @@ pub fn request_money(
         order.expires_in_secs
     );
     if let Some((id, stored)) = by_key(ctx.conn, me.id, order.key)? {
-        if stored != fingerprint {
-            return Err(ApiError::new(
-                ErrorCode::IdempotencyConflict,
-                format!(
-                    "idempotency key {:?} was already used for a different request",
-                    order.key.0
-                ),
-            ));
-        }
+        super::same_request(order.key, &stored, &fingerprint, "request")?;
         return Ok(results::RequestMade {
             request: view(ctx.conn, id)?,
             duplicate: true,
