@@ -49,6 +49,7 @@ impl Bot {
     pub fn connect(server: Url, token: String, state_dir: PathBuf) -> Result<Bot, SessionError> {
         let (session, events) = Session::start(SessionConfig {
             server,
+            ca_file: None,
             token,
             state_dir,
             subscribe: true,

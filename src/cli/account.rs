@@ -44,7 +44,8 @@ pub async fn login_with_token(profile: &Profile) -> anyhow::Result<ExitCode> {
     if token.is_empty() {
         bail!("standard input held no token (--token-stdin reads its first line)");
     }
-    let (connection, _) = Connection::open(&profile.server, Some(token)).await?;
+    let (connection, _) =
+        Connection::open_trusting(&profile.server, profile.ca_file.as_deref(), Some(token)).await?;
     let hello = connection.hello(None).await?;
     let user = hello
         .user
@@ -68,7 +69,8 @@ pub async fn login_with_token(profile: &Profile) -> anyhow::Result<ExitCode> {
 
 /// Runs register or login on an anonymous connection and saves the token it returns.
 async fn authenticate(profile: &Profile, body: RequestBody) -> anyhow::Result<results::Auth> {
-    let (connection, _) = Connection::open(&profile.server, None).await?;
+    let (connection, _) =
+        Connection::open_trusting(&profile.server, profile.ca_file.as_deref(), None).await?;
     connection.hello(None).await?;
     let auth: results::Auth = connection
         .request(body)
@@ -87,7 +89,8 @@ pub async fn logout(profile: &Profile) -> anyhow::Result<ExitCode> {
         println!("profile {} is not logged in", profile.name);
         return Ok(ExitCode::SUCCESS);
     };
-    match Connection::open(&profile.server, Some(&token)).await {
+    match Connection::open_trusting(&profile.server, profile.ca_file.as_deref(), Some(&token)).await
+    {
         Ok((connection, _)) => {
             connection.hello(None).await?;
             let _: results::Empty = connection.request(RequestBody::Logout).await?;

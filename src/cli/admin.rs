@@ -35,6 +35,8 @@ enum AdminCommand {
         #[arg(long, value_name = "DISPLAY NAME")]
         merchant: Option<String>,
     },
+    /// Revoke every session of USER; a running server closes their live connections within a second
+    Revoke { user: String },
 }
 
 pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
@@ -74,6 +76,16 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
                 "bot"
             };
             println!("created {kind} @{}; its token: {token}", bot.username);
+            Ok(ExitCode::SUCCESS)
+        }
+        AdminCommand::Revoke { user } => {
+            let username = user.trim_start_matches('@');
+            let revoked = writer::write_once(&mut conn, |ctx| {
+                let user = accounts::user_by_name(ctx.conn, username)?;
+                accounts::revoke_all_tokens(ctx, user.id)
+            })
+            .map_err(|e| anyhow!("{}", e.message))?;
+            println!("revoked {revoked} session(s) of {username}");
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::CheckLedger => {

@@ -35,11 +35,14 @@ fn not_logged_in(profile: &Profile, reason: &str) -> anyhow::Error {
 /// A connection for one command: no event stream, just requests.
 pub(super) async fn connect(profile: &Profile) -> anyhow::Result<Connection> {
     let token = token(profile)?;
-    let (connection, _) = match Connection::open(&profile.server, Some(&token)).await {
-        Ok(opened) => opened,
-        Err(ConnectError::Unauthorized(reason)) => return Err(not_logged_in(profile, &reason)),
-        Err(error) => return Err(error.into()),
-    };
+    let (connection, _) =
+        match Connection::open_trusting(&profile.server, profile.ca_file.as_deref(), Some(&token))
+            .await
+        {
+            Ok(opened) => opened,
+            Err(ConnectError::Unauthorized(reason)) => return Err(not_logged_in(profile, &reason)),
+            Err(error) => return Err(error.into()),
+        };
     connection.hello(None).await?;
     Ok(connection)
 }
@@ -55,6 +58,7 @@ pub async fn send(profile: &Profile, target: &str, text: &str) -> anyhow::Result
     crate::protocol::model::validate_text(text).map_err(|e| anyhow!(e.message))?;
     let config = SessionConfig {
         server: profile.server.clone(),
+        ca_file: profile.ca_file.clone(),
         token: token(profile)?,
         state_dir: profile.data_dir.clone(),
         subscribe: false,

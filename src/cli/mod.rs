@@ -9,6 +9,7 @@ mod invoices;
 pub(crate) mod logging;
 mod money;
 mod serve;
+mod sessions;
 
 use crate::config::{self, Profile};
 use anyhow::Context;
@@ -57,6 +58,18 @@ enum Command {
     },
     /// Revoke the saved session token and forget it
     Logout,
+    /// List the account's sessions (where and when each was last used), or revoke one
+    /// (`quid sessions revoke ID`)
+    Sessions {
+        /// revoke: end that session; its live connections close
+        #[arg(requires = "id")]
+        action: Option<sessions::SessionAction>,
+        /// The session's id, as listed
+        id: Option<String>,
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// Send a message to @user or #group
     Send {
         /// @user for a direct conversation, #group for a group
@@ -279,6 +292,12 @@ impl Cli {
                 account::login(&self.client_profile()?, *password_stdin).await
             }
             Command::Logout => account::logout(&self.client_profile()?).await,
+            Command::Sessions { action, id, json } => match (action, id) {
+                (Some(sessions::SessionAction::Revoke), Some(id)) => {
+                    sessions::revoke(&self.client_profile()?, id).await
+                }
+                _ => sessions::list(&self.client_profile()?, *json).await,
+            },
             Command::Send { target, text } => {
                 chat::send(&self.client_profile()?, target, text).await
             }

@@ -29,6 +29,16 @@ pub struct ServeArgs {
     /// Most one user may pay per UTC day, per currency, e.g. "2000 EUR"
     #[arg(long, value_name = "AMOUNT", value_parser = parse_limit)]
     limit_per_day: Vec<Money>,
+    /// Serve TLS (wss://) with this PEM certificate chain, leaf first; needs --tls-key
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Most connections from one address at once (IPv6: one /64)
+    #[arg(long, value_name = "N", default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+          value_parser = clap::value_parser!(usize))]
+    max_connections_per_address: usize,
 }
 
 fn parse_limit(text: &str) -> Result<Money, String> {
@@ -49,8 +59,18 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             args.max_frame_bytes
         );
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+        _ => None,
+    };
+    if args.max_connections_per_address == 0 {
+        anyhow::bail!("--max-connections-per-address must be at least 1");
+    }
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
     let config = ServerConfig {
         max_frame_bytes: args.max_frame_bytes,
+        tls,
+        max_connections_per_address: args.max_connections_per_address,
         limits: Limits {
             per_transfer: args.limit_per_transfer.clone(),
             per_day: args.limit_per_day.clone(),
@@ -61,7 +81,7 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let addr = server.local_addr()?;
     tracing::info!(%addr, db = %db.display(), "quid server listening");
     println!(
-        "quid server listening on ws://{addr} (database {})",
+        "quid server listening on {scheme}://{addr} (database {})",
         db.display()
     );
     server.run(stop_signal()).await?;

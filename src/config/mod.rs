@@ -27,6 +27,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawProfile {
     server: Spanned<String>,
+    ca_file: Option<Spanned<String>>,
     username: Spanned<String>,
     data_dir: Option<Spanned<String>>,
     theme: Option<Spanned<String>>,
@@ -82,6 +83,9 @@ impl Default for TuiSettings {
 pub struct Profile {
     pub name: String,
     pub server: Url,
+    /// CA certificates (PEM) a wss:// server's certificate must chain to, instead of the
+    /// system's roots: for a server with a private CA.
+    pub ca_file: Option<PathBuf>,
     pub username: String,
     /// Where this profile's token, state and log live.
     pub data_dir: PathBuf,
@@ -153,6 +157,13 @@ pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile,
     let key = |field: &str| format!("profiles.{name}.{field}");
     let server = parse_server(profile.server.get_ref())
         .map_err(|message| at(profile.server.span(), &key("server"), message))?;
+    let ca_file = match &profile.ca_file {
+        Some(file) => Some(
+            ca_file(path, &server, file.get_ref())
+                .map_err(|message| at(file.span(), &key("ca_file"), message))?,
+        ),
+        None => None,
+    };
     let username = profile.username.get_ref().clone();
     crate::store::accounts::validate_username(&username)
         .map_err(|e| at(profile.username.span(), &key("username"), e.message))?;
@@ -179,6 +190,7 @@ pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile,
     Ok(Profile {
         name,
         server,
+        ca_file,
         username,
         data_dir,
         tui,
@@ -243,6 +255,20 @@ pub fn parse_server(text: &str) -> Result<Url, String> {
         return Err(format!("{text:?} has no host"));
     }
     Ok(url)
+}
+
+/// A profile's `ca_file`: relative to the config file, readable, holding certificates, and
+/// only for a wss:// server.
+fn ca_file(config_path: &Path, server: &Url, file: &str) -> Result<PathBuf, String> {
+    if server.scheme() != "wss" {
+        return Err(format!(
+            "ca_file is for wss:// servers; {server} does not use TLS"
+        ));
+    }
+    let path = expand_dir(config_path, file)
+        .ok_or_else(|| "cannot find your home directory for '~'".to_owned())?;
+    crate::tls::client_config(Some(&path)).map_err(|e| e.to_string())?;
+    Ok(path)
 }
 
 /// `~/x` is under the home directory; a relative path is relative to the config file.

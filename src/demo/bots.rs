@@ -35,6 +35,7 @@ pub fn start(url: &Url, tokens: &Tokens, workdir: &Path) -> anyhow::Result<Bots>
     {
         let (session, events) = Session::start(SessionConfig {
             server: url.clone(),
+            ca_file: None,
             token: token.clone(),
             state_dir: workdir.join(name),
             subscribe: true,

@@ -47,6 +47,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         let profile = Profile {
             name: "demo".into(),
             server: url.clone(),
+            ca_file: None,
             username: "alice".into(),
             data_dir: workdir.path().join("alice"),
             tui: TuiSettings::default(),

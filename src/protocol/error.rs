@@ -109,6 +109,8 @@ impl fmt::Display for ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// With `rate_limited`: how long to wait before trying again.
+    pub retry_after_ms: Option<u64>,
 }
 
 impl ApiError {
@@ -116,6 +118,17 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    /// `rate_limited`: `what` was refused; try again after `wait`.
+    pub fn rate_limited(wait: std::time::Duration, what: &str) -> Self {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+        Self {
+            code: ErrorCode::RateLimited,
+            message: format!("{what}; retry in {ms} ms"),
+            retry_after_ms: Some(ms),
         }
     }
 

@@ -164,6 +164,12 @@ pub enum RequestBody {
         #[serde(default)]
         current_pin: Option<String>,
     },
+    /// The caller's sessions: where and when each was last used.
+    Sessions,
+    /// Revokes one of the caller's sessions; its live connections close.
+    RevokeSession {
+        session_id: String,
+    },
 }
 
 impl RequestBody {
@@ -196,7 +202,44 @@ impl RequestBody {
         "pay_invoice",
         "refund",
         "invoices",
+        "sessions",
+        "revoke_session",
     ];
+
+    /// This request's `type` on the wire, for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RequestBody::Hello { .. } => "hello",
+            RequestBody::Register { .. } => "register",
+            RequestBody::Login { .. } => "login",
+            RequestBody::Logout => "logout",
+            RequestBody::Conversations => "conversations",
+            RequestBody::OpenDirect { .. } => "open_direct",
+            RequestBody::CreateGroup { .. } => "create_group",
+            RequestBody::AddMember { .. } => "add_member",
+            RequestBody::Leave { .. } => "leave",
+            RequestBody::Send { .. } => "send",
+            RequestBody::History { .. } => "history",
+            RequestBody::MarkRead { .. } => "mark_read",
+            RequestBody::Typing { .. } => "typing",
+            RequestBody::Balance => "balance",
+            RequestBody::Pay { .. } => "pay",
+            RequestBody::RequestMoney { .. } => "request_money",
+            RequestBody::Split { .. } => "split",
+            RequestBody::PayRequest { .. } => "pay_request",
+            RequestBody::DeclineRequest { .. } => "decline_request",
+            RequestBody::CancelRequest { .. } => "cancel_request",
+            RequestBody::Requests => "requests",
+            RequestBody::Statement { .. } => "statement",
+            RequestBody::SendInvoice { .. } => "send_invoice",
+            RequestBody::PayInvoice { .. } => "pay_invoice",
+            RequestBody::Refund { .. } => "refund",
+            RequestBody::Invoices => "invoices",
+            RequestBody::SetPin { .. } => "set_pin",
+            RequestBody::Sessions => "sessions",
+            RequestBody::RevokeSession { .. } => "revoke_session",
+        }
+    }
 }
 
 /// Why a text frame could not be turned into a [`Request`]. Carries the id when one was readable,
@@ -277,7 +320,7 @@ impl ServerFrame {
             id,
             code: error.code,
             message: error.message,
-            retry_after_ms: None,
+            retry_after_ms: error.retry_after_ms,
         }
     }
 }
@@ -333,6 +376,27 @@ mod tests {
         assert_eq!(missing_field.error.code, ErrorCode::BadFrame);
         assert_eq!(missing_field.id, Some(RequestId(5)));
         assert!(missing_field.error.message.contains("send"));
+    }
+
+    #[test]
+    fn every_kind_is_a_known_type() {
+        let pay = RequestBody::Logout;
+        assert_eq!(pay.kind(), "logout");
+        let hello = RequestBody::Hello {
+            version: 1,
+            resume_after: None,
+            client: None,
+        };
+        assert_eq!(hello.kind(), "hello");
+        assert!(
+            RequestBody::TYPES.contains(
+                &RequestBody::SetPin {
+                    pin: String::new(),
+                    current_pin: None
+                }
+                .kind()
+            )
+        );
     }
 
     #[test]

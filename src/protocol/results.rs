@@ -2,7 +2,7 @@
 
 use super::model::{Conversation, Message, User};
 use super::payments::{Invoice, PaymentRequest, StatementLine, Transfer};
-use super::types::Seq;
+use super::types::{Seq, TimestampMs};
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
 
@@ -101,4 +101,22 @@ pub struct Refunded {
 pub struct Statement {
     pub lines: Vec<StatementLine>,
     pub has_more: bool,
+}
+
+/// One of a user's sessions (a token from `login` or `register`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Names the session for `revoke_session`: the first 12 hex digits of its token's hash.
+    pub id: String,
+    /// The session this connection uses.
+    pub current: bool,
+    pub created_at: TimestampMs,
+    /// When a connection last opened with it, and from which address.
+    pub last_used_at: Option<TimestampMs>,
+    pub last_address: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sessions {
+    pub sessions: Vec<SessionInfo>,
 }

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 pub struct Hub {
     subscribers: Mutex<HashMap<UserId, Vec<Subscriber>>>,
     next_id: AtomicU64,
+    dropped: AtomicU64,
 }
 
 struct Subscriber {
@@ -57,7 +58,7 @@ impl Hub {
     pub fn publish(&self, deliveries: &[Delivery]) {
         let mut subscribers = self.lock();
         for delivery in deliveries {
-            offer(
+            self.offer(
                 &mut subscribers,
                 delivery.user_id,
                 Live::Event(delivery.clone()),
@@ -69,12 +70,37 @@ impl Hub {
     pub fn publish_ephemeral(&self, users: &[UserId], frame: Arc<str>) {
         let mut subscribers = self.lock();
         for &user_id in users {
-            offer(
+            self.offer(
                 &mut subscribers,
                 user_id,
                 Live::Ephemeral(Arc::clone(&frame)),
             );
         }
+    }
+
+    /// Connections dropped since start because their queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    fn offer(
+        &self,
+        subscribers: &mut HashMap<UserId, Vec<Subscriber>>,
+        user_id: UserId,
+        item: Live,
+    ) {
+        let Some(list) = subscribers.get_mut(&user_id) else {
+            return;
+        };
+        list.retain(|subscriber| match subscriber.queue.try_send(item.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(user = %user_id, "subscriber fell behind; dropping it");
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
     }
 
     /// Connections currently subscribed; for tests and the log.
@@ -88,20 +114,6 @@ impl Hub {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-fn offer(subscribers: &mut HashMap<UserId, Vec<Subscriber>>, user_id: UserId, item: Live) {
-    let Some(list) = subscribers.get_mut(&user_id) else {
-        return;
-    };
-    list.retain(|subscriber| match subscriber.queue.try_send(item.clone()) {
-        Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            tracing::warn!(user = %user_id, "subscriber fell behind; dropping it");
-            false
-        }
-        Err(mpsc::error::TrySendError::Closed(_)) => false,
-    });
 }
 
 impl Drop for Subscription {
@@ -153,6 +165,7 @@ mod tests {
         );
         assert_eq!(other.events.recv().await.and_then(seq_of), Some(Seq(1)));
         assert_eq!(hub.online_connections(), 1);
+        assert_eq!(hub.dropped(), 1);
         drop(other);
         assert_eq!(hub.online_connections(), 0);
     }

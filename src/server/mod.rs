@@ -6,9 +6,15 @@
 pub mod auth;
 mod connection;
 mod expiry;
+pub mod hashing;
+mod http;
 pub mod hub;
+pub mod metrics;
 mod requests;
+pub mod revocation;
 pub mod shutdown;
+pub mod throttle;
+mod transport;
 
 use crate::store::Store;
 use crate::store::writer::Writer;
@@ -25,6 +31,10 @@ use tokio::task::JoinSet;
 
 /// Most connections served at once; further ones wait in the accept queue.
 pub const MAX_CONNECTIONS: usize = 10_000;
+
+/// Most connections from one address at once, unless configured otherwise; more are refused
+/// as they arrive, so one host cannot take every slot.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
 
 /// How long shutdown waits for connections to say goodbye before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -48,6 +58,12 @@ pub struct ServerConfig {
     pub limits: crate::ledger::limits::Limits,
     /// How often open payment requests past their expiry are marked expired.
     pub expiry_sweep: Duration,
+    /// Serve TLS with this certificate (`quid serve --tls-cert --tls-key`); plain when `None`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Connections from one address at once (IPv6: one /64).
+    pub max_connections_per_address: usize,
+    /// Brute-force limits on logins and registrations.
+    pub auth_limits: throttle::Policies,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +77,9 @@ impl Default for ServerConfig {
             outbound_queue: 1024,
             limits: crate::ledger::limits::Limits::default(),
             expiry_sweep: Duration::from_secs(5),
+            tls: None,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            auth_limits: throttle::Policies::default(),
         }
     }
 }
@@ -71,8 +90,23 @@ pub struct ServerState {
     pub writer: Writer,
     pub hub: Arc<Hub>,
     pub config: ServerConfig,
-    /// Slots for password and PIN hashing (see `auth::MAX_CONCURRENT_HASHES`).
-    pub hashing: Semaphore,
+    /// Password and PIN hashing, rationed (see `hashing::SLOTS`).
+    pub hasher: hashing::Hasher,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub throttle: throttle::Throttle,
+    pub live_tokens: Arc<revocation::LiveTokens>,
+    pub per_address: connection::limit::PerAddress,
+    pub metrics: metrics::ServerMetrics,
+}
+
+impl ServerState {
+    /// Closes every live connection on this server that uses `token_hash`.
+    pub fn revoke_live(&self, token_hash: &str) {
+        let closed = self.live_tokens.revoke(token_hash);
+        self.metrics
+            .revoked_connections
+            .fetch_add(closed as u64, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 pub struct Server {
@@ -100,8 +134,13 @@ impl Server {
             store,
             writer,
             hub,
+            hasher: hashing::Hasher::default(),
+            tls: config.tls.clone().map(tokio_rustls::TlsAcceptor::from),
+            throttle: throttle::Throttle::new(config.auth_limits),
+            live_tokens: Arc::default(),
+            per_address: connection::limit::PerAddress::new(config.max_connections_per_address),
+            metrics: metrics::ServerMetrics::default(),
             config,
-            hashing: Semaphore::new(auth::MAX_CONCURRENT_HASHES),
         });
         Ok(Server {
             listener,
@@ -118,6 +157,10 @@ impl Server {
     pub async fn run(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
         let (trigger, shutdown) = shutdown::channel();
         let sweeper = tokio::spawn(expiry::sweep(Arc::clone(&self.state), shutdown.clone()));
+        let revocations = tokio::spawn(revocation::follow(
+            Arc::clone(&self.state),
+            shutdown.clone(),
+        ));
         let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let mut connections = JoinSet::new();
         tokio::pin!(stop);
@@ -158,6 +201,7 @@ impl Server {
             connections.shutdown().await;
         }
         let _ = sweeper.await;
+        let _ = revocations.await;
         // The writer thread ends once the last handle to it is gone, after its final commit.
         drop(self.state);
         tokio::task::spawn_blocking(move || self.writer_thread.join())

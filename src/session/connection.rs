@@ -9,8 +9,10 @@ use crate::protocol::{
 use futures_util::{SinkExt, StreamExt};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -61,15 +63,32 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Opens a websocket to `server` (a ws:// or wss:// URL), with `token` as the bearer if given.
+    /// Opens a websocket to `server` (a ws:// or wss:// URL), with `token` as the bearer if
+    /// given. A wss:// server's certificate must chain to the system's roots.
     pub async fn open(
         server: &Url,
+        token: Option<&str>,
+    ) -> Result<(Connection, mpsc::Receiver<Pushed>), ConnectError> {
+        Self::open_trusting(server, None, token).await
+    }
+
+    /// As [`Connection::open`], but a wss:// server's certificate must chain to the CA
+    /// certificates in `ca_file` (a private CA) when one is given.
+    pub async fn open_trusting(
+        server: &Url,
+        ca_file: Option<&Path>,
         token: Option<&str>,
     ) -> Result<(Connection, mpsc::Receiver<Pushed>), ConnectError> {
         let url = endpoint(server);
         let unreachable = |reason: String| ConnectError::Unreachable {
             url: url.to_string(),
             reason,
+        };
+        let connector = match url.scheme() {
+            "wss" => Connector::Rustls(
+                crate::tls::client_config(ca_file).map_err(|e| unreachable(e.to_string()))?,
+            ),
+            _ => Connector::Plain,
         };
         let mut request = url
             .as_str()
@@ -81,22 +100,28 @@ impl Connection {
             })?;
             request.headers_mut().insert("authorization", value);
         }
-        let (socket, _) =
-            match tokio_tungstenite::connect_async_with_config(request, None, true).await {
-                Ok(connected) => connected,
-                Err(WsError::Http(response)) if response.status() == 401 => {
-                    let body = response
-                        .body()
-                        .as_deref()
-                        .map(|b| String::from_utf8_lossy(b).into_owned())
-                        .unwrap_or_default();
-                    return Err(ConnectError::Unauthorized(body));
-                }
-                Err(WsError::Http(response)) => {
-                    return Err(unreachable(format!("HTTP {}", response.status())));
-                }
-                Err(error) => return Err(unreachable(error.to_string())),
-            };
+        let (socket, _) = match tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            None,
+            true,
+            Some(connector),
+        )
+        .await
+        {
+            Ok(connected) => connected,
+            Err(WsError::Http(response)) if response.status() == 401 => {
+                let body = response
+                    .body()
+                    .as_deref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                return Err(ConnectError::Unauthorized(body));
+            }
+            Err(WsError::Http(response)) => {
+                return Err(unreachable(format!("HTTP {}", response.status())));
+            }
+            Err(error) => return Err(unreachable(error.to_string())),
+        };
         let (requests, requests_rx) = mpsc::channel(REQUEST_QUEUE);
         let (pushed_tx, pushed) = mpsc::channel(PUSHED_QUEUE);
         tokio::spawn(drive(socket, requests_rx, pushed_tx));
@@ -212,11 +237,16 @@ async fn route(
             true
         }
         ServerFrame::Error {
-            id, code, message, ..
+            id,
+            code,
+            message,
+            retry_after_ms,
         } => {
             match id.and_then(|id| waiting.remove(&id)) {
                 Some(reply) => {
-                    let _ = reply.send(Err(ApiError::new(code, message)));
+                    let mut error = ApiError::new(code, message);
+                    error.retry_after_ms = retry_after_ms;
+                    let _ = reply.send(Err(error));
                 }
                 None => tracing::warn!(%code, %message, "error from server"),
             }

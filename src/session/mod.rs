@@ -30,6 +30,8 @@ const EVENT_QUEUE: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     pub server: Url,
+    /// CA certificates a wss:// server must chain to; `None`: the system's roots.
+    pub ca_file: Option<PathBuf>,
     pub token: String,
     /// The profile's data dir: `state.db` (last seq, outbox) lives here.
     pub state_dir: PathBuf,
@@ -198,7 +200,12 @@ impl Runner {
         let mut attempt = 0;
         loop {
             self.emit(SessionEvent::Connecting { attempt }).await;
-            let reason = match Connection::open(&self.config.server, Some(&self.config.token)).await
+            let reason = match Connection::open_trusting(
+                &self.config.server,
+                self.config.ca_file.as_deref(),
+                Some(&self.config.token),
+            )
+            .await
             {
                 Ok((connection, pushed)) => {
                     match self.connected(connection, pushed, &mut attempt).await {

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("payments.sql"),
     include_str!("commerce.sql"),
     include_str!("security.sql"),
+    include_str!("sessions.sql"),
 ];
 
 /// The schema version this build writes.

@@ -8,9 +8,11 @@
 //! user's stream reaches the fan-out in seq order.
 
 use super::Store;
+use crate::metrics::{Histogram, LATENCY_BOUNDS_US};
 use crate::protocol::{ApiError, Event, Seq, ServerFrame, UserId};
 use rusqlite::{Connection, Transaction};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most requests committed in one transaction; bounds the latency one batch adds.
@@ -74,6 +76,15 @@ type Job = Box<dyn FnOnce(&mut Transaction) -> (Vec<Delivery>, Completion) + Sen
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    stats: Arc<WriterStats>,
+}
+
+/// How the writer is doing, for `/metrics`.
+pub struct WriterStats {
+    /// Time to run one batch and commit it.
+    pub batch_latency: Histogram,
+    /// Requests run, over all batches.
+    pub requests: AtomicU64,
 }
 
 impl Writer {
@@ -84,11 +95,20 @@ impl Writer {
     ) -> Result<(Writer, std::thread::JoinHandle<()>), super::StoreError> {
         let conn = store.connect()?;
         let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let stats = Arc::new(WriterStats {
+            batch_latency: Histogram::new(LATENCY_BOUNDS_US),
+            requests: AtomicU64::new(0),
+        });
+        let thread_stats = Arc::clone(&stats);
         let thread = std::thread::Builder::new()
             .name("quid-store-writer".into())
-            .spawn(move || run(conn, rx, publish))
+            .spawn(move || run(conn, rx, publish, &thread_stats))
             .map_err(super::StoreError::WriterThread)?;
-        Ok((Writer { jobs }, thread))
+        Ok((Writer { jobs, stats }, thread))
+    }
+
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
     }
 
     /// Runs `f` in the next batch and returns its result once the batch is durable.
@@ -149,7 +169,7 @@ where
     (deliveries, completion)
 }
 
-fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, publish: Publish) {
+fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, publish: Publish, stats: &WriterStats) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -159,7 +179,12 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, publish: Publish) {
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
+        stats
+            .requests
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         commit_batch(&mut conn, batch.drain(..), &publish);
+        stats.batch_latency.observe(started.elapsed());
     }
 }
 

@@ -29,6 +29,7 @@ pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
     }
     let (session, mut session_events) = Session::start(SessionConfig {
         server: profile.server.clone(),
+        ca_file: profile.ca_file.clone(),
         token,
         state_dir: profile.data_dir.clone(),
         subscribe: true,

@@ -89,6 +89,7 @@ pub async fn connect(url: &Url, token: &str) -> Connection {
 pub fn session(url: &Url, token: &str, dir: &Path) -> (Session, mpsc::Receiver<SessionEvent>) {
     Session::start(SessionConfig {
         server: url.clone(),
+        ca_file: None,
         token: token.to_owned(),
         state_dir: dir.to_owned(),
         subscribe: true,

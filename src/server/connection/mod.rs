@@ -1,36 +1,36 @@
-//! One client connection, from the HTTP upgrade to the close.
+//! One client connection, from the TCP accept to the close.
 //!
-//! The upgrade checks the bearer token (a bad one gets HTTP 401 before any frame). Then a
-//! reader (this task) parses frames and answers requests one at a time, in order, and a
-//! writer task owns the socket's sending half: replies, replayed events, live events and
-//! pings all pass through it, so they reach the client in the order they were queued.
+//! `upgrade.rs` takes the connection through TLS and the HTTP upgrade, which checks the bearer
+//! token (a bad one gets HTTP 401 before any frame). Then a reader (this task) parses frames
+//! and answers requests one at a time, in order, and a writer task owns the socket's sending
+//! half: replies, replayed events, live events and pings all pass through it, so they reach the
+//! client in the order they were queued. A connection opened with a token closes (4001) when
+//! that token is revoked.
 
+pub mod limit;
 mod outgoing;
+mod upgrade;
 
+use super::ServerState;
 use super::requests::{Caller, dispatch};
+use super::revocation::Watch;
 use super::shutdown::Shutdown;
-use super::{ServerState, auth};
 use crate::protocol::{
     ApiError, ErrorCode, PROTOCOL_VERSION, Request, RequestBody, RequestId, Seq, ServerFrame, User,
-    WS_PATH, results,
+    results,
 };
 use crate::store::events;
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter, clock::Clock};
 use outgoing::{Outgoing, write_loop};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::handshake::server::{
-    ErrorResponse, Request as HttpRequest, Response,
-};
-use tokio_tungstenite::tungstenite::http::StatusCode;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityError};
+use upgrade::{Identity, Opened, Socket};
 
 /// Replies and replayed events waiting for the writer task.
 const REPLY_QUEUE: usize = 64;
@@ -38,18 +38,26 @@ const REPLY_QUEUE: usize = 64;
 /// Events read from the store per query while replaying a backlog.
 const REPLAY_PAGE: u32 = 500;
 
-/// A client that has not finished the websocket handshake by then is dropped.
-const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// A client that has not finished TLS, the HTTP request and the websocket handshake by then
+/// is dropped.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-pub async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    state: Arc<ServerState>,
-    shutdown: Shutdown,
-) {
+/// Close code: the session's token was revoked (logout elsewhere, `revoke_session`, an admin).
+pub const CLOSE_REVOKED: u16 = 4001;
+
+pub async fn serve(tcp: TcpStream, peer: SocketAddr, state: Arc<ServerState>, shutdown: Shutdown) {
+    let Some(_slot) = state.per_address.claim(peer.ip()) else {
+        state
+            .metrics
+            .connections_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(%peer, "refused: too many connections from this address");
+        return;
+    };
     let (socket, identity) =
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade(stream, &state)).await {
-            Ok(Ok(upgraded)) => upgraded,
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade::open(tcp, &state)).await {
+            Ok(Ok(Opened::Websocket(socket, identity))) => (socket, identity),
+            Ok(Ok(Opened::Http)) => return,
             Ok(Err(error)) => {
                 tracing::debug!(%peer, %error, "upgrade refused or failed");
                 return;
@@ -59,6 +67,15 @@ pub async fn serve(
                 return;
             }
         };
+    let metrics = Arc::clone(&state);
+    let _open = metrics.metrics.opened();
+    let revocation = match &identity.token_hash {
+        Some(hash) => match watch_token(&state, hash, peer.ip()).await {
+            Some(watch) => Some(watch),
+            None => return, // Revoked between the upgrade and now.
+        },
+        None => None,
+    };
     tracing::debug!(%peer, user = ?identity.user.as_ref().map(|u| &u.username), "connected");
     let (sink, stream) = socket.split();
     let (out, out_rx) = mpsc::channel(REPLY_QUEUE);
@@ -69,6 +86,8 @@ pub async fn serve(
     let reader = Reader {
         state,
         identity,
+        address: peer.ip(),
+        revocation,
         out,
         hello_done: false,
         limiter: RateLimiter::direct(quota),
@@ -77,85 +96,25 @@ pub async fn serve(
     tracing::debug!(%peer, "disconnected");
 }
 
-/// Who the upgrade's Authorization header says this connection is.
-struct Identity {
-    user: Option<User>,
-    token_hash: Option<String>,
-}
-
-// tungstenite's handshake callback dictates the (large) rejection type.
-#[allow(clippy::result_large_err)]
-async fn upgrade(
-    stream: TcpStream,
-    state: &ServerState,
-) -> Result<(WebSocketStream<TcpStream>, Identity), WsError> {
-    let mut identity = Identity {
-        user: None,
-        token_hash: None,
-    };
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(state.config.max_frame_bytes))
-        .max_frame_size(Some(state.config.max_frame_bytes));
-    let check = |request: &HttpRequest, response: Response| {
-        check_upgrade(request, state, &mut identity).map(|()| response)
-    };
-    let socket =
-        tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config)).await?;
-    Ok((socket, identity))
-}
-
-#[allow(clippy::result_large_err)]
-/// Runs inside the handshake, which cannot await: the token lookup is one primary-key read.
-fn check_upgrade(
-    request: &HttpRequest,
-    state: &ServerState,
-    identity: &mut Identity,
-) -> Result<(), ErrorResponse> {
-    if request.uri().path() != WS_PATH {
-        return Err(refuse(
-            StatusCode::NOT_FOUND,
-            format!("quid speaks its protocol at {WS_PATH}"),
-        ));
-    }
-    let Some(header) = request.headers().get("authorization") else {
-        return Ok(()); // Anonymous: may only register and log in.
-    };
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            refuse(
-                StatusCode::UNAUTHORIZED,
-                "Authorization must be \"Bearer TOKEN\"".into(),
-            )
-        })?;
-    let hash = auth::token_hash(token.trim());
-    let lookup = hash.clone();
-    let user = state
-        .store
-        .read_blocking(move |conn| crate::store::accounts::user_for_token(conn, &lookup))
-        .map_err(|_| refuse(StatusCode::INTERNAL_SERVER_ERROR, "store failure".into()))?
-        .ok_or_else(|| {
-            refuse(
-                StatusCode::UNAUTHORIZED,
-                "invalid or revoked token; log in again".into(),
-            )
-        })?;
-    identity.user = Some(user);
-    identity.token_hash = Some(hash);
-    Ok(())
-}
-
-fn refuse(status: StatusCode, body: String) -> ErrorResponse {
-    let mut response = ErrorResponse::new(Some(body));
-    *response.status_mut() = status;
-    response
+/// Watches the connection's token for revocation, then records its use. Watching first closes
+/// the race with a revocation that lands meanwhile: if the token is gone by the time its use is
+/// recorded, there is no session to serve (`None`).
+async fn watch_token(state: &Arc<ServerState>, token_hash: &str, address: IpAddr) -> Option<Watch> {
+    let watch = state.live_tokens.watch(token_hash);
+    let hash = token_hash.to_owned();
+    let address = address.to_string();
+    let still_valid = state
+        .writer
+        .write(move |ctx| crate::store::accounts::touch_token(ctx, &hash, &address))
+        .await;
+    matches!(still_valid, Ok(true)).then_some(watch)
 }
 
 struct Reader {
     state: Arc<ServerState>,
     identity: Identity,
+    address: IpAddr,
+    revocation: Option<Watch>,
     out: mpsc::Sender<Outgoing>,
     hello_done: bool,
     limiter: DefaultDirectRateLimiter,
@@ -172,7 +131,7 @@ enum Stop {
 impl Reader {
     async fn run(
         mut self,
-        mut stream: SplitStream<WebSocketStream<TcpStream>>,
+        mut stream: SplitStream<Socket>,
         mut shutdown: Shutdown,
         mut writer: tokio::task::JoinHandle<()>,
     ) {
@@ -181,6 +140,7 @@ impl Reader {
             let next = tokio::select! {
                 next = tokio::time::timeout(idle_timeout, stream.next()) => next,
                 _ = shutdown.wait() => break Stop::Close(CloseCode::Away, "server shutting down".into()),
+                _ = revoked(&mut self.revocation) => break Stop::Close(CloseCode::from(CLOSE_REVOKED), "session revoked; log in again".into()),
                 _ = &mut writer => return,
             };
             let message = match next {
@@ -267,9 +227,13 @@ impl Reader {
                 let logout = matches!(body, RequestBody::Logout);
                 let caller = Caller {
                     user: self.identity.user.as_ref(),
+                    address: self.address,
                     token_hash: self.identity.token_hash.as_deref(),
                 };
+                let kind = body.kind();
                 let reply = dispatch(&self.state, &caller, body).await;
+                let code = reply.as_ref().map_or_else(|e| e.code.as_str(), |_| "ok");
+                self.state.metrics.requests.add(vec![kind, code]);
                 let succeeded = reply.is_ok();
                 self.reply(id, reply).await;
                 (logout && succeeded).then(|| Stop::Close(CloseCode::Normal, "logged out".into()))
@@ -393,5 +357,13 @@ impl Reader {
             }
             Err(error) => tracing::error!(%error, "cannot serialize frame"),
         }
+    }
+}
+
+/// Completes when the connection's token is revoked; never for an anonymous connection.
+async fn revoked(revocation: &mut Option<Watch>) {
+    match revocation {
+        Some(watch) => watch.revoked().await,
+        None => std::future::pending().await,
     }
 }

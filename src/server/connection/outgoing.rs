@@ -7,9 +7,7 @@ use crate::server::hub::{Live, Subscription};
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
 use std::sync::Arc;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -28,7 +26,7 @@ pub(super) enum Outgoing {
     Close(CloseCode, String),
 }
 
-type Sink = SplitSink<WebSocketStream<TcpStream>, Message>;
+type Sink = SplitSink<super::Socket, Message>;
 
 /// Owns the sending half: forwards queued frames, then live events once replay is done,
 /// pings on schedule, and closes the socket when the reader is done or the hub dropped us.

@@ -1,22 +1,22 @@
-//! register, login, logout.
+//! register, login, logout, sessions, revoke_session.
 
+use super::Caller;
 use crate::protocol::{ApiError, ErrorCode, results};
+use crate::server::throttle::Key;
 use crate::server::{ServerState, auth};
 use crate::store::accounts;
+use std::time::Instant;
 
 pub async fn register(
     state: &ServerState,
+    caller: &Caller<'_>,
     username: String,
     password: String,
 ) -> Result<results::Auth, ApiError> {
     accounts::validate_username(&username)?;
     accounts::validate_password(&password)?;
-    let hash = auth::hashing(&state.hashing, move || auth::hash_password(&password))
-        .await?
-        .map_err(|e| {
-            tracing::error!(error = %e);
-            ApiError::internal()
-        })?;
+    admit(state, &[Key::register_from(caller.address)])?;
+    let hash = state.hasher.hash(password).await?;
     let token = auth::new_token();
     let token_hash = auth::token_hash(&token);
     let user = state
@@ -33,28 +33,30 @@ pub async fn register(
 
 pub async fn login(
     state: &ServerState,
+    caller: &Caller<'_>,
     username: String,
     password: String,
 ) -> Result<results::Auth, ApiError> {
+    let for_username = Key::Username(username.clone());
+    admit(
+        state,
+        &[for_username.clone(), Key::login_from(caller.address)],
+    )?;
     let lookup = username.clone();
     let found = state
         .store
         .read(move |conn| accounts::credentials(conn, &lookup))
         .await?;
-    let verified = auth::hashing(&state.hashing, move || match found {
-        Some((user, hash)) => auth::verify_password(&password, &hash).then_some(user),
-        None => {
-            auth::verify_against_nothing(&password);
-            None
-        }
-    })
-    .await?;
-    let user = verified.ok_or_else(|| {
+    let (user, hash) = found.unzip();
+    let verified = state.hasher.verify(password, hash).await?;
+    let user = user.filter(|_| verified).ok_or_else(|| {
+        tracing::info!(%username, address = %caller.address, "wrong password");
         ApiError::new(
             ErrorCode::InvalidCredentials,
             format!("wrong username or password for {username:?}"),
         )
     })?;
+    state.throttle.forgive(&for_username);
     let token = auth::new_token();
     let token_hash = auth::token_hash(&token);
     let user_id = user.id;
@@ -66,15 +68,57 @@ pub async fn login(
     Ok(results::Auth { user, token })
 }
 
-pub async fn logout(
-    state: &ServerState,
-    token_hash: Option<&str>,
-) -> Result<results::Empty, ApiError> {
-    if let Some(hash) = token_hash.map(str::to_owned) {
-        state
-            .writer
-            .write(move |ctx| accounts::delete_token(ctx, &hash))
-            .await?;
+/// Counts an attempt against `keys`, or refuses it with `rate_limited` and the wait.
+fn admit(state: &ServerState, keys: &[Key]) -> Result<(), ApiError> {
+    state
+        .throttle
+        .admit(keys, Instant::now())
+        .map_err(|wait| ApiError::rate_limited(wait, "too many attempts"))
+}
+
+pub async fn logout(state: &ServerState, caller: &Caller<'_>) -> Result<results::Empty, ApiError> {
+    caller.user()?;
+    if let Some(hash) = caller.token_hash.map(str::to_owned) {
+        revoke(state, hash).await?;
     }
     Ok(results::Empty {})
+}
+
+pub async fn sessions(
+    state: &ServerState,
+    caller: &Caller<'_>,
+) -> Result<results::Sessions, ApiError> {
+    let me = caller.user()?.id;
+    let current = caller.token_hash.map(str::to_owned);
+    let sessions = state
+        .store
+        .read(move |conn| accounts::sessions_of(conn, me, current.as_deref()))
+        .await?;
+    Ok(results::Sessions { sessions })
+}
+
+pub async fn revoke_session(
+    state: &ServerState,
+    caller: &Caller<'_>,
+    session_id: String,
+) -> Result<results::Empty, ApiError> {
+    let me = caller.user()?.id;
+    let hash = state
+        .store
+        .read(move |conn| accounts::session_hash(conn, me, &session_id))
+        .await?;
+    revoke(state, hash).await?;
+    Ok(results::Empty {})
+}
+
+/// Deletes the token, then closes its live connections on this server at once (others follow
+/// the revocation log).
+async fn revoke(state: &ServerState, token_hash: String) -> Result<(), ApiError> {
+    let hash = token_hash.clone();
+    state
+        .writer
+        .write(move |ctx| accounts::revoke_token(ctx, &hash))
+        .await?;
+    state.revoke_live(&token_hash);
+    Ok(())
 }

@@ -16,6 +16,8 @@ use serde::Serialize;
 /// Who is asking: the user behind this connection's token, if any.
 pub struct Caller<'a> {
     pub user: Option<&'a User>,
+    /// Where the connection comes from; brute-force limits count per address.
+    pub address: std::net::IpAddr,
     /// The hash of the token this connection was opened with; logout revokes it.
     pub token_hash: Option<&'a str>,
 }
@@ -53,15 +55,16 @@ pub async fn dispatch(
         RequestBody::Hello { .. } => Err(ApiError::invalid("hello is only valid once, first")),
         RequestBody::Register { username, password } => {
             caller.require_anonymous()?;
-            to_json(accounts::register(state, username, password).await?)
+            to_json(accounts::register(state, caller, username, password).await?)
         }
         RequestBody::Login { username, password } => {
             caller.require_anonymous()?;
-            to_json(accounts::login(state, username, password).await?)
+            to_json(accounts::login(state, caller, username, password).await?)
         }
-        RequestBody::Logout => {
-            caller.user()?;
-            to_json(accounts::logout(state, caller.token_hash).await?)
+        RequestBody::Logout => to_json(accounts::logout(state, caller).await?),
+        RequestBody::Sessions => to_json(accounts::sessions(state, caller).await?),
+        RequestBody::RevokeSession { session_id } => {
+            to_json(accounts::revoke_session(state, caller, session_id).await?)
         }
         RequestBody::Conversations => to_json(conversations::list(state, caller.user()?).await?),
         RequestBody::OpenDirect { username } => {

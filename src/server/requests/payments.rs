@@ -8,7 +8,7 @@ use crate::ledger::{self, accounts};
 use crate::money::Money;
 use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId, TransferId};
 use crate::protocol::{ApiError, ConversationId, ErrorCode, User, results};
-use crate::server::{ServerState, auth};
+use crate::server::ServerState;
 use crate::store;
 use crate::store::writer::WriteCtx;
 
@@ -162,12 +162,7 @@ pub async fn set_pin(
         return Err(ApiError::invalid("a PIN is 4 to 12 digits"));
     }
     check_pin(state, me, current_pin).await?;
-    let hash = auth::hashing(&state.hashing, move || auth::hash_password(&pin))
-        .await?
-        .map_err(|e| {
-            tracing::error!(error = %e);
-            ApiError::internal()
-        })?;
+    let hash = state.hasher.hash(pin).await?;
     let me = me.id;
     state
         .writer
@@ -176,8 +171,8 @@ pub async fn set_pin(
     Ok(results::Empty {})
 }
 
-/// Passes when the account has no PIN, or `pin` is it. Verification is slow on purpose, so it
-/// runs on a blocking thread, before the request reaches the writer.
+/// Passes when the account has no PIN, or `pin` is it. The attempt is counted before the slow
+/// verification (off the writer) and settled after, so concurrent guesses share one budget.
 pub(super) async fn check_pin(
     state: &ServerState,
     me: &User,
@@ -198,11 +193,7 @@ pub(super) async fn check_pin(
         return Ok(());
     };
     if let Some(until) = locked_until {
-        let minutes = (until - now + 59_999) / 60_000;
-        return Err(ApiError::new(
-            ErrorCode::PinLocked,
-            format!("too many wrong PINs: payments are locked for {minutes} more minute(s)"),
-        ));
+        return Err(pin_locked(Some(until - now)));
     }
     let Some(pin) = pin else {
         return Err(ApiError::new(
@@ -210,8 +201,14 @@ pub(super) async fn check_pin(
             "this account needs its payment PIN",
         ));
     };
-    let matches = auth::hashing(&state.hashing, move || auth::verify_password(&pin, &hash)).await?;
-    if matches {
+    let admitted = state
+        .writer
+        .write(move |ctx| store::accounts::admit_pin_attempt(ctx, me, now))
+        .await?;
+    if admitted.is_none() {
+        return Err(pin_locked(None));
+    }
+    if state.hasher.verify(pin, Some(hash)).await? {
         state
             .writer
             .write(move |ctx| store::accounts::clear_pin_failures(ctx, me))
@@ -220,7 +217,7 @@ pub(super) async fn check_pin(
     }
     let left = state
         .writer
-        .write(move |ctx| store::accounts::record_wrong_pin(ctx, me, now))
+        .write(move |ctx| store::accounts::settle_wrong_pin(ctx, me, now))
         .await?;
     Err(match left {
         0 => ApiError::new(
@@ -232,4 +229,16 @@ pub(super) async fn check_pin(
             format!("wrong payment PIN; {n} tries left"),
         ),
     })
+}
+
+/// Payments are locked for `left_ms` more, or (`None`) every attempt is in use right now.
+fn pin_locked(left_ms: Option<i64>) -> ApiError {
+    let message = match left_ms {
+        Some(ms) => format!(
+            "too many wrong PINs: payments are locked for {} more minute(s)",
+            (ms + 59_999) / 60_000
+        ),
+        None => "too many PIN attempts at once: payments are locked; try again later".into(),
+    };
+    ApiError::new(ErrorCode::PinLocked, message)
 }

@@ -1,0 +1,120 @@
+//! From an accepted TCP stream to a websocket with an identity: TLS if the server has a
+//! certificate, the HTTP request head (plain endpoints such as `/healthz` are answered here and
+//! end), then the websocket handshake, which checks the bearer token (HTTP 401 for a bad one).
+
+use crate::protocol::{User, WS_PATH};
+use crate::server::transport::{self, Rewind};
+use crate::server::{ServerState, auth, http};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::server::{
+    ErrorResponse, Request as HttpRequest, Response,
+};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// The websocket of one client.
+pub(super) type Socket = WebSocketStream<Rewind>;
+
+/// Bytes read from the socket at a time. Frames larger than this are assembled across reads,
+/// so a small chunk costs nothing but keeps an idle connection's footprint small.
+const READ_CHUNK_BYTES: usize = 4 * 1024;
+
+/// Who the upgrade's Authorization header says this connection is.
+pub(super) struct Identity {
+    pub user: Option<User>,
+    pub token_hash: Option<String>,
+}
+
+/// What came in on a new TCP connection.
+#[allow(clippy::large_enum_variant)] // One lives per connection, briefly; boxing buys nothing.
+pub(super) enum Opened {
+    Websocket(Socket, Identity),
+    /// A plain HTTP request, already answered.
+    Http,
+}
+
+/// Takes a new connection as far as a logged-in (or anonymous) websocket.
+pub(super) async fn open(tcp: TcpStream, state: &ServerState) -> anyhow::Result<Opened> {
+    let mut stream = transport::secure(tcp, state.tls.as_ref()).await?;
+    let head = transport::read_head(&mut stream).await?;
+    if let Some(endpoint) = http::Endpoint::at(&head.path) {
+        http::answer(stream, endpoint, state).await?;
+        return Ok(Opened::Http);
+    }
+    let (socket, identity) = upgrade(Rewind::new(head.bytes, stream), state).await?;
+    Ok(Opened::Websocket(socket, identity))
+}
+
+// tungstenite's handshake callback dictates the (large) rejection type.
+#[allow(clippy::result_large_err)]
+async fn upgrade(
+    stream: Rewind,
+    state: &ServerState,
+) -> Result<(Socket, Identity), tokio_tungstenite::tungstenite::Error> {
+    let mut identity = Identity {
+        user: None,
+        token_hash: None,
+    };
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(state.config.max_frame_bytes))
+        .max_frame_size(Some(state.config.max_frame_bytes))
+        .read_buffer_size(READ_CHUNK_BYTES)
+        // Write each frame at once; the sending task batches nothing on purpose.
+        .write_buffer_size(0);
+    let check = |request: &HttpRequest, response: Response| {
+        check_upgrade(request, state, &mut identity).map(|()| response)
+    };
+    let socket =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config)).await?;
+    Ok((socket, identity))
+}
+
+#[allow(clippy::result_large_err)]
+/// Runs inside the handshake, which cannot await: the token lookup is one primary-key read.
+fn check_upgrade(
+    request: &HttpRequest,
+    state: &ServerState,
+    identity: &mut Identity,
+) -> Result<(), ErrorResponse> {
+    if request.uri().path() != WS_PATH {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            format!("quid speaks its protocol at {WS_PATH}"),
+        ));
+    }
+    let Some(header) = request.headers().get("authorization") else {
+        return Ok(()); // Anonymous: may only register and log in.
+    };
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                "Authorization must be \"Bearer TOKEN\"".into(),
+            )
+        })?;
+    let hash = auth::token_hash(token.trim());
+    let lookup = hash.clone();
+    let user = state
+        .store
+        .read_blocking(move |conn| crate::store::accounts::user_for_token(conn, &lookup))
+        .map_err(|_| refuse(StatusCode::INTERNAL_SERVER_ERROR, "store failure".into()))?
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                "invalid or revoked token; log in again".into(),
+            )
+        })?;
+    identity.user = Some(user);
+    identity.token_hash = Some(hash);
+    Ok(())
+}
+
+fn refuse(status: StatusCode, body: String) -> ErrorResponse {
+    let mut response = ErrorResponse::new(Some(body));
+    *response.status_mut() = status;
+    response
+}

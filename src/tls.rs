@@ -1,0 +1,112 @@
+//! TLS for both ends, with rustls and one crypto provider named here (ring), so nothing depends
+//! on a process-wide default that a feature elsewhere in the tree could make ambiguous.
+//! The server loads a certificate chain and key from PEM files; the client trusts the system's
+//! roots, or only the CA in a profile's `ca_file` when one is given (a private CA).
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read certificates from {path}: {reason}")]
+    Certificates { path: PathBuf, reason: String },
+    #[error("{path} holds no certificate (expected PEM \"BEGIN CERTIFICATE\" blocks)")]
+    NoCertificate { path: PathBuf },
+    #[error("cannot read a private key from {path}: {reason}")]
+    Key { path: PathBuf, reason: String },
+    #[error("the certificate and key do not make a TLS server: {0}")]
+    Server(rustls::Error),
+    #[error(
+        "no trusted root certificates found on this system; install the ca-certificates package or set ca_file in the profile"
+    )]
+    NoRoots,
+    #[error("cannot set up TLS: {0}")]
+    Setup(rustls::Error),
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A TLS server config from a PEM certificate chain (leaf first) and its PEM private key.
+pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let chain = read_certificates(cert_file)?;
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| TlsError::Key {
+        path: key_file.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(TlsError::Setup)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(TlsError::Server)?;
+    Ok(Arc::new(config))
+}
+
+/// A TLS client config that trusts `ca_file`'s certificates if given, else the system's roots.
+pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            for cert in read_certificates(path)? {
+                roots.add(cert).map_err(|e| TlsError::Certificates {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        None => {
+            // Unreadable entries in the system store are skipped, as browsers do.
+            let (added, _ignored) =
+                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            if added == 0 {
+                return Err(TlsError::NoRoots);
+            }
+        }
+    }
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(TlsError::Setup)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let unreadable = |reason: String| TlsError::Certificates {
+        path: path.to_owned(),
+        reason,
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| unreadable(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| unreadable(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificate {
+            path: path.to_owned(),
+        });
+    }
+    Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_or_empty_files_are_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.pem");
+        let error = client_config(Some(&missing)).unwrap_err().to_string();
+        assert!(error.contains("nope.pem"), "{error}");
+
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not pem at all\n").unwrap();
+        let error = server_config(&empty, &empty).unwrap_err().to_string();
+        assert!(error.contains("holds no certificate"), "{error}");
+    }
+}

@@ -1,0 +1,351 @@
+//! A server on a network: TLS end to end, sessions that end when revoked, brute-force limits,
+//! the PIN lock under concurrent guesses, the per-address cap, and the plain HTTP endpoints.
+
+mod common;
+
+use common::*;
+use futures_util::StreamExt;
+use quid::protocol::{ErrorCode, RequestBody, results};
+use quid::server::ServerConfig;
+use quid::session::connection::{ConnectError, Connection, RequestError};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// A self-signed certificate for `localhost`, written as PEM files into `dir`.
+fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+#[tokio::test]
+async fn tls_works_end_to_end_with_a_private_ca_and_refuses_an_untrusted_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let config = ServerConfig {
+        tls: Some(quid::tls::server_config(&cert, &key).unwrap()),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(&dir.path().join("server.db"), config).await;
+    let url = url::Url::parse(&format!("wss://localhost:{}", server.addr.port())).unwrap();
+
+    let (connection, _) = Connection::open_trusting(&url, Some(&cert), None)
+        .await
+        .expect("the private CA is trusted");
+    connection.hello(None).await.unwrap();
+    let auth: results::Auth = connection
+        .request(RequestBody::Register {
+            username: "alice".into(),
+            password: "correct horse battery".into(),
+        })
+        .await
+        .unwrap();
+    let (logged_in, _) = Connection::open_trusting(&url, Some(&cert), Some(&auth.token))
+        .await
+        .unwrap();
+    let hello = logged_in.hello(None).await.unwrap();
+    assert_eq!(hello.user.unwrap().username, "alice");
+
+    // Without the CA the certificate is unknown: a clear error, no panic.
+    let other_dir = tempfile::tempdir().unwrap();
+    let (other_cert, _) = self_signed(other_dir.path());
+    let refused = Connection::open_trusting(&url, Some(&other_cert), None).await;
+    match refused {
+        Err(ConnectError::Unreachable { reason, .. }) => {
+            assert!(reason.to_lowercase().contains("certificate"), "{reason}")
+        }
+        other => panic!("expected a certificate error, got {:?}", other.map(|_| ())),
+    }
+    // A plain client cannot talk to the TLS port.
+    let plain = url::Url::parse(&format!("ws://localhost:{}", server.addr.port())).unwrap();
+    assert!(Connection::open(&plain, None).await.is_err());
+    server.stop().await;
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn raw_with_token(server: &TestServer, token: &str) -> Socket {
+    let mut request = format!("ws://{}/v1", server.addr)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let hello = r#"{"id": 1, "type": "hello", "version": 1, "resume_after": 0}"#;
+    futures_util::SinkExt::send(&mut socket, Message::text(hello))
+        .await
+        .unwrap();
+    socket
+}
+
+/// Waits for the server to close `socket` and returns the close code and how long it took.
+async fn close_code(socket: &mut Socket) -> (u16, Duration) {
+    let started = Instant::now();
+    loop {
+        let next = tokio::time::timeout(PATIENCE, socket.next())
+            .await
+            .expect("the server closes the connection in time");
+        match next {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                return (u16::from(frame.code), started.elapsed());
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn logout_closes_every_live_connection_of_that_token_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let token = register(&server.url(), "alice").await;
+    let mut earlier = raw_with_token(&server, &token).await;
+
+    let other = connect(&server.url(), &token).await;
+    let _: results::Empty = other.request(RequestBody::Logout).await.unwrap();
+
+    let (code, took) = close_code(&mut earlier).await;
+    assert_eq!(code, 4001);
+    assert!(took < Duration::from_secs(1), "closed after {took:?}");
+    let again = Connection::open(&server.url(), Some(&token)).await;
+    assert!(matches!(again, Err(ConnectError::Unauthorized(_))));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_revocation_by_another_process_closes_live_connections_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = TestServer::start(&db).await;
+    let token = register(&server.url(), "alice").await;
+    let mut live = raw_with_token(&server, &token).await;
+
+    // As `quid admin revoke alice` does: straight on the database file.
+    let output = std::process::Command::new(process::QUID)
+        .args(["admin", "--db"])
+        .arg(&db)
+        .args(["revoke", "alice"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("revoked 1 session(s) of alice"));
+
+    let (code, took) = close_code(&mut live).await;
+    assert_eq!(code, 4001);
+    assert!(took < Duration::from_secs(1), "closed after {took:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_are_listed_with_where_they_were_used_and_one_can_be_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let first = register(&server.url(), "alice").await;
+    let (anonymous, _) = Connection::open(&server.url(), None).await.unwrap();
+    anonymous.hello(None).await.unwrap();
+    let second: results::Auth = anonymous
+        .request(RequestBody::Login {
+            username: "alice".into(),
+            password: "correct horse battery".into(),
+        })
+        .await
+        .unwrap();
+    let mut doomed = raw_with_token(&server, &second.token).await;
+    let me = connect(&server.url(), &first).await;
+    let listed: results::Sessions = me.request(RequestBody::Sessions).await.unwrap();
+    assert_eq!(listed.sessions.len(), 2);
+    let current = listed.sessions.iter().find(|s| s.current).unwrap();
+    assert_eq!(current.last_address.as_deref(), Some("127.0.0.1"));
+    let other = listed.sessions.iter().find(|s| !s.current).unwrap();
+
+    let _: results::Empty = me
+        .request(RequestBody::RevokeSession {
+            session_id: other.id.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(close_code(&mut doomed).await.0, 4001);
+    let listed: results::Sessions = me.request(RequestBody::Sessions).await.unwrap();
+    assert_eq!(listed.sessions.len(), 1);
+    let unknown = me
+        .request::<results::Empty>(RequestBody::RevokeSession {
+            session_id: "0123456789ab".into(),
+        })
+        .await;
+    assert!(matches!(unknown, Err(RequestError::Api(e)) if e.code == ErrorCode::NotFound));
+    server.stop().await;
+}
+
+async fn login(url: &url::Url, password: &str) -> Result<results::Auth, RequestError> {
+    let (connection, _) = Connection::open(url, None).await.unwrap();
+    connection.hello(None).await.unwrap();
+    connection
+        .request(RequestBody::Login {
+            username: "alice".into(),
+            password: password.into(),
+        })
+        .await
+}
+
+#[tokio::test]
+async fn wrong_passwords_meet_growing_delays_that_answer_rate_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    register(&server.url(), "alice").await;
+    let mut codes = Vec::new();
+    for _ in 0..8 {
+        match login(&server.url(), "wrong password").await {
+            Err(RequestError::Api(error)) => {
+                if error.code == ErrorCode::RateLimited {
+                    assert!(error.retry_after_ms.is_some_and(|ms| ms > 0));
+                }
+                codes.push(error.code);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let wrong = codes
+        .iter()
+        .filter(|c| **c == ErrorCode::InvalidCredentials)
+        .count();
+    assert_eq!(wrong, 5, "five free attempts, then waits: {codes:?}");
+    assert!(codes[5..].iter().all(|c| *c == ErrorCode::RateLimited));
+    // While the username waits, even the right password is turned away unhashed.
+    let right = login(&server.url(), "correct horse battery").await;
+    assert!(matches!(right, Err(RequestError::Api(e)) if e.code == ErrorCode::RateLimited));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_wrong_pins_cannot_outrun_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let alice = register(&server.url(), "alice").await;
+    register(&server.url(), "bob").await;
+    mint(&server.db, "alice", eur(10_000));
+    let setter = connect(&server.url(), &alice).await;
+    let _: results::Empty = setter
+        .request(RequestBody::SetPin {
+            pin: "2468".into(),
+            current_pin: None,
+        })
+        .await
+        .unwrap();
+    let mut connections = Vec::new();
+    for _ in 0..8 {
+        connections.push(connect(&server.url(), &alice).await);
+    }
+    let guesses = (0..40).map(|n| {
+        let connection = connections[n % connections.len()].clone();
+        async move {
+            let body = RequestBody::Pay {
+                to: "bob".into(),
+                amount: eur(100),
+                memo: String::new(),
+                conversation_id: None,
+                idempotency_key: quid::protocol::payments::IdempotencyKey::random(),
+                pin: Some(format!("{:04}", 1000 + n)),
+            };
+            match connection.request::<results::Paid>(body).await {
+                Err(RequestError::Api(error)) => error.code,
+                other => panic!("{other:?}"),
+            }
+        }
+    });
+    let codes = futures_util::future::join_all(guesses).await;
+    let verified = codes
+        .iter()
+        .filter(|c| matches!(c, ErrorCode::WrongPin))
+        .count();
+    assert!(
+        verified < 5
+            && codes
+                .iter()
+                .all(|c| matches!(c, ErrorCode::WrongPin | ErrorCode::PinLocked)),
+        "at most five guesses are checked: {codes:?}"
+    );
+    let right = setter
+        .request::<results::Paid>(RequestBody::Pay {
+            to: "bob".into(),
+            amount: eur(100),
+            memo: String::new(),
+            conversation_id: None,
+            idempotency_key: quid::protocol::payments::IdempotencyKey::random(),
+            pin: Some("2468".into()),
+        })
+        .await;
+    assert!(matches!(right, Err(RequestError::Api(e)) if e.code == ErrorCode::PinLocked));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn one_address_gets_at_most_its_share_of_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        max_connections_per_address: 2,
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(&dir.path().join("server.db"), config).await;
+    let first = Connection::open(&server.url(), None).await.unwrap();
+    first.0.hello(None).await.unwrap();
+    let second = Connection::open(&server.url(), None).await.unwrap();
+    second.0.hello(None).await.unwrap();
+    assert!(Connection::open(&server.url(), None).await.is_err());
+    drop(first);
+    // The slot comes back once the server has seen the close.
+    let third = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let Ok(opened) = Connection::open(&server.url(), None).await {
+                return opened;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap();
+    third.0.hello(None).await.unwrap();
+    server.stop().await;
+}
+
+async fn http_get(server: &TestServer, path: &str) -> String {
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+#[tokio::test]
+async fn health_and_metrics_are_served_next_to_the_websocket() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let token = register(&server.url(), "alice").await;
+    let connection = connect(&server.url(), &token).await;
+    let _: results::Balance = connection.request(RequestBody::Balance).await.unwrap();
+
+    let health = http_get(&server, "/healthz").await;
+    assert!(health.starts_with("HTTP/1.1 200 OK\r\n"), "{health}");
+    assert!(health.ends_with("\r\n\r\nok\n"), "{health}");
+
+    let metrics = http_get(&server, "/metrics").await;
+    assert!(metrics.starts_with("HTTP/1.1 200 OK\r\n"), "{metrics}");
+    for line in [
+        "\nquid_connections_open ",
+        "quid_requests_total{type=\"register\",code=\"ok\"} 1\n",
+        "quid_requests_total{type=\"balance\",code=\"ok\"} 1\n",
+        "quid_fanout_dropped_total 0\n",
+        "# TYPE quid_writer_batch_seconds histogram\n",
+    ] {
+        assert!(metrics.contains(line), "{line:?} missing in:\n{metrics}");
+    }
+    server.stop().await;
+}
