@@ -419,3 +419,118 @@ async fn five_wrong_pins_lock_payments_even_for_the_right_one() {
     assert_eq!(balance(&w.alice).await, [eur(10_000 - 100)]);
     w.server.stop().await;
 }
+
+#[tokio::test]
+async fn zero_and_negative_amounts_are_invalid_arguments_not_internal_errors() {
+    let w = world(ServerConfig::default()).await;
+    let group: results::OneConversation = w
+        .alice
+        .request(RequestBody::CreateGroup {
+            name: "trip".into(),
+            members: vec!["bob".into(), "carol".into()],
+        })
+        .await
+        .unwrap();
+    for minor in [0, -500] {
+        let key = IdempotencyKey::random();
+        assert_eq!(
+            refused(&w.alice, pay("bob", eur(minor), &key)).await,
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            refused(&w.alice, ask("bob", eur(minor))).await,
+            ErrorCode::InvalidArgument
+        );
+        let split = RequestBody::Split {
+            conversation_id: group.conversation.id,
+            amount: eur(minor),
+            memo: String::new(),
+            idempotency_key: IdempotencyKey::random(),
+        };
+        assert_eq!(refused(&w.alice, split).await, ErrorCode::InvalidArgument);
+        let refund = RequestBody::Refund {
+            invoice_id: quid::protocol::payments::InvoiceId(1),
+            amount: Some(eur(minor)),
+            idempotency_key: IdempotencyKey::random(),
+        };
+        assert_eq!(refused(&w.alice, refund).await, ErrorCode::InvalidArgument);
+    }
+    assert_eq!(balance(&w.alice).await, vec![eur(10_000)]);
+    assert_ledger_ok(&w.db);
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_belongs_to_one_kind_of_request() {
+    let w = world(ServerConfig::default()).await;
+    let key = IdempotencyKey::random();
+    let _: results::Paid = w.alice.request(pay("bob", eur(100), &key)).await.unwrap();
+    let reused = RequestBody::RequestMoney {
+        from: "bob".into(),
+        amount: eur(100),
+        memo: "test".into(),
+        conversation_id: None,
+        expires_in_secs: None,
+        idempotency_key: key.clone(),
+    };
+    assert_eq!(
+        refused(&w.alice, reused).await,
+        ErrorCode::IdempotencyConflict
+    );
+    // The same key stays a retry of the payment, and another user may use it freely.
+    let again: results::Paid = w.alice.request(pay("bob", eur(100), &key)).await.unwrap();
+    assert!(again.duplicate);
+    let _: results::RequestMade = w
+        .bob
+        .request(RequestBody::RequestMoney {
+            from: "alice".into(),
+            amount: eur(100),
+            memo: String::new(),
+            conversation_id: None,
+            expires_in_secs: None,
+            idempotency_key: key,
+        })
+        .await
+        .unwrap();
+    assert_eq!(balance(&w.alice).await, vec![eur(9_900)]);
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_read_never_shows_open_what_a_payment_would_find_expired() {
+    let config = ServerConfig {
+        // The sweeper stays out of it: reads alone must tell.
+        expiry_sweep: Duration::from_secs(3600),
+        ..ServerConfig::default()
+    };
+    let w = world(config).await;
+    let asked: results::RequestMade = w
+        .alice
+        .request(RequestBody::RequestMoney {
+            from: "bob".into(),
+            amount: eur(100),
+            memo: String::new(),
+            conversation_id: None,
+            expires_in_secs: Some(1),
+            idempotency_key: IdempotencyKey::random(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(asked.request.status, RequestStatus::Open);
+    let id = asked.request.id;
+    // Wall-clock time is what is under test: wait for the expiry to pass.
+    let expires_at = asked.request.expires_at.unwrap().0;
+    while quid::protocol::TimestampMs::now().0 <= expires_at {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for reader in [&w.alice, &w.bob] {
+        let listed: results::Requests = reader.request(RequestBody::Requests).await.unwrap();
+        let request = listed.requests.iter().find(|r| r.id == id).unwrap();
+        assert_eq!(request.status, RequestStatus::Expired);
+    }
+    assert_eq!(
+        refused(&w.bob, pay_request(id)).await,
+        ErrorCode::RequestExpired
+    );
+    w.server.stop().await;
+}

@@ -271,3 +271,75 @@ async fn typing_reaches_the_other_members_online_and_is_not_stored() {
     assert!(typing.get("seq").is_none());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_frame_one_byte_over_the_limit_is_refused_with_close_code_1009() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let token = register(&server.url(), "alice").await;
+    let mut socket = raw(&server, Some(&token)).await;
+    hello(&mut socket).await;
+    let limit = quid::protocol::DEFAULT_MAX_FRAME_BYTES;
+    let frame = json!({"id": 2, "type": "conversations", "padding": ""}).to_string();
+    let padded = frame.replace(
+        "\"padding\":\"\"",
+        &format!("\"padding\":\"{}\"", "x".repeat(limit + 1 - frame.len())),
+    );
+    assert_eq!(padded.len(), limit + 1);
+    socket.send(Message::text(padded)).await.unwrap();
+    let reply = recv(&mut socket).await;
+    assert_eq!(reply["code"], "frame_too_large", "{reply}");
+    let close = tokio::time::timeout(PATIENCE, socket.next()).await.unwrap();
+    match close {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Size),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_a_text_frame_closes_with_1007() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let mut socket = raw(&server, None).await;
+    hello(&mut socket).await;
+    let frame = tokio_tungstenite::tungstenite::protocol::frame::Frame::message(
+        vec![b'{', 0xff, 0xfe, b'}'],
+        tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode::Data(
+            tokio_tungstenite::tungstenite::protocol::frame::coding::Data::Text,
+        ),
+        true,
+    );
+    socket.send(Message::Frame(frame)).await.unwrap();
+    let close = tokio::time::timeout(PATIENCE, socket.next()).await.unwrap();
+    match close {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Invalid),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn currencies_are_exact_codes_and_resume_after_is_never_negative() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    let token = register(&server.url(), "alice").await;
+    let mut socket = raw(&server, Some(&token)).await;
+    let reply = ask(
+        &mut socket,
+        json!({"id": 1, "type": "hello", "version": 1, "resume_after": -1}),
+    )
+    .await;
+    assert_eq!(reply["code"], "bad_frame", "{reply}");
+    assert!(reply["message"].as_str().unwrap().contains("resume_after"));
+    hello(&mut socket).await;
+    let pay = json!({"id": 2, "type": "pay", "to": "bob", "idempotency_key": "k1",
+                     "amount": {"amount_minor": 100, "currency": "eur"}});
+    let reply = ask(&mut socket, pay).await;
+    assert_eq!(reply["code"], "bad_frame", "{reply}");
+    assert!(
+        reply["message"].as_str().unwrap().contains("\"EUR\""),
+        "{reply}"
+    );
+    server.stop().await;
+}

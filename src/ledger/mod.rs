@@ -27,8 +27,10 @@ pub mod requests;
 pub mod statement;
 pub mod transfers;
 
-use crate::protocol::ApiError;
+use crate::money::Money;
 use crate::protocol::payments::{IdempotencyKey, MAX_IDEMPOTENCY_KEY_BYTES, MAX_MEMO_CHARS};
+use crate::protocol::{ApiError, UserId};
+use crate::store::writer::WriteCtx;
 
 pub fn validate_memo(memo: &str) -> Result<(), ApiError> {
     if memo.chars().count() > MAX_MEMO_CHARS {
@@ -63,6 +65,49 @@ pub fn same_request(
             key.0
         ),
     ))
+}
+
+/// Claims `key` for a request of `kind` ("pay", "request_money", ...) by `user`: a key is one
+/// request's, so reusing it for another kind of request is `idempotency_conflict`. Within a
+/// kind, the request's own table tells a retry from a reuse with other parameters. The claim
+/// is part of the request's savepoint: a refused request leaves its key unclaimed.
+pub fn claim_key(
+    ctx: &mut WriteCtx,
+    user_id: UserId,
+    key: &IdempotencyKey,
+    kind: &'static str,
+) -> Result<(), ApiError> {
+    validate_key(key)?;
+    ctx.conn.execute(
+        "INSERT INTO idempotency_keys (user_id, idempotency_key, kind) VALUES (?1, ?2, ?3)
+         ON CONFLICT (user_id, idempotency_key) DO NOTHING",
+        rusqlite::params![user_id.0, key.0, kind],
+    )?;
+    let claimed_by: String = ctx.conn.query_row(
+        "SELECT kind FROM idempotency_keys WHERE user_id = ?1 AND idempotency_key = ?2",
+        rusqlite::params![user_id.0, key.0],
+        |row| row.get(0),
+    )?;
+    if claimed_by != kind {
+        return Err(ApiError::new(
+            crate::protocol::ErrorCode::IdempotencyConflict,
+            format!(
+                "idempotency key {:?} was already used for a {claimed_by}, not a {kind}",
+                key.0
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Money moved or asked for is more than zero.
+pub fn require_positive(amount: Money) -> Result<(), ApiError> {
+    if amount.amount_minor > 0 {
+        return Ok(());
+    }
+    Err(ApiError::invalid(format!(
+        "the amount must be more than zero, not {amount}"
+    )))
 }
 
 pub fn validate_key(key: &IdempotencyKey) -> Result<(), ApiError> {

@@ -26,7 +26,8 @@ pub fn pay(
     order: &PayOrder,
     limits: &Limits,
 ) -> Result<results::Paid, ApiError> {
-    super::validate_key(order.key)?;
+    super::claim_key(ctx, me.id, order.key, "pay")?;
+    super::require_positive(order.amount)?;
     super::validate_memo(order.memo)?;
     let fingerprint = format!(
         "pay|{}|{}|{}|{}|{:?}",

@@ -159,9 +159,17 @@ impl Serialize for Currency {
     }
 }
 
+/// On the wire a currency is its exact ISO 4217 code: "EUR", never "eur" or " EUR".
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let code = String::deserialize(deserializer)?;
-        Currency::from_code(&code).map_err(serde::de::Error::custom)
+        match CURRENCIES.iter().find(|c| c.code == code) {
+            Some(info) => Ok(Currency(info)),
+            None => Err(serde::de::Error::custom(
+                Currency::from_code(&code)
+                    .map(|c| format!("currency {code:?} must be written {:?}", c.code()))
+                    .unwrap_or_else(|unknown| unknown),
+            )),
+        }
     }
 }

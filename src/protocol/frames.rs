@@ -25,7 +25,7 @@ pub enum RequestBody {
     /// `None` means "send me no durable events" (a one-shot or anonymous connection).
     Hello {
         version: u32,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "super::types::non_negative_seq")]
         resume_after: Option<Seq>,
         #[serde(default)]
         client: Option<String>,

@@ -50,6 +50,18 @@ impl ClientMsgId {
     }
 }
 
+/// A hello's `resume_after`: absent, null, or a seq of 0 or more.
+pub fn non_negative_seq<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Seq>, D::Error> {
+    match Option::<Seq>::deserialize(deserializer)? {
+        Some(Seq(n)) if n < 0 => Err(serde::de::Error::custom(format!(
+            "resume_after must be 0 or more, not {n}"
+        ))),
+        seq => Ok(seq),
+    }
+}
+
 impl Seq {
     /// The position before any event: "I hold nothing yet".
     pub const ZERO: Seq = Seq(0);

@@ -47,7 +47,7 @@ pub fn send(
     merchant: &User,
     order: &InvoiceOrder,
 ) -> Result<results::InvoiceMade, ApiError> {
-    super::validate_key(order.key)?;
+    super::claim_key(ctx, merchant.id, order.key, "send_invoice")?;
     if !merchant.bot {
         return Err(ApiError::forbidden("only bot accounts send invoices"));
     }
@@ -146,7 +146,7 @@ pub fn pay(
     key: &IdempotencyKey,
     limits: &Limits,
 ) -> Result<results::Paid, ApiError> {
-    super::validate_key(key)?;
+    super::claim_key(ctx, me.id, key, "pay_invoice")?;
     let fingerprint = format!("pay_invoice|{}", id.0);
     if let Some(original) = transfers::replayed_payment(ctx.conn, me.id, key, &fingerprint)? {
         return Ok(original);
@@ -232,7 +232,10 @@ pub fn refund(
     amount: Option<Money>,
     key: &IdempotencyKey,
 ) -> Result<results::Refunded, ApiError> {
-    super::validate_key(key)?;
+    super::claim_key(ctx, merchant.id, key, "refund")?;
+    if let Some(amount) = amount {
+        super::require_positive(amount)?;
+    }
     let fingerprint = format!(
         "refund|{}|{:?}",
         id.0,

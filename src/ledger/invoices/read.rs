@@ -94,12 +94,24 @@ fn finish(row: InvoiceRow) -> Result<Invoice, ApiError> {
         items: serde_json::from_str(&row.items).map_err(|_| corrupt("items"))?,
         total: Money::new(row.total_minor, currency),
         payload: row.payload,
-        status: InvoiceStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+        status: current_status(
+            InvoiceStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+            row.times.0,
+        ),
         expires_at: row.times.0.map(TimestampMs),
         created_at: TimestampMs(row.times.1),
         transfer_id: row.transfer_id.map(TransferId),
         refunded: Money::new(row.refunded_minor, currency),
     })
+}
+
+/// An open invoice past its expiry reads as expired, before the sweeper has marked it so, just
+/// as paying it would be refused.
+fn current_status(stored: InvoiceStatus, expires_at_ms: Option<i64>) -> InvoiceStatus {
+    match (stored, expires_at_ms) {
+        (InvoiceStatus::Open, Some(at)) if at <= crate::store::now_ms() => InvoiceStatus::Expired,
+        (status, _) => status,
+    }
 }
 
 pub fn view(conn: &Connection, id: InvoiceId) -> Result<Invoice, ApiError> {

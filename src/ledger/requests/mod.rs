@@ -42,7 +42,8 @@ pub fn request_money(
     me: &User,
     order: &RequestOrder,
 ) -> Result<results::RequestMade, ApiError> {
-    super::validate_key(order.key)?;
+    super::claim_key(ctx, me.id, order.key, "request_money")?;
+    super::require_positive(order.amount)?;
     super::validate_memo(order.memo)?;
     let fingerprint = format!(
         "request|{}|{}|{}|{}|{:?}|{:?}",
@@ -123,6 +124,8 @@ pub fn split(
     memo: &str,
     key: &IdempotencyKey,
 ) -> Result<Vec<PaymentRequest>, ApiError> {
+    super::claim_key(ctx, me.id, key, "split")?;
+    super::require_positive(amount)?;
     if require_member(ctx.conn, conversation_id, me.id)? != ConversationKind::Group {
         return Err(ApiError::invalid(
             "split works in a group; this is a direct conversation",
@@ -177,7 +180,7 @@ pub fn pay_request(
     key: &IdempotencyKey,
     limits: &Limits,
 ) -> Result<results::Paid, ApiError> {
-    super::validate_key(key)?;
+    super::claim_key(ctx, me.id, key, "pay_request")?;
     let fingerprint = format!("pay_request|{}", id.0);
     if let Some(original) = transfers::replayed_payment(ctx.conn, me.id, key, &fingerprint)? {
         return Ok(original);

@@ -81,6 +81,14 @@ fn finish(row: RequestRow) -> Result<PaymentRequest, ApiError> {
         tracing::error!(status = row.status, "unknown request status in the store");
         ApiError::internal()
     })?;
+    // The sweeper marks due requests every few seconds; until it has, a read already says
+    // expired, as a payment attempt would.
+    let status = match (status, row.times.0) {
+        (RequestStatus::Open, Some(expires_at)) if expires_at <= crate::store::now_ms() => {
+            RequestStatus::Expired
+        }
+        (status, _) => status,
+    };
     Ok(PaymentRequest {
         id,
         conversation_id,

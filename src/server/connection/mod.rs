@@ -160,6 +160,13 @@ impl Reader {
                     self.send(ServerFrame::error(None, error.clone())).await;
                     break Stop::Close(CloseCode::Size, error.message);
                 }
+                Ok(Some(Err(WsError::Utf8(detail)))) => {
+                    tracing::debug!(%detail, "text frame is not UTF-8");
+                    break Stop::Close(
+                        CloseCode::Invalid,
+                        "a text frame is not valid UTF-8".into(),
+                    );
+                }
                 Ok(Some(Err(error))) => {
                     tracing::debug!(%error, "websocket error");
                     break Stop::Peer;
