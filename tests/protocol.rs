@@ -354,19 +354,47 @@ async fn each_documented_refusal_answers_its_documented_code() {
     let token = register(&server.url(), "alice").await;
     let mut socket = raw(&server, Some(&token)).await;
     hello(&mut socket).await;
-    let direct = ask(&mut socket, json!({"id": 2, "type": "open_direct", "username": "bob"})).await;
+    let direct = ask(
+        &mut socket,
+        json!({"id": 2, "type": "open_direct", "username": "bob"}),
+    )
+    .await;
     let conversation = direct["result"]["conversation"]["id"].clone();
     let cases = [
         (json!({"type": "hello", "version": 1}), "invalid_argument"),
-        (json!({"type": "send", "conversation_id": conversation, "client_id": "not-a-uuid", "text": "hi"}), "bad_frame"),
-        (json!({"type": "history", "conversation_id": conversation, "limit": -1}), "bad_frame"),
-        (json!({"type": "history", "conversation_id": conversation, "limit": 0}), "invalid_argument"),
-        (json!({"type": "history", "conversation_id": conversation, "limit": 201}), "invalid_argument"),
-        (json!({"type": "split", "conversation_id": conversation, "idempotency_key": "s1",
-                "amount": {"amount_minor": 100, "currency": "EUR"}}), "invalid_argument"),
-        (json!({"type": "pay_request", "request_id": 99, "idempotency_key": "p1"}), "not_found"),
-        (json!({"type": "pay_invoice", "invoice_id": 99, "idempotency_key": "p2"}), "not_found"),
-        (json!({"type": "revoke_session", "session_id": "nope"}), "not_found"),
+        (
+            json!({"type": "send", "conversation_id": conversation, "client_id": "not-a-uuid", "text": "hi"}),
+            "bad_frame",
+        ),
+        (
+            json!({"type": "history", "conversation_id": conversation, "limit": -1}),
+            "bad_frame",
+        ),
+        (
+            json!({"type": "history", "conversation_id": conversation, "limit": 0}),
+            "invalid_argument",
+        ),
+        (
+            json!({"type": "history", "conversation_id": conversation, "limit": 201}),
+            "invalid_argument",
+        ),
+        (
+            json!({"type": "split", "conversation_id": conversation, "idempotency_key": "s1",
+                "amount": {"amount_minor": 100, "currency": "EUR"}}),
+            "invalid_argument",
+        ),
+        (
+            json!({"type": "pay_request", "request_id": 99, "idempotency_key": "p1"}),
+            "not_found",
+        ),
+        (
+            json!({"type": "pay_invoice", "invoice_id": 99, "idempotency_key": "p2"}),
+            "not_found",
+        ),
+        (
+            json!({"type": "revoke_session", "session_id": "nope"}),
+            "not_found",
+        ),
     ];
     for (n, (mut frame, code)) in cases.into_iter().enumerate() {
         frame["id"] = json!(10 + n);

@@ -224,6 +224,30 @@ async fn wrong_passwords_meet_growing_delays_that_answer_rate_limited() {
     server.stop().await;
 }
 
+async fn set_pin(connection: &Connection, pin: &str) {
+    let _: results::Empty = connection
+        .request(RequestBody::SetPin {
+            pin: pin.into(),
+            current_pin: None,
+        })
+        .await
+        .unwrap();
+}
+
+/// Pays bob €1 with `pin`.
+async fn pay_bob(connection: &Connection, pin: &str) -> Result<results::Paid, RequestError> {
+    connection
+        .request(RequestBody::Pay {
+            to: "bob".into(),
+            amount: eur(100),
+            memo: String::new(),
+            conversation_id: None,
+            idempotency_key: quid::protocol::payments::IdempotencyKey::random(),
+            pin: Some(pin.into()),
+        })
+        .await
+}
+
 #[tokio::test]
 async fn concurrent_wrong_pins_cannot_outrun_the_lock() {
     let dir = tempfile::tempdir().unwrap();
@@ -232,13 +256,7 @@ async fn concurrent_wrong_pins_cannot_outrun_the_lock() {
     register(&server.url(), "bob").await;
     mint(&server.db, "alice", eur(10_000));
     let setter = connect(&server.url(), &alice).await;
-    let _: results::Empty = setter
-        .request(RequestBody::SetPin {
-            pin: "2468".into(),
-            current_pin: None,
-        })
-        .await
-        .unwrap();
+    set_pin(&setter, "2468").await;
     let mut connections = Vec::new();
     for _ in 0..8 {
         connections.push(connect(&server.url(), &alice).await);
@@ -246,15 +264,7 @@ async fn concurrent_wrong_pins_cannot_outrun_the_lock() {
     let guesses = (0..40).map(|n| {
         let connection = connections[n % connections.len()].clone();
         async move {
-            let body = RequestBody::Pay {
-                to: "bob".into(),
-                amount: eur(100),
-                memo: String::new(),
-                conversation_id: None,
-                idempotency_key: quid::protocol::payments::IdempotencyKey::random(),
-                pin: Some(format!("{:04}", 1000 + n)),
-            };
-            match connection.request::<results::Paid>(body).await {
+            match pay_bob(&connection, &format!("{:04}", 1000 + n)).await {
                 Err(RequestError::Api(error)) => error.code,
                 other => panic!("{other:?}"),
             }
@@ -272,16 +282,7 @@ async fn concurrent_wrong_pins_cannot_outrun_the_lock() {
                 .all(|c| matches!(c, ErrorCode::WrongPin | ErrorCode::PinLocked)),
         "at most five guesses are checked: {codes:?}"
     );
-    let right = setter
-        .request::<results::Paid>(RequestBody::Pay {
-            to: "bob".into(),
-            amount: eur(100),
-            memo: String::new(),
-            conversation_id: None,
-            idempotency_key: quid::protocol::payments::IdempotencyKey::random(),
-            pin: Some("2468".into()),
-        })
-        .await;
+    let right = pay_bob(&setter, "2468").await;
     assert!(matches!(right, Err(RequestError::Api(e)) if e.code == ErrorCode::PinLocked));
     server.stop().await;
 }
@@ -348,4 +349,51 @@ async fn health_and_metrics_are_served_next_to_the_websocket() {
         assert!(metrics.contains(line), "{line:?} missing in:\n{metrics}");
     }
     server.stop().await;
+}
+
+#[tokio::test]
+async fn the_log_never_holds_a_password_a_token_or_a_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let server = process::ServerProcess::start_logging(
+        &dir.path().join("server.db"),
+        "127.0.0.1:0",
+        Some(&log),
+    );
+    let url = url::Url::parse(&format!("ws://{}", server.addr)).unwrap();
+    let password = "correct horse battery";
+    let token = register(&url, "alice").await;
+    register(&url, "bob").await;
+    assert!(login(&url, "a wrong password 1234").await.is_err());
+    let second = login(&url, password).await.unwrap().token;
+    let alice = connect(&url, &token).await;
+    set_pin(&alice, "97531").await;
+    for pin in ["97531", "86420"] {
+        let _ = pay_bob(&alice, pin).await;
+    }
+    // A token in a malformed header, and a revoked one, are logged about too.
+    let _ = Connection::open(&url, Some("not a token at all")).await;
+    let _: results::Empty = alice.request(RequestBody::Logout).await.unwrap();
+    let _ = Connection::open(&url, Some(&token)).await;
+    drop(server);
+
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("logged in"),
+        "the log was written:\n{logged}"
+    );
+    for secret in [
+        password,
+        "a wrong password 1234",
+        &token,
+        &second,
+        &quid::server::auth::token_hash(&token),
+        "97531",
+        "86420",
+    ] {
+        assert!(
+            !logged.contains(secret),
+            "{secret:?} is in the log:\n{logged}"
+        );
+    }
 }

@@ -16,12 +16,21 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `quid serve` on `listen` (port 0 for any) and waits for it to say where it listens.
     pub fn start(db: &Path, listen: &str) -> ServerProcess {
+        Self::start_logging(db, listen, None)
+    }
+
+    /// As [`ServerProcess::start`]; with `log`, the server logs everything (debug) to that file.
+    pub fn start_logging(db: &Path, listen: &str, log: Option<&Path>) -> ServerProcess {
+        let (level, stderr) = match log {
+            Some(path) => ("debug", Stdio::from(std::fs::File::create(path).unwrap())),
+            None => ("warn", Stdio::null()),
+        };
         let mut child = Command::new(QUID)
             .args(["serve", "--listen", listen, "--db"])
             .arg(db)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("quid serve starts");
         let stdout = child.stdout.take().expect("piped stdout");
