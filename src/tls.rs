@@ -1,11 +1,16 @@
 //! TLS for both ends, with rustls and one crypto provider named here (ring), so nothing depends
 //! on a process-wide default that a feature elsewhere in the tree could make ambiguous.
 //! The server loads a certificate chain and key from PEM files; the client trusts the system's
-//! roots, or only the CA in a profile's `ca_file` when one is given (a private CA).
+//! roots, or only the CA in a profile's `ca_file` when one is given (a private CA). A
+//! certificate in `ca_file` that is the server's own certificate is trusted as it is (pinned),
+//! so a self-signed certificate made with `openssl req -x509` works, though it is marked as a
+//! CA, which a chain check would refuse as a server's certificate.
 
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -49,31 +54,95 @@ pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConf
 
 /// A TLS client config that trusts `ca_file`'s certificates if given, else the system's roots.
 pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
-    let mut roots = RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            for cert in read_certificates(path)? {
-                roots.add(cert).map_err(|e| TlsError::Certificates {
-                    path: path.to_owned(),
-                    reason: e.to_string(),
-                })?;
-            }
-        }
-        None => {
-            // Unreadable entries in the system store are skipped, as browsers do.
-            let (added, _ignored) =
-                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-            if added == 0 {
-                return Err(TlsError::NoRoots);
-            }
-        }
-    }
-    let config = ClientConfig::builder_with_provider(provider())
+    let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(TlsError::Setup)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+        .map_err(TlsError::Setup)?;
+    let Some(path) = ca_file else {
+        // Unreadable entries in the system store are skipped, as browsers do.
+        let mut roots = RootCertStore::empty();
+        let (added, _ignored) =
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        if added == 0 {
+            return Err(TlsError::NoRoots);
+        }
+        return Ok(Arc::new(
+            builder.with_root_certificates(roots).with_no_client_auth(),
+        ));
+    };
+    let pinned = read_certificates(path)?;
+    let mut roots = RootCertStore::empty();
+    for cert in &pinned {
+        roots
+            .add(cert.clone())
+            .map_err(|e| TlsError::Certificates {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+    }
+    let chain = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+        .build()
+        .map_err(|e| TlsError::Certificates {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let verifier = PinnedOrChain { pinned, chain };
+    Ok(Arc::new(
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth(),
+    ))
+}
+
+/// Trusts a server whose certificate is one of `pinned` byte for byte, or else one whose chain
+/// leads to them. The handshake's signatures are checked either way.
+#[derive(Debug)]
+struct PinnedOrChain {
+    pinned: Vec<CertificateDer<'static>>,
+    chain: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for PinnedOrChain {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self
+            .pinned
+            .iter()
+            .any(|cert| cert.as_ref() == end_entity.as_ref())
+        {
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.chain
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.chain.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.chain.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.chain.supported_verify_schemes()
+    }
 }
 
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {

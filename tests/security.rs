@@ -23,6 +23,19 @@ fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf
     (cert, key)
 }
 
+/// A self-signed certificate for `localhost` that is also marked as a CA.
+fn self_signed_ca(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key_pair = rcgen::KeyPair::generate().unwrap();
+    let certificate = params.self_signed(&key_pair).unwrap();
+    let cert = dir.join("ca-cert.pem");
+    let key = dir.join("ca-key.pem");
+    std::fs::write(&cert, certificate.pem()).unwrap();
+    std::fs::write(&key, key_pair.serialize_pem()).unwrap();
+    (cert, key)
+}
+
 #[tokio::test]
 async fn tls_works_end_to_end_with_a_private_ca_and_refuses_an_untrusted_certificate() {
     let dir = tempfile::tempdir().unwrap();
@@ -61,6 +74,21 @@ async fn tls_works_end_to_end_with_a_private_ca_and_refuses_an_untrusted_certifi
         }
         other => panic!("expected a certificate error, got {:?}", other.map(|_| ())),
     }
+    server.stop().await;
+
+    // A self-signed certificate marked as a CA (what `openssl req -x509` makes) is refused by a
+    // chain check as a server's own; named in ca_file, it is trusted as it is (pinned).
+    let (cert, key) = self_signed_ca(other_dir.path());
+    let config = ServerConfig {
+        tls: Some(quid::tls::server_config(&cert, &key).unwrap()),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(&dir.path().join("server.db"), config).await;
+    let url = url::Url::parse(&format!("wss://localhost:{}", server.addr.port())).unwrap();
+    let (pinned, _) = Connection::open_trusting(&url, Some(&cert), Some(&auth.token))
+        .await
+        .expect("the pinned certificate is trusted");
+    assert!(pinned.hello(None).await.unwrap().user.is_some());
     // A plain client cannot talk to the TLS port.
     let plain = url::Url::parse(&format!("ws://localhost:{}", server.addr.port())).unwrap();
     assert!(Connection::open(&plain, None).await.is_err());

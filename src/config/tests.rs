@@ -124,3 +124,29 @@ fn tui_settings_are_checked_where_they_are_written() {
     .unwrap_err();
     assert!(error.contains("no action named \"fly\""), "{error}");
 }
+
+#[test]
+fn a_ca_file_must_hold_certificates_and_go_with_a_wss_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let at = |text: &str| resolve(&path, text, None).map_err(|e| e.to_string());
+    let plain = "[profiles.a]\nserver = \"ws://h:1\"\nusername = \"alice\"\nca_file = \"ca.pem\"\n";
+    let error = at(plain).unwrap_err();
+    assert!(
+        error.contains(":4:11: profiles.a.ca_file: ca_file is for wss://"),
+        "{error}"
+    );
+
+    let tls = "[profiles.a]\nserver = \"wss://h:1\"\nusername = \"alice\"\nca_file = \"ca.pem\"\n";
+    let error = at(tls).unwrap_err();
+    assert!(
+        error.contains("profiles.a.ca_file: cannot read certificates from"),
+        "{error}"
+    );
+    assert!(error.contains("ca.pem"), "{error}");
+
+    let certified = rcgen::generate_simple_self_signed(vec!["h".into()]).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), certified.cert.pem()).unwrap();
+    let profile = at(tls).unwrap();
+    assert_eq!(profile.ca_file, Some(dir.path().join("ca.pem")));
+}

@@ -120,7 +120,7 @@ impl Connection {
             Err(WsError::Http(response)) => {
                 return Err(unreachable(format!("HTTP {}", response.status())));
             }
-            Err(error) => return Err(unreachable(error.to_string())),
+            Err(error) => return Err(unreachable(explain_connect_error(&error))),
         };
         let (requests, requests_rx) = mpsc::channel(REQUEST_QUEUE);
         let (pushed_tx, pushed) = mpsc::channel(PUSHED_QUEUE);
@@ -161,6 +161,17 @@ impl Connection {
 }
 
 /// The server URL with the protocol's path, unless the profile already names a path.
+/// The error, with what to do about the one a person can fix: an untrusted certificate.
+fn explain_connect_error(error: &WsError) -> String {
+    let text = error.to_string();
+    if text.contains("invalid peer certificate") {
+        return format!(
+            "{text}; the server's TLS certificate is not trusted: if it is self-signed or from a private CA, set ca_file in the profile to it"
+        );
+    }
+    text
+}
+
 fn endpoint(server: &Url) -> Url {
     let mut url = server.clone();
     if url.path().is_empty() || url.path() == "/" {
