@@ -77,6 +77,7 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         },
         ..ServerConfig::default()
     };
+    let stop = stop_signal();
     let server = Server::bind(args.listen, &db, config).await?;
     let addr = server.local_addr()?;
     tracing::info!(%addr, db = %db.display(), "quid server listening");
@@ -84,29 +85,37 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         "quid server listening on {scheme}://{addr} (database {})",
         db.display()
     );
-    server.run(stop_signal()).await?;
+    server.run(stop).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn stop_signal() {
+/// A future that completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed here, at
+/// once, so a signal that arrives before the future is first polled (just after the server
+/// says it listens, say) still stops it cleanly rather than killing the process.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (term, interrupt) {
+                (Ok(mut term), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
