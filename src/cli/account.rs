@@ -114,6 +114,9 @@ fn explain(error: &RequestError) -> Option<&'static str> {
         RequestError::Api(api) => match api.code {
             ErrorCode::InvalidCredentials => Some("check the password, or register first"),
             ErrorCode::UsernameTaken => Some("pick another username in the profile, or log in"),
+            ErrorCode::RateLimited => {
+                Some("the server slows down repeated attempts; wait, then try again")
+            }
             _ => None,
         },
         _ => None,

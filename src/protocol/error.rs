@@ -125,9 +125,13 @@ impl ApiError {
     /// `rate_limited`: `what` was refused; try again after `wait`.
     pub fn rate_limited(wait: std::time::Duration, what: &str) -> Self {
         let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+        let when = match ms {
+            ..1000 => format!("{ms} ms"),
+            _ => format!("{} s", ms.div_ceil(1000)),
+        };
         Self {
             code: ErrorCode::RateLimited,
-            message: format!("{what}; retry in {ms} ms"),
+            message: format!("{what}; retry in {when}"),
             retry_after_ms: Some(ms),
         }
     }

@@ -95,7 +95,7 @@ pub fn render(state: &ServerState) -> String {
         &mut out,
         "quid_auth_throttled_total",
         "counter",
-        "Logins, registrations and PIN checks refused by the brute-force limits.",
+        "Logins and registrations refused by the brute-force limits.",
         state.throttle.refused(),
     );
     out

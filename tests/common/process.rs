@@ -21,6 +21,16 @@ impl ServerProcess {
 
     /// As [`ServerProcess::start`]; with `log`, the server logs everything (debug) to that file.
     pub fn start_logging(db: &Path, listen: &str, log: Option<&Path>) -> ServerProcess {
+        Self::start_with(db, listen, &[], log)
+    }
+
+    /// As [`ServerProcess::start_logging`], with more `quid serve` arguments.
+    pub fn start_with(
+        db: &Path,
+        listen: &str,
+        extra: &[&str],
+        log: Option<&Path>,
+    ) -> ServerProcess {
         let (level, stderr) = match log {
             Some(path) => ("debug", Stdio::from(std::fs::File::create(path).unwrap())),
             None => ("warn", Stdio::null()),
@@ -28,6 +38,7 @@ impl ServerProcess {
         let mut child = Command::new(QUID)
             .args(["serve", "--listen", listen, "--db"])
             .arg(db)
+            .args(extra)
             .env("RUST_LOG", level)
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -36,8 +47,9 @@ impl ServerProcess {
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
+        // "ws://ADDR" or "wss://ADDR".
         let addr = line
-            .split("ws://")
+            .split("://")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|addr| addr.parse().ok())

@@ -1,0 +1,78 @@
+//! The TUI over TLS, in a real terminal (tmux): a server with a self-signed certificate, a
+//! profile that names it as its ca_file, the TUI connected; then the session is revoked from
+//! the command line, the TUI says so within a second or two, and Ctrl+Q still quits cleanly.
+//! Skipped where tmux is missing.
+
+mod common;
+
+use common::process::{QUID, ServerProcess, quid};
+use common::tmux::{Tmux, tmux_missing};
+
+fn ok(output: std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_tui_connects_over_tls_and_hears_its_session_revoked() {
+    if tmux_missing() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    // As `openssl req -x509` makes it: self-signed and marked as a CA.
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key_pair = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key_pair).unwrap();
+    std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key_pair.serialize_pem()).unwrap();
+    let db = dir.path().join("server.db");
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let server = ServerProcess::start_with(
+        &db,
+        "127.0.0.1:0",
+        &[
+            "--tls-cert",
+            cert_path.to_str().unwrap(),
+            "--tls-key",
+            key_path.to_str().unwrap(),
+        ],
+        None,
+    );
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[profiles.alice]\nserver = \"wss://localhost:{}\"\nca_file = \"cert.pem\"\nusername = \"alice\"\ndata_dir = \"alice\"\nnotify_bell = false\n",
+            server.addr.port()
+        ),
+    )
+    .unwrap();
+    ok(quid(
+        &config,
+        &["register", "--password-stdin"],
+        "a good password\n",
+    ));
+
+    let command = format!(
+        "QUID_CONFIG={} {QUID}; echo quid-exited-$?",
+        config.display()
+    );
+    let tmux = Tmux::start("tls", &command);
+    tmux.wait_for("the TUI to connect over TLS", |s| s.contains("● connected"));
+
+    let db_text = db.display().to_string();
+    ok(quid(
+        &config,
+        &["admin", "--db", &db_text, "revoke", "alice"],
+        "",
+    ));
+    tmux.wait_for("the revocation on screen", |s| {
+        s.contains("invalid or revoked token") && s.contains("log in again")
+    });
+    tmux.keys(&["C-q"]);
+    tmux.wait_for("quid to exit", |s| s.contains("quid-exited-0"));
+}
