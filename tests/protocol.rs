@@ -47,6 +47,15 @@ async fn ask(socket: &mut Socket, frame: Value) -> Value {
     recv(socket).await
 }
 
+/// The next frame is a close with `code`.
+async fn expect_close(socket: &mut Socket, code: CloseCode) {
+    let close = tokio::time::timeout(PATIENCE, socket.next()).await.unwrap();
+    match close {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, code),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
+
 async fn hello(socket: &mut Socket) {
     let reply = ask(socket, json!({"id": 1, "type": "hello", "version": 1})).await;
     assert_eq!(reply["type"], "ok", "{reply}");
@@ -131,11 +140,7 @@ async fn an_oversized_frame_is_refused_and_the_connection_closed() {
     let big = json!({"id": 2, "type": "conversations", "padding": "x".repeat(4096)});
     let reply = ask(&mut socket, big).await;
     assert_eq!(reply["code"], "frame_too_large", "{reply}");
-    let close = tokio::time::timeout(PATIENCE, socket.next()).await.unwrap();
-    match close {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Size),
-        other => panic!("expected a close frame, got {other:?}"),
-    }
+    expect_close(&mut socket, CloseCode::Size).await;
     server.stop().await;
 }
 
@@ -289,11 +294,7 @@ async fn a_frame_one_byte_over_the_limit_is_refused_with_close_code_1009() {
     socket.send(Message::text(padded)).await.unwrap();
     let reply = recv(&mut socket).await;
     assert_eq!(reply["code"], "frame_too_large", "{reply}");
-    let close = tokio::time::timeout(PATIENCE, socket.next()).await.unwrap();
-    match close {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Size),
-        other => panic!("expected a close frame, got {other:?}"),
-    }
+    expect_close(&mut socket, CloseCode::Size).await;
     server.stop().await;
 }
 
@@ -311,11 +312,7 @@ async fn invalid_utf8_in_a_text_frame_closes_with_1007() {
         true,
     );
     socket.send(Message::Frame(frame)).await.unwrap();
-    let close = tokio::time::timeout(PATIENCE, socket.next()).await.unwrap();
-    match close {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Invalid),
-        other => panic!("expected a close frame, got {other:?}"),
-    }
+    expect_close(&mut socket, CloseCode::Invalid).await;
     server.stop().await;
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::process::{QUID, ServerProcess, quid};
+use common::process::{QUID, ServerProcess, assert_ok as ok, quid};
 use common::tmux::{Tmux, tmux_missing};
 use std::path::Path;
 
@@ -21,14 +21,6 @@ fn write_config(dir: &Path, port: u16) -> std::path::PathBuf {
 /// The screen's last line: quid's status bar.
 fn status_bar(screen: &str) -> &str {
     screen.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("")
-}
-
-fn ok(output: std::process::Output) {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 #[test]

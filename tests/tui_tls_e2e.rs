@@ -5,16 +5,8 @@
 
 mod common;
 
-use common::process::{QUID, ServerProcess, quid};
+use common::process::{QUID, ServerProcess, assert_ok as ok, quid};
 use common::tmux::{Tmux, tmux_missing};
-
-fn ok(output: std::process::Output) {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 #[test]
 fn the_tui_connects_over_tls_and_hears_its_session_revoked() {

@@ -99,3 +99,12 @@ pub fn quid(config: &Path, args: &[&str], stdin: &str) -> Output {
         .unwrap();
     child.wait_with_output().unwrap()
 }
+
+/// Asserts a `quid` run succeeded, showing its stderr if not.
+pub fn assert_ok(output: Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
