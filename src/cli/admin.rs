@@ -4,7 +4,7 @@
 use crate::ledger;
 use crate::money::Money;
 use crate::protocol::payments::IdempotencyKey;
-use crate::store::{Store, accounts, writer};
+use crate::store::{Store, accounts, sessions, writer};
 use anyhow::{Context, anyhow};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,7 +66,7 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
             let token_hash = crate::server::auth::token_hash(&token);
             let bot = writer::write_once(&mut conn, |ctx| {
                 let bot = accounts::create_bot(ctx, name, merchant.as_deref())?;
-                accounts::insert_token(ctx, &token_hash, bot.id)?;
+                sessions::insert_token(ctx, &token_hash, bot.id)?;
                 Ok(bot)
             })
             .map_err(|e| anyhow!("{}", e.message))?;
@@ -82,7 +82,7 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
             let username = user.trim_start_matches('@');
             let revoked = writer::write_once(&mut conn, |ctx| {
                 let user = accounts::user_by_name(ctx.conn, username)?;
-                accounts::revoke_all_tokens(ctx, user.id)
+                sessions::revoke_all_tokens(ctx, user.id)
             })
             .map_err(|e| anyhow!("{}", e.message))?;
             println!("revoked {revoked} session(s) of {username}");

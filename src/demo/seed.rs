@@ -64,7 +64,7 @@ fn coffee_bot(db: &std::path::Path) -> anyhow::Result<String> {
             Ok(bot) => bot,
             Err(_) => crate::store::accounts::create_bot(ctx, "coffee", Some("Quid Coffee"))?,
         };
-        crate::store::accounts::insert_token(ctx, &hash, bot.id)
+        crate::store::sessions::insert_token(ctx, &hash, bot.id)
     })
     .map_err(|e| anyhow::anyhow!("cannot set up the coffee shop: {}", e.message))?;
     Ok(token)

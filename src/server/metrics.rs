@@ -3,6 +3,7 @@
 
 use super::ServerState;
 use crate::metrics::{LabelledCounter, render_value};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Default)]
@@ -16,17 +17,17 @@ pub struct ServerMetrics {
 }
 
 /// Counts one open connection for as long as it lives.
-pub struct OpenConnection<'a>(&'a ServerMetrics);
+pub struct OpenConnection(Arc<ServerMetrics>);
 
 impl ServerMetrics {
-    pub fn opened(&self) -> OpenConnection<'_> {
+    pub fn opened(self: &Arc<Self>) -> OpenConnection {
         self.connections_total.fetch_add(1, Ordering::Relaxed);
         self.connections_open.fetch_add(1, Ordering::Relaxed);
-        OpenConnection(self)
+        OpenConnection(Arc::clone(self))
     }
 }
 
-impl Drop for OpenConnection<'_> {
+impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0.connections_open.fetch_sub(1, Ordering::Relaxed);
     }

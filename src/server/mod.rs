@@ -96,7 +96,7 @@ pub struct ServerState {
     pub throttle: throttle::Throttle,
     pub live_tokens: Arc<revocation::LiveTokens>,
     pub per_address: connection::limit::PerAddress,
-    pub metrics: metrics::ServerMetrics,
+    pub metrics: Arc<metrics::ServerMetrics>,
 }
 
 impl ServerState {
@@ -139,7 +139,7 @@ impl Server {
             throttle: throttle::Throttle::new(config.auth_limits),
             live_tokens: Arc::default(),
             per_address: connection::limit::PerAddress::new(config.max_connections_per_address),
-            metrics: metrics::ServerMetrics::default(),
+            metrics: Arc::default(),
             config,
         });
         Ok(Server {

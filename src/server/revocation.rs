@@ -95,7 +95,7 @@ impl Drop for Watch {
 pub async fn follow(state: Arc<ServerState>, mut shutdown: Shutdown) {
     let mut after = match state
         .store
-        .read(crate::store::accounts::last_revocation)
+        .read(crate::store::sessions::last_revocation)
         .await
     {
         Ok(last) => last,
@@ -115,7 +115,7 @@ pub async fn follow(state: Arc<ServerState>, mut shutdown: Shutdown) {
         let from = after;
         let Ok(revoked) = state
             .store
-            .read(move |conn| crate::store::accounts::revocations_after(conn, from))
+            .read(move |conn| crate::store::sessions::revocations_after(conn, from))
             .await
         else {
             continue; // Logged by the store; try again next tick.

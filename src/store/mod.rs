@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod conversations;
 pub mod events;
 pub mod messages;
+pub mod sessions;
 pub mod writer;
 
 use crate::protocol::ApiError;

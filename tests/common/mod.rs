@@ -181,7 +181,7 @@ pub fn create_bot(db: &Path, name: &str, merchant: Option<&str>) -> String {
     let mut conn = store.connect().unwrap();
     quid::store::writer::write_once(&mut conn, |ctx| {
         let bot = quid::store::accounts::create_bot(ctx, name, merchant)?;
-        quid::store::accounts::insert_token(ctx, &hash, bot.id)
+        quid::store::sessions::insert_token(ctx, &hash, bot.id)
     })
     .unwrap();
     token

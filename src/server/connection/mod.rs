@@ -67,12 +67,16 @@ pub async fn serve(tcp: TcpStream, peer: SocketAddr, state: Arc<ServerState>, sh
                 return;
             }
         };
-    let metrics = Arc::clone(&state);
-    let _open = metrics.metrics.opened();
+    let _open = state.metrics.opened();
     let revocation = match &identity.token_hash {
         Some(hash) => match watch_token(&state, hash, peer.ip()).await {
             Some(watch) => Some(watch),
-            None => return, // Revoked between the upgrade and now.
+            None => {
+                // Revoked between the upgrade and now.
+                let mut socket = socket;
+                let _ = socket.close(Some(revoked_close_frame())).await;
+                return;
+            }
         },
         None => None,
     };
@@ -96,6 +100,16 @@ pub async fn serve(tcp: TcpStream, peer: SocketAddr, state: Arc<ServerState>, sh
     tracing::debug!(%peer, "disconnected");
 }
 
+fn revoked_close_frame() -> tokio_tungstenite::tungstenite::protocol::CloseFrame {
+    tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        code: CloseCode::from(CLOSE_REVOKED),
+        reason: REVOKED_REASON.into(),
+    }
+}
+
+/// What a revoked connection's close frame says.
+const REVOKED_REASON: &str = "session revoked; log in again";
+
 /// Watches the connection's token for revocation, then records its use. Watching first closes
 /// the race with a revocation that lands meanwhile: if the token is gone by the time its use is
 /// recorded, there is no session to serve (`None`).
@@ -105,7 +119,7 @@ async fn watch_token(state: &Arc<ServerState>, token_hash: &str, address: IpAddr
     let address = address.to_string();
     let still_valid = state
         .writer
-        .write(move |ctx| crate::store::accounts::touch_token(ctx, &hash, &address))
+        .write(move |ctx| crate::store::sessions::touch_token(ctx, &hash, &address))
         .await;
     matches!(still_valid, Ok(true)).then_some(watch)
 }
@@ -140,7 +154,7 @@ impl Reader {
             let next = tokio::select! {
                 next = tokio::time::timeout(idle_timeout, stream.next()) => next,
                 _ = shutdown.wait() => break Stop::Close(CloseCode::Away, "server shutting down".into()),
-                _ = revoked(&mut self.revocation) => break Stop::Close(CloseCode::from(CLOSE_REVOKED), "session revoked; log in again".into()),
+                _ = revoked(&mut self.revocation) => break Stop::Close(CloseCode::from(CLOSE_REVOKED), REVOKED_REASON.into()),
                 _ = &mut writer => return,
             };
             let message = match next {

@@ -5,6 +5,7 @@ use crate::protocol::{ApiError, ErrorCode, results};
 use crate::server::throttle::Key;
 use crate::server::{ServerState, auth};
 use crate::store::accounts;
+use crate::store::sessions as session_store;
 use std::time::Instant;
 
 pub async fn register(
@@ -23,7 +24,7 @@ pub async fn register(
         .writer
         .write(move |ctx| {
             let user = accounts::create_user(ctx, &username, &hash)?;
-            accounts::insert_token(ctx, &token_hash, user.id)?;
+            session_store::insert_token(ctx, &token_hash, user.id)?;
             Ok(user)
         })
         .await?;
@@ -62,7 +63,7 @@ pub async fn login(
     let user_id = user.id;
     state
         .writer
-        .write(move |ctx| accounts::insert_token(ctx, &token_hash, user_id))
+        .write(move |ctx| session_store::insert_token(ctx, &token_hash, user_id))
         .await?;
     tracing::info!(user = %user.username, "logged in");
     Ok(results::Auth { user, token })
@@ -92,7 +93,7 @@ pub async fn sessions(
     let current = caller.token_hash.map(str::to_owned);
     let sessions = state
         .store
-        .read(move |conn| accounts::sessions_of(conn, me, current.as_deref()))
+        .read(move |conn| session_store::sessions_of(conn, me, current.as_deref()))
         .await?;
     Ok(results::Sessions { sessions })
 }
@@ -105,7 +106,7 @@ pub async fn revoke_session(
     let me = caller.user()?.id;
     let hash = state
         .store
-        .read(move |conn| accounts::session_hash(conn, me, &session_id))
+        .read(move |conn| session_store::session_hash(conn, me, &session_id))
         .await?;
     revoke(state, hash).await?;
     Ok(results::Empty {})
@@ -117,7 +118,7 @@ async fn revoke(state: &ServerState, token_hash: String) -> Result<(), ApiError>
     let hash = token_hash.clone();
     state
         .writer
-        .write(move |ctx| accounts::revoke_token(ctx, &hash))
+        .write(move |ctx| session_store::revoke_token(ctx, &hash))
         .await?;
     state.revoke_live(&token_hash);
     Ok(())

@@ -1,0 +1,136 @@
+//! Sessions: the tokens `register` and `login` hand out (stored only as SHA-256), when and
+//! where each was last used, and the log of revoked tokens that every server process follows
+//! to close their live connections (`server/revocation.rs`).
+
+use super::accounts::{USER_COLUMNS, user_from_row};
+use super::writer::WriteCtx;
+use crate::protocol::{ApiError, User, UserId};
+use rusqlite::{Connection, OptionalExtension};
+
+pub fn insert_token(ctx: &mut WriteCtx, token_hash: &str, user_id: UserId) -> Result<(), ApiError> {
+    ctx.conn.execute(
+        "INSERT INTO tokens (token_hash, user_id, created_at_ms) VALUES (?1, ?2, ?3)",
+        rusqlite::params![token_hash, user_id.0, super::now_ms()],
+    )?;
+    Ok(())
+}
+
+/// Revocations older than this are pruned: every server has long since read them.
+const KEEP_REVOCATIONS_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Deletes a token and logs its revocation, so every server closes its live connections.
+/// Returns whether the token existed.
+pub fn revoke_token(ctx: &mut WriteCtx, token_hash: &str) -> Result<bool, ApiError> {
+    let deleted = ctx
+        .conn
+        .execute("DELETE FROM tokens WHERE token_hash = ?1", [token_hash])?;
+    if deleted > 0 {
+        let now = super::now_ms();
+        ctx.conn.execute(
+            "INSERT INTO token_revocations (token_hash, revoked_at_ms) VALUES (?1, ?2)",
+            rusqlite::params![token_hash, now],
+        )?;
+        ctx.conn.execute(
+            "DELETE FROM token_revocations WHERE revoked_at_ms < ?1",
+            [now - KEEP_REVOCATIONS_MS],
+        )?;
+    }
+    Ok(deleted > 0)
+}
+
+/// Revokes every token of `user_id`; returns how many there were.
+pub fn revoke_all_tokens(ctx: &mut WriteCtx, user_id: UserId) -> Result<usize, ApiError> {
+    let hashes = token_hashes_of(ctx.conn, user_id)?;
+    for hash in &hashes {
+        revoke_token(ctx, hash)?;
+    }
+    Ok(hashes.len())
+}
+
+fn token_hashes_of(conn: &Connection, user_id: UserId) -> Result<Vec<String>, ApiError> {
+    let mut statement = conn.prepare("SELECT token_hash FROM tokens WHERE user_id = ?1")?;
+    let hashes = statement
+        .query_map([user_id.0], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(hashes)
+}
+
+/// The id of the newest logged revocation (0 when none).
+pub fn last_revocation(conn: &Connection) -> Result<i64, ApiError> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(MAX(id), 0) FROM token_revocations",
+        [],
+        |row| row.get(0),
+    )?)
+}
+
+/// Revocations logged after `after`, oldest first, as (id, token hash); at most 1,000.
+pub fn revocations_after(conn: &Connection, after: i64) -> Result<Vec<(i64, String)>, ApiError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, token_hash FROM token_revocations WHERE id > ?1 ORDER BY id LIMIT 1000",
+    )?;
+    let rows = statement
+        .query_map([after], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Records that a token was just used to connect, and from where. False: no such token
+/// (revoked meanwhile).
+pub fn touch_token(ctx: &mut WriteCtx, token_hash: &str, address: &str) -> Result<bool, ApiError> {
+    let updated = ctx.conn.execute(
+        "UPDATE tokens SET last_used_at_ms = ?2, last_address = ?3 WHERE token_hash = ?1",
+        rusqlite::params![token_hash, super::now_ms(), address],
+    )?;
+    Ok(updated > 0)
+}
+
+/// Hex digits of a token's hash that name its session to its user.
+pub const SESSION_ID_CHARS: usize = 12;
+
+/// `user_id`'s sessions, most recently used first; `current_hash` marks the asker's own.
+pub fn sessions_of(
+    conn: &Connection,
+    user_id: UserId,
+    current_hash: Option<&str>,
+) -> Result<Vec<crate::protocol::results::SessionInfo>, ApiError> {
+    use crate::protocol::TimestampMs;
+    let mut statement = conn.prepare(
+        "SELECT token_hash, created_at_ms, last_used_at_ms, last_address FROM tokens
+         WHERE user_id = ?1 ORDER BY COALESCE(last_used_at_ms, created_at_ms) DESC",
+    )?;
+    let sessions = statement
+        .query_map([user_id.0], |row| {
+            let hash: String = row.get(0)?;
+            Ok(crate::protocol::results::SessionInfo {
+                id: hash[..SESSION_ID_CHARS.min(hash.len())].to_owned(),
+                current: current_hash == Some(hash.as_str()),
+                created_at: TimestampMs(row.get(1)?),
+                last_used_at: row.get::<_, Option<i64>>(2)?.map(TimestampMs),
+                last_address: row.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(sessions)
+}
+
+/// The full hash of `user_id`'s session named `id` (a prefix from [`sessions_of`]).
+pub fn session_hash(conn: &Connection, user_id: UserId, id: &str) -> Result<String, ApiError> {
+    let not_found = || ApiError::not_found(format!("you have no session {id:?}; see `sessions`"));
+    if id.len() != SESSION_ID_CHARS || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(not_found());
+    }
+    token_hashes_of(conn, user_id)?
+        .into_iter()
+        .find(|hash| hash.starts_with(id))
+        .ok_or_else(not_found)
+}
+
+pub fn user_for_token(conn: &Connection, token_hash: &str) -> Result<Option<User>, ApiError> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1"
+    );
+    Ok(conn
+        .query_row(&sql, [token_hash], |row| user_from_row(row, 0))
+        .optional()?)
+}
