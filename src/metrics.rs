@@ -7,45 +7,59 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A latency histogram with fixed buckets, in seconds, cumulative as Prometheus wants.
+/// A histogram with fixed buckets, cumulative as Prometheus wants. Values are whole numbers of
+/// a unit (microseconds for latencies, requests for batch sizes); `per_reported_unit` of them
+/// make one unit of what is reported (1,000,000 µs to the second).
 pub struct Histogram {
-    /// Upper bounds in microseconds.
-    bounds_us: &'static [u64],
+    bounds: &'static [u64],
+    per_reported_unit: f64,
     counts: Vec<AtomicU64>,
-    sum_us: AtomicU64,
+    sum: AtomicU64,
     count: AtomicU64,
 }
 
-/// Bucket bounds for latencies from sub-millisecond to a second.
+/// Bucket bounds for latencies from sub-millisecond to a second, in microseconds.
 pub const LATENCY_BOUNDS_US: &[u64] = &[
     250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
 ];
 
+/// Bucket bounds for how many requests one writer batch holds.
+pub const BATCH_SIZE_BOUNDS: &[u64] = &[1, 2, 4, 8, 16, 32, 64, 128, 256];
+
 impl Histogram {
-    pub fn new(bounds_us: &'static [u64]) -> Histogram {
+    /// Latencies, observed as durations and reported in seconds.
+    pub fn latency() -> Histogram {
+        Self::new(LATENCY_BOUNDS_US, 1e6)
+    }
+
+    pub fn new(bounds: &'static [u64], per_reported_unit: f64) -> Histogram {
         Histogram {
-            bounds_us,
-            counts: bounds_us.iter().map(|_| AtomicU64::new(0)).collect(),
-            sum_us: AtomicU64::new(0),
+            bounds,
+            per_reported_unit,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicU64::new(0),
             count: AtomicU64::new(0),
         }
     }
 
-    pub fn observe(&self, elapsed: std::time::Duration) {
-        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        for (bound, count) in self.bounds_us.iter().zip(&self.counts) {
-            if us <= *bound {
+    pub fn observe_duration(&self, elapsed: std::time::Duration) {
+        self.observe(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    pub fn observe(&self, value: u64) {
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            if value <= *bound {
                 count.fetch_add(1, Ordering::Relaxed);
             }
         }
-        self.sum_us.fetch_add(us, Ordering::Relaxed);
+        self.sum.fetch_add(value, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (bound, count) in self.bounds_us.iter().zip(&self.counts) {
-            let le = *bound as f64 / 1e6;
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            let le = *bound as f64 / self.per_reported_unit;
             let _ = writeln!(
                 out,
                 "{name}_bucket{{le=\"{le}\"}} {}",
@@ -53,7 +67,7 @@ impl Histogram {
             );
         }
         let count = self.count.load(Ordering::Relaxed);
-        let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let sum = self.sum.load(Ordering::Relaxed) as f64 / self.per_reported_unit;
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
         let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
     }
@@ -106,10 +120,10 @@ mod tests {
 
     #[test]
     fn histogram_buckets_are_cumulative() {
-        let histogram = Histogram::new(&[1_000, 10_000]);
-        histogram.observe(Duration::from_micros(500));
-        histogram.observe(Duration::from_micros(5_000));
-        histogram.observe(Duration::from_secs(1));
+        let histogram = Histogram::new(&[1_000, 10_000], 1e6);
+        histogram.observe_duration(Duration::from_micros(500));
+        histogram.observe_duration(Duration::from_micros(5_000));
+        histogram.observe_duration(Duration::from_secs(1));
         let mut out = String::new();
         histogram.render(&mut out, "x_seconds", "test");
         assert!(out.contains("x_seconds_bucket{le=\"0.001\"} 1\n"), "{out}");

@@ -373,6 +373,7 @@ async fn health_and_metrics_are_served_next_to_the_websocket() {
         "quid_requests_total{type=\"balance\",code=\"ok\"} 1\n",
         "quid_fanout_dropped_total 0\n",
         "# TYPE quid_writer_batch_seconds histogram\n",
+        "# TYPE quid_writer_batch_requests histogram\n",
     ] {
         assert!(metrics.contains(line), "{line:?} missing in:\n{metrics}");
     }

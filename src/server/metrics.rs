@@ -78,12 +78,10 @@ pub fn render(state: &ServerState) -> String {
         "quid_writer_batch_seconds",
         "Time to run and commit one writer batch.",
     );
-    render_value(
+    writer.batch_size.render(
         &mut out,
-        "quid_writer_requests_total",
-        "counter",
-        "Requests run by the store writer (divide by batches for the mean batch size).",
-        load(&writer.requests),
+        "quid_writer_batch_requests",
+        "Requests run in one writer batch (one transaction).",
     );
     render_value(
         &mut out,

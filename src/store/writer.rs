@@ -8,11 +8,10 @@
 //! user's stream reaches the fan-out in seq order.
 
 use super::Store;
-use crate::metrics::{Histogram, LATENCY_BOUNDS_US};
+use crate::metrics::{BATCH_SIZE_BOUNDS, Histogram};
 use crate::protocol::{ApiError, Event, Seq, ServerFrame, UserId};
 use rusqlite::{Connection, Transaction};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most requests committed in one transaction; bounds the latency one batch adds.
@@ -83,8 +82,8 @@ pub struct Writer {
 pub struct WriterStats {
     /// Time to run one batch and commit it.
     pub batch_latency: Histogram,
-    /// Requests run, over all batches.
-    pub requests: AtomicU64,
+    /// Requests in one batch.
+    pub batch_size: Histogram,
 }
 
 impl Writer {
@@ -96,8 +95,8 @@ impl Writer {
         let conn = store.connect()?;
         let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
         let stats = Arc::new(WriterStats {
-            batch_latency: Histogram::new(LATENCY_BOUNDS_US),
-            requests: AtomicU64::new(0),
+            batch_latency: Histogram::latency(),
+            batch_size: Histogram::new(BATCH_SIZE_BOUNDS, 1.0),
         });
         let thread_stats = Arc::clone(&stats);
         let thread = std::thread::Builder::new()
@@ -180,11 +179,9 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, publish: Publish, st
             }
         }
         let started = std::time::Instant::now();
-        stats
-            .requests
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats.batch_size.observe(batch.len() as u64);
         commit_batch(&mut conn, batch.drain(..), &publish);
-        stats.batch_latency.observe(started.elapsed());
+        stats.batch_latency.observe_duration(started.elapsed());
     }
 }
 
