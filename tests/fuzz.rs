@@ -1,8 +1,10 @@
 //! Fuzzing the three parsers that take input from outside: the frame decoder (the network),
 //! the amount parser (the keyboard and the command line) and the config loader (a file).
 //! Each must answer every input with a value or an error that says what was wrong, and never
-//! panic. Generated with proptest (cargo-fuzz needs a nightly toolchain, which CI does not
-//! have). The default run is bounded (256 cases each); `PROPTEST_CASES=100000` runs longer.
+//! panic. These are proptest's structured inputs (JSON of every shape, real request types,
+//! mangled copies of the example config), part of `cargo test` and bounded to 256 cases each
+//! (`PROPTEST_CASES=100000` runs longer). The coverage-guided targets in `fuzz/` (cargo-fuzz)
+//! take raw bytes at the same three parsers; CI runs each for 20 s.
 
 use proptest::prelude::*;
 use quid::money::{Currency, Money};
