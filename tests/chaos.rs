@@ -161,8 +161,9 @@ async fn kill_at_random(world: Arc<World>, mut rng: StdRng, kills: usize) -> usi
     kills
 }
 
-/// One subscribed session per person, collecting every message event it is handed.
-type Inbox = Arc<Mutex<Vec<MessageId>>>;
+/// One subscribed session per person, collecting every message event it is handed; the
+/// checker waits on the watch for the count it expects.
+type Inbox = tokio::sync::watch::Receiver<Vec<MessageId>>;
 
 fn start_sessions(world: &Arc<World>, dir: &Path) -> Vec<(String, Inbox, quid::session::Session)> {
     PEOPLE
@@ -170,8 +171,7 @@ fn start_sessions(world: &Arc<World>, dir: &Path) -> Vec<(String, Inbox, quid::s
         .map(|person| {
             let (session, mut events) =
                 session(&world.url, &world.tokens[*person], &dir.join(person));
-            let inbox: Inbox = Arc::default();
-            let collected = Arc::clone(&inbox);
+            let (collected, inbox) = tokio::sync::watch::channel(Vec::new());
             let group = world.group;
             tokio::spawn(async move {
                 while let Some(event) = events.recv().await {
@@ -181,7 +181,7 @@ fn start_sessions(world: &Arc<World>, dir: &Path) -> Vec<(String, Inbox, quid::s
                     } = event
                         && message.conversation_id == group
                     {
-                        collected.lock().await.push(message.id);
+                        collected.send_modify(|ids| ids.push(message.id));
                     }
                 }
             });
@@ -507,18 +507,13 @@ async fn check(world: &World, inboxes: Vec<(String, Inbox, quid::session::Sessio
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    for (person, inbox, _session) in &inboxes {
-        let received = tokio::time::timeout(PATIENCE, async {
-            loop {
-                let received = inbox.lock().await.clone();
-                if received.len() >= in_group.len() {
-                    return received;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("{person}'s session did not catch up"));
+    for (person, mut inbox, _session) in inboxes {
+        let received =
+            tokio::time::timeout(PATIENCE, inbox.wait_for(|ids| ids.len() >= in_group.len()))
+                .await
+                .unwrap_or_else(|_| panic!("{person}'s session did not catch up"))
+                .expect("the session's collector runs")
+                .clone();
         assert_eq!(
             received, in_group,
             "{person} received every message once, in order"
