@@ -3,6 +3,7 @@
 //! `protocol` is shared by both sides; `server` and `store` are the server; `session` is the
 //! client's connection to it; `config` and `cli` are the command line.
 
+pub mod bench;
 pub mod bot;
 pub mod cli;
 pub mod config;

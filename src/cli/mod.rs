@@ -41,6 +41,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Try quid: a local server, people to talk to, and the TUI logged in as alice
     Demo(crate::demo::DemoArgs),
+    /// Measure the server against a ceiling or a baseline run on this machine, now
+    Bench(crate::bench::BenchArgs),
     /// Create the profile's account on its server and log in
     Register {
         /// Read the password from the first line of standard input
@@ -210,6 +212,7 @@ impl Cli {
         match command {
             Command::Serve(args) => serve::run(args).await,
             Command::Demo(args) => crate::demo::run(args).await,
+            Command::Bench(args) => crate::bench::run(args).await,
             Command::Admin(args) => admin::run(args),
             Command::Pin { pin_stdin } => money::set_pin(&self.client_profile()?, *pin_stdin).await,
             Command::Balance { json } => money::balance(&self.client_profile()?, *json).await,

@@ -35,6 +35,12 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Requests per second one connection may make, on average (busy bots, benchmarks)
+    #[arg(long, value_name = "N", default_value_t = crate::server::DEFAULT_RATE_PER_SECOND)]
+    rate_limit: std::num::NonZeroU32,
+    /// Requests one connection may make in a burst above that rate
+    #[arg(long, value_name = "N", default_value_t = crate::server::DEFAULT_RATE_BURST)]
+    rate_burst: std::num::NonZeroU32,
     /// Most connections from one address at once (IPv6: one /64)
     #[arg(long, value_name = "N", default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
           value_parser = clap::value_parser!(usize))]
@@ -71,6 +77,8 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         max_frame_bytes: args.max_frame_bytes,
         tls,
         max_connections_per_address: args.max_connections_per_address,
+        rate_per_second: args.rate_limit,
+        rate_burst: args.rate_burst,
         limits: Limits {
             per_transfer: args.limit_per_transfer.clone(),
             per_day: args.limit_per_day.clone(),

@@ -137,7 +137,7 @@ mod tests {
         Delivery {
             user_id: UserId(user),
             seq: Seq(seq),
-            frame: format!("event {seq}").into(),
+            event: format!("event {seq}").into(),
         }
     }
 

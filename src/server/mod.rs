@@ -36,6 +36,11 @@ pub const MAX_CONNECTIONS: usize = 10_000;
 /// as they arrive, so one host cannot take every slot.
 pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
 
+/// Requests per second one connection may make on average, and in a burst, unless configured
+/// otherwise (`quid serve --rate-limit`, `--rate-burst`).
+pub const DEFAULT_RATE_PER_SECOND: NonZeroU32 = NonZeroU32::new(20).unwrap();
+pub const DEFAULT_RATE_BURST: NonZeroU32 = NonZeroU32::new(50).unwrap();
+
 /// How long shutdown waits for connections to say goodbye before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -72,8 +77,8 @@ impl Default for ServerConfig {
             max_frame_bytes: crate::protocol::DEFAULT_MAX_FRAME_BYTES,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
-            rate_per_second: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
-            rate_burst: NonZeroU32::new(50).unwrap_or(NonZeroU32::MIN),
+            rate_per_second: DEFAULT_RATE_PER_SECOND,
+            rate_burst: DEFAULT_RATE_BURST,
             outbound_queue: 1024,
             limits: crate::ledger::limits::Limits::default(),
             expiry_sweep: Duration::from_secs(5),

@@ -21,12 +21,11 @@ pub fn require_member(
     user_id: UserId,
 ) -> Result<ConversationKind, ApiError> {
     let kind: Option<String> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT c.kind FROM conversations c JOIN members m ON m.conversation_id = c.id
              WHERE c.id = ?1 AND m.user_id = ?2 AND m.active = 1",
-            [conversation_id.0, user_id.0],
-            |row| row.get(0),
-        )
+        )?
+        .query_row([conversation_id.0, user_id.0], |row| row.get(0))
         .optional()?;
     match kind.as_deref() {
         Some("direct") => Ok(ConversationKind::Direct),

@@ -1,7 +1,89 @@
-//! Reading a user's durable event stream (writing it is `WriteCtx::emit`).
+//! Each user's durable event stream: appending (for `WriteCtx::emit`), replaying, and the
+//! frame an event travels in.
+//!
+//! A message event is stored as a reference to the message, not a copy: a message to a group
+//! of 100 is one row in `messages` and 100 small rows here, and a replay reads the message in
+//! its current state (a card shows its request's status now, as history does). Every other
+//! event is stored as its JSON body.
 
-use crate::protocol::{ApiError, Event, Seq, UserId};
+use crate::protocol::{ApiError, ConversationId, Event, Message, MessageId, Seq, UserId};
 use rusqlite::Connection;
+
+/// How an event is kept in a stream.
+pub enum Stored<'a> {
+    /// The event's JSON.
+    Body(&'a str),
+    /// A message event: the message's id.
+    Message(MessageId),
+}
+
+/// How `event`, serialized as `body`, is kept.
+pub fn stored<'a>(event: &Event, body: &'a str) -> Stored<'a> {
+    match event {
+        Event::Message { message } => Stored::Message(message.id),
+        _ => Stored::Body(body),
+    }
+}
+
+/// Appends an event to `user_id`'s stream and returns its seq.
+pub fn append_for_user(
+    conn: &Connection,
+    user_id: UserId,
+    event: &Stored,
+) -> Result<Seq, ApiError> {
+    let seq: i64 = conn
+        .prepare_cached(
+            "UPDATE users SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+        )?
+        .query_row([user_id.0], |row| row.get(0))?;
+    let (body, message_id) = columns(event);
+    conn.prepare_cached(
+        "INSERT INTO events (user_id, seq, body, message_id) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(rusqlite::params![user_id.0, seq, body, message_id])?;
+    Ok(Seq(seq))
+}
+
+/// Appends an event to the stream of every active member of `conversation_id`, in two
+/// statements: each member's next seq, then every member's row. Returns (member, seq) pairs.
+pub fn append_for_members(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    event: &Stored,
+) -> Result<Vec<(UserId, Seq)>, ApiError> {
+    let appended = conn
+        .prepare_cached(
+            "UPDATE users SET last_seq = last_seq + 1
+             WHERE id IN (SELECT user_id FROM members WHERE conversation_id = ?1 AND active = 1)
+             RETURNING id, last_seq",
+        )?
+        .query_map([conversation_id.0], |row| {
+            Ok((UserId(row.get(0)?), Seq(row.get(1)?)))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let (body, message_id) = columns(event);
+    // Each member's last_seq is the seq just taken: the rows follow from it.
+    conn.prepare_cached(
+        "INSERT INTO events (user_id, seq, body, message_id)
+         SELECT u.id, u.last_seq, ?2, ?3 FROM members m JOIN users u ON u.id = m.user_id
+         WHERE m.conversation_id = ?1 AND m.active = 1",
+    )?
+    .execute(rusqlite::params![conversation_id.0, body, message_id])?;
+    Ok(appended)
+}
+
+fn columns<'a>(event: &Stored<'a>) -> (Option<&'a str>, Option<i64>) {
+    match event {
+        Stored::Body(body) => (Some(body), None),
+        Stored::Message(id) => (None, Some(id.0)),
+    }
+}
+
+/// The frame that carries an event, serialized once as `event_json`, to one user at `seq`:
+/// the same text serde writes for `ServerFrame::Event`, without serializing the event again.
+pub fn frame(seq: Seq, event_json: &str) -> String {
+    format!(r#"{{"type":"event","seq":{},"event":{event_json}}}"#, seq.0)
+}
 
 /// Up to `limit` events of `user_id` with seq strictly greater than `after`, ascending.
 pub fn events_after(
@@ -11,21 +93,40 @@ pub fn events_after(
     limit: u32,
 ) -> Result<Vec<(Seq, Event)>, ApiError> {
     let mut statement = conn.prepare_cached(
-        "SELECT seq, body FROM events WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        "SELECT seq, body, message_id FROM events
+         WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     )?;
-    let rows = statement.query_map(rusqlite::params![user_id.0, after.0, limit], |row| {
-        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-    })?;
-    let mut events = Vec::new();
-    for row in rows {
-        let (seq, body) = row?;
-        let event = serde_json::from_str(&body).map_err(|e| {
-            tracing::error!(error = %e, user = %user_id, seq, "stored event does not parse");
-            ApiError::internal()
-        })?;
-        events.push((Seq(seq), event));
-    }
-    Ok(events)
+    let rows = statement
+        .query_map(rusqlite::params![user_id.0, after.0, limit], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, Option<String>>(1)?,
+                row.get::<_, Option<i64>>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(seq, body, message_id)| {
+            let event = match (body, message_id) {
+                (_, Some(id)) => Event::Message {
+                    message: message(conn, MessageId(id))?,
+                },
+                (Some(body), None) => serde_json::from_str(&body).map_err(|e| {
+                    tracing::error!(error = %e, user = %user_id, seq, "stored event does not parse");
+                    ApiError::internal()
+                })?,
+                (None, None) => {
+                    tracing::error!(user = %user_id, seq, "stored event has neither body nor message");
+                    return Err(ApiError::internal());
+                }
+            };
+            Ok((Seq(seq), event))
+        })
+        .collect()
+}
+
+fn message(conn: &Connection, id: MessageId) -> Result<Message, ApiError> {
+    super::messages::by_id(conn, id)
 }
 
 /// The newest seq handed out to `user_id` (0 when none).
@@ -36,4 +137,28 @@ pub fn latest_seq(conn: &Connection, user_id: UserId) -> Result<Seq, ApiError> {
         |row| row.get(0),
     )?;
     Ok(Seq(seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ServerFrame;
+
+    #[test]
+    fn the_templated_frame_is_the_frame_serde_would_write() {
+        let event = Event::Read {
+            conversation_id: ConversationId(2),
+            user: crate::protocol::User::new(UserId(3), "bob".to_owned()),
+            up_to: MessageId(9),
+        };
+        let body = serde_json::to_string(&event).unwrap();
+        let templated: ServerFrame = serde_json::from_str(&frame(Seq(42), &body)).unwrap();
+        assert_eq!(
+            templated,
+            ServerFrame::Event {
+                seq: Seq(42),
+                event
+            }
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! Messages: sending (de-duplicated on sender + client_id), history pages, read markers.
 
-use super::conversations::{members, require_member};
+use super::conversations::require_member;
 use super::writer::WriteCtx;
 use crate::protocol::model::validate_text;
 use crate::protocol::{
@@ -66,17 +66,18 @@ pub fn send(
     require_member(ctx.conn, conversation_id, me.id)?;
     validate_text(text)?;
     let sent_at = TimestampMs::now();
-    ctx.conn.execute(
-        "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        rusqlite::params![
+    ctx.conn
+        .prepare_cached(
+            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(rusqlite::params![
             conversation_id.0,
             me.id.0,
             client_id.0.to_string(),
             text,
             sent_at.0
-        ],
-    )?;
+        ])?;
     let message = Message {
         id: MessageId(ctx.conn.last_insert_rowid()),
         conversation_id,
@@ -87,17 +88,25 @@ pub fn send(
         card: None,
     };
     // Your own message counts as read by you.
-    ctx.conn.execute(
-        "UPDATE members SET last_read_id = ?3 WHERE conversation_id = ?1 AND user_id = ?2",
-        [conversation_id.0, me.id.0, message.id.0],
-    )?;
+    ctx.conn
+        .prepare_cached(
+            "UPDATE members SET last_read_id = ?3 WHERE conversation_id = ?1 AND user_id = ?2",
+        )?
+        .execute([conversation_id.0, me.id.0, message.id.0])?;
     let event = Event::Message {
         message: message.clone(),
     };
-    for member in members(ctx.conn, conversation_id)? {
-        ctx.emit(member.id, &event)?;
-    }
+    ctx.emit_to_members(conversation_id, &event)?;
     Ok((message, false))
+}
+
+/// The message `id`, its card in its current state.
+pub fn by_id(conn: &Connection, id: MessageId) -> Result<Message, ApiError> {
+    let sql = format!("{SELECT_MESSAGE} WHERE m.id = ?1");
+    let row = conn
+        .prepare_cached(&sql)?
+        .query_row([id.0], row_with_card_ref)?;
+    with_card(conn, row)
 }
 
 fn by_client_id(
@@ -107,8 +116,8 @@ fn by_client_id(
 ) -> Result<Option<Message>, ApiError> {
     let sql = format!("{SELECT_MESSAGE} WHERE m.sender_id = ?1 AND m.client_id = ?2");
     let found = conn
+        .prepare_cached(&sql)?
         .query_row(
-            &sql,
             rusqlite::params![sender.0, client_id.0.to_string()],
             row_with_card_ref,
         )
@@ -183,10 +192,7 @@ pub fn mark_read(
         user: me.clone(),
         up_to,
     };
-    for member in members(ctx.conn, conversation_id)? {
-        ctx.emit(member.id, &event)?;
-    }
-    Ok(())
+    ctx.emit_to_members(conversation_id, &event)
 }
 
 /// Puts a card (a payment or a request) in a conversation as a message from `sender`, with
@@ -226,8 +232,6 @@ pub fn insert_card(
     let event = Event::Message {
         message: message.clone(),
     };
-    for member in members(ctx.conn, conversation_id)? {
-        ctx.emit(member.id, &event)?;
-    }
+    ctx.emit_to_members(conversation_id, &event)?;
     Ok(message)
 }

@@ -8,8 +8,9 @@
 //! user's stream reaches the fan-out in seq order.
 
 use super::Store;
+use super::events;
 use crate::metrics::{BATCH_SIZE_BOUNDS, Histogram};
-use crate::protocol::{ApiError, Event, Seq, ServerFrame, UserId};
+use crate::protocol::{ApiError, ConversationId, Event, Seq, UserId};
 use rusqlite::{Connection, Transaction};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -20,12 +21,13 @@ pub const MAX_BATCH: usize = 256;
 /// Requests waiting for the writer; callers wait (backpressure) when it is full.
 const QUEUE_CAPACITY: usize = 1024;
 
-/// One event for one user, ready to send: its frame is serialized once, here.
+/// One event for one user. The event is serialized once for all its recipients; each
+/// connection wraps it in its frame with the recipient's seq (`events::frame`).
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub user_id: UserId,
     pub seq: Seq,
-    pub frame: Arc<str>,
+    pub event: Arc<str>,
 }
 
 /// Where committed events go (the server's fan-out hub).
@@ -40,32 +42,42 @@ pub struct WriteCtx<'a> {
 impl WriteCtx<'_> {
     /// Appends `event` to `user_id`'s durable stream; it is published once the batch commits.
     pub fn emit(&mut self, user_id: UserId, event: &Event) -> Result<Seq, ApiError> {
-        let seq: i64 = self.conn.query_row(
-            "UPDATE users SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
-            [user_id.0],
-            |row| row.get(0),
-        )?;
-        let body = serde_json::to_string(event).map_err(|e| {
-            tracing::error!(error = %e, "cannot serialize event");
-            ApiError::internal()
-        })?;
-        self.conn.execute(
-            "INSERT INTO events (user_id, seq, body) VALUES (?1, ?2, ?3)",
-            rusqlite::params![user_id.0, seq, body],
-        )?;
-        let seq = Seq(seq);
-        let frame = serde_json::to_string(&ServerFrame::Event {
-            seq,
-            event: event.clone(),
-        })
-        .map_err(|_| ApiError::internal())?;
+        let body = serialize(event)?;
+        let seq = events::append_for_user(self.conn, user_id, &events::stored(event, &body))?;
         self.deliveries.push(Delivery {
             user_id,
             seq,
-            frame: frame.into(),
+            event: body.into(),
         });
         Ok(seq)
     }
+
+    /// Appends `event` to the stream of every active member of `conversation_id`: one
+    /// serialization and two statements however many members there are.
+    pub fn emit_to_members(
+        &mut self,
+        conversation_id: ConversationId,
+        event: &Event,
+    ) -> Result<(), ApiError> {
+        let body = serialize(event)?;
+        let appended =
+            events::append_for_members(self.conn, conversation_id, &events::stored(event, &body))?;
+        let body: Arc<str> = body.into();
+        self.deliveries
+            .extend(appended.into_iter().map(|(user_id, seq)| Delivery {
+                user_id,
+                seq,
+                event: Arc::clone(&body),
+            }));
+        Ok(())
+    }
+}
+
+fn serialize(event: &Event) -> Result<String, ApiError> {
+    serde_json::to_string(event).map_err(|e| {
+        tracing::error!(error = %e, "cannot serialize event");
+        ApiError::internal()
+    })
 }
 
 type Completion = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
@@ -93,6 +105,13 @@ impl Writer {
         publish: Publish,
     ) -> Result<(Writer, std::thread::JoinHandle<()>), super::StoreError> {
         let conn = store.connect()?;
+        // The one writer gets a large page cache (64 MiB), so a busy batch does not spill
+        // pages to the WAL before it commits; readers keep SQLite's default.
+        conn.pragma_update(None, "cache_size", -65_536)
+            .map_err(|source| super::StoreError::Open {
+                path: store.path().to_owned(),
+                source,
+            })?;
         let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
         let stats = Arc::new(WriterStats {
             batch_latency: Histogram::latency(),

@@ -365,8 +365,5 @@ fn announce(
     event: &Event,
     conversation_id: ConversationId,
 ) -> Result<(), ApiError> {
-    for member in members(ctx.conn, conversation_id)? {
-        ctx.emit(member.id, event)?;
-    }
-    Ok(())
+    ctx.emit_to_members(conversation_id, event)
 }

@@ -296,9 +296,7 @@ fn announce(ctx: &mut WriteCtx, id: PaymentRequestId) -> Result<PaymentRequest, 
     let event = Event::RequestUpdated {
         request: Box::new(request.clone()),
     };
-    for member in members(ctx.conn, request.conversation_id)? {
-        ctx.emit(member.id, &event)?;
-    }
+    ctx.emit_to_members(request.conversation_id, &event)?;
     Ok(request)
 }
 

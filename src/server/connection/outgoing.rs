@@ -82,9 +82,9 @@ async fn forward_live(sink: &mut Sink, live: &mut Option<(Subscription, Seq)>, i
         Live::Event(delivery) if delivery.seq <= *delivered => return true,
         Live::Event(delivery) => {
             *delivered = delivery.seq;
-            delivery.frame
+            crate::store::events::frame(delivery.seq, &delivery.event)
         }
-        Live::Ephemeral(frame) => frame,
+        Live::Ephemeral(frame) => frame.to_string(),
     };
-    sink.send(Message::text(frame.to_string())).await.is_ok()
+    sink.send(Message::text(frame)).await.is_ok()
 }
