@@ -2,6 +2,7 @@
 
 use crate::money::{Currency, Money};
 use crate::protocol::{ApiError, UserId};
+use crate::store::Cached;
 use rusqlite::{Connection, OptionalExtension};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,7 +15,7 @@ pub fn wallet(
     currency: Currency,
 ) -> Result<Option<AccountId>, ApiError> {
     let id = conn
-        .query_row(
+        .query_row_cached(
             "SELECT id FROM accounts WHERE kind = 'wallet' AND user_id = ?1 AND currency = ?2",
             rusqlite::params![user_id.0, currency.code()],
             |row| row.get(0),
@@ -53,7 +54,7 @@ pub fn wallet_or_open(
     if let Some(id) = wallet(conn, user_id, currency)? {
         return Ok(id);
     }
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO accounts (kind, user_id, currency) VALUES ('wallet', ?1, ?2)",
         rusqlite::params![user_id.0, currency.code()],
     )?;
@@ -64,7 +65,7 @@ pub fn wallet_or_open(
 /// everything ever minted in that currency.
 pub fn issuance(conn: &Connection, currency: Currency) -> Result<AccountId, ApiError> {
     let id: Option<i64> = conn
-        .query_row(
+        .query_row_cached(
             "SELECT id FROM accounts WHERE kind = 'issuance' AND currency = ?1",
             [currency.code()],
             |row| row.get(0),
@@ -73,7 +74,7 @@ pub fn issuance(conn: &Connection, currency: Currency) -> Result<AccountId, ApiE
     if let Some(id) = id {
         return Ok(AccountId(id));
     }
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO accounts (kind, currency) VALUES ('issuance', ?1)",
         [currency.code()],
     )?;
@@ -81,7 +82,7 @@ pub fn issuance(conn: &Connection, currency: Currency) -> Result<AccountId, ApiE
 }
 
 pub fn balance(conn: &Connection, account: AccountId) -> Result<i64, ApiError> {
-    Ok(conn.query_row(
+    Ok(conn.query_row_cached(
         "SELECT balance_minor FROM accounts WHERE id = ?1",
         [account.0],
         |row| row.get(0),

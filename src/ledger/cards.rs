@@ -4,6 +4,7 @@
 use super::{invoices, requests, transfers};
 use crate::protocol::ApiError;
 use crate::protocol::payments::{Card, InvoiceId, PaymentRequestId, TransferId};
+use crate::store::Cached;
 use rusqlite::Connection;
 
 /// What a message row stores to point at its card.
@@ -29,7 +30,7 @@ pub fn load(conn: &Connection, kind: &str, reference: i64) -> Result<Card, ApiEr
         }),
         "refund" => {
             let transfer = transfers::view(conn, TransferId(reference))?;
-            let invoice_id: i64 = conn.query_row(
+            let invoice_id: i64 = conn.query_row_cached(
                 "SELECT invoice_id FROM transfers WHERE id = ?1",
                 [reference],
                 |row| row.get(0),

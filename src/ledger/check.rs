@@ -1,6 +1,7 @@
 //! `check-ledger`: verifies the invariants listed in `ledger/mod.rs`, reading only.
 //! Each check is one query that returns the rows breaking it; an empty result is a pass.
 
+use crate::store::Cached;
 use rusqlite::Connection;
 
 /// One invariant and what was found against it.
@@ -113,7 +114,7 @@ pub fn check(conn: &Connection) -> rusqlite::Result<Vec<Finding>> {
 
 /// Totals for the report: (accounts, transfers, requests, invoices).
 pub fn totals(conn: &Connection) -> rusqlite::Result<(i64, i64, i64, i64)> {
-    conn.query_row(
+    conn.query_row_cached(
         "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM transfers),
                 (SELECT COUNT(*) FROM payment_requests), (SELECT COUNT(*) FROM invoices)",
         [],

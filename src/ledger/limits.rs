@@ -4,6 +4,7 @@
 use super::accounts::AccountId;
 use crate::money::Money;
 use crate::protocol::{ApiError, ErrorCode};
+use crate::store::Cached;
 use rusqlite::Connection;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -35,7 +36,7 @@ impl Limits {
         }
         if let Some(limit) = limit_of(&self.per_day) {
             let day_start = now_ms - now_ms.rem_euclid(DAY_MS);
-            let spent: i64 = conn.query_row(
+            let spent: i64 = conn.query_row_cached(
                 "SELECT COALESCE(SUM(amount_minor), 0) FROM transfers
                  WHERE from_account = ?1 AND created_at_ms >= ?2",
                 [wallet.0, day_start],

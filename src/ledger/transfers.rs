@@ -7,6 +7,7 @@ use crate::protocol::payments::{
     IdempotencyKey, InvoiceId, PaymentRequestId, Transfer, TransferId, TransferKind,
 };
 use crate::protocol::{ApiError, ConversationId, ErrorCode, TimestampMs, User, UserId};
+use crate::store::Cached;
 use rusqlite::{Connection, OptionalExtension};
 
 /// Everything a transfer records.
@@ -52,7 +53,7 @@ pub fn post(conn: &Connection, posting: &Posting) -> Result<TransferId, ApiError
         ));
     }
     let now = TimestampMs::now().0;
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO transfers (initiator_id, idempotency_key, fingerprint, kind, from_account,
              to_account, amount_minor, currency, memo, conversation_id, request_id, invoice_id, created_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -74,11 +75,11 @@ pub fn post(conn: &Connection, posting: &Posting) -> Result<TransferId, ApiError
     )?;
     let transfer = TransferId(conn.last_insert_rowid());
     for (account, delta) in [(posting.from, -amount), (posting.to, amount)] {
-        conn.execute(
+        conn.execute_cached(
             "INSERT INTO entries (transfer_id, account_id, amount_minor) VALUES (?1, ?2, ?3)",
             [transfer.0, account.0, delta],
         )?;
-        conn.execute(
+        conn.execute_cached(
             "UPDATE accounts SET balance_minor = balance_minor + ?2 WHERE id = ?1",
             [account.0, delta],
         )?;
@@ -87,7 +88,7 @@ pub fn post(conn: &Connection, posting: &Posting) -> Result<TransferId, ApiError
 }
 
 fn account_state(conn: &Connection, account: AccountId) -> Result<(String, i64), ApiError> {
-    Ok(conn.query_row(
+    Ok(conn.query_row_cached(
         "SELECT kind, balance_minor FROM accounts WHERE id = ?1",
         [account.0],
         |row| Ok((row.get(0)?, row.get(1)?)),
@@ -101,7 +102,7 @@ pub fn by_key(
     key: &IdempotencyKey,
 ) -> Result<Option<(TransferId, String)>, ApiError> {
     let found = conn
-        .query_row(
+        .query_row_cached(
             "SELECT id, fingerprint FROM transfers WHERE initiator_id = ?1 AND idempotency_key = ?2",
             rusqlite::params![initiator.0, key.0],
             |row| Ok((TransferId(row.get(0)?), row.get(1)?)),
@@ -146,7 +147,7 @@ pub fn replayed_payment(
 
 /// A transfer as the wire shows it.
 pub fn view(conn: &Connection, id: TransferId) -> Result<Transfer, ApiError> {
-    let row = conn.query_row(
+    let row = conn.query_row_cached(
         "SELECT t.kind, t.amount_minor, t.currency, t.memo, t.conversation_id, t.request_id,
                 t.created_at_ms, fu.id, fu.username, tu.id, tu.username
          FROM transfers t
@@ -202,7 +203,7 @@ pub fn view(conn: &Connection, id: TransferId) -> Result<Transfer, ApiError> {
 
 /// The debited wallet's balance right after transfer `id` (the sum of its entries up to it).
 pub fn balance_after(conn: &Connection, id: TransferId) -> Result<Money, ApiError> {
-    let (minor, currency): (i64, String) = conn.query_row(
+    let (minor, currency): (i64, String) = conn.query_row_cached(
         "SELECT (SELECT SUM(e2.amount_minor) FROM entries e2
                  WHERE e2.account_id = e.account_id AND e2.id <= e.id), t.currency
          FROM entries e JOIN transfers t ON t.id = e.transfer_id

@@ -3,6 +3,7 @@
 
 use super::writer::WriteCtx;
 use crate::protocol::{ApiError, ErrorCode, User, UserId};
+use crate::store::Cached;
 use rusqlite::{Connection, OptionalExtension};
 
 /// The columns [`user_from_row`] reads, from a `users` table aliased `u`.
@@ -54,7 +55,7 @@ pub fn create_user(
     password_hash: &str,
 ) -> Result<User, ApiError> {
     validate_username(username)?;
-    let inserted = ctx.conn.execute(
+    let inserted = ctx.conn.execute_cached(
         "INSERT INTO users (username, password_hash, created_at_ms) VALUES (?1, ?2, ?3)
          ON CONFLICT (username) DO NOTHING",
         rusqlite::params![username, password_hash, super::now_ms()],
@@ -89,7 +90,7 @@ pub fn create_bot(
     }
     // "!" is no PHC string: no password ever verifies against it.
     let mut user = create_user(ctx, username, "!")?;
-    ctx.conn.execute(
+    ctx.conn.execute_cached(
         "UPDATE users SET is_bot = 1, merchant_name = ?2 WHERE id = ?1",
         rusqlite::params![user.id.0, merchant],
     )?;
@@ -102,7 +103,7 @@ pub fn create_bot(
 pub fn credentials(conn: &Connection, username: &str) -> Result<Option<(User, String)>, ApiError> {
     let sql = format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = ?1");
     let found = conn
-        .query_row(&sql, [username], |row| {
+        .query_row_cached(&sql, [username], |row| {
             Ok((user_from_row(row, 0)?, row.get(4)?))
         })
         .optional()?;
@@ -111,14 +112,14 @@ pub fn credentials(conn: &Connection, username: &str) -> Result<Option<(User, St
 
 pub fn user_by_name(conn: &Connection, username: &str) -> Result<User, ApiError> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = ?1");
-    conn.query_row(&sql, [username], |row| user_from_row(row, 0))
+    conn.query_row_cached(&sql, [username], |row| user_from_row(row, 0))
         .optional()?
         .ok_or_else(|| ApiError::not_found(format!("no user named {username:?}")))
 }
 
 /// The argon2 hash of `user_id`'s payment PIN, if one is set.
 pub fn pin_hash(conn: &Connection, user_id: UserId) -> Result<Option<String>, ApiError> {
-    Ok(conn.query_row(
+    Ok(conn.query_row_cached(
         "SELECT pin_hash FROM users WHERE id = ?1",
         [user_id.0],
         |row| row.get(0),
@@ -136,7 +137,7 @@ pub fn pin_locked_until(
     user_id: UserId,
     now_ms: i64,
 ) -> Result<Option<i64>, ApiError> {
-    let until: Option<i64> = conn.query_row(
+    let until: Option<i64> = conn.query_row_cached(
         "SELECT pin_locked_until_ms FROM users WHERE id = ?1",
         [user_id.0],
         |row| row.get(0),
@@ -154,7 +155,7 @@ pub fn admit_pin_attempt(
 ) -> Result<Option<i64>, ApiError> {
     Ok(ctx
         .conn
-        .query_row(
+        .query_row_cached(
             "UPDATE users SET pin_failures = pin_failures + 1
              WHERE id = ?1 AND pin_failures < ?2
                AND (pin_locked_until_ms IS NULL OR pin_locked_until_ms <= ?3)
@@ -168,7 +169,7 @@ pub fn admit_pin_attempt(
 /// An admitted attempt was wrong: it stays counted, and once every attempt is used up payments
 /// lock for `PIN_LOCK_MS`. Returns the attempts left (0: locked).
 pub fn settle_wrong_pin(ctx: &mut WriteCtx, user_id: UserId, now_ms: i64) -> Result<i64, ApiError> {
-    let (failures, locked_until): (i64, Option<i64>) = ctx.conn.query_row(
+    let (failures, locked_until): (i64, Option<i64>) = ctx.conn.query_row_cached(
         "SELECT pin_failures, pin_locked_until_ms FROM users WHERE id = ?1",
         [user_id.0],
         |row| Ok((row.get(0)?, row.get(1)?)),
@@ -177,7 +178,7 @@ pub fn settle_wrong_pin(ctx: &mut WriteCtx, user_id: UserId, now_ms: i64) -> Res
         return Ok(0);
     }
     if failures >= PIN_ATTEMPTS {
-        ctx.conn.execute(
+        ctx.conn.execute_cached(
             "UPDATE users SET pin_failures = 0, pin_locked_until_ms = ?2 WHERE id = ?1",
             [user_id.0, now_ms + PIN_LOCK_MS],
         )?;
@@ -188,7 +189,7 @@ pub fn settle_wrong_pin(ctx: &mut WriteCtx, user_id: UserId, now_ms: i64) -> Res
 
 /// A right PIN clears the count of wrong ones.
 pub fn clear_pin_failures(ctx: &mut WriteCtx, user_id: UserId) -> Result<(), ApiError> {
-    ctx.conn.execute(
+    ctx.conn.execute_cached(
         "UPDATE users SET pin_failures = 0 WHERE id = ?1 AND pin_failures > 0",
         [user_id.0],
     )?;
@@ -196,7 +197,7 @@ pub fn clear_pin_failures(ctx: &mut WriteCtx, user_id: UserId) -> Result<(), Api
 }
 
 pub fn set_pin_hash(ctx: &mut WriteCtx, user_id: UserId, hash: &str) -> Result<(), ApiError> {
-    ctx.conn.execute(
+    ctx.conn.execute_cached(
         "UPDATE users SET pin_hash = ?2 WHERE id = ?1",
         rusqlite::params![user_id.0, hash],
     )?;

@@ -7,6 +7,7 @@ use crate::protocol::{
     ApiError, Conversation, ConversationId, ConversationKind, ErrorCode, Event, MessageId,
     TimestampMs, User, UserId,
 };
+use crate::store::Cached;
 use rusqlite::{Connection, OptionalExtension};
 
 /// Most members a group may have; keeps fan-out per message bounded.
@@ -55,7 +56,7 @@ pub fn view(
     viewer: UserId,
 ) -> Result<Conversation, ApiError> {
     let (kind, group_name, created_at_ms, last_read_id): (String, Option<String>, i64, i64) = conn
-        .query_row(
+        .query_row_cached(
             "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id
              FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = ?2
              WHERE c.id = ?1",
@@ -77,14 +78,14 @@ pub fn view(
             .unwrap_or_default(),
     };
     let last: Option<(i64, i64)> = conn
-        .query_row(
+        .query_row_cached(
             "SELECT id, sent_at_ms FROM messages WHERE conversation_id = ?1
              ORDER BY id DESC LIMIT 1",
             [conversation_id.0],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .optional()?;
-    let unread: u32 = conn.query_row(
+    let unread: u32 = conn.query_row_cached(
         "SELECT COUNT(*) FROM messages WHERE conversation_id = ?1 AND id > ?2 AND sender_id != ?3",
         [conversation_id.0, last_read_id, viewer.0],
         |row| row.get(0),
@@ -129,7 +130,7 @@ pub fn open_direct(
     let key = format!("{}:{}", me.id.0.min(other.id.0), me.id.0.max(other.id.0));
     let existing: Option<i64> = ctx
         .conn
-        .query_row(
+        .query_row_cached(
             "SELECT id FROM conversations WHERE direct_key = ?1",
             [&key],
             |row| row.get(0),
@@ -138,7 +139,7 @@ pub fn open_direct(
     if let Some(id) = existing {
         return view(ctx.conn, ConversationId(id), me.id);
     }
-    ctx.conn.execute(
+    ctx.conn.execute_cached(
         "INSERT INTO conversations (kind, direct_key, created_at_ms) VALUES ('direct', ?1, ?2)",
         rusqlite::params![key, super::now_ms()],
     )?;
@@ -195,7 +196,7 @@ pub fn create_group(
             member_ids.push(user.id);
         }
     }
-    ctx.conn.execute(
+    ctx.conn.execute_cached(
         "INSERT INTO conversations (kind, name, created_at_ms) VALUES ('group', ?1, ?2)",
         rusqlite::params![name, super::now_ms()],
     )?;
@@ -217,7 +218,7 @@ pub fn group_named(
     name: &str,
 ) -> Result<Option<ConversationId>, ApiError> {
     let id = conn
-        .query_row(
+        .query_row_cached(
             "SELECT c.id FROM conversations c JOIN members m ON m.conversation_id = c.id
              WHERE m.user_id = ?1 AND m.active = 1 AND c.kind = 'group' AND c.name = ?2",
             rusqlite::params![user_id.0, name],
@@ -270,7 +271,7 @@ pub fn leave(
 ) -> Result<(), ApiError> {
     require_group(ctx.conn, conversation_id, me.id)?;
     let before = members(ctx.conn, conversation_id)?;
-    ctx.conn.execute(
+    ctx.conn.execute_cached(
         "UPDATE members SET active = 0 WHERE conversation_id = ?1 AND user_id = ?2",
         [conversation_id.0, me.id.0],
     )?;
@@ -303,7 +304,7 @@ fn insert_member(
     user_id: UserId,
 ) -> Result<(), ApiError> {
     // A returning member reads from where the conversation is now, not from where they left.
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO members (conversation_id, user_id, last_read_id, active)
          VALUES (?1, ?2, (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?1), 1)
          ON CONFLICT (conversation_id, user_id) DO UPDATE SET active = 1,

@@ -7,6 +7,7 @@
 //! event is stored as its JSON body.
 
 use crate::protocol::{ApiError, ConversationId, Event, Message, MessageId, Seq, UserId};
+use crate::store::Cached;
 use rusqlite::Connection;
 
 /// How an event is kept in a stream.
@@ -131,7 +132,7 @@ fn message(conn: &Connection, id: MessageId) -> Result<Message, ApiError> {
 
 /// The newest seq handed out to `user_id` (0 when none).
 pub fn latest_seq(conn: &Connection, user_id: UserId) -> Result<Seq, ApiError> {
-    let seq = conn.query_row(
+    let seq = conn.query_row_cached(
         "SELECT last_seq FROM users WHERE id = ?1",
         [user_id.0],
         |row| row.get(0),

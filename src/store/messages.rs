@@ -6,6 +6,7 @@ use crate::protocol::model::validate_text;
 use crate::protocol::{
     ApiError, ClientMsgId, ConversationId, Event, Message, MessageId, TimestampMs, User, UserId,
 };
+use crate::store::Cached;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 /// Most messages one history page returns.
@@ -169,7 +170,7 @@ pub fn mark_read(
     up_to: MessageId,
 ) -> Result<(), ApiError> {
     require_member(ctx.conn, conversation_id, me.id)?;
-    let in_conversation: bool = ctx.conn.query_row(
+    let in_conversation: bool = ctx.conn.query_row_cached(
         "SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2)",
         [up_to.0, conversation_id.0],
         |row| row.get(0),
@@ -179,7 +180,7 @@ pub fn mark_read(
             "message {up_to} is not in conversation {conversation_id}"
         )));
     }
-    let moved = ctx.conn.execute(
+    let moved = ctx.conn.execute_cached(
         "UPDATE members SET last_read_id = ?3
          WHERE conversation_id = ?1 AND user_id = ?2 AND last_read_id < ?3",
         [conversation_id.0, me.id.0, up_to.0],
@@ -207,7 +208,7 @@ pub fn insert_card(
     let (kind, reference) = crate::ledger::cards::reference(&card);
     let client_id = ClientMsgId::random();
     let sent_at = TimestampMs::now();
-    ctx.conn.execute(
+    ctx.conn.execute_cached(
         "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         rusqlite::params![

@@ -112,6 +112,13 @@ impl Store {
             // file: a write syscall per page touched. In memory it costs a copy.
             conn.pragma_update(None, "temp_store", "MEMORY")?;
             conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+            // Keep each cached statement's plan: without this, SQLite may re-prepare a
+            // statement whenever a new value is bound to a parameter its planner looked at,
+            // which a profile showed costing the writer a quarter of its time.
+            conn.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+                true,
+            )?;
             Ok(conn)
         };
         open().map_err(|source| StoreError::Open {
@@ -185,6 +192,31 @@ fn migrate(conn: &Connection) -> Result<(), MigrateError> {
         conn.execute_batch(&apply).map_err(MigrateError::Sql)?;
     }
     Ok(())
+}
+
+/// Statements prepared once per connection and reused. Parsing SQL anew on every call cost
+/// the writer more than running it (a profile of the payment path: 40% of its time).
+pub trait Cached {
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
 }
 
 /// Current time as stored in the database.

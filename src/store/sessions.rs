@@ -5,10 +5,11 @@
 use super::accounts::{USER_COLUMNS, user_from_row};
 use super::writer::WriteCtx;
 use crate::protocol::{ApiError, User, UserId};
+use crate::store::Cached;
 use rusqlite::{Connection, OptionalExtension};
 
 pub fn insert_token(ctx: &mut WriteCtx, token_hash: &str, user_id: UserId) -> Result<(), ApiError> {
-    ctx.conn.execute(
+    ctx.conn.execute_cached(
         "INSERT INTO tokens (token_hash, user_id, created_at_ms) VALUES (?1, ?2, ?3)",
         rusqlite::params![token_hash, user_id.0, super::now_ms()],
     )?;
@@ -23,14 +24,14 @@ const KEEP_REVOCATIONS_MS: i64 = 24 * 60 * 60 * 1000;
 pub fn revoke_token(ctx: &mut WriteCtx, token_hash: &str) -> Result<bool, ApiError> {
     let deleted = ctx
         .conn
-        .execute("DELETE FROM tokens WHERE token_hash = ?1", [token_hash])?;
+        .execute_cached("DELETE FROM tokens WHERE token_hash = ?1", [token_hash])?;
     if deleted > 0 {
         let now = super::now_ms();
-        ctx.conn.execute(
+        ctx.conn.execute_cached(
             "INSERT INTO token_revocations (token_hash, revoked_at_ms) VALUES (?1, ?2)",
             rusqlite::params![token_hash, now],
         )?;
-        ctx.conn.execute(
+        ctx.conn.execute_cached(
             "DELETE FROM token_revocations WHERE revoked_at_ms < ?1",
             [now - KEEP_REVOCATIONS_MS],
         )?;
@@ -57,7 +58,7 @@ fn token_hashes_of(conn: &Connection, user_id: UserId) -> Result<Vec<String>, Ap
 
 /// The id of the newest logged revocation (0 when none).
 pub fn last_revocation(conn: &Connection) -> Result<i64, ApiError> {
-    Ok(conn.query_row(
+    Ok(conn.query_row_cached(
         "SELECT COALESCE(MAX(id), 0) FROM token_revocations",
         [],
         |row| row.get(0),
@@ -78,7 +79,7 @@ pub fn revocations_after(conn: &Connection, after: i64) -> Result<Vec<(i64, Stri
 /// Records that a token was just used to connect, and from where. False: no such token
 /// (revoked meanwhile).
 pub fn touch_token(ctx: &mut WriteCtx, token_hash: &str, address: &str) -> Result<bool, ApiError> {
-    let updated = ctx.conn.execute(
+    let updated = ctx.conn.execute_cached(
         "UPDATE tokens SET last_used_at_ms = ?2, last_address = ?3 WHERE token_hash = ?1",
         rusqlite::params![token_hash, super::now_ms(), address],
     )?;
@@ -131,6 +132,6 @@ pub fn user_for_token(conn: &Connection, token_hash: &str) -> Result<Option<User
         "SELECT {USER_COLUMNS} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1"
     );
     Ok(conn
-        .query_row(&sql, [token_hash], |row| user_from_row(row, 0))
+        .query_row_cached(&sql, [token_hash], |row| user_from_row(row, 0))
         .optional()?)
 }

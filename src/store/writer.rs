@@ -8,7 +8,7 @@
 //! user's stream reaches the fan-out in seq order.
 
 use super::Store;
-use super::events;
+use super::{Cached, events};
 use crate::metrics::{BATCH_SIZE_BOUNDS, Histogram};
 use crate::protocol::{ApiError, ConversationId, Event, Seq, UserId};
 use rusqlite::{Connection, Transaction};
@@ -155,13 +155,13 @@ where
     F: FnOnce(&mut WriteCtx) -> Result<T, ApiError>,
 {
     let mut deliveries = Vec::new();
-    let result = match tx.savepoint() {
+    let result = match RequestSavepoint::begin(tx) {
         Ok(savepoint) => {
             // A request whose invariant assertion fails is rolled back alone and answered
             // `internal`; the writer, and every other request in the batch, carries on.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 f(&mut WriteCtx {
-                    conn: &savepoint,
+                    conn: savepoint.conn,
                     deliveries: &mut deliveries,
                 })
             }))
@@ -169,9 +169,9 @@ where
                 tracing::error!("a write request panicked; it is rolled back");
                 Err(ApiError::internal())
             });
-            // Dropping a savepoint without commit rolls it back.
+            // Dropping a savepoint without releasing it rolls it back.
             match outcome {
-                Ok(value) => savepoint.commit().map(|()| value).map_err(ApiError::from),
+                Ok(value) => savepoint.release().map(|()| value).map_err(ApiError::from),
                 Err(error) => Err(error),
             }
         }
@@ -185,6 +185,41 @@ where
         let _ = reply.send(committed.and(result));
     });
     (deliveries, completion)
+}
+
+/// One request's savepoint inside the batch's transaction, through cached statements
+/// (rusqlite's own parses its SQL on every use, which the writer pays per request). Rolled
+/// back when dropped unreleased.
+struct RequestSavepoint<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> RequestSavepoint<'c> {
+    fn begin(conn: &'c Connection) -> rusqlite::Result<Self> {
+        conn.execute_cached("SAVEPOINT request", [])?;
+        Ok(RequestSavepoint { conn, open: true })
+    }
+
+    fn release(mut self) -> rusqlite::Result<()> {
+        self.conn.execute_cached("RELEASE request", [])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for RequestSavepoint<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let rolled_back = self
+                .conn
+                .execute_cached("ROLLBACK TO request", [])
+                .and_then(|_| self.conn.execute_cached("RELEASE request", []));
+            if let Err(error) = rolled_back {
+                tracing::error!(%error, "cannot roll a request back");
+            }
+        }
+    }
 }
 
 fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, publish: Publish, stats: &WriterStats) {

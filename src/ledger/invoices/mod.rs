@@ -6,6 +6,7 @@
 mod items;
 mod read;
 
+use crate::store::Cached;
 pub use items::{MAX_ITEM_NAME_CHARS, MAX_ITEMS, MAX_QUANTITY, total_of};
 use read::{by_key, visible};
 pub use read::{involving, view};
@@ -102,7 +103,7 @@ pub fn send(
         None => None,
     };
     let now = TimestampMs::now().0;
-    ctx.conn.execute(
+    ctx.conn.execute_cached(
         "INSERT INTO invoices (conversation_id, merchant_id, buyer_id, currency, total_minor, items,
              payload, status, expires_at_ms, idempotency_key, fingerprint, created_at_ms, updated_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9, ?10, ?11, ?11)",
@@ -201,7 +202,7 @@ pub fn pay(
             invoice_id: Some(id),
         },
     )?;
-    let changed = ctx.conn.execute(
+    let changed = ctx.conn.execute_cached(
         "UPDATE invoices SET status = 'paid', transfer_id = ?2, updated_at_ms = ?3 WHERE id = ?1 AND status = 'open'",
         rusqlite::params![id.0, transfer_id.0, TimestampMs::now().0],
     )?;
@@ -303,7 +304,7 @@ pub fn refund(
             invoice_id: Some(id),
         },
     )?;
-    ctx.conn.execute(
+    ctx.conn.execute_cached(
         "UPDATE invoices SET refunded_minor = refunded_minor + ?2, updated_at_ms = ?3 WHERE id = ?1",
         rusqlite::params![id.0, amount.amount_minor, TimestampMs::now().0],
     )?;
@@ -344,7 +345,7 @@ pub fn expire_due(ctx: &mut WriteCtx, now_ms: i64) -> Result<usize, ApiError> {
         .query_map(rusqlite::params![now_ms, EXPIRE_BATCH], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
     for &id in &due {
-        ctx.conn.execute(
+        ctx.conn.execute_cached(
             "UPDATE invoices SET status = 'expired', updated_at_ms = ?2 WHERE id = ?1",
             [id, now_ms],
         )?;

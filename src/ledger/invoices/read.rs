@@ -4,13 +4,14 @@ use crate::ledger::accounts::currency_of;
 use crate::money::Money;
 use crate::protocol::payments::{IdempotencyKey, Invoice, InvoiceId, InvoiceStatus, TransferId};
 use crate::protocol::{ApiError, ConversationId, TimestampMs, User, UserId};
+use crate::store::Cached;
 use crate::store::accounts::{USER_COLUMNS, user_from_row};
 use crate::store::conversations::require_member;
 use rusqlite::{Connection, OptionalExtension};
 
 pub(super) fn visible(conn: &Connection, user: UserId, id: InvoiceId) -> Result<Invoice, ApiError> {
     let conversation: Option<i64> = conn
-        .query_row(
+        .query_row_cached(
             "SELECT conversation_id FROM invoices WHERE id = ?1",
             [id.0],
             |row| row.get(0),
@@ -29,7 +30,7 @@ pub(super) fn by_key(
     key: &IdempotencyKey,
 ) -> Result<Option<(InvoiceId, String)>, ApiError> {
     Ok(conn
-        .query_row(
+        .query_row_cached(
             "SELECT id, fingerprint FROM invoices WHERE merchant_id = ?1 AND idempotency_key = ?2",
             rusqlite::params![merchant.0, key.0],
             |row| Ok((InvoiceId(row.get(0)?), row.get(1)?)),
@@ -116,7 +117,7 @@ fn current_status(stored: InvoiceStatus, expires_at_ms: Option<i64>) -> InvoiceS
 
 pub fn view(conn: &Connection, id: InvoiceId) -> Result<Invoice, ApiError> {
     let sql = format!("{} WHERE i.id = ?1", select_invoice());
-    finish(conn.query_row(&sql, [id.0], from_row)?)
+    finish(conn.query_row_cached(&sql, [id.0], from_row)?)
 }
 
 /// Invoices `user` sent or was sent: open ones first, then the newest.

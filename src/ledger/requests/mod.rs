@@ -3,6 +3,7 @@
 
 mod read;
 
+use crate::store::Cached;
 use read::{by_key, visible};
 pub use read::{involving, view};
 
@@ -79,7 +80,7 @@ pub fn request_money(
     };
     let conversation_id = conversation_with(ctx, me, &payer, order.conversation_id)?;
     let now = TimestampMs::now().0;
-    ctx.conn.execute(
+    ctx.conn.execute_cached(
         "INSERT INTO payment_requests (conversation_id, requester_id, payer_id, amount_minor,
              currency, memo, status, expires_at_ms, idempotency_key, fingerprint, created_at_ms, updated_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, ?8, ?9, ?10, ?10)",
@@ -211,7 +212,7 @@ pub fn pay_request(
             invoice_id: None,
         },
     )?;
-    let changed = ctx.conn.execute(
+    let changed = ctx.conn.execute_cached(
         "UPDATE payment_requests SET status = 'paid', transfer_id = ?2, updated_at_ms = ?3
          WHERE id = ?1 AND status = 'open'",
         rusqlite::params![id.0, transfer_id.0, TimestampMs::now().0],
@@ -264,7 +265,7 @@ fn close(
     status: RequestStatus,
 ) -> Result<PaymentRequest, ApiError> {
     require_open(request)?;
-    ctx.conn.execute(
+    ctx.conn.execute_cached(
         "UPDATE payment_requests SET status = ?2, updated_at_ms = ?3 WHERE id = ?1 AND status = 'open'",
         rusqlite::params![request.id.0, status.as_str(), TimestampMs::now().0],
     )?;
@@ -281,7 +282,7 @@ pub fn expire_due(ctx: &mut WriteCtx, now_ms: i64) -> Result<usize, ApiError> {
         .query_map(rusqlite::params![now_ms, EXPIRE_BATCH], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
     for &id in &due {
-        ctx.conn.execute(
+        ctx.conn.execute_cached(
             "UPDATE payment_requests SET status = 'expired', updated_at_ms = ?2 WHERE id = ?1",
             [id, now_ms],
         )?;

@@ -6,6 +6,7 @@ use crate::protocol::payments::{
     IdempotencyKey, PaymentRequest, PaymentRequestId, RequestStatus, TransferId,
 };
 use crate::protocol::{ApiError, ConversationId, TimestampMs, User, UserId};
+use crate::store::Cached;
 use crate::store::conversations::require_member;
 use rusqlite::{Connection, OptionalExtension};
 
@@ -16,7 +17,7 @@ pub(super) fn visible(
     id: PaymentRequestId,
 ) -> Result<PaymentRequest, ApiError> {
     let conversation: Option<i64> = conn
-        .query_row(
+        .query_row_cached(
             "SELECT conversation_id FROM payment_requests WHERE id = ?1",
             [id.0],
             |row| row.get(0),
@@ -35,7 +36,7 @@ pub(super) fn by_key(
     key: &IdempotencyKey,
 ) -> Result<Option<(PaymentRequestId, String)>, ApiError> {
     Ok(conn
-        .query_row(
+        .query_row_cached(
             "SELECT id, fingerprint FROM payment_requests WHERE requester_id = ?1 AND idempotency_key = ?2",
             rusqlite::params![requester.0, key.0],
             |row| Ok((PaymentRequestId(row.get(0)?), row.get(1)?)),
@@ -105,7 +106,7 @@ fn finish(row: RequestRow) -> Result<PaymentRequest, ApiError> {
 
 pub fn view(conn: &Connection, id: PaymentRequestId) -> Result<PaymentRequest, ApiError> {
     let sql = format!("{SELECT_REQUEST} WHERE r.id = ?1");
-    finish(conn.query_row(&sql, [id.0], from_row)?)
+    finish(conn.query_row_cached(&sql, [id.0], from_row)?)
 }
 
 /// Requests `user` made or is asked to pay: open ones first, then the newest.
