@@ -1,6 +1,6 @@
 //! send_invoice, pay_invoice, refund, invoices. The rules live in `ledger::invoices`.
 
-use super::payments::check_pin;
+use super::payments::paying;
 use crate::ledger;
 use crate::ledger::invoices::InvoiceOrder;
 use crate::money::{Currency, Money};
@@ -49,12 +49,11 @@ pub async fn pay(
     key: IdempotencyKey,
     pin: Option<String>,
 ) -> Result<results::Paid, ApiError> {
-    check_pin(state, me, pin).await?;
-    let (me, limits) = (me.clone(), state.config.limits.clone());
-    state
-        .writer
-        .write(move |ctx| ledger::invoices::pay(ctx, &me, invoice_id, &key, &limits))
-        .await
+    let (buyer, limits) = (me.clone(), state.config.limits.clone());
+    paying(state, me, pin, move |ctx| {
+        ledger::invoices::pay(ctx, &buyer, invoice_id, &key, &limits)
+    })
+    .await
 }
 
 pub async fn refund(

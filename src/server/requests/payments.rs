@@ -32,21 +32,49 @@ pub async fn pay(
     key: IdempotencyKey,
     pin: Option<String>,
 ) -> Result<results::Paid, ApiError> {
-    check_pin(state, me, pin).await?;
-    let (me, limits) = (me.clone(), state.config.limits.clone());
-    state
+    let (payer, limits) = (me.clone(), state.config.limits.clone());
+    paying(state, me, pin, move |ctx| {
+        let order = PayOrder {
+            to: &to,
+            amount,
+            memo: &memo,
+            conversation_id,
+            key: &key,
+        };
+        ledger::payments::pay(ctx, &payer, &order, &limits)
+    })
+    .await
+}
+
+/// Runs `write`, which moves money out of `me`'s wallet, behind the PIN. An account without a
+/// PIN is seen inside the write itself (one trip to the writer, no read before it); one with a
+/// PIN is answered by the slow check first (`check_pin`), then written.
+pub(super) async fn paying<T, F>(
+    state: &ServerState,
+    me: &User,
+    pin: Option<String>,
+    write: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut WriteCtx) -> Result<T, ApiError> + Clone + Send + 'static,
+{
+    let me_id = me.id;
+    let without_pin = write.clone();
+    let written = state
         .writer
-        .write(move |ctx| {
-            let order = PayOrder {
-                to: &to,
-                amount,
-                memo: &memo,
-                conversation_id,
-                key: &key,
-            };
-            ledger::payments::pay(ctx, &me, &order, &limits)
-        })
-        .await
+        .write(
+            move |ctx| match store::accounts::pin_hash(ctx.conn, me_id)? {
+                Some(_) => Ok(None),
+                None => without_pin(ctx).map(Some),
+            },
+        )
+        .await?;
+    if let Some(result) = written {
+        return Ok(result);
+    }
+    check_pin(state, me, pin).await?;
+    state.writer.write(write).await
 }
 
 #[allow(clippy::too_many_arguments)] // One per field of the `request_money` frame.
@@ -100,12 +128,11 @@ pub async fn pay_request(
     key: IdempotencyKey,
     pin: Option<String>,
 ) -> Result<results::Paid, ApiError> {
-    check_pin(state, me, pin).await?;
-    let (me, limits) = (me.clone(), state.config.limits.clone());
-    state
-        .writer
-        .write(move |ctx| ledger::requests::pay_request(ctx, &me, request_id, &key, &limits))
-        .await
+    let (payer, limits) = (me.clone(), state.config.limits.clone());
+    paying(state, me, pin, move |ctx| {
+        ledger::requests::pay_request(ctx, &payer, request_id, &key, &limits)
+    })
+    .await
 }
 
 /// How a request is closed: `ledger::requests::decline` (by the payer) or `cancel` (by the requester).
@@ -173,11 +200,7 @@ pub async fn set_pin(
 
 /// Passes when the account has no PIN, or `pin` is it. The attempt is counted before the slow
 /// verification (off the writer) and settled after, so concurrent guesses share one budget.
-pub(super) async fn check_pin(
-    state: &ServerState,
-    me: &User,
-    pin: Option<String>,
-) -> Result<(), ApiError> {
+async fn check_pin(state: &ServerState, me: &User, pin: Option<String>) -> Result<(), ApiError> {
     let me = me.id;
     let now = crate::protocol::TimestampMs::now().0;
     let (hash, locked_until) = state
