@@ -3,7 +3,6 @@
 //! commit); reads use a small pool of connections on blocking threads.
 
 pub mod accounts;
-mod checkpoint;
 pub mod conversations;
 pub mod events;
 pub mod messages;

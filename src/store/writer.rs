@@ -107,21 +107,11 @@ impl Writer {
         let conn = store.connect()?;
         // The one writer gets a large page cache (64 MiB), so a busy batch does not spill
         // pages to the WAL before it commits; readers keep SQLite's default.
-        let open_error = |source| super::StoreError::Open {
-            path: store.path().to_owned(),
-            source,
-        };
         conn.pragma_update(None, "cache_size", -65_536)
-            .map_err(open_error)?;
-        // Checkpoints happen on a thread of their own (see checkpoint.rs), not in a commit.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)
-            .map_err(open_error)?;
-        let checkpoints = store.connect()?;
-        let (stop_checkpoints, stop) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("quid-store-checkpoint".into())
-            .spawn(move || super::checkpoint::run(checkpoints, stop))
-            .map_err(super::StoreError::WriterThread)?;
+            .map_err(|source| super::StoreError::Open {
+                path: store.path().to_owned(),
+                source,
+            })?;
         let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
         let stats = Arc::new(WriterStats {
             batch_latency: Histogram::latency(),
@@ -130,12 +120,7 @@ impl Writer {
         let thread_stats = Arc::clone(&stats);
         let thread = std::thread::Builder::new()
             .name("quid-store-writer".into())
-            .spawn(move || {
-                run(conn, rx, publish, &thread_stats);
-                // The writer is done: so are checkpoints (closing the last connection
-                // checkpoints what is left).
-                drop(stop_checkpoints);
-            })
+            .spawn(move || run(conn, rx, publish, &thread_stats))
             .map_err(super::StoreError::WriterThread)?;
         Ok((Writer { jobs, stats }, thread))
     }
