@@ -242,6 +242,10 @@ async fn receive_loop(
             Ok(_) | Err(_) => return samples,
         };
         let received = now_micros();
+        // quid's reply to a send carries the message too; only deliveries count.
+        if frame.starts_with(r#"{"type":"ok""#) {
+            continue;
+        }
         if let Some(sent) = sent_at(&frame)
             && window.contains(&sent)
         {
