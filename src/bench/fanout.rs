@@ -169,7 +169,7 @@ async fn drive(
             sink,
             group,
             start + offset,
-            window_end,
+            window_start..window_end,
             args.rate,
         )));
         receivers.push(tokio::spawn(receive_loop(
@@ -178,14 +178,15 @@ async fn drive(
             listen_until,
         )));
     }
+    let mut sent_in_window = 0u64;
     for sender in senders {
-        sender.await??;
+        sent_in_window += sender.await??;
     }
     let mut samples = Vec::new();
     for receiver in receivers {
         samples.append(&mut receiver.await?);
     }
-    let expected = (members as f64 * members as f64 * args.rate * args.seconds as f64) as u64;
+    let expected = sent_in_window * members as u64;
     Ok(Outcome {
         offered_per_second: members as f64 * members as f64 * args.rate,
         delivered_per_second: samples.len() as f64 / args.seconds as f64,
@@ -196,24 +197,28 @@ async fn drive(
 
 type Sink = futures_util::stream::SplitSink<Socket, Message>;
 
+/// Sends at `rate` from `first_micros` until the window ends; returns how many it sent inside
+/// the window, each of which every member should receive.
 async fn send_loop(
     mut sink: Sink,
     group: Option<i64>,
     first_micros: u64,
-    until_micros: u64,
+    window: std::ops::Range<u64>,
     rate: f64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u64> {
     let period = Duration::from_secs_f64(1.0 / rate);
     let first = Duration::from_micros(first_micros.saturating_sub(now_micros()));
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut id: u64 = 1;
+    let mut in_window = 0;
     loop {
         tick.tick().await;
         let now = now_micros();
-        if now >= until_micros {
-            return Ok(());
+        if now >= window.end {
+            return Ok(in_window);
         }
+        in_window += u64::from(window.contains(&now));
         let frame = match group {
             Some(conversation) => format!(
                 r#"{{"id":{id},"type":"send","conversation_id":{conversation},"client_id":"{}","text":"t={now}"}}"#,
