@@ -456,3 +456,25 @@ fn invoices_from_the_command_line_for_buyer_and_merchant() {
     ));
     assert!(report.contains("ledger OK"), "{report}");
 }
+
+/// `quid bench payments` at its smallest: both sides run, the ledger checks clean, the table
+/// and the verdict are printed. (The full benchmarks are run by hand; docs/PERFORMANCE.md.)
+#[test]
+fn the_payments_benchmark_runs_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(common::process::QUID)
+        .args(["bench", "payments", "--clients", "2", "--seconds", "1"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let printed = ok(output);
+    assert!(
+        printed.contains("| baseline: one fully synced SQLite transaction per transfer"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("| quid serve, 2 clients in a closed loop |"),
+        "{printed}"
+    );
+    assert!(printed.contains("check-ledger clean"), "{printed}");
+}
