@@ -11,6 +11,7 @@
 mod ceiling;
 mod fanout;
 mod payments;
+mod tui;
 
 use crate::protocol::UserId;
 use anyhow::{Context, anyhow};
@@ -35,6 +36,9 @@ enum Bench {
     /// Clients paying each other in a closed loop: transfers/s and latency, against one SQLite
     /// transaction with a full sync per double-entry transfer (the baseline)
     Payments(payments::PaymentsArgs),
+    /// The TUI: one key handled and one frame drawn, with up to a million messages in the
+    /// open conversation, against the same with a thousand
+    Tui(tui::TuiArgs),
     /// The ceiling server itself (started by `fanout`)
     #[command(hide = true)]
     CeilingServer,
@@ -44,6 +48,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<std::process::ExitCode> {
     match &args.bench {
         Bench::Fanout(args) => fanout::run(args).await,
         Bench::Payments(args) => payments::run(args).await,
+        Bench::Tui(args) => tui::run(args),
         Bench::CeilingServer => ceiling::serve().await,
     }
 }

@@ -180,9 +180,14 @@ impl Timeline {
     /// A message already held is ignored, so replays and duplicates change nothing.
     pub fn insert(&mut self, entry: Entry) {
         let Some(id) = entry.id else { return };
-        self.entries
-            .retain(|e| !(e.id.is_none() && e.client_id == entry.client_id));
+        // Only the queued tail can hold this message's unconfirmed copy.
         let confirmed = self.confirmed_len();
+        if let Some(queued) = self.entries[confirmed..]
+            .iter()
+            .position(|e| e.client_id == entry.client_id)
+        {
+            self.entries.remove(confirmed + queued);
+        }
         match self.entries[..confirmed].binary_search_by_key(&Some(id), |e| e.id) {
             Ok(_) => {}
             Err(position) => self.entries.insert(position, entry),
@@ -201,11 +206,22 @@ impl Timeline {
         Some(self.entries.remove(position))
     }
 
-    /// Merges a page of history (ascending), older than or overlapping what is held.
-    pub fn merge_page(&mut self, page: Vec<Entry>, has_more_before: bool, was_older_page: bool) {
-        for entry in page {
-            self.insert(entry);
-        }
+    /// Merges a page of history, older than or overlapping what is held, in one pass over
+    /// the timeline (inserting one by one cost a pass per message).
+    pub fn merge_page(
+        &mut self,
+        mut page: Vec<Entry>,
+        has_more_before: bool,
+        was_older_page: bool,
+    ) {
+        page.retain(|e| e.id.is_some());
+        page.sort_by_key(|e| e.id);
+        let confirmed = self.confirmed_len();
+        let mut queued = self.entries.split_off(confirmed);
+        queued.retain(|q| !page.iter().any(|p| p.client_id == q.client_id));
+        let held = std::mem::take(&mut self.entries);
+        self.entries = merge_by_id(held, page);
+        self.entries.append(&mut queued);
         if was_older_page || !self.loaded {
             self.has_more_before = has_more_before;
         }
@@ -297,8 +313,30 @@ impl Timeline {
             .and_then(|e| e.id);
     }
 
+    /// Confirmed entries come first, queued ones after (the invariant `insert` keeps).
     fn confirmed_len(&self) -> usize {
-        self.entries.iter().take_while(|e| e.id.is_some()).count()
+        self.entries.partition_point(|e| e.id.is_some())
+    }
+}
+
+/// Two runs of confirmed entries, each ascending by id, as one; an id in both is kept once,
+/// as `held` has it.
+fn merge_by_id(held: Vec<Entry>, page: Vec<Entry>) -> Vec<Entry> {
+    let mut merged = Vec::with_capacity(held.len() + page.len());
+    let (mut held, mut page) = (held.into_iter().peekable(), page.into_iter().peekable());
+    loop {
+        let take_held = match (held.peek(), page.peek()) {
+            (Some(h), Some(p)) if h.id == p.id => {
+                page.next();
+                true
+            }
+            (Some(h), Some(p)) => h.id < p.id,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return merged,
+        };
+        let next = if take_held { held.next() } else { page.next() };
+        merged.extend(next);
     }
 }
 
@@ -336,5 +374,25 @@ mod tests {
         timeline.read_by_others = Some(MessageId(5));
         assert_eq!(timeline.delivery(&timeline.entries[1]), Delivery::Read);
         assert_eq!(timeline.delivery(&timeline.entries[2]), Delivery::Sent);
+    }
+
+    #[test]
+    fn a_page_merges_in_order_once_and_confirms_a_queued_message() {
+        let mut timeline = Timeline::default();
+        for id in [1, 3, 5] {
+            timeline.insert(entry(Some(id), ClientMsgId::random(), &id.to_string()));
+        }
+        let queued = ClientMsgId::random();
+        timeline.add_queued(entry(None, queued, "pending"));
+        let page = vec![
+            entry(Some(4), ClientMsgId::random(), "4"),
+            entry(Some(2), ClientMsgId::random(), "2"),
+            entry(Some(3), ClientMsgId::random(), "3 again"),
+            entry(Some(6), queued, "6"),
+        ];
+        timeline.merge_page(page, false, true);
+        let texts: Vec<_> = timeline.entries.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, ["1", "2", "3", "4", "5", "6"]);
+        assert_eq!(timeline.queued_count(), 0);
     }
 }
