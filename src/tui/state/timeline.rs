@@ -294,8 +294,9 @@ impl Timeline {
             .collect()
     }
 
+    /// Messages written here and not yet confirmed: the tail after the confirmed ones.
     pub fn queued_count(&self) -> usize {
-        self.entries.iter().filter(|e| e.id.is_none()).count()
+        self.entries.len() - self.confirmed_len()
     }
 
     /// Marks the first of the newest `unread` messages from others as where new ones start.
