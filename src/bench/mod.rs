@@ -8,6 +8,7 @@
 //! websocket clients, percentiles, and `--record`, which appends the table to
 //! docs/PERFORMANCE.md.
 
+mod catchup;
 mod ceiling;
 mod fanout;
 mod payments;
@@ -36,6 +37,9 @@ enum Bench {
     /// Clients paying each other in a closed loop: transfers/s and latency, against one SQLite
     /// transaction with a full sync per double-entry transfer (the baseline)
     Payments(payments::PaymentsArgs),
+    /// A client back after N messages arrived: session start to caught up in the TUI's state,
+    /// against reading the same events straight from the database
+    Catchup(catchup::CatchupArgs),
     /// The TUI: one key handled and one frame drawn, with up to a million messages in the
     /// open conversation, against the same with a thousand
     Tui(tui::TuiArgs),
@@ -49,6 +53,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<std::process::ExitCode> {
         Bench::Fanout(args) => fanout::run(args).await,
         Bench::Payments(args) => payments::run(args).await,
         Bench::Tui(args) => tui::run(args),
+        Bench::Catchup(args) => catchup::run(args).await,
         Bench::CeilingServer => ceiling::serve().await,
     }
 }
