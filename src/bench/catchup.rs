@@ -58,13 +58,7 @@ pub async fn run(args: &CatchupArgs) -> anyhow::Result<std::process::ExitCode> {
         baseline.as_secs_f64() * 1e3,
         quid.as_secs_f64() * 1e3
     );
-    println!("{table}");
-    if args.record {
-        super::record(&format!(
-            "{}\n\n{table}",
-            super::run_heading("quid bench catchup")
-        ))?;
-    }
+    super::report("quid bench catchup", &table, args.record)?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

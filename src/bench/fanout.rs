@@ -68,13 +68,7 @@ pub async fn run(args: &FanoutArgs) -> anyhow::Result<std::process::ExitCode> {
         (outcome, bytes)
     };
     let table = table(args, &ceiling, &quid, bytes_per_message);
-    println!("{table}");
-    if args.record {
-        super::record(&format!(
-            "{}\n\n{table}",
-            super::run_heading("quid bench fanout")
-        ))?;
-    }
+    super::report("quid bench fanout", &table, args.record)?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

@@ -202,6 +202,16 @@ impl Latency {
     }
 }
 
+/// Prints a benchmark's table and, with `--record`, appends it under a heading naming the
+/// date, the machine and the commit.
+fn report(what: &str, table: &str, record_it: bool) -> anyhow::Result<()> {
+    println!("{table}");
+    if record_it {
+        record(&format!("{}\n\n{table}", run_heading(what)))?;
+    }
+    Ok(())
+}
+
 /// Appends `section` to docs/PERFORMANCE.md under the current directory (the clone).
 fn record(section: &str) -> anyhow::Result<()> {
     use std::io::Write;

@@ -50,13 +50,7 @@ pub async fn run(args: &PaymentsArgs) -> anyhow::Result<std::process::ExitCode> 
     let quid_rate = transfers as f64 / args.seconds as f64;
     let latency = Latency::of(&mut latencies);
     let table = table(args, baseline, quid_rate, latency, ledger_ok);
-    println!("{table}");
-    if args.record {
-        super::record(&format!(
-            "{}\n\n{table}",
-            super::run_heading("quid bench payments")
-        ))?;
-    }
+    super::report("quid bench payments", &table, args.record)?;
     Ok(if ledger_ok {
         std::process::ExitCode::SUCCESS
     } else {

@@ -62,13 +62,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<std::process::ExitCode> {
         rows.join("\n"),
         slowest.as_secs_f64() * 1e6
     );
-    println!("{table}");
-    if args.record {
-        super::record(&format!(
-            "{}\n\n{table}",
-            super::run_heading("quid bench tui")
-        ))?;
-    }
+    super::report("quid bench tui", &table, args.record)?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
