@@ -54,6 +54,17 @@ async fn refused(connection: &Connection, body: RequestBody) -> ErrorCode {
     }
 }
 
+/// alice's group "trip" with bob and carol.
+async fn trip(w: &World) -> results::OneConversation {
+    w.alice
+        .request(RequestBody::CreateGroup {
+            name: "trip".into(),
+            members: vec!["bob".into(), "carol".into()],
+        })
+        .await
+        .unwrap()
+}
+
 struct World {
     _dir: tempfile::TempDir,
     db: std::path::PathBuf,
@@ -303,14 +314,7 @@ async fn a_request_lives_in_the_conversation_and_both_sides_see_it_paid() {
 #[tokio::test]
 async fn a_split_asks_each_member_for_parts_that_sum_exactly() {
     let w = world(ServerConfig::default()).await;
-    let group: results::OneConversation = w
-        .alice
-        .request(RequestBody::CreateGroup {
-            name: "trip".into(),
-            members: vec!["bob".into(), "carol".into()],
-        })
-        .await
-        .unwrap();
+    let group = trip(&w).await;
     let split: results::Requests = w
         .alice
         .request(RequestBody::Split {
@@ -423,14 +427,7 @@ async fn five_wrong_pins_lock_payments_even_for_the_right_one() {
 #[tokio::test]
 async fn zero_and_negative_amounts_are_invalid_arguments_not_internal_errors() {
     let w = world(ServerConfig::default()).await;
-    let group: results::OneConversation = w
-        .alice
-        .request(RequestBody::CreateGroup {
-            name: "trip".into(),
-            members: vec!["bob".into(), "carol".into()],
-        })
-        .await
-        .unwrap();
+    let group = trip(&w).await;
     for minor in [0, -500] {
         let key = IdempotencyKey::random();
         assert_eq!(
