@@ -11,7 +11,7 @@ use super::Store;
 use super::{Cached, events};
 use crate::metrics::{BATCH_SIZE_BOUNDS, Histogram};
 use crate::protocol::{ApiError, ConversationId, Event, Seq, UserId};
-use rusqlite::{Connection, Transaction};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -240,7 +240,10 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, publish: Publish, st
 }
 
 fn commit_batch(conn: &mut Connection, batch: impl Iterator<Item = Job>, publish: &Publish) {
-    let mut tx = match conn.transaction() {
+    // IMMEDIATE takes the write lock up front: a deferred transaction that reads first fails at
+    // once with SQLITE_BUSY (not waiting) when another process, such as `quid admin`, wrote
+    // between its first read and its first write.
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(error) => {
             tracing::error!(%error, "cannot begin write transaction");
@@ -274,7 +277,9 @@ pub fn write_once<T>(
     conn: &mut Connection,
     f: impl FnOnce(&mut WriteCtx) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let tx = conn.transaction()?;
+    // IMMEDIATE for the same reason as the writer's batches: a running server may write
+    // between this transaction's first read and its first write.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut deliveries = Vec::new();
     let value = f(&mut WriteCtx {
         conn: &tx,
@@ -316,5 +321,27 @@ mod tests {
             .read_blocking(|conn| crate::store::accounts::credentials(conn, "ghost"))
             .unwrap();
         assert!(ghost.is_none(), "the panicking request left nothing behind");
+    }
+
+    #[test]
+    fn a_one_off_write_holds_the_write_lock_from_its_start() {
+        // Regression: `quid admin revoke` beside a running server failed with "internal" when
+        // the server wrote between the admin transaction's first read and its first write.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let mut admin = store.connect().unwrap();
+        let server = store.connect().unwrap();
+        server.busy_timeout(std::time::Duration::ZERO).unwrap();
+        write_once(&mut admin, |ctx| {
+            crate::store::accounts::credentials(ctx.conn, "nobody")?;
+            let busy = server.execute("CREATE TABLE elsewhere (x)", []);
+            assert!(
+                busy.is_err(),
+                "another connection wrote inside the transaction"
+            );
+            crate::store::accounts::create_user(ctx, "alice", "hash")
+        })
+        .unwrap();
+        server.execute("CREATE TABLE elsewhere (x)", []).unwrap();
     }
 }
