@@ -460,6 +460,31 @@ fn invoices_from_the_command_line_for_buyer_and_merchant() {
 /// `quid bench payments` at its smallest: both sides run, the ledger checks clean, the table
 /// and the verdict are printed. (The full benchmarks are run by hand; docs/PERFORMANCE.md.)
 #[test]
+fn the_memory_benchmark_measures_both_servers_and_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(common::process::QUID)
+        .args([
+            "bench",
+            "memory",
+            "--connections",
+            "20",
+            "--messages",
+            "300",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let printed = ok(output);
+    assert!(printed.contains("up to 20\n"), "{printed}");
+    assert!(printed.contains("\n| 20 | "), "{printed}");
+    assert!(
+        printed.contains("the TUI's state with 300 messages"),
+        "{printed}"
+    );
+    assert!(printed.contains("resident / wire: "), "{printed}");
+}
+
+#[test]
 fn the_payments_benchmark_runs_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(common::process::QUID)

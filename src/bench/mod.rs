@@ -11,6 +11,7 @@
 mod catchup;
 mod ceiling;
 mod fanout;
+mod memory;
 mod payments;
 mod tui;
 
@@ -43,7 +44,17 @@ enum Bench {
     /// The TUI: one key handled and one frame drawn, with up to a million messages in the
     /// open conversation, against the same with a thousand
     Tui(tui::TuiArgs),
-    /// The ceiling server itself (started by `fanout`)
+    /// Server memory per idle connection (up to 10,000) against bare tokio-tungstenite, and
+    /// the TUI's memory with 100,000 messages loaded against their size on the wire
+    Memory(memory::MemoryArgs),
+    /// Every benchmark above with its defaults (fan-out at 10, 100 and 256 members), each in a
+    /// process of its own
+    All {
+        /// Append every table to docs/PERFORMANCE.md
+        #[arg(long)]
+        record: bool,
+    },
+    /// The ceiling server itself (started by `fanout` and `memory`)
     #[command(hide = true)]
     CeilingServer,
 }
@@ -54,8 +65,43 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<std::process::ExitCode> {
         Bench::Payments(args) => payments::run(args).await,
         Bench::Tui(args) => tui::run(args),
         Bench::Catchup(args) => catchup::run(args).await,
+        Bench::Memory(args) => memory::run(args).await,
+        Bench::All { record } => run_all(*record),
         Bench::CeilingServer => ceiling::serve().await,
     }
+}
+
+/// What `quid bench all` runs: the fan-out sizes, then every other benchmark.
+const ALL: [&[&str]; 7] = [
+    &["fanout", "--members", "10", "--rate", "10"],
+    &["fanout", "--members", "100", "--rate", "10"],
+    &["fanout", "--members", "256", "--rate", "1"],
+    &["payments"],
+    &["catchup"],
+    &["tui"],
+    &["memory"],
+];
+
+/// Runs each of `ALL` as `quid bench ...`, so that none inherits another's memory or sockets.
+fn run_all(record: bool) -> anyhow::Result<std::process::ExitCode> {
+    let exe = std::env::current_exe()?;
+    for bench in ALL {
+        println!("\n## quid bench {}\n", bench.join(" "));
+        let mut command = Command::new(&exe);
+        command.arg("bench").args(bench);
+        if record {
+            command.arg("--record");
+        }
+        let status = command
+            .status()
+            .with_context(|| format!("cannot start quid bench {}", bench.join(" ")))?;
+        anyhow::ensure!(
+            status.success(),
+            "quid bench {} failed ({status})",
+            bench.join(" ")
+        );
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// A child process serving websockets, killed when dropped.
@@ -100,6 +146,12 @@ fn start(mut command: Command, marker: &str) -> anyhow::Result<ServerChild> {
         .ok_or_else(|| anyhow!("the server said {line:?}, not where it listens"))?
         .to_owned();
     Ok(ServerChild { child, addr })
+}
+
+impl ServerChild {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for ServerChild {

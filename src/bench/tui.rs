@@ -87,6 +87,21 @@ fn time_frames(width: u16, height: u16, history: usize, frames: u32) -> anyhow::
 
 /// alice, connected, with a direct conversation with bob holding `history` messages, open.
 fn app_with_history(width: u16, height: u16, history: usize) -> App {
+    let mut app = app_with_conversation(width, height, history);
+    app.update(Msg::Done(Done::History {
+        conversation_id: ConversationId(1),
+        before: None,
+        page: results::History {
+            messages: messages(1..=history),
+            has_more: false,
+        },
+    }));
+    app
+}
+
+/// alice, connected, with a direct conversation with bob whose newest message is `last`,
+/// open and waiting for its history.
+pub(super) fn app_with_conversation(width: u16, height: u16, last: usize) -> App {
     let mut app = App::new(
         "bench",
         Keymap::default(),
@@ -94,46 +109,46 @@ fn app_with_history(width: u16, height: u16, history: usize) -> App {
         Instant::now(),
         0,
     );
-    let alice = User::new(UserId(1), "alice");
-    let bob = User::new(UserId(2), "bob");
+    let (alice, bob) = people();
     app.update(Msg::Session(SessionEvent::Connected {
         user: alice.clone(),
     }));
     app.update(Msg::Session(SessionEvent::CaughtUp));
-    let start = 1_795_511_700_000;
     app.update(Msg::Done(Done::Conversations(vec![Conversation {
         id: ConversationId(1),
         kind: ConversationKind::Direct,
         name: "bob".into(),
-        members: vec![alice.clone(), bob.clone()],
+        members: vec![alice, bob],
         unread: 0,
-        last_message_id: Some(MessageId(history as i64)),
-        last_activity: TimestampMs(start + history as i64 * 1000),
+        last_message_id: Some(MessageId(last as i64)),
+        last_activity: sent_at(last),
     }])));
-    let messages = (1..=history)
-        .map(|n| Message {
-            id: MessageId(n as i64),
-            conversation_id: ConversationId(1),
-            sender: if n % 3 == 0 {
-                alice.clone()
-            } else {
-                bob.clone()
-            },
-            client_id: ClientMsgId::random(),
-            text: format!(
-                "message number {n}, long enough to wrap on a narrow terminal now and then"
-            ),
-            sent_at: TimestampMs(start + n as i64 * 1000),
-            card: None,
-        })
-        .collect();
-    app.update(Msg::Done(Done::History {
-        conversation_id: ConversationId(1),
-        before: None,
-        page: results::History {
-            messages,
-            has_more: false,
-        },
-    }));
     app
+}
+
+fn people() -> (User, User) {
+    (User::new(UserId(1), "alice"), User::new(UserId(2), "bob"))
+}
+
+fn sent_at(n: usize) -> TimestampMs {
+    TimestampMs(1_795_511_700_000 + n as i64 * 1000)
+}
+
+/// Messages `ids` of the conversation, one a second, two of three from bob.
+pub(super) fn messages(ids: std::ops::RangeInclusive<usize>) -> Vec<Message> {
+    let (alice, bob) = people();
+    ids.map(|n| Message {
+        id: MessageId(n as i64),
+        conversation_id: ConversationId(1),
+        sender: if n % 3 == 0 {
+            alice.clone()
+        } else {
+            bob.clone()
+        },
+        client_id: ClientMsgId::random(),
+        text: format!("message number {n}, long enough to wrap on a narrow terminal now and then"),
+        sent_at: sent_at(n),
+        card: None,
+    })
+    .collect()
 }
