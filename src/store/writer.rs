@@ -108,6 +108,7 @@ impl Writer {
         // The one writer gets a large page cache (64 MiB), so a busy batch does not spill
         // pages to the WAL before it commits; readers keep SQLite's default.
         conn.pragma_update(None, "cache_size", -65_536)
+            .and_then(|()| conn.pragma_update(None, "wal_autocheckpoint", 10_000))
             .map_err(|source| super::StoreError::Open {
                 path: store.path().to_owned(),
                 source,
