@@ -68,6 +68,15 @@ pub fn same_request(
     ))
 }
 
+/// Whether a claimed key was new, or seen before for the same kind of request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First use: nothing was done with this key yet, so there is nothing to replay.
+    New,
+    /// A retry or a reuse: the request's own table has what was done.
+    Seen,
+}
+
 /// Claims `key` for a request of `kind` ("pay", "request_money", ...) by `user`: a key is one
 /// request's, so reusing it for another kind of request is `idempotency_conflict`. Within a
 /// kind, the request's own table tells a retry from a reuse with other parameters. The claim
@@ -77,13 +86,16 @@ pub fn claim_key(
     user_id: UserId,
     key: &IdempotencyKey,
     kind: &'static str,
-) -> Result<(), ApiError> {
+) -> Result<Claim, ApiError> {
     validate_key(key)?;
-    ctx.conn.execute_cached(
+    let inserted = ctx.conn.execute_cached(
         "INSERT INTO idempotency_keys (user_id, idempotency_key, kind) VALUES (?1, ?2, ?3)
          ON CONFLICT (user_id, idempotency_key) DO NOTHING",
         rusqlite::params![user_id.0, key.0, kind],
     )?;
+    if inserted == 1 {
+        return Ok(Claim::New);
+    }
     let claimed_by: String = ctx.conn.query_row_cached(
         "SELECT kind FROM idempotency_keys WHERE user_id = ?1 AND idempotency_key = ?2",
         rusqlite::params![user_id.0, key.0],
@@ -98,7 +110,7 @@ pub fn claim_key(
             ),
         ));
     }
-    Ok(())
+    Ok(Claim::Seen)
 }
 
 /// Money moved or asked for is more than zero.

@@ -7,7 +7,7 @@ use crate::money::Money;
 use crate::protocol::payments::{Card, IdempotencyKey, TransferKind};
 use crate::protocol::{ApiError, ConversationId, ErrorCode, User, results};
 use crate::store::accounts::user_by_name;
-use crate::store::conversations::{members, open_direct, require_member};
+use crate::store::conversations::{direct_with, members, require_member};
 use crate::store::messages::insert_card;
 use crate::store::writer::WriteCtx;
 
@@ -26,7 +26,7 @@ pub fn pay(
     order: &PayOrder,
     limits: &Limits,
 ) -> Result<results::Paid, ApiError> {
-    super::claim_key(ctx, me.id, order.key, "pay")?;
+    let claim = super::claim_key(ctx, me.id, order.key, "pay")?;
     super::require_positive(order.amount)?;
     super::validate_memo(order.memo)?;
     let fingerprint = format!(
@@ -37,7 +37,10 @@ pub fn pay(
         order.memo,
         order.conversation_id
     );
-    if let Some(original) = transfers::replayed_payment(ctx.conn, me.id, order.key, &fingerprint)? {
+    if claim == super::Claim::Seen
+        && let Some(original) =
+            transfers::replayed_payment(ctx.conn, me.id, order.key, &fingerprint)?
+    {
         return Ok(original);
     }
     let recipient = user_by_name(ctx.conn, order.to)?;
@@ -103,7 +106,7 @@ pub fn conversation_with(
             }
             Ok(id)
         }
-        None => Ok(open_direct(ctx, me, &other.username)?.id),
+        None => direct_with(ctx, me, other),
     }
 }
 

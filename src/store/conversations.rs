@@ -122,6 +122,17 @@ pub fn open_direct(
     other_username: &str,
 ) -> Result<Conversation, ApiError> {
     let other = user_by_name(ctx.conn, other_username)?;
+    let id = direct_with(ctx, me, &other)?;
+    view(ctx.conn, id, me.id)
+}
+
+/// The direct conversation of `me` and `other`, opened (both told they joined) if they have
+/// none. Only the id: a payment needs no more, and a full view counts the unread messages.
+pub fn direct_with(
+    ctx: &mut WriteCtx,
+    me: &User,
+    other: &User,
+) -> Result<ConversationId, ApiError> {
     if other.id == me.id {
         return Err(ApiError::invalid(
             "a direct conversation needs another user; you cannot open one with yourself",
@@ -137,7 +148,7 @@ pub fn open_direct(
         )
         .optional()?;
     if let Some(id) = existing {
-        return view(ctx.conn, ConversationId(id), me.id);
+        return Ok(ConversationId(id));
     }
     ctx.conn.execute_cached(
         "INSERT INTO conversations (kind, direct_key, created_at_ms) VALUES ('direct', ?1, ?2)",
@@ -151,7 +162,7 @@ pub fn open_direct(
         let conversation = view(ctx.conn, id, user)?;
         ctx.emit(user, &Event::Joined { conversation })?;
     }
-    view(ctx.conn, id, me.id)
+    Ok(id)
 }
 
 pub fn validate_group_name(name: &str) -> Result<(), ApiError> {
