@@ -460,6 +460,37 @@ fn invoices_from_the_command_line_for_buyer_and_merchant() {
 /// `quid bench payments` at its smallest: both sides run, the ledger checks clean, the table
 /// and the verdict are printed. (The full benchmarks are run by hand; docs/PERFORMANCE.md.)
 #[test]
+fn a_database_url_is_refused_not_taken_for_a_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = std::process::Command::new(common::process::QUID)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            "postgres://quid@db/quid",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(serve.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&serve.stderr);
+    assert!(
+        said.contains("'--db <PATH>'") && said.contains("PostgreSQL"),
+        "{said}"
+    );
+    let admin = std::process::Command::new(common::process::QUID)
+        .args(["admin", "--db", "mysql://db/quid", "check-ledger"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(admin.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&admin.stderr).contains("unknown database scheme"));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "created {left:?}");
+}
+
+#[test]
 fn the_memory_benchmark_measures_both_servers_and_the_client() {
     let dir = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(common::process::QUID)

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Args)]
 pub struct AdminArgs {
     /// The server's SQLite database
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = crate::store::location::parse_db)]
     db: PathBuf,
     #[command(subcommand)]
     command: AdminCommand,

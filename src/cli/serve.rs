@@ -17,7 +17,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = DEFAULT_LISTEN, value_name = "ADDR")]
     listen: SocketAddr,
     /// SQLite database file [default: server.db in the data dir]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = crate::store::location::parse_db)]
     db: Option<PathBuf>,
     /// Largest frame accepted from a client, in bytes
     #[arg(long, default_value_t = crate::protocol::DEFAULT_MAX_FRAME_BYTES, value_name = "BYTES",

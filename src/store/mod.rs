@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod conversations;
 pub mod events;
+pub mod location;
 pub mod messages;
 pub mod sessions;
 pub mod writer;
