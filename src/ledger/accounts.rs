@@ -3,6 +3,7 @@
 use crate::money::{Currency, Money};
 use crate::protocol::{ApiError, UserId};
 use crate::store::Cached;
+use crate::store::writer::WriteCtx;
 use rusqlite::{Connection, OptionalExtension};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,12 +28,12 @@ pub fn wallet(
 /// The wallet `amount` would be paid from, checked against the limits: a user with no wallet
 /// in that currency has no money in it (`insufficient_funds`).
 pub fn paying_wallet(
-    conn: &Connection,
+    ctx: &WriteCtx,
     user_id: UserId,
     amount: Money,
     limits: &super::limits::Limits,
 ) -> Result<AccountId, ApiError> {
-    let Some(from) = wallet(conn, user_id, amount.currency)? else {
+    let Some(from) = wallet(ctx.conn, user_id, amount.currency)? else {
         return Err(ApiError::new(
             crate::protocol::ErrorCode::InsufficientFunds,
             format!(
@@ -41,7 +42,7 @@ pub fn paying_wallet(
             ),
         ));
     };
-    limits.check(conn, from, amount, crate::protocol::TimestampMs::now().0)?;
+    limits.check(ctx.conn, from, amount, ctx.now.0)?;
     Ok(from)
 }
 

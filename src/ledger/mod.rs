@@ -5,8 +5,8 @@
 //!    `from` account and a credit of its amount to its `to` account, in its currency.
 //! 2. Nothing is created or lost: in every currency, the balances of all accounts (wallets and
 //!    issuance) sum to zero; money enters only by a mint, from issuance.
-//! 3. A wallet never goes below zero. Checked inside the transaction that debits it, and
-//!    again by a CHECK constraint on the table.
+//! 3. A wallet never goes below zero. The debit is conditional on the funds (one statement,
+//!    safe with any number of writers), and a CHECK constraint on the table stands behind it.
 //! 4. A balance equals the sum of its account's entries.
 //! 5. An idempotency key is applied at most once per initiator: a retry with the same key and
 //!    parameters returns the first result and moves nothing; other parameters are refused.

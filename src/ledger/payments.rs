@@ -51,10 +51,10 @@ pub fn pay(
         ));
     }
     let conversation_id = conversation_with(ctx, me, &recipient, order.conversation_id)?;
-    let from = paying_wallet(ctx.conn, me.id, order.amount, limits)?;
+    let from = paying_wallet(ctx, me.id, order.amount, limits)?;
     let to = wallet_or_open(ctx.conn, recipient.id, order.amount.currency)?;
     let id = transfers::post(
-        ctx.conn,
+        ctx,
         &Posting {
             initiator: Some(me.id),
             key: order.key,
@@ -121,7 +121,7 @@ pub fn mint(
     let from = issuance(ctx.conn, amount.currency)?;
     let to = wallet_or_open(ctx.conn, user.id, amount.currency)?;
     transfers::post(
-        ctx.conn,
+        ctx,
         &Posting {
             initiator: None,
             key,

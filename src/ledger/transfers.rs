@@ -8,6 +8,7 @@ use crate::protocol::payments::{
 };
 use crate::protocol::{ApiError, ConversationId, ErrorCode, TimestampMs, User, UserId};
 use crate::store::Cached;
+use crate::store::writer::WriteCtx;
 use rusqlite::{Connection, OptionalExtension};
 
 /// Everything a transfer records.
@@ -25,34 +26,24 @@ pub struct Posting<'a> {
     pub invoice_id: Option<InvoiceId>,
 }
 
-/// Moves `amount` from `from` to `to`. A wallet is debited only if it holds the amount; the
-/// balance check and the debit are in the same transaction, so no race can overdraw it.
-pub fn post(conn: &Connection, posting: &Posting) -> Result<TransferId, ApiError> {
+/// Moves `amount` from `from` to `to`. A wallet is debited only if it holds the amount: the
+/// check is the debit's own condition, so it holds however many writers race on the wallet.
+pub fn post(ctx: &WriteCtx, posting: &Posting) -> Result<TransferId, ApiError> {
+    let conn = ctx.conn;
     let amount = posting.amount.amount_minor;
     assert!(amount > 0, "a transfer moves a positive amount");
     assert_ne!(
         posting.from, posting.to,
         "a transfer moves money between two accounts"
     );
-    let (from_kind, from_balance) = account_state(conn, posting.from)?;
-    if from_kind == "wallet" && from_balance < amount {
-        return Err(ApiError::new(
-            ErrorCode::InsufficientFunds,
-            format!(
-                "your balance is {}; this needs {}",
-                Money::new(from_balance, posting.amount.currency),
-                posting.amount
-            ),
-        ));
+    // Debit first, then credit; each refuses rather than overdraw a wallet or overflow a
+    // balance, and a refusal rolls the whole request back.
+    if !adjust_balance(conn, posting.from, -amount)? {
+        return Err(refused_debit(conn, posting)?);
     }
-    let (_, to_balance) = account_state(conn, posting.to)?;
-    if to_balance.checked_add(amount).is_none() || from_balance.checked_sub(amount).is_none() {
-        return Err(ApiError::new(
-            ErrorCode::LimitExceeded,
-            "that amount would overflow a balance",
-        ));
+    if !adjust_balance(conn, posting.to, amount)? {
+        return Err(overflow());
     }
-    let now = TimestampMs::now().0;
     conn.execute_cached(
         "INSERT INTO transfers (initiator_id, idempotency_key, fingerprint, kind, from_account,
              to_account, amount_minor, currency, memo, conversation_id, request_id, invoice_id, created_at_ms)
@@ -70,7 +61,7 @@ pub fn post(conn: &Connection, posting: &Posting) -> Result<TransferId, ApiError
             posting.conversation_id.map(|c| c.0),
             posting.request_id.map(|r| r.0),
             posting.invoice_id.map(|i| i.0),
-            now
+            ctx.now.0
         ],
     )?;
     let transfer = TransferId(conn.last_insert_rowid());
@@ -79,12 +70,46 @@ pub fn post(conn: &Connection, posting: &Posting) -> Result<TransferId, ApiError
             "INSERT INTO entries (transfer_id, account_id, amount_minor) VALUES (?1, ?2, ?3)",
             [transfer.0, account.0, delta],
         )?;
-        conn.execute_cached(
-            "UPDATE accounts SET balance_minor = balance_minor + ?2 WHERE id = ?1",
-            [account.0, delta],
-        )?;
     }
     Ok(transfer)
+}
+
+/// Adds `delta` to `account`'s balance unless that would take a wallet below zero or any
+/// balance past the range of i64 (where SQLite would turn it into a float). False: refused.
+fn adjust_balance(conn: &Connection, account: AccountId, delta: i64) -> Result<bool, ApiError> {
+    let changed = conn.execute_cached(
+        "UPDATE accounts SET balance_minor = balance_minor + ?2
+         WHERE id = ?1
+           AND (kind = 'issuance' OR balance_minor + ?2 >= 0)
+           AND (?2 >= 0 OR balance_minor >= (-9223372036854775807 - 1) - ?2)
+           AND (?2 <= 0 OR balance_minor <= 9223372036854775807 - ?2)",
+        [account.0, delta],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Why the debit of `posting` was refused: the wallet holds too little, or (an issuance
+/// account) its balance would overflow.
+fn refused_debit(conn: &Connection, posting: &Posting) -> Result<ApiError, ApiError> {
+    let (kind, balance) = account_state(conn, posting.from)?;
+    if kind == "wallet" && balance < posting.amount.amount_minor {
+        return Ok(ApiError::new(
+            ErrorCode::InsufficientFunds,
+            format!(
+                "your balance is {}; this needs {}",
+                Money::new(balance, posting.amount.currency),
+                posting.amount
+            ),
+        ));
+    }
+    Ok(overflow())
+}
+
+fn overflow() -> ApiError {
+    ApiError::new(
+        ErrorCode::LimitExceeded,
+        "that amount would overflow a balance",
+    )
 }
 
 fn account_state(conn: &Connection, account: AccountId) -> Result<(String, i64), ApiError> {
@@ -212,4 +237,106 @@ pub fn balance_after(conn: &Connection, id: TransferId) -> Result<Money, ApiErro
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
     Ok(Money::new(minor, currency_of(&currency)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::accounts::{balance, issuance, wallet_or_open};
+    use crate::money::Currency;
+    use crate::store::writer::write_once;
+    use crate::store::{Store, accounts as users};
+
+    struct Ledger {
+        _dir: tempfile::TempDir,
+        conn: Connection,
+        alice: AccountId,
+        bob: AccountId,
+        eur: Currency,
+    }
+
+    /// alice and bob with a wallet each, funded from issuance with the given amounts.
+    fn ledger(alice_has: i64, bob_has: i64) -> Ledger {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let mut conn = store.connect().unwrap();
+        let eur = Currency::from_code("EUR").unwrap();
+        let (alice, bob) = write_once(&mut conn, |ctx| {
+            let mut open = |name| -> Result<AccountId, ApiError> {
+                let user = users::create_user(ctx, name, "hash")?;
+                wallet_or_open(ctx.conn, user.id, eur)
+            };
+            let (alice, bob) = (open("alice")?, open("bob")?);
+            for (wallet, amount) in [(alice, alice_has), (bob, bob_has)] {
+                if amount > 0 {
+                    post(ctx, &posting(issuance(ctx.conn, eur)?, wallet, amount, eur))?;
+                }
+            }
+            Ok((alice, bob))
+        })
+        .unwrap();
+        Ledger {
+            _dir: dir,
+            conn,
+            alice,
+            bob,
+            eur,
+        }
+    }
+
+    fn posting(
+        from: AccountId,
+        to: AccountId,
+        amount: i64,
+        currency: Currency,
+    ) -> Posting<'static> {
+        static KEY: std::sync::LazyLock<IdempotencyKey> =
+            std::sync::LazyLock::new(|| IdempotencyKey("k".into()));
+        Posting {
+            initiator: None,
+            key: &KEY,
+            fingerprint: "test",
+            kind: TransferKind::Mint,
+            from,
+            to,
+            amount: Money::new(amount, currency),
+            memo: "",
+            conversation_id: None,
+            request_id: None,
+            invoice_id: None,
+        }
+    }
+
+    fn pay(
+        ledger: &mut Ledger,
+        from: AccountId,
+        to: AccountId,
+        amount: i64,
+    ) -> Result<(), ApiError> {
+        let order = posting(from, to, amount, ledger.eur);
+        write_once(&mut ledger.conn, |ctx| post(ctx, &order).map(|_| ()))
+    }
+
+    #[test]
+    fn a_debit_that_would_overdraw_is_refused_and_moves_nothing() {
+        let mut ledger = ledger(500, 0);
+        let (alice, bob) = (ledger.alice, ledger.bob);
+        let refused = pay(&mut ledger, alice, bob, 501).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::InsufficientFunds);
+        let says = format!("your balance is {}", Money::new(500, ledger.eur));
+        assert!(refused.message.contains(&says), "{}", refused.message);
+        pay(&mut ledger, alice, bob, 500).unwrap();
+        assert_eq!(balance(&ledger.conn, alice).unwrap(), 0);
+        assert_eq!(balance(&ledger.conn, bob).unwrap(), 500);
+    }
+
+    #[test]
+    fn a_credit_that_would_overflow_is_refused_and_undoes_the_debit() {
+        let mut ledger = ledger(1, i64::MAX);
+        let (alice, bob) = (ledger.alice, ledger.bob);
+        let refused = pay(&mut ledger, alice, bob, 1).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::LimitExceeded);
+        assert_eq!(balance(&ledger.conn, alice).unwrap(), 1);
+        assert_eq!(balance(&ledger.conn, bob).unwrap(), i64::MAX);
+    }
 }

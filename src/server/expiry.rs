@@ -3,7 +3,6 @@
 
 use super::ServerState;
 use super::shutdown::Shutdown;
-use crate::protocol::TimestampMs;
 use std::sync::Arc;
 
 pub async fn sweep(state: Arc<ServerState>, mut shutdown: Shutdown) {
@@ -13,10 +12,9 @@ pub async fn sweep(state: Arc<ServerState>, mut shutdown: Shutdown) {
             _ = every.tick() => {}
             _ = shutdown.wait() => return,
         }
-        let now = TimestampMs::now().0;
-        let expire = move |ctx: &mut crate::store::writer::WriteCtx| {
-            Ok(crate::ledger::requests::expire_due(ctx, now)?
-                + crate::ledger::invoices::expire_due(ctx, now)?)
+        let expire = |ctx: &mut crate::store::writer::WriteCtx| {
+            Ok(crate::ledger::requests::expire_due(ctx)?
+                + crate::ledger::invoices::expire_due(ctx)?)
         };
         match state.writer.write(expire).await {
             Ok(0) => {}

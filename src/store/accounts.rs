@@ -58,7 +58,7 @@ pub fn create_user(
     let inserted = ctx.conn.execute_cached(
         "INSERT INTO users (username, password_hash, created_at_ms) VALUES (?1, ?2, ?3)
          ON CONFLICT (username) DO NOTHING",
-        rusqlite::params![username, password_hash, super::now_ms()],
+        rusqlite::params![username, password_hash, ctx.now.0],
     )?;
     if inserted == 0 {
         return Err(ApiError::new(

@@ -152,7 +152,7 @@ pub fn direct_with(
     }
     ctx.conn.execute_cached(
         "INSERT INTO conversations (kind, direct_key, created_at_ms) VALUES ('direct', ?1, ?2)",
-        rusqlite::params![key, super::now_ms()],
+        rusqlite::params![key, ctx.now.0],
     )?;
     let id = ConversationId(ctx.conn.last_insert_rowid());
     for user in [me.id, other.id] {
@@ -209,7 +209,7 @@ pub fn create_group(
     }
     ctx.conn.execute_cached(
         "INSERT INTO conversations (kind, name, created_at_ms) VALUES ('group', ?1, ?2)",
-        rusqlite::params![name, super::now_ms()],
+        rusqlite::params![name, ctx.now.0],
     )?;
     let id = ConversationId(ctx.conn.last_insert_rowid());
     for &user in &member_ids {

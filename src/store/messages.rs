@@ -66,7 +66,7 @@ pub fn send(
     }
     require_member(ctx.conn, conversation_id, me.id)?;
     validate_text(text)?;
-    let sent_at = TimestampMs::now();
+    let sent_at = ctx.now;
     ctx.conn
         .prepare_cached(
             "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms)
@@ -207,7 +207,7 @@ pub fn insert_card(
 ) -> Result<Message, ApiError> {
     let (kind, reference) = crate::ledger::cards::reference(&card);
     let client_id = ClientMsgId::random();
-    let sent_at = TimestampMs::now();
+    let sent_at = ctx.now;
     ctx.conn.execute_cached(
         "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

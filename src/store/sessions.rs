@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension};
 pub fn insert_token(ctx: &mut WriteCtx, token_hash: &str, user_id: UserId) -> Result<(), ApiError> {
     ctx.conn.execute_cached(
         "INSERT INTO tokens (token_hash, user_id, created_at_ms) VALUES (?1, ?2, ?3)",
-        rusqlite::params![token_hash, user_id.0, super::now_ms()],
+        rusqlite::params![token_hash, user_id.0, ctx.now.0],
     )?;
     Ok(())
 }
@@ -26,7 +26,7 @@ pub fn revoke_token(ctx: &mut WriteCtx, token_hash: &str) -> Result<bool, ApiErr
         .conn
         .execute_cached("DELETE FROM tokens WHERE token_hash = ?1", [token_hash])?;
     if deleted > 0 {
-        let now = super::now_ms();
+        let now = ctx.now.0;
         ctx.conn.execute_cached(
             "INSERT INTO token_revocations (token_hash, revoked_at_ms) VALUES (?1, ?2)",
             rusqlite::params![token_hash, now],
@@ -81,7 +81,7 @@ pub fn revocations_after(conn: &Connection, after: i64) -> Result<Vec<(i64, Stri
 pub fn touch_token(ctx: &mut WriteCtx, token_hash: &str, address: &str) -> Result<bool, ApiError> {
     let updated = ctx.conn.execute_cached(
         "UPDATE tokens SET last_used_at_ms = ?2, last_address = ?3 WHERE token_hash = ?1",
-        rusqlite::params![token_hash, super::now_ms(), address],
+        rusqlite::params![token_hash, ctx.now.0, address],
     )?;
     Ok(updated > 0)
 }

@@ -10,7 +10,7 @@
 use super::Store;
 use super::{Cached, events};
 use crate::metrics::{BATCH_SIZE_BOUNDS, Histogram};
-use crate::protocol::{ApiError, ConversationId, Event, Seq, UserId};
+use crate::protocol::{ApiError, ConversationId, Event, Seq, TimestampMs, UserId};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -33,9 +33,12 @@ pub struct Delivery {
 /// Where committed events go (the server's fan-out hub).
 pub type Publish = Arc<dyn Fn(&[Delivery]) + Send + Sync>;
 
-/// What a write request sees: the transaction (inside its savepoint) and a way to emit events.
+/// What a write request sees: the transaction (inside its savepoint), a way to emit events,
+/// and the time. The clock is read once per request: every timestamp it writes and every
+/// expiry it checks agree, whichever statement comes first.
 pub struct WriteCtx<'a> {
     pub conn: &'a Connection,
+    pub now: TimestampMs,
     deliveries: &'a mut Vec<Delivery>,
 }
 
@@ -163,6 +166,7 @@ where
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 f(&mut WriteCtx {
                     conn: savepoint.conn,
+                    now: TimestampMs::now(),
                     deliveries: &mut deliveries,
                 })
             }))
@@ -284,6 +288,7 @@ pub fn write_once<T>(
     let mut deliveries = Vec::new();
     let value = f(&mut WriteCtx {
         conn: &tx,
+        now: TimestampMs::now(),
         deliveries: &mut deliveries,
     })?;
     tx.commit()?;

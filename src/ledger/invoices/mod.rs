@@ -16,7 +16,7 @@ use super::limits::Limits;
 use super::transfers::{self, Posting};
 use crate::money::{Currency, Money};
 use crate::protocol::payments::{
-    Card, IdempotencyKey, InvoiceId, InvoiceStatus, LineItem, TransferKind,
+    Card, IdempotencyKey, Invoice, InvoiceId, InvoiceStatus, LineItem, TransferKind,
 };
 use crate::protocol::{
     ApiError, ConversationId, ConversationKind, ErrorCode, Event, TimestampMs, User, results,
@@ -99,10 +99,10 @@ pub fn send(
                 "expires_in_secs must be 1 to {MAX_EXPIRY_SECS}"
             )));
         }
-        Some(secs) => Some(TimestampMs::now().0 + (secs as i64) * 1000),
+        Some(secs) => Some(ctx.now.0 + (secs as i64) * 1000),
         None => None,
     };
-    let now = TimestampMs::now().0;
+    let now = ctx.now.0;
     ctx.conn.execute_cached(
         "INSERT INTO invoices (conversation_id, merchant_id, buyer_id, currency, total_minor, items,
              payload, status, expires_at_ms, idempotency_key, fingerprint, created_at_ms, updated_at_ms)
@@ -138,6 +138,27 @@ pub fn send(
     })
 }
 
+/// Refuses an invoice that is paid or expired (also one past its expiry not yet swept).
+fn require_payable(invoice: &Invoice, now: TimestampMs) -> Result<(), ApiError> {
+    let id = invoice.id;
+    let expired = invoice.expires_at.is_some_and(|at| at <= now);
+    match invoice.status {
+        InvoiceStatus::Paid => Err(ApiError::new(
+            ErrorCode::InvoiceAlreadyPaid,
+            format!("invoice {id} is already paid"),
+        )),
+        InvoiceStatus::Expired => Err(ApiError::new(
+            ErrorCode::InvoiceExpired,
+            format!("invoice {id} has expired"),
+        )),
+        InvoiceStatus::Open if expired => Err(ApiError::new(
+            ErrorCode::InvoiceExpired,
+            format!("invoice {id} has expired"),
+        )),
+        InvoiceStatus::Open => Ok(()),
+    }
+}
+
 /// The buyer pays invoice `id`: the transfer and the status change commit together, and the
 /// merchant gets a durable `invoice_paid` event.
 pub fn pay(
@@ -159,35 +180,12 @@ pub fn pay(
             invoice.buyer.username
         )));
     }
-    let expired = invoice
-        .expires_at
-        .is_some_and(|at| at.0 <= TimestampMs::now().0);
-    match invoice.status {
-        InvoiceStatus::Paid => {
-            return Err(ApiError::new(
-                ErrorCode::InvoiceAlreadyPaid,
-                format!("invoice {id} is already paid"),
-            ));
-        }
-        InvoiceStatus::Expired => {
-            return Err(ApiError::new(
-                ErrorCode::InvoiceExpired,
-                format!("invoice {id} has expired"),
-            ));
-        }
-        InvoiceStatus::Open if expired => {
-            return Err(ApiError::new(
-                ErrorCode::InvoiceExpired,
-                format!("invoice {id} has expired"),
-            ));
-        }
-        InvoiceStatus::Open => {}
-    }
-    let from = paying_wallet(ctx.conn, me.id, invoice.total, limits)?;
+    require_payable(&invoice, ctx.now)?;
+    let from = paying_wallet(ctx, me.id, invoice.total, limits)?;
     let to = wallet_or_open(ctx.conn, invoice.merchant.id, invoice.total.currency)?;
     let memo = format!("invoice {id}");
     let transfer_id = transfers::post(
-        ctx.conn,
+        ctx,
         &Posting {
             initiator: Some(me.id),
             key,
@@ -204,12 +202,14 @@ pub fn pay(
     )?;
     let changed = ctx.conn.execute_cached(
         "UPDATE invoices SET status = 'paid', transfer_id = ?2, updated_at_ms = ?3 WHERE id = ?1 AND status = 'open'",
-        rusqlite::params![id.0, transfer_id.0, TimestampMs::now().0],
+        rusqlite::params![id.0, transfer_id.0, ctx.now.0],
     )?;
-    assert_eq!(
-        changed, 1,
-        "the invoice was open when read in this same transaction"
-    );
+    if changed == 0 {
+        // Another writer settled or expired it since it was read: refuse, as that writer's
+        // outcome says; the savepoint undoes the transfer.
+        require_payable(&view(ctx.conn, id)?, ctx.now)?;
+        return Err(ApiError::internal());
+    }
     let invoice = view(ctx.conn, id)?;
     announce(
         ctx,
@@ -289,7 +289,7 @@ pub fn refund(
     let to = wallet_or_open(ctx.conn, invoice.buyer.id, amount.currency)?;
     let memo = format!("refund of invoice {id}");
     let transfer_id = transfers::post(
-        ctx.conn,
+        ctx,
         &Posting {
             initiator: Some(merchant.id),
             key,
@@ -304,10 +304,19 @@ pub fn refund(
             invoice_id: Some(id),
         },
     )?;
-    ctx.conn.execute_cached(
-        "UPDATE invoices SET refunded_minor = refunded_minor + ?2, updated_at_ms = ?3 WHERE id = ?1",
-        rusqlite::params![id.0, amount.amount_minor, TimestampMs::now().0],
+    // Conditional, so that two refunds racing on several writers cannot give back more than
+    // was paid; the loser is refused and its transfer undone with the savepoint.
+    let changed = ctx.conn.execute_cached(
+        "UPDATE invoices SET refunded_minor = refunded_minor + ?2, updated_at_ms = ?3
+         WHERE id = ?1 AND refunded_minor + ?2 <= total_minor",
+        rusqlite::params![id.0, amount.amount_minor, ctx.now.0],
     )?;
+    if changed == 0 {
+        return Err(ApiError::new(
+            ErrorCode::RefundExceedsPayment,
+            format!("{amount} is more than is left to refund on invoice {id}"),
+        ));
+    }
     let transfer = transfers::view(ctx.conn, transfer_id)?;
     let summary = format!("refunded {amount}");
     insert_card(
@@ -336,19 +345,27 @@ pub fn refund(
 }
 
 /// Marks open invoices past their expiry as expired and tells both sides.
-pub fn expire_due(ctx: &mut WriteCtx, now_ms: i64) -> Result<usize, ApiError> {
+pub fn expire_due(ctx: &mut WriteCtx) -> Result<usize, ApiError> {
     let due: Vec<i64> = ctx
         .conn
         .prepare_cached(
             "SELECT id FROM invoices WHERE status = 'open' AND expires_at_ms <= ?1 LIMIT ?2",
         )?
-        .query_map(rusqlite::params![now_ms, EXPIRE_BATCH], |row| row.get(0))?
+        .query_map(rusqlite::params![ctx.now.0, EXPIRE_BATCH], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
+    let mut expired = 0;
     for &id in &due {
-        ctx.conn.execute_cached(
-            "UPDATE invoices SET status = 'expired', updated_at_ms = ?2 WHERE id = ?1",
-            [id, now_ms],
+        // Conditional: whoever changed the status first (a payment, another sweeper) wins,
+        // and an expiry is announced once.
+        let changed = ctx.conn.execute_cached(
+            "UPDATE invoices SET status = 'expired', updated_at_ms = ?2
+             WHERE id = ?1 AND status = 'open'",
+            [id, ctx.now.0],
         )?;
+        if changed == 0 {
+            continue;
+        }
+        expired += 1;
         let invoice = view(ctx.conn, InvoiceId(id))?;
         announce(
             ctx,
@@ -358,7 +375,7 @@ pub fn expire_due(ctx: &mut WriteCtx, now_ms: i64) -> Result<usize, ApiError> {
             invoice.conversation_id,
         )?;
     }
-    Ok(due.len())
+    Ok(expired)
 }
 
 fn announce(

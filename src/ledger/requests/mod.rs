@@ -75,11 +75,11 @@ pub fn request_money(
                 "expires_in_secs must be 1 to {MAX_EXPIRY_SECS}"
             )));
         }
-        Some(secs) => Some(TimestampMs::now().0 + (secs as i64) * 1000),
+        Some(secs) => Some(ctx.now.0 + (secs as i64) * 1000),
         None => None,
     };
     let conversation_id = conversation_with(ctx, me, &payer, order.conversation_id)?;
-    let now = TimestampMs::now().0;
+    let now = ctx.now.0;
     ctx.conn.execute_cached(
         "INSERT INTO payment_requests (conversation_id, requester_id, payer_id, amount_minor,
              currency, memo, status, expires_at_ms, idempotency_key, fingerprint, created_at_ms, updated_at_ms)
@@ -193,11 +193,11 @@ pub fn pay_request(
             request.payer.username
         )));
     }
-    require_open(&request)?;
-    let from = paying_wallet(ctx.conn, me.id, request.amount, limits)?;
+    require_open(&request, ctx.now)?;
+    let from = paying_wallet(ctx, me.id, request.amount, limits)?;
     let to = wallet_or_open(ctx.conn, request.requester.id, request.amount.currency)?;
     let transfer_id = transfers::post(
-        ctx.conn,
+        ctx,
         &Posting {
             initiator: Some(me.id),
             key,
@@ -215,12 +215,14 @@ pub fn pay_request(
     let changed = ctx.conn.execute_cached(
         "UPDATE payment_requests SET status = 'paid', transfer_id = ?2, updated_at_ms = ?3
          WHERE id = ?1 AND status = 'open'",
-        rusqlite::params![id.0, transfer_id.0, TimestampMs::now().0],
+        rusqlite::params![id.0, transfer_id.0, ctx.now.0],
     )?;
-    assert_eq!(
-        changed, 1,
-        "the request was open when read in this same transaction"
-    );
+    if changed == 0 {
+        // Another writer paid, closed or expired it since it was read: refuse, as that
+        // writer's outcome says; the savepoint undoes the transfer.
+        require_open(&view(ctx.conn, id)?, ctx.now)?;
+        return Err(ApiError::internal());
+    }
     announce(ctx, id)?;
     Ok(results::Paid {
         transfer: transfers::view(ctx.conn, transfer_id)?,
@@ -264,31 +266,39 @@ fn close(
     request: &PaymentRequest,
     status: RequestStatus,
 ) -> Result<PaymentRequest, ApiError> {
-    require_open(request)?;
+    require_open(request, ctx.now)?;
     ctx.conn.execute_cached(
         "UPDATE payment_requests SET status = ?2, updated_at_ms = ?3 WHERE id = ?1 AND status = 'open'",
-        rusqlite::params![request.id.0, status.as_str(), TimestampMs::now().0],
+        rusqlite::params![request.id.0, status.as_str(), ctx.now.0],
     )?;
     announce(ctx, request.id)
 }
 
 /// Marks open requests past their expiry as expired and tells their conversations.
-pub fn expire_due(ctx: &mut WriteCtx, now_ms: i64) -> Result<usize, ApiError> {
+pub fn expire_due(ctx: &mut WriteCtx) -> Result<usize, ApiError> {
     let due: Vec<i64> = ctx
         .conn
         .prepare_cached(
             "SELECT id FROM payment_requests WHERE status = 'open' AND expires_at_ms <= ?1 LIMIT ?2",
         )?
-        .query_map(rusqlite::params![now_ms, EXPIRE_BATCH], |row| row.get(0))?
+        .query_map(rusqlite::params![ctx.now.0, EXPIRE_BATCH], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
+    let mut expired = 0;
     for &id in &due {
-        ctx.conn.execute_cached(
-            "UPDATE payment_requests SET status = 'expired', updated_at_ms = ?2 WHERE id = ?1",
-            [id, now_ms],
+        // Conditional: whoever changed the status first (a payment, another sweeper) wins,
+        // and an expiry is announced once.
+        let changed = ctx.conn.execute_cached(
+            "UPDATE payment_requests SET status = 'expired', updated_at_ms = ?2
+             WHERE id = ?1 AND status = 'open'",
+            [id, ctx.now.0],
         )?;
+        if changed == 0 {
+            continue;
+        }
+        expired += 1;
         announce(ctx, PaymentRequestId(id))?;
     }
-    Ok(due.len())
+    Ok(expired)
 }
 
 /// Sends the request's current state to everyone in its conversation.
@@ -302,11 +312,9 @@ fn announce(ctx: &mut WriteCtx, id: PaymentRequestId) -> Result<PaymentRequest, 
 }
 
 /// Refuses anything but an open, unexpired request, with the code that says why.
-fn require_open(request: &PaymentRequest) -> Result<(), ApiError> {
+fn require_open(request: &PaymentRequest, now: TimestampMs) -> Result<(), ApiError> {
     let id = request.id;
-    let expired = request
-        .expires_at
-        .is_some_and(|at| at.0 <= TimestampMs::now().0);
+    let expired = request.expires_at.is_some_and(|at| at <= now);
     let (code, message) = match request.status {
         RequestStatus::Open if !expired => return Ok(()),
         RequestStatus::Open | RequestStatus::Expired => (
