@@ -319,7 +319,7 @@ proptest! {
 }
 
 fn accounts_balance(conn: &rusqlite::Connection, user: &User) -> i64 {
-    quid::ledger::accounts::balances(conn, user.id)
+    quid::store::wallets::Wallets::balances(conn, user.id)
         .unwrap()
         .iter()
         .map(|m| m.amount_minor)

@@ -1,10 +1,10 @@
 //! Cards: a message that shows a payment or a request. The message stores which one; the
 //! card is read fresh each time, so a request's card always shows its current status.
 
-use super::{invoices, requests, transfers};
+use super::{invoices, requests};
 use crate::protocol::ApiError;
 use crate::protocol::payments::{Card, InvoiceId, PaymentRequestId, TransferId};
-use crate::store::Cached;
+use crate::store::wallets::Wallets;
 use rusqlite::Connection;
 
 /// What a message row stores to point at its card.
@@ -20,7 +20,7 @@ pub fn reference(card: &Card) -> (&'static str, i64) {
 pub fn load(conn: &Connection, kind: &str, reference: i64) -> Result<Card, ApiError> {
     match kind {
         "payment" => Ok(Card::Payment {
-            transfer: transfers::view(conn, TransferId(reference))?,
+            transfer: conn.transfer(TransferId(reference))?,
         }),
         "request" => Ok(Card::Request {
             request: requests::view(conn, PaymentRequestId(reference))?,
@@ -29,15 +29,10 @@ pub fn load(conn: &Connection, kind: &str, reference: i64) -> Result<Card, ApiEr
             invoice: invoices::view(conn, InvoiceId(reference))?,
         }),
         "refund" => {
-            let transfer = transfers::view(conn, TransferId(reference))?;
-            let invoice_id: i64 = conn.query_row_cached(
-                "SELECT invoice_id FROM transfers WHERE id = ?1",
-                [reference],
-                |row| row.get(0),
-            )?;
+            let transfer = TransferId(reference);
             Ok(Card::Refund {
-                transfer,
-                invoice_id: InvoiceId(invoice_id),
+                transfer: conn.transfer(transfer)?,
+                invoice_id: conn.refunded_invoice(transfer)?,
             })
         }
         other => {

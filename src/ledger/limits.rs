@@ -1,11 +1,9 @@
 //! Spending limits, set on the server: per transfer and per day (UTC), per currency.
 //! A currency without a limit has none.
 
-use super::accounts::AccountId;
 use crate::money::Money;
-use crate::protocol::{ApiError, ErrorCode};
-use crate::store::Cached;
-use rusqlite::Connection;
+use crate::protocol::{ApiError, ErrorCode, TimestampMs};
+use crate::store::wallets::{AccountId, Wallets};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -19,10 +17,10 @@ impl Limits {
     /// Refuses `amount` from `wallet` if it is over a limit; the error names the limit.
     pub fn check(
         &self,
-        conn: &Connection,
+        store: &dyn Wallets,
         wallet: AccountId,
         amount: Money,
-        now_ms: i64,
+        now: TimestampMs,
     ) -> Result<(), ApiError> {
         let limit_of =
             |list: &[Money]| list.iter().find(|m| m.currency == amount.currency).copied();
@@ -35,13 +33,8 @@ impl Limits {
             ));
         }
         if let Some(limit) = limit_of(&self.per_day) {
-            let day_start = now_ms - now_ms.rem_euclid(DAY_MS);
-            let spent: i64 = conn.query_row_cached(
-                "SELECT COALESCE(SUM(amount_minor), 0) FROM transfers
-                 WHERE from_account = ?1 AND created_at_ms >= ?2",
-                [wallet.0, day_start],
-                |row| row.get(0),
-            )?;
+            let day_start = TimestampMs(now.0 - now.0.rem_euclid(DAY_MS));
+            let spent = store.paid_out_since(wallet, day_start)?;
             if spent.saturating_add(amount.amount_minor) > limit.amount_minor {
                 return Err(ApiError::new(
                     ErrorCode::LimitExceeded,

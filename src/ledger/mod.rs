@@ -30,7 +30,7 @@ pub mod transfers;
 use crate::money::Money;
 use crate::protocol::payments::{IdempotencyKey, MAX_IDEMPOTENCY_KEY_BYTES, MAX_MEMO_CHARS};
 use crate::protocol::{ApiError, UserId};
-use crate::store::Cached;
+use crate::store::wallets::Wallets;
 use crate::store::writer::WriteCtx;
 
 pub fn validate_memo(memo: &str) -> Result<(), ApiError> {
@@ -88,19 +88,9 @@ pub fn claim_key(
     kind: &'static str,
 ) -> Result<Claim, ApiError> {
     validate_key(key)?;
-    let inserted = ctx.conn.execute_cached(
-        "INSERT INTO idempotency_keys (user_id, idempotency_key, kind) VALUES (?1, ?2, ?3)
-         ON CONFLICT (user_id, idempotency_key) DO NOTHING",
-        rusqlite::params![user_id.0, key.0, kind],
-    )?;
-    if inserted == 1 {
+    let Some(claimed_by) = ctx.conn.claim_key(user_id, key, kind)? else {
         return Ok(Claim::New);
-    }
-    let claimed_by: String = ctx.conn.query_row_cached(
-        "SELECT kind FROM idempotency_keys WHERE user_id = ?1 AND idempotency_key = ?2",
-        rusqlite::params![user_id.0, key.0],
-        |row| row.get(0),
-    )?;
+    };
     if claimed_by != kind {
         return Err(ApiError::new(
             crate::protocol::ErrorCode::IdempotencyConflict,

@@ -9,6 +9,7 @@ use crate::protocol::{ApiError, ConversationId, ErrorCode, User, results};
 use crate::store::accounts::user_by_name;
 use crate::store::conversations::{direct_with, members, require_member};
 use crate::store::messages::insert_card;
+use crate::store::wallets::Wallets;
 use crate::store::writer::WriteCtx;
 
 pub struct PayOrder<'a> {
@@ -69,7 +70,7 @@ pub fn pay(
             invoice_id: None,
         },
     )?;
-    let transfer = transfers::view(ctx.conn, id)?;
+    let transfer = ctx.conn.transfer(id)?;
     let summary = format!("paid {} to {}", order.amount, recipient.username);
     insert_card(
         ctx,

@@ -1,35 +1,19 @@
-//! Posting a transfer: both entries and both balance changes, in the caller's transaction,
-//! with the debited wallet checked for funds first. Reading transfers back.
+//! Posting a transfer: both balance changes and the transfer with its entries, in the
+//! caller's transaction, with the debited wallet's funds the debit's own condition. Telling a
+//! retry from a reuse of a key. The queries are `store::wallets`.
 
-use super::accounts::{AccountId, currency_of};
 use crate::money::Money;
-use crate::protocol::payments::{
-    IdempotencyKey, InvoiceId, PaymentRequestId, Transfer, TransferId, TransferKind,
-};
-use crate::protocol::{ApiError, ConversationId, ErrorCode, TimestampMs, User, UserId};
-use crate::store::Cached;
+use crate::protocol::payments::{IdempotencyKey, TransferId};
+use crate::protocol::{ApiError, ErrorCode, UserId, results};
+use crate::store::wallets::{AccountKind, Wallets};
 use crate::store::writer::WriteCtx;
-use rusqlite::{Connection, OptionalExtension};
 
-/// Everything a transfer records.
-pub struct Posting<'a> {
-    pub initiator: Option<UserId>,
-    pub key: &'a IdempotencyKey,
-    pub fingerprint: &'a str,
-    pub kind: TransferKind,
-    pub from: AccountId,
-    pub to: AccountId,
-    pub amount: Money,
-    pub memo: &'a str,
-    pub conversation_id: Option<ConversationId>,
-    pub request_id: Option<PaymentRequestId>,
-    pub invoice_id: Option<InvoiceId>,
-}
+pub use crate::store::wallets::Posting;
 
 /// Moves `amount` from `from` to `to`. A wallet is debited only if it holds the amount: the
 /// check is the debit's own condition, so it holds however many writers race on the wallet.
 pub fn post(ctx: &WriteCtx, posting: &Posting) -> Result<TransferId, ApiError> {
-    let conn = ctx.conn;
+    let store = ctx.conn;
     let amount = posting.amount.amount_minor;
     assert!(amount > 0, "a transfer moves a positive amount");
     assert_ne!(
@@ -38,61 +22,20 @@ pub fn post(ctx: &WriteCtx, posting: &Posting) -> Result<TransferId, ApiError> {
     );
     // Debit first, then credit; each refuses rather than overdraw a wallet or overflow a
     // balance, and a refusal rolls the whole request back.
-    if !adjust_balance(conn, posting.from, -amount)? {
-        return Err(refused_debit(conn, posting)?);
+    if !store.adjust_balance(posting.from, -amount)? {
+        return Err(refused_debit(store, posting)?);
     }
-    if !adjust_balance(conn, posting.to, amount)? {
+    if !store.adjust_balance(posting.to, amount)? {
         return Err(overflow());
     }
-    conn.execute_cached(
-        "INSERT INTO transfers (initiator_id, idempotency_key, fingerprint, kind, from_account,
-             to_account, amount_minor, currency, memo, conversation_id, request_id, invoice_id, created_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        rusqlite::params![
-            posting.initiator.map(|u| u.0),
-            posting.key.0,
-            posting.fingerprint,
-            posting.kind.as_str(),
-            posting.from.0,
-            posting.to.0,
-            amount,
-            posting.amount.currency.code(),
-            posting.memo,
-            posting.conversation_id.map(|c| c.0),
-            posting.request_id.map(|r| r.0),
-            posting.invoice_id.map(|i| i.0),
-            ctx.now.0
-        ],
-    )?;
-    let transfer = TransferId(conn.last_insert_rowid());
-    for (account, delta) in [(posting.from, -amount), (posting.to, amount)] {
-        conn.execute_cached(
-            "INSERT INTO entries (transfer_id, account_id, amount_minor) VALUES (?1, ?2, ?3)",
-            [transfer.0, account.0, delta],
-        )?;
-    }
-    Ok(transfer)
-}
-
-/// Adds `delta` to `account`'s balance unless that would take a wallet below zero or any
-/// balance past the range of i64 (where SQLite would turn it into a float). False: refused.
-fn adjust_balance(conn: &Connection, account: AccountId, delta: i64) -> Result<bool, ApiError> {
-    let changed = conn.execute_cached(
-        "UPDATE accounts SET balance_minor = balance_minor + ?2
-         WHERE id = ?1
-           AND (kind = 'issuance' OR balance_minor + ?2 >= 0)
-           AND (?2 >= 0 OR balance_minor >= (-9223372036854775807 - 1) - ?2)
-           AND (?2 <= 0 OR balance_minor <= 9223372036854775807 - ?2)",
-        [account.0, delta],
-    )?;
-    Ok(changed == 1)
+    store.insert_transfer(posting, ctx.now)
 }
 
 /// Why the debit of `posting` was refused: the wallet holds too little, or (an issuance
 /// account) its balance would overflow.
-fn refused_debit(conn: &Connection, posting: &Posting) -> Result<ApiError, ApiError> {
-    let (kind, balance) = account_state(conn, posting.from)?;
-    if kind == "wallet" && balance < posting.amount.amount_minor {
+fn refused_debit(store: &dyn Wallets, posting: &Posting) -> Result<ApiError, ApiError> {
+    let (kind, balance) = store.account(posting.from)?;
+    if kind == AccountKind::Wallet && balance < posting.amount.amount_minor {
         return Ok(ApiError::new(
             ErrorCode::InsufficientFunds,
             format!(
@@ -112,38 +55,14 @@ fn overflow() -> ApiError {
     )
 }
 
-fn account_state(conn: &Connection, account: AccountId) -> Result<(String, i64), ApiError> {
-    Ok(conn.query_row_cached(
-        "SELECT kind, balance_minor FROM accounts WHERE id = ?1",
-        [account.0],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?)
-}
-
-/// The transfer `initiator` already made with `key`, and the fingerprint it was made with.
-pub fn by_key(
-    conn: &Connection,
-    initiator: UserId,
-    key: &IdempotencyKey,
-) -> Result<Option<(TransferId, String)>, ApiError> {
-    let found = conn
-        .query_row_cached(
-            "SELECT id, fingerprint FROM transfers WHERE initiator_id = ?1 AND idempotency_key = ?2",
-            rusqlite::params![initiator.0, key.0],
-            |row| Ok((TransferId(row.get(0)?), row.get(1)?)),
-        )
-        .optional()?;
-    Ok(found)
-}
-
 /// The answer to a reused key: the original transfer if the request is the same, else a conflict.
 pub fn replay_or_conflict(
-    conn: &Connection,
+    store: &dyn Wallets,
     initiator: UserId,
     key: &IdempotencyKey,
     fingerprint: &str,
 ) -> Result<Option<TransferId>, ApiError> {
-    match by_key(conn, initiator, key)? {
+    match store.transfer_by_key(initiator, key)? {
         None => Ok(None),
         Some((id, stored)) => {
             super::same_request(key, &stored, fingerprint, "payment")?;
@@ -155,88 +74,19 @@ pub fn replay_or_conflict(
 /// The original result of a payment whose key was seen before with the same request; a
 /// conflict if the key was used for something else; `None` for a new key.
 pub fn replayed_payment(
-    conn: &Connection,
+    store: &dyn Wallets,
     payer: UserId,
     key: &IdempotencyKey,
     fingerprint: &str,
-) -> Result<Option<crate::protocol::results::Paid>, ApiError> {
-    let Some(original) = replay_or_conflict(conn, payer, key, fingerprint)? else {
+) -> Result<Option<results::Paid>, ApiError> {
+    let Some(original) = replay_or_conflict(store, payer, key, fingerprint)? else {
         return Ok(None);
     };
-    Ok(Some(crate::protocol::results::Paid {
-        transfer: view(conn, original)?,
-        balance_after: balance_after(conn, original)?,
+    Ok(Some(results::Paid {
+        transfer: store.transfer(original)?,
+        balance_after: store.balance_after(original)?,
         duplicate: true,
     }))
-}
-
-/// A transfer as the wire shows it.
-pub fn view(conn: &Connection, id: TransferId) -> Result<Transfer, ApiError> {
-    let row = conn.query_row_cached(
-        "SELECT t.kind, t.amount_minor, t.currency, t.memo, t.conversation_id, t.request_id,
-                t.created_at_ms, fu.id, fu.username, tu.id, tu.username
-         FROM transfers t
-         JOIN accounts fa ON fa.id = t.from_account
-         JOIN accounts ta ON ta.id = t.to_account
-         LEFT JOIN users fu ON fu.id = fa.user_id
-         JOIN users tu ON tu.id = ta.user_id
-         WHERE t.id = ?1",
-        [id.0],
-        |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, Option<i64>>(4)?,
-                row.get::<_, Option<i64>>(5)?,
-                row.get::<_, i64>(6)?,
-                row.get::<_, Option<i64>>(7)?,
-                row.get::<_, Option<String>>(8)?,
-                row.get::<_, i64>(9)?,
-                row.get::<_, String>(10)?,
-            ))
-        },
-    )?;
-    let (
-        kind,
-        amount,
-        currency,
-        memo,
-        conversation,
-        request,
-        at,
-        from_id,
-        from_name,
-        to_id,
-        to_name,
-    ) = row;
-    Ok(Transfer {
-        id,
-        kind: TransferKind::parse(&kind).ok_or_else(ApiError::internal)?,
-        from: from_id
-            .zip(from_name)
-            .map(|(id, username)| User::new(UserId(id), username)),
-        to: User::new(UserId(to_id), to_name),
-        amount: Money::new(amount, currency_of(&currency)?),
-        memo,
-        conversation_id: conversation.map(ConversationId),
-        request_id: request.map(PaymentRequestId),
-        created_at: TimestampMs(at),
-    })
-}
-
-/// The debited wallet's balance right after transfer `id` (the sum of its entries up to it).
-pub fn balance_after(conn: &Connection, id: TransferId) -> Result<Money, ApiError> {
-    let (minor, currency): (i64, String) = conn.query_row_cached(
-        "SELECT (SELECT SUM(e2.amount_minor) FROM entries e2
-                 WHERE e2.account_id = e.account_id AND e2.id <= e.id), t.currency
-         FROM entries e JOIN transfers t ON t.id = e.transfer_id
-         WHERE e.transfer_id = ?1 AND e.account_id = t.from_account",
-        [id.0],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
-    Ok(Money::new(minor, currency_of(&currency)?))
 }
 
 #[cfg(test)]
@@ -244,8 +94,11 @@ mod tests {
     use super::*;
     use crate::ledger::accounts::{balance, issuance, wallet_or_open};
     use crate::money::Currency;
+    use crate::protocol::payments::TransferKind;
+    use crate::store::wallets::AccountId;
     use crate::store::writer::write_once;
     use crate::store::{Store, accounts as users};
+    use rusqlite::Connection;
 
     struct Ledger {
         _dir: tempfile::TempDir,

@@ -8,6 +8,7 @@ pub mod events;
 pub mod location;
 pub mod messages;
 pub mod sessions;
+pub mod wallets;
 pub mod writer;
 
 use crate::protocol::ApiError;

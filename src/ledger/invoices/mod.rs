@@ -11,7 +11,7 @@ pub use items::{MAX_ITEM_NAME_CHARS, MAX_ITEMS, MAX_QUANTITY, total_of};
 use read::{by_key, visible};
 pub use read::{involving, view};
 
-use super::accounts::{paying_wallet, wallet, wallet_or_open};
+use super::accounts::{paying_wallet, wallet_or_open};
 use super::limits::Limits;
 use super::transfers::{self, Posting};
 use crate::money::{Currency, Money};
@@ -23,6 +23,7 @@ use crate::protocol::{
 };
 use crate::store::conversations::{members, require_member};
 use crate::store::messages::insert_card;
+use crate::store::wallets::Wallets;
 use crate::store::writer::WriteCtx;
 
 pub const MAX_PAYLOAD_BYTES: usize = 256;
@@ -219,8 +220,8 @@ pub fn pay(
         invoice.conversation_id,
     )?;
     Ok(results::Paid {
-        transfer: transfers::view(ctx.conn, transfer_id)?,
-        balance_after: transfers::balance_after(ctx.conn, transfer_id)?,
+        transfer: ctx.conn.transfer(transfer_id)?,
+        balance_after: ctx.conn.balance_after(transfer_id)?,
         duplicate: false,
     })
 }
@@ -245,7 +246,7 @@ pub fn refund(
     if let Some(original) = transfers::replay_or_conflict(ctx.conn, merchant.id, key, &fingerprint)?
     {
         return Ok(results::Refunded {
-            transfer: transfers::view(ctx.conn, original)?,
+            transfer: ctx.conn.transfer(original)?,
             invoice: view(ctx.conn, id)?,
             duplicate: true,
         });
@@ -280,7 +281,7 @@ pub fn refund(
             ),
         ));
     }
-    let Some(from) = wallet(ctx.conn, merchant.id, amount.currency)? else {
+    let Some(from) = ctx.conn.wallet(merchant.id, amount.currency)? else {
         return Err(ApiError::new(
             ErrorCode::InsufficientFunds,
             "the merchant has no balance to refund from",
@@ -317,7 +318,7 @@ pub fn refund(
             format!("{amount} is more than is left to refund on invoice {id}"),
         ));
     }
-    let transfer = transfers::view(ctx.conn, transfer_id)?;
+    let transfer = ctx.conn.transfer(transfer_id)?;
     let summary = format!("refunded {amount}");
     insert_card(
         ctx,

@@ -1,12 +1,12 @@
 //! Reading invoices back from the store, with their parties and current state.
 
-use crate::ledger::accounts::currency_of;
 use crate::money::Money;
 use crate::protocol::payments::{IdempotencyKey, Invoice, InvoiceId, InvoiceStatus, TransferId};
 use crate::protocol::{ApiError, ConversationId, TimestampMs, User, UserId};
 use crate::store::Cached;
 use crate::store::accounts::{USER_COLUMNS, user_from_row};
 use crate::store::conversations::require_member;
+use crate::store::wallets::currency_of;
 use rusqlite::{Connection, OptionalExtension};
 
 pub(super) fn visible(conn: &Connection, user: UserId, id: InvoiceId) -> Result<Invoice, ApiError> {

@@ -21,6 +21,7 @@ use crate::protocol::{
 use crate::store::accounts::user_by_name;
 use crate::store::conversations::{members, require_member};
 use crate::store::messages::insert_card;
+use crate::store::wallets::Wallets;
 use crate::store::writer::WriteCtx;
 
 /// Longest a request may stay open.
@@ -225,8 +226,8 @@ pub fn pay_request(
     }
     announce(ctx, id)?;
     Ok(results::Paid {
-        transfer: transfers::view(ctx.conn, transfer_id)?,
-        balance_after: transfers::balance_after(ctx.conn, transfer_id)?,
+        transfer: ctx.conn.transfer(transfer_id)?,
+        balance_after: ctx.conn.balance_after(transfer_id)?,
         duplicate: false,
     })
 }

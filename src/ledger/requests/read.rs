@@ -1,6 +1,5 @@
 //! Reading payment requests back from the store, with their parties and current state.
 
-use crate::ledger::accounts::currency_of;
 use crate::money::Money;
 use crate::protocol::payments::{
     IdempotencyKey, PaymentRequest, PaymentRequestId, RequestStatus, TransferId,
@@ -8,6 +7,7 @@ use crate::protocol::payments::{
 use crate::protocol::{ApiError, ConversationId, TimestampMs, User, UserId};
 use crate::store::Cached;
 use crate::store::conversations::require_member;
+use crate::store::wallets::currency_of;
 use rusqlite::{Connection, OptionalExtension};
 
 /// The request, if `user` is in its conversation; otherwise `forbidden`, as for conversations.

@@ -2,22 +2,20 @@
 //! requests, statement, set_pin. The money rules live in `ledger`; this checks the PIN
 //! (slow, so off the writer) and hands the rest to the writer.
 
+use crate::ledger;
 use crate::ledger::payments::PayOrder;
 use crate::ledger::requests::RequestOrder;
-use crate::ledger::{self, accounts};
 use crate::money::Money;
 use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId, TransferId};
 use crate::protocol::{ApiError, ConversationId, ErrorCode, User, results};
 use crate::server::ServerState;
 use crate::store;
+use crate::store::wallets::Wallets;
 use crate::store::writer::WriteCtx;
 
 pub async fn balance(state: &ServerState, me: &User) -> Result<results::Balance, ApiError> {
     let me = me.id;
-    let balances = state
-        .store
-        .read(move |conn| accounts::balances(conn, me))
-        .await?;
+    let balances = state.store.read(move |conn| conn.balances(me)).await?;
     Ok(results::Balance { balances })
 }
 
