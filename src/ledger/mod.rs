@@ -18,7 +18,6 @@
 //! entries, its card and its events commit together or not at all.
 
 pub mod accounts;
-pub mod cards;
 pub mod check;
 pub mod invoices;
 pub mod limits;

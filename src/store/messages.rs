@@ -29,9 +29,7 @@ fn row_with_card_ref(row: &Row) -> rusqlite::Result<MessageRow> {
 /// Fills in the card a message refers to, in its current state.
 fn with_card(conn: &Connection, (mut message, card): MessageRow) -> Result<Message, ApiError> {
     if let Some((kind, reference)) = card {
-        message.card = Some(Box::new(crate::ledger::cards::load(
-            conn, &kind, reference,
-        )?));
+        message.card = Some(Box::new(super::cards::load(conn, &kind, reference)?));
     }
     Ok(message)
 }
@@ -205,7 +203,7 @@ pub fn insert_card(
     card: crate::protocol::payments::Card,
     summary: &str,
 ) -> Result<Message, ApiError> {
-    let (kind, reference) = crate::ledger::cards::reference(&card);
+    let (kind, reference) = super::cards::reference(&card);
     let client_id = ClientMsgId::random();
     let sent_at = ctx.now;
     ctx.conn.execute_cached(

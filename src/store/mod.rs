@@ -3,10 +3,13 @@
 //! commit); reads use a small pool of connections on blocking threads.
 
 pub mod accounts;
+pub mod cards;
 pub mod conversations;
 pub mod events;
+pub mod invoices;
 pub mod location;
 pub mod messages;
+pub mod requests;
 pub mod sessions;
 pub mod wallets;
 pub mod writer;

@@ -4,12 +4,7 @@
 //! `invoice_paid` event carrying its payload, so it never misses one while it is down.
 
 mod items;
-mod read;
-
-use crate::store::Cached;
 pub use items::{MAX_ITEM_NAME_CHARS, MAX_ITEMS, MAX_QUANTITY, total_of};
-use read::{by_key, visible};
-pub use read::{involving, view};
 
 use super::accounts::{paying_wallet, wallet_or_open};
 use super::limits::Limits;
@@ -19,9 +14,11 @@ use crate::protocol::payments::{
     Card, IdempotencyKey, Invoice, InvoiceId, InvoiceStatus, LineItem, TransferKind,
 };
 use crate::protocol::{
-    ApiError, ConversationId, ConversationKind, ErrorCode, Event, TimestampMs, User, results,
+    ApiError, ConversationId, ConversationKind, ErrorCode, Event, TimestampMs, User, UserId,
+    results,
 };
 use crate::store::conversations::{members, require_member};
+use crate::store::invoices::{Invoices, NewInvoice};
 use crate::store::messages::insert_card;
 use crate::store::wallets::Wallets;
 use crate::store::writer::WriteCtx;
@@ -67,10 +64,10 @@ pub fn send(
         order.payload,
         order.expires_in_secs
     );
-    if let Some((id, stored)) = by_key(ctx.conn, merchant.id, order.key)? {
+    if let Some((id, stored)) = ctx.conn.invoice_by_key(merchant.id, order.key)? {
         super::same_request(order.key, &stored, &fingerprint, "invoice")?;
         return Ok(results::InvoiceMade {
-            invoice: view(ctx.conn, id)?,
+            invoice: ctx.conn.invoice(id)?,
             duplicate: true,
         });
     }
@@ -100,29 +97,25 @@ pub fn send(
                 "expires_in_secs must be 1 to {MAX_EXPIRY_SECS}"
             )));
         }
-        Some(secs) => Some(ctx.now.0 + (secs as i64) * 1000),
+        Some(secs) => Some(TimestampMs(ctx.now.0 + (secs as i64) * 1000)),
         None => None,
     };
-    let now = ctx.now.0;
-    ctx.conn.execute_cached(
-        "INSERT INTO invoices (conversation_id, merchant_id, buyer_id, currency, total_minor, items,
-             payload, status, expires_at_ms, idempotency_key, fingerprint, created_at_ms, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9, ?10, ?11, ?11)",
-        rusqlite::params![
-            order.conversation_id.0,
-            merchant.id.0,
-            buyer.id.0,
-            order.currency.code(),
-            total,
-            items,
-            order.payload,
+    let id = ctx.conn.insert_invoice(
+        &NewInvoice {
+            conversation_id: order.conversation_id,
+            merchant: merchant.id,
+            buyer: buyer.id,
+            currency: order.currency,
+            total_minor: total,
+            items: &items,
+            payload: order.payload,
             expires_at,
-            order.key.0,
-            fingerprint,
-            now
-        ],
+            key: order.key,
+            fingerprint: &fingerprint,
+        },
+        ctx.now,
     )?;
-    let invoice = view(ctx.conn, InvoiceId(ctx.conn.last_insert_rowid()))?;
+    let invoice = ctx.conn.invoice(id)?;
     let summary = format!("invoice for {}", invoice.total);
     insert_card(
         ctx,
@@ -137,6 +130,15 @@ pub fn send(
         invoice,
         duplicate: false,
     })
+}
+
+/// The invoice, if `user` is in its conversation; otherwise `forbidden`, as for conversations.
+fn visible(ctx: &WriteCtx, user: UserId, id: InvoiceId) -> Result<Invoice, ApiError> {
+    let Some(conversation) = ctx.conn.invoice_conversation(id)? else {
+        return Err(ApiError::not_found(format!("no invoice {id}")));
+    };
+    require_member(ctx.conn, conversation, user)?;
+    ctx.conn.invoice(id)
 }
 
 /// Refuses an invoice that is paid or expired (also one past its expiry not yet swept).
@@ -174,7 +176,7 @@ pub fn pay(
     if let Some(original) = transfers::replayed_payment(ctx.conn, me.id, key, &fingerprint)? {
         return Ok(original);
     }
-    let invoice = visible(ctx.conn, me.id, id)?;
+    let invoice = visible(ctx, me.id, id)?;
     if invoice.buyer.id != me.id {
         return Err(ApiError::forbidden(format!(
             "invoice {id} is for {}, not you",
@@ -201,17 +203,13 @@ pub fn pay(
             invoice_id: Some(id),
         },
     )?;
-    let changed = ctx.conn.execute_cached(
-        "UPDATE invoices SET status = 'paid', transfer_id = ?2, updated_at_ms = ?3 WHERE id = ?1 AND status = 'open'",
-        rusqlite::params![id.0, transfer_id.0, ctx.now.0],
-    )?;
-    if changed == 0 {
+    if !ctx.conn.mark_invoice_paid(id, transfer_id, ctx.now)? {
         // Another writer settled or expired it since it was read: refuse, as that writer's
         // outcome says; the savepoint undoes the transfer.
-        require_payable(&view(ctx.conn, id)?, ctx.now)?;
+        require_payable(&ctx.conn.invoice(id)?, ctx.now)?;
         return Err(ApiError::internal());
     }
-    let invoice = view(ctx.conn, id)?;
+    let invoice = ctx.conn.invoice(id)?;
     announce(
         ctx,
         &Event::InvoicePaid {
@@ -247,11 +245,11 @@ pub fn refund(
     {
         return Ok(results::Refunded {
             transfer: ctx.conn.transfer(original)?,
-            invoice: view(ctx.conn, id)?,
+            invoice: ctx.conn.invoice(id)?,
             duplicate: true,
         });
     }
-    let invoice = visible(ctx.conn, merchant.id, id)?;
+    let invoice = visible(ctx, merchant.id, id)?;
     if invoice.merchant.id != merchant.id {
         return Err(ApiError::forbidden(format!(
             "only {} can refund invoice {id}",
@@ -307,12 +305,7 @@ pub fn refund(
     )?;
     // Conditional, so that two refunds racing on several writers cannot give back more than
     // was paid; the loser is refused and its transfer undone with the savepoint.
-    let changed = ctx.conn.execute_cached(
-        "UPDATE invoices SET refunded_minor = refunded_minor + ?2, updated_at_ms = ?3
-         WHERE id = ?1 AND refunded_minor + ?2 <= total_minor",
-        rusqlite::params![id.0, amount.amount_minor, ctx.now.0],
-    )?;
-    if changed == 0 {
+    if !ctx.conn.add_refund(id, amount.amount_minor, ctx.now)? {
         return Err(ApiError::new(
             ErrorCode::RefundExceedsPayment,
             format!("{amount} is more than is left to refund on invoice {id}"),
@@ -330,7 +323,7 @@ pub fn refund(
         },
         &summary,
     )?;
-    let invoice = view(ctx.conn, id)?;
+    let invoice = ctx.conn.invoice(id)?;
     announce(
         ctx,
         &Event::InvoiceUpdated {
@@ -347,27 +340,15 @@ pub fn refund(
 
 /// Marks open invoices past their expiry as expired and tells both sides.
 pub fn expire_due(ctx: &mut WriteCtx) -> Result<usize, ApiError> {
-    let due: Vec<i64> = ctx
-        .conn
-        .prepare_cached(
-            "SELECT id FROM invoices WHERE status = 'open' AND expires_at_ms <= ?1 LIMIT ?2",
-        )?
-        .query_map(rusqlite::params![ctx.now.0, EXPIRE_BATCH], |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
     let mut expired = 0;
-    for &id in &due {
+    for id in ctx.conn.invoices_due(ctx.now, EXPIRE_BATCH)? {
         // Conditional: whoever changed the status first (a payment, another sweeper) wins,
         // and an expiry is announced once.
-        let changed = ctx.conn.execute_cached(
-            "UPDATE invoices SET status = 'expired', updated_at_ms = ?2
-             WHERE id = ?1 AND status = 'open'",
-            [id, ctx.now.0],
-        )?;
-        if changed == 0 {
+        if !ctx.conn.expire_invoice(id, ctx.now)? {
             continue;
         }
         expired += 1;
-        let invoice = view(ctx.conn, InvoiceId(id))?;
+        let invoice = ctx.conn.invoice(id)?;
         announce(
             ctx,
             &Event::InvoiceUpdated {

@@ -1,12 +1,6 @@
 //! Payment requests: asked, paid (the transfer and the status change in one transaction),
 //! declined, cancelled, expired. Every change is a durable event to the conversation.
 
-mod read;
-
-use crate::store::Cached;
-use read::{by_key, visible};
-pub use read::{involving, view};
-
 use super::accounts::{paying_wallet, wallet_or_open};
 use super::limits::Limits;
 use super::payments::conversation_with;
@@ -16,11 +10,13 @@ use crate::protocol::payments::{
     Card, IdempotencyKey, PaymentRequest, PaymentRequestId, RequestStatus, TransferKind,
 };
 use crate::protocol::{
-    ApiError, ConversationId, ConversationKind, ErrorCode, Event, TimestampMs, User, results,
+    ApiError, ConversationId, ConversationKind, ErrorCode, Event, TimestampMs, User, UserId,
+    results,
 };
 use crate::store::accounts::user_by_name;
 use crate::store::conversations::{members, require_member};
 use crate::store::messages::insert_card;
+use crate::store::requests::{NewRequest, Requests};
 use crate::store::wallets::Wallets;
 use crate::store::writer::WriteCtx;
 
@@ -56,10 +52,10 @@ pub fn request_money(
         order.conversation_id,
         order.expires_in_secs
     );
-    if let Some((id, stored)) = by_key(ctx.conn, me.id, order.key)? {
+    if let Some((id, stored)) = ctx.conn.request_by_key(me.id, order.key)? {
         super::same_request(order.key, &stored, &fingerprint, "request")?;
         return Ok(results::RequestMade {
-            request: view(ctx.conn, id)?,
+            request: ctx.conn.request(id)?,
             duplicate: true,
         });
     }
@@ -76,29 +72,24 @@ pub fn request_money(
                 "expires_in_secs must be 1 to {MAX_EXPIRY_SECS}"
             )));
         }
-        Some(secs) => Some(ctx.now.0 + (secs as i64) * 1000),
+        Some(secs) => Some(TimestampMs(ctx.now.0 + (secs as i64) * 1000)),
         None => None,
     };
     let conversation_id = conversation_with(ctx, me, &payer, order.conversation_id)?;
-    let now = ctx.now.0;
-    ctx.conn.execute_cached(
-        "INSERT INTO payment_requests (conversation_id, requester_id, payer_id, amount_minor,
-             currency, memo, status, expires_at_ms, idempotency_key, fingerprint, created_at_ms, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, ?8, ?9, ?10, ?10)",
-        rusqlite::params![
-            conversation_id.0,
-            me.id.0,
-            payer.id.0,
-            order.amount.amount_minor,
-            order.amount.currency.code(),
-            order.memo,
+    let id = ctx.conn.insert_request(
+        &NewRequest {
+            conversation_id,
+            requester: me.id,
+            payer: payer.id,
+            amount: order.amount,
+            memo: order.memo,
             expires_at,
-            order.key.0,
-            fingerprint,
-            now
-        ],
+            key: order.key,
+            fingerprint: &fingerprint,
+        },
+        ctx.now,
     )?;
-    let request = view(ctx.conn, PaymentRequestId(ctx.conn.last_insert_rowid()))?;
+    let request = ctx.conn.request(id)?;
     let summary = format!("asked {} for {}", payer.username, order.amount);
     insert_card(
         ctx,
@@ -187,7 +178,7 @@ pub fn pay_request(
     if let Some(original) = transfers::replayed_payment(ctx.conn, me.id, key, &fingerprint)? {
         return Ok(original);
     }
-    let request = visible(ctx.conn, me.id, id)?;
+    let request = visible(ctx, me.id, id)?;
     if request.payer.id != me.id {
         return Err(ApiError::forbidden(format!(
             "request {id} asks {} to pay, not you",
@@ -213,15 +204,13 @@ pub fn pay_request(
             invoice_id: None,
         },
     )?;
-    let changed = ctx.conn.execute_cached(
-        "UPDATE payment_requests SET status = 'paid', transfer_id = ?2, updated_at_ms = ?3
-         WHERE id = ?1 AND status = 'open'",
-        rusqlite::params![id.0, transfer_id.0, ctx.now.0],
-    )?;
-    if changed == 0 {
+    if !ctx
+        .conn
+        .close_request(id, RequestStatus::Paid, Some(transfer_id), ctx.now)?
+    {
         // Another writer paid, closed or expired it since it was read: refuse, as that
         // writer's outcome says; the savepoint undoes the transfer.
-        require_open(&view(ctx.conn, id)?, ctx.now)?;
+        require_open(&ctx.conn.request(id)?, ctx.now)?;
         return Err(ApiError::internal());
     }
     announce(ctx, id)?;
@@ -237,7 +226,7 @@ pub fn decline(
     me: &User,
     id: PaymentRequestId,
 ) -> Result<PaymentRequest, ApiError> {
-    let request = visible(ctx.conn, me.id, id)?;
+    let request = visible(ctx, me.id, id)?;
     if request.payer.id != me.id {
         return Err(ApiError::forbidden(format!(
             "only {} can decline request {id}",
@@ -252,7 +241,7 @@ pub fn cancel(
     me: &User,
     id: PaymentRequestId,
 ) -> Result<PaymentRequest, ApiError> {
-    let request = visible(ctx.conn, me.id, id)?;
+    let request = visible(ctx, me.id, id)?;
     if request.requester.id != me.id {
         return Err(ApiError::forbidden(format!(
             "only {} can cancel request {id}",
@@ -268,48 +257,48 @@ fn close(
     status: RequestStatus,
 ) -> Result<PaymentRequest, ApiError> {
     require_open(request, ctx.now)?;
-    ctx.conn.execute_cached(
-        "UPDATE payment_requests SET status = ?2, updated_at_ms = ?3 WHERE id = ?1 AND status = 'open'",
-        rusqlite::params![request.id.0, status.as_str(), ctx.now.0],
-    )?;
+    if !ctx.conn.close_request(request.id, status, None, ctx.now)? {
+        // Another writer paid, closed or expired it since it was read.
+        require_open(&ctx.conn.request(request.id)?, ctx.now)?;
+        return Err(ApiError::internal());
+    }
     announce(ctx, request.id)
 }
 
 /// Marks open requests past their expiry as expired and tells their conversations.
 pub fn expire_due(ctx: &mut WriteCtx) -> Result<usize, ApiError> {
-    let due: Vec<i64> = ctx
-        .conn
-        .prepare_cached(
-            "SELECT id FROM payment_requests WHERE status = 'open' AND expires_at_ms <= ?1 LIMIT ?2",
-        )?
-        .query_map(rusqlite::params![ctx.now.0, EXPIRE_BATCH], |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
     let mut expired = 0;
-    for &id in &due {
+    for id in ctx.conn.requests_due(ctx.now, EXPIRE_BATCH)? {
         // Conditional: whoever changed the status first (a payment, another sweeper) wins,
         // and an expiry is announced once.
-        let changed = ctx.conn.execute_cached(
-            "UPDATE payment_requests SET status = 'expired', updated_at_ms = ?2
-             WHERE id = ?1 AND status = 'open'",
-            [id, ctx.now.0],
-        )?;
-        if changed == 0 {
-            continue;
+        if ctx
+            .conn
+            .close_request(id, RequestStatus::Expired, None, ctx.now)?
+        {
+            expired += 1;
+            announce(ctx, id)?;
         }
-        expired += 1;
-        announce(ctx, PaymentRequestId(id))?;
     }
     Ok(expired)
 }
 
 /// Sends the request's current state to everyone in its conversation.
 fn announce(ctx: &mut WriteCtx, id: PaymentRequestId) -> Result<PaymentRequest, ApiError> {
-    let request = view(ctx.conn, id)?;
+    let request = ctx.conn.request(id)?;
     let event = Event::RequestUpdated {
         request: Box::new(request.clone()),
     };
     ctx.emit_to_members(request.conversation_id, &event)?;
     Ok(request)
+}
+
+/// The request, if `user` is in its conversation; otherwise `forbidden`, as for conversations.
+fn visible(ctx: &WriteCtx, user: UserId, id: PaymentRequestId) -> Result<PaymentRequest, ApiError> {
+    let Some(conversation) = ctx.conn.request_conversation(id)? else {
+        return Err(ApiError::not_found(format!("no payment request {id}")));
+    };
+    require_member(ctx.conn, conversation, user)?;
+    ctx.conn.request(id)
 }
 
 /// Refuses anything but an open, unexpired request, with the code that says why.

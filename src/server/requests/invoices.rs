@@ -7,6 +7,7 @@ use crate::money::{Currency, Money};
 use crate::protocol::payments::{IdempotencyKey, InvoiceId, LineItem};
 use crate::protocol::{ApiError, ConversationId, User, results};
 use crate::server::ServerState;
+use crate::store::invoices::Invoices;
 
 /// The fields of a `send_invoice` frame.
 pub struct SendInvoice {
@@ -74,7 +75,7 @@ pub async fn list(state: &ServerState, me: &User) -> Result<results::Invoices, A
     let me = me.id;
     let invoices = state
         .store
-        .read(move |conn| ledger::invoices::involving(conn, me))
+        .read(move |conn| conn.invoices_involving(me))
         .await?;
     Ok(results::Invoices { invoices })
 }

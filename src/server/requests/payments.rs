@@ -10,6 +10,7 @@ use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId
 use crate::protocol::{ApiError, ConversationId, ErrorCode, User, results};
 use crate::server::ServerState;
 use crate::store;
+use crate::store::requests::Requests;
 use crate::store::wallets::Wallets;
 use crate::store::writer::WriteCtx;
 
@@ -158,7 +159,7 @@ pub async fn requests(state: &ServerState, me: &User) -> Result<results::Request
     let me = me.id;
     let requests = state
         .store
-        .read(move |conn| ledger::requests::involving(conn, me))
+        .read(move |conn| conn.requests_involving(me))
         .await?;
     Ok(results::Requests { requests })
 }

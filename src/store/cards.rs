@@ -1,10 +1,11 @@
 //! Cards: a message that shows a payment or a request. The message stores which one; the
 //! card is read fresh each time, so a request's card always shows its current status.
 
-use super::{invoices, requests};
+use super::invoices::Invoices;
+use super::requests::Requests;
+use super::wallets::Wallets;
 use crate::protocol::ApiError;
 use crate::protocol::payments::{Card, InvoiceId, PaymentRequestId, TransferId};
-use crate::store::wallets::Wallets;
 use rusqlite::Connection;
 
 /// What a message row stores to point at its card.
@@ -23,10 +24,10 @@ pub fn load(conn: &Connection, kind: &str, reference: i64) -> Result<Card, ApiEr
             transfer: conn.transfer(TransferId(reference))?,
         }),
         "request" => Ok(Card::Request {
-            request: requests::view(conn, PaymentRequestId(reference))?,
+            request: conn.request(PaymentRequestId(reference))?,
         }),
         "invoice" => Ok(Card::Invoice {
-            invoice: invoices::view(conn, InvoiceId(reference))?,
+            invoice: conn.invoice(InvoiceId(reference))?,
         }),
         "refund" => {
             let transfer = TransferId(reference);
