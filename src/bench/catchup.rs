@@ -8,6 +8,7 @@ use super::{Hello, connect};
 use crate::protocol::{ConversationId, MessageId, Seq, UserId, results};
 use crate::session::backoff::Backoff;
 use crate::session::{Session, SessionConfig, SessionEvent};
+use crate::store::prelude::*;
 use crate::tui::keymap::Keymap;
 use crate::tui::state::{App, Done, Msg};
 use futures_util::{SinkExt, StreamExt};
@@ -114,7 +115,8 @@ fn read_straight(db: &std::path::Path, user: UserId) -> anyhow::Result<Duration>
     let started = Instant::now();
     let mut after = Seq::ZERO;
     loop {
-        let page = crate::store::events::events_after(&conn, user, after, 500)
+        let page = conn
+            .events_after(user, after, 500)
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let Some((last, _)) = page.last() else { break };
         after = *last;

@@ -54,7 +54,7 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
             let amount = Money::parse_with_currency(&format!("{amount} {currency}"), None)?;
             let username = user.trim_start_matches('@');
             let balance = writer::write_once(&mut conn, |ctx| {
-                let user = accounts::user_by_name(ctx.conn, username)?;
+                let user = ctx.db().user_by_name(username)?;
                 ledger::payments::mint(ctx, &user, amount, &IdempotencyKey::random())
             })
             .map_err(|e| anyhow!("{}", e.message))?;
@@ -81,7 +81,7 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
         AdminCommand::Revoke { user } => {
             let username = user.trim_start_matches('@');
             let revoked = writer::write_once(&mut conn, |ctx| {
-                let user = accounts::user_by_name(ctx.conn, username)?;
+                let user = ctx.db().user_by_name(username)?;
                 sessions::revoke_all_tokens(ctx, user.id)
             })
             .map_err(|e| anyhow!("{}", e.message))?;

@@ -60,7 +60,7 @@ fn coffee_bot(db: &std::path::Path) -> anyhow::Result<String> {
     let token = crate::server::auth::new_token();
     let hash = crate::server::auth::token_hash(&token);
     crate::store::writer::write_once(&mut conn, |ctx| {
-        let bot = match crate::store::accounts::user_by_name(ctx.conn, "coffee") {
+        let bot = match ctx.db().user_by_name("coffee") {
             Ok(bot) => bot,
             Err(_) => crate::store::accounts::create_bot(ctx, "coffee", Some("Quid Coffee"))?,
         };
@@ -77,7 +77,7 @@ pub fn balances(db: &std::path::Path) -> anyhow::Result<()> {
     let eur = crate::money::Currency::from_code("EUR").map_err(anyhow::Error::msg)?;
     for (name, minor) in [("alice", 25_000), ("bob", 10_000), ("carol", 10_000)] {
         crate::store::writer::write_once(&mut conn, |ctx| {
-            let user = crate::store::accounts::user_by_name(ctx.conn, name)?;
+            let user = ctx.db().user_by_name(name)?;
             let key = crate::protocol::payments::IdempotencyKey::random();
             crate::ledger::payments::mint(ctx, &user, crate::money::Money::new(minor, eur), &key)
         })

@@ -14,7 +14,7 @@ pub fn paying_wallet(
     amount: Money,
     limits: &super::limits::Limits,
 ) -> Result<AccountId, ApiError> {
-    let Some(from) = ctx.conn.wallet(user_id, amount.currency)? else {
+    let Some(from) = ctx.db().wallet(user_id, amount.currency)? else {
         return Err(ApiError::new(
             ErrorCode::InsufficientFunds,
             format!(
@@ -23,7 +23,7 @@ pub fn paying_wallet(
             ),
         ));
     };
-    limits.check(ctx.conn, from, amount, ctx.now)?;
+    limits.check(ctx.db(), from, amount, ctx.now)?;
     Ok(from)
 }
 

@@ -29,7 +29,6 @@ pub mod transfers;
 use crate::money::Money;
 use crate::protocol::payments::{IdempotencyKey, MAX_IDEMPOTENCY_KEY_BYTES, MAX_MEMO_CHARS};
 use crate::protocol::{ApiError, UserId};
-use crate::store::wallets::Wallets;
 use crate::store::writer::WriteCtx;
 
 pub fn validate_memo(memo: &str) -> Result<(), ApiError> {
@@ -87,7 +86,7 @@ pub fn claim_key(
     kind: &'static str,
 ) -> Result<Claim, ApiError> {
     validate_key(key)?;
-    let Some(claimed_by) = ctx.conn.claim_key(user_id, key, kind)? else {
+    let Some(claimed_by) = ctx.db().claim_key(user_id, key, kind)? else {
         return Ok(Claim::New);
     };
     if claimed_by != kind {

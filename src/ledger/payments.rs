@@ -6,10 +6,8 @@ use super::transfers::{self, Posting};
 use crate::money::Money;
 use crate::protocol::payments::{Card, IdempotencyKey, TransferKind};
 use crate::protocol::{ApiError, ConversationId, ErrorCode, User, results};
-use crate::store::accounts::user_by_name;
-use crate::store::conversations::{direct_with, members, require_member};
+use crate::store::conversations::direct_with;
 use crate::store::messages::insert_card;
-use crate::store::wallets::Wallets;
 use crate::store::writer::WriteCtx;
 
 pub struct PayOrder<'a> {
@@ -40,11 +38,11 @@ pub fn pay(
     );
     if claim == super::Claim::Seen
         && let Some(original) =
-            transfers::replayed_payment(ctx.conn, me.id, order.key, &fingerprint)?
+            transfers::replayed_payment(ctx.db(), me.id, order.key, &fingerprint)?
     {
         return Ok(original);
     }
-    let recipient = user_by_name(ctx.conn, order.to)?;
+    let recipient = ctx.db().user_by_name(order.to)?;
     if recipient.id == me.id {
         return Err(ApiError::new(
             ErrorCode::SelfPayment,
@@ -53,7 +51,7 @@ pub fn pay(
     }
     let conversation_id = conversation_with(ctx, me, &recipient, order.conversation_id)?;
     let from = paying_wallet(ctx, me.id, order.amount, limits)?;
-    let to = wallet_or_open(ctx.conn, recipient.id, order.amount.currency)?;
+    let to = wallet_or_open(ctx.db(), recipient.id, order.amount.currency)?;
     let id = transfers::post(
         ctx,
         &Posting {
@@ -70,7 +68,7 @@ pub fn pay(
             invoice_id: None,
         },
     )?;
-    let transfer = ctx.conn.transfer(id)?;
+    let transfer = ctx.db().transfer(id)?;
     let summary = format!("paid {} to {}", order.amount, recipient.username);
     insert_card(
         ctx,
@@ -82,7 +80,7 @@ pub fn pay(
         &summary,
     )?;
     Ok(results::Paid {
-        balance_after: Money::new(accounts::balance(ctx.conn, from)?, order.amount.currency),
+        balance_after: Money::new(accounts::balance(ctx.db(), from)?, order.amount.currency),
         transfer,
         duplicate: false,
     })
@@ -98,8 +96,8 @@ pub fn conversation_with(
 ) -> Result<ConversationId, ApiError> {
     match named {
         Some(id) => {
-            require_member(ctx.conn, id, me.id)?;
-            if !members(ctx.conn, id)?.iter().any(|m| m.id == other.id) {
+            ctx.db().require_member(id, me.id)?;
+            if !ctx.db().members(id)?.iter().any(|m| m.id == other.id) {
                 return Err(ApiError::invalid(format!(
                     "{} is not in conversation {id}",
                     other.username
@@ -119,8 +117,8 @@ pub fn mint(
     amount: Money,
     key: &IdempotencyKey,
 ) -> Result<Money, ApiError> {
-    let from = issuance(ctx.conn, amount.currency)?;
-    let to = wallet_or_open(ctx.conn, user.id, amount.currency)?;
+    let from = issuance(ctx.db(), amount.currency)?;
+    let to = wallet_or_open(ctx.db(), user.id, amount.currency)?;
     transfers::post(
         ctx,
         &Posting {
@@ -138,7 +136,7 @@ pub fn mint(
         },
     )?;
     Ok(Money::new(
-        accounts::balance(ctx.conn, to)?,
+        accounts::balance(ctx.db(), to)?,
         amount.currency,
     ))
 }

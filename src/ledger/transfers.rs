@@ -13,7 +13,7 @@ pub use crate::store::wallets::Posting;
 /// Moves `amount` from `from` to `to`. A wallet is debited only if it holds the amount: the
 /// check is the debit's own condition, so it holds however many writers race on the wallet.
 pub fn post(ctx: &WriteCtx, posting: &Posting) -> Result<TransferId, ApiError> {
-    let store = ctx.conn;
+    let store = ctx.db();
     let amount = posting.amount.amount_minor;
     assert!(amount > 0, "a transfer moves a positive amount");
     assert_ne!(
@@ -117,12 +117,12 @@ mod tests {
         let (alice, bob) = write_once(&mut conn, |ctx| {
             let mut open = |name| -> Result<AccountId, ApiError> {
                 let user = users::create_user(ctx, name, "hash")?;
-                wallet_or_open(ctx.conn, user.id, eur)
+                wallet_or_open(ctx.db(), user.id, eur)
             };
             let (alice, bob) = (open("alice")?, open("bob")?);
             for (wallet, amount) in [(alice, alice_has), (bob, bob_has)] {
                 if amount > 0 {
-                    post(ctx, &posting(issuance(ctx.conn, eur)?, wallet, amount, eur))?;
+                    post(ctx, &posting(issuance(ctx.db(), eur)?, wallet, amount, eur))?;
                 }
             }
             Ok((alice, bob))

@@ -28,11 +28,7 @@ pub async fn answer(
     state: &ServerState,
 ) -> std::io::Result<()> {
     let (status, content_type, body) = match endpoint {
-        Endpoint::Healthz => match state
-            .store
-            .read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-            .await
-        {
+        Endpoint::Healthz => match state.store.read(|db| db.ping()).await {
             Ok(_) => ("200 OK", "text/plain", "ok\n".to_owned()),
             Err(_) => (
                 "503 Service Unavailable",

@@ -93,11 +93,7 @@ impl Drop for Watch {
 /// Reads the store's revocation log from its current end on, closing the live connections of
 /// each token revoked, until shutdown.
 pub async fn follow(state: Arc<ServerState>, mut shutdown: Shutdown) {
-    let mut after = match state
-        .store
-        .read(crate::store::sessions::last_revocation)
-        .await
-    {
+    let mut after = match state.store.read(|conn| conn.last_revocation()).await {
         Ok(last) => last,
         Err(_) => {
             tracing::error!(
@@ -115,7 +111,7 @@ pub async fn follow(state: Arc<ServerState>, mut shutdown: Shutdown) {
         let from = after;
         let Ok(revoked) = state
             .store
-            .read(move |conn| crate::store::sessions::revocations_after(conn, from))
+            .read(move |conn| conn.revocations_after(from))
             .await
         else {
             continue; // Logged by the store; try again next tick.

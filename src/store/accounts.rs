@@ -99,51 +99,10 @@ pub fn create_bot(
     Ok(user)
 }
 
-/// The user and stored password hash for `username`, if registered.
-pub fn credentials(conn: &Connection, username: &str) -> Result<Option<(User, String)>, ApiError> {
-    let sql = format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = ?1");
-    let found = conn
-        .query_row_cached(&sql, [username], |row| {
-            Ok((user_from_row(row, 0)?, row.get(4)?))
-        })
-        .optional()?;
-    Ok(found)
-}
-
-pub fn user_by_name(conn: &Connection, username: &str) -> Result<User, ApiError> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = ?1");
-    conn.query_row_cached(&sql, [username], |row| user_from_row(row, 0))
-        .optional()?
-        .ok_or_else(|| ApiError::not_found(format!("no user named {username:?}")))
-}
-
-/// The argon2 hash of `user_id`'s payment PIN, if one is set.
-pub fn pin_hash(conn: &Connection, user_id: UserId) -> Result<Option<String>, ApiError> {
-    Ok(conn.query_row_cached(
-        "SELECT pin_hash FROM users WHERE id = ?1",
-        [user_id.0],
-        |row| row.get(0),
-    )?)
-}
-
 /// Wrong PINs in a row that lock payments.
 pub const PIN_ATTEMPTS: i64 = 5;
 /// How long payments stay locked after that.
 pub const PIN_LOCK_MS: i64 = 15 * 60 * 1000;
-
-/// Until when `user_id`'s payments are locked after wrong PINs, if they are now.
-pub fn pin_locked_until(
-    conn: &Connection,
-    user_id: UserId,
-    now_ms: i64,
-) -> Result<Option<i64>, ApiError> {
-    let until: Option<i64> = conn.query_row_cached(
-        "SELECT pin_locked_until_ms FROM users WHERE id = ?1",
-        [user_id.0],
-        |row| row.get(0),
-    )?;
-    Ok(until.filter(|&until| until > now_ms))
-}
 
 /// Counts a PIN attempt before it is checked, so guesses sent at once cannot outrun the lock:
 /// between a right PIN and a lock at most `PIN_ATTEMPTS` are let through. `None`: no attempt
@@ -202,6 +161,58 @@ pub fn set_pin_hash(ctx: &mut WriteCtx, user_id: UserId, hash: &str) -> Result<(
         rusqlite::params![user_id.0, hash],
     )?;
     Ok(())
+}
+
+/// Users' rows: who is registered, their password and PIN hashes, their PIN lock.
+pub trait Users {
+    /// The user and stored password hash for `username`, if registered.
+    fn credentials(&self, username: &str) -> Result<Option<(User, String)>, ApiError>;
+
+    /// The user registered as `username`; `not_found` when there is none.
+    fn user_by_name(&self, username: &str) -> Result<User, ApiError>;
+
+    /// The argon2 hash of `user_id`'s payment PIN, if one is set.
+    fn pin_hash(&self, user_id: UserId) -> Result<Option<String>, ApiError>;
+
+    /// Until when `user_id`'s payments are locked after wrong PINs, if they are now.
+    fn pin_locked_until(&self, user_id: UserId, now_ms: i64) -> Result<Option<i64>, ApiError>;
+}
+
+impl Users for Connection {
+    fn credentials(&self, username: &str) -> Result<Option<(User, String)>, ApiError> {
+        let sql =
+            format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = ?1");
+        let found = self
+            .query_row_cached(&sql, [username], |row| {
+                Ok((user_from_row(row, 0)?, row.get(4)?))
+            })
+            .optional()?;
+        Ok(found)
+    }
+
+    fn user_by_name(&self, username: &str) -> Result<User, ApiError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = ?1");
+        self.query_row_cached(&sql, [username], |row| user_from_row(row, 0))
+            .optional()?
+            .ok_or_else(|| ApiError::not_found(format!("no user named {username:?}")))
+    }
+
+    fn pin_hash(&self, user_id: UserId) -> Result<Option<String>, ApiError> {
+        Ok(self.query_row_cached(
+            "SELECT pin_hash FROM users WHERE id = ?1",
+            [user_id.0],
+            |row| row.get(0),
+        )?)
+    }
+
+    fn pin_locked_until(&self, user_id: UserId, now_ms: i64) -> Result<Option<i64>, ApiError> {
+        let until: Option<i64> = self.query_row_cached(
+            "SELECT pin_locked_until_ms FROM users WHERE id = ?1",
+            [user_id.0],
+            |row| row.get(0),
+        )?;
+        Ok(until.filter(|&until| until > now_ms))
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Conversations and their members: direct (one per pair) and groups.
 //! Every function takes the acting user and refuses what that user may not see or do.
 
-use super::accounts::{USER_COLUMNS, user_by_name, user_from_row};
+use super::accounts::{USER_COLUMNS, user_from_row};
+use super::prelude::*;
 use super::writer::WriteCtx;
 use crate::protocol::{
     ApiError, Conversation, ConversationId, ConversationKind, ErrorCode, Event, MessageId,
@@ -14,116 +15,15 @@ use rusqlite::{Connection, OptionalExtension};
 pub const MAX_GROUP_MEMBERS: usize = 256;
 pub const MAX_GROUP_NAME_CHARS: usize = 64;
 
-/// Checks that `user_id` is an active member of `conversation_id` and returns its kind.
-/// Unknown conversations and ones you are not in are both `forbidden`: existence is not leaked.
-pub fn require_member(
-    conn: &Connection,
-    conversation_id: ConversationId,
-    user_id: UserId,
-) -> Result<ConversationKind, ApiError> {
-    let kind: Option<String> = conn
-        .prepare_cached(
-            "SELECT c.kind FROM conversations c JOIN members m ON m.conversation_id = c.id
-             WHERE c.id = ?1 AND m.user_id = ?2 AND m.active = 1",
-        )?
-        .query_row([conversation_id.0, user_id.0], |row| row.get(0))
-        .optional()?;
-    match kind.as_deref() {
-        Some("direct") => Ok(ConversationKind::Direct),
-        Some(_) => Ok(ConversationKind::Group),
-        None => Err(ApiError::forbidden(format!(
-            "you are not a member of conversation {conversation_id}"
-        ))),
-    }
-}
-
-/// Active members of a conversation, by username.
-pub fn members(conn: &Connection, conversation_id: ConversationId) -> Result<Vec<User>, ApiError> {
-    let mut statement = conn.prepare_cached(&format!(
-        "SELECT {USER_COLUMNS} FROM members m JOIN users u ON u.id = m.user_id
-         WHERE m.conversation_id = ?1 AND m.active = 1 ORDER BY u.username"
-    ))?;
-    let users = statement
-        .query_map([conversation_id.0], |row| user_from_row(row, 0))?
-        .collect::<Result<_, _>>()?;
-    Ok(users)
-}
-
-/// The conversation as `viewer` sees it: name, members, unread count, last activity.
-pub fn view(
-    conn: &Connection,
-    conversation_id: ConversationId,
-    viewer: UserId,
-) -> Result<Conversation, ApiError> {
-    let (kind, group_name, created_at_ms, last_read_id): (String, Option<String>, i64, i64) = conn
-        .query_row_cached(
-            "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id
-             FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = ?2
-             WHERE c.id = ?1",
-            [conversation_id.0, viewer.0],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-        )?;
-    let members = members(conn, conversation_id)?;
-    let kind = if kind == "direct" {
-        ConversationKind::Direct
-    } else {
-        ConversationKind::Group
-    };
-    let name = match kind {
-        ConversationKind::Group => group_name.unwrap_or_default(),
-        ConversationKind::Direct => members
-            .iter()
-            .find(|m| m.id != viewer)
-            .map(|m| m.username.clone())
-            .unwrap_or_default(),
-    };
-    let last: Option<(i64, i64)> = conn
-        .query_row_cached(
-            "SELECT id, sent_at_ms FROM messages WHERE conversation_id = ?1
-             ORDER BY id DESC LIMIT 1",
-            [conversation_id.0],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()?;
-    let unread: u32 = conn.query_row_cached(
-        "SELECT COUNT(*) FROM messages WHERE conversation_id = ?1 AND id > ?2 AND sender_id != ?3",
-        [conversation_id.0, last_read_id, viewer.0],
-        |row| row.get(0),
-    )?;
-    Ok(Conversation {
-        id: conversation_id,
-        kind,
-        name,
-        members,
-        unread,
-        last_message_id: last.map(|(id, _)| MessageId(id)),
-        last_activity: TimestampMs(last.map_or(created_at_ms, |(_, at)| at)),
-    })
-}
-
-/// Every conversation `user_id` is an active member of, most recently active first.
-pub fn list_for_user(conn: &Connection, user_id: UserId) -> Result<Vec<Conversation>, ApiError> {
-    let ids: Vec<i64> = conn
-        .prepare_cached("SELECT conversation_id FROM members WHERE user_id = ?1 AND active = 1")?
-        .query_map([user_id.0], |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
-    let mut conversations = ids
-        .into_iter()
-        .map(|id| view(conn, ConversationId(id), user_id))
-        .collect::<Result<Vec<_>, _>>()?;
-    conversations.sort_by_key(|c| std::cmp::Reverse((c.last_activity, c.id)));
-    Ok(conversations)
-}
-
 /// The direct conversation between `me` and `other_username`, created on first use.
 pub fn open_direct(
     ctx: &mut WriteCtx,
     me: &User,
     other_username: &str,
 ) -> Result<Conversation, ApiError> {
-    let other = user_by_name(ctx.conn, other_username)?;
+    let other = ctx.conn.user_by_name(other_username)?;
     let id = direct_with(ctx, me, &other)?;
-    view(ctx.conn, id, me.id)
+    ctx.conn.conversation(id, me.id)
 }
 
 /// The direct conversation of `me` and `other`, opened (both told they joined) if they have
@@ -159,7 +59,7 @@ pub fn direct_with(
         insert_member(ctx.conn, id, user)?;
     }
     for user in [other.id, me.id] {
-        let conversation = view(ctx.conn, id, user)?;
+        let conversation = ctx.conn.conversation(id, user)?;
         ctx.emit(user, &Event::Joined { conversation })?;
     }
     Ok(id)
@@ -202,7 +102,7 @@ pub fn create_group(
     }
     let mut member_ids = vec![me.id];
     for username in member_names {
-        let user = user_by_name(ctx.conn, username)?;
+        let user = ctx.conn.user_by_name(username)?;
         if !member_ids.contains(&user.id) {
             member_ids.push(user.id);
         }
@@ -216,10 +116,10 @@ pub fn create_group(
         insert_member(ctx.conn, id, user)?;
     }
     for &user in &member_ids {
-        let conversation = view(ctx.conn, id, user)?;
+        let conversation = ctx.conn.conversation(id, user)?;
         ctx.emit(user, &Event::Joined { conversation })?;
     }
-    view(ctx.conn, id, me.id)
+    ctx.conn.conversation(id, me.id)
 }
 
 /// The active group named `name` that `user_id` is in, if any.
@@ -247,20 +147,20 @@ pub fn add_member(
     username: &str,
 ) -> Result<Conversation, ApiError> {
     require_group(ctx.conn, conversation_id, me.id)?;
-    let user = user_by_name(ctx.conn, username)?;
-    if require_member(ctx.conn, conversation_id, user.id).is_ok() {
+    let user = ctx.conn.user_by_name(username)?;
+    if ctx.conn.require_member(conversation_id, user.id).is_ok() {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!("{username} is already a member"),
         ));
     }
-    if members(ctx.conn, conversation_id)?.len() >= MAX_GROUP_MEMBERS {
+    if ctx.conn.members(conversation_id)?.len() >= MAX_GROUP_MEMBERS {
         return Err(ApiError::invalid(format!(
             "a group has at most {MAX_GROUP_MEMBERS} members"
         )));
     }
     insert_member(ctx.conn, conversation_id, user.id)?;
-    for other in members(ctx.conn, conversation_id)? {
+    for other in ctx.conn.members(conversation_id)? {
         if other.id != user.id {
             let event = Event::MemberJoined {
                 conversation_id,
@@ -269,9 +169,9 @@ pub fn add_member(
             ctx.emit(other.id, &event)?;
         }
     }
-    let conversation = view(ctx.conn, conversation_id, user.id)?;
+    let conversation = ctx.conn.conversation(conversation_id, user.id)?;
     ctx.emit(user.id, &Event::Joined { conversation })?;
-    view(ctx.conn, conversation_id, me.id)
+    ctx.conn.conversation(conversation_id, me.id)
 }
 
 /// `me` leaves a group; everyone who was in it, `me` included, gets `member_left`.
@@ -281,7 +181,7 @@ pub fn leave(
     conversation_id: ConversationId,
 ) -> Result<(), ApiError> {
     require_group(ctx.conn, conversation_id, me.id)?;
-    let before = members(ctx.conn, conversation_id)?;
+    let before = ctx.conn.members(conversation_id)?;
     ctx.conn.execute_cached(
         "UPDATE members SET active = 0 WHERE conversation_id = ?1 AND user_id = ?2",
         [conversation_id.0, me.id.0],
@@ -301,7 +201,7 @@ fn require_group(
     conversation_id: ConversationId,
     user_id: UserId,
 ) -> Result<(), ApiError> {
-    match require_member(conn, conversation_id, user_id)? {
+    match conn.require_member(conversation_id, user_id)? {
         ConversationKind::Group => Ok(()),
         ConversationKind::Direct => Err(ApiError::invalid(format!(
             "conversation {conversation_id} is a direct conversation, not a group"
@@ -323,4 +223,128 @@ fn insert_member(
         [conversation_id.0, user_id.0],
     )?;
     Ok(())
+}
+
+/// Conversations and their members, as a member sees them.
+pub trait Conversations {
+    /// Checks that `user_id` is an active member of `conversation_id` and returns its kind.
+    /// Unknown conversations and ones you are not in are both `forbidden`: existence is not leaked.
+    fn require_member(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+    ) -> Result<ConversationKind, ApiError>;
+
+    /// Active members of a conversation, by username.
+    fn members(&self, conversation_id: ConversationId) -> Result<Vec<User>, ApiError>;
+
+    /// The conversation as `viewer` sees it: name, members, unread count, last activity.
+    fn conversation(
+        &self,
+        conversation_id: ConversationId,
+        viewer: UserId,
+    ) -> Result<Conversation, ApiError>;
+
+    /// Every conversation `user_id` is an active member of, most recently active first.
+    fn conversations_of(&self, user_id: UserId) -> Result<Vec<Conversation>, ApiError>;
+}
+
+impl Conversations for Connection {
+    fn require_member(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+    ) -> Result<ConversationKind, ApiError> {
+        let kind: Option<String> = self
+            .prepare_cached(
+                "SELECT c.kind FROM conversations c JOIN members m ON m.conversation_id = c.id
+                 WHERE c.id = ?1 AND m.user_id = ?2 AND m.active = 1",
+            )?
+            .query_row([conversation_id.0, user_id.0], |row| row.get(0))
+            .optional()?;
+        match kind.as_deref() {
+            Some("direct") => Ok(ConversationKind::Direct),
+            Some(_) => Ok(ConversationKind::Group),
+            None => Err(ApiError::forbidden(format!(
+                "you are not a member of conversation {conversation_id}"
+            ))),
+        }
+    }
+
+    fn members(&self, conversation_id: ConversationId) -> Result<Vec<User>, ApiError> {
+        let mut statement = self.prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM members m JOIN users u ON u.id = m.user_id
+             WHERE m.conversation_id = ?1 AND m.active = 1 ORDER BY u.username"
+        ))?;
+        let users = statement
+            .query_map([conversation_id.0], |row| user_from_row(row, 0))?
+            .collect::<Result<_, _>>()?;
+        Ok(users)
+    }
+
+    fn conversation(
+        &self,
+        conversation_id: ConversationId,
+        viewer: UserId,
+    ) -> Result<Conversation, ApiError> {
+        let (kind, group_name, created_at_ms, last_read_id): (String, Option<String>, i64, i64) =
+            self.query_row_cached(
+                "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id
+                 FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = ?2
+                 WHERE c.id = ?1",
+                [conversation_id.0, viewer.0],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )?;
+        let members = self.members(conversation_id)?;
+        let kind = if kind == "direct" {
+            ConversationKind::Direct
+        } else {
+            ConversationKind::Group
+        };
+        let name = match kind {
+            ConversationKind::Group => group_name.unwrap_or_default(),
+            ConversationKind::Direct => members
+                .iter()
+                .find(|m| m.id != viewer)
+                .map(|m| m.username.clone())
+                .unwrap_or_default(),
+        };
+        let last: Option<(i64, i64)> = self
+            .query_row_cached(
+                "SELECT id, sent_at_ms FROM messages WHERE conversation_id = ?1
+                 ORDER BY id DESC LIMIT 1",
+                [conversation_id.0],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let unread: u32 = self.query_row_cached(
+            "SELECT COUNT(*) FROM messages WHERE conversation_id = ?1 AND id > ?2 AND sender_id != ?3",
+            [conversation_id.0, last_read_id, viewer.0],
+            |row| row.get(0),
+        )?;
+        Ok(Conversation {
+            id: conversation_id,
+            kind,
+            name,
+            members,
+            unread,
+            last_message_id: last.map(|(id, _)| MessageId(id)),
+            last_activity: TimestampMs(last.map_or(created_at_ms, |(_, at)| at)),
+        })
+    }
+
+    fn conversations_of(&self, user_id: UserId) -> Result<Vec<Conversation>, ApiError> {
+        let ids: Vec<i64> = self
+            .prepare_cached(
+                "SELECT conversation_id FROM members WHERE user_id = ?1 AND active = 1",
+            )?
+            .query_map([user_id.0], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut conversations = ids
+            .into_iter()
+            .map(|id| self.conversation(ConversationId(id), user_id))
+            .collect::<Result<Vec<_>, _>>()?;
+        conversations.sort_by_key(|c| std::cmp::Reverse((c.last_activity, c.id)));
+        Ok(conversations)
+    }
 }

@@ -6,6 +6,7 @@
 //! its current state (a card shows its request's status now, as history does). Every other
 //! event is stored as its JSON body.
 
+use super::prelude::*;
 use crate::protocol::{ApiError, ConversationId, Event, Message, MessageId, Seq, UserId};
 use crate::store::Cached;
 use rusqlite::Connection;
@@ -86,58 +87,72 @@ pub fn frame(seq: Seq, event_json: &str) -> String {
     format!(r#"{{"type":"event","seq":{},"event":{event_json}}}"#, seq.0)
 }
 
-/// Up to `limit` events of `user_id` with seq strictly greater than `after`, ascending.
-pub fn events_after(
-    conn: &Connection,
-    user_id: UserId,
-    after: Seq,
-    limit: u32,
-) -> Result<Vec<(Seq, Event)>, ApiError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT seq, body, message_id FROM events
-         WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-    )?;
-    let rows = statement
-        .query_map(rusqlite::params![user_id.0, after.0, limit], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, Option<String>>(1)?,
-                row.get::<_, Option<i64>>(2)?,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    rows.into_iter()
-        .map(|(seq, body, message_id)| {
-            let event = match (body, message_id) {
-                (_, Some(id)) => Event::Message {
-                    message: message(conn, MessageId(id))?,
-                },
-                (Some(body), None) => serde_json::from_str(&body).map_err(|e| {
-                    tracing::error!(error = %e, user = %user_id, seq, "stored event does not parse");
-                    ApiError::internal()
-                })?,
-                (None, None) => {
-                    tracing::error!(user = %user_id, seq, "stored event has neither body nor message");
-                    return Err(ApiError::internal());
-                }
-            };
-            Ok((Seq(seq), event))
-        })
-        .collect()
-}
-
 fn message(conn: &Connection, id: MessageId) -> Result<Message, ApiError> {
-    super::messages::by_id(conn, id)
+    conn.message(id)
 }
 
-/// The newest seq handed out to `user_id` (0 when none).
-pub fn latest_seq(conn: &Connection, user_id: UserId) -> Result<Seq, ApiError> {
-    let seq = conn.query_row_cached(
-        "SELECT last_seq FROM users WHERE id = ?1",
-        [user_id.0],
-        |row| row.get(0),
-    )?;
-    Ok(Seq(seq))
+/// Each user's stream of events, read back for a resume.
+pub trait Events {
+    /// Up to `limit` events of `user_id` with seq strictly greater than `after`, ascending.
+    fn events_after(
+        &self,
+        user_id: UserId,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<(Seq, Event)>, ApiError>;
+
+    /// The newest seq handed out to `user_id` (0 when none).
+    fn latest_seq(&self, user_id: UserId) -> Result<Seq, ApiError>;
+}
+
+impl Events for Connection {
+    fn events_after(
+        &self,
+        user_id: UserId,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<(Seq, Event)>, ApiError> {
+        let mut statement = self.prepare_cached(
+            "SELECT seq, body, message_id FROM events
+             WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let rows = statement
+            .query_map(rusqlite::params![user_id.0, after.0, limit], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, Option<String>>(1)?,
+                    row.get::<_, Option<i64>>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(seq, body, message_id)| {
+                let event = match (body, message_id) {
+                    (_, Some(id)) => Event::Message {
+                        message: message(self, MessageId(id))?,
+                    },
+                    (Some(body), None) => serde_json::from_str(&body).map_err(|e| {
+                        tracing::error!(error = %e, user = %user_id, seq, "stored event does not parse");
+                        ApiError::internal()
+                    })?,
+                    (None, None) => {
+                        tracing::error!(user = %user_id, seq, "stored event has neither body nor message");
+                        return Err(ApiError::internal());
+                    }
+                };
+                Ok((Seq(seq), event))
+            })
+            .collect()
+    }
+
+    fn latest_seq(&self, user_id: UserId) -> Result<Seq, ApiError> {
+        let seq = self.query_row_cached(
+            "SELECT last_seq FROM users WHERE id = ?1",
+            [user_id.0],
+            |row| row.get(0),
+        )?;
+        Ok(Seq(seq))
+    }
 }
 
 #[cfg(test)]

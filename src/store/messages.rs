@@ -1,6 +1,6 @@
 //! Messages: sending (de-duplicated on sender + client_id), history pages, read markers.
 
-use super::conversations::require_member;
+use super::prelude::*;
 use super::writer::WriteCtx;
 use crate::protocol::model::validate_text;
 use crate::protocol::{
@@ -62,7 +62,7 @@ pub fn send(
     if let Some(original) = by_client_id(ctx.conn, me.id, client_id)? {
         return Ok((original, true));
     }
-    require_member(ctx.conn, conversation_id, me.id)?;
+    ctx.conn.require_member(conversation_id, me.id)?;
     validate_text(text)?;
     let sent_at = ctx.now;
     ctx.conn
@@ -99,15 +99,6 @@ pub fn send(
     Ok((message, false))
 }
 
-/// The message `id`, its card in its current state.
-pub fn by_id(conn: &Connection, id: MessageId) -> Result<Message, ApiError> {
-    let sql = format!("{SELECT_MESSAGE} WHERE m.id = ?1");
-    let row = conn
-        .prepare_cached(&sql)?
-        .query_row([id.0], row_with_card_ref)?;
-    with_card(conn, row)
-}
-
 fn by_client_id(
     conn: &Connection,
     sender: UserId,
@@ -124,42 +115,6 @@ fn by_client_id(
     found.map(|row| with_card(conn, row)).transpose()
 }
 
-/// Up to `limit` messages strictly older than `before` (the newest when `None`), ascending,
-/// and whether older ones remain.
-pub fn history(
-    conn: &Connection,
-    me: UserId,
-    conversation_id: ConversationId,
-    before: Option<MessageId>,
-    limit: u32,
-) -> Result<(Vec<Message>, bool), ApiError> {
-    require_member(conn, conversation_id, me)?;
-    if limit == 0 || limit > MAX_HISTORY_LIMIT {
-        return Err(ApiError::invalid(format!(
-            "history limit must be 1 to {MAX_HISTORY_LIMIT}, not {limit}"
-        )));
-    }
-    let sql = format!(
-        "{SELECT_MESSAGE} WHERE m.conversation_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"
-    );
-    let before = before.map_or(i64::MAX, |id| id.0);
-    let mut statement = conn.prepare_cached(&sql)?;
-    let rows = statement
-        .query_map(
-            rusqlite::params![conversation_id.0, before, limit + 1],
-            row_with_card_ref,
-        )?
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut messages = rows
-        .into_iter()
-        .map(|row| with_card(conn, row))
-        .collect::<Result<Vec<_>, _>>()?;
-    let has_more = messages.len() > limit as usize;
-    messages.truncate(limit as usize);
-    messages.reverse();
-    Ok((messages, has_more))
-}
-
 /// Moves `me`'s read marker forward to `up_to` (never back) and tells every member.
 pub fn mark_read(
     ctx: &mut WriteCtx,
@@ -167,7 +122,7 @@ pub fn mark_read(
     conversation_id: ConversationId,
     up_to: MessageId,
 ) -> Result<(), ApiError> {
-    require_member(ctx.conn, conversation_id, me.id)?;
+    ctx.conn.require_member(conversation_id, me.id)?;
     let in_conversation: bool = ctx.conn.query_row_cached(
         "SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2)",
         [up_to.0, conversation_id.0],
@@ -233,4 +188,64 @@ pub fn insert_card(
     };
     ctx.emit_to_members(conversation_id, &event)?;
     Ok(message)
+}
+
+/// Messages, read back with their sender and card.
+pub trait Messages {
+    /// The message `id`, its card in its current state.
+    fn message(&self, id: MessageId) -> Result<Message, ApiError>;
+
+    /// Up to `limit` messages strictly older than `before` (the newest when `None`), ascending,
+    /// and whether older ones remain.
+    fn history(
+        &self,
+        me: UserId,
+        conversation_id: ConversationId,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool), ApiError>;
+}
+
+impl Messages for Connection {
+    fn message(&self, id: MessageId) -> Result<Message, ApiError> {
+        let sql = format!("{SELECT_MESSAGE} WHERE m.id = ?1");
+        let row = self
+            .prepare_cached(&sql)?
+            .query_row([id.0], row_with_card_ref)?;
+        with_card(self, row)
+    }
+
+    fn history(
+        &self,
+        me: UserId,
+        conversation_id: ConversationId,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool), ApiError> {
+        self.require_member(conversation_id, me)?;
+        if limit == 0 || limit > MAX_HISTORY_LIMIT {
+            return Err(ApiError::invalid(format!(
+                "history limit must be 1 to {MAX_HISTORY_LIMIT}, not {limit}"
+            )));
+        }
+        let sql = format!(
+            "{SELECT_MESSAGE} WHERE m.conversation_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"
+        );
+        let before = before.map_or(i64::MAX, |id| id.0);
+        let mut statement = self.prepare_cached(&sql)?;
+        let rows = statement
+            .query_map(
+                rusqlite::params![conversation_id.0, before, limit + 1],
+                row_with_card_ref,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut messages = rows
+            .into_iter()
+            .map(|row| with_card(self, row))
+            .collect::<Result<Vec<_>, _>>()?;
+        let has_more = messages.len() > limit as usize;
+        messages.truncate(limit as usize);
+        messages.reverse();
+        Ok((messages, has_more))
+    }
 }

@@ -14,11 +14,66 @@ pub mod sessions;
 pub mod wallets;
 pub mod writer;
 
+/// Everything the server asks of a database: the seam a second backend implements. Each part
+/// is a trait of its own, beside the tables it covers; a request sees the store as this.
+pub trait Backend:
+    Health + Users + Conversations + Messages + Events + Sessions + Wallets + Requests + Invoices
+{
+}
+
+impl<T> Backend for T where
+    T: Health
+        + Users
+        + Conversations
+        + Messages
+        + Events
+        + Sessions
+        + Wallets
+        + Requests
+        + Invoices
+{
+}
+
+/// Whether the database answers at all.
+pub trait Health {
+    /// Ok when a trivial query succeeds: for `/healthz`.
+    fn ping(&self) -> Result<(), ApiError>;
+}
+
+impl Health for Connection {
+    fn ping(&self) -> Result<(), ApiError> {
+        self.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?;
+        Ok(())
+    }
+}
+
+/// The store's traits, for calling their methods on a connection:
+/// `use crate::store::prelude::*;`.
+pub mod prelude {
+    pub use super::accounts::Users;
+    pub use super::conversations::Conversations;
+    pub use super::events::Events;
+    pub use super::invoices::Invoices;
+    pub use super::messages::Messages;
+    pub use super::requests::Requests;
+    pub use super::sessions::Sessions;
+    pub use super::wallets::Wallets;
+    pub use super::{Backend, Health};
+}
+
 use crate::protocol::ApiError;
+use accounts::Users;
+use conversations::Conversations;
+use events::Events;
+use invoices::Invoices;
+use messages::Messages;
+use requests::Requests;
 use rusqlite::Connection;
+use sessions::Sessions;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use wallets::Wallets;
 
 /// Schema migrations, in order; `PRAGMA user_version` records how many a file has had.
 const MIGRATIONS: &[&str] = &[
@@ -136,7 +191,7 @@ impl Store {
     pub async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&dyn Backend) -> Result<T, ApiError> + Send + 'static,
     {
         let store = Arc::clone(self);
         tokio::task::spawn_blocking(move || store.read_blocking(f))
@@ -151,7 +206,7 @@ impl Store {
     /// or whose query is a single primary-key lookup.
     pub fn read_blocking<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, ApiError>,
+        f: impl FnOnce(&dyn Backend) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         let pooled = self.lock_idle().pop();
         let conn = match pooled {

@@ -56,26 +56,6 @@ fn token_hashes_of(conn: &Connection, user_id: UserId) -> Result<Vec<String>, Ap
     Ok(hashes)
 }
 
-/// The id of the newest logged revocation (0 when none).
-pub fn last_revocation(conn: &Connection) -> Result<i64, ApiError> {
-    Ok(conn.query_row_cached(
-        "SELECT COALESCE(MAX(id), 0) FROM token_revocations",
-        [],
-        |row| row.get(0),
-    )?)
-}
-
-/// Revocations logged after `after`, oldest first, as (id, token hash); at most 1,000.
-pub fn revocations_after(conn: &Connection, after: i64) -> Result<Vec<(i64, String)>, ApiError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT id, token_hash FROM token_revocations WHERE id > ?1 ORDER BY id LIMIT 1000",
-    )?;
-    let rows = statement
-        .query_map([after], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
 /// Records that a token was just used to connect, and from where. False: no such token
 /// (revoked meanwhile).
 pub fn touch_token(ctx: &mut WriteCtx, token_hash: &str, address: &str) -> Result<bool, ApiError> {
@@ -89,49 +69,90 @@ pub fn touch_token(ctx: &mut WriteCtx, token_hash: &str, address: &str) -> Resul
 /// Hex digits of a token's hash that name its session to its user.
 pub const SESSION_ID_CHARS: usize = 12;
 
-/// `user_id`'s sessions, most recently used first; `current_hash` marks the asker's own.
-pub fn sessions_of(
-    conn: &Connection,
-    user_id: UserId,
-    current_hash: Option<&str>,
-) -> Result<Vec<crate::protocol::results::SessionInfo>, ApiError> {
-    use crate::protocol::TimestampMs;
-    let mut statement = conn.prepare(
-        "SELECT token_hash, created_at_ms, last_used_at_ms, last_address FROM tokens
-         WHERE user_id = ?1 ORDER BY COALESCE(last_used_at_ms, created_at_ms) DESC",
-    )?;
-    let sessions = statement
-        .query_map([user_id.0], |row| {
-            let hash: String = row.get(0)?;
-            Ok(crate::protocol::results::SessionInfo {
-                id: hash[..SESSION_ID_CHARS.min(hash.len())].to_owned(),
-                current: current_hash == Some(hash.as_str()),
-                created_at: TimestampMs(row.get(1)?),
-                last_used_at: row.get::<_, Option<i64>>(2)?.map(TimestampMs),
-                last_address: row.get(3)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(sessions)
+/// Tokens (sessions) and the log of revoked ones.
+pub trait Sessions {
+    /// The id of the newest logged revocation (0 when none).
+    fn last_revocation(&self) -> Result<i64, ApiError>;
+
+    /// Revocations logged after `after`, oldest first, as (id, token hash); at most 1,000.
+    fn revocations_after(&self, after: i64) -> Result<Vec<(i64, String)>, ApiError>;
+
+    /// `user_id`'s sessions, most recently used first; `current_hash` marks the asker's own.
+    fn sessions_of(
+        &self,
+        user_id: UserId,
+        current_hash: Option<&str>,
+    ) -> Result<Vec<crate::protocol::results::SessionInfo>, ApiError>;
+
+    /// The full hash of `user_id`'s session named `id` (a prefix from `sessions_of`).
+    fn session_hash(&self, user_id: UserId, id: &str) -> Result<String, ApiError>;
+
+    /// The user a live token (by its hash) belongs to; `None` for an unknown or revoked one.
+    fn user_for_token(&self, token_hash: &str) -> Result<Option<User>, ApiError>;
 }
 
-/// The full hash of `user_id`'s session named `id` (a prefix from [`sessions_of`]).
-pub fn session_hash(conn: &Connection, user_id: UserId, id: &str) -> Result<String, ApiError> {
-    let not_found = || ApiError::not_found(format!("you have no session {id:?}; see `sessions`"));
-    if id.len() != SESSION_ID_CHARS || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(not_found());
+impl Sessions for Connection {
+    fn last_revocation(&self) -> Result<i64, ApiError> {
+        Ok(self.query_row_cached(
+            "SELECT COALESCE(MAX(id), 0) FROM token_revocations",
+            [],
+            |row| row.get(0),
+        )?)
     }
-    token_hashes_of(conn, user_id)?
-        .into_iter()
-        .find(|hash| hash.starts_with(id))
-        .ok_or_else(not_found)
-}
 
-pub fn user_for_token(conn: &Connection, token_hash: &str) -> Result<Option<User>, ApiError> {
-    let sql = format!(
-        "SELECT {USER_COLUMNS} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1"
-    );
-    Ok(conn
-        .query_row_cached(&sql, [token_hash], |row| user_from_row(row, 0))
-        .optional()?)
+    fn revocations_after(&self, after: i64) -> Result<Vec<(i64, String)>, ApiError> {
+        let mut statement = self.prepare_cached(
+            "SELECT id, token_hash FROM token_revocations WHERE id > ?1 ORDER BY id LIMIT 1000",
+        )?;
+        let rows = statement
+            .query_map([after], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn sessions_of(
+        &self,
+        user_id: UserId,
+        current_hash: Option<&str>,
+    ) -> Result<Vec<crate::protocol::results::SessionInfo>, ApiError> {
+        use crate::protocol::TimestampMs;
+        let mut statement = self.prepare(
+            "SELECT token_hash, created_at_ms, last_used_at_ms, last_address FROM tokens
+             WHERE user_id = ?1 ORDER BY COALESCE(last_used_at_ms, created_at_ms) DESC",
+        )?;
+        let sessions = statement
+            .query_map([user_id.0], |row| {
+                let hash: String = row.get(0)?;
+                Ok(crate::protocol::results::SessionInfo {
+                    id: hash[..SESSION_ID_CHARS.min(hash.len())].to_owned(),
+                    current: current_hash == Some(hash.as_str()),
+                    created_at: TimestampMs(row.get(1)?),
+                    last_used_at: row.get::<_, Option<i64>>(2)?.map(TimestampMs),
+                    last_address: row.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(sessions)
+    }
+
+    fn session_hash(&self, user_id: UserId, id: &str) -> Result<String, ApiError> {
+        let not_found =
+            || ApiError::not_found(format!("you have no session {id:?}; see `sessions`"));
+        if id.len() != SESSION_ID_CHARS || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(not_found());
+        }
+        token_hashes_of(self, user_id)?
+            .into_iter()
+            .find(|hash| hash.starts_with(id))
+            .ok_or_else(not_found)
+    }
+
+    fn user_for_token(&self, token_hash: &str) -> Result<Option<User>, ApiError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1"
+        );
+        Ok(self
+            .query_row_cached(&sql, [token_hash], |row| user_from_row(row, 0))
+            .optional()?)
+    }
 }

@@ -37,12 +37,17 @@ pub type Publish = Arc<dyn Fn(&[Delivery]) + Send + Sync>;
 /// and the time. The clock is read once per request: every timestamp it writes and every
 /// expiry it checks agree, whichever statement comes first.
 pub struct WriteCtx<'a> {
-    pub conn: &'a Connection,
+    pub(super) conn: &'a Connection,
     pub now: TimestampMs,
     deliveries: &'a mut Vec<Delivery>,
 }
 
-impl WriteCtx<'_> {
+impl<'a> WriteCtx<'a> {
+    /// The transaction, as the seam every backend implements.
+    pub fn db(&self) -> &'a dyn super::Backend {
+        self.conn
+    }
+
     /// Appends `event` to `user_id`'s durable stream; it is published once the batch commits.
     pub fn emit(&mut self, user_id: UserId, event: &Event) -> Result<Seq, ApiError> {
         let body = serialize(event)?;
@@ -298,6 +303,7 @@ pub fn write_once<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::prelude::*;
 
     #[tokio::test]
     async fn a_request_that_panics_is_rolled_back_alone_and_the_writer_goes_on() {
@@ -324,7 +330,7 @@ mod tests {
             crate::protocol::ErrorCode::Internal
         );
         let ghost = store
-            .read_blocking(|conn| crate::store::accounts::credentials(conn, "ghost"))
+            .read_blocking(|conn| conn.credentials("ghost"))
             .unwrap();
         assert!(ghost.is_none(), "the panicking request left nothing behind");
     }
@@ -339,7 +345,7 @@ mod tests {
         let server = store.connect().unwrap();
         server.busy_timeout(std::time::Duration::ZERO).unwrap();
         write_once(&mut admin, |ctx| {
-            crate::store::accounts::credentials(ctx.conn, "nobody")?;
+            ctx.conn.credentials("nobody")?;
             let busy = server.execute("CREATE TABLE elsewhere (x)", []);
             assert!(
                 busy.is_err(),

@@ -158,7 +158,7 @@ pub fn mint(db: &Path, username: &str, amount: quid::money::Money) {
     let store = quid::store::Store::open(db).unwrap();
     let mut conn = store.connect().unwrap();
     quid::store::writer::write_once(&mut conn, |ctx| {
-        let user = quid::store::accounts::user_by_name(ctx.conn, username)?;
+        let user = ctx.db().user_by_name(username)?;
         quid::ledger::payments::mint(
             ctx,
             &user,

@@ -17,10 +17,8 @@ use crate::protocol::{
     ApiError, ConversationId, ConversationKind, ErrorCode, Event, TimestampMs, User, UserId,
     results,
 };
-use crate::store::conversations::{members, require_member};
-use crate::store::invoices::{Invoices, NewInvoice};
+use crate::store::invoices::NewInvoice;
 use crate::store::messages::insert_card;
-use crate::store::wallets::Wallets;
 use crate::store::writer::WriteCtx;
 
 pub const MAX_PAYLOAD_BYTES: usize = 256;
@@ -64,10 +62,10 @@ pub fn send(
         order.payload,
         order.expires_in_secs
     );
-    if let Some((id, stored)) = ctx.conn.invoice_by_key(merchant.id, order.key)? {
+    if let Some((id, stored)) = ctx.db().invoice_by_key(merchant.id, order.key)? {
         super::same_request(order.key, &stored, &fingerprint, "invoice")?;
         return Ok(results::InvoiceMade {
-            invoice: ctx.conn.invoice(id)?,
+            invoice: ctx.db().invoice(id)?,
             duplicate: true,
         });
     }
@@ -82,12 +80,18 @@ pub fn send(
             ),
         ));
     }
-    if require_member(ctx.conn, order.conversation_id, merchant.id)? != ConversationKind::Direct {
+    if ctx
+        .db()
+        .require_member(order.conversation_id, merchant.id)?
+        != ConversationKind::Direct
+    {
         return Err(ApiError::invalid(
             "invoices go in a direct conversation with the buyer",
         ));
     }
-    let buyer = members(ctx.conn, order.conversation_id)?
+    let buyer = ctx
+        .db()
+        .members(order.conversation_id)?
         .into_iter()
         .find(|m| m.id != merchant.id)
         .ok_or_else(|| ApiError::invalid("nobody to bill in that conversation"))?;
@@ -100,7 +104,7 @@ pub fn send(
         Some(secs) => Some(TimestampMs(ctx.now.0 + (secs as i64) * 1000)),
         None => None,
     };
-    let id = ctx.conn.insert_invoice(
+    let id = ctx.db().insert_invoice(
         &NewInvoice {
             conversation_id: order.conversation_id,
             merchant: merchant.id,
@@ -115,7 +119,7 @@ pub fn send(
         },
         ctx.now,
     )?;
-    let invoice = ctx.conn.invoice(id)?;
+    let invoice = ctx.db().invoice(id)?;
     let summary = format!("invoice for {}", invoice.total);
     insert_card(
         ctx,
@@ -134,11 +138,11 @@ pub fn send(
 
 /// The invoice, if `user` is in its conversation; otherwise `forbidden`, as for conversations.
 fn visible(ctx: &WriteCtx, user: UserId, id: InvoiceId) -> Result<Invoice, ApiError> {
-    let Some(conversation) = ctx.conn.invoice_conversation(id)? else {
+    let Some(conversation) = ctx.db().invoice_conversation(id)? else {
         return Err(ApiError::not_found(format!("no invoice {id}")));
     };
-    require_member(ctx.conn, conversation, user)?;
-    ctx.conn.invoice(id)
+    ctx.db().require_member(conversation, user)?;
+    ctx.db().invoice(id)
 }
 
 /// Refuses an invoice that is paid or expired (also one past its expiry not yet swept).
@@ -173,7 +177,7 @@ pub fn pay(
 ) -> Result<results::Paid, ApiError> {
     super::claim_key(ctx, me.id, key, "pay_invoice")?;
     let fingerprint = format!("pay_invoice|{}", id.0);
-    if let Some(original) = transfers::replayed_payment(ctx.conn, me.id, key, &fingerprint)? {
+    if let Some(original) = transfers::replayed_payment(ctx.db(), me.id, key, &fingerprint)? {
         return Ok(original);
     }
     let invoice = visible(ctx, me.id, id)?;
@@ -185,7 +189,7 @@ pub fn pay(
     }
     require_payable(&invoice, ctx.now)?;
     let from = paying_wallet(ctx, me.id, invoice.total, limits)?;
-    let to = wallet_or_open(ctx.conn, invoice.merchant.id, invoice.total.currency)?;
+    let to = wallet_or_open(ctx.db(), invoice.merchant.id, invoice.total.currency)?;
     let memo = format!("invoice {id}");
     let transfer_id = transfers::post(
         ctx,
@@ -203,13 +207,13 @@ pub fn pay(
             invoice_id: Some(id),
         },
     )?;
-    if !ctx.conn.mark_invoice_paid(id, transfer_id, ctx.now)? {
+    if !ctx.db().mark_invoice_paid(id, transfer_id, ctx.now)? {
         // Another writer settled or expired it since it was read: refuse, as that writer's
         // outcome says; the savepoint undoes the transfer.
-        require_payable(&ctx.conn.invoice(id)?, ctx.now)?;
+        require_payable(&ctx.db().invoice(id)?, ctx.now)?;
         return Err(ApiError::internal());
     }
-    let invoice = ctx.conn.invoice(id)?;
+    let invoice = ctx.db().invoice(id)?;
     announce(
         ctx,
         &Event::InvoicePaid {
@@ -218,8 +222,8 @@ pub fn pay(
         invoice.conversation_id,
     )?;
     Ok(results::Paid {
-        transfer: ctx.conn.transfer(transfer_id)?,
-        balance_after: ctx.conn.balance_after(transfer_id)?,
+        transfer: ctx.db().transfer(transfer_id)?,
+        balance_after: ctx.db().balance_after(transfer_id)?,
         duplicate: false,
     })
 }
@@ -241,11 +245,11 @@ pub fn refund(
         id.0,
         amount.map(|a| (a.amount_minor, a.currency.code()))
     );
-    if let Some(original) = transfers::replay_or_conflict(ctx.conn, merchant.id, key, &fingerprint)?
+    if let Some(original) = transfers::replay_or_conflict(ctx.db(), merchant.id, key, &fingerprint)?
     {
         return Ok(results::Refunded {
-            transfer: ctx.conn.transfer(original)?,
-            invoice: ctx.conn.invoice(id)?,
+            transfer: ctx.db().transfer(original)?,
+            invoice: ctx.db().invoice(id)?,
             duplicate: true,
         });
     }
@@ -279,13 +283,13 @@ pub fn refund(
             ),
         ));
     }
-    let Some(from) = ctx.conn.wallet(merchant.id, amount.currency)? else {
+    let Some(from) = ctx.db().wallet(merchant.id, amount.currency)? else {
         return Err(ApiError::new(
             ErrorCode::InsufficientFunds,
             "the merchant has no balance to refund from",
         ));
     };
-    let to = wallet_or_open(ctx.conn, invoice.buyer.id, amount.currency)?;
+    let to = wallet_or_open(ctx.db(), invoice.buyer.id, amount.currency)?;
     let memo = format!("refund of invoice {id}");
     let transfer_id = transfers::post(
         ctx,
@@ -305,13 +309,13 @@ pub fn refund(
     )?;
     // Conditional, so that two refunds racing on several writers cannot give back more than
     // was paid; the loser is refused and its transfer undone with the savepoint.
-    if !ctx.conn.add_refund(id, amount.amount_minor, ctx.now)? {
+    if !ctx.db().add_refund(id, amount.amount_minor, ctx.now)? {
         return Err(ApiError::new(
             ErrorCode::RefundExceedsPayment,
             format!("{amount} is more than is left to refund on invoice {id}"),
         ));
     }
-    let transfer = ctx.conn.transfer(transfer_id)?;
+    let transfer = ctx.db().transfer(transfer_id)?;
     let summary = format!("refunded {amount}");
     insert_card(
         ctx,
@@ -323,7 +327,7 @@ pub fn refund(
         },
         &summary,
     )?;
-    let invoice = ctx.conn.invoice(id)?;
+    let invoice = ctx.db().invoice(id)?;
     announce(
         ctx,
         &Event::InvoiceUpdated {
@@ -341,14 +345,14 @@ pub fn refund(
 /// Marks open invoices past their expiry as expired and tells both sides.
 pub fn expire_due(ctx: &mut WriteCtx) -> Result<usize, ApiError> {
     let mut expired = 0;
-    for id in ctx.conn.invoices_due(ctx.now, EXPIRE_BATCH)? {
+    for id in ctx.db().invoices_due(ctx.now, EXPIRE_BATCH)? {
         // Conditional: whoever changed the status first (a payment, another sweeper) wins,
         // and an expiry is announced once.
-        if !ctx.conn.expire_invoice(id, ctx.now)? {
+        if !ctx.db().expire_invoice(id, ctx.now)? {
             continue;
         }
         expired += 1;
-        let invoice = ctx.conn.invoice(id)?;
+        let invoice = ctx.db().invoice(id)?;
         announce(
             ctx,
             &Event::InvoiceUpdated {

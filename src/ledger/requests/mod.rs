@@ -13,11 +13,8 @@ use crate::protocol::{
     ApiError, ConversationId, ConversationKind, ErrorCode, Event, TimestampMs, User, UserId,
     results,
 };
-use crate::store::accounts::user_by_name;
-use crate::store::conversations::{members, require_member};
 use crate::store::messages::insert_card;
-use crate::store::requests::{NewRequest, Requests};
-use crate::store::wallets::Wallets;
+use crate::store::requests::NewRequest;
 use crate::store::writer::WriteCtx;
 
 /// Longest a request may stay open.
@@ -52,14 +49,14 @@ pub fn request_money(
         order.conversation_id,
         order.expires_in_secs
     );
-    if let Some((id, stored)) = ctx.conn.request_by_key(me.id, order.key)? {
+    if let Some((id, stored)) = ctx.db().request_by_key(me.id, order.key)? {
         super::same_request(order.key, &stored, &fingerprint, "request")?;
         return Ok(results::RequestMade {
-            request: ctx.conn.request(id)?,
+            request: ctx.db().request(id)?,
             duplicate: true,
         });
     }
-    let payer = user_by_name(ctx.conn, order.payer)?;
+    let payer = ctx.db().user_by_name(order.payer)?;
     if payer.id == me.id {
         return Err(ApiError::new(
             ErrorCode::SelfPayment,
@@ -76,7 +73,7 @@ pub fn request_money(
         None => None,
     };
     let conversation_id = conversation_with(ctx, me, &payer, order.conversation_id)?;
-    let id = ctx.conn.insert_request(
+    let id = ctx.db().insert_request(
         &NewRequest {
             conversation_id,
             requester: me.id,
@@ -89,7 +86,7 @@ pub fn request_money(
         },
         ctx.now,
     )?;
-    let request = ctx.conn.request(id)?;
+    let request = ctx.db().request(id)?;
     let summary = format!("asked {} for {}", payer.username, order.amount);
     insert_card(
         ctx,
@@ -119,12 +116,14 @@ pub fn split(
 ) -> Result<Vec<PaymentRequest>, ApiError> {
     super::claim_key(ctx, me.id, key, "split")?;
     super::require_positive(amount)?;
-    if require_member(ctx.conn, conversation_id, me.id)? != ConversationKind::Group {
+    if ctx.db().require_member(conversation_id, me.id)? != ConversationKind::Group {
         return Err(ApiError::invalid(
             "split works in a group; this is a direct conversation",
         ));
     }
-    let others: Vec<User> = members(ctx.conn, conversation_id)?
+    let others: Vec<User> = ctx
+        .db()
+        .members(conversation_id)?
         .into_iter()
         .filter(|m| m.id != me.id)
         .collect();
@@ -175,7 +174,7 @@ pub fn pay_request(
 ) -> Result<results::Paid, ApiError> {
     super::claim_key(ctx, me.id, key, "pay_request")?;
     let fingerprint = format!("pay_request|{}", id.0);
-    if let Some(original) = transfers::replayed_payment(ctx.conn, me.id, key, &fingerprint)? {
+    if let Some(original) = transfers::replayed_payment(ctx.db(), me.id, key, &fingerprint)? {
         return Ok(original);
     }
     let request = visible(ctx, me.id, id)?;
@@ -187,7 +186,7 @@ pub fn pay_request(
     }
     require_open(&request, ctx.now)?;
     let from = paying_wallet(ctx, me.id, request.amount, limits)?;
-    let to = wallet_or_open(ctx.conn, request.requester.id, request.amount.currency)?;
+    let to = wallet_or_open(ctx.db(), request.requester.id, request.amount.currency)?;
     let transfer_id = transfers::post(
         ctx,
         &Posting {
@@ -205,18 +204,18 @@ pub fn pay_request(
         },
     )?;
     if !ctx
-        .conn
+        .db()
         .close_request(id, RequestStatus::Paid, Some(transfer_id), ctx.now)?
     {
         // Another writer paid, closed or expired it since it was read: refuse, as that
         // writer's outcome says; the savepoint undoes the transfer.
-        require_open(&ctx.conn.request(id)?, ctx.now)?;
+        require_open(&ctx.db().request(id)?, ctx.now)?;
         return Err(ApiError::internal());
     }
     announce(ctx, id)?;
     Ok(results::Paid {
-        transfer: ctx.conn.transfer(transfer_id)?,
-        balance_after: ctx.conn.balance_after(transfer_id)?,
+        transfer: ctx.db().transfer(transfer_id)?,
+        balance_after: ctx.db().balance_after(transfer_id)?,
         duplicate: false,
     })
 }
@@ -257,9 +256,9 @@ fn close(
     status: RequestStatus,
 ) -> Result<PaymentRequest, ApiError> {
     require_open(request, ctx.now)?;
-    if !ctx.conn.close_request(request.id, status, None, ctx.now)? {
+    if !ctx.db().close_request(request.id, status, None, ctx.now)? {
         // Another writer paid, closed or expired it since it was read.
-        require_open(&ctx.conn.request(request.id)?, ctx.now)?;
+        require_open(&ctx.db().request(request.id)?, ctx.now)?;
         return Err(ApiError::internal());
     }
     announce(ctx, request.id)
@@ -268,11 +267,11 @@ fn close(
 /// Marks open requests past their expiry as expired and tells their conversations.
 pub fn expire_due(ctx: &mut WriteCtx) -> Result<usize, ApiError> {
     let mut expired = 0;
-    for id in ctx.conn.requests_due(ctx.now, EXPIRE_BATCH)? {
+    for id in ctx.db().requests_due(ctx.now, EXPIRE_BATCH)? {
         // Conditional: whoever changed the status first (a payment, another sweeper) wins,
         // and an expiry is announced once.
         if ctx
-            .conn
+            .db()
             .close_request(id, RequestStatus::Expired, None, ctx.now)?
         {
             expired += 1;
@@ -284,7 +283,7 @@ pub fn expire_due(ctx: &mut WriteCtx) -> Result<usize, ApiError> {
 
 /// Sends the request's current state to everyone in its conversation.
 fn announce(ctx: &mut WriteCtx, id: PaymentRequestId) -> Result<PaymentRequest, ApiError> {
-    let request = ctx.conn.request(id)?;
+    let request = ctx.db().request(id)?;
     let event = Event::RequestUpdated {
         request: Box::new(request.clone()),
     };
@@ -294,11 +293,11 @@ fn announce(ctx: &mut WriteCtx, id: PaymentRequestId) -> Result<PaymentRequest, 
 
 /// The request, if `user` is in its conversation; otherwise `forbidden`, as for conversations.
 fn visible(ctx: &WriteCtx, user: UserId, id: PaymentRequestId) -> Result<PaymentRequest, ApiError> {
-    let Some(conversation) = ctx.conn.request_conversation(id)? else {
+    let Some(conversation) = ctx.db().request_conversation(id)? else {
         return Err(ApiError::not_found(format!("no payment request {id}")));
     };
-    require_member(ctx.conn, conversation, user)?;
-    ctx.conn.request(id)
+    ctx.db().require_member(conversation, user)?;
+    ctx.db().request(id)
 }
 
 /// Refuses anything but an open, unexpired request, with the code that says why.

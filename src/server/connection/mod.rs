@@ -19,7 +19,6 @@ use crate::protocol::{
     ApiError, ErrorCode, PROTOCOL_VERSION, Request, RequestBody, RequestId, Seq, ServerFrame, User,
     results,
 };
-use crate::store::events;
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter, clock::Clock};
@@ -322,7 +321,7 @@ impl Reader {
         let latest = self
             .state
             .store
-            .read(move |conn| events::latest_seq(conn, user_id))
+            .read(move |conn| conn.latest_seq(user_id))
             .await?;
         Ok(if after > latest { Seq::ZERO } else { after })
     }
@@ -340,7 +339,7 @@ impl Reader {
             let page = self
                 .state
                 .store
-                .read(move |conn| events::events_after(conn, user_id, delivered, REPLAY_PAGE))
+                .read(move |conn| conn.events_after(user_id, delivered, REPLAY_PAGE))
                 .await?;
             let full_page = page.len() == REPLAY_PAGE as usize;
             for (seq, event) in page {

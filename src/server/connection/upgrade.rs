@@ -100,7 +100,7 @@ fn check_upgrade(
     let lookup = hash.clone();
     let user = state
         .store
-        .read_blocking(move |conn| crate::store::sessions::user_for_token(conn, &lookup))
+        .read_blocking(move |conn| conn.user_for_token(&lookup))
         .map_err(|_| refuse(StatusCode::INTERNAL_SERVER_ERROR, "store failure".into()))?
         .ok_or_else(|| {
             refuse(

@@ -46,7 +46,7 @@ pub async fn login(
     let lookup = username.clone();
     let found = state
         .store
-        .read(move |conn| accounts::credentials(conn, &lookup))
+        .read(move |conn| conn.credentials(&lookup))
         .await?;
     let (user, hash) = found.unzip();
     let verified = state.hasher.verify(password, hash).await?;
@@ -93,7 +93,7 @@ pub async fn sessions(
     let current = caller.token_hash.map(str::to_owned);
     let sessions = state
         .store
-        .read(move |conn| session_store::sessions_of(conn, me, current.as_deref()))
+        .read(move |conn| conn.sessions_of(me, current.as_deref()))
         .await?;
     Ok(results::Sessions { sessions })
 }
@@ -106,7 +106,7 @@ pub async fn revoke_session(
     let me = caller.user()?.id;
     let hash = state
         .store
-        .read(move |conn| session_store::session_hash(conn, me, &session_id))
+        .read(move |conn| conn.session_hash(me, &session_id))
         .await?;
     revoke(state, hash).await?;
     Ok(results::Empty {})

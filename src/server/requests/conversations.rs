@@ -8,7 +8,7 @@ pub async fn list(state: &ServerState, me: &User) -> Result<results::Conversatio
     let me = me.id;
     let conversations = state
         .store
-        .read(move |conn| conversations::list_for_user(conn, me))
+        .read(move |conn| conn.conversations_of(me))
         .await?;
     Ok(results::Conversations { conversations })
 }
@@ -77,8 +77,8 @@ pub async fn typing(
     let others: Vec<_> = state
         .store
         .read(move |conn| {
-            conversations::require_member(conn, conversation_id, my_id)?;
-            conversations::members(conn, conversation_id)
+            conn.require_member(conversation_id, my_id)?;
+            conn.members(conversation_id)
         })
         .await?
         .into_iter()

@@ -7,7 +7,6 @@ use crate::money::{Currency, Money};
 use crate::protocol::payments::{IdempotencyKey, InvoiceId, LineItem};
 use crate::protocol::{ApiError, ConversationId, User, results};
 use crate::server::ServerState;
-use crate::store::invoices::Invoices;
 
 /// The fields of a `send_invoice` frame.
 pub struct SendInvoice {

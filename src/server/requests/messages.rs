@@ -31,7 +31,7 @@ pub async fn history(
     let me = me.id;
     let (messages, has_more) = state
         .store
-        .read(move |conn| messages::history(conn, me, conversation_id, before, limit))
+        .read(move |conn| conn.history(me, conversation_id, before, limit))
         .await?;
     Ok(results::History { messages, has_more })
 }

@@ -10,8 +10,6 @@ use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId
 use crate::protocol::{ApiError, ConversationId, ErrorCode, User, results};
 use crate::server::ServerState;
 use crate::store;
-use crate::store::requests::Requests;
-use crate::store::wallets::Wallets;
 use crate::store::writer::WriteCtx;
 
 pub async fn balance(state: &ServerState, me: &User) -> Result<results::Balance, ApiError> {
@@ -62,12 +60,10 @@ where
     let without_pin = write.clone();
     let written = state
         .writer
-        .write(
-            move |ctx| match store::accounts::pin_hash(ctx.conn, me_id)? {
-                Some(_) => Ok(None),
-                None => without_pin(ctx).map(Some),
-            },
-        )
+        .write(move |ctx| match ctx.db().pin_hash(me_id)? {
+            Some(_) => Ok(None),
+            None => without_pin(ctx).map(Some),
+        })
         .await?;
     if let Some(result) = written {
         return Ok(result);
@@ -204,12 +200,7 @@ async fn check_pin(state: &ServerState, me: &User, pin: Option<String>) -> Resul
     let now = crate::protocol::TimestampMs::now().0;
     let (hash, locked_until) = state
         .store
-        .read(move |conn| {
-            Ok((
-                store::accounts::pin_hash(conn, me)?,
-                store::accounts::pin_locked_until(conn, me, now)?,
-            ))
-        })
+        .read(move |conn| Ok((conn.pin_hash(me)?, conn.pin_locked_until(me, now)?)))
         .await?;
     let Some(hash) = hash else {
         return Ok(());
