@@ -2,7 +2,7 @@
 //! and sessions are in `sessions.rs`.
 
 use super::writer::WriteCtx;
-use crate::protocol::{ApiError, ErrorCode, User, UserId};
+use crate::protocol::{ApiError, ErrorCode, TimestampMs, User, UserId};
 use crate::store::Cached;
 use rusqlite::{Connection, OptionalExtension};
 
@@ -55,21 +55,13 @@ pub fn create_user(
     password_hash: &str,
 ) -> Result<User, ApiError> {
     validate_username(username)?;
-    let inserted = ctx.conn.execute_cached(
-        "INSERT INTO users (username, password_hash, created_at_ms) VALUES (?1, ?2, ?3)
-         ON CONFLICT (username) DO NOTHING",
-        rusqlite::params![username, password_hash, ctx.now.0],
-    )?;
-    if inserted == 0 {
+    let Some(id) = ctx.db().insert_user(username, password_hash, ctx.now)? else {
         return Err(ApiError::new(
             ErrorCode::UsernameTaken,
             format!("username {username:?} is already registered"),
         ));
-    }
-    Ok(User::new(
-        UserId(ctx.conn.last_insert_rowid()),
-        username.to_owned(),
-    ))
+    };
+    Ok(User::new(id, username.to_owned()))
 }
 
 /// Creates a bot account. It has no usable password: it logs in with the token made for it.
@@ -90,10 +82,7 @@ pub fn create_bot(
     }
     // "!" is no PHC string: no password ever verifies against it.
     let mut user = create_user(ctx, username, "!")?;
-    ctx.conn.execute_cached(
-        "UPDATE users SET is_bot = 1, merchant_name = ?2 WHERE id = ?1",
-        rusqlite::params![user.id.0, merchant],
-    )?;
+    ctx.db().mark_bot(user.id, merchant)?;
     user.bot = true;
     user.merchant = merchant.map(str::to_owned);
     Ok(user)
@@ -107,64 +96,59 @@ pub const PIN_LOCK_MS: i64 = 15 * 60 * 1000;
 /// Counts a PIN attempt before it is checked, so guesses sent at once cannot outrun the lock:
 /// between a right PIN and a lock at most `PIN_ATTEMPTS` are let through. `None`: no attempt
 /// is left now (payments are locked, or the last ones are still being checked).
-pub fn admit_pin_attempt(
-    ctx: &mut WriteCtx,
-    user_id: UserId,
-    now_ms: i64,
-) -> Result<Option<i64>, ApiError> {
-    Ok(ctx
-        .conn
-        .query_row_cached(
-            "UPDATE users SET pin_failures = pin_failures + 1
-             WHERE id = ?1 AND pin_failures < ?2
-               AND (pin_locked_until_ms IS NULL OR pin_locked_until_ms <= ?3)
-             RETURNING pin_failures",
-            [user_id.0, PIN_ATTEMPTS, now_ms],
-            |row| row.get(0),
-        )
-        .optional()?)
+pub fn admit_pin_attempt(ctx: &mut WriteCtx, user_id: UserId) -> Result<Option<i64>, ApiError> {
+    ctx.db().count_pin_attempt(user_id, PIN_ATTEMPTS, ctx.now)
 }
 
 /// An admitted attempt was wrong: it stays counted, and once every attempt is used up payments
 /// lock for `PIN_LOCK_MS`. Returns the attempts left (0: locked).
-pub fn settle_wrong_pin(ctx: &mut WriteCtx, user_id: UserId, now_ms: i64) -> Result<i64, ApiError> {
-    let (failures, locked_until): (i64, Option<i64>) = ctx.conn.query_row_cached(
-        "SELECT pin_failures, pin_locked_until_ms FROM users WHERE id = ?1",
-        [user_id.0],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
-    if locked_until.is_some_and(|until| until > now_ms) {
+pub fn settle_wrong_pin(ctx: &mut WriteCtx, user_id: UserId) -> Result<i64, ApiError> {
+    let (failures, locked_until) = ctx.db().pin_failures(user_id)?;
+    if locked_until.is_some_and(|until| until > ctx.now) {
         return Ok(0);
     }
     if failures >= PIN_ATTEMPTS {
-        ctx.conn.execute_cached(
-            "UPDATE users SET pin_failures = 0, pin_locked_until_ms = ?2 WHERE id = ?1",
-            [user_id.0, now_ms + PIN_LOCK_MS],
-        )?;
+        ctx.db()
+            .lock_pin(user_id, TimestampMs(ctx.now.0 + PIN_LOCK_MS))?;
         return Ok(0);
     }
     Ok(PIN_ATTEMPTS - failures)
 }
 
-/// A right PIN clears the count of wrong ones.
-pub fn clear_pin_failures(ctx: &mut WriteCtx, user_id: UserId) -> Result<(), ApiError> {
-    ctx.conn.execute_cached(
-        "UPDATE users SET pin_failures = 0 WHERE id = ?1 AND pin_failures > 0",
-        [user_id.0],
-    )?;
-    Ok(())
-}
-
-pub fn set_pin_hash(ctx: &mut WriteCtx, user_id: UserId, hash: &str) -> Result<(), ApiError> {
-    ctx.conn.execute_cached(
-        "UPDATE users SET pin_hash = ?2 WHERE id = ?1",
-        rusqlite::params![user_id.0, hash],
-    )?;
-    Ok(())
-}
-
 /// Users' rows: who is registered, their password and PIN hashes, their PIN lock.
 pub trait Users {
+    /// Registers `username` at `at`; its id, or `None` when the name is taken.
+    fn insert_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        at: TimestampMs,
+    ) -> Result<Option<UserId>, ApiError>;
+
+    /// Marks `user` a bot, a merchant's when `merchant` names the business.
+    fn mark_bot(&self, user: UserId, merchant: Option<&str>) -> Result<(), ApiError>;
+
+    /// Counts one more PIN attempt unless `attempts` are counted already or payments are
+    /// locked at `now`; the count, or `None` when no attempt is left.
+    fn count_pin_attempt(
+        &self,
+        user: UserId,
+        attempts: i64,
+        now: TimestampMs,
+    ) -> Result<Option<i64>, ApiError>;
+
+    /// The PIN attempts counted for `user`, and until when payments are locked, if ever.
+    fn pin_failures(&self, user: UserId) -> Result<(i64, Option<TimestampMs>), ApiError>;
+
+    /// Locks `user`'s payments until `until` and starts the count of attempts afresh.
+    fn lock_pin(&self, user: UserId, until: TimestampMs) -> Result<(), ApiError>;
+
+    /// Forgets `user`'s counted PIN attempts (a right PIN was given).
+    fn clear_pin_failures(&self, user: UserId) -> Result<(), ApiError>;
+
+    /// Sets `user`'s PIN hash.
+    fn set_pin_hash(&self, user: UserId, hash: &str) -> Result<(), ApiError>;
+
     /// The user and stored password hash for `username`, if registered.
     fn credentials(&self, username: &str) -> Result<Option<(User, String)>, ApiError>;
 
@@ -179,6 +163,79 @@ pub trait Users {
 }
 
 impl Users for Connection {
+    fn insert_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        at: TimestampMs,
+    ) -> Result<Option<UserId>, ApiError> {
+        let inserted = self.execute_cached(
+            "INSERT INTO users (username, password_hash, created_at_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (username) DO NOTHING",
+            rusqlite::params![username, password_hash, at.0],
+        )?;
+        Ok((inserted == 1).then(|| UserId(self.last_insert_rowid())))
+    }
+
+    fn mark_bot(&self, user: UserId, merchant: Option<&str>) -> Result<(), ApiError> {
+        self.execute_cached(
+            "UPDATE users SET is_bot = 1, merchant_name = ?2 WHERE id = ?1",
+            rusqlite::params![user.0, merchant],
+        )?;
+        Ok(())
+    }
+
+    fn count_pin_attempt(
+        &self,
+        user: UserId,
+        attempts: i64,
+        now: TimestampMs,
+    ) -> Result<Option<i64>, ApiError> {
+        Ok(self
+            .query_row_cached(
+                "UPDATE users SET pin_failures = pin_failures + 1
+                 WHERE id = ?1 AND pin_failures < ?2
+                   AND (pin_locked_until_ms IS NULL OR pin_locked_until_ms <= ?3)
+                 RETURNING pin_failures",
+                [user.0, attempts, now.0],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    fn pin_failures(&self, user: UserId) -> Result<(i64, Option<TimestampMs>), ApiError> {
+        let (failures, until): (i64, Option<i64>) = self.query_row_cached(
+            "SELECT pin_failures, pin_locked_until_ms FROM users WHERE id = ?1",
+            [user.0],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        Ok((failures, until.map(TimestampMs)))
+    }
+
+    fn lock_pin(&self, user: UserId, until: TimestampMs) -> Result<(), ApiError> {
+        self.execute_cached(
+            "UPDATE users SET pin_failures = 0, pin_locked_until_ms = ?2 WHERE id = ?1",
+            [user.0, until.0],
+        )?;
+        Ok(())
+    }
+
+    fn clear_pin_failures(&self, user: UserId) -> Result<(), ApiError> {
+        self.execute_cached(
+            "UPDATE users SET pin_failures = 0 WHERE id = ?1 AND pin_failures > 0",
+            [user.0],
+        )?;
+        Ok(())
+    }
+
+    fn set_pin_hash(&self, user: UserId, hash: &str) -> Result<(), ApiError> {
+        self.execute_cached(
+            "UPDATE users SET pin_hash = ?2 WHERE id = ?1",
+            rusqlite::params![user.0, hash],
+        )?;
+        Ok(())
+    }
+
     fn credentials(&self, username: &str) -> Result<Option<(User, String)>, ApiError> {
         let sql =
             format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = ?1");

@@ -1,12 +1,8 @@
 //! Cards: a message that shows a payment or a request. The message stores which one; the
 //! card is read fresh each time, so a request's card always shows its current status.
 
-use super::invoices::Invoices;
-use super::requests::Requests;
-use super::wallets::Wallets;
 use crate::protocol::ApiError;
 use crate::protocol::payments::{Card, InvoiceId, PaymentRequestId, TransferId};
-use rusqlite::Connection;
 
 /// What a message row stores to point at its card.
 pub fn reference(card: &Card) -> (&'static str, i64) {
@@ -18,22 +14,22 @@ pub fn reference(card: &Card) -> (&'static str, i64) {
     }
 }
 
-pub fn load(conn: &Connection, kind: &str, reference: i64) -> Result<Card, ApiError> {
+pub fn load(db: &dyn super::Backend, kind: &str, reference: i64) -> Result<Card, ApiError> {
     match kind {
         "payment" => Ok(Card::Payment {
-            transfer: conn.transfer(TransferId(reference))?,
+            transfer: db.transfer(TransferId(reference))?,
         }),
         "request" => Ok(Card::Request {
-            request: conn.request(PaymentRequestId(reference))?,
+            request: db.request(PaymentRequestId(reference))?,
         }),
         "invoice" => Ok(Card::Invoice {
-            invoice: conn.invoice(InvoiceId(reference))?,
+            invoice: db.invoice(InvoiceId(reference))?,
         }),
         "refund" => {
             let transfer = TransferId(reference);
             Ok(Card::Refund {
-                transfer: conn.transfer(transfer)?,
-                invoice_id: conn.refunded_invoice(transfer)?,
+                transfer: db.transfer(transfer)?,
+                invoice_id: db.refunded_invoice(transfer)?,
             })
         }
         other => {

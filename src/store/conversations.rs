@@ -2,7 +2,6 @@
 //! Every function takes the acting user and refuses what that user may not see or do.
 
 use super::accounts::{USER_COLUMNS, user_from_row};
-use super::prelude::*;
 use super::writer::WriteCtx;
 use crate::protocol::{
     ApiError, Conversation, ConversationId, ConversationKind, ErrorCode, Event, MessageId,
@@ -21,9 +20,9 @@ pub fn open_direct(
     me: &User,
     other_username: &str,
 ) -> Result<Conversation, ApiError> {
-    let other = ctx.conn.user_by_name(other_username)?;
+    let other = ctx.db().user_by_name(other_username)?;
     let id = direct_with(ctx, me, &other)?;
-    ctx.conn.conversation(id, me.id)
+    ctx.db().conversation(id, me.id)
 }
 
 /// The direct conversation of `me` and `other`, opened (both told they joined) if they have
@@ -39,27 +38,17 @@ pub fn direct_with(
         ));
     }
     let key = format!("{}:{}", me.id.0.min(other.id.0), me.id.0.max(other.id.0));
-    let existing: Option<i64> = ctx
-        .conn
-        .query_row_cached(
-            "SELECT id FROM conversations WHERE direct_key = ?1",
-            [&key],
-            |row| row.get(0),
-        )
-        .optional()?;
-    if let Some(id) = existing {
-        return Ok(ConversationId(id));
+    if let Some(id) = ctx.db().direct_conversation(&key)? {
+        return Ok(id);
     }
-    ctx.conn.execute_cached(
-        "INSERT INTO conversations (kind, direct_key, created_at_ms) VALUES ('direct', ?1, ?2)",
-        rusqlite::params![key, ctx.now.0],
-    )?;
-    let id = ConversationId(ctx.conn.last_insert_rowid());
+    let id = ctx
+        .db()
+        .insert_conversation(ConversationKind::Direct, &key, ctx.now)?;
     for user in [me.id, other.id] {
-        insert_member(ctx.conn, id, user)?;
+        ctx.db().insert_member(id, user)?;
     }
     for user in [other.id, me.id] {
-        let conversation = ctx.conn.conversation(id, user)?;
+        let conversation = ctx.db().conversation(id, user)?;
         ctx.emit(user, &Event::Joined { conversation })?;
     }
     Ok(id)
@@ -94,7 +83,7 @@ pub fn create_group(
             "a group has at most {MAX_GROUP_MEMBERS} members"
         )));
     }
-    if group_named(ctx.conn, me.id, name)?.is_some() {
+    if ctx.db().group_named(me.id, name)?.is_some() {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!("you are already in a group named {name:?}"),
@@ -102,41 +91,22 @@ pub fn create_group(
     }
     let mut member_ids = vec![me.id];
     for username in member_names {
-        let user = ctx.conn.user_by_name(username)?;
+        let user = ctx.db().user_by_name(username)?;
         if !member_ids.contains(&user.id) {
             member_ids.push(user.id);
         }
     }
-    ctx.conn.execute_cached(
-        "INSERT INTO conversations (kind, name, created_at_ms) VALUES ('group', ?1, ?2)",
-        rusqlite::params![name, ctx.now.0],
-    )?;
-    let id = ConversationId(ctx.conn.last_insert_rowid());
+    let id = ctx
+        .db()
+        .insert_conversation(ConversationKind::Group, name, ctx.now)?;
     for &user in &member_ids {
-        insert_member(ctx.conn, id, user)?;
+        ctx.db().insert_member(id, user)?;
     }
     for &user in &member_ids {
-        let conversation = ctx.conn.conversation(id, user)?;
+        let conversation = ctx.db().conversation(id, user)?;
         ctx.emit(user, &Event::Joined { conversation })?;
     }
-    ctx.conn.conversation(id, me.id)
-}
-
-/// The active group named `name` that `user_id` is in, if any.
-pub fn group_named(
-    conn: &Connection,
-    user_id: UserId,
-    name: &str,
-) -> Result<Option<ConversationId>, ApiError> {
-    let id = conn
-        .query_row_cached(
-            "SELECT c.id FROM conversations c JOIN members m ON m.conversation_id = c.id
-             WHERE m.user_id = ?1 AND m.active = 1 AND c.kind = 'group' AND c.name = ?2",
-            rusqlite::params![user_id.0, name],
-            |row| row.get(0),
-        )
-        .optional()?;
-    Ok(id.map(ConversationId))
+    ctx.db().conversation(id, me.id)
 }
 
 /// Adds `username` to a group `me` is in. Any member may add; the new member sees history.
@@ -146,21 +116,21 @@ pub fn add_member(
     conversation_id: ConversationId,
     username: &str,
 ) -> Result<Conversation, ApiError> {
-    require_group(ctx.conn, conversation_id, me.id)?;
-    let user = ctx.conn.user_by_name(username)?;
-    if ctx.conn.require_member(conversation_id, user.id).is_ok() {
+    require_group(ctx.db(), conversation_id, me.id)?;
+    let user = ctx.db().user_by_name(username)?;
+    if ctx.db().require_member(conversation_id, user.id).is_ok() {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!("{username} is already a member"),
         ));
     }
-    if ctx.conn.members(conversation_id)?.len() >= MAX_GROUP_MEMBERS {
+    if ctx.db().members(conversation_id)?.len() >= MAX_GROUP_MEMBERS {
         return Err(ApiError::invalid(format!(
             "a group has at most {MAX_GROUP_MEMBERS} members"
         )));
     }
-    insert_member(ctx.conn, conversation_id, user.id)?;
-    for other in ctx.conn.members(conversation_id)? {
+    ctx.db().insert_member(conversation_id, user.id)?;
+    for other in ctx.db().members(conversation_id)? {
         if other.id != user.id {
             let event = Event::MemberJoined {
                 conversation_id,
@@ -169,9 +139,9 @@ pub fn add_member(
             ctx.emit(other.id, &event)?;
         }
     }
-    let conversation = ctx.conn.conversation(conversation_id, user.id)?;
+    let conversation = ctx.db().conversation(conversation_id, user.id)?;
     ctx.emit(user.id, &Event::Joined { conversation })?;
-    ctx.conn.conversation(conversation_id, me.id)
+    ctx.db().conversation(conversation_id, me.id)
 }
 
 /// `me` leaves a group; everyone who was in it, `me` included, gets `member_left`.
@@ -180,12 +150,9 @@ pub fn leave(
     me: &User,
     conversation_id: ConversationId,
 ) -> Result<(), ApiError> {
-    require_group(ctx.conn, conversation_id, me.id)?;
-    let before = ctx.conn.members(conversation_id)?;
-    ctx.conn.execute_cached(
-        "UPDATE members SET active = 0 WHERE conversation_id = ?1 AND user_id = ?2",
-        [conversation_id.0, me.id.0],
-    )?;
+    require_group(ctx.db(), conversation_id, me.id)?;
+    let before = ctx.db().members(conversation_id)?;
+    ctx.db().deactivate_member(conversation_id, me.id)?;
     for member in before {
         let event = Event::MemberLeft {
             conversation_id,
@@ -197,7 +164,7 @@ pub fn leave(
 }
 
 fn require_group(
-    conn: &Connection,
+    conn: &dyn Conversations,
     conversation_id: ConversationId,
     user_id: UserId,
 ) -> Result<(), ApiError> {
@@ -209,24 +176,35 @@ fn require_group(
     }
 }
 
-fn insert_member(
-    conn: &Connection,
-    conversation_id: ConversationId,
-    user_id: UserId,
-) -> Result<(), ApiError> {
-    // A returning member reads from where the conversation is now, not from where they left.
-    conn.execute_cached(
-        "INSERT INTO members (conversation_id, user_id, last_read_id, active)
-         VALUES (?1, ?2, (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?1), 1)
-         ON CONFLICT (conversation_id, user_id) DO UPDATE SET active = 1,
-             last_read_id = excluded.last_read_id",
-        [conversation_id.0, user_id.0],
-    )?;
-    Ok(())
-}
-
 /// Conversations and their members, as a member sees them.
 pub trait Conversations {
+    /// The direct conversation whose pair key ("low:high" user ids) is `key`, if it exists.
+    fn direct_conversation(&self, key: &str) -> Result<Option<ConversationId>, ApiError>;
+
+    /// Creates a conversation at `at`: a direct one under its pair key, or a group by name.
+    fn insert_conversation(
+        &self,
+        kind: ConversationKind,
+        key_or_name: &str,
+        at: TimestampMs,
+    ) -> Result<ConversationId, ApiError>;
+
+    /// Marks `user_id` as no longer a member of `conversation_id`.
+    fn deactivate_member(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+    ) -> Result<(), ApiError>;
+
+    /// The active group named `name` that `user_id` is in, if any.
+    fn group_named(&self, user_id: UserId, name: &str) -> Result<Option<ConversationId>, ApiError>;
+
+    fn insert_member(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+    ) -> Result<(), ApiError>;
+
     /// Checks that `user_id` is an active member of `conversation_id` and returns its kind.
     /// Unknown conversations and ones you are not in are both `forbidden`: existence is not leaked.
     fn require_member(
@@ -250,6 +228,75 @@ pub trait Conversations {
 }
 
 impl Conversations for Connection {
+    fn direct_conversation(&self, key: &str) -> Result<Option<ConversationId>, ApiError> {
+        let id: Option<i64> = self
+            .query_row_cached(
+                "SELECT id FROM conversations WHERE direct_key = ?1",
+                [key],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(id.map(ConversationId))
+    }
+
+    fn insert_conversation(
+        &self,
+        kind: ConversationKind,
+        key_or_name: &str,
+        at: TimestampMs,
+    ) -> Result<ConversationId, ApiError> {
+        let sql = match kind {
+            ConversationKind::Direct => {
+                "INSERT INTO conversations (kind, direct_key, created_at_ms) VALUES ('direct', ?1, ?2)"
+            }
+            ConversationKind::Group => {
+                "INSERT INTO conversations (kind, name, created_at_ms) VALUES ('group', ?1, ?2)"
+            }
+        };
+        self.execute_cached(sql, rusqlite::params![key_or_name, at.0])?;
+        Ok(ConversationId(self.last_insert_rowid()))
+    }
+
+    fn deactivate_member(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+    ) -> Result<(), ApiError> {
+        self.execute_cached(
+            "UPDATE members SET active = 0 WHERE conversation_id = ?1 AND user_id = ?2",
+            [conversation_id.0, user_id.0],
+        )?;
+        Ok(())
+    }
+
+    fn group_named(&self, user_id: UserId, name: &str) -> Result<Option<ConversationId>, ApiError> {
+        let id = self
+            .query_row_cached(
+                "SELECT c.id FROM conversations c JOIN members m ON m.conversation_id = c.id
+                 WHERE m.user_id = ?1 AND m.active = 1 AND c.kind = 'group' AND c.name = ?2",
+                rusqlite::params![user_id.0, name],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(id.map(ConversationId))
+    }
+
+    fn insert_member(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+    ) -> Result<(), ApiError> {
+        // A returning member reads from where the conversation is now, not from where they left.
+        self.execute_cached(
+            "INSERT INTO members (conversation_id, user_id, last_read_id, active)
+             VALUES (?1, ?2, (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = ?1), 1)
+             ON CONFLICT (conversation_id, user_id) DO UPDATE SET active = 1,
+                 last_read_id = excluded.last_read_id",
+            [conversation_id.0, user_id.0],
+        )?;
+        Ok(())
+    }
+
     fn require_member(
         &self,
         conversation_id: ConversationId,

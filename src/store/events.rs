@@ -27,53 +27,6 @@ pub fn stored<'a>(event: &Event, body: &'a str) -> Stored<'a> {
     }
 }
 
-/// Appends an event to `user_id`'s stream and returns its seq.
-pub fn append_for_user(
-    conn: &Connection,
-    user_id: UserId,
-    event: &Stored,
-) -> Result<Seq, ApiError> {
-    let seq: i64 = conn
-        .prepare_cached(
-            "UPDATE users SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
-        )?
-        .query_row([user_id.0], |row| row.get(0))?;
-    let (body, message_id) = columns(event);
-    conn.prepare_cached(
-        "INSERT INTO events (user_id, seq, body, message_id) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(rusqlite::params![user_id.0, seq, body, message_id])?;
-    Ok(Seq(seq))
-}
-
-/// Appends an event to the stream of every active member of `conversation_id`, in two
-/// statements: each member's next seq, then every member's row. Returns (member, seq) pairs.
-pub fn append_for_members(
-    conn: &Connection,
-    conversation_id: ConversationId,
-    event: &Stored,
-) -> Result<Vec<(UserId, Seq)>, ApiError> {
-    let appended = conn
-        .prepare_cached(
-            "UPDATE users SET last_seq = last_seq + 1
-             WHERE id IN (SELECT user_id FROM members WHERE conversation_id = ?1 AND active = 1)
-             RETURNING id, last_seq",
-        )?
-        .query_map([conversation_id.0], |row| {
-            Ok((UserId(row.get(0)?), Seq(row.get(1)?)))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let (body, message_id) = columns(event);
-    // Each member's last_seq is the seq just taken: the rows follow from it.
-    conn.prepare_cached(
-        "INSERT INTO events (user_id, seq, body, message_id)
-         SELECT u.id, u.last_seq, ?2, ?3 FROM members m JOIN users u ON u.id = m.user_id
-         WHERE m.conversation_id = ?1 AND m.active = 1",
-    )?
-    .execute(rusqlite::params![conversation_id.0, body, message_id])?;
-    Ok(appended)
-}
-
 fn columns<'a>(event: &Stored<'a>) -> (Option<&'a str>, Option<i64>) {
     match event {
         Stored::Body(body) => (Some(body), None),
@@ -93,6 +46,17 @@ fn message(conn: &Connection, id: MessageId) -> Result<Message, ApiError> {
 
 /// Each user's stream of events, read back for a resume.
 pub trait Events {
+    /// Appends an event to `user_id`'s stream and returns its seq.
+    fn append_event(&self, user_id: UserId, event: &Stored) -> Result<Seq, ApiError>;
+
+    /// Appends an event to the stream of every active member of `conversation_id`, in two
+    /// statements: each member's next seq, then every member's row. Returns (member, seq) pairs.
+    fn append_event_for_members(
+        &self,
+        conversation_id: ConversationId,
+        event: &Stored,
+    ) -> Result<Vec<(UserId, Seq)>, ApiError>;
+
     /// Up to `limit` events of `user_id` with seq strictly greater than `after`, ascending.
     fn events_after(
         &self,
@@ -106,6 +70,46 @@ pub trait Events {
 }
 
 impl Events for Connection {
+    fn append_event(&self, user_id: UserId, event: &Stored) -> Result<Seq, ApiError> {
+        let seq: i64 = self
+            .prepare_cached(
+                "UPDATE users SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+            )?
+            .query_row([user_id.0], |row| row.get(0))?;
+        let (body, message_id) = columns(event);
+        self.prepare_cached(
+            "INSERT INTO events (user_id, seq, body, message_id) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(rusqlite::params![user_id.0, seq, body, message_id])?;
+        Ok(Seq(seq))
+    }
+
+    fn append_event_for_members(
+        &self,
+        conversation_id: ConversationId,
+        event: &Stored,
+    ) -> Result<Vec<(UserId, Seq)>, ApiError> {
+        let appended = self
+            .prepare_cached(
+                "UPDATE users SET last_seq = last_seq + 1
+                 WHERE id IN (SELECT user_id FROM members WHERE conversation_id = ?1 AND active = 1)
+                 RETURNING id, last_seq",
+            )?
+            .query_map([conversation_id.0], |row| {
+                Ok((UserId(row.get(0)?), Seq(row.get(1)?)))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let (body, message_id) = columns(event);
+        // Each member's last_seq is the seq just taken: the rows follow from it.
+        self.prepare_cached(
+            "INSERT INTO events (user_id, seq, body, message_id)
+             SELECT u.id, u.last_seq, ?2, ?3 FROM members m JOIN users u ON u.id = m.user_id
+             WHERE m.conversation_id = ?1 AND m.active = 1",
+        )?
+        .execute(rusqlite::params![conversation_id.0, body, message_id])?;
+        Ok(appended)
+    }
+
     fn events_after(
         &self,
         user_id: UserId,

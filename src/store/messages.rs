@@ -59,60 +59,37 @@ pub fn send(
     client_id: ClientMsgId,
     text: &str,
 ) -> Result<(Message, bool), ApiError> {
-    if let Some(original) = by_client_id(ctx.conn, me.id, client_id)? {
+    if let Some(original) = ctx.db().message_by_client_id(me.id, client_id)? {
         return Ok((original, true));
     }
-    ctx.conn.require_member(conversation_id, me.id)?;
+    ctx.db().require_member(conversation_id, me.id)?;
     validate_text(text)?;
-    let sent_at = ctx.now;
-    ctx.conn
-        .prepare_cached(
-            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(rusqlite::params![
-            conversation_id.0,
-            me.id.0,
-            client_id.0.to_string(),
+    let id = ctx.db().insert_message(
+        &NewMessage {
+            conversation_id,
+            sender: me.id,
+            client_id,
             text,
-            sent_at.0
-        ])?;
+            card: None,
+        },
+        ctx.now,
+    )?;
     let message = Message {
-        id: MessageId(ctx.conn.last_insert_rowid()),
+        id,
         conversation_id,
         sender: me.clone(),
         client_id,
         text: text.to_owned(),
-        sent_at,
+        sent_at: ctx.now,
         card: None,
     };
     // Your own message counts as read by you.
-    ctx.conn
-        .prepare_cached(
-            "UPDATE members SET last_read_id = ?3 WHERE conversation_id = ?1 AND user_id = ?2",
-        )?
-        .execute([conversation_id.0, me.id.0, message.id.0])?;
+    ctx.db().advance_read_marker(conversation_id, me.id, id)?;
     let event = Event::Message {
         message: message.clone(),
     };
     ctx.emit_to_members(conversation_id, &event)?;
     Ok((message, false))
-}
-
-fn by_client_id(
-    conn: &Connection,
-    sender: UserId,
-    client_id: ClientMsgId,
-) -> Result<Option<Message>, ApiError> {
-    let sql = format!("{SELECT_MESSAGE} WHERE m.sender_id = ?1 AND m.client_id = ?2");
-    let found = conn
-        .prepare_cached(&sql)?
-        .query_row(
-            rusqlite::params![sender.0, client_id.0.to_string()],
-            row_with_card_ref,
-        )
-        .optional()?;
-    found.map(|row| with_card(conn, row)).transpose()
 }
 
 /// Moves `me`'s read marker forward to `up_to` (never back) and tells every member.
@@ -122,23 +99,16 @@ pub fn mark_read(
     conversation_id: ConversationId,
     up_to: MessageId,
 ) -> Result<(), ApiError> {
-    ctx.conn.require_member(conversation_id, me.id)?;
-    let in_conversation: bool = ctx.conn.query_row_cached(
-        "SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2)",
-        [up_to.0, conversation_id.0],
-        |row| row.get(0),
-    )?;
-    if !in_conversation {
+    ctx.db().require_member(conversation_id, me.id)?;
+    if !ctx.db().message_is_in(up_to, conversation_id)? {
         return Err(ApiError::not_found(format!(
             "message {up_to} is not in conversation {conversation_id}"
         )));
     }
-    let moved = ctx.conn.execute_cached(
-        "UPDATE members SET last_read_id = ?3
-         WHERE conversation_id = ?1 AND user_id = ?2 AND last_read_id < ?3",
-        [conversation_id.0, me.id.0, up_to.0],
-    )?;
-    if moved == 0 {
+    let moved = ctx
+        .db()
+        .advance_read_marker(conversation_id, me.id, up_to)?;
+    if !moved {
         return Ok(());
     }
     let event = Event::Read {
@@ -160,27 +130,23 @@ pub fn insert_card(
 ) -> Result<Message, ApiError> {
     let (kind, reference) = super::cards::reference(&card);
     let client_id = ClientMsgId::random();
-    let sent_at = ctx.now;
-    ctx.conn.execute_cached(
-        "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        rusqlite::params![
-            conversation_id.0,
-            sender.id.0,
-            client_id.0.to_string(),
-            summary,
-            sent_at.0,
-            kind,
-            reference
-        ],
+    let id = ctx.db().insert_message(
+        &NewMessage {
+            conversation_id,
+            sender: sender.id,
+            client_id,
+            text: summary,
+            card: Some((kind, reference)),
+        },
+        ctx.now,
     )?;
     let message = Message {
-        id: MessageId(ctx.conn.last_insert_rowid()),
+        id,
         conversation_id,
         sender: sender.clone(),
         client_id,
         text: summary.to_owned(),
-        sent_at,
+        sent_at: ctx.now,
         card: Some(Box::new(card)),
     };
     let event = Event::Message {
@@ -190,8 +156,43 @@ pub fn insert_card(
     Ok(message)
 }
 
+/// A message about to be stored.
+pub struct NewMessage<'a> {
+    pub conversation_id: ConversationId,
+    pub sender: UserId,
+    pub client_id: ClientMsgId,
+    pub text: &'a str,
+    /// For a card: what it shows (`cards::reference`).
+    pub card: Option<(&'static str, i64)>,
+}
+
 /// Messages, read back with their sender and card.
 pub trait Messages {
+    /// Stores `message` as sent at `at`; its id.
+    fn insert_message(&self, message: &NewMessage, at: TimestampMs) -> Result<MessageId, ApiError>;
+
+    /// Whether message `id` is in `conversation_id`.
+    fn message_is_in(
+        &self,
+        id: MessageId,
+        conversation_id: ConversationId,
+    ) -> Result<bool, ApiError>;
+
+    /// Moves `user_id`'s read marker in `conversation_id` forward to `up_to`, never back;
+    /// whether it moved.
+    fn advance_read_marker(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+        up_to: MessageId,
+    ) -> Result<bool, ApiError>;
+
+    fn message_by_client_id(
+        &self,
+        sender: UserId,
+        client_id: ClientMsgId,
+    ) -> Result<Option<Message>, ApiError>;
+
     /// The message `id`, its card in its current state.
     fn message(&self, id: MessageId) -> Result<Message, ApiError>;
 
@@ -207,6 +208,66 @@ pub trait Messages {
 }
 
 impl Messages for Connection {
+    fn insert_message(&self, message: &NewMessage, at: TimestampMs) -> Result<MessageId, ApiError> {
+        let (card_kind, card_ref) = message.card.unzip();
+        self.execute_cached(
+            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![
+                message.conversation_id.0,
+                message.sender.0,
+                message.client_id.0.to_string(),
+                message.text,
+                at.0,
+                card_kind,
+                card_ref
+            ],
+        )?;
+        Ok(MessageId(self.last_insert_rowid()))
+    }
+
+    fn message_is_in(
+        &self,
+        id: MessageId,
+        conversation_id: ConversationId,
+    ) -> Result<bool, ApiError> {
+        Ok(self.query_row_cached(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2)",
+            [id.0, conversation_id.0],
+            |row| row.get(0),
+        )?)
+    }
+
+    fn advance_read_marker(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+        up_to: MessageId,
+    ) -> Result<bool, ApiError> {
+        let moved = self.execute_cached(
+            "UPDATE members SET last_read_id = ?3
+             WHERE conversation_id = ?1 AND user_id = ?2 AND last_read_id < ?3",
+            [conversation_id.0, user_id.0, up_to.0],
+        )?;
+        Ok(moved == 1)
+    }
+
+    fn message_by_client_id(
+        &self,
+        sender: UserId,
+        client_id: ClientMsgId,
+    ) -> Result<Option<Message>, ApiError> {
+        let sql = format!("{SELECT_MESSAGE} WHERE m.sender_id = ?1 AND m.client_id = ?2");
+        let found = self
+            .prepare_cached(&sql)?
+            .query_row(
+                rusqlite::params![sender.0, client_id.0.to_string()],
+                row_with_card_ref,
+            )
+            .optional()?;
+        found.map(|row| with_card(self, row)).transpose()
+    }
+
     fn message(&self, id: MessageId) -> Result<Message, ApiError> {
         let sql = format!("{SELECT_MESSAGE} WHERE m.id = ?1");
         let row = self

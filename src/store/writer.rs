@@ -37,7 +37,7 @@ pub type Publish = Arc<dyn Fn(&[Delivery]) + Send + Sync>;
 /// and the time. The clock is read once per request: every timestamp it writes and every
 /// expiry it checks agree, whichever statement comes first.
 pub struct WriteCtx<'a> {
-    pub(super) conn: &'a Connection,
+    db: &'a dyn super::Backend,
     pub now: TimestampMs,
     deliveries: &'a mut Vec<Delivery>,
 }
@@ -45,13 +45,15 @@ pub struct WriteCtx<'a> {
 impl<'a> WriteCtx<'a> {
     /// The transaction, as the seam every backend implements.
     pub fn db(&self) -> &'a dyn super::Backend {
-        self.conn
+        self.db
     }
 
     /// Appends `event` to `user_id`'s durable stream; it is published once the batch commits.
     pub fn emit(&mut self, user_id: UserId, event: &Event) -> Result<Seq, ApiError> {
         let body = serialize(event)?;
-        let seq = events::append_for_user(self.conn, user_id, &events::stored(event, &body))?;
+        let seq = self
+            .db
+            .append_event(user_id, &events::stored(event, &body))?;
         self.deliveries.push(Delivery {
             user_id,
             seq,
@@ -68,8 +70,9 @@ impl<'a> WriteCtx<'a> {
         event: &Event,
     ) -> Result<(), ApiError> {
         let body = serialize(event)?;
-        let appended =
-            events::append_for_members(self.conn, conversation_id, &events::stored(event, &body))?;
+        let appended = self
+            .db
+            .append_event_for_members(conversation_id, &events::stored(event, &body))?;
         let body: Arc<str> = body.into();
         self.deliveries
             .extend(appended.into_iter().map(|(user_id, seq)| Delivery {
@@ -170,7 +173,7 @@ where
             // `internal`; the writer, and every other request in the batch, carries on.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 f(&mut WriteCtx {
-                    conn: savepoint.conn,
+                    db: savepoint.conn,
                     now: TimestampMs::now(),
                     deliveries: &mut deliveries,
                 })
@@ -292,7 +295,7 @@ pub fn write_once<T>(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut deliveries = Vec::new();
     let value = f(&mut WriteCtx {
-        conn: &tx,
+        db: &*tx,
         now: TimestampMs::now(),
         deliveries: &mut deliveries,
     })?;
@@ -303,7 +306,6 @@ pub fn write_once<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::prelude::*;
 
     #[tokio::test]
     async fn a_request_that_panics_is_rolled_back_alone_and_the_writer_goes_on() {
@@ -345,7 +347,7 @@ mod tests {
         let server = store.connect().unwrap();
         server.busy_timeout(std::time::Duration::ZERO).unwrap();
         write_once(&mut admin, |ctx| {
-            ctx.conn.credentials("nobody")?;
+            ctx.db().credentials("nobody")?;
             let busy = server.execute("CREATE TABLE elsewhere (x)", []);
             assert!(
                 busy.is_err(),

@@ -188,7 +188,7 @@ pub async fn set_pin(
     let me = me.id;
     state
         .writer
-        .write(move |ctx| store::accounts::set_pin_hash(ctx, me, &hash))
+        .write(move |ctx| ctx.db().set_pin_hash(me, &hash))
         .await?;
     Ok(results::Empty {})
 }
@@ -216,7 +216,7 @@ async fn check_pin(state: &ServerState, me: &User, pin: Option<String>) -> Resul
     };
     let admitted = state
         .writer
-        .write(move |ctx| store::accounts::admit_pin_attempt(ctx, me, now))
+        .write(move |ctx| store::accounts::admit_pin_attempt(ctx, me))
         .await?;
     if admitted.is_none() {
         return Err(pin_locked(None));
@@ -224,13 +224,13 @@ async fn check_pin(state: &ServerState, me: &User, pin: Option<String>) -> Resul
     if state.hasher.verify(pin, Some(hash)).await? {
         state
             .writer
-            .write(move |ctx| store::accounts::clear_pin_failures(ctx, me))
+            .write(move |ctx| ctx.db().clear_pin_failures(me))
             .await?;
         return Ok(());
     }
     let left = state
         .writer
-        .write(move |ctx| store::accounts::settle_wrong_pin(ctx, me, now))
+        .write(move |ctx| store::accounts::settle_wrong_pin(ctx, me))
         .await?;
     Err(match left {
         0 => ApiError::new(
