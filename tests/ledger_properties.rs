@@ -306,7 +306,7 @@ proptest! {
         for op in &ops {
             run.apply(op);
         }
-        let findings = quid::ledger::check::check(&run.conn).unwrap();
+        let findings = quid::store::audit::Audit::audit_ledger(&run.conn).unwrap();
         prop_assert!(
             findings.iter().all(|f| f.violations.is_empty()),
             "{}", quid::ledger::check::report(&findings)

@@ -241,6 +241,6 @@ async fn pay_loop(
 fn ledger_is_clean(db: &std::path::Path) -> anyhow::Result<bool> {
     let store = crate::store::Store::open(db)?;
     let conn = store.connect()?;
-    let findings = crate::ledger::check::check(&conn)?;
+    let findings = crate::store::audit::Audit::audit_ledger(&conn)?;
     Ok(findings.iter().all(|f| f.violations.is_empty()))
 }

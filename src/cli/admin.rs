@@ -4,6 +4,7 @@
 use crate::ledger;
 use crate::money::Money;
 use crate::protocol::payments::IdempotencyKey;
+use crate::store::audit::{Audit, LedgerTotals};
 use crate::store::{Store, accounts, sessions, writer};
 use anyhow::{Context, anyhow};
 use std::path::PathBuf;
@@ -89,8 +90,13 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::CheckLedger => {
-            let findings = ledger::check::check(&conn).context("cannot read the ledger")?;
-            let (accounts, transfers, requests, invoices) = ledger::check::totals(&conn)?;
+            let findings = conn.audit_ledger().context("cannot read the ledger")?;
+            let LedgerTotals {
+                accounts,
+                transfers,
+                requests,
+                invoices,
+            } = conn.ledger_totals()?;
             print!("{}", ledger::check::report(&findings));
             println!(
                 "checked {accounts} accounts, {transfers} transfers, {requests} payment requests, {invoices} invoices"

@@ -3,6 +3,7 @@
 //! commit); reads use a small pool of connections on blocking threads.
 
 pub mod accounts;
+pub mod audit;
 pub mod cards;
 pub mod conversations;
 pub mod events;
@@ -17,7 +18,16 @@ pub mod writer;
 /// Everything the server asks of a database: the seam a second backend implements. Each part
 /// is a trait of its own, beside the tables it covers; a request sees the store as this.
 pub trait Backend:
-    Health + Users + Conversations + Messages + Events + Sessions + Wallets + Requests + Invoices
+    Health
+    + Users
+    + Conversations
+    + Messages
+    + Events
+    + Sessions
+    + Wallets
+    + Requests
+    + Invoices
+    + Audit
 {
 }
 
@@ -31,6 +41,7 @@ impl<T> Backend for T where
         + Wallets
         + Requests
         + Invoices
+        + Audit
 {
 }
 
@@ -51,6 +62,7 @@ impl Health for Connection {
 /// `use crate::store::prelude::*;`.
 pub mod prelude {
     pub use super::accounts::Users;
+    pub use super::audit::Audit;
     pub use super::conversations::Conversations;
     pub use super::events::Events;
     pub use super::invoices::Invoices;
@@ -63,6 +75,7 @@ pub mod prelude {
 
 use crate::protocol::ApiError;
 use accounts::Users;
+use audit::Audit;
 use conversations::Conversations;
 use events::Events;
 use invoices::Invoices;

@@ -141,7 +141,7 @@ pub async fn open_direct(connection: &Connection, username: &str) -> Conversatio
 pub fn assert_ledger_ok(db: &Path) {
     let store = quid::store::Store::open(db).unwrap();
     let conn = store.connect().unwrap();
-    let findings = quid::ledger::check::check(&conn).unwrap();
+    let findings = quid::store::audit::Audit::audit_ledger(&conn).unwrap();
     let broken: Vec<_> = findings
         .iter()
         .filter(|f| !f.violations.is_empty())
