@@ -1,8 +1,8 @@
 //! Paying someone, and minting (funding a wallet from issuance).
 
-use super::accounts::{self, issuance, paying_wallet, wallet_or_open};
+use super::accounts::{self, issuance, wallet_or_open};
 use super::limits::Limits;
-use super::transfers::{self, Posting};
+use super::transfers::{self, PayOut, Posting};
 use crate::money::Money;
 use crate::protocol::payments::{Card, IdempotencyKey, TransferKind};
 use crate::protocol::{ApiError, ConversationId, ErrorCode, User, results};
@@ -25,7 +25,6 @@ pub fn pay(
     order: &PayOrder,
     limits: &Limits,
 ) -> Result<results::Paid, ApiError> {
-    let claim = super::claim_key(ctx, me.id, order.key, "pay")?;
     super::require_positive(order.amount)?;
     super::validate_memo(order.memo)?;
     let fingerprint = format!(
@@ -36,10 +35,7 @@ pub fn pay(
         order.memo,
         order.conversation_id
     );
-    if claim == super::Claim::Seen
-        && let Some(original) =
-            transfers::replayed_payment(ctx.db(), me.id, order.key, &fingerprint)?
-    {
+    if let Some(original) = transfers::claim_payment(ctx, me.id, order.key, "pay", &fingerprint)? {
         return Ok(original);
     }
     let recipient = ctx.db().user_by_name(order.to)?;
@@ -50,40 +46,34 @@ pub fn pay(
         ));
     }
     let conversation_id = conversation_with(ctx, me, &recipient, order.conversation_id)?;
-    let from = paying_wallet(ctx, me.id, order.amount, limits)?;
-    let to = wallet_or_open(ctx.db(), recipient.id, order.amount.currency)?;
-    let id = transfers::post(
+    let id = transfers::pay_out(
         ctx,
-        &Posting {
-            initiator: Some(me.id),
+        &PayOut {
+            payer: me.id,
+            payee: recipient.id,
             key: order.key,
             fingerprint: &fingerprint,
             kind: TransferKind::Payment,
-            from,
-            to,
             amount: order.amount,
             memo: order.memo,
-            conversation_id: Some(conversation_id),
+            conversation_id,
             request_id: None,
             invoice_id: None,
         },
+        limits,
     )?;
-    let transfer = ctx.db().transfer(id)?;
+    let paid = transfers::paid(ctx.db(), id)?;
     let summary = format!("paid {} to {}", order.amount, recipient.username);
     insert_card(
         ctx,
         me,
         conversation_id,
         Card::Payment {
-            transfer: transfer.clone(),
+            transfer: paid.transfer.clone(),
         },
         &summary,
     )?;
-    Ok(results::Paid {
-        balance_after: Money::new(accounts::balance(ctx.db(), from)?, order.amount.currency),
-        transfer,
-        duplicate: false,
-    })
+    Ok(paid)
 }
 
 /// The conversation a payment or request between `me` and `other` goes in: the one named,

@@ -2,9 +2,13 @@
 //! caller's transaction, with the debited wallet's funds the debit's own condition. Telling a
 //! retry from a reuse of a key. The queries are `store::wallets`.
 
+use super::accounts::{paying_wallet, wallet_or_open};
+use super::limits::Limits;
 use crate::money::Money;
-use crate::protocol::payments::{IdempotencyKey, TransferId};
-use crate::protocol::{ApiError, ErrorCode, UserId, results};
+use crate::protocol::payments::{
+    IdempotencyKey, InvoiceId, PaymentRequestId, TransferId, TransferKind,
+};
+use crate::protocol::{ApiError, ConversationId, ErrorCode, UserId, results};
 use crate::store::wallets::{AccountKind, Wallets};
 use crate::store::writer::WriteCtx;
 
@@ -53,6 +57,73 @@ fn overflow() -> ApiError {
         ErrorCode::LimitExceeded,
         "that amount would overflow a balance",
     )
+}
+
+/// A payment out of a user's wallet into another's, whatever it settles: a plain payment, a
+/// request or an invoice. The one flow all three share.
+pub struct PayOut<'a> {
+    pub payer: UserId,
+    pub payee: UserId,
+    pub key: &'a IdempotencyKey,
+    pub fingerprint: &'a str,
+    pub kind: TransferKind,
+    pub amount: Money,
+    pub memo: &'a str,
+    pub conversation_id: ConversationId,
+    pub request_id: Option<PaymentRequestId>,
+    pub invoice_id: Option<InvoiceId>,
+}
+
+/// Claims the payer's `key` for a payment of `kind` (`pay`, `pay_request`, `pay_invoice`):
+/// for a key seen before, the original payment's reply (or a conflict, if the key came with
+/// another request); `None` for a new key, whose payment is then made.
+pub fn claim_payment(
+    ctx: &mut WriteCtx,
+    payer: UserId,
+    key: &IdempotencyKey,
+    kind: &'static str,
+    fingerprint: &str,
+) -> Result<Option<results::Paid>, ApiError> {
+    match super::claim_key(ctx, payer, key, kind)? {
+        super::Claim::New => Ok(None),
+        super::Claim::Seen => replayed_payment(ctx.db(), payer, key, fingerprint),
+    }
+}
+
+/// Makes the payment: from the payer's wallet, checked against `limits`, to the payee's,
+/// opened if it has none. Returns the transfer.
+pub fn pay_out(
+    ctx: &mut WriteCtx,
+    payment: &PayOut,
+    limits: &Limits,
+) -> Result<TransferId, ApiError> {
+    let from = paying_wallet(ctx, payment.payer, payment.amount, limits)?;
+    let to = wallet_or_open(ctx.db(), payment.payee, payment.amount.currency)?;
+    post(
+        ctx,
+        &Posting {
+            initiator: Some(payment.payer),
+            key: payment.key,
+            fingerprint: payment.fingerprint,
+            kind: payment.kind,
+            from,
+            to,
+            amount: payment.amount,
+            memo: payment.memo,
+            conversation_id: Some(payment.conversation_id),
+            request_id: payment.request_id,
+            invoice_id: payment.invoice_id,
+        },
+    )
+}
+
+/// The reply to a payment just made: the transfer, and the payer's balance right after it.
+pub fn paid(store: &dyn Wallets, transfer: TransferId) -> Result<results::Paid, ApiError> {
+    Ok(results::Paid {
+        transfer: store.transfer(transfer)?,
+        balance_after: store.balance_after(transfer)?,
+        duplicate: false,
+    })
 }
 
 /// The answer to a reused key: the original transfer if the request is the same, else a conflict.

@@ -6,9 +6,9 @@
 mod items;
 pub use items::{MAX_ITEM_NAME_CHARS, MAX_ITEMS, MAX_QUANTITY, total_of};
 
-use super::accounts::{paying_wallet, wallet_or_open};
+use super::accounts::wallet_or_open;
 use super::limits::Limits;
-use super::transfers::{self, Posting};
+use super::transfers::{self, PayOut, Posting};
 use crate::money::{Currency, Money};
 use crate::protocol::payments::{
     Card, IdempotencyKey, Invoice, InvoiceId, InvoiceStatus, LineItem, TransferKind,
@@ -175,9 +175,9 @@ pub fn pay(
     key: &IdempotencyKey,
     limits: &Limits,
 ) -> Result<results::Paid, ApiError> {
-    super::claim_key(ctx, me.id, key, "pay_invoice")?;
     let fingerprint = format!("pay_invoice|{}", id.0);
-    if let Some(original) = transfers::replayed_payment(ctx.db(), me.id, key, &fingerprint)? {
+    if let Some(original) = transfers::claim_payment(ctx, me.id, key, "pay_invoice", &fingerprint)?
+    {
         return Ok(original);
     }
     let invoice = visible(ctx, me.id, id)?;
@@ -188,24 +188,22 @@ pub fn pay(
         )));
     }
     require_payable(&invoice, ctx.now)?;
-    let from = paying_wallet(ctx, me.id, invoice.total, limits)?;
-    let to = wallet_or_open(ctx.db(), invoice.merchant.id, invoice.total.currency)?;
     let memo = format!("invoice {id}");
-    let transfer_id = transfers::post(
+    let transfer_id = transfers::pay_out(
         ctx,
-        &Posting {
-            initiator: Some(me.id),
+        &PayOut {
+            payer: me.id,
+            payee: invoice.merchant.id,
             key,
             fingerprint: &fingerprint,
             kind: TransferKind::Invoice,
-            from,
-            to,
             amount: invoice.total,
             memo: &memo,
-            conversation_id: Some(invoice.conversation_id),
+            conversation_id: invoice.conversation_id,
             request_id: None,
             invoice_id: Some(id),
         },
+        limits,
     )?;
     if !ctx.db().mark_invoice_paid(id, transfer_id, ctx.now)? {
         // Another writer settled or expired it since it was read: refuse, as that writer's
@@ -221,11 +219,7 @@ pub fn pay(
         },
         invoice.conversation_id,
     )?;
-    Ok(results::Paid {
-        transfer: ctx.db().transfer(transfer_id)?,
-        balance_after: ctx.db().balance_after(transfer_id)?,
-        duplicate: false,
-    })
+    transfers::paid(ctx.db(), transfer_id)
 }
 
 /// The merchant gives back `amount` of a paid invoice (all that is left when `None`).

@@ -1,10 +1,9 @@
 //! Payment requests: asked, paid (the transfer and the status change in one transaction),
 //! declined, cancelled, expired. Every change is a durable event to the conversation.
 
-use super::accounts::{paying_wallet, wallet_or_open};
 use super::limits::Limits;
 use super::payments::conversation_with;
-use super::transfers::{self, Posting};
+use super::transfers::{self, PayOut};
 use crate::money::Money;
 use crate::protocol::payments::{
     Card, IdempotencyKey, PaymentRequest, PaymentRequestId, RequestStatus, TransferKind,
@@ -172,9 +171,9 @@ pub fn pay_request(
     key: &IdempotencyKey,
     limits: &Limits,
 ) -> Result<results::Paid, ApiError> {
-    super::claim_key(ctx, me.id, key, "pay_request")?;
     let fingerprint = format!("pay_request|{}", id.0);
-    if let Some(original) = transfers::replayed_payment(ctx.db(), me.id, key, &fingerprint)? {
+    if let Some(original) = transfers::claim_payment(ctx, me.id, key, "pay_request", &fingerprint)?
+    {
         return Ok(original);
     }
     let request = visible(ctx, me.id, id)?;
@@ -185,23 +184,21 @@ pub fn pay_request(
         )));
     }
     require_open(&request, ctx.now)?;
-    let from = paying_wallet(ctx, me.id, request.amount, limits)?;
-    let to = wallet_or_open(ctx.db(), request.requester.id, request.amount.currency)?;
-    let transfer_id = transfers::post(
+    let transfer_id = transfers::pay_out(
         ctx,
-        &Posting {
-            initiator: Some(me.id),
+        &PayOut {
+            payer: me.id,
+            payee: request.requester.id,
             key,
             fingerprint: &fingerprint,
             kind: TransferKind::Request,
-            from,
-            to,
             amount: request.amount,
             memo: &request.memo,
-            conversation_id: Some(request.conversation_id),
+            conversation_id: request.conversation_id,
             request_id: Some(id),
             invoice_id: None,
         },
+        limits,
     )?;
     if !ctx
         .db()
@@ -213,11 +210,7 @@ pub fn pay_request(
         return Err(ApiError::internal());
     }
     announce(ctx, id)?;
-    Ok(results::Paid {
-        transfer: ctx.db().transfer(transfer_id)?,
-        balance_after: ctx.db().balance_after(transfer_id)?,
-        duplicate: false,
-    })
+    transfers::paid(ctx.db(), transfer_id)
 }
 
 pub fn decline(
