@@ -10,6 +10,7 @@ pub mod events;
 pub mod invoices;
 pub mod location;
 pub mod messages;
+pub mod postgres;
 pub mod requests;
 pub mod sessions;
 pub mod wallets;

@@ -1,0 +1,47 @@
+//! The PostgreSQL backend, for several server nodes on one database (issue 11), growing in
+//! steps. This step: the schema and its migrations, applied at start by whichever node comes
+//! first. The queries behind `store::Backend` come next.
+//!
+//! The driver is `postgres`, rust-postgres's blocking client over tokio-postgres: the store's
+//! seam is synchronous because requests run on writer threads in batches, one savepoint each,
+//! and this backend is to keep that shape.
+
+/// Migrations, in order; the `quid_schema` table records how many a database has had.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// Any number, the same in every node: the lock that serialises migrations when several
+/// nodes start at once.
+const MIGRATION_LOCK: i64 = 0x7175_6964; // "quid" in ASCII
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error(
+        "the database has schema version {found}, newer than this build knows ({known}); \
+         upgrade quid"
+    )]
+    TooNew { found: i64, known: i64 },
+}
+
+/// Brings the database's schema up to this build's version, in one transaction under an
+/// advisory lock, so that nodes starting together apply each migration once.
+pub fn migrate(client: &mut postgres::Client) -> Result<(), MigrateError> {
+    let known = MIGRATIONS.len() as i64;
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS quid_schema (version BIGINT NOT NULL)")?;
+    let found: i64 = tx
+        .query_opt("SELECT version FROM quid_schema", &[])?
+        .map_or(0, |row| row.get(0));
+    if found > known {
+        return Err(MigrateError::TooNew { found, known });
+    }
+    for migration in &MIGRATIONS[found as usize..] {
+        tx.batch_execute(migration)?;
+    }
+    tx.execute("DELETE FROM quid_schema", &[])?;
+    tx.execute("INSERT INTO quid_schema (version) VALUES ($1)", &[&known])?;
+    tx.commit()?;
+    Ok(())
+}

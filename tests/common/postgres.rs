@@ -1,0 +1,164 @@
+//! A throwaway PostgreSQL cluster for a test: the distribution's binaries, `initdb` into a
+//! temporary directory (as the `postgres` user when the test runs as root, which `initdb`
+//! refuses), started on a free loopback port, stopped and deleted when dropped.
+//! `.ci/run` installs the package when it is missing; a test skips, loudly, only when no
+//! binaries can be found at all.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    /// Runs the server's commands as this user (root cannot run PostgreSQL).
+    run_as: Option<String>,
+}
+
+impl PgCluster {
+    /// A started cluster, or `None` (with a message on stderr) when PostgreSQL is not installed.
+    pub fn start() -> Option<PgCluster> {
+        let Some(bin) = binaries() else {
+            eprintln!(
+                "SKIPPED: no PostgreSQL binaries (initdb, pg_ctl) found; install the distribution's \
+                 postgresql package (.ci/run does) or set QUID_PG_BIN"
+            );
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let run_as = is_root().then(|| "postgres".to_owned());
+        if run_as.is_some() {
+            give_to_postgres(dir.path());
+        }
+        let port = free_port();
+        let cluster = PgCluster {
+            dir,
+            bin,
+            port,
+            run_as,
+        };
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &cluster.data().to_string_lossy(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+            ],
+        );
+        let options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -k {}",
+            cluster.dir.path().display()
+        );
+        cluster.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &cluster.data().to_string_lossy(),
+                "-o",
+                &options,
+                "-l",
+                &cluster.dir.path().join("server.log").to_string_lossy(),
+                "-w",
+                "start",
+            ],
+        );
+        Some(cluster)
+    }
+
+    /// The URL quid is given: the `postgres` superuser's database on this cluster.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// A client connected to the cluster.
+    pub fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url(), postgres::NoTls).expect("connect to the cluster")
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let program = self.bin.join(program);
+        let mut command = match &self.run_as {
+            Some(user) => {
+                let mut command = Command::new("runuser");
+                command.args(["-u", user, "--"]).arg(&program);
+                command
+            }
+            None => Command::new(&program),
+        };
+        let output = command
+            .args(args)
+            .output()
+            .expect("run a PostgreSQL binary");
+        assert!(
+            output.status.success(),
+            "{} {args:?}: {}\n{}",
+            program.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.data();
+        self.run(
+            "pg_ctl",
+            &["-D", &data.to_string_lossy(), "-m", "immediate", "stop"],
+        );
+    }
+}
+
+/// Where `initdb` and `pg_ctl` are: `QUID_PG_BIN`, else the newest of Debian's
+/// `/usr/lib/postgresql/N/bin`.
+fn binaries() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("QUID_PG_BIN") {
+        return Some(PathBuf::from(dir));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
+}
+
+/// The temporary directory becomes the `postgres` user's, so that its server can write there.
+fn give_to_postgres(dir: &Path) {
+    let status = Command::new("chown")
+        .args(["postgres:postgres"])
+        .arg(dir)
+        .status()
+        .expect("chown");
+    assert!(
+        status.success(),
+        "cannot give {} to postgres",
+        dir.display()
+    );
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
