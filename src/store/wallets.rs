@@ -337,20 +337,20 @@ impl Wallets for Connection {
     }
 }
 
-struct TransferRow {
-    kind: String,
-    amount: i64,
-    currency: String,
-    memo: String,
-    conversation: Option<i64>,
-    request: Option<i64>,
-    at: i64,
-    from: Option<(i64, String)>,
-    to: (i64, String),
+pub(super) struct TransferRow {
+    pub(super) kind: String,
+    pub(super) amount: i64,
+    pub(super) currency: String,
+    pub(super) memo: String,
+    pub(super) conversation: Option<i64>,
+    pub(super) request: Option<i64>,
+    pub(super) at: i64,
+    pub(super) from: Option<(i64, String)>,
+    pub(super) to: (i64, String),
 }
 
 impl TransferRow {
-    fn into_transfer(self, id: TransferId) -> Result<Transfer, ApiError> {
+    pub(super) fn into_transfer(self, id: TransferId) -> Result<Transfer, ApiError> {
         Ok(Transfer {
             id,
             kind: transfer_kind(&self.kind)?,
@@ -367,19 +367,19 @@ impl TransferRow {
     }
 }
 
-struct StatementRow {
-    id: i64,
-    kind: String,
-    at: i64,
-    amount: i64,
-    currency: String,
-    balance: i64,
-    memo: String,
-    counterparty: Option<(i64, String)>,
+pub(super) struct StatementRow {
+    pub(super) id: i64,
+    pub(super) kind: String,
+    pub(super) at: i64,
+    pub(super) amount: i64,
+    pub(super) currency: String,
+    pub(super) balance: i64,
+    pub(super) memo: String,
+    pub(super) counterparty: Option<(i64, String)>,
 }
 
 impl StatementRow {
-    fn into_line(self) -> Result<StatementLine, ApiError> {
+    pub(super) fn into_line(self) -> Result<StatementLine, ApiError> {
         let currency = currency_of(&self.currency)?;
         Ok(StatementLine {
             transfer_id: TransferId(self.id),

@@ -1,10 +1,46 @@
 //! The PostgreSQL backend, for several server nodes on one database (issue 11), growing in
-//! steps. This step: the schema and its migrations, applied at start by whichever node comes
-//! first. The queries behind `store::Backend` come next.
+//! steps. So far: the schema and its migrations, applied at start by whichever node comes
+//! first, and `Wallets` (the ledger's accounts, transfers and keys) on a transaction. The
+//! other parts of `store::Backend` come next.
 //!
 //! The driver is `postgres`, rust-postgres's blocking client over tokio-postgres: the store's
 //! seam is synchronous because requests run on writer threads in batches, one savepoint each,
 //! and this backend is to keep that shape.
+
+mod wallets;
+
+use crate::protocol::ApiError;
+use std::cell::{RefCell, RefMut};
+
+/// A PostgreSQL transaction as the store's traits see it. The traits take `&self`, as SQLite's
+/// connection does; PostgreSQL's client wants `&mut`, hence the cell (a transaction is used by
+/// one request on one thread at a time).
+pub struct PgTx<'a> {
+    tx: RefCell<postgres::Transaction<'a>>,
+}
+
+impl<'a> PgTx<'a> {
+    pub fn new(tx: postgres::Transaction<'a>) -> PgTx<'a> {
+        PgTx {
+            tx: RefCell::new(tx),
+        }
+    }
+
+    pub fn commit(self) -> Result<(), postgres::Error> {
+        self.tx.into_inner().commit()
+    }
+
+    fn tx(&self) -> RefMut<'_, postgres::Transaction<'a>> {
+        self.tx.borrow_mut()
+    }
+}
+
+impl From<postgres::Error> for ApiError {
+    fn from(error: postgres::Error) -> Self {
+        tracing::error!(%error, "store failure (PostgreSQL)");
+        ApiError::internal()
+    }
+}
 
 /// Migrations, in order; the `quid_schema` table records how many a database has had.
 const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
