@@ -28,7 +28,7 @@ pub trait Audit {
     fn ledger_totals(&self) -> Result<LedgerTotals, ApiError>;
 }
 
-const CHECKS: &[(&str, &str)] = &[
+pub(super) const CHECKS: &[(&str, &str)] = &[
     (
         "every currency sums to zero",
         "SELECT currency || ': accounts sum to ' || SUM(balance_minor) FROM accounts

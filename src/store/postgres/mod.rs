@@ -7,6 +7,7 @@
 //! seam is synchronous because requests run on writer threads in batches, one savepoint each,
 //! and this backend is to keep that shape.
 
+mod users;
 mod wallets;
 
 use crate::protocol::ApiError;
