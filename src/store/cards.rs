@@ -1,6 +1,9 @@
 //! Cards: a message that shows a payment or a request. The message stores which one; the
 //! card is read fresh each time, so a request's card always shows its current status.
 
+use super::invoices::Invoices;
+use super::requests::Requests;
+use super::wallets::Wallets;
 use crate::protocol::ApiError;
 use crate::protocol::payments::{Card, InvoiceId, PaymentRequestId, TransferId};
 
@@ -14,7 +17,10 @@ pub fn reference(card: &Card) -> (&'static str, i64) {
     }
 }
 
-pub fn load(db: &dyn super::Backend, kind: &str, reference: i64) -> Result<Card, ApiError> {
+pub fn load<D>(db: &D, kind: &str, reference: i64) -> Result<Card, ApiError>
+where
+    D: Wallets + Requests + Invoices + ?Sized,
+{
     match kind {
         "payment" => Ok(Card::Payment {
             transfer: db.transfer(TransferId(reference))?,

@@ -27,7 +27,7 @@ pub fn stored<'a>(event: &Event, body: &'a str) -> Stored<'a> {
     }
 }
 
-fn columns<'a>(event: &Stored<'a>) -> (Option<&'a str>, Option<i64>) {
+pub(super) fn columns<'a>(event: &Stored<'a>) -> (Option<&'a str>, Option<i64>) {
     match event {
         Stored::Body(body) => (Some(body), None),
         Stored::Message(id) => (None, Some(id.0)),
@@ -38,10 +38,6 @@ fn columns<'a>(event: &Stored<'a>) -> (Option<&'a str>, Option<i64>) {
 /// the same text serde writes for `ServerFrame::Event`, without serializing the event again.
 pub fn frame(seq: Seq, event_json: &str) -> String {
     format!(r#"{{"type":"event","seq":{},"event":{event_json}}}"#, seq.0)
-}
-
-fn message(conn: &Connection, id: MessageId) -> Result<Message, ApiError> {
-    conn.message(id)
 }
 
 /// Each user's stream of events, read back for a resume.
@@ -131,19 +127,7 @@ impl Events for Connection {
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
             .map(|(seq, body, message_id)| {
-                let event = match (body, message_id) {
-                    (_, Some(id)) => Event::Message {
-                        message: message(self, MessageId(id))?,
-                    },
-                    (Some(body), None) => serde_json::from_str(&body).map_err(|e| {
-                        tracing::error!(error = %e, user = %user_id, seq, "stored event does not parse");
-                        ApiError::internal()
-                    })?,
-                    (None, None) => {
-                        tracing::error!(user = %user_id, seq, "stored event has neither body nor message");
-                        return Err(ApiError::internal());
-                    }
-                };
+                let event = decode(user_id, seq, body, message_id, |id| self.message(id))?;
                 Ok((Seq(seq), event))
             })
             .collect()
@@ -156,6 +140,30 @@ impl Events for Connection {
             |row| row.get(0),
         )?;
         Ok(Seq(seq))
+    }
+}
+
+/// The event a stream row holds: its body, or the message it refers to (read by `message`,
+/// in its current state).
+pub(super) fn decode(
+    user_id: UserId,
+    seq: i64,
+    body: Option<String>,
+    message_id: Option<i64>,
+    message: impl FnOnce(MessageId) -> Result<Message, ApiError>,
+) -> Result<Event, ApiError> {
+    match (body, message_id) {
+        (_, Some(id)) => Ok(Event::Message {
+            message: message(MessageId(id))?,
+        }),
+        (Some(body), None) => serde_json::from_str(&body).map_err(|e| {
+            tracing::error!(error = %e, user = %user_id, seq, "stored event does not parse");
+            ApiError::internal()
+        }),
+        (None, None) => {
+            tracing::error!(user = %user_id, seq, "stored event has neither body nor message");
+            Err(ApiError::internal())
+        }
     }
 }
 

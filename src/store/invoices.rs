@@ -174,7 +174,7 @@ impl Invoices for Connection {
     }
 }
 
-fn select_invoice() -> String {
+pub(super) fn select_invoice() -> String {
     let merchant = USER_COLUMNS.replace("u.", "mu.");
     let buyer = USER_COLUMNS.replace("u.", "bu.");
     format!(
@@ -185,16 +185,16 @@ fn select_invoice() -> String {
 }
 
 /// An invoice row before its text columns are checked.
-struct InvoiceRow {
-    head: (InvoiceId, ConversationId, User, User),
-    currency: String,
-    total_minor: i64,
-    items: String,
-    payload: String,
-    status: String,
-    times: (Option<i64>, i64),
-    transfer_id: Option<i64>,
-    refunded_minor: i64,
+pub(super) struct InvoiceRow {
+    pub(super) head: (InvoiceId, ConversationId, User, User),
+    pub(super) currency: String,
+    pub(super) total_minor: i64,
+    pub(super) items: String,
+    pub(super) payload: String,
+    pub(super) status: String,
+    pub(super) times: (Option<i64>, i64),
+    pub(super) transfer_id: Option<i64>,
+    pub(super) refunded_minor: i64,
 }
 
 fn from_row(row: &rusqlite::Row) -> rusqlite::Result<InvoiceRow> {
@@ -216,7 +216,7 @@ fn from_row(row: &rusqlite::Row) -> rusqlite::Result<InvoiceRow> {
     })
 }
 
-fn finish(row: InvoiceRow) -> Result<Invoice, ApiError> {
+pub(super) fn finish(row: InvoiceRow) -> Result<Invoice, ApiError> {
     let (id, conversation_id, merchant, buyer) = row.head;
     let currency = currency_of(&row.currency)?;
     let corrupt = |what: &str| {

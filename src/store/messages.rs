@@ -16,6 +16,16 @@ const SELECT_MESSAGE: &str = "SELECT m.id, m.conversation_id, u.id, u.username, 
     u.merchant_name, m.client_id, m.text, m.sent_at_ms, m.card_kind, m.card_ref
     FROM messages m JOIN users u ON u.id = m.sender_id";
 
+/// Refuses a history page size outside 1 to `MAX_HISTORY_LIMIT`.
+pub fn check_history_limit(limit: u32) -> Result<(), ApiError> {
+    if limit == 0 || limit > MAX_HISTORY_LIMIT {
+        return Err(ApiError::invalid(format!(
+            "history limit must be 1 to {MAX_HISTORY_LIMIT}, not {limit}"
+        )));
+    }
+    Ok(())
+}
+
 /// A message row, and the card it refers to, if it is one: loaded by `with_card`.
 type MessageRow = (Message, Option<(String, i64)>);
 
@@ -284,11 +294,7 @@ impl Messages for Connection {
         limit: u32,
     ) -> Result<(Vec<Message>, bool), ApiError> {
         self.require_member(conversation_id, me)?;
-        if limit == 0 || limit > MAX_HISTORY_LIMIT {
-            return Err(ApiError::invalid(format!(
-                "history limit must be 1 to {MAX_HISTORY_LIMIT}, not {limit}"
-            )));
-        }
+        check_history_limit(limit)?;
         let sql = format!(
             "{SELECT_MESSAGE} WHERE m.conversation_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"
         );

@@ -59,7 +59,7 @@ pub trait Requests {
     -> Result<Vec<PaymentRequestId>, ApiError>;
 }
 
-const SELECT_REQUEST: &str = "SELECT r.id, r.conversation_id, r.requester_id, ru.username, r.payer_id,
+pub(super) const SELECT_REQUEST: &str = "SELECT r.id, r.conversation_id, r.requester_id, ru.username, r.payer_id,
     pu.username, r.amount_minor, r.currency, r.memo, r.status, r.expires_at_ms, r.created_at_ms, r.transfer_id
     FROM payment_requests r JOIN users ru ON ru.id = r.requester_id JOIN users pu ON pu.id = r.payer_id";
 
@@ -166,14 +166,14 @@ impl Requests for Connection {
 }
 
 /// A request row before its currency code and status are checked.
-struct RequestRow {
-    request: (PaymentRequestId, ConversationId, User, User),
-    amount_minor: i64,
-    currency: String,
-    memo: String,
-    status: String,
-    times: (Option<i64>, i64),
-    transfer_id: Option<i64>,
+pub(super) struct RequestRow {
+    pub(super) request: (PaymentRequestId, ConversationId, User, User),
+    pub(super) amount_minor: i64,
+    pub(super) currency: String,
+    pub(super) memo: String,
+    pub(super) status: String,
+    pub(super) times: (Option<i64>, i64),
+    pub(super) transfer_id: Option<i64>,
 }
 
 fn from_row(row: &rusqlite::Row) -> rusqlite::Result<RequestRow> {
@@ -193,7 +193,7 @@ fn from_row(row: &rusqlite::Row) -> rusqlite::Result<RequestRow> {
     })
 }
 
-fn finish(row: RequestRow) -> Result<PaymentRequest, ApiError> {
+pub(super) fn finish(row: RequestRow) -> Result<PaymentRequest, ApiError> {
     let (id, conversation_id, requester, payer) = row.request;
     let status = RequestStatus::parse(&row.status).ok_or_else(|| {
         tracing::error!(status = row.status, "unknown request status in the store");

@@ -283,6 +283,22 @@ fn commit_batch(conn: &mut Connection, batch: impl Iterator<Item = Job>, publish
     }
 }
 
+/// Runs `f` on `db`, a transaction its caller opened (on any backend) and commits: with the
+/// request's one clock reading, and returning the events it emitted, to publish once the
+/// caller's commit has succeeded.
+pub fn apply<T>(
+    db: &dyn super::Backend,
+    f: impl FnOnce(&mut WriteCtx) -> Result<T, ApiError>,
+) -> Result<(T, Vec<Delivery>), ApiError> {
+    let mut deliveries = Vec::new();
+    let value = f(&mut WriteCtx {
+        db,
+        now: TimestampMs::now(),
+        deliveries: &mut deliveries,
+    })?;
+    Ok((value, deliveries))
+}
+
 /// Runs `f` in one transaction on `conn`, outside the writer thread: for admin commands that
 /// work on the database file directly, whether or not a server runs on it (SQLite's locking
 /// orders the two). Events `f` emits are stored, and reach clients when they next resume.

@@ -1,12 +1,16 @@
 //! The PostgreSQL backend, for several server nodes on one database (issue 11), growing in
 //! steps. So far: the schema and its migrations, applied at start by whichever node comes
-//! first, and `Wallets` (the ledger's accounts, transfers and keys) on a transaction. The
-//! other parts of `store::Backend` come next.
+//! first, and the whole of `store::Backend` on a transaction (`PgTx`), held to the same
+//! contracts as SQLite's by `tests/backends.rs`. Not yet: a writer and a read pool that
+//! `quid serve --db postgres://...` runs on, and the nodes' wake-ups (LISTEN/NOTIFY).
 //!
 //! The driver is `postgres`, rust-postgres's blocking client over tokio-postgres: the store's
 //! seam is synchronous because requests run on writer threads in batches, one savepoint each,
 //! and this backend is to keep that shape.
 
+mod bills;
+mod chat;
+mod sessions;
 mod users;
 mod wallets;
 

@@ -1,0 +1,296 @@
+//! `Conversations` and `Messages` on PostgreSQL: the same contracts as SQLite's.
+
+use super::PgTx;
+use super::users::user;
+use crate::protocol::{
+    ApiError, ClientMsgId, Conversation, ConversationId, ConversationKind, Message, MessageId,
+    TimestampMs, User, UserId,
+};
+use crate::store::accounts::USER_COLUMNS;
+use crate::store::conversations::Conversations;
+use crate::store::messages::{Messages, NewMessage, check_history_limit};
+
+impl Conversations for PgTx<'_> {
+    fn direct_conversation(&self, key: &str) -> Result<Option<ConversationId>, ApiError> {
+        let row = self.tx().query_opt(
+            "SELECT id FROM conversations WHERE direct_key = $1",
+            &[&key],
+        )?;
+        Ok(row.map(|row| ConversationId(row.get(0))))
+    }
+
+    fn insert_conversation(
+        &self,
+        kind: ConversationKind,
+        key_or_name: &str,
+        at: TimestampMs,
+    ) -> Result<ConversationId, ApiError> {
+        let sql = match kind {
+            ConversationKind::Direct => {
+                "INSERT INTO conversations (kind, direct_key, created_at_ms) VALUES ('direct', $1, $2) RETURNING id"
+            }
+            ConversationKind::Group => {
+                "INSERT INTO conversations (kind, name, created_at_ms) VALUES ('group', $1, $2) RETURNING id"
+            }
+        };
+        let row = self.tx().query_one(sql, &[&key_or_name, &at.0])?;
+        Ok(ConversationId(row.get(0)))
+    }
+
+    fn deactivate_member(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+    ) -> Result<(), ApiError> {
+        self.tx().execute(
+            "UPDATE members SET active = 0 WHERE conversation_id = $1 AND user_id = $2",
+            &[&conversation_id.0, &user_id.0],
+        )?;
+        Ok(())
+    }
+
+    fn group_named(&self, user_id: UserId, name: &str) -> Result<Option<ConversationId>, ApiError> {
+        let row = self.tx().query_opt(
+            "SELECT c.id FROM conversations c JOIN members m ON m.conversation_id = c.id
+             WHERE m.user_id = $1 AND m.active = 1 AND c.kind = 'group' AND c.name = $2",
+            &[&user_id.0, &name],
+        )?;
+        Ok(row.map(|row| ConversationId(row.get(0))))
+    }
+
+    fn insert_member(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+    ) -> Result<(), ApiError> {
+        // A returning member reads from where the conversation is now, not from where they left.
+        self.tx().execute(
+            "INSERT INTO members (conversation_id, user_id, last_read_id, active)
+             VALUES ($1, $2, (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $1), 1)
+             ON CONFLICT (conversation_id, user_id) DO UPDATE SET active = 1,
+                 last_read_id = excluded.last_read_id",
+            &[&conversation_id.0, &user_id.0],
+        )?;
+        Ok(())
+    }
+
+    fn require_member(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+    ) -> Result<ConversationKind, ApiError> {
+        let row = self.tx().query_opt(
+            "SELECT c.kind FROM conversations c JOIN members m ON m.conversation_id = c.id
+             WHERE c.id = $1 AND m.user_id = $2 AND m.active = 1",
+            &[&conversation_id.0, &user_id.0],
+        )?;
+        match row.as_ref().map(|row| row.get::<_, &str>(0)) {
+            Some("direct") => Ok(ConversationKind::Direct),
+            Some(_) => Ok(ConversationKind::Group),
+            None => Err(ApiError::forbidden(format!(
+                "you are not a member of conversation {conversation_id}"
+            ))),
+        }
+    }
+
+    fn members(&self, conversation_id: ConversationId) -> Result<Vec<User>, ApiError> {
+        let rows = self.tx().query(
+            &format!(
+                "SELECT {USER_COLUMNS} FROM members m JOIN users u ON u.id = m.user_id
+                 WHERE m.conversation_id = $1 AND m.active = 1 ORDER BY u.username"
+            ),
+            &[&conversation_id.0],
+        )?;
+        Ok(rows.iter().map(|row| user(row, 0)).collect())
+    }
+
+    fn conversation(
+        &self,
+        conversation_id: ConversationId,
+        viewer: UserId,
+    ) -> Result<Conversation, ApiError> {
+        let head = self.tx().query_one(
+            "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id
+             FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = $2
+             WHERE c.id = $1",
+            &[&conversation_id.0, &viewer.0],
+        )?;
+        let (group_name, created_at_ms, last_read_id): (Option<String>, i64, i64) =
+            (head.get(1), head.get(2), head.get(3));
+        let kind = if head.get::<_, &str>(0) == "direct" {
+            ConversationKind::Direct
+        } else {
+            ConversationKind::Group
+        };
+        let members = self.members(conversation_id)?;
+        let name = match kind {
+            ConversationKind::Group => group_name.unwrap_or_default(),
+            ConversationKind::Direct => members
+                .iter()
+                .find(|m| m.id != viewer)
+                .map(|m| m.username.clone())
+                .unwrap_or_default(),
+        };
+        let last: Option<(i64, i64)> = self
+            .tx()
+            .query_opt(
+                "SELECT id, sent_at_ms FROM messages WHERE conversation_id = $1
+                 ORDER BY id DESC LIMIT 1",
+                &[&conversation_id.0],
+            )?
+            .map(|row| (row.get(0), row.get(1)));
+        let unread: i64 = self
+            .tx()
+            .query_one(
+                "SELECT COUNT(*) FROM messages
+                 WHERE conversation_id = $1 AND id > $2 AND sender_id <> $3",
+                &[&conversation_id.0, &last_read_id, &viewer.0],
+            )?
+            .get(0);
+        Ok(Conversation {
+            id: conversation_id,
+            kind,
+            name,
+            members,
+            unread: u32::try_from(unread).unwrap_or(u32::MAX),
+            last_message_id: last.map(|(id, _)| MessageId(id)),
+            last_activity: TimestampMs(last.map_or(created_at_ms, |(_, at)| at)),
+        })
+    }
+
+    fn conversations_of(&self, user_id: UserId) -> Result<Vec<Conversation>, ApiError> {
+        let ids: Vec<i64> = self
+            .tx()
+            .query(
+                "SELECT conversation_id FROM members WHERE user_id = $1 AND active = 1",
+                &[&user_id.0],
+            )?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let mut conversations = ids
+            .into_iter()
+            .map(|id| self.conversation(ConversationId(id), user_id))
+            .collect::<Result<Vec<_>, _>>()?;
+        conversations.sort_by_key(|c| std::cmp::Reverse((c.last_activity, c.id)));
+        Ok(conversations)
+    }
+}
+
+const SELECT_MESSAGE: &str = "SELECT m.id, m.conversation_id, u.id, u.username, u.is_bot,
+    u.merchant_name, m.client_id, m.text, m.sent_at_ms, m.card_kind, m.card_ref
+    FROM messages m JOIN users u ON u.id = m.sender_id";
+
+impl PgTx<'_> {
+    /// The message a `SELECT_MESSAGE` row holds, with its card read in its current state.
+    fn message_from(&self, row: &postgres::Row) -> Result<Message, ApiError> {
+        let client_id = uuid::Uuid::parse_str(row.get(6)).map_err(|e| {
+            tracing::error!(error = %e, "unreadable client id in the store");
+            ApiError::internal()
+        })?;
+        let card: Option<(String, i64)> = row.get::<_, Option<String>>(9).zip(row.get(10));
+        Ok(Message {
+            id: MessageId(row.get(0)),
+            conversation_id: ConversationId(row.get(1)),
+            sender: user(row, 2),
+            client_id: ClientMsgId(client_id),
+            text: row.get(7),
+            sent_at: TimestampMs(row.get(8)),
+            card: card
+                .map(|(kind, reference)| crate::store::cards::load(self, &kind, reference))
+                .transpose()?
+                .map(Box::new),
+        })
+    }
+}
+
+impl Messages for PgTx<'_> {
+    fn insert_message(&self, message: &NewMessage, at: TimestampMs) -> Result<MessageId, ApiError> {
+        let (card_kind, card_ref) = message.card.unzip();
+        let row = self.tx().query_one(
+            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            &[
+                &message.conversation_id.0,
+                &message.sender.0,
+                &message.client_id.0.to_string(),
+                &message.text,
+                &at.0,
+                &card_kind,
+                &card_ref,
+            ],
+        )?;
+        Ok(MessageId(row.get(0)))
+    }
+
+    fn message_is_in(
+        &self,
+        id: MessageId,
+        conversation_id: ConversationId,
+    ) -> Result<bool, ApiError> {
+        let row = self.tx().query_one(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2)",
+            &[&id.0, &conversation_id.0],
+        )?;
+        Ok(row.get(0))
+    }
+
+    fn advance_read_marker(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+        up_to: MessageId,
+    ) -> Result<bool, ApiError> {
+        let moved = self.tx().execute(
+            "UPDATE members SET last_read_id = $3
+             WHERE conversation_id = $1 AND user_id = $2 AND last_read_id < $3",
+            &[&conversation_id.0, &user_id.0, &up_to.0],
+        )?;
+        Ok(moved == 1)
+    }
+
+    fn message_by_client_id(
+        &self,
+        sender: UserId,
+        client_id: ClientMsgId,
+    ) -> Result<Option<Message>, ApiError> {
+        let sql = format!("{SELECT_MESSAGE} WHERE m.sender_id = $1 AND m.client_id = $2");
+        let row = self
+            .tx()
+            .query_opt(&sql, &[&sender.0, &client_id.0.to_string()])?;
+        row.map(|row| self.message_from(&row)).transpose()
+    }
+
+    fn message(&self, id: MessageId) -> Result<Message, ApiError> {
+        let sql = format!("{SELECT_MESSAGE} WHERE m.id = $1");
+        let row = self.tx().query_one(&sql, &[&id.0])?;
+        self.message_from(&row)
+    }
+
+    fn history(
+        &self,
+        me: UserId,
+        conversation_id: ConversationId,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool), ApiError> {
+        self.require_member(conversation_id, me)?;
+        check_history_limit(limit)?;
+        let sql = format!(
+            "{SELECT_MESSAGE} WHERE m.conversation_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3"
+        );
+        let before = before.map_or(i64::MAX, |id| id.0);
+        let rows = self.tx().query(
+            &sql,
+            &[&conversation_id.0, &before, &(i64::from(limit) + 1)],
+        )?;
+        let mut messages = rows
+            .iter()
+            .map(|row| self.message_from(row))
+            .collect::<Result<Vec<_>, _>>()?;
+        let has_more = messages.len() > limit as usize;
+        messages.truncate(limit as usize);
+        messages.reverse();
+        Ok((messages, has_more))
+    }
+}

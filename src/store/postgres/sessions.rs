@@ -1,0 +1,212 @@
+//! `Sessions` and `Events` on PostgreSQL: the same contracts as SQLite's.
+
+use super::PgTx;
+use super::users::user;
+use crate::protocol::results::SessionInfo;
+use crate::protocol::{ApiError, ConversationId, Event, Seq, TimestampMs, User, UserId};
+use crate::store::accounts::USER_COLUMNS;
+use crate::store::events::{Events, Stored, columns, decode};
+use crate::store::messages::Messages;
+use crate::store::sessions::{SESSION_ID_CHARS, Sessions};
+
+impl Sessions for PgTx<'_> {
+    fn insert_token(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        at: TimestampMs,
+    ) -> Result<(), ApiError> {
+        self.tx().execute(
+            "INSERT INTO tokens (token_hash, user_id, created_at_ms) VALUES ($1, $2, $3)",
+            &[&token_hash, &user.0, &at.0],
+        )?;
+        Ok(())
+    }
+
+    fn delete_token(&self, token_hash: &str) -> Result<bool, ApiError> {
+        let deleted = self
+            .tx()
+            .execute("DELETE FROM tokens WHERE token_hash = $1", &[&token_hash])?;
+        Ok(deleted > 0)
+    }
+
+    fn log_revocation(
+        &self,
+        token_hash: &str,
+        at: TimestampMs,
+        forget_before: TimestampMs,
+    ) -> Result<(), ApiError> {
+        let mut tx = self.tx();
+        tx.execute(
+            "INSERT INTO token_revocations (token_hash, revoked_at_ms) VALUES ($1, $2)",
+            &[&token_hash, &at.0],
+        )?;
+        tx.execute(
+            "DELETE FROM token_revocations WHERE revoked_at_ms < $1",
+            &[&forget_before.0],
+        )?;
+        Ok(())
+    }
+
+    fn token_hashes_of(&self, user: UserId) -> Result<Vec<String>, ApiError> {
+        let rows = self.tx().query(
+            "SELECT token_hash FROM tokens WHERE user_id = $1",
+            &[&user.0],
+        )?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    fn touch_token(
+        &self,
+        token_hash: &str,
+        at: TimestampMs,
+        address: &str,
+    ) -> Result<bool, ApiError> {
+        let updated = self.tx().execute(
+            "UPDATE tokens SET last_used_at_ms = $2, last_address = $3 WHERE token_hash = $1",
+            &[&token_hash, &at.0, &address],
+        )?;
+        Ok(updated > 0)
+    }
+
+    fn last_revocation(&self) -> Result<i64, ApiError> {
+        let row = self
+            .tx()
+            .query_one("SELECT COALESCE(MAX(id), 0) FROM token_revocations", &[])?;
+        Ok(row.get(0))
+    }
+
+    fn revocations_after(&self, after: i64) -> Result<Vec<(i64, String)>, ApiError> {
+        let rows = self.tx().query(
+            "SELECT id, token_hash FROM token_revocations WHERE id > $1 ORDER BY id LIMIT 1000",
+            &[&after],
+        )?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    fn sessions_of(
+        &self,
+        user_id: UserId,
+        current_hash: Option<&str>,
+    ) -> Result<Vec<SessionInfo>, ApiError> {
+        let rows = self.tx().query(
+            "SELECT token_hash, created_at_ms, last_used_at_ms, last_address FROM tokens
+             WHERE user_id = $1 ORDER BY COALESCE(last_used_at_ms, created_at_ms) DESC",
+            &[&user_id.0],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let hash: String = row.get(0);
+                SessionInfo {
+                    id: hash[..SESSION_ID_CHARS.min(hash.len())].to_owned(),
+                    current: current_hash == Some(hash.as_str()),
+                    created_at: TimestampMs(row.get(1)),
+                    last_used_at: row.get::<_, Option<i64>>(2).map(TimestampMs),
+                    last_address: row.get(3),
+                }
+            })
+            .collect())
+    }
+
+    fn session_hash(&self, user_id: UserId, id: &str) -> Result<String, ApiError> {
+        let not_found =
+            || ApiError::not_found(format!("you have no session {id:?}; see `sessions`"));
+        if id.len() != SESSION_ID_CHARS || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(not_found());
+        }
+        self.token_hashes_of(user_id)?
+            .into_iter()
+            .find(|hash| hash.starts_with(id))
+            .ok_or_else(not_found)
+    }
+
+    fn user_for_token(&self, token_hash: &str) -> Result<Option<User>, ApiError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
+        );
+        let row = self.tx().query_opt(&sql, &[&token_hash])?;
+        Ok(row.map(|row| user(&row, 0)))
+    }
+}
+
+impl Events for PgTx<'_> {
+    fn append_event(&self, user_id: UserId, event: &Stored) -> Result<Seq, ApiError> {
+        let mut tx = self.tx();
+        // The row lock this update takes orders the user's appends by commit across nodes.
+        let seq: i64 = tx
+            .query_one(
+                "UPDATE users SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
+                &[&user_id.0],
+            )?
+            .get(0);
+        let (body, message_id) = columns(event);
+        tx.execute(
+            "INSERT INTO events (user_id, seq, body, message_id) VALUES ($1, $2, $3, $4)",
+            &[&user_id.0, &seq, &body, &message_id],
+        )?;
+        Ok(Seq(seq))
+    }
+
+    fn append_event_for_members(
+        &self,
+        conversation_id: ConversationId,
+        event: &Stored,
+    ) -> Result<Vec<(UserId, Seq)>, ApiError> {
+        let mut tx = self.tx();
+        // Lock the members' rows in id order first, so two nodes appending to overlapping sets
+        // of members wait for each other instead of deadlocking.
+        tx.execute(
+            "SELECT id FROM users
+             WHERE id IN (SELECT user_id FROM members WHERE conversation_id = $1 AND active = 1)
+             ORDER BY id FOR UPDATE",
+            &[&conversation_id.0],
+        )?;
+        let appended = tx
+            .query(
+                "UPDATE users SET last_seq = last_seq + 1
+                 WHERE id IN (SELECT user_id FROM members WHERE conversation_id = $1 AND active = 1)
+                 RETURNING id, last_seq",
+                &[&conversation_id.0],
+            )?
+            .iter()
+            .map(|row| (UserId(row.get(0)), Seq(row.get(1))))
+            .collect();
+        let (body, message_id) = columns(event);
+        tx.execute(
+            "INSERT INTO events (user_id, seq, body, message_id)
+             SELECT u.id, u.last_seq, $2, $3 FROM members m JOIN users u ON u.id = m.user_id
+             WHERE m.conversation_id = $1 AND m.active = 1",
+            &[&conversation_id.0, &body, &message_id],
+        )?;
+        Ok(appended)
+    }
+
+    fn events_after(
+        &self,
+        user_id: UserId,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<(Seq, Event)>, ApiError> {
+        let rows = self.tx().query(
+            "SELECT seq, body, message_id FROM events
+             WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            &[&user_id.0, &after.0, &i64::from(limit)],
+        )?;
+        // The cell is free again here: reading a message borrows it anew.
+        rows.into_iter()
+            .map(|row| {
+                let seq: i64 = row.get(0);
+                let event = decode(user_id, seq, row.get(1), row.get(2), |id| self.message(id))?;
+                Ok((Seq(seq), event))
+            })
+            .collect()
+    }
+
+    fn latest_seq(&self, user_id: UserId) -> Result<Seq, ApiError> {
+        let row = self
+            .tx()
+            .query_one("SELECT last_seq FROM users WHERE id = $1", &[&user_id.0])?;
+        Ok(Seq(row.get(0)))
+    }
+}
