@@ -46,7 +46,7 @@ pub fn pay(
         ));
     }
     let conversation_id = conversation_with(ctx, me, &recipient, order.conversation_id)?;
-    let id = transfers::pay_out(
+    let paid = transfers::pay_out(
         ctx,
         &PayOut {
             payer: me.id,
@@ -62,7 +62,6 @@ pub fn pay(
         },
         limits,
     )?;
-    let paid = transfers::paid(ctx.db(), id)?;
     let summary = format!("paid {} to {}", order.amount, recipient.username);
     insert_card(
         ctx,

@@ -91,15 +91,16 @@ pub fn claim_payment(
 }
 
 /// Makes the payment: from the payer's wallet, checked against `limits`, to the payee's,
-/// opened if it has none. Returns the transfer.
+/// opened if it has none. Returns the reply: the transfer, and the payer's balance right
+/// after it (read from the wallet, not summed from its entries, which grow with history).
 pub fn pay_out(
     ctx: &mut WriteCtx,
     payment: &PayOut,
     limits: &Limits,
-) -> Result<TransferId, ApiError> {
+) -> Result<results::Paid, ApiError> {
     let from = paying_wallet(ctx, payment.payer, payment.amount, limits)?;
     let to = wallet_or_open(ctx.db(), payment.payee, payment.amount.currency)?;
-    post(
+    let id = post(
         ctx,
         &Posting {
             initiator: Some(payment.payer),
@@ -114,14 +115,11 @@ pub fn pay_out(
             request_id: payment.request_id,
             invoice_id: payment.invoice_id,
         },
-    )
-}
-
-/// The reply to a payment just made: the transfer, and the payer's balance right after it.
-pub fn paid(store: &dyn Wallets, transfer: TransferId) -> Result<results::Paid, ApiError> {
+    )?;
+    let (_, balance) = ctx.db().account(from)?;
     Ok(results::Paid {
-        transfer: store.transfer(transfer)?,
-        balance_after: store.balance_after(transfer)?,
+        transfer: ctx.db().transfer(id)?,
+        balance_after: Money::new(balance, payment.amount.currency),
         duplicate: false,
     })
 }

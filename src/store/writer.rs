@@ -8,10 +8,10 @@
 //! user's stream reaches the fan-out in seq order.
 
 use super::Store;
-use super::{Cached, events};
+use super::{Backend, Cached, events};
 use crate::metrics::{BATCH_SIZE_BOUNDS, Histogram};
 use crate::protocol::{ApiError, ConversationId, Event, Seq, TimestampMs, UserId};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -92,7 +92,57 @@ fn serialize(event: &Event) -> Result<String, ApiError> {
 }
 
 type Completion = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
-type Job = Box<dyn FnOnce(&mut Transaction) -> (Vec<Delivery>, Completion) + Send>;
+type Job = Box<dyn FnOnce(&dyn BatchTx) -> (Vec<Delivery>, Completion) + Send>;
+
+/// A batch's transaction as the writer drives it: the store's traits, and one savepoint per
+/// request, so that a refused request rolls back alone.
+pub trait BatchTx: Backend {
+    /// Opens the request's savepoint.
+    fn savepoint(&self) -> Result<(), ApiError>;
+    /// Keeps what the request wrote.
+    fn release(&self) -> Result<(), ApiError>;
+    /// Undoes what the request wrote and closes its savepoint.
+    fn roll_back(&self) -> Result<(), ApiError>;
+}
+
+/// The writer's own connection, on any backend: runs one batch in one transaction.
+pub trait BatchConnection: Send + 'static {
+    /// Begins a transaction, hands it to `run`, and commits it; an error means nothing of the
+    /// batch is durable.
+    fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError>;
+}
+
+impl BatchTx for Connection {
+    // Cached statements: rusqlite's own savepoints parse their SQL on every use, which the
+    // writer would pay per request.
+    fn savepoint(&self) -> Result<(), ApiError> {
+        self.execute_cached("SAVEPOINT request", [])?;
+        Ok(())
+    }
+
+    fn release(&self) -> Result<(), ApiError> {
+        self.execute_cached("RELEASE request", [])?;
+        Ok(())
+    }
+
+    fn roll_back(&self) -> Result<(), ApiError> {
+        self.execute_cached("ROLLBACK TO request", [])?;
+        self.execute_cached("RELEASE request", [])?;
+        Ok(())
+    }
+}
+
+impl BatchConnection for Connection {
+    fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError> {
+        // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
+        // fails at once with SQLITE_BUSY (not waiting) when another process, such as
+        // `quid admin`, wrote between its first read and its first write.
+        let tx = self.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        run(&*tx);
+        tx.commit()?;
+        Ok(())
+    }
+}
 
 /// Handle to the writer thread. Cloning is cheap; the thread ends when every handle is gone.
 #[derive(Clone)]
@@ -116,14 +166,14 @@ impl Writer {
         publish: Publish,
     ) -> Result<(Writer, std::thread::JoinHandle<()>), super::StoreError> {
         let conn = store.connect()?;
-        // The one writer gets a large page cache (64 MiB), so a busy batch does not spill
-        // pages to the WAL before it commits; readers keep SQLite's default.
-        conn.pragma_update(None, "cache_size", -65_536)
-            .and_then(|()| conn.pragma_update(None, "wal_autocheckpoint", 10_000))
-            .map_err(|source| super::StoreError::Open {
-                path: store.path().to_owned(),
-                source,
-            })?;
+        Self::start_on(conn_for_writer(store, conn)?, publish)
+    }
+
+    /// Starts the writer thread on `conn`, any backend's writing connection.
+    pub fn start_on(
+        conn: Box<dyn BatchConnection>,
+        publish: Publish,
+    ) -> Result<(Writer, std::thread::JoinHandle<()>), super::StoreError> {
         let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
         let stats = Arc::new(WriterStats {
             batch_latency: Histogram::latency(),
@@ -148,7 +198,7 @@ impl Writer {
         F: FnOnce(&mut WriteCtx) -> Result<T, ApiError> + Send + 'static,
     {
         let (reply, result) = oneshot::channel();
-        let job: Job = Box::new(move |tx| run_in_savepoint(tx, f, reply));
+        let job: Job = Box::new(move |tx: &dyn BatchTx| run_in_savepoint(tx, f, reply));
         if self.jobs.send(job).await.is_err() {
             tracing::error!("store writer is gone");
             return Err(ApiError::internal());
@@ -157,8 +207,24 @@ impl Writer {
     }
 }
 
+/// SQLite's writing connection: a large page cache (64 MiB), so a busy batch does not spill
+/// pages to the WAL before it commits (readers keep SQLite's default), and a checkpoint every
+/// 10,000 pages rather than 1,000 (docs/PERFORMANCE.md).
+fn conn_for_writer(
+    store: &Store,
+    conn: Connection,
+) -> Result<Box<dyn BatchConnection>, super::StoreError> {
+    conn.pragma_update(None, "cache_size", -65_536)
+        .and_then(|()| conn.pragma_update(None, "wal_autocheckpoint", 10_000))
+        .map_err(|source| super::StoreError::Open {
+            path: store.path().to_owned(),
+            source,
+        })?;
+    Ok(Box::new(conn))
+}
+
 fn run_in_savepoint<T, F>(
-    tx: &mut Transaction,
+    tx: &dyn BatchTx,
     f: F,
     reply: oneshot::Sender<Result<T, ApiError>>,
 ) -> (Vec<Delivery>, Completion)
@@ -173,7 +239,7 @@ where
             // `internal`; the writer, and every other request in the batch, carries on.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 f(&mut WriteCtx {
-                    db: savepoint.conn,
+                    db: savepoint.tx,
                     now: TimestampMs::now(),
                     deliveries: &mut deliveries,
                 })
@@ -184,11 +250,11 @@ where
             });
             // Dropping a savepoint without releasing it rolls it back.
             match outcome {
-                Ok(value) => savepoint.release().map(|()| value).map_err(ApiError::from),
+                Ok(value) => savepoint.release().map(|()| value),
                 Err(error) => Err(error),
             }
         }
-        Err(error) => Err(error.into()),
+        Err(error) => Err(error),
     };
     if result.is_err() {
         deliveries.clear();
@@ -200,22 +266,21 @@ where
     (deliveries, completion)
 }
 
-/// One request's savepoint inside the batch's transaction, through cached statements
-/// (rusqlite's own parses its SQL on every use, which the writer pays per request). Rolled
-/// back when dropped unreleased.
-struct RequestSavepoint<'c> {
-    conn: &'c Connection,
+/// One request's savepoint inside the batch's transaction; rolled back when dropped
+/// unreleased.
+struct RequestSavepoint<'t> {
+    tx: &'t dyn BatchTx,
     open: bool,
 }
 
-impl<'c> RequestSavepoint<'c> {
-    fn begin(conn: &'c Connection) -> rusqlite::Result<Self> {
-        conn.execute_cached("SAVEPOINT request", [])?;
-        Ok(RequestSavepoint { conn, open: true })
+impl<'t> RequestSavepoint<'t> {
+    fn begin(tx: &'t dyn BatchTx) -> Result<Self, ApiError> {
+        tx.savepoint()?;
+        Ok(RequestSavepoint { tx, open: true })
     }
 
-    fn release(mut self) -> rusqlite::Result<()> {
-        self.conn.execute_cached("RELEASE request", [])?;
+    fn release(mut self) -> Result<(), ApiError> {
+        self.tx.release()?;
         self.open = false;
         Ok(())
     }
@@ -223,19 +288,20 @@ impl<'c> RequestSavepoint<'c> {
 
 impl Drop for RequestSavepoint<'_> {
     fn drop(&mut self) {
-        if self.open {
-            let rolled_back = self
-                .conn
-                .execute_cached("ROLLBACK TO request", [])
-                .and_then(|_| self.conn.execute_cached("RELEASE request", []));
-            if let Err(error) = rolled_back {
-                tracing::error!(%error, "cannot roll a request back");
-            }
+        if self.open
+            && let Err(error) = self.tx.roll_back()
+        {
+            tracing::error!(%error, "cannot roll a request back");
         }
     }
 }
 
-fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, publish: Publish, stats: &WriterStats) {
+fn run(
+    mut conn: Box<dyn BatchConnection>,
+    mut jobs: mpsc::Receiver<Job>,
+    publish: Publish,
+    stats: &WriterStats,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -247,34 +313,31 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, publish: Publish, st
         }
         let started = std::time::Instant::now();
         stats.batch_size.observe(batch.len() as u64);
-        commit_batch(&mut conn, batch.drain(..), &publish);
+        commit_batch(conn.as_mut(), batch.drain(..), &publish);
         stats.batch_latency.observe_duration(started.elapsed());
     }
 }
 
-fn commit_batch(conn: &mut Connection, batch: impl Iterator<Item = Job>, publish: &Publish) {
-    // IMMEDIATE takes the write lock up front: a deferred transaction that reads first fails at
-    // once with SQLITE_BUSY (not waiting) when another process, such as `quid admin`, wrote
-    // between its first read and its first write.
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(error) => {
-            tracing::error!(%error, "cannot begin write transaction");
-            for job in batch {
-                // Without a transaction nothing can run; fail every waiting request.
-                drop(job);
-            }
-            return;
-        }
-    };
+fn commit_batch(
+    conn: &mut dyn BatchConnection,
+    mut batch: impl Iterator<Item = Job>,
+    publish: &Publish,
+) {
     let mut deliveries = Vec::new();
     let mut completions = Vec::new();
-    for job in batch {
-        let (emitted, completion) = job(&mut tx);
-        deliveries.extend(emitted);
-        completions.push(completion);
+    let committed = conn.in_transaction(&mut |tx| {
+        for job in batch.by_ref() {
+            let (emitted, completion) = job(tx);
+            deliveries.extend(emitted);
+            completions.push(completion);
+        }
+    });
+    if let Err(error) = &committed {
+        tracing::error!(%error, "a write batch did not commit");
     }
-    let committed = tx.commit().map_err(ApiError::from);
+    // Jobs never run (the transaction did not begin) are dropped: their callers hear
+    // `internal`.
+    drop(batch);
     if committed.is_ok() {
         publish(&deliveries);
     }

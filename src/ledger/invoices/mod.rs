@@ -189,7 +189,7 @@ pub fn pay(
     }
     require_payable(&invoice, ctx.now)?;
     let memo = format!("invoice {id}");
-    let transfer_id = transfers::pay_out(
+    let paid = transfers::pay_out(
         ctx,
         &PayOut {
             payer: me.id,
@@ -205,7 +205,7 @@ pub fn pay(
         },
         limits,
     )?;
-    if !ctx.db().mark_invoice_paid(id, transfer_id, ctx.now)? {
+    if !ctx.db().mark_invoice_paid(id, paid.transfer.id, ctx.now)? {
         // Another writer settled or expired it since it was read: refuse, as that writer's
         // outcome says; the savepoint undoes the transfer.
         require_payable(&ctx.db().invoice(id)?, ctx.now)?;
@@ -219,7 +219,7 @@ pub fn pay(
         },
         invoice.conversation_id,
     )?;
-    transfers::paid(ctx.db(), transfer_id)
+    Ok(paid)
 }
 
 /// The merchant gives back `amount` of a paid invoice (all that is left when `None`).

@@ -184,7 +184,7 @@ pub fn pay_request(
         )));
     }
     require_open(&request, ctx.now)?;
-    let transfer_id = transfers::pay_out(
+    let paid = transfers::pay_out(
         ctx,
         &PayOut {
             payer: me.id,
@@ -202,7 +202,7 @@ pub fn pay_request(
     )?;
     if !ctx
         .db()
-        .close_request(id, RequestStatus::Paid, Some(transfer_id), ctx.now)?
+        .close_request(id, RequestStatus::Paid, Some(paid.transfer.id), ctx.now)?
     {
         // Another writer paid, closed or expired it since it was read: refuse, as that
         // writer's outcome says; the savepoint undoes the transfer.
@@ -210,7 +210,7 @@ pub fn pay_request(
         return Err(ApiError::internal());
     }
     announce(ctx, id)?;
-    transfers::paid(ctx.db(), transfer_id)
+    Ok(paid)
 }
 
 pub fn decline(
