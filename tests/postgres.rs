@@ -52,3 +52,66 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
         Err(MigrateError::TooNew { found: 99, .. })
     ));
 }
+
+#[test]
+fn the_writer_commits_batches_on_postgres_and_rolls_a_refused_request_back_alone() {
+    use quid::protocol::{ApiError, UserId};
+    use quid::store::accounts::create_user;
+    use quid::store::writer::{Delivery, Writer};
+    use std::sync::{Arc, Mutex};
+
+    let Some(cluster) = PgCluster::start() else {
+        return;
+    };
+    let mut client = cluster.client();
+    migrate(&mut client).unwrap();
+    let published: Arc<Mutex<Vec<Delivery>>> = Arc::default();
+    let sink = Arc::clone(&published);
+    let (writer, thread) = Writer::start_on(
+        Box::new(client),
+        Arc::new(move |deliveries: &[Delivery]| sink.lock().unwrap().extend_from_slice(deliveries)),
+    )
+    .unwrap();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (alice, refused, panicked, bob) = runtime.block_on(async {
+        tokio::join!(
+            writer.write(|ctx| create_user(ctx, "alice", "hash")),
+            writer.write(|ctx| {
+                create_user(ctx, "ghost", "hash")?;
+                // A statement PostgreSQL refuses (no such user), which leaves the whole
+                // transaction refusing statements until it rolls back to the request's
+                // savepoint: the requests after it must still commit.
+                ctx.db().insert_token("hash", UserId(999), ctx.now)
+            }),
+            writer.write(|ctx| -> Result<(), ApiError> {
+                create_user(ctx, "phantom", "hash")?;
+                panic!("an invariant failed");
+            }),
+            writer.write(|ctx| create_user(ctx, "bob", "hash")),
+        )
+    });
+    assert!(alice.is_ok() && bob.is_ok(), "{alice:?} {bob:?}");
+    assert!(refused.is_err() && panicked.is_err());
+    drop(writer);
+    thread.join().unwrap();
+
+    let mut check = cluster.client();
+    let names: Vec<String> = check
+        .query("SELECT username FROM users ORDER BY username", &[])
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(
+        names,
+        ["alice", "bob"],
+        "a refused request left rows behind"
+    );
+    assert!(
+        published.lock().unwrap().is_empty(),
+        "registering emits no event"
+    );
+}

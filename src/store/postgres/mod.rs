@@ -1,8 +1,9 @@
 //! The PostgreSQL backend, for several server nodes on one database (issue 11), growing in
 //! steps. So far: the schema and its migrations, applied at start by whichever node comes
-//! first, and the whole of `store::Backend` on a transaction (`PgTx`), held to the same
-//! contracts as SQLite's by `tests/backends.rs`. Not yet: a writer and a read pool that
-//! `quid serve --db postgres://...` runs on, and the nodes' wake-ups (LISTEN/NOTIFY).
+//! first; the whole of `store::Backend` on a transaction (`PgTx`), held to the same contracts
+//! as SQLite's by `tests/backends.rs`; and the writer's batches (`BatchConnection`), so that
+//! `store::writer::Writer` runs on PostgreSQL with a savepoint per request. Not yet: a read
+//! pool and `quid serve --db postgres://...` on it, and the nodes' wake-ups (LISTEN/NOTIFY).
 //!
 //! The driver is `postgres`, rust-postgres's blocking client over tokio-postgres: the store's
 //! seam is synchronous because requests run on writer threads in batches, one savepoint each,
@@ -14,6 +15,7 @@ mod sessions;
 mod users;
 mod wallets;
 
+use super::writer::{BatchConnection, BatchTx};
 use crate::protocol::ApiError;
 use std::cell::{RefCell, RefMut};
 
@@ -37,6 +39,36 @@ impl<'a> PgTx<'a> {
 
     fn tx(&self) -> RefMut<'_, postgres::Transaction<'a>> {
         self.tx.borrow_mut()
+    }
+}
+
+impl BatchTx for PgTx<'_> {
+    fn savepoint(&self) -> Result<(), ApiError> {
+        self.tx().batch_execute("SAVEPOINT request")?;
+        Ok(())
+    }
+
+    fn release(&self) -> Result<(), ApiError> {
+        self.tx().batch_execute("RELEASE SAVEPOINT request")?;
+        Ok(())
+    }
+
+    fn roll_back(&self) -> Result<(), ApiError> {
+        // Also what clears a statement's error: PostgreSQL refuses every later statement of
+        // a transaction until it rolls back to before the failure.
+        self.tx()
+            .batch_execute("ROLLBACK TO SAVEPOINT request; RELEASE SAVEPOINT request")?;
+        Ok(())
+    }
+}
+
+/// A writer's connection: each batch is one transaction, committed before anyone is told.
+impl BatchConnection for postgres::Client {
+    fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError> {
+        let tx = PgTx::new(self.transaction()?);
+        run(&tx);
+        tx.commit()?;
+        Ok(())
     }
 }
 
