@@ -176,6 +176,14 @@ fn require_group(
     }
 }
 
+/// What a conversation's own row and a member's row say, for `Conversations::conversation`.
+pub struct ConversationHead {
+    pub kind: ConversationKind,
+    pub name: Option<String>,
+    pub created_at: TimestampMs,
+    pub last_read: MessageId,
+}
+
 /// Conversations and their members, as a member sees them.
 pub trait Conversations {
     /// The direct conversation whose pair key ("low:high" user ids) is `key`, if it exists.
@@ -216,18 +224,129 @@ pub trait Conversations {
     /// Active members of a conversation, by username.
     fn members(&self, conversation_id: ConversationId) -> Result<Vec<User>, ApiError>;
 
+    /// Member `viewer`'s row of a conversation: its kind, its name (groups), when it was
+    /// made, and the newest message `viewer` has read.
+    fn conversation_head(
+        &self,
+        conversation_id: ConversationId,
+        viewer: UserId,
+    ) -> Result<ConversationHead, ApiError>;
+
+    /// The newest message of a conversation and when it was sent, if it has one.
+    fn last_message(
+        &self,
+        conversation_id: ConversationId,
+    ) -> Result<Option<(MessageId, TimestampMs)>, ApiError>;
+
+    /// How many messages after `after` were sent by others than `viewer`.
+    fn unread_count(
+        &self,
+        conversation_id: ConversationId,
+        after: MessageId,
+        viewer: UserId,
+    ) -> Result<u32, ApiError>;
+
     /// The conversation as `viewer` sees it: name, members, unread count, last activity.
     fn conversation(
         &self,
         conversation_id: ConversationId,
         viewer: UserId,
-    ) -> Result<Conversation, ApiError>;
+    ) -> Result<Conversation, ApiError> {
+        let head = self.conversation_head(conversation_id, viewer)?;
+        let members = self.members(conversation_id)?;
+        let name = match head.kind {
+            ConversationKind::Group => head.name.unwrap_or_default(),
+            ConversationKind::Direct => members
+                .iter()
+                .find(|m| m.id != viewer)
+                .map(|m| m.username.clone())
+                .unwrap_or_default(),
+        };
+        let last = self.last_message(conversation_id)?;
+        Ok(Conversation {
+            id: conversation_id,
+            kind: head.kind,
+            name,
+            members,
+            unread: self.unread_count(conversation_id, head.last_read, viewer)?,
+            last_message_id: last.map(|(id, _)| id),
+            last_activity: last.map_or(head.created_at, |(_, at)| at),
+        })
+    }
 
     /// Every conversation `user_id` is an active member of, most recently active first.
-    fn conversations_of(&self, user_id: UserId) -> Result<Vec<Conversation>, ApiError>;
+    fn conversations_of(&self, user_id: UserId) -> Result<Vec<Conversation>, ApiError> {
+        let mut conversations = self
+            .conversation_ids_of(user_id)?
+            .into_iter()
+            .map(|id| self.conversation(id, user_id))
+            .collect::<Result<Vec<_>, _>>()?;
+        conversations.sort_by_key(|c| std::cmp::Reverse((c.last_activity, c.id)));
+        Ok(conversations)
+    }
+
+    /// The conversations `user_id` is an active member of, in no order.
+    fn conversation_ids_of(&self, user_id: UserId) -> Result<Vec<ConversationId>, ApiError>;
 }
 
 impl Conversations for Connection {
+    fn conversation_head(
+        &self,
+        conversation_id: ConversationId,
+        viewer: UserId,
+    ) -> Result<ConversationHead, ApiError> {
+        Ok(self.query_row_cached(
+            "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id
+             FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = ?2
+             WHERE c.id = ?1",
+            [conversation_id.0, viewer.0],
+            |row| {
+                Ok(ConversationHead {
+                    kind: kind_of(&row.get::<_, String>(0)?),
+                    name: row.get(1)?,
+                    created_at: TimestampMs(row.get(2)?),
+                    last_read: MessageId(row.get(3)?),
+                })
+            },
+        )?)
+    }
+
+    fn last_message(
+        &self,
+        conversation_id: ConversationId,
+    ) -> Result<Option<(MessageId, TimestampMs)>, ApiError> {
+        Ok(self
+            .query_row_cached(
+                "SELECT id, sent_at_ms FROM messages WHERE conversation_id = ?1
+                 ORDER BY id DESC LIMIT 1",
+                [conversation_id.0],
+                |row| Ok((MessageId(row.get(0)?), TimestampMs(row.get(1)?))),
+            )
+            .optional()?)
+    }
+
+    fn unread_count(
+        &self,
+        conversation_id: ConversationId,
+        after: MessageId,
+        viewer: UserId,
+    ) -> Result<u32, ApiError> {
+        Ok(self.query_row_cached(
+            "SELECT COUNT(*) FROM messages WHERE conversation_id = ?1 AND id > ?2 AND sender_id != ?3",
+            [conversation_id.0, after.0, viewer.0],
+            |row| row.get(0),
+        )?)
+    }
+
+    fn conversation_ids_of(&self, user_id: UserId) -> Result<Vec<ConversationId>, ApiError> {
+        Ok(self
+            .prepare_cached(
+                "SELECT conversation_id FROM members WHERE user_id = ?1 AND active = 1",
+            )?
+            .query_map([user_id.0], |row| Ok(ConversationId(row.get(0)?)))?
+            .collect::<Result<_, _>>()?)
+    }
+
     fn direct_conversation(&self, key: &str) -> Result<Option<ConversationId>, ApiError> {
         let id: Option<i64> = self
             .query_row_cached(
@@ -328,70 +447,13 @@ impl Conversations for Connection {
             .collect::<Result<_, _>>()?;
         Ok(users)
     }
+}
 
-    fn conversation(
-        &self,
-        conversation_id: ConversationId,
-        viewer: UserId,
-    ) -> Result<Conversation, ApiError> {
-        let (kind, group_name, created_at_ms, last_read_id): (String, Option<String>, i64, i64) =
-            self.query_row_cached(
-                "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id
-                 FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = ?2
-                 WHERE c.id = ?1",
-                [conversation_id.0, viewer.0],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-            )?;
-        let members = self.members(conversation_id)?;
-        let kind = if kind == "direct" {
-            ConversationKind::Direct
-        } else {
-            ConversationKind::Group
-        };
-        let name = match kind {
-            ConversationKind::Group => group_name.unwrap_or_default(),
-            ConversationKind::Direct => members
-                .iter()
-                .find(|m| m.id != viewer)
-                .map(|m| m.username.clone())
-                .unwrap_or_default(),
-        };
-        let last: Option<(i64, i64)> = self
-            .query_row_cached(
-                "SELECT id, sent_at_ms FROM messages WHERE conversation_id = ?1
-                 ORDER BY id DESC LIMIT 1",
-                [conversation_id.0],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        let unread: u32 = self.query_row_cached(
-            "SELECT COUNT(*) FROM messages WHERE conversation_id = ?1 AND id > ?2 AND sender_id != ?3",
-            [conversation_id.0, last_read_id, viewer.0],
-            |row| row.get(0),
-        )?;
-        Ok(Conversation {
-            id: conversation_id,
-            kind,
-            name,
-            members,
-            unread,
-            last_message_id: last.map(|(id, _)| MessageId(id)),
-            last_activity: TimestampMs(last.map_or(created_at_ms, |(_, at)| at)),
-        })
-    }
-
-    fn conversations_of(&self, user_id: UserId) -> Result<Vec<Conversation>, ApiError> {
-        let ids: Vec<i64> = self
-            .prepare_cached(
-                "SELECT conversation_id FROM members WHERE user_id = ?1 AND active = 1",
-            )?
-            .query_map([user_id.0], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
-        let mut conversations = ids
-            .into_iter()
-            .map(|id| self.conversation(ConversationId(id), user_id))
-            .collect::<Result<Vec<_>, _>>()?;
-        conversations.sort_by_key(|c| std::cmp::Reverse((c.last_activity, c.id)));
-        Ok(conversations)
+/// A conversation's kind as stored.
+pub fn kind_of(stored: &str) -> ConversationKind {
+    if stored == "direct" {
+        ConversationKind::Direct
+    } else {
+        ConversationKind::Group
     }
 }

@@ -177,7 +177,7 @@ pub struct NewMessage<'a> {
 }
 
 /// Messages, read back with their sender and card.
-pub trait Messages {
+pub trait Messages: Conversations {
     /// Stores `message` as sent at `at`; its id.
     fn insert_message(&self, message: &NewMessage, at: TimestampMs) -> Result<MessageId, ApiError>;
 
@@ -206,18 +206,54 @@ pub trait Messages {
     /// The message `id`, its card in its current state.
     fn message(&self, id: MessageId) -> Result<Message, ApiError>;
 
-    /// Up to `limit` messages strictly older than `before` (the newest when `None`), ascending,
-    /// and whether older ones remain.
+    /// Up to `limit` messages of `conversation_id` older than message `before`, newest first.
+    fn messages_before(
+        &self,
+        conversation_id: ConversationId,
+        before: MessageId,
+        limit: u32,
+    ) -> Result<Vec<Message>, ApiError>;
+
+    /// What member `me` sees of a conversation: up to `limit` messages strictly older than
+    /// `before` (the newest when `None`), ascending, and whether older ones remain.
     fn history(
         &self,
         me: UserId,
         conversation_id: ConversationId,
         before: Option<MessageId>,
         limit: u32,
-    ) -> Result<(Vec<Message>, bool), ApiError>;
+    ) -> Result<(Vec<Message>, bool), ApiError> {
+        self.require_member(conversation_id, me)?;
+        check_history_limit(limit)?;
+        let before = before.unwrap_or(MessageId(i64::MAX));
+        let mut messages = self.messages_before(conversation_id, before, limit + 1)?;
+        let has_more = messages.len() > limit as usize;
+        messages.truncate(limit as usize);
+        messages.reverse();
+        Ok((messages, has_more))
+    }
 }
 
 impl Messages for Connection {
+    fn messages_before(
+        &self,
+        conversation_id: ConversationId,
+        before: MessageId,
+        limit: u32,
+    ) -> Result<Vec<Message>, ApiError> {
+        let sql = format!(
+            "{SELECT_MESSAGE} WHERE m.conversation_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"
+        );
+        let rows = self
+            .prepare_cached(&sql)?
+            .query_map(
+                rusqlite::params![conversation_id.0, before.0, limit],
+                row_with_card_ref,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(|row| with_card(self, row)).collect()
+    }
+
     fn insert_message(&self, message: &NewMessage, at: TimestampMs) -> Result<MessageId, ApiError> {
         let (card_kind, card_ref) = message.card.unzip();
         self.execute_cached(
@@ -284,35 +320,5 @@ impl Messages for Connection {
             .prepare_cached(&sql)?
             .query_row([id.0], row_with_card_ref)?;
         with_card(self, row)
-    }
-
-    fn history(
-        &self,
-        me: UserId,
-        conversation_id: ConversationId,
-        before: Option<MessageId>,
-        limit: u32,
-    ) -> Result<(Vec<Message>, bool), ApiError> {
-        self.require_member(conversation_id, me)?;
-        check_history_limit(limit)?;
-        let sql = format!(
-            "{SELECT_MESSAGE} WHERE m.conversation_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"
-        );
-        let before = before.map_or(i64::MAX, |id| id.0);
-        let mut statement = self.prepare_cached(&sql)?;
-        let rows = statement
-            .query_map(
-                rusqlite::params![conversation_id.0, before, limit + 1],
-                row_with_card_ref,
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut messages = rows
-            .into_iter()
-            .map(|row| with_card(self, row))
-            .collect::<Result<Vec<_>, _>>()?;
-        let has_more = messages.len() > limit as usize;
-        messages.truncate(limit as usize);
-        messages.reverse();
-        Ok((messages, has_more))
     }
 }

@@ -88,7 +88,17 @@ pub trait Sessions {
     ) -> Result<Vec<crate::protocol::results::SessionInfo>, ApiError>;
 
     /// The full hash of `user_id`'s session named `id` (a prefix from `sessions_of`).
-    fn session_hash(&self, user_id: UserId, id: &str) -> Result<String, ApiError>;
+    fn session_hash(&self, user_id: UserId, id: &str) -> Result<String, ApiError> {
+        let not_found =
+            || ApiError::not_found(format!("you have no session {id:?}; see `sessions`"));
+        if id.len() != SESSION_ID_CHARS || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(not_found());
+        }
+        self.token_hashes_of(user_id)?
+            .into_iter()
+            .find(|hash| hash.starts_with(id))
+            .ok_or_else(not_found)
+    }
 
     /// The user a live token (by its hash) belongs to; `None` for an unknown or revoked one.
     fn user_for_token(&self, token_hash: &str) -> Result<Option<User>, ApiError>;
@@ -194,18 +204,6 @@ impl Sessions for Connection {
             })?
             .collect::<Result<_, _>>()?;
         Ok(sessions)
-    }
-
-    fn session_hash(&self, user_id: UserId, id: &str) -> Result<String, ApiError> {
-        let not_found =
-            || ApiError::not_found(format!("you have no session {id:?}; see `sessions`"));
-        if id.len() != SESSION_ID_CHARS || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(not_found());
-        }
-        self.token_hashes_of(user_id)?
-            .into_iter()
-            .find(|hash| hash.starts_with(id))
-            .ok_or_else(not_found)
     }
 
     fn user_for_token(&self, token_hash: &str) -> Result<Option<User>, ApiError> {

@@ -3,14 +3,70 @@
 use super::PgTx;
 use super::users::user;
 use crate::protocol::{
-    ApiError, ClientMsgId, Conversation, ConversationId, ConversationKind, Message, MessageId,
-    TimestampMs, User, UserId,
+    ApiError, ClientMsgId, ConversationId, ConversationKind, Message, MessageId, TimestampMs, User,
+    UserId,
 };
 use crate::store::accounts::USER_COLUMNS;
-use crate::store::conversations::Conversations;
-use crate::store::messages::{Messages, NewMessage, check_history_limit};
+use crate::store::conversations::{ConversationHead, Conversations, kind_of};
+use crate::store::messages::{Messages, NewMessage};
 
 impl Conversations for PgTx<'_> {
+    fn conversation_head(
+        &self,
+        conversation_id: ConversationId,
+        viewer: UserId,
+    ) -> Result<ConversationHead, ApiError> {
+        let row = self.tx().query_one(
+            "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id
+             FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = $2
+             WHERE c.id = $1",
+            &[&conversation_id.0, &viewer.0],
+        )?;
+        Ok(ConversationHead {
+            kind: kind_of(row.get(0)),
+            name: row.get(1),
+            created_at: TimestampMs(row.get(2)),
+            last_read: MessageId(row.get(3)),
+        })
+    }
+
+    fn last_message(
+        &self,
+        conversation_id: ConversationId,
+    ) -> Result<Option<(MessageId, TimestampMs)>, ApiError> {
+        let row = self.tx().query_opt(
+            "SELECT id, sent_at_ms FROM messages WHERE conversation_id = $1
+             ORDER BY id DESC LIMIT 1",
+            &[&conversation_id.0],
+        )?;
+        Ok(row.map(|row| (MessageId(row.get(0)), TimestampMs(row.get(1)))))
+    }
+
+    fn unread_count(
+        &self,
+        conversation_id: ConversationId,
+        after: MessageId,
+        viewer: UserId,
+    ) -> Result<u32, ApiError> {
+        let unread: i64 = self
+            .tx()
+            .query_one(
+                "SELECT COUNT(*) FROM messages
+                 WHERE conversation_id = $1 AND id > $2 AND sender_id <> $3",
+                &[&conversation_id.0, &after.0, &viewer.0],
+            )?
+            .get(0);
+        Ok(u32::try_from(unread).unwrap_or(u32::MAX))
+    }
+
+    fn conversation_ids_of(&self, user_id: UserId) -> Result<Vec<ConversationId>, ApiError> {
+        let rows = self.tx().query(
+            "SELECT conversation_id FROM members WHERE user_id = $1 AND active = 1",
+            &[&user_id.0],
+        )?;
+        Ok(rows.iter().map(|row| ConversationId(row.get(0))).collect())
+    }
+
     fn direct_conversation(&self, key: &str) -> Result<Option<ConversationId>, ApiError> {
         let row = self.tx().query_opt(
             "SELECT id FROM conversations WHERE direct_key = $1",
@@ -103,78 +159,6 @@ impl Conversations for PgTx<'_> {
         )?;
         Ok(rows.iter().map(|row| user(row, 0)).collect())
     }
-
-    fn conversation(
-        &self,
-        conversation_id: ConversationId,
-        viewer: UserId,
-    ) -> Result<Conversation, ApiError> {
-        let head = self.tx().query_one(
-            "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id
-             FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = $2
-             WHERE c.id = $1",
-            &[&conversation_id.0, &viewer.0],
-        )?;
-        let (group_name, created_at_ms, last_read_id): (Option<String>, i64, i64) =
-            (head.get(1), head.get(2), head.get(3));
-        let kind = if head.get::<_, &str>(0) == "direct" {
-            ConversationKind::Direct
-        } else {
-            ConversationKind::Group
-        };
-        let members = self.members(conversation_id)?;
-        let name = match kind {
-            ConversationKind::Group => group_name.unwrap_or_default(),
-            ConversationKind::Direct => members
-                .iter()
-                .find(|m| m.id != viewer)
-                .map(|m| m.username.clone())
-                .unwrap_or_default(),
-        };
-        let last: Option<(i64, i64)> = self
-            .tx()
-            .query_opt(
-                "SELECT id, sent_at_ms FROM messages WHERE conversation_id = $1
-                 ORDER BY id DESC LIMIT 1",
-                &[&conversation_id.0],
-            )?
-            .map(|row| (row.get(0), row.get(1)));
-        let unread: i64 = self
-            .tx()
-            .query_one(
-                "SELECT COUNT(*) FROM messages
-                 WHERE conversation_id = $1 AND id > $2 AND sender_id <> $3",
-                &[&conversation_id.0, &last_read_id, &viewer.0],
-            )?
-            .get(0);
-        Ok(Conversation {
-            id: conversation_id,
-            kind,
-            name,
-            members,
-            unread: u32::try_from(unread).unwrap_or(u32::MAX),
-            last_message_id: last.map(|(id, _)| MessageId(id)),
-            last_activity: TimestampMs(last.map_or(created_at_ms, |(_, at)| at)),
-        })
-    }
-
-    fn conversations_of(&self, user_id: UserId) -> Result<Vec<Conversation>, ApiError> {
-        let ids: Vec<i64> = self
-            .tx()
-            .query(
-                "SELECT conversation_id FROM members WHERE user_id = $1 AND active = 1",
-                &[&user_id.0],
-            )?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        let mut conversations = ids
-            .into_iter()
-            .map(|id| self.conversation(ConversationId(id), user_id))
-            .collect::<Result<Vec<_>, _>>()?;
-        conversations.sort_by_key(|c| std::cmp::Reverse((c.last_activity, c.id)));
-        Ok(conversations)
-    }
 }
 
 const SELECT_MESSAGE: &str = "SELECT m.id, m.conversation_id, u.id, u.username, u.is_bot,
@@ -205,6 +189,21 @@ impl PgTx<'_> {
 }
 
 impl Messages for PgTx<'_> {
+    fn messages_before(
+        &self,
+        conversation_id: ConversationId,
+        before: MessageId,
+        limit: u32,
+    ) -> Result<Vec<Message>, ApiError> {
+        let sql = format!(
+            "{SELECT_MESSAGE} WHERE m.conversation_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3"
+        );
+        let rows = self
+            .tx()
+            .query(&sql, &[&conversation_id.0, &before.0, &i64::from(limit)])?;
+        rows.iter().map(|row| self.message_from(row)).collect()
+    }
+
     fn insert_message(&self, message: &NewMessage, at: TimestampMs) -> Result<MessageId, ApiError> {
         let (card_kind, card_ref) = message.card.unzip();
         let row = self.tx().query_one(
@@ -265,32 +264,5 @@ impl Messages for PgTx<'_> {
         let sql = format!("{SELECT_MESSAGE} WHERE m.id = $1");
         let row = self.tx().query_one(&sql, &[&id.0])?;
         self.message_from(&row)
-    }
-
-    fn history(
-        &self,
-        me: UserId,
-        conversation_id: ConversationId,
-        before: Option<MessageId>,
-        limit: u32,
-    ) -> Result<(Vec<Message>, bool), ApiError> {
-        self.require_member(conversation_id, me)?;
-        check_history_limit(limit)?;
-        let sql = format!(
-            "{SELECT_MESSAGE} WHERE m.conversation_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3"
-        );
-        let before = before.map_or(i64::MAX, |id| id.0);
-        let rows = self.tx().query(
-            &sql,
-            &[&conversation_id.0, &before, &(i64::from(limit) + 1)],
-        )?;
-        let mut messages = rows
-            .iter()
-            .map(|row| self.message_from(row))
-            .collect::<Result<Vec<_>, _>>()?;
-        let has_more = messages.len() > limit as usize;
-        messages.truncate(limit as usize);
-        messages.reverse();
-        Ok((messages, has_more))
     }
 }

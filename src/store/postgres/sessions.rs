@@ -109,18 +109,6 @@ impl Sessions for PgTx<'_> {
             .collect())
     }
 
-    fn session_hash(&self, user_id: UserId, id: &str) -> Result<String, ApiError> {
-        let not_found =
-            || ApiError::not_found(format!("you have no session {id:?}; see `sessions`"));
-        if id.len() != SESSION_ID_CHARS || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(not_found());
-        }
-        self.token_hashes_of(user_id)?
-            .into_iter()
-            .find(|hash| hash.starts_with(id))
-            .ok_or_else(not_found)
-    }
-
     fn user_for_token(&self, token_hash: &str) -> Result<Option<User>, ApiError> {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
