@@ -428,13 +428,9 @@ impl Conversations for Connection {
             )?
             .query_row([conversation_id.0, user_id.0], |row| row.get(0))
             .optional()?;
-        match kind.as_deref() {
-            Some("direct") => Ok(ConversationKind::Direct),
-            Some(_) => Ok(ConversationKind::Group),
-            None => Err(ApiError::forbidden(format!(
-                "you are not a member of conversation {conversation_id}"
-            ))),
-        }
+        kind.as_deref()
+            .map(kind_of)
+            .ok_or_else(|| not_a_member(conversation_id))
     }
 
     fn members(&self, conversation_id: ConversationId) -> Result<Vec<User>, ApiError> {
@@ -447,6 +443,14 @@ impl Conversations for Connection {
             .collect::<Result<_, _>>()?;
         Ok(users)
     }
+}
+
+/// Unknown conversations and ones the asker is not in get the same answer: existence is not
+/// leaked.
+pub fn not_a_member(conversation_id: ConversationId) -> ApiError {
+    ApiError::forbidden(format!(
+        "you are not a member of conversation {conversation_id}"
+    ))
 }
 
 /// A conversation's kind as stored.

@@ -12,7 +12,8 @@ use rusqlite::{Connection, OptionalExtension, Row};
 /// Most messages one history page returns.
 pub const MAX_HISTORY_LIMIT: u32 = 200;
 
-const SELECT_MESSAGE: &str = "SELECT m.id, m.conversation_id, u.id, u.username, u.is_bot,
+pub(super) const SELECT_MESSAGE: &str =
+    "SELECT m.id, m.conversation_id, u.id, u.username, u.is_bot,
     u.merchant_name, m.client_id, m.text, m.sent_at_ms, m.card_kind, m.card_ref
     FROM messages m JOIN users u ON u.id = m.sender_id";
 

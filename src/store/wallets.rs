@@ -132,15 +132,7 @@ impl Wallets for Connection {
             [account.0],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
-        let kind = match kind.as_str() {
-            "wallet" => AccountKind::Wallet,
-            "issuance" => AccountKind::Issuance,
-            other => {
-                tracing::error!(kind = other, "unknown account kind in the store");
-                return Err(ApiError::internal());
-            }
-        };
-        Ok((kind, balance))
+        Ok((account_kind(&kind)?, balance))
     }
 
     fn balances(&self, user: UserId) -> Result<Vec<Money>, ApiError> {
@@ -392,6 +384,18 @@ impl StatementRow {
                 .map(|(id, username)| User::new(UserId(id), username)),
             memo: self.memo,
         })
+    }
+}
+
+/// An account's kind as stored; one this build does not know is a store error.
+pub(super) fn account_kind(stored: &str) -> Result<AccountKind, ApiError> {
+    match stored {
+        "wallet" => Ok(AccountKind::Wallet),
+        "issuance" => Ok(AccountKind::Issuance),
+        other => {
+            tracing::error!(kind = other, "unknown account kind in the store");
+            Err(ApiError::internal())
+        }
     }
 }
 

@@ -7,8 +7,8 @@ use crate::protocol::{
     UserId,
 };
 use crate::store::accounts::USER_COLUMNS;
-use crate::store::conversations::{ConversationHead, Conversations, kind_of};
-use crate::store::messages::{Messages, NewMessage};
+use crate::store::conversations::{ConversationHead, Conversations, kind_of, not_a_member};
+use crate::store::messages::{Messages, NewMessage, SELECT_MESSAGE};
 
 impl Conversations for PgTx<'_> {
     fn conversation_head(
@@ -140,13 +140,8 @@ impl Conversations for PgTx<'_> {
              WHERE c.id = $1 AND m.user_id = $2 AND m.active = 1",
             &[&conversation_id.0, &user_id.0],
         )?;
-        match row.as_ref().map(|row| row.get::<_, &str>(0)) {
-            Some("direct") => Ok(ConversationKind::Direct),
-            Some(_) => Ok(ConversationKind::Group),
-            None => Err(ApiError::forbidden(format!(
-                "you are not a member of conversation {conversation_id}"
-            ))),
-        }
+        row.map(|row| kind_of(row.get(0)))
+            .ok_or_else(|| not_a_member(conversation_id))
     }
 
     fn members(&self, conversation_id: ConversationId) -> Result<Vec<User>, ApiError> {
@@ -160,10 +155,6 @@ impl Conversations for PgTx<'_> {
         Ok(rows.iter().map(|row| user(row, 0)).collect())
     }
 }
-
-const SELECT_MESSAGE: &str = "SELECT m.id, m.conversation_id, u.id, u.username, u.is_bot,
-    u.merchant_name, m.client_id, m.text, m.sent_at_ms, m.card_kind, m.card_ref
-    FROM messages m JOIN users u ON u.id = m.sender_id";
 
 impl PgTx<'_> {
     /// The message a `SELECT_MESSAGE` row holds, with its card read in its current state.

@@ -8,7 +8,7 @@ use crate::money::{Currency, Money};
 use crate::protocol::payments::{IdempotencyKey, InvoiceId, StatementLine, Transfer, TransferId};
 use crate::protocol::{ApiError, TimestampMs, UserId};
 use crate::store::wallets::{
-    AccountId, AccountKind, Posting, StatementRow, TransferRow, Wallets, currency_of,
+    AccountId, AccountKind, Posting, StatementRow, TransferRow, Wallets, account_kind, currency_of,
 };
 
 impl Wallets for PgTx<'_> {
@@ -49,15 +49,7 @@ impl Wallets for PgTx<'_> {
             "SELECT kind, balance_minor FROM accounts WHERE id = $1",
             &[&account.0],
         )?;
-        let kind = match row.get::<_, &str>(0) {
-            "wallet" => AccountKind::Wallet,
-            "issuance" => AccountKind::Issuance,
-            other => {
-                tracing::error!(kind = other, "unknown account kind in the store");
-                return Err(ApiError::internal());
-            }
-        };
-        Ok((kind, row.get(1)))
+        Ok((account_kind(row.get(0))?, row.get(1)))
     }
 
     fn balances(&self, user: UserId) -> Result<Vec<Money>, ApiError> {
