@@ -324,7 +324,7 @@ fn people_chat_and_pay(db: &dyn Backend) {
 #[test]
 fn people_chat_and_pay_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = quid::store::Store::open(&dir.path().join("db")).unwrap();
+    let store = quid::store::Store::open_sqlite(&dir.path().join("db")).unwrap();
     let mut conn = store.connect().unwrap();
     let tx = conn.transaction().unwrap();
     people_chat_and_pay(&*tx);
@@ -345,7 +345,7 @@ fn people_chat_and_pay_on_postgres() {
 #[test]
 fn every_contract_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = quid::store::Store::open(&dir.path().join("db")).unwrap();
+    let store = quid::store::Store::open_sqlite(&dir.path().join("db")).unwrap();
     let mut conn = store.connect().unwrap();
     let tx = conn.transaction().unwrap();
     every_contract(&*tx);

@@ -454,7 +454,7 @@ struct Report {
 async fn check(world: &World, inboxes: Vec<(String, Inbox, quid::session::Session)>) -> Report {
     let acknowledged = world.acknowledged.lock().await;
     assert_ledger_ok(&world.db);
-    let store = quid::store::Store::open(&world.db).unwrap();
+    let store = quid::store::Store::open_sqlite(&world.db).unwrap();
     let conn = store.connect().unwrap();
 
     // Money: every currency sums to what was minted; no wallet below zero (check-ledger too).

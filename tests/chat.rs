@@ -20,14 +20,12 @@ fn message_text(event: SessionEvent) -> Option<String> {
     }
 }
 
-#[tokio::test]
-async fn two_users_chat_both_ways() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&dir.path().join("server.db")).await;
+async fn two_users_chat_both_ways(db: TestDb) {
+    let server = TestServer::start(&db.location).await;
     let alice_token = register(&server.url(), "alice").await;
     let bob_token = register(&server.url(), "bob").await;
-    let (alice, mut alice_events) = session(&server.url(), &alice_token, &dir.path().join("alice"));
-    let (bob, mut bob_events) = session(&server.url(), &bob_token, &dir.path().join("bob"));
+    let (alice, mut alice_events) = session(&server.url(), &alice_token, &db.path("alice"));
+    let (bob, mut bob_events) = session(&server.url(), &bob_token, &db.path("bob"));
     caught_up(&mut alice_events).await;
     caught_up(&mut bob_events).await;
 
@@ -79,10 +77,8 @@ async fn history(
         .unwrap()
 }
 
-#[tokio::test]
-async fn history_pages_backwards_without_gaps_or_overlap() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&dir.path().join("server.db")).await;
+async fn history_pages_backwards_without_gaps_or_overlap(db: TestDb) {
+    let server = TestServer::start(&db.location).await;
     register(&server.url(), "bob").await;
     let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
     let conversation = open_direct(&alice, "bob").await;
@@ -116,10 +112,8 @@ async fn history_pages_backwards_without_gaps_or_overlap() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn a_resend_with_the_same_client_id_stores_one_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&dir.path().join("server.db")).await;
+async fn a_resend_with_the_same_client_id_stores_one_message(db: TestDb) {
+    let server = TestServer::start(&db.location).await;
     register(&server.url(), "bob").await;
     let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
     let conversation = open_direct(&alice, "bob").await;
@@ -141,10 +135,8 @@ async fn a_resend_with_the_same_client_id_stores_one_message() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn a_non_member_is_forbidden() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&dir.path().join("server.db")).await;
+async fn a_non_member_is_forbidden(db: TestDb) {
+    let server = TestServer::start(&db.location).await;
     register(&server.url(), "bob").await;
     let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
     let carol = connect(&server.url(), &register(&server.url(), "carol").await).await;
@@ -186,10 +178,8 @@ async fn a_non_member_is_forbidden() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn groups_fan_out_and_a_leaver_loses_access() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&dir.path().join("server.db")).await;
+async fn groups_fan_out_and_a_leaver_loses_access(db: TestDb) {
+    let server = TestServer::start(&db.location).await;
     let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
     let bob_token = register(&server.url(), "bob").await;
     let bob = connect(&server.url(), &bob_token).await;
@@ -219,8 +209,7 @@ async fn groups_fan_out_and_a_leaver_loses_access() {
     assert!(matches!(same_name, RequestError::Api(e) if e.code == ErrorCode::Conflict));
 
     send(&alice, group, "hello team").await;
-    let (_bob_session, mut bob_events) =
-        session(&server.url(), &bob_token, &dir.path().join("bob"));
+    let (_bob_session, mut bob_events) = session(&server.url(), &bob_token, &db.path("bob"));
     assert_eq!(
         next_matching(&mut bob_events, message_text).await,
         "hello team"
@@ -251,11 +240,8 @@ async fn groups_fan_out_and_a_leaver_loses_access() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn unread_counts_follow_mark_read_and_survive_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.db");
-    let server = TestServer::start(&db).await;
+async fn unread_counts_follow_mark_read_and_survive_a_restart(db: TestDb) {
+    let server = TestServer::start(&db.location).await;
     let alice_token = register(&server.url(), "alice").await;
     let bob_token = register(&server.url(), "bob").await;
     let alice = connect(&server.url(), &alice_token).await;
@@ -280,7 +266,7 @@ async fn unread_counts_follow_mark_read_and_survive_a_restart() {
     drop((alice, bob));
     server.stop().await;
 
-    let server = TestServer::start(&db).await;
+    let server = TestServer::start(&db.location).await;
     let bob = connect(&server.url(), &bob_token).await;
     let list: results::Conversations = bob.request(RequestBody::Conversations).await.unwrap();
     assert_eq!(list.conversations[0].unread, 1);
@@ -292,3 +278,12 @@ async fn unread_counts_follow_mark_read_and_survive_a_restart() {
     );
     server.stop().await;
 }
+
+on_each_backend!(
+    two_users_chat_both_ways,
+    history_pages_backwards_without_gaps_or_overlap,
+    a_resend_with_the_same_client_id_stores_one_message,
+    a_non_member_is_forbidden,
+    groups_fan_out_and_a_leaver_loses_access,
+    unread_counts_follow_mark_read_and_survive_a_restart,
+);

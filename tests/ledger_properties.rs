@@ -295,7 +295,7 @@ proptest! {
     #[test]
     fn random_operations_keep_every_invariant(ops in prop::collection::vec(op(), 1..40)) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("ledger.db")).unwrap();
+        let store = Store::open_sqlite(&dir.path().join("ledger.db")).unwrap();
         let mut conn = store.connect().unwrap();
         let users = PEOPLE
             .iter()

@@ -142,7 +142,7 @@ async fn run_clients(
 
 /// Every key moved money at most once, by the clients' account and by the database's.
 fn assert_each_key_applied_at_most_once(db: &Path, outcomes: &Outcomes) {
-    let store = quid::store::Store::open(db).unwrap();
+    let store = quid::store::Store::open_sqlite(db).unwrap();
     let conn = store.connect().unwrap();
     let outcomes = outcomes.lock().unwrap();
     for (key, seen) in outcomes.iter() {

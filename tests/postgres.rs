@@ -3,7 +3,7 @@
 mod common;
 
 use common::postgres::PgCluster;
-use quid::store::postgres::{MigrateError, migrate};
+use quid::store::postgres::{OpenError, migrate};
 
 #[test]
 fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger() {
@@ -49,7 +49,7 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
         .unwrap();
     assert!(matches!(
         migrate(&mut client),
-        Err(MigrateError::TooNew { found: 99, .. })
+        Err(OpenError::TooNew { found: 99, .. })
     ));
 }
 
@@ -63,12 +63,12 @@ fn the_writer_commits_batches_on_postgres_and_rolls_a_refused_request_back_alone
     let Some(cluster) = PgCluster::start() else {
         return;
     };
-    let mut client = cluster.client();
-    migrate(&mut client).unwrap();
+    let location = quid::store::location::parse_db(&cluster.url()).unwrap();
+    let store = quid::store::Store::open(&location).unwrap();
     let published: Arc<Mutex<Vec<Delivery>>> = Arc::default();
     let sink = Arc::clone(&published);
-    let (writer, thread) = Writer::start_on(
-        Box::new(client),
+    let (writer, thread) = Writer::start(
+        &store,
         Arc::new(move |deliveries: &[Delivery]| sink.lock().unwrap().extend_from_slice(deliveries)),
     )
     .unwrap();

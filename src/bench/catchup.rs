@@ -110,7 +110,7 @@ async fn next_result<T: serde::de::DeserializeOwned>(
 
 /// Reads every event of `user` from the database, in the server's replay pages.
 fn read_straight(db: &std::path::Path, user: UserId) -> anyhow::Result<Duration> {
-    let store = crate::store::Store::open(db)?;
+    let store = crate::store::Store::open_sqlite(db)?;
     let conn = store.connect()?;
     let started = Instant::now();
     let mut after = Seq::ZERO;

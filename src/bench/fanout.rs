@@ -265,14 +265,14 @@ fn sent_at(frame: &str) -> Option<u64> {
 /// data costs on disk. The log itself is a fixed-size ring SQLite reuses (up to the writer's
 /// checkpoint threshold), not a cost per message.
 fn checkpointed_bytes(db: &std::path::Path) -> anyhow::Result<u64> {
-    let store = crate::store::Store::open(db)?;
+    let store = crate::store::Store::open_sqlite(db)?;
     let conn = store.connect()?;
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     Ok(std::fs::metadata(db)?.len())
 }
 
 fn stored_messages(db: &std::path::Path) -> anyhow::Result<u64> {
-    let store = crate::store::Store::open(db)?;
+    let store = crate::store::Store::open_sqlite(db)?;
     let conn = store.connect()?;
     let count: i64 = conn.query_row("SELECT COUNT(*) FROM messages", [], |row| row.get(0))?;
     Ok(u64::try_from(count).unwrap_or_default())

@@ -164,7 +164,7 @@ impl Drop for ServerChild {
 /// Makes `count` users named `{prefix}{n}` with a token each, straight in the database (as
 /// `quid admin create-bot` does, without the bot flag): no hashing, no login limits.
 fn make_users(db: &Path, prefix: &str, count: usize) -> anyhow::Result<Vec<(UserId, String)>> {
-    let store = crate::store::Store::open(db)?;
+    let store = crate::store::Store::open_sqlite(db)?;
     let mut conn = store.connect()?;
     crate::store::writer::write_once(&mut conn, |ctx| {
         (0..count)

@@ -145,7 +145,7 @@ fn baseline(db: &std::path::Path, run_for: Duration) -> anyhow::Result<f64> {
 
 /// Gives every payer €1,000,000, as `quid admin mint` does.
 fn fund(db: &std::path::Path, users: &[(UserId, String)]) -> anyhow::Result<()> {
-    let store = crate::store::Store::open(db)?;
+    let store = crate::store::Store::open_sqlite(db)?;
     let mut conn = store.connect()?;
     let eur = crate::money::Currency::from_code("EUR").map_err(anyhow::Error::msg)?;
     crate::store::writer::write_once(&mut conn, |ctx| {
@@ -239,7 +239,7 @@ async fn pay_loop(
 }
 
 fn ledger_is_clean(db: &std::path::Path) -> anyhow::Result<bool> {
-    let store = crate::store::Store::open(db)?;
+    let store = crate::store::Store::open_sqlite(db)?;
     let conn = store.connect()?;
     let findings = crate::store::audit::Audit::audit_ledger(&conn)?;
     Ok(findings.iter().all(|f| f.violations.is_empty()))

@@ -1,25 +1,25 @@
-//! `quid admin --db PATH ...`: operations on a server's database file, for operators, demos
-//! and tests. They work whether or not a server is running on the file.
+//! `quid admin --db PATH|URL ...`: operations on a server's database, for operators, demos
+//! and tests. They work whether or not servers are running on it.
 
 use crate::ledger;
 use crate::money::Money;
 use crate::protocol::payments::IdempotencyKey;
-use crate::store::audit::{Audit, LedgerTotals};
-use crate::store::{Store, accounts, sessions, writer};
-use anyhow::{Context, anyhow};
-use std::path::PathBuf;
+use crate::store::audit::LedgerTotals;
+use crate::store::location::Location;
+use crate::store::{Store, accounts, sessions};
+use anyhow::anyhow;
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct AdminArgs {
-    /// The server's SQLite database
-    #[arg(long, value_name = "PATH", value_parser = crate::store::location::parse_db)]
-    db: PathBuf,
+    /// The server's database: a SQLite file, or postgres://USER@HOST:PORT/DB
+    #[arg(long, value_name = "PATH|URL", value_parser = crate::store::location::parse_db)]
+    db: Location,
     #[command(subcommand)]
     command: AdminCommand,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 enum AdminCommand {
     /// Fund USER's wallet from issuance, e.g. `mint alice 100 EUR`
     Mint {
@@ -41,11 +41,12 @@ enum AdminCommand {
 }
 
 pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
-    if !args.db.exists() {
-        anyhow::bail!("no database at {}", args.db.display());
+    if let Location::Sqlite(path) = &args.db
+        && !path.exists()
+    {
+        anyhow::bail!("no database at {}", path.display());
     }
     let store = Store::open(&args.db)?;
-    let mut conn = store.connect()?;
     match &args.command {
         AdminCommand::Mint {
             user,
@@ -54,23 +55,25 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
         } => {
             let amount = Money::parse_with_currency(&format!("{amount} {currency}"), None)?;
             let username = user.trim_start_matches('@');
-            let balance = writer::write_once(&mut conn, |ctx| {
-                let user = ctx.db().user_by_name(username)?;
-                ledger::payments::mint(ctx, &user, amount, &IdempotencyKey::random())
-            })
-            .map_err(|e| anyhow!("{}", e.message))?;
+            let balance = store
+                .write_once(|ctx| {
+                    let user = ctx.db().user_by_name(username)?;
+                    ledger::payments::mint(ctx, &user, amount, &IdempotencyKey::random())
+                })
+                .map_err(|e| anyhow!("{}", e.message))?;
             println!("minted {amount} to {username}; balance now {balance}");
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::CreateBot { name, merchant } => {
             let token = crate::server::auth::new_token();
             let token_hash = crate::server::auth::token_hash(&token);
-            let bot = writer::write_once(&mut conn, |ctx| {
-                let bot = accounts::create_bot(ctx, name, merchant.as_deref())?;
-                sessions::insert_token(ctx, &token_hash, bot.id)?;
-                Ok(bot)
-            })
-            .map_err(|e| anyhow!("{}", e.message))?;
+            let bot = store
+                .write_once(|ctx| {
+                    let bot = accounts::create_bot(ctx, name, merchant.as_deref())?;
+                    sessions::insert_token(ctx, &token_hash, bot.id)?;
+                    Ok(bot)
+                })
+                .map_err(|e| anyhow!("{}", e.message))?;
             let kind = if bot.merchant.is_some() {
                 "merchant bot"
             } else {
@@ -81,22 +84,25 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
         }
         AdminCommand::Revoke { user } => {
             let username = user.trim_start_matches('@');
-            let revoked = writer::write_once(&mut conn, |ctx| {
-                let user = ctx.db().user_by_name(username)?;
-                sessions::revoke_all_tokens(ctx, user.id)
-            })
-            .map_err(|e| anyhow!("{}", e.message))?;
+            let revoked = store
+                .write_once(|ctx| {
+                    let user = ctx.db().user_by_name(username)?;
+                    sessions::revoke_all_tokens(ctx, user.id)
+                })
+                .map_err(|e| anyhow!("{}", e.message))?;
             println!("revoked {revoked} session(s) of {username}");
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::CheckLedger => {
-            let findings = conn.audit_ledger().context("cannot read the ledger")?;
+            let (findings, totals) = store
+                .read_blocking(|db| Ok((db.audit_ledger()?, db.ledger_totals()?)))
+                .map_err(|e| anyhow!("cannot read the ledger: {}", e.message))?;
             let LedgerTotals {
                 accounts,
                 transfers,
                 requests,
                 invoices,
-            } = conn.ledger_totals()?;
+            } = totals;
             print!("{}", ledger::check::report(&findings));
             println!(
                 "checked {accounts} accounts, {transfers} transfers, {requests} payment requests, {invoices} invoices"

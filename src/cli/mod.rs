@@ -213,7 +213,11 @@ impl Cli {
             Command::Serve(args) => serve::run(args).await,
             Command::Demo(args) => crate::demo::run(args).await,
             Command::Bench(args) => crate::bench::run(args).await,
-            Command::Admin(args) => admin::run(args),
+            Command::Admin(args) => {
+                // Its database calls block (PostgreSQL's client drives a runtime of its own).
+                let args = args.clone();
+                tokio::task::spawn_blocking(move || admin::run(&args)).await?
+            }
             Command::Pin { pin_stdin } => money::set_pin(&self.client_profile()?, *pin_stdin).await,
             Command::Balance { json } => money::balance(&self.client_profile()?, *json).await,
             Command::Pay {

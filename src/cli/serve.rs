@@ -3,6 +3,7 @@
 use crate::ledger::limits::Limits;
 use crate::money::Money;
 use crate::server::{Server, ServerConfig};
+use crate::store::location::Location;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,9 +17,10 @@ pub struct ServeArgs {
     /// Address to listen on
     #[arg(long, default_value = DEFAULT_LISTEN, value_name = "ADDR")]
     listen: SocketAddr,
-    /// SQLite database file [default: server.db in the data dir]
-    #[arg(long, value_name = "PATH", value_parser = crate::store::location::parse_db)]
-    db: Option<PathBuf>,
+    /// SQLite database file, or postgres://USER@HOST:PORT/DB for several nodes on one
+    /// database [default: server.db in the data dir]
+    #[arg(long, value_name = "PATH|URL", value_parser = crate::store::location::parse_db)]
+    db: Option<Location>,
     /// Largest frame accepted from a client, in bytes
     #[arg(long, default_value_t = crate::protocol::DEFAULT_MAX_FRAME_BYTES, value_name = "BYTES",
           value_parser = clap::value_parser!(usize))]
@@ -55,9 +57,11 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     super::logging::to_stderr();
     let db = match &args.db {
         Some(db) => db.clone(),
-        None => crate::config::default_data_dir()
-            .context("cannot find a data directory; pass --db PATH")?
-            .join("server.db"),
+        None => Location::Sqlite(
+            crate::config::default_data_dir()
+                .context("cannot find a data directory; pass --db PATH")?
+                .join("server.db"),
+        ),
     };
     if args.max_frame_bytes < 1024 {
         anyhow::bail!(
@@ -88,11 +92,8 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let stop = stop_signal();
     let server = Server::bind(args.listen, &db, config).await?;
     let addr = server.local_addr()?;
-    tracing::info!(%addr, db = %db.display(), "quid server listening");
-    println!(
-        "quid server listening on {scheme}://{addr} (database {})",
-        db.display()
-    );
+    tracing::info!(%addr, %db, "quid server listening");
+    println!("quid server listening on {scheme}://{addr} (database {db})");
     server.run(stop).await?;
     Ok(ExitCode::SUCCESS)
 }

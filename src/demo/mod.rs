@@ -30,7 +30,8 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| workdir.path().join("demo.db"));
     let fresh = !db.exists();
-    let server = Server::bind("127.0.0.1:0".parse()?, &db, ServerConfig::default()).await?;
+    let location = crate::store::location::Location::Sqlite(db.clone());
+    let server = Server::bind("127.0.0.1:0".parse()?, &location, ServerConfig::default()).await?;
     let url = Url::parse(&format!("ws://{}", server.local_addr()?))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server_task = tokio::spawn(server.run(async {

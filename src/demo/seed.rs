@@ -55,33 +55,38 @@ async fn account(url: &Url, username: &str) -> anyhow::Result<String> {
 /// A token for the coffee shop's bot, `@coffee`, created on first use, as `quid admin
 /// create-bot coffee --merchant "Quid Coffee"` does.
 fn coffee_bot(db: &std::path::Path) -> anyhow::Result<String> {
-    let store = crate::store::Store::open(db)?;
-    let mut conn = store.connect()?;
+    let store = crate::store::Store::open_sqlite(db)?;
     let token = crate::server::auth::new_token();
     let hash = crate::server::auth::token_hash(&token);
-    crate::store::writer::write_once(&mut conn, |ctx| {
-        let bot = match ctx.db().user_by_name("coffee") {
-            Ok(bot) => bot,
-            Err(_) => crate::store::accounts::create_bot(ctx, "coffee", Some("Quid Coffee"))?,
-        };
-        crate::store::sessions::insert_token(ctx, &hash, bot.id)
-    })
-    .map_err(|e| anyhow::anyhow!("cannot set up the coffee shop: {}", e.message))?;
+    store
+        .write_once(|ctx| {
+            let bot = match ctx.db().user_by_name("coffee") {
+                Ok(bot) => bot,
+                Err(_) => crate::store::accounts::create_bot(ctx, "coffee", Some("Quid Coffee"))?,
+            };
+            crate::store::sessions::insert_token(ctx, &hash, bot.id)
+        })
+        .map_err(|e| anyhow::anyhow!("cannot set up the coffee shop: {}", e.message))?;
     Ok(token)
 }
 
 /// Starting balances, minted from issuance as `quid admin mint` does.
 pub fn balances(db: &std::path::Path) -> anyhow::Result<()> {
-    let store = crate::store::Store::open(db)?;
-    let mut conn = store.connect()?;
+    let store = crate::store::Store::open_sqlite(db)?;
     let eur = crate::money::Currency::from_code("EUR").map_err(anyhow::Error::msg)?;
     for (name, minor) in [("alice", 25_000), ("bob", 10_000), ("carol", 10_000)] {
-        crate::store::writer::write_once(&mut conn, |ctx| {
-            let user = ctx.db().user_by_name(name)?;
-            let key = crate::protocol::payments::IdempotencyKey::random();
-            crate::ledger::payments::mint(ctx, &user, crate::money::Money::new(minor, eur), &key)
-        })
-        .map_err(|e| anyhow::anyhow!("cannot fund {name}: {}", e.message))?;
+        store
+            .write_once(|ctx| {
+                let user = ctx.db().user_by_name(name)?;
+                let key = crate::protocol::payments::IdempotencyKey::random();
+                crate::ledger::payments::mint(
+                    ctx,
+                    &user,
+                    crate::money::Money::new(minor, eur),
+                    &key,
+                )
+            })
+            .map_err(|e| anyhow::anyhow!("cannot fund {name}: {}", e.message))?;
     }
     Ok(())
 }

@@ -180,7 +180,7 @@ mod tests {
     /// alice and bob with a wallet each, funded from issuance with the given amounts.
     fn ledger(alice_has: i64, bob_has: i64) -> Ledger {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db")).unwrap();
+        let store = Store::open_sqlite(&dir.path().join("db")).unwrap();
         let mut conn = store.connect().unwrap();
         let eur = Currency::from_code("EUR").unwrap();
         let (alice, bob) = write_once(&mut conn, |ctx| {

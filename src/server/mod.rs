@@ -17,12 +17,12 @@ pub mod throttle;
 mod transport;
 
 use crate::store::Store;
-use crate::store::writer::Writer;
+use crate::store::location::Location;
+use crate::store::writer::{Publish, Writer};
 use hub::Hub;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -124,14 +124,20 @@ impl Server {
     /// Opens the database and binds the listening socket; serving starts with [`Server::run`].
     pub async fn bind(
         listen: SocketAddr,
-        db_path: &Path,
+        db: &Location,
         config: ServerConfig,
     ) -> anyhow::Result<Server> {
-        let store = Store::open(db_path)?;
         let hub = Arc::new(Hub::default());
         let publish_to = Arc::clone(&hub);
-        let (writer, writer_thread) =
-            Writer::start(&store, Arc::new(move |d| publish_to.publish(d)))?;
+        let publish: Publish = Arc::new(move |d| publish_to.publish(d));
+        let db = db.clone();
+        // Connecting to PostgreSQL blocks, which an async thread must not.
+        let (store, (writer, writer_thread)) = tokio::task::spawn_blocking(move || {
+            let store = Store::open(&db)?;
+            let writer = Writer::start(&store, publish)?;
+            anyhow::Ok((store, writer))
+        })
+        .await??;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;

@@ -27,9 +27,11 @@ pub async fn secure(tcp: TcpStream, tls: Option<&tokio_rustls::TlsAcceptor>) -> 
     })
 }
 
-/// The request line's path and the bytes read so far (the head, perhaps more).
+/// The request line's path, the Authorization header, and the bytes read so far (the head,
+/// perhaps more).
 pub struct Head {
     pub path: String,
+    pub authorization: Option<String>,
     pub bytes: Vec<u8>,
 }
 
@@ -49,7 +51,16 @@ pub async fn read_head(stream: &mut Stream) -> io::Result<Head> {
         match request.parse(&bytes) {
             Ok(httparse::Status::Complete(_)) => {
                 let path = request.path.unwrap_or("/").to_owned();
-                return Ok(Head { path, bytes });
+                let authorization = request
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("authorization"))
+                    .map(|h| String::from_utf8_lossy(h.value).into_owned());
+                return Ok(Head {
+                    path,
+                    authorization,
+                    bytes,
+                });
             }
             Ok(httparse::Status::Partial) if bytes.len() < MAX_HEAD_BYTES => {}
             Ok(httparse::Status::Partial) => {
@@ -132,12 +143,15 @@ mod tests {
         let writer = tokio::spawn(async move {
             let mut client = client;
             client
-                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nafter")
+                .write_all(
+                    b"GET /healthz HTTP/1.1\r\nHost: x\r\nauthorization: Bearer t0k\r\n\r\nafter",
+                )
                 .await
                 .unwrap();
         });
         let head = read_head(&mut server).await.unwrap();
         assert_eq!(head.path, "/healthz");
+        assert_eq!(head.authorization.as_deref(), Some("Bearer t0k"));
         writer.await.unwrap();
         let mut replayed = String::new();
         Rewind::new(head.bytes, server)

@@ -1,6 +1,7 @@
-//! The server's store: one SQLite database in WAL mode. It owns the schema and every query;
-//! it never talks to the network. Writes go through [`writer::Writer`] (one thread, group
-//! commit); reads use a small pool of connections on blocking threads.
+//! The server's store: an embedded SQLite file by default, or PostgreSQL for several nodes.
+//! It owns the schema and every query; it never talks to the network. Writes go through
+//! [`writer::Writer`] (one thread, group commit); reads use a small pool of connections on
+//! blocking threads. The rest of the server sees a database only as [`Backend`].
 
 pub mod accounts;
 pub mod audit;
@@ -13,6 +14,7 @@ pub mod messages;
 pub mod postgres;
 pub mod requests;
 pub mod sessions;
+pub mod sqlite;
 pub mod wallets;
 pub mod writer;
 
@@ -80,33 +82,16 @@ use audit::Audit;
 use conversations::Conversations;
 use events::Events;
 use invoices::Invoices;
+use location::Location;
 use messages::Messages;
 use requests::Requests;
 use rusqlite::Connection;
 use sessions::Sessions;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use wallets::Wallets;
 
-/// Schema migrations, in order; `PRAGMA user_version` records how many a file has had.
-const MIGRATIONS: &[&str] = &[
-    include_str!("schema.sql"),
-    include_str!("payments.sql"),
-    include_str!("commerce.sql"),
-    include_str!("security.sql"),
-    include_str!("sessions.sql"),
-    include_str!("references.sql"),
-];
-
-/// The schema version this build writes.
-const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
-
-/// How long a connection waits for a lock before failing (checkpoints, a concurrent admin).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Prepared statements kept per connection; the writer runs a few dozen distinct ones.
-const STATEMENT_CACHE: usize = 128;
+pub use sqlite::Cached;
 
 /// Idle read connections kept for reuse.
 const MAX_IDLE_READERS: usize = 8;
@@ -118,8 +103,18 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error("database {path} has schema version {found}, newer than this quid ({SCHEMA_VERSION})")]
+    #[error(
+        "database {path} has schema version {found}, newer than this quid ({})",
+        sqlite::SCHEMA_VERSION
+    )]
     TooNew { path: PathBuf, found: i64 },
+    #[error("database {location}: {source}")]
+    Postgres {
+        location: Location,
+        source: postgres::OpenError,
+    },
+    #[error("{0} is not a SQLite file; this works on SQLite only")]
+    NotSqlite(Location),
     #[error("cannot start the store writer thread: {0}")]
     WriterThread(std::io::Error),
     #[error("cannot create directory {path}: {source}")]
@@ -138,67 +133,96 @@ impl From<rusqlite::Error> for ApiError {
 }
 
 pub struct Store {
-    path: PathBuf,
-    idle_readers: Mutex<Vec<Connection>>,
+    backing: Backing,
+}
+
+/// A backend's address and its idle read connections.
+enum Backing {
+    Sqlite {
+        path: PathBuf,
+        idle: Idle<Connection>,
+    },
+    Postgres {
+        config: Box<::postgres::Config>,
+        idle: Idle<::postgres::Client>,
+    },
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Arc<Store>, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.to_owned(),
-                source,
-            })?;
+    /// Opens the database at `location` (creating a SQLite file if needed) and brings its
+    /// schema up to date. PostgreSQL's client blocks: call this off the async threads.
+    pub fn open(location: &Location) -> Result<Arc<Store>, StoreError> {
+        let backing = match location {
+            Location::Sqlite(path) => {
+                let idle = Idle::default();
+                idle.give(sqlite::create(path)?);
+                Backing::Sqlite {
+                    path: path.clone(),
+                    idle,
+                }
+            }
+            Location::Postgres(config) => {
+                let idle = Idle::default();
+                idle.give(
+                    postgres::open(config).map_err(|source| StoreError::Postgres {
+                        location: location.clone(),
+                        source,
+                    })?,
+                );
+                Backing::Postgres {
+                    config: config.clone(),
+                    idle,
+                }
+            }
+        };
+        Ok(Arc::new(Store { backing }))
+    }
+
+    /// [`Store::open`] on a SQLite file.
+    pub fn open_sqlite(path: &Path) -> Result<Arc<Store>, StoreError> {
+        Self::open(&Location::Sqlite(path.to_owned()))
+    }
+
+    pub fn location(&self) -> Location {
+        match &self.backing {
+            Backing::Sqlite { path, .. } => Location::Sqlite(path.clone()),
+            Backing::Postgres { config, .. } => Location::Postgres(config.clone()),
         }
-        let store = Store {
-            path: path.to_owned(),
-            idle_readers: Mutex::new(Vec::new()),
-        };
-        let conn = store.connect()?;
-        migrate(&conn).map_err(|e| match e {
-            MigrateError::Sql(source) => StoreError::Open {
-                path: path.to_owned(),
-                source,
-            },
-            MigrateError::TooNew(found) => StoreError::TooNew {
-                path: path.to_owned(),
-                found,
-            },
-        })?;
-        Ok(Arc::new(store))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// A new connection with quid's pragmas. Durability: WAL with `synchronous=FULL`, so a
-    /// commit has reached the disk when it returns.
+    /// A new SQLite connection with quid's pragmas, for tools that work on the file itself
+    /// (benchmarks, tests).
     pub fn connect(&self) -> Result<Connection, StoreError> {
-        let open = || -> rusqlite::Result<Connection> {
-            let conn = Connection::open(&self.path)?;
-            conn.busy_timeout(BUSY_TIMEOUT)?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.pragma_update(None, "foreign_keys", "ON")?;
-            // Each request runs in a savepoint, whose journal would otherwise go to a temp
-            // file: a write syscall per page touched. In memory it costs a copy.
-            conn.pragma_update(None, "temp_store", "MEMORY")?;
-            conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-            // Keep each cached statement's plan: without this, SQLite may re-prepare a
-            // statement whenever a new value is bound to a parameter its planner looked at,
-            // which a profile showed costing the writer a quarter of its time.
-            conn.set_db_config(
-                rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-                true,
-            )?;
-            Ok(conn)
-        };
-        open().map_err(|source| StoreError::Open {
-            path: self.path.clone(),
-            source,
-        })
+        match &self.backing {
+            Backing::Sqlite { path, .. } => sqlite::connect(path),
+            Backing::Postgres { .. } => Err(StoreError::NotSqlite(self.location())),
+        }
+    }
+
+    /// The writer thread's own connection.
+    pub fn connect_writer(&self) -> Result<Box<dyn writer::BatchConnection>, StoreError> {
+        match &self.backing {
+            Backing::Sqlite { path, .. } => sqlite::connect_writer(path),
+            Backing::Postgres { config, .. } => {
+                let client = self.connect_postgres(config)?;
+                Ok(Box::new(postgres::PgWriter::new(
+                    (**config).clone(),
+                    client,
+                )))
+            }
+        }
+    }
+
+    fn connect_postgres(
+        &self,
+        config: &::postgres::Config,
+    ) -> Result<::postgres::Client, StoreError> {
+        config
+            .connect(::postgres::NoTls)
+            .map_err(|e| StoreError::Postgres {
+                location: self.location(),
+                source: e.into(),
+            })
     }
 
     /// Runs a read on a blocking thread with a pooled connection.
@@ -216,80 +240,107 @@ impl Store {
             })?
     }
 
-    /// Runs a read on the calling thread. For callers that are already off the async threads,
-    /// or whose query is a single primary-key lookup.
+    /// Runs a read on the calling thread, which must not be an async one.
     pub fn read_blocking<T>(
         &self,
         f: impl FnOnce(&dyn Backend) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        let pooled = self.lock_idle().pop();
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => self.connect().map_err(|e| {
-                tracing::error!(error = %e, "cannot open read connection");
-                ApiError::internal()
-            })?,
-        };
-        let result = f(&conn);
-        let mut idle = self.lock_idle();
+        match &self.backing {
+            Backing::Sqlite { path, idle } => {
+                let conn = idle.take_or(|| sqlite::connect(path))?;
+                let result = f(&conn);
+                idle.give(conn);
+                result
+            }
+            Backing::Postgres { config, idle } => {
+                let mut client = idle.take_or(|| self.connect_postgres(config))?;
+                let result = postgres::read(&mut client, f);
+                // A connection that broke (the database restarted) is not kept.
+                if !client.is_closed() {
+                    idle.give(client);
+                }
+                result
+            }
+        }
+    }
+
+    /// Runs `f` in one transaction of its own, outside the writer: for `quid admin`, which
+    /// works on the database whether or not servers run on it (the backend's locks order
+    /// them). Events `f` emits are stored, and reach clients when they next resume.
+    pub fn write_once<T>(
+        &self,
+        f: impl FnOnce(&mut writer::WriteCtx) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        match &self.backing {
+            Backing::Sqlite { path, .. } => {
+                let mut conn = sqlite::connect(path).map_err(log_open_failure)?;
+                writer::write_once(&mut conn, f)
+            }
+            Backing::Postgres { config, .. } => {
+                let mut client = self.connect_postgres(config).map_err(log_open_failure)?;
+                postgres::write_once(&mut client, f)
+            }
+        }
+    }
+}
+
+impl Drop for Store {
+    /// PostgreSQL's client says goodbye to the server by blocking on a runtime of its own,
+    /// which panics on an async thread, where the server's last handle to the store goes: the
+    /// idle clients are closed on a thread of their own.
+    fn drop(&mut self) {
+        if let Backing::Postgres { idle, .. } = &self.backing {
+            let clients = std::mem::take(&mut *idle.lock());
+            if !clients.is_empty() {
+                let closing = std::thread::Builder::new().name("quid-store-close".into());
+                if let Err(error) = closing.spawn(move || drop(clients)) {
+                    tracing::warn!(%error, "cannot close the database connections cleanly");
+                }
+            }
+        }
+    }
+}
+
+fn log_open_failure(error: StoreError) -> ApiError {
+    tracing::error!(%error, "cannot open a database connection");
+    ApiError::internal()
+}
+
+/// Connections kept for reuse, up to [`MAX_IDLE_READERS`].
+struct Idle<C> {
+    connections: Mutex<Vec<C>>,
+}
+
+impl<C> Default for Idle<C> {
+    fn default() -> Self {
+        Idle {
+            connections: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<C> Idle<C> {
+    /// An idle connection, or a new one from `connect`.
+    fn take_or(&self, connect: impl FnOnce() -> Result<C, StoreError>) -> Result<C, ApiError> {
+        let pooled = self.lock().pop();
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => connect().map_err(log_open_failure),
+        }
+    }
+
+    fn give(&self, conn: C) {
+        let mut idle = self.lock();
         if idle.len() < MAX_IDLE_READERS {
             idle.push(conn);
         }
-        result
     }
 
-    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<C>> {
         // A panic while holding this lock leaves only a list of connections behind: still valid.
-        self.idle_readers
+        self.connections
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-enum MigrateError {
-    Sql(rusqlite::Error),
-    TooNew(i64),
-}
-
-fn migrate(conn: &Connection) -> Result<(), MigrateError> {
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(MigrateError::Sql)?;
-    if version > SCHEMA_VERSION {
-        return Err(MigrateError::TooNew(version));
-    }
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let apply = format!(
-            "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
-            index + 1
-        );
-        conn.execute_batch(&apply).map_err(MigrateError::Sql)?;
-    }
-    Ok(())
-}
-
-/// Statements prepared once per connection and reused. Parsing SQL anew on every call cost
-/// the writer more than running it (a profile of the payment path: 40% of its time).
-pub trait Cached {
-    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
-
-    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
-    where
-        P: rusqlite::Params,
-        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
-}
-
-impl Cached for Connection {
-    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
-        self.prepare_cached(sql)?.execute(params)
-    }
-
-    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
-    where
-        P: rusqlite::Params,
-        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    {
-        self.prepare_cached(sql)?.query_row(params, f)
     }
 }
 

@@ -160,13 +160,13 @@ pub struct WriterStats {
 }
 
 impl Writer {
-    /// Starts the writer thread on its own connection to `store`.
+    /// Starts the writer thread on its own connection to `store`. Connecting blocks: call this
+    /// off the async threads.
     pub fn start(
         store: &Store,
         publish: Publish,
     ) -> Result<(Writer, std::thread::JoinHandle<()>), super::StoreError> {
-        let conn = store.connect()?;
-        Self::start_on(conn_for_writer(store, conn)?, publish)
+        Self::start_on(store.connect_writer()?, publish)
     }
 
     /// Starts the writer thread on `conn`, any backend's writing connection.
@@ -205,22 +205,6 @@ impl Writer {
         }
         result.await.unwrap_or_else(|_| Err(ApiError::internal()))
     }
-}
-
-/// SQLite's writing connection: a large page cache (64 MiB), so a busy batch does not spill
-/// pages to the WAL before it commits (readers keep SQLite's default), and a checkpoint every
-/// 10,000 pages rather than 1,000 (docs/PERFORMANCE.md).
-fn conn_for_writer(
-    store: &Store,
-    conn: Connection,
-) -> Result<Box<dyn BatchConnection>, super::StoreError> {
-    conn.pragma_update(None, "cache_size", -65_536)
-        .and_then(|()| conn.pragma_update(None, "wal_autocheckpoint", 10_000))
-        .map_err(|source| super::StoreError::Open {
-            path: store.path().to_owned(),
-            source,
-        })?;
-    Ok(Box::new(conn))
 }
 
 fn run_in_savepoint<T, F>(
@@ -389,7 +373,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_that_panics_is_rolled_back_alone_and_the_writer_goes_on() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db")).unwrap();
+        let store = Store::open_sqlite(&dir.path().join("db")).unwrap();
         let (writer, _thread) = Writer::start(&store, Arc::new(|_: &[Delivery]| {})).unwrap();
         let insert = |name: &'static str| {
             move |ctx: &mut WriteCtx| crate::store::accounts::create_user(ctx, name, "hash")
@@ -421,7 +405,7 @@ mod tests {
         // Regression: `quid admin revoke` beside a running server failed with "internal" when
         // the server wrote between the admin transaction's first read and its first write.
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db")).unwrap();
+        let store = Store::open_sqlite(&dir.path().join("db")).unwrap();
         let mut admin = store.connect().unwrap();
         let server = store.connect().unwrap();
         server.busy_timeout(std::time::Duration::ZERO).unwrap();

@@ -9,6 +9,9 @@ pub mod tmux;
 
 use quid::protocol::{ConversationId, RequestBody, results};
 use quid::server::{Server, ServerConfig};
+use quid::store::Store;
+use quid::store::location::{Location, parse_db};
+
 use quid::session::backoff::Backoff;
 use quid::session::connection::Connection;
 use quid::session::{Session, SessionConfig, SessionEvent};
@@ -21,20 +24,113 @@ use url::Url;
 /// Upper bound on any single wait in a test; reaching it means the test failed.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// Runs `f` on a thread of its own: PostgreSQL's blocking client must not run on an async
+/// thread, and the tests' helpers are called from async tests.
+pub fn off_async<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| scope.spawn(f).join().expect("helper thread panicked"))
+}
+
+/// A test's database: a SQLite file in a temporary directory, or a fresh database on the
+/// binary's shared PostgreSQL cluster.
+pub struct TestDb {
+    pub location: Location,
+    /// Where SQLite's file lives, and room for the test's other files either way.
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        TestDb {
+            location: Location::Sqlite(dir.path().join("server.db")),
+            dir,
+        }
+    }
+
+    /// `None`, having said why on stderr, when PostgreSQL is not installed.
+    pub fn postgres() -> Option<TestDb> {
+        let cluster = postgres::PgCluster::shared()?;
+        let url = off_async(|| cluster.new_database());
+        Some(TestDb {
+            location: parse_db(&url).unwrap(),
+            dir: tempfile::tempdir().unwrap(),
+        })
+    }
+
+    /// A path for the test's own files (client state and the like).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// What the helpers take for a database: a `Location`, or a SQLite file's path.
+pub trait Db {
+    fn location(&self) -> Location;
+}
+
+impl Db for Location {
+    fn location(&self) -> Location {
+        self.clone()
+    }
+}
+
+impl Db for Path {
+    fn location(&self) -> Location {
+        Location::Sqlite(self.to_owned())
+    }
+}
+
+impl Db for PathBuf {
+    fn location(&self) -> Location {
+        Location::Sqlite(self.clone())
+    }
+}
+
+/// Runs each named test function (`async fn NAME(db: TestDb)`) twice, as `NAME::sqlite` and
+/// `NAME::postgres`; the second skips, loudly, when PostgreSQL is not installed. Prefix the
+/// list with `multi_thread:` for tests that need two runtime threads.
+#[macro_export]
+macro_rules! on_each_backend {
+    (multi_thread: $($name:ident),* $(,)?) => {
+        $crate::on_each_backend!(
+            @with #[tokio::test(flavor = "multi_thread", worker_threads = 2)] $($name),*
+        );
+    };
+    (@with #[$attr:meta] $($name:ident),*) => {$(
+        mod $name {
+            #[$attr]
+            async fn sqlite() {
+                super::$name($crate::common::TestDb::sqlite()).await
+            }
+
+            #[$attr]
+            async fn postgres() {
+                if let Some(db) = $crate::common::TestDb::postgres() {
+                    super::$name(db).await
+                }
+            }
+        }
+    )*};
+    ($($name:ident),* $(,)?) => {
+        $crate::on_each_backend!(@with #[tokio::test] $($name),*);
+    };
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
-    pub db: PathBuf,
+    pub db: Location,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl TestServer {
-    pub async fn start(db: &Path) -> TestServer {
+    pub async fn start(db: &(impl Db + ?Sized)) -> TestServer {
         Self::start_with(db, ServerConfig::default()).await
     }
 
-    pub async fn start_with(db: &Path, config: ServerConfig) -> TestServer {
-        let server = Server::bind("127.0.0.1:0".parse().unwrap(), db, config)
+    pub async fn start_with(db: &(impl Db + ?Sized), config: ServerConfig) -> TestServer {
+        let db = db.location();
+        let server = Server::bind("127.0.0.1:0".parse().unwrap(), &db, config)
             .await
             .expect("server binds");
         let addr = server.local_addr().unwrap();
@@ -44,7 +140,7 @@ impl TestServer {
         }));
         TestServer {
             addr,
-            db: db.to_owned(),
+            db,
             stop: Some(stop),
             task: Some(task),
         }
@@ -138,11 +234,16 @@ pub async fn open_direct(connection: &Connection, username: &str) -> Conversatio
     opened.conversation.id
 }
 
+/// The store at `db`, for a helper to read or write it directly, as `quid admin` does.
+fn open_store(db: &(impl Db + ?Sized)) -> std::sync::Arc<Store> {
+    let location = db.location();
+    off_async(|| Store::open(&location)).unwrap()
+}
+
 /// Asserts every ledger invariant holds on the database at `db`.
-pub fn assert_ledger_ok(db: &Path) {
-    let store = quid::store::Store::open(db).unwrap();
-    let conn = store.connect().unwrap();
-    let findings = quid::store::audit::Audit::audit_ledger(&conn).unwrap();
+pub fn assert_ledger_ok(db: &(impl Db + ?Sized)) {
+    let store = open_store(db);
+    let findings = off_async(|| store.read_blocking(|db| db.audit_ledger())).unwrap();
     let broken: Vec<_> = findings
         .iter()
         .filter(|f| !f.violations.is_empty())
@@ -155,17 +256,14 @@ pub fn assert_ledger_ok(db: &Path) {
 }
 
 /// Funds `username` with `amount` from issuance, as `quid admin mint` does.
-pub fn mint(db: &Path, username: &str, amount: quid::money::Money) {
-    let store = quid::store::Store::open(db).unwrap();
-    let mut conn = store.connect().unwrap();
-    quid::store::writer::write_once(&mut conn, |ctx| {
-        let user = ctx.db().user_by_name(username)?;
-        quid::ledger::payments::mint(
-            ctx,
-            &user,
-            amount,
-            &quid::protocol::payments::IdempotencyKey::random(),
-        )
+pub fn mint(db: &(impl Db + ?Sized), username: &str, amount: quid::money::Money) {
+    let store = open_store(db);
+    off_async(|| {
+        store.write_once(|ctx| {
+            let user = ctx.db().user_by_name(username)?;
+            let key = quid::protocol::payments::IdempotencyKey::random();
+            quid::ledger::payments::mint(ctx, &user, amount, &key)
+        })
     })
     .unwrap();
 }
@@ -175,14 +273,15 @@ pub fn eur(minor: i64) -> quid::money::Money {
 }
 
 /// Makes a bot account in `db`, as `quid admin create-bot` does, and returns its token.
-pub fn create_bot(db: &Path, name: &str, merchant: Option<&str>) -> String {
+pub fn create_bot(db: &(impl Db + ?Sized), name: &str, merchant: Option<&str>) -> String {
     let token = quid::server::auth::new_token();
     let hash = quid::server::auth::token_hash(&token);
-    let store = quid::store::Store::open(db).unwrap();
-    let mut conn = store.connect().unwrap();
-    quid::store::writer::write_once(&mut conn, |ctx| {
-        let bot = quid::store::accounts::create_bot(ctx, name, merchant)?;
-        quid::store::sessions::insert_token(ctx, &hash, bot.id)
+    let store = open_store(db);
+    off_async(|| {
+        store.write_once(|ctx| {
+            let bot = quid::store::accounts::create_bot(ctx, name, merchant)?;
+            quid::store::sessions::insert_token(ctx, &hash, bot.id)
+        })
     })
     .unwrap();
     token

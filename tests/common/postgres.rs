@@ -6,7 +6,9 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub struct PgCluster {
     dir: tempfile::TempDir,
@@ -70,9 +72,60 @@ impl PgCluster {
         Some(cluster)
     }
 
+    /// One cluster for the whole test binary, started on first use; each test makes a
+    /// database of its own on it ([`PgCluster::new_database`]). A static is never dropped, so a
+    /// watcher process stops the cluster and deletes its files once this process has ended.
+    pub fn shared() -> Option<&'static PgCluster> {
+        static SHARED: OnceLock<Option<PgCluster>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                let cluster = PgCluster::start()?;
+                cluster.stop_after_this_process();
+                Some(cluster)
+            })
+            .as_ref()
+    }
+
     /// The URL quid is given: the `postgres` superuser's database on this cluster.
     pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        self.url_of("postgres")
+    }
+
+    fn url_of(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// A new, empty database on this cluster; returns its URL.
+    pub fn new_database(&self) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("quid_test_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        self.client()
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create a test database");
+        self.url_of(&name)
+    }
+
+    fn stop_after_this_process(&self) {
+        let prefix = match &self.run_as {
+            Some(user) => format!("runuser -u {user} -- "),
+            None => String::new(),
+        };
+        // In the background of a shell that exits at once: the watcher is nobody's child.
+        let script = format!(
+            "(while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+             {prefix}{pg_ctl} -D {data} -m immediate stop; rm -rf {dir}) &",
+            pid = std::process::id(),
+            pg_ctl = self.bin.join("pg_ctl").display(),
+            data = self.data().display(),
+            dir = self.dir.path().display(),
+        );
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("start the cluster's watcher");
     }
 
     /// A client connected to the cluster.

@@ -1,6 +1,7 @@
 //! From an accepted TCP stream to a websocket with an identity: TLS if the server has a
 //! certificate, the HTTP request head (plain endpoints such as `/healthz` are answered here and
-//! end), then the websocket handshake, which checks the bearer token (HTTP 401 for a bad one).
+//! end), the bearer token's lookup, then the websocket handshake, which refuses a bad token
+//! with HTTP 401.
 
 use crate::protocol::{User, WS_PATH};
 use crate::server::transport::{self, Rewind};
@@ -42,8 +43,55 @@ pub(super) async fn open(tcp: TcpStream, state: &ServerState) -> anyhow::Result<
         http::answer(stream, endpoint, state).await?;
         return Ok(Opened::Http);
     }
-    let (socket, identity) = upgrade(Rewind::new(head.bytes, stream), state).await?;
+    // Before the handshake, whose callback cannot await a database read.
+    let verdict = authenticate(head.authorization.as_deref(), state).await;
+    let (socket, identity) = upgrade(Rewind::new(head.bytes, stream), state, verdict).await?;
     Ok(Opened::Websocket(socket, identity))
+}
+
+/// Why an upgrade is refused: an HTTP status and a sentence for the client to show.
+type Refusal = (StatusCode, String);
+
+/// Who the Authorization header (`Bearer TOKEN`) says the client is; anonymous without one.
+async fn authenticate(
+    authorization: Option<&str>,
+    state: &ServerState,
+) -> Result<Identity, Refusal> {
+    let Some(header) = authorization else {
+        // Anonymous: may only register and log in.
+        return Ok(Identity {
+            user: None,
+            token_hash: None,
+        });
+    };
+    let token = header.strip_prefix("Bearer ").ok_or_else(|| {
+        (
+            StatusCode::UNAUTHORIZED,
+            "Authorization must be \"Bearer TOKEN\"".to_owned(),
+        )
+    })?;
+    let hash = auth::token_hash(token.trim());
+    let lookup = hash.clone();
+    let user = state
+        .store
+        .read(move |db| db.user_for_token(&lookup))
+        .await
+        .map_err(|_| {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "store failure".to_owned(),
+            )
+        })?
+        .ok_or_else(|| {
+            (
+                StatusCode::UNAUTHORIZED,
+                "invalid or revoked token; log in again".to_owned(),
+            )
+        })?;
+    Ok(Identity {
+        user: Some(user),
+        token_hash: Some(hash),
+    })
 }
 
 // tungstenite's handshake callback dictates the (large) rejection type.
@@ -51,69 +99,33 @@ pub(super) async fn open(tcp: TcpStream, state: &ServerState) -> anyhow::Result<
 async fn upgrade(
     stream: Rewind,
     state: &ServerState,
+    verdict: Result<Identity, Refusal>,
 ) -> Result<(Socket, Identity), tokio_tungstenite::tungstenite::Error> {
-    let mut identity = Identity {
-        user: None,
-        token_hash: None,
-    };
     let config = WebSocketConfig::default()
         .max_message_size(Some(state.config.max_frame_bytes))
         .max_frame_size(Some(state.config.max_frame_bytes))
         .read_buffer_size(READ_CHUNK_BYTES)
         // Write each frame at once; the sending task batches nothing on purpose.
         .write_buffer_size(0);
+    let mut identity = None;
     let check = |request: &HttpRequest, response: Response| {
-        check_upgrade(request, state, &mut identity).map(|()| response)
+        if request.uri().path() != WS_PATH {
+            return Err(refuse((
+                StatusCode::NOT_FOUND,
+                format!("quid speaks its protocol at {WS_PATH}"),
+            )));
+        }
+        identity = Some(verdict.map_err(refuse)?);
+        Ok(response)
     };
     let socket =
         tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config)).await?;
+    // The callback ran and accepted, or the handshake failed above.
+    let identity = identity.ok_or(tokio_tungstenite::tungstenite::Error::ConnectionClosed)?;
     Ok((socket, identity))
 }
 
-#[allow(clippy::result_large_err)]
-/// Runs inside the handshake, which cannot await: the token lookup is one primary-key read.
-fn check_upgrade(
-    request: &HttpRequest,
-    state: &ServerState,
-    identity: &mut Identity,
-) -> Result<(), ErrorResponse> {
-    if request.uri().path() != WS_PATH {
-        return Err(refuse(
-            StatusCode::NOT_FOUND,
-            format!("quid speaks its protocol at {WS_PATH}"),
-        ));
-    }
-    let Some(header) = request.headers().get("authorization") else {
-        return Ok(()); // Anonymous: may only register and log in.
-    };
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            refuse(
-                StatusCode::UNAUTHORIZED,
-                "Authorization must be \"Bearer TOKEN\"".into(),
-            )
-        })?;
-    let hash = auth::token_hash(token.trim());
-    let lookup = hash.clone();
-    let user = state
-        .store
-        .read_blocking(move |conn| conn.user_for_token(&lookup))
-        .map_err(|_| refuse(StatusCode::INTERNAL_SERVER_ERROR, "store failure".into()))?
-        .ok_or_else(|| {
-            refuse(
-                StatusCode::UNAUTHORIZED,
-                "invalid or revoked token; log in again".into(),
-            )
-        })?;
-    identity.user = Some(user);
-    identity.token_hash = Some(hash);
-    Ok(())
-}
-
-fn refuse(status: StatusCode, body: String) -> ErrorResponse {
+fn refuse((status, body): Refusal) -> ErrorResponse {
     let mut response = ErrorResponse::new(Some(body));
     *response.status_mut() = status;
     response

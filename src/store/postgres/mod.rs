@@ -1,13 +1,19 @@
-//! The PostgreSQL backend, for several server nodes on one database (issue 11), growing in
-//! steps. So far: the schema and its migrations, applied at start by whichever node comes
-//! first; the whole of `store::Backend` on a transaction (`PgTx`), held to the same contracts
-//! as SQLite's by `tests/backends.rs`; and the writer's batches (`BatchConnection`), so that
-//! `store::writer::Writer` runs on PostgreSQL with a savepoint per request. Not yet: a read
-//! pool and `quid serve --db postgres://...` on it, and the nodes' wake-ups (LISTEN/NOTIFY).
+//! The PostgreSQL backend, for several server nodes on one database (issue 11): the schema and
+//! its migrations, applied at start by whichever node comes first; the whole of
+//! `store::Backend` on a transaction (`PgTx`), held to the same contracts as SQLite's by
+//! `tests/backends.rs`; connections for reads and one-off writes; and the writer's batches
+//! (`BatchConnection`), so that `store::writer::Writer` runs on PostgreSQL with a savepoint per
+//! request.
+//!
+//! Every node's writer takes one advisory lock for each batch: the nodes' batches take turns,
+//! so two batches that lock the same rows in different orders can never deadlock. Correctness
+//! does not rest on it (balances are locked `FOR UPDATE`, status changes are conditional),
+//! only progress does.
 //!
 //! The driver is `postgres`, rust-postgres's blocking client over tokio-postgres: the store's
 //! seam is synchronous because requests run on writer threads in batches, one savepoint each,
-//! and this backend is to keep that shape.
+//! and this backend is to keep that shape. Its calls must not run on an async thread (it
+//! drives a runtime of its own), so the server calls them from blocking threads only.
 
 mod bills;
 mod chat;
@@ -15,7 +21,8 @@ mod sessions;
 mod users;
 mod wallets;
 
-use super::writer::{BatchConnection, BatchTx};
+use super::Backend;
+use super::writer::{BatchConnection, BatchTx, WriteCtx};
 use crate::protocol::ApiError;
 use std::cell::{RefCell, RefMut};
 
@@ -63,13 +70,80 @@ impl BatchTx for PgTx<'_> {
 }
 
 /// A writer's connection: each batch is one transaction, committed before anyone is told.
-impl BatchConnection for postgres::Client {
+/// A lost connection (PostgreSQL restarted, a network cut) fails the batch it was in; the next
+/// batch connects anew.
+pub struct PgWriter {
+    config: postgres::Config,
+    client: Option<postgres::Client>,
+}
+
+impl PgWriter {
+    pub fn new(config: postgres::Config, client: postgres::Client) -> PgWriter {
+        PgWriter {
+            config,
+            client: Some(client),
+        }
+    }
+
+    fn client(&mut self) -> Result<&mut postgres::Client, ApiError> {
+        if self.client.as_ref().is_none_or(postgres::Client::is_closed) {
+            self.client = Some(self.config.connect(postgres::NoTls)?);
+        }
+        self.client.as_mut().ok_or_else(ApiError::internal)
+    }
+}
+
+impl BatchConnection for PgWriter {
     fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError> {
-        let tx = PgTx::new(self.transaction()?);
+        let tx = writing_transaction(self.client()?)?;
         run(&tx);
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Any number, the same in every node: the lock every writing transaction holds, so that the
+/// nodes' batches (and `quid admin`'s writes) take turns.
+const WRITER_LOCK: i64 = 0x7175_6964_7772; // "quidwr"
+
+/// A transaction that holds the writers' lock until it ends.
+fn writing_transaction(client: &mut postgres::Client) -> Result<PgTx<'_>, ApiError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])?;
+    Ok(PgTx::new(tx))
+}
+
+/// Runs `f` in one writing transaction on `client`: `quid admin`'s writes.
+pub fn write_once<T>(
+    client: &mut postgres::Client,
+    f: impl FnOnce(&mut WriteCtx) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let tx = writing_transaction(client)?;
+    let (value, _deliveries) = super::writer::apply(&tx, f)?;
+    tx.commit()?;
+    Ok(value)
+}
+
+/// Runs `f` in a transaction of its own, so that its queries see one snapshot's rows.
+pub fn read<T>(
+    client: &mut postgres::Client,
+    f: impl FnOnce(&dyn Backend) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .start()?;
+    let tx = PgTx::new(tx);
+    let value = f(&tx)?;
+    tx.commit()?;
+    Ok(value)
+}
+
+/// Connects to the database and brings its schema up to date.
+pub fn open(config: &postgres::Config) -> Result<postgres::Client, OpenError> {
+    let mut client = config.connect(postgres::NoTls)?;
+    migrate(&mut client)?;
+    Ok(client)
 }
 
 impl From<postgres::Error> for ApiError {
@@ -86,8 +160,9 @@ const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
 /// nodes start at once.
 const MIGRATION_LOCK: i64 = 0x7175_6964; // "quid" in ASCII
 
+/// Why a PostgreSQL database could not be opened.
 #[derive(Debug, thiserror::Error)]
-pub enum MigrateError {
+pub enum OpenError {
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] postgres::Error),
     #[error(
@@ -99,7 +174,7 @@ pub enum MigrateError {
 
 /// Brings the database's schema up to this build's version, in one transaction under an
 /// advisory lock, so that nodes starting together apply each migration once.
-pub fn migrate(client: &mut postgres::Client) -> Result<(), MigrateError> {
+pub fn migrate(client: &mut postgres::Client) -> Result<(), OpenError> {
     let known = MIGRATIONS.len() as i64;
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
@@ -108,7 +183,7 @@ pub fn migrate(client: &mut postgres::Client) -> Result<(), MigrateError> {
         .query_opt("SELECT version FROM quid_schema", &[])?
         .map_or(0, |row| row.get(0));
     if found > known {
-        return Err(MigrateError::TooNew { found, known });
+        return Err(OpenError::TooNew { found, known });
     }
     for migration in &MIGRATIONS[found as usize..] {
         tx.batch_execute(migration)?;
