@@ -21,7 +21,7 @@ fn message_text(event: SessionEvent) -> Option<String> {
 }
 
 async fn two_users_chat_both_ways(db: TestDb) {
-    let server = TestServer::start(&db.location).await;
+    let server = TestServer::start(&db).await;
     let alice_token = register(&server.url(), "alice").await;
     let bob_token = register(&server.url(), "bob").await;
     let (alice, mut alice_events) = session(&server.url(), &alice_token, &db.path("alice"));
@@ -78,7 +78,7 @@ async fn history(
 }
 
 async fn history_pages_backwards_without_gaps_or_overlap(db: TestDb) {
-    let server = TestServer::start(&db.location).await;
+    let server = TestServer::start(&db).await;
     register(&server.url(), "bob").await;
     let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
     let conversation = open_direct(&alice, "bob").await;
@@ -113,7 +113,7 @@ async fn history_pages_backwards_without_gaps_or_overlap(db: TestDb) {
 }
 
 async fn a_resend_with_the_same_client_id_stores_one_message(db: TestDb) {
-    let server = TestServer::start(&db.location).await;
+    let server = TestServer::start(&db).await;
     register(&server.url(), "bob").await;
     let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
     let conversation = open_direct(&alice, "bob").await;
@@ -136,7 +136,7 @@ async fn a_resend_with_the_same_client_id_stores_one_message(db: TestDb) {
 }
 
 async fn a_non_member_is_forbidden(db: TestDb) {
-    let server = TestServer::start(&db.location).await;
+    let server = TestServer::start(&db).await;
     register(&server.url(), "bob").await;
     let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
     let carol = connect(&server.url(), &register(&server.url(), "carol").await).await;
@@ -179,7 +179,7 @@ async fn a_non_member_is_forbidden(db: TestDb) {
 }
 
 async fn groups_fan_out_and_a_leaver_loses_access(db: TestDb) {
-    let server = TestServer::start(&db.location).await;
+    let server = TestServer::start(&db).await;
     let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
     let bob_token = register(&server.url(), "bob").await;
     let bob = connect(&server.url(), &bob_token).await;
@@ -241,7 +241,7 @@ async fn groups_fan_out_and_a_leaver_loses_access(db: TestDb) {
 }
 
 async fn unread_counts_follow_mark_read_and_survive_a_restart(db: TestDb) {
-    let server = TestServer::start(&db.location).await;
+    let server = TestServer::start(&db).await;
     let alice_token = register(&server.url(), "alice").await;
     let bob_token = register(&server.url(), "bob").await;
     let alice = connect(&server.url(), &alice_token).await;
@@ -266,7 +266,7 @@ async fn unread_counts_follow_mark_read_and_survive_a_restart(db: TestDb) {
     drop((alice, bob));
     server.stop().await;
 
-    let server = TestServer::start(&db.location).await;
+    let server = TestServer::start(&db).await;
     let bob = connect(&server.url(), &bob_token).await;
     let list: results::Conversations = bob.request(RequestBody::Conversations).await.unwrap();
     assert_eq!(list.conversations[0].unread, 1);

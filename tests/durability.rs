@@ -10,12 +10,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use url::Url;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_server_loses_nothing_it_acknowledged() {
+async fn a_killed_server_loses_nothing_it_acknowledged(db: TestDb) {
     const SENDERS: usize = 4;
     const ACKS_BEFORE_KILL: usize = 60;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.db");
     let server = ServerProcess::start(&db, "127.0.0.1:0");
     let url = Url::parse(&format!("ws://{}", server.addr)).unwrap();
     register(&url, "bob").await;
@@ -89,3 +86,8 @@ async fn a_killed_server_loses_nothing_it_acknowledged() {
     assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
     drop(server);
 }
+
+on_each_backend!(
+    multi_thread:
+    a_killed_server_loses_nothing_it_acknowledged,
+);

@@ -79,8 +79,7 @@ async fn paid_events_until_caught_up(bot: &mut Bot) -> Vec<InvoiceId> {
 }
 
 struct Shop {
-    _dir: tempfile::TempDir,
-    db: std::path::PathBuf,
+    db: TestDb,
     server: TestServer,
     shop_token: String,
     shop: Connection,
@@ -89,9 +88,7 @@ struct Shop {
     conversation: quid::protocol::ConversationId,
 }
 
-async fn shop() -> Shop {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.db");
+async fn shop(db: TestDb) -> Shop {
     let config = quid::server::ServerConfig {
         expiry_sweep: Duration::from_millis(100),
         ..Default::default()
@@ -104,7 +101,6 @@ async fn shop() -> Shop {
     let shop = connect(&server.url(), &shop_token).await;
     let conversation = open_direct(&alice, "shop").await;
     Shop {
-        _dir: dir,
         db,
         server,
         shop_token,
@@ -135,9 +131,8 @@ fn state_dir(root: &Path) -> std::path::PathBuf {
     root.join("bot-state")
 }
 
-#[tokio::test]
-async fn a_paid_invoice_reaches_its_bot_exactly_once_even_when_it_was_away() {
-    let s = shop().await;
+async fn a_paid_invoice_reaches_its_bot_exactly_once_even_when_it_was_away(db: TestDb) {
+    let s = shop(db).await;
     let bot_dir = tempfile::tempdir().unwrap();
     let mut bot = Bot::connect(
         s.server.url(),
@@ -201,9 +196,8 @@ async fn a_paid_invoice_reaches_its_bot_exactly_once_even_when_it_was_away() {
     assert_ledger_ok(&s.db);
 }
 
-#[tokio::test]
-async fn every_invoice_refusal_has_its_code_and_moves_nothing() {
-    let s = shop().await;
+async fn every_invoice_refusal_has_its_code_and_moves_nothing(db: TestDb) {
+    let s = shop(db).await;
     let carol = connect(&s.server.url(), &register(&s.server.url(), "carol").await).await;
     mint(&s.db, "carol", eur(5_000));
 
@@ -238,11 +232,7 @@ async fn every_invoice_refusal_has_its_code_and_moves_nothing() {
         ErrorCode::InvoiceAlreadyPaid
     );
 
-    let (_alice, mut alice_events) = session(
-        &s.server.url(),
-        &s.alice_token,
-        &s.db.with_extension("alice"),
-    );
+    let (_alice, mut alice_events) = session(&s.server.url(), &s.alice_token, &s.db.path("alice"));
     caught_up(&mut alice_events).await;
     let short: results::InvoiceMade = s
         .shop
@@ -273,9 +263,8 @@ async fn every_invoice_refusal_has_its_code_and_moves_nothing() {
     assert_ledger_ok(&s.db);
 }
 
-#[tokio::test]
-async fn refunds_in_part_and_in_full_never_exceed_the_payment_and_retries_refund_once() {
-    let s = shop().await;
+async fn refunds_in_part_and_in_full_never_exceed_the_payment_and_retries_refund_once(db: TestDb) {
+    let s = shop(db).await;
     let made: results::InvoiceMade = s
         .shop
         .request(invoice_body(s.conversation, 980, None))
@@ -324,21 +313,17 @@ async fn refunds_in_part_and_in_full_never_exceed_the_payment_and_retries_refund
     assert_ledger_ok(&s.db);
 }
 
-#[tokio::test]
-async fn the_coffee_shop_sells_confirms_and_refunds() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.db");
+async fn the_coffee_shop_sells_confirms_and_refunds(db: TestDb) {
     let server = TestServer::start(&db).await;
     let alice_token = register(&server.url(), "alice").await;
     mint(&db, "alice", eur(2_000));
     let coffee_token = create_bot(&db, "coffee", Some("Quid Coffee"));
-    let bot = Bot::connect(server.url(), coffee_token, dir.path().join("coffee")).unwrap();
+    let bot = Bot::connect(server.url(), coffee_token, db.path("coffee")).unwrap();
     let shop = tokio::spawn(quid::bot::coffee_shop::run(bot));
 
     let alice = connect(&server.url(), &alice_token).await;
     let conversation = open_direct(&alice, "coffee").await;
-    let (alice_session, mut events) =
-        session(&server.url(), &alice_token, &dir.path().join("alice"));
+    let (alice_session, mut events) = session(&server.url(), &alice_token, &db.path("alice"));
     caught_up(&mut events).await;
     let say = |text: &str| {
         alice_session.send_message(
@@ -395,3 +380,10 @@ async fn the_coffee_shop_sells_confirms_and_refunds() {
     server.stop().await;
     assert_ledger_ok(&db);
 }
+
+on_each_backend!(
+    a_paid_invoice_reaches_its_bot_exactly_once_even_when_it_was_away,
+    every_invoice_refusal_has_its_code_and_moves_nothing,
+    refunds_in_part_and_in_full_never_exceed_the_payment_and_retries_refund_once,
+    the_coffee_shop_sells_confirms_and_refunds,
+);

@@ -5,16 +5,18 @@
 
 mod common;
 
-use common::eur;
+use common::{TestDb, eur};
 use proptest::prelude::*;
 use quid::ledger::limits::Limits;
 use quid::ledger::payments::{PayOrder, mint, pay};
 use quid::ledger::requests::{RequestOrder, cancel, decline, pay_request, request_money};
 use quid::protocol::payments::{IdempotencyKey, PaymentRequestId};
 use quid::protocol::{ApiError, User};
-use quid::store::writer::{WriteCtx, write_once};
+use quid::store::writer::WriteCtx;
 use quid::store::{Store, accounts};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 const PEOPLE: [&str; 3] = ["alice", "bob", "carol"];
 /// The shop's place in the model.
@@ -109,7 +111,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 struct Run {
-    conn: rusqlite::Connection,
+    store: Arc<Store>,
     users: Vec<User>,
     /// The merchant bot; its balance is `model[SHOP]`.
     shop: User,
@@ -125,7 +127,7 @@ impl Run {
         &mut self,
         f: impl FnOnce(&mut WriteCtx) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        write_once(&mut self.conn, f)
+        self.store.write_once(f)
     }
 
     fn apply(&mut self, op: &Op) {
@@ -144,8 +146,9 @@ impl Run {
                 key: k,
             } => {
                 let (me, key) = (self.users[*from].clone(), key(k, *from));
+                let to_name = self.users[*to].username.clone();
                 let order = PayOrder {
-                    to: PEOPLE[*to],
+                    to: &to_name,
                     amount: eur(*minor),
                     memo: "",
                     conversation_id: None,
@@ -165,8 +168,9 @@ impl Run {
                 key: k,
             } => {
                 let (me, key) = (self.users[*requester].clone(), key(k, *requester + 10));
+                let payer_name = self.users[*payer].username.clone();
                 let order = RequestOrder {
-                    payer: PEOPLE[*payer],
+                    payer: &payer_name,
                     amount: eur(*minor),
                     memo: "",
                     conversation_id: None,
@@ -192,9 +196,10 @@ impl Run {
                     self.write(|ctx| pay_request(ctx, &me, id, &key, &Limits::default()))
                     && !paid.duplicate
                 {
-                    let to = PEOPLE
+                    let to = self
+                        .users
                         .iter()
-                        .position(|p| *p == paid.transfer.to.username)
+                        .position(|u| u.username == paid.transfer.to.username)
                         .unwrap();
                     *self.model.entry(*who).or_default() -= paid.transfer.amount.amount_minor;
                     *self.model.entry(to).or_default() += paid.transfer.amount.amount_minor;
@@ -206,6 +211,7 @@ impl Run {
                 key: k,
             } => {
                 let (shop, key) = (self.shop.clone(), key(k, 30));
+                let buyer_name = self.users[*buyer].username.clone();
                 let items = [quid::protocol::payments::LineItem {
                     name: "thing".into(),
                     quantity: 1,
@@ -213,7 +219,7 @@ impl Run {
                 }];
                 let made = self.write(|ctx| {
                     let conversation =
-                        quid::store::conversations::open_direct(ctx, &shop, PEOPLE[*buyer])?;
+                        quid::store::conversations::open_direct(ctx, &shop, &buyer_name)?;
                     let order = quid::ledger::invoices::InvoiceOrder {
                         conversation_id: conversation.id,
                         items: &items,
@@ -263,9 +269,10 @@ impl Run {
                     self.write(|ctx| quid::ledger::invoices::refund(ctx, &shop, id, amount, &key))
                     && !refunded.duplicate
                 {
-                    let buyer = PEOPLE
+                    let buyer = self
+                        .users
                         .iter()
-                        .position(|p| *p == refunded.invoice.buyer.username)
+                        .position(|u| u.username == refunded.invoice.buyer.username)
                         .unwrap();
                     *self.model.entry(SHOP).or_default() -= refunded.transfer.amount.amount_minor;
                     *self.model.entry(buyer).or_default() += refunded.transfer.amount.amount_minor;
@@ -289,39 +296,83 @@ impl Run {
     }
 }
 
+/// Runs `ops` among new people (names ending in a number of their own, so that cases can
+/// share a database): every invariant holds afterwards, and each account holds what the model
+/// says.
+fn check(ops: &[Op], store: &Arc<Store>) -> Result<(), TestCaseError> {
+    static CASE: AtomicUsize = AtomicUsize::new(0);
+    let case = CASE.fetch_add(1, Ordering::Relaxed);
+    let create = |name: &str, bot: bool| {
+        let name = format!("{name}{case}");
+        store
+            .write_once(|ctx| match bot {
+                true => accounts::create_bot(ctx, &name, Some("The Shop")),
+                false => accounts::create_user(ctx, &name, "not a real hash"),
+            })
+            .unwrap()
+    };
+    let users = PEOPLE.iter().map(|name| create(name, false)).collect();
+    let shop = create("shop", true);
+    let mut run = Run {
+        store: Arc::clone(store),
+        users,
+        shop,
+        requests: Vec::new(),
+        invoices: Vec::new(),
+        model: HashMap::new(),
+    };
+    for op in ops {
+        run.apply(op);
+    }
+    let findings = run.store.read_blocking(|db| db.audit_ledger()).unwrap();
+    prop_assert!(
+        findings.iter().all(|f| f.violations.is_empty()),
+        "{}",
+        quid::ledger::check::report(&findings)
+    );
+    for (index, user) in run.users.iter().chain([&run.shop]).enumerate() {
+        let held: i64 = run
+            .store
+            .read_blocking(|db| db.balances(user.id))
+            .unwrap()
+            .iter()
+            .map(|m| m.amount_minor)
+            .sum();
+        prop_assert_eq!(
+            held,
+            run.model.get(&index).copied().unwrap_or(0),
+            "{}",
+            user.username
+        );
+    }
+    Ok(())
+}
+
+/// One database on PostgreSQL for every case (making one costs more than a case); `None` when
+/// PostgreSQL is not installed.
+fn shared_postgres() -> Option<&'static (TestDb, Arc<Store>)> {
+    static SHARED: OnceLock<Option<(TestDb, Arc<Store>)>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            let db = TestDb::postgres()?;
+            let store = Store::open(&db.location).unwrap();
+            Some((db, store))
+        })
+        .as_ref()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_operations_keep_every_invariant(ops in prop::collection::vec(op(), 1..40)) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(&dir.path().join("ledger.db")).unwrap();
-        let mut conn = store.connect().unwrap();
-        let users = PEOPLE
-            .iter()
-            .map(|name| write_once(&mut conn, |ctx| accounts::create_user(ctx, name, "not a real hash")).unwrap())
-            .collect();
-        let shop = write_once(&mut conn, |ctx| accounts::create_bot(ctx, "shop", Some("The Shop"))).unwrap();
-        let mut run = Run { conn, users, shop, requests: Vec::new(), invoices: Vec::new(), model: HashMap::new() };
-        for op in &ops {
-            run.apply(op);
-        }
-        let findings = quid::store::audit::Audit::audit_ledger(&run.conn).unwrap();
-        prop_assert!(
-            findings.iter().all(|f| f.violations.is_empty()),
-            "{}", quid::ledger::check::report(&findings)
-        );
-        for (index, user) in run.users.iter().chain([&run.shop]).enumerate() {
-            let held: i64 = accounts_balance(&run.conn, user);
-            prop_assert_eq!(held, run.model.get(&index).copied().unwrap_or(0), "{}", user.username);
-        }
+    fn random_operations_keep_every_invariant_on_sqlite(ops in prop::collection::vec(op(), 1..40)) {
+        let db = TestDb::sqlite();
+        check(&ops, &Store::open(&db.location).unwrap())?;
     }
-}
 
-fn accounts_balance(conn: &rusqlite::Connection, user: &User) -> i64 {
-    quid::store::wallets::Wallets::balances(conn, user.id)
-        .unwrap()
-        .iter()
-        .map(|m| m.amount_minor)
-        .sum()
+    #[test]
+    fn random_operations_keep_every_invariant_on_postgres(ops in prop::collection::vec(op(), 1..40)) {
+        let Some((_, store)) = shared_postgres() else { return Ok(()) };
+        check(&ops, store)?;
+    }
 }

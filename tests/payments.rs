@@ -66,8 +66,7 @@ async fn trip(w: &World) -> results::OneConversation {
 }
 
 struct World {
-    _dir: tempfile::TempDir,
-    db: std::path::PathBuf,
+    db: TestDb,
     server: TestServer,
     alice: Connection,
     bob: Connection,
@@ -75,9 +74,7 @@ struct World {
 }
 
 /// alice holds €100, bob €20, carol nothing.
-async fn world(config: ServerConfig) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.db");
+async fn world(db: TestDb, config: ServerConfig) -> World {
     let server = TestServer::start_with(&db, config).await;
     let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
     let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
@@ -85,7 +82,6 @@ async fn world(config: ServerConfig) -> World {
     mint(&db, "alice", eur(10_000));
     mint(&db, "bob", eur(2_000));
     World {
-        _dir: dir,
         db,
         server,
         alice,
@@ -94,9 +90,8 @@ async fn world(config: ServerConfig) -> World {
     }
 }
 
-#[tokio::test]
-async fn a_payment_moves_money_once_however_often_it_is_retried() {
-    let w = world(ServerConfig::default()).await;
+async fn a_payment_moves_money_once_however_often_it_is_retried(db: TestDb) {
+    let w = world(db, ServerConfig::default()).await;
     let key = IdempotencyKey::random();
     let first: results::Paid = w.alice.request(pay("bob", eur(1_250), &key)).await.unwrap();
     let again: results::Paid = w.alice.request(pay("bob", eur(1_250), &key)).await.unwrap();
@@ -131,8 +126,7 @@ async fn a_payment_moves_money_once_however_often_it_is_retried() {
     assert_ledger_ok(&w.db);
 }
 
-#[tokio::test]
-async fn every_refusal_has_its_code_and_moves_nothing() {
+async fn every_refusal_has_its_code_and_moves_nothing(db: TestDb) {
     let config = ServerConfig {
         limits: quid::ledger::limits::Limits {
             per_transfer: vec![eur(5_000)],
@@ -140,7 +134,7 @@ async fn every_refusal_has_its_code_and_moves_nothing() {
         },
         ..ServerConfig::default()
     };
-    let w = world(config).await;
+    let w = world(db, config).await;
     let key = IdempotencyKey::random;
     assert_eq!(
         refused(&w.bob, pay("alice", eur(2_001), &key())).await,
@@ -262,18 +256,14 @@ async fn every_refusal_has_its_code_and_moves_nothing() {
     assert_ledger_ok(&w.db);
 }
 
-#[tokio::test]
-async fn a_request_lives_in_the_conversation_and_both_sides_see_it_paid() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.db");
+async fn a_request_lives_in_the_conversation_and_both_sides_see_it_paid(db: TestDb) {
     let server = TestServer::start(&db).await;
     let alice_token = register(&server.url(), "alice").await;
     let bob_token = register(&server.url(), "bob").await;
     mint(&db, "bob", eur(1_000));
     let alice = connect(&server.url(), &alice_token).await;
     let bob = connect(&server.url(), &bob_token).await;
-    let (_alice_session, mut alice_events) =
-        session(&server.url(), &alice_token, &dir.path().join("a"));
+    let (_alice_session, mut alice_events) = session(&server.url(), &alice_token, &db.path("a"));
     caught_up(&mut alice_events).await;
 
     let asked: results::RequestMade = alice.request(ask("bob", eur(450))).await.unwrap();
@@ -311,9 +301,8 @@ async fn a_request_lives_in_the_conversation_and_both_sides_see_it_paid() {
     assert_ledger_ok(&db);
 }
 
-#[tokio::test]
-async fn a_split_asks_each_member_for_parts_that_sum_exactly() {
-    let w = world(ServerConfig::default()).await;
+async fn a_split_asks_each_member_for_parts_that_sum_exactly(db: TestDb) {
+    let w = world(db, ServerConfig::default()).await;
     let group = trip(&w).await;
     let split: results::Requests = w
         .alice
@@ -334,10 +323,7 @@ async fn a_split_asks_each_member_for_parts_that_sum_exactly() {
     w.server.stop().await;
 }
 
-#[tokio::test]
-async fn an_unpaid_request_expires_on_time_and_cannot_be_paid() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.db");
+async fn an_unpaid_request_expires_on_time_and_cannot_be_paid(db: TestDb) {
     let config = ServerConfig {
         expiry_sweep: Duration::from_millis(100),
         ..ServerConfig::default()
@@ -347,7 +333,7 @@ async fn an_unpaid_request_expires_on_time_and_cannot_be_paid() {
     let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
     mint(&db, "bob", eur(1_000));
     let alice = connect(&server.url(), &alice_token).await;
-    let (_session, mut events) = session(&server.url(), &alice_token, &dir.path().join("a"));
+    let (_session, mut events) = session(&server.url(), &alice_token, &db.path("a"));
     caught_up(&mut events).await;
     let body = RequestBody::RequestMoney {
         from: "bob".into(),
@@ -379,9 +365,8 @@ async fn an_unpaid_request_expires_on_time_and_cannot_be_paid() {
     assert_ledger_ok(&db);
 }
 
-#[tokio::test]
-async fn five_wrong_pins_lock_payments_even_for_the_right_one() {
-    let w = world(ServerConfig::default()).await;
+async fn five_wrong_pins_lock_payments_even_for_the_right_one(db: TestDb) {
+    let w = world(db, ServerConfig::default()).await;
     let _: results::Empty = w
         .alice
         .request(RequestBody::SetPin {
@@ -424,9 +409,8 @@ async fn five_wrong_pins_lock_payments_even_for_the_right_one() {
     w.server.stop().await;
 }
 
-#[tokio::test]
-async fn zero_and_negative_amounts_are_invalid_arguments_not_internal_errors() {
-    let w = world(ServerConfig::default()).await;
+async fn zero_and_negative_amounts_are_invalid_arguments_not_internal_errors(db: TestDb) {
+    let w = world(db, ServerConfig::default()).await;
     let group = trip(&w).await;
     for minor in [0, -500] {
         let key = IdempotencyKey::random();
@@ -457,9 +441,8 @@ async fn zero_and_negative_amounts_are_invalid_arguments_not_internal_errors() {
     w.server.stop().await;
 }
 
-#[tokio::test]
-async fn a_key_belongs_to_one_kind_of_request() {
-    let w = world(ServerConfig::default()).await;
+async fn a_key_belongs_to_one_kind_of_request(db: TestDb) {
+    let w = world(db, ServerConfig::default()).await;
     let key = IdempotencyKey::random();
     let _: results::Paid = w.alice.request(pay("bob", eur(100), &key)).await.unwrap();
     let reused = RequestBody::RequestMoney {
@@ -493,14 +476,13 @@ async fn a_key_belongs_to_one_kind_of_request() {
     w.server.stop().await;
 }
 
-#[tokio::test]
-async fn a_read_never_shows_open_what_a_payment_would_find_expired() {
+async fn a_read_never_shows_open_what_a_payment_would_find_expired(db: TestDb) {
     let config = ServerConfig {
         // The sweeper stays out of it: reads alone must tell.
         expiry_sweep: Duration::from_secs(3600),
         ..ServerConfig::default()
     };
-    let w = world(config).await;
+    let w = world(db, config).await;
     let asked: results::RequestMade = w
         .alice
         .request(RequestBody::RequestMoney {
@@ -531,3 +513,15 @@ async fn a_read_never_shows_open_what_a_payment_would_find_expired() {
     );
     w.server.stop().await;
 }
+
+on_each_backend!(
+    a_payment_moves_money_once_however_often_it_is_retried,
+    every_refusal_has_its_code_and_moves_nothing,
+    a_request_lives_in_the_conversation_and_both_sides_see_it_paid,
+    a_split_asks_each_member_for_parts_that_sum_exactly,
+    an_unpaid_request_expires_on_time_and_cannot_be_paid,
+    five_wrong_pins_lock_payments_even_for_the_right_one,
+    zero_and_negative_amounts_are_invalid_arguments_not_internal_errors,
+    a_key_belongs_to_one_kind_of_request,
+    a_read_never_shows_open_what_a_payment_would_find_expired,
+);

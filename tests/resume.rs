@@ -12,23 +12,21 @@ use quid::session::target::Target;
 use std::collections::HashSet;
 use std::num::NonZeroU32;
 
-#[tokio::test]
-async fn a_client_cut_off_mid_stream_gets_exactly_what_it_missed() {
+async fn a_client_cut_off_mid_stream_gets_exactly_what_it_missed(db: TestDb) {
     const TOTAL: usize = 60;
-    let dir = tempfile::tempdir().unwrap();
     // Alice sends faster than the default rate limit allows; that limit is not under test here.
     let config = ServerConfig {
         rate_per_second: NonZeroU32::new(10_000).unwrap(),
         rate_burst: NonZeroU32::new(10_000).unwrap(),
         ..ServerConfig::default()
     };
-    let server = TestServer::start_with(&dir.path().join("server.db"), config).await;
+    let server = TestServer::start_with(&db, config).await;
     let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
     let bob_token = register(&server.url(), "bob").await;
     let conversation_id = open_direct(&alice, "bob").await;
 
     let proxy = Proxy::start(server.addr).await;
-    let (_bob, mut bob_events) = session(&proxy.url(), &bob_token, &dir.path().join("bob"));
+    let (_bob, mut bob_events) = session(&proxy.url(), &bob_token, &db.path("bob"));
     caught_up(&mut bob_events).await;
 
     // Alice keeps talking while Bob's link is cut and restored underneath the stream.
@@ -75,16 +73,14 @@ async fn a_client_cut_off_mid_stream_gets_exactly_what_it_missed() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn a_message_written_offline_is_sent_once_when_connected() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&dir.path().join("server.db")).await;
+async fn a_message_written_offline_is_sent_once_when_connected(db: TestDb) {
+    let server = TestServer::start(&db).await;
     let alice_token = register(&server.url(), "alice").await;
     let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
     let proxy = Proxy::start(server.addr).await;
     proxy.cut();
 
-    let (alice, mut alice_events) = session(&proxy.url(), &alice_token, &dir.path().join("alice"));
+    let (alice, mut alice_events) = session(&proxy.url(), &alice_token, &db.path("alice"));
     next_matching(&mut alice_events, |e| {
         matches!(e, SessionEvent::Disconnected { .. }).then_some(())
     })
@@ -117,13 +113,11 @@ async fn a_message_written_offline_is_sent_once_when_connected() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn the_outbox_survives_the_client_process_and_is_not_sent_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&dir.path().join("server.db")).await;
+async fn the_outbox_survives_the_client_process_and_is_not_sent_twice(db: TestDb) {
+    let server = TestServer::start(&db).await;
     let alice_token = register(&server.url(), "alice").await;
     let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
-    let alice_dir = dir.path().join("alice");
+    let alice_dir = db.path("alice");
     let proxy = Proxy::start(server.addr).await;
     proxy.cut();
     {
@@ -164,3 +158,9 @@ async fn the_outbox_survives_the_client_process_and_is_not_sent_twice() {
     assert_eq!(texts, ["first", "second"]);
     server.stop().await;
 }
+
+on_each_backend!(
+    a_client_cut_off_mid_stream_gets_exactly_what_it_missed,
+    a_message_written_offline_is_sent_once_when_connected,
+    the_outbox_survives_the_client_process_and_is_not_sent_twice,
+);

@@ -272,13 +272,19 @@ impl Store {
         f: impl FnOnce(&mut writer::WriteCtx) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         match &self.backing {
-            Backing::Sqlite { path, .. } => {
-                let mut conn = sqlite::connect(path).map_err(log_open_failure)?;
-                writer::write_once(&mut conn, f)
+            Backing::Sqlite { path, idle } => {
+                let mut conn = idle.take_or(|| sqlite::connect(path))?;
+                let result = writer::write_once(&mut conn, f);
+                idle.give(conn);
+                result
             }
-            Backing::Postgres { config, .. } => {
-                let mut client = self.connect_postgres(config).map_err(log_open_failure)?;
-                postgres::write_once(&mut client, f)
+            Backing::Postgres { config, idle } => {
+                let mut client = idle.take_or(|| self.connect_postgres(config))?;
+                let result = postgres::write_once(&mut client, f);
+                if !client.is_closed() {
+                    idle.give(client);
+                }
+                result
             }
         }
     }

@@ -74,6 +74,12 @@ impl Db for Location {
     }
 }
 
+impl Db for TestDb {
+    fn location(&self) -> Location {
+        self.location.clone()
+    }
+}
+
 impl Db for Path {
     fn location(&self) -> Location {
         Location::Sqlite(self.to_owned())
@@ -234,8 +240,9 @@ pub async fn open_direct(connection: &Connection, username: &str) -> Conversatio
     opened.conversation.id
 }
 
-/// The store at `db`, for a helper to read or write it directly, as `quid admin` does.
-fn open_store(db: &(impl Db + ?Sized)) -> std::sync::Arc<Store> {
+/// The store at `db`, for a helper to read or write it directly, as `quid admin` does. (Call
+/// its methods through [`off_async`].)
+pub fn open_store(db: &(impl Db + ?Sized)) -> std::sync::Arc<Store> {
     let location = db.location();
     off_async(|| Store::open(&location)).unwrap()
 }

@@ -15,18 +15,22 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts `quid serve` on `listen` (port 0 for any) and waits for it to say where it listens.
-    pub fn start(db: &Path, listen: &str) -> ServerProcess {
+    pub fn start(db: &(impl super::Db + ?Sized), listen: &str) -> ServerProcess {
         Self::start_logging(db, listen, None)
     }
 
     /// As [`ServerProcess::start`]; with `log`, the server logs everything (debug) to that file.
-    pub fn start_logging(db: &Path, listen: &str, log: Option<&Path>) -> ServerProcess {
+    pub fn start_logging(
+        db: &(impl super::Db + ?Sized),
+        listen: &str,
+        log: Option<&Path>,
+    ) -> ServerProcess {
         Self::start_with(db, listen, &[], log)
     }
 
     /// As [`ServerProcess::start_logging`], with more `quid serve` arguments.
     pub fn start_with(
-        db: &Path,
+        db: &(impl super::Db + ?Sized),
         listen: &str,
         extra: &[&str],
         log: Option<&Path>,
@@ -37,7 +41,7 @@ impl ServerProcess {
         };
         let mut child = Command::new(QUID)
             .args(["serve", "--listen", listen, "--db"])
-            .arg(db)
+            .arg(db.location().to_string())
             .args(extra)
             .env("RUST_LOG", level)
             .stdout(Stdio::piped())
