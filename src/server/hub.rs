@@ -3,7 +3,7 @@
 //! is dropped (its connection closes and the client resumes from its last seq), so a slow
 //! reader never holds up the writer or anyone else.
 
-use crate::protocol::UserId;
+use crate::protocol::{Seq, UserId};
 use crate::store::writer::Delivery;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,11 +22,14 @@ struct Subscriber {
     queue: mpsc::Sender<Live>,
 }
 
-/// What reaches a connection live: a durable event (deduplicated by seq against the replay)
-/// or an ephemeral frame (typing), which is sent as is and never replayed.
+/// What reaches a connection live: a durable event (deduplicated by seq against the replay),
+/// word that the user's stream has grown to a seq (events committed by another node, which
+/// the connection reads from the store), or an ephemeral frame (typing), which is sent as is
+/// and never replayed.
 #[derive(Debug, Clone)]
 pub enum Live {
     Event(Delivery),
+    Wake(Seq),
     Ephemeral(Arc<str>),
 }
 
@@ -63,6 +66,22 @@ impl Hub {
                 delivery.user_id,
                 Live::Event(delivery.clone()),
             );
+        }
+    }
+
+    /// Tells each of `user`'s connections that the stream has events up to `seq`.
+    pub fn wake(&self, user_id: UserId, seq: Seq) {
+        let mut subscribers = self.lock();
+        self.offer(&mut subscribers, user_id, Live::Wake(seq));
+    }
+
+    /// Tells every connection to look for events it has not seen (after notices from other
+    /// nodes may have been lost).
+    pub fn wake_everyone(&self) {
+        let mut subscribers = self.lock();
+        let users: Vec<UserId> = subscribers.keys().copied().collect();
+        for user_id in users {
+            self.offer(&mut subscribers, user_id, Live::Wake(Seq(i64::MAX)));
         }
     }
 
@@ -131,7 +150,6 @@ impl Drop for Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Seq;
 
     fn delivery(user: i64, seq: i64) -> Delivery {
         Delivery {
@@ -144,7 +162,7 @@ mod tests {
     fn seq_of(live: Live) -> Option<Seq> {
         match live {
             Live::Event(delivery) => Some(delivery.seq),
-            Live::Ephemeral(_) => None,
+            Live::Wake(_) | Live::Ephemeral(_) => None,
         }
     }
 

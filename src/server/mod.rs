@@ -10,6 +10,7 @@ pub mod hashing;
 mod http;
 pub mod hub;
 pub mod metrics;
+pub mod nodes;
 mod requests;
 pub mod revocation;
 pub mod shutdown;
@@ -94,6 +95,8 @@ pub struct ServerState {
     pub store: Arc<Store>,
     pub writer: Writer,
     pub hub: Arc<Hub>,
+    /// The other nodes on the same PostgreSQL database, if any.
+    pub nodes: nodes::Nodes,
     pub config: ServerConfig,
     /// Password and PIN hashing, rationed (see `hashing::SLOTS`).
     pub hasher: hashing::Hasher,
@@ -138,6 +141,7 @@ impl Server {
             anyhow::Ok((store, writer))
         })
         .await??;
+        let nodes = nodes::Nodes::start(&store, &hub)?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
@@ -145,6 +149,7 @@ impl Server {
             store,
             writer,
             hub,
+            nodes,
             hasher: hashing::Hasher::default(),
             tls: config.tls.clone().map(tokio_rustls::TlsAcceptor::from),
             throttle: throttle::Throttle::new(config.auth_limits),

@@ -84,6 +84,7 @@ use events::Events;
 use invoices::Invoices;
 use location::Location;
 use messages::Messages;
+use postgres::notify::NodeId;
 use requests::Requests;
 use rusqlite::Connection;
 use sessions::Sessions;
@@ -145,6 +146,8 @@ enum Backing {
     Postgres {
         config: Box<::postgres::Config>,
         idle: Idle<::postgres::Client>,
+        /// This server's name among the nodes on the database.
+        node: NodeId,
     },
 }
 
@@ -172,6 +175,7 @@ impl Store {
                 Backing::Postgres {
                     config: config.clone(),
                     idle,
+                    node: NodeId::random(),
                 }
             }
         };
@@ -190,6 +194,15 @@ impl Store {
         }
     }
 
+    /// The PostgreSQL database's address and this node's name on it, when the store is on
+    /// one: for the connections that listen to and notify the other nodes.
+    pub fn postgres_node(&self) -> Option<(&::postgres::Config, NodeId)> {
+        match &self.backing {
+            Backing::Postgres { config, node, .. } => Some((config, *node)),
+            Backing::Sqlite { .. } => None,
+        }
+    }
+
     /// A new SQLite connection with quid's pragmas, for tools that work on the file itself
     /// (benchmarks, tests).
     pub fn connect(&self) -> Result<Connection, StoreError> {
@@ -203,11 +216,12 @@ impl Store {
     pub fn connect_writer(&self) -> Result<Box<dyn writer::BatchConnection>, StoreError> {
         match &self.backing {
             Backing::Sqlite { path, .. } => sqlite::connect_writer(path),
-            Backing::Postgres { config, .. } => {
+            Backing::Postgres { config, node, .. } => {
                 let client = self.connect_postgres(config)?;
                 Ok(Box::new(postgres::PgWriter::new(
                     (**config).clone(),
                     client,
+                    *node,
                 )))
             }
         }
@@ -252,7 +266,7 @@ impl Store {
                 idle.give(conn);
                 result
             }
-            Backing::Postgres { config, idle } => {
+            Backing::Postgres { config, idle, .. } => {
                 let mut client = idle.take_or(|| self.connect_postgres(config))?;
                 let result = postgres::read(&mut client, f);
                 // A connection that broke (the database restarted) is not kept.
@@ -278,9 +292,9 @@ impl Store {
                 idle.give(conn);
                 result
             }
-            Backing::Postgres { config, idle } => {
+            Backing::Postgres { config, idle, node } => {
                 let mut client = idle.take_or(|| self.connect_postgres(config))?;
-                let result = postgres::write_once(&mut client, f);
+                let result = postgres::write_once(&mut client, *node, f);
                 if !client.is_closed() {
                     idle.give(client);
                 }

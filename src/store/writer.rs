@@ -103,6 +103,11 @@ pub trait BatchTx: Backend {
     fn release(&self) -> Result<(), ApiError>;
     /// Undoes what the request wrote and closes its savepoint.
     fn roll_back(&self) -> Result<(), ApiError>;
+    /// Tells other server nodes, when the batch commits, that these events exist. A backend
+    /// that serves one node has no one to tell.
+    fn announce(&self, _deliveries: &[Delivery]) -> Result<(), ApiError> {
+        Ok(())
+    }
 }
 
 /// The writer's own connection, on any backend: runs one batch in one transaction.
@@ -314,6 +319,11 @@ fn commit_batch(
             let (emitted, completion) = job(tx);
             deliveries.extend(emitted);
             completions.push(completion);
+        }
+        // A failed announcement leaves PostgreSQL's transaction unable to commit: the batch
+        // fails as a whole, and its callers hear so.
+        if let Err(error) = tx.announce(&deliveries) {
+            tracing::error!(%error, "cannot announce a batch's events");
         }
     });
     if let Err(error) = &committed {

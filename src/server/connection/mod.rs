@@ -356,6 +356,10 @@ impl Reader {
             .send(Outgoing::Live {
                 events: subscription,
                 delivered,
+                backlog: outgoing::Backlog {
+                    store: Arc::clone(&self.state.store),
+                    user_id: user.id,
+                },
             })
             .await;
         Ok(())

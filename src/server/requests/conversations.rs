@@ -90,6 +90,10 @@ pub async fn typing(
         user: me.clone(),
     };
     let frame = serde_json::to_string(&frame).map_err(|_| ApiError::internal())?;
-    state.hub.publish_ephemeral(&others, frame.into());
+    let frame: std::sync::Arc<str> = frame.into();
+    state
+        .hub
+        .publish_ephemeral(&others, std::sync::Arc::clone(&frame));
+    state.nodes.typing(&others, frame);
     Ok(results::Empty {})
 }

@@ -17,6 +17,7 @@
 
 mod bills;
 mod chat;
+pub mod notify;
 mod sessions;
 mod users;
 mod wallets;
@@ -24,6 +25,7 @@ mod wallets;
 use super::Backend;
 use super::writer::{BatchConnection, BatchTx, WriteCtx};
 use crate::protocol::ApiError;
+use notify::NodeId;
 use std::cell::{RefCell, RefMut};
 
 /// A PostgreSQL transaction as the store's traits see it. The traits take `&self`, as SQLite's
@@ -31,12 +33,19 @@ use std::cell::{RefCell, RefMut};
 /// one request on one thread at a time).
 pub struct PgTx<'a> {
     tx: RefCell<postgres::Transaction<'a>>,
+    /// Who announces the events this transaction commits.
+    node: NodeId,
 }
 
 impl<'a> PgTx<'a> {
     pub fn new(tx: postgres::Transaction<'a>) -> PgTx<'a> {
+        Self::on_node(tx, NodeId(0))
+    }
+
+    fn on_node(tx: postgres::Transaction<'a>, node: NodeId) -> PgTx<'a> {
         PgTx {
             tx: RefCell::new(tx),
+            node,
         }
     }
 
@@ -60,6 +69,10 @@ impl BatchTx for PgTx<'_> {
         Ok(())
     }
 
+    fn announce(&self, deliveries: &[super::writer::Delivery]) -> Result<(), ApiError> {
+        notify::announce_events(self, deliveries)
+    }
+
     fn roll_back(&self) -> Result<(), ApiError> {
         // Also what clears a statement's error: PostgreSQL refuses every later statement of
         // a transaction until it rolls back to before the failure.
@@ -75,13 +88,15 @@ impl BatchTx for PgTx<'_> {
 pub struct PgWriter {
     config: postgres::Config,
     client: Option<postgres::Client>,
+    node: NodeId,
 }
 
 impl PgWriter {
-    pub fn new(config: postgres::Config, client: postgres::Client) -> PgWriter {
+    pub fn new(config: postgres::Config, client: postgres::Client, node: NodeId) -> PgWriter {
         PgWriter {
             config,
             client: Some(client),
+            node,
         }
     }
 
@@ -95,7 +110,8 @@ impl PgWriter {
 
 impl BatchConnection for PgWriter {
     fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError> {
-        let tx = writing_transaction(self.client()?)?;
+        let node = self.node;
+        let tx = writing_transaction(self.client()?, node)?;
         run(&tx);
         tx.commit()?;
         Ok(())
@@ -107,19 +123,22 @@ impl BatchConnection for PgWriter {
 const WRITER_LOCK: i64 = 0x7175_6964_7772; // "quidwr"
 
 /// A transaction that holds the writers' lock until it ends.
-fn writing_transaction(client: &mut postgres::Client) -> Result<PgTx<'_>, ApiError> {
+fn writing_transaction(client: &mut postgres::Client, node: NodeId) -> Result<PgTx<'_>, ApiError> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])?;
-    Ok(PgTx::new(tx))
+    Ok(PgTx::on_node(tx, node))
 }
 
-/// Runs `f` in one writing transaction on `client`: `quid admin`'s writes.
+/// Runs `f` in one writing transaction on `client`: `quid admin`'s writes. The nodes hear of
+/// the events it emits, and hand them to their live clients.
 pub fn write_once<T>(
     client: &mut postgres::Client,
+    node: NodeId,
     f: impl FnOnce(&mut WriteCtx) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let tx = writing_transaction(client)?;
-    let (value, _deliveries) = super::writer::apply(&tx, f)?;
+    let tx = writing_transaction(client, node)?;
+    let (value, deliveries) = super::writer::apply(&tx, f)?;
+    tx.announce(&deliveries)?;
     tx.commit()?;
     Ok(value)
 }

@@ -1,0 +1,246 @@
+//! Wake-ups between nodes on one database, through PostgreSQL's `LISTEN`/`NOTIFY`.
+//!
+//! A writing transaction announces, on [`EVENTS`], the newest seq it gave each user; PostgreSQL
+//! delivers the notice only if the transaction commits, and in commit order. A notice carries
+//! no event: every node reads the events from the table, so a notice that is lost or merged
+//! with another loses nothing (the next one, or a reconnect, covers it). Typing notices, which
+//! are never stored, travel whole on [`TYPING`]. Each notice names the node (process) that
+//! sent it, so that a node ignores its own.
+//!
+//! Payloads are text: `NODE USER:SEQ USER:SEQ ...` on [`EVENTS`], `NODE USER,USER,...` then a
+//! newline and the typing frame on [`TYPING`]; each under PostgreSQL's 8000-byte limit.
+
+use super::PgTx;
+use crate::protocol::{ApiError, Seq, UserId};
+use crate::store::writer::Delivery;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The channel of committed events.
+pub const EVENTS: &str = "quid_events";
+/// The channel of typing notices.
+pub const TYPING: &str = "quid_typing";
+
+/// Room for a payload's entries; PostgreSQL refuses a payload of 8000 bytes or more.
+const MAX_PAYLOAD: usize = 7_900;
+
+/// How long the listener waits for a notice before looking whether it should stop.
+const STOP_CHECK: Duration = Duration::from_millis(200);
+
+/// How long the listener waits before connecting again after losing its connection.
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// A node's name among the nodes: random, fixed for the life of its store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeId(pub u64);
+
+impl NodeId {
+    pub fn random() -> NodeId {
+        NodeId(rand::random())
+    }
+}
+
+/// Announces, inside the transaction, the newest seq of each user in `deliveries`.
+pub(super) fn announce_events(tx: &PgTx, deliveries: &[Delivery]) -> Result<(), ApiError> {
+    let mut newest: BTreeMap<UserId, Seq> = BTreeMap::new();
+    for delivery in deliveries {
+        let seq = newest.entry(delivery.user_id).or_insert(delivery.seq);
+        *seq = (*seq).max(delivery.seq);
+    }
+    let entries = newest
+        .iter()
+        .map(|(user, seq)| format!("{}:{}", user.0, seq.0));
+    for payload in payloads(&tx.node.0.to_string(), " ", entries) {
+        notify(tx, EVENTS, &payload)?;
+    }
+    Ok(())
+}
+
+/// Sends a typing frame for `users` to the other nodes, at once (outside any transaction).
+pub fn announce_typing(
+    client: &mut postgres::Client,
+    node: NodeId,
+    users: &[UserId],
+    frame: &str,
+) -> Result<(), postgres::Error> {
+    if frame.len() > MAX_PAYLOAD / 2 {
+        // A typing frame is a conversation id and a user: this one is not.
+        tracing::warn!(bytes = frame.len(), "typing frame too large to relay");
+        return Ok(());
+    }
+    let room = MAX_PAYLOAD - frame.len();
+    let entries = users.iter().map(|user| user.0.to_string());
+    for head in payloads_within(room, &node.0.to_string(), ",", entries) {
+        let payload = format!("{head}\n{frame}");
+        client.execute("SELECT pg_notify($1, $2)", &[&TYPING, &payload])?;
+    }
+    Ok(())
+}
+
+fn notify(tx: &PgTx, channel: &str, payload: &str) -> Result<(), ApiError> {
+    tx.tx()
+        .execute("SELECT pg_notify($1, $2)", &[&channel, &payload])?;
+    Ok(())
+}
+
+fn payloads(head: &str, separator: &str, entries: impl Iterator<Item = String>) -> Vec<String> {
+    payloads_within(MAX_PAYLOAD, head, separator, entries)
+}
+
+/// `head` then as many entries as fit in `room` bytes, as many times as it takes.
+fn payloads_within(
+    room: usize,
+    head: &str,
+    separator: &str,
+    entries: impl Iterator<Item = String>,
+) -> Vec<String> {
+    let mut payloads = Vec::new();
+    let mut current = head.to_owned();
+    for entry in entries {
+        if current.len() + 1 + entry.len() > room && current.len() > head.len() {
+            payloads.push(std::mem::replace(&mut current, head.to_owned()));
+        }
+        let glue = if current.len() == head.len() {
+            " "
+        } else {
+            separator
+        };
+        current.push_str(glue);
+        current.push_str(&entry);
+    }
+    if current.len() > head.len() {
+        payloads.push(current);
+    }
+    payloads
+}
+
+/// What another node said.
+#[derive(Debug, PartialEq)]
+pub enum Heard {
+    /// These users have events up to these seqs.
+    Events(Vec<(UserId, Seq)>),
+    /// A typing frame for these users.
+    Typing(Vec<UserId>, Arc<str>),
+    /// The listener (re)connected: notices sent while it was away are lost, so every
+    /// connection should look for events it has not seen.
+    Listening,
+}
+
+/// Listens for the other nodes until `stop` is set, handing what they say to `heard`;
+/// reconnects after a lost connection. Blocks: run it on a thread of its own.
+pub fn listen(
+    config: &postgres::Config,
+    node: NodeId,
+    stop: &AtomicBool,
+    mut heard: impl FnMut(Heard),
+) {
+    while !stop.load(Ordering::Relaxed) {
+        if let Err(error) = listen_once(config, node, stop, &mut heard) {
+            tracing::warn!(%error, "lost the other nodes' notices; listening again shortly");
+            std::thread::sleep(RECONNECT_DELAY);
+        }
+    }
+}
+
+fn listen_once(
+    config: &postgres::Config,
+    node: NodeId,
+    stop: &AtomicBool,
+    heard: &mut impl FnMut(Heard),
+) -> anyhow::Result<()> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let mut client = config.connect(postgres::NoTls)?;
+    client.batch_execute(&format!("LISTEN {EVENTS}; LISTEN {TYPING}"))?;
+    heard(Heard::Listening);
+    while !stop.load(Ordering::Relaxed) {
+        {
+            let mut notifications = client.notifications();
+            let mut waiting = notifications.timeout_iter(STOP_CHECK);
+            while let Some(notification) = waiting.next()? {
+                match parse(notification.channel(), notification.payload()) {
+                    Some((sender, _)) if sender == node.0 => {}
+                    Some((_, said)) => heard(said),
+                    None => tracing::warn!(
+                        channel = notification.channel(),
+                        "a notice no quid node sends; ignored"
+                    ),
+                }
+            }
+        }
+        if client.is_closed() {
+            anyhow::bail!("the connection closed");
+        }
+    }
+    Ok(())
+}
+
+/// A notice's sender and meaning; `None` when it is not one quid sends.
+fn parse(channel: &str, payload: &str) -> Option<(u64, Heard)> {
+    match channel {
+        EVENTS => {
+            let mut words = payload.split(' ');
+            let node = words.next()?.parse().ok()?;
+            let entries = words
+                .map(|entry| {
+                    let (user, seq) = entry.split_once(':')?;
+                    Some((UserId(user.parse().ok()?), Seq(seq.parse().ok()?)))
+                })
+                .collect::<Option<Vec<_>>>()?;
+            Some((node, Heard::Events(entries)))
+        }
+        TYPING => {
+            let (head, frame) = payload.split_once('\n')?;
+            let (node, users) = head.split_once(' ')?;
+            let users = users
+                .split(',')
+                .map(|user| user.parse().ok().map(UserId))
+                .collect::<Option<Vec<_>>>()?;
+            Some((node.parse().ok()?, Heard::Typing(users, frame.into())))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_stay_under_the_limit_and_parse_back_to_what_was_sent() {
+        let entries: Vec<(UserId, Seq)> = (1..=2_000).map(|n| (UserId(n), Seq(n * 7))).collect();
+        let texts = entries.iter().map(|(u, s)| format!("{}:{}", u.0, s.0));
+        let sent = payloads("42", " ", texts);
+        assert!(sent.len() > 1, "2,000 entries need several notices");
+        let mut back = Vec::new();
+        for payload in &sent {
+            assert!(payload.len() <= MAX_PAYLOAD);
+            match parse(EVENTS, payload) {
+                Some((42, Heard::Events(part))) => back.extend(part),
+                other => panic!("{payload:?} parsed as {other:?}"),
+            }
+        }
+        assert_eq!(back, entries);
+    }
+
+    #[test]
+    fn a_typing_notice_parses_back_and_garbage_is_refused() {
+        let users = [UserId(3), UserId(9)].map(|u| u.0.to_string());
+        let [head] = payloads_within(100, "7", ",", users.into_iter())
+            .try_into()
+            .unwrap();
+        let payload = format!("{head}\n{{\"type\":\"typing\"}}");
+        assert_eq!(
+            parse(TYPING, &payload),
+            Some((
+                7,
+                Heard::Typing(vec![UserId(3), UserId(9)], "{\"type\":\"typing\"}".into())
+            ))
+        );
+        assert_eq!(parse(EVENTS, "7 3:x"), None);
+        assert_eq!(parse(EVENTS, "node 3:4"), None);
+        assert_eq!(parse(TYPING, "7 3,4"), None);
+        assert_eq!(parse("other", "7 3:4"), None);
+    }
+}

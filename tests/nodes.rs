@@ -1,0 +1,168 @@
+//! Several `quid serve` nodes on one PostgreSQL database: people connected to different nodes
+//! chat, type and pay each other live; each sees its stream in seq order, with nothing
+//! doubled or skipped. (Skipped, loudly, when PostgreSQL is not installed.)
+
+mod common;
+
+use common::*;
+use quid::protocol::payments::IdempotencyKey;
+use quid::protocol::{ClientMsgId, ConversationId, Event, RequestBody, Seq, results};
+use quid::session::connection::{Connection, Pushed};
+use tokio::sync::mpsc;
+
+/// A logged-in connection subscribed to its stream from the start.
+async fn subscribed(url: &url::Url, token: &str) -> (Connection, mpsc::Receiver<Pushed>) {
+    let (connection, mut pushed) = Connection::open(url, Some(token)).await.unwrap();
+    connection.hello(Some(Seq::ZERO)).await.unwrap();
+    next_pushed(&mut pushed, |p| {
+        matches!(p, Pushed::CaughtUp(_)).then_some(())
+    })
+    .await;
+    (connection, pushed)
+}
+
+/// Waits for the first pushed frame `pick` maps to `Some`; every event on the way must come
+/// right after the previous one (`last`).
+async fn next_pushed<T>(
+    pushed: &mut mpsc::Receiver<Pushed>,
+    mut pick: impl FnMut(&Pushed) -> Option<T>,
+) -> T {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let frame = pushed.recv().await.expect("connection still open");
+            if let Some(found) = pick(&frame) {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("expected frame did not arrive in time")
+}
+
+/// The text of a message event, with its seq.
+fn message(frame: &Pushed) -> Option<(Seq, String)> {
+    match frame {
+        Pushed::Event(seq, Event::Message { message }) => Some((*seq, message.text.clone())),
+        _ => None,
+    }
+}
+
+async fn send(connection: &Connection, conversation_id: ConversationId, text: &str) {
+    let _: results::Sent = connection
+        .request(RequestBody::Send {
+            conversation_id,
+            client_id: ClientMsgId::random(),
+            text: text.into(),
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn two_nodes_serve_one_conversation_live() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let node_a = TestServer::start(&db).await;
+    let node_b = TestServer::start(&db).await;
+    let alice_token = register(&node_a.url(), "alice").await;
+    let bob_token = register(&node_b.url(), "bob").await;
+    mint(&db, "bob", eur(5_000));
+    let (alice, mut on_a) = subscribed(&node_a.url(), &alice_token).await;
+    let (bob, mut on_b) = subscribed(&node_b.url(), &bob_token).await;
+    let conversation = open_direct(&alice, "bob").await;
+
+    // Messages both ways, each reaching the other node live, in seq order.
+    let mut seen_by_bob = Vec::new();
+    for n in 0..5 {
+        send(&alice, conversation, &format!("from A {n}")).await;
+        seen_by_bob.push(next_pushed(&mut on_b, message).await);
+    }
+    let texts: Vec<&str> = seen_by_bob.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["from A 0", "from A 1", "from A 2", "from A 3", "from A 4"]
+    );
+    let seqs: Vec<i64> = seen_by_bob.iter().map(|(s, _)| s.0).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+
+    send(&bob, conversation, "from B").await;
+    let (_, text) = next_pushed(&mut on_a, |f| message(f).filter(|(_, t)| t == "from B")).await;
+    assert_eq!(text, "from B");
+
+    // Typing is relayed too, though never stored.
+    let _: results::Empty = alice
+        .request(RequestBody::Typing {
+            conversation_id: conversation,
+        })
+        .await
+        .unwrap();
+    let typist = next_pushed(&mut on_b, |f| match f {
+        Pushed::Typing(id, user) if *id == conversation => Some(user.username.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(typist, "alice");
+
+    // A payment made on B is on alice's screen on A.
+    let _: results::Paid = bob
+        .request(RequestBody::Pay {
+            to: "alice".into(),
+            amount: eur(1_250),
+            memo: "lunch".into(),
+            conversation_id: None,
+            idempotency_key: IdempotencyKey::random(),
+            pin: None,
+        })
+        .await
+        .unwrap();
+    let card = next_pushed(&mut on_a, |f| match f {
+        Pushed::Event(_, Event::Message { message }) => message.card.clone(),
+        _ => None,
+    })
+    .await;
+    assert!(format!("{card:?}").contains("1250"), "{card:?}");
+
+    drop((alice, bob));
+    node_a.stop().await;
+    node_b.stop().await;
+    assert_ledger_ok(&db);
+}
+
+#[tokio::test]
+async fn one_user_on_two_nodes_gets_each_event_on_both_once() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let node_a = TestServer::start(&db).await;
+    let node_b = TestServer::start(&db).await;
+    let alice_token = register(&node_a.url(), "alice").await;
+    let (_alice_a, mut on_a) = subscribed(&node_a.url(), &alice_token).await;
+    let (_alice_b, mut on_b) = subscribed(&node_b.url(), &alice_token).await;
+    let bot_token = create_bot(&db, "helper", None);
+    let bot = connect(&node_a.url(), &bot_token).await;
+    let conversation = open_direct(&bot, "alice").await;
+    send(&bot, conversation, "hello from a bot").await;
+    send(&bot, conversation, "and again").await;
+    for pushed in [&mut on_a, &mut on_b] {
+        let mut events = Vec::new();
+        while events.len() < 3 {
+            match next_pushed(pushed, |f| match f {
+                Pushed::Event(seq, event) => Some((*seq, event.clone())),
+                _ => None,
+            })
+            .await
+            {
+                (seq, Event::Joined { .. }) => events.push((seq, "joined".to_owned())),
+                (seq, Event::Message { message }) => events.push((seq, message.text)),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let texts: Vec<&str> = events.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(texts, ["joined", "hello from a bot", "and again"]);
+        let seqs: Vec<i64> = events.iter().map(|(s, _)| s.0).collect();
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    }
+    node_a.stop().await;
+    node_b.stop().await;
+}
