@@ -166,3 +166,150 @@ async fn one_user_on_two_nodes_gets_each_event_on_both_once() {
     node_a.stop().await;
     node_b.stop().await;
 }
+
+/// Two `quid serve` processes behind a balancer; 8 clients (two per person) pay each other at
+/// random, resending a third of the payments under the same key, and talk in a group; node A
+/// is SIGKILLed a third of the way in, and its clients (and everyone's sessions) carry on
+/// through node B. Nothing is created, lost or applied twice, and every message the server
+/// acknowledged reaches every member's session exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_run_loses_nothing_and_its_clients_carry_on_on_the_other() {
+    use common::payers::*;
+    use common::process::ServerProcess;
+    use common::proxy::Balancer;
+    use quid::protocol::MessageId;
+    use quid::session::SessionEvent;
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let node_a = ServerProcess::start(&db, "127.0.0.1:0");
+    let node_b = ServerProcess::start(&db, "127.0.0.1:0");
+    let balancer = Balancer::start(vec![node_a.addr, node_b.addr]).await;
+    let url = balancer.url();
+    let tokens = register_all(&url, &db).await;
+    let founder = connect(&url, &tokens[0]).await;
+    let group: results::OneConversation = founder
+        .request(RequestBody::CreateGroup {
+            name: "everyone".into(),
+            members: PEOPLE[1..].iter().map(|p| p.to_string()).collect(),
+        })
+        .await
+        .unwrap();
+    let group = group.conversation.id;
+    drop(founder);
+
+    // Each person's session, collecting the group's messages as they arrive.
+    let mut received = Vec::new();
+    let mut sessions = Vec::new();
+    for (person, token) in PEOPLE.iter().zip(&tokens) {
+        let (session, mut events) = session(&url, token, &db.path(person));
+        caught_up(&mut events).await;
+        let (got, seen) = tokio::sync::watch::channel(Vec::<MessageId>::new());
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if let SessionEvent::Event {
+                    event: Event::Message { message },
+                    ..
+                } = event
+                    && message.conversation_id == group
+                {
+                    got.send_modify(|ids| ids.push(message.id));
+                }
+            }
+        });
+        received.push(seen);
+        sessions.push(session);
+    }
+
+    let outcomes: Outcomes = Arc::default();
+    let chat = Chat {
+        group: Some(group),
+        ..Chat::default()
+    };
+    let tasks = run_clients(&url, &tokens, &outcomes, &chat).await;
+    let a_third = PEOPLE.len() * CLIENTS_PER_PERSON * PAYMENTS_PER_CLIENT / 3;
+    tokio::time::timeout(PATIENCE, async {
+        while outcomes.lock().unwrap().len() < a_third {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("payments flow before the crash");
+    node_a.kill();
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    assert_ledger_ok(&db);
+    assert_each_key_applied_at_most_once(&db, &outcomes);
+    let acknowledged = chat.acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() > PEOPLE.len(), "the clients talked");
+    for (person, seen) in PEOPLE.iter().zip(&mut received) {
+        let all = tokio::time::timeout(
+            PATIENCE,
+            seen.wait_for(|got| acknowledged.iter().all(|id| got.contains(id))),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{person} is missing acknowledged messages"))
+        .unwrap()
+        .clone();
+        let distinct: HashSet<&MessageId> = all.iter().collect();
+        assert_eq!(distinct.len(), all.len(), "{person} got a message twice");
+    }
+    drop((sessions, node_b));
+}
+
+/// Both nodes sweep for due requests; the expiry is applied, and announced, once.
+#[tokio::test]
+async fn a_request_expires_once_however_many_nodes_sweep() {
+    use quid::protocol::payments::RequestStatus;
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let config = || quid::server::ServerConfig {
+        expiry_sweep: std::time::Duration::from_millis(20),
+        ..Default::default()
+    };
+    let node_a = TestServer::start_with(&db, config()).await;
+    let node_b = TestServer::start_with(&db, config()).await;
+    let alice_token = register(&node_a.url(), "alice").await;
+    register(&node_b.url(), "bob").await;
+    let (alice, mut on_a) = subscribed(&node_a.url(), &alice_token).await;
+    let asked: results::RequestMade = alice
+        .request(RequestBody::RequestMoney {
+            from: "bob".into(),
+            amount: eur(100),
+            memo: String::new(),
+            conversation_id: None,
+            expires_in_secs: Some(1),
+            idempotency_key: IdempotencyKey::random(),
+        })
+        .await
+        .unwrap();
+    let expired = |f: &Pushed| match f {
+        Pushed::Event(_, Event::RequestUpdated { request }) => Some(request.status),
+        _ => None,
+    };
+    assert_eq!(
+        next_pushed(&mut on_a, expired).await,
+        RequestStatus::Expired
+    );
+    // Several sweeps of both nodes later, a message: no second expiry came before it.
+    let conversation = asked.request.conversation_id;
+    for n in 0..10 {
+        let _: results::Balance = alice.request(RequestBody::Balance).await.unwrap();
+        send(&alice, conversation, &format!("later {n}")).await;
+    }
+    let mut between = Vec::new();
+    next_pushed(&mut on_a, |f| {
+        between.push(expired(f));
+        message(f).filter(|(_, t)| t == "later 9")
+    })
+    .await;
+    assert!(between.iter().all(Option::is_none), "{between:?}");
+    node_a.stop().await;
+    node_b.stop().await;
+}

@@ -59,3 +59,39 @@ impl Proxy {
         self.shared.up.store(true, Ordering::SeqCst);
     }
 }
+
+/// A TCP load balancer in front of several nodes, as a deployment puts one: each new
+/// connection goes to the next node in turn, or past it to the first that accepts, so a dead
+/// node's clients land on a live one when they reconnect.
+pub struct Balancer {
+    pub addr: SocketAddr,
+}
+
+impl Balancer {
+    pub async fn start(nodes: Vec<SocketAddr>) -> Balancer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut next = 0;
+            while let Ok((mut client, _)) = listener.accept().await {
+                let order: Vec<SocketAddr> = (0..nodes.len())
+                    .map(|i| nodes[(next + i) % nodes.len()])
+                    .collect();
+                next += 1;
+                tokio::spawn(async move {
+                    for node in order {
+                        if let Ok(mut server) = TcpStream::connect(node).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Balancer { addr }
+    }
+
+    pub fn url(&self) -> Url {
+        Url::parse(&format!("ws://{}", self.addr)).unwrap()
+    }
+}
