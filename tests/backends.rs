@@ -337,7 +337,8 @@ fn people_chat_and_pay_on_postgres() {
     };
     let mut client = cluster.client();
     migrate(&mut client).unwrap();
-    let tx = PgTx::new(client.transaction().unwrap());
+    let statements = quid::store::postgres::Statements::default();
+    let tx = PgTx::new(client.transaction().unwrap(), &statements);
     people_chat_and_pay(&tx);
     tx.commit().unwrap();
 }
@@ -358,7 +359,8 @@ fn every_contract_on_postgres() {
     };
     let mut client = cluster.client();
     migrate(&mut client).unwrap();
-    let tx = PgTx::new(client.transaction().unwrap());
+    let statements = quid::store::postgres::Statements::default();
+    let tx = PgTx::new(client.transaction().unwrap(), &statements);
     every_contract(&tx);
     tx.commit().unwrap();
 }

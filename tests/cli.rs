@@ -534,7 +534,30 @@ fn the_payments_benchmark_runs_end_to_end() {
         "{printed}"
     );
     assert!(
-        printed.contains("| quid serve, 2 clients in a closed loop |"),
+        printed.contains("| quid serve on SQLite, 2 clients in a closed loop |"),
+        "{printed}"
+    );
+    assert!(printed.contains("check-ledger clean"), "{printed}");
+}
+
+/// The same on two nodes sharing one PostgreSQL database, against PostgreSQL's own baseline.
+#[test]
+fn the_payments_benchmark_runs_on_two_postgres_nodes() {
+    let Some(cluster) = common::postgres::PgCluster::shared() else {
+        return;
+    };
+    let url = cluster.new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(common::process::QUID)
+        .args(["bench", "payments", "--clients", "4", "--seconds", "1"])
+        .args(["--postgres", &url, "--nodes", "2"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let printed = ok(output);
+    assert!(printed.contains("PostgreSQL, 2 nodes"), "{printed}");
+    assert!(
+        printed.contains("| baseline: one PostgreSQL transaction per transfer"),
         "{printed}"
     );
     assert!(printed.contains("check-ledger clean"), "{printed}");

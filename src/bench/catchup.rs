@@ -30,8 +30,10 @@ pub async fn run(args: &CatchupArgs) -> anyhow::Result<std::process::ExitCode> {
     anyhow::ensure!(args.events > 0, "--events must be at least 1");
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("server.db");
-    let reader = super::make_users(&db, "reader", 1)?.remove(0);
-    let writer = super::make_users(&db, "writer", 1)?.remove(0);
+    let reader =
+        super::make_users(&*crate::store::Store::open_sqlite(&db)?, "reader", 1)?.remove(0);
+    let writer =
+        super::make_users(&*crate::store::Store::open_sqlite(&db)?, "writer", 1)?.remove(0);
     let server = super::start_quid(&db, &[])?;
     let (conversation, last) = send_while_away(&server.addr, &writer.1, args.events).await?;
 

@@ -22,6 +22,8 @@ pub struct FanoutArgs {
     /// Append the results to docs/PERFORMANCE.md
     #[arg(long)]
     record: bool,
+    #[command(flatten)]
+    servers: super::servers::ServersArgs,
 }
 
 /// What one run measured.
@@ -50,29 +52,51 @@ pub async fn run(args: &FanoutArgs) -> anyhow::Result<std::process::ExitCode> {
     );
     let ceiling = {
         let server = super::start_ceiling()?;
-        let sockets = connect_all(&server.addr, None, args.members).await?;
+        let sockets = connect_all(std::slice::from_ref(&server.addr), None, args.members).await?;
         drive(sockets, None, args).await?
     };
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("server.db");
-    let users = super::make_users(&db, "member", args.members)?;
-    let before = checkpointed_bytes(&db)?;
+    let servers = args.servers.open(&db)?;
+    let prefix = servers.prefix("member");
+    let users = super::make_users(&servers.store, &prefix, args.members)?;
+    let before = (!servers.is_postgres())
+        .then(|| checkpointed_bytes(&db))
+        .transpose()?;
     let quid = {
-        let server = super::start_quid(&db, &[])?;
+        let nodes = servers.start(&[])?;
+        let addrs: Vec<String> = nodes.iter().map(|node| node.addr.clone()).collect();
         let tokens: Vec<String> = users.into_iter().map(|(_, token)| token).collect();
-        let group = create_group(&server.addr, &tokens[0], args.members).await?;
-        let sockets = connect_all(&server.addr, Some(&tokens), args.members).await?;
+        let group = create_group(&addrs[0], &tokens[0], &prefix, args.members).await?;
+        let sockets = connect_all(&addrs, Some(&tokens), args.members).await?;
         drive(sockets, Some(group), args).await?
     };
-    let stored = stored_messages(&db)?;
-    let grown = checkpointed_bytes(&db)?.saturating_sub(before);
-    let bytes_per_message = grown as f64 / stored.max(1) as f64;
-    let table = table(args, &ceiling, &quid, bytes_per_message);
+    // Bytes per message are the SQLite file's growth; PostgreSQL's are not measured.
+    let bytes_per_message = match before {
+        Some(before) => {
+            let grown = checkpointed_bytes(&db)?.saturating_sub(before);
+            Some(grown as f64 / stored_messages(&db)?.max(1) as f64)
+        }
+        None => None,
+    };
+    let table = table(
+        args,
+        &servers.describe(),
+        &ceiling,
+        &quid,
+        bytes_per_message,
+    );
     super::report("quid bench fanout", &table, args.record)?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-fn table(args: &FanoutArgs, ceiling: &Outcome, quid: &Outcome, bytes_per_message: f64) -> String {
+fn table(
+    args: &FanoutArgs,
+    servers: &str,
+    ceiling: &Outcome,
+    quid: &Outcome,
+    bytes_per_message: Option<f64>,
+) -> String {
     let row = |name: &str, o: &Outcome| {
         format!(
             "| {name} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {} |",
@@ -91,27 +115,33 @@ fn table(args: &FanoutArgs, ceiling: &Outcome, quid: &Outcome, bytes_per_message
     } else {
         "goal not met"
     };
+    let on_disk = match bytes_per_message {
+        Some(bytes) => format!("; {bytes:.0} bytes on disk per message"),
+        None => String::new(),
+    };
     format!(
-        "{} members x {} msg/s, {} s\n\n\
+        "{} members x {} msg/s, {} s, {servers}\n\n\
          | server | offered deliveries/s | delivered/s | p50 ms | p99 ms | max ms | not delivered |\n\
          |---|---|---|---|---|---|---|\n{}\n{}\n\n\
-         quid / ceiling: deliveries {throughput:.2}, p99 {p99:.2}x; {bytes_per_message:.0} bytes on disk per message. \
+         quid / ceiling: deliveries {throughput:.2}, p99 {p99:.2}x{on_disk}. \
          Verdict: {verdict} (at least 0.80 of the deliveries, p99 within 2x).",
         args.members,
         args.rate,
         args.seconds,
         row("ceiling: bare broadcast, no storage", ceiling),
-        row("quid serve", quid),
+        row(&format!("quid serve ({servers})"), quid),
     )
 }
 
+/// Connects `members` sockets, spread over `nodes` in turn.
 async fn connect_all(
-    addr: &str,
+    nodes: &[String],
     tokens: Option<&[String]>,
     members: usize,
 ) -> anyhow::Result<Vec<Socket>> {
     let mut sockets = Vec::with_capacity(members);
     for n in 0..members {
+        let addr = &nodes[n % nodes.len()];
         let socket = match tokens {
             Some(tokens) => connect(addr, Some(&tokens[n]), Hello::Subscribe).await?,
             None => connect(addr, None, Hello::None).await?,
@@ -122,9 +152,14 @@ async fn connect_all(
 }
 
 /// Member 0 makes the group of everyone and returns its id.
-async fn create_group(addr: &str, token: &str, members: usize) -> anyhow::Result<i64> {
+async fn create_group(
+    addr: &str,
+    token: &str,
+    prefix: &str,
+    members: usize,
+) -> anyhow::Result<i64> {
     let mut socket = connect(addr, Some(token), Hello::Plain).await?;
-    let names: Vec<String> = (1..members).map(|n| format!("member{n}")).collect();
+    let names: Vec<String> = (1..members).map(|n| format!("{prefix}{n}")).collect();
     let request =
         serde_json::json!({"id": 1, "type": "create_group", "name": "bench", "members": names});
     socket.send(Message::text(request.to_string())).await?;

@@ -44,7 +44,8 @@ pub async fn run(args: &MemoryArgs) -> anyhow::Result<std::process::ExitCode> {
     let bare = idle_memory(&super::start_ceiling()?, None, &steps).await?;
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("server.db");
-    let (_, token) = super::make_users(&db, "idle", 1)?.remove(0);
+    let (_, token) =
+        super::make_users(&*crate::store::Store::open_sqlite(&db)?, "idle", 1)?.remove(0);
     let quid = idle_memory(&super::start_quid(&db, &[])?, Some(&token), &steps).await?;
 
     let rows: Vec<String> = steps

@@ -13,13 +13,14 @@ mod ceiling;
 mod fanout;
 mod memory;
 mod payments;
+mod servers;
 mod tui;
 
 use crate::protocol::UserId;
 use anyhow::{Context, anyhow};
 use futures_util::{SinkExt, StreamExt};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -110,8 +111,8 @@ pub(crate) struct ServerChild {
     pub addr: String,
 }
 
-/// `quid serve` on a free loopback port with `extra` arguments.
-fn start_quid(db: &Path, extra: &[&str]) -> anyhow::Result<ServerChild> {
+/// `quid serve` on a free loopback port, on `db` (a file or a URL), with `extra` arguments.
+fn start_quid(db: impl AsRef<std::ffi::OsStr>, extra: &[&str]) -> anyhow::Result<ServerChild> {
     let mut command = Command::new(std::env::current_exe()?);
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
@@ -163,19 +164,24 @@ impl Drop for ServerChild {
 
 /// Makes `count` users named `{prefix}{n}` with a token each, straight in the database (as
 /// `quid admin create-bot` does, without the bot flag): no hashing, no login limits.
-fn make_users(db: &Path, prefix: &str, count: usize) -> anyhow::Result<Vec<(UserId, String)>> {
-    let store = crate::store::Store::open_sqlite(db)?;
-    let mut conn = store.connect()?;
-    crate::store::writer::write_once(&mut conn, |ctx| {
-        (0..count)
-            .map(|n| {
-                let user = crate::store::accounts::create_user(ctx, &format!("{prefix}{n}"), "!")?;
-                let token = crate::server::auth::new_token();
-                let hash = crate::server::auth::token_hash(&token);
-                crate::store::sessions::insert_token(ctx, &hash, user.id)?;
-                Ok((user.id, token))
-            })
-            .collect()
+fn make_users(
+    store: &crate::store::Store,
+    prefix: &str,
+    count: usize,
+) -> anyhow::Result<Vec<(UserId, String)>> {
+    servers::blocking(|| {
+        store.write_once(|ctx| {
+            (0..count)
+                .map(|n| {
+                    let user =
+                        crate::store::accounts::create_user(ctx, &format!("{prefix}{n}"), "!")?;
+                    let token = crate::server::auth::new_token();
+                    let hash = crate::server::auth::token_hash(&token);
+                    crate::store::sessions::insert_token(ctx, &hash, user.id)?;
+                    Ok((user.id, token))
+                })
+                .collect()
+        })
     })
     .map_err(|e| anyhow!("cannot make benchmark users: {}", e.message))
 }

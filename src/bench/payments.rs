@@ -21,6 +21,8 @@ pub struct PaymentsArgs {
     /// Append the results to docs/PERFORMANCE.md
     #[arg(long)]
     record: bool,
+    #[command(flatten)]
+    servers: super::servers::ServersArgs,
 }
 
 const WARM_UP: Duration = Duration::from_secs(1);
@@ -32,24 +34,31 @@ pub async fn run(args: &PaymentsArgs) -> anyhow::Result<std::process::ExitCode> 
         args.clients, args.seconds
     );
     let dir = tempfile::tempdir()?;
-    let baseline = tokio::task::spawn_blocking({
-        let db = dir.path().join("baseline.db");
-        let seconds = args.seconds;
-        move || baseline(&db, Duration::from_secs(seconds))
-    })
-    .await??;
-
-    let db = dir.path().join("server.db");
-    let users = super::make_users(&db, "payer", args.clients)?;
-    fund(&db, &users)?;
-    let (transfers, mut latencies) = {
-        let server = super::start_quid(&db, &[])?;
-        load(&server.addr, &users, args).await?
+    let servers = args.servers.open(&dir.path().join("server.db"))?;
+    let run_for = Duration::from_secs(args.seconds);
+    let baseline = match servers.store.postgres_node() {
+        Some((config, _)) => {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || baseline_postgres(&config, run_for)).await??
+        }
+        None => {
+            let db = dir.path().join("baseline.db");
+            tokio::task::spawn_blocking(move || baseline(&db, run_for)).await??
+        }
     };
-    let ledger_ok = ledger_is_clean(&db)?;
+
+    let prefix = servers.prefix("payer");
+    let users = super::make_users(&servers.store, &prefix, args.clients)?;
+    fund(&servers.store, &users)?;
+    let (transfers, mut latencies) = {
+        let nodes = servers.start(&[])?;
+        let addrs: Vec<String> = nodes.iter().map(|node| node.addr.clone()).collect();
+        load(&addrs, &prefix, &users, args).await?
+    };
+    let ledger_ok = ledger_is_clean(&servers.store)?;
     let quid_rate = transfers as f64 / args.seconds as f64;
     let latency = Latency::of(&mut latencies);
-    let table = table(args, baseline, quid_rate, latency, ledger_ok);
+    let table = table(args, &servers, baseline, quid_rate, latency, ledger_ok);
     super::report("quid bench payments", &table, args.record)?;
     Ok(if ledger_ok {
         std::process::ExitCode::SUCCESS
@@ -60,6 +69,7 @@ pub async fn run(args: &PaymentsArgs) -> anyhow::Result<std::process::ExitCode> 
 
 fn table(
     args: &PaymentsArgs,
+    servers: &super::servers::Servers,
     baseline: f64,
     quid: f64,
     latency: Latency,
@@ -71,14 +81,26 @@ fn table(
     } else {
         "goal not met"
     };
+    let (backend, baseline_what) = if servers.is_postgres() {
+        (
+            "PostgreSQL",
+            "one PostgreSQL transaction per transfer, one connection",
+        )
+    } else {
+        (
+            "SQLite",
+            "one fully synced SQLite transaction per transfer, one thread",
+        )
+    };
     format!(
-        "{} clients, {} s\n\n\
+        "{} clients, {} s, {}\n\n\
          | what | transfers/s | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|\n\
-         | baseline: one fully synced SQLite transaction per transfer, one thread | {baseline:.0} | | | |\n\
-         | quid serve, {} clients in a closed loop | {quid:.0} | {:.1} | {:.1} | {:.1} |\n\n\
+         | baseline: {baseline_what} | {baseline:.0} | | | |\n\
+         | quid serve on {backend}, {} clients in a closed loop | {quid:.0} | {:.1} | {:.1} | {:.1} |\n\n\
          quid / baseline: {ratio:.2}; check-ledger {}. Verdict: {verdict} (at least 5x, p99 under 50 ms, ledger clean).",
         args.clients,
         args.seconds,
+        servers.describe(),
         args.clients,
         latency.p50_ms,
         latency.p99_ms,
@@ -143,35 +165,81 @@ fn baseline(db: &std::path::Path, run_for: Duration) -> anyhow::Result<f64> {
     Ok(done as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Gives every payer €1,000,000, as `quid admin mint` does.
-fn fund(db: &std::path::Path, users: &[(UserId, String)]) -> anyhow::Result<()> {
-    let store = crate::store::Store::open_sqlite(db)?;
-    let mut conn = store.connect()?;
-    let eur = crate::money::Currency::from_code("EUR").map_err(anyhow::Error::msg)?;
-    crate::store::writer::write_once(&mut conn, |ctx| {
-        for (id, _) in users {
-            let user = crate::protocol::User::new(*id, String::new());
-            crate::ledger::payments::mint(
-                ctx,
-                &user,
-                crate::money::Money::new(100_000_000, eur),
-                &crate::protocol::payments::IdempotencyKey::random(),
-            )?;
+/// The same on PostgreSQL, in a schema of its own in the benchmark's database, with the
+/// database's own durability settings: what one connection doing one correct double-entry
+/// transaction at a time can do there.
+fn baseline_postgres(config: &postgres::Config, run_for: Duration) -> anyhow::Result<f64> {
+    let mut client = config.connect(postgres::NoTls)?;
+    client.batch_execute(
+        "DROP SCHEMA IF EXISTS quid_bench_baseline CASCADE;
+         CREATE SCHEMA quid_bench_baseline;
+         SET search_path TO quid_bench_baseline;
+         CREATE TABLE accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL CHECK (balance >= 0));
+         CREATE TABLE transfers (id BIGSERIAL PRIMARY KEY, key TEXT NOT NULL UNIQUE,
+             from_account BIGINT NOT NULL, to_account BIGINT NOT NULL, amount BIGINT NOT NULL);
+         CREATE TABLE entries (id BIGSERIAL PRIMARY KEY, transfer_id BIGINT NOT NULL,
+             account_id BIGINT NOT NULL, amount BIGINT NOT NULL);
+         INSERT INTO accounts SELECT n, 1000000 FROM generate_series(1, 100) AS n;",
+    )?;
+    let insert_transfer = client.prepare(
+        "INSERT INTO transfers (key, from_account, to_account, amount) VALUES ($1, $2, $3, 1) RETURNING id",
+    )?;
+    let insert_entry = client
+        .prepare("INSERT INTO entries (transfer_id, account_id, amount) VALUES ($1, $2, $3)")?;
+    let adjust = client.prepare("UPDATE accounts SET balance = balance + $2 WHERE id = $1")?;
+    let mut rng = rand::rng();
+    let started = Instant::now();
+    let mut done = 0u64;
+    while started.elapsed() < run_for {
+        let (from, to): (i64, i64) = (rng.random_range(1..=100), rng.random_range(1..=100));
+        if from == to {
+            continue;
         }
-        Ok(())
+        let mut tx = client.transaction()?;
+        let key = uuid::Uuid::new_v4().to_string();
+        let transfer: i64 = tx.query_one(&insert_transfer, &[&key, &from, &to])?.get(0);
+        tx.execute(&insert_entry, &[&transfer, &from, &-1i64])?;
+        tx.execute(&insert_entry, &[&transfer, &to, &1i64])?;
+        tx.execute(&adjust, &[&from, &-1i64])?;
+        tx.execute(&adjust, &[&to, &1i64])?;
+        tx.commit()?;
+        done += 1;
+    }
+    client.batch_execute("DROP SCHEMA quid_bench_baseline CASCADE")?;
+    Ok(done as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Gives every payer €1,000,000, as `quid admin mint` does.
+fn fund(store: &crate::store::Store, users: &[(UserId, String)]) -> anyhow::Result<()> {
+    let eur = crate::money::Currency::from_code("EUR").map_err(anyhow::Error::msg)?;
+    super::servers::blocking(|| {
+        store.write_once(|ctx| {
+            for (id, _) in users {
+                let user = crate::protocol::User::new(*id, String::new());
+                crate::ledger::payments::mint(
+                    ctx,
+                    &user,
+                    crate::money::Money::new(100_000_000, eur),
+                    &crate::protocol::payments::IdempotencyKey::random(),
+                )?;
+            }
+            Ok(())
+        })
     })
     .map_err(|e| anyhow::anyhow!("cannot fund the payers: {}", e.message))
 }
 
 /// Runs the closed loop; returns the transfers completed inside the window and their latencies.
 async fn load(
-    addr: &str,
+    nodes: &[String],
+    prefix: &str,
     users: &[(UserId, String)],
     args: &PaymentsArgs,
 ) -> anyhow::Result<(u64, Vec<u64>)> {
     let mut sockets = Vec::with_capacity(users.len());
-    for (_, token) in users {
-        sockets.push(connect(addr, Some(token), Hello::Plain).await?);
+    for (n, (_, token)) in users.iter().enumerate() {
+        let node = &nodes[n % nodes.len()];
+        sockets.push(connect(node, Some(token), Hello::Plain).await?);
     }
     let window_start = now_micros() + WARM_UP.as_micros() as u64;
     let window_end = window_start + args.seconds * 1_000_000;
@@ -180,6 +248,7 @@ async fn load(
     for (n, socket) in sockets.into_iter().enumerate() {
         clients.push(tokio::spawn(pay_loop(
             socket,
+            prefix.to_owned(),
             n,
             count,
             window_start..window_end,
@@ -196,6 +265,7 @@ async fn load(
 /// window ends. Returns the latencies (µs) of the payments answered inside the window.
 async fn pay_loop(
     mut socket: Socket,
+    prefix: String,
     me: usize,
     payers: usize,
     window: std::ops::Range<u64>,
@@ -208,7 +278,7 @@ async fn pay_loop(
             to += 1;
         }
         let frame = format!(
-            r#"{{"id":{id},"type":"pay","to":"payer{to}","amount":{{"amount_minor":1,"currency":"EUR"}},"idempotency_key":"{}"}}"#,
+            r#"{{"id":{id},"type":"pay","to":"{prefix}{to}","amount":{{"amount_minor":1,"currency":"EUR"}},"idempotency_key":"{}"}}"#,
             uuid::Uuid::new_v4()
         );
         let sent = now_micros();
@@ -238,9 +308,8 @@ async fn pay_loop(
     }
 }
 
-fn ledger_is_clean(db: &std::path::Path) -> anyhow::Result<bool> {
-    let store = crate::store::Store::open_sqlite(db)?;
-    let conn = store.connect()?;
-    let findings = crate::store::audit::Audit::audit_ledger(&conn)?;
+fn ledger_is_clean(store: &crate::store::Store) -> anyhow::Result<bool> {
+    let findings = super::servers::blocking(|| store.read_blocking(|db| db.audit_ledger()))
+        .map_err(|e| anyhow::anyhow!("cannot check the ledger: {}", e.message))?;
     Ok(findings.iter().all(|f| f.violations.is_empty()))
 }

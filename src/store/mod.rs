@@ -145,7 +145,7 @@ enum Backing {
     },
     Postgres {
         config: Box<::postgres::Config>,
-        idle: Idle<::postgres::Client>,
+        idle: Idle<postgres::PgConn>,
         /// This server's name among the nodes on the database.
         node: NodeId,
     },
@@ -230,13 +230,11 @@ impl Store {
     fn connect_postgres(
         &self,
         config: &::postgres::Config,
-    ) -> Result<::postgres::Client, StoreError> {
-        config
-            .connect(::postgres::NoTls)
-            .map_err(|e| StoreError::Postgres {
-                location: self.location(),
-                source: e.into(),
-            })
+    ) -> Result<postgres::PgConn, StoreError> {
+        postgres::PgConn::connect(config).map_err(|e| StoreError::Postgres {
+            location: self.location(),
+            source: e.into(),
+        })
     }
 
     /// Runs a read on a blocking thread with a pooled connection.

@@ -27,24 +27,59 @@ use super::writer::{BatchConnection, BatchTx, WriteCtx};
 use crate::protocol::ApiError;
 use notify::NodeId;
 use std::cell::{RefCell, RefMut};
+use std::collections::HashMap;
+
+/// A connection and the statements prepared on it.
+pub struct PgConn {
+    client: postgres::Client,
+    statements: Statements,
+}
+
+impl PgConn {
+    pub fn connect(config: &postgres::Config) -> Result<PgConn, postgres::Error> {
+        Ok(PgConn {
+            client: config.connect(postgres::NoTls)?,
+            statements: Statements::default(),
+        })
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+}
+
+/// Statements prepared once per connection and reused: a statement given as text is parsed
+/// by PostgreSQL on each call, a round trip of its own (half of a payment's round trips).
+#[derive(Default)]
+pub struct Statements(RefCell<HashMap<String, postgres::Statement>>);
+
+/// Distinct statements kept per connection; more than this (never, in practice) starts over.
+const MAX_STATEMENTS: usize = 512;
 
 /// A PostgreSQL transaction as the store's traits see it. The traits take `&self`, as SQLite's
 /// connection does; PostgreSQL's client wants `&mut`, hence the cell (a transaction is used by
 /// one request on one thread at a time).
 pub struct PgTx<'a> {
     tx: RefCell<postgres::Transaction<'a>>,
+    statements: &'a Statements,
     /// Who announces the events this transaction commits.
     node: NodeId,
 }
 
 impl<'a> PgTx<'a> {
-    pub fn new(tx: postgres::Transaction<'a>) -> PgTx<'a> {
-        Self::on_node(tx, NodeId(0))
+    /// `tx`, preparing its statements in `statements` (which belongs to `tx`'s connection).
+    pub fn new(tx: postgres::Transaction<'a>, statements: &'a Statements) -> PgTx<'a> {
+        Self::on_node(tx, statements, NodeId(0))
     }
 
-    fn on_node(tx: postgres::Transaction<'a>, node: NodeId) -> PgTx<'a> {
+    fn on_node(
+        tx: postgres::Transaction<'a>,
+        statements: &'a Statements,
+        node: NodeId,
+    ) -> PgTx<'a> {
         PgTx {
             tx: RefCell::new(tx),
+            statements,
             node,
         }
     }
@@ -53,8 +88,63 @@ impl<'a> PgTx<'a> {
         self.tx.into_inner().commit()
     }
 
-    fn tx(&self) -> RefMut<'_, postgres::Transaction<'a>> {
-        self.tx.borrow_mut()
+    fn tx(&self) -> Calls<'_, 'a> {
+        Calls {
+            tx: self.tx.borrow_mut(),
+            statements: self.statements,
+        }
+    }
+}
+
+/// The transaction's calls, each statement prepared once per connection.
+struct Calls<'t, 'a> {
+    tx: RefMut<'t, postgres::Transaction<'a>>,
+    statements: &'t Statements,
+}
+
+type Params<'p> = [&'p (dyn postgres::types::ToSql + Sync)];
+
+impl Calls<'_, '_> {
+    fn prepared(&mut self, sql: &str) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(statement) = self.statements.0.borrow().get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx.prepare(sql)?;
+        let mut cache = self.statements.0.borrow_mut();
+        if cache.len() >= MAX_STATEMENTS {
+            cache.clear();
+        }
+        cache.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    fn query(&mut self, sql: &str, params: &Params) -> Result<Vec<postgres::Row>, postgres::Error> {
+        let statement = self.prepared(sql)?;
+        self.tx.query(&statement, params)
+    }
+
+    fn query_one(&mut self, sql: &str, params: &Params) -> Result<postgres::Row, postgres::Error> {
+        let statement = self.prepared(sql)?;
+        self.tx.query_one(&statement, params)
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &str,
+        params: &Params,
+    ) -> Result<Option<postgres::Row>, postgres::Error> {
+        let statement = self.prepared(sql)?;
+        self.tx.query_opt(&statement, params)
+    }
+
+    fn execute(&mut self, sql: &str, params: &Params) -> Result<u64, postgres::Error> {
+        let statement = self.prepared(sql)?;
+        self.tx.execute(&statement, params)
+    }
+
+    /// Unprepared: for statements without parameters (savepoints).
+    fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
+        self.tx.batch_execute(sql)
     }
 }
 
@@ -87,31 +177,31 @@ impl BatchTx for PgTx<'_> {
 /// batch connects anew.
 pub struct PgWriter {
     config: postgres::Config,
-    client: Option<postgres::Client>,
+    conn: Option<PgConn>,
     node: NodeId,
 }
 
 impl PgWriter {
-    pub fn new(config: postgres::Config, client: postgres::Client, node: NodeId) -> PgWriter {
+    pub fn new(config: postgres::Config, conn: PgConn, node: NodeId) -> PgWriter {
         PgWriter {
             config,
-            client: Some(client),
+            conn: Some(conn),
             node,
         }
     }
 
-    fn client(&mut self) -> Result<&mut postgres::Client, ApiError> {
-        if self.client.as_ref().is_none_or(postgres::Client::is_closed) {
-            self.client = Some(self.config.connect(postgres::NoTls)?);
+    fn conn(&mut self) -> Result<&mut PgConn, ApiError> {
+        if self.conn.as_ref().is_none_or(PgConn::is_closed) {
+            self.conn = Some(PgConn::connect(&self.config)?);
         }
-        self.client.as_mut().ok_or_else(ApiError::internal)
+        self.conn.as_mut().ok_or_else(ApiError::internal)
     }
 }
 
 impl BatchConnection for PgWriter {
     fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError> {
         let node = self.node;
-        let tx = writing_transaction(self.client()?, node)?;
+        let tx = writing_transaction(self.conn()?, node)?;
         run(&tx);
         tx.commit()?;
         Ok(())
@@ -123,20 +213,21 @@ impl BatchConnection for PgWriter {
 const WRITER_LOCK: i64 = 0x7175_6964_7772; // "quidwr"
 
 /// A transaction that holds the writers' lock until it ends.
-fn writing_transaction(client: &mut postgres::Client, node: NodeId) -> Result<PgTx<'_>, ApiError> {
-    let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])?;
-    Ok(PgTx::on_node(tx, node))
+fn writing_transaction(conn: &mut PgConn, node: NodeId) -> Result<PgTx<'_>, ApiError> {
+    let tx = PgTx::on_node(conn.client.transaction()?, &conn.statements, node);
+    tx.tx()
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])?;
+    Ok(tx)
 }
 
 /// Runs `f` in one writing transaction on `client`: `quid admin`'s writes. The nodes hear of
 /// the events it emits, and hand them to their live clients.
 pub fn write_once<T>(
-    client: &mut postgres::Client,
+    conn: &mut PgConn,
     node: NodeId,
     f: impl FnOnce(&mut WriteCtx) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let tx = writing_transaction(client, node)?;
+    let tx = writing_transaction(conn, node)?;
     let (value, deliveries) = super::writer::apply(&tx, f)?;
     tx.announce(&deliveries)?;
     tx.commit()?;
@@ -145,24 +236,25 @@ pub fn write_once<T>(
 
 /// Runs `f` in a transaction of its own, so that its queries see one snapshot's rows.
 pub fn read<T>(
-    client: &mut postgres::Client,
+    conn: &mut PgConn,
     f: impl FnOnce(&dyn Backend) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let tx = client
+    let tx = conn
+        .client
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
         .start()?;
-    let tx = PgTx::new(tx);
+    let tx = PgTx::new(tx, &conn.statements);
     let value = f(&tx)?;
     tx.commit()?;
     Ok(value)
 }
 
 /// Connects to the database and brings its schema up to date.
-pub fn open(config: &postgres::Config) -> Result<postgres::Client, OpenError> {
-    let mut client = config.connect(postgres::NoTls)?;
-    migrate(&mut client)?;
-    Ok(client)
+pub fn open(config: &postgres::Config) -> Result<PgConn, OpenError> {
+    let mut conn = PgConn::connect(config)?;
+    migrate(&mut conn.client)?;
+    Ok(conn)
 }
 
 impl From<postgres::Error> for ApiError {

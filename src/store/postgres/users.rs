@@ -132,7 +132,7 @@ impl Audit for PgTx<'_> {
         CHECKS
             .iter()
             .map(|(invariant, sql)| {
-                let violations = tx.query(*sql, &[])?.iter().map(|row| row.get(0)).collect();
+                let violations = tx.query(sql, &[])?.iter().map(|row| row.get(0)).collect();
                 Ok(Finding {
                     invariant,
                     violations,
