@@ -312,6 +312,19 @@ fn people_chat_and_pay(db: &dyn Backend) {
         let replayed = db.events_after(user, quid::protocol::Seq(0), 100).unwrap();
         assert_eq!(replayed.len(), seqs.len());
     }
+    // Several users' events at once, as a node reads what another announced: each range
+    // exactly, in the order asked, the same events a replay reads.
+    use quid::protocol::Seq;
+    let ranges = [(bob.id, Seq(2), Seq(3)), (alice.id, Seq(1), Seq(1))];
+    let between = db.events_between(&ranges).unwrap();
+    let found: Vec<_> = between.iter().map(|(u, s, _)| (*u, *s)).collect();
+    assert_eq!(
+        found,
+        [(bob.id, Seq(2)), (bob.id, Seq(3)), (alice.id, Seq(1))]
+    );
+    let bobs = db.events_after(bob.id, Seq(1), 2).unwrap();
+    assert_eq!(between[0].2, bobs[0].1);
+    assert_eq!(between[1].2, bobs[1].1);
     let broken = db
         .audit_ledger()
         .unwrap()

@@ -122,6 +122,11 @@ impl Hub {
         });
     }
 
+    /// Whether `user_id` has a connection here.
+    pub fn is_online(&self, user_id: UserId) -> bool {
+        self.lock().contains_key(&user_id)
+    }
+
     /// Connections currently subscribed; for tests and the log.
     pub fn online_connections(&self) -> usize {
         self.lock().values().map(Vec::len).sum()

@@ -4,9 +4,10 @@
 //! to hear.
 
 use super::hub::Hub;
-use crate::protocol::UserId;
+use crate::protocol::{Event, Seq, UserId};
 use crate::store::Store;
 use crate::store::postgres::notify::{self, Heard, NodeId};
+use crate::store::writer::Delivery;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 
@@ -21,17 +22,18 @@ pub struct Nodes {
 
 impl Nodes {
     /// Starts listening to the other nodes when the store is on PostgreSQL.
-    pub fn start(store: &Store, hub: &Arc<Hub>) -> std::io::Result<Nodes> {
+    pub fn start(store: &Arc<Store>, hub: &Arc<Hub>) -> std::io::Result<Nodes> {
         let stop = Arc::new(AtomicBool::new(false));
         let Some((config, node)) = store.postgres_node() else {
             return Ok(Nodes { typing: None, stop });
         };
-        let (listen_config, listening_hub, until) = (config.clone(), Arc::clone(hub), stop.clone());
+        let listen_config = config.clone();
+        let (store_read, listening_hub, until) = (Arc::clone(store), Arc::clone(hub), stop.clone());
         std::thread::Builder::new()
             .name("quid-nodes-listen".into())
             .spawn(move || {
                 notify::listen(&listen_config, node, &until, |heard| {
-                    relay(&listening_hub, heard);
+                    relay(&store_read, &listening_hub, heard);
                 });
             })?;
         let (typing, queue) = mpsc::sync_channel(TYPING_QUEUE);
@@ -62,16 +64,59 @@ impl Drop for Nodes {
     }
 }
 
-fn relay(hub: &Hub, heard: Heard) {
+fn relay(store: &Store, hub: &Hub, heard: Heard) {
     match heard {
-        Heard::Events(grown) => {
-            for (user_id, seq) in grown {
-                hub.wake(user_id, seq);
-            }
-        }
+        Heard::Events(announced) => hand_over(store, hub, &announced),
         Heard::Typing(users, frame) => hub.publish_ephemeral(&users, frame),
         Heard::Listening => hub.wake_everyone(),
     }
+}
+
+/// Reads the announced events of the users online here, all in one query, and publishes them
+/// as if they had been committed here. If the read fails, the users' connections are woken
+/// to read for themselves.
+fn hand_over(store: &Store, hub: &Hub, announced: &[(UserId, Seq, Seq)]) {
+    let online: Vec<(UserId, Seq, Seq)> = announced
+        .iter()
+        .copied()
+        .filter(|(user_id, ..)| hub.is_online(*user_id))
+        .collect();
+    if online.is_empty() {
+        return;
+    }
+    match store.read_blocking(|db| db.events_between(&online)) {
+        Ok(events) => hub.publish(&deliveries(events)),
+        Err(error) => {
+            tracing::warn!(%error.message, "cannot read another node's events; waking readers");
+            for (user_id, _, last) in online {
+                hub.wake(user_id, last);
+            }
+        }
+    }
+}
+
+/// Events as the hub takes them, each serialized once per run of equal events (a group
+/// message, announced for every member, once).
+fn deliveries(events: Vec<(UserId, Seq, Event)>) -> Vec<Delivery> {
+    let mut serialized: Option<(Event, Arc<str>)> = None;
+    events
+        .into_iter()
+        .filter_map(|(user_id, seq, event)| {
+            let body = match &serialized {
+                Some((last, body)) if *last == event => Arc::clone(body),
+                _ => {
+                    let body: Arc<str> = serde_json::to_string(&event).ok()?.into();
+                    serialized = Some((event, Arc::clone(&body)));
+                    body
+                }
+            };
+            Some(Delivery {
+                user_id,
+                seq,
+                event: body,
+            })
+        })
+        .collect()
 }
 
 /// Sends queued typing notices on a connection of its own, connecting again when it breaks.

@@ -63,6 +63,24 @@ pub trait Events {
 
     /// The newest seq handed out to `user_id` (0 when none).
     fn latest_seq(&self, user_id: UserId) -> Result<Seq, ApiError>;
+
+    /// For each `(user, first, last)`, that user's events with seq from `first` to `last`, in
+    /// seq order, users in the order given: what a node hands its connections when another
+    /// node announces them.
+    fn events_between(
+        &self,
+        wanted: &[(UserId, Seq, Seq)],
+    ) -> Result<Vec<(UserId, Seq, Event)>, ApiError> {
+        let mut found = Vec::new();
+        for &(user_id, first, last) in wanted {
+            let count = u32::try_from(last.0 - first.0 + 1).unwrap_or(u32::MAX);
+            let after = Seq(first.0 - 1);
+            for (seq, event) in self.events_after(user_id, after, count)? {
+                found.push((user_id, seq, event));
+            }
+        }
+        Ok(found)
+    }
 }
 
 impl Events for Connection {

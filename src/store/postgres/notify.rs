@@ -1,9 +1,10 @@
 //! Wake-ups between nodes on one database, through PostgreSQL's `LISTEN`/`NOTIFY`.
 //!
-//! A writing transaction announces, on [`EVENTS`], the newest seq it gave each user; PostgreSQL
+//! A writing transaction announces, on [`EVENTS`], the seqs it gave each user; PostgreSQL
 //! delivers the notice only if the transaction commits, and in commit order. A notice carries
-//! no event: every node reads the events from the table, so a notice that is lost or merged
-//! with another loses nothing (the next one, or a reconnect, covers it). Typing notices, which
+//! no event: every node reads the events from the table (one query per notice for all its
+//! users online there), so a notice that is lost or merged with another loses nothing (the
+//! next event shows the gap, or a reconnect covers it). Typing notices, which
 //! are never stored, travel whole on [`TYPING`]. Each notice names the node (process) that
 //! sent it, so that a node ignores its own.
 //!
@@ -42,16 +43,20 @@ impl NodeId {
     }
 }
 
-/// Announces, inside the transaction, the newest seq of each user in `deliveries`.
+/// Announces, inside the transaction, the seqs it gave each user in `deliveries`: a range per
+/// user (a user's seqs in one transaction are consecutive: the writers take turns).
 pub(super) fn announce_events(tx: &PgTx, deliveries: &[Delivery]) -> Result<(), ApiError> {
-    let mut newest: BTreeMap<UserId, Seq> = BTreeMap::new();
+    let mut ranges: BTreeMap<UserId, (Seq, Seq)> = BTreeMap::new();
     for delivery in deliveries {
-        let seq = newest.entry(delivery.user_id).or_insert(delivery.seq);
-        *seq = (*seq).max(delivery.seq);
+        let range = ranges
+            .entry(delivery.user_id)
+            .or_insert((delivery.seq, delivery.seq));
+        range.0 = range.0.min(delivery.seq);
+        range.1 = range.1.max(delivery.seq);
     }
-    let entries = newest
+    let entries = ranges
         .iter()
-        .map(|(user, seq)| format!("{}:{}", user.0, seq.0));
+        .map(|(user, (first, last))| format!("{}:{}-{}", user.0, first.0, last.0));
     for payload in payloads(&tx.node.0.to_string(), " ", entries) {
         notify(tx, EVENTS, &payload)?;
     }
@@ -119,8 +124,8 @@ fn payloads_within(
 /// What another node said.
 #[derive(Debug, PartialEq)]
 pub enum Heard {
-    /// These users have events up to these seqs.
-    Events(Vec<(UserId, Seq)>),
+    /// These users have new events, with seqs from the first to the last given.
+    Events(Vec<(UserId, Seq, Seq)>),
     /// A typing frame for these users.
     Typing(Vec<UserId>, Arc<str>),
     /// The listener (re)connected: notices sent while it was away are lost, so every
@@ -184,8 +189,10 @@ fn parse(channel: &str, payload: &str) -> Option<(u64, Heard)> {
             let node = words.next()?.parse().ok()?;
             let entries = words
                 .map(|entry| {
-                    let (user, seq) = entry.split_once(':')?;
-                    Some((UserId(user.parse().ok()?), Seq(seq.parse().ok()?)))
+                    let (user, range) = entry.split_once(':')?;
+                    let (first, last) = range.split_once('-')?;
+                    let (first, last) = (Seq(first.parse().ok()?), Seq(last.parse().ok()?));
+                    (first <= last).then_some((UserId(user.parse().ok()?), first, last))
                 })
                 .collect::<Option<Vec<_>>>()?;
             Some((node, Heard::Events(entries)))
@@ -209,8 +216,12 @@ mod tests {
 
     #[test]
     fn payloads_stay_under_the_limit_and_parse_back_to_what_was_sent() {
-        let entries: Vec<(UserId, Seq)> = (1..=2_000).map(|n| (UserId(n), Seq(n * 7))).collect();
-        let texts = entries.iter().map(|(u, s)| format!("{}:{}", u.0, s.0));
+        let entries: Vec<(UserId, Seq, Seq)> = (1..=2_000)
+            .map(|n| (UserId(n), Seq(n * 7), Seq(n * 7 + n % 3)))
+            .collect();
+        let texts = entries
+            .iter()
+            .map(|(u, first, last)| format!("{}:{}-{}", u.0, first.0, last.0));
         let sent = payloads("42", " ", texts);
         assert!(sent.len() > 1, "2,000 entries need several notices");
         let mut back = Vec::new();
@@ -239,7 +250,9 @@ mod tests {
             ))
         );
         assert_eq!(parse(EVENTS, "7 3:x"), None);
-        assert_eq!(parse(EVENTS, "node 3:4"), None);
+        assert_eq!(parse(EVENTS, "7 3:4"), None);
+        assert_eq!(parse(EVENTS, "7 3:5-4"), None);
+        assert_eq!(parse(EVENTS, "node 3:4-4"), None);
         assert_eq!(parse(TYPING, "7 3,4"), None);
         assert_eq!(parse("other", "7 3:4"), None);
     }

@@ -197,4 +197,38 @@ impl Events for PgTx<'_> {
             .query_one("SELECT last_seq FROM users WHERE id = $1", &[&user_id.0])?;
         Ok(Seq(row.get(0)))
     }
+
+    /// One query for every user (a group message announced to a node is one event for each
+    /// member there), and each message read once however many events share it.
+    fn events_between(
+        &self,
+        wanted: &[(UserId, Seq, Seq)],
+    ) -> Result<Vec<(UserId, Seq, Event)>, ApiError> {
+        let users: Vec<i64> = wanted.iter().map(|(user, ..)| user.0).collect();
+        let firsts: Vec<i64> = wanted.iter().map(|(_, first, _)| first.0).collect();
+        let lasts: Vec<i64> = wanted.iter().map(|(.., last)| last.0).collect();
+        let rows = self.tx().query(
+            "SELECT e.user_id, e.seq, e.body, e.message_id
+             FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]) WITH ORDINALITY
+                 AS w(user_id, first, last, position)
+             JOIN events e ON e.user_id = w.user_id AND e.seq BETWEEN w.first AND w.last
+             ORDER BY w.position, e.seq",
+            &[&users, &firsts, &lasts],
+        )?;
+        let mut messages = std::collections::HashMap::new();
+        rows.into_iter()
+            .map(|row| {
+                let (user_id, seq) = (UserId(row.get(0)), row.get::<_, i64>(1));
+                let event = decode(user_id, seq, row.get(2), row.get(3), |id| {
+                    if let Some(message) = messages.get(&id) {
+                        return Ok(Clone::clone(message));
+                    }
+                    let message = self.message(id)?;
+                    messages.insert(id, message.clone());
+                    Ok(message)
+                })?;
+                Ok((user_id, Seq(seq), event))
+            })
+            .collect()
+    }
 }
