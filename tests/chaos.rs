@@ -14,6 +14,7 @@ mod common;
 use common::process::ServerProcess;
 use common::*;
 use quid::protocol::payments::{IdempotencyKey, LineItem};
+use quid::protocol::requests;
 use quid::protocol::{
     ClientMsgId, ConversationId, ErrorCode, Event, MessageId, RequestBody, results,
 };
@@ -130,10 +131,10 @@ async fn set_up(dir: &Path) -> World {
     tokens.insert(MERCHANT.to_owned(), create_bot(&db, MERCHANT, Some("Shop")));
     let ann = connect(&url, &tokens["ann"]).await;
     let group: results::OneConversation = ann
-        .request(RequestBody::CreateGroup {
+        .request(RequestBody::CreateGroup(requests::CreateGroup {
             name: "chaos".into(),
             members: PEOPLE[1..].iter().map(|p| p.to_string()).collect(),
-        })
+        }))
         .await
         .unwrap();
     World {
@@ -241,11 +242,11 @@ async fn run(
 ) {
     match operation {
         Operation::Say(client_id, text) => {
-            let body = RequestBody::Send {
+            let body = RequestBody::Send(requests::Send {
                 conversation_id: world.group,
                 client_id,
                 text,
-            };
+            });
             if let Ok(sent) = link.until_answered::<results::Sent>(body, rng).await {
                 let mut acknowledged = world.acknowledged.lock().await;
                 acknowledged
@@ -260,39 +261,39 @@ async fn run(
             record_transfer(world, me, &key, amount, paid).await;
         }
         Operation::Request(from, amount, ask_key, pay_key) => {
-            let body = RequestBody::RequestMoney {
+            let body = RequestBody::RequestMoney(requests::RequestMoney {
                 from: from.clone(),
                 amount: eur(amount),
                 memo: "chaos".into(),
                 conversation_id: None,
                 expires_in_secs: None,
                 idempotency_key: ask_key,
-            };
+            });
             let Ok(asked) = link.until_answered::<results::RequestMade>(body, rng).await else {
                 return;
             };
             let mut payer = Link::new(world, &from);
-            let body = RequestBody::PayRequest {
+            let body = RequestBody::PayRequest(requests::PayRequest {
                 request_id: asked.request.id,
                 idempotency_key: pay_key.clone(),
                 pin: None,
-            };
+            });
             let paid = payer.until_answered::<results::Paid>(body, rng).await;
             record_transfer(world, &from, &pay_key, amount, paid).await;
         }
         Operation::Invoice(amount, send_key, pay_key, refund_key) => {
             let Ok(conversation) = shop
                 .until_answered::<results::OneConversation>(
-                    RequestBody::OpenDirect {
+                    RequestBody::OpenDirect(requests::OpenDirect {
                         username: me.into(),
-                    },
+                    }),
                     rng,
                 )
                 .await
             else {
                 return;
             };
-            let body = RequestBody::SendInvoice {
+            let body = RequestBody::SendInvoice(requests::SendInvoice {
                 conversation_id: conversation.conversation.id,
                 items: vec![LineItem {
                     name: "thing".into(),
@@ -304,26 +305,26 @@ async fn run(
                 payload: String::new(),
                 expires_in_secs: None,
                 idempotency_key: send_key,
-            };
+            });
             let Ok(sent) = shop.until_answered::<results::InvoiceMade>(body, rng).await else {
                 return;
             };
-            let body = RequestBody::PayInvoice {
+            let body = RequestBody::PayInvoice(requests::PayInvoice {
                 invoice_id: sent.invoice.id,
                 idempotency_key: pay_key.clone(),
                 pin: None,
-            };
+            });
             let paid = link.until_answered::<results::Paid>(body, rng).await;
             let was_paid = paid.is_ok();
             record_transfer(world, me, &pay_key, amount, paid).await;
             let Some(refund_key) = refund_key.filter(|_| was_paid) else {
                 return;
             };
-            let body = RequestBody::Refund {
+            let body = RequestBody::Refund(requests::Refund {
                 invoice_id: sent.invoice.id,
                 amount: None,
                 idempotency_key: refund_key.clone(),
-            };
+            });
             let refunded = shop
                 .until_answered::<results::Refunded>(body, rng)
                 .await
@@ -338,14 +339,14 @@ async fn run(
 }
 
 fn pay(to: &str, amount: i64, key: &IdempotencyKey) -> RequestBody {
-    RequestBody::Pay {
+    RequestBody::Pay(requests::Pay {
         to: to.into(),
         amount: eur(amount),
         memo: "chaos".into(),
         conversation_id: None,
         idempotency_key: key.clone(),
         pin: None,
-    }
+    })
 }
 
 async fn record_transfer(

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use quid::protocol::requests;
 use quid::protocol::{
     ClientMsgId, ConversationId, ErrorCode, Event, MessageId, RequestBody, results,
 };
@@ -52,11 +53,11 @@ async fn send(
     text: &str,
 ) -> results::Sent {
     connection
-        .request(RequestBody::Send {
+        .request(RequestBody::Send(requests::Send {
             conversation_id,
             client_id: ClientMsgId::random(),
             text: text.into(),
-        })
+        }))
         .await
         .unwrap()
 }
@@ -68,11 +69,11 @@ async fn history(
     limit: u32,
 ) -> results::History {
     connection
-        .request(RequestBody::History {
+        .request(RequestBody::History(requests::History {
             conversation_id,
             before,
             limit,
-        })
+        }))
         .await
         .unwrap()
 }
@@ -118,11 +119,11 @@ async fn a_resend_with_the_same_client_id_stores_one_message(db: TestDb) {
     let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
     let conversation = open_direct(&alice, "bob").await;
     let client_id = ClientMsgId::random();
-    let body = RequestBody::Send {
+    let body = RequestBody::Send(requests::Send {
         conversation_id: conversation,
         client_id,
         text: "only once".into(),
-    };
+    });
     let first: results::Sent = alice.request(body.clone()).await.unwrap();
     let second: results::Sent = alice.request(body).await.unwrap();
     assert!(!first.duplicate);
@@ -144,25 +145,25 @@ async fn a_non_member_is_forbidden(db: TestDb) {
     send(&alice, conversation, "private").await;
 
     let requests = [
-        RequestBody::History {
+        RequestBody::History(requests::History {
             conversation_id: conversation,
             before: None,
             limit: 10,
-        },
-        RequestBody::Send {
+        }),
+        RequestBody::Send(requests::Send {
             conversation_id: conversation,
             client_id: ClientMsgId::random(),
             text: "let me in".into(),
-        },
-        RequestBody::MarkRead {
+        }),
+        RequestBody::MarkRead(requests::MarkRead {
             conversation_id: conversation,
             up_to: MessageId(1),
-        },
-        RequestBody::History {
+        }),
+        RequestBody::History(requests::History {
             conversation_id: ConversationId(9999),
             before: None,
             limit: 10,
-        },
+        }),
     ];
     for body in requests {
         let refused = carol.request_value(body.clone()).await.unwrap_err();
@@ -185,25 +186,25 @@ async fn groups_fan_out_and_a_leaver_loses_access(db: TestDb) {
     let bob = connect(&server.url(), &bob_token).await;
     register(&server.url(), "carol").await;
     let created: results::OneConversation = alice
-        .request(RequestBody::CreateGroup {
+        .request(RequestBody::CreateGroup(requests::CreateGroup {
             name: "team".into(),
             members: vec!["bob".into()],
-        })
+        }))
         .await
         .unwrap();
     let group = created.conversation.id;
     let _: results::OneConversation = bob
-        .request(RequestBody::AddMember {
+        .request(RequestBody::AddMember(requests::AddMember {
             conversation_id: group,
             username: "carol".into(),
-        })
+        }))
         .await
         .unwrap();
     let same_name = alice
-        .request_value(RequestBody::CreateGroup {
+        .request_value(RequestBody::CreateGroup(requests::CreateGroup {
             name: "team".into(),
             members: vec![],
-        })
+        }))
         .await
         .unwrap_err();
     assert!(matches!(same_name, RequestError::Api(e) if e.code == ErrorCode::Conflict));
@@ -216,17 +217,17 @@ async fn groups_fan_out_and_a_leaver_loses_access(db: TestDb) {
     );
 
     let _: results::Empty = bob
-        .request(RequestBody::Leave {
+        .request(RequestBody::Leave(requests::Leave {
             conversation_id: group,
-        })
+        }))
         .await
         .unwrap();
     let after_leaving = bob
-        .request_value(RequestBody::History {
+        .request_value(RequestBody::History(requests::History {
             conversation_id: group,
             before: None,
             limit: 10,
-        })
+        }))
         .await
         .unwrap_err();
     assert!(matches!(after_leaving, RequestError::Api(e) if e.code == ErrorCode::Forbidden));
@@ -257,10 +258,10 @@ async fn unread_counts_follow_mark_read_and_survive_a_restart(db: TestDb) {
     }
     let bob = connect(&server.url(), &bob_token).await;
     let _: results::Empty = bob
-        .request(RequestBody::MarkRead {
+        .request(RequestBody::MarkRead(requests::MarkRead {
             conversation_id: conversation,
             up_to: MessageId(last.unwrap().0 - 1),
-        })
+        }))
         .await
         .unwrap();
     drop((alice, bob));

@@ -3,6 +3,7 @@
 mod common;
 
 use common::process::{ServerProcess, quid};
+use quid::protocol::requests;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -388,25 +389,29 @@ fn invoices_from_the_command_line_for_buyer_and_merchant() {
             .unwrap();
         shop.hello(None).await.unwrap();
         let opened: quid::protocol::results::OneConversation = shop
-            .request(quid::protocol::RequestBody::OpenDirect {
-                username: "alice".into(),
-            })
+            .request(quid::protocol::RequestBody::OpenDirect(
+                requests::OpenDirect {
+                    username: "alice".into(),
+                },
+            ))
             .await
             .unwrap();
         let _: quid::protocol::results::InvoiceMade = shop
-            .request(quid::protocol::RequestBody::SendInvoice {
-                conversation_id: opened.conversation.id,
-                items: vec![LineItem {
-                    name: "tea".into(),
-                    quantity: 2,
-                    unit_price_minor: 250,
-                }],
-                currency: quid::money::Currency::from_code("EUR").unwrap(),
-                total_minor: 500,
-                payload: "order-9".into(),
-                expires_in_secs: None,
-                idempotency_key: IdempotencyKey::random(),
-            })
+            .request(quid::protocol::RequestBody::SendInvoice(
+                requests::SendInvoice {
+                    conversation_id: opened.conversation.id,
+                    items: vec![LineItem {
+                        name: "tea".into(),
+                        quantity: 2,
+                        unit_price_minor: 250,
+                    }],
+                    currency: quid::money::Currency::from_code("EUR").unwrap(),
+                    total_minor: 500,
+                    payload: "order-9".into(),
+                    expires_in_secs: None,
+                    idempotency_key: IdempotencyKey::random(),
+                },
+            ))
             .await
             .unwrap();
     });

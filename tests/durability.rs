@@ -5,6 +5,7 @@ mod common;
 
 use common::process::ServerProcess;
 use common::*;
+use quid::protocol::requests;
 use quid::protocol::{ClientMsgId, MessageId, RequestBody, results};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -31,11 +32,11 @@ async fn a_killed_server_loses_nothing_it_acknowledged(db: TestDb) {
         senders.push(tokio::spawn(async move {
             for n in 0.. {
                 let sent = connection
-                    .request::<results::Sent>(RequestBody::Send {
+                    .request::<results::Sent>(RequestBody::Send(requests::Send {
                         conversation_id,
                         client_id: ClientMsgId::random(),
                         text: format!("sender {sender} message {n}"),
-                    })
+                    }))
                     .await;
                 match sent {
                     Ok(sent) => {
@@ -69,11 +70,11 @@ async fn a_killed_server_loses_nothing_it_acknowledged(db: TestDb) {
     let mut before = None;
     loop {
         let page: results::History = alice
-            .request(RequestBody::History {
+            .request(RequestBody::History(requests::History {
                 conversation_id,
                 before,
                 limit: 200,
-            })
+            }))
             .await
             .unwrap();
         stored.extend(page.messages.iter().map(|m| m.id));

@@ -8,6 +8,7 @@ use common::*;
 use quid::bot::{Bot, BotEvent};
 use quid::money::{Currency, Money};
 use quid::protocol::payments::{IdempotencyKey, InvoiceId, InvoiceStatus, LineItem};
+use quid::protocol::requests;
 use quid::protocol::{ErrorCode, Event, RequestBody, results};
 use quid::session::SessionEvent;
 use quid::session::connection::{Connection, RequestError};
@@ -41,11 +42,11 @@ async fn refused(connection: &Connection, body: RequestBody) -> ErrorCode {
 }
 
 fn pay(invoice_id: InvoiceId, key: &IdempotencyKey) -> RequestBody {
-    RequestBody::PayInvoice {
+    RequestBody::PayInvoice(requests::PayInvoice {
         invoice_id,
         idempotency_key: key.clone(),
         pin: None,
-    }
+    })
 }
 
 /// The bot's next event that `pick` selects, within the test's patience.
@@ -116,7 +117,7 @@ fn invoice_body(
     total_minor: i64,
     expires: Option<u64>,
 ) -> RequestBody {
-    RequestBody::SendInvoice {
+    RequestBody::SendInvoice(requests::SendInvoice {
         conversation_id: conversation,
         items: items(),
         currency: euro(),
@@ -124,7 +125,7 @@ fn invoice_body(
         payload: "order-1".into(),
         expires_in_secs: expires,
         idempotency_key: IdempotencyKey::random(),
-    }
+    })
 }
 
 fn state_dir(root: &Path) -> std::path::PathBuf {
@@ -277,10 +278,12 @@ async fn refunds_in_part_and_in_full_never_exceed_the_payment_and_retries_refund
         .await
         .unwrap();
 
-    let refund = |amount: Option<Money>, key: &IdempotencyKey| RequestBody::Refund {
-        invoice_id: id,
-        amount,
-        idempotency_key: key.clone(),
+    let refund = |amount: Option<Money>, key: &IdempotencyKey| {
+        RequestBody::Refund(requests::Refund {
+            invoice_id: id,
+            amount,
+            idempotency_key: key.clone(),
+        })
     };
     let key = IdempotencyKey::random();
     let first: results::Refunded = s.shop.request(refund(Some(eur(280)), &key)).await.unwrap();

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use quid::protocol::payments::IdempotencyKey;
+use quid::protocol::requests;
 use quid::protocol::{ClientMsgId, ConversationId, Event, RequestBody, Seq, results};
 use quid::session::connection::{Connection, Pushed};
 use tokio::sync::mpsc;
@@ -49,11 +50,11 @@ fn message(frame: &Pushed) -> Option<(Seq, String)> {
 
 async fn send(connection: &Connection, conversation_id: ConversationId, text: &str) {
     let _: results::Sent = connection
-        .request(RequestBody::Send {
+        .request(RequestBody::Send(requests::Send {
             conversation_id,
             client_id: ClientMsgId::random(),
             text: text.into(),
-        })
+        }))
         .await
         .unwrap();
 }
@@ -92,9 +93,9 @@ async fn two_nodes_serve_one_conversation_live() {
 
     // Typing is relayed too, though never stored.
     let _: results::Empty = alice
-        .request(RequestBody::Typing {
+        .request(RequestBody::Typing(requests::Typing {
             conversation_id: conversation,
-        })
+        }))
         .await
         .unwrap();
     let typist = next_pushed(&mut on_b, |f| match f {
@@ -106,14 +107,14 @@ async fn two_nodes_serve_one_conversation_live() {
 
     // A payment made on B is on alice's screen on A.
     let _: results::Paid = bob
-        .request(RequestBody::Pay {
+        .request(RequestBody::Pay(requests::Pay {
             to: "alice".into(),
             amount: eur(1_250),
             memo: "lunch".into(),
             conversation_id: None,
             idempotency_key: IdempotencyKey::random(),
             pin: None,
-        })
+        }))
         .await
         .unwrap();
     let card = next_pushed(&mut on_a, |f| match f {
@@ -192,10 +193,10 @@ async fn a_node_killed_mid_run_loses_nothing_and_its_clients_carry_on_on_the_oth
     let tokens = register_all(&url, &db).await;
     let founder = connect(&url, &tokens[0]).await;
     let group: results::OneConversation = founder
-        .request(RequestBody::CreateGroup {
+        .request(RequestBody::CreateGroup(requests::CreateGroup {
             name: "everyone".into(),
             members: PEOPLE[1..].iter().map(|p| p.to_string()).collect(),
-        })
+        }))
         .await
         .unwrap();
     let group = group.conversation.id;
@@ -279,14 +280,14 @@ async fn a_request_expires_once_however_many_nodes_sweep() {
     register(&node_b.url(), "bob").await;
     let (alice, mut on_a) = subscribed(&node_a.url(), &alice_token).await;
     let asked: results::RequestMade = alice
-        .request(RequestBody::RequestMoney {
+        .request(RequestBody::RequestMoney(requests::RequestMoney {
             from: "bob".into(),
             amount: eur(100),
             memo: String::new(),
             conversation_id: None,
             expires_in_secs: Some(1),
             idempotency_key: IdempotencyKey::random(),
-        })
+        }))
         .await
         .unwrap();
     let expired = |f: &Pushed| match f {

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use quid::money::Money;
 use quid::protocol::payments::{IdempotencyKey, PaymentRequestId, RequestStatus};
+use quid::protocol::requests;
 use quid::protocol::{ErrorCode, Event, RequestBody, results};
 use quid::server::ServerConfig;
 use quid::session::SessionEvent;
@@ -13,33 +14,33 @@ use quid::session::connection::{Connection, RequestError};
 use std::time::Duration;
 
 fn pay(to: &str, amount: Money, key: &IdempotencyKey) -> RequestBody {
-    RequestBody::Pay {
+    RequestBody::Pay(requests::Pay {
         to: to.into(),
         amount,
         memo: "test".into(),
         conversation_id: None,
         idempotency_key: key.clone(),
         pin: None,
-    }
+    })
 }
 
 fn ask(from: &str, amount: Money) -> RequestBody {
-    RequestBody::RequestMoney {
+    RequestBody::RequestMoney(requests::RequestMoney {
         from: from.into(),
         amount,
         memo: "please".into(),
         conversation_id: None,
         expires_in_secs: None,
         idempotency_key: IdempotencyKey::random(),
-    }
+    })
 }
 
 fn pay_request(id: PaymentRequestId) -> RequestBody {
-    RequestBody::PayRequest {
+    RequestBody::PayRequest(requests::PayRequest {
         request_id: id,
         idempotency_key: IdempotencyKey::random(),
         pin: None,
-    }
+    })
 }
 
 async fn balance(connection: &Connection) -> Vec<Money> {
@@ -57,10 +58,10 @@ async fn refused(connection: &Connection, body: RequestBody) -> ErrorCode {
 /// alice's group "trip" with bob and carol.
 async fn trip(w: &World) -> results::OneConversation {
     w.alice
-        .request(RequestBody::CreateGroup {
+        .request(RequestBody::CreateGroup(requests::CreateGroup {
             name: "trip".into(),
             members: vec!["bob".into(), "carol".into()],
-        })
+        }))
         .await
         .unwrap()
 }
@@ -112,10 +113,10 @@ async fn a_payment_moves_money_once_however_often_it_is_retried(db: TestDb) {
     let (connection, _) = Connection::open(&server.url(), None).await.unwrap();
     connection.hello(None).await.unwrap();
     let login: results::Auth = connection
-        .request(RequestBody::Login {
+        .request(RequestBody::Login(requests::Login {
             username: "alice".into(),
             password: "correct horse battery".into(),
-        })
+        }))
         .await
         .unwrap();
     let alice = connect(&server.url(), &login.token).await;
@@ -185,16 +186,26 @@ async fn every_refusal_has_its_code_and_moves_nothing(db: TestDb) {
         "the requester cannot pay it"
     );
     assert_eq!(
-        refused(&w.alice, RequestBody::DeclineRequest { request_id: id }).await,
+        refused(
+            &w.alice,
+            RequestBody::DeclineRequest(requests::DeclineRequest { request_id: id })
+        )
+        .await,
         ErrorCode::Forbidden
     );
     assert_eq!(
-        refused(&w.bob, RequestBody::CancelRequest { request_id: id }).await,
+        refused(
+            &w.bob,
+            RequestBody::CancelRequest(requests::CancelRequest { request_id: id })
+        )
+        .await,
         ErrorCode::Forbidden
     );
     let _: results::RequestMade = w
         .bob
-        .request(RequestBody::DeclineRequest { request_id: id })
+        .request(RequestBody::DeclineRequest(requests::DeclineRequest {
+            request_id: id,
+        }))
         .await
         .unwrap();
     assert_eq!(
@@ -205,9 +216,9 @@ async fn every_refusal_has_its_code_and_moves_nothing(db: TestDb) {
     let asked: results::RequestMade = w.alice.request(ask("bob", eur(300))).await.unwrap();
     let _: results::RequestMade = w
         .alice
-        .request(RequestBody::CancelRequest {
+        .request(RequestBody::CancelRequest(requests::CancelRequest {
             request_id: asked.request.id,
-        })
+        }))
         .await
         .unwrap();
     assert_eq!(
@@ -229,24 +240,24 @@ async fn every_refusal_has_its_code_and_moves_nothing(db: TestDb) {
     // A PIN, once set, is needed and must be right.
     let _: results::Empty = w
         .bob
-        .request(RequestBody::SetPin {
+        .request(RequestBody::SetPin(requests::SetPin {
             pin: "4321".into(),
             current_pin: None,
-        })
+        }))
         .await
         .unwrap();
     assert_eq!(
         refused(&w.bob, pay("alice", eur(1), &key())).await,
         ErrorCode::PinRequired
     );
-    let wrong = RequestBody::Pay {
+    let wrong = RequestBody::Pay(requests::Pay {
         to: "alice".into(),
         amount: eur(1),
         memo: String::new(),
         conversation_id: None,
         idempotency_key: key(),
         pin: Some("0000".into()),
-    };
+    });
     assert_eq!(refused(&w.bob, wrong).await, ErrorCode::WrongPin);
 
     assert_eq!(balance(&w.alice).await, [eur(10_000 - 5_000 + 300)]);
@@ -281,11 +292,11 @@ async fn a_request_lives_in_the_conversation_and_both_sides_see_it_paid(db: Test
 
     // History shows the card in its current state.
     let history: results::History = bob
-        .request(RequestBody::History {
+        .request(RequestBody::History(requests::History {
             conversation_id: asked.request.conversation_id,
             before: None,
             limit: 10,
-        })
+        }))
         .await
         .unwrap();
     let card = history
@@ -306,12 +317,12 @@ async fn a_split_asks_each_member_for_parts_that_sum_exactly(db: TestDb) {
     let group = trip(&w).await;
     let split: results::Requests = w
         .alice
-        .request(RequestBody::Split {
+        .request(RequestBody::Split(requests::Split {
             conversation_id: group.conversation.id,
             amount: eur(1_001),
             memo: "pizza".into(),
             idempotency_key: IdempotencyKey::random(),
-        })
+        }))
         .await
         .unwrap();
     let parts: Vec<(String, i64)> = split
@@ -335,14 +346,14 @@ async fn an_unpaid_request_expires_on_time_and_cannot_be_paid(db: TestDb) {
     let alice = connect(&server.url(), &alice_token).await;
     let (_session, mut events) = session(&server.url(), &alice_token, &db.path("a"));
     caught_up(&mut events).await;
-    let body = RequestBody::RequestMoney {
+    let body = RequestBody::RequestMoney(requests::RequestMoney {
         from: "bob".into(),
         amount: eur(100),
         memo: String::new(),
         conversation_id: None,
         expires_in_secs: Some(1),
         idempotency_key: IdempotencyKey::random(),
-    };
+    });
     let asked: results::RequestMade = alice.request(body).await.unwrap();
     let expired = next_matching(&mut events, |e| match e {
         SessionEvent::Event {
@@ -369,19 +380,21 @@ async fn five_wrong_pins_lock_payments_even_for_the_right_one(db: TestDb) {
     let w = world(db, ServerConfig::default()).await;
     let _: results::Empty = w
         .alice
-        .request(RequestBody::SetPin {
+        .request(RequestBody::SetPin(requests::SetPin {
             pin: "2468".into(),
             current_pin: None,
-        })
+        }))
         .await
         .unwrap();
-    let with_pin = |pin: &str| RequestBody::Pay {
-        to: "bob".into(),
-        amount: eur(100),
-        memo: String::new(),
-        conversation_id: None,
-        idempotency_key: IdempotencyKey::random(),
-        pin: Some(pin.into()),
+    let with_pin = |pin: &str| {
+        RequestBody::Pay(requests::Pay {
+            to: "bob".into(),
+            amount: eur(100),
+            memo: String::new(),
+            conversation_id: None,
+            idempotency_key: IdempotencyKey::random(),
+            pin: Some(pin.into()),
+        })
     };
     // A right PIN resets the count: four wrong, one right, four wrong is still not locked.
     for _ in 0..4 {
@@ -422,18 +435,18 @@ async fn zero_and_negative_amounts_are_invalid_arguments_not_internal_errors(db:
             refused(&w.alice, ask("bob", eur(minor))).await,
             ErrorCode::InvalidArgument
         );
-        let split = RequestBody::Split {
+        let split = RequestBody::Split(requests::Split {
             conversation_id: group.conversation.id,
             amount: eur(minor),
             memo: String::new(),
             idempotency_key: IdempotencyKey::random(),
-        };
+        });
         assert_eq!(refused(&w.alice, split).await, ErrorCode::InvalidArgument);
-        let refund = RequestBody::Refund {
+        let refund = RequestBody::Refund(requests::Refund {
             invoice_id: quid::protocol::payments::InvoiceId(1),
             amount: Some(eur(minor)),
             idempotency_key: IdempotencyKey::random(),
-        };
+        });
         assert_eq!(refused(&w.alice, refund).await, ErrorCode::InvalidArgument);
     }
     assert_eq!(balance(&w.alice).await, vec![eur(10_000)]);
@@ -445,14 +458,14 @@ async fn a_key_belongs_to_one_kind_of_request(db: TestDb) {
     let w = world(db, ServerConfig::default()).await;
     let key = IdempotencyKey::random();
     let _: results::Paid = w.alice.request(pay("bob", eur(100), &key)).await.unwrap();
-    let reused = RequestBody::RequestMoney {
+    let reused = RequestBody::RequestMoney(requests::RequestMoney {
         from: "bob".into(),
         amount: eur(100),
         memo: "test".into(),
         conversation_id: None,
         expires_in_secs: None,
         idempotency_key: key.clone(),
-    };
+    });
     assert_eq!(
         refused(&w.alice, reused).await,
         ErrorCode::IdempotencyConflict
@@ -462,14 +475,14 @@ async fn a_key_belongs_to_one_kind_of_request(db: TestDb) {
     assert!(again.duplicate);
     let _: results::RequestMade = w
         .bob
-        .request(RequestBody::RequestMoney {
+        .request(RequestBody::RequestMoney(requests::RequestMoney {
             from: "alice".into(),
             amount: eur(100),
             memo: String::new(),
             conversation_id: None,
             expires_in_secs: None,
             idempotency_key: key,
-        })
+        }))
         .await
         .unwrap();
     assert_eq!(balance(&w.alice).await, vec![eur(9_900)]);
@@ -485,14 +498,14 @@ async fn a_read_never_shows_open_what_a_payment_would_find_expired(db: TestDb) {
     let w = world(db, config).await;
     let asked: results::RequestMade = w
         .alice
-        .request(RequestBody::RequestMoney {
+        .request(RequestBody::RequestMoney(requests::RequestMoney {
             from: "bob".into(),
             amount: eur(100),
             memo: String::new(),
             conversation_id: None,
             expires_in_secs: Some(1),
             idempotency_key: IdempotencyKey::random(),
-        })
+        }))
         .await
         .unwrap();
     assert_eq!(asked.request.status, RequestStatus::Open);

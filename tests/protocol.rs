@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
+use quid::protocol::requests;
 use quid::protocol::{ErrorCode, RequestBody, results};
 use quid::server::ServerConfig;
 use quid::session::connection::{ConnectError, Connection};
@@ -267,7 +268,7 @@ async fn typing_reaches_the_other_members_online_and_is_not_stored() {
     while recv(&mut bob).await["type"] != "caught_up" {}
 
     let _: results::Empty = alice
-        .request(RequestBody::Typing { conversation_id })
+        .request(RequestBody::Typing(requests::Typing { conversation_id }))
         .await
         .unwrap();
     let typing = recv(&mut bob).await;

@@ -5,6 +5,7 @@ mod common;
 
 use common::proxy::Proxy;
 use common::*;
+use quid::protocol::requests;
 use quid::protocol::{ClientMsgId, Event, RequestBody, results};
 use quid::server::ServerConfig;
 use quid::session::SessionEvent;
@@ -33,11 +34,11 @@ async fn a_client_cut_off_mid_stream_gets_exactly_what_it_missed(db: TestDb) {
     let sender = tokio::spawn(async move {
         for n in 0..TOTAL {
             let _: results::Sent = alice
-                .request(RequestBody::Send {
+                .request(RequestBody::Send(requests::Send {
                     conversation_id,
                     client_id: ClientMsgId::random(),
                     text: format!("message {n}"),
-                })
+                }))
                 .await
                 .unwrap();
         }
@@ -101,11 +102,11 @@ async fn a_message_written_offline_is_sent_once_when_connected(db: TestDb) {
     assert_eq!(sent.text, "written offline");
 
     let history: results::History = bob
-        .request(RequestBody::History {
+        .request(RequestBody::History(requests::History {
             conversation_id: sent.conversation_id,
             before: None,
             limit: 10,
-        })
+        }))
         .await
         .unwrap();
     let texts: Vec<_> = history.messages.iter().map(|m| m.text.as_str()).collect();
@@ -147,11 +148,11 @@ async fn the_outbox_survives_the_client_process_and_is_not_sent_twice(db: TestDb
         sent.push(message);
     }
     let history: results::History = bob
-        .request(RequestBody::History {
+        .request(RequestBody::History(requests::History {
             conversation_id: sent[0].conversation_id,
             before: None,
             limit: 10,
-        })
+        }))
         .await
         .unwrap();
     let texts: Vec<_> = history.messages.iter().map(|m| m.text.as_str()).collect();

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use futures_util::StreamExt;
+use quid::protocol::requests;
 use quid::protocol::{ErrorCode, RequestBody, results};
 use quid::server::ServerConfig;
 use quid::session::connection::{ConnectError, Connection, RequestError};
@@ -52,10 +53,10 @@ async fn tls_works_end_to_end_with_a_private_ca_and_refuses_an_untrusted_certifi
         .expect("the private CA is trusted");
     connection.hello(None).await.unwrap();
     let auth: results::Auth = connection
-        .request(RequestBody::Register {
+        .request(RequestBody::Register(requests::Register {
             username: "alice".into(),
             password: "correct horse battery".into(),
-        })
+        }))
         .await
         .unwrap();
     let (logged_in, _) = Connection::open_trusting(&url, Some(&cert), Some(&auth.token))
@@ -180,10 +181,10 @@ async fn sessions_are_listed_with_where_they_were_used_and_one_can_be_revoked() 
     let (anonymous, _) = Connection::open(&server.url(), None).await.unwrap();
     anonymous.hello(None).await.unwrap();
     let second: results::Auth = anonymous
-        .request(RequestBody::Login {
+        .request(RequestBody::Login(requests::Login {
             username: "alice".into(),
             password: "correct horse battery".into(),
-        })
+        }))
         .await
         .unwrap();
     let mut doomed = raw_with_token(&server, &second.token).await;
@@ -195,18 +196,18 @@ async fn sessions_are_listed_with_where_they_were_used_and_one_can_be_revoked() 
     let other = listed.sessions.iter().find(|s| !s.current).unwrap();
 
     let _: results::Empty = me
-        .request(RequestBody::RevokeSession {
+        .request(RequestBody::RevokeSession(requests::RevokeSession {
             session_id: other.id.clone(),
-        })
+        }))
         .await
         .unwrap();
     assert_eq!(close_code(&mut doomed).await.0, 4001);
     let listed: results::Sessions = me.request(RequestBody::Sessions).await.unwrap();
     assert_eq!(listed.sessions.len(), 1);
     let unknown = me
-        .request::<results::Empty>(RequestBody::RevokeSession {
+        .request::<results::Empty>(RequestBody::RevokeSession(requests::RevokeSession {
             session_id: "0123456789ab".into(),
-        })
+        }))
         .await;
     assert!(matches!(unknown, Err(RequestError::Api(e)) if e.code == ErrorCode::NotFound));
     server.stop().await;
@@ -216,10 +217,10 @@ async fn login(url: &url::Url, password: &str) -> Result<results::Auth, RequestE
     let (connection, _) = Connection::open(url, None).await.unwrap();
     connection.hello(None).await.unwrap();
     connection
-        .request(RequestBody::Login {
+        .request(RequestBody::Login(requests::Login {
             username: "alice".into(),
             password: password.into(),
-        })
+        }))
         .await
 }
 
@@ -254,10 +255,10 @@ async fn wrong_passwords_meet_growing_delays_that_answer_rate_limited() {
 
 async fn set_pin(connection: &Connection, pin: &str) {
     let _: results::Empty = connection
-        .request(RequestBody::SetPin {
+        .request(RequestBody::SetPin(requests::SetPin {
             pin: pin.into(),
             current_pin: None,
-        })
+        }))
         .await
         .unwrap();
 }
@@ -265,14 +266,14 @@ async fn set_pin(connection: &Connection, pin: &str) {
 /// Pays bob €1 with `pin`.
 async fn pay_bob(connection: &Connection, pin: &str) -> Result<results::Paid, RequestError> {
     connection
-        .request(RequestBody::Pay {
+        .request(RequestBody::Pay(requests::Pay {
             to: "bob".into(),
             amount: eur(100),
             memo: String::new(),
             conversation_id: None,
             idempotency_key: quid::protocol::payments::IdempotencyKey::random(),
             pin: Some(pin.into()),
-        })
+        }))
         .await
 }
 

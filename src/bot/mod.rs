@@ -6,6 +6,7 @@ pub mod coffee_shop;
 
 use crate::money::{Currency, Money};
 use crate::protocol::payments::{IdempotencyKey, Invoice, InvoiceId, LineItem};
+use crate::protocol::requests;
 use crate::protocol::{ClientMsgId, ConversationId, Event, Message, RequestBody, User, results};
 use crate::session::backoff::Backoff;
 use crate::session::target::Target;
@@ -131,7 +132,7 @@ impl Bot {
                     .saturating_mul(i64::from(item.quantity))
             })
             .fold(0_i64, i64::saturating_add);
-        let body = RequestBody::SendInvoice {
+        let body = RequestBody::SendInvoice(requests::SendInvoice {
             conversation_id,
             items,
             currency,
@@ -139,7 +140,7 @@ impl Bot {
             payload: payload.into(),
             expires_in_secs: expires_in.map(|d| d.as_secs().max(1)),
             idempotency_key: IdempotencyKey::random(),
-        };
+        });
         let made: results::InvoiceMade = self.retrying(body).await?;
         Ok(made.invoice)
     }
@@ -150,11 +151,11 @@ impl Bot {
         invoice_id: InvoiceId,
         amount: Option<Money>,
     ) -> Result<results::Refunded, SessionError> {
-        let body = RequestBody::Refund {
+        let body = RequestBody::Refund(requests::Refund {
             invoice_id,
             amount,
             idempotency_key: IdempotencyKey::random(),
-        };
+        });
         self.retrying(body).await
     }
 

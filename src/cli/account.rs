@@ -1,6 +1,7 @@
 //! `quid register`, `quid login`, `quid logout`.
 
 use crate::config::Profile;
+use crate::protocol::requests;
 use crate::protocol::{ErrorCode, RequestBody, results};
 use crate::session::connection::{ConnectError, Connection, RequestError};
 use crate::session::state::{self, ClientState};
@@ -10,10 +11,10 @@ use std::process::ExitCode;
 
 pub async fn register(profile: &Profile, password_stdin: bool) -> anyhow::Result<ExitCode> {
     let password = read_password(profile, password_stdin, true)?;
-    let body = RequestBody::Register {
+    let body = RequestBody::Register(requests::Register {
         username: profile.username.clone(),
         password,
-    };
+    });
     let auth = authenticate(profile, body).await?;
     println!(
         "registered {} on {} and logged in (profile {})",
@@ -24,10 +25,10 @@ pub async fn register(profile: &Profile, password_stdin: bool) -> anyhow::Result
 
 pub async fn login(profile: &Profile, password_stdin: bool) -> anyhow::Result<ExitCode> {
     let password = read_password(profile, password_stdin, false)?;
-    let body = RequestBody::Login {
+    let body = RequestBody::Login(requests::Login {
         username: profile.username.clone(),
         password,
-    };
+    });
     let auth = authenticate(profile, body).await?;
     println!("logged in as {} on {}", auth.user.username, profile.server);
     Ok(ExitCode::SUCCESS)

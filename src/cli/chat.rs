@@ -2,6 +2,7 @@
 
 use crate::config::Profile;
 use crate::protocol::payments::Card;
+use crate::protocol::requests;
 use crate::protocol::{ConversationKind, Message, RequestBody, results};
 use crate::session::backoff::Backoff;
 use crate::session::connection::{ConnectError, Connection};
@@ -121,11 +122,11 @@ pub async fn history(
         .await
         .with_context(|| target.to_string())?;
     let page: results::History = connection
-        .request(RequestBody::History {
+        .request(RequestBody::History(requests::History {
             conversation_id,
             before: None,
             limit,
-        })
+        }))
         .await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&page)?);
@@ -256,10 +257,10 @@ pub async fn create_group(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let connection = connect(profile).await?;
     let created: results::OneConversation = connection
-        .request(RequestBody::CreateGroup {
+        .request(RequestBody::CreateGroup(requests::CreateGroup {
             name: name.to_owned(),
             members: usernames,
-        })
+        }))
         .await?;
     let conversation = created.conversation;
     let names: Vec<_> = conversation

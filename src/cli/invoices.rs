@@ -5,6 +5,7 @@ use super::money::{confirm, with_pin};
 use crate::config::Profile;
 use crate::money::Money;
 use crate::protocol::payments::IdempotencyKey;
+use crate::protocol::requests;
 use crate::protocol::{RequestBody, results};
 use anyhow::bail;
 use std::process::ExitCode;
@@ -88,10 +89,12 @@ pub async fn act_on_invoice(
                 println!("nothing paid");
                 return Ok(ExitCode::FAILURE);
             }
-            let body = |pin| RequestBody::PayInvoice {
-                invoice_id,
-                idempotency_key: key.clone(),
-                pin,
+            let body = |pin| {
+                RequestBody::PayInvoice(requests::PayInvoice {
+                    invoice_id,
+                    idempotency_key: key.clone(),
+                    pin,
+                })
             };
             let paid: results::Paid = with_pin(profile, connection, body).await?;
             println!(
@@ -103,10 +106,12 @@ pub async fn act_on_invoice(
             let amount = amount
                 .map(|a| Money::parse(a, invoice.total.currency))
                 .transpose()?;
-            let body = |_| RequestBody::Refund {
-                invoice_id,
-                amount,
-                idempotency_key: key.clone(),
+            let body = |_| {
+                RequestBody::Refund(requests::Refund {
+                    invoice_id,
+                    amount,
+                    idempotency_key: key.clone(),
+                })
             };
             let refunded: results::Refunded = with_pin(profile, connection, body).await?;
             println!(

@@ -4,6 +4,7 @@ use super::chat::connect;
 use crate::config::Profile;
 use crate::money::{Currency, Money};
 use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId};
+use crate::protocol::requests;
 use crate::protocol::{ErrorCode, RequestBody, results};
 use crate::session::connection::{Connection, RequestError};
 use anyhow::{Context, anyhow, bail};
@@ -77,13 +78,15 @@ pub async fn pay(
         return Ok(ExitCode::FAILURE);
     }
     let key = IdempotencyKey::random();
-    let body = |pin| RequestBody::Pay {
-        to: to.clone(),
-        amount,
-        memo: memo.to_owned(),
-        conversation_id: None,
-        idempotency_key: key.clone(),
-        pin,
+    let body = |pin| {
+        RequestBody::Pay(requests::Pay {
+            to: to.clone(),
+            amount,
+            memo: memo.to_owned(),
+            conversation_id: None,
+            idempotency_key: key.clone(),
+            pin,
+        })
     };
     let paid: results::Paid = with_pin(profile, connection, body).await?;
     println!(
@@ -104,13 +107,15 @@ pub async fn request(
     let connection = connect(profile).await?;
     let amount = amount(&connection, amount_text, currency).await?;
     let key = IdempotencyKey::random();
-    let body = |_| RequestBody::RequestMoney {
-        from: from.clone(),
-        amount,
-        memo: memo.to_owned(),
-        conversation_id: None,
-        expires_in_secs: None,
-        idempotency_key: key.clone(),
+    let body = |_| {
+        RequestBody::RequestMoney(requests::RequestMoney {
+            from: from.clone(),
+            amount,
+            memo: memo.to_owned(),
+            conversation_id: None,
+            expires_in_secs: None,
+            idempotency_key: key.clone(),
+        })
     };
     let made: results::RequestMade = with_pin(profile, connection, body).await?;
     println!("asked {from} for {amount} (request {})", made.request.id);
@@ -169,10 +174,12 @@ pub async fn act_on_request(
     match action {
         RequestAction::Pay => {
             let key = IdempotencyKey::random();
-            let body = |pin| RequestBody::PayRequest {
-                request_id,
-                idempotency_key: key.clone(),
-                pin,
+            let body = |pin| {
+                RequestBody::PayRequest(requests::PayRequest {
+                    request_id,
+                    idempotency_key: key.clone(),
+                    pin,
+                })
             };
             let paid: results::Paid = with_pin(profile, connection, body).await?;
             println!(
@@ -182,13 +189,17 @@ pub async fn act_on_request(
         }
         RequestAction::Decline => {
             let _: results::RequestMade = connection
-                .request(RequestBody::DeclineRequest { request_id })
+                .request(RequestBody::DeclineRequest(requests::DeclineRequest {
+                    request_id,
+                }))
                 .await?;
             println!("declined request {id}");
         }
         RequestAction::Cancel => {
             let _: results::RequestMade = connection
-                .request(RequestBody::CancelRequest { request_id })
+                .request(RequestBody::CancelRequest(requests::CancelRequest {
+                    request_id,
+                }))
                 .await?;
             println!("cancelled request {id}");
         }
@@ -209,7 +220,10 @@ pub async fn statement(profile: &Profile, format: StatementFormat) -> anyhow::Re
     let mut before = None;
     loop {
         let page: results::Statement = connection
-            .request(RequestBody::Statement { before, limit: 500 })
+            .request(RequestBody::Statement(requests::Statement {
+                before,
+                limit: 500,
+            }))
             .await?;
         before = page.lines.last().map(|l| l.transfer_id);
         lines.extend(page.lines);
@@ -304,9 +318,11 @@ pub async fn set_pin(profile: &Profile, pin_stdin: bool) -> anyhow::Result<ExitC
         pin
     };
     let connection = connect(profile).await?;
-    let body = |current_pin| RequestBody::SetPin {
-        pin: pin.clone(),
-        current_pin,
+    let body = |current_pin| {
+        RequestBody::SetPin(requests::SetPin {
+            pin: pin.clone(),
+            current_pin,
+        })
     };
     let _: results::Empty = with_pin(profile, connection, body).await?;
     println!(

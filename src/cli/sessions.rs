@@ -2,6 +2,7 @@
 
 use super::chat::connect;
 use crate::config::Profile;
+use crate::protocol::requests;
 use crate::protocol::{RequestBody, TimestampMs, results};
 use std::process::ExitCode;
 
@@ -50,9 +51,9 @@ fn local_time(at: TimestampMs) -> String {
 pub async fn revoke(profile: &Profile, id: &str) -> anyhow::Result<ExitCode> {
     let connection = connect(profile).await?;
     let _: results::Empty = connection
-        .request(RequestBody::RevokeSession {
+        .request(RequestBody::RevokeSession(requests::RevokeSession {
             session_id: id.to_owned(),
-        })
+        }))
         .await?;
     println!("revoked session {id}; its connections are closed");
     Ok(ExitCode::SUCCESS)

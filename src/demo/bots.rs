@@ -3,6 +3,7 @@
 
 use super::seed::Tokens;
 use crate::protocol::payments::{Card, IdempotencyKey, RequestStatus};
+use crate::protocol::requests;
 use crate::protocol::{
     ConversationId, ConversationKind, Event, Message, RequestBody, TimestampMs, results,
 };
@@ -100,13 +101,13 @@ async fn should_answer(session: &Session, message: &Message, answers_in_groups: 
 async fn answer(session: &Session, name: &str, message: &Message) {
     let conversation_id: ConversationId = message.conversation_id;
     // Read first, so the sender sees ✓✓ before the answer comes.
-    let read = RequestBody::MarkRead {
+    let read = RequestBody::MarkRead(requests::MarkRead {
         conversation_id,
         up_to: message.id,
-    };
+    });
     let _: Result<results::Empty, _> = session.request(read).await;
     let _: Result<results::Empty, _> = session
-        .request(RequestBody::Typing { conversation_id })
+        .request(RequestBody::Typing(requests::Typing { conversation_id }))
         .await;
     tokio::time::sleep(THINKING).await;
     let text = reply(name, &message.sender.username, &message.text);
@@ -132,17 +133,17 @@ async fn settle(session: &Session, name: &str, message: &Message, card: &Card) {
             tokio::time::sleep(THINKING).await;
             let request_id = request.id;
             let outcome = if name == "bob" {
-                let body = RequestBody::PayRequest {
+                let body = RequestBody::PayRequest(requests::PayRequest {
                     request_id,
                     idempotency_key: IdempotencyKey::random(),
                     pin: None,
-                };
+                });
                 session
                     .request::<results::Paid>(body)
                     .await
                     .map(|_| format!("paid, {} sent ✓", request.amount))
             } else {
-                let body = RequestBody::DeclineRequest { request_id };
+                let body = RequestBody::DeclineRequest(requests::DeclineRequest { request_id });
                 session
                     .request::<results::RequestMade>(body)
                     .await

@@ -1,5 +1,6 @@
 //! The demo's people and the conversations they already had.
 
+use crate::protocol::requests;
 use crate::protocol::{ClientMsgId, ConversationId, ErrorCode, RequestBody, results};
 use crate::session::connection::{Connection, RequestError};
 use anyhow::Context;
@@ -30,17 +31,17 @@ pub async fn people(url: &Url, db: &std::path::Path) -> anyhow::Result<Tokens> {
 async fn account(url: &Url, username: &str) -> anyhow::Result<String> {
     let (connection, _) = Connection::open(url, None).await?;
     connection.hello(None).await?;
-    let register = RequestBody::Register {
+    let register = RequestBody::Register(requests::Register {
         username: username.into(),
         password: DEMO_PASSWORD.into(),
-    };
+    });
     let auth: results::Auth = match connection.request(register).await {
         Ok(auth) => auth,
         Err(RequestError::Api(e)) if e.code == ErrorCode::UsernameTaken => {
-            let login = RequestBody::Login {
+            let login = RequestBody::Login(requests::Login {
                 username: username.into(),
                 password: DEMO_PASSWORD.into(),
-            };
+            });
             connection.request(login).await.with_context(|| {
                 format!("demo user {username} exists in this database with another password")
             })?
@@ -109,10 +110,10 @@ pub async fn history(url: &Url, tokens: &Tokens) -> anyhow::Result<()> {
     .await?;
 
     let general: results::OneConversation = carol
-        .request(RequestBody::CreateGroup {
+        .request(RequestBody::CreateGroup(requests::CreateGroup {
             name: "general".into(),
             members: vec!["alice".into(), "bob".into()],
-        })
+        }))
         .await?;
     let general = general.conversation.id;
     say(&carol, general, "morning all ☕").await?;
@@ -149,14 +150,14 @@ pub async fn history(url: &Url, tokens: &Tokens) -> anyhow::Result<()> {
     .await?;
     let eur = crate::money::Currency::from_code("EUR").map_err(anyhow::Error::msg)?;
     let _: results::RequestMade = bob
-        .request(RequestBody::RequestMoney {
+        .request(RequestBody::RequestMoney(requests::RequestMoney {
             from: "alice".into(),
             amount: crate::money::Money::new(450, eur),
             memo: "coffee ☕".into(),
             conversation_id: Some(with_bob),
             expires_in_secs: None,
             idempotency_key: crate::protocol::payments::IdempotencyKey::random(),
-        })
+        }))
         .await?;
     Ok(())
 }
@@ -169,9 +170,9 @@ async fn connect(url: &Url, token: &str) -> anyhow::Result<Connection> {
 
 async fn open(connection: &Connection, username: &str) -> anyhow::Result<ConversationId> {
     let opened: results::OneConversation = connection
-        .request(RequestBody::OpenDirect {
+        .request(RequestBody::OpenDirect(requests::OpenDirect {
             username: username.into(),
-        })
+        }))
         .await?;
     Ok(opened.conversation.id)
 }
@@ -182,11 +183,11 @@ async fn say(
     text: &str,
 ) -> anyhow::Result<()> {
     let _: results::Sent = connection
-        .request(RequestBody::Send {
+        .request(RequestBody::Send(requests::Send {
             conversation_id,
             client_id: ClientMsgId::random(),
             text: text.into(),
-        })
+        }))
         .await?;
     Ok(())
 }

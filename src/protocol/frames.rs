@@ -3,11 +3,9 @@
 
 use super::error::{ApiError, ErrorCode};
 use super::model::{Conversation, Message, User};
-use super::payments::{
-    IdempotencyKey, Invoice, InvoiceId, LineItem, PaymentRequest, PaymentRequestId, TransferId,
-};
-use super::types::{ClientMsgId, ConversationId, MessageId, RequestId, Seq};
-use crate::money::{Currency, Money};
+use super::payments::{Invoice, PaymentRequest};
+use super::requests;
+use super::types::{ConversationId, MessageId, RequestId, Seq};
 use serde::{Deserialize, Serialize};
 
 /// A client request: a client-chosen `id` plus one of the request bodies.
@@ -21,155 +19,40 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RequestBody {
-    /// First frame on every connection. `resume_after`: the last seq the client holds;
-    /// `None` means "send me no durable events" (a one-shot or anonymous connection).
-    Hello {
-        version: u32,
-        #[serde(default, deserialize_with = "super::types::non_negative_seq")]
-        resume_after: Option<Seq>,
-        #[serde(default)]
-        client: Option<String>,
-    },
-    Register {
-        username: String,
-        password: String,
-    },
-    Login {
-        username: String,
-        password: String,
-    },
+    Hello(requests::Hello),
+    Register(requests::Register),
+    Login(requests::Login),
     /// Revokes this connection's token and closes the connection.
     Logout,
     Conversations,
-    /// The direct conversation with `username`, created on first use.
-    OpenDirect {
-        username: String,
-    },
-    CreateGroup {
-        name: String,
-        members: Vec<String>,
-    },
-    AddMember {
-        conversation_id: ConversationId,
-        username: String,
-    },
-    Leave {
-        conversation_id: ConversationId,
-    },
-    Send {
-        conversation_id: ConversationId,
-        client_id: ClientMsgId,
-        text: String,
-    },
-    /// Up to `limit` messages strictly older than `before` (newest if absent), ascending.
-    History {
-        conversation_id: ConversationId,
-        #[serde(default)]
-        before: Option<MessageId>,
-        limit: u32,
-    },
-    MarkRead {
-        conversation_id: ConversationId,
-        up_to: MessageId,
-    },
-    /// "I am typing in this conversation": relayed to the other members online, not stored.
-    Typing {
-        conversation_id: ConversationId,
-    },
+    OpenDirect(requests::OpenDirect),
+    CreateGroup(requests::CreateGroup),
+    AddMember(requests::AddMember),
+    Leave(requests::Leave),
+    Send(requests::Send),
+    History(requests::History),
+    MarkRead(requests::MarkRead),
+    Typing(requests::Typing),
     /// Your wallet balances.
     Balance,
-    /// Pays `to`. The card goes in `conversation_id`, or your direct conversation with `to`.
-    Pay {
-        to: String,
-        amount: Money,
-        #[serde(default)]
-        memo: String,
-        #[serde(default)]
-        conversation_id: Option<ConversationId>,
-        idempotency_key: IdempotencyKey,
-        #[serde(default)]
-        pin: Option<String>,
-    },
-    /// Asks `from` for money, as a card in `conversation_id` (or your direct conversation).
-    RequestMoney {
-        from: String,
-        amount: Money,
-        #[serde(default)]
-        memo: String,
-        #[serde(default)]
-        conversation_id: Option<ConversationId>,
-        #[serde(default)]
-        expires_in_secs: Option<u64>,
-        idempotency_key: IdempotencyKey,
-    },
-    /// Splits `amount` among the other members of a group: one request each.
-    Split {
-        conversation_id: ConversationId,
-        amount: Money,
-        #[serde(default)]
-        memo: String,
-        idempotency_key: IdempotencyKey,
-    },
-    PayRequest {
-        request_id: PaymentRequestId,
-        idempotency_key: IdempotencyKey,
-        #[serde(default)]
-        pin: Option<String>,
-    },
-    DeclineRequest {
-        request_id: PaymentRequestId,
-    },
-    CancelRequest {
-        request_id: PaymentRequestId,
-    },
+    Pay(requests::Pay),
+    RequestMoney(requests::RequestMoney),
+    Split(requests::Split),
+    PayRequest(requests::PayRequest),
+    DeclineRequest(requests::DeclineRequest),
+    CancelRequest(requests::CancelRequest),
     /// Requests you made or were asked to pay, open ones first.
     Requests,
-    /// Transfers that touched your wallets, newest first.
-    Statement {
-        #[serde(default)]
-        before: Option<TransferId>,
-        limit: u32,
-    },
-    /// A merchant bot bills the other member of a direct conversation. `total_minor` must
-    /// equal the sum of the items, or the invoice is refused.
-    SendInvoice {
-        conversation_id: ConversationId,
-        items: Vec<LineItem>,
-        currency: Currency,
-        total_minor: i64,
-        #[serde(default)]
-        payload: String,
-        #[serde(default)]
-        expires_in_secs: Option<u64>,
-        idempotency_key: IdempotencyKey,
-    },
-    PayInvoice {
-        invoice_id: InvoiceId,
-        idempotency_key: IdempotencyKey,
-        #[serde(default)]
-        pin: Option<String>,
-    },
-    /// The merchant gives back `amount` (all that is left when absent) of a paid invoice.
-    Refund {
-        invoice_id: InvoiceId,
-        #[serde(default)]
-        amount: Option<Money>,
-        idempotency_key: IdempotencyKey,
-    },
+    Statement(requests::Statement),
+    SendInvoice(requests::SendInvoice),
+    PayInvoice(requests::PayInvoice),
+    Refund(requests::Refund),
     /// Invoices you sent or were sent, open ones first.
     Invoices,
-    /// Sets (or, with `current_pin`, changes) the PIN every payment then needs.
-    SetPin {
-        pin: String,
-        #[serde(default)]
-        current_pin: Option<String>,
-    },
+    SetPin(requests::SetPin),
     /// The caller's sessions: where and when each was last used.
     Sessions,
-    /// Revokes one of the caller's sessions; its live connections close.
-    RevokeSession {
-        session_id: String,
-    },
+    RevokeSession(requests::RevokeSession),
 }
 
 impl RequestBody {
@@ -209,35 +92,35 @@ impl RequestBody {
     /// This request's `type` on the wire, for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            RequestBody::Hello { .. } => "hello",
-            RequestBody::Register { .. } => "register",
-            RequestBody::Login { .. } => "login",
+            RequestBody::Hello(_) => "hello",
+            RequestBody::Register(_) => "register",
+            RequestBody::Login(_) => "login",
             RequestBody::Logout => "logout",
             RequestBody::Conversations => "conversations",
-            RequestBody::OpenDirect { .. } => "open_direct",
-            RequestBody::CreateGroup { .. } => "create_group",
-            RequestBody::AddMember { .. } => "add_member",
-            RequestBody::Leave { .. } => "leave",
-            RequestBody::Send { .. } => "send",
-            RequestBody::History { .. } => "history",
-            RequestBody::MarkRead { .. } => "mark_read",
-            RequestBody::Typing { .. } => "typing",
+            RequestBody::OpenDirect(_) => "open_direct",
+            RequestBody::CreateGroup(_) => "create_group",
+            RequestBody::AddMember(_) => "add_member",
+            RequestBody::Leave(_) => "leave",
+            RequestBody::Send(_) => "send",
+            RequestBody::History(_) => "history",
+            RequestBody::MarkRead(_) => "mark_read",
+            RequestBody::Typing(_) => "typing",
             RequestBody::Balance => "balance",
-            RequestBody::Pay { .. } => "pay",
-            RequestBody::RequestMoney { .. } => "request_money",
-            RequestBody::Split { .. } => "split",
-            RequestBody::PayRequest { .. } => "pay_request",
-            RequestBody::DeclineRequest { .. } => "decline_request",
-            RequestBody::CancelRequest { .. } => "cancel_request",
+            RequestBody::Pay(_) => "pay",
+            RequestBody::RequestMoney(_) => "request_money",
+            RequestBody::Split(_) => "split",
+            RequestBody::PayRequest(_) => "pay_request",
+            RequestBody::DeclineRequest(_) => "decline_request",
+            RequestBody::CancelRequest(_) => "cancel_request",
             RequestBody::Requests => "requests",
-            RequestBody::Statement { .. } => "statement",
-            RequestBody::SendInvoice { .. } => "send_invoice",
-            RequestBody::PayInvoice { .. } => "pay_invoice",
-            RequestBody::Refund { .. } => "refund",
+            RequestBody::Statement(_) => "statement",
+            RequestBody::SendInvoice(_) => "send_invoice",
+            RequestBody::PayInvoice(_) => "pay_invoice",
+            RequestBody::Refund(_) => "refund",
             RequestBody::Invoices => "invoices",
-            RequestBody::SetPin { .. } => "set_pin",
+            RequestBody::SetPin(_) => "set_pin",
             RequestBody::Sessions => "sessions",
-            RequestBody::RevokeSession { .. } => "revoke_session",
+            RequestBody::RevokeSession(_) => "revoke_session",
         }
     }
 }
@@ -382,18 +265,18 @@ mod tests {
     fn every_kind_is_a_known_type() {
         let pay = RequestBody::Logout;
         assert_eq!(pay.kind(), "logout");
-        let hello = RequestBody::Hello {
+        let hello = RequestBody::Hello(requests::Hello {
             version: 1,
             resume_after: None,
             client: None,
-        };
+        });
         assert_eq!(hello.kind(), "hello");
         assert!(
             RequestBody::TYPES.contains(
-                &RequestBody::SetPin {
+                &RequestBody::SetPin(requests::SetPin {
                     pin: String::new(),
                     current_pin: None
-                }
+                })
                 .kind()
             )
         );
@@ -403,11 +286,11 @@ mod tests {
     fn requests_round_trip_through_json() {
         let request = Request {
             id: RequestId(7),
-            body: RequestBody::History {
+            body: RequestBody::History(requests::History {
                 conversation_id: ConversationId(3),
                 before: Some(MessageId(99)),
                 limit: 20,
-            },
+            }),
         };
         let text = serde_json::to_string(&request).unwrap();
         assert_eq!(Request::parse(&text).unwrap(), request);

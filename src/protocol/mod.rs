@@ -5,6 +5,7 @@ pub mod error;
 pub mod frames;
 pub mod model;
 pub mod payments;
+pub mod requests;
 pub mod results;
 pub mod types;
 

@@ -2,6 +2,7 @@
 //! pushed events. A task owns the socket; handles queue requests to it and wait for the reply
 //! matched by id. When the socket dies every waiting request fails with `Disconnected`.
 
+use crate::protocol::requests;
 use crate::protocol::{
     ApiError, ConversationId, Event, PROTOCOL_VERSION, Request, RequestBody, RequestId, Seq,
     ServerFrame, User, WS_PATH, results,
@@ -151,11 +152,11 @@ impl Connection {
 
     /// The hello: negotiates the version and, with `resume_after`, starts the event stream.
     pub async fn hello(&self, resume_after: Option<Seq>) -> Result<results::Hello, RequestError> {
-        self.request(RequestBody::Hello {
+        self.request(RequestBody::Hello(requests::Hello {
             version: PROTOCOL_VERSION,
             resume_after,
             client: Some(format!("quid/{}", env!("CARGO_PKG_VERSION"))),
-        })
+        }))
         .await
     }
 }

@@ -4,6 +4,7 @@
 
 use super::SessionEvent;
 use super::state::{ClientState, OutboxItem};
+use crate::protocol::requests;
 use crate::protocol::{ErrorCode, RequestBody, results};
 use crate::session::connection::{Connection, RequestError};
 use std::sync::{Arc, Mutex};
@@ -90,10 +91,10 @@ async fn deliver(
 ) -> Result<results::Sent, RequestError> {
     let conversation_id = item.target.resolve(connection).await?;
     connection
-        .request(RequestBody::Send {
+        .request(RequestBody::Send(requests::Send {
             conversation_id,
             client_id: item.client_id,
             text: item.text.clone(),
-        })
+        }))
         .await
 }

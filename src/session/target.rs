@@ -1,6 +1,7 @@
 //! Where a message goes, as a person writes it: `@user` or `#group`.
 
 use super::connection::{Connection, RequestError};
+use crate::protocol::requests;
 use crate::protocol::{ApiError, ConversationId, ConversationKind, RequestBody, results};
 use std::fmt;
 use std::str::FromStr;
@@ -22,9 +23,9 @@ impl Target {
             Target::Conversation(id) => Ok(*id),
             Target::User(username) => {
                 let opened: results::OneConversation = connection
-                    .request(RequestBody::OpenDirect {
+                    .request(RequestBody::OpenDirect(requests::OpenDirect {
                         username: username.clone(),
-                    })
+                    }))
                     .await?;
                 Ok(opened.conversation.id)
             }

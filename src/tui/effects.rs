@@ -3,6 +3,7 @@
 
 use super::state::{Done, Effect, HISTORY_PAGE};
 use crate::config::TuiSettings;
+use crate::protocol::requests;
 use crate::protocol::{ErrorCode, RequestBody, results};
 use crate::session::connection::RequestError;
 use crate::session::target::Target;
@@ -47,11 +48,11 @@ impl Executor {
                 conversation_id,
                 before,
             } => {
-                let body = RequestBody::History {
+                let body = RequestBody::History(requests::History {
                     conversation_id,
                     before,
                     limit: HISTORY_PAGE,
-                };
+                });
                 self.request(body, move |page: results::History| {
                     Some(Done::History {
                         conversation_id,
@@ -81,32 +82,32 @@ impl Executor {
                 up_to,
             } => {
                 self.request(
-                    RequestBody::MarkRead {
+                    RequestBody::MarkRead(requests::MarkRead {
                         conversation_id,
                         up_to,
-                    },
+                    }),
                     |_: results::Empty| None,
                 );
             }
             Effect::Typing(conversation_id) => {
                 self.request(
-                    RequestBody::Typing { conversation_id },
+                    RequestBody::Typing(requests::Typing { conversation_id }),
                     |_: results::Empty| None,
                 );
             }
             Effect::OpenDirect(username) => self.request(
-                RequestBody::OpenDirect { username },
+                RequestBody::OpenDirect(requests::OpenDirect { username }),
                 |r: results::OneConversation| Some(Done::Opened(r.conversation)),
             ),
             Effect::CreateGroup { name, members } => {
                 self.request(
-                    RequestBody::CreateGroup { name, members },
+                    RequestBody::CreateGroup(requests::CreateGroup { name, members }),
                     |r: results::OneConversation| Some(Done::Opened(r.conversation)),
                 );
             }
             Effect::Leave(conversation_id) => {
                 self.request(
-                    RequestBody::Leave { conversation_id },
+                    RequestBody::Leave(requests::Leave { conversation_id }),
                     move |_: results::Empty| Some(Done::Left(conversation_id)),
                 );
             }
@@ -121,14 +122,14 @@ impl Executor {
                 key,
                 pin,
             } => {
-                let body = RequestBody::Pay {
+                let body = RequestBody::Pay(requests::Pay {
                     to,
                     amount,
                     memo,
                     conversation_id: Some(conversation_id),
                     idempotency_key: key,
                     pin,
-                };
+                });
                 self.money(body, |r: results::Paid| Done::Paid(r));
             }
             Effect::RequestMoney {
@@ -138,14 +139,14 @@ impl Executor {
                 conversation_id,
                 key,
             } => {
-                let body = RequestBody::RequestMoney {
+                let body = RequestBody::RequestMoney(requests::RequestMoney {
                     from,
                     amount,
                     memo,
                     conversation_id: Some(conversation_id),
                     expires_in_secs: None,
                     idempotency_key: key,
-                };
+                });
                 self.money(body, |r: results::RequestMade| {
                     Done::Requested(vec![r.request])
                 });
@@ -155,11 +156,11 @@ impl Executor {
                 key,
                 pin,
             } => {
-                let body = RequestBody::PayRequest {
+                let body = RequestBody::PayRequest(requests::PayRequest {
                     request_id,
                     idempotency_key: key,
                     pin,
-                };
+                });
                 self.money(body, |r: results::Paid| Done::Paid(r));
             }
             Effect::PayInvoice {
@@ -167,22 +168,22 @@ impl Executor {
                 key,
                 pin,
             } => {
-                let body = RequestBody::PayInvoice {
+                let body = RequestBody::PayInvoice(requests::PayInvoice {
                     invoice_id,
                     idempotency_key: key,
                     pin,
-                };
+                });
                 self.money(body, |r: results::Paid| Done::Paid(r));
             }
             Effect::DeclineRequest(request_id) => {
                 self.money(
-                    RequestBody::DeclineRequest { request_id },
+                    RequestBody::DeclineRequest(requests::DeclineRequest { request_id }),
                     |r: results::RequestMade| Done::RequestClosed(r.request),
                 );
             }
             Effect::CancelRequest(request_id) => {
                 self.money(
-                    RequestBody::CancelRequest { request_id },
+                    RequestBody::CancelRequest(requests::CancelRequest { request_id }),
                     |r: results::RequestMade| Done::RequestClosed(r.request),
                 );
             }
@@ -192,19 +193,19 @@ impl Executor {
                 memo,
                 key,
             } => {
-                let body = RequestBody::Split {
+                let body = RequestBody::Split(requests::Split {
                     conversation_id,
                     amount,
                     memo,
                     idempotency_key: key,
-                };
+                });
                 self.money(body, |r: results::Requests| Done::Requested(r.requests));
             }
             Effect::LoadStatement => {
-                let body = RequestBody::Statement {
+                let body = RequestBody::Statement(requests::Statement {
                     before: None,
                     limit: crate::ledger::statement::MAX_STATEMENT_LIMIT,
-                };
+                });
                 self.request(body, |r: results::Statement| Some(Done::Statement(r.lines)));
             }
             Effect::ExportStatement(lines) => self.export(lines),
@@ -305,12 +306,12 @@ impl Executor {
 fn request_name(body: &RequestBody) -> &'static str {
     match body {
         RequestBody::Conversations => "loading conversations",
-        RequestBody::History { .. } => "loading history",
-        RequestBody::OpenDirect { .. } => "/dm",
-        RequestBody::CreateGroup { .. } => "/group",
-        RequestBody::Leave { .. } => "/leave",
-        RequestBody::MarkRead { .. } => "marking read",
-        RequestBody::Typing { .. } => "typing",
+        RequestBody::History(requests::History { .. }) => "loading history",
+        RequestBody::OpenDirect(requests::OpenDirect { .. }) => "/dm",
+        RequestBody::CreateGroup(requests::CreateGroup { .. }) => "/group",
+        RequestBody::Leave(requests::Leave { .. }) => "/leave",
+        RequestBody::MarkRead(requests::MarkRead { .. }) => "marking read",
+        RequestBody::Typing(requests::Typing { .. }) => "typing",
         _ => "request",
     }
 }

@@ -8,6 +8,7 @@ pub mod process;
 pub mod proxy;
 pub mod tmux;
 
+use quid::protocol::requests;
 use quid::protocol::{ConversationId, RequestBody, results};
 use quid::server::{Server, ServerConfig};
 use quid::store::Store;
@@ -173,10 +174,10 @@ pub async fn register(url: &Url, username: &str) -> String {
     let (connection, _) = Connection::open(url, None).await.unwrap();
     connection.hello(None).await.unwrap();
     let auth: results::Auth = connection
-        .request(RequestBody::Register {
+        .request(RequestBody::Register(requests::Register {
             username: username.into(),
             password: "correct horse battery".into(),
-        })
+        }))
         .await
         .unwrap();
     auth.token
@@ -233,9 +234,9 @@ pub async fn caught_up(events: &mut mpsc::Receiver<SessionEvent>) {
 /// The direct conversation between the connection's user and `username`.
 pub async fn open_direct(connection: &Connection, username: &str) -> ConversationId {
     let opened: results::OneConversation = connection
-        .request(RequestBody::OpenDirect {
+        .request(RequestBody::OpenDirect(requests::OpenDirect {
             username: username.into(),
-        })
+        }))
         .await
         .unwrap();
     opened.conversation.id

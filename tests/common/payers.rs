@@ -6,6 +6,7 @@
 
 use super::*;
 use quid::protocol::payments::IdempotencyKey;
+use quid::protocol::requests;
 use quid::protocol::{ClientMsgId, ConversationId, ErrorCode, MessageId, RequestBody, results};
 use quid::session::connection::{Connection, RequestError};
 use std::collections::{HashMap, HashSet};
@@ -54,14 +55,14 @@ async fn client(url: Url, token: String, me: usize, seed: u64, outcomes: Outcome
     for n in 0..PAYMENTS_PER_CLIENT {
         let to = (me + 1 + rng.next(PEOPLE.len() as u64 - 1) as usize) % PEOPLE.len();
         let key = IdempotencyKey(format!("{}-{seed}-{n}", PEOPLE[me]));
-        let body = RequestBody::Pay {
+        let body = RequestBody::Pay(requests::Pay {
             to: PEOPLE[to].into(),
             amount: eur(1 + rng.next(3_000) as i64),
             memo: String::new(),
             conversation_id: None,
             idempotency_key: key.clone(),
             pin: None,
-        };
+        });
         // A third of the payments are sent twice, as a client does when it lost a reply.
         let sends = if rng.next(3) == 0 { 2 } else { 1 };
         for _ in 0..sends {
@@ -86,11 +87,11 @@ async fn say(
     conversation_id: ConversationId,
     text: String,
 ) -> MessageId {
-    let body = RequestBody::Send {
+    let body = RequestBody::Send(requests::Send {
         conversation_id,
         client_id: ClientMsgId::random(),
         text,
-    };
+    });
     loop {
         match connection.request::<results::Sent>(body.clone()).await {
             Ok(sent) => return sent.message.id,

@@ -15,6 +15,7 @@ use super::ServerState;
 use super::requests::{Caller, dispatch};
 use super::revocation::Watch;
 use super::shutdown::Shutdown;
+use crate::protocol::requests;
 use crate::protocol::{
     ApiError, ErrorCode, PROTOCOL_VERSION, Request, RequestBody, RequestId, Seq, ServerFrame, User,
     results,
@@ -232,11 +233,11 @@ impl Reader {
         };
         let id = request.id;
         match request.body {
-            RequestBody::Hello {
+            RequestBody::Hello(requests::Hello {
                 version,
                 resume_after,
                 client: _,
-            } if !self.hello_done => self.hello(id, version, resume_after).await,
+            }) if !self.hello_done => self.hello(id, version, resume_after).await,
             _ if !self.hello_done => {
                 let error =
                     ApiError::new(ErrorCode::HelloRequired, "the first frame must be a hello");

@@ -1,6 +1,7 @@
 //! register, login, logout, sessions, revoke_session.
 
-use super::Caller;
+use super::{Caller, Handler};
+use crate::protocol::requests::{Login, Register, RevokeSession};
 use crate::protocol::{ApiError, ErrorCode, results};
 use crate::server::throttle::Key;
 use crate::server::{ServerState, auth};
@@ -8,65 +9,75 @@ use crate::store::accounts;
 use crate::store::sessions as session_store;
 use std::time::Instant;
 
-pub async fn register(
-    state: &ServerState,
-    caller: &Caller<'_>,
-    username: String,
-    password: String,
-) -> Result<results::Auth, ApiError> {
-    accounts::validate_username(&username)?;
-    accounts::validate_password(&password)?;
-    admit(state, &[Key::register_from(caller.address)])?;
-    let hash = state.hasher.hash(password).await?;
-    let token = auth::new_token();
-    let token_hash = auth::token_hash(&token);
-    let user = state
-        .writer
-        .write(move |ctx| {
-            let user = accounts::create_user(ctx, &username, &hash)?;
-            session_store::insert_token(ctx, &token_hash, user.id)?;
-            Ok(user)
-        })
-        .await?;
-    tracing::info!(user = %user.username, "registered");
-    Ok(results::Auth { user, token })
+impl Handler for Register {
+    type Reply = results::Auth;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        caller.require_anonymous()?;
+        let Register { username, password } = self;
+        accounts::validate_username(&username)?;
+        accounts::validate_password(&password)?;
+        admit(state, &[Key::register_from(caller.address)])?;
+        let hash = state.hasher.hash(password).await?;
+        let token = auth::new_token();
+        let token_hash = auth::token_hash(&token);
+        let user = state
+            .writer
+            .write(move |ctx| {
+                let user = accounts::create_user(ctx, &username, &hash)?;
+                session_store::insert_token(ctx, &token_hash, user.id)?;
+                Ok(user)
+            })
+            .await?;
+        tracing::info!(user = %user.username, "registered");
+        Ok(results::Auth { user, token })
+    }
 }
 
-pub async fn login(
-    state: &ServerState,
-    caller: &Caller<'_>,
-    username: String,
-    password: String,
-) -> Result<results::Auth, ApiError> {
-    let for_username = Key::Username(username.clone());
-    admit(
-        state,
-        &[for_username.clone(), Key::login_from(caller.address)],
-    )?;
-    let lookup = username.clone();
-    let found = state
-        .store
-        .read(move |conn| conn.credentials(&lookup))
-        .await?;
-    let (user, hash) = found.unzip();
-    let verified = state.hasher.verify(password, hash).await?;
-    let user = user.filter(|_| verified).ok_or_else(|| {
-        tracing::info!(%username, address = %caller.address, "wrong password");
-        ApiError::new(
-            ErrorCode::InvalidCredentials,
-            format!("wrong username or password for {username:?}"),
-        )
-    })?;
-    state.throttle.forgive(&for_username);
-    let token = auth::new_token();
-    let token_hash = auth::token_hash(&token);
-    let user_id = user.id;
-    state
-        .writer
-        .write(move |ctx| session_store::insert_token(ctx, &token_hash, user_id))
-        .await?;
-    tracing::info!(user = %user.username, "logged in");
-    Ok(results::Auth { user, token })
+impl Handler for Login {
+    type Reply = results::Auth;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        caller.require_anonymous()?;
+        let Login { username, password } = self;
+        let for_username = Key::Username(username.clone());
+        admit(
+            state,
+            &[for_username.clone(), Key::login_from(caller.address)],
+        )?;
+        let lookup = username.clone();
+        let found = state
+            .store
+            .read(move |conn| conn.credentials(&lookup))
+            .await?;
+        let (user, hash) = found.unzip();
+        let verified = state.hasher.verify(password, hash).await?;
+        let user = user.filter(|_| verified).ok_or_else(|| {
+            tracing::info!(%username, address = %caller.address, "wrong password");
+            ApiError::new(
+                ErrorCode::InvalidCredentials,
+                format!("wrong username or password for {username:?}"),
+            )
+        })?;
+        state.throttle.forgive(&for_username);
+        let token = auth::new_token();
+        let token_hash = auth::token_hash(&token);
+        let user_id = user.id;
+        state
+            .writer
+            .write(move |ctx| session_store::insert_token(ctx, &token_hash, user_id))
+            .await?;
+        tracing::info!(user = %user.username, "logged in");
+        Ok(results::Auth { user, token })
+    }
 }
 
 /// Counts an attempt against `keys`, or refuses it with `rate_limited` and the wait.
@@ -98,18 +109,22 @@ pub async fn sessions(
     Ok(results::Sessions { sessions })
 }
 
-pub async fn revoke_session(
-    state: &ServerState,
-    caller: &Caller<'_>,
-    session_id: String,
-) -> Result<results::Empty, ApiError> {
-    let me = caller.user()?.id;
-    let hash = state
-        .store
-        .read(move |conn| conn.session_hash(me, &session_id))
-        .await?;
-    revoke(state, hash).await?;
-    Ok(results::Empty {})
+impl Handler for RevokeSession {
+    type Reply = results::Empty;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.id;
+        let hash = state
+            .store
+            .read(move |conn| conn.session_hash(me, &self.session_id))
+            .await?;
+        revoke(state, hash).await?;
+        Ok(results::Empty {})
+    }
 }
 
 /// Deletes the token, then closes its live connections on this server at once (others follow

@@ -1,77 +1,85 @@
 //! send_invoice, pay_invoice, refund, invoices. The rules live in `ledger::invoices`.
 
 use super::payments::paying;
+use super::{Caller, Handler};
 use crate::ledger;
 use crate::ledger::invoices::InvoiceOrder;
-use crate::money::{Currency, Money};
-use crate::protocol::payments::{IdempotencyKey, InvoiceId, LineItem};
-use crate::protocol::{ApiError, ConversationId, User, results};
+use crate::protocol::requests::{PayInvoice, Refund, SendInvoice};
+use crate::protocol::{ApiError, results};
 use crate::server::ServerState;
 
-/// The fields of a `send_invoice` frame.
-pub struct SendInvoice {
-    pub conversation_id: ConversationId,
-    pub items: Vec<LineItem>,
-    pub currency: Currency,
-    pub total_minor: i64,
-    pub payload: String,
-    pub expires_in_secs: Option<u64>,
-    pub key: IdempotencyKey,
+impl Handler for SendInvoice {
+    type Reply = results::InvoiceMade;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.clone();
+        state
+            .writer
+            .write(move |ctx| {
+                let order = InvoiceOrder {
+                    conversation_id: self.conversation_id,
+                    items: &self.items,
+                    currency: self.currency,
+                    total_minor: self.total_minor,
+                    payload: &self.payload,
+                    expires_in_secs: self.expires_in_secs,
+                    key: &self.idempotency_key,
+                };
+                ledger::invoices::send(ctx, &me, &order)
+            })
+            .await
+    }
 }
 
-pub async fn send(
-    state: &ServerState,
-    me: &User,
-    frame: SendInvoice,
-) -> Result<results::InvoiceMade, ApiError> {
-    let me = me.clone();
-    state
-        .writer
-        .write(move |ctx| {
-            let order = InvoiceOrder {
-                conversation_id: frame.conversation_id,
-                items: &frame.items,
-                currency: frame.currency,
-                total_minor: frame.total_minor,
-                payload: &frame.payload,
-                expires_in_secs: frame.expires_in_secs,
-                key: &frame.key,
-            };
-            ledger::invoices::send(ctx, &me, &order)
+impl Handler for PayInvoice {
+    type Reply = results::Paid;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?;
+        let (buyer, limits) = (me.clone(), state.config.limits.clone());
+        let PayInvoice {
+            invoice_id,
+            idempotency_key: key,
+            pin,
+        } = self;
+        paying(state, me, pin, move |ctx| {
+            ledger::invoices::pay(ctx, &buyer, invoice_id, &key, &limits)
         })
         .await
+    }
 }
 
-pub async fn pay(
-    state: &ServerState,
-    me: &User,
-    invoice_id: InvoiceId,
-    key: IdempotencyKey,
-    pin: Option<String>,
-) -> Result<results::Paid, ApiError> {
-    let (buyer, limits) = (me.clone(), state.config.limits.clone());
-    paying(state, me, pin, move |ctx| {
-        ledger::invoices::pay(ctx, &buyer, invoice_id, &key, &limits)
-    })
-    .await
+impl Handler for Refund {
+    type Reply = results::Refunded;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.clone();
+        let Refund {
+            invoice_id,
+            amount,
+            idempotency_key: key,
+        } = self;
+        state
+            .writer
+            .write(move |ctx| ledger::invoices::refund(ctx, &me, invoice_id, amount, &key))
+            .await
+    }
 }
 
-pub async fn refund(
-    state: &ServerState,
-    me: &User,
-    invoice_id: InvoiceId,
-    amount: Option<Money>,
-    key: IdempotencyKey,
-) -> Result<results::Refunded, ApiError> {
-    let me = me.clone();
-    state
-        .writer
-        .write(move |ctx| ledger::invoices::refund(ctx, &me, invoice_id, amount, &key))
-        .await
-}
-
-pub async fn list(state: &ServerState, me: &User) -> Result<results::Invoices, ApiError> {
-    let me = me.id;
+pub async fn list(state: &ServerState, caller: &Caller<'_>) -> Result<results::Invoices, ApiError> {
+    let me = caller.user()?.id;
     let invoices = state
         .store
         .read(move |conn| conn.invoices_involving(me))

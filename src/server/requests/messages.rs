@@ -1,51 +1,70 @@
 //! send, history, mark_read.
 
-use crate::protocol::{ApiError, ClientMsgId, ConversationId, MessageId, User, results};
+use super::{Caller, Handler};
+use crate::protocol::requests::{History, MarkRead, Send};
+use crate::protocol::{ApiError, results};
 use crate::server::ServerState;
 use crate::store::messages;
 
-pub async fn send(
-    state: &ServerState,
-    me: &User,
-    conversation_id: ConversationId,
-    client_id: ClientMsgId,
-    text: String,
-) -> Result<results::Sent, ApiError> {
-    // Refuse bad text before it takes a place in the writer's queue.
-    crate::protocol::model::validate_text(&text)?;
-    let me = me.clone();
-    let (message, duplicate) = state
-        .writer
-        .write(move |ctx| messages::send(ctx, &me, conversation_id, client_id, &text))
-        .await?;
-    Ok(results::Sent { message, duplicate })
+impl Handler for Send {
+    type Reply = results::Sent;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.clone();
+        // Refuse bad text before it takes a place in the writer's queue.
+        crate::protocol::model::validate_text(&self.text)?;
+        let Send {
+            conversation_id,
+            client_id,
+            text,
+        } = self;
+        let (message, duplicate) = state
+            .writer
+            .write(move |ctx| messages::send(ctx, &me, conversation_id, client_id, &text))
+            .await?;
+        Ok(results::Sent { message, duplicate })
+    }
 }
 
-pub async fn history(
-    state: &ServerState,
-    me: &User,
-    conversation_id: ConversationId,
-    before: Option<MessageId>,
-    limit: u32,
-) -> Result<results::History, ApiError> {
-    let me = me.id;
-    let (messages, has_more) = state
-        .store
-        .read(move |conn| conn.history(me, conversation_id, before, limit))
-        .await?;
-    Ok(results::History { messages, has_more })
+impl Handler for History {
+    type Reply = results::History;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.id;
+        let History {
+            conversation_id,
+            before,
+            limit,
+        } = self;
+        let (messages, has_more) = state
+            .store
+            .read(move |conn| conn.history(me, conversation_id, before, limit))
+            .await?;
+        Ok(results::History { messages, has_more })
+    }
 }
 
-pub async fn mark_read(
-    state: &ServerState,
-    me: &User,
-    conversation_id: ConversationId,
-    up_to: MessageId,
-) -> Result<results::Empty, ApiError> {
-    let me = me.clone();
-    state
-        .writer
-        .write(move |ctx| messages::mark_read(ctx, &me, conversation_id, up_to))
-        .await?;
-    Ok(results::Empty {})
+impl Handler for MarkRead {
+    type Reply = results::Empty;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.clone();
+        state
+            .writer
+            .write(move |ctx| messages::mark_read(ctx, &me, self.conversation_id, self.up_to))
+            .await?;
+        Ok(results::Empty {})
+    }
 }

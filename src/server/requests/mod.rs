@@ -1,6 +1,7 @@
-//! One module per family of requests; `dispatch` routes a parsed request to its handler.
-//! Handlers check who may do what, then read through the store or write through the writer.
-//! The hello is handled by the connection itself, since it changes the connection's state.
+//! One module per family of requests, each request its own `Handler` (the request types are
+//! `protocol::requests`); `dispatch` routes a parsed request to its handler. Handlers check
+//! who may do what, then read through the store or write through the writer. The hello is
+//! handled by the connection itself, since it changes the connection's state.
 
 mod accounts;
 mod conversations;
@@ -9,7 +10,6 @@ mod messages;
 mod payments;
 
 use super::ServerState;
-use crate::ledger;
 use crate::protocol::{ApiError, ErrorCode, RequestBody, User};
 use serde::Serialize;
 
@@ -46,176 +46,58 @@ impl Caller<'_> {
     }
 }
 
+/// A request the server answers, one type each (mini-redis's command shape): the frame was
+/// parsed into `self`; `apply` checks who may ask, reads through the store or writes through
+/// the writer, and returns the reply.
+pub(super) trait Handler {
+    type Reply: Serialize;
+
+    async fn apply(self, state: &ServerState, caller: &Caller<'_>)
+    -> Result<Self::Reply, ApiError>;
+}
+
+/// Routes a request to its handler and serializes the reply.
 pub async fn dispatch(
     state: &ServerState,
     caller: &Caller<'_>,
     body: RequestBody,
 ) -> Result<serde_json::Value, ApiError> {
+    use RequestBody as R;
     match body {
-        RequestBody::Hello { .. } => Err(ApiError::invalid("hello is only valid once, first")),
-        RequestBody::Register { username, password } => {
-            caller.require_anonymous()?;
-            to_json(accounts::register(state, caller, username, password).await?)
-        }
-        RequestBody::Login { username, password } => {
-            caller.require_anonymous()?;
-            to_json(accounts::login(state, caller, username, password).await?)
-        }
-        RequestBody::Logout => to_json(accounts::logout(state, caller).await?),
-        RequestBody::Sessions => to_json(accounts::sessions(state, caller).await?),
-        RequestBody::RevokeSession { session_id } => {
-            to_json(accounts::revoke_session(state, caller, session_id).await?)
-        }
-        RequestBody::Conversations => to_json(conversations::list(state, caller.user()?).await?),
-        RequestBody::OpenDirect { username } => {
-            to_json(conversations::open_direct(state, caller.user()?, username).await?)
-        }
-        RequestBody::CreateGroup { name, members } => {
-            to_json(conversations::create_group(state, caller.user()?, name, members).await?)
-        }
-        RequestBody::AddMember {
-            conversation_id,
-            username,
-        } => to_json(
-            conversations::add_member(state, caller.user()?, conversation_id, username).await?,
-        ),
-        RequestBody::Leave { conversation_id } => {
-            to_json(conversations::leave(state, caller.user()?, conversation_id).await?)
-        }
-        RequestBody::Send {
-            conversation_id,
-            client_id,
-            text,
-        } => {
-            to_json(messages::send(state, caller.user()?, conversation_id, client_id, text).await?)
-        }
-        RequestBody::History {
-            conversation_id,
-            before,
-            limit,
-        } => {
-            to_json(messages::history(state, caller.user()?, conversation_id, before, limit).await?)
-        }
-        RequestBody::MarkRead {
-            conversation_id,
-            up_to,
-        } => to_json(messages::mark_read(state, caller.user()?, conversation_id, up_to).await?),
-        RequestBody::Typing { conversation_id } => {
-            to_json(conversations::typing(state, caller.user()?, conversation_id).await?)
-        }
-        RequestBody::Balance => to_json(payments::balance(state, caller.user()?).await?),
-        RequestBody::Pay {
-            to,
-            amount,
-            memo,
-            conversation_id,
-            idempotency_key,
-            pin,
-        } => to_json(
-            payments::pay(
-                state,
-                caller.user()?,
-                to,
-                amount,
-                memo,
-                conversation_id,
-                idempotency_key,
-                pin,
-            )
-            .await?,
-        ),
-        RequestBody::RequestMoney {
-            from,
-            amount,
-            memo,
-            conversation_id,
-            expires_in_secs,
-            idempotency_key,
-        } => to_json(
-            payments::request_money(
-                state,
-                caller.user()?,
-                from,
-                amount,
-                memo,
-                conversation_id,
-                expires_in_secs,
-                idempotency_key,
-            )
-            .await?,
-        ),
-        RequestBody::Split {
-            conversation_id,
-            amount,
-            memo,
-            idempotency_key,
-        } => to_json(
-            payments::split(
-                state,
-                caller.user()?,
-                conversation_id,
-                amount,
-                memo,
-                idempotency_key,
-            )
-            .await?,
-        ),
-        RequestBody::PayRequest {
-            request_id,
-            idempotency_key,
-            pin,
-        } => to_json(
-            payments::pay_request(state, caller.user()?, request_id, idempotency_key, pin).await?,
-        ),
-        RequestBody::DeclineRequest { request_id } => to_json(
-            payments::close_request(state, caller.user()?, request_id, ledger::requests::decline)
-                .await?,
-        ),
-        RequestBody::CancelRequest { request_id } => to_json(
-            payments::close_request(state, caller.user()?, request_id, ledger::requests::cancel)
-                .await?,
-        ),
-        RequestBody::Requests => to_json(payments::requests(state, caller.user()?).await?),
-        RequestBody::Statement { before, limit } => {
-            to_json(payments::statement(state, caller.user()?, before, limit).await?)
-        }
-        RequestBody::SendInvoice {
-            conversation_id,
-            items,
-            currency,
-            total_minor,
-            payload,
-            expires_in_secs,
-            idempotency_key,
-        } => {
-            let frame = invoices::SendInvoice {
-                conversation_id,
-                items,
-                currency,
-                total_minor,
-                payload,
-                expires_in_secs,
-                key: idempotency_key,
-            };
-            to_json(invoices::send(state, caller.user()?, frame).await?)
-        }
-        RequestBody::PayInvoice {
-            invoice_id,
-            idempotency_key,
-            pin,
-        } => to_json(invoices::pay(state, caller.user()?, invoice_id, idempotency_key, pin).await?),
-        RequestBody::Refund {
-            invoice_id,
-            amount,
-            idempotency_key,
-        } => to_json(
-            invoices::refund(state, caller.user()?, invoice_id, amount, idempotency_key).await?,
-        ),
-        RequestBody::Invoices => to_json(invoices::list(state, caller.user()?).await?),
-        RequestBody::SetPin { pin, current_pin } => {
-            to_json(payments::set_pin(state, caller.user()?, pin, current_pin).await?)
-        }
+        R::Hello(_) => Err(ApiError::invalid("hello is only valid once, first")),
+        R::Register(request) => reply(request.apply(state, caller).await),
+        R::Login(request) => reply(request.apply(state, caller).await),
+        R::Logout => reply(accounts::logout(state, caller).await),
+        R::Sessions => reply(accounts::sessions(state, caller).await),
+        R::RevokeSession(request) => reply(request.apply(state, caller).await),
+        R::Conversations => reply(conversations::list(state, caller).await),
+        R::OpenDirect(request) => reply(request.apply(state, caller).await),
+        R::CreateGroup(request) => reply(request.apply(state, caller).await),
+        R::AddMember(request) => reply(request.apply(state, caller).await),
+        R::Leave(request) => reply(request.apply(state, caller).await),
+        R::Typing(request) => reply(request.apply(state, caller).await),
+        R::Send(request) => reply(request.apply(state, caller).await),
+        R::History(request) => reply(request.apply(state, caller).await),
+        R::MarkRead(request) => reply(request.apply(state, caller).await),
+        R::Balance => reply(payments::balance(state, caller).await),
+        R::Pay(request) => reply(request.apply(state, caller).await),
+        R::RequestMoney(request) => reply(request.apply(state, caller).await),
+        R::Split(request) => reply(request.apply(state, caller).await),
+        R::PayRequest(request) => reply(request.apply(state, caller).await),
+        R::DeclineRequest(request) => reply(request.apply(state, caller).await),
+        R::CancelRequest(request) => reply(request.apply(state, caller).await),
+        R::Requests => reply(payments::requests(state, caller).await),
+        R::Statement(request) => reply(request.apply(state, caller).await),
+        R::SetPin(request) => reply(request.apply(state, caller).await),
+        R::SendInvoice(request) => reply(request.apply(state, caller).await),
+        R::PayInvoice(request) => reply(request.apply(state, caller).await),
+        R::Refund(request) => reply(request.apply(state, caller).await),
+        R::Invoices => reply(invoices::list(state, caller).await),
     }
+}
+
+fn reply(result: Result<impl Serialize, ApiError>) -> Result<serde_json::Value, ApiError> {
+    to_json(result?)
 }
 
 fn to_json(result: impl Serialize) -> Result<serde_json::Value, ApiError> {

@@ -1,46 +1,60 @@
 //! balance, pay, request_money, split, pay_request, decline_request, cancel_request,
 //! requests, statement, set_pin. The money rules live in `ledger`; this checks the PIN
-//! (slow, so off the writer) and hands the rest to the writer.
+//! (slow, so off the writer) and hands the rest to the writer. Every request that moves money
+//! out of a wallet (a payment, paying a request, paying an invoice) goes through `paying`.
 
+use super::{Caller, Handler};
 use crate::ledger;
 use crate::ledger::payments::PayOrder;
 use crate::ledger::requests::RequestOrder;
-use crate::money::Money;
-use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId, TransferId};
-use crate::protocol::{ApiError, ConversationId, ErrorCode, User, results};
+use crate::protocol::payments::{PaymentRequest, PaymentRequestId};
+use crate::protocol::requests::{
+    CancelRequest, DeclineRequest, Pay, PayRequest, RequestMoney, SetPin, Split, Statement,
+};
+use crate::protocol::{ApiError, ErrorCode, User, results};
 use crate::server::ServerState;
 use crate::store;
 use crate::store::writer::WriteCtx;
 
-pub async fn balance(state: &ServerState, me: &User) -> Result<results::Balance, ApiError> {
-    let me = me.id;
+pub async fn balance(
+    state: &ServerState,
+    caller: &Caller<'_>,
+) -> Result<results::Balance, ApiError> {
+    let me = caller.user()?.id;
     let balances = state.store.read(move |conn| conn.balances(me)).await?;
     Ok(results::Balance { balances })
 }
 
-#[allow(clippy::too_many_arguments)] // One per field of the `pay` frame.
-pub async fn pay(
-    state: &ServerState,
-    me: &User,
-    to: String,
-    amount: Money,
-    memo: String,
-    conversation_id: Option<ConversationId>,
-    key: IdempotencyKey,
-    pin: Option<String>,
-) -> Result<results::Paid, ApiError> {
-    let (payer, limits) = (me.clone(), state.config.limits.clone());
-    paying(state, me, pin, move |ctx| {
-        let order = PayOrder {
-            to: &to,
+impl Handler for Pay {
+    type Reply = results::Paid;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?;
+        let (payer, limits) = (me.clone(), state.config.limits.clone());
+        let Pay {
+            to,
             amount,
-            memo: &memo,
+            memo,
             conversation_id,
-            key: &key,
-        };
-        ledger::payments::pay(ctx, &payer, &order, &limits)
-    })
-    .await
+            idempotency_key: key,
+            pin,
+        } = self;
+        paying(state, me, pin, move |ctx| {
+            let order = PayOrder {
+                to: &to,
+                amount,
+                memo: &memo,
+                conversation_id,
+                key: &key,
+            };
+            ledger::payments::pay(ctx, &payer, &order, &limits)
+        })
+        .await
+    }
 }
 
 /// Runs `write`, which moves money out of `me`'s wallet, behind the PIN. An account without a
@@ -72,75 +86,113 @@ where
     state.writer.write(write).await
 }
 
-#[allow(clippy::too_many_arguments)] // One per field of the `request_money` frame.
-pub async fn request_money(
-    state: &ServerState,
-    me: &User,
-    from: String,
-    amount: Money,
-    memo: String,
-    conversation_id: Option<ConversationId>,
-    expires_in_secs: Option<u64>,
-    key: IdempotencyKey,
-) -> Result<results::RequestMade, ApiError> {
-    let me = me.clone();
-    state
-        .writer
-        .write(move |ctx| {
-            let order = RequestOrder {
-                payer: &from,
-                amount,
-                memo: &memo,
-                conversation_id,
-                expires_in_secs,
-                key: &key,
-            };
-            ledger::requests::request_money(ctx, &me, &order)
+impl Handler for RequestMoney {
+    type Reply = results::RequestMade;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.clone();
+        state
+            .writer
+            .write(move |ctx| {
+                let order = RequestOrder {
+                    payer: &self.from,
+                    amount: self.amount,
+                    memo: &self.memo,
+                    conversation_id: self.conversation_id,
+                    expires_in_secs: self.expires_in_secs,
+                    key: &self.idempotency_key,
+                };
+                ledger::requests::request_money(ctx, &me, &order)
+            })
+            .await
+    }
+}
+
+impl Handler for Split {
+    type Reply = results::Requests;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.clone();
+        let requests = state
+            .writer
+            .write(move |ctx| {
+                let Split {
+                    conversation_id,
+                    amount,
+                    memo,
+                    idempotency_key: key,
+                } = &self;
+                ledger::requests::split(ctx, &me, *conversation_id, *amount, memo, key)
+            })
+            .await?;
+        Ok(results::Requests { requests })
+    }
+}
+
+impl Handler for PayRequest {
+    type Reply = results::Paid;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?;
+        let (payer, limits) = (me.clone(), state.config.limits.clone());
+        let PayRequest {
+            request_id,
+            idempotency_key: key,
+            pin,
+        } = self;
+        paying(state, me, pin, move |ctx| {
+            ledger::requests::pay_request(ctx, &payer, request_id, &key, &limits)
         })
         .await
+    }
 }
 
-pub async fn split(
-    state: &ServerState,
-    me: &User,
-    conversation_id: ConversationId,
-    amount: Money,
-    memo: String,
-    key: IdempotencyKey,
-) -> Result<results::Requests, ApiError> {
-    let me = me.clone();
-    let requests = state
-        .writer
-        .write(move |ctx| ledger::requests::split(ctx, &me, conversation_id, amount, &memo, &key))
-        .await?;
-    Ok(results::Requests { requests })
+impl Handler for DeclineRequest {
+    type Reply = results::RequestMade;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        close_request(state, caller, self.request_id, ledger::requests::decline).await
+    }
 }
 
-pub async fn pay_request(
-    state: &ServerState,
-    me: &User,
-    request_id: PaymentRequestId,
-    key: IdempotencyKey,
-    pin: Option<String>,
-) -> Result<results::Paid, ApiError> {
-    let (payer, limits) = (me.clone(), state.config.limits.clone());
-    paying(state, me, pin, move |ctx| {
-        ledger::requests::pay_request(ctx, &payer, request_id, &key, &limits)
-    })
-    .await
+impl Handler for CancelRequest {
+    type Reply = results::RequestMade;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        close_request(state, caller, self.request_id, ledger::requests::cancel).await
+    }
 }
 
 /// How a request is closed: `ledger::requests::decline` (by the payer) or `cancel` (by the requester).
-pub type CloseRequest =
-    fn(&mut WriteCtx, &User, PaymentRequestId) -> Result<PaymentRequest, ApiError>;
+type CloseRequest = fn(&mut WriteCtx, &User, PaymentRequestId) -> Result<PaymentRequest, ApiError>;
 
-pub async fn close_request(
+async fn close_request(
     state: &ServerState,
-    me: &User,
+    caller: &Caller<'_>,
     request_id: PaymentRequestId,
     close: CloseRequest,
 ) -> Result<results::RequestMade, ApiError> {
-    let me = me.clone();
+    let me = caller.user()?.clone();
     let request = state
         .writer
         .write(move |ctx| close(ctx, &me, request_id))
@@ -151,8 +203,11 @@ pub async fn close_request(
     })
 }
 
-pub async fn requests(state: &ServerState, me: &User) -> Result<results::Requests, ApiError> {
-    let me = me.id;
+pub async fn requests(
+    state: &ServerState,
+    caller: &Caller<'_>,
+) -> Result<results::Requests, ApiError> {
+    let me = caller.user()?.id;
     let requests = state
         .store
         .read(move |conn| conn.requests_involving(me))
@@ -160,37 +215,46 @@ pub async fn requests(state: &ServerState, me: &User) -> Result<results::Request
     Ok(results::Requests { requests })
 }
 
-pub async fn statement(
-    state: &ServerState,
-    me: &User,
-    before: Option<TransferId>,
-    limit: u32,
-) -> Result<results::Statement, ApiError> {
-    let me = me.id;
-    let (lines, has_more) = state
-        .store
-        .read(move |conn| ledger::statement::statement(conn, me, before, limit))
-        .await?;
-    Ok(results::Statement { lines, has_more })
+impl Handler for Statement {
+    type Reply = results::Statement;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.id;
+        let Statement { before, limit } = self;
+        let (lines, has_more) = state
+            .store
+            .read(move |conn| ledger::statement::statement(conn, me, before, limit))
+            .await?;
+        Ok(results::Statement { lines, has_more })
+    }
 }
 
-pub async fn set_pin(
-    state: &ServerState,
-    me: &User,
-    pin: String,
-    current_pin: Option<String>,
-) -> Result<results::Empty, ApiError> {
-    if !(4..=12).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::invalid("a PIN is 4 to 12 digits"));
+impl Handler for SetPin {
+    type Reply = results::Empty;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?;
+        let SetPin { pin, current_pin } = self;
+        if !(4..=12).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::invalid("a PIN is 4 to 12 digits"));
+        }
+        check_pin(state, me, current_pin).await?;
+        let hash = state.hasher.hash(pin).await?;
+        let me = me.id;
+        state
+            .writer
+            .write(move |ctx| ctx.db().set_pin_hash(me, &hash))
+            .await?;
+        Ok(results::Empty {})
     }
-    check_pin(state, me, current_pin).await?;
-    let hash = state.hasher.hash(pin).await?;
-    let me = me.id;
-    state
-        .writer
-        .write(move |ctx| ctx.db().set_pin_hash(me, &hash))
-        .await?;
-    Ok(results::Empty {})
 }
 
 /// Passes when the account has no PIN, or `pin` is it. The attempt is counted before the slow

@@ -1,0 +1,192 @@
+//! The requests a client sends, one type each; `frames::RequestBody` names which one a frame
+//! carries (its `type`), and the server answers each with its own handler
+//! (`server/requests/`). Each field is documented in `docs/PROTOCOL.md`.
+
+use super::payments::{IdempotencyKey, InvoiceId, LineItem, PaymentRequestId, TransferId};
+use super::types::{ClientMsgId, ConversationId, MessageId, Seq};
+use crate::money::{Currency, Money};
+use serde::{Deserialize, Serialize};
+
+/// First frame on every connection. `resume_after`: the last seq the client holds;
+/// `None` means "send me no durable events" (a one-shot or anonymous connection).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub version: u32,
+    #[serde(default, deserialize_with = "super::types::non_negative_seq")]
+    pub resume_after: Option<Seq>,
+    #[serde(default)]
+    pub client: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Register {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
+/// The direct conversation with `username`, created on first use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenDirect {
+    pub username: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateGroup {
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddMember {
+    pub conversation_id: ConversationId,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Leave {
+    pub conversation_id: ConversationId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Send {
+    pub conversation_id: ConversationId,
+    pub client_id: ClientMsgId,
+    pub text: String,
+}
+
+/// Up to `limit` messages strictly older than `before` (newest if absent), ascending.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub conversation_id: ConversationId,
+    #[serde(default)]
+    pub before: Option<MessageId>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarkRead {
+    pub conversation_id: ConversationId,
+    pub up_to: MessageId,
+}
+
+/// "I am typing in this conversation": relayed to the other members online, not stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Typing {
+    pub conversation_id: ConversationId,
+}
+
+/// Pays `to`. The card goes in `conversation_id`, or your direct conversation with `to`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pay {
+    pub to: String,
+    pub amount: Money,
+    #[serde(default)]
+    pub memo: String,
+    #[serde(default)]
+    pub conversation_id: Option<ConversationId>,
+    pub idempotency_key: IdempotencyKey,
+    #[serde(default)]
+    pub pin: Option<String>,
+}
+
+/// Asks `from` for money, as a card in `conversation_id` (or your direct conversation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestMoney {
+    pub from: String,
+    pub amount: Money,
+    #[serde(default)]
+    pub memo: String,
+    #[serde(default)]
+    pub conversation_id: Option<ConversationId>,
+    #[serde(default)]
+    pub expires_in_secs: Option<u64>,
+    pub idempotency_key: IdempotencyKey,
+}
+
+/// Splits `amount` among the other members of a group: one request each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Split {
+    pub conversation_id: ConversationId,
+    pub amount: Money,
+    #[serde(default)]
+    pub memo: String,
+    pub idempotency_key: IdempotencyKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PayRequest {
+    pub request_id: PaymentRequestId,
+    pub idempotency_key: IdempotencyKey,
+    #[serde(default)]
+    pub pin: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeclineRequest {
+    pub request_id: PaymentRequestId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    pub request_id: PaymentRequestId,
+}
+
+/// Transfers that touched your wallets, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Statement {
+    #[serde(default)]
+    pub before: Option<TransferId>,
+    pub limit: u32,
+}
+
+/// A merchant bot bills the other member of a direct conversation. `total_minor` must
+/// equal the sum of the items, or the invoice is refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendInvoice {
+    pub conversation_id: ConversationId,
+    pub items: Vec<LineItem>,
+    pub currency: Currency,
+    pub total_minor: i64,
+    #[serde(default)]
+    pub payload: String,
+    #[serde(default)]
+    pub expires_in_secs: Option<u64>,
+    pub idempotency_key: IdempotencyKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PayInvoice {
+    pub invoice_id: InvoiceId,
+    pub idempotency_key: IdempotencyKey,
+    #[serde(default)]
+    pub pin: Option<String>,
+}
+
+/// The merchant gives back `amount` (all that is left when absent) of a paid invoice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refund {
+    pub invoice_id: InvoiceId,
+    #[serde(default)]
+    pub amount: Option<Money>,
+    pub idempotency_key: IdempotencyKey,
+}
+
+/// Sets (or, with `current_pin`, changes) the PIN every payment then needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetPin {
+    pub pin: String,
+    #[serde(default)]
+    pub current_pin: Option<String>,
+}
+
+/// Revokes one of the caller's sessions; its live connections close.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevokeSession {
+    pub session_id: String,
+}
