@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::TestDb;
 use common::process::{ServerProcess, quid};
 use quid::protocol::requests;
 use std::path::{Path, PathBuf};
@@ -239,9 +240,19 @@ fn write_password(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn money_from_the_command_line_with_a_pin() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.db");
+fn money_from_the_command_line_with_a_pin_on_sqlite() {
+    money_from_the_command_line_with_a_pin(TestDb::sqlite());
+}
+
+#[test]
+fn money_from_the_command_line_with_a_pin_on_postgres() {
+    if let Some(db) = TestDb::postgres() {
+        money_from_the_command_line_with_a_pin(db);
+    }
+}
+
+fn money_from_the_command_line_with_a_pin(db: TestDb) {
+    let dir = &db.dir;
     let server = ServerProcess::start(&db, "127.0.0.1:0");
     let config = write_config(dir.path(), server.addr.port());
     ok(quid(
@@ -254,7 +265,7 @@ fn money_from_the_command_line_with_a_pin() {
         &as_bob(&["register", "--password-stdin"]),
         "bob's password\n",
     ));
-    let db_text = db.display().to_string();
+    let db_text = db.location.to_string();
     ok(quid(
         &config,
         &["admin", "--db", &db_text, "mint", "alice", "20", "EUR"],
@@ -337,9 +348,19 @@ fn check_ledger_reports_a_broken_ledger_and_fails() {
 }
 
 #[test]
-fn invoices_from_the_command_line_for_buyer_and_merchant() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.db");
+fn invoices_from_the_command_line_for_buyer_and_merchant_on_sqlite() {
+    invoices_from_the_command_line_for_buyer_and_merchant(TestDb::sqlite());
+}
+
+#[test]
+fn invoices_from_the_command_line_for_buyer_and_merchant_on_postgres() {
+    if let Some(db) = TestDb::postgres() {
+        invoices_from_the_command_line_for_buyer_and_merchant(db);
+    }
+}
+
+fn invoices_from_the_command_line_for_buyer_and_merchant(db: TestDb) {
+    let dir = &db.dir;
     let server = ServerProcess::start(&db, "127.0.0.1:0");
     let port = server.addr.port();
     let config = write_config(dir.path(), port);
@@ -348,7 +369,7 @@ fn invoices_from_the_command_line_for_buyer_and_merchant() {
         "\n[profiles.shop]\nserver = \"ws://127.0.0.1:{port}\"\nusername = \"shop\"\ndata_dir = \"shop\"\n"
     ));
     std::fs::write(&config, text).unwrap();
-    let db_text = db.display().to_string();
+    let db_text = db.location.to_string();
     ok(quid(
         &config,
         &["register", "--password-stdin"],

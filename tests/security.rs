@@ -131,10 +131,8 @@ async fn close_code(socket: &mut Socket) -> (u16, Duration) {
     }
 }
 
-#[tokio::test]
-async fn logout_closes_every_live_connection_of_that_token_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&dir.path().join("server.db")).await;
+async fn logout_closes_every_live_connection_of_that_token_at_once(db: TestDb) {
+    let server = TestServer::start(&db).await;
     let token = register(&server.url(), "alice").await;
     let mut earlier = raw_with_token(&server, &token).await;
 
@@ -149,18 +147,15 @@ async fn logout_closes_every_live_connection_of_that_token_at_once() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn a_revocation_by_another_process_closes_live_connections_within_a_second() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.db");
+async fn a_revocation_by_another_process_closes_live_connections_within_a_second(db: TestDb) {
     let server = TestServer::start(&db).await;
     let token = register(&server.url(), "alice").await;
     let mut live = raw_with_token(&server, &token).await;
 
-    // As `quid admin revoke alice` does: straight on the database file.
+    // As `quid admin revoke alice` does: straight on the database.
     let output = std::process::Command::new(process::QUID)
         .args(["admin", "--db"])
-        .arg(&db)
+        .arg(db.location.to_string())
         .args(["revoke", "alice"])
         .output()
         .unwrap();
@@ -173,10 +168,8 @@ async fn a_revocation_by_another_process_closes_live_connections_within_a_second
     server.stop().await;
 }
 
-#[tokio::test]
-async fn sessions_are_listed_with_where_they_were_used_and_one_can_be_revoked() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&dir.path().join("server.db")).await;
+async fn sessions_are_listed_with_where_they_were_used_and_one_can_be_revoked(db: TestDb) {
+    let server = TestServer::start(&db).await;
     let first = register(&server.url(), "alice").await;
     let (anonymous, _) = Connection::open(&server.url(), None).await.unwrap();
     anonymous.hello(None).await.unwrap();
@@ -277,10 +270,8 @@ async fn pay_bob(connection: &Connection, pin: &str) -> Result<results::Paid, Re
         .await
 }
 
-#[tokio::test]
-async fn concurrent_wrong_pins_cannot_outrun_the_lock() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&dir.path().join("server.db")).await;
+async fn concurrent_wrong_pins_cannot_outrun_the_lock(db: TestDb) {
+    let server = TestServer::start(&db).await;
     let alice = register(&server.url(), "alice").await;
     register(&server.url(), "bob").await;
     mint(&server.db, "alice", eur(10_000));
@@ -354,10 +345,8 @@ async fn http_get(server: &TestServer, path: &str) -> String {
     response
 }
 
-#[tokio::test]
-async fn health_and_metrics_are_served_next_to_the_websocket() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&dir.path().join("server.db")).await;
+async fn health_and_metrics_are_served_next_to_the_websocket(db: TestDb) {
+    let server = TestServer::start(&db).await;
     let token = register(&server.url(), "alice").await;
     let connection = connect(&server.url(), &token).await;
     let _: results::Balance = connection.request(RequestBody::Balance).await.unwrap();
@@ -427,3 +416,11 @@ async fn the_log_never_holds_a_password_a_token_or_a_pin() {
         );
     }
 }
+
+on_each_backend!(
+    logout_closes_every_live_connection_of_that_token_at_once,
+    a_revocation_by_another_process_closes_live_connections_within_a_second,
+    sessions_are_listed_with_where_they_were_used_and_one_can_be_revoked,
+    concurrent_wrong_pins_cannot_outrun_the_lock,
+    health_and_metrics_are_served_next_to_the_websocket,
+);
