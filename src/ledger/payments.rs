@@ -45,6 +45,7 @@ pub fn pay(
             "you cannot pay yourself",
         ));
     }
+    transfers::hold_wallets(ctx, me.id, recipient.id, order.amount.currency)?;
     let conversation_id = conversation_with(ctx, me, &recipient, order.conversation_id)?;
     let paid = transfers::pay_out(
         ctx,

@@ -24,6 +24,7 @@ pub fn post(ctx: &WriteCtx, posting: &Posting) -> Result<TransferId, ApiError> {
         posting.from, posting.to,
         "a transfer moves money between two accounts"
     );
+    store.lock_accounts(&[posting.from, posting.to])?;
     // Debit first, then credit; each refuses rather than overdraw a wallet or overflow a
     // balance, and a refusal rolls the whole request back.
     if !store.adjust_balance(posting.from, -amount)? {
@@ -88,6 +89,21 @@ pub fn claim_payment(
         super::Claim::New => Ok(None),
         super::Claim::Seen => replayed_payment(ctx.db(), payer, key, fingerprint),
     }
+}
+
+/// Holds the two wallets a payment moves money between (the payee's opened if it has none),
+/// before anything else the payment writes. Every transaction takes wallets before event
+/// streams, so on PostgreSQL, where writers run side by side, two never wait for each other
+/// in a circle (a direct conversation opened by the payment appends to streams).
+pub fn hold_wallets(
+    ctx: &WriteCtx,
+    payer: UserId,
+    payee: UserId,
+    currency: crate::money::Currency,
+) -> Result<(), ApiError> {
+    let mut wallets = vec![wallet_or_open(ctx.db(), payee, currency)?];
+    wallets.extend(ctx.db().wallet(payer, currency)?);
+    ctx.db().lock_accounts(&wallets)
 }
 
 /// Makes the payment: from the payer's wallet, checked against `limits`, to the payee's,

@@ -120,7 +120,7 @@ impl ServerState {
 pub struct Server {
     listener: TcpListener,
     state: Arc<ServerState>,
-    writer_thread: std::thread::JoinHandle<()>,
+    writer_threads: crate::store::writer::WriterThreads,
 }
 
 impl Server {
@@ -135,7 +135,7 @@ impl Server {
         let publish: Publish = Arc::new(move |d| publish_to.publish(d));
         let db = db.clone();
         // Connecting to PostgreSQL blocks, which an async thread must not.
-        let (store, (writer, writer_thread)) = tokio::task::spawn_blocking(move || {
+        let (store, (writer, writer_threads)) = tokio::task::spawn_blocking(move || {
             let store = Store::open(&db)?;
             let writer = Writer::start(&store, publish)?;
             anyhow::Ok((store, writer))
@@ -161,7 +161,7 @@ impl Server {
         Ok(Server {
             listener,
             state,
-            writer_thread,
+            writer_threads,
         })
     }
 
@@ -220,7 +220,7 @@ impl Server {
         let _ = revocations.await;
         // The writer thread ends once the last handle to it is gone, after its final commit.
         drop(self.state);
-        tokio::task::spawn_blocking(move || self.writer_thread.join())
+        tokio::task::spawn_blocking(move || self.writer_threads.join())
             .await?
             .map_err(|_| anyhow::anyhow!("store writer thread panicked"))?;
         Ok(())

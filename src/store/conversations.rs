@@ -47,7 +47,11 @@ pub fn direct_with(
     for user in [me.id, other.id] {
         ctx.db().insert_member(id, user)?;
     }
-    for user in [other.id, me.id] {
+    // In id order, as every append to several streams goes, so that two transactions
+    // touching the same streams wait for each other rather than deadlock (PostgreSQL).
+    let mut members = [me.id, other.id];
+    members.sort();
+    for user in members {
         let conversation = ctx.db().conversation(id, user)?;
         ctx.emit(user, &Event::Joined { conversation })?;
     }

@@ -97,6 +97,10 @@ pub use sqlite::Cached;
 /// Idle read connections kept for reuse.
 const MAX_IDLE_READERS: usize = 8;
 
+/// Writer threads per node on PostgreSQL: a request costs a score of round trips to the
+/// database, which several transactions in flight overlap.
+const POSTGRES_WRITERS: usize = 8;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open database {path}: {source}")]
@@ -212,18 +216,18 @@ impl Store {
         }
     }
 
-    /// The writer thread's own connection.
-    pub fn connect_writer(&self) -> Result<Box<dyn writer::BatchConnection>, StoreError> {
+    /// The writer threads' own connections: one on SQLite, which has one writer at a time;
+    /// [`POSTGRES_WRITERS`] on PostgreSQL, whose transactions run side by side.
+    pub fn connect_writers(&self) -> Result<Vec<Box<dyn writer::BatchConnection>>, StoreError> {
         match &self.backing {
-            Backing::Sqlite { path, .. } => sqlite::connect_writer(path),
-            Backing::Postgres { config, node, .. } => {
-                let client = self.connect_postgres(config)?;
-                Ok(Box::new(postgres::PgWriter::new(
-                    (**config).clone(),
-                    client,
-                    *node,
-                )))
-            }
+            Backing::Sqlite { path, .. } => Ok(vec![sqlite::connect_writer(path)?]),
+            Backing::Postgres { config, node, .. } => (0..POSTGRES_WRITERS)
+                .map(|_| {
+                    let conn = self.connect_postgres(config)?;
+                    let writer = postgres::PgWriter::new((**config).clone(), conn, *node);
+                    Ok(Box::new(writer) as Box<dyn writer::BatchConnection>)
+                })
+                .collect(),
         }
     }
 

@@ -53,6 +53,12 @@ pub trait Wallets {
     /// Adds `delta` to `account`'s balance unless that would take a wallet below zero or any
     /// balance outside i64, in one conditional statement. False: refused, nothing changed.
     fn adjust_balance(&self, account: AccountId, delta: i64) -> Result<bool, ApiError>;
+    /// Holds `accounts` for this transaction, in id order, before their balances change: two
+    /// transfers between the same accounts in opposite directions then wait for each other
+    /// instead of deadlocking. A backend with one writer at a time has nothing to order.
+    fn lock_accounts(&self, _accounts: &[AccountId]) -> Result<(), ApiError> {
+        Ok(())
+    }
     /// Records a transfer at `at` and its two entries (the balances are `adjust_balance`'s).
     fn insert_transfer(&self, posting: &Posting, at: TimestampMs) -> Result<TransferId, ApiError>;
     /// The transfer `initiator` made with `key`, and the fingerprint it was made with.

@@ -1,18 +1,21 @@
-//! The single writer: one thread owns the only write connection and commits every request
-//! waiting at that moment in one transaction (group commit), so durability costs one fsync
-//! per batch, not per message. Each request runs in its own savepoint: a refused request
-//! rolls back alone and never spoils the batch.
+//! The writer: threads that own the write connections. On SQLite there is one, which commits
+//! every request waiting at that moment in one transaction (group commit), so durability
+//! costs one fsync per batch, not per message. On PostgreSQL several run side by side, a
+//! request per transaction (PostgreSQL groups concurrent commits itself); a request that
+//! loses a deadlock (or finds a row another transaction just inserted) runs again. Each
+//! request runs in its own savepoint: a refused request rolls back alone and never spoils the
+//! batch.
 //!
-//! Events a request emits are published (in commit order, from this thread) only after the
-//! batch is on disk, so nobody is ever told about something a crash could undo, and each
-//! user's stream reaches the fan-out in seq order.
+//! Events a request emits are published only after its transaction is durable, so nobody is
+//! ever told about something a crash could undo. Each user's events are committed in seq
+//! order; with several writers they may reach the fan-out out of order, and a connection that
+//! sees a gap reads the missing events from the store first (`server/connection/outgoing.rs`).
 
-use super::Store;
-use super::{Backend, Cached, events};
+use super::{Backend, Cached, Store, StoreError, events};
 use crate::metrics::{BATCH_SIZE_BOUNDS, Histogram};
 use crate::protocol::{ApiError, ConversationId, Event, Seq, TimestampMs, UserId};
 use rusqlite::{Connection, TransactionBehavior};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most requests committed in one transaction; bounds the latency one batch adds.
@@ -92,7 +95,20 @@ fn serialize(event: &Event) -> Result<String, ApiError> {
 }
 
 type Completion = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
-type Job = Box<dyn FnOnce(&dyn BatchTx) -> (Vec<Delivery>, Completion) + Send>;
+type Job = Box<dyn FnMut(&dyn BatchTx) -> Ran + Send>;
+
+/// What running a job in a transaction came to.
+enum Ran {
+    /// Its events, and how to tell its caller once the transaction's fate is known.
+    Done(Vec<Delivery>, Completion),
+    /// It lost a race the database broke (a deadlock): rolled back, to run again in a new
+    /// transaction.
+    Conflict,
+}
+
+/// Most times a request is run again after losing a deadlock; past that its caller hears
+/// `internal`.
+const MAX_RETRIES: usize = 10;
 
 /// A batch's transaction as the writer drives it: the store's traits, and one savepoint per
 /// request, so that a refused request rolls back alone.
@@ -103,6 +119,11 @@ pub trait BatchTx: Backend {
     fn release(&self) -> Result<(), ApiError>;
     /// Undoes what the request wrote and closes its savepoint.
     fn roll_back(&self) -> Result<(), ApiError>;
+    /// Whether a statement failed only because the database broke a deadlock with another
+    /// transaction: the request should run again. A backend with one writer has none.
+    fn conflicted(&self) -> bool {
+        false
+    }
     /// Tells other server nodes, when the batch commits, that these events exist. A backend
     /// that serves one node has no one to tell.
     fn announce(&self, _deliveries: &[Delivery]) -> Result<(), ApiError> {
@@ -110,11 +131,17 @@ pub trait BatchTx: Backend {
     }
 }
 
-/// The writer's own connection, on any backend: runs one batch in one transaction.
+/// A writer's own connection, on any backend: runs one batch in one transaction.
 pub trait BatchConnection: Send + 'static {
     /// Begins a transaction, hands it to `run`, and commits it; an error means nothing of the
     /// batch is durable.
     fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError>;
+
+    /// Most requests in one transaction. Where several writers run at once, one each, so
+    /// that a transaction holds only its own request's locks.
+    fn max_batch(&self) -> usize {
+        MAX_BATCH
+    }
 }
 
 impl BatchTx for Connection {
@@ -149,7 +176,7 @@ impl BatchConnection for Connection {
     }
 }
 
-/// Handle to the writer thread. Cloning is cheap; the thread ends when every handle is gone.
+/// Handle to the writer threads. Cloning is cheap; the threads end when every handle is gone.
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
@@ -164,46 +191,65 @@ pub struct WriterStats {
     pub batch_size: Histogram,
 }
 
+/// The writer's threads, to wait for their last commits at shutdown.
+pub struct WriterThreads(Vec<std::thread::JoinHandle<()>>);
+
+impl WriterThreads {
+    /// Waits for every thread; an error if one panicked.
+    pub fn join(self) -> std::thread::Result<()> {
+        self.0
+            .into_iter()
+            .try_for_each(std::thread::JoinHandle::join)
+    }
+}
+
 impl Writer {
-    /// Starts the writer thread on its own connection to `store`. Connecting blocks: call this
-    /// off the async threads.
-    pub fn start(
-        store: &Store,
-        publish: Publish,
-    ) -> Result<(Writer, std::thread::JoinHandle<()>), super::StoreError> {
-        Self::start_on(store.connect_writer()?, publish)
+    /// Starts the writer threads, each on its own connection to `store` (one on SQLite,
+    /// several on PostgreSQL). Connecting blocks: call this off the async threads.
+    pub fn start(store: &Store, publish: Publish) -> Result<(Writer, WriterThreads), StoreError> {
+        Self::start_on(store.connect_writers()?, publish)
     }
 
-    /// Starts the writer thread on `conn`, any backend's writing connection.
+    /// Starts a writer thread on each of `connections`, all taking jobs from one queue.
     pub fn start_on(
-        conn: Box<dyn BatchConnection>,
+        connections: Vec<Box<dyn BatchConnection>>,
         publish: Publish,
-    ) -> Result<(Writer, std::thread::JoinHandle<()>), super::StoreError> {
+    ) -> Result<(Writer, WriterThreads), StoreError> {
         let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let queue = Arc::new(Mutex::new(rx));
         let stats = Arc::new(WriterStats {
             batch_latency: Histogram::latency(),
             batch_size: Histogram::new(BATCH_SIZE_BOUNDS, 1.0),
         });
-        let thread_stats = Arc::clone(&stats);
-        let thread = std::thread::Builder::new()
-            .name("quid-store-writer".into())
-            .spawn(move || run(conn, rx, publish, &thread_stats))
-            .map_err(super::StoreError::WriterThread)?;
-        Ok((Writer { jobs, stats }, thread))
+        let threads = connections
+            .into_iter()
+            .map(|conn| {
+                let (queue, publish, stats) =
+                    (Arc::clone(&queue), Arc::clone(&publish), Arc::clone(&stats));
+                std::thread::Builder::new()
+                    .name("quid-store-writer".into())
+                    .spawn(move || run(conn, &queue, &publish, &stats))
+                    .map_err(StoreError::WriterThread)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((Writer { jobs, stats }, WriterThreads(threads)))
     }
 
     pub fn stats(&self) -> &WriterStats {
         &self.stats
     }
 
-    /// Runs `f` in the next batch and returns its result once the batch is durable.
+    /// Runs `f` in the next batch and returns its result once the batch is durable. `f` may
+    /// run more than once (a deadlock lost on PostgreSQL is rolled back and run again); only
+    /// one run's writes ever commit.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut WriteCtx) -> Result<T, ApiError> + Send + 'static,
+        F: Fn(&mut WriteCtx) -> Result<T, ApiError> + Send + 'static,
     {
         let (reply, result) = oneshot::channel();
-        let job: Job = Box::new(move |tx: &dyn BatchTx| run_in_savepoint(tx, f, reply));
+        let mut reply = Some(reply);
+        let job: Job = Box::new(move |tx: &dyn BatchTx| run_in_savepoint(tx, &f, &mut reply));
         if self.jobs.send(job).await.is_err() {
             tracing::error!("store writer is gone");
             return Err(ApiError::internal());
@@ -214,12 +260,12 @@ impl Writer {
 
 fn run_in_savepoint<T, F>(
     tx: &dyn BatchTx,
-    f: F,
-    reply: oneshot::Sender<Result<T, ApiError>>,
-) -> (Vec<Delivery>, Completion)
+    f: &F,
+    reply: &mut Option<oneshot::Sender<Result<T, ApiError>>>,
+) -> Ran
 where
     T: Send + 'static,
-    F: FnOnce(&mut WriteCtx) -> Result<T, ApiError>,
+    F: Fn(&mut WriteCtx) -> Result<T, ApiError>,
 {
     let mut deliveries = Vec::new();
     let result = match RequestSavepoint::begin(tx) {
@@ -245,14 +291,20 @@ where
         }
         Err(error) => Err(error),
     };
+    if result.is_err() && tx.conflicted() {
+        return Ran::Conflict;
+    }
     if result.is_err() {
         deliveries.clear();
     }
+    let reply = reply.take();
     let completion: Completion = Box::new(move |committed| {
         // The caller may have gone away (connection closed); the write stands regardless.
-        let _ = reply.send(committed.and(result));
+        if let Some(reply) = reply {
+            let _ = reply.send(committed.and(result));
+        }
     });
-    (deliveries, completion)
+    Ran::Done(deliveries, completion)
 }
 
 /// One request's savepoint inside the batch's transaction; rolled back when dropped
@@ -285,40 +337,66 @@ impl Drop for RequestSavepoint<'_> {
     }
 }
 
+/// One writer thread: takes what is waiting (up to its connection's batch size), commits it
+/// as one transaction, and runs again, alone, whatever lost a deadlock.
 fn run(
     mut conn: Box<dyn BatchConnection>,
-    mut jobs: mpsc::Receiver<Job>,
-    publish: Publish,
+    queue: &Mutex<mpsc::Receiver<Job>>,
+    publish: &Publish,
     stats: &WriterStats,
 ) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = jobs.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+    let max_batch = conn.max_batch();
+    while let Some(mut batch) = next_batch(queue, max_batch) {
+        for attempt in 0..=MAX_RETRIES {
+            let started = std::time::Instant::now();
+            stats.batch_size.observe(batch.len() as u64);
+            batch = commit_batch(conn.as_mut(), batch, publish);
+            stats.batch_latency.observe_duration(started.elapsed());
+            if batch.is_empty() {
+                break;
             }
+            tracing::debug!(
+                attempt,
+                requests = batch.len(),
+                "deadlock lost; running again"
+            );
         }
-        let started = std::time::Instant::now();
-        stats.batch_size.observe(batch.len() as u64);
-        commit_batch(conn.as_mut(), batch.drain(..), &publish);
-        stats.batch_latency.observe_duration(started.elapsed());
+        // Jobs still conflicting are dropped: their callers hear `internal`.
     }
 }
 
-fn commit_batch(
-    conn: &mut dyn BatchConnection,
-    mut batch: impl Iterator<Item = Job>,
-    publish: &Publish,
-) {
+/// The next job and whatever else is waiting, up to `max`; `None` once every handle is gone.
+fn next_batch(queue: &Mutex<mpsc::Receiver<Job>>, max: usize) -> Option<Vec<Job>> {
+    // One thread waits on the queue at a time; the others wait for the lock.
+    let mut jobs = queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut batch = vec![jobs.blocking_recv()?];
+    while batch.len() < max {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+/// Runs `batch` in one transaction and tells each caller; returns the jobs that lost a
+/// deadlock, to run again.
+fn commit_batch(conn: &mut dyn BatchConnection, batch: Vec<Job>, publish: &Publish) -> Vec<Job> {
     let mut deliveries = Vec::new();
     let mut completions = Vec::new();
+    let mut again = Vec::new();
+    let mut batch = batch.into_iter();
     let committed = conn.in_transaction(&mut |tx| {
-        for job in batch.by_ref() {
-            let (emitted, completion) = job(tx);
-            deliveries.extend(emitted);
-            completions.push(completion);
+        for mut job in batch.by_ref() {
+            match job(tx) {
+                Ran::Done(emitted, completion) => {
+                    deliveries.extend(emitted);
+                    completions.push(completion);
+                }
+                Ran::Conflict => again.push(job),
+            }
         }
         // A failed announcement leaves PostgreSQL's transaction unable to commit: the batch
         // fails as a whole, and its callers hear so.
@@ -328,6 +406,7 @@ fn commit_batch(
     });
     if let Err(error) = &committed {
         tracing::error!(%error, "a write batch did not commit");
+        again.clear();
     }
     // Jobs never run (the transaction did not begin) are dropped: their callers hear
     // `internal`.
@@ -338,6 +417,7 @@ fn commit_batch(
     for completion in completions {
         completion(committed.clone());
     }
+    again
 }
 
 /// Runs `f` on `db`, a transaction its caller opened (on any backend) and commits: with the

@@ -68,7 +68,7 @@ pub(super) async fn paying<T, F>(
 ) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut WriteCtx) -> Result<T, ApiError> + Clone + Send + 'static,
+    F: Fn(&mut WriteCtx) -> Result<T, ApiError> + Clone + Send + 'static,
 {
     let me_id = me.id;
     let without_pin = write.clone();

@@ -5,10 +5,14 @@
 //! (`BatchConnection`), so that `store::writer::Writer` runs on PostgreSQL with a savepoint per
 //! request.
 //!
-//! Every node's writer takes one advisory lock for each batch: the nodes' batches take turns,
-//! so two batches that lock the same rows in different orders can never deadlock. Correctness
-//! does not rest on it (balances are locked `FOR UPDATE`, status changes are conditional),
-//! only progress does.
+//! Each node runs several writers, a request per transaction, side by side with every other
+//! node's. Correctness rests on the database: balances change by conditional updates, status
+//! changes are `WHERE status = 'open'`, keys are unique, and a user's seq comes from a counter
+//! row locked until commit. Progress rests on one lock order: a request takes wallets (in id
+//! order) before event streams (users' counter rows, in id order), with `FOR NO KEY UPDATE`,
+//! which does not wait for the key-share locks that foreign keys take. A deadlock PostgreSQL
+//! still breaks, or a unique row another transaction inserted first, marks the transaction
+//! (`PgTx::conflicted`) and the writer runs the request again.
 //!
 //! The driver is `postgres`, rust-postgres's blocking client over tokio-postgres: the store's
 //! seam is synchronous because requests run on writer threads in batches, one savepoint each,
@@ -26,7 +30,7 @@ use super::Backend;
 use super::writer::{BatchConnection, BatchTx, WriteCtx};
 use crate::protocol::ApiError;
 use notify::NodeId;
-use std::cell::{RefCell, RefMut};
+use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
 
 /// A connection and the statements prepared on it.
@@ -64,6 +68,8 @@ pub struct PgTx<'a> {
     statements: &'a Statements,
     /// Who announces the events this transaction commits.
     node: NodeId,
+    /// A statement failed because PostgreSQL broke a deadlock (or a serialization conflict).
+    conflicted: Cell<bool>,
 }
 
 impl<'a> PgTx<'a> {
@@ -81,6 +87,7 @@ impl<'a> PgTx<'a> {
             tx: RefCell::new(tx),
             statements,
             node,
+            conflicted: Cell::new(false),
         }
     }
 
@@ -92,6 +99,7 @@ impl<'a> PgTx<'a> {
         Calls {
             tx: self.tx.borrow_mut(),
             statements: self.statements,
+            conflicted: &self.conflicted,
         }
     }
 }
@@ -100,6 +108,7 @@ impl<'a> PgTx<'a> {
 struct Calls<'t, 'a> {
     tx: RefMut<'t, postgres::Transaction<'a>>,
     statements: &'t Statements,
+    conflicted: &'t Cell<bool>,
 }
 
 type Params<'p> = [&'p (dyn postgres::types::ToSql + Sync)];
@@ -120,12 +129,14 @@ impl Calls<'_, '_> {
 
     fn query(&mut self, sql: &str, params: &Params) -> Result<Vec<postgres::Row>, postgres::Error> {
         let statement = self.prepared(sql)?;
-        self.tx.query(&statement, params)
+        let result = self.tx.query(&statement, params);
+        self.noting_conflicts(result)
     }
 
     fn query_one(&mut self, sql: &str, params: &Params) -> Result<postgres::Row, postgres::Error> {
         let statement = self.prepared(sql)?;
-        self.tx.query_one(&statement, params)
+        let result = self.tx.query_one(&statement, params);
+        self.noting_conflicts(result)
     }
 
     fn query_opt(
@@ -134,12 +145,38 @@ impl Calls<'_, '_> {
         params: &Params,
     ) -> Result<Option<postgres::Row>, postgres::Error> {
         let statement = self.prepared(sql)?;
-        self.tx.query_opt(&statement, params)
+        let result = self.tx.query_opt(&statement, params);
+        self.noting_conflicts(result)
     }
 
     fn execute(&mut self, sql: &str, params: &Params) -> Result<u64, postgres::Error> {
         let statement = self.prepared(sql)?;
-        self.tx.execute(&statement, params)
+        let result = self.tx.execute(&statement, params);
+        self.noting_conflicts(result)
+    }
+
+    /// Marks the transaction when PostgreSQL refused a statement because of another
+    /// transaction (a deadlock broken, or a row another transaction inserted first, which the
+    /// request looked for and did not see), so that the writer runs the request again: the
+    /// second run sees what the other committed.
+    fn noting_conflicts<T>(
+        &self,
+        result: Result<T, postgres::Error>,
+    ) -> Result<T, postgres::Error> {
+        use postgres::error::SqlState;
+        if let Err(error) = &result
+            && matches!(
+                error.code(),
+                Some(
+                    &SqlState::T_R_DEADLOCK_DETECTED
+                        | &SqlState::T_R_SERIALIZATION_FAILURE
+                        | &SqlState::UNIQUE_VIOLATION
+                )
+            )
+        {
+            self.conflicted.set(true);
+        }
+        result
     }
 
     /// Unprepared: for statements without parameters (savepoints).
@@ -161,6 +198,10 @@ impl BatchTx for PgTx<'_> {
 
     fn announce(&self, deliveries: &[super::writer::Delivery]) -> Result<(), ApiError> {
         notify::announce_events(self, deliveries)
+    }
+
+    fn conflicted(&self) -> bool {
+        self.conflicted.get()
     }
 
     fn roll_back(&self) -> Result<(), ApiError> {
@@ -199,6 +240,12 @@ impl PgWriter {
 }
 
 impl BatchConnection for PgWriter {
+    /// One request per transaction: several writers run side by side, and a transaction that
+    /// held the locks of several requests would wait on (and deadlock with) far more.
+    fn max_batch(&self) -> usize {
+        1
+    }
+
     fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError> {
         let node = self.node;
         let tx = writing_transaction(self.conn()?, node)?;
@@ -208,16 +255,13 @@ impl BatchConnection for PgWriter {
     }
 }
 
-/// Any number, the same in every node: the lock every writing transaction holds, so that the
-/// nodes' batches (and `quid admin`'s writes) take turns.
-const WRITER_LOCK: i64 = 0x7175_6964_7772; // "quidwr"
-
-/// A transaction that holds the writers' lock until it ends.
+/// A transaction for a write, announcing as `node`.
 fn writing_transaction(conn: &mut PgConn, node: NodeId) -> Result<PgTx<'_>, ApiError> {
-    let tx = PgTx::on_node(conn.client.transaction()?, &conn.statements, node);
-    tx.tx()
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])?;
-    Ok(tx)
+    Ok(PgTx::on_node(
+        conn.client.transaction()?,
+        &conn.statements,
+        node,
+    ))
 }
 
 /// Runs `f` in one writing transaction on `client`: `quid admin`'s writes. The nodes hear of
@@ -259,7 +303,16 @@ pub fn open(config: &postgres::Config) -> Result<PgConn, OpenError> {
 
 impl From<postgres::Error> for ApiError {
     fn from(error: postgres::Error) -> Self {
-        tracing::error!(%error, "store failure (PostgreSQL)");
+        match error.as_db_error() {
+            // PostgreSQL's own words, and its code: what a "db error" alone never says.
+            Some(db) => tracing::error!(
+                code = db.code().code(),
+                message = db.message(),
+                detail = db.detail().unwrap_or_default(),
+                "store failure (PostgreSQL)"
+            ),
+            None => tracing::error!(%error, "store failure (PostgreSQL)"),
+        }
         ApiError::internal()
     }
 }
@@ -289,7 +342,11 @@ pub fn migrate(client: &mut postgres::Client) -> Result<(), OpenError> {
     let known = MIGRATIONS.len() as i64;
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS quid_schema (version BIGINT NOT NULL)")?;
+    // Every node but the first would otherwise log PostgreSQL's notice that the table exists.
+    tx.batch_execute(
+        "SET LOCAL client_min_messages = warning;
+         CREATE TABLE IF NOT EXISTS quid_schema (version BIGINT NOT NULL)",
+    )?;
     let found: i64 = tx
         .query_opt("SELECT version FROM quid_schema", &[])?
         .map_or(0, |row| row.get(0));

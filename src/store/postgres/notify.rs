@@ -44,7 +44,8 @@ impl NodeId {
 }
 
 /// Announces, inside the transaction, the seqs it gave each user in `deliveries`: a range per
-/// user (a user's seqs in one transaction are consecutive: the writers take turns).
+/// user (a user's seqs in one transaction are consecutive: its counter row stays locked until
+/// the transaction commits).
 pub(super) fn announce_events(tx: &PgTx, deliveries: &[Delivery]) -> Result<(), ApiError> {
     let mut ranges: BTreeMap<UserId, (Seq, Seq)> = BTreeMap::new();
     for delivery in deliveries {

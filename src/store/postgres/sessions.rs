@@ -147,7 +147,7 @@ impl Events for PgTx<'_> {
         tx.execute(
             "SELECT id FROM users
              WHERE id IN (SELECT user_id FROM members WHERE conversation_id = $1 AND active = 1)
-             ORDER BY id FOR UPDATE",
+             ORDER BY id FOR NO KEY UPDATE",
             &[&conversation_id.0],
         )?;
         let appended = tx

@@ -44,6 +44,15 @@ impl Wallets for PgTx<'_> {
         Ok(AccountId(row.get(0)))
     }
 
+    fn lock_accounts(&self, accounts: &[AccountId]) -> Result<(), ApiError> {
+        let ids: Vec<i64> = accounts.iter().map(|account| account.0).collect();
+        self.tx().execute(
+            "SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+            &[&ids],
+        )?;
+        Ok(())
+    }
+
     fn account(&self, account: AccountId) -> Result<(AccountKind, i64), ApiError> {
         let row = self.tx().query_one(
             "SELECT kind, balance_minor FROM accounts WHERE id = $1",
