@@ -314,3 +314,62 @@ async fn a_request_expires_once_however_many_nodes_sweep() {
     node_a.stop().await;
     node_b.stop().await;
 }
+
+/// Transactions run side by side on PostgreSQL: people opening the same direct conversation
+/// at once on two nodes, and paying each other both ways at once, all succeed (the losers of
+/// a race run again and find what the winner committed), with one conversation per pair.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_first_contacts_and_crossed_payments_all_succeed() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let nodes = [TestServer::start(&db).await, TestServer::start(&db).await];
+    let people = ["ann", "ben", "cat"];
+    let mut connections = Vec::new();
+    for (n, person) in people.iter().enumerate() {
+        let url = nodes[n % 2].url();
+        let token = register(&url, person).await;
+        mint(&db, person, eur(10_000));
+        // Two connections each, one on each node.
+        for node in &nodes {
+            connections.push((*person, connect(&node.url(), &token).await));
+        }
+    }
+    let mut racing = Vec::new();
+    for (me, connection) in &connections {
+        for other in people.iter().filter(|p| *p != me) {
+            let connection = connection.clone();
+            let other = other.to_string();
+            racing.push(tokio::spawn(async move {
+                let opened: results::OneConversation = connection
+                    .request(RequestBody::OpenDirect(requests::OpenDirect {
+                        username: other.clone(),
+                    }))
+                    .await
+                    .expect("opening a conversation in a race");
+                let _: results::Paid = connection
+                    .request(RequestBody::Pay(requests::Pay {
+                        to: other,
+                        amount: eur(100),
+                        memo: String::new(),
+                        conversation_id: None,
+                        idempotency_key: IdempotencyKey::random(),
+                        pin: None,
+                    }))
+                    .await
+                    .expect("a payment in a race");
+                opened.conversation.id
+            }));
+        }
+    }
+    let mut opened = std::collections::HashSet::new();
+    for race in racing {
+        opened.insert(race.await.unwrap());
+    }
+    assert_eq!(opened.len(), 3, "one direct conversation per pair");
+    drop(connections);
+    for node in nodes {
+        node.stop().await;
+    }
+    assert_ledger_ok(&db);
+}
