@@ -1,4 +1,5 @@
-//! The PostgreSQL backend against a real throwaway cluster: what exists of it so far.
+//! The PostgreSQL backend against a real throwaway cluster: migrations, the writer, the
+//! expiry sweep's lock. (The end-to-end suites run on it too, and tests/nodes.rs.)
 
 mod common;
 
@@ -113,5 +114,30 @@ fn the_writer_commits_batches_on_postgres_and_rolls_a_refused_request_back_alone
     assert!(
         published.lock().unwrap().is_empty(),
         "registering emits no event"
+    );
+}
+
+/// The expiry sweep is held by one transaction at a time, across connections (nodes), and
+/// free again once that transaction ends.
+#[test]
+fn one_transaction_at_a_time_holds_the_expiry_sweep() {
+    use quid::store::postgres::{PgTx, Statements};
+    use quid::store::prelude::*;
+    let Some(cluster) = PgCluster::shared() else {
+        return;
+    };
+    let (mut node_a, mut node_b) = (cluster.client(), cluster.client());
+    let (cache_a, cache_b) = (Statements::default(), Statements::default());
+    let sweeping = PgTx::new(node_a.transaction().unwrap(), &cache_a);
+    assert!(sweeping.hold_expiry_sweep().unwrap());
+    {
+        let other = PgTx::new(node_b.transaction().unwrap(), &cache_b);
+        assert!(!other.hold_expiry_sweep().unwrap(), "held by node A");
+    }
+    sweeping.commit().unwrap();
+    let next = PgTx::new(node_b.transaction().unwrap(), &cache_b);
+    assert!(
+        next.hold_expiry_sweep().unwrap(),
+        "free once A's sweep ended"
     );
 }

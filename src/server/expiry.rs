@@ -13,6 +13,11 @@ pub async fn sweep(state: Arc<ServerState>, mut shutdown: Shutdown) {
             _ = shutdown.wait() => return,
         }
         let expire = |ctx: &mut crate::store::writer::WriteCtx| {
+            // One node sweeps at a time; the others skip this round. (Were two to sweep, the
+            // conditional updates would still expire and announce each request once.)
+            if !ctx.db().hold_expiry_sweep()? {
+                return Ok(0);
+            }
             Ok(crate::ledger::requests::expire_due(ctx)?
                 + crate::ledger::invoices::expire_due(ctx)?)
         };

@@ -24,6 +24,11 @@ pub struct NewRequest<'a> {
 }
 
 pub trait Requests {
+    /// Whether this transaction may sweep for due requests and invoices: false while another
+    /// node's sweep holds it (until that transaction ends). One server alone always may.
+    fn hold_expiry_sweep(&self) -> Result<bool, ApiError> {
+        Ok(true)
+    }
     /// Stores `request` as open at `at`; its id.
     fn insert_request(
         &self,

@@ -27,7 +27,17 @@ fn request_row(row: &postgres::Row) -> RequestRow {
     }
 }
 
+/// The advisory lock key of the expiry sweep: one node sweeps at a time.
+const EXPIRY_SWEEP: i64 = 0x7175_6964_6578; // "quidex"
+
 impl Requests for PgTx<'_> {
+    fn hold_expiry_sweep(&self) -> Result<bool, ApiError> {
+        let row = self
+            .tx()
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&EXPIRY_SWEEP])?;
+        Ok(row.get(0))
+    }
+
     fn insert_request(
         &self,
         request: &NewRequest,
