@@ -13,6 +13,7 @@ mod common;
 
 use common::process::ServerProcess;
 use common::*;
+use quid::protocol::ApiError;
 use quid::protocol::payments::{IdempotencyKey, LineItem};
 use quid::protocol::requests;
 use quid::protocol::{
@@ -20,10 +21,10 @@ use quid::protocol::{
 };
 use quid::session::SessionEvent;
 use quid::session::connection::{Connection, RequestError};
+use quid::store::Backend;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -68,7 +69,7 @@ struct Acknowledged {
 
 /// The server, restartable on its own port, and the world the clients share.
 struct World {
-    db: PathBuf,
+    db: TestDb,
     listen: String,
     url: Url,
     server: Mutex<Option<ServerProcess>>,
@@ -82,16 +83,14 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn money_and_messages_survive_cuts_and_kills() {
+async fn money_and_messages_survive_cuts_and_kills(db: TestDb) {
     let settings = Settings::from_env();
     println!(
         "chaos seed {} ({} kills, {} operations per client)",
         settings.seed, settings.kills, settings.operations_per_client
     );
-    let dir = tempfile::tempdir().unwrap();
-    let world = Arc::new(set_up(dir.path()).await);
-    let inboxes = start_sessions(&world, dir.path());
+    let world = Arc::new(set_up(db).await);
+    let inboxes = start_sessions(&world);
 
     let mut clients = Vec::new();
     for (n, person) in PEOPLE.iter().enumerate() {
@@ -118,8 +117,7 @@ async fn money_and_messages_survive_cuts_and_kills() {
     world.server.lock().await.take();
 }
 
-async fn set_up(dir: &Path) -> World {
-    let db = dir.join("server.db");
+async fn set_up(db: TestDb) -> World {
     let listen = format!("127.0.0.1:{}", free_port());
     let server = ServerProcess::start(&db, &listen);
     let url = Url::parse(&format!("ws://{listen}")).unwrap();
@@ -166,12 +164,12 @@ async fn kill_at_random(world: Arc<World>, mut rng: StdRng, kills: usize) -> usi
 /// checker waits on the watch for the count it expects.
 type Inbox = tokio::sync::watch::Receiver<Vec<MessageId>>;
 
-fn start_sessions(world: &Arc<World>, dir: &Path) -> Vec<(String, Inbox, quid::session::Session)> {
+fn start_sessions(world: &Arc<World>) -> Vec<(String, Inbox, quid::session::Session)> {
     PEOPLE
         .iter()
         .map(|person| {
             let (session, mut events) =
-                session(&world.url, &world.tokens[*person], &dir.join(person));
+                session(&world.url, &world.tokens[*person], &world.db.path(person));
             let (collected, inbox) = tokio::sync::watch::channel(Vec::new());
             let group = world.group;
             tokio::spawn(async move {
@@ -455,59 +453,64 @@ struct Report {
 async fn check(world: &World, inboxes: Vec<(String, Inbox, quid::session::Session)>) -> Report {
     let acknowledged = world.acknowledged.lock().await;
     assert_ledger_ok(&world.db);
-    let store = quid::store::Store::open_sqlite(&world.db).unwrap();
-    let conn = store.connect().unwrap();
+    let store = open_store(&world.db);
+    let read = |f: &(dyn Fn(&dyn Backend) -> Result<i64, ApiError> + Sync)| {
+        off_async(|| store.read_blocking(f)).unwrap()
+    };
 
     // Money: every currency sums to what was minted; no wallet below zero (check-ledger too).
-    let held: i64 = conn
-        .query_row(
-            "SELECT SUM(balance_minor) FROM accounts WHERE kind = 'wallet' AND currency = 'EUR'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let held: i64 = PEOPLE
+        .iter()
+        .chain([&MERCHANT])
+        .map(|name| {
+            read(&|db| {
+                let user = db.user_by_name(name)?;
+                Ok(db.balances(user.id)?.iter().map(|m| m.amount_minor).sum())
+            })
+        })
+        .sum();
     assert_eq!(held, START_MINOR * PEOPLE.len() as i64, "money conserved");
 
-    // Every acknowledged transfer is there exactly once, as acknowledged.
+    // Every acknowledged transfer is there exactly once (keys are unique per payer), as
+    // acknowledged.
     for ((payer, key), (id, amount)) in &acknowledged.transfers {
-        let found: Vec<(i64, i64)> = conn
-            .prepare(
-                "SELECT t.id, t.amount_minor FROM transfers t JOIN users u ON u.id = t.initiator_id
-                 WHERE u.username = ?1 AND t.idempotency_key = ?2",
-            )
-            .unwrap()
-            .query_map([payer, key], |row| Ok((row.get(0)?, row.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(found, vec![(*id, *amount)], "{payer}'s transfer {key}");
+        let key = IdempotencyKey(key.clone());
+        let stored = off_async(|| {
+            store.read_blocking(|db| {
+                let payer = db.user_by_name(payer)?;
+                let found = db.transfer_by_key(payer.id, &key)?;
+                found
+                    .map(|(transfer, _)| {
+                        Ok((transfer.0, db.transfer(transfer)?.amount.amount_minor))
+                    })
+                    .transpose()
+            })
+        })
+        .unwrap();
+        assert_eq!(stored, Some((*id, *amount)), "{payer}'s transfer {key:?}");
     }
 
-    // Every acknowledged message is stored exactly once.
+    // Every acknowledged message is stored exactly once ((sender, client id) is unique).
     for ((sender, client_id), id) in &acknowledged.messages {
-        let stored: Vec<i64> = conn
-            .prepare(
-                "SELECT m.id FROM messages m JOIN users u ON u.id = m.sender_id
-                 WHERE u.username = ?1 AND m.client_id = ?2",
-            )
-            .unwrap()
-            .query_map(rusqlite::params![sender, client_id.0.to_string()], |row| {
-                row.get(0)
-            })
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(stored, vec![id.0], "{sender}'s message {client_id:?}");
+        let stored = read(&|db| {
+            let sender = db.user_by_name(sender)?;
+            Ok(db
+                .message_by_client_id(sender.id, *client_id)?
+                .map_or(0, |message| message.id.0))
+        });
+        assert_eq!(stored, id.0, "{sender}'s message {client_id:?}");
     }
 
     // Every session receives every group message exactly once, in the same (id) order.
-    let in_group: Vec<MessageId> = conn
-        .prepare("SELECT id FROM messages WHERE conversation_id = ?1 ORDER BY id")
-        .unwrap()
-        .query_map([world.group.0], |row| Ok(MessageId(row.get(0)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let group = world.group;
+    let mut in_group: Vec<MessageId> = off_async(|| {
+        store.read_blocking(|db| {
+            let newest_first = db.messages_before(group, MessageId(i64::MAX), u32::MAX)?;
+            Ok(newest_first.into_iter().map(|m| m.id).collect::<Vec<_>>())
+        })
+    })
+    .unwrap();
+    in_group.reverse();
     for (person, mut inbox, _session) in inboxes {
         let received =
             tokio::time::timeout(PATIENCE, inbox.wait_for(|ids| ids.len() >= in_group.len()))
@@ -528,3 +531,8 @@ async fn check(world: &World, inboxes: Vec<(String, Inbox, quid::session::Sessio
         refusals: acknowledged.refusals.clone(),
     }
 }
+
+on_each_backend!(
+    multi_thread:
+    money_and_messages_survive_cuts_and_kills,
+);

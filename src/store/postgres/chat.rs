@@ -196,6 +196,7 @@ impl Messages for PgTx<'_> {
     }
 
     fn insert_message(&self, message: &NewMessage, at: TimestampMs) -> Result<MessageId, ApiError> {
+        self.hold_conversation(message.conversation_id)?;
         let (card_kind, card_ref) = message.card.unzip();
         let row = self.tx().query_one(
             "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref)

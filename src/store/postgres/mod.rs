@@ -28,7 +28,7 @@ mod wallets;
 
 use super::Backend;
 use super::writer::{BatchConnection, BatchTx, WriteCtx};
-use crate::protocol::ApiError;
+use crate::protocol::{ApiError, ConversationId};
 use notify::NodeId;
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
@@ -93,6 +93,19 @@ impl<'a> PgTx<'a> {
 
     pub fn commit(self) -> Result<(), postgres::Error> {
         self.tx.into_inner().commit()
+    }
+
+    /// Holds `conversation` until the transaction ends. Its messages are numbered and its
+    /// members' events appended only under this lock, so a conversation's message ids follow
+    /// the order its transactions commit in (as with one writer: a reader who has read up to a
+    /// message has seen every one before it), and transactions queue on one lock rather than
+    /// on a large group's member rows one by one, which cost far more.
+    fn hold_conversation(&self, conversation: ConversationId) -> Result<(), ApiError> {
+        self.tx().execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&(CONVERSATION_LOCKS | conversation.0)],
+        )?;
+        Ok(())
     }
 
     fn tx(&self) -> Calls<'_, 'a> {
@@ -319,6 +332,10 @@ impl From<postgres::Error> for ApiError {
 
 /// Migrations, in order; the `quid_schema` table records how many a database has had.
 const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// The advisory lock keys of conversations: the id with this bit set, apart from every other
+/// lock quid takes.
+const CONVERSATION_LOCKS: i64 = 1 << 48;
 
 /// Any number, the same in every node: the lock that serialises migrations when several
 /// nodes start at once.

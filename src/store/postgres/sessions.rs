@@ -118,10 +118,6 @@ impl Sessions for PgTx<'_> {
     }
 }
 
-/// The advisory lock keys of appends to a conversation's members: its id with this bit set,
-/// apart from every other lock quid takes.
-const CONVERSATION_APPENDS: i64 = 1 << 48;
-
 impl Events for PgTx<'_> {
     fn append_event(&self, user_id: UserId, event: &Stored) -> Result<Seq, ApiError> {
         let mut tx = self.tx();
@@ -145,13 +141,8 @@ impl Events for PgTx<'_> {
         conversation_id: ConversationId,
         event: &Stored,
     ) -> Result<Vec<(UserId, Seq)>, ApiError> {
+        self.hold_conversation(conversation_id)?;
         let mut tx = self.tx();
-        // Appends to one conversation queue on one lock: taking a large group's member rows
-        // one by one, transactions waiting behind each other row after row cost far more.
-        tx.execute(
-            "SELECT pg_advisory_xact_lock($1)",
-            &[&(CONVERSATION_APPENDS | conversation_id.0)],
-        )?;
         // Lock the members' rows in id order first, so two nodes appending to overlapping sets
         // of members wait for each other instead of deadlocking.
         tx.execute(
