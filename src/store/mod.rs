@@ -89,13 +89,18 @@ use requests::Requests;
 use rusqlite::Connection;
 use sessions::Sessions;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use wallets::Wallets;
 
 pub use sqlite::Cached;
 
 /// Idle read connections kept for reuse.
 const MAX_IDLE_READERS: usize = 8;
+
+/// Connections per node for reads and one-off writes on PostgreSQL, which counts them
+/// (`max_connections`, 100 by default): with the writers, the listener and the typing relay,
+/// a node holds at most 42.
+const POSTGRES_READERS: usize = 32;
 
 /// Writer threads per node on PostgreSQL: a request costs a score of round trips to the
 /// database, which several transactions in flight overlap.
@@ -145,11 +150,11 @@ pub struct Store {
 enum Backing {
     Sqlite {
         path: PathBuf,
-        idle: Idle<Connection>,
+        idle: Pool<Connection>,
     },
     Postgres {
         config: Box<::postgres::Config>,
-        idle: Idle<postgres::PgConn>,
+        idle: Pool<postgres::PgConn>,
         /// This server's name among the nodes on the database.
         node: NodeId,
     },
@@ -161,21 +166,18 @@ impl Store {
     pub fn open(location: &Location) -> Result<Arc<Store>, StoreError> {
         let backing = match location {
             Location::Sqlite(path) => {
-                let idle = Idle::default();
-                idle.give(sqlite::create(path)?);
+                let idle = Pool::new(usize::MAX, sqlite::create(path)?);
                 Backing::Sqlite {
                     path: path.clone(),
                     idle,
                 }
             }
             Location::Postgres(config) => {
-                let idle = Idle::default();
-                idle.give(
-                    postgres::open(config).map_err(|source| StoreError::Postgres {
-                        location: location.clone(),
-                        source,
-                    })?,
-                );
+                let first = postgres::open(config).map_err(|source| StoreError::Postgres {
+                    location: location.clone(),
+                    source,
+                })?;
+                let idle = Pool::new(POSTGRES_READERS, first);
                 Backing::Postgres {
                     config: config.clone(),
                     idle,
@@ -272,7 +274,9 @@ impl Store {
                 let mut client = idle.take_or(|| self.connect_postgres(config))?;
                 let result = postgres::read(&mut client, f);
                 // A connection that broke (the database restarted) is not kept.
-                if !client.is_closed() {
+                if client.is_closed() {
+                    idle.discard();
+                } else {
                     idle.give(client);
                 }
                 result
@@ -297,7 +301,9 @@ impl Store {
             Backing::Postgres { config, idle, node } => {
                 let mut client = idle.take_or(|| self.connect_postgres(config))?;
                 let result = postgres::write_once(&mut client, *node, f);
-                if !client.is_closed() {
+                if client.is_closed() {
+                    idle.discard();
+                } else {
                     idle.give(client);
                 }
                 result
@@ -312,7 +318,7 @@ impl Drop for Store {
     /// idle clients are closed on a thread of their own.
     fn drop(&mut self) {
         if let Backing::Postgres { idle, .. } = &self.backing {
-            let clients = std::mem::take(&mut *idle.lock());
+            let clients = idle.take_idle();
             if !clients.is_empty() {
                 let closing = std::thread::Builder::new().name("quid-store-close".into());
                 if let Err(error) = closing.spawn(move || drop(clients)) {
@@ -328,39 +334,83 @@ fn log_open_failure(error: StoreError) -> ApiError {
     ApiError::internal()
 }
 
-/// Connections kept for reuse, up to [`MAX_IDLE_READERS`].
-struct Idle<C> {
-    connections: Mutex<Vec<C>>,
+/// Connections for reads and one-off writes: kept for reuse (up to [`MAX_IDLE_READERS`]),
+/// and at most `max_open` at once, since PostgreSQL counts its connections (SQLite's are
+/// cheap: no limit). A caller past the limit waits for a connection to come back.
+struct Pool<C> {
+    state: Mutex<PoolState<C>>,
+    returned: Condvar,
+    max_open: usize,
 }
 
-impl<C> Default for Idle<C> {
-    fn default() -> Self {
-        Idle {
-            connections: Mutex::new(Vec::new()),
+struct PoolState<C> {
+    idle: Vec<C>,
+    open: usize,
+}
+
+impl<C> Pool<C> {
+    fn new(max_open: usize, first: C) -> Pool<C> {
+        Pool {
+            state: Mutex::new(PoolState {
+                idle: vec![first],
+                open: 1,
+            }),
+            returned: Condvar::new(),
+            max_open,
         }
     }
-}
 
-impl<C> Idle<C> {
-    /// An idle connection, or a new one from `connect`.
+    /// An idle connection, or a new one from `connect` if the limit allows, or the next one
+    /// given back.
     fn take_or(&self, connect: impl FnOnce() -> Result<C, StoreError>) -> Result<C, ApiError> {
-        let pooled = self.lock().pop();
-        match pooled {
-            Some(conn) => Ok(conn),
-            None => connect().map_err(log_open_failure),
+        let mut state = self.lock();
+        loop {
+            if let Some(conn) = state.idle.pop() {
+                return Ok(conn);
+            }
+            if state.open < self.max_open {
+                state.open += 1;
+                break;
+            }
+            state = self
+                .returned
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
+        drop(state);
+        connect().map_err(|error| {
+            self.discard();
+            log_open_failure(error)
+        })
     }
 
+    /// Takes a connection back for reuse, or closes it when enough are idle.
     fn give(&self, conn: C) {
-        let mut idle = self.lock();
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
+        let mut state = self.lock();
+        if state.idle.len() < MAX_IDLE_READERS {
+            state.idle.push(conn);
+        } else {
+            state.open -= 1;
         }
+        drop(state);
+        self.returned.notify_one();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<C>> {
-        // A panic while holding this lock leaves only a list of connections behind: still valid.
-        self.connections
+    /// Counts out a connection that broke and was dropped.
+    fn discard(&self) {
+        self.lock().open -= 1;
+        self.returned.notify_one();
+    }
+
+    fn take_idle(&self) -> Vec<C> {
+        let mut state = self.lock();
+        state.open -= state.idle.len();
+        std::mem::take(&mut state.idle)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState<C>> {
+        // A panic while holding this lock leaves only a list and a count behind: still valid.
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -369,4 +419,35 @@ impl<C> Idle<C> {
 /// Current time as stored in the database.
 pub(crate) fn now_ms() -> i64 {
     crate::protocol::TimestampMs::now().0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_pool_at_its_limit_makes_the_next_caller_wait_for_a_connection_back() {
+        let pool = Arc::new(Pool::new(1, 7u32));
+        let past_the_limit = || Err(StoreError::WriterThread(std::io::ErrorKind::Other.into()));
+        let taken = pool.take_or(past_the_limit).unwrap();
+        let (sent, received) = std::sync::mpsc::channel();
+        let waiter = {
+            let pool = Arc::clone(&pool);
+            std::thread::spawn(move || sent.send(pool.take_or(past_the_limit)).unwrap())
+        };
+        // Had the pool opened a second connection, the waiter would have its error by now.
+        assert!(received.recv_timeout(Duration::from_millis(50)).is_err());
+        pool.give(taken + 1);
+        assert_eq!(received.recv().unwrap().unwrap(), 8);
+        waiter.join().unwrap();
+    }
+
+    #[test]
+    fn a_broken_connection_frees_its_place() {
+        let pool = Pool::new(1, 1u32);
+        let _broken = pool.take_or(|| unreachable!()).unwrap();
+        pool.discard();
+        assert_eq!(pool.take_or(|| Ok(2)).unwrap(), 2);
+    }
 }
