@@ -1,29 +1,21 @@
 //! The store's seam holds its contracts on every backend: each check here runs the same code
-//! against SQLite and against PostgreSQL (a throwaway cluster). It grows with the PostgreSQL
-//! backend, one trait at a time.
+//! against SQLite and against PostgreSQL (a throwaway cluster).
 
 mod common;
 
-use common::postgres::PgCluster;
+use common::TestDb;
 use quid::money::{Currency, Money};
 use quid::protocol::ApiError;
 use quid::protocol::payments::{IdempotencyKey, TransferId, TransferKind};
 use quid::protocol::{TimestampMs, UserId};
-use quid::store::accounts::Users;
-use quid::store::audit::Audit;
-use quid::store::postgres::{PgTx, migrate};
-use quid::store::wallets::{AccountId, AccountKind, Posting, Wallets};
-use quid::store::{Backend, Health};
+use quid::store::wallets::{AccountId, AccountKind, Posting};
+use quid::store::{Backend, Store};
 
 const ALICE: UserId = UserId(1);
 const BOB: UserId = UserId(2);
 
-/// Everything the checks below need of a backend: the parts PostgreSQL has so far.
-trait Checked: Health + Users + Wallets + Audit {}
-impl<T: Health + Users + Wallets + Audit + ?Sized> Checked for T {}
-
 /// Every check, in order, on one fresh database.
-fn every_contract(db: &dyn Checked) {
+fn every_contract(db: &dyn Backend) {
     db.ping().unwrap();
     users_keep_their_contract(db);
     wallets_keep_their_contract(db);
@@ -31,7 +23,7 @@ fn every_contract(db: &dyn Checked) {
 }
 
 /// What `Users` promises. Registers alice and bob, ids 1 and 2, for the checks after it.
-fn users_keep_their_contract(db: &dyn Checked) {
+fn users_keep_their_contract(db: &dyn Backend) {
     let at = TimestampMs(1_795_511_700_000);
     assert_eq!(db.insert_user("alice", "hash-a", at).unwrap(), Some(ALICE));
     assert_eq!(db.insert_user("bob", "hash-b", at).unwrap(), Some(BOB));
@@ -73,7 +65,7 @@ fn users_keep_their_contract(db: &dyn Checked) {
 
 /// The audit runs the same queries everywhere and finds the same faults: the wallets check
 /// above moved an issuance balance without a transfer.
-fn the_audit_finds_what_is_broken(db: &dyn Checked) {
+fn the_audit_finds_what_is_broken(db: &dyn Backend) {
     let broken: Vec<&str> = db
         .audit_ledger()
         .unwrap()
@@ -114,7 +106,7 @@ fn posting<'a>(
 }
 
 /// What `Wallets` promises, checked through the trait alone.
-fn wallets_keep_their_contract(db: &dyn Checked) {
+fn wallets_keep_their_contract(db: &dyn Backend) {
     let eur = Currency::from_code("EUR").unwrap();
     assert_eq!(db.wallet(ALICE, eur).unwrap(), None);
     let alice = db.open_wallet(ALICE, eur).unwrap();
@@ -334,46 +326,28 @@ fn people_chat_and_pay(db: &dyn Backend) {
     assert_eq!(broken, 0, "the ledger's audit found faults");
 }
 
-#[test]
-fn people_chat_and_pay_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = quid::store::Store::open_sqlite(&dir.path().join("db")).unwrap();
-    let mut conn = store.connect().unwrap();
-    let tx = conn.transaction().unwrap();
-    people_chat_and_pay(&*tx);
+/// Runs `check` in one writing transaction on a fresh SQLite file, then on a fresh PostgreSQL
+/// database (skipped, loudly, when PostgreSQL is not installed).
+fn on_each_backend(check: fn(&dyn Backend)) {
+    let sqlite = TestDb::sqlite();
+    let postgres = TestDb::postgres();
+    for db in std::iter::once(&sqlite).chain(&postgres) {
+        let store = Store::open(&db.location).unwrap();
+        store
+            .write_once(|ctx| {
+                check(ctx.db());
+                Ok(())
+            })
+            .unwrap();
+    }
 }
 
 #[test]
-fn people_chat_and_pay_on_postgres() {
-    let Some(cluster) = PgCluster::start() else {
-        return;
-    };
-    let mut client = cluster.client();
-    migrate(&mut client).unwrap();
-    let statements = quid::store::postgres::Statements::default();
-    let tx = PgTx::new(client.transaction().unwrap(), &statements);
-    people_chat_and_pay(&tx);
-    tx.commit().unwrap();
+fn people_chat_and_pay_on_each_backend() {
+    on_each_backend(people_chat_and_pay);
 }
 
 #[test]
-fn every_contract_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = quid::store::Store::open_sqlite(&dir.path().join("db")).unwrap();
-    let mut conn = store.connect().unwrap();
-    let tx = conn.transaction().unwrap();
-    every_contract(&*tx);
-}
-
-#[test]
-fn every_contract_on_postgres() {
-    let Some(cluster) = PgCluster::start() else {
-        return;
-    };
-    let mut client = cluster.client();
-    migrate(&mut client).unwrap();
-    let statements = quid::store::postgres::Statements::default();
-    let tx = PgTx::new(client.transaction().unwrap(), &statements);
-    every_contract(&tx);
-    tx.commit().unwrap();
+fn every_contract_on_each_backend() {
+    on_each_backend(every_contract);
 }

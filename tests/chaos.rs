@@ -16,10 +16,7 @@ use common::*;
 use quid::protocol::ApiError;
 use quid::protocol::payments::{IdempotencyKey, LineItem};
 use quid::protocol::requests;
-use quid::protocol::{
-    ClientMsgId, ConversationId, ErrorCode, Event, MessageId, RequestBody, results,
-};
-use quid::session::SessionEvent;
+use quid::protocol::{ClientMsgId, ConversationId, ErrorCode, MessageId, RequestBody, results};
 use quid::session::connection::{Connection, RequestError};
 use quid::store::Backend;
 use rand::rngs::StdRng;
@@ -168,22 +165,9 @@ fn start_sessions(world: &Arc<World>) -> Vec<(String, Inbox, quid::session::Sess
     PEOPLE
         .iter()
         .map(|person| {
-            let (session, mut events) =
+            let (session, events) =
                 session(&world.url, &world.tokens[*person], &world.db.path(person));
-            let (collected, inbox) = tokio::sync::watch::channel(Vec::new());
-            let group = world.group;
-            tokio::spawn(async move {
-                while let Some(event) = events.recv().await {
-                    if let SessionEvent::Event {
-                        event: Event::Message { message },
-                        ..
-                    } = event
-                        && message.conversation_id == group
-                    {
-                        collected.send_modify(|ids| ids.push(message.id));
-                    }
-                }
-            });
+            let inbox = collect_messages(events, world.group);
             (person.to_string(), inbox, session)
         })
         .collect()

@@ -179,7 +179,7 @@ async fn a_node_killed_mid_run_loses_nothing_and_its_clients_carry_on_on_the_oth
     use common::process::ServerProcess;
     use common::proxy::Balancer;
     use quid::protocol::MessageId;
-    use quid::session::SessionEvent;
+
     use std::collections::HashSet;
     use std::sync::Arc;
 
@@ -208,20 +208,7 @@ async fn a_node_killed_mid_run_loses_nothing_and_its_clients_carry_on_on_the_oth
     for (person, token) in PEOPLE.iter().zip(&tokens) {
         let (session, mut events) = session(&url, token, &db.path(person));
         caught_up(&mut events).await;
-        let (got, seen) = tokio::sync::watch::channel(Vec::<MessageId>::new());
-        tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                if let SessionEvent::Event {
-                    event: Event::Message { message },
-                    ..
-                } = event
-                    && message.conversation_id == group
-                {
-                    got.send_modify(|ids| ids.push(message.id));
-                }
-            }
-        });
-        received.push(seen);
+        received.push(collect_messages(events, group));
         sessions.push(session);
     }
 

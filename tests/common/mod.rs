@@ -223,6 +223,28 @@ pub async fn next_matching<T>(
     .expect("expected session event did not arrive in time")
 }
 
+/// The ids of the messages of `conversation` a session hands on, in the order it does, as
+/// they arrive: a task drains `events` into the watch.
+pub fn collect_messages(
+    mut events: mpsc::Receiver<SessionEvent>,
+    conversation: ConversationId,
+) -> tokio::sync::watch::Receiver<Vec<quid::protocol::MessageId>> {
+    let (collected, inbox) = tokio::sync::watch::channel(Vec::new());
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if let SessionEvent::Event {
+                event: quid::protocol::Event::Message { message },
+                ..
+            } = event
+                && message.conversation_id == conversation
+            {
+                collected.send_modify(|ids| ids.push(message.id));
+            }
+        }
+    });
+    inbox
+}
+
 /// Waits until the session has caught up with the server.
 pub async fn caught_up(events: &mut mpsc::Receiver<SessionEvent>) {
     next_matching(events, |e| {
