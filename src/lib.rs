@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod money;
 pub mod protocol;
+pub mod search;
 pub mod server;
 pub mod session;
 pub mod store;

@@ -27,7 +27,7 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
         .query_one("SELECT version FROM quid_schema", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let rows: i64 = client
         .query_one("SELECT COUNT(*) FROM quid_schema", &[])
         .unwrap()
@@ -43,6 +43,24 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
         .unwrap();
     let overdraw = client.execute("UPDATE accounts SET balance_minor = -1 WHERE id = 1", &[]);
     assert!(overdraw.is_err(), "a negative wallet was accepted");
+
+    // Messages stored before search existed (version 1) are indexed by the migration to 2.
+    client
+        .batch_execute(
+            "DROP INDEX messages_by_word;
+             ALTER TABLE messages DROP COLUMN words;
+             UPDATE quid_schema SET version = 1;
+             INSERT INTO conversations (kind, name, created_at_ms) VALUES ('group', 'g', 0);
+             INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms)
+                 VALUES (1, 1, 'c', 'Hello, world: hello!', 0);",
+        )
+        .unwrap();
+    migrate(&mut client).expect("migrated to version 2");
+    let words: String = client
+        .query_one("SELECT words::text FROM messages", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(words, "'hello':1,3 'world':2");
 
     // A database from a newer quid is refused, not downgraded.
     client

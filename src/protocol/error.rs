@@ -59,6 +59,8 @@ pub enum ErrorCode {
     InvoiceTotalMismatch,
     /// A refund above what is left of the payment.
     RefundExceedsPayment,
+    /// A search query that cannot be read; the message says at which column and why.
+    BadQuery,
 }
 
 impl ErrorCode {
@@ -93,6 +95,7 @@ impl ErrorCode {
             ErrorCode::InvoiceExpired => "invoice_expired",
             ErrorCode::InvoiceTotalMismatch => "invoice_total_mismatch",
             ErrorCode::RefundExceedsPayment => "refund_exceeds_payment",
+            ErrorCode::BadQuery => "bad_query",
         }
     }
 }

@@ -31,6 +31,7 @@ pub enum RequestBody {
     Leave(requests::Leave),
     Send(requests::Send),
     History(requests::History),
+    Search(requests::Search),
     MarkRead(requests::MarkRead),
     Typing(requests::Typing),
     /// Your wallet balances.
@@ -69,6 +70,7 @@ impl RequestBody {
         "leave",
         "send",
         "history",
+        "search",
         "mark_read",
         "typing",
         "balance",
@@ -103,6 +105,7 @@ impl RequestBody {
             RequestBody::Leave(_) => "leave",
             RequestBody::Send(_) => "send",
             RequestBody::History(_) => "history",
+            RequestBody::Search(_) => "search",
             RequestBody::MarkRead(_) => "mark_read",
             RequestBody::Typing(_) => "typing",
             RequestBody::Balance => "balance",

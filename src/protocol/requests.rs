@@ -69,6 +69,25 @@ pub struct History {
     pub limit: u32,
 }
 
+/// Full-text search over the conversations you are a member of, best match first. `query`
+/// is in quid's query language (`crate::search::Query`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Search {
+    pub query: String,
+    /// Only in this conversation.
+    #[serde(default)]
+    pub conversation_id: Option<ConversationId>,
+    /// Only messages this user sent.
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default = "default_search_limit")]
+    pub limit: u32,
+}
+
+fn default_search_limit() -> u32 {
+    20
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MarkRead {
     pub conversation_id: ConversationId,

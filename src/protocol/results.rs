@@ -50,6 +50,19 @@ pub struct History {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Search {
+    pub hits: Vec<SearchHit>,
+}
+
+/// A message that matched, in its current state, and where in its text: byte ranges
+/// `[start, end)` of UTF-8, ascending and disjoint, for clients to highlight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub message: Message,
+    pub highlights: Vec<[usize; 2]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Empty {}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

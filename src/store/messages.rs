@@ -28,9 +28,9 @@ pub fn check_history_limit(limit: u32) -> Result<(), ApiError> {
 }
 
 /// A message row, and the card it refers to, if it is one: loaded by `with_card`.
-type MessageRow = (Message, Option<(String, i64)>);
+pub(super) type MessageRow = (Message, Option<(String, i64)>);
 
-fn row_with_card_ref(row: &Row) -> rusqlite::Result<MessageRow> {
+pub(super) fn row_with_card_ref(row: &Row) -> rusqlite::Result<MessageRow> {
     let message = message_from_row(row)?;
     let kind: Option<String> = row.get(9)?;
     let reference: Option<i64> = row.get(10)?;
@@ -38,7 +38,10 @@ fn row_with_card_ref(row: &Row) -> rusqlite::Result<MessageRow> {
 }
 
 /// Fills in the card a message refers to, in its current state.
-fn with_card(conn: &Connection, (mut message, card): MessageRow) -> Result<Message, ApiError> {
+pub(super) fn with_card(
+    conn: &Connection,
+    (mut message, card): MessageRow,
+) -> Result<Message, ApiError> {
     if let Some((kind, reference)) = card {
         message.card = Some(Box::new(super::cards::load(conn, &kind, reference)?));
     }

@@ -13,6 +13,7 @@ pub mod location;
 pub mod messages;
 pub mod postgres;
 pub mod requests;
+pub mod search;
 pub mod sessions;
 pub mod sqlite;
 pub mod wallets;
@@ -31,6 +32,7 @@ pub trait Backend:
     + Requests
     + Invoices
     + Audit
+    + Search
 {
 }
 
@@ -45,6 +47,7 @@ impl<T> Backend for T where
         + Requests
         + Invoices
         + Audit
+        + Search
 {
 }
 
@@ -71,6 +74,7 @@ pub mod prelude {
     pub use super::invoices::Invoices;
     pub use super::messages::Messages;
     pub use super::requests::Requests;
+    pub use super::search::Search;
     pub use super::sessions::Sessions;
     pub use super::wallets::Wallets;
     pub use super::{Backend, Health};
@@ -87,6 +91,7 @@ use messages::Messages;
 use postgres::notify::NodeId;
 use requests::Requests;
 use rusqlite::Connection;
+use search::Search;
 use sessions::Sessions;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("security.sql"),
     include_str!("sessions.sql"),
     include_str!("references.sql"),
+    include_str!("search.sql"),
 ];
 
 /// The schema version this build writes.
@@ -62,6 +63,7 @@ pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
         // file: a write syscall per page touched. In memory it costs a copy.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        register_quid_words(&conn)?;
         // Keep each cached statement's plan: without this, SQLite may re-prepare a
         // statement whenever a new value is bound to a parameter its planner looked at,
         // which a profile showed costing the writer a quarter of its time.
@@ -89,6 +91,21 @@ pub(super) fn connect_writer(path: &Path) -> Result<Box<dyn BatchConnection>, St
             source,
         })?;
     Ok(Box::new(conn))
+}
+
+/// `quid_words(text)`: the words search indexes (`search::index_words`), for the trigger
+/// that keeps the index (search.sql). Registered on every connection, since any may write.
+fn register_quid_words(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "quid_words",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |context| {
+            let text: String = context.get(0)?;
+            Ok(crate::search::index_words(&text))
+        },
+    )
 }
 
 enum MigrateError {
@@ -135,5 +152,37 @@ impl Cached for Connection {
         F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     {
         self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_stored_before_search_existed_are_indexed_by_its_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("quid.db");
+        let conn = create(&path).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER message_words_on_insert;
+             DROP TABLE message_words;
+             PRAGMA user_version = 6;
+             INSERT INTO users (username, password_hash, created_at_ms) VALUES ('alice', '!', 0);
+             INSERT INTO conversations (kind, name, created_at_ms) VALUES ('group', 'g', 0);
+             INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms)
+                 VALUES (1, 1, 'c', 'Hello, world!', 0);",
+        )
+        .unwrap();
+        drop(conn);
+        let conn = create(&path).unwrap();
+        let found: i64 = conn
+            .query_row(
+                "SELECT rowid FROM message_words WHERE message_words MATCH '\"world\"'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 1);
     }
 }

@@ -8,6 +8,7 @@ mod conversations;
 mod invoices;
 mod messages;
 mod payments;
+mod search;
 
 use super::ServerState;
 use crate::protocol::{ApiError, ErrorCode, RequestBody, User};
@@ -78,6 +79,7 @@ pub async fn dispatch(
         R::Typing(request) => reply(request.apply(state, caller).await),
         R::Send(request) => reply(request.apply(state, caller).await),
         R::History(request) => reply(request.apply(state, caller).await),
+        R::Search(request) => reply(request.apply(state, caller).await),
         R::MarkRead(request) => reply(request.apply(state, caller).await),
         R::Balance => reply(payments::balance(state, caller).await),
         R::Pay(request) => reply(request.apply(state, caller).await),

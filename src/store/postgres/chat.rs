@@ -158,7 +158,7 @@ impl Conversations for PgTx<'_> {
 
 impl PgTx<'_> {
     /// The message a `SELECT_MESSAGE` row holds, with its card read in its current state.
-    fn message_from(&self, row: &postgres::Row) -> Result<Message, ApiError> {
+    pub(super) fn message_from(&self, row: &postgres::Row) -> Result<Message, ApiError> {
         let client_id = uuid::Uuid::parse_str(row.get(6)).map_err(|e| {
             tracing::error!(error = %e, "unreadable client id in the store");
             ApiError::internal()
@@ -199,8 +199,8 @@ impl Messages for PgTx<'_> {
         self.hold_conversation(message.conversation_id)?;
         let (card_kind, card_ref) = message.card.unzip();
         let row = self.tx().query_one(
-            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, words)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::tsvector) RETURNING id",
             &[
                 &message.conversation_id.0,
                 &message.sender.0,
@@ -209,6 +209,7 @@ impl Messages for PgTx<'_> {
                 &at.0,
                 &card_kind,
                 &card_ref,
+                &super::search::words_vector(message.text),
             ],
         )?;
         Ok(MessageId(row.get(0)))

@@ -22,6 +22,7 @@
 mod bills;
 mod chat;
 pub mod notify;
+mod search;
 mod sessions;
 mod users;
 mod wallets;
@@ -331,7 +332,7 @@ impl From<postgres::Error> for ApiError {
 }
 
 /// Migrations, in order; the `quid_schema` table records how many a database has had.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("search.sql")];
 
 /// The advisory lock keys of conversations: the id with this bit set, apart from every other
 /// lock quid takes.
@@ -373,8 +374,24 @@ pub fn migrate(client: &mut postgres::Client) -> Result<(), OpenError> {
     for migration in &MIGRATIONS[found as usize..] {
         tx.batch_execute(migration)?;
     }
+    if found < SEARCH_VERSION && known >= SEARCH_VERSION {
+        fill_words(&mut tx)?;
+    }
     tx.execute("DELETE FROM quid_schema", &[])?;
     tx.execute("INSERT INTO quid_schema (version) VALUES ($1)", &[&known])?;
     tx.commit()?;
+    Ok(())
+}
+
+/// The schema version that added the words column search indexes.
+const SEARCH_VERSION: i64 = 2;
+
+/// Fills the words of the messages stored before search existed: quid cuts them, not SQL.
+fn fill_words(tx: &mut postgres::Transaction) -> Result<(), postgres::Error> {
+    let update = tx.prepare("UPDATE messages SET words = $2::text::tsvector WHERE id = $1")?;
+    for row in tx.query("SELECT id, text FROM messages", &[])? {
+        let words = search::words_vector(row.get(1));
+        tx.execute(&update, &[&row.get::<_, i64>(0), &words])?;
+    }
     Ok(())
 }
