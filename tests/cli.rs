@@ -104,6 +104,79 @@ fn two_profiles_hold_a_conversation() {
 }
 
 #[test]
+fn search_from_the_command_line_finds_filters_and_points_at_a_bad_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
+    let config = write_config(dir.path(), server.addr.port());
+    ok(quid(
+        &config,
+        &["register", "--password-stdin"],
+        "alice's password\n",
+    ));
+    ok(quid(
+        &config,
+        &as_bob(&["register", "--password-stdin"]),
+        "bob's password\n",
+    ));
+    ok(quid(&config, &["send", "@bob", "Lunch next week?"], ""));
+    ok(quid(
+        &config,
+        &as_bob(&["send", "@alice", "lunch is fine"]),
+        "",
+    ));
+    ok(quid(&config, &["group", "create", "team", "@bob"], ""));
+    ok(quid(
+        &config,
+        &as_bob(&["send", "#team", "team lunch on friday"]),
+        "",
+    ));
+
+    let text = ok(quid(&config, &["search", "lunch"], ""));
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(
+        text.contains("@bob  [") && text.contains("] alice: Lunch next week?"),
+        "{text}"
+    );
+    assert!(
+        text.contains("#team  [") && text.contains("] bob: team lunch on friday"),
+        "{text}"
+    );
+
+    let json = ok(quid(
+        &config,
+        &["search", "lunch", "--in", "#team", "--json"],
+        "",
+    ));
+    let found: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(found["hits"][0]["message"]["text"], "team lunch on friday");
+    assert_eq!(found["hits"][0]["highlights"], serde_json::json!([[5, 10]]));
+    assert_eq!(found["hits"].as_array().unwrap().len(), 1);
+    let from_bob = ok(quid(
+        &config,
+        &["search", "lunch", "--in", "@bob", "--from", "@bob"],
+        "",
+    ));
+    assert_eq!(from_bob.lines().count(), 1, "{from_bob}");
+    assert!(from_bob.contains("bob: lunch is fine"), "{from_bob}");
+    let none = ok(quid(&config, &["search", "pizza"], ""));
+    assert_eq!(none, "no messages match \"pizza\"\n");
+
+    let error = failed(quid(&config, &["search", "lunch \"next week"], ""));
+    assert!(
+        error.contains("search query, column 7: this phrase has no closing")
+            && error.contains("\n  lunch \"next week\n        ^"),
+        "{error}"
+    );
+    let error = failed(quid(&config, &["search", "lunch", "--in", "@carol"], ""));
+    assert!(
+        error.contains("--in @carol: you have no conversation with @carol"),
+        "{error}"
+    );
+    let error = failed(quid(&config, &["search", "lunch", "--from", "nobody"], ""));
+    assert!(error.contains("not_found"), "{error}");
+}
+
+#[test]
 fn failures_say_what_was_wrong_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
@@ -544,6 +617,26 @@ fn the_memory_benchmark_measures_both_servers_and_the_client() {
         "{printed}"
     );
     assert!(printed.contains("resident / wire: "), "{printed}");
+}
+
+#[test]
+fn the_search_benchmark_runs_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(common::process::QUID)
+        .args(["bench", "search", "--messages", "3000", "--repeat", "2"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let printed = ok(output);
+    assert!(
+        printed.contains("| baseline: history, 50 messages | 50 |"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("| the commonest word: `ka` | 20 |"),
+        "{printed}"
+    );
+    assert!(printed.contains("Verdict: goal"), "{printed}");
 }
 
 #[test]

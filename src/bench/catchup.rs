@@ -11,7 +11,7 @@ use crate::session::{Session, SessionConfig, SessionEvent};
 use crate::store::prelude::*;
 use crate::tui::keymap::Keymap;
 use crate::tui::state::{App, Done, Msg};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use ratatui::layout::Rect;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -75,7 +75,7 @@ async fn send_while_away(
     let mut socket = connect(addr, Some(token), Hello::Plain).await?;
     let open = r#"{"id":1,"type":"open_direct","username":"reader0"}"#;
     socket.send(Message::text(open)).await?;
-    let conversation: results::OneConversation = next_result(&mut socket).await?;
+    let conversation: results::OneConversation = super::next_result(&mut socket).await?;
     let conversation = conversation.conversation.id;
     for n in 0..count {
         let frame = format!(
@@ -88,26 +88,10 @@ async fn send_while_away(
     }
     let mut last = MessageId(0);
     for _ in 0..count {
-        let sent: results::Sent = next_result(&mut socket).await?;
+        let sent: results::Sent = super::next_result(&mut socket).await?;
         last = last.max(sent.message.id);
     }
     Ok((conversation, last))
-}
-
-async fn next_result<T: serde::de::DeserializeOwned>(
-    socket: &mut super::Socket,
-) -> anyhow::Result<T> {
-    while let Some(frame) = socket.next().await {
-        if let Message::Text(text) = frame? {
-            let reply: serde_json::Value = serde_json::from_str(&text)?;
-            match reply["type"].as_str() {
-                Some("ok") => return Ok(serde_json::from_value(reply["result"].clone())?),
-                Some("error") => anyhow::bail!("refused: {text}"),
-                _ => {}
-            }
-        }
-    }
-    anyhow::bail!("the server closed the connection")
 }
 
 /// Reads every event of `user` from the database, in the server's replay pages.

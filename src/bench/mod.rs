@@ -13,6 +13,7 @@ mod ceiling;
 mod fanout;
 mod memory;
 mod payments;
+mod search;
 mod servers;
 mod tui;
 
@@ -45,6 +46,9 @@ enum Bench {
     /// The TUI: one key handled and one frame drawn, with up to a million messages in the
     /// open conversation, against the same with a thousand
     Tui(tui::TuiArgs),
+    /// Full-text search over a million stored messages: p50 and p99 of each kind of query,
+    /// against a history page through the same server (the baseline) and the 100 ms goal
+    Search(search::SearchArgs),
     /// Server memory per idle connection (up to 10,000) against bare tokio-tungstenite, and
     /// the TUI's memory with 100,000 messages loaded against their size on the wire
     Memory(memory::MemoryArgs),
@@ -67,13 +71,14 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<std::process::ExitCode> {
         Bench::Tui(args) => tui::run(args),
         Bench::Catchup(args) => catchup::run(args).await,
         Bench::Memory(args) => memory::run(args).await,
+        Bench::Search(args) => search::run(args).await,
         Bench::All { record } => run_all(*record),
         Bench::CeilingServer => ceiling::serve().await,
     }
 }
 
 /// What `quid bench all` runs: the fan-out sizes, then every other benchmark.
-const ALL: [&[&str]; 7] = [
+const ALL: [&[&str]; 8] = [
     &["fanout", "--members", "10", "--rate", "10"],
     &["fanout", "--members", "100", "--rate", "10"],
     &["fanout", "--members", "256", "--rate", "1"],
@@ -81,6 +86,7 @@ const ALL: [&[&str]; 7] = [
     &["catchup"],
     &["tui"],
     &["memory"],
+    &["search"],
 ];
 
 /// Runs each of `ALL` as `quid bench ...`, so that none inherits another's memory or sockets.
@@ -227,6 +233,24 @@ async fn connect(addr: &str, token: Option<&str>, hello: Hello) -> anyhow::Resul
         }
     }
     Err(anyhow!("the server closed during the hello"))
+}
+
+/// The result of the next reply on `socket` (events and other frames skipped); a refusal is
+/// an error.
+pub(super) async fn next_result<T: serde::de::DeserializeOwned>(
+    socket: &mut Socket,
+) -> anyhow::Result<T> {
+    while let Some(frame) = socket.next().await {
+        if let Message::Text(text) = frame? {
+            let reply: serde_json::Value = serde_json::from_str(&text)?;
+            match reply["type"].as_str() {
+                Some("ok") => return Ok(serde_json::from_value(reply["result"].clone())?),
+                Some("error") => anyhow::bail!("refused: {text}"),
+                _ => {}
+            }
+        }
+    }
+    anyhow::bail!("the server closed the connection")
 }
 
 /// Microseconds since the Unix epoch: the clock that send and receipt share.

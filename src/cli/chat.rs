@@ -142,6 +142,15 @@ pub async fn history(
 
 /// `[2026-11-25 19:31] alice: text`, continuation lines indented under the text.
 fn format_message(message: &Message) -> String {
+    let text = match message.card.as_deref() {
+        Some(card) => describe_card(card),
+        None => crate::untrusted::inert(&message.text),
+    };
+    format_message_with(message, text)
+}
+
+/// As `format_message`, with `text` (already inert) in place of the message's.
+pub(super) fn format_message_with(message: &Message, text: String) -> String {
     let when = chrono::DateTime::from_timestamp_millis(message.sent_at.0)
         .map(|t| {
             t.with_timezone(&chrono::Local)
@@ -151,10 +160,6 @@ fn format_message(message: &Message) -> String {
         .unwrap_or_else(|| "????-??-?? ??:??".into());
     let prefix = format!("[{when}] {}: ", message.sender.username);
     let indent = " ".repeat(prefix.chars().count());
-    let text = match message.card.as_deref() {
-        Some(card) => describe_card(card),
-        None => crate::untrusted::inert(&message.text),
-    };
     format!("{prefix}{}", text.replace('\n', &format!("\n{indent}")))
 }
 

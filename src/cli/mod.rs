@@ -8,6 +8,7 @@ mod config_cmd;
 mod invoices;
 pub(crate) mod logging;
 mod money;
+mod search;
 mod serve;
 mod sessions;
 
@@ -84,6 +85,23 @@ enum Command {
         target: String,
         /// How many messages, newest last
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=200))]
+        limit: u32,
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the messages of your conversations: words, "a phrase", prefix*, -word
+    Search {
+        /// What to find (docs/PROTOCOL.md, search)
+        text: String,
+        /// Only in this conversation: @user or #group
+        #[arg(long = "in", value_name = "@USER|#GROUP")]
+        within: Option<String>,
+        /// Only messages this user sent
+        #[arg(long, value_name = "USER")]
+        from: Option<String>,
+        /// How many matches, best first
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
         limit: u32,
         /// Print one JSON document instead of text
         #[arg(long)]
@@ -313,6 +331,22 @@ impl Cli {
                 limit,
                 json,
             } => chat::history(&self.client_profile()?, target, *limit, *json).await,
+            Command::Search {
+                text,
+                within,
+                from,
+                limit,
+                json,
+            } => {
+                let command = search::SearchCommand {
+                    text,
+                    within: within.as_deref(),
+                    from: from.as_deref(),
+                    limit: *limit,
+                    json: *json,
+                };
+                search::search(&self.client_profile()?, command).await
+            }
             Command::Conversations { json } => {
                 chat::conversations(&self.client_profile()?, *json).await
             }

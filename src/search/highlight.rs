@@ -23,7 +23,10 @@ pub fn highlights(text: &str, query: &Query) -> Vec<Range<usize>> {
 }
 
 /// Each run of `words` that `term` matches, from its first word's start to its last's end.
-fn occurrences<'a>(words: &'a [Word], term: &'a Term) -> impl Iterator<Item = Range<usize>> + 'a {
+pub(super) fn occurrences<'a>(
+    words: &'a [Word],
+    term: &'a Term,
+) -> impl Iterator<Item = Range<usize>> + 'a {
     let length = term.words.len();
     words.windows(length).filter_map(move |run| {
         let matches =

@@ -7,9 +7,11 @@
 
 mod highlight;
 mod query;
+mod rank;
 
 pub use highlight::highlights;
-pub use query::{MAX_QUERY_CHARS, MAX_TERMS, Query, QueryError, Term};
+pub use query::{MAX_QUERY_CHARS, Query, QueryError, Term};
+pub use rank::rank;
 
 use std::ops::Range;
 

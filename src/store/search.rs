@@ -1,41 +1,52 @@
-//! Full-text search over the messages a user may read: the store's half of `search` (the
-//! query language and the words indexed are `crate::search`'s, the same on both backends).
+//! Full-text search over the messages a user may read: the store's half of `search`. The
+//! query language, the words indexed and the ranking are `crate::search`'s, the same on both
+//! backends; a store finds the newest matches.
 
-use super::messages::{SELECT_MESSAGE, row_with_card_ref, with_card};
-use crate::protocol::{ApiError, ConversationId, Message, UserId};
+use crate::protocol::{ApiError, ConversationId, MessageId, UserId};
 use crate::search::{Query, Term};
 use rusqlite::Connection;
 
-/// Most hits one search returns.
-pub const MAX_SEARCH_LIMIT: u32 = 100;
+/// How many of the newest matches a search ranks. A common word matches a large part of a
+/// store; ranking every match would cost time in proportion, and in a chat the newest matter
+/// most.
+pub const RANKED_WINDOW: u32 = 1_000;
 
-/// What to look for, where, and how many.
+/// What to look for, and where.
 pub struct SearchFilter<'a> {
     pub query: &'a Query,
     /// Only in this conversation (the caller checked that the user is a member).
     pub conversation_id: Option<ConversationId>,
     /// Only messages this user sent.
     pub sender: Option<UserId>,
-    pub limit: u32,
 }
 
 pub trait Search {
-    /// The messages matching `filter` in the conversations `reader` is a member of now, best
-    /// match first (newest first among equals). A user who left a group finds nothing of it.
-    fn search(&self, reader: UserId, filter: &SearchFilter) -> Result<Vec<Message>, ApiError>;
+    /// The newest `RANKED_WINDOW` messages matching `filter` in the conversations `reader` is
+    /// a member of now, newest first, with their text. A user who left a group finds nothing
+    /// of it.
+    fn newest_matches(
+        &self,
+        reader: UserId,
+        filter: &SearchFilter,
+    ) -> Result<Vec<(MessageId, String)>, ApiError>;
 }
 
 impl Search for Connection {
-    fn search(&self, reader: UserId, filter: &SearchFilter) -> Result<Vec<Message>, ApiError> {
+    fn newest_matches(
+        &self,
+        reader: UserId,
+        filter: &SearchFilter,
+    ) -> Result<Vec<(MessageId, String)>, ApiError> {
+        // FTS5 walks its lists newest first for `ORDER BY rowid DESC`, and stops at the limit.
         let sql = format!(
-            "{SELECT_MESSAGE}
-             JOIN message_words f ON f.rowid = m.id
+            "SELECT m.id, m.text FROM message_words f
+             JOIN messages m ON m.id = f.rowid
              JOIN members mb ON mb.conversation_id = m.conversation_id
                  AND mb.user_id = ?2 AND mb.active = 1
              WHERE message_words MATCH ?1
                  AND (?3 IS NULL OR m.conversation_id = ?3)
                  AND (?4 IS NULL OR m.sender_id = ?4)
-             ORDER BY bm25(message_words), m.id DESC LIMIT ?5"
+             ORDER BY f.rowid DESC LIMIT {RANKED_WINDOW}"
         );
         let rows = self
             .prepare_cached(&sql)?
@@ -45,12 +56,11 @@ impl Search for Connection {
                     reader.0,
                     filter.conversation_id.map(|c| c.0),
                     filter.sender.map(|u| u.0),
-                    filter.limit
                 ],
-                row_with_card_ref,
+                |row| Ok((MessageId(row.get(0)?), row.get(1)?)),
             )?
             .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(|row| with_card(self, row)).collect()
+        Ok(rows)
     }
 }
 

@@ -3,9 +3,12 @@
 use super::{Caller, Handler};
 use crate::protocol::requests::Search;
 use crate::protocol::{ApiError, ErrorCode, results};
-use crate::search::{Query, highlights};
+use crate::search::{Query, highlights, rank};
 use crate::server::ServerState;
-use crate::store::search::{MAX_SEARCH_LIMIT, SearchFilter};
+use crate::store::search::SearchFilter;
+
+/// Most hits one search returns.
+pub const MAX_SEARCH_LIMIT: u32 = 100;
 
 impl Handler for Search {
     type Reply = results::Search;
@@ -24,7 +27,8 @@ impl Handler for Search {
                 self.limit
             )));
         }
-        let found_query = query.clone();
+        let limit = self.limit as usize;
+        let found = query.clone();
         let messages = state
             .store
             .read(move |conn| {
@@ -36,12 +40,16 @@ impl Handler for Search {
                     None => None,
                 };
                 let filter = SearchFilter {
-                    query: &found_query,
+                    query: &found,
                     conversation_id: self.conversation_id,
                     sender,
-                    limit: self.limit,
                 };
-                conn.search(me, &filter)
+                let matches = conn.newest_matches(me, &filter)?;
+                rank(&found, matches)
+                    .into_iter()
+                    .take(limit)
+                    .map(|id| conn.message(id))
+                    .collect::<Result<Vec<_>, _>>()
             })
             .await?;
         let hits = messages

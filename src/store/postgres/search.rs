@@ -2,23 +2,24 @@
 //! tsvector column quid fills itself, so that both backends cut words alike.
 
 use super::PgTx;
-use crate::protocol::{ApiError, Message, UserId};
+use crate::protocol::{ApiError, MessageId, UserId};
 use crate::search::{Query, Term};
-use crate::store::messages::SELECT_MESSAGE;
-use crate::store::search::{Search, SearchFilter};
+use crate::store::search::{RANKED_WINDOW, Search, SearchFilter};
 
 impl Search for PgTx<'_> {
-    fn search(&self, reader: UserId, filter: &SearchFilter) -> Result<Vec<Message>, ApiError> {
-        // Rank normalisation 1: divided by the log of the message's length, so that a short
-        // message about the words ranks above a long one that mentions them.
+    fn newest_matches(
+        &self,
+        reader: UserId,
+        filter: &SearchFilter,
+    ) -> Result<Vec<(MessageId, String)>, ApiError> {
         let sql = format!(
-            "{SELECT_MESSAGE}
+            "SELECT m.id, m.text FROM messages m
              JOIN members mb ON mb.conversation_id = m.conversation_id
                  AND mb.user_id = $2 AND mb.active = 1
              WHERE m.words @@ $1::text::tsquery
                  AND ($3::bigint IS NULL OR m.conversation_id = $3)
                  AND ($4::bigint IS NULL OR m.sender_id = $4)
-             ORDER BY ts_rank(m.words, $1::text::tsquery, 1) DESC, m.id DESC LIMIT $5"
+             ORDER BY m.id DESC LIMIT {RANKED_WINDOW}"
         );
         let rows = self.tx().query(
             &sql,
@@ -27,10 +28,12 @@ impl Search for PgTx<'_> {
                 &reader.0,
                 &filter.conversation_id.map(|c| c.0),
                 &filter.sender.map(|u| u.0),
-                &i64::from(filter.limit),
             ],
         )?;
-        rows.iter().map(|row| self.message_from(row)).collect()
+        Ok(rows
+            .iter()
+            .map(|row| (MessageId(row.get(0)), row.get(1)))
+            .collect())
     }
 }
 

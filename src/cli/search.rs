@@ -1,0 +1,148 @@
+//! `quid search TEXT [--in @user|#group] [--from USER] [--json]`.
+
+use super::chat::{connect, format_message_with};
+use crate::protocol::requests;
+use crate::protocol::{Conversation, ConversationKind, RequestBody, results};
+use crate::search::{Query, QueryError};
+use crate::session::target::Target;
+use anyhow::{anyhow, bail};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+/// What `quid search` was asked.
+pub struct SearchCommand<'a> {
+    pub text: &'a str,
+    pub within: Option<&'a str>,
+    pub from: Option<&'a str>,
+    pub limit: u32,
+    pub json: bool,
+}
+
+pub async fn search(
+    profile: &crate::config::Profile,
+    command: SearchCommand<'_>,
+) -> anyhow::Result<ExitCode> {
+    // Read here first, so that a typo is shown under the query without a round trip.
+    Query::parse(command.text).map_err(|e| query_error(command.text, &e))?;
+    let within = command
+        .within
+        .map(|t| t.parse::<Target>().map_err(|e| anyhow!("--in: {e}")))
+        .transpose()?;
+    let connection = connect(profile).await?;
+    let list: results::Conversations = connection.request(RequestBody::Conversations).await?;
+    let conversation_id = match &within {
+        Some(target) => Some(find(&list.conversations, target)?.id),
+        None => None,
+    };
+    let result: results::Search = connection
+        .request(RequestBody::Search(requests::Search {
+            query: command.text.to_owned(),
+            conversation_id,
+            from: command.from.map(|f| f.trim_start_matches('@').to_owned()),
+            limit: command.limit,
+        }))
+        .await?;
+    if command.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else if result.hits.is_empty() {
+        println!("no messages match {:?}", command.text);
+    } else {
+        let marked = std::io::stdout().is_terminal();
+        for hit in &result.hits {
+            println!("{}", format_hit(hit, &list.conversations, marked));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The query, and a caret under the column the error names.
+fn query_error(text: &str, error: &QueryError) -> anyhow::Error {
+    let caret = " ".repeat(error.column.saturating_sub(1));
+    anyhow!(
+        "{error}\n  {}\n  {caret}^",
+        crate::untrusted::inert_line(text)
+    )
+}
+
+/// The conversation `target` names among `conversations`; never opens one.
+fn find<'a>(
+    conversations: &'a [Conversation],
+    target: &Target,
+) -> anyhow::Result<&'a Conversation> {
+    let found = conversations.iter().find(|c| match target {
+        Target::User(name) => c.kind == ConversationKind::Direct && &c.name == name,
+        Target::Group(name) => c.kind == ConversationKind::Group && &c.name == name,
+        Target::Conversation(id) => c.id == *id,
+    });
+    match found {
+        Some(conversation) => Ok(conversation),
+        None => bail!("--in {target}: you have no conversation with {target}"),
+    }
+}
+
+/// `#team  [2026-11-25 19:31] alice: the text`, the matches in bold on a terminal.
+fn format_hit(hit: &results::SearchHit, conversations: &[Conversation], marked: bool) -> String {
+    let label = conversations
+        .iter()
+        .find(|c| c.id == hit.message.conversation_id)
+        .map_or_else(
+            || format!("conversation {}", hit.message.conversation_id),
+            |c| match c.kind {
+                ConversationKind::Direct => format!("@{}", c.name),
+                ConversationKind::Group => format!("#{}", c.name),
+            },
+        );
+    let text = with_marks(&hit.message.text, &hit.highlights, marked);
+    format!(
+        "{}  {}",
+        crate::untrusted::inert_line(&label),
+        format_message_with(&hit.message, text)
+    )
+}
+
+/// `text` made inert piece by piece, the highlighted pieces in bold and underlined when
+/// `marked`. Ranges that do not fall on the text's characters are ignored.
+fn with_marks(text: &str, highlights: &[[usize; 2]], marked: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for &[start, end] in highlights {
+        let (Some(before), Some(matched)) = (text.get(at..start), text.get(start..end)) else {
+            continue;
+        };
+        out.push_str(&crate::untrusted::inert(before));
+        match marked {
+            true => out.push_str(&format!(
+                "\x1b[1;4m{}\x1b[0m",
+                crate::untrusted::inert(matched)
+            )),
+            false => out.push_str(&crate::untrusted::inert(matched)),
+        }
+        at = end;
+    }
+    out.push_str(&crate::untrusted::inert(text.get(at..).unwrap_or_default()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_are_marked_and_the_rest_made_inert() {
+        let text = "lunch \x1b[31mnext\x1b[0m week";
+        let found = with_marks(text, &[[0, 5], [11, 15]], true);
+        assert!(found.starts_with("\x1b[1;4mlunch\x1b[0m "), "{found:?}");
+        assert!(!found.contains("\x1b[31m"), "{found:?}");
+        assert_eq!(with_marks("hello", &[[0, 99]], false), "hello");
+    }
+
+    #[test]
+    fn a_query_error_points_at_its_column() {
+        let error = Query::parse("lunch \"next week").unwrap_err();
+        let shown = query_error("lunch \"next week", &error).to_string();
+        assert_eq!(
+            shown,
+            "search query, column 7: this phrase has no closing `\"`\n  lunch \"next week\n        ^"
+        );
+    }
+}
