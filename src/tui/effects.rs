@@ -13,6 +13,9 @@ use serde::de::DeserializeOwned;
 use std::io::Write;
 use tokio::sync::mpsc;
 
+/// Hits one search asks for: a screenful, and more than anyone reads through.
+const SEARCH_RESULTS: u32 = 50;
+
 pub struct Executor {
     session: Session,
     /// Where exported statements are written: the directory quid was started in.
@@ -44,6 +47,17 @@ impl Executor {
                 .request(RequestBody::Conversations, |r: results::Conversations| {
                     Some(Done::Conversations(r.conversations))
                 }),
+            Effect::Search { query } => {
+                let body = RequestBody::Search(requests::Search {
+                    query: query.clone(),
+                    conversation_id: None,
+                    from: None,
+                    limit: SEARCH_RESULTS,
+                });
+                self.request(body, move |found: results::Search| {
+                    Some(Done::Searched { query, found })
+                });
+            }
             Effect::LoadHistory {
                 conversation_id,
                 before,
@@ -307,6 +321,7 @@ fn request_name(body: &RequestBody) -> &'static str {
     match body {
         RequestBody::Conversations => "loading conversations",
         RequestBody::History(requests::History { .. }) => "loading history",
+        RequestBody::Search(requests::Search { .. }) => "search",
         RequestBody::OpenDirect(requests::OpenDirect { .. }) => "/dm",
         RequestBody::CreateGroup(requests::CreateGroup { .. }) => "/group",
         RequestBody::Leave(requests::Leave { .. }) => "/leave",

@@ -23,6 +23,7 @@ pub enum Action {
     RequestMoney,
     SelectRequest,
     Wallet,
+    Search,
 }
 
 /// (action, config name, default keys, help text), in the order help shows them.
@@ -88,6 +89,12 @@ const ACTIONS: &[(Action, &str, &[&str], &str)] = &[
         "wallet",
         &["f4"],
         "wallet: balances, history, spending, CSV export",
+    ),
+    (
+        Action::Search,
+        "search",
+        &["ctrl-f"],
+        "search all chats (also /); Enter opens, then n / N",
     ),
     (
         Action::SelectRequest,

@@ -33,6 +33,18 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/quit", "quit quid"),
 ];
 
+/// The names `parse` knows.
+const NAMES: &[&str] = &[
+    "/dm", "/group", "/leave", "/pay", "/request", "/wallet", "/split", "/help", "/quit", "/q",
+];
+
+/// Whether `line` starts with a command's name (its arguments may still be wrong).
+pub fn is_command(line: &str) -> bool {
+    line.split_whitespace()
+        .next()
+        .is_some_and(|name| NAMES.contains(&name))
+}
+
 /// Parses a composer line starting with `/`. The error says what was wrong and what to type.
 pub fn parse(line: &str) -> Result<Command, String> {
     let mut words = line.split_whitespace();

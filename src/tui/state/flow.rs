@@ -55,6 +55,10 @@ pub enum Done {
     Statement(Vec<StatementLine>),
     /// Where the statement was written, or why it could not be.
     Exported(Result<String, String>),
+    Searched {
+        query: String,
+        found: results::Search,
+    },
 }
 
 /// Something for the loop to do.
@@ -83,6 +87,9 @@ pub enum Effect {
     Leave(ConversationId),
     LoadBalance,
     LoadStatement,
+    Search {
+        query: String,
+    },
     /// Writes these lines as a CSV file in the directory quid was started in.
     ExportStatement(Vec<StatementLine>),
     Pay {

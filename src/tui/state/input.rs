@@ -35,6 +35,13 @@ impl App {
             self.on_wallet_key(key, effects);
             return;
         }
+        if self.search.is_some() {
+            self.on_search_key(key, effects);
+            return;
+        }
+        if self.on_found_key(key, effects) {
+            return;
+        }
         if self.picked.is_some() && self.on_request_key(key, effects) {
             return;
         }
@@ -54,6 +61,13 @@ impl App {
             self.overlay = Some(Overlay::Help);
             return;
         }
+        if composer_empty
+            && key.code == KeyCode::Char('/')
+            && key.modifiers - KeyModifiers::SHIFT == KeyModifiers::NONE
+        {
+            self.open_search(true);
+            return;
+        }
         match self.keymap.action_for(&key) {
             Some(Action::Recall) if !composer_empty && self.recall_position.is_none() => {
                 self.edit(key, effects);
@@ -63,7 +77,7 @@ impl App {
         }
     }
 
-    fn on_action(&mut self, action: Action, effects: &mut Vec<Effect>) {
+    pub(super) fn on_action(&mut self, action: Action, effects: &mut Vec<Effect>) {
         match action {
             Action::Quit => effects.push(Effect::Quit),
             Action::Help => self.overlay = Some(Overlay::Help),
@@ -81,6 +95,7 @@ impl App {
             Action::RequestMoney => self.open_modal(modal::ModalKind::Request),
             Action::SelectRequest => self.select_next_request(),
             Action::Wallet => self.open_wallet(effects),
+            Action::Search => self.open_search(false),
         }
     }
 
@@ -154,7 +169,7 @@ impl App {
         )
     }
 
-    fn page_lines(&self) -> usize {
+    pub(super) fn page_lines(&self) -> usize {
         usize::from(self.areas().messages.height.saturating_sub(1)).max(1)
     }
 
@@ -216,6 +231,7 @@ impl App {
             utc_offset_secs: self.utc_offset_secs,
             me: self.my_name(),
             picked: self.picked,
+            focus: self.focus.map(|(_, message)| message),
         }
     }
 

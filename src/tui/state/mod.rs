@@ -8,6 +8,7 @@ mod input;
 pub mod modal;
 mod money;
 mod network;
+pub mod search;
 pub mod timeline;
 pub mod wallet;
 
@@ -138,6 +139,12 @@ pub struct App {
     pub picked: Option<timeline::Pick>,
     /// The wallet view, when open.
     pub wallet: Option<wallet::Wallet>,
+    /// The search bar, when open.
+    pub search: Option<search::SearchBar>,
+    /// The found messages after a jump to one: n / N go through them.
+    pub found: Option<search::Found>,
+    /// The message jumped to, highlighted until another key is pressed.
+    pub focus: Option<(ConversationId, MessageId)>,
     /// The clock's time at the last tick: "today" for the wallet's chart.
     pub wall: TimestampMs,
     recall: Vec<String>,
@@ -174,6 +181,9 @@ impl App {
             modal: None,
             picked: None,
             wallet: None,
+            search: None,
+            found: None,
+            focus: None,
             wall: TimestampMs(0),
             recall: Vec::new(),
             recall_position: None,

@@ -235,6 +235,9 @@ impl App {
                     timeline.place_new_marker(unread);
                     self.mark_read_if_visible(effects);
                 }
+                if self.focus.is_some_and(|(id, _)| id == conversation_id) {
+                    self.bring_focus_into_view(effects);
+                }
             }
             Done::Opened(conversation) => {
                 self.upsert(&conversation);
@@ -250,6 +253,7 @@ impl App {
             | Done::Requested(_)
             | Done::RequestClosed(_)
             | Done::MoneyFailed { .. } => self.on_money_done(done, effects),
+            Done::Searched { query, found } => self.on_search_results(&query, &found),
             Done::Statement(lines) => {
                 if let Some(wallet) = self.wallet.as_mut() {
                     wallet.load(lines);

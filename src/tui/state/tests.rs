@@ -266,7 +266,8 @@ fn slash_commands_become_effects_and_mistakes_are_shown_inline() {
     );
     assert!(app.composer.is_empty());
 
-    type_text(&mut app, "/teleport");
+    // A pasted line reaches the composer whole: an unknown command there is shown.
+    app.update(Msg::Paste("/teleport".into()));
     assert!(app.update(key(KeyCode::Enter)).is_empty());
     assert!(
         matches!(&app.notice, Some(Notice::Error(e)) if e.contains("unknown command /teleport"))
@@ -509,6 +510,7 @@ fn the_mouse_wheel_scrolls_the_pane_and_a_click_selects_a_conversation() {
 }
 
 pub(crate) mod money;
+pub(crate) mod search;
 
 #[test]
 fn replayed_history_rings_no_bell_and_asks_no_balance_but_live_news_does() {

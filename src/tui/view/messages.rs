@@ -2,6 +2,7 @@
 //! pane (plus the scroll offset) is full, so drawing costs what is visible, not the history.
 
 use super::cards::card_lines;
+use crate::protocol::MessageId;
 use crate::tui::state::timeline::{Delivery, Entry, Pick, Timeline};
 use crate::tui::text::{width, wrap};
 use crate::tui::theme::Theme;
@@ -24,6 +25,8 @@ pub struct Pane<'a> {
     /// The viewer's username: cards read "you paid", "asks you".
     pub me: &'a str,
     pub picked: Option<Pick>,
+    /// The message jumped to from search, highlighted.
+    pub focus: Option<MessageId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +85,9 @@ impl Pane<'_> {
                     if picked { Look::Picked } else { Look::Card },
                 )
             }
+            None if entry.id.is_some() && entry.id == self.focus => {
+                (vec![entry.text.clone()], Look::Picked)
+            }
             None => (vec![entry.text.clone()], Look::Text),
         };
         let reserve = TIME_COLUMNS + if entry.mine { MARK_COLUMNS } else { 0 };
@@ -130,6 +136,19 @@ impl Pane<'_> {
             chunks.push(vec![top_row(self.timeline)]);
         }
         chunks.into_iter().rev().flatten().collect()
+    }
+
+    /// How many rows the messages after message `id` take (where the pane's bottom is when
+    /// that message's last row is the pane's last), or `None` when the timeline lacks it.
+    pub fn rows_below(&self, id: MessageId) -> Option<usize> {
+        let mut below = 0;
+        for index in (0..self.timeline.entries.len()).rev() {
+            if self.timeline.entries[index].id == Some(id) {
+                return Some(below);
+            }
+            below += self.entry_rows(index).len();
+        }
+        None
     }
 
     /// How many rows the newest messages take, counting no further than `limit`.

@@ -5,6 +5,7 @@ pub mod first_run;
 mod help;
 pub mod messages;
 mod modal;
+mod search;
 mod sidebar;
 mod status;
 mod wallet;
@@ -28,9 +29,10 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         sidebar::draw(frame, sidebar, app, theme);
     }
     draw_header(frame, areas.header, app, theme, areas.sidebar.is_none());
-    match app.selected_timeline() {
-        Some(timeline) => app.pane(timeline).draw(frame, areas.messages, theme),
-        None => draw_empty(frame, areas.messages, app, theme),
+    match (&app.search, app.selected_timeline()) {
+        (Some(bar), _) => search::draw_results(frame, areas.messages, app, bar, theme),
+        (None, Some(timeline)) => app.pane(timeline).draw(frame, areas.messages, theme),
+        (None, None) => draw_empty(frame, areas.messages, app, theme),
     }
     if let (Some(area), Some(notice)) = (areas.notice, &app.notice) {
         let (text, style) = match notice {
@@ -39,7 +41,10 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         };
         frame.render_widget(Paragraph::new(Line::styled(text, style)), area);
     }
-    draw_composer(frame, areas.composer, app, theme);
+    match &app.search {
+        Some(bar) => search::draw_bar(frame, areas.composer, bar, theme),
+        None => draw_composer(frame, areas.composer, app, theme),
+    }
     status::draw(frame, areas.status, app, theme);
     if let Some(open) = &app.wallet {
         let screen = frame.area();

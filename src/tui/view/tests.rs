@@ -1,8 +1,9 @@
 //! Snapshot tests of the main screens on ratatui's TestBackend, at several sizes.
 
 use super::draw;
-use crate::protocol::{ConversationId, Event, Seq};
+use crate::protocol::{ConversationId, Event, MessageId, Seq, results};
 use crate::session::SessionEvent;
+use crate::tui::state::Done;
 use crate::tui::state::tests::{DAY_TWO, connected_app, ctrl, key, message, type_text, user};
 use crate::tui::state::{App, Msg};
 use crate::tui::theme::Theme;
@@ -255,4 +256,60 @@ mod money {
         insta::assert_snapshot!("invoice_card", card.backend());
         insta::assert_snapshot!("invoice_review", review.backend());
     }
+}
+
+#[test]
+fn search_results_with_their_matches_80x24() {
+    let mut app = connected_app(80, 24);
+    app.update(ctrl('f'));
+    type_text(&mut app, "lunch");
+    app.update(key(KeyCode::Enter));
+    let hit = |id: i64, conversation: i64, text: &str| {
+        let start = text.find("lunch").unwrap();
+        results::SearchHit {
+            message: message(id, conversation, &user(2, "bob"), text, DAY_TWO),
+            highlights: vec![[start, start + 5]],
+        }
+    };
+    let found = results::Search {
+        hits: vec![
+            hit(40, 2, "team lunch on friday"),
+            hit(
+                1,
+                1,
+                "a long preamble that goes on and on and on before the word lunch, and more after it",
+            ),
+        ],
+    };
+    app.update(Msg::Done(Done::Searched {
+        query: "lunch".into(),
+        found,
+    }));
+    app.update(key(KeyCode::Down));
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn a_message_jumped_to_from_search_is_highlighted() {
+    let mut app = connected_app(80, 24);
+    let row_style = |app: &App| {
+        let terminal = render(app);
+        let buffer = terminal.backend().buffer();
+        let row = (0..buffer.area.height)
+            .find(|&y| {
+                (0..buffer.area.width)
+                    .map(|x| buffer[(x, y)].symbol())
+                    .collect::<String>()
+                    .contains("morning! coffee")
+            })
+            .unwrap();
+        let x = (0..buffer.area.width)
+            .find(|&x| buffer[(x, row)].symbol() == "m")
+            .unwrap();
+        buffer[(x, row)].style()
+    };
+    let theme = Theme::default();
+    assert_ne!(row_style(&app).bg, theme.selected.bg);
+    app.focus = Some((ConversationId(1), MessageId(1)));
+    assert_eq!(row_style(&app).bg, theme.selected.bg);
 }
