@@ -280,7 +280,37 @@ async fn unread_counts_follow_mark_read_and_survive_a_restart(db: TestDb) {
     server.stop().await;
 }
 
+/// A reply moves the reader's marker (and says so by being a message); conversations and
+/// history carry how far the others read, also after a restart.
+async fn read_state_comes_with_conversations_and_history_and_survives_a_restart(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let alice_token = register(&server.url(), "alice").await;
+    let alice = connect(&server.url(), &alice_token).await;
+    let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
+    let conversation = open_direct(&alice, "bob").await;
+    let hello = send(&alice, conversation, "hello bob").await.message.id;
+    let others_read = |list: &results::Conversations| list.conversations[0].others_read_up_to;
+    let list: results::Conversations = alice.request(RequestBody::Conversations).await.unwrap();
+    assert_eq!(others_read(&list), None, "bob has read nothing yet");
+
+    let reply = send(&bob, conversation, "hi alice").await.message.id;
+    let list: results::Conversations = alice.request(RequestBody::Conversations).await.unwrap();
+    assert_eq!(others_read(&list), Some(reply));
+    assert!(reply > hello);
+    drop((alice, bob));
+    server.stop().await;
+
+    let server = TestServer::start(&db).await;
+    let alice = connect(&server.url(), &alice_token).await;
+    let page = history(&alice, conversation, None, 10).await;
+    assert_eq!(page.others_read_up_to, Some(reply));
+    let list: results::Conversations = alice.request(RequestBody::Conversations).await.unwrap();
+    assert_eq!(others_read(&list), Some(reply));
+    server.stop().await;
+}
+
 on_each_backend!(
+    read_state_comes_with_conversations_and_history_and_survives_a_restart,
     two_users_chat_both_ways,
     history_pages_backwards_without_gaps_or_overlap,
     a_resend_with_the_same_client_id_stores_one_message,

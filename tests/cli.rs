@@ -85,6 +85,14 @@ fn two_profiles_hold_a_conversation() {
         text.contains("alice: hello bob") && text.contains("bob: hello alice"),
         "{text}"
     );
+    // What `quid history` shows counts as read; --no-mark-read only peeks.
+    ok(quid(&config, &as_bob(&["send", "@alice", "one more"]), ""));
+    ok(quid(&config, &["history", "@bob", "--no-mark-read"], ""));
+    let list = ok(quid(&config, &["conversations"], ""));
+    assert!(list.contains("@bob  1 unread"), "{list}");
+    ok(quid(&config, &["history", "@bob"], ""));
+    let list = ok(quid(&config, &["conversations"], ""));
+    assert!(!list.contains("unread"), "{list}");
 
     ok(quid(&config, &["group", "create", "team", "@bob"], ""));
     ok(quid(&config, &as_bob(&["send", "#team", "hi team"]), ""));

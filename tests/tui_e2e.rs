@@ -79,3 +79,31 @@ fn demo_answers_sells_a_coffee_refunds_it_and_quits_cleanly() {
         s.lines().any(|l| l.trim() == "shell-ok")
     });
 }
+
+#[test]
+fn demo_search_finds_a_word_in_another_conversation_and_opens_it() {
+    if tmux_missing() {
+        return;
+    }
+    let command = format!("{QUID} demo; echo quid-exited-$?");
+    let tmux = Tmux::start("search", &command);
+    tmux.wait_for("the demo to connect", |s| {
+        s.contains("● connected") && s.contains("@bob")
+    });
+    tmux.keys(&["/"]);
+    tmux.wait_for("the search bar", |s| s.contains("search (or a /command)"));
+    tmux.keys(&["machine", "Enter"]);
+    let screen = tmux.wait_for("the results", |s| s.contains("1 found"));
+    assert!(
+        screen.contains("#general") && screen.contains("carol: yes, and the new coffee machine"),
+        "{screen}"
+    );
+    tmux.keys(&["Enter"]);
+    let header = |screen: &str| screen.lines().next().unwrap_or("").to_owned();
+    let screen = tmux.wait_for("the group opened at the message", |s| {
+        header(s).contains("#general") && s.contains("carol: yes, and the new coffee machine")
+    });
+    assert!(!screen.contains("1 found"), "{screen}");
+    tmux.keys(&["C-q"]);
+    tmux.wait_for("quid to exit", |s| s.contains("quid-exited-0"));
+}

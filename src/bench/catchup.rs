@@ -163,6 +163,7 @@ fn open_empty(app: &mut App, conversation: ConversationId) {
             unread: 0,
             last_message_id: None,
             last_activity: crate::protocol::TimestampMs(0),
+            others_read_up_to: None,
         },
     ])));
     app.update(Msg::Done(Done::History {
@@ -171,6 +172,7 @@ fn open_empty(app: &mut App, conversation: ConversationId) {
         page: results::History {
             messages: Vec::new(),
             has_more: false,
+            others_read_up_to: None,
         },
     }));
 }

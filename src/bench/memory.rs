@@ -142,6 +142,7 @@ fn client_memory(count: usize) -> anyhow::Result<ClientMemory> {
         let json = serde_json::to_string(&results::History {
             messages: super::tui::messages(oldest..=newest),
             has_more: oldest > 1,
+            others_read_up_to: None,
         })?;
         wire_bytes += json.len();
         app.update(Msg::Done(Done::History {

@@ -94,6 +94,7 @@ fn app_with_history(width: u16, height: u16, history: usize) -> App {
         page: results::History {
             messages: messages(1..=history),
             has_more: false,
+            others_read_up_to: None,
         },
     }));
     app
@@ -122,6 +123,7 @@ pub(super) fn app_with_conversation(width: u16, height: u16, last: usize) -> App
         unread: 0,
         last_message_id: Some(MessageId(last as i64)),
         last_activity: sent_at(last),
+        others_read_up_to: None,
     }])));
     app
 }

@@ -109,12 +109,20 @@ pub async fn send(profile: &Profile, target: &str, text: &str) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn history(
-    profile: &Profile,
-    target: &str,
-    limit: u32,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
+/// How `quid history` shows a conversation.
+pub struct Shown {
+    pub limit: u32,
+    pub json: bool,
+    /// Move the read marker to the newest message shown.
+    pub mark_read: bool,
+}
+
+pub async fn history(profile: &Profile, target: &str, shown: Shown) -> anyhow::Result<ExitCode> {
+    let Shown {
+        limit,
+        json,
+        mark_read,
+    } = shown;
     let target = parse_target(target)?;
     let connection = connect(profile).await?;
     let conversation_id = target
@@ -136,6 +144,14 @@ pub async fn history(
         for message in &page.messages {
             println!("{}", format_message(message));
         }
+    }
+    if let Some(newest) = page.messages.last().filter(|_| mark_read) {
+        let _: results::Empty = connection
+            .request(RequestBody::MarkRead(requests::MarkRead {
+                conversation_id,
+                up_to: newest.id,
+            }))
+            .await?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -89,6 +89,9 @@ enum Command {
         /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
+        /// Leave the conversation unread (by default what is shown counts as read, as in the TUI)
+        #[arg(long)]
+        no_mark_read: bool,
     },
     /// Search the messages of your conversations: words, "a phrase", prefix*, -word
     Search {
@@ -330,7 +333,15 @@ impl Cli {
                 target,
                 limit,
                 json,
-            } => chat::history(&self.client_profile()?, target, *limit, *json).await,
+                no_mark_read,
+            } => {
+                let shown = chat::Shown {
+                    limit: *limit,
+                    json: *json,
+                    mark_read: !no_mark_read,
+                };
+                chat::history(&self.client_profile()?, target, shown).await
+            }
             Command::Search {
                 text,
                 within,

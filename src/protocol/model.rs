@@ -52,6 +52,10 @@ pub struct Conversation {
     pub last_message_id: Option<MessageId>,
     /// When the newest message was sent, or the conversation created.
     pub last_activity: TimestampMs,
+    /// The newest message another member has read (in a group, the furthest any other member
+    /// has read): your messages up to it show as read. Absent before anyone read anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub others_read_up_to: Option<MessageId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 
 use super::model::{Conversation, Message, User};
 use super::payments::{Invoice, PaymentRequest, StatementLine, Transfer};
-use super::types::{Seq, TimestampMs};
+use super::types::{MessageId, Seq, TimestampMs};
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +47,9 @@ pub struct History {
     pub messages: Vec<Message>,
     /// More messages exist before the first one returned.
     pub has_more: bool,
+    /// As `Conversation::others_read_up_to`, now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub others_read_up_to: Option<MessageId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

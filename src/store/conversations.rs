@@ -186,6 +186,8 @@ pub struct ConversationHead {
     pub name: Option<String>,
     pub created_at: TimestampMs,
     pub last_read: MessageId,
+    /// The furthest read marker among the other members.
+    pub others_read: MessageId,
 }
 
 /// Conversations and their members, as a member sees them.
@@ -275,6 +277,7 @@ pub trait Conversations {
             unread: self.unread_count(conversation_id, head.last_read, viewer)?,
             last_message_id: last.map(|(id, _)| id),
             last_activity: last.map_or(head.created_at, |(_, at)| at),
+            others_read_up_to: (head.others_read.0 > 0).then_some(head.others_read),
         })
     }
 
@@ -300,7 +303,9 @@ impl Conversations for Connection {
         viewer: UserId,
     ) -> Result<ConversationHead, ApiError> {
         Ok(self.query_row_cached(
-            "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id
+            "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id,
+                 (SELECT COALESCE(MAX(o.last_read_id), 0) FROM members o
+                  WHERE o.conversation_id = c.id AND o.user_id <> ?2)
              FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = ?2
              WHERE c.id = ?1",
             [conversation_id.0, viewer.0],
@@ -310,6 +315,7 @@ impl Conversations for Connection {
                     name: row.get(1)?,
                     created_at: TimestampMs(row.get(2)?),
                     last_read: MessageId(row.get(3)?),
+                    others_read: MessageId(row.get(4)?),
                 })
             },
         )?)

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 /// How many of the newest matches a search ranks. A common word matches a large part of a
 /// store; ranking every match would cost time in proportion, and in a chat the newest matter
 /// most.
-pub const RANKED_WINDOW: u32 = 1_000;
+pub const RANKED_WINDOW: u32 = 300;
 
 /// What to look for, and where.
 pub struct SearchFilter<'a> {

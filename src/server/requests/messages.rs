@@ -44,11 +44,18 @@ impl Handler for History {
             before,
             limit,
         } = self;
-        let (messages, has_more) = state
+        state
             .store
-            .read(move |conn| conn.history(me, conversation_id, before, limit))
-            .await?;
-        Ok(results::History { messages, has_more })
+            .read(move |conn| {
+                let (messages, has_more) = conn.history(me, conversation_id, before, limit)?;
+                let others_read = conn.conversation_head(conversation_id, me)?.others_read;
+                Ok(results::History {
+                    messages,
+                    has_more,
+                    others_read_up_to: (others_read.0 > 0).then_some(others_read),
+                })
+            })
+            .await
     }
 }
 

@@ -17,7 +17,9 @@ impl Conversations for PgTx<'_> {
         viewer: UserId,
     ) -> Result<ConversationHead, ApiError> {
         let row = self.tx().query_one(
-            "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id
+            "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id,
+                 (SELECT COALESCE(MAX(o.last_read_id), 0) FROM members o
+                  WHERE o.conversation_id = c.id AND o.user_id <> $2)
              FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = $2
              WHERE c.id = $1",
             &[&conversation_id.0, &viewer.0],
@@ -27,6 +29,7 @@ impl Conversations for PgTx<'_> {
             name: row.get(1),
             created_at: TimestampMs(row.get(2)),
             last_read: MessageId(row.get(3)),
+            others_read: MessageId(row.get(4)),
         })
     }
 

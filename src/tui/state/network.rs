@@ -3,7 +3,7 @@
 use super::timeline::{Entry, Pick};
 use super::{App, ConversationEntry, Done, Effect, Link, Notice};
 use crate::protocol::payments::{InvoiceStatus, RequestStatus};
-use crate::protocol::{Conversation, ConversationId, Event, Message};
+use crate::protocol::{Conversation, ConversationId, Event, Message, MessageId};
 use crate::session::SessionEvent;
 use crate::untrusted::{inert, inert_line};
 
@@ -116,8 +116,8 @@ impl App {
                     {
                         entry.unread = 0;
                     }
-                } else if let Some(timeline) = self.timelines.get_mut(&conversation_id) {
-                    timeline.read_by_others = timeline.read_by_others.max(Some(up_to));
+                } else {
+                    self.note_read_by_others(conversation_id, Some(up_to));
                 }
             }
         }
@@ -127,9 +127,17 @@ impl App {
         let me = self.my_name().to_owned();
         let mine = message.sender.username == me;
         let id = message.conversation_id;
-        let Some(entry) = self.entry_mut(id) else {
+        if self.entry_mut(id).is_none() {
             // A conversation we have not heard of yet: the list will bring it.
             effects.push(Effect::LoadConversations);
+            return;
+        }
+        if !mine {
+            // Sending moves the sender's read marker to their message: they read what came
+            // before it (the server moved it; this event is the news of it).
+            self.note_read_by_others(id, Some(message.id));
+        }
+        let Some(entry) = self.entry_mut(id) else {
             return;
         };
         let is_new = entry.last_message_id.is_none_or(|last| message.id > last);
@@ -228,6 +236,7 @@ impl App {
                     .iter()
                     .map(|m| Entry::from_message(m, &me))
                     .collect();
+                self.note_read_by_others(conversation_id, page.others_read_up_to);
                 let timeline = self.timelines.entry(conversation_id).or_default();
                 let first_load = !timeline.loaded;
                 timeline.merge_page(entries, page.has_more, before.is_some());
@@ -277,7 +286,18 @@ impl App {
     }
 
     /// Adds or refreshes a conversation from the server's view of it.
+    /// Someone else has read `conversation_id` up to `up_to`: your messages there up to it
+    /// show as read. Markers only move forward.
+    fn note_read_by_others(&mut self, conversation_id: ConversationId, up_to: Option<MessageId>) {
+        if up_to.is_none() {
+            return;
+        }
+        let timeline = self.timelines.entry(conversation_id).or_default();
+        timeline.read_by_others = timeline.read_by_others.max(up_to);
+    }
+
     fn upsert(&mut self, conversation: &Conversation) {
+        self.note_read_by_others(conversation.id, conversation.others_read_up_to);
         let fresh = ConversationEntry::from_protocol(conversation);
         match self.entry_mut(conversation.id) {
             Some(entry) => {

@@ -30,6 +30,7 @@ pub(crate) fn conversation(
         unread,
         last_message_id: Some(MessageId(last)),
         last_activity: TimestampMs(DAY_TWO + last * 60_000),
+        others_read_up_to: None,
     }
 }
 
@@ -71,6 +72,7 @@ pub(crate) fn connected_app(width: u16, height: u16) -> App {
             message(3, 1, &alice, "sure, 10:30 at the usual place", DAY_TWO),
         ],
         has_more: false,
+        others_read_up_to: None,
     };
     app.update(Msg::Done(Done::History {
         conversation_id: ConversationId(1),
@@ -236,6 +238,7 @@ fn a_message_out_of_view_counts_as_unread_notifies_and_is_read_on_switching() {
             message(5, 2, &bob, "standup in 5", DAY_TWO + 120_000),
         ],
         has_more: false,
+        others_read_up_to: None,
     };
     let effects = app.update(Msg::Done(Done::History {
         conversation_id: ConversationId(2),
@@ -289,6 +292,49 @@ fn slash_commands_become_effects_and_mistakes_are_shown_inline() {
     type_text(&mut app, "//not a command");
     let effects = app.update(key(KeyCode::Enter));
     assert!(matches!(effects.as_slice(), [Effect::Send { text, .. }] if text == "/not a command"));
+}
+
+#[test]
+fn read_marks_hold_when_the_reader_replies_and_after_a_restart() {
+    let mut app = connected_app(80, 24);
+    let timeline = &app.timelines[&ConversationId(1)];
+    let mine = timeline.entries.last().unwrap().clone();
+    assert_eq!(timeline.delivery(&mine), Delivery::Sent);
+    // bob answers without any read event: his message says he read what came before.
+    let reply = message(4, 1, &user(2, "bob"), "see you", DAY_TWO + 60_000);
+    app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(9),
+        event: Event::Message { message: reply },
+    }));
+    let timeline = &app.timelines[&ConversationId(1)];
+    assert_eq!(timeline.delivery(&mine), Delivery::Read);
+
+    // A restart: the conversation list says how far bob read.
+    let mut restarted = App::new(
+        "demo",
+        Keymap::default(),
+        Rect::new(0, 0, 80, 24),
+        Instant::now(),
+        0,
+    );
+    restarted.update(Msg::Session(SessionEvent::Connected {
+        user: user(1, "alice"),
+    }));
+    let mut listed = conversation(1, ConversationKind::Direct, "bob", 0, 4);
+    listed.others_read_up_to = Some(MessageId(4));
+    restarted.update(Msg::Done(Done::Conversations(vec![listed])));
+    let page = results::History {
+        messages: vec![message(3, 1, &user(1, "alice"), "sure", DAY_TWO)],
+        has_more: false,
+        others_read_up_to: None,
+    };
+    restarted.update(Msg::Done(Done::History {
+        conversation_id: ConversationId(1),
+        before: None,
+        page,
+    }));
+    let timeline = &restarted.timelines[&ConversationId(1)];
+    assert_eq!(timeline.delivery(&timeline.entries[0]), Delivery::Read);
 }
 
 #[test]
@@ -380,6 +426,7 @@ fn scrolling_past_the_oldest_loaded_message_fetches_older_ones() {
     let page = results::History {
         messages,
         has_more: false,
+        others_read_up_to: None,
     };
     app.update(Msg::Done(Done::History {
         conversation_id: ConversationId(1),

@@ -83,6 +83,7 @@ fn group_with_unread_marker_and_inline_error_80x24() {
             message(4, 2, &bob, "me", DAY_TWO + 60_000),
         ],
         has_more: true,
+        others_read_up_to: None,
     };
     app.update(Msg::Done(crate::tui::state::Done::History {
         conversation_id: ConversationId(2),
@@ -140,6 +141,7 @@ fn scrolled_up_with_new_messages_below_80x24() {
         page: crate::protocol::results::History {
             messages,
             has_more: false,
+            others_read_up_to: None,
         },
     }));
     app.update(key(KeyCode::PageUp));

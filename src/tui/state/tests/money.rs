@@ -253,6 +253,7 @@ pub(crate) fn app_with_invoice() -> App {
     let page = results::History {
         messages: vec![card],
         has_more: false,
+        others_read_up_to: None,
     };
     app.update(Msg::Done(Done::History {
         conversation_id: ConversationId(1),

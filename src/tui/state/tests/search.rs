@@ -106,6 +106,7 @@ fn enter_jumps_to_a_hit_loading_its_history_and_n_goes_to_the_next() {
             .map(|id| message(id, 2, &bob, "later", DAY_TWO))
             .collect(),
         has_more: true,
+        others_read_up_to: None,
     };
     let effects = app.update(Msg::Done(Done::History {
         conversation_id: ConversationId(2),
@@ -121,6 +122,7 @@ fn enter_jumps_to_a_hit_loading_its_history_and_n_goes_to_the_next() {
             .map(|id| message(id, 2, &bob, &format!("message {id}"), DAY_TWO))
             .collect(),
         has_more: true,
+        others_read_up_to: None,
     };
     app.update(Msg::Done(Done::History {
         conversation_id: ConversationId(2),
