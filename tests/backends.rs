@@ -227,7 +227,14 @@ fn people_chat_and_pay(db: &dyn Backend) {
             &IdempotencyKey("mint".into()),
         )?;
         let direct = quid::store::conversations::open_direct(ctx, &alice, "bob")?;
-        quid::store::messages::send(ctx, &alice, direct.id, ClientMsgId::random(), "lunch?")?;
+        quid::store::messages::send(
+            ctx,
+            &alice,
+            direct.id,
+            ClientMsgId::random(),
+            "lunch?",
+            None,
+        )?;
         Ok(())
     });
     let key = IdempotencyKey("pay-1".into());

@@ -228,6 +228,7 @@ async fn run(
                 conversation_id: world.group,
                 client_id,
                 text,
+                reply_to: None,
             });
             if let Ok(sent) = link.until_answered::<results::Sent>(body, rng).await {
                 let mut acknowledged = world.acknowledged.lock().await;

@@ -36,6 +36,7 @@ async fn a_killed_server_loses_nothing_it_acknowledged(db: TestDb) {
                         conversation_id,
                         client_id: ClientMsgId::random(),
                         text: format!("sender {sender} message {n}"),
+                        reply_to: None,
                     }))
                     .await;
                 match sent {

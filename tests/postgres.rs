@@ -27,7 +27,7 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
         .query_one("SELECT version FROM quid_schema", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let rows: i64 = client
         .query_one("SELECT COUNT(*) FROM quid_schema", &[])
         .unwrap()
@@ -49,13 +49,16 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
         .batch_execute(
             "DROP INDEX messages_by_word;
              ALTER TABLE messages DROP COLUMN words;
+             DROP TABLE reactions;
+             ALTER TABLE messages DROP COLUMN reply_to_id, DROP COLUMN edited_at_ms,
+                 DROP COLUMN deleted;
              UPDATE quid_schema SET version = 1;
              INSERT INTO conversations (kind, name, created_at_ms) VALUES ('group', 'g', 0);
              INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms)
                  VALUES (1, 1, 'c', 'Hello, world: hello!', 0);",
         )
         .unwrap();
-    migrate(&mut client).expect("migrated to version 2");
+    migrate(&mut client).expect("migrated to version 3");
     let words: String = client
         .query_one("SELECT words::text FROM messages", &[])
         .unwrap()

@@ -38,6 +38,7 @@ async fn a_client_cut_off_mid_stream_gets_exactly_what_it_missed(db: TestDb) {
                     conversation_id,
                     client_id: ClientMsgId::random(),
                     text: format!("message {n}"),
+                    reply_to: None,
                 }))
                 .await
                 .unwrap();

@@ -14,6 +14,7 @@ async fn send(connection: &Connection, conversation_id: ConversationId, text: &s
             conversation_id,
             client_id: ClientMsgId::random(),
             text: text.into(),
+            reply_to: None,
         }))
         .await
         .unwrap();

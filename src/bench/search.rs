@@ -181,6 +181,7 @@ fn seed(
                         client_id: ClientMsgId::random(),
                         text: &text,
                         card: None,
+                        reply_to: None,
                     };
                     ctx.db()
                         .insert_message(&message, TimestampMs(i64::from(n)))?;

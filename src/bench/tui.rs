@@ -151,6 +151,10 @@ pub(super) fn messages(ids: std::ops::RangeInclusive<usize>) -> Vec<Message> {
         text: format!("message number {n}, long enough to wrap on a narrow terminal now and then"),
         sent_at: sent_at(n),
         card: None,
+        reply_to: None,
+        edited_at: None,
+        deleted: false,
+        reactions: Vec::new(),
     })
     .collect()
 }

@@ -187,6 +187,7 @@ async fn say(
             conversation_id,
             client_id: ClientMsgId::random(),
             text: text.into(),
+            reply_to: None,
         }))
         .await?;
     Ok(())

@@ -30,6 +30,9 @@ pub enum RequestBody {
     AddMember(requests::AddMember),
     Leave(requests::Leave),
     Send(requests::Send),
+    EditMessage(requests::EditMessage),
+    DeleteMessage(requests::DeleteMessage),
+    React(requests::React),
     History(requests::History),
     Search(requests::Search),
     MarkRead(requests::MarkRead),
@@ -69,6 +72,9 @@ impl RequestBody {
         "add_member",
         "leave",
         "send",
+        "edit_message",
+        "delete_message",
+        "react",
         "history",
         "search",
         "mark_read",
@@ -104,6 +110,9 @@ impl RequestBody {
             RequestBody::AddMember(_) => "add_member",
             RequestBody::Leave(_) => "leave",
             RequestBody::Send(_) => "send",
+            RequestBody::EditMessage(_) => "edit_message",
+            RequestBody::DeleteMessage(_) => "delete_message",
+            RequestBody::React(_) => "react",
             RequestBody::History(_) => "history",
             RequestBody::Search(_) => "search",
             RequestBody::MarkRead(_) => "mark_read",
@@ -217,6 +226,8 @@ impl ServerFrame {
 pub enum Event {
     /// A message in one of your conversations (yours included, so other devices see it).
     Message { message: Message },
+    /// A message was edited, deleted or reacted to: its state now.
+    MessageUpdated { message: Message },
     /// You became a member of a conversation (created it, were added, or were messaged first).
     Joined { conversation: Conversation },
     /// Someone else joined a conversation you are in.

@@ -70,6 +70,63 @@ pub struct Message {
     /// A payment or a request shown in place of text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<Box<super::payments::Card>>,
+    /// The message this one answers, as it is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Box<Quote>>,
+    /// When the sender last edited the text; `sent_at` stays the original time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<TimestampMs>,
+    /// Deleted by its sender: a tombstone, its text empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    /// Emoji reactions, each with who reacted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+}
+
+/// The message a reply answers, for a one-line quote: its text now (cut to
+/// `QUOTE_CHARS` characters; empty once deleted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    pub id: MessageId,
+    pub sender: User,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+/// Longest quote of a replied-to message, in characters.
+pub const QUOTE_CHARS: usize = 200;
+
+/// One emoji under a message and who put it there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub users: Vec<User>,
+}
+
+/// Longest reaction, in bytes: one emoji, skin tone and joiners included.
+pub const MAX_REACTION_BYTES: usize = 32;
+
+/// What the server requires of a reaction: one emoji (a single grapheme that is not a letter,
+/// a digit, a space or punctuation of ASCII).
+pub fn validate_reaction(emoji: &str) -> Result<(), ApiError> {
+    use unicode_segmentation::UnicodeSegmentation;
+    let refuse = |why: &str| Err(ApiError::invalid(format!("reaction {emoji:?}: {why}")));
+    if emoji.is_empty() || emoji.len() > MAX_REACTION_BYTES {
+        return refuse(&format!(
+            "must be one emoji, 1 to {MAX_REACTION_BYTES} bytes"
+        ));
+    }
+    if emoji.graphemes(true).count() != 1 {
+        return refuse("must be one emoji, not several characters");
+    }
+    if emoji.chars().all(|c| c.is_ascii() || c.is_alphanumeric())
+        || emoji.chars().any(char::is_control)
+    {
+        return refuse("must be an emoji, not a letter, a digit or a symbol of plain text");
+    }
+    Ok(())
 }
 
 /// What the server requires of a message's text; clients check it too, before queueing.

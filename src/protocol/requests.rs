@@ -58,6 +58,32 @@ pub struct Send {
     pub conversation_id: ConversationId,
     pub client_id: ClientMsgId,
     pub text: String,
+    /// The message of this conversation this one answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<MessageId>,
+}
+
+/// Replaces the text of one of your messages (not a card); `sent_at` stays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EditMessage {
+    pub message_id: MessageId,
+    pub text: String,
+}
+
+/// Deletes one of your messages (not a card), leaving a tombstone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteMessage {
+    pub message_id: MessageId,
+}
+
+/// Adds your `emoji` reaction to a message of a conversation you are in, or with `remove`
+/// takes it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct React {
+    pub message_id: MessageId,
+    pub emoji: String,
+    #[serde(default)]
+    pub remove: bool,
 }
 
 /// Up to `limit` messages strictly older than `before` (newest if absent), ascending.

@@ -42,6 +42,12 @@ pub struct Sent {
     pub duplicate: bool,
 }
 
+/// A message as it is after an edit, a delete or a reaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OneMessage {
+    pub message: Message,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct History {
     pub messages: Vec<Message>,

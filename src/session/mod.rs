@@ -11,7 +11,7 @@ pub mod state;
 pub mod target;
 
 use crate::protocol::{
-    ApiError, ClientMsgId, ConversationId, Event, Message, RequestBody, Seq, User,
+    ApiError, ClientMsgId, ConversationId, Event, Message, MessageId, RequestBody, Seq, User,
 };
 use backoff::Backoff;
 use connection::{ConnectError, Connection, Pushed, RequestError};
@@ -152,7 +152,7 @@ impl Session {
         target: Target,
         text: String,
     ) -> Result<ClientMsgId, SessionError> {
-        self.send_message_as(ClientMsgId::random(), target, text)
+        self.send_message_as(ClientMsgId::random(), target, text, None)
             .await
     }
 
@@ -163,11 +163,13 @@ impl Session {
         client_id: ClientMsgId,
         target: Target,
         text: String,
+        reply_to: Option<MessageId>,
     ) -> Result<ClientMsgId, SessionError> {
         let item = OutboxItem {
             client_id,
             target,
             text,
+            reply_to,
         };
         let (reply, answer) = oneshot::channel();
         self.commands

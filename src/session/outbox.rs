@@ -95,6 +95,7 @@ async fn deliver(
             conversation_id,
             client_id: item.client_id,
             text: item.text.clone(),
+            reply_to: item.reply_to,
         }))
         .await
 }

@@ -3,7 +3,7 @@
 //! The session token lives beside it in `token`, readable by the owner only.
 
 use super::target::Target;
-use crate::protocol::{ClientMsgId, Seq};
+use crate::protocol::{ClientMsgId, MessageId, Seq};
 use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 
@@ -29,6 +29,8 @@ pub struct OutboxItem {
     pub client_id: ClientMsgId,
     pub target: Target,
     pub text: String,
+    /// The message this one answers.
+    pub reply_to: Option<MessageId>,
 }
 
 pub struct ClientState {
@@ -50,6 +52,19 @@ CREATE TABLE IF NOT EXISTS outbox (
     text      TEXT NOT NULL
 );";
 
+/// Outboxes made before replies existed lack the column for them.
+fn add_reply_column(conn: &Connection) -> rusqlite::Result<()> {
+    let present: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('outbox') WHERE name = 'reply_to'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !present {
+        conn.execute_batch("ALTER TABLE outbox ADD COLUMN reply_to INTEGER")?;
+    }
+    Ok(())
+}
+
 impl ClientState {
     pub fn open(dir: &Path) -> Result<ClientState, StateError> {
         create_private_dir(dir)?;
@@ -60,6 +75,7 @@ impl ClientState {
         };
         let conn = open_connection(&path, "FULL").map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
+        add_reply_column(&conn).map_err(sql)?;
         let position = open_connection(&path, "NORMAL").map_err(sql)?;
         Ok(ClientState {
             path,
@@ -129,11 +145,12 @@ impl ClientState {
     pub fn enqueue(&self, item: &OutboxItem) -> Result<(), StateError> {
         self.conn
             .execute(
-                "INSERT INTO outbox (client_id, target, text) VALUES (?1, ?2, ?3)",
-                [
+                "INSERT INTO outbox (client_id, target, text, reply_to) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![
                     item.client_id.0.to_string(),
                     item.target.to_string(),
-                    item.text.clone(),
+                    item.text,
+                    item.reply_to.map(|r| r.0),
                 ],
             )
             .map_err(|e| self.sql(e))?;
@@ -142,16 +159,16 @@ impl ClientState {
 
     /// The oldest waiting message, if any.
     pub fn next_outbox(&self) -> Result<Option<OutboxItem>, StateError> {
-        let row: Option<(String, String, String)> = self
+        let row: Option<(String, String, String, Option<i64>)> = self
             .conn
             .query_row(
-                "SELECT client_id, target, text FROM outbox ORDER BY position LIMIT 1",
+                "SELECT client_id, target, text, reply_to FROM outbox ORDER BY position LIMIT 1",
                 [],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
             )
             .optional()
             .map_err(|e| self.sql(e))?;
-        let Some((client_id, target, text)) = row else {
+        let Some((client_id, target, text, reply_to)) = row else {
             return Ok(None);
         };
         let corrupt = |what| StateError::Corrupt {
@@ -164,6 +181,7 @@ impl ClientState {
             ),
             target: target.parse().map_err(|_| corrupt("target"))?,
             text,
+            reply_to: reply_to.map(MessageId),
         }))
     }
 
@@ -269,11 +287,13 @@ mod tests {
             client_id: ClientMsgId::random(),
             target: Target::User("bob".into()),
             text: "one".into(),
+            reply_to: None,
         };
         let second = OutboxItem {
             client_id: ClientMsgId::random(),
             target: Target::Group("team".into()),
             text: "two".into(),
+            reply_to: Some(MessageId(7)),
         };
         {
             let state = ClientState::open(dir.path()).unwrap();

@@ -1,8 +1,10 @@
-//! Messages: sending (de-duplicated on sender + client_id), history pages, read markers.
+//! Messages: sending (de-duplicated on sender + client_id), replies, edits, deletes,
+//! reactions, history pages, read markers.
 
 use super::prelude::*;
 use super::writer::WriteCtx;
 use crate::protocol::model::validate_text;
+use crate::protocol::model::{QUOTE_CHARS, Quote, Reaction, validate_reaction};
 use crate::protocol::{
     ApiError, ClientMsgId, ConversationId, Event, Message, MessageId, TimestampMs, User, UserId,
 };
@@ -12,10 +14,51 @@ use rusqlite::{Connection, OptionalExtension, Row};
 /// Most messages one history page returns.
 pub const MAX_HISTORY_LIMIT: u32 = 200;
 
+/// What every message is read with, on both backends: the row, its sender, the message it
+/// answers and that one's sender, and its reactions as `EMOJI USER_ID USERNAME` joined by
+/// commas (a reaction holds no comma or space: `validate_reaction`).
 pub(super) const SELECT_MESSAGE: &str =
     "SELECT m.id, m.conversation_id, u.id, u.username, u.is_bot,
-    u.merchant_name, m.client_id, m.text, m.sent_at_ms, m.card_kind, m.card_ref
-    FROM messages m JOIN users u ON u.id = m.sender_id";
+    u.merchant_name, m.client_id, m.text, m.sent_at_ms, m.card_kind, m.card_ref,
+    m.edited_at_ms, m.deleted,
+    q.id, qu.id, qu.username, qu.is_bot, qu.merchant_name, q.text, q.deleted,
+    (SELECT string_agg(r.emoji || ' ' || r.user_id || ' ' || ru.username, ','
+        ORDER BY r.emoji, r.user_id)
+     FROM reactions r JOIN users ru ON ru.id = r.user_id WHERE r.message_id = m.id)
+    FROM messages m JOIN users u ON u.id = m.sender_id
+    LEFT JOIN messages q ON q.id = m.reply_to_id LEFT JOIN users qu ON qu.id = q.sender_id";
+
+/// The reactions `SELECT_MESSAGE` encodes, grouped by emoji in order.
+pub(super) fn reactions_from(encoded: Option<&str>) -> Vec<Reaction> {
+    let mut reactions: Vec<Reaction> = Vec::new();
+    for one in encoded.unwrap_or_default().split(',') {
+        let mut parts = one.splitn(3, ' ');
+        let (Some(emoji), Some(Ok(id)), Some(username)) =
+            (parts.next(), parts.next().map(str::parse), parts.next())
+        else {
+            continue;
+        };
+        let user = User::new(UserId(id), username);
+        match reactions.last_mut() {
+            Some(last) if last.emoji == emoji => last.users.push(user),
+            _ => reactions.push(Reaction {
+                emoji: emoji.to_owned(),
+                users: vec![user],
+            }),
+        }
+    }
+    reactions
+}
+
+/// The quote of a replied-to message: its text cut to `QUOTE_CHARS`.
+pub(super) fn quote(id: MessageId, sender: User, text: &str, deleted: bool) -> Box<Quote> {
+    Box::new(Quote {
+        id,
+        sender,
+        text: text.chars().take(QUOTE_CHARS).collect(),
+        deleted,
+    })
+}
 
 /// Refuses a history page size outside 1 to `MAX_HISTORY_LIMIT`.
 pub fn check_history_limit(limit: u32) -> Result<(), ApiError> {
@@ -61,6 +104,18 @@ fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
         text: row.get(7)?,
         sent_at: TimestampMs(row.get(8)?),
         card: None,
+        edited_at: row.get::<_, Option<i64>>(11)?.map(TimestampMs),
+        deleted: row.get::<_, i64>(12)? != 0,
+        reply_to: match row.get::<_, Option<i64>>(13)? {
+            Some(id) => Some(quote(
+                MessageId(id),
+                crate::store::accounts::user_from_row(row, 14)?,
+                &row.get::<_, String>(18)?,
+                row.get::<_, i64>(19)? != 0,
+            )),
+            None => None,
+        },
+        reactions: reactions_from(row.get::<_, Option<String>>(20)?.as_deref()),
     })
 }
 
@@ -72,12 +127,20 @@ pub fn send(
     conversation_id: ConversationId,
     client_id: ClientMsgId,
     text: &str,
+    reply_to: Option<MessageId>,
 ) -> Result<(Message, bool), ApiError> {
     if let Some(original) = ctx.db().message_by_client_id(me.id, client_id)? {
         return Ok((original, true));
     }
     ctx.db().require_member(conversation_id, me.id)?;
     validate_text(text)?;
+    if let Some(answered) = reply_to
+        && !ctx.db().message_is_in(answered, conversation_id)?
+    {
+        return Err(ApiError::invalid(format!(
+            "reply_to: message {answered} is not in conversation {conversation_id}"
+        )));
+    }
     let id = ctx.db().insert_message(
         &NewMessage {
             conversation_id,
@@ -85,17 +148,26 @@ pub fn send(
             client_id,
             text,
             card: None,
+            reply_to,
         },
         ctx.now,
     )?;
-    let message = Message {
-        id,
-        conversation_id,
-        sender: me.clone(),
-        client_id,
-        text: text.to_owned(),
-        sent_at: ctx.now,
-        card: None,
+    let message = match reply_to {
+        // The quote is read back as every reader will see it.
+        Some(_) => ctx.db().message(id)?,
+        None => Message {
+            id,
+            conversation_id,
+            sender: me.clone(),
+            client_id,
+            text: text.to_owned(),
+            sent_at: ctx.now,
+            card: None,
+            reply_to: None,
+            edited_at: None,
+            deleted: false,
+            reactions: Vec::new(),
+        },
     };
     // Your own message counts as read by you.
     ctx.db().advance_read_marker(conversation_id, me.id, id)?;
@@ -151,6 +223,7 @@ pub fn insert_card(
             client_id,
             text: summary,
             card: Some((kind, reference)),
+            reply_to: None,
         },
         ctx.now,
     )?;
@@ -162,11 +235,104 @@ pub fn insert_card(
         text: summary.to_owned(),
         sent_at: ctx.now,
         card: Some(Box::new(card)),
+        reply_to: None,
+        edited_at: None,
+        deleted: false,
+        reactions: Vec::new(),
     };
     let event = Event::Message {
         message: message.clone(),
     };
     ctx.emit_to_members(conversation_id, &event)?;
+    Ok(message)
+}
+
+/// Replaces the text of `me`'s message `id` and tells every member; `sent_at` stays. The same
+/// text again changes nothing.
+pub fn edit(ctx: &mut WriteCtx, me: &User, id: MessageId, text: &str) -> Result<Message, ApiError> {
+    validate_text(text)?;
+    let message = own_plain_message(ctx, me, id, "edit")?;
+    if message.text == text {
+        return Ok(message);
+    }
+    ctx.db().replace_text(id, text, ctx.now)?;
+    updated(ctx, id)
+}
+
+/// Deletes `me`'s message `id`, leaving a tombstone, and tells every member. Deleting it
+/// again changes nothing.
+pub fn delete(ctx: &mut WriteCtx, me: &User, id: MessageId) -> Result<Message, ApiError> {
+    let message = find_member_message(ctx, me, id)?;
+    if message.deleted {
+        return Ok(message);
+    }
+    own_plain_message(ctx, me, id, "delete")?;
+    ctx.db().tombstone(id)?;
+    updated(ctx, id)
+}
+
+/// Adds (or, with `remove`, takes back) `me`'s `emoji` under message `id`, and tells every
+/// member when that changed anything.
+pub fn react(
+    ctx: &mut WriteCtx,
+    me: &User,
+    id: MessageId,
+    emoji: &str,
+    remove: bool,
+) -> Result<Message, ApiError> {
+    validate_reaction(emoji)?;
+    let message = find_member_message(ctx, me, id)?;
+    if message.deleted {
+        return Err(ApiError::invalid(format!("message {id} was deleted")));
+    }
+    if !ctx.db().set_reaction(id, me.id, emoji, !remove)? {
+        return Ok(message);
+    }
+    updated(ctx, id)
+}
+
+/// Message `id`, if it is in a conversation `me` is a member of now.
+fn find_member_message(ctx: &mut WriteCtx, me: &User, id: MessageId) -> Result<Message, ApiError> {
+    let message = ctx
+        .db()
+        .find_message(id)?
+        .ok_or_else(|| ApiError::not_found(format!("no message {id}")))?;
+    ctx.db().require_member(message.conversation_id, me.id)?;
+    Ok(message)
+}
+
+/// Message `id` if `me` may `action` it: their own, text (not a card), not deleted.
+fn own_plain_message(
+    ctx: &mut WriteCtx,
+    me: &User,
+    id: MessageId,
+    action: &str,
+) -> Result<Message, ApiError> {
+    let message = find_member_message(ctx, me, id)?;
+    if message.sender.id != me.id {
+        return Err(ApiError::forbidden(format!(
+            "message {id} is {}'s: you can {action} only your own messages",
+            message.sender.username
+        )));
+    }
+    if message.card.is_some() {
+        return Err(ApiError::invalid(format!(
+            "message {id} is a payment, request or invoice card; cards cannot be edited or deleted"
+        )));
+    }
+    if message.deleted {
+        return Err(ApiError::invalid(format!("message {id} was deleted")));
+    }
+    Ok(message)
+}
+
+/// Reads message `id` back as it is now and tells every member of its conversation.
+fn updated(ctx: &mut WriteCtx, id: MessageId) -> Result<Message, ApiError> {
+    let message = ctx.db().message(id)?;
+    let event = Event::MessageUpdated {
+        message: message.clone(),
+    };
+    ctx.emit_to_members(message.conversation_id, &event)?;
     Ok(message)
 }
 
@@ -178,6 +344,8 @@ pub struct NewMessage<'a> {
     pub text: &'a str,
     /// For a card: what it shows (`cards::reference`).
     pub card: Option<(&'static str, i64)>,
+    /// The message of the same conversation this one answers.
+    pub reply_to: Option<MessageId>,
 }
 
 /// Messages, read back with their sender and card.
@@ -207,8 +375,30 @@ pub trait Messages: Conversations {
         client_id: ClientMsgId,
     ) -> Result<Option<Message>, ApiError>;
 
-    /// The message `id`, its card in its current state.
-    fn message(&self, id: MessageId) -> Result<Message, ApiError>;
+    /// The message `id` as it is now (its card, quote and reactions too), if it exists.
+    fn find_message(&self, id: MessageId) -> Result<Option<Message>, ApiError>;
+
+    /// The message `id` as it is now, which must exist.
+    fn message(&self, id: MessageId) -> Result<Message, ApiError> {
+        self.find_message(id)?
+            .ok_or_else(|| ApiError::not_found(format!("no message {id}")))
+    }
+
+    /// Replaces message `id`'s text, edited at `at` (the search index follows).
+    fn replace_text(&self, id: MessageId, text: &str, at: TimestampMs) -> Result<(), ApiError>;
+
+    /// Empties message `id` and marks it deleted (the search index follows).
+    fn tombstone(&self, id: MessageId) -> Result<(), ApiError>;
+
+    /// Puts (`present`) or takes away `user`'s `emoji` under message `id`; whether that
+    /// changed anything.
+    fn set_reaction(
+        &self,
+        id: MessageId,
+        user: UserId,
+        emoji: &str,
+        present: bool,
+    ) -> Result<bool, ApiError>;
 
     /// Up to `limit` messages of `conversation_id` older than message `before`, newest first.
     fn messages_before(
@@ -261,8 +451,8 @@ impl Messages for Connection {
     fn insert_message(&self, message: &NewMessage, at: TimestampMs) -> Result<MessageId, ApiError> {
         let (card_kind, card_ref) = message.card.unzip();
         self.execute_cached(
-            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, reply_to_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             rusqlite::params![
                 message.conversation_id.0,
                 message.sender.0,
@@ -270,7 +460,8 @@ impl Messages for Connection {
                 message.text,
                 at.0,
                 card_kind,
-                card_ref
+                card_ref,
+                message.reply_to.map(|r| r.0)
             ],
         )?;
         Ok(MessageId(self.last_insert_rowid()))
@@ -318,11 +509,46 @@ impl Messages for Connection {
         found.map(|row| with_card(self, row)).transpose()
     }
 
-    fn message(&self, id: MessageId) -> Result<Message, ApiError> {
+    fn find_message(&self, id: MessageId) -> Result<Option<Message>, ApiError> {
         let sql = format!("{SELECT_MESSAGE} WHERE m.id = ?1");
         let row = self
             .prepare_cached(&sql)?
-            .query_row([id.0], row_with_card_ref)?;
-        with_card(self, row)
+            .query_row([id.0], row_with_card_ref)
+            .optional()?;
+        row.map(|row| with_card(self, row)).transpose()
+    }
+
+    fn replace_text(&self, id: MessageId, text: &str, at: TimestampMs) -> Result<(), ApiError> {
+        self.execute_cached(
+            "UPDATE messages SET text = ?2, edited_at_ms = ?3 WHERE id = ?1",
+            rusqlite::params![id.0, text, at.0],
+        )?;
+        Ok(())
+    }
+
+    fn tombstone(&self, id: MessageId) -> Result<(), ApiError> {
+        self.execute_cached(
+            "UPDATE messages SET text = '', deleted = 1 WHERE id = ?1",
+            [id.0],
+        )?;
+        Ok(())
+    }
+
+    fn set_reaction(
+        &self,
+        id: MessageId,
+        user: UserId,
+        emoji: &str,
+        present: bool,
+    ) -> Result<bool, ApiError> {
+        let sql = match present {
+            true => {
+                "INSERT INTO reactions (message_id, user_id, emoji) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING"
+            }
+            false => "DELETE FROM reactions WHERE message_id = ?1 AND user_id = ?2 AND emoji = ?3",
+        };
+        let changed = self.execute_cached(sql, rusqlite::params![id.0, user.0, emoji])?;
+        Ok(changed == 1)
     }
 }

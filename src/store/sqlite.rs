@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sessions.sql"),
     include_str!("references.sql"),
     include_str!("search.sql"),
+    include_str!("chat.sql"),
 ];
 
 /// The schema version this build writes.
@@ -163,12 +164,17 @@ mod tests {
     fn messages_stored_before_search_existed_are_indexed_by_its_migration() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("quid.db");
-        let conn = create(&path).unwrap();
+        // A store as schema version 6 left it, with a message in it.
+        let conn = connect(&path).unwrap();
+        for (index, migration) in MIGRATIONS[..6].iter().enumerate() {
+            let apply = format!(
+                "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
+                index + 1
+            );
+            conn.execute_batch(&apply).unwrap();
+        }
         conn.execute_batch(
-            "DROP TRIGGER message_words_on_insert;
-             DROP TABLE message_words;
-             PRAGMA user_version = 6;
-             INSERT INTO users (username, password_hash, created_at_ms) VALUES ('alice', '!', 0);
+            "INSERT INTO users (username, password_hash, created_at_ms) VALUES ('alice', '!', 0);
              INSERT INTO conversations (kind, name, created_at_ms) VALUES ('group', 'g', 0);
              INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms)
                  VALUES (1, 1, 'c', 'Hello, world!', 0);",

@@ -75,16 +75,41 @@ impl Executor {
                     })
                 });
             }
+            Effect::EditMessage { message_id, text } => {
+                let body = RequestBody::EditMessage(requests::EditMessage { message_id, text });
+                self.request(body, |_: results::OneMessage| None);
+            }
+            Effect::DeleteMessage(message_id) => {
+                let body = RequestBody::DeleteMessage(requests::DeleteMessage { message_id });
+                self.request(body, |_: results::OneMessage| None);
+            }
+            Effect::React {
+                message_id,
+                emoji,
+                remove,
+            } => {
+                let body = RequestBody::React(requests::React {
+                    message_id,
+                    emoji,
+                    remove,
+                });
+                self.request(body, |_: results::OneMessage| None);
+            }
+            Effect::Copy(text) => copy_to_clipboard(&text),
             Effect::Send {
                 conversation_id,
                 client_id,
                 text,
+                reply_to,
             } => {
                 let session = self.session.clone();
                 let done = self.done.clone();
                 tokio::spawn(async move {
                     let target = Target::Conversation(conversation_id);
-                    if let Err(error) = session.send_message_as(client_id, target, text).await {
+                    if let Err(error) = session
+                        .send_message_as(client_id, target, text, reply_to)
+                        .await
+                    {
                         let _ = done
                             .send(Done::Failed(format!("cannot queue the message: {error}")))
                             .await;
@@ -317,11 +342,23 @@ impl Executor {
     }
 }
 
+/// OSC 52: the terminal puts `text` on the system clipboard (where it allows it).
+fn copy_to_clipboard(text: &str) {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    let mut out = std::io::stdout();
+    let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+    let _ = out.flush();
+}
+
 fn request_name(body: &RequestBody) -> &'static str {
     match body {
         RequestBody::Conversations => "loading conversations",
         RequestBody::History(requests::History { .. }) => "loading history",
         RequestBody::Search(requests::Search { .. }) => "search",
+        RequestBody::EditMessage(requests::EditMessage { .. }) => "editing",
+        RequestBody::DeleteMessage(requests::DeleteMessage { .. }) => "deleting",
+        RequestBody::React(requests::React { .. }) => "reacting",
         RequestBody::OpenDirect(requests::OpenDirect { .. }) => "/dm",
         RequestBody::CreateGroup(requests::CreateGroup { .. }) => "/group",
         RequestBody::Leave(requests::Leave { .. }) => "/leave",

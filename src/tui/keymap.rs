@@ -24,6 +24,7 @@ pub enum Action {
     SelectRequest,
     Wallet,
     Search,
+    SelectMessage,
 }
 
 /// (action, config name, default keys, help text), in the order help shows them.
@@ -95,6 +96,12 @@ const ACTIONS: &[(Action, &str, &[&str], &str)] = &[
         "search",
         &["ctrl-f"],
         "search all chats (also /); Enter opens, then n / N",
+    ),
+    (
+        Action::SelectMessage,
+        "select_message",
+        &["ctrl-s"],
+        "select a message to reply, edit, delete, react, copy",
     ),
     (
         Action::SelectRequest,

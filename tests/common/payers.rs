@@ -91,6 +91,7 @@ async fn say(
         conversation_id,
         client_id: ClientMsgId::random(),
         text,
+        reply_to: None,
     });
     loop {
         match connection.request::<results::Sent>(body.clone()).await {

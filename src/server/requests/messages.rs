@@ -1,7 +1,7 @@
-//! send, history, mark_read.
+//! send, edit_message, delete_message, react, history, mark_read.
 
 use super::{Caller, Handler};
-use crate::protocol::requests::{History, MarkRead, Send};
+use crate::protocol::requests::{DeleteMessage, EditMessage, History, MarkRead, React, Send};
 use crate::protocol::{ApiError, results};
 use crate::server::ServerState;
 use crate::store::messages;
@@ -21,10 +21,11 @@ impl Handler for Send {
             conversation_id,
             client_id,
             text,
+            reply_to,
         } = self;
         let (message, duplicate) = state
             .writer
-            .write(move |ctx| messages::send(ctx, &me, conversation_id, client_id, &text))
+            .write(move |ctx| messages::send(ctx, &me, conversation_id, client_id, &text, reply_to))
             .await?;
         Ok(results::Sent { message, duplicate })
     }
@@ -73,5 +74,58 @@ impl Handler for MarkRead {
             .write(move |ctx| messages::mark_read(ctx, &me, self.conversation_id, self.up_to))
             .await?;
         Ok(results::Empty {})
+    }
+}
+
+impl Handler for EditMessage {
+    type Reply = results::OneMessage;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.clone();
+        crate::protocol::model::validate_text(&self.text)?;
+        let message = state
+            .writer
+            .write(move |ctx| messages::edit(ctx, &me, self.message_id, &self.text))
+            .await?;
+        Ok(results::OneMessage { message })
+    }
+}
+
+impl Handler for DeleteMessage {
+    type Reply = results::OneMessage;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.clone();
+        let message = state
+            .writer
+            .write(move |ctx| messages::delete(ctx, &me, self.message_id))
+            .await?;
+        Ok(results::OneMessage { message })
+    }
+}
+
+impl Handler for React {
+    type Reply = results::OneMessage;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.clone();
+        crate::protocol::model::validate_reaction(&self.emoji)?;
+        let message = state
+            .writer
+            .write(move |ctx| messages::react(ctx, &me, self.message_id, &self.emoji, self.remove))
+            .await?;
+        Ok(results::OneMessage { message })
     }
 }

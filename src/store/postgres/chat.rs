@@ -8,7 +8,7 @@ use crate::protocol::{
 };
 use crate::store::accounts::USER_COLUMNS;
 use crate::store::conversations::{ConversationHead, Conversations, kind_of, not_a_member};
-use crate::store::messages::{Messages, NewMessage, SELECT_MESSAGE};
+use crate::store::messages::{Messages, NewMessage, SELECT_MESSAGE, quote, reactions_from};
 
 impl Conversations for PgTx<'_> {
     fn conversation_head(
@@ -178,6 +178,17 @@ impl PgTx<'_> {
                 .map(|(kind, reference)| crate::store::cards::load(self, &kind, reference))
                 .transpose()?
                 .map(Box::new),
+            edited_at: row.get::<_, Option<i64>>(11).map(TimestampMs),
+            deleted: row.get::<_, i32>(12) != 0,
+            reply_to: row.get::<_, Option<i64>>(13).map(|id| {
+                quote(
+                    MessageId(id),
+                    user(row, 14),
+                    row.get(18),
+                    row.get::<_, i32>(19) != 0,
+                )
+            }),
+            reactions: reactions_from(row.get(20)),
         })
     }
 }
@@ -202,8 +213,8 @@ impl Messages for PgTx<'_> {
         self.hold_conversation(message.conversation_id)?;
         let (card_kind, card_ref) = message.card.unzip();
         let row = self.tx().query_one(
-            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, words)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::tsvector) RETURNING id",
+            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, words, reply_to_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::tsvector, $9) RETURNING id",
             &[
                 &message.conversation_id.0,
                 &message.sender.0,
@@ -213,6 +224,7 @@ impl Messages for PgTx<'_> {
                 &card_kind,
                 &card_ref,
                 &super::search::words_vector(message.text),
+                &message.reply_to.map(|r| r.0),
             ],
         )?;
         Ok(MessageId(row.get(0)))
@@ -256,9 +268,43 @@ impl Messages for PgTx<'_> {
         row.map(|row| self.message_from(&row)).transpose()
     }
 
-    fn message(&self, id: MessageId) -> Result<Message, ApiError> {
+    fn find_message(&self, id: MessageId) -> Result<Option<Message>, ApiError> {
         let sql = format!("{SELECT_MESSAGE} WHERE m.id = $1");
-        let row = self.tx().query_one(&sql, &[&id.0])?;
-        self.message_from(&row)
+        let row = self.tx().query_opt(&sql, &[&id.0])?;
+        row.map(|row| self.message_from(&row)).transpose()
+    }
+
+    fn replace_text(&self, id: MessageId, text: &str, at: TimestampMs) -> Result<(), ApiError> {
+        self.tx().execute(
+            "UPDATE messages SET text = $2, edited_at_ms = $3, words = $4::text::tsvector
+             WHERE id = $1",
+            &[&id.0, &text, &at.0, &super::search::words_vector(text)],
+        )?;
+        Ok(())
+    }
+
+    fn tombstone(&self, id: MessageId) -> Result<(), ApiError> {
+        self.tx().execute(
+            "UPDATE messages SET text = '', deleted = 1, words = '' WHERE id = $1",
+            &[&id.0],
+        )?;
+        Ok(())
+    }
+
+    fn set_reaction(
+        &self,
+        id: MessageId,
+        user: UserId,
+        emoji: &str,
+        present: bool,
+    ) -> Result<bool, ApiError> {
+        let sql = match present {
+            true => {
+                "INSERT INTO reactions (message_id, user_id, emoji) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING"
+            }
+            false => "DELETE FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3",
+        };
+        Ok(self.tx().execute(sql, &[&id.0, &user.0, &emoji])? == 1)
     }
 }

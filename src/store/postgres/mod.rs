@@ -332,7 +332,11 @@ impl From<postgres::Error> for ApiError {
 }
 
 /// Migrations, in order; the `quid_schema` table records how many a database has had.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("search.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("search.sql"),
+    include_str!("chat.sql"),
+];
 
 /// The advisory lock keys of conversations: the id with this bit set, apart from every other
 /// lock quid takes.

@@ -73,7 +73,20 @@ pub enum Effect {
         conversation_id: ConversationId,
         client_id: ClientMsgId,
         text: String,
+        reply_to: Option<MessageId>,
     },
+    EditMessage {
+        message_id: MessageId,
+        text: String,
+    },
+    DeleteMessage(MessageId),
+    React {
+        message_id: MessageId,
+        emoji: String,
+        remove: bool,
+    },
+    /// Puts text on the clipboard (OSC 52): only ever on the user's own action.
+    Copy(String),
     MarkRead {
         conversation_id: ConversationId,
         up_to: MessageId,

@@ -1,9 +1,10 @@
 //! Keys and the mouse: actions from the keymap first, then text editing in the composer.
 
 use super::commands::{self, Command};
+use super::selection::Draft;
 use super::timeline::Entry;
 use super::{App, Effect, Notice, Overlay, TYPING_SEND_EVERY, WHEEL_LINES, modal};
-use crate::protocol::{ClientMsgId, TimestampMs};
+use crate::protocol::ClientMsgId;
 use crate::tui::keymap::Action;
 use crate::tui::layout;
 use crossterm::event::{
@@ -39,7 +40,7 @@ impl App {
             self.on_search_key(key, effects);
             return;
         }
-        if self.on_found_key(key, effects) {
+        if self.selecting && self.on_selection_key(key, effects) {
             return;
         }
         if self.picked.is_some() && self.on_request_key(key, effects) {
@@ -81,7 +82,11 @@ impl App {
         match action {
             Action::Quit => effects.push(Effect::Quit),
             Action::Help => self.overlay = Some(Overlay::Help),
-            Action::Dismiss => self.notice = None,
+            Action::Dismiss => {
+                if !self.cancel_draft() {
+                    self.notice = None;
+                }
+            }
             Action::NextConversation => self.select_relative(1, effects),
             Action::PrevConversation => self.select_relative(-1, effects),
             Action::ScrollUp => self.scroll_up(self.page_lines(), effects),
@@ -96,6 +101,7 @@ impl App {
             Action::SelectRequest => self.select_next_request(),
             Action::Wallet => self.open_wallet(effects),
             Action::Search => self.open_search(false),
+            Action::SelectMessage => self.start_selecting(effects),
         }
     }
 
@@ -187,7 +193,7 @@ impl App {
         self.select(id, effects);
     }
 
-    fn scroll_up(&mut self, lines: usize, effects: &mut Vec<Effect>) {
+    pub(super) fn scroll_up(&mut self, lines: usize, effects: &mut Vec<Effect>) {
         let page = self.page_lines();
         let Some(id) = self.selected else { return };
         let Some(timeline) = self.timelines.get(&id) else {
@@ -265,16 +271,22 @@ impl App {
             self.error("no conversation selected: /dm USER starts one");
             return;
         };
-        let client_id = ClientMsgId::random();
-        let entry = Entry {
-            id: None,
-            client_id,
-            sender: self.my_name().to_owned(),
-            text: crate::untrusted::inert(&body),
-            sent_at: TimestampMs(TimestampMs::now().0),
-            mine: true,
-            card: None,
+        if let Some(Draft::Edit(message_id)) = self.draft {
+            effects.push(Effect::EditMessage {
+                message_id,
+                text: body,
+            });
+            self.draft = None;
+            self.composer = new_composer();
+            self.notice = None;
+            return;
+        }
+        let reply = match self.draft.take() {
+            Some(Draft::Reply(quote)) => Some(quote),
+            _ => None,
         };
+        let client_id = ClientMsgId::random();
+        let entry = Entry::queued(client_id, self.my_name(), &body, reply.clone());
         let timeline = self.timelines.entry(conversation_id).or_default();
         timeline.add_queued(entry);
         timeline.scroll = 0;
@@ -282,6 +294,7 @@ impl App {
             conversation_id,
             client_id,
             text: body,
+            reply_to: reply.map(|quote| quote.id),
         });
         self.remember_sent(&text);
         self.composer = new_composer();

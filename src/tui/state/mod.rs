@@ -9,6 +9,7 @@ pub mod modal;
 mod money;
 mod network;
 pub mod search;
+pub mod selection;
 pub mod timeline;
 pub mod wallet;
 
@@ -143,8 +144,14 @@ pub struct App {
     pub search: Option<search::SearchBar>,
     /// The found messages after a jump to one: n / N go through them.
     pub found: Option<search::Found>,
-    /// The message jumped to, highlighted until another key is pressed.
+    /// The selected message (selection mode, or a jump from search), highlighted.
     pub focus: Option<(ConversationId, MessageId)>,
+    /// Selection mode: keys act on the focused message.
+    pub selecting: bool,
+    /// A selection key waiting for its second key (a reaction's digit, a delete's `d`).
+    pub pending: Option<selection::Pending>,
+    /// A reply or an edit being written in the composer.
+    pub draft: Option<selection::Draft>,
     /// The clock's time at the last tick: "today" for the wallet's chart.
     pub wall: TimestampMs,
     recall: Vec<String>,
@@ -184,6 +191,9 @@ impl App {
             search: None,
             found: None,
             focus: None,
+            selecting: false,
+            pending: None,
+            draft: None,
             wall: TimestampMs(0),
             recall: Vec::new(),
             recall_position: None,

@@ -61,6 +61,12 @@ impl App {
     fn on_event(&mut self, event: Event, effects: &mut Vec<Effect>) {
         match event {
             Event::Message { message } => self.on_message(&message, effects),
+            Event::MessageUpdated { message } => {
+                let entry = Entry::from_message(&message, self.my_name());
+                if let Some(timeline) = self.timelines.get_mut(&message.conversation_id) {
+                    timeline.update(entry);
+                }
+            }
             Event::Joined { conversation } => self.upsert(&conversation),
             Event::MemberJoined {
                 conversation_id,

@@ -1,6 +1,6 @@
 //! Search in the TUI: the bar (Ctrl+F, or `/` in an empty composer) with its results over the
-//! message pane, the jump to a found message (its history loaded until it is there), and
-//! n / N through the found messages once one is open.
+//! message pane, the jump to a found message (its history loaded until it is there, and
+//! selected: see selection.rs), and n / N through the found messages from there.
 
 use super::{App, Effect, Notice};
 use crate::protocol::{ConversationId, MessageId, TimestampMs, results};
@@ -36,7 +36,7 @@ pub struct Hit {
     pub snippet: Vec<(String, bool)>,
 }
 
-/// The found messages after a jump: n / N move through them.
+/// The found messages after a jump: n / N move through them in selection mode.
 pub struct Found {
     pub hits: Vec<Hit>,
     pub at: usize,
@@ -197,36 +197,18 @@ impl App {
             at: bar.cursor,
             hits: bar.hits,
         });
+        self.selecting = true;
         self.show_found(effects);
     }
 
-    /// Keys while moving through found messages: n / N. False: not ours (and the found
-    /// messages are put away, as the user went on to something else).
-    pub(super) fn on_found_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) -> bool {
+    /// n / N in selection mode after a jump: the next or previous found message.
+    pub(super) fn step_found(&mut self, step: isize, effects: &mut Vec<Effect>) {
         let Some(found) = self.found.as_mut() else {
-            return false;
+            return;
         };
-        let count = found.hits.len();
-        let step = match (key.code, key.modifiers - KeyModifiers::SHIFT) {
-            (KeyCode::Char('n'), KeyModifiers::NONE) => 1,
-            (KeyCode::Char('N'), KeyModifiers::NONE) => count - 1,
-            (KeyCode::Esc, _) => {
-                self.leave_found();
-                return true;
-            }
-            _ => {
-                self.leave_found();
-                return false;
-            }
-        };
-        found.at = (found.at + step) % count;
+        let count = found.hits.len() as isize;
+        found.at = (found.at as isize + step).rem_euclid(count.max(1)) as usize;
         self.show_found(effects);
-        true
-    }
-
-    fn leave_found(&mut self) {
-        self.found = None;
-        self.focus = None;
     }
 
     /// Opens the found message's conversation and brings the message into view.

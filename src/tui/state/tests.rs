@@ -43,6 +43,10 @@ pub(crate) fn message(id: i64, conversation: i64, from: &User, text: &str, at: i
         text: text.into(),
         sent_at: TimestampMs(at),
         card: None,
+        reply_to: None,
+        edited_at: None,
+        deleted: false,
+        reactions: Vec::new(),
     }
 }
 
@@ -146,6 +150,7 @@ fn sending_shows_the_message_queued_then_sent_then_read() {
             conversation_id,
             client_id,
             text,
+            reply_to: None,
         },
     ] = effects.as_slice()
     else {
@@ -558,6 +563,7 @@ fn the_mouse_wheel_scrolls_the_pane_and_a_click_selects_a_conversation() {
 
 pub(crate) mod money;
 pub(crate) mod search;
+pub(crate) mod selection;
 
 #[test]
 fn replayed_history_rings_no_bell_and_asks_no_balance_but_live_news_does() {

@@ -2,6 +2,7 @@
 //! the ones still queued in the outbox. Only text made inert enters here.
 
 use crate::money::Money;
+use crate::protocol::model::Quote;
 use crate::protocol::payments::{
     Card, Invoice, InvoiceId, InvoiceStatus, PaymentRequest, PaymentRequestId, RequestStatus,
 };
@@ -131,6 +132,33 @@ pub struct Entry {
     pub sent_at: TimestampMs,
     pub mine: bool,
     pub card: Option<CardView>,
+    /// The message this one answers.
+    pub reply: Option<QuoteView>,
+    pub edited: bool,
+    /// A tombstone: "message deleted".
+    pub deleted: bool,
+    /// (emoji, who reacted with it), in the server's order; all inert.
+    pub reactions: Vec<(String, Vec<String>)>,
+}
+
+/// The one-line quote a reply shows of the message it answers; inert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuoteView {
+    pub id: MessageId,
+    pub sender: String,
+    pub text: String,
+    pub deleted: bool,
+}
+
+impl QuoteView {
+    pub fn from_quote(quote: &Quote) -> QuoteView {
+        QuoteView {
+            id: quote.id,
+            sender: inert_line(&quote.sender.username),
+            text: inert_line(&quote.text),
+            deleted: quote.deleted,
+        }
+    }
 }
 
 impl Entry {
@@ -143,7 +171,50 @@ impl Entry {
             sent_at: message.sent_at,
             mine: message.sender.username == me,
             card: message.card.as_deref().map(CardView::from_card),
+            reply: message.reply_to.as_deref().map(QuoteView::from_quote),
+            edited: message.edited_at.is_some(),
+            deleted: message.deleted,
+            reactions: message
+                .reactions
+                .iter()
+                .map(|r| {
+                    let users = r.users.iter().map(|u| inert_line(&u.username)).collect();
+                    (inert_line(&r.emoji), users)
+                })
+                .collect(),
         }
+    }
+
+    /// A message written here, before the server has it.
+    pub fn queued(
+        client_id: ClientMsgId,
+        sender: &str,
+        text: &str,
+        reply: Option<QuoteView>,
+    ) -> Entry {
+        Entry {
+            id: None,
+            client_id,
+            sender: sender.to_owned(),
+            text: inert(text),
+            sent_at: TimestampMs::now(),
+            mine: true,
+            card: None,
+            reply,
+            edited: false,
+            deleted: false,
+            reactions: Vec::new(),
+        }
+    }
+
+    /// This entry as a quote, for a reply to it.
+    pub fn quote(&self) -> Option<QuoteView> {
+        Some(QuoteView {
+            id: self.id?,
+            sender: self.sender.clone(),
+            text: self.text.replace('\n', " "),
+            deleted: self.deleted,
+        })
     }
 
     /// The request or invoice this entry's card shows, if it is one.
@@ -245,6 +316,38 @@ impl Timeline {
             (Some(id), Some(read)) if id <= read => Delivery::Read,
             _ => Delivery::Sent,
         }
+    }
+
+    /// Replaces a held message with its new state (edited, deleted, reacted to); false when
+    /// this timeline does not hold it.
+    pub fn update(&mut self, entry: Entry) -> bool {
+        let confirmed = self.confirmed_len();
+        match self.entries[..confirmed].binary_search_by_key(&entry.id, |e| e.id) {
+            Ok(at) => {
+                self.entries[at] = entry;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The held message `id`, if any.
+    pub fn find(&self, id: MessageId) -> Option<&Entry> {
+        let confirmed = self.confirmed_len();
+        let at = self.entries[..confirmed]
+            .binary_search_by_key(&Some(id), |e| e.id)
+            .ok()?;
+        self.entries.get(at)
+    }
+
+    /// The confirmed message `step` places from `id` (negative: older), if held.
+    pub fn neighbour(&self, id: MessageId, step: isize) -> Option<MessageId> {
+        let confirmed = self.confirmed_len();
+        let at = self.entries[..confirmed]
+            .binary_search_by_key(&Some(id), |e| e.id)
+            .ok()?;
+        let next = at.checked_add_signed(step).filter(|&n| n < confirmed)?;
+        self.entries[next].id
     }
 
     /// Puts a request's new state on its card; false when no card here shows it.
@@ -354,6 +457,10 @@ mod tests {
             sent_at: TimestampMs(0),
             mine: true,
             card: None,
+            reply: None,
+            edited: false,
+            deleted: false,
+            reactions: Vec::new(),
         }
     }
 

@@ -21,13 +21,15 @@ pub fn draw(frame: &mut Frame, screen: Rect, keymap: &Keymap, theme: &Theme) {
     for (keys, help) in &rows {
         lines.push(row(keys, help, key_width, theme));
     }
-    lines.push(Line::raw(""));
+    // Room for a line per command, a blank line and the heading, inside the border?
+    let detailed = lines.len() + COMMANDS.len() + 4 <= usize::from(screen.height);
+    if detailed {
+        lines.push(Line::raw(""));
+    }
     lines.push(Line::styled(
         "Commands (type in the composer)",
         theme.accent,
     ));
-    // Room for a line per command and the closing lines, inside the border?
-    let detailed = lines.len() + COMMANDS.len() + 2 <= usize::from(screen.height);
     if detailed {
         for (usage, help) in COMMANDS {
             lines.push(row(usage, help, key_width, theme));

@@ -2,6 +2,7 @@
 //! pane (plus the scroll offset) is full, so drawing costs what is visible, not the history.
 
 use super::cards::card_lines;
+use super::sidebar::truncate;
 use crate::protocol::MessageId;
 use crate::tui::state::timeline::{Delivery, Entry, Pick, Timeline};
 use crate::tui::text::{width, wrap};
@@ -34,6 +35,8 @@ enum Look {
     Text,
     Card,
     Picked,
+    /// A quote, a tombstone, reactions: said quietly.
+    Quiet,
 }
 
 /// One screen row of the pane.
@@ -77,6 +80,24 @@ impl Pane<'_> {
         if entry.id.is_some() && entry.id == timeline.new_marker {
             rows.push(Row::NewMarker);
         }
+        let focused = entry.id.is_some() && entry.id == self.focus;
+        if let Some(quote) = &entry.reply {
+            let quoted = match quote.deleted {
+                true => "message deleted".to_owned(),
+                false => quote.text.clone(),
+            };
+            let line = truncate(
+                &format!("↳ {}: {quoted}", quote.sender),
+                self.width.saturating_sub(TIME_COLUMNS),
+            );
+            rows.push(Row::Text {
+                time: Some(String::new()),
+                sender: None,
+                text: line,
+                mark: None,
+                look: if focused { Look::Picked } else { Look::Quiet },
+            });
+        }
         let (paragraphs, look) = match &entry.card {
             Some(card) => {
                 let picked = entry.pick().is_some() && entry.pick() == self.picked;
@@ -85,11 +106,11 @@ impl Pane<'_> {
                     if picked { Look::Picked } else { Look::Card },
                 )
             }
-            None if entry.id.is_some() && entry.id == self.focus => {
-                (vec![entry.text.clone()], Look::Picked)
-            }
+            None if entry.deleted => (vec!["message deleted".to_owned()], Look::Quiet),
+            None if entry.edited => (vec![format!("{} (edited)", entry.text)], Look::Text),
             None => (vec![entry.text.clone()], Look::Text),
         };
+        let look = if focused { Look::Picked } else { look };
         let reserve = TIME_COLUMNS + if entry.mine { MARK_COLUMNS } else { 0 };
         let name_prefix = format!("{}:", entry.sender);
         let mut lines = Vec::new();
@@ -115,6 +136,15 @@ impl Pane<'_> {
                 mark: (n == last && entry.mine && entry.card.is_none())
                     .then(|| timeline.delivery(entry)),
                 look,
+            });
+        }
+        if !entry.reactions.is_empty() {
+            rows.push(Row::Text {
+                time: Some(String::new()),
+                sender: None,
+                text: reactions_line(entry, focused),
+                mark: None,
+                look: Look::Quiet,
             });
         }
         rows
@@ -192,6 +222,19 @@ impl Pane<'_> {
     }
 }
 
+/// "👍 2  ❤️ 1" under a message; with who reacted when it is selected.
+fn reactions_line(entry: &Entry, focused: bool) -> String {
+    let parts: Vec<String> = entry
+        .reactions
+        .iter()
+        .map(|(emoji, users)| match focused {
+            true => format!("{emoji} {}", users.join(", ")),
+            false => format!("{emoji} {}", users.len()),
+        })
+        .collect();
+    parts.join("  ")
+}
+
 fn top_row(timeline: &Timeline) -> Row {
     if timeline.loading {
         Row::Top("loading older messages…")
@@ -229,6 +272,7 @@ fn render_row<'a>(row: &'a Row, pane_width: usize, theme: &Theme) -> Line<'a> {
                 Look::Text => theme.text,
                 Look::Card => theme.accent,
                 Look::Picked => theme.selected,
+                Look::Quiet => theme.dim,
             };
             spans.push(Span::styled(text.as_str(), style));
             if let Some(mark) = mark {

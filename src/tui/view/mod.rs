@@ -133,9 +133,17 @@ fn draw_empty(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn draw_composer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let title = match app.selected_entry() {
-        Some(entry) => format!(" to {} ", entry.label()),
-        None => " no conversation ".to_owned(),
+    use super::state::selection::Draft;
+    let title = match (&app.draft, app.selected_entry()) {
+        (Some(Draft::Reply(quote)), _) => sidebar::truncate(
+            &format!(" reply to {}: {} · Esc cancels ", quote.sender, quote.text),
+            usize::from(area.width).saturating_sub(2),
+        ),
+        (Some(Draft::Edit(_)), _) => {
+            " editing your message · Enter saves · Esc cancels ".to_owned()
+        }
+        (None, Some(entry)) => format!(" to {} ", entry.label()),
+        (None, None) => " no conversation ".to_owned(),
     };
     let block = Block::new()
         .borders(Borders::TOP | Borders::BOTTOM)

@@ -315,3 +315,49 @@ fn a_message_jumped_to_from_search_is_highlighted() {
     app.focus = Some((ConversationId(1), MessageId(1)));
     assert_eq!(row_style(&app).bg, theme.selected.bg);
 }
+
+#[test]
+fn a_reply_an_edit_a_tombstone_and_reactions_80x24() {
+    let mut app = connected_app(80, 24);
+    let (alice, bob) = (user(1, "alice"), user(2, "bob"));
+    let mut edited = message(3, 1, &alice, "sure, 11:00 at the usual place", DAY_TWO);
+    edited.edited_at = Some(crate::protocol::TimestampMs(DAY_TWO + 60_000));
+    edited.reactions = vec![
+        crate::protocol::model::Reaction {
+            emoji: "👍".into(),
+            users: vec![bob.clone()],
+        },
+        crate::protocol::model::Reaction {
+            emoji: "🎉".into(),
+            users: vec![alice.clone(), bob.clone()],
+        },
+    ];
+    let mut reply = message(4, 1, &bob, "perfect, see you there", DAY_TWO + 120_000);
+    reply.reply_to = Some(Box::new(crate::protocol::model::Quote {
+        id: MessageId(3),
+        sender: alice.clone(),
+        text: "sure, 11:00 at the usual place".into(),
+        deleted: false,
+    }));
+    let mut deleted = message(5, 1, &bob, "", DAY_TWO + 180_000);
+    deleted.deleted = true;
+    for (seq, event) in [
+        Event::MessageUpdated { message: edited },
+        Event::Message { message: reply },
+        Event::Message { message: deleted },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        app.update(Msg::Session(SessionEvent::Event {
+            seq: Seq(20 + seq as i64),
+            event,
+        }));
+    }
+    insta::assert_snapshot!(render(&app).backend());
+    // Selected, a message says who reacted.
+    app.update(ctrl('s'));
+    app.update(key(KeyCode::Char('k')));
+    app.update(key(KeyCode::Char('k')));
+    insta::assert_snapshot!("selected_reactions_name_who", render(&app).backend());
+}
