@@ -142,11 +142,11 @@ fn search_from_the_command_line_finds_filters_and_points_at_a_bad_query() {
     let text = ok(quid(&config, &["search", "lunch"], ""));
     assert_eq!(text.lines().count(), 3, "{text}");
     assert!(
-        text.contains("@bob  [") && text.contains("] alice: Lunch next week?"),
+        text.contains("@bob  [") && text.contains(" alice: Lunch next week?"),
         "{text}"
     );
     assert!(
-        text.contains("#team  [") && text.contains("] bob: team lunch on friday"),
+        text.contains("#team  [") && text.contains(" bob: team lunch on friday"),
         "{text}"
     );
 
@@ -182,6 +182,65 @@ fn search_from_the_command_line_finds_filters_and_points_at_a_bad_query() {
     );
     let error = failed(quid(&config, &["search", "lunch", "--from", "nobody"], ""));
     assert!(error.contains("not_found"), "{error}");
+}
+
+#[test]
+fn replies_edits_deletes_and_reactions_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
+    let config = write_config(dir.path(), server.addr.port());
+    ok(quid(
+        &config,
+        &["register", "--password-stdin"],
+        "alice's password\n",
+    ));
+    ok(quid(
+        &config,
+        &as_bob(&["register", "--password-stdin"]),
+        "bob's password\n",
+    ));
+    ok(quid(&config, &["send", "@bob", "lunch at noon?"], ""));
+    let shown = ok(quid(&config, &as_bob(&["history", "@alice"]), ""));
+    let id = shown
+        .split_whitespace()
+        .find(|w| w.starts_with('#'))
+        .expect("history shows message ids")
+        .to_owned();
+
+    ok(quid(
+        &config,
+        &as_bob(&["send", "@alice", "yes!", "--reply-to", &id]),
+        "",
+    ));
+    ok(quid(&config, &["edit", &id, "lunch at one?"], ""));
+    ok(quid(&config, &as_bob(&["react", &id, "👍"]), ""));
+    let shown = ok(quid(&config, &["history", "@bob"], ""));
+    assert!(
+        shown.contains(&format!("{id} alice: lunch at one? (edited)")),
+        "{shown}"
+    );
+    assert!(shown.contains("\n  👍 bob"), "{shown}");
+    assert!(
+        shown.contains(&format!("  ↳ {id} alice: lunch at one?\n")),
+        "{shown}"
+    );
+
+    let error = failed(quid(&config, &as_bob(&["edit", &id, "mine"]), ""));
+    assert!(
+        error.contains("only your own messages") && error.contains("forbidden"),
+        "{error}"
+    );
+    let error = failed(quid(&config, &["react", &id, "not an emoji"], ""));
+    assert!(error.contains("invalid_argument"), "{error}");
+    let error = failed(quid(&config, &["delete", "forty-one"], ""));
+    assert!(error.contains("not a message id"), "{error}");
+    let deleted = ok(quid(&config, &["delete", &id], ""));
+    assert!(deleted.contains("(message deleted)"), "{deleted}");
+    let shown = ok(quid(&config, &as_bob(&["history", "@alice"]), ""));
+    assert!(
+        shown.contains("  ↳ ") && shown.contains(": (message deleted)\n"),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -81,7 +81,7 @@ fn demo_answers_sells_a_coffee_refunds_it_and_quits_cleanly() {
 }
 
 #[test]
-fn demo_search_finds_a_word_in_another_conversation_and_opens_it() {
+fn demo_search_finds_a_word_in_another_conversation_opens_it_and_replies_to_it() {
     if tmux_missing() {
         return;
     }
@@ -104,6 +104,19 @@ fn demo_search_finds_a_word_in_another_conversation_and_opens_it() {
         header(s).contains("#general") && s.contains("carol: yes, and the new coffee machine")
     });
     assert!(!screen.contains("1 found"), "{screen}");
+
+    // The found message is selected: r answers it, quoted.
+    tmux.keys(&["r"]);
+    tmux.wait_for("the reply's quote over the composer", |s| {
+        s.contains("reply to carol: yes, and the new coffee machine")
+    });
+    tmux.keys(&["great news", "Enter"]);
+    let screen = tmux.wait_for("the reply under its quote", |s| {
+        s.contains("↳ carol: yes, and the new coffee machine") && s.contains("alice: great news")
+    });
+    let lines: Vec<&str> = screen.lines().collect();
+    let quote = lines.iter().position(|l| l.contains("↳ carol:")).unwrap();
+    assert!(lines[quote + 1].contains("alice: great news"), "{screen}");
     tmux.keys(&["C-q"]);
     tmux.wait_for("quid to exit", |s| s.contains("quid-exited-0"));
 }

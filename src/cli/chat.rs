@@ -3,7 +3,7 @@
 use crate::config::Profile;
 use crate::protocol::payments::Card;
 use crate::protocol::requests;
-use crate::protocol::{ConversationKind, Message, RequestBody, results};
+use crate::protocol::{ClientMsgId, ConversationKind, Message, MessageId, RequestBody, results};
 use crate::session::backoff::Backoff;
 use crate::session::connection::{ConnectError, Connection};
 use crate::session::target::Target;
@@ -54,7 +54,12 @@ fn parse_target(text: &str) -> anyhow::Result<Target> {
 
 /// Queues the message in the profile's outbox and waits until the server has it. Messages
 /// queued earlier (while offline) go first.
-pub async fn send(profile: &Profile, target: &str, text: &str) -> anyhow::Result<ExitCode> {
+pub async fn send(
+    profile: &Profile,
+    target: &str,
+    text: &str,
+    reply_to: Option<MessageId>,
+) -> anyhow::Result<ExitCode> {
     let target = parse_target(target)?;
     crate::protocol::model::validate_text(text).map_err(|e| anyhow!(e.message))?;
     let config = SessionConfig {
@@ -67,7 +72,12 @@ pub async fn send(profile: &Profile, target: &str, text: &str) -> anyhow::Result
     };
     let (session, mut events) = Session::start(config)?;
     let client_id = session
-        .send_message(target.clone(), text.to_owned())
+        .send_message_as(
+            ClientMsgId::random(),
+            target.clone(),
+            text.to_owned(),
+            reply_to,
+        )
         .await?;
     let queued =
         "the message stays in the outbox and is sent, once, the next time this profile connects";
@@ -156,13 +166,55 @@ pub async fn history(profile: &Profile, target: &str, shown: Shown) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-/// `[2026-11-25 19:31] alice: text`, continuation lines indented under the text.
+/// Edits, deletes or reacts (`body`), and prints the message as it is afterwards.
+pub async fn change(profile: &Profile, body: RequestBody) -> anyhow::Result<ExitCode> {
+    let connection = connect(profile).await?;
+    let changed: results::OneMessage = connection.request(body).await?;
+    println!("{}", format_message(&changed.message));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `[2026-11-25 19:31] #41 alice: text (edited)`, continuation lines indented under the
+/// text; a reply's quote above, reactions below.
 fn format_message(message: &Message) -> String {
-    let text = match message.card.as_deref() {
+    let inert = crate::untrusted::inert;
+    let mut text = match message.card.as_deref() {
         Some(card) => describe_card(card),
-        None => crate::untrusted::inert(&message.text),
+        None if message.deleted => "(message deleted)".to_owned(),
+        None => inert(&message.text),
     };
-    format_message_with(message, text)
+    if message.edited_at.is_some() && !message.deleted {
+        text.push_str(" (edited)");
+    }
+    let mut shown = format_message_with(message, text);
+    if let Some(quote) = message.reply_to.as_deref() {
+        let quoted = match quote.deleted {
+            true => "(message deleted)".to_owned(),
+            false => crate::untrusted::inert_line(&quote.text),
+        };
+        let line = format!(
+            "  ↳ #{} {}: {quoted}",
+            quote.id,
+            crate::untrusted::inert_line(&quote.sender.username)
+        );
+        shown = format!("{line}\n{shown}");
+    }
+    if !message.reactions.is_empty() {
+        let reactions: Vec<String> = message
+            .reactions
+            .iter()
+            .map(|r| {
+                let names: Vec<&str> = r.users.iter().map(|u| u.username.as_str()).collect();
+                format!(
+                    "{} {}",
+                    crate::untrusted::inert_line(&r.emoji),
+                    names.join(", ")
+                )
+            })
+            .collect();
+        shown.push_str(&format!("\n  {}", reactions.join("  ")));
+    }
+    shown
 }
 
 /// As `format_message`, with `text` (already inert) in place of the message's.
@@ -174,7 +226,7 @@ pub(super) fn format_message_with(message: &Message, text: String) -> String {
                 .to_string()
         })
         .unwrap_or_else(|| "????-??-?? ??:??".into());
-    let prefix = format!("[{when}] {}: ", message.sender.username);
+    let prefix = format!("[{when}] #{} {}: ", message.id, message.sender.username);
     let indent = " ".repeat(prefix.chars().count());
     format!("{prefix}{}", text.replace('\n', &format!("\n{indent}")))
 }

@@ -13,6 +13,7 @@ mod serve;
 mod sessions;
 
 use crate::config::{self, Profile};
+use crate::protocol::{MessageId, RequestBody, requests};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -78,6 +79,28 @@ enum Command {
         /// @user for a direct conversation, #group for a group
         target: String,
         text: String,
+        /// Answer this message (its id, as `quid history` shows it: #41)
+        #[arg(long, value_name = "ID", value_parser = message_id)]
+        reply_to: Option<MessageId>,
+    },
+    /// Replace the text of one of your messages
+    Edit {
+        #[arg(value_parser = message_id)]
+        id: MessageId,
+        text: String,
+    },
+    /// Delete one of your messages for everyone (a tombstone stays)
+    Delete {
+        #[arg(value_parser = message_id)]
+        id: MessageId,
+    },
+    /// Put an emoji under a message (or take yours back with --remove)
+    React {
+        #[arg(value_parser = message_id)]
+        id: MessageId,
+        emoji: String,
+        #[arg(long)]
+        remove: bool,
     },
     /// Show the newest messages of a conversation
     History {
@@ -326,8 +349,29 @@ impl Cli {
                 }
                 _ => sessions::list(&self.client_profile()?, *json).await,
             },
-            Command::Send { target, text } => {
-                chat::send(&self.client_profile()?, target, text).await
+            Command::Send {
+                target,
+                text,
+                reply_to,
+            } => chat::send(&self.client_profile()?, target, text, *reply_to).await,
+            Command::Edit { id, text } => {
+                let body = RequestBody::EditMessage(requests::EditMessage {
+                    message_id: *id,
+                    text: text.clone(),
+                });
+                chat::change(&self.client_profile()?, body).await
+            }
+            Command::Delete { id } => {
+                let body = RequestBody::DeleteMessage(requests::DeleteMessage { message_id: *id });
+                chat::change(&self.client_profile()?, body).await
+            }
+            Command::React { id, emoji, remove } => {
+                let body = RequestBody::React(requests::React {
+                    message_id: *id,
+                    emoji: emoji.clone(),
+                    remove: *remove,
+                });
+                chat::change(&self.client_profile()?, body).await
             }
             Command::History {
                 target,
@@ -410,4 +454,14 @@ impl Cli {
         }
         Ok(config::load_profile(&path, self.profile.as_deref())?)
     }
+}
+
+/// A message id as `quid history` prints it: `41` or `#41`.
+fn message_id(text: &str) -> Result<MessageId, String> {
+    text.trim_start_matches('#')
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(MessageId)
+        .ok_or_else(|| format!("{text:?} is not a message id; `quid history` shows them as #41"))
 }
