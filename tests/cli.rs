@@ -96,8 +96,18 @@ fn two_profiles_hold_a_conversation() {
 
     ok(quid(&config, &["group", "create", "team", "@bob"], ""));
     ok(quid(&config, &as_bob(&["send", "#team", "hi team"]), ""));
+    ok(quid(
+        &config,
+        &as_bob(&["send", "#team", "@alice: standup?"]),
+        "",
+    ));
+    ok(quid(&config, &["mute", "#team"], ""));
     let list = ok(quid(&config, &["conversations"], ""));
-    assert!(list.starts_with("#team  2 members  1 unread"), "{list}");
+    assert!(
+        list.starts_with("#team  2 members  2 unread (1 mention you)  muted"),
+        "{list}"
+    );
+    ok(quid(&config, &["mute", "#team", "--off"], ""));
 
     ok(quid(&config, &["logout"], ""));
     let error = failed(quid(&config, &["history", "@bob"], ""));

@@ -257,7 +257,81 @@ async fn reactions_are_added_taken_back_and_refused_to_outsiders(db: TestDb) {
     server.stop().await;
 }
 
+async fn mentions_are_counted_for_the_mentioned_and_mute_is_kept(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let alice_token = register(&server.url(), "alice").await;
+    let alice = connect(&server.url(), &alice_token).await;
+    let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
+    let carol = connect(&server.url(), &register(&server.url(), "carol").await).await;
+    register(&server.url(), "dave").await;
+    let created: results::OneConversation = alice
+        .request(RequestBody::CreateGroup(requests::CreateGroup {
+            name: "team".into(),
+            members: vec!["bob".into(), "carol".into()],
+        }))
+        .await
+        .unwrap();
+    let team = created.conversation.id;
+    let look = send(&bob, team, "@alice look at this, @alice").await;
+    send(&bob, team, "hi all, mail bob@example.com or @dave").await;
+    let counts = |list: &results::Conversations| {
+        let c = &list.conversations[0];
+        (c.unread, c.unread_mentions)
+    };
+    let list: results::Conversations = alice.request(RequestBody::Conversations).await.unwrap();
+    assert_eq!(counts(&list), (2, 1));
+    let list: results::Conversations = carol.request(RequestBody::Conversations).await.unwrap();
+    assert_eq!(counts(&list), (2, 0));
+
+    act(&bob, edit(look.id, "look at this")).await.unwrap();
+    let list: results::Conversations = alice.request(RequestBody::Conversations).await.unwrap();
+    assert_eq!(
+        counts(&list),
+        (2, 0),
+        "an edit that drops the mention drops the count"
+    );
+    act(&bob, edit(look.id, "look, @alice")).await.unwrap();
+    let list: results::Conversations = alice.request(RequestBody::Conversations).await.unwrap();
+    assert_eq!(counts(&list), (2, 1));
+
+    let (_other_device, mut alice_events) = session(&server.url(), &alice_token, &db.path("alice"));
+    caught_up(&mut alice_events).await;
+    let muted: results::OneConversation = alice
+        .request(RequestBody::Mute(requests::Mute {
+            conversation_id: team,
+            muted: true,
+        }))
+        .await
+        .unwrap();
+    assert!(muted.conversation.muted);
+    let heard = next_matching(&mut alice_events, |event| match event {
+        SessionEvent::Event {
+            event: Event::ConversationUpdated { conversation },
+            ..
+        } => Some(conversation),
+        _ => None,
+    })
+    .await;
+    assert!(heard.muted, "the other device hears of it");
+    let list: results::Conversations = alice.request(RequestBody::Conversations).await.unwrap();
+    assert!(list.conversations[0].muted);
+    let list: results::Conversations = bob.request(RequestBody::Conversations).await.unwrap();
+    assert!(!list.conversations[0].muted, "muting is for oneself");
+
+    let dave = connect(&server.url(), &register(&server.url(), "erin").await).await;
+    let refused = dave
+        .request_value(RequestBody::Mute(requests::Mute {
+            conversation_id: team,
+            muted: true,
+        }))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, RequestError::Api(e) if e.code == ErrorCode::Forbidden));
+    server.stop().await;
+}
+
 on_each_backend!(
+    mentions_are_counted_for_the_mentioned_and_mute_is_kept,
     a_reply_quotes_its_original_from_the_same_conversation_only,
     edits_and_deletes_are_the_senders_own_and_every_member_hears_of_them,
     reactions_are_added_taken_back_and_refused_to_outsiders,

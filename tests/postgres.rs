@@ -27,7 +27,7 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
         .query_one("SELECT version FROM quid_schema", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let rows: i64 = client
         .query_one("SELECT COUNT(*) FROM quid_schema", &[])
         .unwrap()
@@ -49,6 +49,8 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
         .batch_execute(
             "DROP INDEX messages_by_word;
              ALTER TABLE messages DROP COLUMN words;
+             DROP TABLE mentions;
+             ALTER TABLE members DROP COLUMN muted;
              DROP TABLE reactions;
              ALTER TABLE messages DROP COLUMN reply_to_id, DROP COLUMN edited_at_ms,
                  DROP COLUMN deleted;
@@ -58,7 +60,7 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
                  VALUES (1, 1, 'c', 'Hello, world: hello!', 0);",
         )
         .unwrap();
-    migrate(&mut client).expect("migrated to version 3");
+    migrate(&mut client).expect("migrated to version 4");
     let words: String = client
         .query_one("SELECT words::text FROM messages", &[])
         .unwrap()

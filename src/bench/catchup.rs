@@ -164,6 +164,8 @@ fn open_empty(app: &mut App, conversation: ConversationId) {
             last_message_id: None,
             last_activity: crate::protocol::TimestampMs(0),
             others_read_up_to: None,
+            unread_mentions: 0,
+            muted: false,
         },
     ])));
     app.update(Msg::Done(Done::History {

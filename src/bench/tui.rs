@@ -124,6 +124,8 @@ pub(super) fn app_with_conversation(width: u16, height: u16, last: usize) -> App
         last_message_id: Some(MessageId(last as i64)),
         last_activity: sent_at(last),
         others_read_up_to: None,
+        unread_mentions: 0,
+        muted: false,
     }])));
     app
 }

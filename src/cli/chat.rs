@@ -311,8 +311,34 @@ pub async fn conversations(profile: &Profile, json: bool) -> anyhow::Result<Exit
             0 => String::new(),
             n => format!("  {n} unread"),
         };
-        println!("{}{members}{unread}", crate::untrusted::inert_line(&name));
+        let mentions = match conversation.unread_mentions {
+            0 => String::new(),
+            n => format!(" ({n} mention you)"),
+        };
+        let muted = if conversation.muted { "  muted" } else { "" };
+        println!(
+            "{}{members}{unread}{mentions}{muted}",
+            crate::untrusted::inert_line(&name)
+        );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn mute(profile: &Profile, target: &str, muted: bool) -> anyhow::Result<ExitCode> {
+    let target = parse_target(target)?;
+    let connection = connect(profile).await?;
+    let conversation_id = target
+        .resolve(&connection)
+        .await
+        .with_context(|| target.to_string())?;
+    let _: results::OneConversation = connection
+        .request(RequestBody::Mute(requests::Mute {
+            conversation_id,
+            muted,
+        }))
+        .await?;
+    let done = if muted { "muted" } else { "unmuted" };
+    println!("{done} {target}");
     Ok(ExitCode::SUCCESS)
 }
 

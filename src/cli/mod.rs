@@ -83,6 +83,13 @@ enum Command {
         #[arg(long, value_name = "ID", value_parser = message_id)]
         reply_to: Option<MessageId>,
     },
+    /// Mute a conversation (no notices but mentions), or unmute it with --off
+    Mute {
+        /// @user or #group
+        target: String,
+        #[arg(long)]
+        off: bool,
+    },
     /// Replace the text of one of your messages
     Edit {
         #[arg(value_parser = message_id)]
@@ -354,6 +361,9 @@ impl Cli {
                 text,
                 reply_to,
             } => chat::send(&self.client_profile()?, target, text, *reply_to).await,
+            Command::Mute { target, off } => {
+                chat::mute(&self.client_profile()?, target, !off).await
+            }
             Command::Edit { id, text } => {
                 let body = RequestBody::EditMessage(requests::EditMessage {
                     message_id: *id,

@@ -29,6 +29,7 @@ pub enum RequestBody {
     CreateGroup(requests::CreateGroup),
     AddMember(requests::AddMember),
     Leave(requests::Leave),
+    Mute(requests::Mute),
     Send(requests::Send),
     EditMessage(requests::EditMessage),
     DeleteMessage(requests::DeleteMessage),
@@ -71,6 +72,7 @@ impl RequestBody {
         "create_group",
         "add_member",
         "leave",
+        "mute",
         "send",
         "edit_message",
         "delete_message",
@@ -109,6 +111,7 @@ impl RequestBody {
             RequestBody::CreateGroup(_) => "create_group",
             RequestBody::AddMember(_) => "add_member",
             RequestBody::Leave(_) => "leave",
+            RequestBody::Mute(_) => "mute",
             RequestBody::Send(_) => "send",
             RequestBody::EditMessage(_) => "edit_message",
             RequestBody::DeleteMessage(_) => "delete_message",
@@ -230,6 +233,8 @@ pub enum Event {
     MessageUpdated { message: Message },
     /// You became a member of a conversation (created it, were added, or were messaged first).
     Joined { conversation: Conversation },
+    /// Your own view of a conversation changed (you muted it on another device).
+    ConversationUpdated { conversation: Conversation },
     /// Someone else joined a conversation you are in.
     MemberJoined {
         conversation_id: ConversationId,

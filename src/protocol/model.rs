@@ -52,6 +52,12 @@ pub struct Conversation {
     pub last_message_id: Option<MessageId>,
     /// When the newest message was sent, or the conversation created.
     pub last_activity: TimestampMs,
+    /// Unread messages from others that mention you (`@you`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unread_mentions: u32,
+    /// You muted it: no bell or desktop notice for it (a mention still notifies).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub muted: bool,
     /// The newest message another member has read (in a group, the furthest any other member
     /// has read): your messages up to it show as read. Absent before anyone read anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,6 +135,27 @@ pub fn validate_reaction(emoji: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The usernames a text mentions: `@name` where the name follows the username rules' letters
+/// and is not part of a longer word (an e-mail address mentions nobody).
+pub fn mentioned(text: &str) -> impl Iterator<Item = &str> {
+    let is_name = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+    text.match_indices('@').filter_map(move |(at, _)| {
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            return None;
+        }
+        let rest = &text[at + 1..];
+        let end = rest.find(|c: char| !is_name(c)).unwrap_or(rest.len());
+        let name = &rest[..end];
+        name.starts_with(|c: char| c.is_ascii_lowercase())
+            .then_some(name)
+    })
+}
+
 /// What the server requires of a message's text; clients check it too, before queueing.
 pub fn validate_text(text: &str) -> Result<(), ApiError> {
     if text.trim().is_empty() {
@@ -141,4 +168,16 @@ pub fn validate_text(text: &str) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_at_names_that_stand_alone() {
+        let found: Vec<_> =
+            mentioned("@bob and @carol_2, mail bob@example.com, (@dave) @Eve @ @9x @bob").collect();
+        assert_eq!(found, ["bob", "carol_2", "dave", "bob"]);
+    }
 }

@@ -53,6 +53,13 @@ pub struct Leave {
     pub conversation_id: ConversationId,
 }
 
+/// Mutes (or with `muted: false` unmutes) a conversation for you.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mute {
+    pub conversation_id: ConversationId,
+    pub muted: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Send {
     pub conversation_id: ConversationId,

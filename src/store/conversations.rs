@@ -148,6 +148,23 @@ pub fn add_member(
     ctx.db().conversation(conversation_id, me.id)
 }
 
+/// Mutes or unmutes a conversation for `me`; `me`'s other devices hear of it.
+pub fn mute(
+    ctx: &mut WriteCtx,
+    me: &User,
+    conversation_id: ConversationId,
+    muted: bool,
+) -> Result<Conversation, ApiError> {
+    ctx.db().require_member(conversation_id, me.id)?;
+    ctx.db().set_muted(conversation_id, me.id, muted)?;
+    let conversation = ctx.db().conversation(conversation_id, me.id)?;
+    let event = Event::ConversationUpdated {
+        conversation: conversation.clone(),
+    };
+    ctx.emit(me.id, &event)?;
+    Ok(conversation)
+}
+
 /// `me` leaves a group; everyone who was in it, `me` included, gets `member_left`.
 pub fn leave(
     ctx: &mut WriteCtx,
@@ -188,6 +205,7 @@ pub struct ConversationHead {
     pub last_read: MessageId,
     /// The furthest read marker among the other members.
     pub others_read: MessageId,
+    pub muted: bool,
 }
 
 /// Conversations and their members, as a member sees them.
@@ -244,6 +262,21 @@ pub trait Conversations {
         conversation_id: ConversationId,
     ) -> Result<Option<(MessageId, TimestampMs)>, ApiError>;
 
+    /// How many messages after `after` mention `viewer` (and are not deleted).
+    fn unread_mentions(
+        &self,
+        conversation_id: ConversationId,
+        after: MessageId,
+        viewer: UserId,
+    ) -> Result<u32, ApiError>;
+
+    fn set_muted(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+        muted: bool,
+    ) -> Result<(), ApiError>;
+
     /// How many messages after `after` were sent by others than `viewer`.
     fn unread_count(
         &self,
@@ -278,6 +311,8 @@ pub trait Conversations {
             last_message_id: last.map(|(id, _)| id),
             last_activity: last.map_or(head.created_at, |(_, at)| at),
             others_read_up_to: (head.others_read.0 > 0).then_some(head.others_read),
+            unread_mentions: self.unread_mentions(conversation_id, head.last_read, viewer)?,
+            muted: head.muted,
         })
     }
 
@@ -297,6 +332,34 @@ pub trait Conversations {
 }
 
 impl Conversations for Connection {
+    fn unread_mentions(
+        &self,
+        conversation_id: ConversationId,
+        after: MessageId,
+        viewer: UserId,
+    ) -> Result<u32, ApiError> {
+        let count: i64 = self.query_row_cached(
+            "SELECT COUNT(*) FROM mentions mn JOIN messages m ON m.id = mn.message_id
+             WHERE mn.user_id = ?1 AND m.conversation_id = ?2 AND m.id > ?3 AND m.deleted = 0",
+            [viewer.0, conversation_id.0, after.0],
+            |row| row.get(0),
+        )?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    fn set_muted(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+        muted: bool,
+    ) -> Result<(), ApiError> {
+        self.execute_cached(
+            "UPDATE members SET muted = ?3 WHERE conversation_id = ?1 AND user_id = ?2",
+            [conversation_id.0, user_id.0, i64::from(muted)],
+        )?;
+        Ok(())
+    }
+
     fn conversation_head(
         &self,
         conversation_id: ConversationId,
@@ -305,7 +368,8 @@ impl Conversations for Connection {
         Ok(self.query_row_cached(
             "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id,
                  (SELECT COALESCE(MAX(o.last_read_id), 0) FROM members o
-                  WHERE o.conversation_id = c.id AND o.user_id <> ?2)
+                  WHERE o.conversation_id = c.id AND o.user_id <> ?2),
+                 m.muted
              FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = ?2
              WHERE c.id = ?1",
             [conversation_id.0, viewer.0],
@@ -316,6 +380,7 @@ impl Conversations for Connection {
                     created_at: TimestampMs(row.get(2)?),
                     last_read: MessageId(row.get(3)?),
                     others_read: MessageId(row.get(4)?),
+                    muted: row.get::<_, i64>(5)? != 0,
                 })
             },
         )?)

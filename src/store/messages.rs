@@ -152,6 +152,7 @@ pub fn send(
         },
         ctx.now,
     )?;
+    note_mentions(ctx, id, conversation_id, me.id, text)?;
     let message = match reply_to {
         // The quote is read back as every reader will see it.
         Some(_) => ctx.db().message(id)?,
@@ -256,6 +257,7 @@ pub fn edit(ctx: &mut WriteCtx, me: &User, id: MessageId, text: &str) -> Result<
         return Ok(message);
     }
     ctx.db().replace_text(id, text, ctx.now)?;
+    note_mentions(ctx, id, message.conversation_id, me.id, text)?;
     updated(ctx, id)
 }
 
@@ -268,6 +270,7 @@ pub fn delete(ctx: &mut WriteCtx, me: &User, id: MessageId) -> Result<Message, A
     }
     own_plain_message(ctx, me, id, "delete")?;
     ctx.db().tombstone(id)?;
+    ctx.db().clear_mentions(id)?;
     updated(ctx, id)
 }
 
@@ -289,6 +292,25 @@ pub fn react(
         return Ok(message);
     }
     updated(ctx, id)
+}
+
+/// Records whom `text` (message `id`'s) mentions among the conversation's members, in place
+/// of what an earlier text mentioned.
+fn note_mentions(
+    ctx: &mut WriteCtx,
+    id: MessageId,
+    conversation_id: ConversationId,
+    sender: UserId,
+    text: &str,
+) -> Result<(), ApiError> {
+    ctx.db().clear_mentions(id)?;
+    let mut names: Vec<&str> = crate::protocol::model::mentioned(text).collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        ctx.db().record_mention(id, conversation_id, sender, name)?;
+    }
+    Ok(())
 }
 
 /// Message `id`, if it is in a conversation `me` is a member of now.
@@ -389,6 +411,19 @@ pub trait Messages: Conversations {
 
     /// Empties message `id` and marks it deleted (the search index follows).
     fn tombstone(&self, id: MessageId) -> Result<(), ApiError>;
+
+    /// Notes that message `id` mentions `username`, if that user is an active member of
+    /// `conversation_id` (other than `sender`).
+    fn record_mention(
+        &self,
+        id: MessageId,
+        conversation_id: ConversationId,
+        sender: UserId,
+        username: &str,
+    ) -> Result<(), ApiError>;
+
+    /// Forgets whom message `id` mentions.
+    fn clear_mentions(&self, id: MessageId) -> Result<(), ApiError>;
 
     /// Puts (`present`) or takes away `user`'s `emoji` under message `id`; whether that
     /// changed anything.
@@ -531,6 +566,29 @@ impl Messages for Connection {
             "UPDATE messages SET text = '', deleted = 1 WHERE id = ?1",
             [id.0],
         )?;
+        Ok(())
+    }
+
+    fn record_mention(
+        &self,
+        id: MessageId,
+        conversation_id: ConversationId,
+        sender: UserId,
+        username: &str,
+    ) -> Result<(), ApiError> {
+        self.execute_cached(
+            "INSERT INTO mentions (user_id, message_id)
+             SELECT u.id, ?1 FROM users u
+             JOIN members mb ON mb.user_id = u.id AND mb.conversation_id = ?2 AND mb.active = 1
+             WHERE u.username = ?4 AND u.id <> ?3
+             ON CONFLICT DO NOTHING",
+            rusqlite::params![id.0, conversation_id.0, sender.0, username],
+        )?;
+        Ok(())
+    }
+
+    fn clear_mentions(&self, id: MessageId) -> Result<(), ApiError> {
+        self.execute_cached("DELETE FROM mentions WHERE message_id = ?1", [id.0])?;
         Ok(())
     }
 

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("references.sql"),
     include_str!("search.sql"),
     include_str!("chat.sql"),
+    include_str!("mentions.sql"),
 ];
 
 /// The schema version this build writes.

@@ -75,6 +75,16 @@ impl Executor {
                     })
                 });
             }
+            Effect::Mute {
+                conversation_id,
+                muted,
+            } => {
+                let body = RequestBody::Mute(requests::Mute {
+                    conversation_id,
+                    muted,
+                });
+                self.request(body, |_: results::OneConversation| None);
+            }
             Effect::EditMessage { message_id, text } => {
                 let body = RequestBody::EditMessage(requests::EditMessage { message_id, text });
                 self.request(body, |_: results::OneMessage| None);
@@ -362,6 +372,7 @@ fn request_name(body: &RequestBody) -> &'static str {
         RequestBody::OpenDirect(requests::OpenDirect { .. }) => "/dm",
         RequestBody::CreateGroup(requests::CreateGroup { .. }) => "/group",
         RequestBody::Leave(requests::Leave { .. }) => "/leave",
+        RequestBody::Mute(requests::Mute { .. }) => "/mute",
         RequestBody::MarkRead(requests::MarkRead { .. }) => "marking read",
         RequestBody::Typing(requests::Typing { .. }) => "typing",
         _ => "request",

@@ -1,7 +1,7 @@
 //! conversations, open_direct, create_group, add_member, leave, typing.
 
 use super::{Caller, Handler};
-use crate::protocol::requests::{AddMember, CreateGroup, Leave, OpenDirect, Typing};
+use crate::protocol::requests::{AddMember, CreateGroup, Leave, Mute, OpenDirect, Typing};
 use crate::protocol::{ApiError, ServerFrame, results};
 use crate::server::ServerState;
 use crate::store::conversations;
@@ -122,5 +122,22 @@ impl Handler for Typing {
         state.hub.publish_ephemeral(&others, Arc::clone(&frame));
         state.nodes.typing(&others, frame);
         Ok(results::Empty {})
+    }
+}
+
+impl Handler for Mute {
+    type Reply = results::OneConversation;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.clone();
+        let conversation = state
+            .writer
+            .write(move |ctx| conversations::mute(ctx, &me, self.conversation_id, self.muted))
+            .await?;
+        Ok(results::OneConversation { conversation })
     }
 }

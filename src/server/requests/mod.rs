@@ -76,6 +76,7 @@ pub async fn dispatch(
         R::CreateGroup(request) => reply(request.apply(state, caller).await),
         R::AddMember(request) => reply(request.apply(state, caller).await),
         R::Leave(request) => reply(request.apply(state, caller).await),
+        R::Mute(request) => reply(request.apply(state, caller).await),
         R::Typing(request) => reply(request.apply(state, caller).await),
         R::Send(request) => reply(request.apply(state, caller).await),
         R::EditMessage(request) => reply(request.apply(state, caller).await),

@@ -11,6 +11,36 @@ use crate::store::conversations::{ConversationHead, Conversations, kind_of, not_
 use crate::store::messages::{Messages, NewMessage, SELECT_MESSAGE, quote, reactions_from};
 
 impl Conversations for PgTx<'_> {
+    fn unread_mentions(
+        &self,
+        conversation_id: ConversationId,
+        after: MessageId,
+        viewer: UserId,
+    ) -> Result<u32, ApiError> {
+        let count: i64 = self
+            .tx()
+            .query_one(
+                "SELECT COUNT(*) FROM mentions mn JOIN messages m ON m.id = mn.message_id
+                 WHERE mn.user_id = $1 AND m.conversation_id = $2 AND m.id > $3 AND m.deleted = 0",
+                &[&viewer.0, &conversation_id.0, &after.0],
+            )?
+            .get(0);
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    fn set_muted(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+        muted: bool,
+    ) -> Result<(), ApiError> {
+        self.tx().execute(
+            "UPDATE members SET muted = $3 WHERE conversation_id = $1 AND user_id = $2",
+            &[&conversation_id.0, &user_id.0, &i32::from(muted)],
+        )?;
+        Ok(())
+    }
+
     fn conversation_head(
         &self,
         conversation_id: ConversationId,
@@ -19,7 +49,8 @@ impl Conversations for PgTx<'_> {
         let row = self.tx().query_one(
             "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id,
                  (SELECT COALESCE(MAX(o.last_read_id), 0) FROM members o
-                  WHERE o.conversation_id = c.id AND o.user_id <> $2)
+                  WHERE o.conversation_id = c.id AND o.user_id <> $2),
+                 m.muted
              FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = $2
              WHERE c.id = $1",
             &[&conversation_id.0, &viewer.0],
@@ -30,6 +61,7 @@ impl Conversations for PgTx<'_> {
             created_at: TimestampMs(row.get(2)),
             last_read: MessageId(row.get(3)),
             others_read: MessageId(row.get(4)),
+            muted: row.get::<_, i32>(5) != 0,
         })
     }
 
@@ -288,6 +320,30 @@ impl Messages for PgTx<'_> {
             "UPDATE messages SET text = '', deleted = 1, words = '' WHERE id = $1",
             &[&id.0],
         )?;
+        Ok(())
+    }
+
+    fn record_mention(
+        &self,
+        id: MessageId,
+        conversation_id: ConversationId,
+        sender: UserId,
+        username: &str,
+    ) -> Result<(), ApiError> {
+        self.tx().execute(
+            "INSERT INTO mentions (user_id, message_id)
+             SELECT u.id, $1 FROM users u
+             JOIN members mb ON mb.user_id = u.id AND mb.conversation_id = $2 AND mb.active = 1
+             WHERE u.username = $4 AND u.id <> $3
+             ON CONFLICT DO NOTHING",
+            &[&id.0, &conversation_id.0, &sender.0, &username],
+        )?;
+        Ok(())
+    }
+
+    fn clear_mentions(&self, id: MessageId) -> Result<(), ApiError> {
+        self.tx()
+            .execute("DELETE FROM mentions WHERE message_id = $1", &[&id.0])?;
         Ok(())
     }
 

@@ -336,6 +336,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("search.sql"),
     include_str!("chat.sql"),
+    include_str!("mentions.sql"),
 ];
 
 /// The advisory lock keys of conversations: the id with this bit set, apart from every other

@@ -4,14 +4,22 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Dm(String),
-    Group { name: String, members: Vec<String> },
+    Group {
+        name: String,
+        members: Vec<String>,
+    },
     Leave,
     Help,
     Quit,
     Pay,
     Request,
-    Split { amount: String, memo: String },
+    Split {
+        amount: String,
+        memo: String,
+    },
     Wallet,
+    /// Mutes the conversation, or unmutes it if muted.
+    Mute,
 }
 
 /// (usage, what it does), for the help overlay.
@@ -29,13 +37,18 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "/split AMOUNT [MEMO]",
         "in a group: ask everyone else for an equal part",
     ),
+    (
+        "/mute",
+        "mute this conversation (no bell or notice, but mentions); again unmutes",
+    ),
     ("/help", "show this help"),
     ("/quit", "quit quid"),
 ];
 
 /// The names `parse` knows.
 const NAMES: &[&str] = &[
-    "/dm", "/group", "/leave", "/pay", "/request", "/wallet", "/split", "/help", "/quit", "/q",
+    "/dm", "/group", "/leave", "/pay", "/request", "/wallet", "/split", "/mute", "/help", "/quit",
+    "/q",
 ];
 
 /// Whether `line` starts with a command's name (its arguments may still be wrong).
@@ -63,6 +76,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         ("/pay", []) => Ok(Command::Pay),
         ("/request", []) => Ok(Command::Request),
         ("/wallet", []) => Ok(Command::Wallet),
+        ("/mute", []) => Ok(Command::Mute),
         ("/split", [amount, memo @ ..]) => Ok(Command::Split {
             amount: (*amount).to_owned(),
             memo: memo.join(" "),

@@ -98,6 +98,10 @@ pub enum Effect {
         members: Vec<String>,
     },
     Leave(ConversationId),
+    Mute {
+        conversation_id: ConversationId,
+        muted: bool,
+    },
     LoadBalance,
     LoadStatement,
     Search {

@@ -98,7 +98,11 @@ impl App {
             Action::Recall => self.recall_older(),
             Action::Pay => self.open_modal(modal::ModalKind::Pay),
             Action::RequestMoney => self.open_modal(modal::ModalKind::Request),
-            Action::SelectRequest => self.select_next_request(),
+            Action::SelectRequest => {
+                if !self.complete_mention() {
+                    self.select_next_request();
+                }
+            }
             Action::Wallet => self.open_wallet(effects),
             Action::Search => self.open_search(false),
             Action::SelectMessage => self.start_selecting(effects),
@@ -305,6 +309,19 @@ impl App {
         match command {
             Command::Dm(user) => effects.push(Effect::OpenDirect(user)),
             Command::Group { name, members } => effects.push(Effect::CreateGroup { name, members }),
+            Command::Mute => match self.selected_entry() {
+                Some(entry) => {
+                    let muted = !entry.muted;
+                    let label = entry.label();
+                    effects.push(Effect::Mute {
+                        conversation_id: entry.id,
+                        muted,
+                    });
+                    let done = if muted { "muted" } else { "unmuted" };
+                    self.notice = Some(Notice::Info(format!("{done} {label}")));
+                }
+                None => self.error("no conversation selected"),
+            },
             Command::Leave => match self.selected_entry() {
                 Some(entry) if entry.kind == crate::protocol::ConversationKind::Group => {
                     effects.push(Effect::Leave(entry.id));
@@ -349,5 +366,55 @@ impl App {
         self.composer = composer;
         self.recall_position = Some(position);
         self.notice = None::<Notice>;
+    }
+}
+
+impl App {
+    /// Tab after `@na` in the composer: completes the name from the conversation's members
+    /// (as far as they agree, as a shell does). False: the cursor is not after an `@name`.
+    fn complete_mention(&mut self) -> bool {
+        let ratatui_textarea::DataCursor(row, column) = self.composer.cursor();
+        let Some(line) = self.composer.lines().get(row) else {
+            return false;
+        };
+        let before: String = line.chars().take(column).collect();
+        let word = before
+            .rsplit(char::is_whitespace)
+            .next()
+            .unwrap_or_default();
+        let Some(prefix) = word.strip_prefix('@') else {
+            return false;
+        };
+        let me = self.my_name().to_owned();
+        let names: Vec<String> = self
+            .selected_entry()
+            .map(|entry| entry.members.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|name| name.starts_with(prefix) && *name != me)
+            .collect();
+        let Some(first) = names.first() else {
+            self.notice = Some(Notice::Info(format!(
+                "no member here starts with @{prefix}"
+            )));
+            return true;
+        };
+        let common = names.iter().fold(first.clone(), |common, name| {
+            common
+                .chars()
+                .zip(name.chars())
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a)
+                .collect()
+        });
+        let mut rest = common[prefix.len()..].to_owned();
+        if names.len() == 1 {
+            rest.push(' ');
+        } else if rest.is_empty() {
+            let listed: Vec<String> = names.iter().map(|n| format!("@{n}")).collect();
+            self.notice = Some(Notice::Info(listed.join("  ")));
+        }
+        self.composer.insert_str(rest);
+        true
     }
 }

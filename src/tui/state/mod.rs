@@ -57,6 +57,10 @@ pub struct ConversationEntry {
     pub name: String,
     pub members: Vec<String>,
     pub unread: u32,
+    /// Unread messages that mention you.
+    pub mentions: u32,
+    /// No bell or desktop notice, except for a mention.
+    pub muted: bool,
     pub last_activity: TimestampMs,
     pub last_message_id: Option<MessageId>,
     /// The newest message we told the server we read.
@@ -77,6 +81,8 @@ impl ConversationEntry {
                 .map(|m| inert_line(&m.username))
                 .collect(),
             unread: conversation.unread,
+            mentions: conversation.unread_mentions,
+            muted: conversation.muted,
             last_activity: conversation.last_activity,
             last_message_id: conversation.last_message_id,
             marked_read: None,
@@ -311,6 +317,7 @@ impl App {
             return;
         };
         entry.unread = 0;
+        entry.mentions = 0;
         if entry.marked_read.is_none_or(|marked| marked < last) {
             entry.marked_read = Some(last);
             effects.push(Effect::MarkRead {

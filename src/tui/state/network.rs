@@ -67,7 +67,9 @@ impl App {
                     timeline.update(entry);
                 }
             }
-            Event::Joined { conversation } => self.upsert(&conversation),
+            Event::Joined { conversation } | Event::ConversationUpdated { conversation } => {
+                self.upsert(&conversation)
+            }
             Event::MemberJoined {
                 conversation_id,
                 user,
@@ -121,6 +123,7 @@ impl App {
                         && entry.last_message_id.is_some_and(|last| up_to >= last)
                     {
                         entry.unread = 0;
+                        entry.mentions = 0;
                     }
                 } else {
                     self.note_read_by_others(conversation_id, Some(up_to));
@@ -167,18 +170,21 @@ impl App {
         if is_new && !mine && timeline.scroll > 0 {
             timeline.unseen_below += 1;
         }
-        if is_new
-            && !mine
-            && !in_view
-            && let Some(entry) = self.entry_mut(id)
-        {
-            entry.unread += 1;
+        let mentions_me = !mine && mentions(message, &me);
+        let mut muted = false;
+        if let Some(entry) = self.entry_mut(id) {
+            muted = entry.muted;
+            if is_new && !mine && !in_view {
+                entry.unread += 1;
+                entry.mentions += u32::from(mentions_me);
+            }
         }
         if message.card.is_some() {
             self.refresh_balance(effects);
         }
-        // Replay after a (re)connect is history: it rings no bell.
-        if self.live && is_new && !mine && self.selected != Some(id) {
+        // Replay after a (re)connect is history: it rings no bell. A muted conversation
+        // rings only for a mention.
+        if self.live && is_new && !mine && self.selected != Some(id) && (!muted || mentions_me) {
             effects.push(self.notification(message));
         }
         self.sort_conversations();
@@ -186,7 +192,14 @@ impl App {
             self.mark_read_if_visible(effects);
         }
     }
+}
 
+/// Whether `message` mentions `me` (`@me`).
+pub(super) fn mentions(message: &Message, me: &str) -> bool {
+    !me.is_empty() && crate::protocol::model::mentioned(&message.text).any(|name| name == me)
+}
+
+impl App {
     /// Money moved: ask for the balance, unless this is replay (the connect already asked).
     fn refresh_balance(&self, effects: &mut Vec<Effect>) {
         if self.live && !effects.contains(&Effect::LoadBalance) {

@@ -31,6 +31,8 @@ pub(crate) fn conversation(
         last_message_id: Some(MessageId(last)),
         last_activity: TimestampMs(DAY_TWO + last * 60_000),
         others_read_up_to: None,
+        unread_mentions: 0,
+        muted: false,
     }
 }
 

@@ -139,6 +139,8 @@ pub struct Entry {
     pub deleted: bool,
     /// (emoji, who reacted with it), in the server's order; all inert.
     pub reactions: Vec<(String, Vec<String>)>,
+    /// Someone else's message that mentions you: highlighted.
+    pub mentions_me: bool,
 }
 
 /// The one-line quote a reply shows of the message it answers; inert.
@@ -170,6 +172,7 @@ impl Entry {
             text: inert(&message.text),
             sent_at: message.sent_at,
             mine: message.sender.username == me,
+            mentions_me: message.sender.username != me && super::network::mentions(message, me),
             card: message.card.as_deref().map(CardView::from_card),
             reply: message.reply_to.as_deref().map(QuoteView::from_quote),
             edited: message.edited_at.is_some(),
@@ -204,6 +207,7 @@ impl Entry {
             edited: false,
             deleted: false,
             reactions: Vec::new(),
+            mentions_me: false,
         }
     }
 
@@ -461,6 +465,7 @@ mod tests {
             edited: false,
             deleted: false,
             reactions: Vec::new(),
+            mentions_me: false,
         }
     }
 

@@ -37,6 +37,8 @@ enum Look {
     Picked,
     /// A quote, a tombstone, reactions: said quietly.
     Quiet,
+    /// Mentions the viewer.
+    Mention,
 }
 
 /// One screen row of the pane.
@@ -108,6 +110,7 @@ impl Pane<'_> {
             }
             None if entry.deleted => (vec!["message deleted".to_owned()], Look::Quiet),
             None if entry.edited => (vec![format!("{} (edited)", entry.text)], Look::Text),
+            None if entry.mentions_me => (vec![entry.text.clone()], Look::Mention),
             None => (vec![entry.text.clone()], Look::Text),
         };
         let look = if focused { Look::Picked } else { look };
@@ -273,6 +276,7 @@ fn render_row<'a>(row: &'a Row, pane_width: usize, theme: &Theme) -> Line<'a> {
                 Look::Card => theme.accent,
                 Look::Picked => theme.selected,
                 Look::Quiet => theme.dim,
+                Look::Mention => theme.unread,
             };
             spans.push(Span::styled(text.as_str(), style));
             if let Some(mark) = mark {

@@ -22,10 +22,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             (ConversationKind::Direct, Some(merchant)) if !merchant.is_empty() => "$",
             (ConversationKind::Direct, _) => "@",
         };
-        let badge = match entry.unread {
+        let count = match entry.unread {
             0 => String::new(),
             n if n > 99 => " 99+".into(),
             n => format!(" {n}"),
+        };
+        // "3 · 1@": the mentions apart, since they are for you.
+        let badge = match entry.mentions {
+            0 => count,
+            n => format!("{count} · {n}@"),
         };
         let room = columns.saturating_sub(3 + width(&badge));
         let name = truncate(&entry.name, room);
@@ -37,8 +42,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         } else {
             theme.unread
         };
-        let name_style = if entry.unread > 0 && !selected {
+        let name_style = if selected {
+            base
+        } else if entry.unread > 0 && !entry.muted {
             theme.unread
+        } else if entry.muted {
+            theme.dim
         } else {
             base
         };

@@ -361,3 +361,21 @@ fn a_reply_an_edit_a_tombstone_and_reactions_80x24() {
     app.update(key(KeyCode::Char('k')));
     insta::assert_snapshot!("selected_reactions_name_who", render(&app).backend());
 }
+
+#[test]
+fn the_sidebar_counts_mentions_apart() {
+    let mut app = connected_app(80, 24);
+    app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(40),
+        event: Event::Message {
+            message: message(10, 2, &user(2, "bob"), "@alice look", DAY_TWO),
+        },
+    }));
+    let terminal = render(&app);
+    let buffer = terminal.backend().buffer();
+    let general = (0..buffer.area.height)
+        .map(|y| (0..20).map(|x| buffer[(x, y)].symbol()).collect::<String>())
+        .find(|row| row.contains("#general"))
+        .unwrap();
+    assert!(general.contains("3 · 1@"), "{general:?}");
+}

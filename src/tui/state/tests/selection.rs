@@ -167,3 +167,92 @@ fn y_copies_the_inert_text_and_enter_on_a_reply_goes_to_its_original() {
     app.update(key(KeyCode::Enter));
     assert_eq!(app.focus, Some((ConversationId(1), MessageId(3))));
 }
+
+fn group_message(id: i64, text: &str) -> Msg {
+    Msg::Session(SessionEvent::Event {
+        seq: Seq(30 + id),
+        event: Event::Message {
+            message: message(id, 2, &user(2, "bob"), text, DAY_TWO + id * 60_000),
+        },
+    })
+}
+
+#[test]
+fn a_mention_counts_apart_is_highlighted_and_rings_even_when_muted() {
+    let mut app = connected_app(80, 24);
+    let group = |app: &App| {
+        let entry = app
+            .conversations
+            .iter()
+            .find(|c| c.id == ConversationId(2))
+            .unwrap();
+        (entry.unread, entry.mentions)
+    };
+    let before = group(&app);
+    app.update(group_message(10, "@alice can you check?"));
+    assert_eq!(group(&app), (before.0 + 1, 1));
+
+    type_text(&mut app, "/mute");
+    app.update(key(KeyCode::Enter)); // mutes @bob, the selected one
+    app.update(Msg::Done(Done::Conversations(vec![
+        conversation(1, ConversationKind::Direct, "bob", 0, 3),
+        {
+            let mut muted = conversation(2, ConversationKind::Group, "general", 3, 10);
+            muted.muted = true;
+            muted.unread_mentions = 1;
+            muted
+        },
+    ])));
+    let rings = |effects: &[Effect]| effects.iter().any(|e| matches!(e, Effect::Notify { .. }));
+    assert!(
+        !rings(&app.update(group_message(11, "lunch anyone?"))),
+        "muted: no bell"
+    );
+    assert!(
+        rings(&app.update(group_message(12, "@alice?"))),
+        "a mention still rings"
+    );
+    assert_eq!(group(&app), (5, 2), "the badge stays");
+
+    // Opened, the mention is highlighted and the counts go.
+    app.update(ctrl('n'));
+    let page = results::History {
+        messages: vec![message(12, 2, &user(2, "bob"), "@alice?", DAY_TWO)],
+        has_more: false,
+        others_read_up_to: None,
+    };
+    app.update(Msg::Done(Done::History {
+        conversation_id: ConversationId(2),
+        before: None,
+        page,
+    }));
+    assert!(app.timelines[&ConversationId(2)].entries[0].mentions_me);
+    assert_eq!(group(&app), (0, 0));
+}
+
+#[test]
+fn slash_mute_asks_the_server_for_the_selected_conversation() {
+    let mut app = connected_app(80, 24);
+    type_text(&mut app, "/mute");
+    assert_eq!(
+        app.update(key(KeyCode::Enter)),
+        [Effect::Mute {
+            conversation_id: ConversationId(1),
+            muted: true
+        }]
+    );
+}
+
+#[test]
+fn tab_completes_a_members_name_after_an_at_and_picks_cards_otherwise() {
+    let mut app = connected_app(80, 24);
+    type_text(&mut app, "thanks @b");
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.composer.lines(), ["thanks @bob "]);
+    type_text(&mut app, "@z");
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.composer.lines(), ["thanks @bob @z"]);
+    assert!(
+        matches!(&app.notice, Some(Notice::Info(n)) if n.contains("no member here starts with @z"))
+    );
+}
