@@ -168,8 +168,13 @@ async fn edits_and_deletes_are_the_senders_own_and_every_member_hears_of_them(db
         Err(ErrorCode::InvalidArgument)
     );
 
+    act(&bob, react(original.id, "👍", false)).await.unwrap();
     let deleted = act(&alice, delete(original.id)).await.unwrap();
     assert!(deleted.deleted && deleted.text.is_empty());
+    assert!(
+        deleted.reactions.is_empty(),
+        "a tombstone keeps no reactions"
+    );
     let heard = next_matching(&mut bob_events, |e| updated(e).filter(|m| m.deleted)).await;
     assert_eq!(heard.id, original.id);
     let again = act(&alice, delete(original.id)).await.unwrap();

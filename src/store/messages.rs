@@ -409,7 +409,8 @@ pub trait Messages: Conversations {
     /// Replaces message `id`'s text, edited at `at` (the search index follows).
     fn replace_text(&self, id: MessageId, text: &str, at: TimestampMs) -> Result<(), ApiError>;
 
-    /// Empties message `id` and marks it deleted (the search index follows).
+    /// Empties message `id`, takes its reactions away and marks it deleted (the search index
+    /// follows).
     fn tombstone(&self, id: MessageId) -> Result<(), ApiError>;
 
     /// Notes that message `id` mentions `username`, if that user is an active member of
@@ -566,6 +567,7 @@ impl Messages for Connection {
             "UPDATE messages SET text = '', deleted = 1 WHERE id = ?1",
             [id.0],
         )?;
+        self.execute_cached("DELETE FROM reactions WHERE message_id = ?1", [id.0])?;
         Ok(())
     }
 

@@ -25,7 +25,101 @@ pub enum Action {
     Wallet,
     Search,
     SelectMessage,
+    // In selection mode (after SelectMessage, or a jump from search):
+    Older,
+    Newer,
+    Reply,
+    Edit,
+    Delete,
+    React,
+    Copy,
+    ToOriginal,
+    PreviousFound,
+    NextFound,
+    EndSelection,
 }
+
+/// Where a key acts: writing (the composer and the screens over it) or on a selected message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Chat,
+    Selection,
+}
+
+impl Action {
+    fn scope(self) -> Scope {
+        match SELECTION_ACTIONS.iter().any(|a| a.0 == self) {
+            true => Scope::Selection,
+            false => Scope::Chat,
+        }
+    }
+}
+
+/// The keys of selection mode, as `ACTIONS`. An upper-case key is told apart from its lower
+/// case (N is not n); a lower-case one answers both, so N comes first.
+const SELECTION_ACTIONS: &[(Action, &str, &[&str], &str)] = &[
+    (
+        Action::Older,
+        "older",
+        &["k", "up"],
+        "older: select the message before",
+    ),
+    (
+        Action::Newer,
+        "newer",
+        &["j", "down"],
+        "newer: the one after (past the newest, back to writing)",
+    ),
+    (
+        Action::Reply,
+        "reply",
+        &["r"],
+        "reply: answer it, quoting it",
+    ),
+    (Action::Edit, "edit", &["e"], "edit: change it (yours)"),
+    (
+        Action::Delete,
+        "delete",
+        &["d"],
+        "delete: for everyone (yours; the key twice)",
+    ),
+    (
+        Action::React,
+        "react",
+        &["+"],
+        "react: then 1-6 (the same again takes it back)",
+    ),
+    (
+        Action::Copy,
+        "copy",
+        &["y"],
+        "copy: its text to the clipboard (OSC 52)",
+    ),
+    (
+        Action::ToOriginal,
+        "to_original",
+        &["enter"],
+        "original: on a reply, the message it answers",
+    ),
+    (
+        Action::PreviousFound,
+        "previous_found",
+        &["N"],
+        "previous match: after a search",
+    ),
+    (
+        Action::NextFound,
+        "next_found",
+        &["n"],
+        "next match: after a search",
+    ),
+    (
+        Action::EndSelection,
+        "end_selection",
+        &["esc"],
+        "back: to writing",
+    ),
+];
 
 /// (action, config name, default keys, help text), in the order help shows them.
 const ACTIONS: &[(Action, &str, &[&str], &str)] = &[
@@ -107,7 +201,7 @@ const ACTIONS: &[(Action, &str, &[&str], &str)] = &[
         Action::SelectRequest,
         "select_request",
         &["tab"],
-        "pick an open request: Enter pays, D declines, C cancels",
+        "complete an @name; or pick a request (Enter, D, C)",
     ),
     (
         Action::Help,
@@ -124,17 +218,23 @@ const ACTIONS: &[(Action, &str, &[&str], &str)] = &[
     (Action::Quit, "quit", &["ctrl-c", "ctrl-q"], "quit quid"),
 ];
 
+/// Every action of every scope.
+fn every_action()
+-> impl Iterator<Item = &'static (Action, &'static str, &'static [&'static str], &'static str)> {
+    ACTIONS.iter().chain(SELECTION_ACTIONS)
+}
+
 impl Action {
     pub fn config_name(self) -> &'static str {
-        ACTIONS.iter().find(|a| a.0 == self).map_or("?", |a| a.1)
+        every_action().find(|a| a.0 == self).map_or("?", |a| a.1)
     }
 
     fn from_config_name(name: &str) -> Option<Action> {
-        ACTIONS.iter().find(|a| a.1 == name).map(|a| a.0)
+        every_action().find(|a| a.1 == name).map(|a| a.0)
     }
 
     pub fn all_names() -> String {
-        ACTIONS.iter().map(|a| a.1).collect::<Vec<_>>().join(", ")
+        every_action().map(|a| a.1).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -182,7 +282,7 @@ impl Key {
                 _ => return Err(format!("{spec:?} is not a key")),
             },
             single if single.chars().count() == 1 => {
-                KeyCode::Char(single.chars().next().unwrap_or(' ').to_ascii_lowercase())
+                KeyCode::Char(single.chars().next().unwrap_or(' '))
             }
             _ => {
                 return Err(format!(
@@ -194,9 +294,13 @@ impl Key {
     }
 
     fn matches(&self, event: &KeyEvent) -> bool {
-        let code = match event.code {
-            KeyCode::Char(c) => KeyCode::Char(c.to_ascii_lowercase()),
-            other => other,
+        // A lower-case key answers both cases (Ctrl+N arrives as 'N' with some terminals); an
+        // upper-case one only its own.
+        let code = match (event.code, self.code) {
+            (KeyCode::Char(c), KeyCode::Char(bound)) if bound.is_ascii_lowercase() => {
+                KeyCode::Char(c.to_ascii_lowercase())
+            }
+            (other, _) => other,
         };
         // Shift is part of the character itself for printable keys ('?' is shift-/).
         let relevant = KeyModifiers::CONTROL | KeyModifiers::ALT;
@@ -227,6 +331,7 @@ impl fmt::Display for Key {
         }
         match self.code {
             KeyCode::Char(' ') => f.write_str("Space"),
+            KeyCode::Char(c) if c.is_ascii_uppercase() => write!(f, "Shift+{c}"),
             KeyCode::Char(c) => write!(f, "{}", c.to_ascii_uppercase()),
             KeyCode::F(n) => write!(f, "F{n}"),
             KeyCode::PageUp => f.write_str("PgUp"),
@@ -244,8 +349,7 @@ pub struct Keymap {
 
 impl Default for Keymap {
     fn default() -> Self {
-        let bindings = ACTIONS
-            .iter()
+        let bindings = every_action()
             .map(|(action, _, keys, _)| {
                 let keys = keys.iter().filter_map(|k| Key::parse(k).ok()).collect();
                 (*action, keys)
@@ -276,24 +380,32 @@ impl Keymap {
         Ok(())
     }
 
+    /// The action `event` is bound to while writing.
     pub fn action_for(&self, event: &KeyEvent) -> Option<Action> {
+        self.action_in(Scope::Chat, event)
+    }
+
+    /// The action `event` is bound to in `scope`.
+    pub fn action_in(&self, scope: Scope, event: &KeyEvent) -> Option<Action> {
         self.bindings
             .iter()
+            .filter(|(action, _)| action.scope() == scope)
             .find(|(_, keys)| keys.iter().any(|k| k.matches(event)))
             .map(|(action, _)| *action)
     }
 
-    /// (keys as shown, help text) for every action, for the help overlay.
-    pub fn help_rows(&self) -> Vec<(String, &'static str)> {
+    /// (keys as shown, help text) for every action of `scope`, for the help overlay.
+    pub fn help_rows(&self, scope: Scope) -> Vec<(String, &'static str)> {
         self.bindings
             .iter()
+            .filter(|(action, _)| action.scope() == scope)
             .map(|(action, keys)| {
                 let shown = keys
                     .iter()
                     .map(Key::to_string)
                     .collect::<Vec<_>>()
                     .join(", ");
-                let help = ACTIONS.iter().find(|a| a.0 == *action).map_or("", |a| a.3);
+                let help = every_action().find(|a| a.0 == *action).map_or("", |a| a.3);
                 (
                     if shown.is_empty() {
                         "(unbound)".into()
@@ -359,7 +471,7 @@ mod tests {
         );
         assert!(
             keymap
-                .help_rows()
+                .help_rows(Scope::Chat)
                 .iter()
                 .any(|(keys, help)| keys == "Ctrl+X" && *help == "quit quid")
         );
@@ -374,6 +486,33 @@ mod tests {
                 .rebind("quit", &["hyper-q".into()])
                 .unwrap_err()
                 .contains("not a key")
+        );
+    }
+
+    #[test]
+    fn selection_keys_answer_only_in_selection_and_n_is_not_shift_n() {
+        let keymap = Keymap::default();
+        let r = key(KeyCode::Char('r'), KeyModifiers::NONE);
+        assert_eq!(keymap.action_for(&r), None, "r is typed while writing");
+        assert_eq!(keymap.action_in(Scope::Selection, &r), Some(Action::Reply));
+        let big_n = key(KeyCode::Char('N'), KeyModifiers::SHIFT);
+        let small_n = key(KeyCode::Char('n'), KeyModifiers::NONE);
+        assert_eq!(
+            keymap.action_in(Scope::Selection, &big_n),
+            Some(Action::PreviousFound)
+        );
+        assert_eq!(
+            keymap.action_in(Scope::Selection, &small_n),
+            Some(Action::NextFound)
+        );
+        let mut keymap = keymap;
+        keymap.rebind("reply", &["a".into()]).unwrap();
+        assert_eq!(keymap.action_in(Scope::Selection, &r), None);
+        assert!(
+            keymap
+                .help_rows(Scope::Selection)
+                .iter()
+                .any(|(keys, help)| keys == "A" && help.starts_with("reply:"))
         );
     }
 }

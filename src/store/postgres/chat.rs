@@ -320,6 +320,8 @@ impl Messages for PgTx<'_> {
             "UPDATE messages SET text = '', deleted = 1, words = '' WHERE id = $1",
             &[&id.0],
         )?;
+        self.tx()
+            .execute("DELETE FROM reactions WHERE message_id = $1", &[&id.0])?;
         Ok(())
     }
 

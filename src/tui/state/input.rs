@@ -47,11 +47,20 @@ impl App {
             return;
         }
         if self.overlay.is_some() {
-            // Any key closes help; the quit key still quits.
-            if self.keymap.action_for(&key) == Some(Action::Quit) {
-                effects.push(Effect::Quit);
+            // The arrows and pages scroll help; any other key closes it (quit still quits).
+            match key.code {
+                KeyCode::Down => self.help_scroll = self.help_scroll.saturating_add(1),
+                KeyCode::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+                KeyCode::PageDown => self.help_scroll = self.help_scroll.saturating_add(10),
+                KeyCode::PageUp => self.help_scroll = self.help_scroll.saturating_sub(10),
+                _ => {
+                    if self.keymap.action_for(&key) == Some(Action::Quit) {
+                        effects.push(Effect::Quit);
+                    }
+                    self.overlay = None;
+                    self.help_scroll = 0;
+                }
             }
-            self.overlay = None;
             return;
         }
         let composer_empty = self.composer.is_empty();
@@ -106,6 +115,18 @@ impl App {
             Action::Wallet => self.open_wallet(effects),
             Action::Search => self.open_search(false),
             Action::SelectMessage => self.start_selecting(effects),
+            // Selection mode's keys: `action_for` gives only the writing scope's actions.
+            Action::Older
+            | Action::Newer
+            | Action::Reply
+            | Action::Edit
+            | Action::Delete
+            | Action::React
+            | Action::Copy
+            | Action::ToOriginal
+            | Action::PreviousFound
+            | Action::NextFound
+            | Action::EndSelection => {}
         }
     }
 

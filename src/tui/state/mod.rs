@@ -128,6 +128,8 @@ pub struct App {
     pub composer: TextArea<'static>,
     pub keymap: Keymap,
     pub overlay: Option<Overlay>,
+    /// Lines the help overlay is scrolled down.
+    pub help_scroll: u16,
     pub notice: Option<Notice>,
     /// Who is typing where, and when we last heard.
     pub typing: HashMap<ConversationId, (String, Instant)>,
@@ -183,6 +185,7 @@ impl App {
             composer: input::new_composer(),
             keymap,
             overlay: None,
+            help_scroll: 0,
             notice: None,
             typing: HashMap::new(),
             screen,

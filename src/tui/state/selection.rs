@@ -6,7 +6,8 @@
 use super::timeline::{Entry, QuoteView};
 use super::{App, Effect, Notice};
 use crate::protocol::{ConversationId, MessageId};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crate::tui::keymap::{Action, Scope};
+use crossterm::event::{KeyCode, KeyEvent};
 
 /// The reactions `+` offers, on keys 1 to 6.
 pub const REACTIONS: [&str; 6] = ["👍", "❤️", "😂", "😮", "😢", "🎉"];
@@ -64,6 +65,7 @@ impl App {
             self.selecting = false;
             return false;
         };
+        let action = self.keymap.action_in(Scope::Selection, &key);
         if let Some(pending) = self.pending.take() {
             self.notice = None;
             match (pending, key.code) {
@@ -75,7 +77,7 @@ impl App {
                         effects,
                     );
                 }
-                (Pending::Delete, KeyCode::Char('d')) => {
+                (Pending::Delete, _) if action == Some(Action::Delete) => {
                     effects.push(Effect::DeleteMessage(id));
                 }
                 _ => {} // anything else keeps the message as it is
@@ -91,26 +93,18 @@ impl App {
             self.stop_selecting();
             return false;
         };
-        match (key.code, key.modifiers - KeyModifiers::SHIFT) {
-            (KeyCode::Char('k') | KeyCode::Up, KeyModifiers::NONE) => {
-                self.move_selection(conversation_id, id, -1, effects)
-            }
-            (KeyCode::Char('j') | KeyCode::Down, KeyModifiers::NONE) => {
-                self.move_selection(conversation_id, id, 1, effects)
-            }
-            (KeyCode::Char('n'), KeyModifiers::NONE) if self.found.is_some() => {
-                self.step_found(1, effects)
-            }
-            (KeyCode::Char('N'), KeyModifiers::NONE) if self.found.is_some() => {
-                self.step_found(-1, effects)
-            }
-            (KeyCode::Char('r'), KeyModifiers::NONE) => self.reply_to(&entry),
-            (KeyCode::Char('e'), KeyModifiers::NONE) => self.edit_entry(&entry),
-            (KeyCode::Char('d'), KeyModifiers::NONE) => self.ask_delete(&entry),
-            (KeyCode::Char('+'), KeyModifiers::NONE) => self.ask_reaction(&entry),
-            (KeyCode::Char('y'), KeyModifiers::NONE) => self.copy(&entry, effects),
-            (KeyCode::Enter, _) => self.follow_quote(conversation_id, &entry, effects),
-            (KeyCode::Esc, _) => self.stop_selecting(),
+        match action {
+            Some(Action::Older) => self.move_selection(conversation_id, id, -1, effects),
+            Some(Action::Newer) => self.move_selection(conversation_id, id, 1, effects),
+            Some(Action::NextFound) if self.found.is_some() => self.step_found(1, effects),
+            Some(Action::PreviousFound) if self.found.is_some() => self.step_found(-1, effects),
+            Some(Action::Reply) => self.reply_to(&entry),
+            Some(Action::Edit) => self.edit_entry(&entry),
+            Some(Action::Delete) => self.ask_delete(&entry),
+            Some(Action::React) => self.ask_reaction(&entry),
+            Some(Action::Copy) => self.copy(&entry, effects),
+            Some(Action::ToOriginal) => self.follow_quote(conversation_id, &entry, effects),
+            Some(Action::EndSelection) => self.stop_selecting(),
             _ => {
                 self.stop_selecting();
                 return false;

@@ -136,7 +136,7 @@ impl Pane<'_> {
                     .then(|| when.map_or_else(String::new, |t| t.format("%H:%M").to_string())),
                 sender,
                 text,
-                mark: (n == last && entry.mine && entry.card.is_none())
+                mark: (n == last && entry.mine && entry.card.is_none() && !entry.deleted)
                     .then(|| timeline.delivery(entry)),
                 look,
             });

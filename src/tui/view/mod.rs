@@ -58,7 +58,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         modal::draw(frame, frame.area(), open, theme);
     }
     if app.overlay == Some(Overlay::Help) {
-        help::draw(frame, frame.area(), &app.keymap, theme);
+        help::draw(frame, frame.area(), &app.keymap, app.help_scroll, theme);
     }
 }
 

@@ -60,6 +60,13 @@ fn help_overlay_80x24() {
     let mut app = connected_app(80, 24);
     app.update(key(KeyCode::F(1)));
     insta::assert_snapshot!(render(&app).backend());
+    // Taller than the screen: it scrolls to its end, and no further.
+    for _ in 0..30 {
+        app.update(key(KeyCode::Down));
+    }
+    insta::assert_snapshot!("help_overlay_80x24_scrolled", render(&app).backend());
+    app.update(key(KeyCode::Char('x')));
+    assert!(app.overlay.is_none());
 }
 
 #[test]
