@@ -673,20 +673,7 @@ fn a_database_url_of_an_unknown_scheme_is_refused_not_taken_for_a_file_name() {
 
 #[test]
 fn the_memory_benchmark_measures_both_servers_and_the_client() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(common::process::QUID)
-        .args([
-            "bench",
-            "memory",
-            "--connections",
-            "20",
-            "--messages",
-            "300",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let printed = ok(output);
+    let printed = bench(&["memory", "--connections", "20", "--messages", "300"]);
     assert!(printed.contains("up to 20\n"), "{printed}");
     assert!(printed.contains("\n| 20 | "), "{printed}");
     assert!(
@@ -696,15 +683,21 @@ fn the_memory_benchmark_measures_both_servers_and_the_client() {
     assert!(printed.contains("resident / wire: "), "{printed}");
 }
 
-#[test]
-fn the_search_benchmark_runs_end_to_end() {
+/// What `quid bench ARGS` prints, run in a temporary directory; it must succeed.
+fn bench(args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(common::process::QUID)
-        .args(["bench", "search", "--messages", "3000", "--repeat", "2"])
+        .arg("bench")
+        .args(args)
         .current_dir(dir.path())
         .output()
         .unwrap();
-    let printed = ok(output);
+    ok(output)
+}
+
+#[test]
+fn the_search_benchmark_runs_end_to_end() {
+    let printed = bench(&["search", "--messages", "3000", "--repeat", "2"]);
     assert!(
         printed.contains("| baseline: history, 50 messages | 50 |"),
         "{printed}"
@@ -718,13 +711,7 @@ fn the_search_benchmark_runs_end_to_end() {
 
 #[test]
 fn the_payments_benchmark_runs_end_to_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(common::process::QUID)
-        .args(["bench", "payments", "--clients", "2", "--seconds", "1"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let printed = ok(output);
+    let printed = bench(&["payments", "--clients", "2", "--seconds", "1"]);
     assert!(
         printed.contains("| baseline: one fully synced SQLite transaction per transfer"),
         "{printed}"
@@ -743,14 +730,17 @@ fn the_payments_benchmark_runs_on_two_postgres_nodes() {
         return;
     };
     let url = cluster.new_database();
-    let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(common::process::QUID)
-        .args(["bench", "payments", "--clients", "4", "--seconds", "1"])
-        .args(["--postgres", &url, "--nodes", "2"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let printed = ok(output);
+    let printed = bench(&[
+        "payments",
+        "--clients",
+        "4",
+        "--seconds",
+        "1",
+        "--postgres",
+        &url,
+        "--nodes",
+        "2",
+    ]);
     assert!(printed.contains("PostgreSQL, 2 nodes"), "{printed}");
     assert!(
         printed.contains("| baseline: one PostgreSQL transaction per transfer"),

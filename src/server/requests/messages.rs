@@ -2,9 +2,10 @@
 
 use super::{Caller, Handler};
 use crate::protocol::requests::{DeleteMessage, EditMessage, History, MarkRead, React, Send};
-use crate::protocol::{ApiError, results};
+use crate::protocol::{ApiError, Message, User, results};
 use crate::server::ServerState;
 use crate::store::messages;
+use crate::store::writer::WriteCtx;
 
 impl Handler for Send {
     type Reply = results::Sent;
@@ -85,13 +86,11 @@ impl Handler for EditMessage {
         state: &ServerState,
         caller: &Caller<'_>,
     ) -> Result<Self::Reply, ApiError> {
-        let me = caller.user()?.clone();
         crate::protocol::model::validate_text(&self.text)?;
-        let message = state
-            .writer
-            .write(move |ctx| messages::edit(ctx, &me, self.message_id, &self.text))
-            .await?;
-        Ok(results::OneMessage { message })
+        changing(state, caller, move |ctx, me| {
+            messages::edit(ctx, me, self.message_id, &self.text)
+        })
+        .await
     }
 }
 
@@ -103,12 +102,10 @@ impl Handler for DeleteMessage {
         state: &ServerState,
         caller: &Caller<'_>,
     ) -> Result<Self::Reply, ApiError> {
-        let me = caller.user()?.clone();
-        let message = state
-            .writer
-            .write(move |ctx| messages::delete(ctx, &me, self.message_id))
-            .await?;
-        Ok(results::OneMessage { message })
+        changing(state, caller, move |ctx, me| {
+            messages::delete(ctx, me, self.message_id)
+        })
+        .await
     }
 }
 
@@ -120,12 +117,21 @@ impl Handler for React {
         state: &ServerState,
         caller: &Caller<'_>,
     ) -> Result<Self::Reply, ApiError> {
-        let me = caller.user()?.clone();
         crate::protocol::model::validate_reaction(&self.emoji)?;
-        let message = state
-            .writer
-            .write(move |ctx| messages::react(ctx, &me, self.message_id, &self.emoji, self.remove))
-            .await?;
-        Ok(results::OneMessage { message })
+        changing(state, caller, move |ctx, me| {
+            messages::react(ctx, me, self.message_id, &self.emoji, self.remove)
+        })
+        .await
     }
+}
+
+/// Runs a change to one message (`change`, as the caller) on the writer; the message after.
+async fn changing(
+    state: &ServerState,
+    caller: &Caller<'_>,
+    change: impl Fn(&mut WriteCtx, &User) -> Result<Message, ApiError> + std::marker::Send + 'static,
+) -> Result<results::OneMessage, ApiError> {
+    let me = caller.user()?.clone();
+    let message = state.writer.write(move |ctx| change(ctx, &me)).await?;
+    Ok(results::OneMessage { message })
 }
