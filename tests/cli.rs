@@ -253,6 +253,42 @@ fn replies_edits_deletes_and_reactions_from_the_command_line() {
     );
 }
 
+/// `quid history @bob | head -0`: the reader is gone before quid writes a line.
+#[test]
+fn a_reader_that_goes_away_ends_a_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
+    let config = write_config(dir.path(), server.addr.port());
+    ok(quid(
+        &config,
+        &["register", "--password-stdin"],
+        "alice's password\n",
+    ));
+    ok(quid(
+        &config,
+        &as_bob(&["register", "--password-stdin"]),
+        "bob's password\n",
+    ));
+    ok(quid(&config, &["send", "@bob", "hello"], ""));
+    let mut child = std::process::Command::new(common::process::QUID)
+        .args(["history", "@bob"])
+        .env("QUID_CONFIG", &config)
+        .env_remove("QUID_PROFILE")
+        .env_remove("QUID_DATA_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(141), "{output:?}");
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn failures_say_what_was_wrong_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -343,13 +379,24 @@ fn a_message_sent_while_the_server_is_down_is_queued_and_delivered_once() {
 }
 
 #[test]
-fn sigterm_stops_the_server_cleanly() {
+fn sigterm_stops_the_server_cleanly_and_its_log_file_is_plain_text() {
     let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
+    let log = dir.path().join("server.log");
+    let server =
+        ServerProcess::start_logging(&dir.path().join("server.db"), "127.0.0.1:0", Some(&log));
     let status = server.terminate();
     assert!(
         status.success(),
         "quid serve exited with {status} after SIGTERM"
+    );
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        written.contains("INFO") || written.contains("DEBUG"),
+        "{written}"
+    );
+    assert!(
+        !written.contains('\x1b'),
+        "colour codes in a log file: {written:?}"
     );
 }
 

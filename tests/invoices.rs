@@ -295,6 +295,10 @@ async fn refunds_in_part_and_in_full_never_exceed_the_payment_and_retries_refund
         ErrorCode::RefundExceedsPayment
     );
     assert_eq!(
+        refused(&s.shop, refund(Some(eur(0)), &IdempotencyKey::random())).await,
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
         refused(&s.alice, refund(None, &IdempotencyKey::random())).await,
         ErrorCode::Forbidden
     );
@@ -308,6 +312,17 @@ async fn refunds_in_part_and_in_full_never_exceed_the_payment_and_retries_refund
     assert_eq!(
         refused(&s.shop, refund(Some(eur(1)), &IdempotencyKey::random())).await,
         ErrorCode::RefundExceedsPayment
+    );
+    // Once all is given back, another refund says so (not "€0.00 is more than €0.00").
+    let again = s
+        .shop
+        .request_value(refund(None, &IdempotencyKey::random()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&again, RequestError::Api(e) if e.code == ErrorCode::RefundExceedsPayment
+            && e.message.contains("fully refunded already (€9.80)")),
+        "{again:?}"
     );
 
     let balance: results::Balance = s.alice.request(RequestBody::Balance).await.unwrap();

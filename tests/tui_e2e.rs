@@ -35,7 +35,7 @@ fn demo_answers_sells_a_coffee_refunds_it_and_quits_cleanly() {
     let header = |screen: &str| screen.lines().next().unwrap_or("").to_owned();
     for _ in 0..5 {
         let before = header(&tmux.screen());
-        if before.contains("@coffee") {
+        if before.contains("$coffee") {
             break;
         }
         tmux.keys(&["C-n"]);

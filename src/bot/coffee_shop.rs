@@ -141,7 +141,7 @@ async fn answer(bot: &Bot, message: &Message) -> String {
         .await
     {
         Ok(invoice) => format!(
-            "That is {} for {order}: pay the invoice above (Tab, then Enter).",
+            "That is {} for {order}: pay the invoice above (Tab, Enter, Enter).",
             invoice.total
         ),
         Err(error) => format!("Sorry, I could not write your bill: {error}"),

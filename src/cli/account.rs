@@ -16,9 +16,11 @@ pub async fn register(profile: &Profile, password_stdin: bool) -> anyhow::Result
         password,
     });
     let auth = authenticate(profile, body).await?;
-    println!(
+    say!(
         "registered {} on {} and logged in (profile {})",
-        auth.user.username, profile.server, profile.name
+        auth.user.username,
+        profile.server,
+        profile.name
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -30,7 +32,7 @@ pub async fn login(profile: &Profile, password_stdin: bool) -> anyhow::Result<Ex
         password,
     });
     let auth = authenticate(profile, body).await?;
-    println!("logged in as {} on {}", auth.user.username, profile.server);
+    say!("logged in as {} on {}", auth.user.username, profile.server);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -61,9 +63,10 @@ pub async fn login_with_token(profile: &Profile) -> anyhow::Result<ExitCode> {
     }
     state::write_token(&profile.data_dir, token)?;
     ClientState::open(&profile.data_dir)?.set_username(&user.username)?;
-    println!(
+    say!(
         "logged in as {} on {} with the given token",
-        user.username, profile.server
+        user.username,
+        profile.server
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -87,7 +90,7 @@ async fn authenticate(profile: &Profile, body: RequestBody) -> anyhow::Result<re
 
 pub async fn logout(profile: &Profile) -> anyhow::Result<ExitCode> {
     let Some(token) = state::read_token(&profile.data_dir)? else {
-        println!("profile {} is not logged in", profile.name);
+        say!("profile {} is not logged in", profile.name);
         return Ok(ExitCode::SUCCESS);
     };
     match Connection::open_trusting(&profile.server, profile.ca_file.as_deref(), Some(&token)).await
@@ -105,7 +108,7 @@ pub async fn logout(profile: &Profile) -> anyhow::Result<ExitCode> {
         }
     }
     state::delete_token(&profile.data_dir)?;
-    println!("logged out {} from {}", profile.username, profile.server);
+    say!("logged out {} from {}", profile.username, profile.server);
     Ok(ExitCode::SUCCESS)
 }
 

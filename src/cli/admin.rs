@@ -61,7 +61,7 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
                     ledger::payments::mint(ctx, &user, amount, &IdempotencyKey::random())
                 })
                 .map_err(|e| anyhow!("{}", e.message))?;
-            println!("minted {amount} to {username}; balance now {balance}");
+            say!("minted {amount} to {username}; balance now {balance}");
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::CreateBot { name, merchant } => {
@@ -79,7 +79,7 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
             } else {
                 "bot"
             };
-            println!("created {kind} @{}; its token: {token}", bot.username);
+            say!("created {kind} @{}; its token: {token}", bot.username);
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::Revoke { user } => {
@@ -90,7 +90,7 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
                     sessions::revoke_all_tokens(ctx, user.id)
                 })
                 .map_err(|e| anyhow!("{}", e.message))?;
-            println!("revoked {revoked} session(s) of {username}");
+            say!("revoked {revoked} session(s) of {username}");
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::CheckLedger => {
@@ -104,15 +104,15 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
                 invoices,
             } = totals;
             print!("{}", ledger::check::report(&findings));
-            println!(
+            say!(
                 "checked {accounts} accounts, {transfers} transfers, {requests} payment requests, {invoices} invoices"
             );
             let failed = findings.iter().filter(|f| !f.violations.is_empty()).count();
             if failed == 0 {
-                println!("ledger OK");
+                say!("ledger OK");
                 Ok(ExitCode::SUCCESS)
             } else {
-                println!("ledger BROKEN: {failed} invariant(s) violated");
+                say!("ledger BROKEN: {failed} invariant(s) violated");
                 Ok(ExitCode::FAILURE)
             }
         }

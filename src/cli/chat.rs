@@ -115,7 +115,7 @@ pub async fn send(
             SEND_TIMEOUT.as_secs()
         )
     })??;
-    println!("sent to {target} (message {})", message.id);
+    say!("sent to {target} (message {})", message.id);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -147,12 +147,12 @@ pub async fn history(profile: &Profile, target: &str, shown: Shown) -> anyhow::R
         }))
         .await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&page)?);
+        say!("{}", serde_json::to_string_pretty(&page)?);
     } else if page.messages.is_empty() {
-        println!("no messages with {target} yet");
+        say!("no messages with {target} yet");
     } else {
         for message in &page.messages {
-            println!("{}", format_message(message));
+            say!("{}", format_message(message));
         }
     }
     if let Some(newest) = page.messages.last().filter(|_| mark_read) {
@@ -170,7 +170,7 @@ pub async fn history(profile: &Profile, target: &str, shown: Shown) -> anyhow::R
 pub async fn change(profile: &Profile, body: RequestBody) -> anyhow::Result<ExitCode> {
     let connection = connect(profile).await?;
     let changed: results::OneMessage = connection.request(body).await?;
-    println!("{}", format_message(&changed.message));
+    say!("{}", format_message(&changed.message));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -281,11 +281,11 @@ pub async fn conversations(profile: &Profile, json: bool) -> anyhow::Result<Exit
     let connection = connect(profile).await?;
     let list: results::Conversations = connection.request(RequestBody::Conversations).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        say!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
     if list.conversations.is_empty() {
-        println!("no conversations yet; start one with `quid send @user TEXT`");
+        say!("no conversations yet; start one with `quid send @user TEXT`");
     }
     for conversation in &list.conversations {
         let name = match conversation.kind {
@@ -305,7 +305,10 @@ pub async fn conversations(profile: &Profile, json: bool) -> anyhow::Result<Exit
                 None => "  (bot)".to_owned(),
             },
             (ConversationKind::Direct, None) => String::new(),
-            (ConversationKind::Group, _) => format!("  {} members", conversation.members.len()),
+            (ConversationKind::Group, _) => match conversation.members.len() {
+                1 => "  1 member".to_owned(),
+                n => format!("  {n} members"),
+            },
         };
         let unread = match conversation.unread {
             0 => String::new(),
@@ -316,7 +319,7 @@ pub async fn conversations(profile: &Profile, json: bool) -> anyhow::Result<Exit
             n => format!(" ({n} mention you)"),
         };
         let muted = if conversation.muted { "  muted" } else { "" };
-        println!(
+        say!(
             "{}{members}{unread}{mentions}{muted}",
             crate::untrusted::inert_line(&name)
         );
@@ -338,7 +341,7 @@ pub async fn mute(profile: &Profile, target: &str, muted: bool) -> anyhow::Resul
         }))
         .await?;
     let done = if muted { "muted" } else { "unmuted" };
-    println!("{done} {target}");
+    say!("{done} {target}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -367,6 +370,6 @@ pub async fn create_group(
         .iter()
         .map(|m| m.username.as_str())
         .collect();
-    println!("created #{} with {}", conversation.name, names.join(", "));
+    say!("created #{} with {}", conversation.name, names.join(", "));
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,7 @@ pub fn path(path: PathBuf) -> anyhow::Result<ExitCode> {
     } else {
         " (does not exist yet)"
     };
-    println!("{}{note}", path.display());
+    say!("{}{note}", path.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -20,11 +20,11 @@ pub fn check(path: &Path, profile: &Profile) -> anyhow::Result<ExitCode> {
         Some(_) => "yes",
         None => "no (run quid login)",
     };
-    println!("config:    {} (valid)", path.display());
-    println!("profile:   {}", profile.name);
-    println!("server:    {}", profile.server);
-    println!("username:  {}", profile.username);
-    println!("data dir:  {}", profile.data_dir.display());
-    println!("logged in: {logged_in}");
+    say!("config:    {} (valid)", path.display());
+    say!("profile:   {}", profile.name);
+    say!("server:    {}", profile.server);
+    say!("username:  {}", profile.username);
+    say!("data dir:  {}", profile.data_dir.display());
+    say!("logged in: {logged_in}");
     Ok(ExitCode::SUCCESS)
 }

@@ -20,11 +20,11 @@ pub async fn invoices(profile: &Profile, json: bool) -> anyhow::Result<ExitCode>
     let connection = connect(profile).await?;
     let reply: results::Invoices = connection.request(RequestBody::Invoices).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&reply)?);
+        say!("{}", serde_json::to_string_pretty(&reply)?);
         return Ok(ExitCode::SUCCESS);
     }
     if reply.invoices.is_empty() {
-        println!("no invoices");
+        say!("no invoices");
     }
     for invoice in &reply.invoices {
         let seller = invoice
@@ -47,7 +47,7 @@ pub async fn invoices(profile: &Profile, json: bool) -> anyhow::Result<ExitCode>
         } else {
             String::new()
         };
-        println!(
+        say!(
             "#{:<5} {side:<24} {:>12}  {}{refunded}  {}",
             invoice.id,
             invoice.total.to_string(),
@@ -86,7 +86,7 @@ pub async fn act_on_invoice(
                     crate::untrusted::inert_line(&seller)
                 ))?
             {
-                println!("nothing paid");
+                say!("nothing paid");
                 return Ok(ExitCode::FAILURE);
             }
             let body = |pin| {
@@ -97,9 +97,10 @@ pub async fn act_on_invoice(
                 })
             };
             let paid: results::Paid = with_pin(profile, connection, body).await?;
-            println!(
+            say!(
                 "paid invoice {id}: {}; balance {}",
-                paid.transfer.amount, paid.balance_after
+                paid.transfer.amount,
+                paid.balance_after
             );
         }
         InvoiceAction::Refund => {
@@ -114,9 +115,11 @@ pub async fn act_on_invoice(
                 })
             };
             let refunded: results::Refunded = with_pin(profile, connection, body).await?;
-            println!(
+            say!(
                 "refunded {} of invoice {id} ({} refunded of {})",
-                refunded.transfer.amount, refunded.invoice.refunded, refunded.invoice.total
+                refunded.transfer.amount,
+                refunded.invoice.refunded,
+                refunded.invoice.total
             );
         }
     }

@@ -22,10 +22,13 @@ pub fn to_file(path: &Path) -> Option<()> {
         .ok()
 }
 
-/// The server logs to stderr: it owns no screen.
+/// The server logs to stderr: it owns no screen. Colours only on a terminal: a log file or
+/// a pipe gets plain text.
 pub fn to_stderr() {
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter())
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -1,6 +1,15 @@
 //! The command line: clap definitions and the dispatch to each command. Commands print one
 //! clear line to stderr on failure and exit non-zero; `--json` output is one JSON document.
 
+/// `println!` for the commands' output, returning a failed write to stdout as
+/// [`StdoutFailed`] instead of panicking on it (`quid ... | head` closes the pipe early).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err($crate::cli::StdoutFailed)?
+    }};
+}
+
 mod account;
 mod admin;
 mod chat;
@@ -475,3 +484,8 @@ fn message_id(text: &str) -> Result<MessageId, String> {
         .map(MessageId)
         .ok_or_else(|| format!("{text:?} is not a message id; `quid history` shows them as #41"))
 }
+
+/// Writing a command's output failed: `main` stops quietly when the reader went away.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write to standard output: {0}")]
+pub struct StdoutFailed(pub std::io::Error);

@@ -19,12 +19,12 @@ pub async fn balance(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> 
     let connection = connect(profile).await?;
     let reply: results::Balance = connection.request(RequestBody::Balance).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&reply)?);
+        say!("{}", serde_json::to_string_pretty(&reply)?);
     } else if reply.balances.is_empty() {
-        println!("no money yet");
+        say!("no money yet");
     } else {
         for money in &reply.balances {
-            println!("{money}");
+            say!("{money}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -74,7 +74,7 @@ pub async fn pay(
         format!(" for {memo:?}")
     };
     if !yes && !confirm(&format!("Pay {amount} to {to}{memo_shown}?"))? {
-        println!("nothing paid");
+        say!("nothing paid");
         return Ok(ExitCode::FAILURE);
     }
     let key = IdempotencyKey::random();
@@ -89,9 +89,12 @@ pub async fn pay(
         })
     };
     let paid: results::Paid = with_pin(profile, connection, body).await?;
-    println!(
+    say!(
         "paid {} to {} (transfer {}); balance {}",
-        paid.transfer.amount, to, paid.transfer.id, paid.balance_after
+        paid.transfer.amount,
+        to,
+        paid.transfer.id,
+        paid.balance_after
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -118,7 +121,7 @@ pub async fn request(
         })
     };
     let made: results::RequestMade = with_pin(profile, connection, body).await?;
-    println!("asked {from} for {amount} (request {})", made.request.id);
+    say!("asked {from} for {amount} (request {})", made.request.id);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -126,14 +129,14 @@ pub async fn requests(profile: &Profile, json: bool) -> anyhow::Result<ExitCode>
     let connection = connect(profile).await?;
     let reply: results::Requests = connection.request(RequestBody::Requests).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&reply)?);
+        say!("{}", serde_json::to_string_pretty(&reply)?);
         return Ok(ExitCode::SUCCESS);
     }
     if reply.requests.is_empty() {
-        println!("no payment requests");
+        say!("no payment requests");
     }
     for request in &reply.requests {
-        println!("{}", describe(request, &profile.username));
+        say!("{}", describe(request, &profile.username));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -182,9 +185,10 @@ pub async fn act_on_request(
                 })
             };
             let paid: results::Paid = with_pin(profile, connection, body).await?;
-            println!(
+            say!(
                 "paid request {id}: {}; balance {}",
-                paid.transfer.amount, paid.balance_after
+                paid.transfer.amount,
+                paid.balance_after
             );
         }
         RequestAction::Decline => {
@@ -193,7 +197,7 @@ pub async fn act_on_request(
                     request_id,
                 }))
                 .await?;
-            println!("declined request {id}");
+            say!("declined request {id}");
         }
         RequestAction::Cancel => {
             let _: results::RequestMade = connection
@@ -201,7 +205,7 @@ pub async fn act_on_request(
                     request_id,
                 }))
                 .await?;
-            println!("cancelled request {id}");
+            say!("cancelled request {id}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -232,9 +236,9 @@ pub async fn statement(profile: &Profile, format: StatementFormat) -> anyhow::Re
         }
     }
     match format {
-        StatementFormat::Json => println!("{}", serde_json::to_string_pretty(&lines)?),
+        StatementFormat::Json => say!("{}", serde_json::to_string_pretty(&lines)?),
         StatementFormat::Csv => crate::export::statement_csv(&lines, std::io::stdout())?,
-        StatementFormat::Text if lines.is_empty() => println!("no transactions yet"),
+        StatementFormat::Text if lines.is_empty() => say!("no transactions yet"),
         StatementFormat::Text => {
             for line in &lines {
                 let when = chrono::DateTime::from_timestamp_millis(line.at.0)
@@ -260,7 +264,7 @@ pub async fn statement(profile: &Profile, format: StatementFormat) -> anyhow::Re
                         };
                         format!("{direction} {}", u.username)
                     });
-                println!(
+                say!(
                     "{when}  {:>14}  {who:<20} balance {:>14}  {}",
                     format!("{sign}{}", line.amount),
                     line.balance_after.to_string(),
@@ -325,7 +329,7 @@ pub async fn set_pin(profile: &Profile, pin_stdin: bool) -> anyhow::Result<ExitC
         })
     };
     let _: results::Empty = with_pin(profile, connection, body).await?;
-    println!(
+    say!(
         "payment PIN set: payments from {} now need it",
         profile.username
     );

@@ -43,13 +43,13 @@ pub async fn search(
         }))
         .await?;
     if command.json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
+        say!("{}", serde_json::to_string_pretty(&result)?);
     } else if result.hits.is_empty() {
-        println!("no messages match {:?}", command.text);
+        say!("no messages match {:?}", command.text);
     } else {
         let marked = std::io::stdout().is_terminal();
         for hit in &result.hits {
-            println!("{}", format_hit(hit, &list.conversations, marked));
+            say!("{}", format_hit(hit, &list.conversations, marked));
         }
     }
     Ok(ExitCode::SUCCESS)

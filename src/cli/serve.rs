@@ -93,7 +93,7 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let server = Server::bind(args.listen, &db, config).await?;
     let addr = server.local_addr()?;
     tracing::info!(%addr, %db, "quid server listening");
-    println!("quid server listening on {scheme}://{addr} (database {db})");
+    say!("quid server listening on {scheme}://{addr} (database {db})");
     server.run(stop).await?;
     Ok(ExitCode::SUCCESS)
 }

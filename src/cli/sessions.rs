@@ -15,11 +15,11 @@ pub async fn list(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> {
     let connection = connect(profile).await?;
     let reply: results::Sessions = connection.request(RequestBody::Sessions).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&reply)?);
+        say!("{}", serde_json::to_string_pretty(&reply)?);
         return Ok(ExitCode::SUCCESS);
     }
     for session in &reply.sessions {
-        println!("{}", describe(session));
+        say!("{}", describe(session));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -55,6 +55,6 @@ pub async fn revoke(profile: &Profile, id: &str) -> anyhow::Result<ExitCode> {
             session_id: id.to_owned(),
         }))
         .await?;
-    println!("revoked session {id}; its connections are closed");
+    say!("revoked session {id}; its connections are closed");
     Ok(ExitCode::SUCCESS)
 }

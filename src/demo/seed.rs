@@ -145,7 +145,7 @@ pub async fn history(url: &Url, tokens: &Tokens) -> anyhow::Result<()> {
     say(
         &bob,
         with_bob,
-        "and you owe me a coffee: Tab picks my request and Enter pays it; F2 pays anyone, F3 asks",
+        "and you owe me a coffee: Tab picks my request, Enter shows what you pay, Enter pays; F2 pays anyone, F3 asks",
     )
     .await?;
     let eur = crate::money::Currency::from_code("EUR").map_err(anyhow::Error::msg)?;

@@ -16,11 +16,20 @@ pub struct Money {
     pub currency: Currency,
 }
 
+/// "no decimal places", "1 decimal place", "3 decimal places".
+fn places(count: u32) -> String {
+    match count {
+        0 => "no decimal places".to_owned(),
+        1 => "1 decimal place".to_owned(),
+        n => format!("{n} decimal places"),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
     #[error("{text:?} is not an amount: write digits with at most one '.', like 12.50")]
     Syntax { text: String },
-    #[error("{text:?} has {decimals} decimals; {currency} has {allowed}")]
+    #[error("{text:?}: {currency} has {}, not {decimals}", places(*allowed))]
     TooPrecise {
         text: String,
         decimals: usize,

@@ -36,10 +36,15 @@ fn bad_amounts_are_clear_errors() {
         })
     ));
     let jpy = Currency::from_code("JPY").unwrap();
-    assert!(matches!(
-        Money::parse("1.5", jpy),
-        Err(MoneyError::TooPrecise { .. })
-    ));
+    let one_place = Money::parse("1.5", jpy).unwrap_err();
+    assert_eq!(
+        one_place.to_string(),
+        "\"1.5\": JPY has no decimal places, not 1"
+    );
+    assert_eq!(
+        Money::parse("12.505", eur()).unwrap_err().to_string(),
+        "\"12.505\": EUR has 2 decimal places, not 3"
+    );
     assert_eq!(Money::parse("0", eur()), Err(MoneyError::Zero));
     assert_eq!(Money::parse("0.00", eur()), Err(MoneyError::Zero));
     assert!(matches!(

@@ -268,7 +268,18 @@ pub fn refund(
             invoice.total.currency
         )));
     }
-    if amount.amount_minor <= 0 || amount.amount_minor > left {
+    if left == 0 {
+        return Err(ApiError::new(
+            ErrorCode::RefundExceedsPayment,
+            format!("invoice {id} is fully refunded already ({})", invoice.total),
+        ));
+    }
+    if amount.amount_minor <= 0 {
+        return Err(ApiError::invalid(format!(
+            "a refund must be more than zero, not {amount}"
+        )));
+    }
+    if amount.amount_minor > left {
         return Err(ApiError::new(
             ErrorCode::RefundExceedsPayment,
             format!(

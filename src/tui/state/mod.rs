@@ -97,11 +97,17 @@ impl ConversationEntry {
         }
     }
 
-    /// `#team` or `@bob`.
+    /// `#team`, `@bob`, or `$coffee` for a merchant's shop.
     pub fn label(&self) -> String {
-        match self.kind {
-            ConversationKind::Group => format!("#{}", self.name),
-            ConversationKind::Direct => format!("@{}", self.name),
+        format!("{}{}", self.sigil(), self.name)
+    }
+
+    /// What comes before the name: `#` a group, `$` a merchant, `@` a person or a bot.
+    pub fn sigil(&self) -> &'static str {
+        match (self.kind, &self.bot) {
+            (ConversationKind::Group, _) => "#",
+            (ConversationKind::Direct, Some(merchant)) if !merchant.is_empty() => "$",
+            (ConversationKind::Direct, _) => "@",
         }
     }
 }

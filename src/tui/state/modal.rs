@@ -247,7 +247,12 @@ mod tests {
         assert_eq!(modal.recipient(), "carol");
         modal.on_key(key(KeyCode::Enter));
         typed(&mut modal, "12.505");
-        assert!(modal.amount().unwrap_err().contains("3 decimals"));
+        assert!(
+            modal
+                .amount()
+                .unwrap_err()
+                .contains("2 decimal places, not 3")
+        );
         modal.on_key(key(KeyCode::Enter));
         assert_eq!(modal.step, Step::Amount, "a bad amount does not go on");
         modal.on_key(key(KeyCode::Backspace));

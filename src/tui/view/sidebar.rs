@@ -1,6 +1,5 @@
 //! The conversation list: most recent first, the selected one highlighted, unread badges.
 
-use crate::protocol::ConversationKind;
 use crate::tui::state::App;
 use crate::tui::text::width;
 use crate::tui::theme::Theme;
@@ -16,12 +15,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let columns = usize::from(inner.width);
     let mut lines = vec![Line::styled(" Conversations", theme.accent)];
     for entry in &app.conversations {
-        // A merchant's conversation is a shop: "$coffee".
-        let sigil = match (entry.kind, &entry.bot) {
-            (ConversationKind::Group, _) => "#",
-            (ConversationKind::Direct, Some(merchant)) if !merchant.is_empty() => "$",
-            (ConversationKind::Direct, _) => "@",
-        };
+        let sigil = entry.sigil();
         let count = match entry.unread {
             0 => String::new(),
             n if n > 99 => " 99+".into(),

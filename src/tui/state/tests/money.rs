@@ -288,3 +288,23 @@ fn an_invoice_is_paid_from_its_card_through_the_review() {
         }]
     ));
 }
+
+#[test]
+fn a_merchants_shop_is_called_the_same_in_the_header_and_the_sidebar() {
+    let mut app = connected_app(80, 24);
+    let mut shop = conversation(5, ConversationKind::Direct, "coffee", 0, 9);
+    shop.members = vec![user(1, "alice"), {
+        let mut bot = user(9, "coffee");
+        bot.bot = true;
+        bot.merchant = Some("Quid Coffee".into());
+        bot
+    }];
+    app.update(Msg::Done(Done::Conversations(vec![shop])));
+    let entry = app
+        .conversations
+        .iter()
+        .find(|c| c.id == ConversationId(5))
+        .unwrap();
+    assert_eq!(entry.label(), "$coffee");
+    assert_eq!(entry.sigil(), "$");
+}
