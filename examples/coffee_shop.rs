@@ -17,9 +17,10 @@ struct Args {
     /// The bot's token, from `quid admin create-bot`
     #[arg(long, env = "QUID_BOT_TOKEN", hide_env_values = true)]
     token: String,
-    /// Where the bot keeps its place in the event stream [default: coffee-shop-state]
-    #[arg(long, default_value = "coffee-shop-state")]
-    state_dir: PathBuf,
+    /// Where the bot keeps its place in the event stream [default: coffee-shop in quid's data
+    /// dir, as `quid serve` keeps its database]
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -34,7 +35,13 @@ async fn main() -> anyhow::Result<()> {
             args.server
         );
     }
-    let bot = quid::bot::Bot::connect(args.server, args.token, args.state_dir)?;
+    let state_dir = match args.state_dir {
+        Some(dir) => dir,
+        None => quid::config::default_data_dir()
+            .map(|dir| dir.join("coffee-shop"))
+            .ok_or_else(|| anyhow::anyhow!("no data dir on this system: give --state-dir"))?,
+    };
+    let bot = quid::bot::Bot::connect(args.server, args.token, state_dir)?;
     eprintln!("Quid Coffee is open; Ctrl-C closes it.");
     tokio::select! {
         _ = quid::bot::coffee_shop::run(bot) => anyhow::bail!("the bot's session ended (is the token right?)"),

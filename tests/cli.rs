@@ -289,6 +289,56 @@ fn a_reader_that_goes_away_ends_a_command_quietly() {
     );
 }
 
+/// The coffee shop example keeps its state in quid's data dir, not in the directory it was
+/// started from.
+#[test]
+fn the_coffee_shop_keeps_its_state_in_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = ServerProcess::start(&db, "127.0.0.1:0");
+    let config = write_config(dir.path(), server.addr.port());
+    let db_text = db.to_string_lossy().into_owned();
+    let created = ok(quid(
+        &config,
+        &["admin", "--db", &db_text, "create-bot", "coffee"],
+        "",
+    ));
+    let token = created.split_whitespace().last().unwrap().to_owned();
+    let (cwd, data) = (dir.path().join("cwd"), dir.path().join("data"));
+    std::fs::create_dir_all(&cwd).unwrap();
+    let example = Path::new(common::process::QUID)
+        .parent()
+        .unwrap()
+        .join("examples/coffee_shop");
+    let mut shop = std::process::Command::new(example)
+        .args([
+            "--server",
+            &format!("ws://{}", server.addr),
+            "--token",
+            &token,
+        ])
+        .env("QUID_DATA_DIR", &data)
+        .current_dir(&cwd)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It says it is open once its session has started, state directory made.
+    let mut said = String::new();
+    let mut stderr = std::io::BufReader::new(shop.stderr.take().unwrap());
+    while !said.contains("Quid Coffee is open") {
+        let read = std::io::BufRead::read_line(&mut stderr, &mut said).unwrap();
+        assert!(read > 0, "the shop stopped: {said}");
+    }
+    shop.kill().unwrap();
+    shop.wait().unwrap();
+    assert!(data.join("coffee-shop").is_dir(), "{said}");
+    let left: Vec<_> = std::fs::read_dir(&cwd).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "wrote into the current directory: {left:?}"
+    );
+}
+
 #[test]
 fn failures_say_what_was_wrong_in_one_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -32,9 +32,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if let Some(who) = app.typing_here() {
         parts.push(format!("{who} is typing…"));
     }
+    let columns = usize::from(area.width);
     let left = format!(" {}", parts.join(" │ "));
-    let right = format!("{} help ", app.keymap.key_hint(Action::Help));
-    let gap = usize::from(area.width).saturating_sub(width(&left) + width(&right));
+    let mut right = format!("{} help ", app.keymap.key_hint(Action::Help));
+    // The help hint gives way first, and never touches what is on the left.
+    if width(&left) + 2 + width(&right) > columns {
+        right.clear();
+    }
+    let left = super::sidebar::truncate(&left, columns);
+    let gap = columns.saturating_sub(width(&left) + width(&right));
     let line = Line::from(vec![
         Span::raw(left),
         Span::raw(" ".repeat(gap)),

@@ -386,3 +386,26 @@ fn the_sidebar_counts_mentions_apart() {
         .unwrap();
     assert!(general.contains("3 · 1@"), "{general:?}");
 }
+
+#[test]
+fn a_narrow_status_bar_drops_the_help_hint_rather_than_run_into_it() {
+    let mut app = connected_app(40, 12);
+    app.balances = vec![crate::money::Money::new(
+        25_000,
+        crate::money::Currency::from_code("EUR").unwrap(),
+    )];
+    let terminal = render(&app);
+    let buffer = terminal.backend().buffer();
+    let status: String = (0..buffer.area.width)
+        .map(|x| buffer[(x, buffer.area.height - 1)].symbol())
+        .collect();
+    assert!(status.contains("€250.00"), "{status:?}");
+    assert!(!status.contains("F1"), "no room for the hint: {status:?}");
+    let wide = connected_app(120, 20);
+    let terminal = render(&wide);
+    let buffer = terminal.backend().buffer();
+    let status: String = (0..buffer.area.width)
+        .map(|x| buffer[(x, buffer.area.height - 1)].symbol())
+        .collect();
+    assert!(status.trim_end().ends_with("F1 help"), "{status:?}");
+}
