@@ -222,13 +222,29 @@ fn tui_settings(
         settings.theme = name;
     }
     let mut keymap = crate::tui::keymap::Keymap::default();
+    let mut spans = BTreeMap::new();
     for (action, keys) in keys {
         let span = keys.span();
         let keys = keys.into_inner().into_vec();
         keymap
             .rebind(&action, &keys)
-            .map_err(|message| at(span, &format!("keys.{action}"), message))?;
+            .map_err(|message| at(span.clone(), &format!("keys.{action}"), message))?;
+        spans.insert(action.clone(), span);
         settings.keys.push((action, keys));
+    }
+    // Two actions on one key: the first in the table would always win. Said at the line that
+    // made it, once every rebinding is in (a key may move from one action to another).
+    if let Some((first, second, key)) = keymap.conflicts().into_iter().next() {
+        let (mine, other) = match spans.contains_key(second.config_name()) {
+            true => (second, first),
+            false => (first, second),
+        };
+        let span = spans.get(mine.config_name()).cloned().unwrap_or(0..0);
+        let message = format!(
+            "{key} is also the key of {}; give one of them another",
+            other.config_name()
+        );
+        return Err(at(span, &format!("keys.{}", mine.config_name()), message));
     }
     Ok(settings)
 }

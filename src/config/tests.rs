@@ -96,7 +96,7 @@ fn the_shipped_example_is_valid() {
 fn tui_settings_are_checked_where_they_are_written() {
     let base = "[profiles.alice]\nserver = \"ws://h:1\"\nusername = \"alice\"\n";
     let good = format!(
-        "{base}theme = \"light\"\nnotify_osc = true\n[profiles.alice.keys]\nquit = \"ctrl-x\"\nhelp = [\"f1\", \"f2\"]\n"
+        "{base}theme = \"light\"\nnotify_osc = true\n[profiles.alice.keys]\nquit = \"ctrl-x\"\nhelp = [\"f1\", \"f12\"]\n"
     );
     let profile = check(&good, None).unwrap();
     assert_eq!(profile.tui.theme, "light");
@@ -123,6 +123,21 @@ fn tui_settings_are_checked_where_they_are_written() {
     )
     .unwrap_err();
     assert!(error.contains("no action named \"fly\""), "{error}");
+
+    // One key for two actions of a scope is refused at the line that made it...
+    let error = check(
+        &format!("{base}[profiles.alice.keys]\nsend = \"ctrl-q\"\n"),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        error.starts_with("/etc/quid/config.toml:5:8: profiles.alice.keys.send: ")
+            && error.contains("Ctrl+Q is also the key of quit"),
+        "{error}"
+    );
+    // ...but a key may move from one action to another, and scopes do not collide.
+    let moved = "[profiles.alice.keys]\nhelp = \"ctrl-q\"\nquit = \"ctrl-x\"\nreply = \"q\"\n";
+    check(&format!("{base}{moved}"), None).unwrap();
 }
 
 #[test]

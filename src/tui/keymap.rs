@@ -380,6 +380,22 @@ impl Keymap {
         Ok(())
     }
 
+    /// Pairs of actions of one scope bound to the same key, with the key.
+    pub fn conflicts(&self) -> Vec<(Action, Action, Key)> {
+        let mut found = Vec::new();
+        for (at, (first, keys)) in self.bindings.iter().enumerate() {
+            for (second, others) in &self.bindings[at + 1..] {
+                if first.scope() != second.scope() {
+                    continue;
+                }
+                if let Some(key) = keys.iter().find(|k| others.contains(k)) {
+                    found.push((*first, *second, *key));
+                }
+            }
+        }
+        found
+    }
+
     /// The action `event` is bound to while writing.
     pub fn action_for(&self, event: &KeyEvent) -> Option<Action> {
         self.action_in(Scope::Chat, event)
