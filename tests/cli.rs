@@ -339,6 +339,49 @@ fn the_coffee_shop_keeps_its_state_in_the_data_dir() {
     );
 }
 
+/// A name that would turn a line backwards is shown inert, also when echoed back and in
+/// `--json` (escaped, so the JSON still means the same).
+#[test]
+fn what_commands_echo_and_json_carry_no_bidi_or_c1_controls() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
+    let config = write_config(dir.path(), server.addr.port());
+    ok(quid(
+        &config,
+        &["register", "--password-stdin"],
+        "alice's password\n",
+    ));
+    ok(quid(
+        &config,
+        &as_bob(&["register", "--password-stdin"]),
+        "bob's password\n",
+    ));
+    let name = "team\u{202e}gnp.exe";
+    let created = ok(quid(&config, &["group", "create", name, "@bob"], ""));
+    assert!(created.starts_with("created #team"), "{created}");
+    let sent = ok(quid(
+        &config,
+        &["send", &format!("#{name}"), "hello \u{9b}2J"],
+        "",
+    ));
+    let json = ok(quid(&config, &["conversations", "--json"], ""));
+    let history = ok(quid(
+        &config,
+        &["history", &format!("#{name}"), "--json"],
+        "",
+    ));
+    for shown in [&created, &sent, &json, &history] {
+        assert!(
+            !shown.contains('\u{202e}') && !shown.contains('\u{9b}'),
+            "{shown:?}"
+        );
+    }
+    assert!(json.contains("\\u202e"), "{json}");
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed["conversations"][0]["name"], name);
+    assert!(history.contains("\\u009b"), "{history}");
+}
+
 #[test]
 fn failures_say_what_was_wrong_in_one_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -115,6 +115,8 @@ pub async fn send(
             SEND_TIMEOUT.as_secs()
         )
     })??;
+    // The target is the user's own argument: shown inert like anything else.
+    let target = crate::untrusted::inert_line(&target.to_string());
     say!("sent to {target} (message {})", message.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -147,7 +149,7 @@ pub async fn history(profile: &Profile, target: &str, shown: Shown) -> anyhow::R
         }))
         .await?;
     if json {
-        say!("{}", serde_json::to_string_pretty(&page)?);
+        say!("{}", crate::untrusted::json(&page)?);
     } else if page.messages.is_empty() {
         say!("no messages with {target} yet");
     } else {
@@ -281,7 +283,7 @@ pub async fn conversations(profile: &Profile, json: bool) -> anyhow::Result<Exit
     let connection = connect(profile).await?;
     let list: results::Conversations = connection.request(RequestBody::Conversations).await?;
     if json {
-        say!("{}", serde_json::to_string_pretty(&list)?);
+        say!("{}", crate::untrusted::json(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
     if list.conversations.is_empty() {
@@ -341,7 +343,10 @@ pub async fn mute(profile: &Profile, target: &str, muted: bool) -> anyhow::Resul
         }))
         .await?;
     let done = if muted { "muted" } else { "unmuted" };
-    say!("{done} {target}");
+    say!(
+        "{done} {}",
+        crate::untrusted::inert_line(&target.to_string())
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -370,6 +375,11 @@ pub async fn create_group(
         .iter()
         .map(|m| m.username.as_str())
         .collect();
-    say!("created #{} with {}", conversation.name, names.join(", "));
+    let inert = crate::untrusted::inert_line;
+    say!(
+        "created #{} with {}",
+        inert(&conversation.name),
+        inert(&names.join(", "))
+    );
     Ok(ExitCode::SUCCESS)
 }

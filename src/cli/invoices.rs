@@ -20,7 +20,7 @@ pub async fn invoices(profile: &Profile, json: bool) -> anyhow::Result<ExitCode>
     let connection = connect(profile).await?;
     let reply: results::Invoices = connection.request(RequestBody::Invoices).await?;
     if json {
-        say!("{}", serde_json::to_string_pretty(&reply)?);
+        say!("{}", crate::untrusted::json(&reply)?);
         return Ok(ExitCode::SUCCESS);
     }
     if reply.invoices.is_empty() {

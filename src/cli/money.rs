@@ -19,7 +19,7 @@ pub async fn balance(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> 
     let connection = connect(profile).await?;
     let reply: results::Balance = connection.request(RequestBody::Balance).await?;
     if json {
-        say!("{}", serde_json::to_string_pretty(&reply)?);
+        say!("{}", crate::untrusted::json(&reply)?);
     } else if reply.balances.is_empty() {
         say!("no money yet");
     } else {
@@ -129,7 +129,7 @@ pub async fn requests(profile: &Profile, json: bool) -> anyhow::Result<ExitCode>
     let connection = connect(profile).await?;
     let reply: results::Requests = connection.request(RequestBody::Requests).await?;
     if json {
-        say!("{}", serde_json::to_string_pretty(&reply)?);
+        say!("{}", crate::untrusted::json(&reply)?);
         return Ok(ExitCode::SUCCESS);
     }
     if reply.requests.is_empty() {
@@ -236,7 +236,7 @@ pub async fn statement(profile: &Profile, format: StatementFormat) -> anyhow::Re
         }
     }
     match format {
-        StatementFormat::Json => say!("{}", serde_json::to_string_pretty(&lines)?),
+        StatementFormat::Json => say!("{}", crate::untrusted::json(&lines)?),
         StatementFormat::Csv => crate::export::statement_csv(&lines, std::io::stdout())?,
         StatementFormat::Text if lines.is_empty() => say!("no transactions yet"),
         StatementFormat::Text => {

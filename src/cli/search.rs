@@ -43,7 +43,7 @@ pub async fn search(
         }))
         .await?;
     if command.json {
-        say!("{}", serde_json::to_string_pretty(&result)?);
+        say!("{}", crate::untrusted::json(&result)?);
     } else if result.hits.is_empty() {
         say!("no messages match {:?}", command.text);
     } else {
@@ -76,7 +76,10 @@ fn find<'a>(
     });
     match found {
         Some(conversation) => Ok(conversation),
-        None => bail!("--in {target}: you have no conversation with {target}"),
+        None => {
+            let target = crate::untrusted::inert_line(&target.to_string());
+            bail!("--in {target}: you have no conversation with {target}")
+        }
     }
 }
 

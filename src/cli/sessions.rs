@@ -15,7 +15,7 @@ pub async fn list(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> {
     let connection = connect(profile).await?;
     let reply: results::Sessions = connection.request(RequestBody::Sessions).await?;
     if json {
-        say!("{}", serde_json::to_string_pretty(&reply)?);
+        say!("{}", crate::untrusted::json(&reply)?);
         return Ok(ExitCode::SUCCESS);
     }
     for session in &reply.sessions {
