@@ -19,6 +19,24 @@ fn write_config(dir: &Path, port: u16) -> PathBuf {
     path
 }
 
+/// A server and a config with two profiles, alice and bob, both registered.
+fn alice_and_bob() -> (tempfile::TempDir, ServerProcess, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
+    let config = write_config(dir.path(), server.addr.port());
+    ok(quid(
+        &config,
+        &["register", "--password-stdin"],
+        "alice's password\n",
+    ));
+    ok(quid(
+        &config,
+        &as_bob(&["register", "--password-stdin"]),
+        "bob's password\n",
+    ));
+    (dir, server, config)
+}
+
 fn as_bob<'a>(args: &[&'a str]) -> Vec<&'a str> {
     as_profile("bob", args)
 }
@@ -123,19 +141,7 @@ fn two_profiles_hold_a_conversation() {
 
 #[test]
 fn search_from_the_command_line_finds_filters_and_points_at_a_bad_query() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
-    let config = write_config(dir.path(), server.addr.port());
-    ok(quid(
-        &config,
-        &["register", "--password-stdin"],
-        "alice's password\n",
-    ));
-    ok(quid(
-        &config,
-        &as_bob(&["register", "--password-stdin"]),
-        "bob's password\n",
-    ));
+    let (_dir, _server, config) = alice_and_bob();
     ok(quid(&config, &["send", "@bob", "Lunch next week?"], ""));
     ok(quid(
         &config,
@@ -196,19 +202,7 @@ fn search_from_the_command_line_finds_filters_and_points_at_a_bad_query() {
 
 #[test]
 fn replies_edits_deletes_and_reactions_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
-    let config = write_config(dir.path(), server.addr.port());
-    ok(quid(
-        &config,
-        &["register", "--password-stdin"],
-        "alice's password\n",
-    ));
-    ok(quid(
-        &config,
-        &as_bob(&["register", "--password-stdin"]),
-        "bob's password\n",
-    ));
+    let (_dir, _server, config) = alice_and_bob();
     ok(quid(&config, &["send", "@bob", "lunch at noon?"], ""));
     let shown = ok(quid(&config, &as_bob(&["history", "@alice"]), ""));
     let id = shown
@@ -256,19 +250,7 @@ fn replies_edits_deletes_and_reactions_from_the_command_line() {
 /// `quid history @bob | head -0`: the reader is gone before quid writes a line.
 #[test]
 fn a_reader_that_goes_away_ends_a_command_quietly() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
-    let config = write_config(dir.path(), server.addr.port());
-    ok(quid(
-        &config,
-        &["register", "--password-stdin"],
-        "alice's password\n",
-    ));
-    ok(quid(
-        &config,
-        &as_bob(&["register", "--password-stdin"]),
-        "bob's password\n",
-    ));
+    let (_dir, _server, config) = alice_and_bob();
     ok(quid(&config, &["send", "@bob", "hello"], ""));
     let mut child = std::process::Command::new(common::process::QUID)
         .args(["history", "@bob"])
@@ -343,19 +325,7 @@ fn the_coffee_shop_keeps_its_state_in_the_data_dir() {
 /// `--json` (escaped, so the JSON still means the same).
 #[test]
 fn what_commands_echo_and_json_carry_no_bidi_or_c1_controls() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
-    let config = write_config(dir.path(), server.addr.port());
-    ok(quid(
-        &config,
-        &["register", "--password-stdin"],
-        "alice's password\n",
-    ));
-    ok(quid(
-        &config,
-        &as_bob(&["register", "--password-stdin"]),
-        "bob's password\n",
-    ));
+    let (_dir, _server, config) = alice_and_bob();
     let name = "team\u{202e}gnp.exe";
     let created = ok(quid(&config, &["group", "create", name, "@bob"], ""));
     assert!(created.starts_with("created #team"), "{created}");
