@@ -13,7 +13,8 @@ fn write_config(dir: &Path, port: u16) -> PathBuf {
     let text = format!(
         "default_profile = \"alice\"\n\n\
          [profiles.alice]\nserver = \"ws://127.0.0.1:{port}\"\nusername = \"alice\"\ndata_dir = \"alice\"\n\n\
-         [profiles.bob]\nserver = \"ws://127.0.0.1:{port}\"\nusername = \"bob\"\ndata_dir = \"bob\"\n"
+         [profiles.bob]\nserver = \"ws://127.0.0.1:{port}\"\nusername = \"bob\"\ndata_dir = \"bob\"\n\n\
+         [profiles.carol]\nserver = \"ws://127.0.0.1:{port}\"\nusername = \"carol\"\ndata_dir = \"carol\"\n"
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -372,9 +373,9 @@ fn failures_say_what_was_wrong_in_one_line() {
     assert!(error.contains("no user named \"nobody\""), "{error}");
     let error = failed(quid(&config, &["history", "#nothing"], ""));
     assert!(error.contains("no group named"), "{error}");
-    let error = failed(quid(&config, &["--profile", "carol", "conversations"], ""));
+    let error = failed(quid(&config, &["--profile", "dave", "conversations"], ""));
     assert!(
-        error.contains("no profile named \"carol\"") && error.contains("alice, bob"),
+        error.contains("no profile named \"dave\"") && error.contains("alice, bob, carol"),
         "{error}"
     );
 }
@@ -544,15 +545,65 @@ fn money_from_the_command_line_with_a_pin(db: TestDb) {
     let error = failed(quid(&config, &["pay", "@bob", "5"], ""));
     assert!(error.contains("--yes"), "asks for confirmation: {error}");
 
+    let error = failed(quid(&config, &["pin", "--pin-stdin"], "24a8\n"));
+    assert!(error.contains("4 to 12 digits"), "{error}");
     ok(quid(&config, &["pin", "--pin-stdin"], "2468\n"));
     let error = failed(quid(&config, &["pay", "@bob", "1", "--yes"], ""));
     assert!(error.contains("needs its payment PIN"), "{error}");
     assert_eq!(ok(quid(&config, &["balance"], "")).trim(), "€15.00");
+    let error = failed(quid(&config, &["pin", "--pin-stdin"], "1357\n"));
+    assert!(error.contains("current one on the second line"), "{error}");
+    ok(quid(&config, &["pin", "--pin-stdin"], "1357\n2468\n"));
+    let error = failed(quid(
+        &config,
+        &["pay", "@bob", "1", "--yes", "--pin-stdin"],
+        "2468\n",
+    ));
+    assert!(error.contains("pin"), "the old PIN no longer pays: {error}");
+    let paid = ok(quid(
+        &config,
+        &["pay", "@bob", "1", "--yes", "--pin-stdin"],
+        "1357\n",
+    ));
+    assert!(paid.contains("balance €14.00"), "{paid}");
+
+    let asked = ok(quid(
+        &config,
+        &as_bob(&["request", "@alice", "3", "--memo", "cab"]),
+        "",
+    ));
+    let request_id = asked
+        .trim_end()
+        .trim_end_matches(')')
+        .rsplit(' ')
+        .next()
+        .unwrap();
+    let error = failed(quid(&config, &["requests", "pay", request_id], ""));
+    assert!(
+        error.contains("Pay €3.00 to bob for \"cab\"") && error.contains("--yes"),
+        "paying a request is confirmed like any payment: {error}"
+    );
+    assert_eq!(ok(quid(&config, &["balance"], "")).trim(), "€14.00");
+    let error = failed(quid(
+        &config,
+        &as_bob(&["requests", "pay", request_id, "--yes"]),
+        "",
+    ));
+    assert!(
+        error.contains("no request"),
+        "bob asked; he cannot pay it: {error}"
+    );
+    let paid = ok(quid(
+        &config,
+        &["requests", "pay", request_id, "--yes", "--pin-stdin"],
+        "1357\n",
+    ));
+    assert!(paid.contains("balance €11.00"), "{paid}");
 
     let csv = ok(quid(&config, &as_bob(&["statement", "--csv"]), ""));
     assert!(
         csv.lines()
-            .nth(1)
+            .last()
             .unwrap()
             .ends_with(",alice,5.00,EUR,5.00,tea"),
         "{csv}"
@@ -717,15 +768,24 @@ fn invoices_from_the_command_line_for_buyer_and_merchant(db: TestDb) {
     assert!(paid.contains("balance €15.00"), "{paid}");
     let error = failed(quid(&config, &["invoices", "pay", &id, "--yes"], ""));
     assert!(error.contains("invoice_already_paid"), "{error}");
-    let refunded = ok(quid(
+    let error = failed(quid(
         &config,
         &as_profile("shop", &["invoices", "refund", &id, "2"]),
+        "",
+    ));
+    assert!(
+        error.contains("Refund €2.00 of invoice") && error.contains("--yes"),
+        "a refund moves money, so it is confirmed too: {error}"
+    );
+    let refunded = ok(quid(
+        &config,
+        &as_profile("shop", &["invoices", "refund", &id, "2", "--yes"]),
         "",
     ));
     assert!(refunded.contains("refunded €2.00"), "{refunded}");
     let error = failed(quid(
         &config,
-        &as_profile("shop", &["invoices", "refund", &id, "4"]),
+        &as_profile("shop", &["invoices", "refund", &id, "4", "--yes"]),
         "",
     ));
     assert!(error.contains("refund_exceeds_payment"), "{error}");
@@ -857,4 +917,50 @@ fn the_payments_benchmark_runs_on_two_postgres_nodes() {
         "{printed}"
     );
     assert!(printed.contains("check-ledger clean"), "{printed}");
+}
+
+/// On a terminal, a PIN or password that breaks the rules is refused at the first prompt, and
+/// changing the PIN asks for the current one by that name.
+#[test]
+fn prompts_check_the_rules_before_asking_twice() {
+    if common::tmux::tmux_missing() {
+        return;
+    }
+    let (_dir, _server, config) = alice_and_bob();
+    let quid_in = |args: &str| {
+        format!(
+            "QUID_CONFIG={} {} {args}; echo quid-exited-$?",
+            config.display(),
+            common::process::QUID
+        )
+    };
+    let tmux = common::tmux::Tmux::start("prompts", &quid_in("pin"));
+    tmux.wait_for("the PIN prompt", |s| s.contains("New payment PIN"));
+    tmux.keys(&["12", "Enter"]);
+    let screen = tmux.wait_for("the refusal", |s| s.contains("quid-exited-1"));
+    assert!(screen.contains("4 to 12 digits"), "{screen}");
+    assert!(!screen.contains("again"), "not asked twice: {screen}");
+
+    ok(quid(&config, &["pin", "--pin-stdin"], "2468\n"));
+    tmux.keys(&["clear", "Enter"]);
+    tmux.keys(&[&quid_in("pin"), "Enter"]);
+    tmux.wait_for("the PIN prompt", |s| s.contains("New payment PIN"));
+    tmux.keys(&["1357", "Enter"]);
+    tmux.wait_for("the second prompt", |s| s.contains("New PIN again"));
+    tmux.keys(&["1357", "Enter"]);
+    tmux.wait_for("the current PIN's prompt", |s| {
+        s.contains("Current payment PIN:")
+    });
+    tmux.keys(&["2468", "Enter"]);
+    tmux.wait_for("the change", |s| {
+        s.contains("payment PIN set") && s.contains("quid-exited-0")
+    });
+
+    tmux.keys(&["clear", "Enter"]);
+    tmux.keys(&[&quid_in("--profile carol register"), "Enter"]);
+    tmux.wait_for("the password prompt", |s| s.contains("Password for"));
+    tmux.keys(&["short", "Enter"]);
+    let screen = tmux.wait_for("the refusal", |s| s.contains("quid-exited-1"));
+    assert!(screen.contains("password must be 8"), "{screen}");
+    assert!(!screen.contains("Again"), "not asked twice: {screen}");
 }

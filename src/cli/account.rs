@@ -1,6 +1,7 @@
 //! `quid register`, `quid login`, `quid logout`.
 
 use crate::config::Profile;
+use crate::protocol::accounts::validate_password;
 use crate::protocol::requests;
 use crate::protocol::{ErrorCode, RequestBody, results};
 use crate::session::connection::{ConnectError, Connection, RequestError};
@@ -146,6 +147,8 @@ fn read_password(profile: &Profile, from_stdin: bool, confirm: bool) -> anyhow::
     let prompt = format!("Password for {} on {}: ", profile.username, profile.server);
     let password = rpassword::prompt_password(prompt).context("cannot read the password")?;
     if confirm {
+        // The rules before the second prompt: typing a refused password twice wastes both.
+        validate_password(&password).map_err(|e| anyhow::anyhow!(e.message))?;
         let again = rpassword::prompt_password("Again: ").context("cannot read the password")?;
         if again != password {
             bail!("the two passwords differ; nothing was registered");

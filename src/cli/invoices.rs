@@ -1,7 +1,7 @@
 //! `quid invoices`: list invoices, pay one as the buyer, refund one as the merchant.
 
 use super::chat::connect;
-use super::money::{confirm, with_pin};
+use super::money::{Consent, with_pin};
 use crate::config::Profile;
 use crate::money::Money;
 use crate::protocol::payments::IdempotencyKey;
@@ -63,7 +63,7 @@ pub async fn act_on_invoice(
     action: InvoiceAction,
     id: i64,
     amount: Option<&str>,
-    yes: bool,
+    consent: Consent,
 ) -> anyhow::Result<ExitCode> {
     let invoice_id = crate::protocol::payments::InvoiceId(id);
     let connection = connect(profile).await?;
@@ -79,13 +79,11 @@ pub async fn act_on_invoice(
                 .merchant
                 .clone()
                 .unwrap_or(invoice.merchant.username.clone());
-            if !yes
-                && !confirm(&format!(
-                    "Pay {} to {} for invoice {id}?",
-                    invoice.total,
-                    crate::untrusted::inert_line(&seller)
-                ))?
-            {
+            if !consent.confirms(&format!(
+                "Pay {} to {} for invoice {id}?",
+                invoice.total,
+                crate::untrusted::inert_line(&seller)
+            ))? {
                 say!("nothing paid");
                 return Ok(ExitCode::FAILURE);
             }
@@ -96,7 +94,7 @@ pub async fn act_on_invoice(
                     pin,
                 })
             };
-            let paid: results::Paid = with_pin(profile, connection, body).await?;
+            let paid: results::Paid = with_pin(profile, connection, consent, body).await?;
             say!(
                 "paid invoice {id}: {}; balance {}",
                 paid.transfer.amount,
@@ -107,6 +105,19 @@ pub async fn act_on_invoice(
             let amount = amount
                 .map(|a| Money::parse(a, invoice.total.currency))
                 .transpose()?;
+            let left = Money::new(
+                invoice.total.amount_minor - invoice.refunded.amount_minor,
+                invoice.total.currency,
+            );
+            let question = format!(
+                "Refund {} of invoice {id} to {}?",
+                amount.unwrap_or(left),
+                invoice.buyer.username
+            );
+            if !consent.confirms(&question)? {
+                say!("nothing refunded");
+                return Ok(ExitCode::FAILURE);
+            }
             let body = |_| {
                 RequestBody::Refund(requests::Refund {
                     invoice_id,
@@ -114,7 +125,7 @@ pub async fn act_on_invoice(
                     idempotency_key: key.clone(),
                 })
             };
-            let refunded: results::Refunded = with_pin(profile, connection, body).await?;
+            let refunded: results::Refunded = with_pin(profile, connection, consent, body).await?;
             say!(
                 "refunded {} of invoice {id} ({} refunded of {})",
                 refunded.transfer.amount,

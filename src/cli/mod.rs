@@ -174,9 +174,8 @@ enum Command {
         currency: Option<String>,
         #[arg(long, default_value = "")]
         memo: String,
-        /// Pay without asking for confirmation
-        #[arg(long)]
-        yes: bool,
+        #[command(flatten)]
+        consent: money::Consent,
     },
     /// Ask @user for an amount
     Request {
@@ -195,6 +194,8 @@ enum Command {
         action: Option<money::RequestAction>,
         /// The request's number, as listed
         id: Option<i64>,
+        #[command(flatten)]
+        consent: money::Consent,
         /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
@@ -209,9 +210,8 @@ enum Command {
         id: Option<i64>,
         /// For refund: how much [default: all that is left]
         amount: Option<String>,
-        /// Pay without asking for confirmation
-        #[arg(long)]
-        yes: bool,
+        #[command(flatten)]
+        consent: money::Consent,
         /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
@@ -285,7 +285,7 @@ impl Cli {
                 amount,
                 currency,
                 memo,
-                yes,
+                consent,
             } => {
                 money::pay(
                     &self.client_profile()?,
@@ -293,7 +293,7 @@ impl Cli {
                     amount,
                     currency.as_deref(),
                     memo,
-                    *yes,
+                    *consent,
                 )
                 .await
             }
@@ -312,9 +312,14 @@ impl Cli {
                 )
                 .await
             }
-            Command::Requests { action, id, json } => match (action, id) {
+            Command::Requests {
+                action,
+                id,
+                consent,
+                json,
+            } => match (action, id) {
                 (Some(action), Some(id)) => {
-                    money::act_on_request(&self.client_profile()?, *action, *id).await
+                    money::act_on_request(&self.client_profile()?, *action, *id, *consent).await
                 }
                 _ => money::requests(&self.client_profile()?, *json).await,
             },
@@ -322,7 +327,7 @@ impl Cli {
                 action,
                 id,
                 amount,
-                yes,
+                consent,
                 json,
             } => match (action, id) {
                 (Some(action), Some(id)) => {
@@ -331,7 +336,7 @@ impl Cli {
                         *action,
                         *id,
                         amount.as_deref(),
-                        *yes,
+                        *consent,
                     )
                     .await
                 }

@@ -3,6 +3,7 @@
 use super::chat::connect;
 use crate::config::Profile;
 use crate::money::{Currency, Money};
+use crate::protocol::accounts::validate_pin;
 use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId};
 use crate::protocol::requests;
 use crate::protocol::{ErrorCode, RequestBody, results};
@@ -14,6 +15,25 @@ use std::process::ExitCode;
 
 /// Attempts at a money request when the connection drops, each with the same idempotency key.
 const ATTEMPTS: u32 = 3;
+
+/// How a command that moves money gets the user's yes and PIN: asked on the terminal, or
+/// given as flags and standard input by a script.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct Consent {
+    /// Move the money without asking for confirmation (needed without a terminal)
+    #[arg(long)]
+    pub yes: bool,
+    /// Read the payment PIN from the first line of standard input, not the terminal
+    #[arg(long)]
+    pub pin_stdin: bool,
+}
+
+impl Consent {
+    /// Asks `question` unless `--yes` was given; false when the user says no.
+    pub(super) fn confirms(&self, question: &str) -> anyhow::Result<bool> {
+        Ok(self.yes || confirm(question)?)
+    }
+}
 
 pub async fn balance(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> {
     let connection = connect(profile).await?;
@@ -63,7 +83,7 @@ pub async fn pay(
     amount_text: &str,
     currency: Option<&str>,
     memo: &str,
-    yes: bool,
+    consent: Consent,
 ) -> anyhow::Result<ExitCode> {
     let to = user(to)?;
     let connection = connect(profile).await?;
@@ -73,7 +93,7 @@ pub async fn pay(
     } else {
         format!(" for {memo:?}")
     };
-    if !yes && !confirm(&format!("Pay {amount} to {to}{memo_shown}?"))? {
+    if !consent.confirms(&format!("Pay {amount} to {to}{memo_shown}?"))? {
         say!("nothing paid");
         return Ok(ExitCode::FAILURE);
     }
@@ -88,7 +108,7 @@ pub async fn pay(
             pin,
         })
     };
-    let paid: results::Paid = with_pin(profile, connection, body).await?;
+    let paid: results::Paid = with_pin(profile, connection, consent, body).await?;
     say!(
         "paid {} to {} (transfer {}); balance {}",
         paid.transfer.amount,
@@ -120,7 +140,9 @@ pub async fn request(
             idempotency_key: key.clone(),
         })
     };
-    let made: results::RequestMade = with_pin(profile, connection, body).await?;
+    // Asking moves no money: no PIN, but the same retries with the one idempotency key.
+    let made: results::RequestMade =
+        with_pin(profile, connection, Consent::default(), body).await?;
     say!("asked {from} for {amount} (request {})", made.request.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -171,11 +193,26 @@ pub async fn act_on_request(
     profile: &Profile,
     action: RequestAction,
     id: i64,
+    consent: Consent,
 ) -> anyhow::Result<ExitCode> {
     let request_id = PaymentRequestId(id);
     let connection = connect(profile).await?;
     match action {
         RequestAction::Pay => {
+            let asked = asked_of_me(&connection, request_id, &profile.username).await?;
+            let memo = if asked.memo.is_empty() {
+                String::new()
+            } else {
+                format!(" for {:?}", crate::untrusted::inert_line(&asked.memo))
+            };
+            let question = format!(
+                "Pay {} to {}{memo} (request {id})?",
+                asked.amount, asked.requester.username
+            );
+            if !consent.confirms(&question)? {
+                say!("nothing paid");
+                return Ok(ExitCode::FAILURE);
+            }
             let key = IdempotencyKey::random();
             let body = |pin| {
                 RequestBody::PayRequest(requests::PayRequest {
@@ -184,7 +221,7 @@ pub async fn act_on_request(
                     pin,
                 })
             };
-            let paid: results::Paid = with_pin(profile, connection, body).await?;
+            let paid: results::Paid = with_pin(profile, connection, consent, body).await?;
             say!(
                 "paid request {id}: {}; balance {}",
                 paid.transfer.amount,
@@ -209,6 +246,19 @@ pub async fn act_on_request(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The open request `id` that someone asked of `me`: what the confirmation shows.
+async fn asked_of_me(
+    connection: &Connection,
+    id: PaymentRequestId,
+    me: &str,
+) -> anyhow::Result<PaymentRequest> {
+    let list: results::Requests = connection.request(RequestBody::Requests).await?;
+    list.requests
+        .into_iter()
+        .find(|r| r.id == id && r.payer.username == me)
+        .ok_or_else(|| anyhow!("no request {id} asked of you; `quid requests` lists them"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -281,6 +331,7 @@ pub async fn statement(profile: &Profile, format: StatementFormat) -> anyhow::Re
 pub(super) async fn with_pin<T: DeserializeOwned>(
     profile: &Profile,
     mut connection: Connection,
+    consent: Consent,
     body: impl Fn(Option<String>) -> RequestBody,
 ) -> anyhow::Result<T> {
     let mut pin = None;
@@ -289,7 +340,11 @@ pub(super) async fn with_pin<T: DeserializeOwned>(
         match connection.request::<T>(body(pin.clone())).await {
             Ok(reply) => return Ok(reply),
             Err(RequestError::Api(e)) if e.code == ErrorCode::PinRequired && pin.is_none() => {
-                pin = Some(ask_pin()?);
+                pin = Some(if consent.pin_stdin {
+                    pin_from_stdin()?
+                } else {
+                    ask_pin("Payment PIN: ")?
+                });
             }
             Err(RequestError::Disconnected) if attempt < ATTEMPTS => {
                 attempt += 1;
@@ -301,34 +356,45 @@ pub(super) async fn with_pin<T: DeserializeOwned>(
 }
 
 /// `quid pin`: sets the payment PIN (asking for the current one when there is one).
+///
+/// With `--pin-stdin` the first line is the new PIN and, when the account has one, the second
+/// line the current one.
 pub async fn set_pin(profile: &Profile, pin_stdin: bool) -> anyhow::Result<ExitCode> {
     let pin = if pin_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("cannot read the PIN from standard input")?;
-        line.trim().to_owned()
+        pin_from_stdin()?
     } else {
         if !std::io::stdin().is_terminal() {
             bail!("no terminal to ask for the PIN on; pass --pin-stdin and pipe it in");
         }
-        let pin = rpassword::prompt_password("New payment PIN (4 to 12 digits): ")
-            .context("cannot read the PIN")?;
-        let again = rpassword::prompt_password("Again: ").context("cannot read the PIN")?;
-        if pin != again {
-            bail!("the two PINs differ; nothing changed");
-        }
-        pin
+        new_pin_from_terminal()?
     };
-    let connection = connect(profile).await?;
-    let body = |current_pin| {
-        RequestBody::SetPin(requests::SetPin {
+    validate_pin(&pin).map_err(|e| anyhow!("{}; nothing changed", e.message))?;
+    let mut connection = connect(profile).await?;
+    let mut current_pin = None;
+    loop {
+        let body = RequestBody::SetPin(requests::SetPin {
             pin: pin.clone(),
-            current_pin,
-        })
-    };
-    let _: results::Empty = with_pin(profile, connection, body).await?;
+            current_pin: current_pin.clone(),
+        });
+        match connection.request::<results::Empty>(body).await {
+            Ok(_) => break,
+            Err(RequestError::Api(e))
+                if e.code == ErrorCode::PinRequired && current_pin.is_none() =>
+            {
+                current_pin = Some(if pin_stdin {
+                    pin_from_stdin().context(
+                        "this account has a PIN: give the current one on the second line",
+                    )?
+                } else {
+                    ask_pin("Current payment PIN: ")?
+                });
+            }
+            Err(RequestError::Disconnected) => {
+                connection = connect(profile).await.context("reconnecting to retry")?;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
     say!(
         "payment PIN set: payments from {} now need it",
         profile.username
@@ -336,11 +402,40 @@ pub async fn set_pin(profile: &Profile, pin_stdin: bool) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-fn ask_pin() -> anyhow::Result<String> {
-    if !std::io::stdin().is_terminal() {
-        bail!("this account needs its payment PIN; run the command in a terminal to enter it");
+/// Asks for the new PIN twice, refusing one that breaks the rules before asking again.
+fn new_pin_from_terminal() -> anyhow::Result<String> {
+    let pin = rpassword::prompt_password("New payment PIN (4 to 12 digits): ")
+        .context("cannot read the PIN")?;
+    validate_pin(&pin).map_err(|e| anyhow!("{}; nothing changed", e.message))?;
+    let again = rpassword::prompt_password("New PIN again: ").context("cannot read the PIN")?;
+    if pin != again {
+        bail!("the two PINs differ; nothing changed");
     }
-    rpassword::prompt_password("Payment PIN: ").context("cannot read the PIN")
+    Ok(pin)
+}
+
+fn ask_pin(prompt: &str) -> anyhow::Result<String> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "this account needs its payment PIN; run the command in a terminal to enter it, \
+             or pass --pin-stdin and pipe it in"
+        );
+    }
+    rpassword::prompt_password(prompt).context("cannot read the PIN")
+}
+
+/// The next line of standard input, as a PIN.
+fn pin_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the PIN from standard input")?;
+    let pin = line.trim_end_matches(['\r', '\n']);
+    if pin.is_empty() {
+        bail!("standard input held no PIN (--pin-stdin reads it from a line of its own)");
+    }
+    Ok(pin.to_owned())
 }
 
 pub(super) fn confirm(question: &str) -> anyhow::Result<bool> {

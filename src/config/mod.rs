@@ -165,7 +165,7 @@ pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile,
         None => None,
     };
     let username = profile.username.get_ref().clone();
-    crate::store::accounts::validate_username(&username)
+    crate::protocol::accounts::validate_username(&username)
         .map_err(|e| at(profile.username.span(), &key("username"), e.message))?;
     let data_dir = match &profile.data_dir {
         Some(dir) => expand_dir(path, dir.get_ref()).ok_or_else(|| {

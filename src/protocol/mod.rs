@@ -1,6 +1,7 @@
 //! The wire protocol, shared by server and client: frame types, identifiers, error codes.
 //! It owns no I/O. Any change here changes `docs/PROTOCOL.md` in the same commit.
 
+pub mod accounts;
 pub mod error;
 pub mod frames;
 pub mod model;

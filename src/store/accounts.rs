@@ -19,34 +19,7 @@ pub fn user_from_row(row: &rusqlite::Row, first: usize) -> rusqlite::Result<User
     })
 }
 
-pub const USERNAME_RULES: &str =
-    "2 to 32 characters: lowercase letters a-z, digits and '_', starting with a letter";
-pub const MIN_PASSWORD_BYTES: usize = 8;
-pub const MAX_PASSWORD_BYTES: usize = 1024;
-
-pub fn validate_username(username: &str) -> Result<(), ApiError> {
-    let starts_with_letter = username.starts_with(|c: char| c.is_ascii_lowercase());
-    let allowed = username
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if (2..=32).contains(&username.len()) && starts_with_letter && allowed {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(format!(
-            "username {username:?} is not valid: {USERNAME_RULES}"
-        )))
-    }
-}
-
-pub fn validate_password(password: &str) -> Result<(), ApiError> {
-    if (MIN_PASSWORD_BYTES..=MAX_PASSWORD_BYTES).contains(&password.len()) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(format!(
-            "password must be {MIN_PASSWORD_BYTES} to {MAX_PASSWORD_BYTES} bytes long"
-        )))
-    }
-}
+use crate::protocol::accounts::validate_username;
 
 /// Creates a user whose password is already hashed (hashing is slow; it happens before the writer).
 pub fn create_user(

@@ -1,6 +1,7 @@
 //! register, login, logout, sessions, revoke_session.
 
 use super::{Caller, Handler};
+use crate::protocol::accounts::{validate_password, validate_username};
 use crate::protocol::requests::{Login, Register, RevokeSession};
 use crate::protocol::{ApiError, ErrorCode, results};
 use crate::server::throttle::Key;
@@ -19,8 +20,8 @@ impl Handler for Register {
     ) -> Result<Self::Reply, ApiError> {
         caller.require_anonymous()?;
         let Register { username, password } = self;
-        accounts::validate_username(&username)?;
-        accounts::validate_password(&password)?;
+        validate_username(&username)?;
+        validate_password(&password)?;
         admit(state, &[Key::register_from(caller.address)])?;
         let hash = state.hasher.hash(password).await?;
         let token = auth::new_token();

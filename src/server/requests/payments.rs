@@ -243,9 +243,7 @@ impl Handler for SetPin {
     ) -> Result<Self::Reply, ApiError> {
         let me = caller.user()?;
         let SetPin { pin, current_pin } = self;
-        if !(4..=12).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ApiError::invalid("a PIN is 4 to 12 digits"));
-        }
+        crate::protocol::accounts::validate_pin(&pin)?;
         check_pin(state, me, current_pin).await?;
         let hash = state.hasher.hash(pin).await?;
         let me = me.id;
