@@ -544,6 +544,10 @@ fn money_from_the_command_line_with_a_pin(db: TestDb) {
     );
     let error = failed(quid(&config, &["pay", "@bob", "5"], ""));
     assert!(error.contains("--yes"), "asks for confirmation: {error}");
+    let error = failed(quid(&config, &["pay", "@bob", ".5", "--yes"], ""));
+    assert!(error.contains("like 0.50"), "{error}");
+    let error = failed(quid(&config, &["pay", "@bob", "5", "eur", "--yes"], ""));
+    assert!(error.contains("must be written \"EUR\""), "{error}");
 
     let error = failed(quid(&config, &["pin", "--pin-stdin"], "24a8\n"));
     assert!(error.contains("4 to 12 digits"), "{error}");

@@ -106,17 +106,26 @@ const CURRENCIES: &[CurrencyInfo] = &[
 pub struct Currency(&'static CurrencyInfo);
 
 impl Currency {
-    /// Looks a code up, case-insensitively ("eur" is EUR).
+    /// Looks up an exact code: three capitals ("EUR"). "eur" or " EUR" is refused, naming
+    /// the right spelling, so that the CLI, the TUI and the wire read currencies alike.
     pub fn from_code(code: &str) -> Result<Currency, String> {
-        let upper = code.trim().to_ascii_uppercase();
-        CURRENCIES
-            .iter()
-            .find(|c| c.code == upper)
-            .map(Currency)
-            .ok_or_else(|| {
+        if let Some(info) = CURRENCIES.iter().find(|c| c.code == code) {
+            return Ok(Currency(info));
+        }
+        let spelled = code.trim().to_ascii_uppercase();
+        match CURRENCIES.iter().find(|c| c.code == spelled) {
+            Some(info) => Err(format!(
+                "currency {code:?} must be written {:?}: three capitals, no spaces",
+                info.code
+            )),
+            None => {
                 let known: Vec<_> = CURRENCIES.iter().map(|c| c.code).collect();
-                format!("unknown currency {code:?}; quid knows {}", known.join(", "))
-            })
+                Err(format!(
+                    "unknown currency {code:?}; quid knows {}",
+                    known.join(", ")
+                ))
+            }
+        }
     }
 
     pub fn code(self) -> &'static str {
@@ -163,13 +172,6 @@ impl Serialize for Currency {
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let code = String::deserialize(deserializer)?;
-        match CURRENCIES.iter().find(|c| c.code == code) {
-            Some(info) => Ok(Currency(info)),
-            None => Err(serde::de::Error::custom(
-                Currency::from_code(&code)
-                    .map(|c| format!("currency {code:?} must be written {:?}", c.code()))
-                    .unwrap_or_else(|unknown| unknown),
-            )),
-        }
+        Currency::from_code(&code).map_err(serde::de::Error::custom)
     }
 }

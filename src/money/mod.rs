@@ -27,8 +27,8 @@ fn places(count: u32) -> String {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("{text:?} is not an amount: write digits with at most one '.', like 12.50")]
-    Syntax { text: String },
+    #[error("{text:?} is not an amount: {reason}")]
+    Syntax { text: String, reason: &'static str },
     #[error("{text:?}: {currency} has {}, not {decimals}", places(*allowed))]
     TooPrecise {
         text: String,
@@ -54,47 +54,31 @@ impl Money {
         }
     }
 
-    /// Parses a positive amount such as "12.5" or "12.50" (the same) or "1200" in `currency`.
-    /// Zero, negatives, too many decimals and overflow are errors.
+    /// Parses a positive amount in `currency`: digits, then optionally a point and at most
+    /// the currency's decimal places ("12", "12.5", "12.50"). Nothing else: no spaces, sign,
+    /// grouping or exponent, a digit on each side of the point. docs/PROTOCOL.md has the
+    /// grammar; each refusal says which rule the text broke.
     pub fn parse(text: &str, currency: Currency) -> Result<Money, MoneyError> {
-        let trimmed = text.trim();
-        if trimmed.starts_with('-') {
-            return Err(MoneyError::Negative { text: text.into() });
-        }
-        let syntax = || MoneyError::Syntax { text: text.into() };
-        let (whole, fraction) = match trimmed.split_once('.') {
-            Some((whole, fraction)) => (whole, fraction),
-            None => (trimmed, ""),
-        };
-        let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if (whole.is_empty() && fraction.is_empty())
-            || !digits_only(whole)
-            || !digits_only(fraction)
-        {
-            return Err(syntax());
-        }
-        if trimmed.ends_with('.') {
-            return Err(syntax());
-        }
-        let significant = fraction.trim_end_matches('0');
+        check_amount_syntax(text)?;
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
         let allowed = currency.exponent();
-        if significant.len() > allowed as usize {
+        if fraction.len() > allowed as usize {
             return Err(MoneyError::TooPrecise {
                 text: text.into(),
-                decimals: significant.len(),
+                decimals: fraction.len(),
                 currency,
                 allowed,
             });
         }
         let overflow = || MoneyError::Overflow { text: text.into() };
         let mut minor: i64 = 0;
-        for digit in whole.bytes().chain(significant.bytes()) {
+        for digit in whole.bytes().chain(fraction.bytes()) {
             minor = minor
                 .checked_mul(10)
                 .and_then(|m| m.checked_add(i64::from(digit - b'0')))
                 .ok_or_else(overflow)?;
         }
-        let scale = 10_i64.pow(allowed - significant.len() as u32);
+        let scale = 10_i64.pow(allowed - fraction.len() as u32);
         let minor = minor.checked_mul(scale).ok_or_else(overflow)?;
         if minor == 0 {
             return Err(MoneyError::Zero);
@@ -102,27 +86,24 @@ impl Money {
         Ok(Money::new(minor, currency))
     }
 
-    /// Parses "12.50 EUR", "12.50" with a default currency, or "EUR 12.50".
+    /// Parses "12.50 EUR" (one space, the code in capitals) or, given a default currency,
+    /// "12.50" alone.
     pub fn parse_with_currency(text: &str, default: Option<Currency>) -> Result<Money, MoneyError> {
-        let words: Vec<&str> = text.split_whitespace().collect();
-        match words.as_slice() {
-            [amount] => {
-                let currency = default.ok_or_else(|| {
-                    MoneyError::Currency(format!(
-                        "{text:?} needs a currency, like \"{amount} EUR\""
-                    ))
-                })?;
-                Money::parse(amount, currency)
+        match text.split_once(' ') {
+            Some((amount, code)) => {
+                // The amount's mistake first: in "EUR 5" it is the order, not a currency "5".
+                check_amount_syntax(amount)?;
+                Money::parse(
+                    amount,
+                    Currency::from_code(code).map_err(MoneyError::Currency)?,
+                )
             }
-            [amount, code] if code.chars().all(|c| c.is_ascii_alphabetic()) => Money::parse(
-                amount,
-                Currency::from_code(code).map_err(MoneyError::Currency)?,
-            ),
-            [code, amount] => Money::parse(
-                amount,
-                Currency::from_code(code).map_err(MoneyError::Currency)?,
-            ),
-            _ => Err(MoneyError::Syntax { text: text.into() }),
+            None => {
+                let currency = default.ok_or_else(|| {
+                    MoneyError::Currency(format!("{text:?} needs a currency, like \"{text} EUR\""))
+                })?;
+                Money::parse(text, currency)
+            }
         }
     }
 
@@ -165,6 +146,50 @@ impl fmt::Display for Money {
         }
         Ok(())
     }
+}
+
+const NOT_DIGITS: &str = "write digits with at most one '.', like 12.50";
+
+fn check_amount_syntax(text: &str) -> Result<(), MoneyError> {
+    match amount_syntax_error(text) {
+        None => Ok(()),
+        Some(NOT_DIGITS) if text.starts_with('-') => {
+            Err(MoneyError::Negative { text: text.into() })
+        }
+        Some(reason) => Err(MoneyError::Syntax {
+            text: text.into(),
+            reason,
+        }),
+    }
+}
+
+/// Which rule of the amount grammar `text` breaks, if any (decimal places aside).
+fn amount_syntax_error(text: &str) -> Option<&'static str> {
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (text, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let reason = if text.is_empty() {
+        "it is empty; write digits, like 12.50"
+    } else if text.contains(char::is_whitespace) {
+        "no spaces inside or around an amount; write it like 12.50"
+    } else if text.starts_with('+') {
+        "write it without a sign, like 12.50"
+    } else if text.contains(',') {
+        "write the decimal point as '.' and no thousands separators, like 1234.50"
+    } else if fraction.is_some_and(|f| f.contains('.')) {
+        "it has more than one '.'"
+    } else if whole.is_empty() && fraction.is_some_and(digits) {
+        "write a digit before the point, like 0.50"
+    } else if digits(whole) && fraction == Some("") {
+        "write digits after the point, like 5.00, or no point, like 5"
+    } else if digits(whole) && fraction.is_none_or(digits) {
+        return None;
+    } else {
+        NOT_DIGITS
+    };
+    Some(reason)
 }
 
 #[cfg(test)]
