@@ -322,15 +322,38 @@ async fn a_split_asks_each_member_for_parts_that_sum_exactly(db: TestDb) {
             amount: eur(1_001),
             memo: "pizza".into(),
             idempotency_key: IdempotencyKey::random(),
+            includes_me: false,
         }))
         .await
         .unwrap();
-    let parts: Vec<(String, i64)> = split
-        .requests
-        .iter()
-        .map(|r| (r.payer.username.clone(), r.amount.amount_minor))
-        .collect();
-    assert_eq!(parts, [("bob".to_owned(), 501), ("carol".to_owned(), 500)]);
+    let parts = |split: results::Requests| -> Vec<(String, i64)> {
+        split
+            .requests
+            .iter()
+            .map(|r| (r.payer.username.clone(), r.amount.amount_minor))
+            .collect()
+    };
+    assert_eq!(
+        parts(split),
+        [("bob".to_owned(), 501), ("carol".to_owned(), 500)]
+    );
+
+    // The whole bill, alice's share included: she takes the first part, the rest are asked.
+    let split: results::Requests = w
+        .alice
+        .request(RequestBody::Split(requests::Split {
+            conversation_id: group.conversation.id,
+            amount: eur(1_001),
+            memo: "pizza".into(),
+            idempotency_key: IdempotencyKey::random(),
+            includes_me: true,
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        parts(split),
+        [("bob".to_owned(), 334), ("carol".to_owned(), 333)]
+    );
     w.server.stop().await;
 }
 
@@ -440,6 +463,7 @@ async fn zero_and_negative_amounts_are_invalid_arguments_not_internal_errors(db:
             amount: eur(minor),
             memo: String::new(),
             idempotency_key: IdempotencyKey::random(),
+            includes_me: true,
         });
         assert_eq!(refused(&w.alice, split).await, ErrorCode::InvalidArgument);
         let refund = RequestBody::Refund(requests::Refund {

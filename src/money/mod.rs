@@ -107,6 +107,28 @@ impl Money {
         }
     }
 
+    /// Cuts the amount into `people` parts that sum to it exactly and differ by at most one
+    /// minor unit, the larger parts first (`€10.00` by 3: `€3.34, €3.33, €3.33`). `None` when
+    /// someone's part would be zero.
+    pub fn shares(&self, people: usize) -> Option<Vec<Money>> {
+        let people_i64 = i64::try_from(people).ok().filter(|&n| n > 0)?;
+        let (share, remainder) = (
+            self.amount_minor / people_i64,
+            self.amount_minor % people_i64,
+        );
+        if share <= 0 {
+            return None;
+        }
+        let parts: Vec<Money> = (0..people_i64)
+            .map(|i| Money::new(share + i64::from(i < remainder), self.currency))
+            .collect();
+        debug_assert_eq!(
+            parts.iter().map(|p| p.amount_minor).sum::<i64>(),
+            self.amount_minor
+        );
+        Some(parts)
+    }
+
     /// The amount as plain decimal digits, without symbol or grouping: "1234.50".
     pub fn decimal(&self) -> String {
         let exponent = self.currency.exponent() as usize;

@@ -126,6 +126,27 @@ fn each_refusal_names_the_rule() {
 }
 
 #[test]
+fn shares_sum_exactly_and_differ_by_at_most_one() {
+    let minor = |total: i64, people| {
+        Money::new(total, eur())
+            .shares(people)
+            .map(|parts| parts.iter().map(|p| p.amount_minor).collect::<Vec<_>>())
+    };
+    assert_eq!(minor(1000, 3), Some(vec![334, 333, 333]));
+    assert_eq!(minor(10, 4), Some(vec![3, 3, 2, 2]));
+    assert_eq!(minor(2, 3), None);
+    assert_eq!(minor(5, 0), None);
+    for total in 1..200 {
+        for people in 1..12 {
+            if let Some(parts) = minor(total, people) {
+                assert_eq!(parts.iter().sum::<i64>(), total);
+                assert!(parts.iter().max().unwrap() - parts.iter().min().unwrap() <= 1);
+            }
+        }
+    }
+}
+
+#[test]
 fn display_uses_symbol_grouping_and_every_decimal() {
     let show = |minor, code| Money::new(minor, Currency::from_code(code).unwrap()).to_string();
     assert_eq!(show(123_450, "EUR"), "€1,234.50");

@@ -169,6 +169,10 @@ pub struct Split {
     #[serde(default)]
     pub memo: String,
     pub idempotency_key: IdempotencyKey,
+    /// The amount is the whole bill, the requester's share included (Splitwise's sense);
+    /// false (the default, for older clients): what the others owe together.
+    #[serde(default)]
+    pub includes_me: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -247,6 +247,7 @@ impl Executor {
                     amount,
                     memo,
                     idempotency_key: key,
+                    includes_me: true,
                 });
                 self.money(body, |r: results::Requests| Done::Requested(r.requests));
             }

@@ -8,6 +8,7 @@ use crate::money::Money;
 use crate::protocol::payments::{
     Card, IdempotencyKey, PaymentRequest, PaymentRequestId, RequestStatus, TransferKind,
 };
+use crate::protocol::requests::Split;
 use crate::protocol::{
     ApiError, ConversationId, ConversationKind, ErrorCode, Event, TimestampMs, User, UserId,
     results,
@@ -102,65 +103,58 @@ pub fn request_money(
     })
 }
 
-/// Splits `amount` among the other members of a group, one request each. The parts sum to
-/// the amount exactly: each gets the same share, and the remainder's minor units go one each
-/// to the first members by username.
+/// Splits a bill in a group, one request to each other member. With `includes_me` the amount
+/// is the whole bill, shared by every member and the requester's own share is not asked for;
+/// without, it is what the others owe together. `Money::shares` cuts it exactly; the
+/// requester's share takes the first (largest) part.
 pub fn split(
     ctx: &mut WriteCtx,
     me: &User,
-    conversation_id: ConversationId,
-    amount: Money,
-    memo: &str,
-    key: &IdempotencyKey,
+    order: &Split,
 ) -> Result<Vec<PaymentRequest>, ApiError> {
+    let Split {
+        conversation_id,
+        amount,
+        memo,
+        idempotency_key: key,
+        includes_me,
+    } = order;
     super::claim_key(ctx, me.id, key, "split")?;
-    super::require_positive(amount)?;
-    if ctx.db().require_member(conversation_id, me.id)? != ConversationKind::Group {
+    super::require_positive(*amount)?;
+    if ctx.db().require_member(*conversation_id, me.id)? != ConversationKind::Group {
         return Err(ApiError::invalid(
             "split works in a group; this is a direct conversation",
         ));
     }
     let others: Vec<User> = ctx
         .db()
-        .members(conversation_id)?
+        .members(*conversation_id)?
         .into_iter()
         .filter(|m| m.id != me.id)
         .collect();
-    let parts = split_amount(amount.amount_minor, others.len()).ok_or_else(|| {
+    let people = others.len() + usize::from(*includes_me);
+    let mut parts = amount.shares(people).ok_or_else(|| {
         ApiError::invalid(format!(
-            "{amount} is too little to split among {} people",
-            others.len()
+            "{amount} is too little to split among {people} people"
         ))
     })?;
+    if *includes_me {
+        parts.remove(0);
+    }
     let mut requests = Vec::new();
     for (member, part) in others.iter().zip(parts) {
         let part_key = IdempotencyKey(format!("{}/{}", key.0, member.id.0));
         let order = RequestOrder {
             payer: &member.username,
-            amount: Money::new(part, amount.currency),
+            amount: part,
             memo,
-            conversation_id: Some(conversation_id),
+            conversation_id: Some(*conversation_id),
             expires_in_secs: None,
             key: &part_key,
         };
         requests.push(request_money(ctx, me, &order)?.request);
     }
     Ok(requests)
-}
-
-/// `total` in `people` parts that differ by at most one minor unit and sum to `total`, larger
-/// parts first. `None` when a part would be zero.
-pub fn split_amount(total: i64, people: usize) -> Option<Vec<i64>> {
-    let people_i64 = i64::try_from(people).ok().filter(|&n| n > 0)?;
-    let (share, remainder) = (total / people_i64, total % people_i64);
-    if share == 0 {
-        return None;
-    }
-    let parts: Vec<i64> = (0..people_i64)
-        .map(|i| share + i64::from(i < remainder))
-        .collect();
-    debug_assert_eq!(parts.iter().sum::<i64>(), total);
-    Some(parts)
 }
 
 /// The payer pays request `id`: the transfer and the status change commit together.
@@ -317,25 +311,4 @@ fn require_open(request: &PaymentRequest, now: TimestampMs) -> Result<(), ApiErr
         ),
     };
     Err(ApiError::new(code, message))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_amount;
-
-    #[test]
-    fn split_parts_sum_exactly_and_differ_by_at_most_one() {
-        assert_eq!(split_amount(1000, 3), Some(vec![334, 333, 333]));
-        assert_eq!(split_amount(10, 4), Some(vec![3, 3, 2, 2]));
-        assert_eq!(split_amount(2, 3), None);
-        assert_eq!(split_amount(5, 0), None);
-        for total in 1..200 {
-            for people in 1..12 {
-                if let Some(parts) = split_amount(total, people) {
-                    assert_eq!(parts.iter().sum::<i64>(), total);
-                    assert!(parts.iter().max().unwrap() - parts.iter().min().unwrap() <= 1);
-                }
-            }
-        }
-    }
 }

@@ -123,15 +123,7 @@ impl Handler for Split {
         let me = caller.user()?.clone();
         let requests = state
             .writer
-            .write(move |ctx| {
-                let Split {
-                    conversation_id,
-                    amount,
-                    memo,
-                    idempotency_key: key,
-                } = &self;
-                ledger::requests::split(ctx, &me, *conversation_id, *amount, memo, key)
-            })
+            .write(move |ctx| ledger::requests::split(ctx, &me, &self))
             .await?;
         Ok(results::Requests { requests })
     }

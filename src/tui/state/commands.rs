@@ -1,5 +1,7 @@
 //! Slash commands typed in the composer.
 
+use crate::money::Currency;
+
 /// A parsed slash command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -77,6 +79,12 @@ pub fn parse(line: &str) -> Result<Command, String> {
         ("/request", []) => Ok(Command::Request),
         ("/wallet", []) => Ok(Command::Wallet),
         ("/mute", []) => Ok(Command::Mute),
+        ("/split", [amount, code, memo @ ..]) if Currency::from_code(code).is_ok() => {
+            Ok(Command::Split {
+                amount: format!("{amount} {code}"),
+                memo: memo.join(" "),
+            })
+        }
         ("/split", [amount, memo @ ..]) => Ok(Command::Split {
             amount: (*amount).to_owned(),
             memo: memo.join(" "),
@@ -103,6 +111,20 @@ mod tests {
             Ok(Command::Group {
                 name: "team".into(),
                 members: vec!["bob".into(), "carol".into()]
+            })
+        );
+        assert_eq!(
+            parse("/split 30 USD pizza night"),
+            Ok(Command::Split {
+                amount: "30 USD".into(),
+                memo: "pizza night".into()
+            })
+        );
+        assert_eq!(
+            parse("/split 30 pizza"),
+            Ok(Command::Split {
+                amount: "30".into(),
+                memo: "pizza".into()
             })
         );
         assert_eq!(parse("/quit"), Ok(Command::Quit));

@@ -353,7 +353,7 @@ impl App {
             Command::Quit => effects.push(Effect::Quit),
             Command::Pay => self.open_modal(modal::ModalKind::Pay),
             Command::Request => self.open_modal(modal::ModalKind::Request),
-            Command::Split { amount, memo } => self.split(&amount, memo, effects),
+            Command::Split { amount, memo } => self.split(&amount, memo),
             Command::Wallet => self.open_wallet(effects),
         }
     }

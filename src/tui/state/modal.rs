@@ -16,6 +16,18 @@ pub enum ModalKind {
     PayRequest(PaymentRequestId),
     /// Paying a merchant's invoice: its lines are shown on the review.
     PayInvoice(InvoiceId),
+    /// `/split`: a bill shared by every member of a group, reviewed before anyone is asked.
+    Split,
+}
+
+impl ModalKind {
+    /// Kinds whose details are given, not typed: the modal opens on the review.
+    fn starts_on_review(self) -> bool {
+        matches!(
+            self,
+            ModalKind::PayRequest(_) | ModalKind::PayInvoice(_) | ModalKind::Split
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,11 +82,7 @@ impl Modal {
         candidates: Vec<String>,
         default_currency: Currency,
     ) -> Modal {
-        let step = match (kind, candidates.len()) {
-            (ModalKind::PayRequest(_) | ModalKind::PayInvoice(_), _) => Step::Review,
-            (_, 1) => Step::Amount,
-            _ => Step::Recipient,
-        };
+        let step = first_step(kind, candidates.len());
         Modal {
             kind,
             step,
@@ -106,6 +114,13 @@ impl Modal {
         }
         Money::parse_with_currency(&self.amount_text, Some(self.default_currency))
             .map_err(|e| e.to_string())
+    }
+
+    /// A split's parts, yours first: who pays what of the total.
+    pub fn split_shares(&self) -> Option<Vec<(&str, Money)>> {
+        let parts = self.amount().ok()?.shares(self.candidates.len() + 1)?;
+        let people = std::iter::once("you").chain(self.candidates.iter().map(String::as_str));
+        Some(people.zip(parts).collect())
     }
 
     pub fn balance_after(&self) -> Option<Money> {
@@ -176,25 +191,31 @@ impl Modal {
 
     /// Esc: one step back; out of the modal from the first step. Not while sending.
     fn back(&mut self) -> ModalOutcome {
-        let first = match (self.kind, self.candidates.len()) {
-            (ModalKind::PayRequest(_) | ModalKind::PayInvoice(_), _) => Step::Review,
-            (_, 1) => Step::Amount,
-            _ => Step::Recipient,
-        };
+        let first = first_step(self.kind, self.candidates.len());
         self.step = match &self.step {
             Step::Sending => return ModalOutcome::Stay,
             Step::Receipt(_) => return ModalOutcome::Close,
             step if *step == first => return ModalOutcome::Close,
             Step::Amount => Step::Recipient,
             Step::Memo => Step::Amount,
-            Step::Review | Step::Failed(_) => match self.kind {
-                ModalKind::PayRequest(_) | ModalKind::PayInvoice(_) => return ModalOutcome::Close,
-                _ => Step::Memo,
-            },
+            Step::Review | Step::Failed(_) if self.kind.starts_on_review() => {
+                return ModalOutcome::Close;
+            }
+            Step::Review | Step::Failed(_) => Step::Memo,
             Step::Pin => Step::Review,
             Step::Recipient => return ModalOutcome::Close,
         };
         ModalOutcome::Stay
+    }
+}
+
+/// Where a modal of `kind` opens: the review when nothing is to be typed, the amount when
+/// there is only one person to choose.
+fn first_step(kind: ModalKind, candidates: usize) -> Step {
+    match (kind.starts_on_review(), candidates) {
+        (true, _) => Step::Review,
+        (false, 1) => Step::Amount,
+        (false, _) => Step::Recipient,
     }
 }
 

@@ -5,7 +5,7 @@ use super::timeline::{CardView, Pick};
 use super::wallet::{Period, Wallet};
 use super::{App, Done, Effect, Notice};
 use crate::money::{Currency, Money};
-use crate::protocol::payments::IdempotencyKey;
+use crate::protocol::payments::PaymentRequest;
 use crate::protocol::{ConversationKind, ErrorCode};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -72,6 +72,12 @@ impl App {
                         conversation_id: modal.conversation_id,
                         key: modal.key.clone(),
                         pin,
+                    },
+                    (ModalKind::Split, Ok(amount)) => Effect::Split {
+                        conversation_id: modal.conversation_id,
+                        amount,
+                        memo: modal.memo.clone(),
+                        key: modal.key.clone(),
                     },
                     (ModalKind::Request, Ok(amount)) => Effect::RequestMoney {
                         from: modal.recipient().to_owned(),
@@ -231,7 +237,9 @@ impl App {
             .and_then(|e| e.card.clone())
     }
 
-    pub(super) fn split(&mut self, amount: &str, memo: String, effects: &mut Vec<Effect>) {
+    /// `/split AMOUNT [MEMO]`: the whole bill, shared by everyone here, you included; the
+    /// review shows each part before anyone is asked.
+    pub(super) fn split(&mut self, amount: &str, memo: String) {
         let Some(entry) = self.selected_entry() else {
             return;
         };
@@ -239,13 +247,20 @@ impl App {
             self.error("/split works in a group");
             return;
         }
+        let people = entry.members.len();
         match Money::parse_with_currency(amount, Some(self.default_currency())) {
-            Ok(amount) => effects.push(Effect::Split {
-                conversation_id: entry.id,
-                amount,
-                memo,
-                key: IdempotencyKey::random(),
-            }),
+            Ok(total) if total.shares(people).is_none() => {
+                self.error(format!(
+                    "{total} is too little to split among {people} people"
+                ));
+            }
+            Ok(_) => {
+                self.open_modal(ModalKind::Split);
+                if let Some(modal) = self.modal.as_mut() {
+                    modal.amount_text = amount.to_owned();
+                    modal.memo = memo;
+                }
+            }
             Err(error) => self.error(error.to_string()),
         }
     }
@@ -309,14 +324,7 @@ impl App {
                 effects.push(Effect::LoadBalance);
             }
             Done::Requested(requests) => {
-                let text = match requests.as_slice() {
-                    [one] => format!(
-                        "Asked {} for {}.",
-                        crate::untrusted::inert_line(&one.payer.username),
-                        one.amount
-                    ),
-                    many => format!("Asked {} people for their part.", many.len()),
-                };
+                let text = asked(&requests);
                 match self.modal.as_mut() {
                     Some(modal) => modal.step = Step::Receipt(text),
                     None => self.notice = Some(Notice::Info(text)),
@@ -347,5 +355,34 @@ impl App {
             }
             _ => {}
         }
+    }
+}
+
+/// "Asked bob for €5.00.", "Asked bob and carol for €10.00 each.", or each part when they differ.
+fn asked(requests: &[PaymentRequest]) -> String {
+    let name = |r: &PaymentRequest| crate::untrusted::inert_line(&r.payer.username);
+    let names: Vec<String> = requests.iter().map(name).collect();
+    match requests {
+        [] => "Nobody else to ask.".to_owned(),
+        [one] => format!("Asked {} for {}.", name(one), one.amount),
+        [first, ..] if requests.iter().all(|r| r.amount == first.amount) => {
+            format!("Asked {} for {} each.", and_list(&names), first.amount)
+        }
+        _ => {
+            let parts: Vec<String> = requests
+                .iter()
+                .map(|r| format!("{} for {}", name(r), r.amount))
+                .collect();
+            format!("Asked {}.", and_list(&parts))
+        }
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
 }

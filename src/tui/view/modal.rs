@@ -15,10 +15,11 @@ pub fn draw(frame: &mut Frame, screen: Rect, modal: &Modal, theme: &Theme) {
         ModalKind::Request => " Ask for money ",
         ModalKind::PayRequest(_) => " Pay a request ",
         ModalKind::PayInvoice(_) => " Pay an invoice ",
+        ModalKind::Split => " Split a bill ",
     };
     let mut lines = body(modal, theme);
     lines.push(Line::raw(""));
-    lines.push(Line::styled(hint(&modal.step), theme.dim));
+    lines.push(Line::styled(hint(modal), theme.dim));
     let width = WIDTH.min(screen.width);
     let height = (lines.len() as u16 + 2).min(screen.height);
     let area = Rect {
@@ -91,6 +92,56 @@ fn body<'a>(modal: &'a Modal, theme: &Theme) -> Vec<Line<'a>> {
 }
 
 fn review<'a>(modal: &'a Modal, theme: &Theme, verb: &'a str) -> Vec<Line<'a>> {
+    let mut lines = if modal.kind == ModalKind::Split {
+        split_review(modal, theme)
+    } else {
+        payment_review(modal, theme, verb)
+    };
+    match &modal.step {
+        Step::Pin => lines.push(field(
+            "PIN",
+            "•".repeat(modal.pin.chars().count()) + "▏",
+            theme,
+        )),
+        Step::Sending => lines.push(Line::styled(" Sending…", theme.dim)),
+        Step::Failed(error) => lines.push(Line::styled(format!(" ✗ {error}"), theme.error)),
+        _ => {}
+    }
+    lines
+}
+
+/// The total, then each person's part, yours first: what will be asked of whom.
+fn split_review<'a>(modal: &'a Modal, theme: &Theme) -> Vec<Line<'a>> {
+    let mut lines = vec![
+        field("Total", amount_text(modal), theme),
+        field("Memo", memo_text(modal), theme),
+    ];
+    let shares = modal.split_shares().unwrap_or_default();
+    lines.push(field(
+        "Shared by",
+        format!("{} people, equally", shares.len()),
+        theme,
+    ));
+    for (index, (who, part)) in shares.iter().enumerate() {
+        let what = if index == 0 {
+            "your share"
+        } else {
+            "asked for"
+        };
+        lines.push(field("", format!("{who:<14} {part:>10}  {what}"), theme));
+    }
+    lines
+}
+
+fn memo_text(modal: &Modal) -> String {
+    if modal.memo.is_empty() {
+        "—".into()
+    } else {
+        modal.memo.clone()
+    }
+}
+
+fn payment_review<'a>(modal: &'a Modal, theme: &Theme, verb: &'a str) -> Vec<Line<'a>> {
     let mut lines = vec![field(verb, modal.recipient().to_owned(), theme)];
     for item in &modal.items {
         lines.push(field("", item.clone(), theme));
@@ -105,31 +156,13 @@ fn review<'a>(modal: &'a Modal, theme: &Theme, verb: &'a str) -> Vec<Line<'a>> {
             amount_text(modal),
             theme,
         ),
-        field(
-            "Memo",
-            if modal.memo.is_empty() {
-                "—".into()
-            } else {
-                modal.memo.clone()
-            },
-            theme,
-        ),
+        field("Memo", memo_text(modal), theme),
     ]);
     if modal.kind != ModalKind::Request {
         let after = modal
             .balance_after()
             .map_or_else(|| "unknown".into(), |m| m.to_string());
         lines.push(field("Afterwards", format!("your balance {after}"), theme));
-    }
-    match &modal.step {
-        Step::Pin => lines.push(field(
-            "PIN",
-            "•".repeat(modal.pin.chars().count()) + "▏",
-            theme,
-        )),
-        Step::Sending => lines.push(Line::styled(" Sending…", theme.dim)),
-        Step::Failed(error) => lines.push(Line::styled(format!(" ✗ {error}"), theme.error)),
-        _ => {}
     }
     lines
 }
@@ -138,8 +171,11 @@ fn amount_text(modal: &Modal) -> String {
     modal.amount().map_or_else(|e| e, |m| m.to_string())
 }
 
-fn hint(step: &Step) -> String {
-    match step {
+fn hint(modal: &Modal) -> String {
+    if modal.kind == ModalKind::Split && modal.step == Step::Review {
+        return " Enter ask them · Esc cancel".to_owned();
+    }
+    match &modal.step {
         Step::Recipient => " ↑↓ choose · Enter next · Esc cancel",
         Step::Amount => " Enter next · Esc back (e.g. 12.50 or 12.50 USD)",
         Step::Memo => " Enter review · Esc back (a memo is optional)",

@@ -188,6 +188,16 @@ mod money {
     }
 
     #[test]
+    fn split_review_shows_each_part_yours_first_80x24() {
+        let mut app = crate::tui::state::tests::money::app_in_a_group_of_three();
+        for c in "/split 10 pizza".chars() {
+            app.update(key(KeyCode::Char(c)));
+        }
+        app.update(key(KeyCode::Enter));
+        insta::assert_snapshot!(render(&app).backend());
+    }
+
+    #[test]
     fn pay_modal_failed_step_offers_a_safe_retry_80x24() {
         let mut app = app_with_request();
         app.update(key(KeyCode::Tab));

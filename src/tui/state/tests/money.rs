@@ -308,3 +308,68 @@ fn a_merchants_shop_is_called_the_same_in_the_header_and_the_sidebar() {
     assert_eq!(entry.label(), "$coffee");
     assert_eq!(entry.sigil(), "$");
 }
+
+/// alice in #general with bob and carol, the group selected.
+pub(crate) fn app_in_a_group_of_three() -> App {
+    let mut app = connected_app(80, 24);
+    app.update(Msg::Done(Done::Balance(vec![eur(10_000)])));
+    let mut group = conversation(2, ConversationKind::Group, "general", 0, 2);
+    group.members.push(user(3, "carol"));
+    app.update(Msg::Done(Done::Conversations(vec![
+        conversation(1, ConversationKind::Direct, "bob", 0, 3),
+        group,
+    ])));
+    app.update(ctrl('n'));
+    assert_eq!(app.selected_entry().unwrap().id, ConversationId(2));
+    app
+}
+
+#[test]
+fn split_shares_the_whole_bill_with_the_requester_after_a_review() {
+    let mut app = app_in_a_group_of_three();
+    type_text(&mut app, "/split 30 pizza");
+    let effects = app.update(key(KeyCode::Enter));
+    assert!(effects.is_empty(), "nobody is asked before the review");
+    let modal = app.modal.as_ref().expect("the split's review");
+    assert_eq!(modal.step, Step::Review);
+    assert_eq!(
+        modal.split_shares().unwrap(),
+        [
+            ("you", eur(1_000)),
+            ("bob", eur(1_000)),
+            ("carol", eur(1_000))
+        ]
+    );
+
+    let effects = app.update(key(KeyCode::Enter));
+    let [Effect::Split { amount, memo, .. }] = effects.as_slice() else {
+        panic!("expected the split, got {effects:?}");
+    };
+    assert_eq!((*amount, memo.as_str()), (eur(3_000), "pizza"));
+    let asked = |name: &str, id| PaymentRequest {
+        id: PaymentRequestId(id),
+        conversation_id: ConversationId(2),
+        requester: user(1, "alice"),
+        payer: user(id, name),
+        amount: eur(1_000),
+        ..request(id, RequestStatus::Open)
+    };
+    app.update(Msg::Done(Done::Requested(vec![
+        asked("bob", 2),
+        asked("carol", 3),
+    ])));
+    assert_eq!(
+        app.modal.as_ref().unwrap().step,
+        Step::Receipt("Asked bob and carol for €10.00 each.".into())
+    );
+
+    app.update(key(KeyCode::Enter));
+    type_text(&mut app, "/split 0.01");
+    app.update(key(KeyCode::Enter));
+    assert!(app.modal.is_none());
+    assert!(
+        matches!(&app.notice, Some(Notice::Error(e)) if e.contains("too little to split among 3")),
+        "{:?}",
+        app.notice
+    );
+}
