@@ -548,6 +548,11 @@ fn money_from_the_command_line_with_a_pin(db: TestDb) {
     assert!(error.contains("like 0.50"), "{error}");
     let error = failed(quid(&config, &["pay", "@bob", "5", "eur", "--yes"], ""));
     assert!(error.contains("must be written \"EUR\""), "{error}");
+    let error = failed(quid(&config, &["pay", "@bob", "5", "USD"], ""));
+    assert!(
+        error.contains("you hold no USD: you hold €15.00; nothing paid"),
+        "said before asking to confirm: {error}"
+    );
 
     let error = failed(quid(&config, &["pin", "--pin-stdin"], "24a8\n"));
     assert!(error.contains("4 to 12 digits"), "{error}");

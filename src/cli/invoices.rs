@@ -74,6 +74,7 @@ pub async fn act_on_invoice(
     let key = IdempotencyKey::random();
     match action {
         InvoiceAction::Pay => {
+            super::money::require_cover(&connection, invoice.total).await?;
             let seller = invoice
                 .merchant
                 .merchant

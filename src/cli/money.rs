@@ -88,6 +88,7 @@ pub async fn pay(
     let to = user(to)?;
     let connection = connect(profile).await?;
     let amount = amount(&connection, amount_text, currency).await?;
+    require_cover(&connection, amount).await?;
     let memo_shown = if memo.is_empty() {
         String::new()
     } else {
@@ -200,6 +201,7 @@ pub async fn act_on_request(
     match action {
         RequestAction::Pay => {
             let asked = asked_of_me(&connection, request_id, &profile.username).await?;
+            require_cover(&connection, asked.amount).await?;
             let memo = if asked.memo.is_empty() {
                 String::new()
             } else {
@@ -246,6 +248,15 @@ pub async fn act_on_request(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses, before the confirmation, a payment the wallet cannot cover.
+pub(super) async fn require_cover(connection: &Connection, amount: Money) -> anyhow::Result<()> {
+    let reply: results::Balance = connection.request(RequestBody::Balance).await?;
+    match crate::money::shortfall(&reply.balances, amount) {
+        Some(why) => bail!("{why}; nothing paid"),
+        None => Ok(()),
+    }
 }
 
 /// The open request `id` that someone asked of `me`: what the confirmation shows.

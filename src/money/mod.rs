@@ -170,6 +170,29 @@ impl fmt::Display for Money {
     }
 }
 
+/// Why a wallet holding `held` cannot pay `amount`, or `None` when it can: "you hold no USD:
+/// you hold €100.00", "€500.00 is more than your €100.00".
+pub fn shortfall(held: &[Money], amount: Money) -> Option<String> {
+    let balance = held
+        .iter()
+        .find(|b| b.currency == amount.currency)
+        .map_or(0, |b| b.amount_minor);
+    if balance >= amount.amount_minor {
+        return None;
+    }
+    if balance > 0 {
+        let balance = Money::new(balance, amount.currency);
+        return Some(format!("{amount} is more than your {balance}"));
+    }
+    let what = if held.is_empty() {
+        "your wallet is empty".to_owned()
+    } else {
+        let shown: Vec<String> = held.iter().map(ToString::to_string).collect();
+        format!("you hold {}", shown.join(", "))
+    };
+    Some(format!("you hold no {}: {what}", amount.currency))
+}
+
 const NOT_DIGITS: &str = "write digits with at most one '.', like 12.50";
 
 fn check_amount_syntax(text: &str) -> Result<(), MoneyError> {

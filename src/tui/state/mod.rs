@@ -149,6 +149,8 @@ pub struct App {
     pub live: bool,
     /// Wallet balances, as last heard.
     pub balances: Vec<Money>,
+    /// The server has told us the balances at least once (before, an empty list means nothing).
+    pub balances_heard: bool,
     pub modal: Option<modal::Modal>,
     /// The request or invoice card picked with Tab, if any.
     pub picked: Option<timeline::Pick>,
@@ -200,6 +202,7 @@ impl App {
             dirty: true,
             live: false,
             balances: Vec::new(),
+            balances_heard: false,
             modal: None,
             picked: None,
             wallet: None,

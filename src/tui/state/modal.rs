@@ -54,8 +54,11 @@ pub struct Modal {
     pub default_currency: Currency,
     pub memo: String,
     pub pin: String,
-    /// Your balance in the amount's currency, for "balance after" on review.
-    pub balance: Option<Money>,
+    /// What your wallet holds, for "balance after" and to stop a payment it cannot cover
+    /// before the review; `None` until the server has said.
+    pub held: Option<Vec<Money>>,
+    /// A failure that trying again could mend (the connection, the server); not a refusal.
+    pub can_retry: bool,
     pub key: IdempotencyKey,
     /// Set once the server said this account needs its PIN.
     pub needs_pin: bool,
@@ -93,7 +96,8 @@ impl Modal {
             default_currency,
             memo: String::new(),
             pin: String::new(),
-            balance: None,
+            held: None,
+            can_retry: true,
             key: IdempotencyKey::random(),
             needs_pin: false,
             items: Vec::new(),
@@ -123,13 +127,29 @@ impl Modal {
         Some(people.zip(parts).collect())
     }
 
+    /// Your balance in `currency`: zero when the wallet holds none of it, `None` when unknown.
+    fn balance_in(&self, currency: Currency) -> Option<Money> {
+        let held = self.held.as_ref()?;
+        let balance = held.iter().find(|b| b.currency == currency);
+        Some(balance.copied().unwrap_or(Money::new(0, currency)))
+    }
+
     pub fn balance_after(&self) -> Option<Money> {
         let amount = self.amount().ok()?;
-        let balance = self.balance.filter(|b| b.currency == amount.currency)?;
+        let balance = self.balance_in(amount.currency)?;
         Some(Money::new(
             balance.amount_minor - amount.amount_minor,
             amount.currency,
         ))
+    }
+
+    /// Why the wallet cannot pay this, when it is known that it cannot: said at the amount and
+    /// on the review, so nobody confirms a payment bound to fail.
+    pub fn shortfall(&self) -> Option<String> {
+        if matches!(self.kind, ModalKind::Request | ModalKind::Split) {
+            return None;
+        }
+        crate::money::shortfall(self.held.as_deref()?, self.amount().ok()?)
     }
 
     pub fn on_key(&mut self, key: KeyEvent) -> ModalOutcome {
@@ -146,7 +166,9 @@ impl Modal {
                 _ => {}
             },
             Step::Amount => match key.code {
-                KeyCode::Enter if self.amount().is_ok() => self.step = Step::Memo,
+                KeyCode::Enter if self.amount().is_ok() && self.shortfall().is_none() => {
+                    self.step = Step::Memo;
+                }
                 _ => edit(&mut self.amount_text, key, MAX_AMOUNT_CHARS),
             },
             Step::Memo => match key.code {
@@ -154,7 +176,7 @@ impl Modal {
                 _ => edit(&mut self.memo, key, MAX_MEMO_CHARS),
             },
             Step::Review => {
-                if key.code == KeyCode::Enter {
+                if key.code == KeyCode::Enter && self.shortfall().is_none() {
                     return self.submit();
                 }
             }
@@ -172,7 +194,7 @@ impl Modal {
             }
             // Enter retries with the same idempotency key: at most one payment, ever.
             Step::Failed(_) => {
-                if key.code == KeyCode::Enter {
+                if key.code == KeyCode::Enter && self.can_retry {
                     return self.submit();
                 }
             }
@@ -181,6 +203,7 @@ impl Modal {
     }
 
     fn submit(&mut self) -> ModalOutcome {
+        self.can_retry = true;
         if self.needs_pin && self.pin.is_empty() {
             self.step = Step::Pin;
             return ModalOutcome::Stay;

@@ -20,6 +20,11 @@ impl App {
             .unwrap_or_else(|| Currency::all().next().expect("quid knows currencies"))
     }
 
+    /// What the wallet holds, once the server has said.
+    fn held(&self) -> Option<Vec<Money>> {
+        self.balances_heard.then(|| self.balances.clone())
+    }
+
     pub(super) fn open_modal(&mut self, kind: ModalKind) {
         let Some(entry) = self.selected_entry() else {
             self.error("pick a conversation first: money goes to someone in it");
@@ -37,11 +42,7 @@ impl App {
             return;
         }
         let mut modal = Modal::new(kind, entry.id, candidates, self.default_currency());
-        modal.balance = self
-            .balances
-            .iter()
-            .find(|b| b.currency == modal.default_currency)
-            .copied();
+        modal.held = self.held();
         self.modal = Some(modal);
     }
 
@@ -216,11 +217,7 @@ impl App {
         modal.amount_text = amount.decimal();
         modal.memo = memo;
         modal.items = lines;
-        modal.balance = self
-            .balances
-            .iter()
-            .find(|b| b.currency == amount.currency)
-            .copied();
+        modal.held = self.held();
         self.modal = Some(modal);
     }
 
@@ -312,7 +309,13 @@ impl App {
     /// Outcomes of money effects.
     pub(super) fn on_money_done(&mut self, done: Done, effects: &mut Vec<Effect>) {
         match done {
-            Done::Balance(balances) => self.balances = balances,
+            Done::Balance(balances) => {
+                self.balances = balances;
+                self.balances_heard = true;
+                if let Some(modal) = self.modal.as_mut() {
+                    modal.held = Some(self.balances.clone());
+                }
+            }
             Done::Paid(paid) => {
                 if let Some(modal) = self.modal.as_mut() {
                     let to = crate::untrusted::inert_line(&paid.transfer.to.username);
@@ -350,7 +353,12 @@ impl App {
                         modal.pin.clear();
                         modal.step = Step::Failed("wrong PIN; Enter to type it again".into());
                     }
-                    _ => modal.step = Step::Failed(message),
+                    _ => {
+                        // Only a failure of the way there may succeed when tried again.
+                        modal.can_retry =
+                            matches!(code, ErrorCode::Internal | ErrorCode::RateLimited);
+                        modal.step = Step::Failed(message);
+                    }
                 }
             }
             _ => {}

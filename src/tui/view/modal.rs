@@ -68,12 +68,13 @@ fn body<'a>(modal: &'a Modal, theme: &Theme) -> Vec<Line<'a>> {
             lines
         }
         Step::Amount => {
-            let preview = match modal.amount() {
-                Ok(amount) => Line::styled(format!(" = {amount}"), theme.info),
-                Err(error) if modal.amount_text.is_empty() => {
+            let preview = match (modal.amount(), modal.shortfall()) {
+                (Ok(_), Some(shortfall)) => Line::styled(format!(" ✗ {shortfall}"), theme.error),
+                (Ok(amount), None) => Line::styled(format!(" = {amount}"), theme.info),
+                (Err(error), _) if modal.amount_text.is_empty() => {
                     Line::styled(format!(" {error}"), theme.dim)
                 }
-                Err(error) => Line::styled(format!(" ✗ {error}"), theme.error),
+                (Err(error), _) => Line::styled(format!(" ✗ {error}"), theme.error),
             };
             vec![
                 field(verb, modal.recipient().to_owned(), theme),
@@ -105,6 +106,11 @@ fn review<'a>(modal: &'a Modal, theme: &Theme, verb: &'a str) -> Vec<Line<'a>> {
         )),
         Step::Sending => lines.push(Line::styled(" Sending…", theme.dim)),
         Step::Failed(error) => lines.push(Line::styled(format!(" ✗ {error}"), theme.error)),
+        Step::Review => {
+            if let Some(shortfall) = modal.shortfall() {
+                lines.push(Line::styled(format!(" ✗ {shortfall}"), theme.error));
+            }
+        }
         _ => {}
     }
     lines
@@ -172,6 +178,14 @@ fn amount_text(modal: &Modal) -> String {
 }
 
 fn hint(modal: &Modal) -> String {
+    let stuck = match modal.step {
+        Step::Review => modal.shortfall().is_some(),
+        Step::Failed(_) => !modal.can_retry,
+        _ => false,
+    };
+    if stuck {
+        return " Esc back to change it".to_owned();
+    }
     if modal.kind == ModalKind::Split && modal.step == Step::Review {
         return " Enter ask them · Esc cancel".to_owned();
     }

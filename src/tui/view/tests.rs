@@ -204,9 +204,20 @@ mod money {
         app.update(key(KeyCode::Enter));
         app.update(key(KeyCode::Enter));
         app.update(Msg::Done(crate::tui::state::Done::MoneyFailed {
-            code: crate::protocol::ErrorCode::InsufficientFunds,
-            message: "your balance is €1.00; this needs €4.50".into(),
+            code: crate::protocol::ErrorCode::Internal,
+            message: "connection lost; Enter retries safely".into(),
         }));
+        insta::assert_snapshot!(render(&app).backend());
+    }
+
+    #[test]
+    fn pay_modal_stops_at_the_amount_in_a_currency_not_held_80x24() {
+        let mut app = app_with_request();
+        app.update(key(KeyCode::F(2)));
+        for c in "5 USD".chars() {
+            app.update(key(KeyCode::Char(c)));
+        }
+        app.update(key(KeyCode::Enter));
         insta::assert_snapshot!(render(&app).backend());
     }
 

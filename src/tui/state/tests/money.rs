@@ -91,6 +91,42 @@ fn paying_from_the_modal_sends_once_and_shows_a_receipt() {
 }
 
 #[test]
+fn a_payment_the_wallet_cannot_cover_is_stopped_before_the_review() {
+    let mut app = app_with_request();
+    app.update(key(KeyCode::F(2)));
+    type_text(&mut app, "5 USD");
+    app.update(key(KeyCode::Enter));
+    let modal = app.modal.as_ref().unwrap();
+    assert_eq!(modal.step, Step::Amount, "not on to the memo");
+    assert_eq!(
+        modal.shortfall().as_deref(),
+        Some("you hold no USD: you hold €100.00")
+    );
+    for _ in 0..4 {
+        app.update(key(KeyCode::Backspace));
+    }
+    type_text(&mut app, "00");
+    assert_eq!(
+        app.modal.as_ref().unwrap().shortfall().as_deref(),
+        Some("€500.00 is more than your €100.00")
+    );
+    app.update(key(KeyCode::Backspace));
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.modal.as_ref().unwrap().step, Step::Review);
+
+    // Refused anyway (the balance moved meanwhile): no retry that cannot succeed.
+    app.update(key(KeyCode::Enter));
+    app.update(Msg::Done(Done::MoneyFailed {
+        code: ErrorCode::InsufficientFunds,
+        message: "your balance is €1.00; this needs €50.00".into(),
+    }));
+    assert!(app.update(key(KeyCode::Enter)).is_empty(), "no retry");
+    app.update(key(KeyCode::Esc));
+    assert_eq!(app.modal.as_ref().unwrap().step, Step::Memo);
+}
+
+#[test]
 fn a_request_card_is_picked_with_tab_and_paid_or_declined() {
     let mut app = app_with_request();
     app.update(key(KeyCode::Tab));
