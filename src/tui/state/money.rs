@@ -11,7 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 impl App {
     /// The currency amounts default to: the one you hold most of, else euros.
-    fn default_currency(&self) -> Currency {
+    pub fn default_currency(&self) -> Currency {
         self.balances
             .iter()
             .max_by_key(|m| m.amount_minor)

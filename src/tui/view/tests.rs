@@ -240,6 +240,18 @@ mod money {
     }
 
     #[test]
+    fn wallet_view_uses_a_wide_screen_200x30() {
+        insta::assert_snapshot!(render(&wallet_app(200, 30)).backend());
+    }
+
+    #[test]
+    fn wallet_view_with_nothing_spent_shows_the_axis_and_says_so_80x24() {
+        let mut app = wallet_app(80, 24);
+        app.update(Msg::Done(crate::tui::state::Done::Statement(Vec::new())));
+        insta::assert_snapshot!(render(&app).backend());
+    }
+
+    #[test]
     fn wallet_view_per_week_filtered_80x24() {
         let mut app = wallet_app(80, 24);
         app.update(key(KeyCode::Tab));

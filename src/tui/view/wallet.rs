@@ -67,14 +67,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, wallet: &Wallet, theme: &T
 }
 
 fn draw_chart(frame: &mut Frame, area: Rect, app: &App, wallet: &Wallet, theme: &Theme) {
-    let Some(currency) = wallet.chart_currency() else {
-        frame.render_widget(
-            Paragraph::new(Line::styled(" nothing spent yet", theme.dim)),
-            area,
-        );
-        return;
-    };
-    let spending = wallet.spending(app.wall, app.utc_offset_secs, currency);
+    let currency = wallet
+        .chart_currency()
+        .unwrap_or_else(|| app.default_currency());
+    let count = wallet.periods_for(area.width);
+    let spending = wallet.spending(app.wall, app.utc_offset_secs, currency, count);
     let bars: Vec<Bar> = spending
         .iter()
         .map(|(label, money)| {
@@ -93,13 +90,19 @@ fn draw_chart(frame: &mut Frame, area: Rect, app: &App, wallet: &Wallet, theme: 
         Period::Days => "day",
         Period::Weeks => "week",
     };
-    let bar_width = (area.width / spending.len().max(1) as u16)
+    let nothing = if spending.iter().all(|(_, m)| m.amount_minor == 0) {
+        format!("· nothing spent in the last {} {per}s ", spending.len())
+    } else {
+        String::new()
+    };
+    // The bars share the whole width, one column between them.
+    let bar_width = ((area.width + 1) / spending.len().max(1) as u16)
         .saturating_sub(1)
-        .clamp(3, 12);
+        .max(3);
     let chart = BarChart::default()
         .block(
             Block::new()
-                .title(format!(" Spent per {per} ({currency}) "))
+                .title(format!(" Spent per {per} ({currency}) {nothing}"))
                 .title_style(theme.dim),
         )
         .data(BarGroup::default().bars(&bars))
