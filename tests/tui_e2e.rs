@@ -24,6 +24,19 @@ fn demo_answers_sells_a_coffee_refunds_it_and_quits_cleanly() {
         "{screen}"
     );
 
+    // A two-line paste stays two lines (tmux pastes them with CR between).
+    tmux.paste("pasted first line\npasted second line");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the pasted message", |s| s.contains("pasted second line"));
+    let first = screen
+        .lines()
+        .position(|l| l.contains("alice: pasted first line"))
+        .unwrap_or_else(|| panic!("the first line is a line of its own: {screen}"));
+    assert!(
+        screen.lines().nth(first + 1).is_some_and(|l| l.contains("pasted second line")),
+        "{screen}"
+    );
+
     tmux.keys(&["F1"]);
     tmux.wait_for("the help overlay", |s| {
         s.contains("quid help") && s.contains("quit quid")

@@ -59,6 +59,18 @@ impl Tmux {
         assert!(Command::new("tmux").args(&args).status().unwrap().success());
     }
 
+    /// Pastes `text` as a terminal would: bracketed (the app asked for it), and with tmux's
+    /// own line ends (CR), not the LFs given here.
+    pub fn paste(&self, text: &str) {
+        let tmux = |args: &[&str]| {
+            let mut all = vec!["-L", &self.socket];
+            all.extend_from_slice(args);
+            assert!(Command::new("tmux").args(&all).status().unwrap().success());
+        };
+        tmux(&["set-buffer", "-b", "quid-paste", text]);
+        tmux(&["paste-buffer", "-p", "-b", "quid-paste", "-t", &self.session]);
+    }
+
     pub fn screen(&self) -> String {
         let output = Command::new("tmux")
             .args([

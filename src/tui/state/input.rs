@@ -24,6 +24,21 @@ fn composer_with(mut composer: TextArea<'static>) -> TextArea<'static> {
 }
 
 impl App {
+    /// A bracketed paste: line breaks kept in the composer, whatever the terminal ends lines
+    /// with (tmux and most xterms send CR); a one-line field (the modal, search, the wallet's
+    /// filter) takes the first line, as if typed.
+    pub(super) fn on_paste(&mut self, text: &str, effects: &mut Vec<Effect>) {
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        if self.modal.is_some() || self.wallet.is_some() || self.search.is_some() {
+            let first_line = text.lines().next().unwrap_or_default();
+            for c in first_line.chars().filter(|c| !c.is_control()) {
+                self.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE), effects);
+            }
+            return;
+        }
+        self.composer.insert_str(text);
+    }
+
     pub(super) fn on_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
         if key.kind == KeyEventKind::Release {
             return;

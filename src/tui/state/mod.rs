@@ -225,9 +225,7 @@ impl App {
         match msg {
             Msg::Key(key) => self.on_key(key, &mut effects),
             Msg::Mouse(mouse) => self.on_mouse(mouse, &mut effects),
-            Msg::Paste(text) => {
-                self.composer.insert_str(text.replace('\r', ""));
-            }
+            Msg::Paste(text) => self.on_paste(&text, &mut effects),
             Msg::Resize(width, height) => self.screen = Rect::new(0, 0, width, height),
             Msg::Session(event) => self.on_session(event, &mut effects),
             Msg::Done(done) => self.on_done(done, &mut effects),

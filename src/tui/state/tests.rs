@@ -291,6 +291,18 @@ fn slash_commands_become_effects_and_mistakes_are_shown_inline() {
     app.update(key(KeyCode::Esc));
     assert_eq!(app.notice, None);
     app.composer = input::new_composer();
+
+    // tmux and most xterms end pasted lines with CR: the lines stay lines.
+    app.update(Msg::Paste("one\rtwo\r\nthree\nfour".into()));
+    assert_eq!(app.composer.lines(), ["one", "two", "three", "four"]);
+    app.composer = input::new_composer();
+    // A one-line field takes the first line.
+    app.update(key(KeyCode::F(2)));
+    app.update(Msg::Paste("12.50\rsecond line".into()));
+    assert_eq!(app.modal.as_ref().unwrap().amount_text, "12.50");
+    app.update(key(KeyCode::Esc));
+    assert!(app.modal.is_none());
+
     type_text(&mut app, "/leave");
     app.update(key(KeyCode::Enter));
     assert!(matches!(&app.notice, Some(Notice::Error(e)) if e.contains("not one")));
