@@ -33,7 +33,10 @@ fn demo_answers_sells_a_coffee_refunds_it_and_quits_cleanly() {
         .position(|l| l.contains("alice: pasted first line"))
         .unwrap_or_else(|| panic!("the first line is a line of its own: {screen}"));
     assert!(
-        screen.lines().nth(first + 1).is_some_and(|l| l.contains("pasted second line")),
+        screen
+            .lines()
+            .nth(first + 1)
+            .is_some_and(|l| l.contains("pasted second line")),
         "{screen}"
     );
 
@@ -43,6 +46,13 @@ fn demo_answers_sells_a_coffee_refunds_it_and_quits_cleanly() {
     });
     tmux.keys(&["Escape"]);
     tmux.wait_for("help to close", |s| !s.contains("quid help"));
+
+    // Esc and F2 in one write (ESC ESC O Q): the pay modal opens, no "OQ" is typed.
+    tmux.keys(&["Escape", "F2"]);
+    let screen = tmux.wait_for("the pay modal", |s| s.contains("┌ Pay"));
+    assert!(!screen.contains("OQ"), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the modal to close", |s| !s.contains("┌ Pay"));
 
     // Buy a coffee: order, pay the invoice from its card, get the confirmation, ask for a refund.
     let header = |screen: &str| screen.lines().next().unwrap_or("").to_owned();

@@ -2,6 +2,7 @@
 //! `view` draws the state, and the `runner` owns the terminal, the session and the loop.
 
 mod effects;
+mod escapes;
 pub mod keymap;
 pub mod layout;
 pub mod runner;

@@ -2,6 +2,7 @@
 //! and SIGTERM. It feeds each to the state, carries out the effects, and draws when dirty.
 
 use super::effects::Executor;
+use super::escapes::EscapeRepair;
 use super::keymap::Keymap;
 use super::state::{App, Effect, Msg};
 use super::terminal::TerminalGuard;
@@ -47,6 +48,7 @@ pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
     let screen = Rect::new(0, 0, size.width, size.height);
     let mut app = App::new(&profile.name, keymap, screen, Instant::now(), utc_offset);
     let mut input = EventStream::new();
+    let mut escapes = EscapeRepair::default();
     let mut tick = tokio::time::interval(TICK);
     let mut terminate = terminate_signal()?;
     loop {
@@ -56,21 +58,22 @@ pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
                 .draw(|frame| view::draw(frame, &app, &theme))?;
             app.dirty = false;
         }
-        let msg = tokio::select! {
+        let msgs = tokio::select! {
             event = input.next() => match event {
-                Some(Ok(event)) => match to_msg(event) {
-                    Some(msg) => msg,
-                    None => continue,
-                },
+                Some(Ok(event)) => to_msgs(event, &mut escapes),
                 Some(Err(error)) => return Err(error).context("cannot read the terminal"),
                 None => return Ok(()),
             },
-            Some(event) = session_events.recv() => Msg::Session(event),
-            Some(done) = done_rx.recv() => Msg::Done(done),
-            _ = tick.tick() => Msg::Tick { now: Instant::now(), wall: crate::protocol::TimestampMs::now() },
+            Some(event) = session_events.recv() => vec![Msg::Session(event)],
+            Some(done) = done_rx.recv() => vec![Msg::Done(done)],
+            _ = tick.tick() => {
+                let mut msgs: Vec<Msg> = escapes.flush().into_iter().map(Msg::Key).collect();
+                msgs.push(Msg::Tick { now: Instant::now(), wall: crate::protocol::TimestampMs::now() });
+                msgs
+            }
             _ = terminate.recv() => return Ok(()),
         };
-        for effect in app.update(msg) {
+        for effect in msgs.into_iter().flat_map(|msg| app.update(msg)) {
             if effect == Effect::Quit {
                 return Ok(());
             }
@@ -79,14 +82,16 @@ pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
     }
 }
 
-fn to_msg(event: Event) -> Option<Msg> {
-    match event {
-        Event::Key(key) => Some(Msg::Key(key)),
-        Event::Mouse(mouse) => Some(Msg::Mouse(mouse)),
-        Event::Paste(text) => Some(Msg::Paste(text)),
-        Event::Resize(width, height) => Some(Msg::Resize(width, height)),
-        Event::FocusGained | Event::FocusLost => None,
-    }
+/// The messages one terminal event makes; keys go through the Esc repair first.
+fn to_msgs(event: Event, escapes: &mut EscapeRepair) -> Vec<Msg> {
+    let (keys, other) = match event {
+        Event::Key(key) => (escapes.push(key, Instant::now()), None),
+        Event::Mouse(mouse) => (escapes.flush(), Some(Msg::Mouse(mouse))),
+        Event::Paste(text) => (escapes.flush(), Some(Msg::Paste(text))),
+        Event::Resize(width, height) => (escapes.flush(), Some(Msg::Resize(width, height))),
+        Event::FocusGained | Event::FocusLost => (Vec::new(), None),
+    };
+    keys.into_iter().map(Msg::Key).chain(other).collect()
 }
 
 #[cfg(unix)]

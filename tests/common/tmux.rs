@@ -68,7 +68,14 @@ impl Tmux {
             assert!(Command::new("tmux").args(&all).status().unwrap().success());
         };
         tmux(&["set-buffer", "-b", "quid-paste", text]);
-        tmux(&["paste-buffer", "-p", "-b", "quid-paste", "-t", &self.session]);
+        tmux(&[
+            "paste-buffer",
+            "-p",
+            "-b",
+            "quid-paste",
+            "-t",
+            &self.session,
+        ]);
     }
 
     pub fn screen(&self) -> String {
