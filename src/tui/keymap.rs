@@ -37,27 +37,171 @@ pub enum Action {
     PreviousFound,
     NextFound,
     EndSelection,
+    // On a request or invoice card picked with Tab:
+    PayCard,
+    DeclineCard,
+    CancelCard,
+    NextCard,
+    LeaveCard,
+    // In the money modal:
+    Confirm,
+    Back,
+    ChoosePrevious,
+    ChooseNext,
+    ClearField,
+    // In the wallet view:
+    Period,
+    Export,
+    WalletUp,
+    WalletDown,
+    WalletPageUp,
+    WalletPageDown,
+    CloseWallet,
 }
 
-/// Where a key acts: writing (the composer and the screens over it) or on a selected message.
+/// Where a key acts: writing (the composer), on a selected message, on a picked card, in the
+/// money modal, in the wallet. One key may mean one thing per scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Chat,
     Selection,
+    Card,
+    Modal,
+    Wallet,
 }
+
+type Row = (Action, &'static str, &'static [&'static str], &'static str);
+
+/// Each scope's table and its heading in help, in the order help shows them.
+pub const SCOPES: &[(Scope, &str, &[Row])] = &[
+    (Scope::Chat, "Keys while writing", ACTIONS),
+    (
+        Scope::Selection,
+        "On a selected message (Ctrl+S)",
+        SELECTION_ACTIONS,
+    ),
+    (Scope::Card, "On a request or invoice (Tab)", CARD_ACTIONS),
+    (
+        Scope::Modal,
+        "Paying and asking (F2, F3, /split)",
+        MODAL_ACTIONS,
+    ),
+    (Scope::Wallet, "In the wallet (F4)", WALLET_ACTIONS),
+];
 
 impl Action {
     fn scope(self) -> Scope {
-        match SELECTION_ACTIONS.iter().any(|a| a.0 == self) {
-            true => Scope::Selection,
-            false => Scope::Chat,
-        }
+        SCOPES
+            .iter()
+            .find(|(_, _, rows)| rows.iter().any(|row| row.0 == self))
+            .map_or(Scope::Chat, |(scope, ..)| *scope)
     }
 }
 
+const CARD_ACTIONS: &[Row] = &[
+    (
+        Action::PayCard,
+        "pay_card",
+        &["enter"],
+        "pay it (a request or invoice to you): opens the review",
+    ),
+    (
+        Action::DeclineCard,
+        "decline_card",
+        &["d"],
+        "decline it (a request to you)",
+    ),
+    (
+        Action::CancelCard,
+        "cancel_card",
+        &["c"],
+        "cancel it (your own request)",
+    ),
+    (
+        Action::NextCard,
+        "next_card",
+        &["tab"],
+        "the next open request or invoice here",
+    ),
+    (Action::LeaveCard, "leave_card", &["esc"], "back to writing"),
+];
+
+const MODAL_ACTIONS: &[Row] = &[
+    (
+        Action::Confirm,
+        "confirm",
+        &["enter"],
+        "next step; on the review, send (a retry never pays twice)",
+    ),
+    (
+        Action::Back,
+        "back",
+        &["esc"],
+        "one step back; from the first, close",
+    ),
+    (
+        Action::ChoosePrevious,
+        "choose_previous",
+        &["up"],
+        "the person above",
+    ),
+    (
+        Action::ChooseNext,
+        "choose_next",
+        &["down", "tab"],
+        "the person below",
+    ),
+    (
+        Action::ClearField,
+        "clear_field",
+        &["ctrl-u"],
+        "clear the amount or memo",
+    ),
+];
+
+const WALLET_ACTIONS: &[Row] = &[
+    (
+        Action::Period,
+        "period",
+        &["tab"],
+        "spending per day or per week",
+    ),
+    (
+        Action::Export,
+        "export",
+        &["ctrl-e"],
+        "save the statement shown as CSV",
+    ),
+    (
+        Action::WalletUp,
+        "wallet_up",
+        &["up"],
+        "scroll the statement",
+    ),
+    (Action::WalletDown, "wallet_down", &["down"], "scroll down"),
+    (
+        Action::WalletPageUp,
+        "wallet_page_up",
+        &["pageup"],
+        "a page up",
+    ),
+    (
+        Action::WalletPageDown,
+        "wallet_page_down",
+        &["pagedown"],
+        "a page down",
+    ),
+    (
+        Action::CloseWallet,
+        "close_wallet",
+        &["esc", "f4"],
+        "close the wallet (typing filters it)",
+    ),
+];
+
 /// The keys of selection mode, as `ACTIONS`. An upper-case key is told apart from its lower
 /// case (N is not n); a lower-case one answers both, so N comes first.
-const SELECTION_ACTIONS: &[(Action, &str, &[&str], &str)] = &[
+const SELECTION_ACTIONS: &[Row] = &[
     (
         Action::Older,
         "older",
@@ -122,7 +266,7 @@ const SELECTION_ACTIONS: &[(Action, &str, &[&str], &str)] = &[
 ];
 
 /// (action, config name, default keys, help text), in the order help shows them.
-const ACTIONS: &[(Action, &str, &[&str], &str)] = &[
+const ACTIONS: &[Row] = &[
     (Action::Send, "send", &["enter"], "send the message"),
     (
         Action::Newline,
@@ -201,7 +345,7 @@ const ACTIONS: &[(Action, &str, &[&str], &str)] = &[
         Action::SelectRequest,
         "select_request",
         &["tab"],
-        "complete an @name; or pick a request (Enter, D, C)",
+        "complete an @name; or pick a request or invoice card",
     ),
     (
         Action::Help,
@@ -219,9 +363,8 @@ const ACTIONS: &[(Action, &str, &[&str], &str)] = &[
 ];
 
 /// Every action of every scope.
-fn every_action()
--> impl Iterator<Item = &'static (Action, &'static str, &'static [&'static str], &'static str)> {
-    ACTIONS.iter().chain(SELECTION_ACTIONS)
+fn every_action() -> impl Iterator<Item = &'static Row> {
+    SCOPES.iter().flat_map(|(_, _, rows)| rows.iter())
 }
 
 impl Action {
@@ -502,6 +645,58 @@ mod tests {
                 .rebind("quit", &["hyper-q".into()])
                 .unwrap_err()
                 .contains("not a key")
+        );
+    }
+
+    #[test]
+    fn every_action_is_documented_in_the_example_config_with_its_defaults() {
+        let example = include_str!("../../config.example.toml");
+        for (_, name, keys, _) in every_action() {
+            let shown = match keys {
+                [one] => format!("{name} = \"{one}\""),
+                many => format!(
+                    "{name} = [{}]",
+                    many.iter()
+                        .map(|k| format!("\"{k}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            assert!(
+                example.contains(&shown),
+                "config.example.toml lacks {shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_modal_card_and_wallet_keys_are_in_the_table_and_rebindable() {
+        let mut keymap = Keymap::default();
+        let enter = key(KeyCode::Enter, KeyModifiers::NONE);
+        assert_eq!(
+            keymap.action_in(Scope::Modal, &enter),
+            Some(Action::Confirm)
+        );
+        assert_eq!(keymap.action_in(Scope::Card, &enter), Some(Action::PayCard));
+        let ctrl_e = key(KeyCode::Char('e'), KeyModifiers::CONTROL);
+        assert_eq!(
+            keymap.action_in(Scope::Wallet, &ctrl_e),
+            Some(Action::Export)
+        );
+        keymap.rebind("decline_card", &["x".into()]).unwrap();
+        let x = key(KeyCode::Char('x'), KeyModifiers::NONE);
+        assert_eq!(keymap.action_in(Scope::Card, &x), Some(Action::DeclineCard));
+        assert!(
+            keymap
+                .help_rows(Scope::Card)
+                .iter()
+                .any(|(keys, help)| keys == "X" && help.starts_with("decline"))
+        );
+        keymap.rebind("export", &["tab".into()]).unwrap();
+        assert_eq!(
+            keymap.conflicts(),
+            [(Action::Period, Action::Export, Key::parse("tab").unwrap())],
+            "one scope, one meaning per key"
         );
     }
 

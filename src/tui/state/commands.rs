@@ -36,8 +36,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "balances, history, spending, CSV export (also F4)",
     ),
     (
-        "/split AMOUNT [MEMO]",
-        "in a group: ask everyone else for an equal part",
+        "/split AMOUNT [CURRENCY] [MEMO]",
+        "in a group: share a bill equally, you included (reviewed first)",
     ),
     (
         "/mute",

@@ -1,9 +1,10 @@
 //! Keys and the mouse: actions from the keymap first, then text editing in the composer.
 
 use super::commands::{self, Command};
+use super::help::Help;
 use super::selection::Draft;
 use super::timeline::Entry;
-use super::{App, Effect, Notice, Overlay, TYPING_SEND_EVERY, WHEEL_LINES, modal};
+use super::{App, Effect, Notice, TYPING_SEND_EVERY, WHEEL_LINES, modal};
 use crate::protocol::ClientMsgId;
 use crate::tui::keymap::Action;
 use crate::tui::layout;
@@ -61,21 +62,8 @@ impl App {
         if self.picked.is_some() && self.on_request_key(key, effects) {
             return;
         }
-        if self.overlay.is_some() {
-            // The arrows and pages scroll help; any other key closes it (quit still quits).
-            match key.code {
-                KeyCode::Down => self.help_scroll = self.help_scroll.saturating_add(1),
-                KeyCode::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
-                KeyCode::PageDown => self.help_scroll = self.help_scroll.saturating_add(10),
-                KeyCode::PageUp => self.help_scroll = self.help_scroll.saturating_sub(10),
-                _ => {
-                    if self.keymap.action_for(&key) == Some(Action::Quit) {
-                        effects.push(Effect::Quit);
-                    }
-                    self.overlay = None;
-                    self.help_scroll = 0;
-                }
-            }
+        if self.help.is_some() {
+            self.on_help_key(key, effects);
             return;
         }
         let composer_empty = self.composer.is_empty();
@@ -83,7 +71,7 @@ impl App {
             && key.code == KeyCode::Char('?')
             && key.modifiers - KeyModifiers::SHIFT == KeyModifiers::NONE
         {
-            self.overlay = Some(Overlay::Help);
+            self.help = Some(Help::default());
             return;
         }
         if composer_empty
@@ -105,12 +93,8 @@ impl App {
     pub(super) fn on_action(&mut self, action: Action, effects: &mut Vec<Effect>) {
         match action {
             Action::Quit => effects.push(Effect::Quit),
-            Action::Help => self.overlay = Some(Overlay::Help),
-            Action::Dismiss => {
-                if !self.cancel_draft() {
-                    self.notice = None;
-                }
-            }
+            Action::Help => self.help = Some(Help::default()),
+            Action::Dismiss => self.dismiss(),
             Action::NextConversation => self.select_relative(1, effects),
             Action::PrevConversation => self.select_relative(-1, effects),
             Action::ScrollUp => self.scroll_up(self.page_lines(), effects),
@@ -122,26 +106,54 @@ impl App {
             Action::Recall => self.recall_older(),
             Action::Pay => self.open_modal(modal::ModalKind::Pay),
             Action::RequestMoney => self.open_modal(modal::ModalKind::Request),
-            Action::SelectRequest => {
-                if !self.complete_mention() {
-                    self.select_next_request();
-                }
-            }
+            Action::SelectRequest => self.complete_or_pick(),
             Action::Wallet => self.open_wallet(effects),
             Action::Search => self.open_search(false),
             Action::SelectMessage => self.start_selecting(effects),
-            // Selection mode's keys: `action_for` gives only the writing scope's actions.
-            Action::Older
-            | Action::Newer
-            | Action::Reply
-            | Action::Edit
-            | Action::Delete
-            | Action::React
-            | Action::Copy
-            | Action::ToOriginal
-            | Action::PreviousFound
-            | Action::NextFound
-            | Action::EndSelection => {}
+            // The other scopes' actions: `action_for` gives only the writing scope's.
+            _ => {}
+        }
+    }
+
+    /// Esc while writing: a reply or edit draft is dropped first, else the notice.
+    fn dismiss(&mut self) {
+        if !self.cancel_draft() {
+            self.notice = None;
+        }
+    }
+
+    /// Tab while writing: completes an @name being typed, else picks the next card.
+    fn complete_or_pick(&mut self) {
+        if !self.complete_mention() {
+            self.select_next_request();
+        }
+    }
+
+    /// Help is open: typing narrows it, the arrows and pages scroll, Esc or the help key
+    /// closes it, and quit still quits.
+    fn on_help_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
+        let action = self.keymap.action_for(&key);
+        let screen = self.screen;
+        let page = i32::from(screen.height.saturating_sub(4)).max(1);
+        let Some(help) = self.help.as_mut() else {
+            return;
+        };
+        match (action, key.code) {
+            (Some(Action::Quit), _) => effects.push(Effect::Quit),
+            (Some(Action::Help), _) | (_, KeyCode::Esc) => self.help = None,
+            (_, KeyCode::Down) => help.scroll_by(1, &self.keymap, screen),
+            (_, KeyCode::Up) => help.scroll_by(-1, &self.keymap, screen),
+            (_, KeyCode::PageDown) => help.scroll_by(page, &self.keymap, screen),
+            (_, KeyCode::PageUp) => help.scroll_by(-page, &self.keymap, screen),
+            (_, KeyCode::Backspace) => {
+                help.filter.pop();
+                help.scroll = 0;
+            }
+            (_, KeyCode::Char(c)) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                help.filter.push(c);
+                help.scroll = 0;
+            }
+            _ => {}
         }
     }
 
@@ -364,7 +376,7 @@ impl App {
                 }
                 _ => self.error("/leave works in a group; this is not one"),
             },
-            Command::Help => self.overlay = Some(Overlay::Help),
+            Command::Help => self.help = Some(Help::default()),
             Command::Quit => effects.push(Effect::Quit),
             Command::Pay => self.open_modal(modal::ModalKind::Pay),
             Command::Request => self.open_modal(modal::ModalKind::Request),

@@ -4,6 +4,7 @@
 
 pub mod commands;
 mod flow;
+pub mod help;
 mod input;
 pub mod modal;
 mod money;
@@ -112,11 +113,6 @@ impl ConversationEntry {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Overlay {
-    Help,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
     Info(String),
@@ -133,9 +129,8 @@ pub struct App {
     pub timelines: HashMap<ConversationId, Timeline>,
     pub composer: TextArea<'static>,
     pub keymap: Keymap,
-    pub overlay: Option<Overlay>,
-    /// Lines the help overlay is scrolled down.
-    pub help_scroll: u16,
+    /// The help overlay, while open.
+    pub help: Option<help::Help>,
     pub notice: Option<Notice>,
     /// Who is typing where, and when we last heard.
     pub typing: HashMap<ConversationId, (String, Instant)>,
@@ -192,8 +187,7 @@ impl App {
             timelines: HashMap::new(),
             composer: input::new_composer(),
             keymap,
-            overlay: None,
-            help_scroll: 0,
+            help: None,
             notice: None,
             typing: HashMap::new(),
             screen,

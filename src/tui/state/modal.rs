@@ -6,6 +6,7 @@
 use crate::money::{Currency, Money};
 use crate::protocol::ConversationId;
 use crate::protocol::payments::{IdempotencyKey, InvoiceId, PaymentRequestId};
+use crate::tui::keymap::Action;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,52 +153,40 @@ impl Modal {
         crate::money::shortfall(self.held.as_deref()?, self.amount().ok()?)
     }
 
-    pub fn on_key(&mut self, key: KeyEvent) -> ModalOutcome {
-        if key.code == KeyCode::Esc {
+    /// A key, with the action the keymap's modal scope gives it; a key without one types.
+    pub fn on_key(&mut self, key: KeyEvent, action: Option<Action>) -> ModalOutcome {
+        if action == Some(Action::Back) {
             return self.back();
         }
+        let confirm = action == Some(Action::Confirm);
         match self.step.clone() {
-            Step::Recipient => match key.code {
-                KeyCode::Up => self.chosen = self.chosen.saturating_sub(1),
-                KeyCode::Down | KeyCode::Tab => {
+            Step::Recipient => match action {
+                Some(Action::ChoosePrevious) => self.chosen = self.chosen.saturating_sub(1),
+                Some(Action::ChooseNext) => {
                     self.chosen = (self.chosen + 1).min(self.candidates.len().saturating_sub(1))
                 }
-                KeyCode::Enter if !self.candidates.is_empty() => self.step = Step::Amount,
+                Some(Action::Confirm) if !self.candidates.is_empty() => self.step = Step::Amount,
                 _ => {}
             },
-            Step::Amount => match key.code {
-                KeyCode::Enter if self.amount().is_ok() && self.shortfall().is_none() => {
+            Step::Amount if confirm => {
+                if self.amount().is_ok() && self.shortfall().is_none() {
                     self.step = Step::Memo;
                 }
-                _ => edit(&mut self.amount_text, key, MAX_AMOUNT_CHARS),
-            },
-            Step::Memo => match key.code {
-                KeyCode::Enter => self.step = Step::Review,
-                _ => edit(&mut self.memo, key, MAX_MEMO_CHARS),
-            },
-            Step::Review => {
-                if key.code == KeyCode::Enter && self.shortfall().is_none() {
-                    return self.submit();
-                }
             }
+            Step::Amount => edit(&mut self.amount_text, key, action, MAX_AMOUNT_CHARS),
+            Step::Memo if confirm => self.step = Step::Review,
+            Step::Memo => edit(&mut self.memo, key, action, MAX_MEMO_CHARS),
+            Step::Review if confirm && self.shortfall().is_none() => return self.submit(),
+            Step::Pin if confirm && !self.pin.is_empty() => return self.submit(),
             Step::Pin => match key.code {
-                KeyCode::Enter if !self.pin.is_empty() => return self.submit(),
-                KeyCode::Char(c) if c.is_ascii_digit() => edit(&mut self.pin, key, 12),
-                KeyCode::Backspace => edit(&mut self.pin, key, 12),
+                KeyCode::Char(c) if c.is_ascii_digit() => edit(&mut self.pin, key, action, 12),
+                KeyCode::Backspace => edit(&mut self.pin, key, action, 12),
                 _ => {}
             },
-            Step::Sending => {}
-            Step::Receipt(_) => {
-                if key.code == KeyCode::Enter {
-                    return ModalOutcome::Close;
-                }
-            }
-            // Enter retries with the same idempotency key: at most one payment, ever.
-            Step::Failed(_) => {
-                if key.code == KeyCode::Enter && self.can_retry {
-                    return self.submit();
-                }
-            }
+            Step::Receipt(_) if confirm => return ModalOutcome::Close,
+            // A retry keeps the idempotency key: at most one payment, ever.
+            Step::Failed(_) if confirm && self.can_retry => return self.submit(),
+            Step::Review | Step::Sending | Step::Receipt(_) | Step::Failed(_) => {}
         }
         ModalOutcome::Stay
     }
@@ -242,10 +231,13 @@ fn first_step(kind: ModalKind, candidates: usize) -> Step {
     }
 }
 
-/// Typing into a one-line field: characters, Backspace, Ctrl+U to clear.
-fn edit(field: &mut String, key: KeyEvent, max_chars: usize) {
+/// Typing into a one-line field: characters, Backspace, and the clear-field key.
+fn edit(field: &mut String, key: KeyEvent, action: Option<Action>, max_chars: usize) {
+    if action == Some(Action::ClearField) {
+        field.clear();
+        return;
+    }
     match key.code {
-        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => field.clear(),
         KeyCode::Char(c)
             if !c.is_control()
                 && !key.modifiers.contains(KeyModifiers::CONTROL)
@@ -264,13 +256,17 @@ fn edit(field: &mut String, key: KeyEvent, max_chars: usize) {
 mod tests {
     use super::*;
 
-    fn key(code: KeyCode) -> KeyEvent {
-        KeyEvent::new(code, KeyModifiers::NONE)
+    /// A key pressed in the modal, with the default keymap.
+    fn press(modal: &mut Modal, code: KeyCode) -> ModalOutcome {
+        let key = KeyEvent::new(code, KeyModifiers::NONE);
+        let action =
+            crate::tui::keymap::Keymap::default().action_in(crate::tui::keymap::Scope::Modal, &key);
+        modal.on_key(key, action)
     }
 
     fn typed(modal: &mut Modal, text: &str) {
         for c in text.chars() {
-            modal.on_key(key(KeyCode::Char(c)));
+            press(modal, KeyCode::Char(c));
         }
     }
 
@@ -287,9 +283,9 @@ mod tests {
             eur(),
         );
         assert_eq!(modal.step, Step::Recipient);
-        modal.on_key(key(KeyCode::Down));
+        press(&mut modal, KeyCode::Down);
         assert_eq!(modal.recipient(), "carol");
-        modal.on_key(key(KeyCode::Enter));
+        press(&mut modal, KeyCode::Enter);
         typed(&mut modal, "12.505");
         assert!(
             modal
@@ -297,21 +293,21 @@ mod tests {
                 .unwrap_err()
                 .contains("2 decimal places, not 3")
         );
-        modal.on_key(key(KeyCode::Enter));
+        press(&mut modal, KeyCode::Enter);
         assert_eq!(modal.step, Step::Amount, "a bad amount does not go on");
-        modal.on_key(key(KeyCode::Backspace));
+        press(&mut modal, KeyCode::Backspace);
         assert_eq!(modal.amount().unwrap().to_string(), "€12.50");
-        modal.on_key(key(KeyCode::Enter));
+        press(&mut modal, KeyCode::Enter);
         typed(&mut modal, "lunch");
-        modal.on_key(key(KeyCode::Enter));
+        press(&mut modal, KeyCode::Enter);
         assert_eq!(modal.step, Step::Review);
-        assert_eq!(modal.on_key(key(KeyCode::Esc)), ModalOutcome::Stay);
+        assert_eq!(press(&mut modal, KeyCode::Esc), ModalOutcome::Stay);
         assert_eq!(modal.step, Step::Memo);
         for step in [Step::Amount, Step::Recipient] {
-            modal.on_key(key(KeyCode::Esc));
+            press(&mut modal, KeyCode::Esc);
             assert_eq!(modal.step, step);
         }
-        assert_eq!(modal.on_key(key(KeyCode::Esc)), ModalOutcome::Close);
+        assert_eq!(press(&mut modal, KeyCode::Esc), ModalOutcome::Close);
     }
 
     #[test]
@@ -323,18 +319,18 @@ mod tests {
             "a direct conversation needs no recipient step"
         );
         typed(&mut modal, "5");
-        modal.on_key(key(KeyCode::Enter));
-        modal.on_key(key(KeyCode::Enter));
+        press(&mut modal, KeyCode::Enter);
+        press(&mut modal, KeyCode::Enter);
         let key_before = modal.key.clone();
-        assert_eq!(modal.on_key(key(KeyCode::Enter)), ModalOutcome::Submit);
+        assert_eq!(press(&mut modal, KeyCode::Enter), ModalOutcome::Submit);
         assert_eq!(modal.step, Step::Sending);
         assert_eq!(
-            modal.on_key(key(KeyCode::Esc)),
+            press(&mut modal, KeyCode::Esc),
             ModalOutcome::Stay,
             "no backing out while sending"
         );
         modal.step = Step::Failed("connection lost".into());
-        assert_eq!(modal.on_key(key(KeyCode::Enter)), ModalOutcome::Submit);
+        assert_eq!(press(&mut modal, KeyCode::Enter), ModalOutcome::Submit);
         assert_eq!(modal.key, key_before);
     }
 
@@ -348,10 +344,10 @@ mod tests {
         );
         assert_eq!(modal.step, Step::Review);
         modal.needs_pin = true;
-        assert_eq!(modal.on_key(key(KeyCode::Enter)), ModalOutcome::Stay);
+        assert_eq!(press(&mut modal, KeyCode::Enter), ModalOutcome::Stay);
         assert_eq!(modal.step, Step::Pin);
         typed(&mut modal, "12a34");
         assert_eq!(modal.pin, "1234");
-        assert_eq!(modal.on_key(key(KeyCode::Enter)), ModalOutcome::Submit);
+        assert_eq!(press(&mut modal, KeyCode::Enter), ModalOutcome::Submit);
     }
 }

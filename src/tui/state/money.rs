@@ -7,6 +7,7 @@ use super::{App, Done, Effect, Notice};
 use crate::money::{Currency, Money};
 use crate::protocol::payments::PaymentRequest;
 use crate::protocol::{ConversationKind, ErrorCode};
+use crate::tui::keymap::{Action, Scope};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 impl App {
@@ -47,10 +48,11 @@ impl App {
     }
 
     pub(super) fn on_modal_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
+        let action = self.keymap.action_in(Scope::Modal, &key);
         let Some(modal) = self.modal.as_mut() else {
             return;
         };
-        match modal.on_key(key) {
+        match modal.on_key(key, action) {
             ModalOutcome::Stay => {}
             ModalOutcome::Close => self.modal = None,
             ModalOutcome::Submit => {
@@ -137,29 +139,35 @@ impl App {
             CardView::Invoice { buyer, .. } => (*buyer == me, *buyer != me),
             _ => (false, false),
         };
-        match (key.code, pick) {
-            (KeyCode::Esc, _) => self.picked = None,
-            (KeyCode::Tab, _) => self.select_next_request(),
-            (KeyCode::Enter, _) if asks_me => {
+        let key_of = |action| self.keymap.key_hint(action);
+        match (self.keymap.action_in(Scope::Card, &key), pick) {
+            (Some(Action::LeaveCard), _) => self.picked = None,
+            (Some(Action::NextCard), _) => self.select_next_request(),
+            (Some(Action::PayCard), _) if asks_me => {
                 self.open_payment_of(pick, &card);
                 self.picked = None;
             }
-            (KeyCode::Char('d' | 'D'), Pick::Request(id)) if asks_me => {
+            (Some(Action::DeclineCard), Pick::Request(id)) if asks_me => {
                 effects.push(Effect::DeclineRequest(id));
                 self.picked = None;
             }
-            (KeyCode::Char('c' | 'C'), Pick::Request(id)) if mine => {
+            (Some(Action::CancelCard), Pick::Request(id)) if mine => {
                 effects.push(Effect::CancelRequest(id));
                 self.picked = None;
             }
-            (KeyCode::Enter | KeyCode::Char('d' | 'D' | 'c' | 'C'), _) => {
+            (Some(Action::PayCard | Action::DeclineCard | Action::CancelCard), _) => {
+                let (pay, decline, cancel) = (
+                    key_of(Action::PayCard),
+                    key_of(Action::DeclineCard),
+                    key_of(Action::CancelCard),
+                );
                 let hint = match (pick, asks_me) {
-                    (Pick::Request(_), true) => "Enter pays it, D declines it",
-                    (Pick::Request(_), false) => "it is yours: C cancels it",
-                    (Pick::Invoice(_), true) => "Enter pays it",
-                    (Pick::Invoice(_), false) => "the buyer pays it",
+                    (Pick::Request(_), true) => format!("{pay} pays it, {decline} declines it"),
+                    (Pick::Request(_), false) => format!("it is yours: {cancel} cancels it"),
+                    (Pick::Invoice(_), true) => format!("{pay} pays it"),
+                    (Pick::Invoice(_), false) => "the buyer pays it".to_owned(),
                 };
-                self.notice = Some(Notice::Info(hint.into()));
+                self.notice = Some(Notice::Info(hint));
             }
             _ => {
                 self.picked = None;
@@ -270,39 +278,45 @@ impl App {
 
     /// Keys in the wallet view: type to filter, Tab for days or weeks, Ctrl+E to export.
     pub(super) fn on_wallet_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
-        let quit = self.keymap.action_for(&key) == Some(crate::tui::keymap::Action::Quit);
+        if self.keymap.action_for(&key) == Some(Action::Quit) {
+            effects.push(Effect::Quit);
+            return;
+        }
+        let action = self.keymap.action_in(Scope::Wallet, &key);
         let Some(wallet) = self.wallet.as_mut() else {
             return;
         };
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let last = wallet.visible().len().saturating_sub(1);
-        match key.code {
-            _ if quit => effects.push(Effect::Quit),
-            KeyCode::Esc | KeyCode::F(4) => self.wallet = None,
-            KeyCode::Tab => {
+        match action {
+            Some(Action::CloseWallet) => self.wallet = None,
+            Some(Action::Period) => {
                 wallet.period = match wallet.period {
                     Period::Days => Period::Weeks,
                     Period::Weeks => Period::Days,
                 }
             }
-            KeyCode::Char('e') if ctrl => {
+            Some(Action::Export) => {
                 let lines = wallet.visible().into_iter().cloned().collect();
                 effects.push(Effect::ExportStatement(lines));
                 wallet.note = Some("exporting…".into());
             }
-            KeyCode::Up => wallet.scroll = wallet.scroll.saturating_sub(1),
-            KeyCode::Down => wallet.scroll = (wallet.scroll + 1).min(last),
-            KeyCode::PageUp => wallet.scroll = wallet.scroll.saturating_sub(10),
-            KeyCode::PageDown => wallet.scroll = (wallet.scroll + 10).min(last),
-            KeyCode::Backspace => {
-                wallet.filter.pop();
-                wallet.scroll = 0;
-            }
-            KeyCode::Char(c) if !ctrl && !c.is_control() => {
-                wallet.filter.push(c);
-                wallet.scroll = 0;
-            }
-            _ => {}
+            Some(Action::WalletUp) => wallet.scroll = wallet.scroll.saturating_sub(1),
+            Some(Action::WalletDown) => wallet.scroll = (wallet.scroll + 1).min(last),
+            Some(Action::WalletPageUp) => wallet.scroll = wallet.scroll.saturating_sub(10),
+            Some(Action::WalletPageDown) => wallet.scroll = (wallet.scroll + 10).min(last),
+            _ => match key.code {
+                KeyCode::Backspace => {
+                    wallet.filter.pop();
+                    wallet.scroll = 0;
+                }
+                KeyCode::Char(c)
+                    if !key.modifiers.contains(KeyModifiers::CONTROL) && !c.is_control() =>
+                {
+                    wallet.filter.push(c);
+                    wallet.scroll = 0;
+                }
+                _ => {}
+            },
         }
     }
 

@@ -514,16 +514,22 @@ fn hostile_text_is_made_inert_where_it_enters() {
 fn help_opens_on_question_mark_only_in_an_empty_composer() {
     let mut app = connected_app(80, 24);
     app.update(key(KeyCode::Char('?')));
-    assert_eq!(app.overlay, Some(Overlay::Help));
-    app.update(key(KeyCode::Char('x')));
-    assert_eq!(app.overlay, None);
+    assert!(app.help.is_some());
+    type_text(&mut app, "pay");
+    assert_eq!(
+        app.help.as_ref().unwrap().filter,
+        "pay",
+        "typing searches help"
+    );
+    app.update(key(KeyCode::Esc));
+    assert!(app.help.is_none());
     assert!(
         app.composer.is_empty(),
-        "the key that closes help types nothing"
+        "what was typed in help stays there"
     );
     type_text(&mut app, "why");
     app.update(key(KeyCode::Char('?')));
-    assert_eq!(app.overlay, None);
+    assert!(app.help.is_none());
     assert_eq!(app.composer.lines(), ["why?"]);
     assert_eq!(app.update(ctrl('c')), [Effect::Quit]);
 }

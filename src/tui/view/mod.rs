@@ -11,7 +11,7 @@ mod status;
 mod wallet;
 
 use super::layout;
-use super::state::{App, Notice, Overlay};
+use super::state::{App, Notice};
 use super::theme::Theme;
 use crate::protocol::ConversationKind;
 use ratatui::Frame;
@@ -57,8 +57,8 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     if let Some(open) = &app.modal {
         modal::draw(frame, frame.area(), open, theme);
     }
-    if app.overlay == Some(Overlay::Help) {
-        help::draw(frame, frame.area(), &app.keymap, app.help_scroll, theme);
+    if let Some(open) = &app.help {
+        help::draw(frame, frame.area(), &app.keymap, open, theme);
     }
 }
 

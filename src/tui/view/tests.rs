@@ -65,8 +65,31 @@ fn help_overlay_80x24() {
         app.update(key(KeyCode::Down));
     }
     insta::assert_snapshot!("help_overlay_80x24_scrolled", render(&app).backend());
-    app.update(key(KeyCode::Char('x')));
-    assert!(app.overlay.is_none());
+    app.update(key(KeyCode::Esc));
+    assert!(app.help.is_none());
+}
+
+#[test]
+fn help_searched_for_invoice_80x24() {
+    let mut app = connected_app(80, 24);
+    app.update(key(KeyCode::F(1)));
+    type_text(&mut app, "invoice");
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn help_at_40x12_scrolls_to_its_last_line() {
+    let mut app = connected_app(40, 12);
+    app.update(key(KeyCode::F(1)));
+    for _ in 0..40 {
+        app.update(key(KeyCode::PageDown));
+    }
+    let screen = format!("{:?}", render(&app).backend());
+    assert!(screen.contains("this help, in an empty"), "{screen}");
+    app.update(key(KeyCode::PageUp));
+    app.update(key(KeyCode::Down));
+    let nudged = format!("{:?}", render(&app).backend());
+    assert_ne!(nudged, screen, "scrolling back up moves at once");
 }
 
 #[test]
