@@ -4,7 +4,7 @@ use super::commands::{self, Command};
 use super::help::Help;
 use super::selection::Draft;
 use super::timeline::Entry;
-use super::{App, Effect, Notice, TYPING_SEND_EVERY, WHEEL_LINES, modal};
+use super::{App, Effect, TYPING_SEND_EVERY, WHEEL_LINES, modal};
 use crate::protocol::ClientMsgId;
 use crate::tui::keymap::Action;
 use crate::tui::layout;
@@ -223,7 +223,7 @@ impl App {
         layout::areas(
             self.screen,
             self.composer.lines().len(),
-            self.notice.is_some(),
+            self.visible_notice().is_some(),
         )
     }
 
@@ -366,7 +366,7 @@ impl App {
                         muted,
                     });
                     let done = if muted { "muted" } else { "unmuted" };
-                    self.notice = Some(Notice::Info(format!("{done} {label}")));
+                    self.info(format!("{done} {label}"));
                 }
                 None => self.error("no conversation selected"),
             },
@@ -413,7 +413,7 @@ impl App {
         composer.move_cursor(ratatui_textarea::CursorMove::End);
         self.composer = composer;
         self.recall_position = Some(position);
-        self.notice = None::<Notice>;
+        self.notice = None;
     }
 }
 
@@ -442,9 +442,7 @@ impl App {
             .filter(|name| name.starts_with(prefix) && *name != me)
             .collect();
         let Some(first) = names.first() else {
-            self.notice = Some(Notice::Info(format!(
-                "no member here starts with @{prefix}"
-            )));
+            self.info(format!("no member here starts with @{prefix}"));
             return true;
         };
         let common = names.iter().fold(first.clone(), |common, name| {
@@ -460,7 +458,7 @@ impl App {
             rest.push(' ');
         } else if rest.is_empty() {
             let listed: Vec<String> = names.iter().map(|n| format!("@{n}")).collect();
-            self.notice = Some(Notice::Info(listed.join("  ")));
+            self.info(listed.join("  "));
         }
         self.composer.insert_str(rest);
         true

@@ -114,9 +114,38 @@ impl ConversationEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    Info(String),
-    Error(String),
+pub enum NoticeKind {
+    Info,
+    Error,
+}
+
+/// A line over the composer saying what just happened. It belongs to the conversation it
+/// happened in (shown only there) and fades: gone after `NOTICE_SHOWN_FOR`, errors later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    pub text: String,
+    /// Where it happened; `None` for what concerns no one conversation (a group you left).
+    pub conversation: Option<ConversationId>,
+    pub at: Instant,
+}
+
+/// How long an info notice stays; an error stays `ERROR_SHOWN_FOR`.
+pub const NOTICE_SHOWN_FOR: Duration = Duration::from_secs(6);
+pub const ERROR_SHOWN_FOR: Duration = Duration::from_secs(20);
+
+impl Notice {
+    fn shown_for(&self) -> Duration {
+        match self.kind {
+            NoticeKind::Info => NOTICE_SHOWN_FOR,
+            NoticeKind::Error => ERROR_SHOWN_FOR,
+        }
+    }
+
+    /// In its last second it is drawn dimmed, so it visibly fades rather than vanishes.
+    pub fn fading(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.at) + Duration::from_secs(1) >= self.shown_for()
+    }
 }
 
 pub struct App {
@@ -234,11 +263,19 @@ impl App {
     }
 
     fn on_tick(&mut self, now: Instant) {
-        let before = (self.typing.len(), self.reconnect_countdown());
+        let notice = |app: &App| app.visible_notice().map(|n| n.fading(app.now));
+        let before = (self.typing.len(), self.reconnect_countdown(), notice(self));
         self.now = now;
         self.typing
             .retain(|_, (_, at)| now.duration_since(*at) < TYPING_SHOWN_FOR);
-        if before != (self.typing.len(), self.reconnect_countdown()) {
+        if self
+            .notice
+            .as_ref()
+            .is_some_and(|n| now.saturating_duration_since(n.at) >= n.shown_for())
+        {
+            self.notice = None;
+        }
+        if before != (self.typing.len(), self.reconnect_countdown(), notice(self)) {
             self.dirty = true;
         }
     }
@@ -336,8 +373,32 @@ impl App {
             .sort_by_key(|c| std::cmp::Reverse((c.last_activity, c.id)));
     }
 
+    /// Says `text` in the conversation on screen.
+    fn info(&mut self, text: impl Into<String>) {
+        self.notify_in(self.selected, NoticeKind::Info, text.into());
+    }
+
     fn error(&mut self, text: impl Into<String>) {
-        self.notice = Some(Notice::Error(text.into()));
+        self.notify_in(self.selected, NoticeKind::Error, text.into());
+    }
+
+    fn notify_in(&mut self, conversation: Option<ConversationId>, kind: NoticeKind, text: String) {
+        self.notice = Some(Notice {
+            kind,
+            text,
+            conversation,
+            at: self.now,
+        });
+    }
+
+    /// The notice to draw: one of this conversation's (or of none), not yet faded out.
+    pub fn visible_notice(&self) -> Option<&Notice> {
+        self.notice.as_ref().filter(|notice| {
+            notice
+                .conversation
+                .is_none_or(|id| Some(id) == self.selected)
+                && self.now.saturating_duration_since(notice.at) < notice.shown_for()
+        })
     }
 
     fn remember_sent(&mut self, text: &str) {

@@ -3,7 +3,7 @@
 use super::modal::{Modal, ModalKind, ModalOutcome, Step};
 use super::timeline::{CardView, Pick};
 use super::wallet::{Period, Wallet};
-use super::{App, Done, Effect, Notice};
+use super::{App, Done, Effect, NoticeKind};
 use crate::money::{Currency, Money};
 use crate::protocol::payments::PaymentRequest;
 use crate::protocol::{ConversationKind, ErrorCode};
@@ -106,9 +106,7 @@ impl App {
         };
         let open = timeline.open_picks();
         if open.is_empty() {
-            self.notice = Some(Notice::Info(
-                "no open payment requests or invoices here".into(),
-            ));
+            self.info("no open payment requests or invoices here");
             return;
         }
         let next = match self
@@ -167,7 +165,7 @@ impl App {
                     (Pick::Invoice(_), true) => format!("{pay} pays it"),
                     (Pick::Invoice(_), false) => "the buyer pays it".to_owned(),
                 };
-                self.notice = Some(Notice::Info(hint));
+                self.info(hint);
             }
             _ => {
                 self.picked = None;
@@ -342,14 +340,15 @@ impl App {
             }
             Done::Requested(requests) => {
                 let text = asked(&requests);
+                let conversation = requests.first().map(|r| r.conversation_id);
                 match self.modal.as_mut() {
                     Some(modal) => modal.step = Step::Receipt(text),
-                    None => self.notice = Some(Notice::Info(text)),
+                    None => self.notify_in(conversation, NoticeKind::Info, text),
                 }
             }
             Done::RequestClosed(request) => {
                 let text = format!("request {} is {}", request.id, request.status.as_str());
-                self.notice = Some(Notice::Info(text));
+                self.notify_in(Some(request.conversation_id), NoticeKind::Info, text);
             }
             Done::MoneyFailed { code, message } => {
                 let message = crate::untrusted::inert_line(&message);

@@ -1,7 +1,7 @@
 //! What the session and finished effects tell the state.
 
 use super::timeline::{Entry, Pick};
-use super::{App, ConversationEntry, Done, Effect, Link, Notice};
+use super::{App, ConversationEntry, Done, Effect, Link, NoticeKind};
 use crate::protocol::payments::{InvoiceStatus, RequestStatus};
 use crate::protocol::{Conversation, ConversationId, Event, Message, MessageId};
 use crate::session::SessionEvent;
@@ -273,8 +273,13 @@ impl App {
                 self.select(conversation.id, effects);
             }
             Done::Left(id) => {
+                let group = self.conversations.iter().find(|c| c.id == id);
+                let text = group.map_or("You left the group.".to_owned(), |g| {
+                    format!("You left {}{}.", g.sigil(), g.name)
+                });
                 self.forget(id, effects);
-                self.notice = Some(Notice::Info("you left the group".into()));
+                // Said wherever you are next: the group it happened in is gone.
+                self.notify_in(None, NoticeKind::Info, text);
             }
             Done::Balance(_)
             | Done::Paid(_)

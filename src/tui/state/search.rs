@@ -2,7 +2,7 @@
 //! message pane, the jump to a found message (its history loaded until it is there, and
 //! selected: see selection.rs), and n / N through the found messages from there.
 
-use super::{App, Effect, Notice};
+use super::{App, Effect};
 use crate::protocol::{ConversationId, MessageId, TimestampMs, results};
 use crate::search::Query;
 use crate::untrusted::inert_line;
@@ -167,7 +167,7 @@ impl App {
             return;
         }
         if let Err(error) = Query::parse(&text) {
-            self.notice = Some(Notice::Error(error.to_string()));
+            self.error(error.to_string());
             return;
         }
         self.notice = None;
@@ -245,7 +245,7 @@ impl App {
         }
         if !timeline.has_more_before {
             self.focus = None;
-            self.notice = Some(Notice::Error("that message is no longer there".into()));
+            self.error("that message is no longer there");
             return;
         }
         let before = timeline.first_id();

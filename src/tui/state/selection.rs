@@ -4,7 +4,7 @@
 //! Esc goes back to the composer. Replies and edits are written in the composer (a draft).
 
 use super::timeline::{Entry, QuoteView};
-use super::{App, Effect, Notice};
+use super::{App, Effect};
 use crate::protocol::{ConversationId, MessageId};
 use crate::tui::keymap::{Action, Scope};
 use crossterm::event::{KeyCode, KeyEvent};
@@ -39,14 +39,12 @@ impl App {
             .get(&conversation_id)
             .and_then(|t| t.last_id())
         else {
-            self.notice = Some(Notice::Info("no message here to select".into()));
+            self.info("no message here to select");
             return;
         };
         self.focus = Some((conversation_id, newest));
         self.selecting = true;
-        self.notice = Some(Notice::Info(
-            "r reply · e edit · d delete · + react · y copy · k/j · Esc".into(),
-        ));
+        self.info("r reply · e edit · d delete · + react · y copy · k/j · Esc");
         self.bring_focus_into_view(effects);
     }
 
@@ -136,7 +134,7 @@ impl App {
 
     fn reply_to(&mut self, entry: &Entry) {
         let Some(quote) = entry.quote().filter(|_| !entry.deleted) else {
-            self.notice = Some(Notice::Error("a deleted message cannot be answered".into()));
+            self.error("a deleted message cannot be answered");
             return;
         };
         self.stop_selecting();
@@ -154,7 +152,7 @@ impl App {
             None
         };
         if let Some(refusal) = refusal {
-            self.notice = Some(Notice::Error(refusal.into()));
+            self.error(refusal);
             return;
         }
         let Some(id) = entry.id else { return };
@@ -175,19 +173,17 @@ impl App {
             None
         };
         match refusal {
-            Some(refusal) => self.notice = Some(Notice::Error(refusal.into())),
+            Some(refusal) => self.error(refusal),
             None => {
                 self.pending = Some(Pending::Delete);
-                self.notice = Some(Notice::Info(
-                    "delete this message for everyone? d deletes, any other key keeps it".into(),
-                ));
+                self.info("delete this message for everyone? d deletes, any other key keeps it");
             }
         }
     }
 
     fn ask_reaction(&mut self, entry: &Entry) {
         if entry.deleted {
-            self.notice = Some(Notice::Error("a deleted message takes no reaction".into()));
+            self.error("a deleted message takes no reaction");
             return;
         }
         let choices: Vec<String> = REACTIONS
@@ -196,10 +192,10 @@ impl App {
             .map(|(n, emoji)| format!("{} {emoji}", n + 1))
             .collect();
         self.pending = Some(Pending::React);
-        self.notice = Some(Notice::Info(format!(
+        self.info(format!(
             "react: {} · yours again takes it back",
             choices.join("  ")
-        )));
+        ));
     }
 
     /// Adds `emoji`, or takes it back when it is already one of ours.
@@ -230,12 +226,12 @@ impl App {
 
     fn copy(&mut self, entry: &Entry, effects: &mut Vec<Effect>) {
         if entry.deleted || entry.text.is_empty() {
-            self.notice = Some(Notice::Error("nothing to copy".into()));
+            self.error("nothing to copy");
             return;
         }
         // The entry's text is inert already: no control sequence reaches the clipboard.
         effects.push(Effect::Copy(entry.text.clone()));
-        self.notice = Some(Notice::Info("copied to the clipboard".into()));
+        self.info("copied to the clipboard");
     }
 
     /// Enter on a reply: to the message it answers (its history loaded if need be).

@@ -280,7 +280,7 @@ fn slash_commands_become_effects_and_mistakes_are_shown_inline() {
     app.update(Msg::Paste("/teleport".into()));
     assert!(app.update(key(KeyCode::Enter)).is_empty());
     assert!(
-        matches!(&app.notice, Some(Notice::Error(e)) if e.contains("unknown command /teleport"))
+        matches!(&app.notice, Some(Notice { kind: NoticeKind::Error, text: e, .. }) if e.contains("unknown command /teleport"))
     );
     assert_eq!(
         app.composer.lines(),
@@ -305,7 +305,9 @@ fn slash_commands_become_effects_and_mistakes_are_shown_inline() {
 
     type_text(&mut app, "/leave");
     app.update(key(KeyCode::Enter));
-    assert!(matches!(&app.notice, Some(Notice::Error(e)) if e.contains("not one")));
+    assert!(
+        matches!(&app.notice, Some(Notice { kind: NoticeKind::Error, text: e, .. }) if e.contains("not one"))
+    );
 
     app.composer = input::new_composer();
     type_text(&mut app, "//not a command");
@@ -617,4 +619,42 @@ fn replayed_history_rings_no_bell_and_asks_no_balance_but_live_news_does() {
         matches!(effects.as_slice(), [Effect::Notify { .. }]),
         "{effects:?}"
     );
+}
+
+#[test]
+fn a_notice_stays_in_its_conversation_and_fades() {
+    let mut app = connected_app(80, 24);
+    let start = app.now;
+    app.update(key(KeyCode::F(2)));
+    app.update(key(KeyCode::Esc));
+    app.update(key(KeyCode::Tab));
+    let here = app
+        .visible_notice()
+        .expect("Tab with no card says so")
+        .clone();
+    assert_eq!(here.conversation, Some(ConversationId(1)));
+
+    app.update(ctrl('n'));
+    assert_eq!(app.selected, Some(ConversationId(2)));
+    assert!(app.visible_notice().is_none(), "not in #general");
+    app.update(ctrl('p'));
+    assert!(app.visible_notice().is_some(), "back in @bob it is");
+
+    let tick = |app: &mut App, after: Duration| {
+        app.update(Msg::Tick {
+            now: start + after,
+            wall: app.wall,
+        })
+    };
+    tick(&mut app, Duration::from_millis(5_500));
+    assert!(app.visible_notice().unwrap().fading(app.now));
+    tick(&mut app, NOTICE_SHOWN_FOR);
+    assert!(app.visible_notice().is_none() && app.notice.is_none());
+
+    // A group left is named, and said wherever you land.
+    app.update(ctrl('n'));
+    app.update(Msg::Done(Done::Left(ConversationId(2))));
+    let left = app.visible_notice().expect("said");
+    assert_eq!(left.text, "You left #general.");
+    assert_eq!(left.conversation, None);
 }

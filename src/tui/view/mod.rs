@@ -11,7 +11,7 @@ mod status;
 mod wallet;
 
 use super::layout;
-use super::state::{App, Notice};
+use super::state::{App, NoticeKind};
 use super::theme::Theme;
 use crate::protocol::ConversationKind;
 use ratatui::Frame;
@@ -23,7 +23,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     let areas = layout::areas(
         frame.area(),
         app.composer.lines().len(),
-        app.notice.is_some(),
+        app.visible_notice().is_some(),
     );
     if let Some(sidebar) = areas.sidebar {
         sidebar::draw(frame, sidebar, app, theme);
@@ -34,10 +34,15 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         (None, Some(timeline)) => app.pane(timeline).draw(frame, areas.messages, theme),
         (None, None) => draw_empty(frame, areas.messages, app, theme),
     }
-    if let (Some(area), Some(notice)) = (areas.notice, &app.notice) {
-        let (text, style) = match notice {
-            Notice::Error(text) => (format!(" ✗ {text}"), theme.error),
-            Notice::Info(text) => (format!(" {text}"), theme.info),
+    if let (Some(area), Some(notice)) = (areas.notice, app.visible_notice()) {
+        let (text, style) = match notice.kind {
+            NoticeKind::Error => (format!(" ✗ {}", notice.text), theme.error),
+            NoticeKind::Info => (format!(" {}", notice.text), theme.info),
+        };
+        let style = if notice.fading(app.now) {
+            theme.dim
+        } else {
+            style
         };
         frame.render_widget(Paragraph::new(Line::styled(text, style)), area);
     }

@@ -404,7 +404,7 @@ fn split_shares_the_whole_bill_with_the_requester_after_a_review() {
     app.update(key(KeyCode::Enter));
     assert!(app.modal.is_none());
     assert!(
-        matches!(&app.notice, Some(Notice::Error(e)) if e.contains("too little to split among 3")),
+        matches!(&app.notice, Some(Notice { kind: NoticeKind::Error, text: e, .. }) if e.contains("too little to split among 3")),
         "{:?}",
         app.notice
     );

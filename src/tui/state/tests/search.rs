@@ -80,7 +80,9 @@ fn a_query_that_cannot_be_read_is_shown_and_not_sent() {
     app.update(ctrl('f'));
     type_text(&mut app, "lunch \"next");
     assert!(app.update(key(KeyCode::Enter)).is_empty());
-    assert!(matches!(&app.notice, Some(Notice::Error(e)) if e.contains("column 7")));
+    assert!(
+        matches!(&app.notice, Some(Notice { kind: NoticeKind::Error, text: e, .. }) if e.contains("column 7"))
+    );
     assert!(app.search.is_some(), "the bar stays to fix the query");
 }
 

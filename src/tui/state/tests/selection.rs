@@ -61,7 +61,9 @@ fn e_edits_only_your_own_text_and_enter_saves_it() {
     app.update(ctrl_s());
     app.update(key(KeyCode::Char('k')));
     app.update(key(KeyCode::Char('e')));
-    assert!(matches!(&app.notice, Some(Notice::Error(e)) if e.contains("only your own")));
+    assert!(
+        matches!(&app.notice, Some(Notice { kind: NoticeKind::Error, text: e, .. }) if e.contains("only your own"))
+    );
     assert!(app.draft.is_none());
     app.update(key(KeyCode::Char('j')));
     app.update(key(KeyCode::Char('e')));
@@ -85,7 +87,9 @@ fn d_asks_first_then_deletes_and_an_update_shows_the_tombstone() {
     let mut app = connected_app(80, 24);
     app.update(ctrl_s());
     assert!(app.update(key(KeyCode::Char('d'))).is_empty());
-    assert!(matches!(&app.notice, Some(Notice::Info(e)) if e.contains("d deletes")));
+    assert!(
+        matches!(&app.notice, Some(Notice { kind: NoticeKind::Info, text: e, .. }) if e.contains("d deletes"))
+    );
     // Changing one's mind: any other key after the first d keeps the message.
     assert!(app.update(key(KeyCode::Char('x'))).is_empty());
     assert!(app.selecting && app.composer.is_empty());
@@ -109,7 +113,9 @@ fn d_asks_first_then_deletes_and_an_update_shows_the_tombstone() {
     // Someone else's message is not yours to delete.
     app.update(key(KeyCode::Char('k')));
     assert!(app.update(key(KeyCode::Char('d'))).is_empty());
-    assert!(matches!(&app.notice, Some(Notice::Error(e)) if e.contains("only your own")));
+    assert!(
+        matches!(&app.notice, Some(Notice { kind: NoticeKind::Error, text: e, .. }) if e.contains("only your own"))
+    );
 }
 
 #[test]
@@ -253,6 +259,6 @@ fn tab_completes_a_members_name_after_an_at_and_picks_cards_otherwise() {
     app.update(key(KeyCode::Tab));
     assert_eq!(app.composer.lines(), ["thanks @bob @z"]);
     assert!(
-        matches!(&app.notice, Some(Notice::Info(n)) if n.contains("no member here starts with @z"))
+        matches!(&app.notice, Some(Notice { kind: NoticeKind::Info, text: n, .. }) if n.contains("no member here starts with @z"))
     );
 }
