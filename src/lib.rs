@@ -17,6 +17,7 @@ pub mod search;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod text_position;
 pub mod tls;
 pub mod tui;
 pub mod untrusted;

@@ -401,6 +401,21 @@ fn config_errors_point_at_the_line() {
     let error = failed(quid(&config, &["config", "check"], ""));
     assert!(error.contains(":2:10: profiles.alice.server:"), "{error}");
 
+    // A theme file names only what it changes, and its mistakes have their own line.
+    let profile = "[profiles.alice]\nserver = \"ws://127.0.0.1:1\"\nusername = \"alice\"\ntheme = \"mine.toml\"\n";
+    std::fs::write(&config, profile).unwrap();
+    let theme = dir.path().join("mine.toml");
+    std::fs::write(&theme, "base = \"light\"\naccent = \"magenta\"\n").unwrap();
+    ok(quid(&config, &["config", "check"], ""));
+    std::fs::write(&theme, "base = \"light\"\naccent = \"plaid\"\n").unwrap();
+    let error = failed(quid(&config, &["config", "check"], ""));
+    let expected = format!(
+        "{}:4:9: profiles.alice.theme: {}:2:10: accent: \"plaid\" is not a colour",
+        config.display(),
+        theme.display()
+    );
+    assert!(error.contains(&expected), "{error}");
+
     let missing = dir.path().join("absent.toml");
     let error = failed(quid(&missing, &["conversations"], ""));
     assert!(

@@ -1,5 +1,6 @@
 //! Config errors that point at the place: `FILE:LINE:COLUMN: key: what is wrong`.
 
+use crate::text_position::line_column;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -85,13 +86,6 @@ impl ConfigError {
 }
 
 /// 1-based line and column (in characters) of byte `offset`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
-}
-
 /// The key written on `line`, with its table, for errors toml reports without one.
 fn key_at(text: &str, line: usize) -> Option<String> {
     let mut table = String::new();
