@@ -27,7 +27,9 @@ fn demo_answers_sells_a_coffee_refunds_it_and_quits_cleanly() {
     // A two-line paste stays two lines (tmux pastes them with CR between).
     tmux.paste("pasted first line\npasted second line");
     tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("the pasted message", |s| s.contains("pasted second line"));
+    let screen = tmux.wait_for("the pasted message, sent", |s| {
+        s.contains("alice: pasted first line")
+    });
     let first = screen
         .lines()
         .position(|l| l.contains("alice: pasted first line"))
