@@ -13,9 +13,13 @@ fn demo_answers_sells_a_coffee_refunds_it_and_quits_cleanly() {
     }
     let command = format!("{QUID} demo; echo quid-exited-$?");
     let tmux = Tmux::start("demo", &command);
-    tmux.wait_for("the demo to connect", |s| {
+    let screen = tmux.wait_for("the demo to connect", |s| {
         s.contains("● connected") && s.contains("@bob")
     });
+    assert!(
+        screen.contains("alice: hi bob! how does it work? ✓✓"),
+        "bob has read alice's first message: {screen}"
+    );
 
     tmux.keys(&["hello from the end-to-end test", "Enter"]);
     let screen = tmux.wait_for("bob's reply", |s| s.contains("bob: hi alice!"));
@@ -112,9 +116,13 @@ fn demo_search_finds_a_word_in_another_conversation_opens_it_and_replies_to_it()
     }
     let command = format!("{QUID} demo; echo quid-exited-$?");
     let tmux = Tmux::start("search", &command);
-    tmux.wait_for("the demo to connect", |s| {
+    let screen = tmux.wait_for("the demo to connect", |s| {
         s.contains("● connected") && s.contains("@bob")
     });
+    assert!(
+        screen.contains("alice: hi bob! how does it work? ✓✓"),
+        "bob has read alice's first message: {screen}"
+    );
     tmux.keys(&["/"]);
     tmux.wait_for("the search bar", |s| s.contains("search (or a /command)"));
     tmux.keys(&["machine", "Enter"]);
@@ -144,4 +152,39 @@ fn demo_search_finds_a_word_in_another_conversation_opens_it_and_replies_to_it()
     assert!(lines[quote + 1].contains("alice: great news"), "{screen}");
     tmux.keys(&["C-q"]);
     tmux.wait_for("quid to exit", |s| s.contains("quid-exited-0"));
+}
+
+/// `quid --profile NAME demo` shows the demo in that profile's theme and keys.
+#[test]
+fn the_demo_takes_a_profiles_keys_and_theme() {
+    if tmux_missing() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(dir.path().join("mine.toml"), "accent = \"magenta\"\n").unwrap();
+    std::fs::write(
+        &config,
+        "[profiles.tester]\nserver = \"ws://127.0.0.1:1\"\nusername = \"tester\"\n\
+         theme = \"mine.toml\"\n[profiles.tester.keys]\nhelp = \"f9\"\n",
+    )
+    .unwrap();
+    let command = format!(
+        "{QUID} --config {} --profile tester demo; echo quid-exited-$?",
+        config.display()
+    );
+    let tmux = Tmux::start("demo-profile", &command);
+    tmux.wait_for("the profile's help key in the status bar", |s| {
+        s.contains("● connected") && s.contains("F9 help")
+    });
+    tmux.keys(&["C-q"]);
+    tmux.wait_for("the demo to end", |s| s.contains("quid-exited-0"));
+
+    let command = format!(
+        "{QUID} --config {} --profile nobody demo; echo quid-exited-$?",
+        config.display()
+    );
+    let tmux = Tmux::start("demo-no-profile", &command);
+    let screen = tmux.wait_for("the refusal", |s| s.contains("quid-exited-1"));
+    assert!(screen.contains("no profile named \"nobody\""), "{screen}");
 }

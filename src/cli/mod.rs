@@ -271,7 +271,7 @@ impl Cli {
         };
         match command {
             Command::Serve(args) => serve::run(args).await,
-            Command::Demo(args) => crate::demo::run(args).await,
+            Command::Demo(args) => crate::demo::run(args, self.demo_tui_settings()?).await,
             Command::Bench(args) => crate::bench::run(args).await,
             Command::Admin(args) => {
                 // Its database calls block (PostgreSQL's client drives a runtime of its own).
@@ -458,6 +458,15 @@ impl Cli {
         let profile = self.load_profile()?;
         logging::to_file(&profile.data_dir.join("quid.log"));
         Ok(profile)
+    }
+
+    /// The demo's look and keys: the profile's when --config or --profile names one (so a
+    /// theme or keymap can be tried on the demo), else the defaults.
+    fn demo_tui_settings(&self) -> anyhow::Result<config::TuiSettings> {
+        if self.config.is_none() && self.profile.is_none() {
+            return Ok(config::TuiSettings::default());
+        }
+        Ok(self.load_profile()?.tui)
     }
 
     fn config_path(&self) -> anyhow::Result<PathBuf> {

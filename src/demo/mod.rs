@@ -19,7 +19,8 @@ pub struct DemoArgs {
     db: Option<PathBuf>,
 }
 
-pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+/// Runs the demo with `tui`: a profile's theme, keys and notifications, or the defaults.
+pub async fn run(args: &DemoArgs, tui: TuiSettings) -> anyhow::Result<ExitCode> {
     let workdir =
         tempfile::tempdir().context("cannot create a temporary directory for the demo")?;
     // The log outlives the demo, so a surprise can be looked into afterwards.
@@ -51,7 +52,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             ca_file: None,
             username: "alice".into(),
             data_dir: workdir.path().join("alice"),
-            tui: TuiSettings::default(),
+            tui,
         };
         let result = crate::tui::runner::run(&profile, tokens.alice.clone()).await;
         bots.stop();
