@@ -988,3 +988,47 @@ fn prompts_check_the_rules_before_asking_twice() {
     assert!(screen.contains("password must be 8"), "{screen}");
     assert!(!screen.contains("Again"), "not asked twice: {screen}");
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_commands_themselves() {
+    let config = Path::new("/nonexistent/config.toml");
+    let bash = ok(quid(config, &["completions", "bash"], ""));
+    assert!(
+        bash.contains("_quid()") && bash.contains("requests"),
+        "{bash}"
+    );
+    // The script loads in bash and registers quid's completion.
+    let script = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(script.path(), &bash).unwrap();
+    let loaded = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {} && complete -p quid",
+            script.path().display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&loaded.stdout).contains("_quid"),
+        "{}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    assert!(ok(quid(config, &["completions", "zsh"], "")).starts_with("#compdef quid"));
+    assert!(ok(quid(config, &["completions", "fish"], "")).contains("complete -c quid"));
+
+    let page = ok(quid(config, &["man"], ""));
+    assert!(
+        page.contains(".TH quid 1") && page.contains("quid\\-pay(1)"),
+        "{page}"
+    );
+    let pay = ok(quid(config, &["man", "pay"], ""));
+    assert!(
+        pay.contains(".TH quid-pay 1") && pay.contains("\\-\\-pin\\-stdin"),
+        "{pay}"
+    );
+    let error = failed(quid(config, &["man", "pya"], ""));
+    assert!(
+        error.contains("no command \"pya\"; commands: serve"),
+        "{error}"
+    );
+}

@@ -17,6 +17,7 @@ mod config_cmd;
 mod invoices;
 pub(crate) mod logging;
 mod money;
+mod packaging;
 mod search;
 mod serve;
 mod sessions;
@@ -236,6 +237,16 @@ enum Command {
     /// Inspect the configuration
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print a shell completion script: `quid completions bash > ~/.local/share/bash-completion/completions/quid`
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print quid's man page (roff), or one command's: `quid man pay | man -l -`
+    Man {
+        /// A command, for its own page (quid-pay(1))
+        command: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -350,6 +361,8 @@ impl Cli {
                 };
                 money::statement(&self.client_profile()?, format).await
             }
+            Command::Completions { shell } => packaging::completions(*shell),
+            Command::Man { command } => packaging::man_page(command.as_deref()),
             Command::Config(ConfigCommand::Path) => config_cmd::path(self.config_path()?),
             Command::Config(ConfigCommand::Check) => {
                 config_cmd::check(&self.config_path()?, &self.load_profile()?)
