@@ -445,6 +445,12 @@ fn a_message_sent_while_the_server_is_down_is_queued_and_delivered_once() {
 
     let error = failed(quid(&config, &["send", "@bob", "while you were out"], ""));
     assert!(error.contains("outbox"), "{error}");
+    assert_eq!(
+        error.matches("cannot reach").count(),
+        1,
+        "said once, with the reason: {error}"
+    );
+    assert!(error.contains("is the server running?"), "{error}");
 
     let _server = ServerProcess::start(&db, &format!("127.0.0.1:{port}"));
     ok(quid(&config, &["send", "@bob", "and now"], ""));
@@ -715,19 +721,27 @@ fn invoices_from_the_command_line_for_buyer_and_merchant(db: TestDb) {
         &["admin", "--db", &db_text, "mint", "alice", "20", "EUR"],
         "",
     ));
-    let created = ok(quid(
-        &config,
-        &[
-            "admin",
-            "--db",
-            &db_text,
-            "create-bot",
-            "shop",
-            "--merchant",
-            "The Shop",
-        ],
-        "",
-    ));
+    let bot = |merchant: &str| {
+        quid(
+            &config,
+            &[
+                "admin",
+                "--db",
+                &db_text,
+                "create-bot",
+                "shop",
+                "--merchant",
+                merchant,
+            ],
+            "",
+        )
+    };
+    let error = failed(bot("The\u{7}Shop"));
+    assert!(
+        error.contains("invisible control character (U+0007) at character 4"),
+        "{error}"
+    );
+    let created = ok(bot("The Shop"));
     let token = created.split_whitespace().last().unwrap().to_owned();
     ok(quid(
         &config,

@@ -41,9 +41,48 @@ pub fn validate_pin(pin: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Longest a merchant's display name may be, in characters.
+pub const MAX_MERCHANT_NAME_CHARS: usize = 64;
+
+/// A merchant's display name is shown beside every invoice: printable text, no control or
+/// direction-changing characters (which could make one shop's name read as another's).
+pub fn validate_merchant_name(name: &str) -> Result<(), ApiError> {
+    let refuse = |why: String| Err(ApiError::invalid(format!("merchant name {name:?} {why}")));
+    let count = name.chars().count();
+    if name.trim().is_empty() {
+        return refuse("is empty; give the shop's name, like \"Quid Coffee\"".into());
+    }
+    if count > MAX_MERCHANT_NAME_CHARS {
+        return refuse(format!(
+            "is {count} characters long; at most {MAX_MERCHANT_NAME_CHARS}"
+        ));
+    }
+    let hidden = name.chars().enumerate().find(|(_, c)| {
+        c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    });
+    match hidden {
+        Some((at, c)) => refuse(format!(
+            "has an invisible control character (U+{:04X}) at character {}; use printable text",
+            u32::from(c),
+            at + 1
+        )),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_merchant_name_is_printable_and_the_refusal_says_why() {
+        assert!(validate_merchant_name("Quid Coffee").is_ok());
+        let why = |name: &str| validate_merchant_name(name).unwrap_err().message;
+        assert!(why("Quid\u{7}Coffee").contains("(U+0007) at character 5"));
+        assert!(why("\u{202e}eeffoC").contains("(U+202E) at character 1"));
+        assert!(why("  ").contains("is empty"));
+        assert!(why(&"x".repeat(65)).contains("65 characters long; at most 64"));
+    }
 
     #[test]
     fn a_pin_is_four_to_twelve_digits() {

@@ -164,6 +164,15 @@ impl Connection {
 /// The server URL with the protocol's path, unless the profile already names a path.
 /// The error, with what to do about the one a person can fix: an untrusted certificate.
 fn explain_connect_error(error: &WsError) -> String {
+    if let WsError::Io(io) = error {
+        return match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                "nothing answers there (connection refused): is the server running?".to_owned()
+            }
+            std::io::ErrorKind::TimedOut => "no answer (timed out)".to_owned(),
+            _ => io.to_string(),
+        };
+    }
     let text = error.to_string();
     if text.contains("invalid peer certificate") {
         return format!(

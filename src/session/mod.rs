@@ -223,7 +223,8 @@ impl Runner {
                     self.emit(SessionEvent::AuthRejected { reason }).await;
                     return;
                 }
-                Err(error) => error.to_string(),
+                // Without the URL: whoever shows it (the status bar, `quid send`) says where.
+                Err(ConnectError::Unreachable { reason, .. }) => reason,
             };
             attempt += 1;
             let retry_in = self.config.backoff.delay(attempt);

@@ -19,7 +19,7 @@ pub fn user_from_row(row: &rusqlite::Row, first: usize) -> rusqlite::Result<User
     })
 }
 
-use crate::protocol::accounts::validate_username;
+use crate::protocol::accounts::{validate_merchant_name, validate_username};
 
 /// Creates a user whose password is already hashed (hashing is slow; it happens before the writer).
 pub fn create_user(
@@ -44,14 +44,8 @@ pub fn create_bot(
     username: &str,
     merchant: Option<&str>,
 ) -> Result<User, ApiError> {
-    if let Some(name) = merchant
-        && (name.trim().is_empty()
-            || name.chars().count() > 64
-            || name.chars().any(char::is_control))
-    {
-        return Err(ApiError::invalid(format!(
-            "merchant name {name:?} must be 1 to 64 characters"
-        )));
+    if let Some(name) = merchant {
+        validate_merchant_name(name)?;
     }
     // "!" is no PHC string: no password ever verifies against it.
     let mut user = create_user(ctx, username, "!")?;
