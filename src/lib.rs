@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod export;
 pub mod ledger;
+pub mod logging;
 pub mod metrics;
 pub mod money;
 pub mod protocol;

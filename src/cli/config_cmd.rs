@@ -16,6 +16,8 @@ pub fn path(path: PathBuf) -> anyhow::Result<ExitCode> {
 }
 
 pub fn check(path: &Path, profile: &Profile) -> anyhow::Result<ExitCode> {
+    // The TUI's settings too: a theme or key it could not use is refused now, at its line.
+    crate::tui::settings::theme_and_keymap(&profile.tui).map_err(anyhow::Error::msg)?;
     let logged_in = match read_token(&profile.data_dir)? {
         Some(_) => "yes",
         None => "no (run quid login)",

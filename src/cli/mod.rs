@@ -15,8 +15,7 @@ mod admin;
 mod chat;
 mod config_cmd;
 mod invoices;
-pub(crate) mod logging;
-mod money;
+pub(crate) mod money;
 mod packaging;
 mod search;
 mod serve;
@@ -469,7 +468,7 @@ impl Cli {
     /// The profile a client command acts as, with its log file set up.
     fn client_profile(&self) -> anyhow::Result<Profile> {
         let profile = self.load_profile()?;
-        logging::to_file(&profile.data_dir.join("quid.log"));
+        crate::logging::to_file(&profile.data_dir.join("quid.log"));
         Ok(profile)
     }
 

@@ -287,7 +287,7 @@ pub async fn statement(profile: &Profile, format: StatementFormat) -> anyhow::Re
         let page: results::Statement = connection
             .request(RequestBody::Statement(requests::Statement {
                 before,
-                limit: 500,
+                limit: requests::MAX_STATEMENT_LIMIT,
             }))
             .await?;
         before = page.lines.last().map(|l| l.transfer_id);

@@ -54,7 +54,7 @@ fn parse_limit(text: &str) -> Result<Money, String> {
 }
 
 pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    super::logging::to_stderr();
+    crate::logging::to_stderr();
     let db = match &args.db {
         Some(db) => db.clone(),
         None => Location::Sqlite(

@@ -54,13 +54,47 @@ impl KeyList {
     }
 }
 
-/// How the TUI looks and behaves for a profile.
+/// Where a setting was written, so that whoever makes sense of it later (the TUI loading a
+/// theme, binding keys) can say `FILE:LINE:COL: key: ...` like the config's own errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// The dotted key: `profiles.alice.keys.send`.
+    pub key: String,
+}
+
+impl std::fmt::Display for Written {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Written {
+            path,
+            line,
+            column,
+            key,
+        } = self;
+        write!(f, "{}:{line}:{column}: {key}", path.display())
+    }
+}
+
+/// A profile's rebinding: an action's name and the keys that replace its defaults, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyBinding {
+    pub action: String,
+    pub keys: Vec<String>,
+    pub written: Option<Written>,
+}
+
+/// How the TUI looks and behaves for a profile, as the config says it. Plain settings: the
+/// TUI turns them into a theme and a keymap (`tui::settings`) and reports what it cannot use
+/// at the line that set it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TuiSettings {
-    /// A built-in theme name or the path of a theme file.
+    /// A built-in theme's name, or the path of a theme file (relative ones made absolute).
     pub theme: String,
-    /// Action name to keys, replacing that action's default keys.
-    pub keys: Vec<(String, Vec<String>)>,
+    pub theme_written: Option<Written>,
+    /// Rebindings, in the order written.
+    pub keys: Vec<KeyBinding>,
     /// Ring the terminal bell when a message arrives out of view.
     pub notify_bell: bool,
     /// Send an OSC 777 / OSC 9 desktop notification when a message arrives out of view.
@@ -71,6 +105,7 @@ impl Default for TuiSettings {
     fn default() -> Self {
         TuiSettings {
             theme: "dark".into(),
+            theme_written: None,
             keys: Vec::new(),
             notify_bell: true,
             notify_osc: false,
@@ -180,12 +215,32 @@ pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile,
             .join("profiles")
             .join(&name),
     };
-    let locate = |span, field: &str, message| at(span, &key(field), message);
-    let tui = tui_settings(path, profile.theme, profile.keys, &locate)?;
+    let written = |span: std::ops::Range<usize>, field: &str| {
+        let (line, column) = crate::text_position::line_column(text, span.start);
+        Written {
+            path: path.to_owned(),
+            line,
+            column,
+            key: key(field),
+        }
+    };
+    let defaults = TuiSettings::default();
     let tui = TuiSettings {
-        notify_bell: profile.notify_bell.unwrap_or(tui.notify_bell),
-        notify_osc: profile.notify_osc.unwrap_or(tui.notify_osc),
-        ..tui
+        theme: profile.theme.as_ref().map_or(defaults.theme, |theme| {
+            theme_location(path, theme.get_ref())
+        }),
+        theme_written: profile.theme.as_ref().map(|t| written(t.span(), "theme")),
+        keys: profile
+            .keys
+            .into_iter()
+            .map(|(action, keys)| KeyBinding {
+                written: Some(written(keys.span(), &format!("keys.{action}"))),
+                keys: keys.into_inner().into_vec(),
+                action,
+            })
+            .collect(),
+        notify_bell: profile.notify_bell.unwrap_or(defaults.notify_bell),
+        notify_osc: profile.notify_osc.unwrap_or(defaults.notify_osc),
     };
     Ok(Profile {
         name,
@@ -197,56 +252,14 @@ pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile,
     })
 }
 
-type Locate<'a> = dyn Fn(std::ops::Range<usize>, &str, String) -> ConfigError + 'a;
-
-/// Checks the TUI keys now, so a bad theme or key is reported with its line, not at startup.
-fn tui_settings(
-    config_path: &Path,
-    theme: Option<Spanned<String>>,
-    keys: BTreeMap<String, Spanned<KeyList>>,
-    at: &Locate,
-) -> Result<TuiSettings, ConfigError> {
-    let mut settings = TuiSettings::default();
-    if let Some(theme) = theme {
-        let span = theme.span();
-        let name = theme.into_inner();
-        // A theme file's path is relative to the config file, like data_dir.
-        let name = match crate::tui::theme::Theme::load(&name) {
-            Ok(_) => name,
-            Err(_) if Path::new(&name).is_relative() => {
-                expand_dir(config_path, &name).map_or(name, |p| p.to_string_lossy().into_owned())
-            }
-            Err(_) => name,
-        };
-        crate::tui::theme::Theme::load(&name).map_err(|message| at(span, "theme", message))?;
-        settings.theme = name;
+/// A theme is a built-in's name ("light") or a file: a name that ends in `.toml` or holds a
+/// `/` is a file, relative to the config file like `data_dir`.
+fn theme_location(config_path: &Path, theme: &str) -> String {
+    let is_file = theme.ends_with(".toml") || theme.contains('/');
+    match is_file.then(|| expand_dir(config_path, theme)).flatten() {
+        Some(path) => path.to_string_lossy().into_owned(),
+        None => theme.to_owned(),
     }
-    let mut keymap = crate::tui::keymap::Keymap::default();
-    let mut spans = BTreeMap::new();
-    for (action, keys) in keys {
-        let span = keys.span();
-        let keys = keys.into_inner().into_vec();
-        keymap
-            .rebind(&action, &keys)
-            .map_err(|message| at(span.clone(), &format!("keys.{action}"), message))?;
-        spans.insert(action.clone(), span);
-        settings.keys.push((action, keys));
-    }
-    // Two actions on one key: the first in the table would always win. Said at the line that
-    // made it, once every rebinding is in (a key may move from one action to another).
-    if let Some((first, second, key)) = keymap.conflicts().into_iter().next() {
-        let (mine, other) = match spans.contains_key(second.config_name()) {
-            true => (second, first),
-            false => (first, second),
-        };
-        let span = spans.get(mine.config_name()).cloned().unwrap_or(0..0);
-        let message = format!(
-            "{key} is also the key of {}; give one of them another",
-            other.config_name()
-        );
-        return Err(at(span, &format!("keys.{}", mine.config_name()), message));
-    }
-    Ok(settings)
 }
 
 fn or_none(list: &str) -> String {

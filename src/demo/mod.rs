@@ -25,7 +25,7 @@ pub async fn run(args: &DemoArgs, tui: TuiSettings) -> anyhow::Result<ExitCode> 
         tempfile::tempdir().context("cannot create a temporary directory for the demo")?;
     // The log outlives the demo, so a surprise can be looked into afterwards.
     let log_dir = crate::config::default_data_dir().unwrap_or_else(|| workdir.path().to_owned());
-    crate::cli::logging::to_file(&log_dir.join("demo.log"));
+    crate::logging::to_file(&log_dir.join("demo.log"));
     let db = args
         .db
         .clone()

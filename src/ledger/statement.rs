@@ -4,9 +4,8 @@
 use crate::protocol::ApiError;
 use crate::protocol::UserId;
 use crate::protocol::payments::{StatementLine, TransferId};
+use crate::protocol::requests::MAX_STATEMENT_LIMIT;
 use crate::store::wallets::Wallets;
-
-pub const MAX_STATEMENT_LIMIT: u32 = 500;
 
 /// Up to `limit` lines strictly older than transfer `before` (newest when `None`).
 pub fn statement(

@@ -193,6 +193,9 @@ pub struct CancelRequest {
     pub request_id: PaymentRequestId,
 }
 
+/// Most statement lines one `statement` request returns.
+pub const MAX_STATEMENT_LIMIT: u32 = 500;
+
 /// Transfers that touched your wallets, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Statement {

@@ -254,7 +254,7 @@ impl Executor {
             Effect::LoadStatement => {
                 let body = RequestBody::Statement(requests::Statement {
                     before: None,
-                    limit: crate::ledger::statement::MAX_STATEMENT_LIMIT,
+                    limit: requests::MAX_STATEMENT_LIMIT,
                 });
                 self.request(body, |r: results::Statement| Some(Done::Statement(r.lines)));
             }

@@ -6,6 +6,7 @@ mod escapes;
 pub mod keymap;
 pub mod layout;
 pub mod runner;
+pub mod settings;
 pub mod state;
 mod terminal;
 pub mod text;

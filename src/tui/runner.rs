@@ -3,7 +3,6 @@
 
 use super::effects::Executor;
 use super::escapes::EscapeRepair;
-use super::keymap::Keymap;
 use super::state::{App, Effect, Msg};
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
@@ -23,11 +22,8 @@ const TICK: Duration = Duration::from_millis(250);
 
 /// Runs the TUI for `profile`, logged in with `token`, until the user quits.
 pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
-    let theme = Theme::load(&profile.tui.theme).map_err(anyhow::Error::msg)?;
-    let mut keymap = Keymap::default();
-    for (action, keys) in &profile.tui.keys {
-        keymap.rebind(action, keys).map_err(anyhow::Error::msg)?;
-    }
+    let (theme, keymap) =
+        super::settings::theme_and_keymap(&profile.tui).map_err(anyhow::Error::msg)?;
     let (session, mut session_events) = Session::start(SessionConfig {
         server: profile.server.clone(),
         ca_file: profile.ca_file.clone(),

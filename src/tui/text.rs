@@ -70,6 +70,22 @@ fn runs(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// Cuts `text` to `columns` display columns, marking the cut with `…`.
+pub fn truncate(text: &str, columns: usize) -> String {
+    if width(text) <= columns {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    for c in text.chars() {
+        if width(&out) + width(&c.to_string()) + 1 > columns {
+            break;
+        }
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

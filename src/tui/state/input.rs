@@ -282,8 +282,8 @@ impl App {
     pub(crate) fn pane<'a>(
         &'a self,
         timeline: &'a super::timeline::Timeline,
-    ) -> crate::tui::view::messages::Pane<'a> {
-        crate::tui::view::messages::Pane {
+    ) -> crate::tui::layout::pane::Pane<'a> {
+        crate::tui::layout::pane::Pane {
             timeline,
             width: usize::from(self.areas().messages.width),
             utc_offset_secs: self.utc_offset_secs,

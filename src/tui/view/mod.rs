@@ -1,6 +1,5 @@
 //! Drawing: takes the state by shared reference and only draws. One file per part.
 
-mod cards;
 pub mod first_run;
 mod help;
 pub mod messages;
@@ -31,7 +30,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     draw_header(frame, areas.header, app, theme, areas.sidebar.is_none());
     match (&app.search, app.selected_timeline()) {
         (Some(bar), _) => search::draw_results(frame, areas.messages, app, bar, theme),
-        (None, Some(timeline)) => app.pane(timeline).draw(frame, areas.messages, theme),
+        (None, Some(timeline)) => messages::draw(&app.pane(timeline), frame, areas.messages, theme),
         (None, None) => draw_empty(frame, areas.messages, app, theme),
     }
     if let (Some(area), Some(notice)) = (areas.notice, app.visible_notice()) {
@@ -140,7 +139,7 @@ fn draw_empty(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 fn draw_composer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     use super::state::selection::Draft;
     let title = match (&app.draft, app.selected_entry()) {
-        (Some(Draft::Reply(quote)), _) => sidebar::truncate(
+        (Some(Draft::Reply(quote)), _) => crate::tui::text::truncate(
             &format!(" reply to {}: {} · Esc cancels ", quote.sender, quote.text),
             usize::from(area.width).saturating_sub(2),
         ),

@@ -55,7 +55,7 @@ pub fn draw_results(frame: &mut Frame, area: Rect, app: &App, bar: &SearchBar, t
             if room == 0 {
                 break;
             }
-            let piece = super::sidebar::truncate(piece, room);
+            let piece = crate::tui::text::truncate(piece, room);
             room = room.saturating_sub(width(&piece));
             let style = if *matched { theme.unread } else { base };
             spans.push(Span::styled(piece, style));

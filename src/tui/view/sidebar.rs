@@ -1,7 +1,7 @@
 //! The conversation list: most recent first, the selected one highlighted, unread badges.
 
 use crate::tui::state::App;
-use crate::tui::text::width;
+use crate::tui::text::{truncate, width};
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -57,20 +57,4 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         lines.push(Line::styled(" (none yet)", theme.dim));
     }
     frame.render_widget(Paragraph::new(lines), inner);
-}
-
-/// Cuts `text` to `columns` display columns, marking the cut with `…`.
-pub fn truncate(text: &str, columns: usize) -> String {
-    if width(text) <= columns {
-        return text.to_owned();
-    }
-    let mut out = String::new();
-    for c in text.chars() {
-        if width(&out) + width(&c.to_string()) + 1 > columns {
-            break;
-        }
-        out.push(c);
-    }
-    out.push('…');
-    out
 }

@@ -39,7 +39,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if width(&left) + 2 + width(&right) > columns {
         right.clear();
     }
-    let left = super::sidebar::truncate(&left, columns);
+    let left = crate::tui::text::truncate(&left, columns);
     let gap = columns.saturating_sub(width(&left) + width(&right));
     let line = Line::from(vec![
         Span::raw(left),

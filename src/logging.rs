@@ -1,4 +1,5 @@
-//! Client commands log to a file in the profile's data dir; the terminal is for the user.
+//! Where tracing goes: the client commands, the TUI and the demo log to a file (the terminal
+//! is the user's), the server to standard error.
 
 use std::path::Path;
 use std::sync::Mutex;

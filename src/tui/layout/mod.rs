@@ -3,6 +3,9 @@
 
 use ratatui::layout::Rect;
 
+mod cards;
+pub mod pane;
+
 /// Below this width the sidebar is hidden and the header names the conversation.
 pub const SIDEBAR_MIN_SCREEN_WIDTH: u16 = 60;
 /// The composer grows with its text up to this many lines.
