@@ -124,6 +124,7 @@ async fn resume(
         Rect::new(0, 0, 100, 30),
         Instant::now(),
         0,
+        crate::tui::state::fresh::FreshIds::random(),
     );
     let started = Instant::now();
     let (_session, mut events) = Session::start(SessionConfig {

@@ -109,6 +109,7 @@ pub(super) fn app_with_conversation(width: u16, height: u16, last: usize) -> App
         Rect::new(0, 0, width, height),
         Instant::now(),
         0,
+        crate::tui::state::fresh::FreshIds::random(),
     );
     let (alice, bob) = people();
     app.update(Msg::Session(SessionEvent::Connected {

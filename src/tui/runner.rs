@@ -42,7 +42,15 @@ pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
     let size = guard.terminal.size()?;
     let utc_offset = chrono::Local::now().offset().local_minus_utc();
     let screen = Rect::new(0, 0, size.width, size.height);
-    let mut app = App::new(&profile.name, keymap, screen, Instant::now(), utc_offset);
+    let fresh = super::state::fresh::FreshIds::random();
+    let mut app = App::new(
+        &profile.name,
+        keymap,
+        screen,
+        Instant::now(),
+        utc_offset,
+        fresh,
+    );
     let mut input = EventStream::new();
     let mut escapes = EscapeRepair::default();
     let mut tick = tokio::time::interval(TICK);

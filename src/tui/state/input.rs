@@ -1,5 +1,6 @@
 //! Keys and the mouse: actions from the keymap first, then text editing in the composer.
 
+use super::Layer;
 use super::commands::{self, Command};
 use super::help::Help;
 use super::selection::Draft;
@@ -30,7 +31,11 @@ impl App {
     /// filter) takes the first line, as if typed.
     pub(super) fn on_paste(&mut self, text: &str, effects: &mut Vec<Effect>) {
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
-        if self.modal.is_some() || self.wallet.is_some() || self.search.is_some() {
+        let one_line_field = matches!(
+            self.layers().first(),
+            Some(Layer::Help | Layer::Modal | Layer::Wallet | Layer::Search)
+        );
+        if one_line_field {
             let first_line = text.lines().next().unwrap_or_default();
             for c in first_line.chars().filter(|c| !c.is_control()) {
                 self.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE), effects);
@@ -44,27 +49,32 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return;
         }
-        if self.modal.is_some() {
-            self.on_modal_key(key, effects);
-            return;
-        }
-        if self.wallet.is_some() {
-            self.on_wallet_key(key, effects);
-            return;
-        }
-        if self.search.is_some() {
-            self.on_search_key(key, effects);
-            return;
-        }
-        if self.selecting && self.on_selection_key(key, effects) {
-            return;
-        }
-        if self.picked.is_some() && self.on_request_key(key, effects) {
-            return;
-        }
-        if self.help.is_some() {
-            self.on_help_key(key, effects);
-            return;
+        for layer in self.layers() {
+            // Help, the modal, the wallet and search take every key; selection and a picked
+            // card let the ones they do not use through to the composer.
+            let taken = match layer {
+                Layer::Help => {
+                    self.on_help_key(key, effects);
+                    true
+                }
+                Layer::Modal => {
+                    self.on_modal_key(key, effects);
+                    true
+                }
+                Layer::Wallet => {
+                    self.on_wallet_key(key, effects);
+                    true
+                }
+                Layer::Search => {
+                    self.on_search_key(key, effects);
+                    true
+                }
+                Layer::Selection => self.on_selection_key(key, effects),
+                Layer::Card => self.on_request_key(key, effects),
+            };
+            if taken {
+                return;
+            }
         }
         let composer_empty = self.composer.is_empty();
         if composer_empty
@@ -337,8 +347,8 @@ impl App {
             Some(Draft::Reply(quote)) => Some(quote),
             _ => None,
         };
-        let client_id = ClientMsgId::random();
-        let entry = Entry::queued(client_id, self.my_name(), &body, reply.clone());
+        let client_id = ClientMsgId(self.ids.fresh());
+        let entry = Entry::queued(client_id, self.my_name(), &body, reply.clone(), self.wall);
         let timeline = self.timelines.entry(conversation_id).or_default();
         timeline.add_queued(entry);
         timeline.scroll = 0;

@@ -4,6 +4,7 @@
 
 pub mod commands;
 mod flow;
+pub mod fresh;
 pub mod help;
 mod input;
 pub mod modal;
@@ -113,6 +114,18 @@ impl ConversationEntry {
     }
 }
 
+/// What is open over the chat. `App::layers` lists the open ones top first: keys go to the
+/// top one first and the view draws them bottom up, so their order is written once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    Help,
+    Modal,
+    Wallet,
+    Search,
+    Selection,
+    Card,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoticeKind {
     Info,
@@ -149,6 +162,8 @@ impl Notice {
 }
 
 pub struct App {
+    /// Where new client ids and idempotency keys come from.
+    ids: fresh::FreshIds,
     pub profile: String,
     pub me: Option<User>,
     pub link: Link,
@@ -206,8 +221,10 @@ impl App {
         screen: Rect,
         now: Instant,
         utc_offset_secs: i32,
+        ids: fresh::FreshIds,
     ) -> App {
         App {
+            ids,
             profile: profile.to_owned(),
             me: None,
             link: Link::Connecting,
@@ -371,6 +388,21 @@ impl App {
     fn sort_conversations(&mut self) {
         self.conversations
             .sort_by_key(|c| std::cmp::Reverse((c.last_activity, c.id)));
+    }
+
+    /// The layers open over the chat, top first (see `Layer`).
+    pub fn layers(&self) -> Vec<Layer> {
+        let open = [
+            (Layer::Help, self.help.is_some()),
+            (Layer::Modal, self.modal.is_some()),
+            (Layer::Wallet, self.wallet.is_some()),
+            (Layer::Search, self.search.is_some()),
+            (Layer::Selection, self.selecting),
+            (Layer::Card, self.picked.is_some()),
+        ];
+        open.into_iter()
+            .filter_map(|(layer, is_open)| is_open.then_some(layer))
+            .collect()
     }
 
     /// Says `text` in the conversation on screen.

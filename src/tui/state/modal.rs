@@ -85,6 +85,7 @@ impl Modal {
         conversation_id: ConversationId,
         candidates: Vec<String>,
         default_currency: Currency,
+        key: IdempotencyKey,
     ) -> Modal {
         let step = first_step(kind, candidates.len());
         Modal {
@@ -99,7 +100,7 @@ impl Modal {
             pin: String::new(),
             held: None,
             can_retry: true,
-            key: IdempotencyKey::random(),
+            key,
             needs_pin: false,
             items: Vec::new(),
         }
@@ -270,6 +271,10 @@ mod tests {
         }
     }
 
+    fn test_key() -> IdempotencyKey {
+        IdempotencyKey("a-test-key".into())
+    }
+
     fn eur() -> Currency {
         Currency::from_code("EUR").unwrap()
     }
@@ -281,6 +286,7 @@ mod tests {
             ConversationId(1),
             vec!["bob".into(), "carol".into()],
             eur(),
+            test_key(),
         );
         assert_eq!(modal.step, Step::Recipient);
         press(&mut modal, KeyCode::Down);
@@ -312,7 +318,13 @@ mod tests {
 
     #[test]
     fn a_retry_after_an_error_keeps_the_idempotency_key() {
-        let mut modal = Modal::new(ModalKind::Pay, ConversationId(1), vec!["bob".into()], eur());
+        let mut modal = Modal::new(
+            ModalKind::Pay,
+            ConversationId(1),
+            vec!["bob".into()],
+            eur(),
+            test_key(),
+        );
         assert_eq!(
             modal.step,
             Step::Amount,
@@ -341,6 +353,7 @@ mod tests {
             ConversationId(1),
             vec!["bob".into()],
             eur(),
+            test_key(),
         );
         assert_eq!(modal.step, Step::Review);
         modal.needs_pin = true;

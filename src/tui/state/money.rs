@@ -5,7 +5,7 @@ use super::timeline::{CardView, Pick};
 use super::wallet::{Period, Wallet};
 use super::{App, Done, Effect, NoticeKind};
 use crate::money::{Currency, Money};
-use crate::protocol::payments::PaymentRequest;
+use crate::protocol::payments::{IdempotencyKey, PaymentRequest};
 use crate::protocol::{ConversationKind, ErrorCode};
 use crate::tui::keymap::{Action, Scope};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -42,7 +42,9 @@ impl App {
             self.error("nobody else is in this conversation");
             return;
         }
-        let mut modal = Modal::new(kind, entry.id, candidates, self.default_currency());
+        let id = entry.id;
+        let key = IdempotencyKey(self.ids.fresh().to_string());
+        let mut modal = Modal::new(kind, id, candidates, self.default_currency(), key);
         modal.held = self.held();
         self.modal = Some(modal);
     }
@@ -219,7 +221,8 @@ impl App {
             }
             _ => return,
         };
-        let mut modal = Modal::new(kind, conversation_id, vec![recipient], amount.currency);
+        let key = IdempotencyKey(self.ids.fresh().to_string());
+        let mut modal = Modal::new(kind, conversation_id, vec![recipient], amount.currency, key);
         modal.amount_text = amount.decimal();
         modal.memo = memo;
         modal.items = lines;

@@ -62,6 +62,7 @@ pub(crate) fn connected_app(width: u16, height: u16) -> App {
         Rect::new(0, 0, width, height),
         now,
         0,
+        crate::tui::state::fresh::FreshIds::counting(),
     );
     app.update(Msg::Session(SessionEvent::Connected {
         user: user(1, "alice"),
@@ -118,6 +119,7 @@ fn connecting_loads_conversations_then_the_first_ones_history() {
         Rect::new(0, 0, 80, 24),
         Instant::now(),
         0,
+        crate::tui::state::fresh::FreshIds::counting(),
     );
     let effects = app.update(Msg::Session(SessionEvent::Connected {
         user: user(1, "alice"),
@@ -337,6 +339,7 @@ fn read_marks_hold_when_the_reader_replies_and_after_a_restart() {
         Rect::new(0, 0, 80, 24),
         Instant::now(),
         0,
+        crate::tui::state::fresh::FreshIds::counting(),
     );
     restarted.update(Msg::Session(SessionEvent::Connected {
         user: user(1, "alice"),
@@ -595,6 +598,7 @@ fn replayed_history_rings_no_bell_and_asks_no_balance_but_live_news_does() {
         Rect::new(0, 0, 80, 24),
         Instant::now(),
         0,
+        crate::tui::state::fresh::FreshIds::counting(),
     );
     app.update(Msg::Session(SessionEvent::Connected {
         user: user(1, "alice"),
@@ -657,4 +661,51 @@ fn a_notice_stays_in_its_conversation_and_fades() {
     let left = app.visible_notice().expect("said");
     assert_eq!(left.text, "You left #general.");
     assert_eq!(left.conversation, None);
+}
+
+#[test]
+fn keys_go_to_the_top_layer_first_and_help_is_on_top() {
+    let mut app = connected_app(80, 24);
+    app.update(ctrl('s'));
+    let selected = app.focus;
+    assert_eq!(app.layers(), [Layer::Selection]);
+    // Keys a selection does not use end it, so help over it comes only from elsewhere (a
+    // command's outcome, say); whatever opens it, help is on top and takes the keys.
+    app.help = Some(help::Help::default());
+    assert_eq!(app.layers(), [Layer::Help, Layer::Selection]);
+    app.update(key(KeyCode::Char('k')));
+    assert_eq!(app.help.as_ref().unwrap().filter, "k", "help takes the key");
+    assert_eq!(
+        app.focus, selected,
+        "the selection under help does not move"
+    );
+    app.update(key(KeyCode::Esc));
+    assert_eq!(app.layers(), [Layer::Selection]);
+}
+
+#[test]
+fn update_reads_no_clock_or_random_source() {
+    let mut app = connected_app(80, 24);
+    let wall = app.wall;
+    type_text(&mut app, "hi");
+    let effects = app.update(key(KeyCode::Enter));
+    let sent = effects.iter().find_map(|e| match e {
+        Effect::Send { client_id, .. } => Some(*client_id),
+        _ => None,
+    });
+    assert_eq!(
+        sent,
+        Some(ClientMsgId(uuid::Uuid::from_u128(1))),
+        "the first fresh id"
+    );
+    let entry = app.timelines[&ConversationId(1)].entries.last().unwrap();
+    assert_eq!(
+        entry.sent_at, wall,
+        "written at the time the state was given"
+    );
+    app.update(key(KeyCode::F(2)));
+    assert_eq!(
+        app.modal.as_ref().unwrap().key.0,
+        uuid::Uuid::from_u128(2).to_string()
+    );
 }

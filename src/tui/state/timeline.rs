@@ -194,13 +194,14 @@ impl Entry {
         sender: &str,
         text: &str,
         reply: Option<QuoteView>,
+        written_at: TimestampMs,
     ) -> Entry {
         Entry {
             id: None,
             client_id,
             sender: sender.to_owned(),
             text: inert(text),
-            sent_at: TimestampMs::now(),
+            sent_at: written_at,
             mine: true,
             card: None,
             reply,

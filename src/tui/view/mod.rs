@@ -10,7 +10,7 @@ mod status;
 mod wallet;
 
 use super::layout;
-use super::state::{App, NoticeKind};
+use super::state::{App, Layer, NoticeKind};
 use super::theme::Theme;
 use crate::protocol::ConversationKind;
 use ratatui::Frame;
@@ -50,19 +50,35 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         None => draw_composer(frame, areas.composer, app, theme),
     }
     status::draw(frame, areas.status, app, theme);
-    if let Some(open) = &app.wallet {
-        let screen = frame.area();
-        let area = Rect {
-            height: screen.height.saturating_sub(1),
-            ..screen
-        };
-        wallet::draw(frame, area, app, open, theme);
+    for layer in app.layers().into_iter().rev() {
+        draw_layer(frame, layer, app, theme);
     }
-    if let Some(open) = &app.modal {
-        modal::draw(frame, frame.area(), open, theme);
-    }
-    if let Some(open) = &app.help {
-        help::draw(frame, frame.area(), &app.keymap, open, theme);
+}
+
+/// One layer over the chat. Search, selection and a picked card show in the pane itself.
+fn draw_layer(frame: &mut Frame, layer: Layer, app: &App, theme: &Theme) {
+    let screen = frame.area();
+    match layer {
+        Layer::Wallet => {
+            if let Some(open) = &app.wallet {
+                let area = Rect {
+                    height: screen.height.saturating_sub(1),
+                    ..screen
+                };
+                wallet::draw(frame, area, app, open, theme);
+            }
+        }
+        Layer::Modal => {
+            if let Some(open) = &app.modal {
+                modal::draw(frame, screen, open, theme);
+            }
+        }
+        Layer::Help => {
+            if let Some(open) = &app.help {
+                help::draw(frame, screen, &app.keymap, open, theme);
+            }
+        }
+        Layer::Search | Layer::Selection | Layer::Card => {}
     }
 }
 

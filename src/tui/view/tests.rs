@@ -292,6 +292,7 @@ mod money {
             ConversationId(2),
             vec!["bob".into(), "carol".into()],
             eur,
+            crate::protocol::payments::IdempotencyKey("k".into()),
         );
         modal.chosen = 1;
         app.modal = Some(modal.clone());

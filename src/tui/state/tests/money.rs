@@ -248,6 +248,7 @@ pub(crate) fn app_with_invoice() -> App {
         Rect::new(0, 0, 80, 24),
         Instant::now(),
         0,
+        crate::tui::state::fresh::FreshIds::counting(),
     );
     app.update(Msg::Session(SessionEvent::Connected {
         user: user(1, "alice"),
