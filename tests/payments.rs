@@ -315,43 +315,32 @@ async fn a_request_lives_in_the_conversation_and_both_sides_see_it_paid(db: Test
 async fn a_split_asks_each_member_for_parts_that_sum_exactly(db: TestDb) {
     let w = world(db, ServerConfig::default()).await;
     let group = trip(&w).await;
-    let split: results::Requests = w
-        .alice
-        .request(RequestBody::Split(requests::Split {
-            conversation_id: group.conversation.id,
-            amount: eur(1_001),
-            memo: "pizza".into(),
-            idempotency_key: IdempotencyKey::random(),
-            includes_me: false,
-        }))
-        .await
-        .unwrap();
-    let parts = |split: results::Requests| -> Vec<(String, i64)> {
+    // Who is asked for how much when alice splits €10.01.
+    let (alice, conversation_id) = (&w.alice, group.conversation.id);
+    let split = |includes_me| async move {
+        let split: results::Requests = alice
+            .request(RequestBody::Split(requests::Split {
+                conversation_id,
+                amount: eur(1_001),
+                memo: "pizza".into(),
+                idempotency_key: IdempotencyKey::random(),
+                includes_me,
+            }))
+            .await
+            .unwrap();
         split
             .requests
             .iter()
             .map(|r| (r.payer.username.clone(), r.amount.amount_minor))
-            .collect()
+            .collect::<Vec<_>>()
     };
     assert_eq!(
-        parts(split),
+        split(false).await,
         [("bob".to_owned(), 501), ("carol".to_owned(), 500)]
     );
-
     // The whole bill, alice's share included: she takes the first part, the rest are asked.
-    let split: results::Requests = w
-        .alice
-        .request(RequestBody::Split(requests::Split {
-            conversation_id: group.conversation.id,
-            amount: eur(1_001),
-            memo: "pizza".into(),
-            idempotency_key: IdempotencyKey::random(),
-            includes_me: true,
-        }))
-        .await
-        .unwrap();
     assert_eq!(
-        parts(split),
+        split(true).await,
         [("bob".to_owned(), 334), ("carol".to_owned(), 333)]
     );
     w.server.stop().await;
