@@ -187,4 +187,15 @@ fn the_demo_takes_a_profiles_keys_and_theme() {
     let tmux = Tmux::start("demo-no-profile", &command);
     let screen = tmux.wait_for("the refusal", |s| s.contains("quid-exited-1"));
     assert!(screen.contains("no profile named \"nobody\""), "{screen}");
+
+    // A QUID_CONFIG exported for a config not written yet does not stop a first run.
+    let command = format!(
+        "QUID_CONFIG={}/absent.toml {QUID} demo",
+        dir.path().display()
+    );
+    let tmux = Tmux::start("demo-env-config", &command);
+    tmux.wait_for("the demo, as shipped", |s| {
+        s.contains("● connected") && s.contains("F1 help")
+    });
+    tmux.keys(&["C-q"]);
 }

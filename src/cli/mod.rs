@@ -24,7 +24,7 @@ mod sessions;
 use crate::config::{self, Profile};
 use crate::protocol::{MessageId, RequestBody, requests};
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -44,6 +44,9 @@ pub struct Cli {
     /// Without a command, quid opens the chat TUI on the profile.
     #[command(subcommand)]
     command: Option<Command>,
+    /// --config or --profile was typed (not only set in the environment).
+    #[arg(skip)]
+    profile_on_command_line: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,7 +272,11 @@ enum ConfigCommand {
 
 /// Parses the command line and runs it. Returns the process exit code.
 pub fn run() -> anyhow::Result<std::process::ExitCode> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.exit())?;
+    cli.profile_on_command_line = ["config", "profile"]
+        .iter()
+        .any(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine));
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(cli.execute())
 }
@@ -473,12 +480,15 @@ impl Cli {
     }
 
     /// The demo's look and keys: the profile's when --config or --profile names one (so a
-    /// theme or keymap can be tried on the demo), else the defaults.
+    /// theme or keymap can be tried on the demo), or when QUID_CONFIG / QUID_PROFILE do and
+    /// the file is there; else the defaults, so the first run needs no config at all.
     fn demo_tui_settings(&self) -> anyhow::Result<config::TuiSettings> {
-        if self.config.is_none() && self.profile.is_none() {
-            return Ok(config::TuiSettings::default());
+        let named = self.config.is_some() || self.profile.is_some();
+        let file_there = self.config_path().is_ok_and(|path| path.exists());
+        if self.profile_on_command_line || (named && file_there) {
+            return Ok(self.load_profile()?.tui);
         }
-        Ok(self.load_profile()?.tui)
+        Ok(config::TuiSettings::default())
     }
 
     fn config_path(&self) -> anyhow::Result<PathBuf> {
