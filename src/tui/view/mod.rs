@@ -70,7 +70,7 @@ fn draw_layer(frame: &mut Frame, layer: Layer, app: &App, theme: &Theme) {
         }
         Layer::Modal => {
             if let Some(open) = &app.modal {
-                modal::draw(frame, screen, open, theme);
+                modal::draw(frame, screen, open, &app.keymap, theme);
             }
         }
         Layer::Help => {

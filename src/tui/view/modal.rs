@@ -1,5 +1,6 @@
 //! The money modal, one step at a time, over the chat.
 
+use crate::tui::keymap::{Action, Keymap};
 use crate::tui::state::modal::{Modal, ModalKind, Step};
 use crate::tui::theme::Theme;
 use ratatui::Frame;
@@ -9,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 const WIDTH: u16 = 56;
 
-pub fn draw(frame: &mut Frame, screen: Rect, modal: &Modal, theme: &Theme) {
+pub fn draw(frame: &mut Frame, screen: Rect, modal: &Modal, keymap: &Keymap, theme: &Theme) {
     let title = match modal.kind {
         ModalKind::Pay => " Pay ",
         ModalKind::Request => " Ask for money ",
@@ -19,7 +20,7 @@ pub fn draw(frame: &mut Frame, screen: Rect, modal: &Modal, theme: &Theme) {
     };
     let mut lines = body(modal, theme);
     lines.push(Line::raw(""));
-    lines.push(Line::styled(hint(modal), theme.dim));
+    lines.push(Line::styled(hint(modal, keymap), theme.dim));
     let width = WIDTH.min(screen.width);
     let height = (lines.len() as u16 + 2).min(screen.height);
     let area = Rect {
@@ -177,27 +178,32 @@ fn amount_text(modal: &Modal) -> String {
     modal.amount().map_or_else(|e| e, |m| m.to_string())
 }
 
-fn hint(modal: &Modal) -> String {
+/// The keys of this step, as bound: "Enter confirm · Esc back".
+fn hint(modal: &Modal, keymap: &Keymap) -> String {
+    let key = |action| keymap.key_hint(action);
+    let (confirm, back) = (key(Action::Confirm), key(Action::Back));
     let stuck = match modal.step {
         Step::Review => modal.shortfall().is_some(),
         Step::Failed(_) => !modal.can_retry,
         _ => false,
     };
     if stuck {
-        return " Esc back to change it".to_owned();
+        return format!(" {back} back to change it");
     }
     if modal.kind == ModalKind::Split && modal.step == Step::Review {
-        return " Enter ask them · Esc cancel".to_owned();
+        return format!(" {confirm} ask them · {back} cancel");
     }
     match &modal.step {
-        Step::Recipient => " ↑↓ choose · Enter next · Esc cancel",
-        Step::Amount => " Enter next · Esc back (e.g. 12.50 or 12.50 USD)",
-        Step::Memo => " Enter review · Esc back (a memo is optional)",
-        Step::Review => " Enter confirm · Esc back",
-        Step::Pin => " Enter confirm · Esc back",
-        Step::Sending => " waiting for the server…",
-        Step::Receipt(_) => " Enter or Esc close",
-        Step::Failed(_) => " Enter retry (never twice) · Esc back",
+        Step::Recipient => format!(
+            " {} {} choose · {confirm} next · {back} cancel",
+            key(Action::ChoosePrevious),
+            key(Action::ChooseNext)
+        ),
+        Step::Amount => format!(" {confirm} next · {back} back (e.g. 12.50 or 12.50 USD)"),
+        Step::Memo => format!(" {confirm} review · {back} back (a memo is optional)"),
+        Step::Review | Step::Pin => format!(" {confirm} confirm · {back} back"),
+        Step::Sending => " waiting for the server…".to_owned(),
+        Step::Receipt(_) => format!(" {confirm} or {back} close"),
+        Step::Failed(_) => format!(" {confirm} retry (never twice) · {back} back"),
     }
-    .to_owned()
 }

@@ -1,6 +1,7 @@
 //! The wallet view: balances, spending per day or week as a bar chart, and the statement,
 //! filtered as you type.
 
+use crate::tui::keymap::Action;
 use crate::tui::state::App;
 use crate::tui::state::wallet::{Period, Wallet};
 use crate::tui::text::width;
@@ -19,7 +20,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, wallet: &Wallet, theme: &T
     let block = Block::new()
         .borders(Borders::ALL)
         .border_style(theme.accent)
-        .title(" Wallet · type to filter · Tab days/weeks · Ctrl+E export CSV · Esc close ");
+        .title(format!(
+            " Wallet · type to filter · {} days/weeks · {} export CSV · {} close ",
+            app.keymap.key_hint(Action::Period),
+            app.keymap.key_hint(Action::Export),
+            app.keymap.key_hint(Action::CloseWallet)
+        ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let chart_rows = if inner.height >= CHART_ROWS + 6 {
