@@ -1,11 +1,35 @@
 //! How a payment or request card reads, from the viewer's side: "you paid", "asks you".
 
 use crate::protocol::payments::{InvoiceStatus, RequestStatus};
+use crate::tui::keymap::{Action, Keymap};
 use crate::tui::state::timeline::CardView;
+
+/// The keys a card's hints name, as the profile binds them ("Tab to pay", "Enter pays").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardKeys {
+    pub pick: String,
+    pub pay: String,
+    pub decline: String,
+    pub cancel: String,
+    pub leave: String,
+}
+
+impl CardKeys {
+    pub fn from(keymap: &Keymap) -> CardKeys {
+        let key = |action| keymap.key_hint(action);
+        CardKeys {
+            pick: key(Action::SelectRequest),
+            pay: key(Action::PayCard),
+            decline: key(Action::DeclineCard),
+            cancel: key(Action::CancelCard),
+            leave: key(Action::LeaveCard),
+        }
+    }
+}
 
 /// The lines of a card, top to bottom. The first follows the sender's name, and the sender
 /// is the one who acted (the payer of a payment, the requester of a request).
-pub fn card_lines(card: &CardView, me: &str, picked: bool) -> Vec<String> {
+pub fn card_lines(card: &CardView, me: &str, picked: bool, keys: &CardKeys) -> Vec<String> {
     let who = |name: &str| {
         if name == me {
             "you".to_owned()
@@ -37,7 +61,7 @@ pub fn card_lines(card: &CardView, me: &str, picked: bool) -> Vec<String> {
             }
             lines.push(format!(
                 "▌ {}",
-                status_line(*status, payer == me, requester == me, picked)
+                status_line(*status, payer == me, requester == me, picked, keys)
             ));
             lines
         }
@@ -55,9 +79,9 @@ pub fn card_lines(card: &CardView, me: &str, picked: bool) -> Vec<String> {
             }
             let state = match status {
                 InvoiceStatus::Open if picked && buyer == me => {
-                    "open · Enter pays · Esc".to_owned()
+                    format!("open · {} pays · {}", keys.pay, keys.leave)
                 }
-                InvoiceStatus::Open if buyer == me => "open · Tab to pay".to_owned(),
+                InvoiceStatus::Open if buyer == me => format!("open · {} to pay", keys.pick),
                 InvoiceStatus::Open => "open".to_owned(),
                 InvoiceStatus::Paid if refunded.amount_minor > 0 => {
                     format!("paid ✓ · refunded {refunded}")
@@ -74,11 +98,26 @@ pub fn card_lines(card: &CardView, me: &str, picked: bool) -> Vec<String> {
     }
 }
 
-fn status_line(status: RequestStatus, asks_me: bool, mine: bool, picked: bool) -> String {
+fn status_line(
+    status: RequestStatus,
+    asks_me: bool,
+    mine: bool,
+    picked: bool,
+    keys: &CardKeys,
+) -> String {
+    let CardKeys {
+        pick,
+        pay,
+        decline,
+        cancel,
+        leave,
+    } = keys;
     match status {
-        RequestStatus::Open if picked && asks_me => "open · Enter pays · D declines · Esc".into(),
-        RequestStatus::Open if picked && mine => "open · C cancels · Esc".into(),
-        RequestStatus::Open if asks_me => "open · Tab to pay or decline".into(),
+        RequestStatus::Open if picked && asks_me => {
+            format!("open · {pay} pays · {decline} declines · {leave}")
+        }
+        RequestStatus::Open if picked && mine => format!("open · {cancel} cancels · {leave}"),
+        RequestStatus::Open if asks_me => format!("open · {pick} to pay or decline"),
         RequestStatus::Open => "open".into(),
         RequestStatus::Paid => "paid ✓".into(),
         RequestStatus::Declined => "declined".into(),

@@ -3,7 +3,7 @@
 
 use ratatui::layout::Rect;
 
-mod cards;
+pub mod cards;
 pub mod pane;
 
 /// Below this width the sidebar is hidden and the header names the conversation.

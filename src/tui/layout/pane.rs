@@ -3,7 +3,7 @@
 //! costs what is visible, not the history. The state uses it to scroll (how many rows a page
 //! is, where a message is) and the view to draw, so the two never disagree.
 
-use super::cards::card_lines;
+use super::cards::{CardKeys, card_lines};
 use crate::protocol::MessageId;
 use crate::tui::state::timeline::{Delivery, Entry, Pick, Timeline};
 use crate::tui::text::{truncate, wrap};
@@ -24,6 +24,8 @@ pub struct Pane<'a> {
     pub picked: Option<Pick>,
     /// The message jumped to from search, highlighted.
     pub focus: Option<MessageId>,
+    /// The keys cards name in their hints.
+    pub card_keys: CardKeys,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +102,7 @@ impl Pane<'_> {
             Some(card) => {
                 let picked = entry.pick().is_some() && entry.pick() == self.picked;
                 (
-                    card_lines(card, self.me, picked),
+                    card_lines(card, self.me, picked, &self.card_keys),
                     if picked { Look::Picked } else { Look::Card },
                 )
             }

@@ -300,6 +300,7 @@ impl App {
             me: self.my_name(),
             picked: self.picked,
             focus: self.focus.map(|(_, message)| message),
+            card_keys: crate::tui::layout::cards::CardKeys::from(&self.keymap),
         }
     }
 

@@ -410,3 +410,29 @@ fn split_shares_the_whole_bill_with_the_requester_after_a_review() {
         app.notice
     );
 }
+
+#[test]
+fn a_cards_hint_names_the_keys_as_bound() {
+    let mut app = app_with_request();
+    let hints = |app: &App| -> Vec<String> {
+        let timeline = app.selected_timeline().unwrap();
+        app.pane(timeline)
+            .newest_rows(50)
+            .into_iter()
+            .filter_map(|row| match row {
+                crate::tui::layout::pane::Row::Text { text, .. } if text.contains("open") => {
+                    Some(text)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(hints(&app), ["▌ open · Tab to pay or decline"]);
+    app.keymap
+        .rebind("select_request", &["ctrl-t".into()])
+        .unwrap();
+    app.keymap.rebind("decline_card", &["x".into()]).unwrap();
+    assert_eq!(hints(&app), ["▌ open · Ctrl+T to pay or decline"]);
+    app.update(ctrl('t'));
+    assert_eq!(hints(&app), ["▌ open · Enter pays · X declines · Esc"]);
+}
