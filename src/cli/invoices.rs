@@ -95,7 +95,7 @@ pub async fn act_on_invoice(
                     pin,
                 })
             };
-            let paid: results::Paid = with_pin(profile, connection, consent, body).await?;
+            let paid: results::Paid = with_pin(profile, connection, || consent.pin(), body).await?;
             say!(
                 "paid invoice {id}: {}; balance {}",
                 paid.transfer.amount,
@@ -126,7 +126,8 @@ pub async fn act_on_invoice(
                     idempotency_key: key.clone(),
                 })
             };
-            let refunded: results::Refunded = with_pin(profile, connection, consent, body).await?;
+            let refunded: results::Refunded =
+                with_pin(profile, connection, || consent.pin(), body).await?;
             say!(
                 "refunded {} of invoice {id} ({} refunded of {})",
                 refunded.transfer.amount,

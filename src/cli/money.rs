@@ -33,6 +33,14 @@ impl Consent {
     pub(super) fn confirms(&self, question: &str) -> anyhow::Result<bool> {
         Ok(self.yes || confirm(question)?)
     }
+
+    /// The payment PIN, from standard input with `--pin-stdin`, else asked on the terminal.
+    pub(super) fn pin(&self) -> anyhow::Result<String> {
+        match self.pin_stdin {
+            true => pin_from_stdin(),
+            false => ask_pin("Payment PIN: "),
+        }
+    }
 }
 
 pub async fn balance(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> {
@@ -109,7 +117,7 @@ pub async fn pay(
             pin,
         })
     };
-    let paid: results::Paid = with_pin(profile, connection, consent, body).await?;
+    let paid: results::Paid = with_pin(profile, connection, || consent.pin(), body).await?;
     say!(
         "paid {} to {} (transfer {}); balance {}",
         paid.transfer.amount,
@@ -143,7 +151,7 @@ pub async fn request(
     };
     // Asking moves no money: no PIN, but the same retries with the one idempotency key.
     let made: results::RequestMade =
-        with_pin(profile, connection, Consent::default(), body).await?;
+        with_pin(profile, connection, || Consent::default().pin(), body).await?;
     say!("asked {from} for {amount} (request {})", made.request.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -223,7 +231,7 @@ pub async fn act_on_request(
                     pin,
                 })
             };
-            let paid: results::Paid = with_pin(profile, connection, consent, body).await?;
+            let paid: results::Paid = with_pin(profile, connection, || consent.pin(), body).await?;
             say!(
                 "paid request {id}: {}; balance {}",
                 paid.transfer.amount,
@@ -342,7 +350,7 @@ pub async fn statement(profile: &Profile, format: StatementFormat) -> anyhow::Re
 pub(super) async fn with_pin<T: DeserializeOwned>(
     profile: &Profile,
     mut connection: Connection,
-    consent: Consent,
+    ask_pin: impl Fn() -> anyhow::Result<String>,
     body: impl Fn(Option<String>) -> RequestBody,
 ) -> anyhow::Result<T> {
     let mut pin = None;
@@ -351,11 +359,7 @@ pub(super) async fn with_pin<T: DeserializeOwned>(
         match connection.request::<T>(body(pin.clone())).await {
             Ok(reply) => return Ok(reply),
             Err(RequestError::Api(e)) if e.code == ErrorCode::PinRequired && pin.is_none() => {
-                pin = Some(if consent.pin_stdin {
-                    pin_from_stdin()?
-                } else {
-                    ask_pin("Payment PIN: ")?
-                });
+                pin = Some(ask_pin()?);
             }
             Err(RequestError::Disconnected) if attempt < ATTEMPTS => {
                 attempt += 1;
@@ -380,32 +384,19 @@ pub async fn set_pin(profile: &Profile, pin_stdin: bool) -> anyhow::Result<ExitC
         new_pin_from_terminal()?
     };
     validate_pin(&pin).map_err(|e| anyhow!("{}; nothing changed", e.message))?;
-    let mut connection = connect(profile).await?;
-    let mut current_pin = None;
-    loop {
-        let body = RequestBody::SetPin(requests::SetPin {
+    let connection = connect(profile).await?;
+    let current_pin = || match pin_stdin {
+        true => pin_from_stdin()
+            .context("this account has a PIN: give the current one on the second line"),
+        false => ask_pin("Current payment PIN: "),
+    };
+    let body = |current_pin| {
+        RequestBody::SetPin(requests::SetPin {
             pin: pin.clone(),
-            current_pin: current_pin.clone(),
-        });
-        match connection.request::<results::Empty>(body).await {
-            Ok(_) => break,
-            Err(RequestError::Api(e))
-                if e.code == ErrorCode::PinRequired && current_pin.is_none() =>
-            {
-                current_pin = Some(if pin_stdin {
-                    pin_from_stdin().context(
-                        "this account has a PIN: give the current one on the second line",
-                    )?
-                } else {
-                    ask_pin("Current payment PIN: ")?
-                });
-            }
-            Err(RequestError::Disconnected) => {
-                connection = connect(profile).await.context("reconnecting to retry")?;
-            }
-            Err(error) => return Err(error.into()),
-        }
-    }
+            current_pin,
+        })
+    };
+    let _: results::Empty = with_pin(profile, connection, current_pin, body).await?;
     say!(
         "payment PIN set: payments from {} now need it",
         profile.username
