@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod money;
 pub mod protocol;
 pub mod search;
+pub mod secret;
 pub mod server;
 pub mod session;
 pub mod store;
