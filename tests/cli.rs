@@ -74,20 +74,7 @@ fn failed(output: Output) -> String {
 
 #[test]
 fn two_profiles_hold_a_conversation() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
-    let config = write_config(dir.path(), server.addr.port());
-
-    ok(quid(
-        &config,
-        &["register", "--password-stdin"],
-        "alice's password\n",
-    ));
-    ok(quid(
-        &config,
-        &as_bob(&["register", "--password-stdin"]),
-        "bob's password\n",
-    ));
+    let (_dir, _server, config) = alice_and_bob();
     ok(quid(&config, &["send", "@bob", "hello bob"], ""));
     ok(quid(
         &config,
