@@ -14,7 +14,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("untrusted", &[]),
     ("logging", &[]),
     ("text_position", &[]),
-    ("secret", &[]),
+    ("secret", &["protocol"]),
     ("protocol", &["money"]),
     ("export", &["money", "protocol"]),
     ("store", &["money", "protocol", "search", "metrics"]),

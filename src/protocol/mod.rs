@@ -8,6 +8,7 @@ pub mod model;
 pub mod payments;
 pub mod requests;
 pub mod results;
+pub mod secret;
 pub mod types;
 
 pub use error::{ApiError, ErrorCode};
