@@ -58,6 +58,9 @@ pub enum RequestBody {
     /// The caller's sessions: where and when each was last used.
     Sessions,
     RevokeSession(requests::RevokeSession),
+    PublishKeys(requests::PublishKeys),
+    Devices(requests::Devices),
+    ClaimKeys(requests::ClaimKeys),
 }
 
 impl RequestBody {
@@ -97,6 +100,9 @@ impl RequestBody {
         "invoices",
         "sessions",
         "revoke_session",
+        "publish_keys",
+        "devices",
+        "claim_keys",
     ];
 
     /// This request's `type` on the wire, for logs and metrics.
@@ -136,6 +142,9 @@ impl RequestBody {
             RequestBody::SetPin(_) => "set_pin",
             RequestBody::Sessions => "sessions",
             RequestBody::RevokeSession(_) => "revoke_session",
+            RequestBody::PublishKeys(_) => "publish_keys",
+            RequestBody::Devices(_) => "devices",
+            RequestBody::ClaimKeys(_) => "claim_keys",
         }
     }
 }
@@ -258,6 +267,9 @@ pub enum Event {
     InvoicePaid { invoice: Box<Invoice> },
     /// An invoice changed otherwise: refunded, expired.
     InvoiceUpdated { invoice: Box<Invoice> },
+    /// A claim left one of your devices with few one-time keys (0: it handed out its
+    /// fallback key): that device should publish more.
+    KeysLow { device: String, one_time_keys: u32 },
 }
 
 #[cfg(test)]

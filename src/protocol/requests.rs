@@ -249,3 +249,26 @@ pub struct SetPin {
 pub struct RevokeSession {
     pub session_id: String,
 }
+
+/// Registers one of your devices (if new) and adds its signed one-time keys and fallback key
+/// to the key directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishKeys {
+    pub device: super::secret::DeviceKeys,
+    #[serde(default)]
+    pub one_time_keys: Vec<super::secret::SignedKey>,
+    #[serde(default)]
+    pub fallback_key: Option<super::secret::SignedKey>,
+}
+
+/// `username`'s devices, to seal a message for each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Devices {
+    pub username: String,
+}
+
+/// One key for each of these devices (by id), to start a session with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimKeys {
+    pub devices: Vec<String>,
+}

@@ -142,3 +142,23 @@ pub struct SessionInfo {
 pub struct Sessions {
     pub sessions: Vec<SessionInfo>,
 }
+
+/// How many one-time keys the published device now holds on the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeysPublished {
+    pub one_time_keys: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Devices {
+    pub devices: Vec<super::secret::DeviceKeys>,
+}
+
+/// A key for each claimed device that had one; `unavailable`: devices unknown or without any
+/// key left (not even a fallback key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimedKeys {
+    pub keys: Vec<super::secret::ClaimedKey>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<String>,
+}

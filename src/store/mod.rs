@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cards;
 pub mod conversations;
+pub mod devices;
 pub mod events;
 pub mod invoices;
 pub mod location;
@@ -25,6 +26,7 @@ pub trait Backend:
     Health
     + Users
     + Conversations
+    + Devices
     + Messages
     + Events
     + Sessions
@@ -40,6 +42,7 @@ impl<T> Backend for T where
     T: Health
         + Users
         + Conversations
+        + Devices
         + Messages
         + Events
         + Sessions
@@ -70,6 +73,7 @@ pub mod prelude {
     pub use super::accounts::Users;
     pub use super::audit::Audit;
     pub use super::conversations::Conversations;
+    pub use super::devices::Devices;
     pub use super::events::Events;
     pub use super::invoices::Invoices;
     pub use super::messages::Messages;
@@ -84,6 +88,7 @@ use crate::protocol::ApiError;
 use accounts::Users;
 use audit::Audit;
 use conversations::Conversations;
+use devices::Devices;
 use events::Events;
 use invoices::Invoices;
 use location::Location;

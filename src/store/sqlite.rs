@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("search.sql"),
     include_str!("chat.sql"),
     include_str!("mentions.sql"),
+    include_str!("secret.sql"),
 ];
 
 /// The schema version this build writes.

@@ -6,6 +6,7 @@
 mod accounts;
 mod conversations;
 mod invoices;
+mod keys;
 mod messages;
 mod payments;
 mod search;
@@ -99,6 +100,9 @@ pub async fn dispatch(
         R::PayInvoice(request) => reply(request.apply(state, caller).await),
         R::Refund(request) => reply(request.apply(state, caller).await),
         R::Invoices => reply(invoices::list(state, caller).await),
+        R::PublishKeys(request) => reply(request.apply(state, caller).await),
+        R::Devices(request) => reply(request.apply(state, caller).await),
+        R::ClaimKeys(request) => reply(request.apply(state, caller).await),
     }
 }
 

@@ -21,6 +21,7 @@
 
 mod bills;
 mod chat;
+mod devices;
 pub mod notify;
 mod search;
 mod sessions;
@@ -337,6 +338,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("search.sql"),
     include_str!("chat.sql"),
     include_str!("mentions.sql"),
+    include_str!("secret.sql"),
 ];
 
 /// The advisory lock keys of conversations: the id with this bit set, apart from every other

@@ -101,6 +101,8 @@ impl App {
                 }
                 self.refresh_balance(effects);
             }
+            // Keys are the device's business, not the screen's: nothing to show.
+            Event::KeysLow { .. } => {}
             Event::RequestUpdated { request } => {
                 if let Some(timeline) = self.timelines.get_mut(&request.conversation_id) {
                     timeline.update_request(&request);

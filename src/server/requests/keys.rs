@@ -1,0 +1,72 @@
+//! publish_keys, devices, claim_keys: the key directory of secret conversations.
+
+use super::{Caller, Handler};
+use crate::protocol::requests::{ClaimKeys, Devices, PublishKeys};
+use crate::protocol::{ApiError, results};
+use crate::server::ServerState;
+use crate::store::devices;
+
+impl Handler for PublishKeys {
+    type Reply = results::KeysPublished;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.clone();
+        let one_time_keys = state
+            .writer
+            .write(move |ctx| {
+                devices::publish(
+                    ctx,
+                    &me,
+                    &self.device,
+                    &self.one_time_keys,
+                    self.fallback_key.as_ref(),
+                )
+            })
+            .await?;
+        Ok(results::KeysPublished { one_time_keys })
+    }
+}
+
+impl Handler for Devices {
+    type Reply = results::Devices;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        caller.user()?;
+        let devices = state
+            .store
+            .read(move |conn| {
+                let user = conn.user_by_name(&self.username)?;
+                conn.devices_of(user.id)
+            })
+            .await?;
+        Ok(results::Devices { devices })
+    }
+}
+
+impl Handler for ClaimKeys {
+    type Reply = results::ClaimedKeys;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        caller.user()?;
+        let claimed = state
+            .writer
+            .write(move |ctx| devices::claim(ctx, &self.devices))
+            .await?;
+        Ok(results::ClaimedKeys {
+            keys: claimed.keys,
+            unavailable: claimed.unavailable,
+        })
+    }
+}

@@ -1,0 +1,304 @@
+//! Secret conversations through a real server (issue 14), on each backend: the key directory
+//! (publish, list, claim) and its refusals, keys handed out once each even under concurrent
+//! claims, and a session started from claimed keys.
+
+mod common;
+
+use common::*;
+use quid::protocol::requests;
+use quid::protocol::secret::{
+    DeviceKeys, KeyKind, SignedKey, device_signed_text, key_signed_text, verify_device,
+};
+use quid::protocol::{ErrorCode, Event, RequestBody, results};
+use quid::secret::device::{Device, as_pre_key};
+use quid::session::SessionEvent;
+use quid::session::connection::{Connection, RequestError};
+use std::collections::HashSet;
+
+fn publish_body(
+    device: DeviceKeys,
+    one_time_keys: Vec<SignedKey>,
+    fallback_key: Option<SignedKey>,
+) -> RequestBody {
+    RequestBody::PublishKeys(requests::PublishKeys {
+        device,
+        one_time_keys,
+        fallback_key,
+    })
+}
+
+async fn publish(
+    connection: &Connection,
+    device: DeviceKeys,
+    one_time_keys: Vec<SignedKey>,
+    fallback_key: Option<SignedKey>,
+) -> Result<u32, RequestError> {
+    let published: results::KeysPublished = connection
+        .request(publish_body(device, one_time_keys, fallback_key))
+        .await?;
+    Ok(published.one_time_keys)
+}
+
+async fn claim(connection: &Connection, devices: &[&str]) -> results::ClaimedKeys {
+    connection
+        .request(RequestBody::ClaimKeys(requests::ClaimKeys {
+            devices: devices.iter().map(|d| d.to_string()).collect(),
+        }))
+        .await
+        .unwrap()
+}
+
+async fn devices_of(connection: &Connection, username: &str) -> Vec<DeviceKeys> {
+    let found: results::Devices = connection
+        .request(RequestBody::Devices(requests::Devices {
+            username: username.into(),
+        }))
+        .await
+        .unwrap();
+    found.devices
+}
+
+/// Device keys `account` signs for `username` with `curve25519` as the id (its own, or one
+/// it does not hold: a signature cannot prove holding a Curve25519 key).
+fn raw_device_keys(
+    account: &vodozemac::olm::Account,
+    username: &str,
+    curve25519: &str,
+) -> DeviceKeys {
+    let ed25519 = account.identity_keys().ed25519.to_base64();
+    let signature = account
+        .sign(device_signed_text(username, curve25519, &ed25519))
+        .to_base64();
+    DeviceKeys {
+        username: username.into(),
+        curve25519: curve25519.into(),
+        ed25519,
+        signature,
+    }
+}
+
+/// The refusal's code and message.
+fn refusal(result: Result<u32, RequestError>) -> (ErrorCode, String) {
+    match result {
+        Err(RequestError::Api(error)) => (error.code, error.message),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+async fn keys_are_claimed_once_each_then_the_fallback_and_the_owner_is_told(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    let bob_token = register(&server.url(), "bob").await;
+    let bob = connect(&server.url(), &bob_token).await;
+    let (_bob_session, mut bob_events) = session(&server.url(), &bob_token, &db.path("bob"));
+    caught_up(&mut bob_events).await;
+
+    let mut phone = Device::new("bob");
+    let keys = phone.one_time_keys(3);
+    let fallback = phone.fallback_key();
+    let held = publish(&bob, phone.keys(), keys.clone(), fallback.clone())
+        .await
+        .unwrap();
+    assert_eq!(held, 3);
+    let again = publish(&bob, phone.keys(), keys.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(again, 3, "publishing the same keys again adds nothing");
+
+    let listed = devices_of(&alice, "bob").await;
+    assert_eq!(listed, vec![phone.keys()]);
+    let device = verify_device(&listed[0]).unwrap();
+    let id = phone.keys().curve25519;
+
+    let mut handed_out = HashSet::new();
+    for left in [2, 1, 0] {
+        let claimed = claim(&alice, &[&id]).await;
+        let key = &claimed.keys[0];
+        assert!(!key.fallback);
+        device.verify_key(KeyKind::OneTime, &key.key).unwrap();
+        assert!(handed_out.insert(key.key.key_id.clone()), "a key twice");
+        let told = next_matching(&mut bob_events, |e| match e {
+            SessionEvent::Event {
+                event: Event::KeysLow { one_time_keys, .. },
+                ..
+            } => Some(one_time_keys),
+            _ => None,
+        })
+        .await;
+        assert_eq!(told, left);
+    }
+    let claimed = claim(&alice, &[&id, "no-such-device"]).await;
+    assert!(claimed.keys[0].fallback, "{claimed:?}");
+    assert_eq!(Some(&claimed.keys[0].key), fallback.as_ref());
+    device
+        .verify_key(KeyKind::Fallback, &claimed.keys[0].key)
+        .unwrap();
+    assert_eq!(claimed.unavailable, vec!["no-such-device".to_owned()]);
+    server.stop().await;
+}
+
+async fn forged_foreign_and_conflicting_keys_are_refused(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
+    let mut phone = Device::new("bob");
+    let keys = phone.one_time_keys(2);
+
+    let mut forged = phone.keys();
+    forged.ed25519 = Device::new("bob").keys().ed25519;
+    let (code, message) = refusal(publish(&bob, forged, vec![], None).await);
+    assert_eq!(code, ErrorCode::InvalidArgument);
+    assert!(
+        message.contains("not signed by its own signing key"),
+        "{message}"
+    );
+
+    let (code, message) = refusal(publish(&alice, phone.keys(), vec![], None).await);
+    assert_eq!(code, ErrorCode::InvalidArgument);
+    assert!(message.contains("only your own devices"), "{message}");
+
+    let mut tampered = keys[0].clone();
+    tampered.key = keys[1].key.clone();
+    let (code, message) = refusal(publish(&bob, phone.keys(), vec![tampered], None).await);
+    assert_eq!(code, ErrorCode::InvalidArgument);
+    assert!(
+        message.contains("is not signed by that device"),
+        "{message}"
+    );
+    let mut as_fallback = keys[0].clone();
+    as_fallback.key_id = "other".into();
+    let (_, message) = refusal(publish(&bob, phone.keys(), vec![], Some(as_fallback)).await);
+    assert!(message.contains("fallback key other"), "{message}");
+
+    publish(&bob, phone.keys(), keys.clone(), None)
+        .await
+        .unwrap();
+    let mut renumbered = phone.one_time_keys(1).remove(0);
+    renumbered.key_id = keys[0].key_id.clone();
+    let (_, message) = refusal(publish(&bob, phone.keys(), vec![renumbered], None).await);
+    assert!(
+        message.contains("is not signed by that device"),
+        "{message}"
+    );
+
+    // A device that signs two keys under one id (a broken client) has the second refused.
+    let tablet = vodozemac::olm::Account::new();
+    let tablet_keys = raw_device_keys(
+        &tablet,
+        "bob",
+        &tablet.identity_keys().curve25519.to_base64(),
+    );
+    let key = |seed: &vodozemac::olm::Account| {
+        let key = seed.identity_keys().curve25519.to_base64();
+        let signature = tablet
+            .sign(key_signed_text(KeyKind::OneTime, "bob", "AAAAAQ", &key))
+            .to_base64();
+        SignedKey {
+            key_id: "AAAAAQ".into(),
+            key,
+            signature,
+        }
+    };
+    let first = key(&vodozemac::olm::Account::new());
+    publish(&bob, tablet_keys.clone(), vec![first], None)
+        .await
+        .unwrap();
+    let second = key(&vodozemac::olm::Account::new());
+    let (_, message) = refusal(publish(&bob, tablet_keys, vec![second], None).await);
+    assert!(
+        message.contains("was published with another key"),
+        "{message}"
+    );
+
+    // Bob's device under alice's name fails bob's signature; signed by alice's own key, it is
+    // still bob's device id: not hers to take.
+    let mut renamed = phone.keys();
+    renamed.username = "alice".into();
+    let (code, _) = refusal(publish(&alice, renamed, vec![], None).await);
+    assert_eq!(code, ErrorCode::InvalidArgument, "the signature names bob");
+    let mallory = vodozemac::olm::Account::new();
+    let stolen = raw_device_keys(&mallory, "alice", &phone.keys().curve25519);
+    let (code, message) = refusal(publish(&alice, stolen, vec![], None).await);
+    assert_eq!(code, ErrorCode::Forbidden, "{message}");
+    assert_eq!(devices_of(&alice, "alice").await, vec![]);
+    assert_eq!(
+        devices_of(&alice, "bob").await.len(),
+        2,
+        "nothing else was stored"
+    );
+    server.stop().await;
+}
+
+async fn concurrent_claims_never_share_a_key(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
+    let mut phone = Device::new("bob");
+    let keys = phone.one_time_keys(12);
+    publish(&bob, phone.keys(), keys, phone.fallback_key())
+        .await
+        .unwrap();
+    let id = phone.keys().curve25519;
+    let mut claimers = Vec::new();
+    for name in ["carol", "dave", "erin", "frank"] {
+        let token = register(&server.url(), name).await;
+        let url = server.url();
+        let id = id.clone();
+        claimers.push(tokio::spawn(async move {
+            let connection = connect(&url, &token).await;
+            let mut got = Vec::new();
+            for _ in 0..4 {
+                got.push(claim(&connection, &[&id]).await.keys.remove(0));
+            }
+            got
+        }));
+    }
+    let mut one_time = HashSet::new();
+    let mut fallbacks = 0;
+    for claimer in claimers {
+        for key in claimer.await.unwrap() {
+            if key.fallback {
+                fallbacks += 1;
+            } else {
+                assert!(one_time.insert(key.key.key_id), "a one-time key twice");
+            }
+        }
+    }
+    assert_eq!((one_time.len(), fallbacks), (12, 4));
+    server.stop().await;
+}
+
+async fn two_devices_start_a_session_from_keys_the_server_handed_out(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
+    let mut laptop = Device::new("alice");
+    let mut phone = Device::new("bob");
+    publish(&alice, laptop.keys(), laptop.one_time_keys(1), None)
+        .await
+        .unwrap();
+    publish(&bob, phone.keys(), phone.one_time_keys(1), None)
+        .await
+        .unwrap();
+
+    let bobs = devices_of(&alice, "bob").await;
+    let claimed = claim(&alice, &[bobs[0].id()]).await.keys.remove(0);
+    let device = verify_device(&claimed.device).unwrap();
+    let key = device.verify_key(KeyKind::OneTime, &claimed.key).unwrap();
+    let first = laptop
+        .start_session(&device, key)
+        .unwrap()
+        .encrypt("the code is 4711")
+        .unwrap();
+
+    let alices = verify_device(&devices_of(&bob, "alice").await[0]).unwrap();
+    let (_, plaintext) = phone.accept(&alices, as_pre_key(&first).unwrap()).unwrap();
+    assert_eq!(plaintext, b"the code is 4711");
+    server.stop().await;
+}
+
+on_each_backend!(
+    keys_are_claimed_once_each_then_the_fallback_and_the_owner_is_told,
+    forged_foreign_and_conflicting_keys_are_refused,
+    two_devices_start_a_session_from_keys_the_server_handed_out,
+);
+on_each_backend!(multi_thread: concurrent_claims_never_share_a_key);
