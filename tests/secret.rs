@@ -7,13 +7,18 @@ mod common;
 use common::*;
 use quid::protocol::requests;
 use quid::protocol::secret::{
-    DeviceKeys, KeyKind, SignedKey, device_signed_text, key_signed_text, verify_device,
+    DeviceKeys, KeyKind, Sealed, SealedCopy, SignedKey, device_signed_text, key_signed_text,
+    verify_device,
 };
-use quid::protocol::{ErrorCode, Event, RequestBody, results};
+use quid::protocol::{
+    ClientMsgId, Conversation, ConversationId, ConversationKind, ErrorCode, Event, RequestBody,
+    results,
+};
 use quid::secret::device::{Device, as_pre_key};
 use quid::session::SessionEvent;
 use quid::session::connection::{Connection, RequestError};
 use std::collections::HashSet;
+use vodozemac::olm::OlmMessage;
 
 fn publish_body(
     device: DeviceKeys,
@@ -302,3 +307,280 @@ on_each_backend!(
     two_devices_start_a_session_from_keys_the_server_handed_out,
 );
 on_each_backend!(multi_thread: concurrent_claims_never_share_a_key);
+
+/// `text` sealed with `session` for `device`, as a sealed message's copy.
+fn seal(session: &mut vodozemac::olm::Session, device: &str, text: &str) -> SealedCopy {
+    use base64::Engine;
+    let (message_type, bytes) = session.encrypt(text).unwrap().to_parts();
+    SealedCopy {
+        device: device.into(),
+        message_type: message_type as u8,
+        body: base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes),
+    }
+}
+
+/// What `copy` says to `device`, the first message of a session from `sender`.
+fn open_first(device: &mut Device, sender: &DeviceKeys, copy: &SealedCopy) -> String {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(&copy.body)
+        .unwrap();
+    let message = OlmMessage::from_parts(copy.message_type.into(), &bytes).unwrap();
+    let sender = verify_device(sender).unwrap();
+    let (_, plaintext) = device
+        .accept(&sender, as_pre_key(&message).unwrap())
+        .unwrap();
+    String::from_utf8(plaintext).unwrap()
+}
+
+async fn open_secret(connection: &Connection, username: &str) -> Conversation {
+    let opened: results::OneConversation = connection
+        .request(RequestBody::OpenSecret(requests::OpenSecret {
+            username: username.into(),
+        }))
+        .await
+        .unwrap();
+    opened.conversation
+}
+
+fn send_sealed_body(
+    conversation_id: ConversationId,
+    client_id: ClientMsgId,
+    sealed: Sealed,
+) -> RequestBody {
+    RequestBody::SendSealed(requests::SendSealed {
+        conversation_id,
+        client_id,
+        sealed,
+    })
+}
+
+/// A session from `from` to each of `to`'s devices, on keys claimed through the server.
+async fn sessions_to(
+    connection: &Connection,
+    from: &Device,
+    to: &str,
+) -> Vec<(String, vodozemac::olm::Session)> {
+    let devices = devices_of(connection, to).await;
+    let ids: Vec<&str> = devices.iter().map(DeviceKeys::id).collect();
+    let claimed = claim(connection, &ids).await;
+    claimed
+        .keys
+        .iter()
+        .map(|claimed| {
+            let device = verify_device(&claimed.device).unwrap();
+            let key = device.verify_key(KeyKind::OneTime, &claimed.key).unwrap();
+            (
+                claimed.device.curve25519.clone(),
+                from.start_session(&device, key).unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn sealed_messages_reach_every_device_and_the_server_never_holds_the_text(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    let bob_token = register(&server.url(), "bob").await;
+    let bob = connect(&server.url(), &bob_token).await;
+    let mut laptop = Device::new("alice");
+    let (mut phone, mut tablet) = (Device::new("bob"), Device::new("bob"));
+    publish(&alice, laptop.keys(), laptop.one_time_keys(1), None)
+        .await
+        .unwrap();
+    for device in [&mut phone, &mut tablet] {
+        let keys = device.one_time_keys(1);
+        publish(&bob, device.keys(), keys, None).await.unwrap();
+    }
+    let (_bob_session, mut bob_events) = session(&server.url(), &bob_token, &db.path("bob"));
+    caught_up(&mut bob_events).await;
+
+    let secret = open_secret(&alice, "bob").await;
+    assert!(secret.secret && secret.kind == ConversationKind::Direct);
+    assert_ne!(
+        secret.id,
+        open_direct(&alice, "bob").await,
+        "apart from the plain one"
+    );
+    assert_eq!(
+        open_secret(&bob, "alice").await.id,
+        secret.id,
+        "one per pair"
+    );
+
+    let text = format!("the vault code is {}", uuid::Uuid::new_v4());
+    let copies = sessions_to(&alice, &laptop, "bob")
+        .await
+        .iter_mut()
+        .map(|(device, session)| seal(session, device, &text))
+        .collect();
+    let sealed = Sealed {
+        sender_device: laptop.keys().curve25519,
+        copies,
+    };
+    let client_id = ClientMsgId::random();
+    let sent: results::Sent = alice
+        .request(send_sealed_body(secret.id, client_id, sealed.clone()))
+        .await
+        .unwrap();
+    assert!(sent.message.text.is_empty() && !sent.duplicate);
+    let again: results::Sent = alice
+        .request(send_sealed_body(secret.id, client_id, sealed.clone()))
+        .await
+        .unwrap();
+    assert!(again.duplicate && again.message.id == sent.message.id);
+
+    let heard = next_matching(&mut bob_events, |e| match e {
+        SessionEvent::Event {
+            event: Event::Message { message },
+            ..
+        } if message.conversation_id == secret.id => Some(message),
+        _ => None,
+    })
+    .await;
+    let heard = heard.sealed.expect("sealed");
+    let alices = laptop.keys();
+    for device in [&mut phone, &mut tablet] {
+        let copy = heard
+            .copy_for(&device.keys().curve25519)
+            .expect("a copy for each device");
+        assert_eq!(open_first(device, &alices, copy), text);
+    }
+    let page: results::History = bob
+        .request(RequestBody::History(requests::History {
+            conversation_id: secret.id,
+            before: None,
+            limit: 10,
+        }))
+        .await
+        .unwrap();
+    assert_eq!(page.messages[0].sealed.as_deref(), Some(&sealed));
+    server.stop().await;
+
+    let holding = files_containing(&db.server_files(), text.as_bytes());
+    assert!(holding.is_empty(), "the text in the clear in {holding:?}");
+    let sealed_body = sealed.copies[0].body.as_bytes();
+    assert!(
+        !files_containing(&db.server_files(), &sealed_body[..40]).is_empty(),
+        "the check can see what the server wrote"
+    );
+}
+
+async fn secret_conversations_take_only_sealed_messages_for_their_members_devices(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
+    let carol = connect(&server.url(), &register(&server.url(), "carol").await).await;
+    let laptop = Device::new("alice");
+    let mut phone = Device::new("bob");
+    let mut carols = Device::new("carol");
+    publish(&alice, laptop.keys(), vec![], None).await.unwrap();
+    publish(&bob, phone.keys(), phone.one_time_keys(1), None)
+        .await
+        .unwrap();
+    publish(&carol, carols.keys(), carols.one_time_keys(1), None)
+        .await
+        .unwrap();
+    let secret = open_secret(&alice, "bob").await.id;
+    let plain = open_direct(&alice, "bob").await;
+
+    let code = |result: Result<serde_json::Value, RequestError>| match result {
+        Err(RequestError::Api(error)) => (error.code, error.message),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let (found, message) = code(
+        alice
+            .request_value(RequestBody::Send(requests::Send {
+                conversation_id: secret,
+                client_id: ClientMsgId::random(),
+                text: "in the clear".into(),
+                reply_to: None,
+            }))
+            .await,
+    );
+    assert_eq!(found, ErrorCode::InvalidArgument);
+    assert!(message.contains("is secret"), "{message}");
+
+    let mut to_phone = sessions_to(&alice, &laptop, "bob").await.remove(0).1;
+    let mut to_carol = sessions_to(&alice, &laptop, "carol").await.remove(0).1;
+    let from = laptop.keys().curve25519;
+    let sealed = |sender: &str, copies: Vec<SealedCopy>| Sealed {
+        sender_device: sender.into(),
+        copies,
+    };
+    let good = sealed(&from, vec![seal(&mut to_phone, phone.keys().id(), "hi")]);
+    for (conversation, body, expected) in [
+        (plain, good.clone(), "is not secret"),
+        (
+            secret,
+            sealed(phone.keys().id(), good.copies.clone()),
+            "is not one of your devices",
+        ),
+        (
+            secret,
+            sealed(
+                &from,
+                vec![seal(&mut to_carol, carols.keys().id(), "hi carol")],
+            ),
+            "is no device of this conversation's members",
+        ),
+    ] {
+        let (found, message) = code(
+            alice
+                .request_value(send_sealed_body(conversation, ClientMsgId::random(), body))
+                .await,
+        );
+        assert_eq!(found, ErrorCode::InvalidArgument, "{message}");
+        assert!(message.contains(expected), "{message}");
+    }
+    let (found, _) = code(
+        carol
+            .request_value(send_sealed_body(
+                secret,
+                ClientMsgId::random(),
+                good.clone(),
+            ))
+            .await,
+    );
+    assert_eq!(found, ErrorCode::Forbidden, "an outsider cannot post there");
+
+    let sent: results::Sent = alice
+        .request(send_sealed_body(secret, ClientMsgId::random(), good))
+        .await
+        .unwrap();
+    let id = sent.message.id;
+    for (body, expected) in [
+        (
+            RequestBody::EditMessage(requests::EditMessage {
+                message_id: id,
+                text: "in the clear".into(),
+            }),
+            "an edit would put its new text in the clear",
+        ),
+        (
+            RequestBody::React(requests::React {
+                message_id: id,
+                emoji: "👍".into(),
+                remove: false,
+            }),
+            "a reaction would be readable by the server",
+        ),
+    ] {
+        let (found, message) = code(alice.request_value(body).await);
+        assert_eq!(found, ErrorCode::InvalidArgument);
+        assert!(message.contains(expected), "{message}");
+    }
+    let deleted: results::OneMessage = alice
+        .request(RequestBody::DeleteMessage(requests::DeleteMessage {
+            message_id: id,
+        }))
+        .await
+        .unwrap();
+    assert!(deleted.message.deleted && deleted.message.sealed.is_none());
+    server.stop().await;
+}
+
+on_each_backend!(
+    sealed_messages_reach_every_device_and_the_server_never_holds_the_text,
+    secret_conversations_take_only_sealed_messages_for_their_members_devices,
+);

@@ -167,6 +167,7 @@ fn open_empty(app: &mut App, conversation: ConversationId) {
             others_read_up_to: None,
             unread_mentions: 0,
             muted: false,
+            secret: false,
         },
     ])));
     app.update(Msg::Done(Done::History {

@@ -182,6 +182,7 @@ fn seed(
                         text: &text,
                         card: None,
                         reply_to: None,
+                        sealed: None,
                     };
                     ctx.db()
                         .insert_message(&message, TimestampMs(i64::from(n)))?;

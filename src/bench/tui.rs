@@ -127,6 +127,7 @@ pub(super) fn app_with_conversation(width: u16, height: u16, last: usize) -> App
         others_read_up_to: None,
         unread_mentions: 0,
         muted: false,
+        secret: false,
     }])));
     app
 }
@@ -158,6 +159,7 @@ pub(super) fn messages(ids: std::ops::RangeInclusive<usize>) -> Vec<Message> {
         edited_at: None,
         deleted: false,
         reactions: Vec::new(),
+        sealed: None,
     })
     .collect()
 }

@@ -61,6 +61,8 @@ pub enum RequestBody {
     PublishKeys(requests::PublishKeys),
     Devices(requests::Devices),
     ClaimKeys(requests::ClaimKeys),
+    OpenSecret(requests::OpenSecret),
+    SendSealed(requests::SendSealed),
 }
 
 impl RequestBody {
@@ -103,6 +105,8 @@ impl RequestBody {
         "publish_keys",
         "devices",
         "claim_keys",
+        "open_secret",
+        "send_sealed",
     ];
 
     /// This request's `type` on the wire, for logs and metrics.
@@ -145,6 +149,8 @@ impl RequestBody {
             RequestBody::PublishKeys(_) => "publish_keys",
             RequestBody::Devices(_) => "devices",
             RequestBody::ClaimKeys(_) => "claim_keys",
+            RequestBody::OpenSecret(_) => "open_secret",
+            RequestBody::SendSealed(_) => "send_sealed",
         }
     }
 }

@@ -62,6 +62,10 @@ pub struct Conversation {
     /// has read): your messages up to it show as read. Absent before anyone read anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub others_read_up_to: Option<MessageId>,
+    /// A secret conversation (a direct one, apart from the plain one): its messages are
+    /// sealed, end-to-end encrypted for each device.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +92,9 @@ pub struct Message {
     /// Emoji reactions, each with who reacted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// In a secret conversation: the text sealed for each device (`text` is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<Box<super::secret::Sealed>>,
 }
 
 /// The message a reply answers, for a one-line quote: its text now (cut to

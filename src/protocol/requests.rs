@@ -272,3 +272,17 @@ pub struct Devices {
 pub struct ClaimKeys {
     pub devices: Vec<String>,
 }
+
+/// The secret conversation with `username`, created on first use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenSecret {
+    pub username: String,
+}
+
+/// A message for a secret conversation, sealed for each device that may read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendSealed {
+    pub conversation_id: ConversationId,
+    pub client_id: ClientMsgId,
+    pub sealed: super::secret::Sealed,
+}

@@ -25,6 +25,18 @@ pub fn open_direct(
     ctx.db().conversation(id, me.id)
 }
 
+/// The secret conversation of `me` and the user named `other_username`: a direct one apart
+/// from their plain one, opened if they have none, where the server takes sealed messages only.
+pub fn open_secret(
+    ctx: &mut WriteCtx,
+    me: &User,
+    other_username: &str,
+) -> Result<Conversation, ApiError> {
+    let other = ctx.db().user_by_name(other_username)?;
+    let id = pair_with(ctx, me, &other, true)?;
+    ctx.db().conversation(id, me.id)
+}
+
 /// The direct conversation of `me` and `other`, opened (both told they joined) if they have
 /// none. Only the id: a payment needs no more, and a full view counts the unread messages.
 pub fn direct_with(
@@ -32,18 +44,36 @@ pub fn direct_with(
     me: &User,
     other: &User,
 ) -> Result<ConversationId, ApiError> {
+    pair_with(ctx, me, other, false)
+}
+
+/// The plain or the secret conversation of a pair, opened if they have none.
+fn pair_with(
+    ctx: &mut WriteCtx,
+    me: &User,
+    other: &User,
+    secret: bool,
+) -> Result<ConversationId, ApiError> {
     if other.id == me.id {
         return Err(ApiError::invalid(
             "a direct conversation needs another user; you cannot open one with yourself",
         ));
     }
-    let key = format!("{}:{}", me.id.0.min(other.id.0), me.id.0.max(other.id.0));
+    let pair = format!("{}:{}", me.id.0.min(other.id.0), me.id.0.max(other.id.0));
+    let key = if secret {
+        format!("secret:{pair}")
+    } else {
+        pair
+    };
     if let Some(id) = ctx.db().direct_conversation(&key)? {
         return Ok(id);
     }
     let id = ctx
         .db()
         .insert_conversation(ConversationKind::Direct, &key, ctx.now)?;
+    if secret {
+        ctx.db().mark_secret(id)?;
+    }
     for user in [me.id, other.id] {
         ctx.db().insert_member(id, user)?;
     }
@@ -197,6 +227,13 @@ fn require_group(
     }
 }
 
+/// What kind of conversation a member is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Membership {
+    pub kind: ConversationKind,
+    pub secret: bool,
+}
+
 /// What a conversation's own row and a member's row say, for `Conversations::conversation`.
 pub struct ConversationHead {
     pub kind: ConversationKind,
@@ -206,11 +243,14 @@ pub struct ConversationHead {
     /// The furthest read marker among the other members.
     pub others_read: MessageId,
     pub muted: bool,
+    /// A secret conversation: the server takes only sealed messages there.
+    pub secret: bool,
 }
 
 /// Conversations and their members, as a member sees them.
 pub trait Conversations {
-    /// The direct conversation whose pair key ("low:high" user ids) is `key`, if it exists.
+    /// The direct conversation whose pair key ("low:high" user ids, or "secret:low:high" for
+    /// their secret one) is `key`, if it exists.
     fn direct_conversation(&self, key: &str) -> Result<Option<ConversationId>, ApiError>;
 
     /// Creates a conversation at `at`: a direct one under its pair key, or a group by name.
@@ -220,6 +260,9 @@ pub trait Conversations {
         key_or_name: &str,
         at: TimestampMs,
     ) -> Result<ConversationId, ApiError>;
+
+    /// Makes a new direct conversation a secret one.
+    fn mark_secret(&self, conversation_id: ConversationId) -> Result<(), ApiError>;
 
     /// Marks `user_id` as no longer a member of `conversation_id`.
     fn deactivate_member(
@@ -237,13 +280,23 @@ pub trait Conversations {
         user_id: UserId,
     ) -> Result<(), ApiError>;
 
-    /// Checks that `user_id` is an active member of `conversation_id` and returns its kind.
-    /// Unknown conversations and ones you are not in are both `forbidden`: existence is not leaked.
+    /// Checks that `user_id` is an active member of `conversation_id` and returns what kind
+    /// it is. Unknown conversations and ones you are not in are both `forbidden`: existence
+    /// is not leaked.
+    fn membership(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+    ) -> Result<Membership, ApiError>;
+
+    /// `membership`'s check, for who needs only the kind.
     fn require_member(
         &self,
         conversation_id: ConversationId,
         user_id: UserId,
-    ) -> Result<ConversationKind, ApiError>;
+    ) -> Result<ConversationKind, ApiError> {
+        Ok(self.membership(conversation_id, user_id)?.kind)
+    }
 
     /// Active members of a conversation, by username.
     fn members(&self, conversation_id: ConversationId) -> Result<Vec<User>, ApiError>;
@@ -313,6 +366,7 @@ pub trait Conversations {
             others_read_up_to: (head.others_read.0 > 0).then_some(head.others_read),
             unread_mentions: self.unread_mentions(conversation_id, head.last_read, viewer)?,
             muted: head.muted,
+            secret: head.secret,
         })
     }
 
@@ -369,7 +423,7 @@ impl Conversations for Connection {
             "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id,
                  (SELECT COALESCE(MAX(o.last_read_id), 0) FROM members o
                   WHERE o.conversation_id = c.id AND o.user_id <> ?2),
-                 m.muted
+                 m.muted, c.secret
              FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = ?2
              WHERE c.id = ?1",
             [conversation_id.0, viewer.0],
@@ -381,6 +435,7 @@ impl Conversations for Connection {
                     last_read: MessageId(row.get(3)?),
                     others_read: MessageId(row.get(4)?),
                     muted: row.get::<_, i64>(5)? != 0,
+                    secret: row.get::<_, i64>(6)? != 0,
                 })
             },
         )?)
@@ -451,6 +506,14 @@ impl Conversations for Connection {
         Ok(ConversationId(self.last_insert_rowid()))
     }
 
+    fn mark_secret(&self, conversation_id: ConversationId) -> Result<(), ApiError> {
+        self.execute_cached(
+            "UPDATE conversations SET secret = 1 WHERE id = ?1",
+            [conversation_id.0],
+        )?;
+        Ok(())
+    }
+
     fn deactivate_member(
         &self,
         conversation_id: ConversationId,
@@ -491,21 +554,23 @@ impl Conversations for Connection {
         Ok(())
     }
 
-    fn require_member(
+    fn membership(
         &self,
         conversation_id: ConversationId,
         user_id: UserId,
-    ) -> Result<ConversationKind, ApiError> {
-        let kind: Option<String> = self
-            .prepare_cached(
-                "SELECT c.kind FROM conversations c JOIN members m ON m.conversation_id = c.id
-                 WHERE c.id = ?1 AND m.user_id = ?2 AND m.active = 1",
-            )?
-            .query_row([conversation_id.0, user_id.0], |row| row.get(0))
-            .optional()?;
-        kind.as_deref()
-            .map(kind_of)
-            .ok_or_else(|| not_a_member(conversation_id))
+    ) -> Result<Membership, ApiError> {
+        self.prepare_cached(
+            "SELECT c.kind, c.secret FROM conversations c JOIN members m ON m.conversation_id = c.id
+             WHERE c.id = ?1 AND m.user_id = ?2 AND m.active = 1",
+        )?
+        .query_row([conversation_id.0, user_id.0], |row| {
+            Ok(Membership {
+                kind: kind_of(&row.get::<_, String>(0)?),
+                secret: row.get::<_, i64>(1)? != 0,
+            })
+        })
+        .optional()?
+        .ok_or_else(|| not_a_member(conversation_id))
     }
 
     fn members(&self, conversation_id: ConversationId) -> Result<Vec<User>, ApiError> {

@@ -5,6 +5,7 @@ use super::prelude::*;
 use super::writer::WriteCtx;
 use crate::protocol::model::validate_text;
 use crate::protocol::model::{QUOTE_CHARS, Quote, Reaction, validate_reaction};
+use crate::protocol::secret::Sealed;
 use crate::protocol::{
     ApiError, ClientMsgId, ConversationId, Event, Message, MessageId, TimestampMs, User, UserId,
 };
@@ -15,8 +16,8 @@ use rusqlite::{Connection, OptionalExtension, Row};
 pub const MAX_HISTORY_LIMIT: u32 = 200;
 
 /// What every message is read with, on both backends: the row, its sender, the message it
-/// answers and that one's sender, and its reactions as `EMOJI USER_ID USERNAME` joined by
-/// commas (a reaction holds no comma or space: `validate_reaction`).
+/// answers and that one's sender, its reactions as `EMOJI USER_ID USERNAME` joined by
+/// commas (a reaction holds no comma or space: `validate_reaction`), and its sealed copies.
 pub(super) const SELECT_MESSAGE: &str =
     "SELECT m.id, m.conversation_id, u.id, u.username, u.is_bot,
     u.merchant_name, m.client_id, m.text, m.sent_at_ms, m.card_kind, m.card_ref,
@@ -24,7 +25,8 @@ pub(super) const SELECT_MESSAGE: &str =
     q.id, qu.id, qu.username, qu.is_bot, qu.merchant_name, q.text, q.deleted,
     (SELECT string_agg(r.emoji || ' ' || r.user_id || ' ' || ru.username, ','
         ORDER BY r.emoji, r.user_id)
-     FROM reactions r JOIN users ru ON ru.id = r.user_id WHERE r.message_id = m.id)
+     FROM reactions r JOIN users ru ON ru.id = r.user_id WHERE r.message_id = m.id),
+    m.sealed
     FROM messages m JOIN users u ON u.id = m.sender_id
     LEFT JOIN messages q ON q.id = m.reply_to_id LEFT JOIN users qu ON qu.id = q.sender_id";
 
@@ -48,6 +50,23 @@ pub(super) fn reactions_from(encoded: Option<&str>) -> Vec<Reaction> {
         }
     }
     reactions
+}
+
+/// A sealed message's copies as the `sealed` column keeps them (JSON).
+pub(super) fn sealed_json(sealed: Option<&Sealed>) -> Result<Option<String>, ApiError> {
+    sealed
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|_| ApiError::internal())
+}
+
+/// The `sealed` column read back.
+pub(super) fn sealed_from(
+    column: Option<String>,
+) -> Result<Option<Box<Sealed>>, serde_json::Error> {
+    column
+        .map(|json| serde_json::from_str(&json).map(Box::new))
+        .transpose()
 }
 
 /// The quote of a replied-to message: its text cut to `QUOTE_CHARS`.
@@ -116,6 +135,9 @@ fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
             None => None,
         },
         reactions: reactions_from(row.get::<_, Option<String>>(20)?.as_deref()),
+        sealed: sealed_from(row.get(21)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(21, rusqlite::types::Type::Text, Box::new(e))
+        })?,
     })
 }
 
@@ -132,7 +154,12 @@ pub fn send(
     if let Some(original) = ctx.db().message_by_client_id(me.id, client_id)? {
         return Ok((original, true));
     }
-    ctx.db().require_member(conversation_id, me.id)?;
+    if ctx.db().membership(conversation_id, me.id)?.secret {
+        return Err(ApiError::invalid(format!(
+            "conversation {conversation_id} is secret: the server takes only sealed messages \
+             there (send_sealed)"
+        )));
+    }
     validate_text(text)?;
     if let Some(answered) = reply_to
         && !ctx.db().message_is_in(answered, conversation_id)?
@@ -149,6 +176,7 @@ pub fn send(
             text,
             card: None,
             reply_to,
+            sealed: None,
         },
         ctx.now,
     )?;
@@ -168,14 +196,99 @@ pub fn send(
             edited_at: None,
             deleted: false,
             reactions: Vec::new(),
+            sealed: None,
         },
     };
-    // Your own message counts as read by you.
-    ctx.db().advance_read_marker(conversation_id, me.id, id)?;
+    deliver(ctx, me, message)
+}
+
+/// Stores a sealed message in a secret conversation and emits it to every member, as `send`
+/// does text. The server checks its form and that it names only devices of the
+/// conversation's members, the sender's own device first; it cannot check what it says.
+pub fn send_sealed(
+    ctx: &mut WriteCtx,
+    me: &User,
+    conversation_id: ConversationId,
+    client_id: ClientMsgId,
+    sealed: &Sealed,
+) -> Result<(Message, bool), ApiError> {
+    if let Some(original) = ctx.db().message_by_client_id(me.id, client_id)? {
+        return Ok((original, true));
+    }
+    if !ctx.db().membership(conversation_id, me.id)?.secret {
+        return Err(ApiError::invalid(format!(
+            "conversation {conversation_id} is not secret: send its messages as text (send)"
+        )));
+    }
+    sealed.validate_form()?;
+    check_sealed_devices(ctx, me, conversation_id, sealed)?;
+    let id = ctx.db().insert_message(
+        &NewMessage {
+            conversation_id,
+            sender: me.id,
+            client_id,
+            text: "",
+            card: None,
+            reply_to: None,
+            sealed: Some(sealed),
+        },
+        ctx.now,
+    )?;
+    let message = Message {
+        id,
+        conversation_id,
+        sender: me.clone(),
+        client_id,
+        text: String::new(),
+        sent_at: ctx.now,
+        card: None,
+        reply_to: None,
+        edited_at: None,
+        deleted: false,
+        reactions: Vec::new(),
+        sealed: Some(Box::new(sealed.clone())),
+    };
+    deliver(ctx, me, message)
+}
+
+/// Refuses a sealed message from a device that is not the sender's, or with a copy for a
+/// device of no member.
+fn check_sealed_devices(
+    ctx: &mut WriteCtx,
+    me: &User,
+    conversation_id: ConversationId,
+    sealed: &Sealed,
+) -> Result<(), ApiError> {
+    let mine = ctx.db().devices_of(me.id)?;
+    if !mine.iter().any(|d| d.id() == sealed.sender_device) {
+        return Err(ApiError::invalid(format!(
+            "sealed.sender_device {} is not one of your devices (publish_keys first)",
+            sealed.sender_device
+        )));
+    }
+    let mut known = Vec::new();
+    for member in ctx.db().members(conversation_id)? {
+        known.extend(ctx.db().devices_of(member.id)?);
+    }
+    for (index, copy) in sealed.copies.iter().enumerate() {
+        if !known.iter().any(|d| d.id() == copy.device) {
+            return Err(ApiError::invalid(format!(
+                "sealed.copies[{index}]: device {} is no device of this conversation's members",
+                copy.device
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A new message's last steps: it counts as read by its sender, and every member hears of it.
+fn deliver(ctx: &mut WriteCtx, me: &User, message: Message) -> Result<(Message, bool), ApiError> {
+    ctx.db()
+        .advance_read_marker(message.conversation_id, me.id, message.id)?;
     let event = Event::Message {
         message: message.clone(),
     };
-    ctx.emit_to_members(conversation_id, &event)?;
+    ctx.emit_to_members(message.conversation_id, &event)?;
     Ok((message, false))
 }
 
@@ -225,6 +338,7 @@ pub fn insert_card(
             text: summary,
             card: Some((kind, reference)),
             reply_to: None,
+            sealed: None,
         },
         ctx.now,
     )?;
@@ -240,6 +354,7 @@ pub fn insert_card(
         edited_at: None,
         deleted: false,
         reactions: Vec::new(),
+        sealed: None,
     };
     let event = Event::Message {
         message: message.clone(),
@@ -253,6 +368,11 @@ pub fn insert_card(
 pub fn edit(ctx: &mut WriteCtx, me: &User, id: MessageId, text: &str) -> Result<Message, ApiError> {
     validate_text(text)?;
     let message = own_plain_message(ctx, me, id, "edit")?;
+    if message.sealed.is_some() {
+        return Err(ApiError::invalid(format!(
+            "message {id} is sealed: an edit would put its new text in the clear on the server"
+        )));
+    }
     if message.text == text {
         return Ok(message);
     }
@@ -287,6 +407,11 @@ pub fn react(
     let message = find_member_message(ctx, me, id)?;
     if message.deleted {
         return Err(ApiError::invalid(format!("message {id} was deleted")));
+    }
+    if message.sealed.is_some() {
+        return Err(ApiError::invalid(format!(
+            "message {id} is sealed: a reaction would be readable by the server"
+        )));
     }
     if !ctx.db().set_reaction(id, me.id, emoji, !remove)? {
         return Ok(message);
@@ -368,6 +493,8 @@ pub struct NewMessage<'a> {
     pub card: Option<(&'static str, i64)>,
     /// The message of the same conversation this one answers.
     pub reply_to: Option<MessageId>,
+    /// In a secret conversation: the ciphertexts (`text` is empty).
+    pub sealed: Option<&'a Sealed>,
 }
 
 /// Messages, read back with their sender and card.
@@ -487,8 +614,8 @@ impl Messages for Connection {
     fn insert_message(&self, message: &NewMessage, at: TimestampMs) -> Result<MessageId, ApiError> {
         let (card_kind, card_ref) = message.card.unzip();
         self.execute_cached(
-            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, reply_to_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, reply_to_id, sealed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             rusqlite::params![
                 message.conversation_id.0,
                 message.sender.0,
@@ -497,7 +624,8 @@ impl Messages for Connection {
                 at.0,
                 card_kind,
                 card_ref,
-                message.reply_to.map(|r| r.0)
+                message.reply_to.map(|r| r.0),
+                sealed_json(message.sealed)?
             ],
         )?;
         Ok(MessageId(self.last_insert_rowid()))
@@ -564,7 +692,7 @@ impl Messages for Connection {
 
     fn tombstone(&self, id: MessageId) -> Result<(), ApiError> {
         self.execute_cached(
-            "UPDATE messages SET text = '', deleted = 1 WHERE id = ?1",
+            "UPDATE messages SET text = '', deleted = 1, sealed = NULL WHERE id = ?1",
             [id.0],
         )?;
         self.execute_cached("DELETE FROM reactions WHERE message_id = ?1", [id.0])?;

@@ -59,10 +59,52 @@ impl TestDb {
         })
     }
 
+    /// Every file the server's database is kept in: SQLite's file with its WAL, or the whole
+    /// PostgreSQL cluster's data directory (tables and write-ahead log).
+    pub fn server_files(&self) -> Vec<PathBuf> {
+        match &self.location {
+            Location::Sqlite(_) => files_under(self.dir.path()),
+            _ => files_under(&postgres::PgCluster::shared().expect("running").data()),
+        }
+    }
+
     /// A path for the test's own files (client state and the like).
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+}
+
+/// Every file under `dir`, at any depth.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// The files of `files` that hold `needle` anywhere in their bytes.
+pub fn files_containing(files: &[PathBuf], needle: &[u8]) -> Vec<PathBuf> {
+    files
+        .iter()
+        .filter(|file| {
+            std::fs::read(file)
+                .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+                .unwrap_or(false)
+        })
+        .cloned()
+        .collect()
 }
 
 /// What the helpers take for a database: a `Location`, or a SQLite file's path.

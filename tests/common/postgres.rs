@@ -136,7 +136,8 @@ impl PgCluster {
         postgres::Client::connect(&self.url(), postgres::NoTls).expect("connect to the cluster")
     }
 
-    fn data(&self) -> PathBuf {
+    /// The cluster's data directory: its tables and its write-ahead log.
+    pub fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 

@@ -6,10 +6,10 @@
 mod accounts;
 mod conversations;
 mod invoices;
-mod keys;
 mod messages;
 mod payments;
 mod search;
+mod secret;
 
 use super::ServerState;
 use crate::protocol::{ApiError, ErrorCode, RequestBody, User};
@@ -103,6 +103,8 @@ pub async fn dispatch(
         R::PublishKeys(request) => reply(request.apply(state, caller).await),
         R::Devices(request) => reply(request.apply(state, caller).await),
         R::ClaimKeys(request) => reply(request.apply(state, caller).await),
+        R::OpenSecret(request) => reply(request.apply(state, caller).await),
+        R::SendSealed(request) => reply(request.apply(state, caller).await),
     }
 }
 

@@ -7,8 +7,12 @@ use crate::protocol::{
     UserId,
 };
 use crate::store::accounts::USER_COLUMNS;
-use crate::store::conversations::{ConversationHead, Conversations, kind_of, not_a_member};
-use crate::store::messages::{Messages, NewMessage, SELECT_MESSAGE, quote, reactions_from};
+use crate::store::conversations::{
+    ConversationHead, Conversations, Membership, kind_of, not_a_member,
+};
+use crate::store::messages::{
+    Messages, NewMessage, SELECT_MESSAGE, quote, reactions_from, sealed_from, sealed_json,
+};
 
 impl Conversations for PgTx<'_> {
     fn unread_mentions(
@@ -50,7 +54,7 @@ impl Conversations for PgTx<'_> {
             "SELECT c.kind, c.name, c.created_at_ms, m.last_read_id,
                  (SELECT COALESCE(MAX(o.last_read_id), 0) FROM members o
                   WHERE o.conversation_id = c.id AND o.user_id <> $2),
-                 m.muted
+                 m.muted, c.secret
              FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = $2
              WHERE c.id = $1",
             &[&conversation_id.0, &viewer.0],
@@ -62,6 +66,7 @@ impl Conversations for PgTx<'_> {
             last_read: MessageId(row.get(3)),
             others_read: MessageId(row.get(4)),
             muted: row.get::<_, i32>(5) != 0,
+            secret: row.get::<_, i32>(6) != 0,
         })
     }
 
@@ -128,6 +133,14 @@ impl Conversations for PgTx<'_> {
         Ok(ConversationId(row.get(0)))
     }
 
+    fn mark_secret(&self, conversation_id: ConversationId) -> Result<(), ApiError> {
+        self.tx().execute(
+            "UPDATE conversations SET secret = 1 WHERE id = $1",
+            &[&conversation_id.0],
+        )?;
+        Ok(())
+    }
+
     fn deactivate_member(
         &self,
         conversation_id: ConversationId,
@@ -165,18 +178,21 @@ impl Conversations for PgTx<'_> {
         Ok(())
     }
 
-    fn require_member(
+    fn membership(
         &self,
         conversation_id: ConversationId,
         user_id: UserId,
-    ) -> Result<ConversationKind, ApiError> {
+    ) -> Result<Membership, ApiError> {
         let row = self.tx().query_opt(
-            "SELECT c.kind FROM conversations c JOIN members m ON m.conversation_id = c.id
+            "SELECT c.kind, c.secret FROM conversations c JOIN members m ON m.conversation_id = c.id
              WHERE c.id = $1 AND m.user_id = $2 AND m.active = 1",
             &[&conversation_id.0, &user_id.0],
         )?;
-        row.map(|row| kind_of(row.get(0)))
-            .ok_or_else(|| not_a_member(conversation_id))
+        row.map(|row| Membership {
+            kind: kind_of(row.get(0)),
+            secret: row.get::<_, i32>(1) != 0,
+        })
+        .ok_or_else(|| not_a_member(conversation_id))
     }
 
     fn members(&self, conversation_id: ConversationId) -> Result<Vec<User>, ApiError> {
@@ -221,6 +237,10 @@ impl PgTx<'_> {
                 )
             }),
             reactions: reactions_from(row.get(20)),
+            sealed: sealed_from(row.get(21)).map_err(|e| {
+                tracing::error!(error = %e, "unreadable sealed message in the store");
+                ApiError::internal()
+            })?,
         })
     }
 }
@@ -245,8 +265,8 @@ impl Messages for PgTx<'_> {
         self.hold_conversation(message.conversation_id)?;
         let (card_kind, card_ref) = message.card.unzip();
         let row = self.tx().query_one(
-            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, words, reply_to_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::tsvector, $9) RETURNING id",
+            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, words, reply_to_id, sealed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::tsvector, $9, $10) RETURNING id",
             &[
                 &message.conversation_id.0,
                 &message.sender.0,
@@ -257,6 +277,7 @@ impl Messages for PgTx<'_> {
                 &card_ref,
                 &super::search::words_vector(message.text),
                 &message.reply_to.map(|r| r.0),
+                &sealed_json(message.sealed)?,
             ],
         )?;
         Ok(MessageId(row.get(0)))
@@ -317,7 +338,7 @@ impl Messages for PgTx<'_> {
 
     fn tombstone(&self, id: MessageId) -> Result<(), ApiError> {
         self.tx().execute(
-            "UPDATE messages SET text = '', deleted = 1, words = '' WHERE id = $1",
+            "UPDATE messages SET text = '', deleted = 1, words = '', sealed = NULL WHERE id = $1",
             &[&id.0],
         )?;
         self.tx()

@@ -33,6 +33,7 @@ pub(crate) fn conversation(
         others_read_up_to: None,
         unread_mentions: 0,
         muted: false,
+        secret: false,
     }
 }
 
@@ -49,6 +50,7 @@ pub(crate) fn message(id: i64, conversation: i64, from: &User, text: &str, at: i
         edited_at: None,
         deleted: false,
         reactions: Vec::new(),
+        sealed: None,
     }
 }
 

@@ -1,10 +1,11 @@
-//! publish_keys, devices, claim_keys: the key directory of secret conversations.
+//! Secret conversations: the key directory (publish_keys, devices, claim_keys), open_secret
+//! and send_sealed.
 
 use super::{Caller, Handler};
-use crate::protocol::requests::{ClaimKeys, Devices, PublishKeys};
+use crate::protocol::requests::{ClaimKeys, Devices, OpenSecret, PublishKeys, SendSealed};
 use crate::protocol::{ApiError, results};
 use crate::server::ServerState;
-use crate::store::devices;
+use crate::store::{conversations, devices, messages};
 
 impl Handler for PublishKeys {
     type Reply = results::KeysPublished;
@@ -68,5 +69,43 @@ impl Handler for ClaimKeys {
             keys: claimed.keys,
             unavailable: claimed.unavailable,
         })
+    }
+}
+
+impl Handler for OpenSecret {
+    type Reply = results::OneConversation;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.clone();
+        let conversation = state
+            .writer
+            .write(move |ctx| conversations::open_secret(ctx, &me, &self.username))
+            .await?;
+        Ok(results::OneConversation { conversation })
+    }
+}
+
+impl Handler for SendSealed {
+    type Reply = results::Sent;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.clone();
+        // Refuse a malformed message before it takes a place in the writer's queue.
+        self.sealed.validate_form()?;
+        let (message, duplicate) = state
+            .writer
+            .write(move |ctx| {
+                messages::send_sealed(ctx, &me, self.conversation_id, self.client_id, &self.sealed)
+            })
+            .await?;
+        Ok(results::Sent { message, duplicate })
     }
 }
