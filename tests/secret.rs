@@ -296,7 +296,9 @@ async fn two_devices_start_a_session_from_keys_the_server_handed_out(db: TestDb)
         .unwrap();
 
     let alices = verify_device(&devices_of(&bob, "alice").await[0]).unwrap();
-    let (_, plaintext) = phone.accept(&alices, as_pre_key(&first).unwrap()).unwrap();
+    let (_, plaintext) = phone
+        .accept(alices.curve25519, as_pre_key(&first).unwrap())
+        .unwrap();
     assert_eq!(plaintext, b"the code is 4711");
     server.stop().await;
 }
@@ -328,7 +330,7 @@ fn open_first(device: &mut Device, sender: &DeviceKeys, copy: &SealedCopy) -> St
     let message = OlmMessage::from_parts(copy.message_type.into(), &bytes).unwrap();
     let sender = verify_device(sender).unwrap();
     let (_, plaintext) = device
-        .accept(&sender, as_pre_key(&message).unwrap())
+        .accept(sender.curve25519, as_pre_key(&message).unwrap())
         .unwrap();
     String::from_utf8(plaintext).unwrap()
 }

@@ -20,6 +20,25 @@ impl Device {
         }
     }
 
+    /// The account's secrets as JSON, for the vault to seal.
+    pub fn pickle(&self) -> String {
+        serde_json::to_string(&self.account.pickle()).unwrap_or_default()
+    }
+
+    /// The device `pickle` wrote.
+    pub fn from_pickle(username: &str, pickle: &str) -> Result<Device, serde_json::Error> {
+        let pickle: vodozemac::olm::AccountPickle = serde_json::from_str(pickle)?;
+        Ok(Device {
+            username: username.to_owned(),
+            account: Account::from_pickle(pickle),
+        })
+    }
+
+    /// This device's id: its Curve25519 identity key.
+    pub fn id(&self) -> String {
+        self.account.identity_keys().curve25519.to_base64()
+    }
+
     /// This device's identity as it publishes it, signed.
     pub fn keys(&self) -> DeviceKeys {
         let identity = self.account.identity_keys();
@@ -92,17 +111,16 @@ impl Device {
         )
     }
 
-    /// Accepts the first message of a session `from` started, and reads it.
+    /// Accepts the first message of a session the device whose identity key is `from`
+    /// started, and reads it; a message from another identity is refused.
     pub fn accept(
         &mut self,
-        from: &VerifiedDevice,
+        from: Curve25519PublicKey,
         message: &PreKeyMessage,
     ) -> Result<(Session, Vec<u8>), vodozemac::olm::SessionCreationError> {
-        let created = self.account.create_inbound_session(
-            SessionConfig::version_1(),
-            from.curve25519,
-            message,
-        )?;
+        let created =
+            self.account
+                .create_inbound_session(SessionConfig::version_1(), from, message)?;
         Ok((created.session, created.plaintext))
     }
 }
@@ -150,7 +168,9 @@ mod tests {
         let alices = verify_device(&alice.keys()).unwrap();
         let mut outbound = alice.start_session(&bobs, bobs_key).unwrap();
         let first = outbound.encrypt("meet at noon").unwrap();
-        let (mut inbound, plaintext) = bob.accept(&alices, as_pre_key(&first).unwrap()).unwrap();
+        let (mut inbound, plaintext) = bob
+            .accept(alices.curve25519, as_pre_key(&first).unwrap())
+            .unwrap();
         assert_eq!(plaintext, b"meet at noon");
 
         let reply = inbound.encrypt("see you").unwrap();
@@ -165,7 +185,10 @@ mod tests {
             "a flipped bit is refused"
         );
         // The one-time key is used up: the same first message cannot start a second session.
-        assert!(bob.accept(&alices, as_pre_key(&first).unwrap()).is_err());
+        assert!(
+            bob.accept(alices.curve25519, as_pre_key(&first).unwrap())
+                .is_err()
+        );
     }
 
     #[test]
@@ -180,6 +203,9 @@ mod tests {
             .encrypt("from alice, honest")
             .unwrap();
         let alices = verify_device(&alice.keys()).unwrap();
-        assert!(bob.accept(&alices, as_pre_key(&first).unwrap()).is_err());
+        assert!(
+            bob.accept(alices.curve25519, as_pre_key(&first).unwrap())
+                .is_err()
+        );
     }
 }

@@ -4,7 +4,9 @@
 //! `protocol::secret`), and starts sessions only with devices whose keys were checked. The
 //! server only relays: it never holds a private key.
 //!
-//! Built so far: devices and sessions between them. To come: the encrypted local store,
-//! trust and verification, the TUI and CLI.
+//! `vault` keeps a profile's secrets on disk, encrypted; `endpoint` is one end of secret
+//! conversations on it: keys to publish, pins, sessions, sealing and opening messages.
 
 pub mod device;
+pub mod endpoint;
+pub mod vault;
