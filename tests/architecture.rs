@@ -18,7 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("protocol", &["money"]),
     ("export", &["money", "protocol"]),
     ("store", &["money", "protocol", "search", "metrics"]),
-    ("session", &["protocol", "tls"]),
+    ("session", &["protocol", "tls", "secret"]),
     ("bot", &["money", "protocol", "session"]),
     ("ledger", &["money", "protocol", "store"]),
     (

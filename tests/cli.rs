@@ -1033,3 +1033,116 @@ fn completions_and_man_pages_come_from_the_commands_themselves() {
         "{error}"
     );
 }
+
+/// The texts (or why not) of `quid history @user --secret --json`.
+fn secret_texts(json: &str) -> Vec<String> {
+    let lines: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+    lines
+        .iter()
+        .map(|line| match line["text"].as_str() {
+            Some(text) => text.to_owned(),
+            None => format!("unreadable: {}", line["unreadable"].as_str().unwrap()),
+        })
+        .collect()
+}
+
+#[test]
+fn secret_conversations_from_the_command_line_keep_the_text_off_the_server_and_disk() {
+    let (dir, server, config) = alice_and_bob();
+    let text = format!("the vault code is {}", uuid::Uuid::new_v4());
+    let no_device = failed(quid(&config, &["secret", "@bob", "hi"], ""));
+    assert!(
+        no_device.contains("bob has no device for secret conversations yet"),
+        "{no_device}"
+    );
+    let empty = ok(quid(
+        &config,
+        &as_bob(&["history", "@alice", "--secret"]),
+        "",
+    ));
+    assert!(
+        empty.contains("no secret messages with @alice yet"),
+        "{empty}"
+    );
+
+    let sent = ok(quid(&config, &["secret", "@bob", &text], ""));
+    assert!(sent.starts_with("sent to @bob in secret"), "{sent}");
+    ok(quid(&config, &as_bob(&["secret", "@alice", "got it"]), ""));
+    let read = |profile: &str, stdin: &str| {
+        let args = ["history", "@alice", "--secret", "--json"];
+        let mut args = as_profile(profile, &args);
+        if !stdin.is_empty() {
+            args.push("--passphrase-stdin");
+        }
+        secret_texts(&ok(quid(&config, &args, stdin)))
+    };
+    assert_eq!(read("bob", ""), vec![text.clone(), "got it".to_owned()]);
+    let alices = ok(quid(
+        &config,
+        &["history", "@bob", "--secret", "--json"],
+        "",
+    ));
+    assert_eq!(
+        secret_texts(&alices),
+        vec![text.clone(), "got it".to_owned()]
+    );
+    let plain = ok(quid(&config, &["history", "@bob", "--json"], ""));
+    assert!(
+        message_texts(&plain).is_empty(),
+        "the plain conversation is apart"
+    );
+    // What is not secret, the server keeps as it is: the search below can see it.
+    let in_the_clear = format!("plain {}", uuid::Uuid::new_v4());
+    ok(quid(&config, &["send", "@bob", &in_the_clear], ""));
+
+    // Bob's second device, its store behind a passphrase: it reads what is sealed after it
+    // was set up, once alice accepts its keys.
+    let mut text_of_config = std::fs::read_to_string(&config).unwrap();
+    text_of_config.push_str(&format!(
+        "\n[profiles.laptop]\nserver = \"ws://127.0.0.1:{}\"\nusername = \"bob\"\ndata_dir = \"laptop\"\n",
+        server.addr.port()
+    ));
+    std::fs::write(&config, text_of_config).unwrap();
+    ok(quid(
+        &config,
+        &as_profile("laptop", &["login", "--password-stdin"]),
+        "bob's password\n",
+    ));
+    let first = read("laptop", "open sesame\n");
+    assert_eq!(
+        first[0],
+        "unreadable: not sealed for this device: it was sent before this device was set up"
+    );
+    let wrong = failed(quid(
+        &config,
+        &as_profile(
+            "laptop",
+            &["history", "@alice", "--secret", "--passphrase-stdin"],
+        ),
+        "open sesamo\n",
+    ));
+    assert!(
+        wrong.contains("wrong passphrase for the secret store"),
+        "{wrong}"
+    );
+
+    let changed = failed(quid(&config, &["secret", "@bob", "still there?"], ""));
+    assert!(changed.contains("bob's identity keys changed"), "{changed}");
+    assert!(changed.contains("--accept-keys"), "{changed}");
+    ok(quid(&config, &["secret", "@bob", "--accept-keys"], ""));
+    ok(quid(&config, &["secret", "@bob", "still there?"], ""));
+    assert_eq!(
+        read("laptop", "open sesame\n").last().unwrap(),
+        "still there?"
+    );
+    assert_eq!(read("bob", "").last().unwrap(), "still there?");
+    drop(server);
+
+    let everywhere = common::files_under(dir.path());
+    assert!(everywhere.iter().any(|f| f.ends_with("server.db")));
+    assert!(everywhere.iter().any(|f| f.ends_with("laptop/secret.db")));
+    let holding = common::files_containing(&everywhere, text.as_bytes());
+    assert!(holding.is_empty(), "the text in the clear in {holding:?}");
+    let plain = common::files_containing(&everywhere, in_the_clear.as_bytes());
+    assert!(!plain.is_empty(), "the search sees what the server wrote");
+}

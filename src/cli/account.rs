@@ -7,7 +7,7 @@ use crate::protocol::{ErrorCode, RequestBody, results};
 use crate::session::connection::{ConnectError, Connection, RequestError};
 use crate::session::state::{self, ClientState};
 use anyhow::{Context, bail};
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 pub async fn register(profile: &Profile, password_stdin: bool) -> anyhow::Result<ExitCode> {
@@ -39,15 +39,8 @@ pub async fn login(profile: &Profile, password_stdin: bool) -> anyhow::Result<Ex
 
 /// Saves a token given on standard input (a bot's), once the server has accepted it.
 pub async fn login_with_token(profile: &Profile) -> anyhow::Result<ExitCode> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the token from standard input")?;
+    let line = super::line_from_stdin("token", "--token-stdin")?;
     let token = line.trim();
-    if token.is_empty() {
-        bail!("standard input held no token (--token-stdin reads its first line)");
-    }
     let (connection, _) =
         Connection::open_trusting(&profile.server, profile.ca_file.as_deref(), Some(token)).await?;
     let hello = connection.hello(None).await?;
@@ -130,16 +123,7 @@ fn explain(error: &RequestError) -> Option<&'static str> {
 
 fn read_password(profile: &Profile, from_stdin: bool, confirm: bool) -> anyhow::Result<String> {
     if from_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("cannot read the password from standard input")?;
-        let password = line.trim_end_matches(['\r', '\n']).to_owned();
-        if password.is_empty() {
-            bail!("standard input held no password (--password-stdin reads its first line)");
-        }
-        return Ok(password);
+        return super::line_from_stdin("password", "--password-stdin");
     }
     if !std::io::stdin().is_terminal() {
         bail!("no terminal to ask for the password on; pass --password-stdin and pipe it in");

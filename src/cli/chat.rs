@@ -35,6 +35,13 @@ fn not_logged_in(profile: &Profile, reason: &str) -> anyhow::Error {
 
 /// A connection for one command: no event stream, just requests.
 pub(super) async fn connect(profile: &Profile) -> anyhow::Result<Connection> {
+    Ok(connect_as(profile).await?.0)
+}
+
+/// As `connect`, with the user the server says the profile is.
+pub(super) async fn connect_as(
+    profile: &Profile,
+) -> anyhow::Result<(Connection, crate::protocol::User)> {
     let token = token(profile)?;
     let (connection, _) =
         match Connection::open_trusting(&profile.server, profile.ca_file.as_deref(), Some(&token))
@@ -44,8 +51,11 @@ pub(super) async fn connect(profile: &Profile) -> anyhow::Result<Connection> {
             Err(ConnectError::Unauthorized(reason)) => return Err(not_logged_in(profile, &reason)),
             Err(error) => return Err(error.into()),
         };
-    connection.hello(None).await?;
-    Ok(connection)
+    let hello = connection.hello(None).await?;
+    let user = hello
+        .user
+        .ok_or_else(|| not_logged_in(profile, "the connection stayed anonymous"))?;
+    Ok((connection, user))
 }
 
 fn parse_target(text: &str) -> anyhow::Result<Target> {

@@ -18,6 +18,7 @@ mod invoices;
 pub(crate) mod money;
 mod packaging;
 mod search;
+mod secret;
 mod serve;
 mod sessions;
 
@@ -95,6 +96,20 @@ enum Command {
         #[arg(long, value_name = "ID", value_parser = message_id)]
         reply_to: Option<MessageId>,
     },
+    /// Send a message in the secret (end-to-end encrypted) conversation with @user, or
+    /// accept their new identity keys with --accept-keys
+    Secret {
+        /// @user
+        target: String,
+        #[arg(required_unless_present = "accept_keys")]
+        text: Option<String>,
+        /// Trust the devices @user has now (after a warning that their keys changed: check
+        /// with them first)
+        #[arg(long, conflicts_with = "text")]
+        accept_keys: bool,
+        #[command(flatten)]
+        passphrase: secret::Passphrase,
+    },
     /// Mute a conversation (no notices but mentions), or unmute it with --off
     Mute {
         /// @user or #group
@@ -134,6 +149,11 @@ enum Command {
         /// Leave the conversation unread (by default what is shown counts as read, as in the TUI)
         #[arg(long)]
         no_mark_read: bool,
+        /// The secret conversation with @user, decrypted here
+        #[arg(long)]
+        secret: bool,
+        #[command(flatten)]
+        passphrase: secret::Passphrase,
     },
     /// Search the messages of your conversations: words, "a phrase", prefix*, -word
     Search {
@@ -421,13 +441,32 @@ impl Cli {
                 limit,
                 json,
                 no_mark_read,
+                secret,
+                passphrase,
             } => {
                 let shown = chat::Shown {
                     limit: *limit,
                     json: *json,
                     mark_read: !no_mark_read,
                 };
-                chat::history(&self.client_profile()?, target, shown).await
+                let profile = self.client_profile()?;
+                match secret {
+                    true => secret::history(&profile, target, shown, *passphrase).await,
+                    false => chat::history(&profile, target, shown).await,
+                }
+            }
+            Command::Secret {
+                target,
+                text,
+                passphrase,
+                ..
+            } => {
+                let profile = self.client_profile()?;
+                match text {
+                    Some(text) => secret::send(&profile, target, text, *passphrase).await,
+                    // Without TEXT, clap requires --accept-keys.
+                    None => secret::accept_keys(&profile, target, *passphrase).await,
+                }
             }
             Command::Search {
                 text,
@@ -525,3 +564,19 @@ fn message_id(text: &str) -> Result<MessageId, String> {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write to standard output: {0}")]
 pub struct StdoutFailed(pub std::io::Error);
+
+/// The next line of standard input without its line ending, for a `--WHAT-stdin` flag: a
+/// password, a PIN, a token, a passphrase. An empty line is refused, naming the flag.
+fn line_from_stdin(what: &str, flag: &str) -> anyhow::Result<String> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| anyhow::anyhow!("cannot read the {what} from standard input: {e}"))?;
+    let line = line.trim_end_matches(['\r', '\n']);
+    if line.is_empty() {
+        anyhow::bail!("standard input held no {what} ({flag} reads it from a line of its own)");
+    }
+    Ok(line.to_owned())
+}

@@ -428,16 +428,7 @@ fn ask_pin(prompt: &str) -> anyhow::Result<String> {
 
 /// The next line of standard input, as a PIN.
 fn pin_from_stdin() -> anyhow::Result<String> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the PIN from standard input")?;
-    let pin = line.trim_end_matches(['\r', '\n']);
-    if pin.is_empty() {
-        bail!("standard input held no PIN (--pin-stdin reads it from a line of its own)");
-    }
-    Ok(pin.to_owned())
+    super::line_from_stdin("PIN", "--pin-stdin")
 }
 
 pub(super) fn confirm(question: &str) -> anyhow::Result<bool> {

@@ -7,6 +7,7 @@
 pub mod backoff;
 pub mod connection;
 mod outbox;
+pub mod secret;
 pub mod state;
 pub mod target;
 

@@ -1,0 +1,217 @@
+//! `quid secret @user TEXT` and `quid history @user --secret`: secret conversations from the
+//! command line. The profile's secret store is opened with its key file, or with the
+//! passphrase it was made with (asked on the terminal, or `--passphrase-stdin`).
+
+use super::chat::{Shown, connect_as, format_message_with};
+use crate::config::Profile;
+use crate::protocol::{Conversation, RequestBody, requests, results};
+use crate::secret::endpoint::{Endpoint, Opened, SecretError};
+use crate::secret::vault::{Unlock, Vault};
+use crate::session::connection::Connection;
+use crate::session::secret;
+use anyhow::{Context, anyhow, bail};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+/// How the secret store is unlocked.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct Passphrase {
+    /// Read the secret store's passphrase from the first line of standard input; when the
+    /// store is new, it is made with this passphrase rather than a key file
+    #[arg(long)]
+    pub passphrase_stdin: bool,
+}
+
+impl Passphrase {
+    fn unlock(&self, profile: &Profile) -> anyhow::Result<Unlock> {
+        if self.passphrase_stdin {
+            let passphrase = super::line_from_stdin("passphrase", "--passphrase-stdin")?;
+            return Ok(Unlock::Passphrase(passphrase));
+        }
+        if !Vault::wants_passphrase(&profile.data_dir)? {
+            return Ok(Unlock::KeyFile);
+        }
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "the secret store of profile {} is protected by a passphrase; run this in a \
+                 terminal to enter it, or pass --passphrase-stdin and pipe it in",
+                profile.name
+            );
+        }
+        let passphrase = rpassword::prompt_password("Passphrase of your secret store: ")
+            .context("cannot read the passphrase")?;
+        Ok(Unlock::Passphrase(passphrase))
+    }
+}
+
+/// This profile's endpoint, published, with a connection as `me`, and the secret
+/// conversation with `target` (`@user`).
+struct SecretConversation {
+    connection: Connection,
+    endpoint: Endpoint,
+    me: String,
+    other: String,
+    conversation: Conversation,
+}
+
+async fn open(
+    profile: &Profile,
+    target: &str,
+    unlock: Passphrase,
+) -> anyhow::Result<SecretConversation> {
+    let Some(other) = target.strip_prefix('@').filter(|name| !name.is_empty()) else {
+        bail!("a secret conversation is with one person: @user, not {target:?}");
+    };
+    let unlock = unlock.unlock(profile)?;
+    let (connection, me) = connect_as(profile).await?;
+    let mut endpoint = Endpoint::open(&profile.data_dir, &me.username, &unlock)?;
+    secret::publish(&connection, &mut endpoint).await?;
+    let opened: results::OneConversation = connection
+        .request(RequestBody::OpenSecret(requests::OpenSecret {
+            username: other.to_owned(),
+        }))
+        .await
+        .with_context(|| format!("secret conversation with @{other}"))?;
+    Ok(SecretConversation {
+        connection,
+        endpoint,
+        me: me.username,
+        other: other.to_owned(),
+        conversation: opened.conversation,
+    })
+}
+
+/// `quid secret @user TEXT`.
+pub async fn send(
+    profile: &Profile,
+    target: &str,
+    text: &str,
+    unlock: Passphrase,
+) -> anyhow::Result<ExitCode> {
+    crate::protocol::model::validate_text(text).map_err(|e| anyhow!(e.message))?;
+    let mut opened = open(profile, target, unlock).await?;
+    let sent = secret::send(
+        &opened.connection,
+        &mut opened.endpoint,
+        &opened.me,
+        &opened.other,
+        opened.conversation.id,
+        text,
+    )
+    .await
+    .map_err(explain)?;
+    say!("sent to @{} in secret (message {})", opened.other, sent.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `quid secret @user --accept-keys`: pins the devices the user has now, after a change.
+pub async fn accept_keys(
+    profile: &Profile,
+    target: &str,
+    unlock: Passphrase,
+) -> anyhow::Result<ExitCode> {
+    let opened = open(profile, target, unlock).await?;
+    let devices: results::Devices = opened
+        .connection
+        .request(RequestBody::Devices(requests::Devices {
+            username: opened.other.clone(),
+        }))
+        .await?;
+    opened
+        .endpoint
+        .accept_devices(&opened.other, &devices.devices)?;
+    say!(
+        "accepted {} device(s) of @{}: {}",
+        devices.devices.len(),
+        opened.other,
+        devices
+            .devices
+            .iter()
+            .map(|d| crate::secret::endpoint::fingerprint(d.id()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `quid history @user --secret`: the secret conversation, decrypted here.
+pub async fn history(
+    profile: &Profile,
+    target: &str,
+    shown: Shown,
+    unlock: Passphrase,
+) -> anyhow::Result<ExitCode> {
+    let mut opened = open(profile, target, unlock).await?;
+    let page: results::History = opened
+        .connection
+        .request(RequestBody::History(requests::History {
+            conversation_id: opened.conversation.id,
+            before: None,
+            limit: shown.limit,
+        }))
+        .await?;
+    let mut lines = Vec::new();
+    for message in &page.messages {
+        let text = match message.deleted {
+            true => Some(Opened::Text("(message deleted)".into())),
+            false => secret::read(&opened.connection, &mut opened.endpoint, message)
+                .await
+                .map_err(explain)?,
+        };
+        // A replay is dropped, not shown.
+        let Some(text) = text else { continue };
+        lines.push((message, text));
+    }
+    if shown.json {
+        let json: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|(message, text)| {
+                let (key, value) = match text {
+                    Opened::Text(text) => ("text", text),
+                    Opened::Unreadable(why) => ("unreadable", why),
+                };
+                serde_json::json!({
+                    "id": message.id, "sender": message.sender.username,
+                    "sent_at": message.sent_at, key: value,
+                })
+            })
+            .collect();
+        say!("{}", crate::untrusted::json(&json)?);
+    } else if lines.is_empty() {
+        say!("no secret messages with @{} yet", opened.other);
+    } else {
+        for (message, text) in &lines {
+            let text = match text {
+                Opened::Text(text) => crate::untrusted::inert(text),
+                Opened::Unreadable(why) => format!("(cannot be read: {why})"),
+            };
+            say!("{}", format_message_with(message, text));
+        }
+    }
+    if let Some(newest) = page.messages.last().filter(|_| shown.mark_read) {
+        let _: results::Empty = opened
+            .connection
+            .request(RequestBody::MarkRead(requests::MarkRead {
+                conversation_id: opened.conversation.id,
+                up_to: newest.id,
+            }))
+            .await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A changed key says what to do about it on the command line.
+fn explain(error: secret::SecretLinkError) -> anyhow::Error {
+    match error {
+        secret::SecretLinkError::Secret(SecretError::KeysChanged { username, devices }) => {
+            let changed = SecretError::KeysChanged {
+                username: username.clone(),
+                devices,
+            };
+            anyhow!(
+                "{changed}: `quid secret @{username} --accept-keys`. Nothing was sent or shown."
+            )
+        }
+        other => other.into(),
+    }
+}

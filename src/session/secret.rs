@@ -1,0 +1,139 @@
+//! Secret conversations over a connection: what an endpoint (`secret::endpoint`) asks of the
+//! server, in the order it must: publish this device and keep its one-time keys topped up;
+//! before sealing, fetch and check the devices of both people and claim a key for each device
+//! without a session; before reading, learn a sender device not pinned yet.
+
+use super::connection::{Connection, RequestError};
+use crate::protocol::requests;
+use crate::protocol::secret::{DeviceKeys, ONE_TIME_KEYS_LOW};
+use crate::protocol::{ClientMsgId, ConversationId, Message, RequestBody, results};
+use crate::secret::endpoint::{Endpoint, Opened, SecretError};
+
+/// One-time keys a device keeps on the server when it tops up.
+pub const ONE_TIME_KEYS_TARGET: u32 = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretLinkError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
+}
+
+/// Registers this device with the server (if new) and tops its one-time keys up to
+/// `ONE_TIME_KEYS_TARGET` when fewer than `ONE_TIME_KEYS_LOW` are left; with none left, a new
+/// fallback key too (the old one was probably handed out).
+pub async fn publish(
+    connection: &Connection,
+    endpoint: &mut Endpoint,
+) -> Result<u32, SecretLinkError> {
+    let held = publish_keys(connection, endpoint.keys_to_publish(0, false)?).await?;
+    if held >= ONE_TIME_KEYS_LOW {
+        return Ok(held);
+    }
+    let count = (ONE_TIME_KEYS_TARGET - held) as usize;
+    let keys = endpoint.keys_to_publish(count, held == 0)?;
+    Ok(publish_keys(connection, keys).await?)
+}
+
+async fn publish_keys(
+    connection: &Connection,
+    keys: requests::PublishKeys,
+) -> Result<u32, RequestError> {
+    let published: results::KeysPublished =
+        connection.request(RequestBody::PublishKeys(keys)).await?;
+    Ok(published.one_time_keys)
+}
+
+async fn devices_of(
+    connection: &Connection,
+    username: &str,
+) -> Result<Vec<DeviceKeys>, RequestError> {
+    let found: results::Devices = connection
+        .request(RequestBody::Devices(requests::Devices {
+            username: username.to_owned(),
+        }))
+        .await?;
+    Ok(found.devices)
+}
+
+/// The devices a message to `other` is sealed for: theirs and `me`'s others, each checked
+/// against the pins and with a session (keys claimed for those without one).
+pub async fn recipients(
+    connection: &Connection,
+    endpoint: &mut Endpoint,
+    me: &str,
+    other: &str,
+) -> Result<Vec<DeviceKeys>, SecretLinkError> {
+    let theirs = devices_of(connection, other).await?;
+    if theirs.is_empty() {
+        return Err(SecretError::NoDevices {
+            username: other.to_owned(),
+        }
+        .into());
+    }
+    endpoint.check_devices(other, &theirs)?;
+    let mine = devices_of(connection, me).await?;
+    endpoint.check_devices(me, &mine)?;
+    let everyone: Vec<DeviceKeys> = theirs.into_iter().chain(mine).collect();
+    let missing = endpoint.without_session(&everyone)?;
+    if !missing.is_empty() {
+        let claimed: results::ClaimedKeys = connection
+            .request(RequestBody::ClaimKeys(requests::ClaimKeys {
+                devices: missing,
+            }))
+            .await?;
+        endpoint.start_sessions(&claimed.keys)?;
+    }
+    // A device that had no key left at all cannot be sealed for; the others still can.
+    let unreachable = endpoint.without_session(&everyone)?;
+    Ok(everyone
+        .into_iter()
+        .filter(|d| !unreachable.contains(&d.curve25519))
+        .collect())
+}
+
+/// Seals `text` for `other` (and `me`'s other devices) and sends it to the secret
+/// `conversation`; the endpoint keeps the text for this device's history.
+pub async fn send(
+    connection: &Connection,
+    endpoint: &mut Endpoint,
+    me: &str,
+    other: &str,
+    conversation_id: ConversationId,
+    text: &str,
+) -> Result<Message, SecretLinkError> {
+    let devices = recipients(connection, endpoint, me, other).await?;
+    let sealed = endpoint.seal(text, &devices)?;
+    let sent: results::Sent = connection
+        .request(RequestBody::SendSealed(requests::SendSealed {
+            conversation_id,
+            client_id: ClientMsgId::random(),
+            sealed,
+        }))
+        .await?;
+    endpoint.remember_sent(&sent.message, text)?;
+    Ok(sent.message)
+}
+
+/// What `message` says to this device (`None`: a replay, dropped). A sender device not
+/// pinned yet is fetched from the server and checked first.
+pub async fn read(
+    connection: &Connection,
+    endpoint: &mut Endpoint,
+    message: &Message,
+) -> Result<Option<Opened>, SecretLinkError> {
+    match endpoint.read(message) {
+        Err(SecretError::UnknownDevice { username, .. }) => {
+            let devices = devices_of(connection, &username).await?;
+            endpoint.check_devices(&username, &devices)?;
+            match endpoint.read(message) {
+                Err(SecretError::UnknownDevice { device, .. }) => Ok(Some(Opened::Unreadable(
+                    format!("sent from device {device}, which is not one of {username}'s"),
+                ))),
+                other => Ok(other?),
+            }
+        }
+        other => Ok(other?),
+    }
+}
