@@ -37,6 +37,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "export",
             "untrusted",
             "text_position",
+            "secret",
         ],
     ),
     (

@@ -199,3 +199,117 @@ fn the_demo_takes_a_profiles_keys_and_theme() {
     });
     tmux.keys(&["C-q"]);
 }
+
+/// A config with profiles alice, bob and alice's second device, on the server at `port`.
+fn secret_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
+    let profile = |name: &str, user: &str| {
+        format!(
+            "[profiles.{name}]\nserver = \"ws://127.0.0.1:{port}\"\nusername = \"{user}\"\ndata_dir = \"{name}\"\n\n"
+        )
+    };
+    let text = format!(
+        "default_profile = \"alice\"\n\n{}{}{}",
+        profile("alice", "alice"),
+        profile("bob", "bob"),
+        profile("tablet", "alice")
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn cli(config: &std::path::Path, args: &[&str], stdin: &str) -> String {
+    let output = common::process::quid(config, args, stdin);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "quid {args:?} failed: {stderr}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn a_secret_conversation_in_the_tui_reads_sends_and_stops_at_a_new_device() {
+    if tmux_missing() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        common::process::ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
+    let config = secret_config(dir.path(), server.addr.port());
+    cli(
+        &config,
+        &["register", "--password-stdin"],
+        "alice's password\n",
+    );
+    cli(
+        &config,
+        &["--profile", "bob", "register", "--password-stdin"],
+        "bob's password\n",
+    );
+
+    let command = format!("QUID_CONFIG={} {QUID} --profile bob", config.display());
+    let tmux = Tmux::start("secret", &command);
+    tmux.wait_for("bob's TUI to connect", |s| s.contains("● connected"));
+    cli(&config, &["secret", "@bob", "meet me at the old oak"], "");
+    tmux.wait_for("the secret conversation in the sidebar", |s| {
+        s.contains("🔒alice")
+    });
+    tmux.keys(&["/secret alice", "Enter"]);
+    let screen = tmux.wait_for("alice's message, decrypted", |s| {
+        s.contains("alice: meet me at the old oak")
+    });
+    assert!(screen.contains("secret · end-to-end encrypted"), "{screen}");
+    assert!(
+        screen.contains("🔒 secret"),
+        "the status bar says so: {screen}"
+    );
+
+    tmux.keys(&["I will bring the map", "Enter"]);
+    tmux.wait_for("bob's reply, sent", |s| {
+        s.contains("bob: I will bring the map ✓")
+    });
+    let history = cli(&config, &["history", "@bob", "--secret"], "");
+    assert!(history.contains("bob: I will bring the map"), "{history}");
+
+    // Alice logs in on a second device: bob's next message stops until he accepts it.
+    cli(
+        &config,
+        &["--profile", "tablet", "login", "--password-stdin"],
+        "alice's password\n",
+    );
+    cli(
+        &config,
+        &["--profile", "tablet", "history", "@bob", "--secret"],
+        "",
+    );
+    tmux.keys(&["are you there?", "Enter"]);
+    let screen = tmux.wait_for("the new device warning", |s| {
+        s.contains("not sent: new device")
+    });
+    assert!(
+        screen.contains("are you there?"),
+        "the text is back in the composer: {screen}"
+    );
+    tmux.keys(&["C-u", "/accept-keys", "Enter"]);
+    tmux.wait_for("the keys accepted", |s| {
+        s.contains("trusting 2 device(s) of alice")
+    });
+    tmux.keys(&["are you there?", "Enter"]);
+    tmux.wait_for("the message sent", |s| s.contains("bob: are you there? ✓"));
+    let tablet = cli(
+        &config,
+        &["--profile", "tablet", "history", "@bob", "--secret"],
+        "",
+    );
+    assert!(tablet.contains("bob: are you there?"), "{tablet}");
+    tmux.keys(&["/quit", "Enter"]);
+    drop(server);
+
+    let files = common::files_under(dir.path());
+    for text in [
+        "meet me at the old oak",
+        "I will bring the map",
+        "are you there?",
+    ] {
+        let holding = common::files_containing(&files, text.as_bytes());
+        assert!(holding.is_empty(), "{text:?} in the clear in {holding:?}");
+    }
+}

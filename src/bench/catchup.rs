@@ -137,6 +137,7 @@ async fn resume(
             base: Duration::from_millis(50),
             max: Duration::from_secs(1),
         },
+        secret: None,
     })?;
     while let Some(event) = events.recv().await {
         let connected = matches!(event, SessionEvent::Connected { .. });

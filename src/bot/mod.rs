@@ -58,6 +58,7 @@ impl Bot {
                 base: Duration::from_millis(200),
                 max: Duration::from_secs(10),
             },
+            secret: None,
         })?;
         Ok(Bot {
             session,

@@ -79,6 +79,7 @@ pub async fn send(
         state_dir: profile.data_dir.clone(),
         subscribe: false,
         backoff: Backoff::default(),
+        secret: None,
     };
     let (session, mut events) = Session::start(config)?;
     let client_id = session

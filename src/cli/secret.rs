@@ -90,16 +90,15 @@ pub async fn send(
 ) -> anyhow::Result<ExitCode> {
     crate::protocol::model::validate_text(text).map_err(|e| anyhow!(e.message))?;
     let mut opened = open(profile, target, unlock).await?;
-    let sent = secret::send(
-        &opened.connection,
-        &mut opened.endpoint,
-        &opened.me,
-        &opened.other,
-        opened.conversation.id,
-        text,
-    )
-    .await
-    .map_err(explain)?;
+    let to = secret::To {
+        me: &opened.me,
+        other: &opened.other,
+        conversation_id: opened.conversation.id,
+        client_id: crate::protocol::ClientMsgId::random(),
+    };
+    let sent = secret::send(&opened.connection, &mut opened.endpoint, to, text)
+        .await
+        .map_err(explain)?;
     say!("sent to @{} in secret (message {})", opened.other, sent.id);
     Ok(ExitCode::SUCCESS)
 }

@@ -41,6 +41,7 @@ pub fn start(url: &Url, tokens: &Tokens, workdir: &Path) -> anyhow::Result<Bots>
             state_dir: workdir.join(name),
             subscribe: true,
             backoff: Backoff::default(),
+            secret: None,
         })?;
         tasks.push(tokio::spawn(run(name, answers_in_groups, session, events)));
     }

@@ -95,6 +95,9 @@ pub struct Message {
     /// In a secret conversation: the text sealed for each device (`text` is empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed: Option<Box<super::secret::Sealed>>,
+    /// Never on the wire: set by a client that could not read a sealed message, saying why.
+    #[serde(skip)]
+    pub unreadable: Option<String>,
 }
 
 /// The message a reply answers, for a one-line quote: its text now (cut to

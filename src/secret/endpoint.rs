@@ -715,6 +715,7 @@ mod tests {
             deleted: false,
             reactions: Vec::new(),
             sealed: Some(Box::new(sealed)),
+            unreadable: None,
         }
     }
 

@@ -14,6 +14,8 @@ pub mod target;
 use crate::protocol::{
     ApiError, ClientMsgId, ConversationId, Event, Message, MessageId, RequestBody, Seq, User,
 };
+use crate::secret::endpoint::Endpoint;
+use crate::secret::vault::Unlock;
 use backoff::Backoff;
 use connection::{ConnectError, Connection, Pushed, RequestError};
 use serde::de::DeserializeOwned;
@@ -40,6 +42,9 @@ pub struct SessionConfig {
     /// it does not move the stream position past events it would not show.
     pub subscribe: bool,
     pub backoff: Backoff,
+    /// Open secret conversations with the profile's secret store, unlocked so (the TUI):
+    /// sealed messages arrive decrypted. `None`: they pass through sealed.
+    pub secret: Option<Unlock>,
 }
 
 /// What the session tells its user.
@@ -85,6 +90,11 @@ pub enum SessionEvent {
     Failed {
         reason: String,
     },
+    /// Secret conversations cannot be used (the store would not open, or this device could
+    /// not be published); the rest of the session goes on.
+    SecretUnavailable {
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +107,10 @@ pub enum SessionError {
     Request(#[from] RequestError),
     #[error(transparent)]
     State(#[from] StateError),
+    #[error(transparent)]
+    Secret(#[from] secret::SecretLinkError),
+    #[error("secret conversations are not available in this session")]
+    NoSecrets,
 }
 
 enum Command {
@@ -108,6 +122,37 @@ enum Command {
         item: OutboxItem,
         reply: oneshot::Sender<Result<(), SessionError>>,
     },
+    Secret(SecretJob),
+}
+
+/// What the session does with its secret store, on its connection.
+enum SecretJob {
+    Reveal {
+        messages: Vec<Message>,
+        reply: oneshot::Sender<Result<Vec<Message>, SessionError>>,
+    },
+    Send {
+        conversation_id: ConversationId,
+        client_id: ClientMsgId,
+        other: String,
+        text: String,
+        reply: oneshot::Sender<Result<Message, SessionError>>,
+    },
+    AcceptKeys {
+        username: String,
+        reply: oneshot::Sender<Result<usize, SessionError>>,
+    },
+}
+
+impl SecretJob {
+    fn refuse(self, error: SessionError) {
+        // Whoever asked may have stopped waiting: nothing to tell.
+        let _ = match self {
+            SecretJob::Reveal { reply, .. } => reply.send(Err(error)).map_err(drop),
+            SecretJob::Send { reply, .. } => reply.send(Err(error)).map_err(drop),
+            SecretJob::AcceptKeys { reply, .. } => reply.send(Err(error)).map_err(drop),
+        };
+    }
 }
 
 /// Handle to a running session. Dropping every handle stops it.
@@ -129,6 +174,7 @@ impl Session {
             commands: commands_rx,
             events: events_tx,
             outbox_ready: Arc::new(Notify::new()),
+            secrets: None,
         };
         tokio::spawn(runner.run());
         Ok((Session { commands }, events))
@@ -180,6 +226,51 @@ impl Session {
         answer.await.map_err(|_| SessionError::Stopped)??;
         Ok(client_id)
     }
+
+    /// `messages` with each sealed one's text as this device reads it (or why not), and any
+    /// replay left out: for history pages.
+    pub async fn reveal(&self, messages: Vec<Message>) -> Result<Vec<Message>, SessionError> {
+        let (reply, answer) = oneshot::channel();
+        self.secret_job(SecretJob::Reveal { messages, reply })
+            .await?;
+        answer.await.map_err(|_| SessionError::Stopped)?
+    }
+
+    /// Seals `text` for `other`'s devices and this user's others, and sends it to the secret
+    /// conversation. Not queued: it needs the server now.
+    pub async fn send_secret(
+        &self,
+        conversation_id: ConversationId,
+        client_id: ClientMsgId,
+        other: String,
+        text: String,
+    ) -> Result<Message, SessionError> {
+        let (reply, answer) = oneshot::channel();
+        let job = SecretJob::Send {
+            conversation_id,
+            client_id,
+            other,
+            text,
+            reply,
+        };
+        self.secret_job(job).await?;
+        answer.await.map_err(|_| SessionError::Stopped)?
+    }
+
+    /// Trusts the devices `username` has now; how many.
+    pub async fn accept_keys(&self, username: String) -> Result<usize, SessionError> {
+        let (reply, answer) = oneshot::channel();
+        self.secret_job(SecretJob::AcceptKeys { username, reply })
+            .await?;
+        answer.await.map_err(|_| SessionError::Stopped)?
+    }
+
+    async fn secret_job(&self, job: SecretJob) -> Result<(), SessionError> {
+        self.commands
+            .send(Command::Secret(job))
+            .await
+            .map_err(|_| SessionError::Stopped)
+    }
 }
 
 struct Runner {
@@ -188,6 +279,15 @@ struct Runner {
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<SessionEvent>,
     outbox_ready: Arc<Notify>,
+    /// The secret store, once opened for the user the server says this is. The mutex is
+    /// never locked (`get_mut`): it only lets futures that hold `&Runner` across an await be
+    /// sent between threads, which a SQLite connection alone would not.
+    secrets: Option<Mutex<Secrets>>,
+}
+
+struct Secrets {
+    endpoint: Endpoint,
+    me: String,
 }
 
 /// Why a connected spell ended.
@@ -265,6 +365,7 @@ impl Runner {
                     None => return false,
                     Some(Command::Request { reply, .. }) => { let _ = reply.send(Err(SessionError::Offline)); }
                     Some(Command::Enqueue { item, reply }) => { let _ = reply.send(self.enqueue(&item)); }
+                    Some(Command::Secret(job)) => job.refuse(SessionError::Offline),
                 },
             }
         }
@@ -304,6 +405,7 @@ impl Runner {
             _ => last_seq,
         };
         *attempt = 0;
+        self.open_secrets(&connection, &user).await;
         self.emit(SessionEvent::Connected { user }).await;
         let mut pump = None;
         if !self.config.subscribe {
@@ -315,7 +417,11 @@ impl Runner {
                     Some(Pushed::Event(seq, event)) => {
                         // The server never repeats a seq; this guards the promise "nothing doubled".
                         if seq <= last_seq { continue; }
-                        self.emit(SessionEvent::Event { seq, event }).await;
+                        // A sealed message is read and kept before its seq is: a crash between
+                        // the two replays the event, which the secret store then answers.
+                        if let Some(event) = self.secret_event(&connection, event).await {
+                            self.emit(SessionEvent::Event { seq, event }).await;
+                        }
                         last_seq = seq;
                         if let Err(error) = self.with_state(|state| state.set_last_seq(seq)) {
                             break Ended::Failed(error.to_string());
@@ -342,6 +448,7 @@ impl Runner {
                         });
                     }
                     Some(Command::Enqueue { item, reply }) => { let _ = reply.send(self.enqueue(&item)); }
+                    Some(Command::Secret(job)) => self.secret_job(&connection, job).await,
                 },
             }
         };
@@ -360,5 +467,122 @@ impl Runner {
             Arc::clone(&self.outbox_ready),
             self.events.clone(),
         ))
+    }
+
+    /// Opens the secret store for `user` (once) and publishes this device's keys.
+    async fn open_secrets(&mut self, connection: &Connection, user: &User) {
+        let Some(unlock) = &self.config.secret else {
+            return;
+        };
+        if self.secrets.is_none() {
+            match Endpoint::open(&self.config.state_dir, &user.username, unlock) {
+                Ok(endpoint) => {
+                    self.secrets = Some(Mutex::new(Secrets {
+                        endpoint,
+                        me: user.username.clone(),
+                    }))
+                }
+                Err(error) => {
+                    self.config.secret = None;
+                    let reason = error.to_string();
+                    self.emit(SessionEvent::SecretUnavailable { reason }).await;
+                    return;
+                }
+            }
+        }
+        self.publish_keys(connection).await;
+    }
+
+    fn secrets(&mut self) -> Option<&mut Secrets> {
+        let secrets = self.secrets.as_mut()?;
+        Some(
+            secrets
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    async fn publish_keys(&mut self, connection: &Connection) {
+        let Some(secrets) = self.secrets() else {
+            return;
+        };
+        if let Err(error) = secret::publish(connection, &mut secrets.endpoint).await {
+            let reason = format!("cannot publish this device's keys: {error}");
+            self.emit(SessionEvent::SecretUnavailable { reason }).await;
+        }
+    }
+
+    /// The event as the user should see it: a sealed message read (`None`: a replay, dropped);
+    /// this device's keys topped up when the server says they run low.
+    async fn secret_event(&mut self, connection: &Connection, mut event: Event) -> Option<Event> {
+        let Some(secrets) = self.secrets() else {
+            return Some(event);
+        };
+        let keep = match &mut event {
+            Event::Message { message } | Event::MessageUpdated { message } => {
+                secret::reveal(connection, &mut secrets.endpoint, message).await
+            }
+            Event::KeysLow { device, .. } if *device == secrets.endpoint.device_id() => {
+                self.publish_keys(connection).await;
+                true
+            }
+            _ => true,
+        };
+        keep.then_some(event)
+    }
+
+    async fn secret_job(&mut self, connection: &Connection, job: SecretJob) {
+        let Some(secrets) = self.secrets() else {
+            return job.refuse(SessionError::NoSecrets);
+        };
+        let endpoint = &mut secrets.endpoint;
+        // Whoever asked may have stopped waiting: nothing to tell.
+        let _ = match job {
+            SecretJob::Reveal {
+                mut messages,
+                reply,
+            } => {
+                let mut kept = Vec::with_capacity(messages.len());
+                for mut message in messages.drain(..) {
+                    if secret::reveal(connection, endpoint, &mut message).await {
+                        kept.push(message);
+                    }
+                }
+                reply.send(Ok(kept)).map_err(drop)
+            }
+            SecretJob::Send {
+                conversation_id,
+                client_id,
+                other,
+                text,
+                reply,
+            } => {
+                let to = secret::To {
+                    me: &secrets.me,
+                    other: &other,
+                    conversation_id,
+                    client_id,
+                };
+                let sent =
+                    secret::send(connection, endpoint, to, &text)
+                        .await
+                        .map(|mut message| {
+                            message.text = text;
+                            if let Some(sealed) = message.sealed.as_deref_mut() {
+                                sealed.copies.clear();
+                            }
+                            message
+                        });
+                reply.send(sent.map_err(SessionError::from)).map_err(drop)
+            }
+            SecretJob::AcceptKeys { username, reply } => {
+                let accepted = secret::accept_devices(connection, endpoint, &username)
+                    .await
+                    .map(|devices| devices.len());
+                reply
+                    .send(accepted.map_err(SessionError::from))
+                    .map_err(drop)
+            }
+        };
     }
 }

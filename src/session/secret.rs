@@ -93,22 +93,29 @@ pub async fn recipients(
         .collect())
 }
 
+/// Where a secret message goes: from `me` to `other`, in their secret conversation, under the
+/// client id the sender chose (a retry with it is stored once).
+pub struct To<'a> {
+    pub me: &'a str,
+    pub other: &'a str,
+    pub conversation_id: ConversationId,
+    pub client_id: ClientMsgId,
+}
+
 /// Seals `text` for `other` (and `me`'s other devices) and sends it to the secret
-/// `conversation`; the endpoint keeps the text for this device's history.
+/// conversation; the endpoint keeps the text for this device's history.
 pub async fn send(
     connection: &Connection,
     endpoint: &mut Endpoint,
-    me: &str,
-    other: &str,
-    conversation_id: ConversationId,
+    to: To<'_>,
     text: &str,
 ) -> Result<Message, SecretLinkError> {
-    let devices = recipients(connection, endpoint, me, other).await?;
+    let devices = recipients(connection, endpoint, to.me, to.other).await?;
     let sealed = endpoint.seal(text, &devices)?;
     let sent: results::Sent = connection
         .request(RequestBody::SendSealed(requests::SendSealed {
-            conversation_id,
-            client_id: ClientMsgId::random(),
+            conversation_id: to.conversation_id,
+            client_id: to.client_id,
             sealed,
         }))
         .await?;
@@ -136,4 +143,37 @@ pub async fn read(
         }
         other => Ok(other?),
     }
+}
+
+/// Puts what `message` says to this device in its text (or why not in `unreadable`) and
+/// drops its ciphertexts, which nothing here needs any more. False: a replay, to be dropped.
+pub async fn reveal(
+    connection: &Connection,
+    endpoint: &mut Endpoint,
+    message: &mut Message,
+) -> bool {
+    if message.sealed.is_none() {
+        return true;
+    }
+    match read(connection, endpoint, message).await {
+        Ok(Some(Opened::Text(text))) => message.text = text,
+        Ok(Some(Opened::Unreadable(why))) => message.unreadable = Some(why),
+        Ok(None) => return false,
+        Err(error) => message.unreadable = Some(error.to_string()),
+    }
+    if let Some(sealed) = message.sealed.as_deref_mut() {
+        sealed.copies.clear();
+    }
+    true
+}
+
+/// Pins the devices `username` has now, after the user accepted a change; how many.
+pub async fn accept_devices(
+    connection: &Connection,
+    endpoint: &mut Endpoint,
+    username: &str,
+) -> Result<Vec<DeviceKeys>, SecretLinkError> {
+    let devices = devices_of(connection, username).await?;
+    endpoint.accept_devices(username, &devices)?;
+    Ok(devices)
 }

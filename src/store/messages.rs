@@ -138,6 +138,7 @@ fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
         sealed: sealed_from(row.get(21)?).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(21, rusqlite::types::Type::Text, Box::new(e))
         })?,
+        unreadable: None,
     })
 }
 
@@ -197,6 +198,7 @@ pub fn send(
             deleted: false,
             reactions: Vec::new(),
             sealed: None,
+            unreadable: None,
         },
     };
     deliver(ctx, me, message)
@@ -247,6 +249,7 @@ pub fn send_sealed(
         deleted: false,
         reactions: Vec::new(),
         sealed: Some(Box::new(sealed.clone())),
+        unreadable: None,
     };
     deliver(ctx, me, message)
 }
@@ -355,6 +358,7 @@ pub fn insert_card(
         deleted: false,
         reactions: Vec::new(),
         sealed: None,
+        unreadable: None,
     };
     let event = Event::Message {
         message: message.clone(),

@@ -4,7 +4,7 @@
 use super::state::{Done, Effect, HISTORY_PAGE};
 use crate::config::TuiSettings;
 use crate::protocol::requests;
-use crate::protocol::{ErrorCode, RequestBody, results};
+use crate::protocol::{ClientMsgId, ConversationId, ErrorCode, MessageId, RequestBody, results};
 use crate::session::connection::RequestError;
 use crate::session::target::Target;
 use crate::session::{Session, SessionError};
@@ -67,12 +67,27 @@ impl Executor {
                     before,
                     limit: HISTORY_PAGE,
                 });
-                self.request(body, move |page: results::History| {
-                    Some(Done::History {
-                        conversation_id,
-                        before,
-                        page,
-                    })
+                self.history(body, conversation_id, before);
+            }
+            Effect::OpenSecret(username) => self.request(
+                RequestBody::OpenSecret(requests::OpenSecret { username }),
+                |r: results::OneConversation| Some(Done::Opened(r.conversation)),
+            ),
+            Effect::SendSecret {
+                conversation_id,
+                client_id,
+                other,
+                text,
+            } => self.send_secret(conversation_id, client_id, other, text),
+            Effect::AcceptKeys(username) => {
+                let session = self.session.clone();
+                let done = self.done.clone();
+                tokio::spawn(async move {
+                    let outcome = match session.accept_keys(username.clone()).await {
+                        Ok(devices) => Done::KeysAccepted { username, devices },
+                        Err(error) => Done::Failed(format!("/accept-keys: {error}")),
+                    };
+                    let _ = done.send(outcome).await;
                 });
             }
             Effect::Mute {
@@ -288,6 +303,65 @@ impl Executor {
         });
     }
 
+    /// Loads a history page; a secret conversation's messages are read by this device first.
+    fn history(
+        &self,
+        body: RequestBody,
+        conversation_id: ConversationId,
+        before: Option<MessageId>,
+    ) {
+        let session = self.session.clone();
+        let done = self.done.clone();
+        tokio::spawn(async move {
+            let loaded = async {
+                let mut page: results::History = session.request(body).await?;
+                if page.messages.iter().any(|m| m.sealed.is_some()) {
+                    page.messages = session.reveal(page.messages).await?;
+                }
+                Ok::<_, SessionError>(page)
+            };
+            let outcome = match loaded.await {
+                Ok(page) => Done::History {
+                    conversation_id,
+                    before,
+                    page,
+                },
+                Err(SessionError::Offline) => {
+                    Done::Failed("loading history: not connected; try again once connected".into())
+                }
+                Err(error) => Done::Failed(format!("loading history: {error}")),
+            };
+            let _ = done.send(outcome).await;
+        });
+    }
+
+    /// Seals and sends a secret message; on failure the text comes back to the composer.
+    fn send_secret(
+        &self,
+        conversation_id: ConversationId,
+        client_id: ClientMsgId,
+        other: String,
+        text: String,
+    ) {
+        let session = self.session.clone();
+        let done = self.done.clone();
+        tokio::spawn(async move {
+            let outcome = match session
+                .send_secret(conversation_id, client_id, other, text.clone())
+                .await
+            {
+                Ok(message) => Done::SecretSent { client_id, message },
+                Err(error) => Done::SecretNotSent {
+                    client_id,
+                    conversation_id,
+                    text,
+                    reason: why_not_sent(&error),
+                },
+            };
+            let _ = done.send(outcome).await;
+        });
+    }
+
     /// Sends a money request; a refusal keeps its code, so the modal can react to it (ask for
     /// the PIN, offer a retry with the same idempotency key).
     fn money<T, F>(&self, body: RequestBody, on_reply: F)
@@ -350,6 +424,26 @@ impl Executor {
             );
         }
         let _ = out.flush();
+    }
+}
+
+/// Why a secret message was not sent, short enough for the notice line: a changed key says
+/// what to do first, since the line may be cut.
+fn why_not_sent(error: &SessionError) -> String {
+    use crate::secret::endpoint::{SecretError, fingerprint};
+    use crate::session::secret::SecretLinkError;
+    match error {
+        SessionError::Secret(SecretLinkError::Secret(SecretError::KeysChanged {
+            username,
+            devices,
+        })) => {
+            let seen: Vec<String> = devices.iter().map(|d| fingerprint(d)).collect();
+            format!(
+                "new device {} for {username}; verify, then /accept-keys",
+                seen.join(", ")
+            )
+        }
+        other => other.to_string(),
     }
 }
 

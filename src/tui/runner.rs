@@ -8,6 +8,7 @@ use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use super::view;
 use crate::config::Profile;
+use crate::secret::vault::{Unlock, Vault, VaultError};
 use crate::session::backoff::Backoff;
 use crate::session::{Session, SessionConfig};
 use anyhow::Context;
@@ -20,6 +21,27 @@ use tokio::sync::mpsc;
 /// How often time-based parts (countdowns, typing) are re-checked.
 const TICK: Duration = Duration::from_millis(250);
 
+/// How the profile's secret store opens: its key file, or the passphrase it was made with,
+/// asked here (before the screen is taken) until it is right, three times at most.
+fn secret_unlock(profile: &Profile) -> anyhow::Result<Unlock> {
+    if !Vault::wants_passphrase(&profile.data_dir)? {
+        return Ok(Unlock::KeyFile);
+    }
+    for attempt in 1..=3 {
+        let passphrase = rpassword::prompt_password("Passphrase of your secret store: ")
+            .context("cannot read the passphrase")?;
+        let unlock = Unlock::Passphrase(passphrase);
+        match Vault::open(&profile.data_dir, &unlock) {
+            Ok(_) => return Ok(unlock),
+            Err(VaultError::WrongPassphrase { .. }) if attempt < 3 => {
+                eprintln!("wrong passphrase; try again");
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    anyhow::bail!("wrong passphrase three times")
+}
+
 /// Runs the TUI for `profile`, logged in with `token`, until the user quits.
 pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
     let (theme, keymap) =
@@ -31,6 +53,7 @@ pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
         state_dir: profile.data_dir.clone(),
         subscribe: true,
         backoff: Backoff::default(),
+        secret: Some(secret_unlock(profile)?),
     })?;
     let (done_tx, mut done_rx) = mpsc::channel(256);
     // Exports land where quid was started, like a shell command's output would; the demo's

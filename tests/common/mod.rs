@@ -244,6 +244,7 @@ pub fn session(url: &Url, token: &str, dir: &Path) -> (Session, mpsc::Receiver<S
             base: Duration::from_millis(20),
             max: Duration::from_millis(200),
         },
+        secret: None,
     })
     .unwrap()
 }

@@ -241,6 +241,7 @@ impl PgTx<'_> {
                 tracing::error!(error = %e, "unreadable sealed message in the store");
                 ApiError::internal()
             })?,
+            unreadable: None,
         })
     }
 }

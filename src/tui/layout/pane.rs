@@ -107,6 +107,10 @@ impl Pane<'_> {
                 )
             }
             None if entry.deleted => (vec!["message deleted".to_owned()], Look::Quiet),
+            None if entry.unreadable.is_some() => {
+                let why = entry.unreadable.as_deref().unwrap_or_default();
+                (vec![format!("🔒 cannot be read here: {why}")], Look::Quiet)
+            }
             None if entry.edited => (vec![format!("{} (edited)", entry.text)], Look::Text),
             None if entry.mentions_me => (vec![entry.text.clone()], Look::Mention),
             None => (vec![entry.text.clone()], Look::Text),

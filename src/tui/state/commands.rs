@@ -6,6 +6,10 @@ use crate::money::Currency;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Dm(String),
+    /// The secret (end-to-end encrypted) conversation with this user.
+    Secret(String),
+    /// Trusts the devices the other person of this secret conversation has now.
+    AcceptKeys,
     Group {
         name: String,
         members: Vec<String>,
@@ -27,6 +31,14 @@ pub enum Command {
 /// (usage, what it does), for the help overlay.
 pub const COMMANDS: &[(&str, &str)] = &[
     ("/dm USER", "open the direct conversation with USER"),
+    (
+        "/secret USER",
+        "open the secret (end-to-end encrypted) conversation with USER",
+    ),
+    (
+        "/accept-keys",
+        "in a secret conversation: trust the other person's new keys (check with them first)",
+    ),
     ("/group NAME USER...", "create a group with those users"),
     ("/leave", "leave the current group"),
     ("/pay", "pay someone here (also F2)"),
@@ -49,7 +61,18 @@ pub const COMMANDS: &[(&str, &str)] = &[
 
 /// The names `parse` knows.
 const NAMES: &[&str] = &[
-    "/dm", "/group", "/leave", "/pay", "/request", "/wallet", "/split", "/mute", "/help", "/quit",
+    "/dm",
+    "/secret",
+    "/accept-keys",
+    "/group",
+    "/leave",
+    "/pay",
+    "/request",
+    "/wallet",
+    "/split",
+    "/mute",
+    "/help",
+    "/quit",
     "/q",
 ];
 
@@ -69,6 +92,9 @@ pub fn parse(line: &str) -> Result<Command, String> {
     match (name, args.as_slice()) {
         ("/dm", [who]) => Ok(Command::Dm(user(who))),
         ("/dm", _) => Err("usage: /dm USER".into()),
+        ("/secret", [who]) => Ok(Command::Secret(user(who))),
+        ("/secret", _) => Err("usage: /secret USER".into()),
+        ("/accept-keys", []) => Ok(Command::AcceptKeys),
         ("/group", [group, members @ ..]) if !members.is_empty() => Ok(Command::Group {
             name: group.trim_start_matches('#').to_owned(),
             members: members.iter().map(|m| user(m)).collect(),
@@ -92,9 +118,10 @@ pub fn parse(line: &str) -> Result<Command, String> {
         ("/split", []) => Err("usage: /split AMOUNT [MEMO]".into()),
         ("/help", []) => Ok(Command::Help),
         ("/quit" | "/q", []) => Ok(Command::Quit),
-        ("/leave" | "/help" | "/quit" | "/q" | "/pay" | "/request" | "/wallet", _) => {
-            Err(format!("{name} takes no arguments"))
-        }
+        (
+            "/leave" | "/help" | "/quit" | "/q" | "/pay" | "/request" | "/wallet" | "/accept-keys",
+            _,
+        ) => Err(format!("{name} takes no arguments")),
         _ => Err(format!("unknown command {name}; /help lists the commands")),
     }
 }
@@ -129,6 +156,12 @@ mod tests {
         );
         assert_eq!(parse("/quit"), Ok(Command::Quit));
         assert_eq!(parse("/dm"), Err("usage: /dm USER".into()));
+        assert_eq!(parse("/secret @bob"), Ok(Command::Secret("bob".into())));
+        assert_eq!(parse("/secret"), Err("usage: /secret USER".into()));
+        assert_eq!(
+            parse("/accept-keys now"),
+            Err("/accept-keys takes no arguments".into())
+        );
         assert_eq!(
             parse("/group team"),
             Err("usage: /group NAME USER...".into())

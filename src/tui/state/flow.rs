@@ -6,7 +6,7 @@ use crate::protocol::payments::{
     IdempotencyKey, InvoiceId, PaymentRequest, PaymentRequestId, StatementLine,
 };
 use crate::protocol::{
-    ClientMsgId, Conversation, ConversationId, ErrorCode, MessageId, TimestampMs, results,
+    ClientMsgId, Conversation, ConversationId, ErrorCode, Message, MessageId, TimestampMs, results,
 };
 use crate::session::SessionEvent;
 use crossterm::event::{KeyEvent, MouseEvent};
@@ -59,6 +59,23 @@ pub enum Done {
         query: String,
         found: results::Search,
     },
+    /// A secret message was sealed and sent (`client_id`: its queued entry).
+    SecretSent {
+        client_id: ClientMsgId,
+        message: Message,
+    },
+    /// A secret message could not be sent: its text goes back to the composer.
+    SecretNotSent {
+        client_id: ClientMsgId,
+        conversation_id: ConversationId,
+        text: String,
+        reason: String,
+    },
+    /// The user's new devices were trusted.
+    KeysAccepted {
+        username: String,
+        devices: usize,
+    },
 }
 
 /// Something for the loop to do.
@@ -93,6 +110,15 @@ pub enum Effect {
     },
     Typing(ConversationId),
     OpenDirect(String),
+    OpenSecret(String),
+    /// Seals `text` for `other` and sends it in the secret conversation.
+    SendSecret {
+        conversation_id: ConversationId,
+        client_id: ClientMsgId,
+        other: String,
+        text: String,
+    },
+    AcceptKeys(String),
     CreateGroup {
         name: String,
         members: Vec<String>,

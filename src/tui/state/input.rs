@@ -19,6 +19,15 @@ pub fn new_composer() -> TextArea<'static> {
     composer_with(TextArea::default())
 }
 
+/// A composer holding `text`, the cursor at its end.
+pub(super) fn composer_holding(text: &str) -> TextArea<'static> {
+    let lines = text.lines().map(str::to_owned).collect();
+    let mut composer = composer_with(TextArea::new(lines));
+    composer.move_cursor(ratatui_textarea::CursorMove::Bottom);
+    composer.move_cursor(ratatui_textarea::CursorMove::End);
+    composer
+}
+
 fn composer_with(mut composer: TextArea<'static>) -> TextArea<'static> {
     composer.set_placeholder_text("Write a message; /help for commands");
     composer.set_wrap_mode(WrapMode::WordOrGlyph);
@@ -334,6 +343,14 @@ impl App {
             self.error("no conversation selected: /dm USER starts one");
             return;
         };
+        if let Some(other) = self
+            .selected_entry()
+            .filter(|entry| entry.secret)
+            .map(|entry| entry.name.clone())
+        {
+            self.send_secret(conversation_id, other, &text, body, effects);
+            return;
+        }
         if let Some(Draft::Edit(message_id)) = self.draft {
             effects.push(Effect::EditMessage {
                 message_id,
@@ -364,9 +381,47 @@ impl App {
         self.notice = None;
     }
 
+    /// Shows the message as queued and has it sealed and sent. Replies and edits travel in
+    /// the clear on the server, so a secret conversation has neither yet.
+    fn send_secret(
+        &mut self,
+        conversation_id: crate::protocol::ConversationId,
+        other: String,
+        typed: &str,
+        text: String,
+        effects: &mut Vec<Effect>,
+    ) {
+        if self.draft.is_some() {
+            self.draft = None;
+            self.error(
+                "a secret conversation has no replies or edits yet: send it as a new message",
+            );
+            return;
+        }
+        let client_id = ClientMsgId(self.ids.fresh());
+        let entry = Entry::queued(client_id, self.my_name(), &text, None, self.wall);
+        let timeline = self.timelines.entry(conversation_id).or_default();
+        timeline.add_queued(entry);
+        timeline.scroll = 0;
+        effects.push(Effect::SendSecret {
+            conversation_id,
+            client_id,
+            other,
+            text,
+        });
+        self.remember_sent(typed);
+        self.composer = new_composer();
+        self.notice = None;
+    }
+
     fn run_command(&mut self, command: Command, effects: &mut Vec<Effect>) {
         match command {
             Command::Dm(user) => effects.push(Effect::OpenDirect(user)),
+            Command::Secret(user) => effects.push(Effect::OpenSecret(user)),
+            Command::AcceptKeys => match self.selected_entry() {
+                Some(entry) if entry.secret => effects.push(Effect::AcceptKeys(entry.name.clone())),
+                _ => self.error("/accept-keys works in a secret conversation; this is not one"),
+            },
             Command::Group { name, members } => effects.push(Effect::CreateGroup { name, members }),
             Command::Mute => match self.selected_entry() {
                 Some(entry) => {
@@ -418,11 +473,7 @@ impl App {
     }
 
     fn show_recalled(&mut self, position: usize) {
-        let lines = self.recall[position].lines().map(str::to_owned).collect();
-        let mut composer = composer_with(TextArea::new(lines));
-        composer.move_cursor(ratatui_textarea::CursorMove::Bottom);
-        composer.move_cursor(ratatui_textarea::CursorMove::End);
-        self.composer = composer;
+        self.composer = composer_holding(&self.recall[position]);
         self.recall_position = Some(position);
         self.notice = None;
     }

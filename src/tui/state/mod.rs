@@ -37,6 +37,9 @@ pub const TYPING_SEND_EVERY: Duration = Duration::from_secs(3);
 pub const HISTORY_PAGE: u32 = 50;
 /// Lines the mouse wheel scrolls.
 pub const WHEEL_LINES: usize = 3;
+/// What marks a secret conversation in the sidebar, the header and the status bar.
+pub const SECRET_SIGIL: &str = "🔒";
+
 /// Sent messages kept for recall with Up.
 const RECALL_LIMIT: usize = 100;
 
@@ -69,6 +72,8 @@ pub struct ConversationEntry {
     pub marked_read: Option<MessageId>,
     /// In a direct conversation with a bot: the business's name for a merchant, else "".
     pub bot: Option<String>,
+    /// A secret conversation: end-to-end encrypted, shown with a lock.
+    pub secret: bool,
 }
 
 impl ConversationEntry {
@@ -96,6 +101,7 @@ impl ConversationEntry {
                     .map(|m| m.merchant.as_deref().map(inert_line).unwrap_or_default()),
                 ConversationKind::Group => None,
             },
+            secret: conversation.secret,
         }
     }
 
@@ -104,8 +110,12 @@ impl ConversationEntry {
         format!("{}{}", self.sigil(), self.name)
     }
 
-    /// What comes before the name: `#` a group, `$` a merchant, `@` a person or a bot.
+    /// What comes before the name: `#` a group, `$` a merchant, `@` a person or a bot, and a
+    /// lock for a secret conversation.
     pub fn sigil(&self) -> &'static str {
+        if self.secret {
+            return SECRET_SIGIL;
+        }
         match (self.kind, &self.bot) {
             (ConversationKind::Group, _) => "#",
             (ConversationKind::Direct, Some(merchant)) if !merchant.is_empty() => "$",

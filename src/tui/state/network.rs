@@ -37,6 +37,11 @@ impl App {
                 ));
             }
             SessionEvent::Failed { reason } => self.link = Link::Stopped(inert_line(&reason)),
+            SessionEvent::SecretUnavailable { reason } => self.notify_in(
+                None,
+                NoticeKind::Error,
+                format!("secret conversations unavailable: {}", inert_line(&reason)),
+            ),
             SessionEvent::CaughtUp => self.live = true,
             SessionEvent::Event { event, .. } => self.on_event(event, effects),
             SessionEvent::Typing {
@@ -221,10 +226,14 @@ impl App {
             }
             _ => sender,
         };
-        let body: String = inert_line(&message.text)
-            .chars()
-            .take(NOTIFY_PREVIEW_CHARS)
-            .collect();
+        // A secret message's text stays in quid: notifications go through other programs.
+        let body: String = match message.sealed {
+            Some(_) => "new secret message".to_owned(),
+            None => inert_line(&message.text)
+                .chars()
+                .take(NOTIFY_PREVIEW_CHARS)
+                .collect(),
+        };
         Effect::Notify { title, body }
     }
 
@@ -269,6 +278,30 @@ impl App {
                     self.bring_focus_into_view(effects);
                 }
             }
+            Done::SecretSent { message, .. } => self.on_message(&message, effects),
+            Done::SecretNotSent {
+                client_id,
+                conversation_id,
+                text,
+                reason,
+            } => {
+                if let Some(timeline) = self.timelines.get_mut(&conversation_id) {
+                    timeline.remove_queued(client_id);
+                }
+                // Nothing typed is lost: the text comes back unless something new is there.
+                if self.selected == Some(conversation_id) && self.composer.is_empty() {
+                    self.composer = super::input::composer_holding(&text);
+                }
+                self.notify_in(
+                    Some(conversation_id),
+                    NoticeKind::Error,
+                    format!("not sent: {}", inert_line(&reason)),
+                );
+            }
+            Done::KeysAccepted { username, devices } => self.info(format!(
+                "trusting {devices} device(s) of {}; messages to them can be sent",
+                inert_line(&username)
+            )),
             Done::Opened(conversation) => {
                 self.upsert(&conversation);
                 self.sort_conversations();

@@ -141,6 +141,8 @@ pub struct Entry {
     pub reactions: Vec<(String, Vec<String>)>,
     /// Someone else's message that mentions you: highlighted.
     pub mentions_me: bool,
+    /// A secret message this device cannot read, and why (inert).
+    pub unreadable: Option<String>,
 }
 
 /// The one-line quote a reply shows of the message it answers; inert.
@@ -185,6 +187,7 @@ impl Entry {
                     (inert_line(&r.emoji), users)
                 })
                 .collect(),
+            unreadable: message.unreadable.as_deref().map(inert_line),
         }
     }
 
@@ -209,6 +212,7 @@ impl Entry {
             deleted: false,
             reactions: Vec::new(),
             mentions_me: false,
+            unreadable: None,
         }
     }
 
@@ -467,6 +471,7 @@ mod tests {
             deleted: false,
             reactions: Vec::new(),
             mentions_me: false,
+            unreadable: None,
         }
     }
 

@@ -120,6 +120,9 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, narrow: 
         )),
         None => {}
     }
+    if entry.secret {
+        spans.push(Span::styled("  secret · end-to-end encrypted", theme.dim));
+    }
     if entry.kind == ConversationKind::Group {
         spans.push(Span::styled(
             format!("  {}", entry.members.join(", ")),

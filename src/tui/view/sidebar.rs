@@ -26,7 +26,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             0 => count,
             n => format!("{count} · {n}@"),
         };
-        let room = columns.saturating_sub(3 + width(&badge));
+        let room = columns.saturating_sub(2 + width(sigil) + width(&badge));
         let name = truncate(&entry.name, room);
         let gap = " ".repeat(room.saturating_sub(width(&name)));
         let selected = app.selected == Some(entry.id);

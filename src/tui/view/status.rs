@@ -21,6 +21,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Link::Stopped(reason) => format!("✗ offline: {reason}"),
     };
     let mut parts = vec![format!("{user} · {}", app.profile), link];
+    if app.selected_entry().is_some_and(|entry| entry.secret) {
+        parts.push(format!("{} secret", crate::tui::state::SECRET_SIGIL));
+    }
     if !app.balances.is_empty() {
         let shown: Vec<String> = app.balances.iter().map(ToString::to_string).collect();
         parts.push(shown.join(" · "));
