@@ -586,3 +586,92 @@ on_each_backend!(
     sealed_messages_reach_every_device_and_the_server_never_holds_the_text,
     secret_conversations_take_only_sealed_messages_for_their_members_devices,
 );
+
+/// The texts of the next `count` messages of `conversation` a session hands on, as it reads
+/// them (an unreadable one as "unreadable: WHY").
+async fn next_texts(
+    events: &mut tokio::sync::mpsc::Receiver<SessionEvent>,
+    conversation: ConversationId,
+    count: usize,
+) -> Vec<String> {
+    let mut texts = Vec::new();
+    while texts.len() < count {
+        texts.push(
+            next_matching(events, |e| match e {
+                SessionEvent::Event {
+                    event: Event::Message { message },
+                    ..
+                } if message.conversation_id == conversation => Some(match message.unreadable {
+                    Some(why) => format!("unreadable: {why}"),
+                    None => message.text,
+                }),
+                _ => None,
+            })
+            .await,
+        );
+    }
+    texts
+}
+
+async fn an_offline_device_reads_200_messages_and_a_replay_after_a_crash_decrypts_nothing_twice(
+    db: TestDb,
+) {
+    // Sealing a message takes three requests; the default limit (20 a second) would make
+    // this test wait out the limiter for half a minute.
+    let config = quid::server::ServerConfig {
+        rate_per_second: std::num::NonZeroU32::new(10_000).unwrap(),
+        ..quid::server::ServerConfig::default()
+    };
+    let server = TestServer::start_with(&db, config).await;
+    let alice_token = register(&server.url(), "alice").await;
+    let bob_token = register(&server.url(), "bob").await;
+    // Bob's device is published as his session connects; then he goes offline.
+    let (bob, mut bob_events) = secret_session(&server.url(), &bob_token, &db.path("bob"));
+    caught_up(&mut bob_events).await;
+    drop((bob, bob_events));
+
+    let (alice, mut alice_events) = secret_session(&server.url(), &alice_token, &db.path("alice"));
+    caught_up(&mut alice_events).await;
+    let opened: results::OneConversation = alice
+        .request(RequestBody::OpenSecret(requests::OpenSecret {
+            username: "bob".into(),
+        }))
+        .await
+        .unwrap();
+    let conversation = opened.conversation.id;
+    let expected: Vec<String> = (1..=200).map(|n| format!("message {n} of 200")).collect();
+    for text in &expected {
+        alice
+            .send_secret(
+                conversation,
+                ClientMsgId::random(),
+                "bob".into(),
+                text.clone(),
+            )
+            .await
+            .unwrap();
+    }
+
+    let (bob, mut bob_events) = secret_session(&server.url(), &bob_token, &db.path("bob"));
+    assert_eq!(
+        next_texts(&mut bob_events, conversation, 200).await,
+        expected
+    );
+    drop((bob, bob_events));
+    // As if bob had been killed after reading them but before storing how far he got: the
+    // events come again, and the store answers; decrypting again would fail (the message
+    // keys are spent), so each text here was decrypted once.
+    let state = quid::session::state::ClientState::open(&db.path("bob")).unwrap();
+    state.set_last_seq(quid::protocol::Seq(0)).unwrap();
+    drop(state);
+    let (_bob, mut bob_events) = secret_session(&server.url(), &bob_token, &db.path("bob"));
+    assert_eq!(
+        next_texts(&mut bob_events, conversation, 200).await,
+        expected
+    );
+    server.stop().await;
+}
+
+on_each_backend!(
+    an_offline_device_reads_200_messages_and_a_replay_after_a_crash_decrypts_nothing_twice
+);

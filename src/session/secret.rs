@@ -6,8 +6,9 @@
 use super::connection::{Connection, RequestError};
 use crate::protocol::requests;
 use crate::protocol::secret::{DeviceKeys, ONE_TIME_KEYS_LOW};
-use crate::protocol::{ClientMsgId, ConversationId, Message, RequestBody, results};
+use crate::protocol::{ClientMsgId, ConversationId, ErrorCode, Message, RequestBody, results};
 use crate::secret::endpoint::{Endpoint, Opened, SecretError};
+use serde::de::DeserializeOwned;
 
 /// One-time keys a device keeps on the server when it tops up.
 pub const ONE_TIME_KEYS_TARGET: u32 = 50;
@@ -18,6 +19,30 @@ pub enum SecretLinkError {
     Secret(#[from] SecretError),
     #[error(transparent)]
     Request(#[from] RequestError),
+}
+
+/// Times a request is sent again after the server said to wait (`rate_limited`).
+const RATE_LIMITED_RETRIES: u32 = 5;
+
+/// Sends `body`, waiting as long as the server asks when it is rate limited: sealing one
+/// message takes a few requests, and a burst of messages should slow down, not fail.
+async fn ask<T: DeserializeOwned>(
+    connection: &Connection,
+    body: RequestBody,
+) -> Result<T, RequestError> {
+    let mut retries = 0;
+    loop {
+        match connection.request(body.clone()).await {
+            Err(RequestError::Api(error))
+                if error.code == ErrorCode::RateLimited && retries < RATE_LIMITED_RETRIES =>
+            {
+                retries += 1;
+                let wait = error.retry_after_ms.unwrap_or(100);
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Registers this device with the server (if new) and tops its one-time keys up to
@@ -40,8 +65,7 @@ async fn publish_keys(
     connection: &Connection,
     keys: requests::PublishKeys,
 ) -> Result<u32, RequestError> {
-    let published: results::KeysPublished =
-        connection.request(RequestBody::PublishKeys(keys)).await?;
+    let published: results::KeysPublished = ask(connection, RequestBody::PublishKeys(keys)).await?;
     Ok(published.one_time_keys)
 }
 
@@ -49,11 +73,10 @@ async fn devices_of(
     connection: &Connection,
     username: &str,
 ) -> Result<Vec<DeviceKeys>, RequestError> {
-    let found: results::Devices = connection
-        .request(RequestBody::Devices(requests::Devices {
-            username: username.to_owned(),
-        }))
-        .await?;
+    let body = RequestBody::Devices(requests::Devices {
+        username: username.to_owned(),
+    });
+    let found: results::Devices = ask(connection, body).await?;
     Ok(found.devices)
 }
 
@@ -112,13 +135,12 @@ pub async fn send(
 ) -> Result<Message, SecretLinkError> {
     let devices = recipients(connection, endpoint, to.me, to.other).await?;
     let sealed = endpoint.seal(text, &devices)?;
-    let sent: results::Sent = connection
-        .request(RequestBody::SendSealed(requests::SendSealed {
-            conversation_id: to.conversation_id,
-            client_id: to.client_id,
-            sealed,
-        }))
-        .await?;
+    let body = RequestBody::SendSealed(requests::SendSealed {
+        conversation_id: to.conversation_id,
+        client_id: to.client_id,
+        sealed,
+    });
+    let sent: results::Sent = ask(connection, body).await?;
     endpoint.remember_sent(&sent.message, text)?;
     Ok(sent.message)
 }

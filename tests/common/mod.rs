@@ -234,6 +234,24 @@ pub async fn connect(url: &Url, token: &str) -> Connection {
 
 /// A subscribed session with fast reconnects, its state in `dir`.
 pub fn session(url: &Url, token: &str, dir: &Path) -> (Session, mpsc::Receiver<SessionEvent>) {
+    session_with(url, token, dir, None)
+}
+
+/// As `session`, with secret conversations: its secret store in `dir` too, with a key file.
+pub fn secret_session(
+    url: &Url,
+    token: &str,
+    dir: &Path,
+) -> (Session, mpsc::Receiver<SessionEvent>) {
+    session_with(url, token, dir, Some(quid::secret::vault::Unlock::KeyFile))
+}
+
+fn session_with(
+    url: &Url,
+    token: &str,
+    dir: &Path,
+    secret: Option<quid::secret::vault::Unlock>,
+) -> (Session, mpsc::Receiver<SessionEvent>) {
     Session::start(SessionConfig {
         server: url.clone(),
         ca_file: None,
@@ -244,7 +262,7 @@ pub fn session(url: &Url, token: &str, dir: &Path) -> (Session, mpsc::Receiver<S
             base: Duration::from_millis(20),
             max: Duration::from_millis(200),
         },
-        secret: None,
+        secret,
     })
     .unwrap()
 }
