@@ -313,3 +313,82 @@ fn a_secret_conversation_in_the_tui_reads_sends_and_stops_at_a_new_device() {
         assert!(holding.is_empty(), "{text:?} in the clear in {holding:?}");
     }
 }
+
+/// The emoji line of a verification's code on `screen`.
+fn code_on(screen: &str) -> String {
+    let lines: Vec<&str> = screen.lines().collect();
+    let asked = lines
+        .iter()
+        .position(|l| l.contains("show the same?"))
+        .unwrap_or_else(|| panic!("no code on the screen: {screen}"));
+    lines[asked + 1]
+        .trim_matches(|c: char| c == '│' || c.is_whitespace())
+        .to_owned()
+}
+
+#[test]
+fn two_tuis_verify_each_other_by_comparing_the_same_code() {
+    if tmux_missing() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        common::process::ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
+    let config = secret_config(dir.path(), server.addr.port());
+    cli(
+        &config,
+        &["register", "--password-stdin"],
+        "alice's password\n",
+    );
+    cli(
+        &config,
+        &["--profile", "bob", "register", "--password-stdin"],
+        "bob's password\n",
+    );
+    let tui = |profile: &str| {
+        let command = format!(
+            "QUID_CONFIG={} {QUID} --profile {profile}",
+            config.display()
+        );
+        let tmux = Tmux::start(profile, &command);
+        tmux.wait_for("the TUI to connect", |s| s.contains("● connected"));
+        tmux
+    };
+    let (alice, bob) = (tui("alice"), tui("bob"));
+    alice.keys(&["/secret bob", "Enter"]);
+    alice.wait_for("the secret conversation", |s| s.contains("to 🔒bob"));
+    alice.keys(&["shall we verify?", "Enter"]);
+    bob.wait_for("alice's conversation", |s| s.contains("🔒alice"));
+    bob.keys(&["/secret alice", "Enter"]);
+    bob.wait_for("alice's message", |s| s.contains("alice: shall we verify?"));
+
+    // The first time alice says the codes differ: neither is verified.
+    bob.keys(&["/verify", "Enter"]);
+    alice.wait_for("the code", |s| s.contains("show the same?"));
+    alice.keys(&["/verify no", "Enter"]);
+    alice.wait_for("alice's refusal", |s| {
+        s.contains("not verified: you said the codes did not match")
+    });
+    bob.wait_for("bob told", |s| {
+        s.contains("not verified") && s.contains("the codes did not match")
+    });
+
+    bob.keys(&["/verify", "Enter"]);
+    let on_alice = code_on(&alice.wait_for("a new code", |s| s.contains("show the same?")));
+    let on_bob = code_on(&bob.wait_for("the code", |s| s.contains("show the same?")));
+    assert_eq!(on_alice, on_bob, "both screens show the same code");
+    assert_eq!(on_alice.split("  ").count(), 7, "seven emoji: {on_alice}");
+    alice.keys(&["/verify yes", "Enter"]);
+    bob.keys(&["/verify yes", "Enter"]);
+    let screen = alice.wait_for("bob verified", |s| s.contains("bob is verified"));
+    assert!(
+        screen.contains("🔐bob") && screen.contains("🔐 verified"),
+        "{screen}"
+    );
+    let screen = bob.wait_for("alice verified", |s| s.contains("alice is verified"));
+    assert!(
+        screen.contains("end-to-end encrypted · verified"),
+        "{screen}"
+    );
+    drop(server);
+}

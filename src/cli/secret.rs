@@ -155,7 +155,8 @@ pub async fn history(
             true => Some(Opened::Text("(message deleted)".into())),
             false => secret::read(&opened.connection, &mut opened.endpoint, message)
                 .await
-                .map_err(explain)?,
+                .map_err(explain)?
+                .map(|read| read.opened),
         };
         // A replay is dropped, not shown.
         let Some(text) = text else { continue };
@@ -166,8 +167,9 @@ pub async fn history(
             .iter()
             .map(|(message, text)| {
                 let (key, value) = match text {
-                    Opened::Text(text) => ("text", text),
-                    Opened::Unreadable(why) => ("unreadable", why),
+                    Opened::Text(text) => ("text", text.clone()),
+                    Opened::Verify(step) => ("text", step.describe()),
+                    Opened::Unreadable(why) => ("unreadable", why.clone()),
                 };
                 serde_json::json!({
                     "id": message.id, "sender": message.sender.username,
@@ -182,6 +184,7 @@ pub async fn history(
         for (message, text) in &lines {
             let text = match text {
                 Opened::Text(text) => crate::untrusted::inert(text),
+                Opened::Verify(step) => crate::untrusted::inert(&step.describe()),
                 Opened::Unreadable(why) => format!("(cannot be read: {why})"),
             };
             say!("{}", format_message_with(message, text));

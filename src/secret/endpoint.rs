@@ -8,6 +8,7 @@
 
 use super::device::Device;
 use super::vault::{Unlock, Vault, VaultError};
+use super::verify::{Party, Step};
 use crate::protocol::requests::PublishKeys;
 use crate::protocol::secret::{
     ClaimedKey, DeviceKeys, KeyError, KeyKind, Sealed, SealedCopy, verify_device,
@@ -25,14 +26,26 @@ use vodozemac::olm::{OlmMessage, Session, SessionPickle};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Opened {
     Text(String),
+    /// A step of an interactive verification (`super::verify`).
+    Verify(Step),
     /// It cannot be read here, and why.
     Unreadable(String),
 }
 
-/// What travels inside an Olm message: the text, room for what comes next.
+/// A sealed message as read, and whether this was the first time (a verification step is
+/// acted on once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub opened: Opened,
+    pub fresh: bool,
+}
+
+/// What travels inside an Olm message: the text, or a verification step.
 #[derive(Serialize, Deserialize)]
 struct Plaintext {
     text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    verify: Option<Step>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +214,54 @@ impl Endpoint {
         }
     }
 
+    /// This device, as a party to a verification.
+    pub fn me(&self) -> Party {
+        let keys = self.device.keys();
+        Party {
+            username: keys.username,
+            device: keys.curve25519,
+            ed25519: keys.ed25519,
+        }
+    }
+
+    /// `username`'s device `device` as pinned here, as a party to a verification.
+    pub fn pinned(&self, username: &str, device: &str) -> Result<Option<Party>, SecretError> {
+        let pinned = self.pins(username)?;
+        Ok(pinned
+            .into_iter()
+            .find(|(id, _)| id == device)
+            .map(|(device, ed25519)| Party {
+                username: username.to_owned(),
+                device,
+                ed25519,
+            }))
+    }
+
+    /// Records that `username`'s pinned `device` passed a verification.
+    pub fn mark_verified(&self, username: &str, device: &str) -> Result<(), SecretError> {
+        self.vault
+            .conn()
+            .execute(
+                "UPDATE pins SET verified = 1 WHERE username = ?1 AND device = ?2",
+                [username, device],
+            )
+            .map_err(|e| self.vault.sqlite(e))?;
+        Ok(())
+    }
+
+    /// The people every pinned device of whom was verified.
+    pub fn verified_users(&self) -> Result<Vec<String>, SecretError> {
+        let conn = self.vault.conn();
+        let mut statement = conn
+            .prepare("SELECT username FROM pins GROUP BY username HAVING MIN(verified) = 1")
+            .map_err(|e| self.vault.sqlite(e))?;
+        let users = statement
+            .query_map([], |row| row.get(0))
+            .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+            .map_err(|e| self.vault.sqlite(e))?;
+        Ok(users)
+    }
+
     /// Pins `devices` as `username`'s, after the user accepted them (the old pins go).
     pub fn accept_devices(
         &self,
@@ -301,10 +362,28 @@ impl Endpoint {
     /// `text` sealed for each of `devices` (this one left out), on the newest session with
     /// each; the advanced sessions are saved together.
     pub fn seal(&mut self, text: &str, devices: &[DeviceKeys]) -> Result<Sealed, SecretError> {
-        let plaintext = serde_json::to_vec(&Plaintext {
+        let content = Plaintext {
             text: text.to_owned(),
-        })
-        .unwrap_or_default();
+            verify: None,
+        };
+        self.seal_content(&content, devices)
+    }
+
+    /// A verification step sealed for `devices`.
+    pub fn seal_step(&mut self, step: Step, devices: &[DeviceKeys]) -> Result<Sealed, SecretError> {
+        let content = Plaintext {
+            text: String::new(),
+            verify: Some(step),
+        };
+        self.seal_content(&content, devices)
+    }
+
+    fn seal_content(
+        &mut self,
+        content: &Plaintext,
+        devices: &[DeviceKeys],
+    ) -> Result<Sealed, SecretError> {
+        let plaintext = serde_json::to_vec(content).unwrap_or_default();
         let mut copies = Vec::new();
         let mut advanced = Vec::new();
         for device in devices.iter().filter(|d| d.curve25519 != self.device_id()) {
@@ -341,21 +420,24 @@ impl Endpoint {
     }
 
     /// Keeps what this device sent (it has no copy for itself), for its history.
-    pub fn remember_sent(&self, message: &Message, text: &str) -> Result<(), SecretError> {
+    pub fn remember(&self, message: &Message, opened: &Opened) -> Result<(), SecretError> {
         self.store_opened(
             self.vault.conn(),
             message.id,
             message.conversation_id,
-            &Opened::Text(text.to_owned()),
+            opened,
         )
     }
 
     /// What `message` says to this device. A message opened before is read from the vault; a
     /// ciphertext seen before under another id (a replay) is `None`, dropped undecrypted.
     /// `UnknownDevice`: fetch and check the sender's devices, then ask again.
-    pub fn read(&mut self, message: &Message) -> Result<Option<Opened>, SecretError> {
+    pub fn read(&mut self, message: &Message) -> Result<Option<Read>, SecretError> {
         if let Some(opened) = self.opened(message.id)? {
-            return Ok(Some(opened));
+            return Ok(Some(Read {
+                opened,
+                fresh: false,
+            }));
         }
         let Some(sealed) = message.sealed.as_deref() else {
             return Ok(None);
@@ -414,7 +496,7 @@ impl Endpoint {
         digest: &[u8],
         sender_device: &str,
         olm: &OlmMessage,
-    ) -> Result<Option<Opened>, SecretError> {
+    ) -> Result<Option<Read>, SecretError> {
         let mut reason = "no session with the sending device can read it".to_owned();
         for mut session in self.sessions_with(sender_device)? {
             match session.decrypt(olm) {
@@ -471,8 +553,11 @@ impl Endpoint {
         session: &Session,
         plaintext: &[u8],
         account_changed: bool,
-    ) -> Result<Option<Opened>, SecretError> {
+    ) -> Result<Option<Read>, SecretError> {
         let opened = match serde_json::from_slice::<Plaintext>(plaintext) {
+            Ok(Plaintext {
+                verify: Some(step), ..
+            }) => Opened::Verify(step),
             Ok(payload) => Opened::Text(payload.text),
             Err(_) => Opened::Unreadable("decrypted, but not a quid message".into()),
         };
@@ -484,7 +569,10 @@ impl Endpoint {
             endpoint.store_opened(tx, message.id, message.conversation_id, &opened)?;
             endpoint.mark_seen(tx, digest, message.id)
         })?;
-        Ok(Some(opened))
+        Ok(Some(Read {
+            opened,
+            fresh: true,
+        }))
     }
 
     /// Keeps a message that cannot be read, with why, so that it shows the same every time.
@@ -493,7 +581,7 @@ impl Endpoint {
         message: &Message,
         digest: Option<&[u8]>,
         opened: Opened,
-    ) -> Result<Option<Opened>, SecretError> {
+    ) -> Result<Option<Read>, SecretError> {
         self.in_transaction(|endpoint, tx| {
             endpoint.store_opened(tx, message.id, message.conversation_id, &opened)?;
             match digest {
@@ -501,7 +589,10 @@ impl Endpoint {
                 None => Ok(()),
             }
         })?;
-        Ok(Some(opened))
+        Ok(Some(Read {
+            opened,
+            fresh: true,
+        }))
     }
 
     /// The messages of `conversation` opened here, oldest first.
@@ -687,6 +778,13 @@ mod tests {
     use super::*;
     use crate::protocol::{ClientMsgId, TimestampMs, User, UserId};
 
+    impl Endpoint {
+        /// What `read` found, without whether it was the first time.
+        fn read_text(&mut self, message: &Message) -> Result<Option<Opened>, SecretError> {
+            Ok(self.read(message)?.map(|read| read.opened))
+        }
+    }
+
     fn endpoint(dir: &Path, username: &str) -> Endpoint {
         Endpoint::open(dir, username, &Unlock::KeyFile).unwrap()
     }
@@ -737,7 +835,7 @@ mod tests {
         let sealed = alice.seal("meet at noon", &[bob.device_keys()]).unwrap();
         let first = message(1, "alice", sealed.clone());
         assert_eq!(
-            bob.read(&first).unwrap(),
+            bob.read_text(&first).unwrap(),
             Some(Opened::Text("meet at noon".into()))
         );
         // Read again (the event replayed after a crash before its ack): from the vault, since
@@ -745,11 +843,11 @@ mod tests {
         drop(bob);
         let mut bob = endpoint(b.path(), "bob");
         assert_eq!(
-            bob.read(&first).unwrap(),
+            bob.read_text(&first).unwrap(),
             Some(Opened::Text("meet at noon".into()))
         );
         assert_eq!(
-            bob.read(&message(2, "alice", sealed)).unwrap(),
+            bob.read_text(&message(2, "alice", sealed)).unwrap(),
             None,
             "a replay"
         );
@@ -757,7 +855,7 @@ mod tests {
         let reply = bob.seal("see you", &[alice.device_keys()]).unwrap();
         alice.check_devices("bob", &[bob.device_keys()]).unwrap();
         assert_eq!(
-            alice.read(&message(3, "bob", reply)).unwrap(),
+            alice.read_text(&message(3, "bob", reply)).unwrap(),
             Some(Opened::Text("see you".into()))
         );
         let history = bob.history(ConversationId(7)).unwrap();
@@ -780,10 +878,13 @@ mod tests {
             std::fs::copy(b.path().join(file), before.path().join(file)).unwrap();
         }
         let mut bob = endpoint(b.path(), "bob");
-        assert_eq!(bob.read(&first).unwrap(), Some(Opened::Text("one".into())));
+        assert_eq!(
+            bob.read_text(&first).unwrap(),
+            Some(Opened::Text("one".into()))
+        );
         let mut restarted = endpoint(before.path(), "bob");
         assert_eq!(
-            restarted.read(&first).unwrap(),
+            restarted.read_text(&first).unwrap(),
             Some(Opened::Text("one".into()))
         );
     }
@@ -794,7 +895,9 @@ mod tests {
         let (mut alice, mut bob) = pair(a.path(), b.path());
         let mut sealed = alice.seal("secret", &[bob.device_keys()]).unwrap();
         // Alice's device, pinned as hers, in a message the server says carol sent.
-        let unknown = bob.read(&message(1, "carol", sealed.clone())).unwrap_err();
+        let unknown = bob
+            .read_text(&message(1, "carol", sealed.clone()))
+            .unwrap_err();
         assert!(
             matches!(unknown, SecretError::UnknownDevice { .. }),
             "{unknown}"
@@ -803,14 +906,15 @@ mod tests {
         let mut tampered = sealed.clone();
         let body = &mut tampered.copies[0].body;
         body.replace_range(10..11, if &body[10..11] == "A" { "B" } else { "A" });
-        let Some(Opened::Unreadable(why)) = bob.read(&message(2, "alice", tampered)).unwrap()
+        let Some(Opened::Unreadable(why)) = bob.read_text(&message(2, "alice", tampered)).unwrap()
         else {
             panic!("a tampered ciphertext must not read");
         };
         assert!(why.starts_with("cannot decrypt"), "{why}");
 
         sealed.copies[0].device = "another device".into();
-        let Some(Opened::Unreadable(why)) = bob.read(&message(3, "alice", sealed)).unwrap() else {
+        let Some(Opened::Unreadable(why)) = bob.read_text(&message(3, "alice", sealed)).unwrap()
+        else {
             panic!("a copy for another device must not read");
         };
         assert!(why.contains("not sealed for this device"), "{why}");

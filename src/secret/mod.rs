@@ -10,3 +10,4 @@
 pub mod device;
 pub mod endpoint;
 pub mod vault;
+pub mod verify;

@@ -7,6 +7,7 @@
 pub mod backoff;
 pub mod connection;
 mod outbox;
+mod sealed;
 pub mod secret;
 pub mod state;
 pub mod target;
@@ -18,6 +19,8 @@ use crate::secret::endpoint::Endpoint;
 use crate::secret::vault::Unlock;
 use backoff::Backoff;
 use connection::{ConnectError, Connection, Pushed, RequestError};
+pub use sealed::VerifyEvent;
+use sealed::{SecretJob, Secrets};
 use serde::de::DeserializeOwned;
 use state::{ClientState, OutboxItem, StateError};
 use std::path::PathBuf;
@@ -95,6 +98,8 @@ pub enum SessionEvent {
     SecretUnavailable {
         reason: String,
     },
+    /// A verification of another device wants the user, or is over.
+    Verify(VerifyEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +116,8 @@ pub enum SessionError {
     Secret(#[from] secret::SecretLinkError),
     #[error("secret conversations are not available in this session")]
     NoSecrets,
+    #[error("that verification is over (or was never started here)")]
+    NoVerification,
 }
 
 enum Command {
@@ -123,36 +130,6 @@ enum Command {
         reply: oneshot::Sender<Result<(), SessionError>>,
     },
     Secret(SecretJob),
-}
-
-/// What the session does with its secret store, on its connection.
-enum SecretJob {
-    Reveal {
-        messages: Vec<Message>,
-        reply: oneshot::Sender<Result<Vec<Message>, SessionError>>,
-    },
-    Send {
-        conversation_id: ConversationId,
-        client_id: ClientMsgId,
-        other: String,
-        text: String,
-        reply: oneshot::Sender<Result<Message, SessionError>>,
-    },
-    AcceptKeys {
-        username: String,
-        reply: oneshot::Sender<Result<usize, SessionError>>,
-    },
-}
-
-impl SecretJob {
-    fn refuse(self, error: SessionError) {
-        // Whoever asked may have stopped waiting: nothing to tell.
-        let _ = match self {
-            SecretJob::Reveal { reply, .. } => reply.send(Err(error)).map_err(drop),
-            SecretJob::Send { reply, .. } => reply.send(Err(error)).map_err(drop),
-            SecretJob::AcceptKeys { reply, .. } => reply.send(Err(error)).map_err(drop),
-        };
-    }
 }
 
 /// Handle to a running session. Dropping every handle stops it.
@@ -265,6 +242,35 @@ impl Session {
         answer.await.map_err(|_| SessionError::Stopped)?
     }
 
+    /// Starts verifying `other`, the other person of secret `conversation_id`: the steps go
+    /// through the conversation, and [`SessionEvent::Verify`] says when to compare the codes.
+    pub async fn verify(
+        &self,
+        conversation_id: ConversationId,
+        other: String,
+    ) -> Result<(), SessionError> {
+        let (reply, answer) = oneshot::channel();
+        let job = SecretJob::Verify {
+            conversation_id,
+            other,
+            reply,
+        };
+        self.secret_job(job).await?;
+        answer.await.map_err(|_| SessionError::Stopped)?
+    }
+
+    /// The user compared verification `txn`'s codes: they match, or not.
+    pub async fn compared(&self, txn: String, matches: bool) -> Result<(), SessionError> {
+        let (reply, answer) = oneshot::channel();
+        let job = SecretJob::Compared {
+            txn,
+            matches,
+            reply,
+        };
+        self.secret_job(job).await?;
+        answer.await.map_err(|_| SessionError::Stopped)?
+    }
+
     async fn secret_job(&self, job: SecretJob) -> Result<(), SessionError> {
         self.commands
             .send(Command::Secret(job))
@@ -283,11 +289,6 @@ struct Runner {
     /// never locked (`get_mut`): it only lets futures that hold `&Runner` across an await be
     /// sent between threads, which a SQLite connection alone would not.
     secrets: Option<Mutex<Secrets>>,
-}
-
-struct Secrets {
-    endpoint: Endpoint,
-    me: String,
 }
 
 /// Why a connected spell ended.
@@ -469,7 +470,8 @@ impl Runner {
         ))
     }
 
-    /// Opens the secret store for `user` (once) and publishes this device's keys.
+    /// Opens the secret store for `user` (once), publishes this device's keys, and says who
+    /// is verified here.
     async fn open_secrets(&mut self, connection: &Connection, user: &User) {
         let Some(unlock) = &self.config.secret else {
             return;
@@ -477,10 +479,8 @@ impl Runner {
         if self.secrets.is_none() {
             match Endpoint::open(&self.config.state_dir, &user.username, unlock) {
                 Ok(endpoint) => {
-                    self.secrets = Some(Mutex::new(Secrets {
-                        endpoint,
-                        me: user.username.clone(),
-                    }))
+                    let secrets = Secrets::new(endpoint, user.username.clone());
+                    self.secrets = Some(Mutex::new(secrets));
                 }
                 Err(error) => {
                     self.config.secret = None;
@@ -491,6 +491,9 @@ impl Runner {
             }
         }
         self.publish_keys(connection).await;
+        if let Some(trusted) = self.secrets().and_then(|secrets| secrets.trusted()) {
+            self.emit(SessionEvent::Verify(trusted)).await;
+        }
     }
 
     fn secrets(&mut self) -> Option<&mut Secrets> {
@@ -512,22 +515,22 @@ impl Runner {
         }
     }
 
-    /// The event as the user should see it: a sealed message read (`None`: a replay, dropped);
-    /// this device's keys topped up when the server says they run low.
+    /// The event as the user should see it: a sealed message read (`None`: a replay, dropped),
+    /// a verification step acted on; this device's keys topped up when they run low.
     async fn secret_event(&mut self, connection: &Connection, mut event: Event) -> Option<Event> {
         let Some(secrets) = self.secrets() else {
             return Some(event);
         };
-        let keep = match &mut event {
-            Event::Message { message } | Event::MessageUpdated { message } => {
-                secret::reveal(connection, &mut secrets.endpoint, message).await
-            }
-            Event::KeysLow { device, .. } if *device == secrets.endpoint.device_id() => {
-                self.publish_keys(connection).await;
-                true
-            }
-            _ => true,
-        };
+        if let Event::KeysLow { device, .. } = &event
+            && *device == secrets.endpoint.device_id()
+        {
+            self.publish_keys(connection).await;
+            return Some(event);
+        }
+        let (keep, told) = secrets.on_event(connection, &mut event).await;
+        for verify in told {
+            self.emit(SessionEvent::Verify(verify)).await;
+        }
         keep.then_some(event)
     }
 
@@ -535,54 +538,9 @@ impl Runner {
         let Some(secrets) = self.secrets() else {
             return job.refuse(SessionError::NoSecrets);
         };
-        let endpoint = &mut secrets.endpoint;
-        // Whoever asked may have stopped waiting: nothing to tell.
-        let _ = match job {
-            SecretJob::Reveal {
-                mut messages,
-                reply,
-            } => {
-                let mut kept = Vec::with_capacity(messages.len());
-                for mut message in messages.drain(..) {
-                    if secret::reveal(connection, endpoint, &mut message).await {
-                        kept.push(message);
-                    }
-                }
-                reply.send(Ok(kept)).map_err(drop)
-            }
-            SecretJob::Send {
-                conversation_id,
-                client_id,
-                other,
-                text,
-                reply,
-            } => {
-                let to = secret::To {
-                    me: &secrets.me,
-                    other: &other,
-                    conversation_id,
-                    client_id,
-                };
-                let sent =
-                    secret::send(connection, endpoint, to, &text)
-                        .await
-                        .map(|mut message| {
-                            message.text = text;
-                            if let Some(sealed) = message.sealed.as_deref_mut() {
-                                sealed.copies.clear();
-                            }
-                            message
-                        });
-                reply.send(sent.map_err(SessionError::from)).map_err(drop)
-            }
-            SecretJob::AcceptKeys { username, reply } => {
-                let accepted = secret::accept_devices(connection, endpoint, &username)
-                    .await
-                    .map(|devices| devices.len());
-                reply
-                    .send(accepted.map_err(SessionError::from))
-                    .map_err(drop)
-            }
-        };
+        let told = secrets.run(connection, job).await;
+        for verify in told {
+            self.emit(SessionEvent::Verify(verify)).await;
+        }
     }
 }

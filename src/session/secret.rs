@@ -7,7 +7,8 @@ use super::connection::{Connection, RequestError};
 use crate::protocol::requests;
 use crate::protocol::secret::{DeviceKeys, ONE_TIME_KEYS_LOW};
 use crate::protocol::{ClientMsgId, ConversationId, ErrorCode, Message, RequestBody, results};
-use crate::secret::endpoint::{Endpoint, Opened, SecretError};
+use crate::secret::endpoint::{Endpoint, Opened, Read, SecretError};
+use crate::secret::verify::Step;
 use serde::de::DeserializeOwned;
 
 /// One-time keys a device keeps on the server when it tops up.
@@ -141,7 +142,7 @@ pub async fn send(
         sealed,
     });
     let sent: results::Sent = ask(connection, body).await?;
-    endpoint.remember_sent(&sent.message, text)?;
+    endpoint.remember(&sent.message, &Opened::Text(text.to_owned()))?;
     Ok(sent.message)
 }
 
@@ -151,15 +152,18 @@ pub async fn read(
     connection: &Connection,
     endpoint: &mut Endpoint,
     message: &Message,
-) -> Result<Option<Opened>, SecretLinkError> {
+) -> Result<Option<Read>, SecretLinkError> {
     match endpoint.read(message) {
         Err(SecretError::UnknownDevice { username, .. }) => {
             let devices = devices_of(connection, &username).await?;
             endpoint.check_devices(&username, &devices)?;
             match endpoint.read(message) {
-                Err(SecretError::UnknownDevice { device, .. }) => Ok(Some(Opened::Unreadable(
-                    format!("sent from device {device}, which is not one of {username}'s"),
-                ))),
+                Err(SecretError::UnknownDevice { device, .. }) => Ok(Some(Read {
+                    opened: Opened::Unreadable(format!(
+                        "sent from device {device}, which is not one of {username}'s"
+                    )),
+                    fresh: true,
+                })),
                 other => Ok(other?),
             }
         }
@@ -167,26 +171,69 @@ pub async fn read(
     }
 }
 
-/// Puts what `message` says to this device in its text (or why not in `unreadable`) and
-/// drops its ciphertexts, which nothing here needs any more. False: a replay, to be dropped.
+/// What `reveal` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revealed {
+    /// Show the message.
+    Shown,
+    /// A replay: drop it.
+    Replay,
+    /// A verification step read for the first time: show it, and act on it.
+    Step(Step),
+}
+
+/// Puts what `message` says to this device in its text (a verification step described, or
+/// why it cannot be read in `unreadable`) and drops its ciphertexts, which nothing here needs
+/// any more.
 pub async fn reveal(
     connection: &Connection,
     endpoint: &mut Endpoint,
     message: &mut Message,
-) -> bool {
+) -> Revealed {
     if message.sealed.is_none() {
-        return true;
+        return Revealed::Shown;
     }
+    let mut revealed = Revealed::Shown;
     match read(connection, endpoint, message).await {
-        Ok(Some(Opened::Text(text))) => message.text = text,
-        Ok(Some(Opened::Unreadable(why))) => message.unreadable = Some(why),
-        Ok(None) => return false,
+        Ok(Some(Read { opened, fresh })) => match opened {
+            Opened::Text(text) => message.text = text,
+            Opened::Verify(step) => {
+                message.text = step.describe();
+                if fresh {
+                    revealed = Revealed::Step(step);
+                }
+            }
+            Opened::Unreadable(why) => message.unreadable = Some(why),
+        },
+        Ok(None) => return Revealed::Replay,
         Err(error) => message.unreadable = Some(error.to_string()),
     }
     if let Some(sealed) = message.sealed.as_deref_mut() {
         sealed.copies.clear();
     }
-    true
+    revealed
+}
+
+/// Sends a verification step to `to.other`'s devices, or only to `device` once the
+/// verification is bound to one.
+pub async fn send_step(
+    connection: &Connection,
+    endpoint: &mut Endpoint,
+    to: To<'_>,
+    device: Option<&str>,
+    step: Step,
+) -> Result<(), SecretLinkError> {
+    let mut devices = recipients(connection, endpoint, to.me, to.other).await?;
+    devices.retain(|d| d.username == to.other && device.is_none_or(|id| d.curve25519 == id));
+    let sealed = endpoint.seal_step(step.clone(), &devices)?;
+    let body = RequestBody::SendSealed(requests::SendSealed {
+        conversation_id: to.conversation_id,
+        client_id: to.client_id,
+        sealed,
+    });
+    let sent: results::Sent = ask(connection, body).await?;
+    endpoint.remember(&sent.message, &Opened::Verify(step))?;
+    Ok(())
 }
 
 /// Pins the devices `username` has now, after the user accepted a change; how many.

@@ -79,6 +79,23 @@ impl Executor {
                 other,
                 text,
             } => self.send_secret(conversation_id, client_id, other, text),
+            Effect::Verify {
+                conversation_id,
+                other,
+            } => {
+                let session = self.session.clone();
+                self.report(
+                    async move { session.verify(conversation_id, other).await },
+                    "/verify",
+                );
+            }
+            Effect::Compared { txn, matches } => {
+                let session = self.session.clone();
+                self.report(
+                    async move { session.compared(txn, matches).await },
+                    "/verify",
+                );
+            }
             Effect::AcceptKeys(username) => {
                 let session = self.session.clone();
                 let done = self.done.clone();
@@ -299,6 +316,20 @@ impl Executor {
             };
             if let Some(outcome) = outcome {
                 let _ = done.send(outcome).await;
+            }
+        });
+    }
+
+    /// Runs `job`; a failure goes to the notice line, named `what`.
+    fn report(
+        &self,
+        job: impl std::future::Future<Output = Result<(), SessionError>> + Send + 'static,
+        what: &'static str,
+    ) {
+        let done = self.done.clone();
+        tokio::spawn(async move {
+            if let Err(error) = job.await {
+                let _ = done.send(Done::Failed(format!("{what}: {error}"))).await;
             }
         });
     }

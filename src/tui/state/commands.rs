@@ -10,6 +10,8 @@ pub enum Command {
     Secret(String),
     /// Trusts the devices the other person of this secret conversation has now.
     AcceptKeys,
+    /// Starts verifying the other person (`None`), or answers whether the codes match.
+    Verify(Option<bool>),
     Group {
         name: String,
         members: Vec<String>,
@@ -39,6 +41,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "/accept-keys",
         "in a secret conversation: trust the other person's new keys (check with them first)",
     ),
+    (
+        "/verify [yes|no]",
+        "in a secret conversation: compare a code with the other person; yes if it matches",
+    ),
     ("/group NAME USER...", "create a group with those users"),
     ("/leave", "leave the current group"),
     ("/pay", "pay someone here (also F2)"),
@@ -64,6 +70,7 @@ const NAMES: &[&str] = &[
     "/dm",
     "/secret",
     "/accept-keys",
+    "/verify",
     "/group",
     "/leave",
     "/pay",
@@ -95,6 +102,10 @@ pub fn parse(line: &str) -> Result<Command, String> {
         ("/secret", [who]) => Ok(Command::Secret(user(who))),
         ("/secret", _) => Err("usage: /secret USER".into()),
         ("/accept-keys", []) => Ok(Command::AcceptKeys),
+        ("/verify", []) => Ok(Command::Verify(None)),
+        ("/verify", ["yes"]) => Ok(Command::Verify(Some(true))),
+        ("/verify", ["no"]) => Ok(Command::Verify(Some(false))),
+        ("/verify", _) => Err("usage: /verify, then /verify yes or /verify no".into()),
         ("/group", [group, members @ ..]) if !members.is_empty() => Ok(Command::Group {
             name: group.trim_start_matches('#').to_owned(),
             members: members.iter().map(|m| user(m)).collect(),

@@ -119,6 +119,16 @@ pub enum Effect {
         text: String,
     },
     AcceptKeys(String),
+    /// Starts verifying `other`, the other person of a secret conversation.
+    Verify {
+        conversation_id: ConversationId,
+        other: String,
+    },
+    /// Whether the codes of verification `txn` match.
+    Compared {
+        txn: String,
+        matches: bool,
+    },
     CreateGroup {
         name: String,
         members: Vec<String>,

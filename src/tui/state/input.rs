@@ -418,6 +418,7 @@ impl App {
         match command {
             Command::Dm(user) => effects.push(Effect::OpenDirect(user)),
             Command::Secret(user) => effects.push(Effect::OpenSecret(user)),
+            Command::Verify(answer) => self.verify_command(answer, effects),
             Command::AcceptKeys => match self.selected_entry() {
                 Some(entry) if entry.secret => effects.push(Effect::AcceptKeys(entry.name.clone())),
                 _ => self.error("/accept-keys works in a secret conversation; this is not one"),

@@ -13,6 +13,7 @@ mod network;
 pub mod search;
 pub mod selection;
 pub mod timeline;
+pub mod verify;
 pub mod wallet;
 
 pub use flow::{Done, Effect, Msg};
@@ -39,6 +40,8 @@ pub const HISTORY_PAGE: u32 = 50;
 pub const WHEEL_LINES: usize = 3;
 /// What marks a secret conversation in the sidebar, the header and the status bar.
 pub const SECRET_SIGIL: &str = "🔒";
+/// What marks a secret conversation whose other person is verified.
+pub const VERIFIED_SIGIL: &str = "🔐";
 
 /// Sent messages kept for recall with Up.
 const RECALL_LIMIT: usize = 100;
@@ -74,6 +77,8 @@ pub struct ConversationEntry {
     pub bot: Option<String>,
     /// A secret conversation: end-to-end encrypted, shown with a lock.
     pub secret: bool,
+    /// A secret conversation whose other person's devices are all verified here.
+    pub verified: bool,
 }
 
 impl ConversationEntry {
@@ -102,6 +107,7 @@ impl ConversationEntry {
                 ConversationKind::Group => None,
             },
             secret: conversation.secret,
+            verified: false,
         }
     }
 
@@ -114,7 +120,11 @@ impl ConversationEntry {
     /// lock for a secret conversation.
     pub fn sigil(&self) -> &'static str {
         if self.secret {
-            return SECRET_SIGIL;
+            return if self.verified {
+                VERIFIED_SIGIL
+            } else {
+                SECRET_SIGIL
+            };
         }
         match (self.kind, &self.bot) {
             (ConversationKind::Group, _) => "#",
@@ -185,6 +195,10 @@ pub struct App {
     pub keymap: Keymap,
     /// The help overlay, while open.
     pub help: Option<help::Help>,
+    /// A verification's code to compare with the other person's screen.
+    pub comparing: Option<verify::Comparing>,
+    /// The people verified here (inert names).
+    pub verified: std::collections::HashSet<String>,
     pub notice: Option<Notice>,
     /// Who is typing where, and when we last heard.
     pub typing: HashMap<ConversationId, (String, Instant)>,
@@ -244,6 +258,8 @@ impl App {
             composer: input::new_composer(),
             keymap,
             help: None,
+            comparing: None,
+            verified: std::collections::HashSet::new(),
             notice: None,
             typing: HashMap::new(),
             screen,

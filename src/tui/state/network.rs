@@ -37,6 +37,7 @@ impl App {
                 ));
             }
             SessionEvent::Failed { reason } => self.link = Link::Stopped(inert_line(&reason)),
+            SessionEvent::Verify(verify) => self.on_verify(verify),
             SessionEvent::SecretUnavailable { reason } => self.notify_in(
                 None,
                 NoticeKind::Error,
@@ -298,10 +299,14 @@ impl App {
                     format!("not sent: {}", inert_line(&reason)),
                 );
             }
-            Done::KeysAccepted { username, devices } => self.info(format!(
-                "trusting {devices} device(s) of {}; messages to them can be sent",
-                inert_line(&username)
-            )),
+            Done::KeysAccepted { username, devices } => {
+                // New keys are not verified ones: the lock shows it until /verify.
+                self.set_verified(&username, false);
+                self.info(format!(
+                    "trusting {devices} device(s) of {}; messages to them can be sent",
+                    inert_line(&username)
+                ));
+            }
             Done::Opened(conversation) => {
                 self.upsert(&conversation);
                 self.sort_conversations();
@@ -357,7 +362,8 @@ impl App {
 
     fn upsert(&mut self, conversation: &Conversation) {
         self.note_read_by_others(conversation.id, conversation.others_read_up_to);
-        let fresh = ConversationEntry::from_protocol(conversation);
+        let mut fresh = ConversationEntry::from_protocol(conversation);
+        fresh.verified = fresh.secret && self.verified.contains(&fresh.name);
         match self.entry_mut(conversation.id) {
             Some(entry) => {
                 let marked_read = entry.marked_read;

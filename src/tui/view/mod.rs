@@ -10,6 +10,7 @@ mod status;
 mod wallet;
 
 use super::layout;
+use super::state::verify::Comparing;
 use super::state::{App, Layer, NoticeKind};
 use super::theme::Theme;
 use crate::protocol::ConversationKind;
@@ -32,6 +33,13 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         (Some(bar), _) => search::draw_results(frame, areas.messages, app, bar, theme),
         (None, Some(timeline)) => messages::draw(&app.pane(timeline), frame, areas.messages, theme),
         (None, None) => draw_empty(frame, areas.messages, app, theme),
+    }
+    if let Some(comparing) = app
+        .comparing
+        .as_ref()
+        .filter(|c| app.selected == Some(c.conversation_id))
+    {
+        draw_comparing(frame, areas.messages, comparing, theme);
     }
     if let (Some(area), Some(notice)) = (areas.notice, app.visible_notice()) {
         let (text, style) = match notice.kind {
@@ -82,6 +90,36 @@ fn draw_layer(frame: &mut Frame, layer: Layer, app: &App, theme: &Theme) {
     }
 }
 
+/// A verification's code, at the foot of the messages, with what to answer.
+fn draw_comparing(frame: &mut Frame, area: Rect, comparing: &Comparing, theme: &Theme) {
+    let lines = vec![
+        Line::styled(
+            format!(" Does {}'s screen show the same?", comparing.username),
+            theme.accent,
+        ),
+        Line::styled(format!(" {}", comparing.emoji), theme.text),
+        Line::styled(
+            format!(" or the numbers {}", comparing.decimals),
+            theme.text,
+        ),
+        Line::styled(
+            " /verify yes if they match, /verify no if they do not",
+            theme.dim,
+        ),
+    ];
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let box_area = Rect {
+        y: area.y + area.height.saturating_sub(height),
+        height,
+        ..area
+    };
+    let block = Block::bordered()
+        .title(" Verify ")
+        .border_style(theme.accent);
+    frame.render_widget(ratatui::widgets::Clear, box_area);
+    frame.render_widget(Paragraph::new(lines).block(block), box_area);
+}
+
 fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, narrow: bool) {
     let Some(entry) = app.selected_entry() else {
         frame.render_widget(Paragraph::new(Line::styled(" quid", theme.accent)), area);
@@ -120,8 +158,13 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, narrow: 
         )),
         None => {}
     }
-    if entry.secret {
-        spans.push(Span::styled("  secret · end-to-end encrypted", theme.dim));
+    match (entry.secret, entry.verified) {
+        (true, true) => spans.push(Span::styled(
+            "  secret · end-to-end encrypted · verified",
+            theme.dim,
+        )),
+        (true, false) => spans.push(Span::styled("  secret · end-to-end encrypted", theme.dim)),
+        (false, _) => {}
     }
     if entry.kind == ConversationKind::Group {
         spans.push(Span::styled(

@@ -21,8 +21,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Link::Stopped(reason) => format!("✗ offline: {reason}"),
     };
     let mut parts = vec![format!("{user} · {}", app.profile), link];
-    if app.selected_entry().is_some_and(|entry| entry.secret) {
-        parts.push(format!("{} secret", crate::tui::state::SECRET_SIGIL));
+    match app.selected_entry() {
+        Some(entry) if entry.verified => parts.push(format!("{} verified", entry.sigil())),
+        Some(entry) if entry.secret => parts.push(format!("{} secret", entry.sigil())),
+        _ => {}
     }
     if !app.balances.is_empty() {
         let shown: Vec<String> = app.balances.iter().map(ToString::to_string).collect();

@@ -1,0 +1,397 @@
+//! The session's secret store at work: it reads sealed events before their seq is stored,
+//! runs what the session's user asks of it (reveal history, send, accept keys, verify), and
+//! carries interactive verifications (`secret::verify`) over the secret conversation: steps in
+//! from the other device, steps out to it, and what the user must see.
+
+use super::SessionError;
+use super::connection::Connection;
+use super::secret::{self, Revealed, To};
+use crate::protocol::{ClientMsgId, ConversationId, Event, Message};
+use crate::secret::endpoint::Endpoint;
+use crate::secret::verify::{Outcome, Party, Step, Verification};
+use std::collections::HashMap;
+use tokio::sync::oneshot;
+
+/// What the session's user asks of its secret store.
+pub(super) enum SecretJob {
+    Reveal {
+        messages: Vec<Message>,
+        reply: oneshot::Sender<Result<Vec<Message>, SessionError>>,
+    },
+    Send {
+        conversation_id: ConversationId,
+        client_id: ClientMsgId,
+        other: String,
+        text: String,
+        reply: oneshot::Sender<Result<Message, SessionError>>,
+    },
+    AcceptKeys {
+        username: String,
+        reply: oneshot::Sender<Result<usize, SessionError>>,
+    },
+    /// Starts verifying the other person of a secret conversation.
+    Verify {
+        conversation_id: ConversationId,
+        other: String,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+    /// The user compared the codes of verification `txn`: they match, or not.
+    Compared {
+        txn: String,
+        matches: bool,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+}
+
+impl SecretJob {
+    pub(super) fn refuse(self, error: SessionError) {
+        // Whoever asked may have stopped waiting: nothing to tell.
+        let _ = match self {
+            SecretJob::Reveal { reply, .. } => reply.send(Err(error)).map_err(drop),
+            SecretJob::Send { reply, .. } => reply.send(Err(error)).map_err(drop),
+            SecretJob::AcceptKeys { reply, .. } => reply.send(Err(error)).map_err(drop),
+            SecretJob::Verify { reply, .. } | SecretJob::Compared { reply, .. } => {
+                reply.send(Err(error)).map_err(drop)
+            }
+        };
+    }
+}
+
+/// What a verification tells the session's user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyEvent {
+    /// Show the code; the user says whether the other screen shows the same.
+    Compare {
+        conversation_id: ConversationId,
+        txn: String,
+        username: String,
+        emoji: String,
+        decimals: String,
+    },
+    /// `username`'s device is verified.
+    Verified {
+        conversation_id: ConversationId,
+        username: String,
+    },
+    Failed {
+        conversation_id: ConversationId,
+        reason: String,
+    },
+    /// The people whose every device is verified here (when the store opens).
+    Trusted { usernames: Vec<String> },
+}
+
+struct Ongoing {
+    verification: Verification,
+    conversation_id: ConversationId,
+    other: String,
+}
+
+pub(super) struct Secrets {
+    pub(super) endpoint: Endpoint,
+    me: String,
+    verifications: HashMap<String, Ongoing>,
+}
+
+impl Secrets {
+    pub(super) fn new(endpoint: Endpoint, me: String) -> Secrets {
+        Secrets {
+            endpoint,
+            me,
+            verifications: HashMap::new(),
+        }
+    }
+
+    /// Who is verified here, for the session's user.
+    pub(super) fn trusted(&self) -> Option<VerifyEvent> {
+        let usernames = self.endpoint.verified_users().ok()?;
+        Some(VerifyEvent::Trusted { usernames })
+    }
+
+    /// Reads `event` if it is sealed. False: a replay, to drop. A fresh verification step
+    /// is acted on; what the user should see comes back.
+    pub(super) async fn on_event(
+        &mut self,
+        connection: &Connection,
+        event: &mut Event,
+    ) -> (bool, Vec<VerifyEvent>) {
+        let (Event::Message { message } | Event::MessageUpdated { message }) = event else {
+            return (true, Vec::new());
+        };
+        match secret::reveal(connection, &mut self.endpoint, message).await {
+            Revealed::Shown => (true, Vec::new()),
+            Revealed::Replay => (false, Vec::new()),
+            Revealed::Step(step) => {
+                let told = self.on_step(connection, message, step).await;
+                (true, told)
+            }
+        }
+    }
+
+    pub(super) async fn run(
+        &mut self,
+        connection: &Connection,
+        job: SecretJob,
+    ) -> Vec<VerifyEvent> {
+        let mut told = Vec::new();
+        // Whoever asked may have stopped waiting: nothing to tell.
+        let _ = match job {
+            SecretJob::Reveal { messages, reply } => {
+                let mut kept = Vec::with_capacity(messages.len());
+                for mut message in messages {
+                    // A step in history is shown, not acted on again: only fresh ones are.
+                    if secret::reveal(connection, &mut self.endpoint, &mut message).await
+                        != Revealed::Replay
+                    {
+                        kept.push(message);
+                    }
+                }
+                reply.send(Ok(kept)).map_err(drop)
+            }
+            SecretJob::Send {
+                conversation_id,
+                client_id,
+                other,
+                text,
+                reply,
+            } => {
+                let to = To {
+                    me: &self.me,
+                    other: &other,
+                    conversation_id,
+                    client_id,
+                };
+                let sent = secret::send(connection, &mut self.endpoint, to, &text)
+                    .await
+                    .map(|mut message| {
+                        message.text = text;
+                        if let Some(sealed) = message.sealed.as_deref_mut() {
+                            sealed.copies.clear();
+                        }
+                        message
+                    });
+                reply.send(sent.map_err(SessionError::from)).map_err(drop)
+            }
+            SecretJob::AcceptKeys { username, reply } => {
+                let accepted = secret::accept_devices(connection, &mut self.endpoint, &username)
+                    .await
+                    .map(|devices| devices.len());
+                reply
+                    .send(accepted.map_err(SessionError::from))
+                    .map_err(drop)
+            }
+            SecretJob::Verify {
+                conversation_id,
+                other,
+                reply,
+            } => {
+                let (verification, start) = Verification::start(self.endpoint.me());
+                let txn = verification.txn().to_owned();
+                self.verifications.insert(
+                    txn,
+                    Ongoing {
+                        verification,
+                        conversation_id,
+                        other: other.clone(),
+                    },
+                );
+                let sent = self
+                    .send_step(connection, conversation_id, &other, None, start)
+                    .await;
+                reply.send(sent).map_err(drop)
+            }
+            SecretJob::Compared {
+                txn,
+                matches,
+                reply,
+            } => {
+                let outcome = self.compared(connection, &txn, matches).await;
+                let result = match outcome {
+                    Ok(events) => {
+                        told = events;
+                        Ok(())
+                    }
+                    Err(error) => Err(error),
+                };
+                reply.send(result).map_err(drop)
+            }
+        };
+        told
+    }
+
+    /// The user's word on the codes of `txn`.
+    async fn compared(
+        &mut self,
+        connection: &Connection,
+        txn: &str,
+        matches: bool,
+    ) -> Result<Vec<VerifyEvent>, SessionError> {
+        let Some(mut ongoing) = self.verifications.remove(txn) else {
+            return Err(SessionError::NoVerification);
+        };
+        if !matches {
+            let cancel = ongoing.verification.cancel("the codes did not match");
+            self.send_to_them(connection, &ongoing, cancel).await?;
+            return Ok(vec![VerifyEvent::Failed {
+                conversation_id: ongoing.conversation_id,
+                reason: "you said the codes did not match: the devices are not verified".into(),
+            }]);
+        }
+        let outcome = ongoing.verification.confirm();
+        self.follow(connection, ongoing, outcome).await
+    }
+
+    /// A fresh verification step in `message`, from the other person's device.
+    async fn on_step(
+        &mut self,
+        connection: &Connection,
+        message: &Message,
+        step: Step,
+    ) -> Vec<VerifyEvent> {
+        let sender = &message.sender.username;
+        let device = message.sealed.as_deref().map(|s| s.sender_device.clone());
+        // This user's own steps (from another of their devices) are not for this one.
+        let Some(device) = device.filter(|_| *sender != self.me) else {
+            return Vec::new();
+        };
+        let Ok(Some(from)) = self.endpoint.pinned(sender, &device) else {
+            return Vec::new();
+        };
+        if let Step::Start { txn } = &step {
+            return self
+                .answer_start(connection, message.conversation_id, from, txn)
+                .await;
+        }
+        let Some(mut ongoing) = self.verifications.remove(step.txn()) else {
+            return Vec::new();
+        };
+        let outcome = ongoing.verification.on_step(step, &from);
+        self.follow(connection, ongoing, outcome)
+            .await
+            .unwrap_or_else(|error| {
+                vec![VerifyEvent::Failed {
+                    conversation_id: message.conversation_id,
+                    reason: error.to_string(),
+                }]
+            })
+    }
+
+    async fn answer_start(
+        &mut self,
+        connection: &Connection,
+        conversation_id: ConversationId,
+        from: Party,
+        txn: &str,
+    ) -> Vec<VerifyEvent> {
+        let other = from.username.clone();
+        let device = from.device.clone();
+        let (verification, accept) = Verification::respond(self.endpoint.me(), from, txn);
+        self.verifications.insert(
+            txn.to_owned(),
+            Ongoing {
+                verification,
+                conversation_id,
+                other: other.clone(),
+            },
+        );
+        match self
+            .send_step(connection, conversation_id, &other, Some(&device), accept)
+            .await
+        {
+            Ok(()) => Vec::new(),
+            Err(error) => vec![VerifyEvent::Failed {
+                conversation_id,
+                reason: error.to_string(),
+            }],
+        }
+    }
+
+    /// Carries out what a verification asked for, and keeps it while it is not over.
+    async fn follow(
+        &mut self,
+        connection: &Connection,
+        ongoing: Ongoing,
+        outcome: Result<Outcome, crate::secret::verify::VerifyError>,
+    ) -> Result<Vec<VerifyEvent>, SessionError> {
+        let conversation_id = ongoing.conversation_id;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                return Ok(vec![VerifyEvent::Failed {
+                    conversation_id,
+                    reason: error.to_string(),
+                }]);
+            }
+        };
+        let mut told = Vec::new();
+        let (steps, done) = match outcome {
+            Outcome::Send(steps) => (steps, false),
+            Outcome::Compare(code, reply) => {
+                told.push(VerifyEvent::Compare {
+                    conversation_id,
+                    txn: ongoing.verification.txn().to_owned(),
+                    username: ongoing.other.clone(),
+                    emoji: code.emoji_line(),
+                    decimals: code.decimals_line(),
+                });
+                (reply.into_iter().collect(), false)
+            }
+            Outcome::Verified(steps) => {
+                if let Some(them) = ongoing.verification.them() {
+                    self.endpoint
+                        .mark_verified(&them.username, &them.device)
+                        .map_err(secret::SecretLinkError::from)?;
+                }
+                told.push(VerifyEvent::Verified {
+                    conversation_id,
+                    username: ongoing.other.clone(),
+                });
+                (steps, true)
+            }
+            Outcome::Wait => (Vec::new(), false),
+        };
+        for step in steps {
+            self.send_to_them(connection, &ongoing, step).await?;
+        }
+        if !done {
+            let txn = ongoing.verification.txn().to_owned();
+            self.verifications.insert(txn, ongoing);
+        }
+        Ok(told)
+    }
+
+    async fn send_to_them(
+        &mut self,
+        connection: &Connection,
+        ongoing: &Ongoing,
+        step: Step,
+    ) -> Result<(), SessionError> {
+        let device = ongoing.verification.them().map(|them| them.device.clone());
+        self.send_step(
+            connection,
+            ongoing.conversation_id,
+            &ongoing.other,
+            device.as_deref(),
+            step,
+        )
+        .await
+    }
+
+    async fn send_step(
+        &mut self,
+        connection: &Connection,
+        conversation_id: ConversationId,
+        other: &str,
+        device: Option<&str>,
+        step: Step,
+    ) -> Result<(), SessionError> {
+        let to = To {
+            me: &self.me,
+            other,
+            conversation_id,
+            client_id: ClientMsgId::random(),
+        };
+        secret::send_step(connection, &mut self.endpoint, to, device, step).await?;
+        Ok(())
+    }
+}

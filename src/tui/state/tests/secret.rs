@@ -1,0 +1,145 @@
+//! Secret conversations in the state machine: sending seals (no outbox), a refusal gives the
+//! text back, unreadable messages say why, and verification's prompt and answers.
+
+use super::*;
+use crate::session::VerifyEvent;
+
+/// alice connected, with bob's secret conversation (id 5) selected and loaded.
+fn in_secret_conversation() -> App {
+    let mut app = connected_app(80, 24);
+    let mut secret = conversation(5, ConversationKind::Direct, "bob", 0, 3);
+    secret.secret = true;
+    app.update(Msg::Done(Done::Opened(secret)));
+    app.update(Msg::Done(Done::History {
+        conversation_id: ConversationId(5),
+        before: None,
+        page: results::History {
+            messages: Vec::new(),
+            has_more: false,
+            others_read_up_to: None,
+        },
+    }));
+    app
+}
+
+fn enter(app: &mut App, text: &str) -> Vec<Effect> {
+    let mut effects = type_text(app, text);
+    effects.extend(app.update(key(KeyCode::Enter)));
+    effects
+}
+
+#[test]
+fn a_secret_message_is_sealed_and_sent_not_queued_and_a_refusal_gives_the_text_back() {
+    let mut app = in_secret_conversation();
+    assert_eq!(
+        app.selected_entry().map(|e| e.label()),
+        Some("🔒bob".into())
+    );
+    let effects = enter(&mut app, "the code is 4711");
+    let Some(Effect::SendSecret {
+        client_id,
+        other,
+        text,
+        ..
+    }) = effects
+        .into_iter()
+        .find(|e| matches!(e, Effect::SendSecret { .. }))
+    else {
+        panic!("a secret message is sealed, not queued in the outbox");
+    };
+    assert_eq!((other.as_str(), text.as_str()), ("bob", "the code is 4711"));
+    assert!(app.composer.is_empty());
+
+    app.update(Msg::Done(Done::SecretNotSent {
+        client_id,
+        conversation_id: ConversationId(5),
+        text,
+        reason: "new device kmFd frw7 for bob; verify, then /accept-keys".into(),
+    }));
+    assert_eq!(
+        app.composer.lines(),
+        ["the code is 4711"],
+        "nothing typed is lost"
+    );
+    let notice = app
+        .visible_notice()
+        .map(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(notice.starts_with("not sent: new device"), "{notice}");
+    assert!(
+        app.timelines[&ConversationId(5)].entries.is_empty(),
+        "the queued copy is gone"
+    );
+}
+
+#[test]
+fn a_message_that_cannot_be_read_says_why() {
+    let mut app = in_secret_conversation();
+    let mut unreadable = message(9, 5, &user(2, "bob"), "", DAY_TWO);
+    unreadable.unreadable = Some("not sealed for this device".into());
+    app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(40),
+        event: Event::Message {
+            message: unreadable,
+        },
+    }));
+    let entry = app.timelines[&ConversationId(5)].entries.last().cloned();
+    assert_eq!(
+        entry.and_then(|e| e.unreadable),
+        Some("not sealed for this device".into())
+    );
+}
+
+#[test]
+fn verification_shows_the_code_takes_the_answer_and_marks_the_lock() {
+    let mut app = in_secret_conversation();
+    let effects = enter(&mut app, "/verify");
+    assert!(effects.contains(&Effect::Verify {
+        conversation_id: ConversationId(5),
+        other: "bob".into()
+    }));
+    let early = enter(&mut app, "/verify yes");
+    assert!(early.is_empty(), "no code to answer yet");
+
+    app.update(Msg::Session(SessionEvent::Verify(VerifyEvent::Compare {
+        conversation_id: ConversationId(5),
+        txn: "t1".into(),
+        username: "bob".into(),
+        emoji: "🐶 Dog  🔑 Key".into(),
+        decimals: "1 2 3".into(),
+    })));
+    assert!(app.comparing.is_some());
+    let effects = enter(&mut app, "/verify yes");
+    assert!(effects.contains(&Effect::Compared {
+        txn: "t1".into(),
+        matches: true
+    }));
+    app.update(Msg::Session(SessionEvent::Verify(VerifyEvent::Verified {
+        conversation_id: ConversationId(5),
+        username: "bob".into(),
+    })));
+    assert_eq!(
+        app.selected_entry().map(|e| e.label()),
+        Some("🔐bob".into())
+    );
+    // Accepting new keys later means they are not verified ones.
+    app.update(Msg::Done(Done::KeysAccepted {
+        username: "bob".into(),
+        devices: 2,
+    }));
+    assert_eq!(
+        app.selected_entry().map(|e| e.label()),
+        Some("🔒bob".into())
+    );
+
+    let mut plain = connected_app(80, 24);
+    enter(&mut plain, "/verify");
+    let notice = plain
+        .visible_notice()
+        .map(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(
+        notice.contains("works in a secret conversation"),
+        "{notice}"
+    );
+}
