@@ -1146,3 +1146,53 @@ fn secret_conversations_from_the_command_line_keep_the_text_off_the_server_and_d
     let plain = common::files_containing(&everywhere, in_the_clear.as_bytes());
     assert!(!plain.is_empty(), "the search sees what the server wrote");
 }
+
+#[test]
+fn a_payment_in_a_secret_conversation_keeps_its_memo_off_the_server() {
+    let (dir, _server, config) = alice_and_bob();
+    let db = dir.path().join("server.db");
+    let db_text = db.display().to_string();
+    ok(quid(
+        &config,
+        &["admin", "--db", &db_text, "mint", "alice", "20", "EUR"],
+        "",
+    ));
+    // Bob's device is published by his first secret command.
+    ok(quid(
+        &config,
+        &as_bob(&["history", "@alice", "--secret"]),
+        "",
+    ));
+    let memo = format!("the map to {}", uuid::Uuid::new_v4());
+    let paid = ok(quid(
+        &config,
+        &["pay", "@bob", "5", "--memo", &memo, "--secret", "--yes"],
+        "",
+    ));
+    assert!(paid.contains("paid €5.00 to bob"), "{paid}");
+    let asked = ok(quid(
+        &config,
+        &["request", "@bob", "2", "--memo", "coffee", "--secret"],
+        "",
+    ));
+    assert!(asked.contains("asked bob for €2.00"), "{asked}");
+
+    let bobs = secret_texts(&ok(quid(
+        &config,
+        &as_bob(&["history", "@alice", "--secret", "--json"]),
+        "",
+    )));
+    assert_eq!(bobs.len(), 4, "{bobs:?}");
+    assert!(
+        bobs[0].contains("€5.00") && bobs[0].contains("memo sealed"),
+        "{bobs:?}"
+    );
+    assert_eq!(bobs[1], format!("memo: {memo}"));
+    assert_eq!(bobs[3], "memo: coffee");
+    let statement = ok(quid(&config, &as_bob(&["statement"]), ""));
+    assert!(statement.contains("memo sealed"), "{statement}");
+
+    let files = common::files_under(dir.path());
+    let holding = common::files_containing(&files, memo.as_bytes());
+    assert!(holding.is_empty(), "the memo in the clear in {holding:?}");
+}

@@ -675,3 +675,43 @@ async fn an_offline_device_reads_200_messages_and_a_replay_after_a_crash_decrypt
 on_each_backend!(
     an_offline_device_reads_200_messages_and_a_replay_after_a_crash_decrypts_nothing_twice
 );
+
+async fn a_memo_in_a_secret_conversation_must_be_a_sealed_reference(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    register(&server.url(), "bob").await;
+    mint(&db, "alice", eur(1_000));
+    let secret = open_secret(&alice, "bob").await.id;
+    let pay = |memo: &str, key: quid::protocol::payments::IdempotencyKey| {
+        RequestBody::Pay(requests::Pay {
+            to: "bob".into(),
+            amount: eur(100),
+            memo: memo.into(),
+            conversation_id: Some(secret),
+            idempotency_key: key,
+            pin: None,
+        })
+    };
+    let key = quid::protocol::payments::IdempotencyKey::random();
+    let refused = alice
+        .request_value(pay("lunch", key.clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, RequestError::Api(e) if e.code == ErrorCode::InvalidArgument
+            && e.message.contains("would be readable by the server")),
+        "{refused:?}"
+    );
+    let reference = quid::protocol::secret::sealed_memo_reference(&key);
+    let paid: results::Paid = alice.request(pay(&reference, key)).await.unwrap();
+    assert_eq!(paid.transfer.memo, reference);
+    let unmemoed: results::Paid = alice
+        .request(pay("", quid::protocol::payments::IdempotencyKey::random()))
+        .await
+        .unwrap();
+    assert!(unmemoed.transfer.memo.is_empty());
+    assert_ledger_ok(&db);
+    server.stop().await;
+}
+
+on_each_backend!(a_memo_in_a_secret_conversation_must_be_a_sealed_reference);

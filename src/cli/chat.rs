@@ -190,11 +190,9 @@ pub async fn change(profile: &Profile, body: RequestBody) -> anyhow::Result<Exit
 /// `[2026-11-25 19:31] #41 alice: text (edited)`, continuation lines indented under the
 /// text; a reply's quote above, reactions below.
 fn format_message(message: &Message) -> String {
-    let inert = crate::untrusted::inert;
-    let mut text = match message.card.as_deref() {
-        Some(card) => describe_card(card),
-        None if message.deleted => "(message deleted)".to_owned(),
-        None => inert(&message.text),
+    let mut text = match message.deleted && message.card.is_none() {
+        true => "(message deleted)".to_owned(),
+        false => describe(message),
     };
     if message.edited_at.is_some() && !message.deleted {
         text.push_str(" (edited)");
@@ -244,6 +242,14 @@ pub(super) fn format_message_with(message: &Message, text: String) -> String {
     format!("{prefix}{}", text.replace('\n', &format!("\n{indent}")))
 }
 
+/// What a message says as one text: its card described, or its text (inert).
+pub(super) fn describe(message: &Message) -> String {
+    match message.card.as_deref() {
+        Some(card) => describe_card(card),
+        None => crate::untrusted::inert(&message.text),
+    }
+}
+
 /// A card as one line of text, in its current state: "[invoice 3: €9.80, paid]".
 fn describe_card(card: &Card) -> String {
     let inert = crate::untrusted::inert_line;
@@ -259,7 +265,7 @@ fn describe_card(card: &Card) -> String {
             "[paid {} to {}{}]",
             transfer.amount,
             inert(&transfer.to.username),
-            memo(&transfer.memo)
+            memo(crate::protocol::secret::readable_memo(&transfer.memo))
         ),
         Card::Request { request } => format!(
             "[request {}: {} from {}{}, {}]",

@@ -199,6 +199,10 @@ enum Command {
         memo: String,
         #[command(flatten)]
         consent: money::Consent,
+        /// Pay in your secret conversation with them: the memo travels end-to-end encrypted
+        /// and the ledger keeps only a reference to it
+        #[arg(long)]
+        secret: bool,
     },
     /// Ask @user for an amount
     Request {
@@ -209,6 +213,9 @@ enum Command {
         currency: Option<String>,
         #[arg(long, default_value = "")]
         memo: String,
+        /// Ask in your secret conversation with them, the memo end-to-end encrypted
+        #[arg(long)]
+        secret: bool,
     },
     /// List payment requests, or pay, decline or cancel one: `quid requests pay 7`
     Requests {
@@ -323,6 +330,7 @@ impl Cli {
                 currency,
                 memo,
                 consent,
+                secret,
             } => {
                 money::pay(
                     &self.client_profile()?,
@@ -331,6 +339,7 @@ impl Cli {
                     currency.as_deref(),
                     memo,
                     *consent,
+                    *secret,
                 )
                 .await
             }
@@ -339,6 +348,7 @@ impl Cli {
                 amount,
                 currency,
                 memo,
+                secret,
             } => {
                 money::request(
                     &self.client_profile()?,
@@ -346,6 +356,7 @@ impl Cli {
                     amount,
                     currency.as_deref(),
                     memo,
+                    *secret,
                 )
                 .await
             }

@@ -6,6 +6,7 @@ use crate::money::{Currency, Money};
 use crate::protocol::accounts::validate_pin;
 use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId};
 use crate::protocol::requests;
+use crate::protocol::secret::readable_memo;
 use crate::protocol::{ErrorCode, RequestBody, results};
 use crate::session::connection::{Connection, RequestError};
 use anyhow::{Context, anyhow, bail};
@@ -92,8 +93,10 @@ pub async fn pay(
     currency: Option<&str>,
     memo: &str,
     consent: Consent,
+    secret: bool,
 ) -> anyhow::Result<ExitCode> {
     let to = user(to)?;
+    let mut sealed = in_secret(profile, &to, secret).await?;
     let connection = connect(profile).await?;
     let amount = amount(&connection, amount_text, currency).await?;
     require_cover(&connection, amount).await?;
@@ -107,17 +110,22 @@ pub async fn pay(
         return Ok(ExitCode::FAILURE);
     }
     let key = IdempotencyKey::random();
+    let ledger_memo = memo_for_ledger(&sealed, memo, &key);
+    let conversation_id = sealed.as_ref().map(|s| s.conversation.id);
     let body = |pin| {
         RequestBody::Pay(requests::Pay {
             to: to.clone(),
             amount,
-            memo: memo.to_owned(),
-            conversation_id: None,
+            memo: ledger_memo.clone(),
+            conversation_id,
             idempotency_key: key.clone(),
             pin,
         })
     };
     let paid: results::Paid = with_pin(profile, connection, || consent.pin(), body).await?;
+    if let Some(sealed) = sealed.as_mut().filter(|_| !memo.is_empty()) {
+        sealed.seal_memo(memo).await?;
+    }
     say!(
         "paid {} to {} (transfer {}); balance {}",
         paid.transfer.amount,
@@ -134,17 +142,21 @@ pub async fn request(
     amount_text: &str,
     currency: Option<&str>,
     memo: &str,
+    secret: bool,
 ) -> anyhow::Result<ExitCode> {
     let from = user(from)?;
+    let mut sealed = in_secret(profile, &from, secret).await?;
     let connection = connect(profile).await?;
     let amount = amount(&connection, amount_text, currency).await?;
     let key = IdempotencyKey::random();
+    let ledger_memo = memo_for_ledger(&sealed, memo, &key);
+    let conversation_id = sealed.as_ref().map(|s| s.conversation.id);
     let body = |_| {
         RequestBody::RequestMoney(requests::RequestMoney {
             from: from.clone(),
             amount,
-            memo: memo.to_owned(),
-            conversation_id: None,
+            memo: ledger_memo.clone(),
+            conversation_id,
             expires_in_secs: None,
             idempotency_key: key.clone(),
         })
@@ -152,8 +164,40 @@ pub async fn request(
     // Asking moves no money: no PIN, but the same retries with the one idempotency key.
     let made: results::RequestMade =
         with_pin(profile, connection, || Consent::default().pin(), body).await?;
+    if let Some(sealed) = sealed.as_mut().filter(|_| !memo.is_empty()) {
+        sealed.seal_memo(memo).await?;
+    }
     say!("asked {from} for {amount} (request {})", made.request.id);
     Ok(ExitCode::SUCCESS)
+}
+
+/// With `--secret`, the secret conversation with `other`, its devices checked before money
+/// moves.
+async fn in_secret(
+    profile: &Profile,
+    other: &str,
+    secret: bool,
+) -> anyhow::Result<Option<super::secret::SecretConversation>> {
+    if !secret {
+        return Ok(None);
+    }
+    let target = format!("@{other}");
+    let mut sealed = super::secret::open(profile, &target, Default::default()).await?;
+    sealed.ready().await?;
+    Ok(Some(sealed))
+}
+
+/// What the ledger keeps as the memo: in a secret conversation, only a reference to the memo
+/// that travels sealed.
+fn memo_for_ledger(
+    sealed: &Option<super::secret::SecretConversation>,
+    memo: &str,
+    key: &IdempotencyKey,
+) -> String {
+    match sealed.is_some() && !memo.is_empty() {
+        true => crate::protocol::secret::sealed_memo_reference(key),
+        false => memo.to_owned(),
+    }
 }
 
 pub async fn requests(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> {
@@ -181,7 +225,10 @@ fn describe(request: &PaymentRequest, me: &str) -> String {
     let memo = if request.memo.is_empty() {
         String::new()
     } else {
-        format!("  {:?}", crate::untrusted::inert_line(&request.memo))
+        format!(
+            "  {:?}",
+            crate::untrusted::inert_line(readable_memo(&request.memo))
+        )
     };
     format!(
         "#{:<5} {who:<24} {:>12}  {}{memo}",
@@ -213,7 +260,10 @@ pub async fn act_on_request(
             let memo = if asked.memo.is_empty() {
                 String::new()
             } else {
-                format!(" for {:?}", crate::untrusted::inert_line(&asked.memo))
+                format!(
+                    " for {:?}",
+                    crate::untrusted::inert_line(readable_memo(&asked.memo))
+                )
             };
             let question = format!(
                 "Pay {} to {}{memo} (request {id})?",
@@ -337,7 +387,7 @@ pub async fn statement(profile: &Profile, format: StatementFormat) -> anyhow::Re
                     "{when}  {:>14}  {who:<20} balance {:>14}  {}",
                     format!("{sign}{}", line.amount),
                     line.balance_after.to_string(),
-                    crate::untrusted::inert_line(&line.memo)
+                    crate::untrusted::inert_line(readable_memo(&line.memo))
                 );
             }
         }

@@ -46,15 +46,15 @@ impl Passphrase {
 
 /// This profile's endpoint, published, with a connection as `me`, and the secret
 /// conversation with `target` (`@user`).
-struct SecretConversation {
+pub(super) struct SecretConversation {
     connection: Connection,
     endpoint: Endpoint,
     me: String,
     other: String,
-    conversation: Conversation,
+    pub(super) conversation: Conversation,
 }
 
-async fn open(
+pub(super) async fn open(
     profile: &Profile,
     target: &str,
     unlock: Passphrase,
@@ -101,6 +101,36 @@ pub async fn send(
         .map_err(explain)?;
     say!("sent to @{} in secret (message {})", opened.other, sent.id);
     Ok(ExitCode::SUCCESS)
+}
+
+impl SecretConversation {
+    /// Checks the other person's devices (and claims keys) before money moves, so that a
+    /// changed key stops the payment rather than its memo.
+    pub(super) async fn ready(&mut self) -> anyhow::Result<()> {
+        secret::recipients(&self.connection, &mut self.endpoint, &self.me, &self.other)
+            .await
+            .map_err(explain)?;
+        Ok(())
+    }
+
+    /// Sends a payment's memo sealed, beside its card.
+    pub(super) async fn seal_memo(&mut self, memo: &str) -> anyhow::Result<()> {
+        let to = secret::To {
+            me: &self.me,
+            other: &self.other,
+            conversation_id: self.conversation.id,
+            client_id: crate::protocol::ClientMsgId::random(),
+        };
+        secret::send(
+            &self.connection,
+            &mut self.endpoint,
+            to,
+            &format!("memo: {memo}"),
+        )
+        .await
+        .map_err(explain)?;
+        Ok(())
+    }
 }
 
 /// `quid secret @user --accept-keys`: pins the devices the user has now, after a change.
@@ -151,9 +181,11 @@ pub async fn history(
         .await?;
     let mut lines = Vec::new();
     for message in &page.messages {
-        let text = match message.deleted {
-            true => Some(Opened::Text("(message deleted)".into())),
-            false => secret::read(&opened.connection, &mut opened.endpoint, message)
+        let text = match (message.deleted, &message.sealed) {
+            (true, _) => Some(Opened::Text("(message deleted)".into())),
+            // A payment's card is not sealed: the ledger's view of it, memo a reference.
+            (false, None) => Some(Opened::Text(super::chat::describe(message))),
+            (false, Some(_)) => secret::read(&opened.connection, &mut opened.endpoint, message)
                 .await
                 .map_err(explain)?
                 .map(|read| read.opened),

@@ -5,6 +5,7 @@ use super::limits::Limits;
 use super::transfers::{self, PayOut, Posting};
 use crate::money::Money;
 use crate::protocol::payments::{Card, IdempotencyKey, TransferKind};
+use crate::protocol::secret::is_sealed_memo;
 use crate::protocol::{ApiError, ConversationId, ErrorCode, User, results};
 use crate::store::conversations::direct_with;
 use crate::store::messages::insert_card;
@@ -46,7 +47,8 @@ pub fn pay(
         ));
     }
     transfers::hold_wallets(ctx, me.id, recipient.id, order.amount.currency)?;
-    let conversation_id = conversation_with(ctx, me, &recipient, order.conversation_id)?;
+    let conversation_id =
+        conversation_with(ctx, me, &recipient, order.conversation_id, order.memo)?;
     let paid = transfers::pay_out(
         ctx,
         &PayOut {
@@ -77,20 +79,28 @@ pub fn pay(
 }
 
 /// The conversation a payment or request between `me` and `other` goes in: the one named,
-/// if both are in it, else their direct conversation.
+/// if both are in it, else their direct conversation. In a secret conversation the memo must
+/// be a sealed reference (the memo itself travels end-to-end encrypted beside the card).
 pub fn conversation_with(
     ctx: &mut WriteCtx,
     me: &User,
     other: &User,
     named: Option<ConversationId>,
+    memo: &str,
 ) -> Result<ConversationId, ApiError> {
     match named {
         Some(id) => {
-            ctx.db().require_member(id, me.id)?;
+            let membership = ctx.db().membership(id, me.id)?;
             if !ctx.db().members(id)?.iter().any(|m| m.id == other.id) {
                 return Err(ApiError::invalid(format!(
                     "{} is not in conversation {id}",
                     other.username
+                )));
+            }
+            if membership.secret && !memo.is_empty() && !is_sealed_memo(memo) {
+                return Err(ApiError::invalid(format!(
+                    "conversation {id} is secret: a memo here would be readable by the server; \
+                     send it sealed and give only its reference (sealed:TOKEN)"
                 )));
             }
             Ok(id)

@@ -72,7 +72,7 @@ pub fn request_money(
         Some(secs) => Some(TimestampMs(ctx.now.0 + (secs as i64) * 1000)),
         None => None,
     };
-    let conversation_id = conversation_with(ctx, me, &payer, order.conversation_id)?;
+    let conversation_id = conversation_with(ctx, me, &payer, order.conversation_id, order.memo)?;
     let id = ctx.db().insert_request(
         &NewRequest {
             conversation_id,

@@ -398,6 +398,20 @@ impl App {
             );
             return;
         }
+        self.queue_secret(conversation_id, other, text, effects);
+        self.remember_sent(typed);
+        self.composer = new_composer();
+        self.notice = None;
+    }
+
+    /// Shows `text` as queued in the secret conversation and has it sealed and sent.
+    pub(super) fn queue_secret(
+        &mut self,
+        conversation_id: crate::protocol::ConversationId,
+        other: String,
+        text: String,
+        effects: &mut Vec<Effect>,
+    ) {
         let client_id = ClientMsgId(self.ids.fresh());
         let entry = Entry::queued(client_id, self.my_name(), &text, None, self.wall);
         let timeline = self.timelines.entry(conversation_id).or_default();
@@ -409,9 +423,6 @@ impl App {
             other,
             text,
         });
-        self.remember_sent(typed);
-        self.composer = new_composer();
-        self.notice = None;
     }
 
     fn run_command(&mut self, command: Command, effects: &mut Vec<Effect>) {

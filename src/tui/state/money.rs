@@ -49,8 +49,32 @@ impl App {
         self.modal = Some(modal);
     }
 
+    /// Whether the open modal pays or asks in a secret conversation.
+    fn modal_is_secret(&self) -> bool {
+        self.modal.as_ref().is_some_and(|modal| {
+            self.conversations
+                .iter()
+                .any(|c| c.id == modal.conversation_id && c.secret)
+        })
+    }
+
+    /// After a payment or request in a secret conversation, its memo goes to the other
+    /// person sealed, as a message beside the card (the ledger kept only a reference).
+    fn seal_memo(&mut self, effects: &mut Vec<Effect>) {
+        if !self.modal_is_secret() {
+            return;
+        }
+        let Some(modal) = self.modal.as_ref().filter(|m| !m.memo.is_empty()) else {
+            return;
+        };
+        let (conversation_id, other) = (modal.conversation_id, modal.recipient().to_owned());
+        let text = format!("memo: {}", modal.memo);
+        self.queue_secret(conversation_id, other, text, effects);
+    }
+
     pub(super) fn on_modal_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
         let action = self.keymap.action_in(Scope::Modal, &key);
+        let secret = self.modal_is_secret();
         let Some(modal) = self.modal.as_mut() else {
             return;
         };
@@ -59,6 +83,11 @@ impl App {
             ModalOutcome::Close => self.modal = None,
             ModalOutcome::Submit => {
                 let pin = (!modal.pin.is_empty()).then(|| modal.pin.clone());
+                // In a secret conversation the ledger gets a reference; the memo follows sealed.
+                let memo = match secret && !modal.memo.is_empty() {
+                    true => crate::protocol::secret::sealed_memo_reference(&modal.key),
+                    false => modal.memo.clone(),
+                };
                 let effect = match (modal.kind, modal.amount()) {
                     (ModalKind::PayInvoice(invoice_id), _) => Effect::PayInvoice {
                         invoice_id,
@@ -73,7 +102,7 @@ impl App {
                     (ModalKind::Pay, Ok(amount)) => Effect::Pay {
                         to: modal.recipient().to_owned(),
                         amount,
-                        memo: modal.memo.clone(),
+                        memo,
                         conversation_id: modal.conversation_id,
                         key: modal.key.clone(),
                         pin,
@@ -87,7 +116,7 @@ impl App {
                     (ModalKind::Request, Ok(amount)) => Effect::RequestMoney {
                         from: modal.recipient().to_owned(),
                         amount,
-                        memo: modal.memo.clone(),
+                        memo,
                         conversation_id: modal.conversation_id,
                         key: modal.key.clone(),
                     },
@@ -332,6 +361,7 @@ impl App {
                 }
             }
             Done::Paid(paid) => {
+                self.seal_memo(effects);
                 if let Some(modal) = self.modal.as_mut() {
                     let to = crate::untrusted::inert_line(&paid.transfer.to.username);
                     modal.step = Step::Receipt(format!(
@@ -342,6 +372,7 @@ impl App {
                 effects.push(Effect::LoadBalance);
             }
             Done::Requested(requests) => {
+                self.seal_memo(effects);
                 let text = asked(&requests);
                 let conversation = requests.first().map(|r| r.conversation_id);
                 match self.modal.as_mut() {

@@ -6,6 +6,7 @@ use crate::protocol::model::Quote;
 use crate::protocol::payments::{
     Card, Invoice, InvoiceId, InvoiceStatus, PaymentRequest, PaymentRequestId, RequestStatus,
 };
+use crate::protocol::secret::readable_memo;
 use crate::protocol::{ClientMsgId, Message, MessageId, TimestampMs};
 use crate::untrusted::{inert, inert_line};
 
@@ -59,7 +60,7 @@ impl CardView {
                     .map_or_else(|| "funds".into(), |u| inert_line(&u.username)),
                 to: inert_line(&transfer.to.username),
                 amount: transfer.amount,
-                memo: inert_line(&transfer.memo),
+                memo: inert_line(readable_memo(&transfer.memo)),
             },
             Card::Request { request } => CardView::from_request(request),
             Card::Invoice { invoice } => CardView::from_invoice(invoice),
@@ -104,7 +105,7 @@ impl CardView {
             requester: inert_line(&request.requester.username),
             payer: inert_line(&request.payer.username),
             amount: request.amount,
-            memo: inert_line(&request.memo),
+            memo: inert_line(readable_memo(&request.memo)),
             status: request.status,
             expires_at: request.expires_at,
         }
