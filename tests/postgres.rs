@@ -27,7 +27,7 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
         .query_one("SELECT version FROM quid_schema", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     let rows: i64 = client
         .query_one("SELECT COUNT(*) FROM quid_schema", &[])
         .unwrap()
@@ -47,7 +47,9 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
     // Messages stored before search existed (version 1) are indexed by the migration to 2.
     client
         .batch_execute(
-            "DROP TABLE one_time_keys, devices;
+            "DROP INDEX messages_expiring;
+             ALTER TABLE messages DROP COLUMN expires_at_ms;
+             DROP TABLE one_time_keys, devices;
              ALTER TABLE conversations DROP COLUMN secret;
              ALTER TABLE messages DROP COLUMN sealed;
              DROP INDEX messages_by_word;
@@ -63,7 +65,7 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
                  VALUES (1, 1, 'c', 'Hello, world: hello!', 0);",
         )
         .unwrap();
-    migrate(&mut client).expect("migrated to version 5");
+    migrate(&mut client).expect("migrated to version 6");
     let words: String = client
         .query_one("SELECT words::text FROM messages", &[])
         .unwrap()

@@ -354,6 +354,7 @@ fn send_sealed_body(
         conversation_id,
         client_id,
         sealed,
+        expires_in_secs: None,
     })
 }
 
@@ -715,3 +716,80 @@ async fn a_memo_in_a_secret_conversation_must_be_a_sealed_reference(db: TestDb) 
 }
 
 on_each_backend!(a_memo_in_a_secret_conversation_must_be_a_sealed_reference);
+
+async fn the_server_deletes_a_disappearing_messages_ciphertext_on_time(db: TestDb) {
+    let config = quid::server::ServerConfig {
+        expiry_sweep: std::time::Duration::from_millis(50),
+        ..quid::server::ServerConfig::default()
+    };
+    let server = TestServer::start_with(&db, config).await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
+    let laptop = Device::new("alice");
+    let mut phone = Device::new("bob");
+    publish(&alice, laptop.keys(), vec![], None).await.unwrap();
+    publish(&bob, phone.keys(), phone.one_time_keys(1), None)
+        .await
+        .unwrap();
+    let secret = open_secret(&alice, "bob").await.id;
+    let mut to_phone = sessions_to(&alice, &laptop, "bob").await.remove(0).1;
+    let sealed = Sealed {
+        sender_device: laptop.keys().curve25519,
+        copies: vec![seal(&mut to_phone, phone.keys().id(), "gone soon")],
+    };
+    let send = |expires_in_secs| {
+        RequestBody::SendSealed(requests::SendSealed {
+            conversation_id: secret,
+            client_id: ClientMsgId::random(),
+            sealed: sealed.clone(),
+            expires_in_secs,
+        })
+    };
+    for wrong in [0, quid::protocol::secret::MAX_TIMER_SECS + 1] {
+        let refused = alice.request_value(send(Some(wrong))).await.unwrap_err();
+        assert!(
+            matches!(&refused, RequestError::Api(e) if e.code == ErrorCode::InvalidArgument
+                && e.message.contains("expires_in_secs must be 1 to")),
+            "{refused:?}"
+        );
+    }
+    let sent: results::Sent = alice.request(send(Some(1))).await.unwrap();
+    let expires_at = sent
+        .message
+        .expires_at
+        .expect("a disappearing message says when");
+    assert_eq!(expires_at.0 - sent.message.sent_at.0, 1_000);
+
+    // The sweep runs every 50 ms; once the second has passed the ciphertext is gone.
+    let history = || async {
+        let mut page: results::History = bob
+            .request(RequestBody::History(requests::History {
+                conversation_id: secret,
+                before: None,
+                limit: 10,
+            }))
+            .await
+            .unwrap();
+        page.messages.remove(0)
+    };
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let gone = loop {
+        let message = history().await;
+        if message.deleted {
+            break message;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still there: {message:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(gone.sealed.is_none() && gone.text.is_empty(), "{gone:?}");
+    assert!(
+        quid::protocol::TimestampMs::now() >= expires_at,
+        "not before its time"
+    );
+    server.stop().await;
+}
+
+on_each_backend!(the_server_deletes_a_disappearing_messages_ciphertext_on_time);

@@ -183,6 +183,7 @@ fn seed(
                         card: None,
                         reply_to: None,
                         sealed: None,
+                        expires_at: None,
                     };
                     ctx.db()
                         .insert_message(&message, TimestampMs(i64::from(n)))?;

@@ -160,6 +160,7 @@ pub(super) fn messages(ids: std::ops::RangeInclusive<usize>) -> Vec<Message> {
         deleted: false,
         reactions: Vec::new(),
         sealed: None,
+        expires_at: None,
         unreadable: None,
     })
     .collect()

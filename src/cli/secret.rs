@@ -5,7 +5,7 @@
 use super::chat::{Shown, connect_as, format_message_with};
 use crate::config::Profile;
 use crate::protocol::{Conversation, RequestBody, requests, results};
-use crate::secret::endpoint::{Endpoint, Opened, SecretError};
+use crate::secret::endpoint::{Endpoint, Opened, SecretError, describe_timer};
 use crate::secret::vault::{Unlock, Vault};
 use crate::session::connection::Connection;
 use crate::session::secret;
@@ -179,6 +179,8 @@ pub async fn history(
             limit: shown.limit,
         }))
         .await?;
+    let now = crate::protocol::TimestampMs::now();
+    opened.endpoint.forget_expired(now)?;
     let mut lines = Vec::new();
     for message in &page.messages {
         let text = match (message.deleted, &message.sealed) {
@@ -188,6 +190,8 @@ pub async fn history(
             (false, Some(_)) => secret::read(&opened.connection, &mut opened.endpoint, message)
                 .await
                 .map_err(explain)?
+                // A disappearing message whose time is up is not shown.
+                .filter(|read| read.expires_at.is_none_or(|at| at > now))
                 .map(|read| read.opened),
         };
         // A replay is dropped, not shown.
@@ -201,6 +205,7 @@ pub async fn history(
                 let (key, value) = match text {
                     Opened::Text(text) => ("text", text.clone()),
                     Opened::Verify(step) => ("text", step.describe()),
+                    Opened::Timer(seconds) => ("text", describe_timer(*seconds)),
                     Opened::Unreadable(why) => ("unreadable", why.clone()),
                 };
                 serde_json::json!({
@@ -217,6 +222,7 @@ pub async fn history(
             let text = match text {
                 Opened::Text(text) => crate::untrusted::inert(text),
                 Opened::Verify(step) => crate::untrusted::inert(&step.describe()),
+                Opened::Timer(seconds) => describe_timer(*seconds),
                 Opened::Unreadable(why) => format!("(cannot be read: {why})"),
             };
             say!("{}", format_message_with(message, text));

@@ -95,6 +95,10 @@ pub struct Message {
     /// In a secret conversation: the text sealed for each device (`text` is empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed: Option<Box<super::secret::Sealed>>,
+    /// A disappearing message: when it goes (the server deletes its ciphertext then; clients
+    /// go by the time sealed inside it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<TimestampMs>,
     /// Never on the wire: set by a client that could not read a sealed message, saying why.
     #[serde(skip)]
     pub unreadable: Option<String>,

@@ -285,4 +285,7 @@ pub struct SendSealed {
     pub conversation_id: ConversationId,
     pub client_id: ClientMsgId,
     pub sealed: super::secret::Sealed,
+    /// A disappearing message: the server deletes its ciphertext this long after it is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_secs: Option<u32>,
 }

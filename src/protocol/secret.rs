@@ -18,6 +18,19 @@ pub const MAX_KEYS_PER_PUBLISH: usize = 50;
 pub const ONE_TIME_KEYS_LOW: u32 = 10;
 /// Devices one sealed message may carry a ciphertext for (two users' devices).
 pub const MAX_SEALED_COPIES: usize = 2 * MAX_DEVICES_PER_USER;
+/// Longest a disappearing message's timer may be: four weeks.
+pub const MAX_TIMER_SECS: u32 = 28 * 24 * 60 * 60;
+
+/// Refuses a timer of 0 or past `MAX_TIMER_SECS`.
+pub fn validate_timer(secs: u32) -> Result<(), ApiError> {
+    if secs == 0 || secs > MAX_TIMER_SECS {
+        return Err(ApiError::invalid(format!(
+            "expires_in_secs must be 1 to {MAX_TIMER_SECS} (four weeks), not {secs}"
+        )));
+    }
+    Ok(())
+}
+
 /// Longest ciphertext for one device, in base64 characters.
 pub const MAX_SEALED_BODY_CHARS: usize = 24 * 1024;
 

@@ -13,7 +13,7 @@ use crate::protocol::requests::PublishKeys;
 use crate::protocol::secret::{
     ClaimedKey, DeviceKeys, KeyError, KeyKind, Sealed, SealedCopy, verify_device,
 };
-use crate::protocol::{ConversationId, Message, MessageId};
+use crate::protocol::{ConversationId, Message, MessageId, TimestampMs};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD as BASE64;
 use rusqlite::OptionalExtension;
@@ -28,8 +28,35 @@ pub enum Opened {
     Text(String),
     /// A step of an interactive verification (`super::verify`).
     Verify(Step),
+    /// The conversation's disappearing-message timer was set to this many seconds (0: off).
+    Timer(u32),
     /// It cannot be read here, and why.
     Unreadable(String),
+}
+
+/// What a timer announcement says, as a line in the conversation.
+pub fn describe_timer(seconds: u32) -> String {
+    match seconds {
+        0 => "⏱ turned disappearing messages off".to_owned(),
+        seconds => format!(
+            "⏱ set messages to disappear after {}",
+            format_duration(seconds)
+        ),
+    }
+}
+
+/// `90` → "1m 30s", `3600` → "1h", `86400` → "1d".
+pub fn format_duration(seconds: u32) -> String {
+    let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+    let mut left = seconds;
+    let mut parts = Vec::new();
+    for (size, unit) in units {
+        if left >= size {
+            parts.push(format!("{}{unit}", left / size));
+            left %= size;
+        }
+    }
+    parts.join(" ")
 }
 
 /// A sealed message as read, and whether this was the first time (a verification step is
@@ -38,6 +65,8 @@ pub enum Opened {
 pub struct Read {
     pub opened: Opened,
     pub fresh: bool,
+    /// A disappearing message: when it goes, by the time sealed inside it.
+    pub expires_at: Option<TimestampMs>,
 }
 
 /// What travels inside an Olm message: the text, or a verification step.
@@ -46,6 +75,12 @@ struct Plaintext {
     text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     verify: Option<Step>,
+    /// This message disappears this long after it was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_in_secs: Option<u32>,
+    /// Announces the conversation's timer (0: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timer: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -361,12 +396,53 @@ impl Endpoint {
 
     /// `text` sealed for each of `devices` (this one left out), on the newest session with
     /// each; the advanced sessions are saved together.
-    pub fn seal(&mut self, text: &str, devices: &[DeviceKeys]) -> Result<Sealed, SecretError> {
+    pub fn seal(
+        &mut self,
+        text: &str,
+        expires_in_secs: Option<u32>,
+        devices: &[DeviceKeys],
+    ) -> Result<Sealed, SecretError> {
         let content = Plaintext {
             text: text.to_owned(),
             verify: None,
+            expires_in_secs,
+            timer: None,
         };
         self.seal_content(&content, devices)
+    }
+
+    /// An announcement that the conversation's timer is now `seconds` (0: off).
+    pub fn seal_timer(
+        &mut self,
+        seconds: u32,
+        devices: &[DeviceKeys],
+    ) -> Result<Sealed, SecretError> {
+        let content = Plaintext {
+            text: String::new(),
+            verify: None,
+            expires_in_secs: None,
+            timer: Some(seconds),
+        };
+        self.seal_content(&content, devices)
+    }
+
+    /// The disappearing-message timer of `conversation`, in seconds, if one is set.
+    pub fn timer(&self, conversation: ConversationId) -> Result<Option<u32>, SecretError> {
+        self.vault
+            .conn()
+            .query_row(
+                "SELECT seconds FROM timers WHERE conversation_id = ?1 AND seconds > 0",
+                [conversation.0],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| self.vault.sqlite(e).into())
+    }
+
+    /// Sets `conversation`'s timer (0: off), as this user or the other announced it.
+    pub fn set_timer(&self, conversation: ConversationId, seconds: u32) -> Result<(), SecretError> {
+        set_timer_in(self.vault.conn(), conversation, seconds)
+            .map_err(|e| self.vault.sqlite(e).into())
     }
 
     /// A verification step sealed for `devices`.
@@ -374,6 +450,8 @@ impl Endpoint {
         let content = Plaintext {
             text: String::new(),
             verify: Some(step),
+            expires_in_secs: None,
+            timer: None,
         };
         self.seal_content(&content, devices)
     }
@@ -419,14 +497,60 @@ impl Endpoint {
         })
     }
 
-    /// Keeps what this device sent (it has no copy for itself), for its history.
-    pub fn remember(&self, message: &Message, opened: &Opened) -> Result<(), SecretError> {
-        self.store_opened(
-            self.vault.conn(),
-            message.id,
-            message.conversation_id,
-            opened,
-        )
+    /// Keeps what this device sent (it has no copy for itself), for its history, with when it
+    /// disappears.
+    pub fn remember(
+        &self,
+        message: &Message,
+        opened: &Opened,
+        expires_at: Option<TimestampMs>,
+    ) -> Result<(), SecretError> {
+        let conn = self.vault.conn();
+        self.store_opened(conn, message.id, message.conversation_id, opened)?;
+        self.note_expiry(conn, message.id, expires_at)
+    }
+
+    /// Forgets every disappearing message whose time is up by `now`.
+    pub fn forget_expired(&self, now: TimestampMs) -> Result<(), SecretError> {
+        self.vault
+            .conn()
+            .execute_batch(&format!(
+                "BEGIN;
+                 DELETE FROM messages WHERE id IN
+                     (SELECT message_id FROM expiring WHERE expires_at_ms <= {now});
+                 DELETE FROM expiring WHERE expires_at_ms <= {now};
+                 COMMIT;",
+                now = now.0
+            ))
+            .map_err(|e| self.vault.sqlite(e).into())
+    }
+
+    fn note_expiry(
+        &self,
+        conn: &rusqlite::Connection,
+        id: MessageId,
+        expires_at: Option<TimestampMs>,
+    ) -> Result<(), SecretError> {
+        if let Some(at) = expires_at {
+            conn.execute(
+                "INSERT OR REPLACE INTO expiring (message_id, expires_at_ms) VALUES (?1, ?2)",
+                [id.0, at.0],
+            )
+            .map_err(|e| self.vault.sqlite(e))?;
+        }
+        Ok(())
+    }
+
+    fn expiry_of(&self, id: MessageId) -> Result<Option<TimestampMs>, SecretError> {
+        self.vault
+            .conn()
+            .query_row(
+                "SELECT expires_at_ms FROM expiring WHERE message_id = ?1",
+                [id.0],
+                |row| row.get(0).map(TimestampMs),
+            )
+            .optional()
+            .map_err(|e| self.vault.sqlite(e).into())
     }
 
     /// What `message` says to this device. A message opened before is read from the vault; a
@@ -437,6 +561,7 @@ impl Endpoint {
             return Ok(Some(Read {
                 opened,
                 fresh: false,
+                expires_at: self.expiry_of(message.id)?,
             }));
         }
         let Some(sealed) = message.sealed.as_deref() else {
@@ -554,10 +679,20 @@ impl Endpoint {
         plaintext: &[u8],
         account_changed: bool,
     ) -> Result<Option<Read>, SecretError> {
-        let opened = match serde_json::from_slice::<Plaintext>(plaintext) {
+        let payload = serde_json::from_slice::<Plaintext>(plaintext);
+        let expires_at = payload
+            .as_ref()
+            .ok()
+            .and_then(|p| p.expires_in_secs)
+            .map(|secs| TimestampMs(message.sent_at.0 + i64::from(secs) * 1000));
+        let opened = match payload {
             Ok(Plaintext {
                 verify: Some(step), ..
             }) => Opened::Verify(step),
+            Ok(Plaintext {
+                timer: Some(seconds),
+                ..
+            }) => Opened::Timer(seconds),
             Ok(payload) => Opened::Text(payload.text),
             Err(_) => Opened::Unreadable("decrypted, but not a quid message".into()),
         };
@@ -566,12 +701,18 @@ impl Endpoint {
             if account_changed {
                 endpoint.save_account(tx)?;
             }
+            if let Opened::Timer(seconds) = opened {
+                set_timer_in(tx, message.conversation_id, seconds)
+                    .map_err(|e| endpoint.vault.sqlite(e))?;
+            }
             endpoint.store_opened(tx, message.id, message.conversation_id, &opened)?;
+            endpoint.note_expiry(tx, message.id, expires_at)?;
             endpoint.mark_seen(tx, digest, message.id)
         })?;
         Ok(Some(Read {
             opened,
             fresh: true,
+            expires_at,
         }))
     }
 
@@ -592,6 +733,7 @@ impl Endpoint {
         Ok(Some(Read {
             opened,
             fresh: true,
+            expires_at: None,
         }))
     }
 
@@ -765,6 +907,18 @@ impl Endpoint {
     }
 }
 
+fn set_timer_in(
+    conn: &rusqlite::Connection,
+    conversation: ConversationId,
+    seconds: u32,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO timers (conversation_id, seconds) VALUES (?1, ?2)",
+        rusqlite::params![conversation.0, seconds],
+    )?;
+    Ok(())
+}
+
 fn digest(copy: &SealedCopy) -> Vec<u8> {
     let mut hash = Sha256::new();
     hash.update(copy.device.as_bytes());
@@ -813,6 +967,7 @@ mod tests {
             deleted: false,
             reactions: Vec::new(),
             sealed: Some(Box::new(sealed)),
+            expires_at: None,
             unreadable: None,
         }
     }
@@ -832,7 +987,9 @@ mod tests {
     fn messages_are_read_once_kept_and_a_replay_is_dropped() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (mut alice, mut bob) = pair(a.path(), b.path());
-        let sealed = alice.seal("meet at noon", &[bob.device_keys()]).unwrap();
+        let sealed = alice
+            .seal("meet at noon", None, &[bob.device_keys()])
+            .unwrap();
         let first = message(1, "alice", sealed.clone());
         assert_eq!(
             bob.read_text(&first).unwrap(),
@@ -852,7 +1009,7 @@ mod tests {
             "a replay"
         );
 
-        let reply = bob.seal("see you", &[alice.device_keys()]).unwrap();
+        let reply = bob.seal("see you", None, &[alice.device_keys()]).unwrap();
         alice.check_devices("bob", &[bob.device_keys()]).unwrap();
         assert_eq!(
             alice.read_text(&message(3, "bob", reply)).unwrap(),
@@ -869,7 +1026,11 @@ mod tests {
     fn a_crash_before_the_commit_leaves_the_message_readable() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (mut alice, bob) = pair(a.path(), b.path());
-        let first = message(1, "alice", alice.seal("one", &[bob.device_keys()]).unwrap());
+        let first = message(
+            1,
+            "alice",
+            alice.seal("one", None, &[bob.device_keys()]).unwrap(),
+        );
         drop(bob);
         // The vault as it was before bob read the message: what a crash before the commit
         // leaves (the transaction is rolled back).
@@ -893,7 +1054,7 @@ mod tests {
     fn what_cannot_be_read_says_why_and_an_unknown_sender_is_asked_for() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (mut alice, mut bob) = pair(a.path(), b.path());
-        let mut sealed = alice.seal("secret", &[bob.device_keys()]).unwrap();
+        let mut sealed = alice.seal("secret", None, &[bob.device_keys()]).unwrap();
         // Alice's device, pinned as hers, in a message the server says carol sent.
         let unknown = bob
             .read_text(&message(1, "carol", sealed.clone()))
@@ -945,5 +1106,35 @@ mod tests {
         let mut forged = other.device_keys();
         forged.username = "carol".into();
         assert!(alice.check_devices("carol", &[forged]).is_err());
+    }
+
+    #[test]
+    fn a_timer_announced_is_kept_and_its_messages_are_forgotten_on_time() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (mut alice, mut bob) = pair(a.path(), b.path());
+        let announce = alice.seal_timer(60, &[bob.device_keys()]).unwrap();
+        assert_eq!(
+            bob.read_text(&message(1, "alice", announce)).unwrap(),
+            Some(Opened::Timer(60))
+        );
+        assert_eq!(bob.timer(ConversationId(7)).unwrap(), Some(60));
+
+        let sealed = alice
+            .seal("gone in a minute", Some(60), &[bob.device_keys()])
+            .unwrap();
+        let read = bob.read(&message(2, "alice", sealed)).unwrap().unwrap();
+        assert_eq!(read.opened, Opened::Text("gone in a minute".into()));
+        // Sent at 0 (the helper's time): it goes at 60 s, by the time sealed inside it.
+        assert_eq!(read.expires_at, Some(TimestampMs(60_000)));
+        bob.forget_expired(TimestampMs(59_999)).unwrap();
+        assert_eq!(bob.history(ConversationId(7)).unwrap().len(), 2);
+        bob.forget_expired(TimestampMs(60_000)).unwrap();
+        let left: Vec<MessageId> = bob
+            .history(ConversationId(7))
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(left, vec![MessageId(1)], "the text is gone from the store");
     }
 }

@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, id);
 -- SHA-256 of every ciphertext opened, so that a replay is dropped before decryption.
 CREATE TABLE IF NOT EXISTS seen (digest BLOB PRIMARY KEY, message_id INTEGER NOT NULL);
+-- Disappearing messages: when each goes (the time sealed inside it), and each conversation's
+-- timer (seconds) as its last announcement set it.
+CREATE TABLE IF NOT EXISTS expiring (message_id INTEGER PRIMARY KEY, expires_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS timers (conversation_id INTEGER PRIMARY KEY, seconds INTEGER NOT NULL);
 -- Identity keys pinned on first use, per contact and device.
 CREATE TABLE IF NOT EXISTS pins (
     username TEXT NOT NULL,

@@ -1,5 +1,6 @@
 //! Expires payment requests and invoices on time, even when nobody touches them, so both sides see
-//! "expired" as a durable event.
+//! "expired" as a durable event; and deletes the ciphertext of disappearing messages whose time
+//! is up (their clients remove them on time themselves: no event).
 
 use super::ServerState;
 use super::shutdown::Shutdown;
@@ -19,11 +20,14 @@ pub async fn sweep(state: Arc<ServerState>, mut shutdown: Shutdown) {
                 return Ok(0);
             }
             Ok(crate::ledger::requests::expire_due(ctx)?
-                + crate::ledger::invoices::expire_due(ctx)?)
+                + crate::ledger::invoices::expire_due(ctx)?
+                + ctx.db().expire_sealed(ctx.now)?)
         };
         match state.writer.write(expire).await {
             Ok(0) => {}
-            Ok(expired) => tracing::info!(expired, "payment requests and invoices expired"),
+            Ok(expired) => {
+                tracing::info!(expired, "requests, invoices and sealed messages expired")
+            }
             Err(error) => tracing::warn!(%error, "expiry sweep failed"),
         }
     }

@@ -234,6 +234,25 @@ impl Session {
         answer.await.map_err(|_| SessionError::Stopped)?
     }
 
+    /// Sets the disappearing-message timer of secret `conversation_id` (0: off) and tells
+    /// `other`'s devices; the announcement comes back as a message.
+    pub async fn set_timer(
+        &self,
+        conversation_id: ConversationId,
+        other: String,
+        seconds: u32,
+    ) -> Result<Message, SessionError> {
+        let (reply, answer) = oneshot::channel();
+        let job = SecretJob::SetTimer {
+            conversation_id,
+            other,
+            seconds,
+            reply,
+        };
+        self.secret_job(job).await?;
+        answer.await.map_err(|_| SessionError::Stopped)?
+    }
+
     /// Trusts the devices `username` has now; how many.
     pub async fn accept_keys(&self, username: String) -> Result<usize, SessionError> {
         let (reply, answer) = oneshot::channel();

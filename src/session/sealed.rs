@@ -29,6 +29,13 @@ pub(super) enum SecretJob {
         username: String,
         reply: oneshot::Sender<Result<usize, SessionError>>,
     },
+    /// Sets a secret conversation's disappearing-message timer (0: off).
+    SetTimer {
+        conversation_id: ConversationId,
+        other: String,
+        seconds: u32,
+        reply: oneshot::Sender<Result<Message, SessionError>>,
+    },
     /// Starts verifying the other person of a secret conversation.
     Verify {
         conversation_id: ConversationId,
@@ -48,7 +55,9 @@ impl SecretJob {
         // Whoever asked may have stopped waiting: nothing to tell.
         let _ = match self {
             SecretJob::Reveal { reply, .. } => reply.send(Err(error)).map_err(drop),
-            SecretJob::Send { reply, .. } => reply.send(Err(error)).map_err(drop),
+            SecretJob::Send { reply, .. } | SecretJob::SetTimer { reply, .. } => {
+                reply.send(Err(error)).map_err(drop)
+            }
             SecretJob::AcceptKeys { reply, .. } => reply.send(Err(error)).map_err(drop),
             SecretJob::Verify { reply, .. } | SecretJob::Compared { reply, .. } => {
                 reply.send(Err(error)).map_err(drop)
@@ -171,6 +180,28 @@ impl Secrets {
                         message
                     });
                 reply.send(sent.map_err(SessionError::from)).map_err(drop)
+            }
+            SecretJob::SetTimer {
+                conversation_id,
+                other,
+                seconds,
+                reply,
+            } => {
+                let to = To {
+                    me: &self.me,
+                    other: &other,
+                    conversation_id,
+                    client_id: ClientMsgId::random(),
+                };
+                let set = secret::send_timer(connection, &mut self.endpoint, to, seconds)
+                    .await
+                    .map(|mut message| {
+                        if let Some(sealed) = message.sealed.as_deref_mut() {
+                            sealed.copies.clear();
+                        }
+                        message
+                    });
+                reply.send(set.map_err(SessionError::from)).map_err(drop)
             }
             SecretJob::AcceptKeys { username, reply } => {
                 let accepted = secret::accept_devices(connection, &mut self.endpoint, &username)

@@ -6,7 +6,10 @@
 use super::connection::{Connection, RequestError};
 use crate::protocol::requests;
 use crate::protocol::secret::{DeviceKeys, ONE_TIME_KEYS_LOW};
-use crate::protocol::{ClientMsgId, ConversationId, ErrorCode, Message, RequestBody, results};
+use crate::protocol::{
+    ClientMsgId, ConversationId, ErrorCode, Message, RequestBody, TimestampMs, results,
+};
+use crate::secret::endpoint::describe_timer;
 use crate::secret::endpoint::{Endpoint, Opened, Read, SecretError};
 use crate::secret::verify::Step;
 use serde::de::DeserializeOwned;
@@ -135,15 +138,45 @@ pub async fn send(
     text: &str,
 ) -> Result<Message, SecretLinkError> {
     let devices = recipients(connection, endpoint, to.me, to.other).await?;
-    let sealed = endpoint.seal(text, &devices)?;
+    // The conversation's timer, if set, goes inside the message and to the server.
+    let timer = endpoint.timer(to.conversation_id)?;
+    let sealed = endpoint.seal(text, timer, &devices)?;
     let body = RequestBody::SendSealed(requests::SendSealed {
         conversation_id: to.conversation_id,
         client_id: to.client_id,
         sealed,
+        expires_in_secs: timer,
     });
     let sent: results::Sent = ask(connection, body).await?;
-    endpoint.remember(&sent.message, &Opened::Text(text.to_owned()))?;
-    Ok(sent.message)
+    let expires_at = timer.map(|secs| TimestampMs(sent.message.sent_at.0 + i64::from(secs) * 1000));
+    endpoint.remember(&sent.message, &Opened::Text(text.to_owned()), expires_at)?;
+    let mut message = sent.message;
+    message.expires_at = expires_at;
+    Ok(message)
+}
+
+/// Sets the conversation's disappearing-message timer (0: off) and tells the other person's
+/// devices (and this user's others), sealed.
+pub async fn send_timer(
+    connection: &Connection,
+    endpoint: &mut Endpoint,
+    to: To<'_>,
+    seconds: u32,
+) -> Result<Message, SecretLinkError> {
+    let devices = recipients(connection, endpoint, to.me, to.other).await?;
+    let sealed = endpoint.seal_timer(seconds, &devices)?;
+    let body = RequestBody::SendSealed(requests::SendSealed {
+        conversation_id: to.conversation_id,
+        client_id: to.client_id,
+        sealed,
+        expires_in_secs: None,
+    });
+    let sent: results::Sent = ask(connection, body).await?;
+    endpoint.set_timer(to.conversation_id, seconds)?;
+    endpoint.remember(&sent.message, &Opened::Timer(seconds), None)?;
+    let mut message = sent.message;
+    message.text = describe_timer(seconds);
+    Ok(message)
 }
 
 /// What `message` says to this device (`None`: a replay, dropped). A sender device not
@@ -163,6 +196,7 @@ pub async fn read(
                         "sent from device {device}, which is not one of {username}'s"
                     )),
                     fresh: true,
+                    expires_at: None,
                 })),
                 other => Ok(other?),
             }
@@ -194,9 +228,26 @@ pub async fn reveal(
         return Revealed::Shown;
     }
     let mut revealed = Revealed::Shown;
+    let now = TimestampMs::now();
+    // What disappeared is forgotten here before anything is read.
+    if let Err(error) = endpoint.forget_expired(now) {
+        tracing::warn!(%error, "cannot forget expired secret messages");
+    }
     match read(connection, endpoint, message).await {
-        Ok(Some(Read { opened, fresh })) => match opened {
-            Opened::Text(text) => message.text = text,
+        Ok(Some(Read {
+            expires_at: Some(at),
+            ..
+        })) if at <= now => return Revealed::Replay,
+        Ok(Some(Read {
+            opened,
+            fresh,
+            expires_at,
+        })) => match opened {
+            Opened::Text(text) => {
+                message.text = text;
+                message.expires_at = expires_at;
+            }
+            Opened::Timer(seconds) => message.text = describe_timer(seconds),
             Opened::Verify(step) => {
                 message.text = step.describe();
                 if fresh {
@@ -230,9 +281,10 @@ pub async fn send_step(
         conversation_id: to.conversation_id,
         client_id: to.client_id,
         sealed,
+        expires_in_secs: None,
     });
     let sent: results::Sent = ask(connection, body).await?;
-    endpoint.remember(&sent.message, &Opened::Verify(step))?;
+    endpoint.remember(&sent.message, &Opened::Verify(step), None)?;
     Ok(())
 }
 

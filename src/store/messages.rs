@@ -26,7 +26,7 @@ pub(super) const SELECT_MESSAGE: &str =
     (SELECT string_agg(r.emoji || ' ' || r.user_id || ' ' || ru.username, ','
         ORDER BY r.emoji, r.user_id)
      FROM reactions r JOIN users ru ON ru.id = r.user_id WHERE r.message_id = m.id),
-    m.sealed
+    m.sealed, m.expires_at_ms
     FROM messages m JOIN users u ON u.id = m.sender_id
     LEFT JOIN messages q ON q.id = m.reply_to_id LEFT JOIN users qu ON qu.id = q.sender_id";
 
@@ -138,6 +138,7 @@ fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
         sealed: sealed_from(row.get(21)?).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(21, rusqlite::types::Type::Text, Box::new(e))
         })?,
+        expires_at: row.get::<_, Option<i64>>(22)?.map(TimestampMs),
         unreadable: None,
     })
 }
@@ -178,6 +179,7 @@ pub fn send(
             card: None,
             reply_to,
             sealed: None,
+            expires_at: None,
         },
         ctx.now,
     )?;
@@ -198,6 +200,7 @@ pub fn send(
             deleted: false,
             reactions: Vec::new(),
             sealed: None,
+            expires_at: None,
             unreadable: None,
         },
     };
@@ -213,10 +216,15 @@ pub fn send_sealed(
     conversation_id: ConversationId,
     client_id: ClientMsgId,
     sealed: &Sealed,
+    expires_in_secs: Option<u32>,
 ) -> Result<(Message, bool), ApiError> {
     if let Some(original) = ctx.db().message_by_client_id(me.id, client_id)? {
         return Ok((original, true));
     }
+    if let Some(secs) = expires_in_secs {
+        crate::protocol::secret::validate_timer(secs)?;
+    }
+    let expires_at = expires_in_secs.map(|secs| TimestampMs(ctx.now.0 + i64::from(secs) * 1000));
     if !ctx.db().membership(conversation_id, me.id)?.secret {
         return Err(ApiError::invalid(format!(
             "conversation {conversation_id} is not secret: send its messages as text (send)"
@@ -233,6 +241,7 @@ pub fn send_sealed(
             card: None,
             reply_to: None,
             sealed: Some(sealed),
+            expires_at,
         },
         ctx.now,
     )?;
@@ -249,6 +258,7 @@ pub fn send_sealed(
         deleted: false,
         reactions: Vec::new(),
         sealed: Some(Box::new(sealed.clone())),
+        expires_at,
         unreadable: None,
     };
     deliver(ctx, me, message)
@@ -342,6 +352,7 @@ pub fn insert_card(
             card: Some((kind, reference)),
             reply_to: None,
             sealed: None,
+            expires_at: None,
         },
         ctx.now,
     )?;
@@ -358,6 +369,7 @@ pub fn insert_card(
         deleted: false,
         reactions: Vec::new(),
         sealed: None,
+        expires_at: None,
         unreadable: None,
     };
     let event = Event::Message {
@@ -499,6 +511,8 @@ pub struct NewMessage<'a> {
     pub reply_to: Option<MessageId>,
     /// In a secret conversation: the ciphertexts (`text` is empty).
     pub sealed: Option<&'a Sealed>,
+    /// When the server deletes the ciphertext (a disappearing message).
+    pub expires_at: Option<TimestampMs>,
 }
 
 /// Messages, read back with their sender and card.
@@ -543,6 +557,10 @@ pub trait Messages: Conversations {
     /// Empties message `id`, takes its reactions away and marks it deleted (the search index
     /// follows).
     fn tombstone(&self, id: MessageId) -> Result<(), ApiError>;
+
+    /// Deletes the ciphertext of every disappearing message whose time is up by `now`,
+    /// leaving tombstones; how many.
+    fn expire_sealed(&self, now: TimestampMs) -> Result<usize, ApiError>;
 
     /// Notes that message `id` mentions `username`, if that user is an active member of
     /// `conversation_id` (other than `sender`).
@@ -618,8 +636,8 @@ impl Messages for Connection {
     fn insert_message(&self, message: &NewMessage, at: TimestampMs) -> Result<MessageId, ApiError> {
         let (card_kind, card_ref) = message.card.unzip();
         self.execute_cached(
-            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, reply_to_id, sealed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, reply_to_id, sealed, expires_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             rusqlite::params![
                 message.conversation_id.0,
                 message.sender.0,
@@ -629,7 +647,8 @@ impl Messages for Connection {
                 card_kind,
                 card_ref,
                 message.reply_to.map(|r| r.0),
-                sealed_json(message.sealed)?
+                sealed_json(message.sealed)?,
+                message.expires_at.map(|at| at.0)
             ],
         )?;
         Ok(MessageId(self.last_insert_rowid()))
@@ -692,6 +711,14 @@ impl Messages for Connection {
             rusqlite::params![id.0, text, at.0],
         )?;
         Ok(())
+    }
+
+    fn expire_sealed(&self, now: TimestampMs) -> Result<usize, ApiError> {
+        Ok(self.execute_cached(
+            "UPDATE messages SET sealed = NULL, text = '', deleted = 1
+             WHERE expires_at_ms <= ?1 AND deleted = 0",
+            [now.0],
+        )?)
     }
 
     fn tombstone(&self, id: MessageId) -> Result<(), ApiError> {

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("chat.sql"),
     include_str!("mentions.sql"),
     include_str!("secret.sql"),
+    include_str!("timers.sql"),
 ];
 
 /// The schema version this build writes.

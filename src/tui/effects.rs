@@ -96,6 +96,24 @@ impl Executor {
                     "/verify",
                 );
             }
+            Effect::SetTimer {
+                conversation_id,
+                other,
+                seconds,
+            } => {
+                let session = self.session.clone();
+                let done = self.done.clone();
+                tokio::spawn(async move {
+                    let outcome = match session.set_timer(conversation_id, other, seconds).await {
+                        Ok(message) => Done::SecretSent {
+                            client_id: message.client_id,
+                            message,
+                        },
+                        Err(error) => Done::Failed(format!("/timer: {error}")),
+                    };
+                    let _ = done.send(outcome).await;
+                });
+            }
             Effect::AcceptKeys(username) => {
                 let session = self.session.clone();
                 let done = self.done.clone();

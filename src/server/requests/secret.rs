@@ -103,7 +103,14 @@ impl Handler for SendSealed {
         let (message, duplicate) = state
             .writer
             .write(move |ctx| {
-                messages::send_sealed(ctx, &me, self.conversation_id, self.client_id, &self.sealed)
+                messages::send_sealed(
+                    ctx,
+                    &me,
+                    self.conversation_id,
+                    self.client_id,
+                    &self.sealed,
+                    self.expires_in_secs,
+                )
             })
             .await?;
         Ok(results::Sent { message, duplicate })

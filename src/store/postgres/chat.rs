@@ -241,6 +241,7 @@ impl PgTx<'_> {
                 tracing::error!(error = %e, "unreadable sealed message in the store");
                 ApiError::internal()
             })?,
+            expires_at: row.get::<_, Option<i64>>(22).map(TimestampMs),
             unreadable: None,
         })
     }
@@ -266,8 +267,8 @@ impl Messages for PgTx<'_> {
         self.hold_conversation(message.conversation_id)?;
         let (card_kind, card_ref) = message.card.unzip();
         let row = self.tx().query_one(
-            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, words, reply_to_id, sealed)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::tsvector, $9, $10) RETURNING id",
+            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, words, reply_to_id, sealed, expires_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::tsvector, $9, $10, $11) RETURNING id",
             &[
                 &message.conversation_id.0,
                 &message.sender.0,
@@ -279,6 +280,7 @@ impl Messages for PgTx<'_> {
                 &super::search::words_vector(message.text),
                 &message.reply_to.map(|r| r.0),
                 &sealed_json(message.sealed)?,
+                &message.expires_at.map(|at| at.0),
             ],
         )?;
         Ok(MessageId(row.get(0)))
@@ -335,6 +337,15 @@ impl Messages for PgTx<'_> {
             &[&id.0, &text, &at.0, &super::search::words_vector(text)],
         )?;
         Ok(())
+    }
+
+    fn expire_sealed(&self, now: TimestampMs) -> Result<usize, ApiError> {
+        let expired = self.tx().execute(
+            "UPDATE messages SET sealed = NULL, text = '', deleted = 1
+             WHERE expires_at_ms <= $1 AND deleted = 0",
+            &[&now.0],
+        )?;
+        Ok(usize::try_from(expired).unwrap_or(usize::MAX))
     }
 
     fn tombstone(&self, id: MessageId) -> Result<(), ApiError> {

@@ -339,6 +339,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("chat.sql"),
     include_str!("mentions.sql"),
     include_str!("secret.sql"),
+    include_str!("timers.sql"),
 ];
 
 /// The advisory lock keys of conversations: the id with this bit set, apart from every other

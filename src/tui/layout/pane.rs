@@ -113,6 +113,7 @@ impl Pane<'_> {
             }
             None if entry.edited => (vec![format!("{} (edited)", entry.text)], Look::Text),
             None if entry.mentions_me => (vec![entry.text.clone()], Look::Mention),
+            None if entry.expires_at.is_some() => (vec![format!("⏱ {}", entry.text)], Look::Text),
             None => (vec![entry.text.clone()], Look::Text),
         };
         let look = if focused { Look::Picked } else { look };

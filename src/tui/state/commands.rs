@@ -12,6 +12,8 @@ pub enum Command {
     AcceptKeys,
     /// Starts verifying the other person (`None`), or answers whether the codes match.
     Verify(Option<bool>),
+    /// Sets the secret conversation's disappearing-message timer, in seconds (0: off).
+    Timer(u32),
     Group {
         name: String,
         members: Vec<String>,
@@ -40,6 +42,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "/accept-keys",
         "in a secret conversation: trust the other person's new keys (check with them first)",
+    ),
+    (
+        "/timer DURATION|off",
+        "in a secret conversation: messages disappear after 30s, 10m, 1h, 1d or 1w",
     ),
     (
         "/verify [yes|no]",
@@ -71,6 +77,7 @@ const NAMES: &[&str] = &[
     "/secret",
     "/accept-keys",
     "/verify",
+    "/timer",
     "/group",
     "/leave",
     "/pay",
@@ -102,6 +109,8 @@ pub fn parse(line: &str) -> Result<Command, String> {
         ("/secret", [who]) => Ok(Command::Secret(user(who))),
         ("/secret", _) => Err("usage: /secret USER".into()),
         ("/accept-keys", []) => Ok(Command::AcceptKeys),
+        ("/timer", [duration]) => parse_timer(duration).map(Command::Timer),
+        ("/timer", _) => Err("usage: /timer DURATION (30s, 10m, 1h, 1d, 1w) or /timer off".into()),
         ("/verify", []) => Ok(Command::Verify(None)),
         ("/verify", ["yes"]) => Ok(Command::Verify(Some(true))),
         ("/verify", ["no"]) => Ok(Command::Verify(Some(false))),
@@ -137,6 +146,36 @@ pub fn parse(line: &str) -> Result<Command, String> {
     }
 }
 
+/// A timer as typed: a whole number and one unit (`s`, `m`, `h`, `d`, `w`), or `off` (0).
+fn parse_timer(text: &str) -> Result<u32, String> {
+    if text == "off" {
+        return Ok(0);
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => 0,
+    };
+    let secs = number
+        .parse::<u32>()
+        .ok()
+        .filter(|_| unit_secs > 0)
+        .and_then(|n| n.checked_mul(unit_secs));
+    match secs {
+        Some(secs) if crate::protocol::secret::validate_timer(secs).is_ok() => Ok(secs),
+        _ => Err(format!(
+            "/timer {text:?}: write a number and a unit, 30s to 4w (like 10m, 1h, 1d), or off"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +208,18 @@ mod tests {
         assert_eq!(parse("/dm"), Err("usage: /dm USER".into()));
         assert_eq!(parse("/secret @bob"), Ok(Command::Secret("bob".into())));
         assert_eq!(parse("/secret"), Err("usage: /secret USER".into()));
+        assert_eq!(parse("/timer 1h"), Ok(Command::Timer(3_600)));
+        assert_eq!(parse("/timer 30s"), Ok(Command::Timer(30)));
+        assert_eq!(parse("/timer off"), Ok(Command::Timer(0)));
+        for wrong in [
+            "/timer 0s",
+            "/timer 5",
+            "/timer h",
+            "/timer 5y",
+            "/timer 5w",
+        ] {
+            assert!(parse(wrong).unwrap_err().contains("30s to 4w"), "{wrong}");
+        }
         assert_eq!(
             parse("/accept-keys now"),
             Err("/accept-keys takes no arguments".into())

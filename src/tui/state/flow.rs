@@ -119,6 +119,12 @@ pub enum Effect {
         text: String,
     },
     AcceptKeys(String),
+    /// Sets a secret conversation's disappearing-message timer (0: off).
+    SetTimer {
+        conversation_id: ConversationId,
+        other: String,
+        seconds: u32,
+    },
     /// Starts verifying `other`, the other person of a secret conversation.
     Verify {
         conversation_id: ConversationId,

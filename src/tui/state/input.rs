@@ -430,6 +430,14 @@ impl App {
             Command::Dm(user) => effects.push(Effect::OpenDirect(user)),
             Command::Secret(user) => effects.push(Effect::OpenSecret(user)),
             Command::Verify(answer) => self.verify_command(answer, effects),
+            Command::Timer(seconds) => match self.selected_entry() {
+                Some(entry) if entry.secret => effects.push(Effect::SetTimer {
+                    conversation_id: entry.id,
+                    other: entry.name.clone(),
+                    seconds,
+                }),
+                _ => self.error("/timer works in a secret conversation; this is not one"),
+            },
             Command::AcceptKeys => match self.selected_entry() {
                 Some(entry) if entry.secret => effects.push(Effect::AcceptKeys(entry.name.clone())),
                 _ => self.error("/accept-keys works in a secret conversation; this is not one"),

@@ -321,6 +321,15 @@ impl App {
         if before != (self.typing.len(), self.reconnect_countdown(), notice(self)) {
             self.dirty = true;
         }
+        // Disappearing messages go on time, on screen too.
+        let wall = self.wall;
+        for timeline in self.timelines.values_mut() {
+            let held = timeline.entries.len();
+            timeline
+                .entries
+                .retain(|e| e.expires_at.is_none_or(|at| at > wall));
+            self.dirty |= timeline.entries.len() != held;
+        }
     }
 
     /// Whole seconds until the next reconnect attempt, while reconnecting.

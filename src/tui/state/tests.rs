@@ -51,6 +51,7 @@ pub(crate) fn message(id: i64, conversation: i64, from: &User, text: &str, at: i
         deleted: false,
         reactions: Vec::new(),
         sealed: None,
+        expires_at: None,
         unreadable: None,
     }
 }

@@ -144,6 +144,8 @@ pub struct Entry {
     pub mentions_me: bool,
     /// A secret message this device cannot read, and why (inert).
     pub unreadable: Option<String>,
+    /// A disappearing message: when it goes.
+    pub expires_at: Option<TimestampMs>,
 }
 
 /// The one-line quote a reply shows of the message it answers; inert.
@@ -189,6 +191,7 @@ impl Entry {
                 })
                 .collect(),
             unreadable: message.unreadable.as_deref().map(inert_line),
+            expires_at: message.expires_at,
         }
     }
 
@@ -214,6 +217,7 @@ impl Entry {
             reactions: Vec::new(),
             mentions_me: false,
             unreadable: None,
+            expires_at: None,
         }
     }
 
@@ -473,6 +477,7 @@ mod tests {
             reactions: Vec::new(),
             mentions_me: false,
             unreadable: None,
+            expires_at: None,
         }
     }
 

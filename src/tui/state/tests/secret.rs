@@ -143,3 +143,40 @@ fn verification_shows_the_code_takes_the_answer_and_marks_the_lock() {
         "{notice}"
     );
 }
+
+#[test]
+fn a_disappearing_message_leaves_the_screen_on_time() {
+    let mut app = in_secret_conversation();
+    let mut going = message(9, 5, &user(2, "bob"), "gone soon", DAY_TWO);
+    going.expires_at = Some(TimestampMs(DAY_TWO + 60_000));
+    app.update(Msg::Session(SessionEvent::Event {
+        seq: Seq(40),
+        event: Event::Message { message: going },
+    }));
+    let texts = |app: &App| -> Vec<String> {
+        app.timelines[&ConversationId(5)]
+            .entries
+            .iter()
+            .map(|e| e.text.clone())
+            .collect()
+    };
+    assert_eq!(texts(&app), ["gone soon"]);
+    let now = app.now;
+    app.update(Msg::Tick {
+        now,
+        wall: TimestampMs(DAY_TWO + 59_999),
+    });
+    assert_eq!(texts(&app), ["gone soon"]);
+    app.update(Msg::Tick {
+        now,
+        wall: TimestampMs(DAY_TWO + 60_000),
+    });
+    assert!(texts(&app).is_empty(), "gone at its time");
+
+    let effects = enter(&mut app, "/timer 1h");
+    assert!(effects.contains(&Effect::SetTimer {
+        conversation_id: ConversationId(5),
+        other: "bob".into(),
+        seconds: 3_600
+    }));
+}
