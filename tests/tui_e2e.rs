@@ -218,6 +218,22 @@ fn secret_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
     path
 }
 
+/// A server and a config in `dir`, alice and bob registered.
+fn alice_and_bob_registered(
+    dir: &std::path::Path,
+) -> (common::process::ServerProcess, std::path::PathBuf) {
+    let server = common::process::ServerProcess::start(&dir.join("server.db"), "127.0.0.1:0");
+    let config = secret_config(dir, server.addr.port());
+    cli(
+        &config,
+        &["register", "--password-stdin"],
+        "alice's password\n",
+    );
+    let bob = ["--profile", "bob", "register", "--password-stdin"];
+    cli(&config, &bob, "bob's password\n");
+    (server, config)
+}
+
 fn cli(config: &std::path::Path, args: &[&str], stdin: &str) -> String {
     let output = common::process::quid(config, args, stdin);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -231,19 +247,7 @@ fn a_secret_conversation_in_the_tui_reads_sends_and_stops_at_a_new_device() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server =
-        common::process::ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
-    let config = secret_config(dir.path(), server.addr.port());
-    cli(
-        &config,
-        &["register", "--password-stdin"],
-        "alice's password\n",
-    );
-    cli(
-        &config,
-        &["--profile", "bob", "register", "--password-stdin"],
-        "bob's password\n",
-    );
+    let (server, config) = alice_and_bob_registered(dir.path());
 
     let command = format!("QUID_CONFIG={} {QUID} --profile bob", config.display());
     let tmux = Tmux::start("secret", &command);
@@ -332,19 +336,7 @@ fn two_tuis_verify_each_other_by_comparing_the_same_code() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server =
-        common::process::ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
-    let config = secret_config(dir.path(), server.addr.port());
-    cli(
-        &config,
-        &["register", "--password-stdin"],
-        "alice's password\n",
-    );
-    cli(
-        &config,
-        &["--profile", "bob", "register", "--password-stdin"],
-        "bob's password\n",
-    );
+    let (server, config) = alice_and_bob_registered(dir.path());
     let tui = |profile: &str| {
         let command = format!(
             "QUID_CONFIG={} {QUID} --profile {profile}",

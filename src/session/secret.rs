@@ -141,18 +141,28 @@ pub async fn send(
     // The conversation's timer, if set, goes inside the message and to the server.
     let timer = endpoint.timer(to.conversation_id)?;
     let sealed = endpoint.seal(text, timer, &devices)?;
+    let mut message = post(connection, &to, sealed, timer).await?;
+    let expires_at = timer.map(|secs| TimestampMs(message.sent_at.0 + i64::from(secs) * 1000));
+    endpoint.remember(&message, &Opened::Text(text.to_owned()), expires_at)?;
+    message.expires_at = expires_at;
+    Ok(message)
+}
+
+/// Sends a sealed message where `to` says; the server's copy of it comes back.
+async fn post(
+    connection: &Connection,
+    to: &To<'_>,
+    sealed: crate::protocol::secret::Sealed,
+    expires_in_secs: Option<u32>,
+) -> Result<Message, RequestError> {
     let body = RequestBody::SendSealed(requests::SendSealed {
         conversation_id: to.conversation_id,
         client_id: to.client_id,
         sealed,
-        expires_in_secs: timer,
+        expires_in_secs,
     });
     let sent: results::Sent = ask(connection, body).await?;
-    let expires_at = timer.map(|secs| TimestampMs(sent.message.sent_at.0 + i64::from(secs) * 1000));
-    endpoint.remember(&sent.message, &Opened::Text(text.to_owned()), expires_at)?;
-    let mut message = sent.message;
-    message.expires_at = expires_at;
-    Ok(message)
+    Ok(sent.message)
 }
 
 /// Sets the conversation's disappearing-message timer (0: off) and tells the other person's
@@ -165,16 +175,9 @@ pub async fn send_timer(
 ) -> Result<Message, SecretLinkError> {
     let devices = recipients(connection, endpoint, to.me, to.other).await?;
     let sealed = endpoint.seal_timer(seconds, &devices)?;
-    let body = RequestBody::SendSealed(requests::SendSealed {
-        conversation_id: to.conversation_id,
-        client_id: to.client_id,
-        sealed,
-        expires_in_secs: None,
-    });
-    let sent: results::Sent = ask(connection, body).await?;
+    let mut message = post(connection, &to, sealed, None).await?;
     endpoint.set_timer(to.conversation_id, seconds)?;
-    endpoint.remember(&sent.message, &Opened::Timer(seconds), None)?;
-    let mut message = sent.message;
+    endpoint.remember(&message, &Opened::Timer(seconds), None)?;
     message.text = describe_timer(seconds);
     Ok(message)
 }
@@ -277,14 +280,8 @@ pub async fn send_step(
     let mut devices = recipients(connection, endpoint, to.me, to.other).await?;
     devices.retain(|d| d.username == to.other && device.is_none_or(|id| d.curve25519 == id));
     let sealed = endpoint.seal_step(step.clone(), &devices)?;
-    let body = RequestBody::SendSealed(requests::SendSealed {
-        conversation_id: to.conversation_id,
-        client_id: to.client_id,
-        sealed,
-        expires_in_secs: None,
-    });
-    let sent: results::Sent = ask(connection, body).await?;
-    endpoint.remember(&sent.message, &Opened::Verify(step), None)?;
+    let message = post(connection, &to, sealed, None).await?;
+    endpoint.remember(&message, &Opened::Verify(step), None)?;
     Ok(())
 }
 
