@@ -1136,6 +1136,38 @@ fn secret_conversations_from_the_command_line_keep_the_text_off_the_server_and_d
         "still there?"
     );
     assert_eq!(read("bob", "").last().unwrap(), "still there?");
+
+    // Alice's own new device stops her sending too, until she accepts it.
+    let mut text_of_config = std::fs::read_to_string(&config).unwrap();
+    text_of_config.push_str(&format!(
+        "\n[profiles.tablet]\nserver = \"ws://127.0.0.1:{}\"\nusername = \"alice\"\ndata_dir = \"tablet\"\n",
+        server.addr.port()
+    ));
+    std::fs::write(&config, text_of_config).unwrap();
+    ok(quid(
+        &config,
+        &as_profile("tablet", &["login", "--password-stdin"]),
+        "alice's password\n",
+    ));
+    ok(quid(
+        &config,
+        &as_profile("tablet", &["history", "@bob", "--secret"]),
+        "",
+    ));
+    let blocked = failed(quid(&config, &["secret", "@bob", "from the laptop"], ""));
+    assert!(
+        blocked.contains("alice's identity keys changed"),
+        "{blocked}"
+    );
+    let accepted = ok(quid(&config, &["secret", "@bob", "--accept-keys"], ""));
+    assert!(accepted.contains("and your own 2"), "{accepted}");
+    ok(quid(&config, &["secret", "@bob", "from the laptop"], ""));
+    let on_tablet = ok(quid(
+        &config,
+        &as_profile("tablet", &["history", "@bob", "--secret", "--json"]),
+        "",
+    ));
+    assert_eq!(secret_texts(&on_tablet).last().unwrap(), "from the laptop");
     drop(server);
 
     let everywhere = common::files_under(dir.path());

@@ -369,7 +369,7 @@ fn two_tuis_verify_each_other_by_comparing_the_same_code() {
     let on_alice = code_on(&alice.wait_for("a new code", |s| s.contains("show the same?")));
     let on_bob = code_on(&bob.wait_for("the code", |s| s.contains("show the same?")));
     assert_eq!(on_alice, on_bob, "both screens show the same code");
-    assert_eq!(on_alice.split("  ").count(), 7, "seven emoji: {on_alice}");
+    assert!(on_alice.contains(|c: char| c.is_alphabetic()), "{on_alice}");
     alice.keys(&["/verify yes", "Enter"]);
     bob.keys(&["/verify yes", "Enter"]);
     let screen = alice.wait_for("bob verified", |s| s.contains("bob is verified"));

@@ -139,26 +139,25 @@ pub async fn accept_keys(
     target: &str,
     unlock: Passphrase,
 ) -> anyhow::Result<ExitCode> {
-    let opened = open(profile, target, unlock).await?;
-    let devices: results::Devices = opened
-        .connection
-        .request(RequestBody::Devices(requests::Devices {
-            username: opened.other.clone(),
-        }))
-        .await?;
-    opened
-        .endpoint
-        .accept_devices(&opened.other, &devices.devices)?;
-    say!(
-        "accepted {} device(s) of @{}: {}",
-        devices.devices.len(),
-        opened.other,
+    let mut opened = open(profile, target, unlock).await?;
+    let (connection, endpoint) = (&opened.connection, &mut opened.endpoint);
+    let theirs = secret::accept_devices(connection, endpoint, &opened.other).await?;
+    // Your own devices too: a new one of yours stops sending as well.
+    let yours = secret::accept_devices(connection, endpoint, &opened.me).await?;
+    let listed = |devices: &[crate::protocol::secret::DeviceKeys]| {
         devices
-            .devices
             .iter()
             .map(|d| crate::secret::endpoint::fingerprint(d.id()))
             .collect::<Vec<_>>()
             .join(", ")
+    };
+    say!(
+        "accepted {} device(s) of @{}: {}; and your own {}: {}",
+        theirs.len(),
+        opened.other,
+        listed(&theirs),
+        yours.len(),
+        listed(&yours)
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -204,9 +204,15 @@ impl Secrets {
                 reply.send(set.map_err(SessionError::from)).map_err(drop)
             }
             SecretJob::AcceptKeys { username, reply } => {
-                let accepted = secret::accept_devices(connection, &mut self.endpoint, &username)
-                    .await
-                    .map(|devices| devices.len());
+                // The user's own devices too: a new one of theirs stops sending as well.
+                let me = self.me.clone();
+                let endpoint = &mut self.endpoint;
+                let accepted = async {
+                    let theirs = secret::accept_devices(connection, endpoint, &username).await?;
+                    secret::accept_devices(connection, endpoint, &me).await?;
+                    Ok::<_, secret::SecretLinkError>(theirs.len())
+                }
+                .await;
                 reply
                     .send(accepted.map_err(SessionError::from))
                     .map_err(drop)
