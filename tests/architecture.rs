@@ -19,7 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("export", &["money", "protocol"]),
     ("store", &["money", "protocol", "search", "metrics"]),
     ("session", &["protocol", "tls", "secret"]),
-    ("bot", &["money", "protocol", "session"]),
+    ("bot", &["money", "protocol", "session", "secret"]),
     ("ledger", &["money", "protocol", "store"]),
     (
         "server",

@@ -793,3 +793,76 @@ async fn the_server_deletes_a_disappearing_messages_ciphertext_on_time(db: TestD
 }
 
 on_each_backend!(the_server_deletes_a_disappearing_messages_ciphertext_on_time);
+
+async fn a_merchant_bot_takes_an_order_in_a_secret_conversation_and_its_invoice_is_paid(
+    db: TestDb,
+) {
+    let server = TestServer::start(&db).await;
+    let alice_token = register(&server.url(), "alice").await;
+    mint(&db, "alice", eur(2_000));
+    let coffee_token = create_bot(&db, "coffee", Some("Quid Coffee"));
+    let bot = quid::bot::Bot::connect(server.url(), coffee_token, db.path("coffee")).unwrap();
+    let shop = tokio::spawn(quid::bot::coffee_shop::run(bot));
+    let (alice, mut events) = secret_session(&server.url(), &alice_token, &db.path("alice"));
+    caught_up(&mut events).await;
+    let connection = connect(&server.url(), &alice_token).await;
+    // The bot publishes its device as it connects.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while devices_of(&connection, "coffee").await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bot has no device"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let conversation = open_secret(&connection, "coffee").await.id;
+    alice
+        .send_secret(
+            conversation,
+            ClientMsgId::random(),
+            "coffee".into(),
+            "2 latte 1 croissant".into(),
+        )
+        .await
+        .unwrap();
+    let invoice = next_matching(&mut events, |e| match e {
+        SessionEvent::Event {
+            event: Event::Message { message },
+            ..
+        } if message.conversation_id == conversation => match message.card.as_deref() {
+            Some(quid::protocol::payments::Card::Invoice { invoice }) => Some(invoice.clone()),
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    assert_eq!(invoice.total, eur(980));
+    let _: results::Paid = connection
+        .request(RequestBody::PayInvoice(requests::PayInvoice {
+            invoice_id: invoice.id,
+            idempotency_key: quid::protocol::payments::IdempotencyKey::random(),
+            pin: None,
+        }))
+        .await
+        .unwrap();
+    let thanks = next_matching(&mut events, |e| match e {
+        SessionEvent::Event {
+            event: Event::Message { message },
+            ..
+        } if message.conversation_id == conversation && message.text.starts_with("Thank you") => {
+            Some(message)
+        }
+        _ => None,
+    })
+    .await;
+    assert!(
+        thanks.sealed.is_some(),
+        "the bot answers sealed: {thanks:?}"
+    );
+    shop.abort();
+    drop(alice);
+    server.stop().await;
+    assert_ledger_ok(&db);
+}
+
+on_each_backend!(a_merchant_bot_takes_an_order_in_a_secret_conversation_and_its_invoice_is_paid);

@@ -1,6 +1,8 @@
 //! A small library for bots: connect with a token, react to messages and payment events,
 //! send text and invoices, refund. It stands on the client session, so a bot reconnects and
-//! resumes like any client and never misses an invoice paid while it was down.
+//! resumes like any client and never misses an invoice paid while it was down. A bot has a
+//! device of its own (a secret store with a key file in its state dir), so people can talk to
+//! it in a secret conversation: it reads their sealed messages and answers sealed.
 
 pub mod coffee_shop;
 
@@ -8,11 +10,14 @@ use crate::money::{Currency, Money};
 use crate::protocol::payments::{IdempotencyKey, Invoice, InvoiceId, LineItem};
 use crate::protocol::requests;
 use crate::protocol::{ClientMsgId, ConversationId, Event, Message, RequestBody, User, results};
+use crate::secret::vault::Unlock;
 use crate::session::backoff::Backoff;
 use crate::session::target::Target;
 use crate::session::{Session, SessionConfig, SessionError, SessionEvent};
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use url::Url;
@@ -42,6 +47,8 @@ pub struct Bot {
     session: Session,
     events: mpsc::Receiver<SessionEvent>,
     me: Option<User>,
+    /// Each conversation the bot has spoken in: the other person's name if it is secret.
+    secret_peers: Mutex<HashMap<ConversationId, Option<String>>>,
 }
 
 impl Bot {
@@ -58,12 +65,13 @@ impl Bot {
                 base: Duration::from_millis(200),
                 max: Duration::from_secs(10),
             },
-            secret: None,
+            secret: Some(Unlock::KeyFile),
         })?;
         Ok(Bot {
             session,
             events,
             me: None,
+            secret_peers: Mutex::new(HashMap::new()),
         })
     }
 
@@ -87,6 +95,10 @@ impl Bot {
                     {
                         continue;
                     }
+                    if message.sealed.is_some() {
+                        let peer = Some(message.sender.username.clone());
+                        self.peers().insert(message.conversation_id, peer);
+                    }
                     BotEvent::Message(message)
                 }
                 SessionEvent::Event {
@@ -106,15 +118,52 @@ impl Bot {
         }
     }
 
-    /// Sends text to a conversation, through the outbox: exactly once, even across a drop.
+    /// Sends text to a conversation, through the outbox: exactly once, even across a drop. In
+    /// a secret conversation it is sealed and sent at once instead.
     pub async fn say(
         &self,
         conversation_id: ConversationId,
         text: impl Into<String>,
     ) -> Result<ClientMsgId, SessionError> {
-        self.session
-            .send_message(Target::Conversation(conversation_id), text.into())
-            .await
+        match self.secret_peer(conversation_id).await? {
+            Some(other) => {
+                let sent = self
+                    .session
+                    .send_secret(conversation_id, ClientMsgId::random(), other, text.into())
+                    .await?;
+                Ok(sent.client_id)
+            }
+            None => {
+                self.session
+                    .send_message(Target::Conversation(conversation_id), text.into())
+                    .await
+            }
+        }
+    }
+
+    /// The other person of `conversation_id` if it is a secret conversation; asked of the
+    /// server once per conversation the bot has not heard a sealed message in.
+    async fn secret_peer(
+        &self,
+        conversation_id: ConversationId,
+    ) -> Result<Option<String>, SessionError> {
+        if let Some(known) = self.peers().get(&conversation_id) {
+            return Ok(known.clone());
+        }
+        let list: results::Conversations = self.session.request(RequestBody::Conversations).await?;
+        let mut peers = self.peers();
+        for conversation in list.conversations {
+            let peer = conversation.secret.then_some(conversation.name);
+            peers.insert(conversation.id, peer);
+        }
+        Ok(peers.get(&conversation_id).cloned().flatten())
+    }
+
+    fn peers(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, Option<String>>> {
+        // Held only to read or write the map; a poisoned lock still guards a valid map.
+        self.secret_peers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Bills the other member of a direct conversation. The total is computed from the items.

@@ -215,6 +215,31 @@ impl Endpoint {
         })
     }
 
+    /// Whether this device has published a fallback key.
+    pub fn fallback_published(&self) -> Result<bool, SecretError> {
+        self.vault
+            .conn()
+            .query_row(
+                "SELECT 1 FROM meta WHERE name = 'fallback_published'",
+                [],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(|e| self.vault.sqlite(e).into())
+    }
+
+    pub fn note_fallback_published(&self) -> Result<(), SecretError> {
+        self.vault
+            .conn()
+            .execute(
+                "INSERT OR IGNORE INTO meta (name, value) VALUES ('fallback_published', 1)",
+                [],
+            )
+            .map_err(|e| self.vault.sqlite(e))?;
+        Ok(())
+    }
+
     /// Checks `username`'s devices as the server listed them: every signature, and the
     /// identity keys against those pinned on first use. The first time, they are pinned; after
     /// that, a device not seen before (or a changed key) is refused until accepted.

@@ -56,12 +56,20 @@ pub async fn publish(
     connection: &Connection,
     endpoint: &mut Endpoint,
 ) -> Result<u32, SecretLinkError> {
-    let held = publish_keys(connection, endpoint.keys_to_publish(0, false)?).await?;
+    // A new device's first request carries its fallback key: it is never listed without a
+    // key to claim, even before its one-time keys follow. (Not every time: a device keeps
+    // only its last two fallback keys, and one claimed may not have been used yet.)
+    let first = !endpoint.fallback_published()?;
+    let held = publish_keys(connection, endpoint.keys_to_publish(0, first)?).await?;
+    if first {
+        endpoint.note_fallback_published()?;
+    }
     if held >= ONE_TIME_KEYS_LOW {
         return Ok(held);
     }
     let count = (ONE_TIME_KEYS_TARGET - held) as usize;
-    let keys = endpoint.keys_to_publish(count, held == 0)?;
+    // None left: the fallback key was probably handed out; a new one replaces it.
+    let keys = endpoint.keys_to_publish(count, held == 0 && !first)?;
     Ok(publish_keys(connection, keys).await?)
 }
 
@@ -138,6 +146,12 @@ pub async fn send(
     text: &str,
 ) -> Result<Message, SecretLinkError> {
     let devices = recipients(connection, endpoint, to.me, to.other).await?;
+    if !devices.iter().any(|d| d.username == to.other) {
+        return Err(SecretError::NoDevices {
+            username: to.other.to_owned(),
+        }
+        .into());
+    }
     // The conversation's timer, if set, goes inside the message and to the server.
     let timer = endpoint.timer(to.conversation_id)?;
     let sealed = endpoint.seal(text, timer, &devices)?;
