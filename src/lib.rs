@@ -5,15 +5,19 @@
 
 pub mod bench;
 pub mod bot;
+pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod export;
+pub mod http;
 pub mod ledger;
 pub mod logging;
 pub mod metrics;
 pub mod money;
+pub mod partner;
 pub mod protocol;
+pub mod sandbox;
 pub mod search;
 pub mod secret;
 pub mod server;

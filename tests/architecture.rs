@@ -14,16 +14,22 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("untrusted", &[]),
     ("logging", &[]),
     ("text_position", &[]),
+    ("http", &[]),
+    ("browser", &[]),
+    ("partner", &["money", "protocol"]),
+    ("sandbox", &["partner", "money", "protocol", "http"]),
     ("secret", &["protocol"]),
     ("protocol", &["money"]),
     ("export", &["money", "protocol"]),
     ("store", &["money", "protocol", "search", "metrics"]),
     ("session", &["protocol", "tls", "secret"]),
     ("bot", &["money", "protocol", "session", "secret"]),
-    ("ledger", &["money", "protocol", "store"]),
+    ("ledger", &["money", "protocol", "store", "partner"]),
     (
         "server",
-        &["ledger", "store", "protocol", "search", "metrics"],
+        &[
+            "ledger", "store", "protocol", "search", "metrics", "partner", "http",
+        ],
     ),
     ("config", &["protocol", "tls", "text_position"]),
     (
@@ -44,7 +50,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "demo",
         &[
             "server", "tui", "bot", "session", "config", "store", "ledger", "protocol", "money",
-            "logging",
+            "logging", "partner", "sandbox",
         ],
     ),
     (

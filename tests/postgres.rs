@@ -27,7 +27,7 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
         .query_one("SELECT version FROM quid_schema", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     let rows: i64 = client
         .query_one("SELECT COUNT(*) FROM quid_schema", &[])
         .unwrap()
@@ -47,7 +47,13 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
     // Messages stored before search existed (version 1) are indexed by the migration to 2.
     client
         .batch_execute(
-            "DROP INDEX messages_expiring;
+            "DROP TABLE provider_events, fundings;
+             DROP INDEX accounts_clearing;
+             ALTER TABLE accounts DROP CONSTRAINT accounts_clearing_has_provider,
+                 DROP CONSTRAINT accounts_wallet_not_negative, DROP COLUMN provider;
+             ALTER TABLE accounts ADD CONSTRAINT accounts_check
+                 CHECK (kind = 'issuance' OR balance_minor >= 0);
+             DROP INDEX messages_expiring;
              ALTER TABLE messages DROP COLUMN expires_at_ms;
              DROP TABLE one_time_keys, devices;
              ALTER TABLE conversations DROP COLUMN secret;
@@ -65,7 +71,7 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
                  VALUES (1, 1, 'c', 'Hello, world: hello!', 0);",
         )
         .unwrap();
-    migrate(&mut client).expect("migrated to version 6");
+    migrate(&mut client).expect("migrated to version 7");
     let words: String = client
         .query_one("SELECT words::text FROM messages", &[])
         .unwrap()

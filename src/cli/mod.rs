@@ -14,9 +14,11 @@ mod account;
 mod admin;
 mod chat;
 mod config_cmd;
+mod funding;
 mod invoices;
 pub(crate) mod money;
 mod packaging;
+mod partner;
 mod search;
 mod secret;
 mod serve;
@@ -255,6 +257,51 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Add money to your wallet through the server's payment partner: prints the checkout page
+    /// to pay at, then waits until the payment settles
+    Topup {
+        /// Like 20 or 20.00
+        amount: String,
+        /// ISO 4217 code [default: your only currency]
+        currency: Option<String>,
+        /// Do not wait: print the checkout page and return
+        #[arg(long)]
+        no_wait: bool,
+        /// Open the checkout page in a browser (where a graphical one can appear)
+        #[arg(long)]
+        open: bool,
+        /// The partner's name, when the server has more than one
+        #[arg(long, value_name = "NAME")]
+        provider: Option<String>,
+        /// Print one JSON document (the top-up as it ended, or as created with --no-wait)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send money from your wallet to a bank account through the server's payment partner
+    Withdraw {
+        amount: String,
+        /// ISO 4217 code [default: your only currency]
+        currency: Option<String>,
+        /// The IBAN to pay [default: bank_account in the profile]
+        #[arg(long, value_name = "IBAN")]
+        to: Option<String>,
+        /// The partner's name, when the server has more than one
+        #[arg(long, value_name = "NAME")]
+        provider: Option<String>,
+        #[command(flatten)]
+        consent: money::Consent,
+        /// Print one JSON document
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your top-ups and withdrawals, newest first, with how each stands
+    Topups {
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the sandbox payment partner, to try top-ups and withdrawals without real money
+    PartnerSandbox(partner::SandboxArgs),
     /// Set or change the payment PIN every payment then needs
     Pin {
         /// Read the new PIN from the first line of standard input
@@ -398,6 +445,48 @@ impl Cli {
                 };
                 money::statement(&self.client_profile()?, format).await
             }
+            Command::Topup {
+                amount,
+                currency,
+                no_wait,
+                open,
+                provider,
+                json,
+            } => {
+                let flags = funding::TopupFlags {
+                    json: *json,
+                    wait: !no_wait,
+                    open: *open,
+                };
+                let profile = self.client_profile()?;
+                funding::topup(
+                    &profile,
+                    amount,
+                    currency.as_deref(),
+                    provider.as_deref(),
+                    flags,
+                )
+                .await
+            }
+            Command::Withdraw {
+                amount,
+                currency,
+                to,
+                provider,
+                consent,
+                json,
+            } => {
+                let order = funding::WithdrawOrder {
+                    amount,
+                    currency: currency.as_deref(),
+                    to: to.as_deref(),
+                    provider: provider.as_deref(),
+                    json: *json,
+                };
+                funding::withdraw(&self.client_profile()?, order, *consent).await
+            }
+            Command::Topups { json } => funding::list(&self.client_profile()?, *json).await,
+            Command::PartnerSandbox(args) => partner::run_sandbox(args).await,
             Command::Completions { shell } => packaging::completions(*shell),
             Command::Man { command } => packaging::man_page(command.as_deref()),
             Command::Config(ConfigCommand::Path) => config_cmd::path(self.config_path()?),

@@ -60,7 +60,7 @@ pub async fn balance(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> 
 }
 
 /// The amount in the currency given, or else the one currency the user holds.
-async fn amount(
+pub(super) async fn amount(
     connection: &Connection,
     amount: &str,
     currency: Option<&str>,
@@ -372,17 +372,17 @@ pub async fn statement(profile: &Profile, format: StatementFormat) -> anyhow::Re
                 } else {
                     ""
                 };
-                let who = line
-                    .counterparty
-                    .as_ref()
-                    .map_or("funds added".to_owned(), |u| {
-                        let direction = if line.amount.amount_minor > 0 {
-                            "from"
-                        } else {
-                            "to"
-                        };
-                        format!("{direction} {}", u.username)
-                    });
+                let who =
+                    line.counterparty
+                        .as_ref()
+                        .map_or(line.kind.unnamed_side().to_owned(), |u| {
+                            let direction = if line.amount.amount_minor > 0 {
+                                "from"
+                            } else {
+                                "to"
+                            };
+                            format!("{direction} {}", u.username)
+                        });
                 say!(
                     "{when}  {:>14}  {who:<20} balance {:>14}  {}",
                     format!("{sign}{}", line.amount),

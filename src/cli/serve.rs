@@ -47,6 +47,19 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
           value_parser = clap::value_parser!(usize))]
     max_connections_per_address: usize,
+    /// A payment partner for top-ups and withdrawals, as KIND=URL (the sandbox:
+    /// sandbox=http://127.0.0.1:4243); its webhooks come to /webhooks/KIND on this port
+    #[arg(long, value_name = "KIND=URL", value_parser = super::partner::partner_arg)]
+    partner: Vec<super::partner::PartnerArg>,
+    /// Read the partner's secret from the first line of this file instead of
+    /// QUID_PARTNER_SECRET
+    #[arg(long, value_name = "PATH", requires = "partner")]
+    partner_secret_file: Option<PathBuf>,
+    /// How often pending top-ups and withdrawals are re-asked of their partner, in seconds
+    /// (and once at start)
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    partner_recheck: u64,
 }
 
 fn parse_limit(text: &str) -> Result<Money, String> {
@@ -87,6 +100,11 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             per_transfer: args.limit_per_transfer.clone(),
             per_day: args.limit_per_day.clone(),
         },
+        partners: crate::server::partners::Partners::new(super::partner::providers(
+            &args.partner,
+            args.partner_secret_file.as_deref(),
+        )?),
+        partner_recheck: std::time::Duration::from_secs(args.partner_recheck),
         ..ServerConfig::default()
     };
     let stop = stop_signal();
@@ -101,7 +119,7 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 /// A future that completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed here, at
 /// once, so a signal that arrives before the future is first polled (just after the server
 /// says it listens, say) still stops it cleanly rather than killing the process.
-fn stop_signal() -> impl std::future::Future<Output = ()> {
+pub(super) fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

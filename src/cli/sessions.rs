@@ -38,7 +38,7 @@ fn describe(session: &results::SessionInfo) -> String {
     )
 }
 
-fn local_time(at: TimestampMs) -> String {
+pub(super) fn local_time(at: TimestampMs) -> String {
     chrono::DateTime::from_timestamp_millis(at.0)
         .map(|t| {
             t.with_timezone(&chrono::Local)

@@ -35,6 +35,7 @@ struct RawProfile {
     keys: BTreeMap<String, Spanned<KeyList>>,
     notify_bell: Option<bool>,
     notify_osc: Option<bool>,
+    bank_account: Option<Spanned<String>>,
 }
 
 /// A key binding in config: one key or a list of them.
@@ -125,6 +126,8 @@ pub struct Profile {
     /// Where this profile's token, state and log live.
     pub data_dir: PathBuf,
     pub tui: TuiSettings,
+    /// Where withdrawals go unless told otherwise: an IBAN, compact.
+    pub bank_account: Option<String>,
 }
 
 /// Where `config.toml` is looked for when neither `--config` nor `QUID_CONFIG` says.
@@ -199,6 +202,13 @@ pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile,
         ),
         None => None,
     };
+    let bank_account = match &profile.bank_account {
+        Some(account) => Some(
+            crate::protocol::funding::normalize_iban(account.get_ref())
+                .map_err(|message| at(account.span(), &key("bank_account"), message))?,
+        ),
+        None => None,
+    };
     let username = profile.username.get_ref().clone();
     crate::protocol::accounts::validate_username(&username)
         .map_err(|e| at(profile.username.span(), &key("username"), e.message))?;
@@ -249,6 +259,7 @@ pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile,
         username,
         data_dir,
         tui,
+        bank_account,
     })
 }
 

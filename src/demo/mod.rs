@@ -6,6 +6,7 @@ mod bots;
 mod seed;
 
 use crate::config::{Profile, TuiSettings};
+use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::server::{Server, ServerConfig};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -32,11 +33,21 @@ pub async fn run(args: &DemoArgs, tui: TuiSettings) -> anyhow::Result<ExitCode> 
         .unwrap_or_else(|| workdir.path().join("demo.db"));
     let fresh = !db.exists();
     let location = crate::store::location::Location::Sqlite(db.clone());
-    let server = Server::bind("127.0.0.1:0".parse()?, &location, ServerConfig::default()).await?;
+    let (mut sandbox, partners) = partner().await?;
+    let config = ServerConfig {
+        partners,
+        ..ServerConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0".parse()?, &location, config).await?;
     let url = Url::parse(&format!("ws://{}", server.local_addr()?))?;
+    sandbox.send_webhooks_to(format!("http://{}/webhooks/sandbox", server.local_addr()?));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server_task = tokio::spawn(server.run(async {
         let _ = stopped.await;
+    }));
+    let (stop_sandbox, sandbox_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sandbox_task = tokio::spawn(sandbox.run(async {
+        let _ = sandbox_stopped.await;
     }));
 
     let outcome = async {
@@ -53,6 +64,7 @@ pub async fn run(args: &DemoArgs, tui: TuiSettings) -> anyhow::Result<ExitCode> 
             username: "alice".into(),
             data_dir: workdir.path().join("alice"),
             tui,
+            bank_account: Some(DEMO_IBAN.into()),
         };
         let result = crate::tui::runner::run(&profile, tokens.alice.clone()).await;
         bots.stop();
@@ -61,7 +73,34 @@ pub async fn run(args: &DemoArgs, tui: TuiSettings) -> anyhow::Result<ExitCode> 
     .await;
 
     let _ = stop.send(());
+    let _ = stop_sandbox.send(());
     server_task.await.context("demo server task failed")??;
+    sandbox_task
+        .await
+        .context("demo sandbox partner task failed")?;
     outcome?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The bank account alice withdraws to in the demo (a valid test IBAN).
+const DEMO_IBAN: &str = "DE89370400440532013000";
+
+/// The demo's payment partner: the sandbox on a free loopback port, with a secret made for
+/// this run, and the server's adapter for it.
+async fn partner() -> anyhow::Result<(Sandbox, crate::server::partners::Partners)> {
+    let mut secret = [0u8; 16];
+    rand::fill(&mut secret);
+    let secret = hex::encode(secret);
+    let sandbox = Sandbox::bind(SandboxConfig {
+        listen: "127.0.0.1:0".parse()?,
+        webhook: None,
+        secret: secret.clone(),
+        public_url: None,
+        switches: Default::default(),
+        settle_after: std::time::Duration::from_secs(2),
+    })
+    .await?;
+    let adapter = crate::partner::sandbox::Sandbox::new("sandbox", sandbox.base_url(), &secret);
+    let partners = crate::server::partners::Partners::new(vec![std::sync::Arc::new(adapter)]);
+    Ok((sandbox, partners))
 }

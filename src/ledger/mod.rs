@@ -3,8 +3,10 @@
 //! Invariants (each checked by `quid admin check-ledger`, see `check.rs`):
 //! 1. Double entry: every transfer has exactly two entries, a debit of its amount from its
 //!    `from` account and a credit of its amount to its `to` account, in its currency.
-//! 2. Nothing is created or lost: in every currency, the balances of all accounts (wallets and
-//!    issuance) sum to zero; money enters only by a mint, from issuance.
+//! 2. Nothing is created or lost: in every currency, the balances of all accounts (wallets,
+//!    issuance and partners' clearing accounts) sum to zero; money enters only by a mint, from
+//!    issuance, or by a top-up, from its partner's clearing account, and leaves only by a
+//!    payout into that account.
 //! 3. A wallet never goes below zero. The debit is conditional on the funds (one statement,
 //!    safe with any number of writers), and a CHECK constraint on the table stands behind it.
 //! 4. A balance equals the sum of its account's entries.
@@ -13,12 +15,15 @@
 //! 6. A paid request has exactly one transfer; any other request has none.
 //! 7. A paid invoice has exactly one payment transfer; an unpaid one has none; its refunds
 //!    add up to its `refunded` amount and never exceed what was paid.
+//! 8. A succeeded top-up has exactly one credit of its amount and any other top-up none; a
+//!    payout has one debit of its amount, and a failed payout exactly one return of it.
 //!
 //! Every write runs inside the store writer's transaction (`WriteCtx`), so a transfer, its
 //! entries, its card and its events commit together or not at all.
 
 pub mod accounts;
 pub mod check;
+pub mod funding;
 pub mod invoices;
 pub mod limits;
 pub mod payments;

@@ -61,6 +61,11 @@ pub enum ErrorCode {
     RefundExceedsPayment,
     /// A search query that cannot be read; the message says at which column and why.
     BadQuery,
+    /// The payment partner said no (a currency or amount it does not take); the message is
+    /// its reason. Asking again will not help.
+    PartnerRefused,
+    /// The server has no payment partner, or it cannot be reached now; try again later.
+    PartnerUnavailable,
 }
 
 impl ErrorCode {
@@ -96,6 +101,8 @@ impl ErrorCode {
             ErrorCode::InvoiceTotalMismatch => "invoice_total_mismatch",
             ErrorCode::RefundExceedsPayment => "refund_exceeds_payment",
             ErrorCode::BadQuery => "bad_query",
+            ErrorCode::PartnerRefused => "partner_refused",
+            ErrorCode::PartnerUnavailable => "partner_unavailable",
         }
     }
 }

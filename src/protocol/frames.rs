@@ -2,6 +2,7 @@
 //! `docs/PROTOCOL.md` documents each with an example; keep the two in step.
 
 use super::error::{ApiError, ErrorCode};
+use super::funding::Funding;
 use super::model::{Conversation, Message, User};
 use super::payments::{Invoice, PaymentRequest};
 use super::requests;
@@ -63,6 +64,10 @@ pub enum RequestBody {
     ClaimKeys(requests::ClaimKeys),
     OpenSecret(requests::OpenSecret),
     SendSealed(requests::SendSealed),
+    Topup(requests::Topup),
+    Withdraw(requests::Withdraw),
+    /// Your top-ups and payouts, newest first.
+    Fundings,
 }
 
 impl RequestBody {
@@ -107,6 +112,9 @@ impl RequestBody {
         "claim_keys",
         "open_secret",
         "send_sealed",
+        "topup",
+        "withdraw",
+        "fundings",
     ];
 
     /// This request's `type` on the wire, for logs and metrics.
@@ -151,6 +159,9 @@ impl RequestBody {
             RequestBody::ClaimKeys(_) => "claim_keys",
             RequestBody::OpenSecret(_) => "open_secret",
             RequestBody::SendSealed(_) => "send_sealed",
+            RequestBody::Topup(_) => "topup",
+            RequestBody::Withdraw(_) => "withdraw",
+            RequestBody::Fundings => "fundings",
         }
     }
 }
@@ -276,6 +287,8 @@ pub enum Event {
     /// A claim left one of your devices with few one-time keys (0: it handed out its
     /// fallback key): that device should publish more.
     KeysLow { device: String, one_time_keys: u32 },
+    /// One of your top-ups or payouts changed: created, paid, declined, returned.
+    FundingUpdated { funding: Box<Funding> },
 }
 
 #[cfg(test)]

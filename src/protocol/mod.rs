@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod error;
 pub mod frames;
+pub mod funding;
 pub mod model;
 pub mod payments;
 pub mod requests;

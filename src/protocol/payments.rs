@@ -67,15 +67,24 @@ pub enum TransferKind {
     Invoice,
     /// A merchant gave back (part of) an invoice's payment.
     Refund,
+    /// Money came in through a payment partner (a top-up), from its clearing account.
+    Topup,
+    /// Money left for a bank account through a payment partner, into its clearing account.
+    Payout,
+    /// A payout failed: its money came back from the clearing account.
+    PayoutReturn,
 }
 
 impl TransferKind {
-    const ALL: [TransferKind; 5] = [
+    const ALL: [TransferKind; 8] = [
         TransferKind::Payment,
         TransferKind::Request,
         TransferKind::Mint,
         TransferKind::Invoice,
         TransferKind::Refund,
+        TransferKind::Topup,
+        TransferKind::Payout,
+        TransferKind::PayoutReturn,
     ];
 
     /// The name on the wire and in the store.
@@ -86,11 +95,25 @@ impl TransferKind {
             TransferKind::Mint => "mint",
             TransferKind::Invoice => "invoice",
             TransferKind::Refund => "refund",
+            TransferKind::Topup => "topup",
+            TransferKind::Payout => "payout",
+            TransferKind::PayoutReturn => "payout_return",
         }
     }
 
     pub fn parse(text: &str) -> Option<TransferKind> {
         Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// What a statement says in place of the other person for a transfer with none: money
+    /// from issuance or through a payment partner.
+    pub fn unnamed_side(self) -> &'static str {
+        match self {
+            TransferKind::Topup => "top-up",
+            TransferKind::Payout => "withdrawal",
+            TransferKind::PayoutReturn => "withdrawal returned",
+            _ => "funds added",
+        }
     }
 }
 

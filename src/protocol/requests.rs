@@ -289,3 +289,28 @@ pub struct SendSealed {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in_secs: Option<u32>,
 }
+
+/// Adds money to your wallet through a payment partner: the reply is the pending top-up with
+/// the checkout page where you pay; `funding_updated` events follow it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Topup {
+    pub amount: Money,
+    pub idempotency_key: IdempotencyKey,
+    /// Which partner, when the server has more than one; its first otherwise.
+    #[serde(default)]
+    pub provider: Option<String>,
+}
+
+/// Sends money from your wallet to a bank account through a payment partner. The wallet is
+/// debited at once; a payout that fails gives the money back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Withdraw {
+    pub amount: Money,
+    /// An IBAN; spaces are allowed.
+    pub bank_account: String,
+    pub idempotency_key: IdempotencyKey,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub pin: Option<String>,
+}

@@ -162,3 +162,9 @@ pub struct ClaimedKeys {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unavailable: Vec<String>,
 }
+
+/// Your top-ups and payouts, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fundings {
+    pub fundings: Vec<super::funding::Funding>,
+}

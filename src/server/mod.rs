@@ -11,6 +11,7 @@ mod http;
 pub mod hub;
 pub mod metrics;
 pub mod nodes;
+pub mod partners;
 mod requests;
 pub mod revocation;
 pub mod shutdown;
@@ -70,6 +71,10 @@ pub struct ServerConfig {
     pub max_connections_per_address: usize,
     /// Brute-force limits on logins and registrations.
     pub auth_limits: throttle::Policies,
+    /// Payment partners for top-ups and payouts (`quid serve --partner`); none by default.
+    pub partners: partners::Partners,
+    /// How often pending top-ups and payouts are re-asked of their partners (and once at start).
+    pub partner_recheck: Duration,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +91,8 @@ impl Default for ServerConfig {
             tls: None,
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             auth_limits: throttle::Policies::default(),
+            partners: partners::Partners::default(),
+            partner_recheck: Duration::from_secs(60),
         }
     }
 }
@@ -177,6 +184,11 @@ impl Server {
             Arc::clone(&self.state),
             shutdown.clone(),
         ));
+        let partners = tokio::spawn(partners::follow(
+            Arc::clone(&self.state),
+            self.state.config.partner_recheck,
+            shutdown.clone(),
+        ));
         let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let mut connections = JoinSet::new();
         tokio::pin!(stop);
@@ -218,6 +230,7 @@ impl Server {
         }
         let _ = sweeper.await;
         let _ = revocations.await;
+        let _ = partners.await;
         // The writer thread ends once the last handle to it is gone, after its final commit.
         drop(self.state);
         tokio::task::spawn_blocking(move || self.writer_threads.join())

@@ -5,11 +5,8 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-
-/// Largest HTTP request head accepted; a websocket upgrade with a token is well under 2 KiB.
-pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 
 /// A connection's byte stream, plain or TLS.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -27,52 +24,7 @@ pub async fn secure(tcp: TcpStream, tls: Option<&tokio_rustls::TlsAcceptor>) -> 
     })
 }
 
-/// The request line's path, the Authorization header, and the bytes read so far (the head,
-/// perhaps more).
-pub struct Head {
-    pub path: String,
-    pub authorization: Option<String>,
-    pub bytes: Vec<u8>,
-}
-
-/// Reads until the end of the HTTP request head. Fails on a head over [`MAX_HEAD_BYTES`],
-/// on bytes that are not HTTP, or when the peer closes first.
-pub async fn read_head(stream: &mut Stream) -> io::Result<Head> {
-    let mut bytes = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    loop {
-        let read = stream.read(&mut chunk).await?;
-        if read == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        bytes.extend_from_slice(&chunk[..read]);
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&bytes) {
-            Ok(httparse::Status::Complete(_)) => {
-                let path = request.path.unwrap_or("/").to_owned();
-                let authorization = request
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case("authorization"))
-                    .map(|h| String::from_utf8_lossy(h.value).into_owned());
-                return Ok(Head {
-                    path,
-                    authorization,
-                    bytes,
-                });
-            }
-            Ok(httparse::Status::Partial) if bytes.len() < MAX_HEAD_BYTES => {}
-            Ok(httparse::Status::Partial) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "request head too large",
-                ));
-            }
-            Err(error) => return Err(io::Error::new(io::ErrorKind::InvalidData, error)),
-        }
-    }
-}
+pub use crate::http::read_head;
 
 /// A stream that first yields bytes already read from it, then reads on.
 pub struct Rewind {
@@ -134,7 +86,7 @@ impl AsyncWrite for Rewind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test]
     async fn the_head_is_read_then_replayed_before_the_rest() {
@@ -151,7 +103,7 @@ mod tests {
         });
         let head = read_head(&mut server).await.unwrap();
         assert_eq!(head.path, "/healthz");
-        assert_eq!(head.authorization.as_deref(), Some("Bearer t0k"));
+        assert_eq!(head.header("Authorization"), Some("Bearer t0k"));
         writer.await.unwrap();
         let mut replayed = String::new();
         Rewind::new(head.bytes, server)
@@ -164,11 +116,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_head_that_never_ends_is_refused_at_the_limit() {
-        let (client, server) = tokio::io::duplex(MAX_HEAD_BYTES * 2);
+        let (client, server) = tokio::io::duplex(crate::http::MAX_HEAD_BYTES * 2);
         let mut server: Stream = Box::new(server);
         let mut client = client;
         let mut flood = b"GET / HTTP/1.1\r\n".to_vec();
-        flood.extend(std::iter::repeat_n(b'a', MAX_HEAD_BYTES + 10));
+        flood.extend(std::iter::repeat_n(b'a', crate::http::MAX_HEAD_BYTES + 10));
         client.write_all(&flood).await.unwrap();
         let error = read_head(&mut server).await.err().unwrap();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);

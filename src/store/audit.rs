@@ -107,6 +107,37 @@ pub(super) const CHECKS: &[(&str, &str)] = &[
         "SELECT 'request ' || request_id || ' has ' || COUNT(*) || ' transfers'
          FROM transfers WHERE request_id IS NOT NULL GROUP BY request_id HAVING COUNT(*) > 1",
     ),
+    (
+        "a succeeded top-up has one credit of its amount, any other top-up none",
+        "SELECT 'top-up ' || f.id || ' is ' || f.status || ' with ' || COUNT(t.id) || ' credits of its amount'
+         FROM fundings f LEFT JOIN transfers t ON t.id = f.transfer_id AND t.kind = 'topup'
+             AND t.amount_minor = f.amount_minor AND t.currency = f.currency
+         WHERE f.kind = 'topup'
+         GROUP BY f.id, f.status
+         HAVING COUNT(t.id) != CASE WHEN f.status = 'succeeded' THEN 1 ELSE 0 END
+         UNION ALL
+         SELECT 'transfer ' || t.id || ' credits a top-up that did not succeed'
+         FROM transfers t WHERE t.kind = 'topup' AND NOT EXISTS
+             (SELECT 1 FROM fundings f WHERE f.transfer_id = t.id AND f.status = 'succeeded')",
+    ),
+    (
+        "a payout holds its amount once, and a failed one has it back once",
+        "SELECT 'payout ' || f.id || ' has no debit of its amount'
+         FROM fundings f LEFT JOIN transfers t ON t.id = f.transfer_id AND t.kind = 'payout'
+             AND t.amount_minor = f.amount_minor AND t.currency = f.currency
+         WHERE f.kind = 'payout' AND t.id IS NULL
+         UNION ALL
+         SELECT 'payout ' || f.id || ' is ' || f.status || ' with ' || COUNT(t.id) || ' returns'
+         FROM fundings f LEFT JOIN transfers t ON t.id = f.return_transfer_id
+             AND t.kind = 'payout_return' AND t.amount_minor = f.amount_minor
+         WHERE f.kind = 'payout'
+         GROUP BY f.id, f.status
+         HAVING COUNT(t.id) != CASE WHEN f.status = 'failed' THEN 1 ELSE 0 END
+         UNION ALL
+         SELECT 'transfer ' || t.id || ' (' || t.kind || ') belongs to no payout'
+         FROM transfers t WHERE t.kind IN ('payout', 'payout_return') AND NOT EXISTS
+             (SELECT 1 FROM fundings f WHERE f.transfer_id = t.id OR f.return_transfer_id = t.id)",
+    ),
 ];
 
 impl Audit for Connection {

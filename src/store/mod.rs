@@ -9,6 +9,7 @@ pub mod cards;
 pub mod conversations;
 pub mod devices;
 pub mod events;
+pub mod funding;
 pub mod invoices;
 pub mod location;
 pub mod messages;
@@ -27,6 +28,7 @@ pub trait Backend:
     + Users
     + Conversations
     + Devices
+    + Fundings
     + Messages
     + Events
     + Sessions
@@ -43,6 +45,7 @@ impl<T> Backend for T where
         + Users
         + Conversations
         + Devices
+        + Fundings
         + Messages
         + Events
         + Sessions
@@ -75,6 +78,7 @@ pub mod prelude {
     pub use super::conversations::Conversations;
     pub use super::devices::Devices;
     pub use super::events::Events;
+    pub use super::funding::Fundings;
     pub use super::invoices::Invoices;
     pub use super::messages::Messages;
     pub use super::requests::Requests;
@@ -90,6 +94,7 @@ use audit::Audit;
 use conversations::Conversations;
 use devices::Devices;
 use events::Events;
+use funding::Fundings;
 use invoices::Invoices;
 use location::Location;
 use messages::Messages;

@@ -4,7 +4,7 @@
 
 use super::StoreError;
 use super::writer::BatchConnection;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("mentions.sql"),
     include_str!("secret.sql"),
     include_str!("timers.sql"),
+    include_str!("funding.sql"),
 ];
 
 /// The schema version this build writes.
@@ -124,14 +125,35 @@ fn migrate(conn: &Connection) -> Result<(), MigrateError> {
     if version > SCHEMA_VERSION {
         return Err(MigrateError::TooNew(version));
     }
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let apply = format!(
-            "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
-            index + 1
-        );
-        conn.execute_batch(&apply).map_err(MigrateError::Sql)?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
     }
-    Ok(())
+    // A migration that rebuilds a table (SQLite cannot change a CHECK in place) drops it
+    // while others still refer to it: SQLite's documented way is to turn foreign keys off
+    // around it, then check them before committing.
+    conn.pragma_update(None, "foreign_keys", "OFF")
+        .map_err(MigrateError::Sql)?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let apply = format!("BEGIN; {migration} PRAGMA user_version = {};", index + 1);
+        conn.execute_batch(&apply).map_err(MigrateError::Sql)?;
+        let broken: Option<String> = conn
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+            .optional()
+            .map_err(MigrateError::Sql)?;
+        if let Some(table) = broken {
+            conn.execute_batch("ROLLBACK").map_err(MigrateError::Sql)?;
+            return Err(MigrateError::Sql(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!(
+                    "migration {} left a broken reference in table {table}",
+                    index + 1
+                )),
+            )));
+        }
+        conn.execute_batch("COMMIT").map_err(MigrateError::Sql)?;
+    }
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(MigrateError::Sql)
 }
 
 /// Statements prepared once per connection and reused. Parsing SQL anew on every call cost
@@ -193,5 +215,67 @@ mod tests {
             )
             .unwrap();
         assert_eq!(found, 1);
+    }
+
+    #[test]
+    fn the_ledger_survives_the_rebuild_that_adds_clearing_accounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("quid.db");
+        // A store as schema version 11 left it: a minted wallet and a paid request.
+        let conn = connect(&path).unwrap();
+        for (index, migration) in MIGRATIONS[..11].iter().enumerate() {
+            let apply = format!(
+                "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
+                index + 1
+            );
+            conn.execute_batch(&apply).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO users (username, password_hash, created_at_ms) VALUES ('alice', '!', 0);
+             INSERT INTO conversations (kind, created_at_ms) VALUES ('direct', 0);
+             INSERT INTO accounts (kind, currency, balance_minor) VALUES ('issuance', 'EUR', -500);
+             INSERT INTO accounts (kind, user_id, currency, balance_minor) VALUES ('wallet', 1, 'EUR', 500);
+             INSERT INTO transfers (idempotency_key, fingerprint, kind, from_account, to_account,
+                 amount_minor, currency, memo, created_at_ms) VALUES ('k', 'mint', 'mint', 1, 2, 500, 'EUR', '', 0);
+             INSERT INTO entries (transfer_id, account_id, amount_minor) VALUES (1, 1, -500), (1, 2, 500);
+             INSERT INTO payment_requests (conversation_id, requester_id, payer_id, amount_minor,
+                 currency, memo, status, idempotency_key, fingerprint, transfer_id, created_at_ms, updated_at_ms)
+                 VALUES (1, 1, 1, 500, 'EUR', '', 'paid', 'r', 'f', 1, 0, 0);",
+        )
+        .unwrap();
+        drop(conn);
+        let conn = create(&path).unwrap();
+        let (kind, balance): (String, i64) = conn
+            .query_row(
+                "SELECT kind, balance_minor FROM accounts WHERE id = 2",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((kind.as_str(), balance), ("wallet", 500));
+        let paid_by: i64 = conn
+            .query_row(
+                "SELECT t.id FROM payment_requests r JOIN transfers t ON t.id = r.transfer_id",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(paid_by, 1);
+        let foreign_keys: i64 = conn
+            .pragma_query_value(None, "foreign_keys", |row| row.get(0))
+            .unwrap();
+        assert_eq!(foreign_keys, 1, "foreign keys are back on after migrating");
+        let overdraw = conn.execute("UPDATE accounts SET balance_minor = -1 WHERE id = 2", []);
+        assert!(overdraw.is_err(), "a negative wallet was accepted");
+        let dangling = conn.execute(
+            "INSERT INTO entries (transfer_id, account_id, amount_minor) VALUES (1, 99, 1)",
+            [],
+        );
+        assert!(dangling.is_err(), "an entry of no account was accepted");
+        conn.execute(
+            "INSERT INTO accounts (kind, provider, currency, balance_minor) VALUES ('clearing', 'sandbox', 'EUR', -1)",
+            [],
+        )
+        .unwrap();
     }
 }

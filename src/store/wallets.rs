@@ -30,11 +30,13 @@ pub struct Posting<'a> {
 }
 
 /// The kinds of account: a user's wallet, never negative; the issuance account of a currency,
-/// minus everything minted in it.
+/// minus everything minted in it; a payment partner's clearing account in a currency, minus
+/// what came in through the partner plus what went out (may be negative, like issuance).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountKind {
     Wallet,
     Issuance,
+    Clearing,
 }
 
 pub trait Wallets {
@@ -46,6 +48,10 @@ pub trait Wallets {
     fn issuance(&self, currency: Currency) -> Result<Option<AccountId>, ApiError>;
     /// Opens the issuance account of `currency`, which has none yet.
     fn open_issuance(&self, currency: Currency) -> Result<AccountId, ApiError>;
+    /// `provider`'s clearing account in `currency`, if it has been opened.
+    fn clearing(&self, provider: &str, currency: Currency) -> Result<Option<AccountId>, ApiError>;
+    /// Opens `provider`'s clearing account in `currency`, which has none yet.
+    fn open_clearing(&self, provider: &str, currency: Currency) -> Result<AccountId, ApiError>;
     /// `account`'s kind and balance in minor units.
     fn account(&self, account: AccountId) -> Result<(AccountKind, i64), ApiError>;
     /// Every wallet balance of `user`, in currency code order.
@@ -132,6 +138,25 @@ impl Wallets for Connection {
         Ok(AccountId(self.last_insert_rowid()))
     }
 
+    fn clearing(&self, provider: &str, currency: Currency) -> Result<Option<AccountId>, ApiError> {
+        let id = self
+            .query_row_cached(
+                "SELECT id FROM accounts WHERE kind = 'clearing' AND provider = ?1 AND currency = ?2",
+                [provider, currency.code()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(id.map(AccountId))
+    }
+
+    fn open_clearing(&self, provider: &str, currency: Currency) -> Result<AccountId, ApiError> {
+        self.execute_cached(
+            "INSERT INTO accounts (kind, provider, currency) VALUES ('clearing', ?1, ?2)",
+            [provider, currency.code()],
+        )?;
+        Ok(AccountId(self.last_insert_rowid()))
+    }
+
     fn account(&self, account: AccountId) -> Result<(AccountKind, i64), ApiError> {
         let (kind, balance): (String, i64) = self.query_row_cached(
             "SELECT kind, balance_minor FROM accounts WHERE id = ?1",
@@ -162,7 +187,7 @@ impl Wallets for Connection {
         let changed = self.execute_cached(
             "UPDATE accounts SET balance_minor = balance_minor + ?2
              WHERE id = ?1
-               AND (kind = 'issuance' OR balance_minor + ?2 >= 0)
+               AND (kind != 'wallet' OR balance_minor + ?2 >= 0)
                AND (?2 >= 0 OR balance_minor >= (-9223372036854775807 - 1) - ?2)
                AND (?2 <= 0 OR balance_minor <= 9223372036854775807 - ?2)",
             [account.0, delta],
@@ -398,6 +423,7 @@ pub(super) fn account_kind(stored: &str) -> Result<AccountKind, ApiError> {
     match stored {
         "wallet" => Ok(AccountKind::Wallet),
         "issuance" => Ok(AccountKind::Issuance),
+        "clearing" => Ok(AccountKind::Clearing),
         other => {
             tracing::error!(kind = other, "unknown account kind in the store");
             Err(ApiError::internal())

@@ -39,12 +39,16 @@ pub(super) enum Opened {
 pub(super) async fn open(tcp: TcpStream, state: &ServerState) -> anyhow::Result<Opened> {
     let mut stream = transport::secure(tcp, state.tls.as_ref()).await?;
     let head = transport::read_head(&mut stream).await?;
+    if head.route().starts_with("/webhooks/") {
+        crate::server::partners::receive_webhook(stream, head, state).await?;
+        return Ok(Opened::Http);
+    }
     if let Some(endpoint) = http::Endpoint::at(&head.path) {
         http::answer(stream, endpoint, state).await?;
         return Ok(Opened::Http);
     }
     // Before the handshake, whose callback cannot await a database read.
-    let verdict = authenticate(head.authorization.as_deref(), state).await;
+    let verdict = authenticate(head.header("authorization"), state).await;
     let (socket, identity) = upgrade(Rewind::new(head.bytes, stream), state, verdict).await?;
     Ok(Opened::Websocket(socket, identity))
 }

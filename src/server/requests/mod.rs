@@ -5,6 +5,7 @@
 
 mod accounts;
 mod conversations;
+mod funding;
 mod invoices;
 mod messages;
 mod payments;
@@ -105,6 +106,9 @@ pub async fn dispatch(
         R::ClaimKeys(request) => reply(request.apply(state, caller).await),
         R::OpenSecret(request) => reply(request.apply(state, caller).await),
         R::SendSealed(request) => reply(request.apply(state, caller).await),
+        R::Topup(request) => reply(request.apply(state, caller).await),
+        R::Withdraw(request) => reply(request.apply(state, caller).await),
+        R::Fundings => reply(funding::list(state, caller).await),
     }
 }
 

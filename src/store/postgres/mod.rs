@@ -22,6 +22,7 @@
 mod bills;
 mod chat;
 mod devices;
+mod funding;
 pub mod notify;
 mod search;
 mod sessions;
@@ -340,6 +341,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("mentions.sql"),
     include_str!("secret.sql"),
     include_str!("timers.sql"),
+    include_str!("funding.sql"),
 ];
 
 /// The advisory lock keys of conversations: the id with this bit set, apart from every other

@@ -44,6 +44,22 @@ impl Wallets for PgTx<'_> {
         Ok(AccountId(row.get(0)))
     }
 
+    fn clearing(&self, provider: &str, currency: Currency) -> Result<Option<AccountId>, ApiError> {
+        let row = self.tx().query_opt(
+            "SELECT id FROM accounts WHERE kind = 'clearing' AND provider = $1 AND currency = $2",
+            &[&provider, &currency.code()],
+        )?;
+        Ok(row.map(|row| AccountId(row.get(0))))
+    }
+
+    fn open_clearing(&self, provider: &str, currency: Currency) -> Result<AccountId, ApiError> {
+        let row = self.tx().query_one(
+            "INSERT INTO accounts (kind, provider, currency) VALUES ('clearing', $1, $2) RETURNING id",
+            &[&provider, &currency.code()],
+        )?;
+        Ok(AccountId(row.get(0)))
+    }
+
     fn lock_accounts(&self, accounts: &[AccountId]) -> Result<(), ApiError> {
         let ids: Vec<i64> = accounts.iter().map(|account| account.0).collect();
         self.tx().execute(
@@ -77,7 +93,7 @@ impl Wallets for PgTx<'_> {
         let changed = self.tx().execute(
             "UPDATE accounts SET balance_minor = balance_minor + $2::BIGINT
              WHERE id = $1
-               AND (kind = 'issuance' OR balance_minor::NUMERIC + $2::BIGINT >= 0)
+               AND (kind <> 'wallet' OR balance_minor::NUMERIC + $2::BIGINT >= 0)
                AND balance_minor::NUMERIC + $2::BIGINT
                    BETWEEN -9223372036854775808 AND 9223372036854775807",
             &[&account.0, &delta],

@@ -109,6 +109,7 @@ impl App {
             }
             // Keys are the device's business, not the screen's: nothing to show.
             Event::KeysLow { .. } => {}
+            Event::FundingUpdated { .. } => self.refresh_balance(effects),
             Event::RequestUpdated { request } => {
                 if let Some(timeline) = self.timelines.get_mut(&request.conversation_id) {
                     timeline.update_request(&request);

@@ -69,7 +69,7 @@ impl Wallet {
                     let who = line
                         .counterparty
                         .as_ref()
-                        .map_or("funds added", |u| u.username.as_str());
+                        .map_or(line.kind.unnamed_side(), |u| u.username.as_str());
                     let kind = match line.kind {
                         TransferKind::Mint => "mint funds",
                         other => other.as_str(),
@@ -186,7 +186,12 @@ fn net_spending(lines: &[StatementLine], currency: Currency) -> Vec<(TimestampMs
                     }
                 }
             }
-            TransferKind::Refund | TransferKind::Mint => {}
+            // Money in or out through a partner moves it, it does not spend it.
+            TransferKind::Refund
+            | TransferKind::Mint
+            | TransferKind::Topup
+            | TransferKind::Payout
+            | TransferKind::PayoutReturn => {}
             kind if minor < 0 => spent.push((line.at, -minor, who, kind)),
             _ => {}
         }

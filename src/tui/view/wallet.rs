@@ -149,7 +149,7 @@ fn draw_lines(frame: &mut Frame, area: Rect, app: &App, wallet: &Wallet, theme: 
             let incoming = line.amount.amount_minor > 0;
             let amount = format!("{}{}", if incoming { "+" } else { "" }, line.amount);
             let who = match &line.counterparty {
-                None => "funds added".to_owned(),
+                None => line.kind.unnamed_side().to_owned(),
                 Some(user) if incoming => format!("from {}", user.username),
                 Some(user) => format!("to {}", user.username),
             };

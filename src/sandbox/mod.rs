@@ -1,0 +1,352 @@
+//! `quid partner-sandbox`: a payment partner to test against, as a separate process. It keeps
+//! top-ups, payouts and refunds in memory and serves, over plain HTTP:
+//!
+//! - the API quid's adapter calls (`partner::sandbox`): `POST /v1/topups`, `GET
+//!   /v1/topups/ID`, `POST /v1/payouts`, `GET /v1/payouts/ID`, `POST /v1/refunds`, each with
+//!   `Authorization: Bearer SECRET`, creations with an `Idempotency-Key`;
+//! - the hosted checkout page where a person pays a top-up (`/checkout/ID`, `pages.rs`);
+//! - webhooks to the configured URL, signed with the same secret (`webhooks.rs`).
+//!
+//! What happens is chosen by test cards and magic amounts (`book.rs`), and delivery switches
+//! make webhooks come twice, out of order or late.
+
+pub mod book;
+pub mod pages;
+pub mod webhooks;
+
+use crate::http::{self, Head};
+use crate::partner::sandbox::{ErrorBody, ErrorDetail, Event, NewPayout, NewTopup};
+use book::{Book, Refusal, Step};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+
+/// Largest request body the sandbox reads.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// How the sandbox runs.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    pub listen: SocketAddr,
+    /// Where webhooks go; none are sent without it.
+    pub webhook: Option<String>,
+    /// The API's bearer secret and the webhooks' signing secret.
+    pub secret: String,
+    /// How checkout links start; `http://LISTEN` when not set.
+    pub public_url: Option<String>,
+    pub switches: webhooks::Switches,
+    /// How long a processing top-up or a payout takes to settle.
+    pub settle_after: Duration,
+}
+
+/// What every request shares.
+struct Shared {
+    book: Mutex<Book>,
+    secret: String,
+    base: String,
+    outbox: webhooks::Outbox,
+    settle_after: Duration,
+}
+
+impl Shared {
+    fn book(&self) -> std::sync::MutexGuard<'_, Book> {
+        // A panic while holding the lock leaves the book as it was between two changes.
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn send(&self, events: Vec<Event>) {
+        for event in events {
+            // The sender ends only with the runtime.
+            let _ = self.outbox.send(event);
+        }
+    }
+}
+
+/// A bound sandbox, ready to serve.
+pub struct Sandbox {
+    listener: TcpListener,
+    config: SandboxConfig,
+    base: String,
+}
+
+impl Sandbox {
+    pub async fn bind(config: SandboxConfig) -> anyhow::Result<Sandbox> {
+        if config.secret.is_empty() {
+            anyhow::bail!("the sandbox needs a secret: set QUID_PARTNER_SECRET");
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let base = match &config.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", listener.local_addr()?),
+        };
+        Ok(Sandbox {
+            listener,
+            config,
+            base,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Where checkout links and the API start.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends webhooks to `url` (for a receiver bound after the sandbox, as in `quid demo`).
+    pub fn send_webhooks_to(&mut self, url: String) {
+        self.config.webhook = Some(url);
+    }
+
+    /// Serves until `stop` completes.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        let config = self.config;
+        let outbox = webhooks::start(config.webhook, config.secret.clone(), config.switches);
+        let shared = Arc::new(Shared {
+            book: Mutex::default(),
+            secret: config.secret,
+            base: self.base,
+            outbox,
+            settle_after: config.settle_after,
+        });
+        tokio::pin!(stop);
+        loop {
+            let (stream, _) = tokio::select! {
+                _ = &mut stop => return,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            tokio::spawn(serve(stream, Arc::clone(&shared)));
+        }
+    }
+}
+
+/// A reply: status line, content type, body.
+type Reply = (&'static str, &'static str, String);
+
+async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
+    let reply = match read_request(&mut stream).await {
+        Ok((head, body)) => route(&shared, &head, &body),
+        Err(why) => json_error(&Refusal {
+            status: 400,
+            code: "bad_request",
+            message: why,
+        }),
+    };
+    let (status, content_type, body) = reply;
+    if let Err(error) = http::respond(&mut stream, status, content_type, body.as_bytes()).await {
+        tracing::debug!(%error, "reply not sent");
+    }
+}
+
+async fn read_request(stream: &mut TcpStream) -> Result<(Head, Vec<u8>), String> {
+    let head = http::read_head(stream).await.map_err(|e| e.to_string())?;
+    let body = http::read_body(stream, &head, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((head, body))
+}
+
+fn route(shared: &Arc<Shared>, head: &Head, body: &[u8]) -> Reply {
+    let path: Vec<&str> = head.route().trim_matches('/').split('/').collect();
+    match (head.method.as_str(), path.as_slice()) {
+        ("GET", [""]) => html("200 OK", pages::index()),
+        ("GET", ["checkout", id]) => show_checkout(shared, id),
+        ("POST", ["checkout", id]) => submit_checkout(shared, id, body),
+        ("POST", ["checkout", id, "authenticate"]) => submit_authentication(shared, id, body),
+        (_, ["v1", ..]) => match authorized(shared, head) {
+            Ok(()) => api(shared, head, &path[1..], body),
+            Err(refusal) => json_error(&refusal),
+        },
+        _ => json_error(&Refusal {
+            status: 404,
+            code: "not_found",
+            message: format!("no {} {}", head.method, head.route()),
+        }),
+    }
+}
+
+fn authorized(shared: &Shared, head: &Head) -> Result<(), Refusal> {
+    let expected = format!("Bearer {}", shared.secret);
+    if head.header("authorization") == Some(expected.as_str()) {
+        return Ok(());
+    }
+    Err(Refusal {
+        status: 401,
+        code: "unauthorized",
+        message: "send Authorization: Bearer SECRET (the sandbox's QUID_PARTNER_SECRET)".into(),
+    })
+}
+
+#[derive(Deserialize)]
+struct NewRefund {
+    topup: String,
+    amount: i64,
+}
+
+fn api(shared: &Arc<Shared>, head: &Head, path: &[&str], body: &[u8]) -> Reply {
+    let key = head.header("idempotency-key").unwrap_or_default();
+    let result = match (head.method.as_str(), path) {
+        ("POST", ["topups"]) => parse::<NewTopup>(body).and_then(|order| {
+            let created = shared.book().create_topup(key, &order, &shared.base);
+            created.map(|(object, events)| {
+                shared.send(events);
+                object
+            })
+        }),
+        ("POST", ["payouts"]) => parse::<NewPayout>(body).and_then(|order| {
+            let created = shared.book().create_payout(key, &order);
+            created.map(|(object, events)| {
+                shared.send(events);
+                settle_later(shared, object.id.clone(), Book::settle_payout);
+                object
+            })
+        }),
+        ("POST", ["refunds"]) => parse::<NewRefund>(body).and_then(|order| {
+            let made = shared.book().refund(&order.topup, order.amount);
+            made.map(|(object, events)| {
+                shared.send(events);
+                object
+            })
+        }),
+        ("GET", [kind @ ("topups" | "payouts"), id]) => {
+            let object = kind.trim_end_matches('s');
+            shared
+                .book()
+                .get(id)
+                .filter(|o| o.object == object)
+                .cloned()
+                .ok_or_else(|| Refusal {
+                    status: 404,
+                    code: "not_found",
+                    message: format!("no {object} {id}"),
+                })
+        }
+        _ => Err(Refusal {
+            status: 404,
+            code: "not_found",
+            message: format!("no {} {}", head.method, head.route()),
+        }),
+    };
+    match result.and_then(|object| serde_json::to_string(&object).map_err(internal)) {
+        Ok(json) => ("200 OK", "application/json", json),
+        Err(refusal) => json_error(&refusal),
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Refusal> {
+    serde_json::from_slice(body).map_err(|e| Refusal {
+        status: 400,
+        code: "invalid_request",
+        message: format!("the body is not the JSON expected: {e}"),
+    })
+}
+
+fn internal(error: impl std::fmt::Display) -> Refusal {
+    Refusal {
+        status: 500,
+        code: "internal",
+        message: error.to_string(),
+    }
+}
+
+/// Runs `settle` on `id` after the settle delay, and sends what it says.
+fn settle_later(shared: &Arc<Shared>, id: String, settle: fn(&mut Book, &str) -> Vec<Event>) {
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        tokio::time::sleep(shared.settle_after).await;
+        let events = settle(&mut shared.book(), &id);
+        shared.send(events);
+    });
+}
+
+fn show_checkout(shared: &Shared, id: &str) -> Reply {
+    match shared.book().get(id).filter(|o| o.object == "topup") {
+        Some(topup) if topup.status == "pending" => html("200 OK", pages::checkout(topup, None)),
+        Some(topup) => html("200 OK", pages::outcome(topup)),
+        None => html(
+            "404 Not Found",
+            pages::problem(&format!("There is no top-up {id}.")),
+        ),
+    }
+}
+
+fn submit_checkout(shared: &Arc<Shared>, id: &str, body: &[u8]) -> Reply {
+    let form = form(body);
+    let action = form.get("action").map_or("pay", String::as_str);
+    let card = form.get("card").map_or("", String::as_str);
+    let step = shared.book().checkout(id, action, card);
+    match step {
+        Ok(Step::Moved(events)) | Ok(Step::Authenticate(events)) => {
+            shared.send(events);
+            settle_later(shared, id.to_owned(), Book::settle_topup);
+            show_checkout(shared, id)
+        }
+        Ok(Step::Invalid(why)) => match shared.book().get(id) {
+            Some(topup) => html(
+                "422 Unprocessable Entity",
+                pages::checkout(topup, Some(&why)),
+            ),
+            None => html("404 Not Found", pages::problem(&why)),
+        },
+        Err(refusal) => page_error(shared, id, &refusal),
+    }
+}
+
+fn submit_authentication(shared: &Arc<Shared>, id: &str, body: &[u8]) -> Reply {
+    let approved = form(body).get("action").map(String::as_str) == Some("complete");
+    let done = shared.book().authenticate(id, approved);
+    match done {
+        Ok(events) => {
+            shared.send(events);
+            show_checkout(shared, id)
+        }
+        Err(refusal) => page_error(shared, id, &refusal),
+    }
+}
+
+/// A refused page step: the top-up as it stands if there is one (paid twice shows "Paid").
+fn page_error(shared: &Shared, id: &str, refusal: &Refusal) -> Reply {
+    match shared.book().get(id) {
+        Some(topup) => html("409 Conflict", pages::outcome(topup)),
+        None => html("404 Not Found", pages::problem(&refusal.message)),
+    }
+}
+
+fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn html(status: &'static str, body: String) -> Reply {
+    (status, "text/html; charset=utf-8", body)
+}
+
+fn json_error(refusal: &Refusal) -> Reply {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: refusal.code.to_owned(),
+            message: refusal.message.clone(),
+        },
+    };
+    let status = match refusal.status {
+        401 => "401 Unauthorized",
+        404 => "404 Not Found",
+        409 => "409 Conflict",
+        500 => "500 Internal Server Error",
+        _ => "400 Bad Request",
+    };
+    let json = serde_json::to_string(&body).unwrap_or_default();
+    (status, "application/json", json)
+}

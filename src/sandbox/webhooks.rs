@@ -1,0 +1,166 @@
+//! Sending the sandbox's webhooks: each event signed at the moment it is sent (Stripe's
+//! scheme, `partner::signature`), POSTed to the configured URL, and tried again with backoff
+//! until the receiver answers 2xx or plainly refuses it. Switches make delivery misbehave the
+//! ways real partners do, so a receiver's idempotency is exercised: every event twice, events
+//! out of order, events late.
+
+use crate::partner::sandbox::{Event, SIGNATURE_HEADER};
+use crate::partner::{signature, unix_now};
+use rand::RngExt;
+use rand::seq::SliceRandom;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How delivery misbehaves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Switches {
+    /// Send every event twice.
+    pub duplicate: bool,
+    /// Hold events for a moment and send them in a random order.
+    pub shuffle: bool,
+    /// Send each event after a random delay of up to this long.
+    pub late: Duration,
+}
+
+/// How long shuffling holds events to mix them.
+const SHUFFLE_WINDOW: Duration = Duration::from_millis(100);
+
+/// Attempts per delivery, and the longest pause between two: about three minutes in all, so
+/// a receiver that restarts meanwhile still gets everything.
+const ATTEMPTS: u32 = 40;
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Where events go to be sent.
+pub type Outbox = mpsc::UnboundedSender<Event>;
+
+/// Starts the sender; events put in the returned outbox are delivered to `url` (dropped when
+/// there is none).
+pub fn start(url: Option<String>, secret: String, switches: Switches) -> Outbox {
+    let (outbox, mut events) = mpsc::unbounded_channel::<Event>();
+    let target = url.map(|url| {
+        Arc::new(Target {
+            url,
+            secret,
+            agent: crate::partner::http_agent(),
+        })
+    });
+    tokio::spawn(async move {
+        while let Some(first) = events.recv().await {
+            let mut batch = vec![first];
+            if switches.shuffle {
+                hold_more(&mut events, &mut batch).await;
+                batch.shuffle(&mut rand::rng());
+            }
+            let Some(target) = &target else { continue };
+            for event in batch {
+                let copies = if switches.duplicate { 2 } else { 1 };
+                for _ in 0..copies {
+                    let delay = random_delay(switches.late);
+                    tokio::spawn(Arc::clone(target).deliver(event.clone(), delay));
+                }
+            }
+        }
+    });
+    outbox
+}
+
+/// Adds to `batch` whatever arrives within the shuffle window.
+async fn hold_more(events: &mut mpsc::UnboundedReceiver<Event>, batch: &mut Vec<Event>) {
+    let window = tokio::time::sleep(SHUFFLE_WINDOW);
+    tokio::pin!(window);
+    loop {
+        tokio::select! {
+            _ = &mut window => return,
+            next = events.recv() => match next {
+                Some(event) => batch.push(event),
+                None => return,
+            },
+        }
+    }
+}
+
+fn random_delay(up_to: Duration) -> Duration {
+    if up_to.is_zero() {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(rand::rng().random_range(0..=up_to.as_millis() as u64))
+}
+
+struct Target {
+    url: String,
+    secret: String,
+    agent: ureq::Agent,
+}
+
+/// How one attempt ended.
+enum Attempt {
+    Delivered,
+    /// The receiver refused the event as it is: sending it again will not help.
+    Refused(u16, String),
+    /// No answer, or a passing failure: try again.
+    Failed(String),
+}
+
+impl Target {
+    async fn deliver(self: Arc<Self>, event: Event, delay: Duration) {
+        tokio::time::sleep(delay).await;
+        let Ok(body) = serde_json::to_vec(&event) else {
+            return;
+        };
+        let mut backoff = Duration::from_millis(200);
+        for attempt in 1..=ATTEMPTS {
+            let target = Arc::clone(&self);
+            let body = body.clone();
+            let outcome = tokio::task::spawn_blocking(move || target.post(&body))
+                .await
+                .unwrap_or_else(|e| Attempt::Failed(e.to_string()));
+            match outcome {
+                Attempt::Delivered => {
+                    tracing::info!(
+                        event = event.id,
+                        kind = event.kind,
+                        attempt,
+                        "webhook delivered"
+                    );
+                    return;
+                }
+                Attempt::Refused(status, why) => {
+                    tracing::warn!(event = event.id, status, why, "webhook refused");
+                    return;
+                }
+                Attempt::Failed(why) => {
+                    tracing::debug!(event = event.id, attempt, why, "webhook not delivered yet");
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+        tracing::warn!(
+            event = event.id,
+            "webhook given up after {ATTEMPTS} attempts"
+        );
+    }
+
+    fn post(&self, body: &[u8]) -> Attempt {
+        let header = signature::sign(self.secret.as_bytes(), body, unix_now());
+        let reply = self
+            .agent
+            .post(&self.url)
+            .header(SIGNATURE_HEADER, &header)
+            .header("Content-Type", "application/json")
+            .send(body);
+        match reply {
+            Ok(mut reply) => {
+                let status = reply.status().as_u16();
+                let why = reply.body_mut().read_to_string().unwrap_or_default();
+                match status {
+                    200..=299 => Attempt::Delivered,
+                    400 | 401 | 404 | 422 => Attempt::Refused(status, why),
+                    _ => Attempt::Failed(format!("{status}: {why}")),
+                }
+            }
+            Err(error) => Attempt::Failed(error.to_string()),
+        }
+    }
+}
