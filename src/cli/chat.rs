@@ -15,7 +15,7 @@ use std::time::Duration;
 /// How long `quid send` waits for the server before leaving the message in the outbox.
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 
-pub(super) fn token(profile: &Profile) -> anyhow::Result<String> {
+fn token(profile: &Profile) -> anyhow::Result<String> {
     state::read_token(&profile.data_dir)?.ok_or_else(|| {
         anyhow!(
             "profile {} is not logged in; run `quid --profile {} login` (or register)",
@@ -25,7 +25,7 @@ pub(super) fn token(profile: &Profile) -> anyhow::Result<String> {
     })
 }
 
-pub(super) fn not_logged_in(profile: &Profile, reason: &str) -> anyhow::Error {
+fn not_logged_in(profile: &Profile, reason: &str) -> anyhow::Error {
     anyhow!(
         "the server refused profile {}'s session ({reason}); run `quid --profile {} login`",
         profile.name,

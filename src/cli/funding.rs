@@ -1,20 +1,18 @@
 //! `quid topup`, `quid withdraw`, `quid topups`: money in and out through the server's payment
-//! partner. A top-up prints its checkout page and follows it until it settles (the server's
-//! `funding_updated` events; a dropped connection is opened again and asked where it stands).
+//! partner. A top-up prints its checkout page and follows it until it settles.
 
-use super::chat::{connect, not_logged_in, token};
+use super::chat::connect;
 use super::money::{Consent, amount, with_pin};
 use super::sessions::local_time;
 use crate::config::Profile;
 use crate::protocol::funding::{Funding, FundingId, FundingKind, FundingStatus, normalize_iban};
 use crate::protocol::payments::IdempotencyKey;
-use crate::protocol::{Event, RequestBody, requests, results};
-use crate::session::connection::{Connection, Pushed};
+use crate::protocol::{RequestBody, requests, results};
+use crate::session::connection::Connection;
 use anyhow::{anyhow, bail};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// How `quid topup` goes on after the partner made the top-up.
 #[derive(Debug, Clone, Copy)]
@@ -31,7 +29,7 @@ pub async fn topup(
     provider: Option<&str>,
     flags: TopupFlags,
 ) -> anyhow::Result<ExitCode> {
-    let (connection, mut pushed) = connect_following(profile).await?;
+    let connection = connect(profile).await?;
     let amount = amount(&connection, amount_text, currency).await?;
     let key = IdempotencyKey::random();
     let body = |_pin| {
@@ -60,7 +58,7 @@ pub async fn topup(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let settled = follow(profile, connection, &mut pushed, funding, !flags.json).await?;
+    let settled = follow(profile, connection, funding, !flags.json).await?;
     report(&settled, flags.json, profile).await
 }
 
@@ -99,29 +97,15 @@ async fn report(funding: &Funding, json: bool, profile: &Profile) -> anyhow::Res
     })
 }
 
-/// A connection that hears the user's live events.
-async fn connect_following(
-    profile: &Profile,
-) -> anyhow::Result<(Connection, mpsc::Receiver<Pushed>)> {
-    let token = token(profile)?;
-    let (connection, pushed) =
-        Connection::open_trusting(&profile.server, profile.ca_file.as_deref(), Some(&token))
-            .await
-            .map_err(|e| match e {
-                crate::session::connection::ConnectError::Unauthorized(reason) => {
-                    not_logged_in(profile, &reason)
-                }
-                other => other.into(),
-            })?;
-    connection.hello(None).await?;
-    Ok((connection, pushed))
-}
+/// How often a waiting `quid topup` asks the server where its top-up stands.
+const POLL: Duration = Duration::from_millis(500);
 
-/// Waits until `funding` is no longer pending, with a spinner on a terminal.
+/// Waits until `funding` is no longer pending, asking the server twice a second (a command's
+/// connection does not follow the event stream, which would replay the user's backlog), with a
+/// spinner on a terminal. A dropped connection is opened again.
 async fn follow(
     profile: &Profile,
     mut connection: Connection,
-    pushed: &mut mpsc::Receiver<Pushed>,
     mut funding: Funding,
     chatty: bool,
 ) -> anyhow::Result<Funding> {
@@ -131,6 +115,7 @@ async fn follow(
     }
     let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
     let mut tick = tokio::time::interval(Duration::from_millis(120));
+    let mut poll = tokio::time::interval(POLL);
     let mut frame = 0;
     while funding.status == FundingStatus::Pending {
         tokio::select! {
@@ -139,23 +124,16 @@ async fn follow(
                 eprint!("\r{} waiting for the payment (Ctrl-C stops waiting; the top-up goes on) ", frames[frame]);
                 let _ = std::io::stderr().flush();
             }
-            next = pushed.recv() => match next {
-                Some(Pushed::Event(_, Event::FundingUpdated { funding: update })) if update.id == funding.id => {
-                    funding = *update;
-                }
-                Some(_) => {}
-                None => {
-                    // The connection dropped: open another and ask where the top-up stands.
-                    (connection, *pushed) = connect_following(profile).await?;
-                    funding = current(&connection, funding.id).await?.unwrap_or(funding);
-                }
+            _ = poll.tick() => match current(&connection, funding.id).await {
+                Ok(Some(now)) => funding = now,
+                Ok(None) => bail!("the server no longer lists top-up {}", funding.id),
+                Err(_) => connection = connect(profile).await?,
             },
         }
     }
     if spinner {
         eprint!("\r\x1b[2K");
     }
-    drop(connection);
     Ok(funding)
 }
 

@@ -164,3 +164,107 @@ impl Target {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::partner::sandbox::{EventData, Object};
+    use tokio::net::TcpListener;
+
+    fn event(id: &str) -> Event {
+        Event {
+            id: id.into(),
+            kind: "topup.succeeded".into(),
+            created: 0,
+            data: EventData {
+                object: Object {
+                    id: "tu_1".into(),
+                    object: "topup".into(),
+                    amount: 100,
+                    currency: "EUR".into(),
+                    status: "succeeded".into(),
+                    failure_reason: None,
+                    checkout_url: None,
+                    reference: String::new(),
+                },
+            },
+        }
+    }
+
+    /// A receiver that answers `503` to its first `failures` requests and `200` after, and
+    /// hands on each signed body it accepted.
+    async fn receiver(failures: usize) -> (String, mpsc::UnboundedReceiver<Event>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let (accepted, bodies) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut seen = 0;
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let head = crate::http::read_head(&mut stream).await.unwrap();
+                let body = crate::http::read_body(&mut stream, &head, 1 << 16)
+                    .await
+                    .unwrap();
+                let signed = head.header(SIGNATURE_HEADER).map(str::to_owned);
+                seen += 1;
+                let status = if seen <= failures {
+                    "503 Busy"
+                } else {
+                    "200 OK"
+                };
+                crate::http::respond(&mut stream, status, "text/plain", b"")
+                    .await
+                    .unwrap();
+                if seen > failures {
+                    signature::verify(b"s", signed.as_deref(), &body, unix_now()).unwrap();
+                    accepted
+                        .send(serde_json::from_slice(&body).unwrap())
+                        .unwrap();
+                }
+            }
+        });
+        (url, bodies)
+    }
+
+    #[tokio::test]
+    async fn duplicated_webhooks_arrive_twice_signed() {
+        let (url, mut bodies) = receiver(0).await;
+        let switches = Switches {
+            duplicate: true,
+            ..Switches::default()
+        };
+        let outbox = start(Some(url), "s".into(), switches);
+        outbox.send(event("evt_1")).unwrap();
+        let (first, second) = (bodies.recv().await.unwrap(), bodies.recv().await.unwrap());
+        assert_eq!((first.id.as_str(), second.id.as_str()), ("evt_1", "evt_1"));
+    }
+
+    #[tokio::test]
+    async fn a_receiver_that_fails_gets_the_event_again() {
+        let (url, mut bodies) = receiver(2).await;
+        let outbox = start(Some(url), "s".into(), Switches::default());
+        outbox.send(event("evt_9")).unwrap();
+        assert_eq!(bodies.recv().await.unwrap().id, "evt_9");
+    }
+
+    #[tokio::test]
+    async fn shuffled_webhooks_all_arrive() {
+        let (url, mut bodies) = receiver(0).await;
+        let switches = Switches {
+            shuffle: true,
+            ..Switches::default()
+        };
+        let outbox = start(Some(url), "s".into(), switches);
+        for n in 0..20 {
+            outbox.send(event(&format!("evt_{n}"))).unwrap();
+        }
+        let mut ids = Vec::new();
+        for _ in 0..20 {
+            ids.push(bodies.recv().await.unwrap().id);
+        }
+        ids.sort();
+        let mut sent: Vec<String> = (0..20).map(|n| format!("evt_{n}")).collect();
+        sent.sort();
+        assert_eq!(ids, sent);
+    }
+}
