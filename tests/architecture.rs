@@ -44,6 +44,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "untrusted",
             "text_position",
             "secret",
+            "browser",
         ],
     ),
     (

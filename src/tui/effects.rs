@@ -213,6 +213,36 @@ impl Executor {
             Effect::LoadBalance => self.request(RequestBody::Balance, |r: results::Balance| {
                 Some(Done::Balance(r.balances))
             }),
+            Effect::Topup { amount, key } => {
+                let body = RequestBody::Topup(requests::Topup {
+                    amount,
+                    idempotency_key: key,
+                    provider: None,
+                });
+                self.money(body, Done::TopupStarted);
+            }
+            Effect::Withdraw {
+                amount,
+                bank_account,
+                key,
+                pin,
+            } => {
+                let body = RequestBody::Withdraw(requests::Withdraw {
+                    amount,
+                    bank_account,
+                    idempotency_key: key,
+                    provider: None,
+                    pin,
+                });
+                self.money(body, Done::Withdrawn);
+            }
+            Effect::LoadFundings => self.request(RequestBody::Fundings, |r: results::Fundings| {
+                Some(Done::Fundings(r.fundings))
+            }),
+            Effect::OpenBrowser(url) => {
+                // Whether it opened shows in the top-up box; a failure leaves the address there.
+                crate::browser::open(&url);
+            }
             Effect::Pay {
                 to,
                 amount,

@@ -23,6 +23,7 @@ pub enum Action {
     RequestMoney,
     SelectRequest,
     Wallet,
+    Topup,
     Search,
     SelectMessage,
     // In selection mode (after SelectMessage, or a jump from search):
@@ -328,6 +329,12 @@ const ACTIONS: &[Row] = &[
         "wallet",
         &["f4"],
         "wallet: balances, history, spending, CSV export",
+    ),
+    (
+        Action::Topup,
+        "topup",
+        &["f5"],
+        "top up: add money from a card (/topup AMOUNT)",
     ),
     (
         Action::Search,

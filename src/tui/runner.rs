@@ -74,6 +74,8 @@ pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
         utc_offset,
         fresh,
     );
+    app.bank_account = profile.bank_account.clone();
+    app.can_open_browser = crate::browser::can_open();
     let mut input = EventStream::new();
     let mut escapes = EscapeRepair::default();
     let mut tick = tokio::time::interval(TICK);

@@ -30,6 +30,13 @@ pub enum Command {
     Wallet,
     /// Mutes the conversation, or unmutes it if muted.
     Mute,
+    /// Adds this amount ("20", "20 EUR") through the payment partner.
+    Topup(String),
+    /// Sends this amount to a bank account: the one given, else the profile's.
+    Withdraw {
+        amount: String,
+        account: Option<String>,
+    },
 }
 
 /// (usage, what it does), for the help overlay.
@@ -67,6 +74,14 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "/mute",
         "mute this conversation (no bell or notice, but mentions); again unmutes",
     ),
+    (
+        "/topup AMOUNT [CURRENCY]",
+        "add money from a card at the payment partner's checkout page (also F5)",
+    ),
+    (
+        "/withdraw AMOUNT [CURRENCY] [IBAN]",
+        "send money to a bank account (the profile's bank_account unless given)",
+    ),
     ("/help", "show this help"),
     ("/quit", "quit quid"),
 ];
@@ -85,6 +100,8 @@ const NAMES: &[&str] = &[
     "/wallet",
     "/split",
     "/mute",
+    "/topup",
+    "/withdraw",
     "/help",
     "/quit",
     "/q",
@@ -136,6 +153,20 @@ pub fn parse(line: &str) -> Result<Command, String> {
             memo: memo.join(" "),
         }),
         ("/split", []) => Err("usage: /split AMOUNT [MEMO]".into()),
+        ("/topup", [amount]) => Ok(Command::Topup((*amount).to_owned())),
+        ("/topup", [amount, code]) => Ok(Command::Topup(format!("{amount} {code}"))),
+        ("/topup", _) => Err("usage: /topup AMOUNT [CURRENCY], like /topup 20 EUR".into()),
+        ("/withdraw", [amount, code, account @ ..]) if Currency::from_code(code).is_ok() => {
+            Ok(Command::Withdraw {
+                amount: format!("{amount} {code}"),
+                account: (!account.is_empty()).then(|| account.join(" ")),
+            })
+        }
+        ("/withdraw", [amount, account @ ..]) => Ok(Command::Withdraw {
+            amount: (*amount).to_owned(),
+            account: (!account.is_empty()).then(|| account.join(" ")),
+        }),
+        ("/withdraw", []) => Err("usage: /withdraw AMOUNT [CURRENCY] [IBAN]".into()),
         ("/help", []) => Ok(Command::Help),
         ("/quit" | "/q", []) => Ok(Command::Quit),
         (
@@ -205,6 +236,23 @@ mod tests {
             })
         );
         assert_eq!(parse("/quit"), Ok(Command::Quit));
+        assert_eq!(parse("/topup 20"), Ok(Command::Topup("20".into())));
+        assert_eq!(parse("/topup 20 USD"), Ok(Command::Topup("20 USD".into())));
+        assert!(parse("/topup").unwrap_err().contains("usage: /topup"));
+        assert_eq!(
+            parse("/withdraw 5 EUR DE89 3704 0044 0532 0130 00"),
+            Ok(Command::Withdraw {
+                amount: "5 EUR".into(),
+                account: Some("DE89 3704 0044 0532 0130 00".into())
+            })
+        );
+        assert_eq!(
+            parse("/withdraw 5"),
+            Ok(Command::Withdraw {
+                amount: "5".into(),
+                account: None
+            })
+        );
         assert_eq!(parse("/dm"), Err("usage: /dm USER".into()));
         assert_eq!(parse("/secret @bob"), Ok(Command::Secret("bob".into())));
         assert_eq!(parse("/secret"), Err("usage: /secret USER".into()));

@@ -2,6 +2,7 @@
 //! (something for the loop to do), and [`Done`] back in when an effect has run.
 
 use crate::money::Money;
+use crate::protocol::funding::Funding;
 use crate::protocol::payments::{
     IdempotencyKey, InvoiceId, PaymentRequest, PaymentRequestId, StatementLine,
 };
@@ -76,6 +77,12 @@ pub enum Done {
         username: String,
         devices: usize,
     },
+    /// A top-up was made at the partner: its checkout page is where to pay.
+    TopupStarted(Funding),
+    /// A withdrawal was accepted (the money has left the wallet).
+    Withdrawn(Funding),
+    /// Your top-ups and withdrawals, newest first.
+    Fundings(Vec<Funding>),
 }
 
 /// Something for the loop to do.
@@ -184,6 +191,21 @@ pub enum Effect {
         memo: String,
         key: IdempotencyKey,
     },
+    /// Adds money through the server's payment partner.
+    Topup {
+        amount: Money,
+        key: IdempotencyKey,
+    },
+    /// Sends money to a bank account through the server's payment partner.
+    Withdraw {
+        amount: Money,
+        bank_account: String,
+        key: IdempotencyKey,
+        pin: Option<String>,
+    },
+    LoadFundings,
+    /// Opens a checkout page in the user's browser (only offered where one can appear).
+    OpenBrowser(String),
     /// A message arrived out of view: ring / notify as the profile says.
     Notify {
         title: String,

@@ -127,6 +127,10 @@ impl App {
             Action::RequestMoney => self.open_modal(modal::ModalKind::Request),
             Action::SelectRequest => self.complete_or_pick(),
             Action::Wallet => self.open_wallet(effects),
+            Action::Topup => {
+                self.composer = composer_holding("/topup ");
+                self.info("type the amount to add, like 20 or 20 EUR, then Enter");
+            }
             Action::Search => self.open_search(false),
             Action::SelectMessage => self.start_selecting(effects),
             // The other scopes' actions: `action_for` gives only the writing scope's.
@@ -468,6 +472,8 @@ impl App {
             Command::Request => self.open_modal(modal::ModalKind::Request),
             Command::Split { amount, memo } => self.split(&amount, memo),
             Command::Wallet => self.open_wallet(effects),
+            Command::Topup(amount) => self.topup(&amount, effects),
+            Command::Withdraw { amount, account } => self.withdraw(&amount, account),
         }
     }
 

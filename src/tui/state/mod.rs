@@ -5,6 +5,7 @@
 pub mod commands;
 mod flow;
 pub mod fresh;
+mod funding;
 pub mod help;
 mod input;
 pub mod modal;
@@ -17,6 +18,7 @@ pub mod verify;
 pub mod wallet;
 
 pub use flow::{Done, Effect, Msg};
+pub use funding::FUNDINGS_SHOWN;
 
 use super::keymap::Keymap;
 use crate::money::Money;
@@ -233,6 +235,15 @@ pub struct App {
     pub draft: Option<selection::Draft>,
     /// The clock's time at the last tick: "today" for the wallet's chart.
     pub wall: TimestampMs,
+    /// Top-ups and withdrawals heard of, newest first.
+    pub fundings: Vec<crate::protocol::funding::Funding>,
+    /// The top-up started here, while it waits to be paid: its checkout page stays shown.
+    pub following: Option<crate::protocol::funding::Funding>,
+    /// Where `/withdraw` sends money unless told: the profile's `bank_account`.
+    pub bank_account: Option<String>,
+    /// Whether a browser window can open here (the runner asks once): checkout pages open
+    /// by themselves then.
+    pub can_open_browser: bool,
     recall: Vec<String>,
     recall_position: Option<usize>,
     last_typing_sent: Option<Instant>,
@@ -279,6 +290,10 @@ impl App {
             pending: None,
             draft: None,
             wall: TimestampMs(0),
+            fundings: Vec::new(),
+            following: None,
+            bank_account: None,
+            can_open_browser: false,
             recall: Vec::new(),
             recall_position: None,
             last_typing_sent: None,

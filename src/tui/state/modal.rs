@@ -19,6 +19,9 @@ pub enum ModalKind {
     PayInvoice(InvoiceId),
     /// `/split`: a bill shared by every member of a group, reviewed before anyone is asked.
     Split,
+    /// `/withdraw`: money to a bank account through the server's payment partner; the one
+    /// candidate is the account (an IBAN, compact).
+    Withdraw,
 }
 
 impl ModalKind {
@@ -26,7 +29,10 @@ impl ModalKind {
     fn starts_on_review(self) -> bool {
         matches!(
             self,
-            ModalKind::PayRequest(_) | ModalKind::PayInvoice(_) | ModalKind::Split
+            ModalKind::PayRequest(_)
+                | ModalKind::PayInvoice(_)
+                | ModalKind::Split
+                | ModalKind::Withdraw
         )
     }
 }
@@ -47,7 +53,8 @@ pub enum Step {
 pub struct Modal {
     pub kind: ModalKind,
     pub step: Step,
-    pub conversation_id: ConversationId,
+    /// Where the money goes or is asked; `None` for a withdrawal, which goes to a bank.
+    pub conversation_id: Option<ConversationId>,
     /// Who can be chosen (the other members); one entry in a direct conversation.
     pub candidates: Vec<String>,
     pub chosen: usize,
@@ -91,7 +98,7 @@ impl Modal {
         Modal {
             kind,
             step,
-            conversation_id,
+            conversation_id: Some(conversation_id),
             candidates,
             chosen: 0,
             amount_text: String::new(),
@@ -104,6 +111,25 @@ impl Modal {
             needs_pin: false,
             items: Vec::new(),
         }
+    }
+
+    /// A withdrawal of `amount_text` to `account` (an IBAN, compact), opened on its review.
+    pub fn withdrawal(
+        amount_text: String,
+        account: String,
+        default_currency: Currency,
+        key: IdempotencyKey,
+    ) -> Modal {
+        let mut modal = Modal::new(
+            ModalKind::Withdraw,
+            ConversationId(0),
+            vec![account],
+            default_currency,
+            key,
+        );
+        modal.conversation_id = None;
+        modal.amount_text = amount_text;
+        modal
     }
 
     pub fn recipient(&self) -> &str {

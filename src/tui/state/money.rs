@@ -54,7 +54,7 @@ impl App {
         self.modal.as_ref().is_some_and(|modal| {
             self.conversations
                 .iter()
-                .any(|c| c.id == modal.conversation_id && c.secret)
+                .any(|c| Some(c.id) == modal.conversation_id && c.secret)
         })
     }
 
@@ -67,7 +67,10 @@ impl App {
         let Some(modal) = self.modal.as_ref().filter(|m| !m.memo.is_empty()) else {
             return;
         };
-        let (conversation_id, other) = (modal.conversation_id, modal.recipient().to_owned());
+        let Some(conversation_id) = modal.conversation_id else {
+            return;
+        };
+        let other = modal.recipient().to_owned();
         let text = format!("memo: {}", modal.memo);
         self.queue_secret(conversation_id, other, text, effects);
     }
@@ -88,40 +91,53 @@ impl App {
                     true => crate::protocol::secret::sealed_memo_reference(&modal.key),
                     false => modal.memo.clone(),
                 };
-                let effect = match (modal.kind, modal.amount()) {
-                    (ModalKind::PayInvoice(invoice_id), _) => Effect::PayInvoice {
+                let conversation = modal.conversation_id;
+                let effect = match (modal.kind, modal.amount(), conversation) {
+                    (ModalKind::PayInvoice(invoice_id), ..) => Effect::PayInvoice {
                         invoice_id,
                         key: modal.key.clone(),
                         pin: pin.clone(),
                     },
-                    (ModalKind::PayRequest(request_id), _) => Effect::PayRequest {
+                    (ModalKind::PayRequest(request_id), ..) => Effect::PayRequest {
                         request_id,
                         key: modal.key.clone(),
                         pin,
                     },
-                    (ModalKind::Pay, Ok(amount)) => Effect::Pay {
-                        to: modal.recipient().to_owned(),
+                    (ModalKind::Withdraw, Ok(amount), _) => Effect::Withdraw {
                         amount,
-                        memo,
-                        conversation_id: modal.conversation_id,
+                        bank_account: modal.recipient().to_owned(),
                         key: modal.key.clone(),
                         pin,
                     },
-                    (ModalKind::Split, Ok(amount)) => Effect::Split {
-                        conversation_id: modal.conversation_id,
+                    (ModalKind::Pay, Ok(amount), Some(conversation_id)) => Effect::Pay {
+                        to: modal.recipient().to_owned(),
+                        amount,
+                        memo,
+                        conversation_id,
+                        key: modal.key.clone(),
+                        pin,
+                    },
+                    (ModalKind::Split, Ok(amount), Some(conversation_id)) => Effect::Split {
+                        conversation_id,
                         amount,
                         memo: modal.memo.clone(),
                         key: modal.key.clone(),
                     },
-                    (ModalKind::Request, Ok(amount)) => Effect::RequestMoney {
-                        from: modal.recipient().to_owned(),
-                        amount,
-                        memo,
-                        conversation_id: modal.conversation_id,
-                        key: modal.key.clone(),
-                    },
-                    (_, Err(error)) => {
+                    (ModalKind::Request, Ok(amount), Some(conversation_id)) => {
+                        Effect::RequestMoney {
+                            from: modal.recipient().to_owned(),
+                            amount,
+                            memo,
+                            conversation_id,
+                            key: modal.key.clone(),
+                        }
+                    }
+                    (_, Err(error), _) => {
                         modal.step = Step::Failed(error);
+                        return;
+                    }
+                    (ModalKind::Pay | ModalKind::Request | ModalKind::Split, Ok(_), None) => {
+                        modal.step = Step::Failed("pick a conversation first".into());
                         return;
                     }
                 };
@@ -304,6 +320,7 @@ impl App {
         self.wallet = Some(Wallet::loading());
         effects.push(Effect::LoadStatement);
         effects.push(Effect::LoadBalance);
+        effects.push(Effect::LoadFundings);
     }
 
     /// Keys in the wallet view: type to filter, Tab for days or weeks, Ctrl+E to export.

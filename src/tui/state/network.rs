@@ -109,7 +109,7 @@ impl App {
             }
             // Keys are the device's business, not the screen's: nothing to show.
             Event::KeysLow { .. } => {}
-            Event::FundingUpdated { .. } => self.refresh_balance(effects),
+            Event::FundingUpdated { funding } => self.on_funding_updated(*funding, effects),
             Event::RequestUpdated { request } => {
                 if let Some(timeline) = self.timelines.get_mut(&request.conversation_id) {
                     timeline.update_request(&request);
@@ -328,6 +328,13 @@ impl App {
             | Done::RequestClosed(_)
             | Done::MoneyFailed { .. } => self.on_money_done(done, effects),
             Done::Searched { query, found } => self.on_search_results(&query, &found),
+            Done::TopupStarted(funding) => self.on_topup_started(funding, effects),
+            Done::Withdrawn(funding) => self.on_withdrawn(funding, effects),
+            Done::Fundings(list) => {
+                for funding in &list {
+                    self.on_funding_updated(funding.clone(), effects);
+                }
+            }
             Done::Statement(lines) => {
                 if let Some(wallet) = self.wallet.as_mut() {
                     wallet.load(lines);

@@ -590,6 +590,7 @@ fn the_mouse_wheel_scrolls_the_pane_and_a_click_selects_a_conversation() {
     );
 }
 
+pub(crate) mod funding;
 pub(crate) mod money;
 pub(crate) mod search;
 pub(crate) mod secret;

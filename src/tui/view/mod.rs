@@ -41,6 +41,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     {
         draw_comparing(frame, areas.messages, comparing, theme);
     }
+    if let Some(topup) = &app.following {
+        draw_following(frame, areas.messages, topup, app.can_open_browser, theme);
+    }
     if let (Some(area), Some(notice)) = (areas.notice, app.visible_notice()) {
         let (text, style) = match notice.kind {
             NoticeKind::Error => (format!(" ✗ {}", notice.text), theme.error),
@@ -118,6 +121,47 @@ fn draw_comparing(frame: &mut Frame, area: Rect, comparing: &Comparing, theme: &
         .border_style(theme.accent);
     frame.render_widget(ratatui::widgets::Clear, box_area);
     frame.render_widget(Paragraph::new(lines).block(block), box_area);
+}
+
+/// The top-up started here, at the top of the messages while it waits to be paid: where to
+/// pay, so the address can be opened (or copied) from the screen.
+fn draw_following(
+    frame: &mut Frame,
+    area: Rect,
+    topup: &crate::protocol::funding::Funding,
+    opened: bool,
+    theme: &Theme,
+) {
+    let url = topup
+        .checkout_url
+        .as_deref()
+        .map_or_else(String::new, crate::untrusted::inert_line);
+    let how = if opened {
+        " Opened in your browser; or open the address above."
+    } else {
+        " Open it in a browser (w3m works too) and pay there."
+    };
+    let lines = vec![
+        Line::styled(format!(" Pay {} at:", topup.amount), theme.accent),
+        Line::styled(format!(" {url}"), theme.text),
+        Line::styled(how, theme.dim),
+        Line::styled(
+            " Waiting for the payment… the balance updates here.",
+            theme.dim,
+        ),
+    ];
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let box_area = Rect { height, ..area };
+    let block = Block::bordered()
+        .title(" Top-up ")
+        .border_style(theme.accent);
+    frame.render_widget(ratatui::widgets::Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(ratatui::widgets::Wrap { trim: false }),
+        box_area,
+    );
 }
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, narrow: bool) {

@@ -1,5 +1,6 @@
 //! The money modal, one step at a time, over the chat.
 
+use crate::protocol::funding::masked_account;
 use crate::tui::keymap::{Action, Keymap};
 use crate::tui::state::modal::{Modal, ModalKind, Step};
 use crate::tui::theme::Theme;
@@ -17,6 +18,7 @@ pub fn draw(frame: &mut Frame, screen: Rect, modal: &Modal, keymap: &Keymap, the
         ModalKind::PayRequest(_) => " Pay a request ",
         ModalKind::PayInvoice(_) => " Pay an invoice ",
         ModalKind::Split => " Split a bill ",
+        ModalKind::Withdraw => " Withdraw to your bank ",
     };
     let mut lines = body(modal, theme);
     lines.push(Line::raw(""));
@@ -149,6 +151,9 @@ fn memo_text(modal: &Modal) -> String {
 }
 
 fn payment_review<'a>(modal: &'a Modal, theme: &Theme, verb: &'a str) -> Vec<Line<'a>> {
+    if modal.kind == ModalKind::Withdraw {
+        return withdrawal_review(modal, theme);
+    }
     let mut lines = vec![field(verb, modal.recipient().to_owned(), theme)];
     for item in &modal.items {
         lines.push(field("", item.clone(), theme));
@@ -172,6 +177,19 @@ fn payment_review<'a>(modal: &'a Modal, theme: &Theme, verb: &'a str) -> Vec<Lin
         lines.push(field("Afterwards", format!("your balance {after}"), theme));
     }
     lines
+}
+
+/// Where the money goes (the account, mostly hidden), how much, and the balance after.
+fn withdrawal_review<'a>(modal: &'a Modal, theme: &Theme) -> Vec<Line<'a>> {
+    let after = modal
+        .balance_after()
+        .map_or_else(|| "unknown".into(), |m| m.to_string());
+    vec![
+        field("To", masked_account(modal.recipient()), theme),
+        field("Amount", amount_text(modal), theme),
+        field("Afterwards", format!("your balance {after}"), theme),
+        Line::styled(" If the bank refuses it, the money comes back.", theme.dim),
+    ]
 }
 
 fn amount_text(modal: &Modal) -> String {

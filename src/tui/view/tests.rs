@@ -244,6 +244,63 @@ mod money {
         insta::assert_snapshot!(render(&app).backend());
     }
 
+    fn a_funding(id: i64, kind: &str, status: &str) -> crate::protocol::funding::Funding {
+        use crate::protocol::funding::{Funding, FundingId, FundingKind, FundingStatus};
+        let kind = FundingKind::parse(kind).unwrap();
+        Funding {
+            id: FundingId(id),
+            kind,
+            provider: "sandbox".into(),
+            amount: crate::money::Money::new(
+                2_000,
+                crate::money::Currency::from_code("EUR").unwrap(),
+            ),
+            status: FundingStatus::parse(status).unwrap(),
+            reason: if status == "failed" {
+                "account closed".into()
+            } else {
+                String::new()
+            },
+            checkout_url: (kind == FundingKind::Topup)
+                .then(|| "http://127.0.0.1:4243/checkout/tu_5c1d2e3f4a5b6c7d".into()),
+            bank_account: (kind == FundingKind::Payout).then(|| "DE•••3000".into()),
+            transfer_id: None,
+            created_at: crate::protocol::TimestampMs(super::DAY_TWO),
+            updated_at: crate::protocol::TimestampMs(super::DAY_TWO),
+        }
+    }
+
+    #[test]
+    fn a_pending_top_up_shows_where_to_pay_80x24() {
+        let mut app = app_with_request();
+        app.update(Msg::Done(Done::TopupStarted(a_funding(
+            5, "topup", "pending",
+        ))));
+        insta::assert_snapshot!(render(&app).backend());
+    }
+
+    #[test]
+    fn the_wallet_lists_top_ups_and_withdrawals_100x30() {
+        let mut app = wallet_app(100, 30);
+        app.update(Msg::Done(Done::Fundings(vec![
+            a_funding(3, "payout", "failed"),
+            a_funding(2, "payout", "pending"),
+            a_funding(1, "topup", "succeeded"),
+        ])));
+        insta::assert_snapshot!(render(&app).backend());
+    }
+
+    #[test]
+    fn a_withdrawal_review_hides_most_of_the_account_80x24() {
+        let mut app = app_with_request();
+        app.bank_account = Some("DE89370400440532013000".into());
+        for c in "/withdraw 20".chars() {
+            app.update(key(KeyCode::Char(c)));
+        }
+        app.update(key(KeyCode::Enter));
+        insta::assert_snapshot!(render(&app).backend());
+    }
+
     fn wallet_app(width: u16, height: u16) -> App {
         use crate::tui::state::tests::money::statement;
         let mut app = app_with_request();

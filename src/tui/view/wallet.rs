@@ -1,8 +1,10 @@
 //! The wallet view: balances, spending per day or week as a bar chart, and the statement,
 //! filtered as you type.
 
+use crate::protocol::funding::FundingStatus;
 use crate::tui::keymap::Action;
 use crate::tui::state::App;
+use crate::tui::state::FUNDINGS_SHOWN;
 use crate::tui::state::wallet::{Period, Wallet};
 use crate::tui::text::width;
 use crate::tui::theme::Theme;
@@ -33,8 +35,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, wallet: &Wallet, theme: &T
     } else {
         0
     };
-    let [balances, chart, filter, list] = Layout::vertical([
+    let fundings = app.fundings.len().min(FUNDINGS_SHOWN) as u16;
+    let [balances, moves, chart, filter, list] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(fundings),
         Constraint::Length(chart_rows),
         Constraint::Length(1),
         Constraint::Min(0),
@@ -53,6 +57,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, wallet: &Wallet, theme: &T
         ])),
         balances,
     );
+    draw_fundings(frame, moves, app, theme);
     if chart_rows > 0 {
         draw_chart(frame, chart, app, wallet, theme);
     }
@@ -70,6 +75,28 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, wallet: &Wallet, theme: &T
         filter,
     );
     draw_lines(frame, list, app, wallet, theme);
+}
+
+/// The newest top-ups and withdrawals, with their state: money on its way shows here before
+/// the statement has it.
+fn draw_fundings(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let lines: Vec<Line> = app
+        .fundings
+        .iter()
+        .take(FUNDINGS_SHOWN)
+        .map(|funding| {
+            let style = match funding.status {
+                FundingStatus::Pending => theme.info,
+                FundingStatus::Succeeded => theme.text,
+                FundingStatus::Failed => theme.error,
+            };
+            Line::from(vec![
+                Span::styled(" In/out  ", theme.dim),
+                Span::styled(App::describe_funding(funding), style),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
 }
 
 fn draw_chart(frame: &mut Frame, area: Rect, app: &App, wallet: &Wallet, theme: &Theme) {

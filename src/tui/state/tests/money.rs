@@ -216,7 +216,14 @@ pub(crate) fn statement() -> Vec<crate::protocol::payments::StatementLine> {
 fn the_wallet_loads_filters_and_exports_what_is_shown() {
     let mut app = app_with_request();
     let effects = app.update(key(KeyCode::F(4)));
-    assert_eq!(effects, [Effect::LoadStatement, Effect::LoadBalance]);
+    assert_eq!(
+        effects,
+        [
+            Effect::LoadStatement,
+            Effect::LoadBalance,
+            Effect::LoadFundings
+        ]
+    );
     app.update(Msg::Done(Done::Statement(statement())));
     type_text(&mut app, "bob");
     assert_eq!(app.wallet.as_ref().unwrap().visible().len(), 2);

@@ -1,0 +1,150 @@
+//! Money in and out through the server's payment partner: `/topup` (F5) shows the checkout
+//! page and follows the top-up until it settles; `/withdraw` opens the money modal on its
+//! review (the PIN asked there as for a payment); the wallet lists both with their state.
+
+use super::modal::{Modal, ModalKind, Step};
+use super::{App, Effect, NoticeKind};
+use crate::money::Money;
+use crate::protocol::funding::{Funding, FundingKind, FundingStatus, normalize_iban};
+use crate::protocol::payments::IdempotencyKey;
+use crate::untrusted::inert_line;
+
+/// Top-ups and withdrawals the wallet shows.
+pub const FUNDINGS_SHOWN: usize = 3;
+
+impl App {
+    /// `/topup AMOUNT [CURRENCY]`.
+    pub(super) fn topup(&mut self, amount: &str, effects: &mut Vec<Effect>) {
+        match Money::parse_with_currency(amount, Some(self.default_currency())) {
+            Ok(amount) => {
+                let key = IdempotencyKey(self.ids.fresh().to_string());
+                effects.push(Effect::Topup { amount, key });
+                self.notify_in(
+                    None,
+                    NoticeKind::Info,
+                    format!("asking for a top-up of {amount}…"),
+                );
+            }
+            Err(error) => self.error(format!("/topup: {error}")),
+        }
+    }
+
+    /// `/withdraw AMOUNT [CURRENCY] [IBAN]`: the modal's review, or why not.
+    pub(super) fn withdraw(&mut self, amount: &str, account: Option<String>) {
+        let Some(account) = account.or_else(|| self.bank_account.clone()) else {
+            self.error("/withdraw needs a bank account: /withdraw AMOUNT IBAN, or bank_account in the profile");
+            return;
+        };
+        let account = match normalize_iban(&account) {
+            Ok(account) => account,
+            Err(error) => return self.error(format!("/withdraw: {error}")),
+        };
+        if let Err(error) = Money::parse_with_currency(amount, Some(self.default_currency())) {
+            return self.error(format!("/withdraw: {error}"));
+        }
+        let key = IdempotencyKey(self.ids.fresh().to_string());
+        let mut modal = Modal::withdrawal(amount.to_owned(), account, self.default_currency(), key);
+        modal.held = self.balances_heard.then(|| self.balances.clone());
+        self.modal = Some(modal);
+    }
+
+    /// The partner made the top-up: show where to pay, and follow it.
+    pub(super) fn on_topup_started(&mut self, funding: Funding, effects: &mut Vec<Effect>) {
+        if let Some(url) = &funding.checkout_url
+            && self.can_open_browser
+        {
+            effects.push(Effect::OpenBrowser(url.clone()));
+        }
+        self.notice = None;
+        self.remember(&funding);
+        self.following = Some(funding);
+    }
+
+    pub(super) fn on_withdrawn(&mut self, funding: Funding, effects: &mut Vec<Effect>) {
+        if let Some(modal) = self
+            .modal
+            .as_mut()
+            .filter(|m| m.kind == ModalKind::Withdraw)
+        {
+            let to = funding
+                .bank_account
+                .as_deref()
+                .map(inert_line)
+                .unwrap_or_default();
+            modal.step = Step::Receipt(format!(
+                "{} on its way to {to}. If the bank refuses it, it comes back.",
+                funding.amount
+            ));
+        }
+        self.remember(&funding);
+        effects.push(Effect::LoadBalance);
+    }
+
+    /// A top-up or withdrawal changed (here or on another device).
+    pub(super) fn on_funding_updated(&mut self, funding: Funding, effects: &mut Vec<Effect>) {
+        self.remember(&funding);
+        if funding.status == FundingStatus::Pending {
+            return;
+        }
+        effects.push(Effect::LoadBalance);
+        if self.following.as_ref().is_some_and(|f| f.id == funding.id) {
+            self.following = None;
+        }
+        if !self.live {
+            return;
+        }
+        let reason = inert_line(&funding.reason);
+        let (kind, text) = match (funding.kind, funding.status) {
+            (FundingKind::Topup, FundingStatus::Succeeded) => (
+                NoticeKind::Info,
+                format!("top-up of {} arrived", funding.amount),
+            ),
+            (FundingKind::Topup, _) => (
+                NoticeKind::Error,
+                format!("top-up of {} not paid: {reason}", funding.amount),
+            ),
+            (FundingKind::Payout, FundingStatus::Succeeded) => (
+                NoticeKind::Info,
+                format!("withdrawal of {} reached the bank", funding.amount),
+            ),
+            (FundingKind::Payout, _) => (
+                NoticeKind::Error,
+                format!("withdrawal of {} came back: {reason}", funding.amount),
+            ),
+        };
+        self.notify_in(None, kind, text);
+    }
+
+    /// Keeps `funding` in the list, newest first, as it stands now.
+    fn remember(&mut self, funding: &Funding) {
+        match self.fundings.iter_mut().find(|f| f.id == funding.id) {
+            Some(known) => *known = funding.clone(),
+            None => {
+                self.fundings.push(funding.clone());
+                self.fundings.sort_by_key(|f| std::cmp::Reverse(f.id));
+            }
+        }
+        if let Some(following) = self.following.as_mut().filter(|f| f.id == funding.id) {
+            *following = funding.clone();
+        }
+    }
+
+    /// One line for a top-up or withdrawal: "top-up €20.00 succeeded".
+    pub fn describe_funding(funding: &Funding) -> String {
+        let what = match funding.kind {
+            FundingKind::Topup => "top-up".to_owned(),
+            FundingKind::Payout => format!(
+                "withdrawal to {}",
+                funding
+                    .bank_account
+                    .as_deref()
+                    .map_or_else(String::new, inert_line)
+            ),
+        };
+        let mut line = format!("{what} {} {}", funding.amount, funding.status.as_str());
+        if !funding.reason.is_empty() {
+            line.push_str(&format!(": {}", inert_line(&funding.reason)));
+        }
+        line
+    }
+}
