@@ -2,6 +2,7 @@
 //! temporary database, registered users, sessions, raw websockets and a cuttable proxy.
 #![allow(dead_code)] // Each test binary uses its own subset of these helpers.
 
+pub mod chromium;
 pub mod partner;
 pub mod payers;
 pub mod postgres;

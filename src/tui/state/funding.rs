@@ -71,10 +71,7 @@ impl App {
                 .as_deref()
                 .map(inert_line)
                 .unwrap_or_default();
-            modal.step = Step::Receipt(format!(
-                "{} on its way to {to}. If the bank refuses it, it comes back.",
-                funding.amount
-            ));
+            modal.step = Step::Receipt(format!("{} on its way to {to}.", funding.amount));
         }
         self.remember(&funding);
         effects.push(Effect::LoadBalance);
