@@ -20,6 +20,16 @@ use std::time::Duration;
 
 const IBAN: &str = "DE89 3704 0044 0532 0130 00";
 
+/// How often the server re-asks the partner: rarely when webhooks are sent, so that the test
+/// shows webhooks doing the work; often when they are not, so that asking does it.
+fn recheck(webhooks: bool) -> Duration {
+    if webhooks {
+        Duration::from_secs(3600)
+    } else {
+        Duration::from_millis(200)
+    }
+}
+
 /// A server with the sandbox as its partner, the sandbox's webhooks pointed at it.
 async fn with_partner(db: &TestDb, switches: Switches, webhooks: bool) -> (TestServer, String) {
     let partner = Partner::bind(switches).await;
@@ -27,7 +37,7 @@ async fn with_partner(db: &TestDb, switches: Switches, webhooks: bool) -> (TestS
         db,
         ServerConfig {
             partners: partner.partners(),
-            partner_recheck: Duration::from_millis(200),
+            partner_recheck: recheck(webhooks),
             ..ServerConfig::default()
         },
     )
@@ -397,6 +407,95 @@ async fn without_a_partner_money_in_and_out_is_unavailable(db: TestDb) {
     server.stop().await;
 }
 
+/// A server whose partner is the Stripe adapter, talking to the sandbox's Stripe shapes.
+async fn with_stripe(db: &TestDb, webhooks: bool) -> TestServer {
+    let partner = Partner::bind(Switches::default()).await;
+    let server = TestServer::start_with(
+        db,
+        ServerConfig {
+            partners: partner.stripe(),
+            partner_recheck: recheck(webhooks),
+            ..ServerConfig::default()
+        },
+    )
+    .await;
+    partner.serve_stripe(webhooks.then_some(server.addr));
+    server
+}
+
+async fn the_stripe_adapter_tops_up_through_checkout_sessions_and_their_events(db: TestDb) {
+    let server = with_stripe(&db, true).await;
+    let token = register(&server.url(), "alice").await;
+    let (alice, mut events) = following(&server.url(), &token).await;
+
+    let paid = topup(&alice, eur(2000)).await;
+    assert_eq!(paid.provider, "stripe");
+    let url = paid.checkout_url.clone().unwrap();
+    assert!(
+        url.contains("/checkout/cs_"),
+        "a Checkout Session's page: {url}"
+    );
+    checkout(&url, CARD_SUCCEEDS, "pay").await;
+    assert_eq!(
+        settled(&mut events, paid.id).await.status,
+        FundingStatus::Succeeded
+    );
+
+    // A delayed payment: completed but unpaid first, then async_payment_succeeded.
+    let delayed = topup(&alice, eur(700)).await;
+    checkout(
+        delayed.checkout_url.as_deref().unwrap(),
+        quid::sandbox::book::CARD_DELAYED,
+        "pay",
+    )
+    .await;
+    assert_eq!(
+        settled(&mut events, delayed.id).await.status,
+        FundingStatus::Succeeded
+    );
+
+    let cancelled = topup(&alice, eur(300)).await;
+    checkout(cancelled.checkout_url.as_deref().unwrap(), "", "decline").await;
+    let ended = settled(&mut events, cancelled.id).await;
+    assert_eq!(
+        (ended.status, ended.reason.as_str()),
+        (FundingStatus::Failed, "the checkout expired unpaid")
+    );
+    assert_eq!(balance(&alice).await, vec![eur(2700)]);
+
+    // Stripe makes no payouts for quid: refused, and the held money is back at once.
+    let refusal = refused(withdraw(&alice, eur(500), IBAN).await);
+    assert_eq!(refusal.code, ErrorCode::PartnerRefused);
+    assert!(
+        refusal.message.contains("Stripe Connect"),
+        "{}",
+        refusal.message
+    );
+    assert_eq!(balance(&alice).await, vec![eur(2700)]);
+    server.stop().await;
+    assert_ledger_ok(&db);
+}
+
+async fn without_stripe_webhooks_the_session_is_retrieved(db: TestDb) {
+    let server = with_stripe(&db, false).await;
+    let token = register(&server.url(), "alice").await;
+    let (alice, mut events) = following(&server.url(), &token).await;
+    let pending = topup(&alice, eur(900)).await;
+    checkout(
+        pending.checkout_url.as_deref().unwrap(),
+        CARD_SUCCEEDS,
+        "pay",
+    )
+    .await;
+    assert_eq!(
+        settled(&mut events, pending.id).await.status,
+        FundingStatus::Succeeded
+    );
+    assert_eq!(balance(&alice).await, vec![eur(900)]);
+    server.stop().await;
+    assert_ledger_ok(&db);
+}
+
 on_each_backend!(
     a_top_up_credits_the_wallet_once_the_partner_says_it_was_paid,
     declined_and_cancelled_checkouts_credit_nothing_and_say_why,
@@ -404,4 +503,6 @@ on_each_backend!(
     forged_stale_and_mismatched_webhooks_move_nothing,
     a_lost_webhook_is_found_by_asking_the_partner,
     without_a_partner_money_in_and_out_is_unavailable,
+    the_stripe_adapter_tops_up_through_checkout_sessions_and_their_events,
+    without_stripe_webhooks_the_session_is_retrieved,
 );

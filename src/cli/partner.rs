@@ -24,6 +24,10 @@ pub struct SandboxArgs {
     /// Where to POST webhooks, e.g. http://127.0.0.1:7447/webhooks/sandbox
     #[arg(long, value_name = "URL", value_parser = http_url)]
     webhook: Option<String>,
+    /// Where to POST the events of top-ups made in Stripe's shape (/v1/checkout/sessions),
+    /// signed as Stripe signs them, e.g. http://127.0.0.1:7447/webhooks/stripe
+    #[arg(long, value_name = "URL", value_parser = http_url)]
+    stripe_webhook: Option<String>,
     /// How checkout links start, when people reach the sandbox by another address
     /// [default: http://LISTEN]
     #[arg(long, value_name = "URL", value_parser = http_url)]
@@ -58,6 +62,7 @@ pub async fn run_sandbox(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::bind(SandboxConfig {
         listen: args.listen,
         webhook: args.webhook.clone(),
+        stripe_webhook: args.stripe_webhook.clone(),
         secret: args.secret.clone(),
         public_url: args.public_url.clone(),
         switches: Switches {
@@ -124,6 +129,38 @@ pub fn providers(
             Ok(provider)
         })
         .collect()
+}
+
+/// The adapters a partners file (`quid serve --partners FILE`) configures.
+pub fn providers_from_file(path: &Path) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
+    use crate::config::partners::PartnerSettings;
+    let settings = crate::config::partners::load_partners(path)?;
+    Ok(settings
+        .into_iter()
+        .map(|partner| -> Arc<dyn Provider> {
+            match partner {
+                PartnerSettings::Sandbox { url, secret } => Arc::new(
+                    crate::partner::sandbox::Sandbox::new("sandbox", &url, &secret.0),
+                ),
+                PartnerSettings::Stripe {
+                    api,
+                    secret_key,
+                    webhook_secret,
+                    success_url,
+                    cancel_url,
+                } => Arc::new(crate::partner::stripe::Stripe::new(
+                    crate::partner::stripe::StripeSettings {
+                        name: "stripe".into(),
+                        api,
+                        secret_key: secret_key.0,
+                        webhook_secret: webhook_secret.0,
+                        success_url,
+                        cancel_url,
+                    },
+                )),
+            }
+        })
+        .collect())
 }
 
 /// The partner secret: the first line of `file`, else `QUID_PARTNER_SECRET`. Never logged.

@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// sandbox=http://127.0.0.1:4243); its webhooks come to /webhooks/KIND on this port
     #[arg(long, value_name = "KIND=URL", value_parser = super::partner::partner_arg)]
     partner: Vec<super::partner::PartnerArg>,
+    /// Payment partners from a TOML file, a section each ([sandbox], [stripe]) with where their
+    /// secrets are (docs/PARTNERS.md); instead of --partner
+    #[arg(long, value_name = "FILE", conflicts_with = "partner")]
+    partners: Option<PathBuf>,
     /// Read the partner's secret from the first line of this file instead of
     /// QUID_PARTNER_SECRET
     #[arg(long, value_name = "PATH", requires = "partner")]
@@ -100,10 +104,10 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             per_transfer: args.limit_per_transfer.clone(),
             per_day: args.limit_per_day.clone(),
         },
-        partners: crate::server::partners::Partners::new(super::partner::providers(
-            &args.partner,
-            args.partner_secret_file.as_deref(),
-        )?),
+        partners: crate::server::partners::Partners::new(match &args.partners {
+            Some(file) => super::partner::providers_from_file(file)?,
+            None => super::partner::providers(&args.partner, args.partner_secret_file.as_deref())?,
+        }),
         partner_recheck: std::time::Duration::from_secs(args.partner_recheck),
         ..ServerConfig::default()
     };

@@ -3,6 +3,7 @@
 //! profile. Every error names the file, line, column and key.
 
 mod error;
+pub mod partners;
 
 pub use error::ConfigError;
 

@@ -94,6 +94,7 @@ async fn partner() -> anyhow::Result<(Sandbox, crate::server::partners::Partners
     let sandbox = Sandbox::bind(SandboxConfig {
         listen: "127.0.0.1:0".parse()?,
         webhook: None,
+        stripe_webhook: None,
         secret: secret.clone(),
         public_url: None,
         switches: Default::default(),

@@ -9,6 +9,7 @@
 
 pub mod sandbox;
 pub mod signature;
+pub mod stripe;
 
 use crate::money::{Currency, Money};
 use crate::protocol::funding::{FundingId, FundingKind, FundingStatus};

@@ -4,8 +4,9 @@
 
 use crate::money::{Currency, Money};
 use crate::partner::sandbox::{CURRENCIES, Event, EventData, NewPayout, NewTopup, Object};
+use crate::partner::stripe::Session;
 use crate::protocol::funding::normalize_iban;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The largest amount the sandbox takes in one top-up or payout, in minor units.
 pub const MAX_AMOUNT_MINOR: i64 = 1_000_000;
@@ -56,6 +57,10 @@ pub struct Book {
     by_key: HashMap<String, (String, String)>,
     /// How much of each top-up was refunded.
     refunded: HashMap<String, i64>,
+    /// Top-ups made as Stripe Checkout Sessions: shown and announced in Stripe's shapes.
+    sessions: HashSet<String>,
+    /// Top-ups that were paid with a delay (processing first), as Stripe's events tell apart.
+    delayed: HashSet<String>,
 }
 
 impl Book {
@@ -70,12 +75,23 @@ impl Book {
         order: &NewTopup,
         base: &str,
     ) -> Result<(Object, Vec<Event>), Refusal> {
+        self.new_topup("tu", key, order, base)
+    }
+
+    /// A new top-up whose id starts with `prefix`.
+    fn new_topup(
+        &mut self,
+        prefix: &str,
+        key: &str,
+        order: &NewTopup,
+        base: &str,
+    ) -> Result<(Object, Vec<Event>), Refusal> {
         let body = serde_json::to_string(order).unwrap_or_default();
         if let Some(seen) = self.replay(key, &body)? {
             return Ok((seen, Vec::new()));
         }
         checked_amount(order.amount, &order.currency)?;
-        let id = new_id("tu");
+        let id = new_id(prefix);
         let object = Object {
             checkout_url: Some(format!("{base}/checkout/{id}")),
             id: id.clone(),
@@ -88,6 +104,28 @@ impl Book {
         };
         let (object, event) = self.insert(key, body, object, "topup.created");
         Ok((object, vec![event]))
+    }
+
+    /// A new top-up made as a Stripe Checkout Session (`cs_` id); the same checkout page.
+    pub fn create_session(
+        &mut self,
+        key: &str,
+        order: &NewTopup,
+        base: &str,
+    ) -> Result<(Object, Vec<Event>), Refusal> {
+        let (object, events) = self.new_topup("cs", key, order, base)?;
+        self.sessions.insert(object.id.clone());
+        Ok((object, events))
+    }
+
+    /// Whether `id` is a Stripe-shaped session.
+    pub fn is_session(&self, id: &str) -> bool {
+        self.sessions.contains(id)
+    }
+
+    /// Whether top-up `id` went through processing before it ended.
+    pub fn was_delayed(&self, id: &str) -> bool {
+        self.delayed.contains(id)
     }
 
     /// A new payout, pending; its outcome is [`Book::settle_payout`]'s.
@@ -150,7 +188,10 @@ impl Book {
                 Step::Moved(self.change(id, "failed", Some("your card has insufficient funds")))
             }
             CARD_AUTHENTICATE => Step::Authenticate(self.change(id, "requires_action", None)),
-            CARD_DELAYED => Step::Moved(self.change(id, "processing", None)),
+            CARD_DELAYED => {
+                self.delayed.insert(id.to_owned());
+                Step::Moved(self.change(id, "processing", None))
+            }
             _ => Step::Invalid(format!(
                 "{card:?} is not one of the sandbox's test cards (see below)"
             )),
@@ -259,6 +300,49 @@ impl Book {
         object.failure_reason = reason.map(str::to_owned);
         vec![event(&format!("{}.{status}", object.object), object)]
     }
+}
+
+/// A top-up as Stripe shows a Checkout Session: open until paid at the page; complete and
+/// paid once paid; complete but unpaid while a delayed payment settles; expired when declined
+/// or cancelled (a delayed payment that failed stays complete and unpaid).
+pub fn session_of(topup: &Object, delayed: bool) -> Session {
+    let (status, payment_status) = match (topup.status.as_str(), delayed) {
+        ("succeeded", _) => ("complete", "paid"),
+        ("processing", _) | ("failed", true) => ("complete", "unpaid"),
+        ("failed", false) => ("expired", "unpaid"),
+        _ => ("open", "unpaid"),
+    };
+    Session {
+        id: topup.id.clone(),
+        object: "checkout.session".into(),
+        status: status.into(),
+        payment_status: payment_status.into(),
+        amount_total: topup.amount,
+        currency: topup.currency.to_ascii_lowercase(),
+        url: topup.checkout_url.clone(),
+        client_reference_id: Some(topup.reference.clone()).filter(|r| !r.is_empty()),
+    }
+}
+
+/// The event Stripe would send for a sandbox event about a session, if any: the payment
+/// completing (paid, or still settling), a delayed payment ending, or the session expiring.
+pub fn stripe_event_of(event: &Event, delayed: bool) -> Option<crate::partner::stripe::Event> {
+    let kind = match (event.kind.as_str(), delayed) {
+        ("topup.processing", _) | ("topup.succeeded", false) => "checkout.session.completed",
+        ("topup.succeeded", true) => "checkout.session.async_payment_succeeded",
+        ("topup.failed", true) => "checkout.session.async_payment_failed",
+        ("topup.failed", false) => "checkout.session.expired",
+        _ => return None,
+    };
+    let session = session_of(&event.data.object, delayed);
+    Some(crate::partner::stripe::Event {
+        id: event.id.clone(),
+        kind: kind.into(),
+        created: event.created,
+        data: crate::partner::stripe::EventData {
+            object: serde_json::to_value(session).ok()?,
+        },
+    })
 }
 
 fn checked_amount(amount: i64, currency: &str) -> Result<Money, Refusal> {

@@ -32,6 +32,8 @@ pub struct SandboxConfig {
     pub listen: SocketAddr,
     /// Where webhooks go; none are sent without it.
     pub webhook: Option<String>,
+    /// Where the events of Stripe-shaped sessions go, signed as Stripe signs.
+    pub stripe_webhook: Option<String>,
     /// The API's bearer secret and the webhooks' signing secret.
     pub secret: String,
     /// How checkout links start; `http://LISTEN` when not set.
@@ -56,10 +58,22 @@ impl Shared {
         self.book.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Sends `events`, each in the shape of the API its object was made with.
     fn send(&self, events: Vec<Event>) {
         for event in events {
+            let object = &event.data.object.id;
+            let outgoing = {
+                let book = self.book();
+                match book.is_session(object) {
+                    true => book::stripe_event_of(&event, book.was_delayed(object))
+                        .map(|stripe| webhooks::Outgoing::stripe(&stripe)),
+                    false => Some(webhooks::Outgoing::sandbox(&event)),
+                }
+            };
             // The sender ends only with the runtime.
-            let _ = self.outbox.send(event);
+            if let Some(outgoing) = outgoing {
+                let _ = self.outbox.send(outgoing);
+            }
         }
     }
 }
@@ -104,10 +118,19 @@ impl Sandbox {
         self.config.webhook = Some(url);
     }
 
+    /// Sends the events of Stripe-shaped sessions to `url`.
+    pub fn send_stripe_webhooks_to(&mut self, url: String) {
+        self.config.stripe_webhook = Some(url);
+    }
+
     /// Serves until `stop` completes.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         let config = self.config;
-        let outbox = webhooks::start(config.webhook, config.secret.clone(), config.switches);
+        let targets = webhooks::Targets {
+            sandbox: config.webhook,
+            stripe: config.stripe_webhook,
+        };
+        let outbox = webhooks::start(targets, config.secret.clone(), config.switches);
         let shared = Arc::new(Shared {
             book: Mutex::default(),
             secret: config.secret,
@@ -221,6 +244,16 @@ fn api(shared: &Arc<Shared>, head: &Head, path: &[&str], body: &[u8]) -> Reply {
                 object
             })
         }),
+        ("POST", ["checkout", "sessions"]) => {
+            return stripe_session(shared, key, body);
+        }
+        ("GET", ["checkout", "sessions", id]) => {
+            let book = shared.book();
+            return match book.get(id).filter(|_| book.is_session(id)) {
+                Some(topup) => json_reply(&book::session_of(topup, book.was_delayed(id))),
+                None => stripe_error(404, &format!("No such checkout.session: '{id}'")),
+            };
+        }
         ("GET", [kind @ ("topups" | "payouts"), id]) => {
             let object = kind.trim_end_matches('s');
             shared
@@ -244,6 +277,57 @@ fn api(shared: &Arc<Shared>, head: &Head, path: &[&str], body: &[u8]) -> Reply {
         Ok(json) => ("200 OK", "application/json", json),
         Err(refusal) => json_error(&refusal),
     }
+}
+
+/// `POST /v1/checkout/sessions` as Stripe takes it: a form with one line item whose price
+/// and quantity make the amount; answered with the session, or an error in Stripe's shape.
+fn stripe_session(shared: &Arc<Shared>, key: &str, body: &[u8]) -> Reply {
+    let form = form(body);
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    if field("mode") != "payment" || field("success_url").is_empty() {
+        return stripe_error(400, "mode=payment and a success_url are required");
+    }
+    let number = |name: &str| field(name).parse::<i64>().ok();
+    let quantity = number("line_items[0][quantity]").unwrap_or(1);
+    let Some(amount) = number("line_items[0][price_data][unit_amount]")
+        .and_then(|unit| unit.checked_mul(quantity))
+    else {
+        return stripe_error(
+            400,
+            "line_items[0][price_data][unit_amount] must be an integer",
+        );
+    };
+    let order = NewTopup {
+        amount,
+        currency: field("line_items[0][price_data][currency]").to_ascii_uppercase(),
+        reference: field("client_reference_id").to_owned(),
+    };
+    let created = shared.book().create_session(key, &order, &shared.base);
+    match created {
+        Ok((topup, events)) => {
+            shared.send(events);
+            json_reply(&book::session_of(&topup, false))
+        }
+        Err(refusal) => stripe_error(refusal.status, &refusal.message),
+    }
+}
+
+fn json_reply(value: &impl serde::Serialize) -> Reply {
+    match serde_json::to_string(value) {
+        Ok(json) => ("200 OK", "application/json", json),
+        Err(error) => json_error(&internal(error)),
+    }
+}
+
+/// An error as Stripe writes one: `{"error": {"type", "message"}}`.
+fn stripe_error(status: u16, message: &str) -> Reply {
+    let body = serde_json::json!({"error": {"type": "invalid_request_error", "message": message}});
+    let status = match status {
+        404 => "404 Not Found",
+        409 => "409 Conflict",
+        _ => "400 Bad Request",
+    };
+    (status, "application/json", body.to_string())
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Refusal> {

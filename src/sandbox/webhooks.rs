@@ -31,20 +31,66 @@ const SHUFFLE_WINDOW: Duration = Duration::from_millis(100);
 const ATTEMPTS: u32 = 40;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Where events go to be sent.
-pub type Outbox = mpsc::UnboundedSender<Event>;
+/// Which receiver an event is for: the sandbox's own shape, or Stripe's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Sandbox,
+    Stripe,
+}
 
-/// Starts the sender; events put in the returned outbox are delivered to `url` (dropped when
-/// there is none).
-pub fn start(url: Option<String>, secret: String, switches: Switches) -> Outbox {
-    let (outbox, mut events) = mpsc::unbounded_channel::<Event>();
-    let target = url.map(|url| {
-        Arc::new(Target {
-            url,
-            secret,
-            agent: crate::partner::http_agent(),
+/// An event ready to send: its id and type (for the log), its JSON body, its receiver.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub id: String,
+    pub kind: String,
+    pub body: Vec<u8>,
+    pub route: Route,
+}
+
+impl Outgoing {
+    pub fn sandbox(event: &Event) -> Outgoing {
+        Self::of(&event.id, &event.kind, event, Route::Sandbox)
+    }
+
+    pub fn stripe(event: &crate::partner::stripe::Event) -> Outgoing {
+        Self::of(&event.id, &event.kind, event, Route::Stripe)
+    }
+
+    fn of(id: &str, kind: &str, event: &impl serde::Serialize, route: Route) -> Outgoing {
+        Outgoing {
+            id: id.to_owned(),
+            kind: kind.to_owned(),
+            body: serde_json::to_vec(event).unwrap_or_default(),
+            route,
+        }
+    }
+}
+
+/// Where each route's events are POSTed; a route without a URL drops its events.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    pub sandbox: Option<String>,
+    pub stripe: Option<String>,
+}
+
+/// Where events go to be sent.
+pub type Outbox = mpsc::UnboundedSender<Outgoing>;
+
+/// Starts the sender; events put in the returned outbox are delivered to their route's URL.
+pub fn start(targets: Targets, secret: String, switches: Switches) -> Outbox {
+    let (outbox, mut events) = mpsc::unbounded_channel::<Outgoing>();
+    let target = |url: Option<String>, header| {
+        url.map(|url| {
+            Arc::new(Target {
+                url,
+                header,
+                secret: secret.clone(),
+                agent: crate::partner::http_agent(),
+            })
         })
-    });
+    };
+    let sandbox = target(targets.sandbox, SIGNATURE_HEADER);
+    let stripe = target(targets.stripe, crate::partner::stripe::SIGNATURE_HEADER);
     tokio::spawn(async move {
         while let Some(first) = events.recv().await {
             let mut batch = vec![first];
@@ -52,8 +98,12 @@ pub fn start(url: Option<String>, secret: String, switches: Switches) -> Outbox 
                 hold_more(&mut events, &mut batch).await;
                 batch.shuffle(&mut rand::rng());
             }
-            let Some(target) = &target else { continue };
             for event in batch {
+                let target = match event.route {
+                    Route::Sandbox => &sandbox,
+                    Route::Stripe => &stripe,
+                };
+                let Some(target) = target else { continue };
                 let copies = if switches.duplicate { 2 } else { 1 };
                 for _ in 0..copies {
                     let delay = random_delay(switches.late);
@@ -66,7 +116,7 @@ pub fn start(url: Option<String>, secret: String, switches: Switches) -> Outbox 
 }
 
 /// Adds to `batch` whatever arrives within the shuffle window.
-async fn hold_more(events: &mut mpsc::UnboundedReceiver<Event>, batch: &mut Vec<Event>) {
+async fn hold_more(events: &mut mpsc::UnboundedReceiver<Outgoing>, batch: &mut Vec<Outgoing>) {
     let window = tokio::time::sleep(SHUFFLE_WINDOW);
     tokio::pin!(window);
     loop {
@@ -89,6 +139,8 @@ fn random_delay(up_to: Duration) -> Duration {
 
 struct Target {
     url: String,
+    /// The header its signature goes in.
+    header: &'static str,
     secret: String,
     agent: ureq::Agent,
 }
@@ -103,11 +155,9 @@ enum Attempt {
 }
 
 impl Target {
-    async fn deliver(self: Arc<Self>, event: Event, delay: Duration) {
+    async fn deliver(self: Arc<Self>, event: Outgoing, delay: Duration) {
         tokio::time::sleep(delay).await;
-        let Ok(body) = serde_json::to_vec(&event) else {
-            return;
-        };
+        let body = event.body.clone();
         let mut backoff = Duration::from_millis(200);
         for attempt in 1..=ATTEMPTS {
             let target = Arc::clone(&self);
@@ -147,7 +197,7 @@ impl Target {
         let reply = self
             .agent
             .post(&self.url)
-            .header(SIGNATURE_HEADER, &header)
+            .header(self.header, &header)
             .header("Content-Type", "application/json")
             .send(body);
         match reply {
@@ -170,6 +220,13 @@ mod tests {
     use super::*;
     use crate::partner::sandbox::{EventData, Object};
     use tokio::net::TcpListener;
+
+    fn to(url: String) -> Targets {
+        Targets {
+            sandbox: Some(url),
+            stripe: None,
+        }
+    }
 
     fn event(id: &str) -> Event {
         Event {
@@ -233,8 +290,8 @@ mod tests {
             duplicate: true,
             ..Switches::default()
         };
-        let outbox = start(Some(url), "s".into(), switches);
-        outbox.send(event("evt_1")).unwrap();
+        let outbox = start(to(url), "s".into(), switches);
+        outbox.send(Outgoing::sandbox(&event("evt_1"))).unwrap();
         let (first, second) = (bodies.recv().await.unwrap(), bodies.recv().await.unwrap());
         assert_eq!((first.id.as_str(), second.id.as_str()), ("evt_1", "evt_1"));
     }
@@ -242,8 +299,8 @@ mod tests {
     #[tokio::test]
     async fn a_receiver_that_fails_gets_the_event_again() {
         let (url, mut bodies) = receiver(2).await;
-        let outbox = start(Some(url), "s".into(), Switches::default());
-        outbox.send(event("evt_9")).unwrap();
+        let outbox = start(to(url), "s".into(), Switches::default());
+        outbox.send(Outgoing::sandbox(&event("evt_9"))).unwrap();
         assert_eq!(bodies.recv().await.unwrap().id, "evt_9");
     }
 
@@ -254,9 +311,11 @@ mod tests {
             shuffle: true,
             ..Switches::default()
         };
-        let outbox = start(Some(url), "s".into(), switches);
+        let outbox = start(to(url), "s".into(), switches);
         for n in 0..20 {
-            outbox.send(event(&format!("evt_{n}"))).unwrap();
+            outbox
+                .send(Outgoing::sandbox(&event(&format!("evt_{n}"))))
+                .unwrap();
         }
         let mut ids = Vec::new();
         for _ in 0..20 {

@@ -33,6 +33,7 @@ impl Partner {
         let sandbox = Sandbox::bind(SandboxConfig {
             listen,
             webhook: None,
+            stripe_webhook: None,
             secret: SECRET.into(),
             public_url: None,
             switches,
@@ -48,6 +49,29 @@ impl Partner {
     pub fn partners(&self) -> Partners {
         let adapter = quid::partner::sandbox::Sandbox::new("sandbox", &self.base, SECRET);
         Partners::new(vec![Arc::new(adapter)])
+    }
+
+    /// The server's Stripe adapter, pointed at this sandbox's Stripe-shaped API.
+    pub fn stripe(&self) -> Partners {
+        let adapter = quid::partner::stripe::Stripe::new(quid::partner::stripe::StripeSettings {
+            name: "stripe".into(),
+            api: self.base.clone(),
+            secret_key: SECRET.into(),
+            webhook_secret: SECRET.into(),
+            success_url: "http://127.0.0.1/done".into(),
+            cancel_url: "http://127.0.0.1/cancelled".into(),
+        });
+        Partners::new(vec![Arc::new(adapter)])
+    }
+
+    /// Serves in the background, its Stripe-shaped events to the server at `server` (none if
+    /// `None`).
+    pub fn serve_stripe(mut self, server: Option<SocketAddr>) {
+        if let Some(server) = server {
+            self.sandbox
+                .send_stripe_webhooks_to(format!("http://{server}/webhooks/stripe"));
+        }
+        tokio::spawn(self.sandbox.run(std::future::pending()));
     }
 
     /// Serves in the background, sending webhooks to the server at `server` (none if `None`).
