@@ -365,12 +365,11 @@ async fn forged_stale_and_mismatched_webhooks_move_nothing(db: TestDb) {
     assert_ledger_ok(&db);
 }
 
-async fn a_lost_webhook_is_found_by_asking_the_partner(db: TestDb) {
-    // No webhooks at all: the server learns the outcome only by asking (every 200 ms here).
-    let (server, _) = with_partner(&db, Switches::default(), false).await;
+/// alice tops up `minor` cents and pays at the page; the server learns it was paid.
+async fn paid_top_up_is_learnt(server: TestServer, db: &TestDb, minor: i64) {
     let token = register(&server.url(), "alice").await;
     let (alice, mut events) = following(&server.url(), &token).await;
-    let pending = topup(&alice, eur(800)).await;
+    let pending = topup(&alice, eur(minor)).await;
     checkout(
         pending.checkout_url.as_deref().unwrap(),
         CARD_SUCCEEDS,
@@ -381,9 +380,15 @@ async fn a_lost_webhook_is_found_by_asking_the_partner(db: TestDb) {
         settled(&mut events, pending.id).await.status,
         FundingStatus::Succeeded
     );
-    assert_eq!(balance(&alice).await, vec![eur(800)]);
+    assert_eq!(balance(&alice).await, vec![eur(minor)]);
     server.stop().await;
-    assert_ledger_ok(&db);
+    assert_ledger_ok(db);
+}
+
+async fn a_lost_webhook_is_found_by_asking_the_partner(db: TestDb) {
+    // No webhooks at all: the server learns the outcome only by asking (every 200 ms here).
+    let (server, _) = with_partner(&db, Switches::default(), false).await;
+    paid_top_up_is_learnt(server, &db, 800).await;
 }
 
 async fn without_a_partner_money_in_and_out_is_unavailable(db: TestDb) {
@@ -478,22 +483,7 @@ async fn the_stripe_adapter_tops_up_through_checkout_sessions_and_their_events(d
 
 async fn without_stripe_webhooks_the_session_is_retrieved(db: TestDb) {
     let server = with_stripe(&db, false).await;
-    let token = register(&server.url(), "alice").await;
-    let (alice, mut events) = following(&server.url(), &token).await;
-    let pending = topup(&alice, eur(900)).await;
-    checkout(
-        pending.checkout_url.as_deref().unwrap(),
-        CARD_SUCCEEDS,
-        "pay",
-    )
-    .await;
-    assert_eq!(
-        settled(&mut events, pending.id).await.status,
-        FundingStatus::Succeeded
-    );
-    assert_eq!(balance(&alice).await, vec![eur(900)]);
-    server.stop().await;
-    assert_ledger_ok(&db);
+    paid_top_up_is_learnt(server, &db, 900).await;
 }
 
 on_each_backend!(

@@ -117,6 +117,35 @@ pub fn http_agent() -> ureq::Agent {
         .into()
 }
 
+/// The JSON of a partner's reply, or why there is none: a 4xx (but 429) is the partner
+/// refusing, in the words of its error body's `error.message` (both the sandbox's and
+/// Stripe's shape), anything else the partner unreachable. `partner` names it in messages.
+pub fn read_reply<T: serde::de::DeserializeOwned>(
+    partner: &str,
+    reply: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<T, PartnerError> {
+    let mut reply = reply.map_err(|e| PartnerError::Unreachable(e.to_string()))?;
+    let status = reply.status();
+    if status.is_success() {
+        return reply
+            .body_mut()
+            .read_json()
+            .map_err(|e| PartnerError::Unreachable(format!("unreadable reply: {e}")));
+    }
+    let message = reply
+        .body_mut()
+        .read_json::<serde_json::Value>()
+        .ok()
+        .and_then(|body| body["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| status.to_string());
+    let message = format!("{partner}: {message}");
+    if status.is_client_error() && status.as_u16() != 429 {
+        Err(PartnerError::Refused(message))
+    } else {
+        Err(PartnerError::Unreachable(message))
+    }
+}
+
 /// The current time in Unix seconds.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()

@@ -113,7 +113,7 @@ impl Sandbox {
             .header("Authorization", format!("Bearer {}", self.secret))
             .header("Idempotency-Key", key)
             .send_json(body);
-        read_object(reply)
+        super::read_reply(&self.name, reply)
     }
 
     fn event(&self, object: Object, event_id: String) -> Result<PartnerEvent, String> {
@@ -149,31 +149,6 @@ fn status_of(object: &Object) -> Result<(FundingKind, FundingStatus), String> {
         (_, other) => return Err(format!("unknown {} status {other:?}", object.object)),
     };
     Ok((kind, status))
-}
-
-/// The object in a reply, or why there is none: a 4xx is the sandbox refusing (its message
-/// says why), anything else is the sandbox unreachable.
-fn read_object(
-    reply: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-) -> Result<Object, PartnerError> {
-    let mut reply = reply.map_err(|e| PartnerError::Unreachable(e.to_string()))?;
-    let status = reply.status();
-    if status.is_success() {
-        return reply
-            .body_mut()
-            .read_json()
-            .map_err(|e| PartnerError::Unreachable(format!("unreadable reply: {e}")));
-    }
-    let message = reply
-        .body_mut()
-        .read_json::<ErrorBody>()
-        .map(|body| body.error.message)
-        .unwrap_or_else(|_| status.to_string());
-    if status.is_client_error() {
-        Err(PartnerError::Refused(message))
-    } else {
-        Err(PartnerError::Unreachable(message))
-    }
 }
 
 impl Provider for Sandbox {
@@ -230,7 +205,7 @@ impl Provider for Sandbox {
             .get(format!("{}/v1/{path}/{reference}", self.base))
             .header("Authorization", format!("Bearer {}", self.secret))
             .call();
-        let object = read_object(reply)?;
+        let object: Object = super::read_reply(&self.name, reply)?;
         let event_id = format!("fetch:{}:{}", object.id, object.status);
         self.event(object, event_id)
             .map_err(|e| PartnerError::Unreachable(format!("unreadable reply: {e}")))

@@ -63,17 +63,6 @@ pub struct EventData {
     pub object: serde_json::Value,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct ErrorDetail {
-    #[serde(default)]
-    message: String,
-}
-
 /// What the Stripe adapter is given.
 #[derive(Clone)]
 pub struct StripeSettings {
@@ -151,31 +140,6 @@ fn status_of(session: &Session, event: Option<&str>) -> (FundingStatus, &'static
     }
 }
 
-/// A reply's JSON, or why there is none: a 4xx but 429 is Stripe refusing (its message says
-/// why), anything else is Stripe unreachable.
-fn read_reply<T: for<'de> Deserialize<'de>>(
-    reply: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-) -> Result<T, PartnerError> {
-    let mut reply = reply.map_err(|e| PartnerError::Unreachable(e.to_string()))?;
-    let status = reply.status();
-    if status.is_success() {
-        return reply
-            .body_mut()
-            .read_json()
-            .map_err(|e| PartnerError::Unreachable(format!("unreadable reply: {e}")));
-    }
-    let message = reply
-        .body_mut()
-        .read_json::<ErrorBody>()
-        .map(|body| body.error.message)
-        .unwrap_or_else(|_| status.to_string());
-    if status.is_client_error() && status.as_u16() != 429 {
-        Err(PartnerError::Refused(format!("Stripe: {message}")))
-    } else {
-        Err(PartnerError::Unreachable(format!("Stripe: {message}")))
-    }
-}
-
 impl Provider for Stripe {
     fn name(&self) -> &str {
         &self.settings.name
@@ -220,7 +184,7 @@ impl Provider for Stripe {
             )
             .header("Idempotency-Key", order.key)
             .send_form(form);
-        let session: Session = read_reply(reply)?;
+        let session: Session = super::read_reply("Stripe", reply)?;
         Ok(Created {
             reference: session.id,
             checkout_url: session.url,
@@ -251,7 +215,7 @@ impl Provider for Stripe {
                 format!("Bearer {}", self.settings.secret_key),
             )
             .call();
-        let session: Session = read_reply(reply)?;
+        let session: Session = super::read_reply("Stripe", reply)?;
         let event_id = format!(
             "fetch:{}:{}:{}",
             session.id, session.status, session.payment_status

@@ -185,19 +185,25 @@ impl Cached for Connection {
 mod tests {
     use super::*;
 
-    #[test]
-    fn messages_stored_before_search_existed_are_indexed_by_its_migration() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("quid.db");
-        // A store as schema version 6 left it, with a message in it.
-        let conn = connect(&path).unwrap();
-        for (index, migration) in MIGRATIONS[..6].iter().enumerate() {
+    /// A new store at `path` with the first `version` migrations, as that build made it.
+    fn at_version(path: &Path, version: usize) -> Connection {
+        let conn = connect(path).unwrap();
+        for (index, migration) in MIGRATIONS[..version].iter().enumerate() {
             let apply = format!(
                 "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
                 index + 1
             );
             conn.execute_batch(&apply).unwrap();
         }
+        conn
+    }
+
+    #[test]
+    fn messages_stored_before_search_existed_are_indexed_by_its_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("quid.db");
+        // A store as schema version 6 left it, with a message in it.
+        let conn = at_version(&path, 6);
         conn.execute_batch(
             "INSERT INTO users (username, password_hash, created_at_ms) VALUES ('alice', '!', 0);
              INSERT INTO conversations (kind, name, created_at_ms) VALUES ('group', 'g', 0);
@@ -222,14 +228,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("quid.db");
         // A store as schema version 11 left it: a minted wallet and a paid request.
-        let conn = connect(&path).unwrap();
-        for (index, migration) in MIGRATIONS[..11].iter().enumerate() {
-            let apply = format!(
-                "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
-                index + 1
-            );
-            conn.execute_batch(&apply).unwrap();
-        }
+        let conn = at_version(&path, 11);
         conn.execute_batch(
             "INSERT INTO users (username, password_hash, created_at_ms) VALUES ('alice', '!', 0);
              INSERT INTO conversations (kind, created_at_ms) VALUES ('direct', 0);

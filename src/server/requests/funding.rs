@@ -22,10 +22,9 @@ impl Handler for Topup {
         caller: &Caller<'_>,
     ) -> Result<Self::Reply, ApiError> {
         let me = caller.user()?.clone();
-        let provider = state.config.partners.choose(self.provider.as_deref())?;
-        provider
-            .accepts(self.amount.currency)
-            .map_err(|why| ApiError::new(ErrorCode::PartnerRefused, why))?;
+        let provider = partner_taking(state, self.provider.as_deref(), |p| {
+            p.accepts(self.amount.currency)
+        })?;
         let name = provider.name().to_owned();
         let Topup {
             amount,
@@ -53,10 +52,9 @@ impl Handler for Withdraw {
         caller: &Caller<'_>,
     ) -> Result<Self::Reply, ApiError> {
         let me = caller.user()?;
-        let provider = state.config.partners.choose(self.provider.as_deref())?;
-        provider
-            .accepts(self.amount.currency)
-            .map_err(|why| ApiError::new(ErrorCode::PartnerRefused, why))?;
+        let provider = partner_taking(state, self.provider.as_deref(), |p| {
+            p.accepts(self.amount.currency)
+        })?;
         let account = normalize_iban(&self.bank_account).map_err(ApiError::invalid)?;
         let (name, user, limits) = (
             provider.name().to_owned(),
@@ -84,6 +82,18 @@ impl Handler for Withdraw {
         }
         partners::create(state, provider, stored).await
     }
+}
+
+/// The partner named (or the first), if `accepts` says it takes the amount's currency;
+/// refused before anything is stored otherwise.
+fn partner_taking(
+    state: &ServerState,
+    name: Option<&str>,
+    accepts: impl FnOnce(&dyn crate::partner::Provider) -> Result<(), String>,
+) -> Result<std::sync::Arc<dyn crate::partner::Provider>, ApiError> {
+    let provider = state.config.partners.choose(name)?;
+    accepts(provider.as_ref()).map_err(|why| ApiError::new(ErrorCode::PartnerRefused, why))?;
+    Ok(provider)
 }
 
 pub async fn list(state: &ServerState, caller: &Caller<'_>) -> Result<results::Fundings, ApiError> {
