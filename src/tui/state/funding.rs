@@ -83,10 +83,7 @@ impl App {
         if funding.status == FundingStatus::Pending {
             return;
         }
-        effects.push(Effect::LoadBalance);
-        if self.following.as_ref().is_some_and(|f| f.id == funding.id) {
-            self.following = None;
-        }
+        self.refresh_balance(effects);
         if !self.live {
             return;
         }
@@ -112,7 +109,15 @@ impl App {
         self.notify_in(None, kind, text);
     }
 
-    /// Keeps `funding` in the list, newest first, as it stands now.
+    /// The wallet's list from the server: news of nothing, so no notice.
+    pub(super) fn on_fundings_listed(&mut self, list: Vec<Funding>) {
+        for funding in &list {
+            self.remember(funding);
+        }
+    }
+
+    /// Keeps `funding` in the list, newest first, as it stands now; a top-up followed here
+    /// stops being followed once it has ended.
     fn remember(&mut self, funding: &Funding) {
         match self.fundings.iter_mut().find(|f| f.id == funding.id) {
             Some(known) => *known = funding.clone(),
@@ -121,8 +126,8 @@ impl App {
                 self.fundings.sort_by_key(|f| std::cmp::Reverse(f.id));
             }
         }
-        if let Some(following) = self.following.as_mut().filter(|f| f.id == funding.id) {
-            *following = funding.clone();
+        if self.following.as_ref().is_some_and(|f| f.id == funding.id) {
+            self.following = (funding.status == FundingStatus::Pending).then(|| funding.clone());
         }
     }
 

@@ -210,7 +210,7 @@ pub(super) fn mentions(message: &Message, me: &str) -> bool {
 
 impl App {
     /// Money moved: ask for the balance, unless this is replay (the connect already asked).
-    fn refresh_balance(&self, effects: &mut Vec<Effect>) {
+    pub(super) fn refresh_balance(&self, effects: &mut Vec<Effect>) {
         if self.live && !effects.contains(&Effect::LoadBalance) {
             effects.push(Effect::LoadBalance);
         }
@@ -330,11 +330,7 @@ impl App {
             Done::Searched { query, found } => self.on_search_results(&query, &found),
             Done::TopupStarted(funding) => self.on_topup_started(funding, effects),
             Done::Withdrawn(funding) => self.on_withdrawn(funding, effects),
-            Done::Fundings(list) => {
-                for funding in &list {
-                    self.on_funding_updated(funding.clone(), effects);
-                }
-            }
+            Done::Fundings(list) => self.on_fundings_listed(list),
             Done::Statement(lines) => {
                 if let Some(wallet) = self.wallet.as_mut() {
                     wallet.load(lines);

@@ -99,6 +99,25 @@ fn a_declined_top_up_says_why_and_no_browser_opens_where_none_can() {
 }
 
 #[test]
+fn the_wallets_list_brings_no_news_and_asks_nothing() {
+    let mut app = app_with_request();
+    app.notice = None;
+    let effects = app.update(Msg::Done(Done::Fundings(vec![
+        funding(
+            2,
+            FundingKind::Payout,
+            FundingStatus::Failed,
+            "account closed",
+        ),
+        funding(1, FundingKind::Topup, FundingStatus::Succeeded, ""),
+    ])));
+    assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(app.notice, None, "old outcomes are not news");
+    assert_eq!(app.fundings.len(), 2);
+    assert_eq!(app.fundings[0].id, FundingId(2));
+}
+
+#[test]
 fn f5_starts_a_top_up_in_the_composer() {
     let mut app = app_with_request();
     app.update(key(KeyCode::F(5)));
