@@ -361,6 +361,26 @@ async fn forged_stale_and_mismatched_webhooks_move_nothing(db: TestDb) {
     let listed: results::Fundings = alice.request(RequestBody::Fundings).await.unwrap();
     assert_eq!(listed.fundings[0].status, FundingStatus::Succeeded);
     assert_eq!(balance(&alice).await, vec![eur(1500)]);
+    // Refusals are counted for the operator: three bad signatures among them.
+    let metrics = format!("http://{}/metrics", server.addr);
+    let figures = tokio::task::spawn_blocking(move || {
+        ureq::get(&metrics)
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        figures.contains("quid_webhooks_total{status=\"401\"} 3"),
+        "{figures}"
+    );
+    assert!(
+        figures.contains("quid_webhooks_total{status=\"422\"} 3"),
+        "{figures}"
+    );
     server.stop().await;
     assert_ledger_ok(&db);
 }
@@ -389,6 +409,38 @@ async fn a_lost_webhook_is_found_by_asking_the_partner(db: TestDb) {
     // No webhooks at all: the server learns the outcome only by asking (every 200 ms here).
     let (server, _) = with_partner(&db, Switches::default(), false).await;
     paid_top_up_is_learnt(server, &db, 800).await;
+}
+
+async fn a_checkout_nobody_pays_expires_and_credits_nothing(db: TestDb) {
+    let partner = Partner::bind_expiring(Duration::from_millis(300)).await;
+    let server = TestServer::start_with(
+        &db,
+        ServerConfig {
+            partners: partner.partners(),
+            partner_recheck: recheck(true),
+            ..ServerConfig::default()
+        },
+    )
+    .await;
+    partner.serve(Some(server.addr));
+    let token = register(&server.url(), "alice").await;
+    let (alice, mut events) = following(&server.url(), &token).await;
+    let abandoned = topup(&alice, eur(400)).await;
+    let ended = settled(&mut events, abandoned.id).await;
+    assert_eq!(
+        (ended.status, ended.reason.as_str()),
+        (FundingStatus::Failed, "the checkout expired unpaid")
+    );
+    let (status, page) = checkout(
+        abandoned.checkout_url.as_deref().unwrap(),
+        CARD_SUCCEEDS,
+        "pay",
+    )
+    .await;
+    assert_eq!(status, 409, "the page takes no card any more: {page}");
+    assert!(balance(&alice).await.is_empty());
+    server.stop().await;
+    assert_ledger_ok(&db);
 }
 
 async fn without_a_partner_money_in_and_out_is_unavailable(db: TestDb) {
@@ -493,6 +545,7 @@ on_each_backend!(
     forged_stale_and_mismatched_webhooks_move_nothing,
     a_lost_webhook_is_found_by_asking_the_partner,
     without_a_partner_money_in_and_out_is_unavailable,
+    a_checkout_nobody_pays_expires_and_credits_nothing,
     the_stripe_adapter_tops_up_through_checkout_sessions_and_their_events,
     without_stripe_webhooks_the_session_is_retrieved,
 );

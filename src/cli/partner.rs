@@ -44,6 +44,10 @@ pub struct SandboxArgs {
     /// How long a delayed card payment or a payout takes to settle, in seconds
     #[arg(long, value_name = "SECS", default_value_t = 2)]
     settle_after: u64,
+    /// How long a checkout page waits to be paid before its top-up fails as expired, in
+    /// seconds
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    checkout_expires_after: u64,
     /// The API's bearer secret and the webhooks' signing secret
     #[arg(long = "secret", env = SECRET_ENV, hide_env_values = true, value_name = "SECRET")]
     secret: String,
@@ -71,6 +75,7 @@ pub async fn run_sandbox(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
             late: Duration::from_secs(args.late_webhooks),
         },
         settle_after: Duration::from_secs(args.settle_after),
+        checkout_expires_after: Duration::from_secs(args.checkout_expires_after),
     })
     .await?;
     say!(

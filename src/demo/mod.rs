@@ -99,6 +99,7 @@ async fn partner() -> anyhow::Result<(Sandbox, crate::server::partners::Partners
         public_url: None,
         switches: Default::default(),
         settle_after: std::time::Duration::from_secs(2),
+        checkout_expires_after: std::time::Duration::from_secs(3600),
     })
     .await?;
     let adapter = crate::partner::sandbox::Sandbox::new("sandbox", sandbox.base_url(), &secret);

@@ -208,6 +208,16 @@ impl Book {
         })
     }
 
+    /// A top-up nobody paid in time: its checkout page no longer takes a card.
+    pub fn expire(&mut self, id: &str) -> Vec<Event> {
+        match self.objects.get(id) {
+            Some(topup) if matches!(topup.status.as_str(), "pending" | "requires_action") => {
+                self.change(id, "failed", Some("the checkout expired unpaid"))
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// A processing top-up's money arrived.
     pub fn settle_topup(&mut self, id: &str) -> Vec<Event> {
         match self.objects.get(id) {
@@ -459,6 +469,19 @@ mod tests {
         book.checkout(&id, "pay", CARD_DELAYED).unwrap();
         assert_eq!(book.settle_topup(&id)[0].kind, "topup.succeeded");
         assert!(book.settle_topup(&id).is_empty(), "settled once");
+    }
+
+    #[test]
+    fn an_unpaid_checkout_expires_and_a_paid_one_does_not() {
+        let mut book = Book::default();
+        let unpaid = topup(&mut book, "a", 100).id;
+        assert_eq!(book.expire(&unpaid)[0].kind, "topup.failed");
+        let refused = book.checkout(&unpaid, "pay", CARD_SUCCEEDS).unwrap_err();
+        assert_eq!(refused.status, 409, "an expired page takes no card");
+        let paid = topup(&mut book, "b", 100).id;
+        book.checkout(&paid, "pay", CARD_SUCCEEDS).unwrap();
+        assert!(book.expire(&paid).is_empty());
+        assert_eq!(book.get(&paid).unwrap().status, "succeeded");
     }
 
     #[test]

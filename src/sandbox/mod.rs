@@ -41,6 +41,8 @@ pub struct SandboxConfig {
     pub switches: webhooks::Switches,
     /// How long a processing top-up or a payout takes to settle.
     pub settle_after: Duration,
+    /// How long a checkout page waits to be paid before its top-up fails as expired.
+    pub checkout_expires_after: Duration,
 }
 
 /// What every request shares.
@@ -50,6 +52,7 @@ struct Shared {
     base: String,
     outbox: webhooks::Outbox,
     settle_after: Duration,
+    checkout_expires_after: Duration,
 }
 
 impl Shared {
@@ -137,6 +140,7 @@ impl Sandbox {
             base: self.base,
             outbox,
             settle_after: config.settle_after,
+            checkout_expires_after: config.checkout_expires_after,
         });
         tokio::pin!(stop);
         loop {
@@ -226,6 +230,7 @@ fn api(shared: &Arc<Shared>, head: &Head, path: &[&str], body: &[u8]) -> Reply {
             let created = shared.book().create_topup(key, &order, &shared.base);
             created.map(|(object, events)| {
                 shared.send(events);
+                expire_later(shared, &object.id);
                 object
             })
         }),
@@ -233,7 +238,12 @@ fn api(shared: &Arc<Shared>, head: &Head, path: &[&str], body: &[u8]) -> Reply {
             let created = shared.book().create_payout(key, &order);
             created.map(|(object, events)| {
                 shared.send(events);
-                settle_later(shared, object.id.clone(), Book::settle_payout);
+                later(
+                    shared,
+                    object.id.clone(),
+                    shared.settle_after,
+                    Book::settle_payout,
+                );
                 object
             })
         }),
@@ -306,6 +316,7 @@ fn stripe_session(shared: &Arc<Shared>, key: &str, body: &[u8]) -> Reply {
     match created {
         Ok((topup, events)) => {
             shared.send(events);
+            expire_later(shared, &topup.id);
             json_reply(&book::session_of(&topup, false))
         }
         Err(refusal) => stripe_error(refusal.status, &refusal.message),
@@ -346,14 +357,30 @@ fn internal(error: impl std::fmt::Display) -> Refusal {
     }
 }
 
-/// Runs `settle` on `id` after the settle delay, and sends what it says.
-fn settle_later(shared: &Arc<Shared>, id: String, settle: fn(&mut Book, &str) -> Vec<Event>) {
+/// Runs `step` on `id` after `delay`, and sends what it says.
+fn later(
+    shared: &Arc<Shared>,
+    id: String,
+    delay: Duration,
+    step: fn(&mut Book, &str) -> Vec<Event>,
+) {
     let shared = Arc::clone(shared);
     tokio::spawn(async move {
-        tokio::time::sleep(shared.settle_after).await;
-        let events = settle(&mut shared.book(), &id);
+        tokio::time::sleep(delay).await;
+        let events = step(&mut shared.book(), &id);
         shared.send(events);
     });
+}
+
+/// A new top-up's page expires if nobody pays it in time (a second creation with the same
+/// key starts another timer, which finds it ended or expires it as the first would).
+fn expire_later(shared: &Arc<Shared>, id: &str) {
+    later(
+        shared,
+        id.to_owned(),
+        shared.checkout_expires_after,
+        Book::expire,
+    );
 }
 
 fn show_checkout(shared: &Shared, id: &str) -> Reply {
@@ -375,7 +402,12 @@ fn submit_checkout(shared: &Arc<Shared>, id: &str, body: &[u8]) -> Reply {
     match step {
         Ok(Step::Moved(events)) | Ok(Step::Authenticate(events)) => {
             shared.send(events);
-            settle_later(shared, id.to_owned(), Book::settle_topup);
+            later(
+                shared,
+                id.to_owned(),
+                shared.settle_after,
+                Book::settle_topup,
+            );
             show_checkout(shared, id)
         }
         Ok(Step::Invalid(why)) => match shared.book().get(id) {

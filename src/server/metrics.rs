@@ -14,6 +14,8 @@ pub struct ServerMetrics {
     /// Requests answered, by `type` and reply code (`ok` or an error code).
     pub requests: LabelledCounter,
     pub revoked_connections: AtomicU64,
+    /// Payment partners' webhooks answered, by the HTTP status of the answer.
+    pub webhooks: LabelledCounter,
 }
 
 /// Counts one open connection for as long as it lives.
@@ -71,6 +73,12 @@ pub fn render(state: &ServerState) -> String {
         "quid_requests_total",
         "Requests answered, by type and reply code.",
         &["type", "code"],
+    );
+    m.webhooks.render(
+        &mut out,
+        "quid_webhooks_total",
+        "Payment partners' webhooks answered, by HTTP status (401: a bad signature).",
+        &["status"],
     );
     let writer = state.writer.stats();
     writer.batch_latency.render(

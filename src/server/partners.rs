@@ -153,6 +153,8 @@ pub async fn receive_webhook(
     state: &ServerState,
 ) -> std::io::Result<()> {
     let (status, body) = webhook_reply(&mut stream, &head, state).await;
+    // The status line starts with its three-digit code.
+    state.metrics.webhooks.add(vec![&status[..3]]);
     let json = serde_json::json!({ "message": body }).to_string();
     http::respond(&mut stream, status, "application/json", json.as_bytes()).await
 }

@@ -29,7 +29,16 @@ impl Partner {
         Self::bind_at("127.0.0.1:0".parse().unwrap(), switches).await
     }
 
+    /// A sandbox whose checkout pages expire unpaid after `after`.
+    pub async fn bind_expiring(after: Duration) -> Partner {
+        Self::bind_with("127.0.0.1:0".parse().unwrap(), Switches::default(), after).await
+    }
+
     pub async fn bind_at(listen: SocketAddr, switches: Switches) -> Partner {
+        Self::bind_with(listen, switches, PATIENCE * 10).await
+    }
+
+    async fn bind_with(listen: SocketAddr, switches: Switches, expiry: Duration) -> Partner {
         let sandbox = Sandbox::bind(SandboxConfig {
             listen,
             webhook: None,
@@ -38,6 +47,7 @@ impl Partner {
             public_url: None,
             switches,
             settle_after: Duration::from_millis(200),
+            checkout_expires_after: expiry,
         })
         .await
         .unwrap();
