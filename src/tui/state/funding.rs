@@ -49,11 +49,14 @@ impl App {
     }
 
     /// The partner made the top-up: show where to pay, and follow it.
+    /// The page opens in the browser where one can appear; elsewhere its address goes to the
+    /// clipboard (OSC 52), since the TUI holds the mouse and selecting it by hand is awkward.
     pub(super) fn on_topup_started(&mut self, funding: Funding, effects: &mut Vec<Effect>) {
-        if let Some(url) = &funding.checkout_url
-            && self.can_open_browser
-        {
-            effects.push(Effect::OpenBrowser(url.clone()));
+        if let Some(url) = &funding.checkout_url {
+            effects.push(match self.can_open_browser {
+                true => Effect::OpenBrowser(url.clone()),
+                false => Effect::Copy(url.clone()),
+            });
         }
         self.notice = None;
         self.remember(&funding);

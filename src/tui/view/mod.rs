@@ -139,7 +139,7 @@ fn draw_following(
     let how = if opened {
         " Opened in your browser; or open the address above."
     } else {
-        " Open it in a browser (w3m works too) and pay there."
+        " Copied: open it in a browser (w3m works too) and pay."
     };
     let lines = vec![
         Line::styled(format!(" Pay {} at:", topup.amount), theme.accent),
@@ -150,7 +150,10 @@ fn draw_following(
             theme.dim,
         ),
     ];
-    let height = (lines.len() as u16 + 2).min(area.height);
+    // Rows once wrapped, so that a narrow pane still shows the last line.
+    let inner = usize::from(area.width.saturating_sub(2)).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let height = (rows as u16 + 2).min(area.height);
     let box_area = Rect { height, ..area };
     let block = Block::bordered()
         .title(" Top-up ")

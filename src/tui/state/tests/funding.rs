@@ -74,12 +74,16 @@ fn a_top_up_shows_where_to_pay_until_the_partner_says_how_it_ended() {
 }
 
 #[test]
-fn a_declined_top_up_says_why_and_no_browser_opens_where_none_can() {
+fn a_declined_top_up_says_why_and_the_address_is_copied_where_no_browser_opens() {
     let mut app = app_with_request();
     run(&mut app, "/topup 20");
     let pending = funding(6, FundingKind::Topup, FundingStatus::Pending, "");
     let effects = app.update(Msg::Done(Done::TopupStarted(pending)));
-    assert!(effects.is_empty(), "no browser here: {effects:?}");
+    assert_eq!(
+        effects,
+        [Effect::Copy("http://127.0.0.1:4243/checkout/tu_1".into())],
+        "no browser here: the address goes to the clipboard"
+    );
     app.update(updated(funding(
         6,
         FundingKind::Topup,
