@@ -520,7 +520,7 @@ async fn the_stripe_adapter_tops_up_through_checkout_sessions_and_their_events(d
     );
     assert_eq!(balance(&alice).await, vec![eur(2700)]);
 
-    // Stripe makes no payouts for quid: refused, and the held money is back at once.
+    // Stripe makes no payouts for quid: refused before anything is held or stored.
     let refusal = refused(withdraw(&alice, eur(500), IBAN).await);
     assert_eq!(refusal.code, ErrorCode::PartnerRefused);
     assert!(
@@ -529,6 +529,8 @@ async fn the_stripe_adapter_tops_up_through_checkout_sessions_and_their_events(d
         refusal.message
     );
     assert_eq!(balance(&alice).await, vec![eur(2700)]);
+    let listed: results::Fundings = alice.request(RequestBody::Fundings).await.unwrap();
+    assert_eq!(listed.fundings.len(), 3, "the three top-ups, no withdrawal");
     server.stop().await;
     assert_ledger_ok(&db);
 }

@@ -88,6 +88,10 @@ pub trait Provider: Send + Sync {
     fn name(&self) -> &str;
     /// Whether it takes `currency`; `Err` says why not, in words for the user.
     fn accepts(&self, currency: Currency) -> Result<(), String>;
+    /// Whether it makes payouts at all; `Err` says why not (refused before anything moves).
+    fn pays_out(&self) -> Result<(), String> {
+        Ok(())
+    }
     /// Creates a top-up the person completes at the returned checkout page.
     fn create_topup(&self, order: &TopupOrder) -> Result<Created, PartnerError>;
     /// Creates a payout of money quid already holds for it.

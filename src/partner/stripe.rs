@@ -191,11 +191,17 @@ impl Provider for Stripe {
         })
     }
 
-    fn create_payout(&self, _order: &PayoutOrder) -> Result<Created, PartnerError> {
-        Err(PartnerError::Refused(format!(
+    fn pays_out(&self) -> Result<(), String> {
+        Err(format!(
             "{} takes top-ups only: withdrawals through Stripe need Stripe Connect, which quid does not use",
             self.settings.name
-        )))
+        ))
+    }
+
+    fn create_payout(&self, _order: &PayoutOrder) -> Result<Created, PartnerError> {
+        Err(PartnerError::Refused(
+            self.pays_out().err().unwrap_or_default(),
+        ))
     }
 
     fn fetch(&self, kind: FundingKind, reference: &str) -> Result<PartnerEvent, PartnerError> {

@@ -53,6 +53,7 @@ impl Handler for Withdraw {
     ) -> Result<Self::Reply, ApiError> {
         let me = caller.user()?;
         let provider = partner_taking(state, self.provider.as_deref(), |p| {
+            p.pays_out()?;
             p.accepts(self.amount.currency)
         })?;
         let account = normalize_iban(&self.bank_account).map_err(ApiError::invalid)?;
