@@ -6,10 +6,11 @@
 //! so a self-signed certificate made with `openssl req -x509` works, though it is marked as a
 //! CA, which a chain check would refuse as a server's certificate.
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{WebPkiServerVerifier, verify_server_name};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -116,6 +117,10 @@ impl ServerCertVerifier for PinnedOrChain {
             .iter()
             .any(|cert| cert.as_ref() == end_entity.as_ref())
         {
+            // Pinned, so no chain to check; the name still must be one it holds, or any
+            // certificate the user ever pinned could stand in for another server.
+            let parsed = ParsedCertificate::try_from(end_entity)?;
+            verify_server_name(&parsed, server_name)?;
             return Ok(ServerCertVerified::assertion());
         }
         self.chain
@@ -142,6 +147,45 @@ impl ServerCertVerifier for PinnedOrChain {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.chain.supported_verify_schemes()
+    }
+}
+
+/// What a failed handshake means for the user, and what to do, on one line.
+pub fn explain(error: &rustls::Error, ca_file: Option<&Path>) -> String {
+    use rustls::CertificateError as Why;
+    let rustls::Error::InvalidCertificate(why) = error else {
+        return format!("TLS failed: {error}");
+    };
+    let untrusted = match ca_file {
+        Some(path) => format!(
+            "the server's certificate is neither {0} nor signed by the CA in it: check that \
+             ca_file names the server's certificate or its CA",
+            path.display()
+        ),
+        None => "the server's certificate is not signed by a CA this system trusts (it is \
+                 self-signed, or from a private CA): set ca_file in the profile to the \
+                 server's certificate or its CA's (README: TLS)"
+            .to_owned(),
+    };
+    match why {
+        Why::NotValidForNameContext {
+            expected,
+            presented,
+        } => format!(
+            "the server's certificate is for {}, not {}: connect with a name it holds, or \
+             make the certificate for this one",
+            presented.join(", "),
+            expected.to_str()
+        ),
+        Why::NotValidForName => "the server's certificate is not for the name connected to: \
+                                 connect with a name it holds, or make the certificate for \
+                                 this one"
+            .to_owned(),
+        Why::Expired | Why::ExpiredContext { .. } => {
+            "the server's certificate has expired: the server needs a new one".to_owned()
+        }
+        Why::UnknownIssuer | Why::BadSignature | Why::Other(_) => untrusted,
+        other => format!("the server's certificate is refused ({other:?}): {untrusted}"),
     }
 }
 

@@ -294,7 +294,7 @@ fn a_secret_conversation_in_the_tui_reads_sends_and_stops_at_a_new_device() {
     );
     tmux.keys(&["C-u", "/accept-keys", "Enter"]);
     tmux.wait_for("the keys accepted", |s| {
-        s.contains("trusting 2 device(s) of alice")
+        s.contains("accepted 1 new device(s) for alice and you")
     });
     tmux.keys(&["are you there?", "Enter"]);
     tmux.wait_for("the message sent", |s| s.contains("bob: are you there? ✓"));

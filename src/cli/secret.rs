@@ -5,7 +5,7 @@
 use super::chat::{Shown, connect_as, format_message_with};
 use crate::config::Profile;
 use crate::protocol::{Conversation, RequestBody, requests, results};
-use crate::secret::endpoint::{Endpoint, Opened, SecretError, describe_timer};
+use crate::secret::endpoint::{Endpoint, Opened, SecretError, describe_timer, fingerprint};
 use crate::secret::vault::{Unlock, Vault};
 use crate::session::connection::Connection;
 use crate::session::secret;
@@ -72,6 +72,14 @@ pub(super) async fn open(
         }))
         .await
         .with_context(|| format!("secret conversation with @{other}"))?;
+    if !opened.conversation.secret {
+        bail!(
+            "the server answered with conversation {}, which is not secret: refused (nothing \
+             was sent)",
+            opened.conversation.id
+        );
+    }
+    endpoint.note_secret(opened.conversation.id)?;
     Ok(SecretConversation {
         connection,
         endpoint,
@@ -96,9 +104,8 @@ pub async fn send(
         conversation_id: opened.conversation.id,
         client_id: crate::protocol::ClientMsgId::random(),
     };
-    let sent = secret::send(&opened.connection, &mut opened.endpoint, to, text)
-        .await
-        .map_err(explain)?;
+    let sent = secret::send(&opened.connection, &mut opened.endpoint, to, text).await;
+    let sent = sent.map_err(|e| opened.explain(e))?;
     say!("sent to @{} in secret (message {})", opened.other, sent.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -107,9 +114,9 @@ impl SecretConversation {
     /// Checks the other person's devices (and claims keys) before money moves, so that a
     /// changed key stops the payment rather than its memo.
     pub(super) async fn ready(&mut self) -> anyhow::Result<()> {
-        secret::recipients(&self.connection, &mut self.endpoint, &self.me, &self.other)
-            .await
-            .map_err(explain)?;
+        let ready =
+            secret::recipients(&self.connection, &mut self.endpoint, &self.me, &self.other).await;
+        ready.map_err(|e| self.explain(e))?;
         Ok(())
     }
 
@@ -121,19 +128,15 @@ impl SecretConversation {
             conversation_id: self.conversation.id,
             client_id: crate::protocol::ClientMsgId::random(),
         };
-        secret::send(
-            &self.connection,
-            &mut self.endpoint,
-            to,
-            &format!("memo: {memo}"),
-        )
-        .await
-        .map_err(explain)?;
+        let memo = format!("memo: {memo}");
+        let sent = secret::send(&self.connection, &mut self.endpoint, to, &memo).await;
+        sent.map_err(|e| self.explain(e))?;
         Ok(())
     }
 }
 
-/// `quid secret @user --accept-keys`: pins the devices the user has now, after a change.
+/// `quid secret @user --accept-keys`: pins exactly the new devices the last warning showed,
+/// the user's and their own; refused when the server's list changed since.
 pub async fn accept_keys(
     profile: &Profile,
     target: &str,
@@ -141,24 +144,23 @@ pub async fn accept_keys(
 ) -> anyhow::Result<ExitCode> {
     let mut opened = open(profile, target, unlock).await?;
     let (connection, endpoint) = (&opened.connection, &mut opened.endpoint);
-    let theirs = secret::accept_devices(connection, endpoint, &opened.other).await?;
+    let theirs = secret::accept_devices(connection, endpoint, &opened.other).await;
+    let theirs = theirs.map_err(|e| opened.explain(e))?;
     // Your own devices too: a new one of yours stops sending as well.
-    let yours = secret::accept_devices(connection, endpoint, &opened.me).await?;
-    let listed = |devices: &[crate::protocol::secret::DeviceKeys]| {
-        devices
-            .iter()
-            .map(|d| crate::secret::endpoint::fingerprint(d.id()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    say!(
-        "accepted {} device(s) of @{}: {}; and your own {}: {}",
-        theirs.len(),
-        opened.other,
-        listed(&theirs),
-        yours.len(),
-        listed(&yours)
-    );
+    let (connection, endpoint) = (&opened.connection, &mut opened.endpoint);
+    let yours = secret::accept_devices(connection, endpoint, &opened.me).await;
+    let yours = yours.map_err(|e| opened.explain(e))?;
+    if theirs.is_empty() && yours.is_empty() {
+        say!("no new device to accept for @{} or you", opened.other);
+    }
+    for (whose, devices) in [
+        (format!("@{}", opened.other), theirs),
+        ("you".into(), yours),
+    ] {
+        for device in devices {
+            say!("accepted for {whose}: device {}", fingerprint(&device));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -184,11 +186,15 @@ pub async fn history(
     for message in &page.messages {
         let text = match (message.deleted, &message.sealed) {
             (true, _) => Some(Opened::Text("(message deleted)".into())),
+            // Plain text here is the server's, whoever it names: not shown as theirs.
+            (false, None) if message.card.is_none() => Some(Opened::Unreadable(
+                crate::secret::endpoint::not_encrypted(&message.sender.username),
+            )),
             // A payment's card is not sealed: the ledger's view of it, memo a reference.
             (false, None) => Some(Opened::Text(super::chat::describe(message))),
             (false, Some(_)) => secret::read(&opened.connection, &mut opened.endpoint, message)
                 .await
-                .map_err(explain)?
+                .map_err(|e| opened.explain(e))?
                 // A disappearing message whose time is up is not shown.
                 .filter(|read| read.expires_at.is_none_or(|at| at > now))
                 .map(|read| read.opened),
@@ -239,18 +245,18 @@ pub async fn history(
     Ok(ExitCode::SUCCESS)
 }
 
-/// A changed key says what to do about it on the command line.
-fn explain(error: secret::SecretLinkError) -> anyhow::Error {
-    match error {
-        secret::SecretLinkError::Secret(SecretError::KeysChanged { username, devices }) => {
-            let changed = SecretError::KeysChanged {
-                username: username.clone(),
-                devices,
-            };
-            anyhow!(
-                "{changed}: `quid secret @{username} --accept-keys`. Nothing was sent or shown."
-            )
+impl SecretConversation {
+    /// A changed key says what to do about it on the command line (accepting is done from the
+    /// conversation, with the other person, for their devices and the user's own alike).
+    fn explain(&self, error: secret::SecretLinkError) -> anyhow::Error {
+        match error {
+            secret::SecretLinkError::Secret(
+                changed @ (SecretError::KeysChanged { .. } | SecretError::ListChanged { .. }),
+            ) => anyhow!(
+                "{changed}: `quid secret @{} --accept-keys`. Nothing was sent or shown.",
+                self.other
+            ),
+            other => other.into(),
         }
-        other => other.into(),
     }
 }

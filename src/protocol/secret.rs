@@ -100,6 +100,15 @@ pub enum KeyError {
     )]
     ForgedDevice { username: String, device: String },
     #[error(
+        "a device listed as {listed_for}'s is signed as {owner}'s (device {device}): refused; \
+         the server listed another user's device"
+    )]
+    OtherOwner {
+        listed_for: String,
+        owner: String,
+        device: String,
+    },
+    #[error(
         "{username}'s {kind} {key_id} is not signed by that device: refused (forged or damaged)"
     )]
     ForgedKey {

@@ -7,6 +7,9 @@
 //! ciphertext seen before is dropped before decryption.
 
 use super::device::Device;
+pub use super::opened::not_encrypted;
+use super::opened::{Binding, Stored, reused_id};
+pub use super::pins::fingerprint;
 use super::vault::{Unlock, Vault, VaultError};
 use super::verify::{Party, Step};
 use crate::protocol::requests::PublishKeys;
@@ -18,7 +21,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD as BASE64;
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::path::Path;
 use vodozemac::olm::{OlmMessage, Session, SessionPickle};
 
@@ -69,10 +71,24 @@ pub struct Read {
     pub expires_at: Option<TimestampMs>,
 }
 
+/// What is shown for a message that is not kept (a reused id, a replay): marked, and the same
+/// every time it comes.
+fn not_kept(opened: Opened) -> Read {
+    Read {
+        opened,
+        fresh: false,
+        expires_at: None,
+    }
+}
+
 /// What travels inside an Olm message: the text, or a verification step.
 #[derive(Serialize, Deserialize)]
 struct Plaintext {
     text: String,
+    /// When the sender sealed it (ms since the epoch, the sender's clock): a disappearing
+    /// message counts from here, not from when the server says it was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed_at: Option<TimestampMs>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     verify: Option<Step>,
     /// This message disappears this long after it was sent.
@@ -83,20 +99,47 @@ struct Plaintext {
     timer: Option<u32>,
 }
 
+impl Plaintext {
+    fn new(text: String) -> Plaintext {
+        Plaintext {
+            text,
+            sealed_at: Some(TimestampMs::now()),
+            verify: None,
+            expires_in_secs: None,
+            timer: None,
+        }
+    }
+
+    /// When a disappearing message goes: its lifetime after the time sealed inside it (a
+    /// message from a client that sealed no time counts from `server_sent_at`).
+    fn expires_at(&self, server_sent_at: TimestampMs) -> Option<TimestampMs> {
+        let from = self.sealed_at.unwrap_or(server_sent_at);
+        self.expires_in_secs
+            .map(|secs| TimestampMs(from.0 + i64::from(secs) * 1000))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error(transparent)]
     Vault(#[from] VaultError),
     #[error(transparent)]
     Keys(#[from] KeyError),
-    #[error(
-        "{username}'s identity keys changed: {} not seen before. Anyone who controls the \
-         server could do this; check with {username} in person, then accept the new keys",
-        describe(.devices)
-    )]
+    #[error("{}", keys_changed(.username, *.mine, .devices))]
     KeysChanged {
         username: String,
-        devices: Vec<String>,
+        /// The user's own devices changed (a device of theirs they may not have added).
+        mine: bool,
+        devices: Vec<DeviceKeys>,
+    },
+    #[error(
+        "{username}'s devices changed since the warning: the server now lists {} as new. \
+         Nothing was accepted; check these with {username}, then accept again",
+        describe(.devices)
+    )]
+    ListChanged {
+        username: String,
+        devices: Vec<DeviceKeys>,
     },
     #[error("{username} has no device for secret conversations yet: they must start quid once")]
     NoDevices { username: String },
@@ -114,29 +157,33 @@ pub enum SecretError {
     OtherUser { found: String, expected: String },
 }
 
-fn describe(devices: &[String]) -> String {
-    match devices {
-        [one] => format!("device {}", fingerprint(one)),
-        many => format!(
-            "devices {}",
-            many.iter()
-                .map(|d| fingerprint(d))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+fn keys_changed(username: &str, mine: bool, devices: &[DeviceKeys]) -> String {
+    if mine {
+        return format!(
+            "your own devices changed: {} not seen before on this account. If you did not set \
+             it up, someone who controls the server may have; accept it only if it is yours",
+            describe(devices)
+        );
+    }
+    format!(
+        "{username}'s identity keys changed: {} not seen before. Anyone who controls the \
+         server could do this; check with {username} in person, then accept the new keys",
+        describe(devices)
+    )
+}
+
+/// Devices by their full fingerprints.
+pub(super) fn describe(devices: &[DeviceKeys]) -> String {
+    let shown: Vec<String> = devices.iter().map(fingerprint).collect();
+    match shown.as_slice() {
+        [one] => format!("device {one}"),
+        many => format!("devices {}", many.join("; ")),
     }
 }
 
-/// A device id short enough to read aloud: its first 8 characters in two groups.
-pub fn fingerprint(device: &str) -> String {
-    let head: String = device.chars().take(8).collect();
-    let (a, b) = head.split_at(head.len().min(4));
-    format!("{a} {b}")
-}
-
 pub struct Endpoint {
-    vault: Vault,
-    device: Device,
+    pub(super) vault: Vault,
+    pub(super) device: Device,
 }
 
 impl Endpoint {
@@ -240,40 +287,6 @@ impl Endpoint {
         Ok(())
     }
 
-    /// Checks `username`'s devices as the server listed them: every signature, and the
-    /// identity keys against those pinned on first use. The first time, they are pinned; after
-    /// that, a device not seen before (or a changed key) is refused until accepted.
-    pub fn check_devices(&self, username: &str, devices: &[DeviceKeys]) -> Result<(), SecretError> {
-        for device in devices {
-            let verified = verify_device(device)?;
-            if verified.username != username {
-                return Err(KeyError::ForgedDevice {
-                    username: username.to_owned(),
-                    device: device.curve25519.clone(),
-                }
-                .into());
-            }
-        }
-        let pinned = self.pins(username)?;
-        if pinned.is_empty() {
-            return self.pin(username, devices);
-        }
-        let unseen: Vec<String> = devices
-            .iter()
-            .filter(|d| d.curve25519 != self.device_id())
-            .filter(|d| !pinned.contains(&(d.curve25519.clone(), d.ed25519.clone())))
-            .map(|d| d.curve25519.clone())
-            .collect();
-        if unseen.is_empty() {
-            Ok(())
-        } else {
-            Err(SecretError::KeysChanged {
-                username: username.to_owned(),
-                devices: unseen,
-            })
-        }
-    }
-
     /// This device, as a party to a verification.
     pub fn me(&self) -> Party {
         let keys = self.device.keys();
@@ -320,47 +333,6 @@ impl Endpoint {
             .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
             .map_err(|e| self.vault.sqlite(e))?;
         Ok(users)
-    }
-
-    /// Pins `devices` as `username`'s, after the user accepted them (the old pins go).
-    pub fn accept_devices(
-        &self,
-        username: &str,
-        devices: &[DeviceKeys],
-    ) -> Result<(), SecretError> {
-        for device in devices {
-            verify_device(device)?;
-        }
-        self.vault
-            .conn()
-            .execute("DELETE FROM pins WHERE username = ?1", [username])
-            .map_err(|e| self.vault.sqlite(e))?;
-        self.pin(username, devices)
-    }
-
-    fn pin(&self, username: &str, devices: &[DeviceKeys]) -> Result<(), SecretError> {
-        for device in devices {
-            self.vault
-                .conn()
-                .execute(
-                    "INSERT OR REPLACE INTO pins (username, device, ed25519) VALUES (?1, ?2, ?3)",
-                    [username, &device.curve25519, &device.ed25519],
-                )
-                .map_err(|e| self.vault.sqlite(e))?;
-        }
-        Ok(())
-    }
-
-    fn pins(&self, username: &str) -> Result<Vec<(String, String)>, SecretError> {
-        let conn = self.vault.conn();
-        let mut statement = conn
-            .prepare("SELECT device, ed25519 FROM pins WHERE username = ?1")
-            .map_err(|e| self.vault.sqlite(e))?;
-        let pins = statement
-            .query_map([username], |row| Ok((row.get(0)?, row.get(1)?)))
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.vault.sqlite(e))?;
-        Ok(pins)
     }
 
     /// Who owns the pinned device `device`, if it is pinned.
@@ -428,10 +400,8 @@ impl Endpoint {
         devices: &[DeviceKeys],
     ) -> Result<Sealed, SecretError> {
         let content = Plaintext {
-            text: text.to_owned(),
-            verify: None,
             expires_in_secs,
-            timer: None,
+            ..Plaintext::new(text.to_owned())
         };
         self.seal_content(&content, devices)
     }
@@ -443,10 +413,8 @@ impl Endpoint {
         devices: &[DeviceKeys],
     ) -> Result<Sealed, SecretError> {
         let content = Plaintext {
-            text: String::new(),
-            verify: None,
-            expires_in_secs: None,
             timer: Some(seconds),
+            ..Plaintext::new(String::new())
         };
         self.seal_content(&content, devices)
     }
@@ -473,10 +441,8 @@ impl Endpoint {
     /// A verification step sealed for `devices`.
     pub fn seal_step(&mut self, step: Step, devices: &[DeviceKeys]) -> Result<Sealed, SecretError> {
         let content = Plaintext {
-            text: String::new(),
             verify: Some(step),
-            expires_in_secs: None,
-            timer: None,
+            ..Plaintext::new(String::new())
         };
         self.seal_content(&content, devices)
     }
@@ -523,31 +489,41 @@ impl Endpoint {
     }
 
     /// Keeps what this device sent (it has no copy for itself), for its history, with when it
-    /// disappears.
+    /// disappears: bound to `sealed`, what this device sealed, not to the server's echo of it.
     pub fn remember(
         &self,
         message: &Message,
+        sealed: &Sealed,
         opened: &Opened,
         expires_at: Option<TimestampMs>,
     ) -> Result<(), SecretError> {
         let conn = self.vault.conn();
-        self.store_opened(conn, message.id, message.conversation_id, opened)?;
+        let mut binding = Binding::of(message, sealed, &self.device_id());
+        binding.sender = self.me().username;
+        self.store_opened(conn, message.id, &binding, opened)?;
         self.note_expiry(conn, message.id, expires_at)
     }
 
     /// Forgets every disappearing message whose time is up by `now`.
+    /// Forgets every disappearing message whose time is up by `now`. The store deletes
+    /// securely (its pages are zeroed) and the write-ahead log is checkpointed and emptied
+    /// after, so no copy of the row is left in either file.
     pub fn forget_expired(&self, now: TimestampMs) -> Result<(), SecretError> {
-        self.vault
-            .conn()
-            .execute_batch(&format!(
-                "BEGIN;
-                 DELETE FROM messages WHERE id IN
-                     (SELECT message_id FROM expiring WHERE expires_at_ms <= {now});
-                 DELETE FROM expiring WHERE expires_at_ms <= {now};
-                 COMMIT;",
-                now = now.0
-            ))
-            .map_err(|e| self.vault.sqlite(e).into())
+        let conn = self.vault.conn();
+        let before = conn.total_changes();
+        conn.execute_batch(&format!(
+            "BEGIN;
+             DELETE FROM messages WHERE id IN
+                 (SELECT message_id FROM expiring WHERE expires_at_ms <= {now});
+             DELETE FROM expiring WHERE expires_at_ms <= {now};
+             COMMIT;",
+            now = now.0
+        ))
+        .map_err(|e| self.vault.sqlite(e))?;
+        if conn.total_changes() != before {
+            self.vault.checkpoint()?;
+        }
+        Ok(())
     }
 
     fn note_expiry(
@@ -578,23 +554,31 @@ impl Endpoint {
             .map_err(|e| self.vault.sqlite(e).into())
     }
 
-    /// What `message` says to this device. A message opened before is read from the vault; a
-    /// ciphertext seen before under another id (a replay) is `None`, dropped undecrypted.
+    /// What `message` says to this device. A message opened before is read from the vault,
+    /// if it is the same message (conversation, sender, device, ciphertext); an id reused for
+    /// another, or a ciphertext seen before under another id (a replay), is shown as such,
+    /// never decrypted again. `None`: the message is not sealed.
     /// `UnknownDevice`: fetch and check the sender's devices, then ask again.
     pub fn read(&mut self, message: &Message) -> Result<Option<Read>, SecretError> {
-        if let Some(opened) = self.opened(message.id)? {
-            return Ok(Some(Read {
-                opened,
-                fresh: false,
-                expires_at: self.expiry_of(message.id)?,
-            }));
-        }
         let Some(sealed) = message.sealed.as_deref() else {
             return Ok(None);
         };
+        let binding = Binding::of(message, sealed, &self.device_id());
+        match self.lookup(message.id, &binding)? {
+            Stored::Same(opened) => {
+                return Ok(Some(Read {
+                    opened,
+                    fresh: false,
+                    expires_at: self.expiry_of(message.id)?,
+                }));
+            }
+            Stored::Other => return Ok(Some(not_kept(reused_id(message.id)))),
+            Stored::Nothing => {}
+        }
         if sealed.sender_device == self.device_id() {
             return self.keep(
                 message,
+                &binding,
                 None,
                 Opened::Unreadable(
                     "sent from this device, which kept no copy (its store was reset)".into(),
@@ -604,15 +588,18 @@ impl Endpoint {
         let Some(copy) = sealed.copy_for(&self.device_id()) else {
             return self.keep(
                 message,
+                &binding,
                 None,
                 Opened::Unreadable(
                     "not sealed for this device: it was sent before this device was set up".into(),
                 ),
             );
         };
-        let digest = digest(copy);
-        if self.seen(&digest)? {
-            return Ok(None);
+        if let Some(first) = self.seen(&binding.digest)? {
+            return Ok(Some(not_kept(Opened::Unreadable(format!(
+                "a replay of message {}: the server sent the same ciphertext again; not shown",
+                first.0
+            )))));
         }
         match self.owner_of(&sealed.sender_device)? {
             Some(owner) if owner == message.sender.username => {}
@@ -626,15 +613,17 @@ impl Endpoint {
         let Ok(bytes) = BASE64.decode(&copy.body) else {
             return self.keep(
                 message,
-                Some(&digest),
+                &binding,
+                Some(&binding.digest),
                 Opened::Unreadable("the ciphertext is not base64: damaged on the way".into()),
             );
         };
         match OlmMessage::from_parts(copy.message_type.into(), &bytes) {
-            Ok(olm) => self.decrypt(message, &digest, &sealed.sender_device, &olm),
+            Ok(olm) => self.decrypt(message, &binding, &olm),
             Err(e) => self.keep(
                 message,
-                Some(&digest),
+                &binding,
+                Some(&binding.digest),
                 Opened::Unreadable(format!("the ciphertext is damaged: {e}")),
             ),
         }
@@ -643,22 +632,15 @@ impl Endpoint {
     fn decrypt(
         &mut self,
         message: &Message,
-        digest: &[u8],
-        sender_device: &str,
+        binding: &Binding,
         olm: &OlmMessage,
     ) -> Result<Option<Read>, SecretError> {
+        let sender_device = binding.sender_device.as_str();
         let mut reason = "no session with the sending device can read it".to_owned();
         for mut session in self.sessions_with(sender_device)? {
             match session.decrypt(olm) {
                 Ok(plaintext) => {
-                    return self.opened_with(
-                        message,
-                        digest,
-                        sender_device,
-                        &session,
-                        &plaintext,
-                        false,
-                    );
+                    return self.opened_with(message, binding, &session, &plaintext, false);
                 }
                 Err(e) => reason = e.to_string(),
             }
@@ -674,21 +656,15 @@ impl Endpoint {
                 })?;
             match self.device.accept(sender, first) {
                 Ok((session, plaintext)) => {
-                    return self.opened_with(
-                        message,
-                        digest,
-                        sender_device,
-                        &session,
-                        &plaintext,
-                        true,
-                    );
+                    return self.opened_with(message, binding, &session, &plaintext, true);
                 }
                 Err(e) => reason = e.to_string(),
             }
         }
         self.keep(
             message,
-            Some(digest),
+            binding,
+            Some(&binding.digest),
             Opened::Unreadable(format!("cannot decrypt: {reason}")),
         )
     }
@@ -698,8 +674,7 @@ impl Endpoint {
     fn opened_with(
         &mut self,
         message: &Message,
-        digest: &[u8],
-        sender_device: &str,
+        binding: &Binding,
         session: &Session,
         plaintext: &[u8],
         account_changed: bool,
@@ -708,8 +683,7 @@ impl Endpoint {
         let expires_at = payload
             .as_ref()
             .ok()
-            .and_then(|p| p.expires_in_secs)
-            .map(|secs| TimestampMs(message.sent_at.0 + i64::from(secs) * 1000));
+            .and_then(|p| p.expires_at(message.sent_at));
         let opened = match payload {
             Ok(Plaintext {
                 verify: Some(step), ..
@@ -722,7 +696,7 @@ impl Endpoint {
             Err(_) => Opened::Unreadable("decrypted, but not a quid message".into()),
         };
         self.in_transaction(|endpoint, tx| {
-            endpoint.save_session(tx, sender_device, session)?;
+            endpoint.save_session(tx, &binding.sender_device, session)?;
             if account_changed {
                 endpoint.save_account(tx)?;
             }
@@ -730,9 +704,9 @@ impl Endpoint {
                 set_timer_in(tx, message.conversation_id, seconds)
                     .map_err(|e| endpoint.vault.sqlite(e))?;
             }
-            endpoint.store_opened(tx, message.id, message.conversation_id, &opened)?;
+            endpoint.store_opened(tx, message.id, binding, &opened)?;
             endpoint.note_expiry(tx, message.id, expires_at)?;
-            endpoint.mark_seen(tx, digest, message.id)
+            endpoint.mark_seen(tx, &binding.digest, message.id)
         })?;
         Ok(Some(Read {
             opened,
@@ -745,11 +719,12 @@ impl Endpoint {
     fn keep(
         &mut self,
         message: &Message,
+        binding: &Binding,
         digest: Option<&[u8]>,
         opened: Opened,
     ) -> Result<Option<Read>, SecretError> {
         self.in_transaction(|endpoint, tx| {
-            endpoint.store_opened(tx, message.id, message.conversation_id, &opened)?;
+            endpoint.store_opened(tx, message.id, binding, &opened)?;
             match digest {
                 Some(digest) => endpoint.mark_seen(tx, digest, message.id),
                 None => Ok(()),
@@ -762,72 +737,16 @@ impl Endpoint {
         }))
     }
 
-    /// The messages of `conversation` opened here, oldest first.
-    pub fn history(
-        &self,
-        conversation: ConversationId,
-    ) -> Result<Vec<(MessageId, Opened)>, SecretError> {
-        let conn = self.vault.conn();
-        let mut statement = conn
-            .prepare("SELECT id, sealed FROM messages WHERE conversation_id = ?1 ORDER BY id")
-            .map_err(|e| self.vault.sqlite(e))?;
-        let rows = statement
-            .query_map([conversation.0], |row| {
-                Ok((MessageId(row.get(0)?), row.get::<_, Vec<u8>>(1)?))
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.vault.sqlite(e))?;
-        rows.into_iter()
-            .map(|(id, sealed)| Ok((id, self.unseal_opened(id, &sealed)?)))
-            .collect()
-    }
-
-    fn opened(&self, id: MessageId) -> Result<Option<Opened>, SecretError> {
-        let sealed: Option<Vec<u8>> = self
-            .vault
-            .conn()
-            .query_row("SELECT sealed FROM messages WHERE id = ?1", [id.0], |row| {
-                row.get(0)
-            })
-            .optional()
-            .map_err(|e| self.vault.sqlite(e))?;
-        sealed.map(|s| self.unseal_opened(id, &s)).transpose()
-    }
-
-    fn unseal_opened(&self, id: MessageId, sealed: &[u8]) -> Result<Opened, SecretError> {
-        let place = format!("messages:{}", id.0);
-        let json = self.vault.unseal(&place, sealed)?;
-        serde_json::from_slice(&json).map_err(|_| {
-            SecretError::Vault(VaultError::Damaged {
-                path: self.vault.path().to_owned(),
-                what: place,
-            })
-        })
-    }
-
-    fn store_opened(
-        &self,
-        conn: &rusqlite::Connection,
-        id: MessageId,
-        conversation: ConversationId,
-        opened: &Opened,
-    ) -> Result<(), SecretError> {
-        let json = serde_json::to_vec(opened).unwrap_or_default();
-        let sealed = self.vault.seal(&format!("messages:{}", id.0), &json);
-        conn.execute(
-            "INSERT OR REPLACE INTO messages (id, conversation_id, sealed) VALUES (?1, ?2, ?3)",
-            rusqlite::params![id.0, conversation.0, sealed],
-        )
-        .map_err(|e| self.vault.sqlite(e))?;
-        Ok(())
-    }
-
-    fn seen(&self, digest: &[u8]) -> Result<bool, SecretError> {
+    /// The message under which this device first opened the ciphertext `digest`, if any.
+    fn seen(&self, digest: &[u8]) -> Result<Option<MessageId>, SecretError> {
         self.vault
             .conn()
-            .query_row("SELECT 1 FROM seen WHERE digest = ?1", [digest], |_| Ok(()))
+            .query_row(
+                "SELECT message_id FROM seen WHERE digest = ?1",
+                [digest],
+                |row| row.get(0).map(MessageId),
+            )
             .optional()
-            .map(|found| found.is_some())
             .map_err(|e| self.vault.sqlite(e).into())
     }
 
@@ -944,14 +863,6 @@ fn set_timer_in(
     Ok(())
 }
 
-fn digest(copy: &SealedCopy) -> Vec<u8> {
-    let mut hash = Sha256::new();
-    hash.update(copy.device.as_bytes());
-    hash.update([0]);
-    hash.update(copy.body.as_bytes());
-    hash.finalize().to_vec()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1028,11 +939,11 @@ mod tests {
             bob.read_text(&first).unwrap(),
             Some(Opened::Text("meet at noon".into()))
         );
-        assert_eq!(
-            bob.read_text(&message(2, "alice", sealed)).unwrap(),
-            None,
-            "a replay"
-        );
+        let Some(Opened::Unreadable(why)) = bob.read_text(&message(2, "alice", sealed)).unwrap()
+        else {
+            panic!("a replay must be marked, not shown");
+        };
+        assert!(why.starts_with("a replay of message 1"), "{why}");
 
         let reply = bob.seal("see you", None, &[alice.device_keys()]).unwrap();
         alice.check_devices("bob", &[bob.device_keys()]).unwrap();
@@ -1124,13 +1035,115 @@ mod tests {
             error.starts_with("bob's identity keys changed: device "),
             "{error}"
         );
-        assert!(error.contains(&fingerprint(&other.device_id())), "{error}");
+        assert!(
+            error.contains(&fingerprint(&other.device_keys())),
+            "{error}"
+        );
         alice.accept_devices("bob", &devices).unwrap();
         alice.check_devices("bob", &devices).unwrap();
 
         let mut forged = other.device_keys();
         forged.username = "carol".into();
         assert!(alice.check_devices("carol", &[forged]).is_err());
+    }
+
+    #[test]
+    fn an_id_opened_before_is_shown_only_for_that_very_message() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (mut alice, mut bob) = pair(a.path(), b.path());
+        let first = message(
+            1,
+            "alice",
+            alice.seal("for bob", None, &[bob.device_keys()]).unwrap(),
+        );
+        bob.read(&first).unwrap();
+        let mut elsewhere = first.clone();
+        elsewhere.conversation_id = ConversationId(8);
+        let mut from_carol = first.clone();
+        from_carol.sender = User::new(UserId(3), "carol");
+        let mut other_text = first.clone();
+        other_text.sealed = Some(Box::new(
+            alice
+                .seal("something else", None, &[bob.device_keys()])
+                .unwrap(),
+        ));
+        for (what, reused) in [
+            ("conversation", elsewhere),
+            ("sender", from_carol),
+            ("ciphertext", other_text),
+        ] {
+            let Some(Opened::Unreadable(why)) = bob.read_text(&reused).unwrap() else {
+                panic!("another {what} under id 1 was shown");
+            };
+            assert!(why.contains("sent message 1 again"), "{what}: {why}");
+        }
+        assert_eq!(
+            bob.read_text(&first).unwrap(),
+            Some(Opened::Text("for bob".into())),
+            "the real one still reads"
+        );
+    }
+
+    #[test]
+    fn a_message_opened_before_messages_were_bound_is_bound_on_its_next_read() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (mut alice, mut bob) = pair(a.path(), b.path());
+        let first = message(
+            1,
+            "alice",
+            alice
+                .seal("from before", None, &[bob.device_keys()])
+                .unwrap(),
+        );
+        bob.read(&first).unwrap();
+        // The row as the store kept it before: bound to its id only.
+        let sealed = bob.vault.seal(
+            "messages:1",
+            &serde_json::to_vec(&Opened::Text("from before".into())).unwrap(),
+        );
+        bob.vault
+            .conn()
+            .execute(
+                "UPDATE messages SET sender = NULL, sender_device = NULL, digest = NULL,
+                 sealed = ?1 WHERE id = 1",
+                [sealed],
+            )
+            .unwrap();
+        let mut elsewhere = first.clone();
+        elsewhere.conversation_id = ConversationId(8);
+        assert!(matches!(
+            bob.read_text(&elsewhere).unwrap(),
+            Some(Opened::Unreadable(_))
+        ));
+        assert_eq!(
+            bob.read_text(&first).unwrap(),
+            Some(Opened::Text("from before".into()))
+        );
+        let bound: Option<String> = bob
+            .vault
+            .conn()
+            .query_row("SELECT sender FROM messages WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(bound.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn a_disappearing_message_counts_from_the_time_sealed_not_the_servers() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (mut alice, mut bob) = pair(a.path(), b.path());
+        let before = TimestampMs::now();
+        let sealed = alice.seal("brief", Some(60), &[bob.device_keys()]).unwrap();
+        // The server says it was sent a day later, to keep it around longer.
+        let mut late = message(1, "alice", sealed);
+        late.sent_at = TimestampMs(before.0 + 86_400_000);
+        let read = bob.read(&late).unwrap().unwrap();
+        let at = read.expires_at.unwrap();
+        assert!(
+            at.0 >= before.0 + 60_000 && at.0 <= TimestampMs::now().0 + 60_000,
+            "{at:?} is not 60 s after sealing"
+        );
     }
 
     #[test]
@@ -1149,11 +1162,11 @@ mod tests {
             .unwrap();
         let read = bob.read(&message(2, "alice", sealed)).unwrap().unwrap();
         assert_eq!(read.opened, Opened::Text("gone in a minute".into()));
-        // Sent at 0 (the helper's time): it goes at 60 s, by the time sealed inside it.
-        assert_eq!(read.expires_at, Some(TimestampMs(60_000)));
-        bob.forget_expired(TimestampMs(59_999)).unwrap();
+        // It goes 60 s after the time sealed inside it, exactly then.
+        let at = read.expires_at.unwrap();
+        bob.forget_expired(TimestampMs(at.0 - 1)).unwrap();
         assert_eq!(bob.history(ConversationId(7)).unwrap().len(), 2);
-        bob.forget_expired(TimestampMs(60_000)).unwrap();
+        bob.forget_expired(at).unwrap();
         let left: Vec<MessageId> = bob
             .history(ConversationId(7))
             .unwrap()
@@ -1161,5 +1174,40 @@ mod tests {
             .map(|(id, _)| id)
             .collect();
         assert_eq!(left, vec![MessageId(1)], "the text is gone from the store");
+    }
+
+    #[test]
+    fn a_forgotten_message_leaves_no_copy_in_the_store_file_or_its_log() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (mut alice, mut bob) = pair(a.path(), b.path());
+        let sealed = alice
+            .seal("gone in a minute", Some(60), &[bob.device_keys()])
+            .unwrap();
+        let at = bob
+            .read(&message(1, "alice", sealed))
+            .unwrap()
+            .unwrap()
+            .expires_at
+            .unwrap();
+        let kept: Vec<u8> = bob
+            .vault
+            .conn()
+            .query_row("SELECT sealed FROM messages WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        let files = || {
+            ["secret.db", "secret.db-wal"]
+                .map(|f| std::fs::read(b.path().join(f)).unwrap_or_default())
+        };
+        let holds = |bytes: &[u8]| bytes.windows(kept.len()).any(|w| w == kept.as_slice());
+        assert!(
+            files().iter().any(|f| holds(f)),
+            "the test must see the row first"
+        );
+        bob.forget_expired(at).unwrap();
+        for (name, bytes) in ["secret.db", "secret.db-wal"].iter().zip(files()) {
+            assert!(!holds(&bytes), "{name} still holds the forgotten message");
+        }
     }
 }

@@ -9,5 +9,7 @@
 
 pub mod device;
 pub mod endpoint;
+mod opened;
+mod pins;
 pub mod vault;
 pub mod verify;

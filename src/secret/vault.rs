@@ -52,6 +52,31 @@ CREATE TABLE IF NOT EXISTS pins (
 );
 ";
 
+/// Changes to `SCHEMA` since stores were first made, in order: `PRAGMA user_version` counts
+/// those applied. Each runs once, in a transaction.
+const MIGRATIONS: &[&str] = &[
+    // 1: an opened message is bound to who sent it, from which device, and what ciphertext
+    // (rows from before have NULLs: `secret::opened` checks them the old way, then binds them);
+    // the devices a warning showed, which accepting pins; conversations known to be secret.
+    "ALTER TABLE messages ADD COLUMN sender TEXT;
+     ALTER TABLE messages ADD COLUMN sender_device TEXT;
+     ALTER TABLE messages ADD COLUMN digest BLOB;
+     CREATE TABLE shown_devices (
+         username TEXT NOT NULL,
+         device   TEXT NOT NULL,
+         ed25519  TEXT NOT NULL,
+         PRIMARY KEY (username, device)
+     );
+     CREATE TABLE secret_conversations (conversation_id INTEGER PRIMARY KEY);",
+];
+
+/// argon2id's cost for a new passphrase-protected store: 64 MiB and 3 passes (OWASP's
+/// second-strongest recommendation; about a quarter of a second here), kept beside the salt.
+const KDF_MEMORY_KIB: u32 = 64 * 1024;
+const KDF_PASSES: u32 = 3;
+/// What stores made before the cost was kept used: argon2's defaults then.
+const LEGACY_KDF_PARAMS: &str = "m=19456,t=2,p=1";
+
 /// How the store's key is found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unlock {
@@ -78,6 +103,8 @@ pub enum VaultError {
     },
     #[error("{path}: {what} is damaged or was tampered with: it does not decrypt")]
     Damaged { path: PathBuf, what: String },
+    #[error("{path}: cannot derive the key from the passphrase ({reason}): refused")]
+    Kdf { path: PathBuf, reason: String },
 }
 
 /// An open secret store: its file and its key.
@@ -101,9 +128,13 @@ impl Vault {
             reason: format!("cannot create the data dir: {e}"),
         })?;
         let conn = Connection::open(&path).map_err(sqlite)?;
+        // secure_delete: what is deleted (a disappearing message) is overwritten with zeros,
+        // not left in free pages.
         conn.pragma_update(None, "journal_mode", "WAL")
             .and_then(|()| conn.pragma_update(None, "synchronous", "FULL"))
+            .and_then(|()| conn.pragma_update(None, "secure_delete", "ON"))
             .and_then(|()| conn.execute_batch(SCHEMA))
+            .and_then(|()| migrate(&conn))
             .map_err(sqlite)?;
         let stored_kdf: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE name = 'kdf'", [], |row| {
@@ -124,7 +155,19 @@ impl Vault {
                         row.get(0)
                     })
                     .map_err(sqlite)?;
-                stretch(passphrase, &salt)
+                let params: Option<String> = conn
+                    .query_row(
+                        "SELECT value FROM meta WHERE name = 'kdf_params'",
+                        [],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(sqlite)?;
+                let params = params.as_deref().unwrap_or(LEGACY_KDF_PARAMS);
+                stretch(passphrase, &salt, params).map_err(|reason| VaultError::Kdf {
+                    path: path.clone(),
+                    reason,
+                })?
             }
         };
         let vault = Vault {
@@ -199,6 +242,14 @@ impl Vault {
         }
     }
 
+    /// Copies the write-ahead log into the file and empties it: after a secure delete, so the
+    /// log keeps no copy of what was deleted.
+    pub fn checkpoint(&self) -> Result<(), VaultError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|source| self.sqlite(source))
+    }
+
     /// `plain` encrypted for the row `place` names ("messages:41"): a fresh random nonce,
     /// then the ciphertext.
     pub fn seal(&self, place: &str, plain: &[u8]) -> Vec<u8> {
@@ -253,19 +304,25 @@ fn create_key(
     path: &Path,
     unlock: &Unlock,
 ) -> Result<[u8; 32], VaultError> {
+    let params = format!("m={KDF_MEMORY_KIB},t={KDF_PASSES},p=1");
     let (kdf, key, salt) = match unlock {
         Unlock::KeyFile => ("keyfile", write_key_file(&dir.join(KEY_FILE))?, Vec::new()),
         Unlock::Passphrase(passphrase) => {
             let mut salt = vec![0u8; 16];
             rand::fill(&mut salt[..]);
-            ("argon2id", stretch(passphrase, &salt), salt)
+            let key = stretch(passphrase, &salt, &params).map_err(|reason| VaultError::Kdf {
+                path: path.to_owned(),
+                reason,
+            })?;
+            ("argon2id", key, salt)
         }
     };
     let check = seal_with(&XChaCha20Poly1305::new(&key.into()), "meta:check", CHECK);
     let write = || -> rusqlite::Result<()> {
         conn.execute(
-            "INSERT INTO meta (name, value) VALUES ('kdf', ?1), ('salt', ?2), ('check', ?3)",
-            rusqlite::params![kdf, salt, check],
+            "INSERT INTO meta (name, value) VALUES ('kdf', ?1), ('salt', ?2), ('check', ?3),
+                 ('kdf_params', ?4)",
+            rusqlite::params![kdf, salt, check, params],
         )?;
         Ok(())
     };
@@ -276,13 +333,45 @@ fn create_key(
     Ok(key)
 }
 
-/// argon2id with its recommended parameters (19 MiB, 2 passes): a guess costs an attacker
-/// who copied the file as much as it costs us at start.
-fn stretch(passphrase: &str, salt: &[u8]) -> [u8; 32] {
+/// argon2id over `passphrase` with the cost `params` names ("m=KIB,t=PASSES,p=LANES", as the
+/// store keeps it): a guess costs an attacker who copied the file as much as it costs us at
+/// start. Any error (parameters out of range, a salt under 8 bytes) refuses: a key made
+/// anyway would be all zeros.
+fn stretch(passphrase: &str, salt: &[u8], params: &str) -> Result<[u8; 32], String> {
+    let mut cost = [None; 3];
+    for part in params.split(',') {
+        let (name, value) = part.split_once('=').unwrap_or((part, ""));
+        let slot = match name {
+            "m" => 0,
+            "t" => 1,
+            "p" => 2,
+            _ => return Err(format!("unknown parameter {name:?} in {params:?}")),
+        };
+        cost[slot] = Some(value.parse::<u32>().map_err(|_| format!("{params:?}"))?);
+    }
+    let [Some(m), Some(t), Some(p)] = cost else {
+        return Err(format!("{params:?} lacks m, t or p"));
+    };
+    let params = argon2::Params::new(m, t, p, Some(32)).map_err(|e| e.to_string())?;
+    let argon2 = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let mut key = [0u8; 32];
-    // Fails only for parameters out of range, and these are argon2's defaults.
-    let _ = argon2::Argon2::default().hash_password_into(passphrase.as_bytes(), salt, &mut key);
-    key
+    argon2
+        .hash_password_into(passphrase.as_bytes(), salt, &mut key)
+        .map_err(|e| e.to_string())?;
+    Ok(key)
+}
+
+/// Applies the migrations this store has not had yet.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let applied: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let applied = usize::try_from(applied).unwrap_or(0);
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {migration}; PRAGMA user_version = {}; COMMIT;",
+            index + 1
+        ))?;
+    }
+    Ok(())
 }
 
 fn write_key_file(path: &Path) -> Result<[u8; 32], VaultError> {
@@ -363,6 +452,36 @@ mod tests {
                 .to_string();
             assert!(error.contains("it must be 0600"), "{error}");
         }
+    }
+
+    #[test]
+    fn the_kdf_cost_is_kept_with_the_salt_and_any_kdf_error_refuses_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let unlock = Unlock::Passphrase("correct horse".into());
+        drop(Vault::open(dir.path(), &unlock).unwrap());
+        let conn = Connection::open(dir.path().join(VAULT_FILE)).unwrap();
+        let params: String = conn
+            .query_row(
+                "SELECT value FROM meta WHERE name = 'kdf_params'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(params, format!("m={KDF_MEMORY_KIB},t={KDF_PASSES},p=1"));
+        // A salt cut below argon2's minimum would have made an all-zero key: refused.
+        conn.execute("UPDATE meta SET value = x'0102' WHERE name = 'salt'", [])
+            .unwrap();
+        let error = Vault::open(dir.path(), &unlock).err().unwrap();
+        assert!(matches!(error, VaultError::Kdf { .. }), "{error}");
+        conn.execute(
+            "UPDATE meta SET value = 'm=1,t=0,p=1' WHERE name = 'kdf_params'",
+            [],
+        )
+        .unwrap();
+        assert!(matches!(
+            Vault::open(dir.path(), &unlock),
+            Err(VaultError::Kdf { .. })
+        ));
     }
 
     #[test]

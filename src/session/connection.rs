@@ -121,7 +121,7 @@ impl Connection {
             Err(WsError::Http(response)) => {
                 return Err(unreachable(format!("HTTP {}", response.status())));
             }
-            Err(error) => return Err(unreachable(explain_connect_error(&error))),
+            Err(error) => return Err(unreachable(explain_connect_error(&error, ca_file))),
         };
         let (requests, requests_rx) = mpsc::channel(REQUEST_QUEUE);
         let (pushed_tx, pushed) = mpsc::channel(PUSHED_QUEUE);
@@ -163,7 +163,10 @@ impl Connection {
 
 /// The server URL with the protocol's path, unless the profile already names a path.
 /// The error, with what to do about the one a person can fix: an untrusted certificate.
-fn explain_connect_error(error: &WsError) -> String {
+fn explain_connect_error(error: &WsError, ca_file: Option<&Path>) -> String {
+    if let Some(tls) = tls_error(error) {
+        return crate::tls::explain(tls, ca_file);
+    }
     if let WsError::Io(io) = error {
         return match io.kind() {
             std::io::ErrorKind::ConnectionRefused => {
@@ -173,13 +176,17 @@ fn explain_connect_error(error: &WsError) -> String {
             _ => io.to_string(),
         };
     }
-    let text = error.to_string();
-    if text.contains("invalid peer certificate") {
-        return format!(
-            "{text}; the server's TLS certificate is not trusted: if it is self-signed or from a private CA, set ca_file in the profile to it"
-        );
+    error.to_string()
+}
+
+/// The TLS error under `error`: tungstenite's own, or rustls's inside an I/O error, as
+/// tokio-rustls reports a failed handshake.
+fn tls_error(error: &WsError) -> Option<&rustls::Error> {
+    match error {
+        WsError::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>(),
+        WsError::Tls(tokio_tungstenite::tungstenite::error::TlsError::Rustls(tls)) => Some(tls),
+        _ => None,
     }
-    text
 }
 
 fn endpoint(server: &Url) -> Url {

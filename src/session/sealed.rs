@@ -124,6 +124,12 @@ impl Secrets {
         connection: &Connection,
         event: &mut Event,
     ) -> (bool, Vec<VerifyEvent>) {
+        if let Event::Joined { conversation } | Event::ConversationUpdated { conversation } = event
+            && conversation.secret
+            && let Err(error) = self.endpoint.note_secret(conversation.id)
+        {
+            tracing::warn!(%error, "cannot note a secret conversation");
+        }
         let (Event::Message { message } | Event::MessageUpdated { message }) = event else {
             return (true, Vec::new());
         };
@@ -209,8 +215,8 @@ impl Secrets {
                 let endpoint = &mut self.endpoint;
                 let accepted = async {
                     let theirs = secret::accept_devices(connection, endpoint, &username).await?;
-                    secret::accept_devices(connection, endpoint, &me).await?;
-                    Ok::<_, secret::SecretLinkError>(theirs.len())
+                    let mine = secret::accept_devices(connection, endpoint, &me).await?;
+                    Ok::<_, secret::SecretLinkError>(theirs.len() + mine.len())
                 }
                 .await;
                 reply

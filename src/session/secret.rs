@@ -154,10 +154,16 @@ pub async fn send(
     }
     // The conversation's timer, if set, goes inside the message and to the server.
     let timer = endpoint.timer(to.conversation_id)?;
+    // As the other side counts it: from the time sealed inside the message.
+    let expires_at = timer.map(|secs| TimestampMs(TimestampMs::now().0 + i64::from(secs) * 1000));
     let sealed = endpoint.seal(text, timer, &devices)?;
-    let mut message = post(connection, &to, sealed, timer).await?;
-    let expires_at = timer.map(|secs| TimestampMs(message.sent_at.0 + i64::from(secs) * 1000));
-    endpoint.remember(&message, &Opened::Text(text.to_owned()), expires_at)?;
+    let mut message = post(connection, &to, sealed.clone(), timer).await?;
+    endpoint.remember(
+        &message,
+        &sealed,
+        &Opened::Text(text.to_owned()),
+        expires_at,
+    )?;
     message.expires_at = expires_at;
     Ok(message)
 }
@@ -189,9 +195,9 @@ pub async fn send_timer(
 ) -> Result<Message, SecretLinkError> {
     let devices = recipients(connection, endpoint, to.me, to.other).await?;
     let sealed = endpoint.seal_timer(seconds, &devices)?;
-    let mut message = post(connection, &to, sealed, None).await?;
+    let mut message = post(connection, &to, sealed.clone(), None).await?;
     endpoint.set_timer(to.conversation_id, seconds)?;
-    endpoint.remember(&message, &Opened::Timer(seconds), None)?;
+    endpoint.remember(&message, &sealed, &Opened::Timer(seconds), None)?;
     message.text = describe_timer(seconds);
     Ok(message)
 }
@@ -242,6 +248,7 @@ pub async fn reveal(
     message: &mut Message,
 ) -> Revealed {
     if message.sealed.is_none() {
+        mark_if_plain_in_secret(endpoint, message);
         return Revealed::Shown;
     }
     let mut revealed = Revealed::Shown;
@@ -282,6 +289,22 @@ pub async fn reveal(
     revealed
 }
 
+/// A plain message in a conversation known to be secret is the server's doing, whoever it
+/// names: its text goes (so no notice or search shows it) and it is marked as not encrypted.
+fn mark_if_plain_in_secret(endpoint: &Endpoint, message: &mut Message) {
+    match endpoint.plain_in_secret(message) {
+        Ok(None) => {}
+        Ok(Some(why)) => {
+            message.text.clear();
+            message.unreadable = Some(why);
+        }
+        Err(error) => {
+            message.text.clear();
+            message.unreadable = Some(error.to_string());
+        }
+    }
+}
+
 /// Sends a verification step to `to.other`'s devices, or only to `device` once the
 /// verification is bound to one.
 pub async fn send_step(
@@ -294,18 +317,18 @@ pub async fn send_step(
     let mut devices = recipients(connection, endpoint, to.me, to.other).await?;
     devices.retain(|d| d.username == to.other && device.is_none_or(|id| d.curve25519 == id));
     let sealed = endpoint.seal_step(step.clone(), &devices)?;
-    let message = post(connection, &to, sealed, None).await?;
-    endpoint.remember(&message, &Opened::Verify(step), None)?;
+    let message = post(connection, &to, sealed.clone(), None).await?;
+    endpoint.remember(&message, &sealed, &Opened::Verify(step), None)?;
     Ok(())
 }
 
-/// Pins the devices `username` has now, after the user accepted a change; how many.
+/// Pins `username`'s devices after the user accepted the new ones a warning showed (refused
+/// when the server's list changed since); the devices newly pinned.
 pub async fn accept_devices(
     connection: &Connection,
     endpoint: &mut Endpoint,
     username: &str,
 ) -> Result<Vec<DeviceKeys>, SecretLinkError> {
     let devices = devices_of(connection, username).await?;
-    endpoint.accept_devices(username, &devices)?;
-    Ok(devices)
+    Ok(endpoint.accept_devices(username, &devices)?)
 }

@@ -394,8 +394,14 @@ impl Executor {
         tokio::spawn(async move {
             let loaded = async {
                 let mut page: results::History = session.request(body).await?;
-                if page.messages.iter().any(|m| m.sealed.is_some()) {
-                    page.messages = session.reveal(page.messages).await?;
+                // Every page goes past the secret store, which reads what is sealed and marks
+                // plain text in a conversation it knows is secret (the server's, not the
+                // sender's); without one there is nothing to read.
+                match session.reveal(page.messages.clone()).await {
+                    Ok(revealed) => page.messages = revealed,
+                    Err(SessionError::NoSecrets)
+                        if page.messages.iter().all(|m| m.sealed.is_none()) => {}
+                    Err(error) => return Err(error),
                 }
                 Ok::<_, SessionError>(page)
             };
@@ -514,12 +520,18 @@ fn why_not_sent(error: &SessionError) -> String {
     match error {
         SessionError::Secret(SecretLinkError::Secret(SecretError::KeysChanged {
             username,
+            mine,
             devices,
         })) => {
-            let seen: Vec<String> = devices.iter().map(|d| fingerprint(d)).collect();
+            let seen: Vec<String> = devices.iter().map(fingerprint).collect();
+            let whose = if *mine {
+                "of yours".to_owned()
+            } else {
+                format!("for {username}")
+            };
             format!(
-                "new device {} for {username}; verify, then /accept-keys",
-                seen.join(", ")
+                "new device {} {whose}; verify, then /accept-keys",
+                seen.join("; ")
             )
         }
         other => other.to_string(),

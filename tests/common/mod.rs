@@ -3,6 +3,7 @@
 #![allow(dead_code)] // Each test binary uses its own subset of these helpers.
 
 pub mod chromium;
+pub mod hostile;
 pub mod partner;
 pub mod payers;
 pub mod postgres;

@@ -300,11 +300,20 @@ impl App {
                     format!("not sent: {}", inert_line(&reason)),
                 );
             }
+            Done::KeysAccepted {
+                username,
+                devices: 0,
+            } => {
+                self.info(format!(
+                    "no new device to accept for {} or you",
+                    inert_line(&username)
+                ));
+            }
             Done::KeysAccepted { username, devices } => {
                 // New keys are not verified ones: the lock shows it until /verify.
                 self.set_verified(&username, false);
                 self.info(format!(
-                    "trusting {devices} device(s) of {}; messages to them can be sent",
+                    "accepted {devices} new device(s) for {} and you; messages to them can be sent",
                     inert_line(&username)
                 ));
             }
