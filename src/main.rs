@@ -10,7 +10,7 @@ fn main() -> ExitCode {
         // `quid ... | head`: the reader has all it wanted. Unix tools stop without a word.
         Err(error) if reader_went_away(&error) => ExitCode::from(CLOSED_PIPE),
         Err(error) => {
-            eprintln!("quid: {error:#}");
+            eprintln!("{}", quid::cli::output::error_line(&error));
             ExitCode::FAILURE
         }
     }

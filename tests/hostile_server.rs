@@ -441,3 +441,103 @@ async fn the_tuis_session_marks_a_plain_event_in_a_secret_conversation_and_drops
         "{why}"
     );
 }
+
+/// What a hostile server puts in every string: a terminal title, an OSC 52 clipboard write, a
+/// screen clear and a C1 CSI.
+const ESCAPES: &str = "\u{1b}]0;pwned\u{7}\u{1b}]52;c;cHduZWQ=\u{7}\u{1b}[2J\u{9b}31m";
+
+/// Whether anything in `output` would act on a terminal.
+fn acts_on_a_terminal(output: &Output) -> bool {
+    text(output).contains(['\u{1b}', '\u{7}', '\u{9b}'])
+}
+
+fn funding_with(provider: &str, checkout_url: &str, reason: &str) -> Value {
+    json!({
+        "id": 9, "kind": "topup", "provider": provider,
+        "amount": {"amount_minor": 2000, "currency": "EUR"}, "status": "pending",
+        "reason": reason, "checkout_url": checkout_url, "created_at": 0, "updated_at": 0,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escape_sequences_in_every_string_the_cli_prints_reach_the_terminal_inert() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = format!("evil{ESCAPES}");
+    let (said, page) = (hostile.clone(), format!("https://pay.example/c{ESCAPES}"));
+    let server = HostileServer::start("bob", move |kind, _| {
+        let direct = json!({
+            "id": 41, "kind": "direct", "name": said, "members": [user(2, "bob"), user(3, &said)],
+            "unread": 0, "last_message_id": null, "last_activity": 0,
+        });
+        let mut from_them = message(5, 41, User::new(UserId(3), said.as_str()), &said);
+        from_them.sent_at = TimestampMs(0);
+        Some(match kind {
+            "balance" => Answer::Error {
+                code: "internal",
+                message: said.clone(),
+            },
+            "topup" => Answer::Ok(funding_with(&said, "https://pay.example/c/1", "")),
+            "fundings" => Answer::Ok(json!({"fundings": [funding_with(&said, &page, &said)]})),
+            "sessions" => Answer::Ok(json!({"sessions": [{
+                "id": said, "current": true, "created_at": 0, "last_used_at": 0,
+                "last_address": said,
+            }]})),
+            "open_direct" => Answer::Ok(json!({"conversation": direct})),
+            "conversations" => Answer::Ok(json!({"conversations": [direct]})),
+            "history" => Answer::Ok(json!({"messages": [from_them], "has_more": false})),
+            _ => return None,
+        })
+    })
+    .await;
+    let config = logged_in(dir.path(), "bob", &server);
+    for command in [
+        &["balance"][..],
+        &["topup", "20", "EUR", "--no-wait"],
+        &["topups"],
+        &["sessions"],
+        &["history", "@carol"],
+        &["conversations"],
+    ] {
+        let output = run(&config, command).await;
+        assert!(
+            !acts_on_a_terminal(&output),
+            "quid {command:?} wrote escapes: {:?}",
+            text(&output)
+        );
+        assert!(
+            text(&output).contains("evil"),
+            "quid {command:?}: {}",
+            text(&output)
+        );
+    }
+
+    // The token refused, in the server's words.
+    let refusing = HostileServer::start_with(
+        "bob",
+        common::hostile::Upgrade::Unauthorized(hostile),
+        |_, _| None,
+    )
+    .await;
+    let config = write_config(dir.path(), "bob", &refusing.url());
+    let output = run(&config, &["balance"]).await;
+    assert!(!output.status.success());
+    assert!(!acts_on_a_terminal(&output), "{:?}", text(&output));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_address_that_is_not_a_web_page_is_neither_shown_nor_opened() {
+    for address in ["javascript:alert(1)", "file:///etc/passwd"] {
+        let dir = tempfile::tempdir().unwrap();
+        let page = address.to_owned();
+        let server = HostileServer::start("bob", move |kind, _| {
+            (kind == "topup").then(|| Answer::Ok(funding_with("sandbox", &page, "")))
+        })
+        .await;
+        let config = logged_in(dir.path(), "bob", &server);
+        let output = run(&config, &["topup", "20", "EUR", "--no-wait", "--open"]).await;
+        let said = text(&output);
+        assert!(!output.status.success(), "{said}");
+        assert!(said.contains("cannot be used"), "{said}");
+        assert!(!said.contains(address), "{said}");
+    }
+}

@@ -371,6 +371,49 @@ async fn health_and_metrics_are_served_next_to_the_websocket(db: TestDb) {
 }
 
 #[tokio::test]
+async fn a_malformed_username_at_login_is_refused_before_any_count_or_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let server = process::ServerProcess::start_logging(
+        &dir.path().join("server.db"),
+        "127.0.0.1:0",
+        Some(&log),
+    );
+    let url = url::Url::parse(&format!("ws://{}", server.addr)).unwrap();
+    let forged_line = "alice\nINFO quid: admin logged in from 10.0.0.1";
+    // As long as a frame can carry (64 KiB with the rest of the request).
+    let huge = "a".repeat(60 * 1024);
+    for username in [forged_line, huge.as_str()] {
+        // Far past the five a username may try: none is counted, so none waits.
+        for _ in 0..8 {
+            let (connection, _) = Connection::open(&url, None).await.unwrap();
+            connection.hello(None).await.unwrap();
+            let refused: Result<results::Auth, _> = connection
+                .request(RequestBody::Login(requests::Login {
+                    username: username.into(),
+                    password: "correct horse battery".into(),
+                }))
+                .await;
+            let Err(RequestError::Api(error)) = refused else {
+                panic!("{refused:?}");
+            };
+            assert_eq!(error.code, ErrorCode::InvalidArgument, "{}", error.message);
+            assert!(error.message.len() < 300, "the refusal echoes it whole");
+        }
+    }
+    drop(server);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !logged.contains("admin logged in"),
+        "a forged line:\n{logged}"
+    );
+    assert!(
+        !logged.contains(&huge[..1024]),
+        "the 60 KiB name was logged"
+    );
+}
+
+#[tokio::test]
 async fn the_log_never_holds_a_password_a_token_or_a_pin() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");

@@ -103,7 +103,10 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
                 requests,
                 invoices,
             } = totals;
-            print!("{}", ledger::check::report(&findings));
+            let report = ledger::check::report(&findings);
+            if !report.is_empty() {
+                say!("{}", report.trim_end_matches('\n'));
+            }
             say!(
                 "checked {accounts} accounts, {transfers} transfers, {requests} payment requests, {invoices} invoices"
             );

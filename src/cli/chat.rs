@@ -230,6 +230,13 @@ fn format_message(message: &Message) -> String {
 
 /// As `format_message`, with `text` (already inert) in place of the message's.
 pub(super) fn format_message_with(message: &Message, text: String) -> String {
+    let prefix = message_prefix(message);
+    let indent = " ".repeat(prefix.chars().count());
+    format!("{prefix}{}", text.replace('\n', &format!("\n{indent}")))
+}
+
+/// `[2026-11-25 19:31] #41 alice: `, what a message's line starts with.
+pub(super) fn message_prefix(message: &Message) -> String {
     let when = chrono::DateTime::from_timestamp_millis(message.sent_at.0)
         .map(|t| {
             t.with_timezone(&chrono::Local)
@@ -237,9 +244,7 @@ pub(super) fn format_message_with(message: &Message, text: String) -> String {
                 .to_string()
         })
         .unwrap_or_else(|| "????-??-?? ??:??".into());
-    let prefix = format!("[{when}] #{} {}: ", message.id, message.sender.username);
-    let indent = " ".repeat(prefix.chars().count());
-    format!("{prefix}{}", text.replace('\n', &format!("\n{indent}")))
+    format!("[{when}] #{} {}: ", message.id, message.sender.username)
 }
 
 /// What a message says as one text: its card described, or its text (inert).

@@ -5,7 +5,9 @@ use super::chat::connect;
 use super::money::{Consent, amount, with_pin};
 use super::sessions::local_time;
 use crate::config::Profile;
-use crate::protocol::funding::{Funding, FundingId, FundingKind, FundingStatus, normalize_iban};
+use crate::protocol::funding::{
+    Funding, FundingId, FundingKind, FundingStatus, normalize_iban, validate_checkout_url,
+};
 use crate::protocol::payments::IdempotencyKey;
 use crate::protocol::{RequestBody, requests, results};
 use crate::session::connection::Connection;
@@ -41,6 +43,13 @@ pub async fn topup(
     };
     let funding: Funding = with_pin(profile, connection.clone(), unreachable_pin, body).await?;
     let url = funding.checkout_url.clone().unwrap_or_default();
+    // What the server says is a page is checked before it is shown or opened.
+    validate_checkout_url(&url).map_err(|why| {
+        anyhow!(
+            "top-up {}: the server's checkout address cannot be used ({why}); not shown or opened",
+            funding.id
+        )
+    })?;
     if !flags.json {
         say!(
             "top-up {} of {} via {}: pay at {url}",

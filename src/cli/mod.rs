@@ -1,12 +1,12 @@
 //! The command line: clap definitions and the dispatch to each command. Commands print one
 //! clear line to stderr on failure and exit non-zero; `--json` output is one JSON document.
 
-/// `println!` for the commands' output, returning a failed write to stdout as
-/// [`StdoutFailed`] instead of panicking on it (`quid ... | head` closes the pipe early).
+/// `println!` for the commands' output, through the one chokepoint (`output::line`: inert),
+/// returning a failed write to stdout as [`StdoutFailed`] instead of panicking on it
+/// (`quid ... | head` closes the pipe early).
 macro_rules! say {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        writeln!(std::io::stdout(), $($arg)*).map_err($crate::cli::StdoutFailed)?
+        $crate::cli::output::line(format_args!($($arg)*))?
     }};
 }
 
@@ -17,6 +17,7 @@ mod config_cmd;
 mod funding;
 mod invoices;
 pub(crate) mod money;
+pub mod output;
 mod packaging;
 mod partner;
 mod search;

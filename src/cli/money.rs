@@ -11,7 +11,7 @@ use crate::protocol::{ErrorCode, RequestBody, results};
 use crate::session::connection::{Connection, RequestError};
 use anyhow::{Context, anyhow, bail};
 use serde::de::DeserializeOwned;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 /// Attempts at a money request when the connection drops, each with the same idempotency key.
@@ -485,8 +485,7 @@ pub(super) fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("{question} Add --yes to confirm without a terminal");
     }
-    print!("{question} [y/N] ");
-    std::io::stdout().flush()?;
+    super::output::prompt(&format!("{question} [y/N]"))?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))

@@ -1,6 +1,7 @@
 //! `quid search TEXT [--in @user|#group] [--from USER] [--json]`.
 
 use super::chat::{connect, format_message_with};
+use super::output::Piece;
 use crate::protocol::requests;
 use crate::protocol::{Conversation, ConversationKind, RequestBody, results};
 use crate::search::{Query, QueryError};
@@ -47,9 +48,9 @@ pub async fn search(
     } else if result.hits.is_empty() {
         say!("no messages match {:?}", command.text);
     } else {
-        let marked = std::io::stdout().is_terminal();
+        let styled = std::io::stdout().is_terminal();
         for hit in &result.hits {
-            say!("{}", format_hit(hit, &list.conversations, marked));
+            super::output::marked_line(&format_hit(hit, &list.conversations), styled)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -83,8 +84,9 @@ fn find<'a>(
     }
 }
 
-/// `#team  [2026-11-25 19:31] alice: the text`, the matches in bold on a terminal.
-fn format_hit(hit: &results::SearchHit, conversations: &[Conversation], marked: bool) -> String {
+/// `#team  [2026-11-25 19:31] alice: the text` in pieces, the matches marked (the output
+/// shows them in bold on a terminal).
+fn format_hit(hit: &results::SearchHit, conversations: &[Conversation]) -> Vec<Piece> {
     let label = conversations
         .iter()
         .find(|c| c.id == hit.message.conversation_id)
@@ -95,35 +97,42 @@ fn format_hit(hit: &results::SearchHit, conversations: &[Conversation], marked: 
                 ConversationKind::Group => format!("#{}", c.name),
             },
         );
-    let text = with_marks(&hit.message.text, &hit.highlights, marked);
-    format!(
-        "{}  {}",
-        crate::untrusted::inert_line(&label),
-        format_message_with(&hit.message, text)
-    )
+    let prefix = format_message_with(&hit.message, String::new());
+    let indent = format!("\n{}", " ".repeat(prefix.chars().count()));
+    let mut pieces = vec![Piece {
+        text: format!("{}  {prefix}", crate::untrusted::inert_line(&label)),
+        marked: false,
+    }];
+    pieces.extend(
+        with_marks(&hit.message.text, &hit.highlights)
+            .into_iter()
+            .map(|piece| Piece {
+                text: piece.text.replace('\n', &indent),
+                ..piece
+            }),
+    );
+    pieces
 }
 
-/// `text` made inert piece by piece, the highlighted pieces in bold and underlined when
-/// `marked`. Ranges that do not fall on the text's characters are ignored.
-fn with_marks(text: &str, highlights: &[[usize; 2]], marked: bool) -> String {
-    let mut out = String::with_capacity(text.len());
+/// `text` cut into pieces at the highlights, which are marked. Ranges that do not fall on the
+/// text's characters are ignored.
+fn with_marks(text: &str, highlights: &[[usize; 2]]) -> Vec<Piece> {
+    let piece = |text: &str, marked| Piece {
+        text: text.to_owned(),
+        marked,
+    };
+    let mut pieces = Vec::new();
     let mut at = 0;
     for &[start, end] in highlights {
         let (Some(before), Some(matched)) = (text.get(at..start), text.get(start..end)) else {
             continue;
         };
-        out.push_str(&crate::untrusted::inert(before));
-        match marked {
-            true => out.push_str(&format!(
-                "\x1b[1;4m{}\x1b[0m",
-                crate::untrusted::inert(matched)
-            )),
-            false => out.push_str(&crate::untrusted::inert(matched)),
-        }
+        pieces.push(piece(before, false));
+        pieces.push(piece(matched, true));
         at = end;
     }
-    out.push_str(&crate::untrusted::inert(text.get(at..).unwrap_or_default()));
-    out
+    pieces.push(piece(text.get(at..).unwrap_or_default(), false));
+    pieces
 }
 
 #[cfg(test)]
@@ -131,12 +140,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn matches_are_marked_and_the_rest_made_inert() {
+    fn matches_are_cut_out_and_marked() {
         let text = "lunch \x1b[31mnext\x1b[0m week";
-        let found = with_marks(text, &[[0, 5], [11, 15]], true);
-        assert!(found.starts_with("\x1b[1;4mlunch\x1b[0m "), "{found:?}");
-        assert!(!found.contains("\x1b[31m"), "{found:?}");
-        assert_eq!(with_marks("hello", &[[0, 99]], false), "hello");
+        let pieces = with_marks(text, &[[0, 5], [11, 15]]);
+        let marked: Vec<&str> = pieces
+            .iter()
+            .filter(|p| p.marked)
+            .map(|p| p.text.as_str())
+            .collect();
+        assert_eq!(marked, ["lunch", "next"]);
+        let all: String = pieces.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(all, text);
+        let out_of_range = with_marks("hello", &[[0, 99]]);
+        assert!(out_of_range.iter().all(|p| !p.marked));
     }
 
     #[test]

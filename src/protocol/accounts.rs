@@ -15,12 +15,18 @@ pub fn validate_username(username: &str) -> Result<(), ApiError> {
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if (2..=32).contains(&username.len()) && starts_with_letter && allowed {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(format!(
-            "username {username:?} is not valid: {USERNAME_RULES}"
-        )))
+        return Ok(());
     }
+    // Quoted (escaped) and cut: the name came from outside and may be huge.
+    let shown: String = username.chars().take(40).collect();
+    let cut = if shown.len() < username.len() {
+        "…"
+    } else {
+        ""
+    };
+    Err(ApiError::invalid(format!(
+        "username {shown:?}{cut} is not valid: {USERNAME_RULES}"
+    )))
 }
 
 pub fn validate_password(password: &str) -> Result<(), ApiError> {

@@ -105,6 +105,34 @@ pub struct Funding {
     pub updated_at: TimestampMs,
 }
 
+/// The longest checkout address quid takes from a partner.
+pub const MAX_CHECKOUT_URL_BYTES: usize = 2048;
+
+/// Whether `url` is a page a person can be sent to pay at: an `http` or `https` address with
+/// a host, no spaces or control characters, at most `MAX_CHECKOUT_URL_BYTES`. A
+/// `javascript:`, `file:` or `data:` address, or one that carries terminal escapes, is
+/// refused: the server checks what a partner made, and clients check what the server says,
+/// before showing, opening or copying it.
+pub fn validate_checkout_url(url: &str) -> Result<(), String> {
+    if url.len() > MAX_CHECKOUT_URL_BYTES {
+        return Err(format!(
+            "the checkout address is {} bytes; at most {MAX_CHECKOUT_URL_BYTES}",
+            url.len()
+        ));
+    }
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("the checkout address holds spaces or control characters".into());
+    }
+    let parsed = url::Url::parse(url).map_err(|e| format!("the checkout address: {e}"))?;
+    match (parsed.scheme(), parsed.host_str()) {
+        ("http" | "https", Some(host)) if !host.is_empty() => Ok(()),
+        ("http" | "https", _) => Err("the checkout address names no host".into()),
+        (scheme, _) => Err(format!(
+            "the checkout address is a {scheme}: address, not a web page (http or https)"
+        )),
+    }
+}
+
 /// Whether `account` looks like an IBAN: two letters, two check digits, up to 30 letters or
 /// digits, spaces allowed, and the ISO 13616 checksum (mod 97) right. Returns it compact
 /// and in capitals, or what is wrong with it.
@@ -172,6 +200,25 @@ pub fn partner_key(user: super::UserId, key: &IdempotencyKey) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_web_pages_pass_as_checkout_addresses() {
+        assert!(validate_checkout_url("https://pay.example/c/1?x=2").is_ok());
+        assert!(validate_checkout_url("http://127.0.0.1:4243/checkout/tu_1").is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "data:text/html,hi",
+            "https://pay.example/\x1b]52;c;cHduZWQ=\x07",
+            "https://pay.example/a b",
+            "https://",
+            "not a url",
+        ] {
+            assert!(validate_checkout_url(bad).is_err(), "{bad:?} passed");
+        }
+        let long = format!("https://pay.example/{}", "a".repeat(MAX_CHECKOUT_URL_BYTES));
+        assert!(validate_checkout_url(&long).is_err());
+    }
 
     #[test]
     fn ibans_are_checked_by_their_digits() {

@@ -132,15 +132,10 @@ impl Endpoint {
     }
 
     fn shown(&self, username: &str) -> Result<BTreeSet<Pin>, SecretError> {
-        let conn = self.vault.conn();
-        let mut statement = conn
-            .prepare("SELECT device, ed25519 FROM shown_devices WHERE username = ?1")
-            .map_err(|e| self.vault.sqlite(e))?;
-        let shown = statement
-            .query_map([username], |row| Ok((row.get(0)?, row.get(1)?)))
-            .and_then(|rows| rows.collect::<Result<BTreeSet<_>, _>>())
-            .map_err(|e| self.vault.sqlite(e))?;
-        Ok(shown)
+        Ok(self
+            .devices_in("shown_devices", username)?
+            .into_iter()
+            .collect())
     }
 
     fn pin(&self, username: &str, devices: &[DeviceKeys]) -> Result<(), SecretError> {
@@ -157,15 +152,22 @@ impl Endpoint {
     }
 
     pub(super) fn pins(&self, username: &str) -> Result<Vec<Pin>, SecretError> {
+        self.devices_in("pins", username)
+    }
+
+    /// `username`'s devices as `table` (`pins` or `shown_devices`, never user input) holds them.
+    fn devices_in(&self, table: &str, username: &str) -> Result<Vec<Pin>, SecretError> {
         let conn = self.vault.conn();
         let mut statement = conn
-            .prepare("SELECT device, ed25519 FROM pins WHERE username = ?1")
+            .prepare(&format!(
+                "SELECT device, ed25519 FROM {table} WHERE username = ?1"
+            ))
             .map_err(|e| self.vault.sqlite(e))?;
-        let pins = statement
+        let devices = statement
             .query_map([username], |row| Ok((row.get(0)?, row.get(1)?)))
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(|e| self.vault.sqlite(e))?;
-        Ok(pins)
+        Ok(devices)
     }
 }
 

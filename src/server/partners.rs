@@ -9,9 +9,11 @@ use super::shutdown::Shutdown;
 use crate::http::{self, Head};
 use crate::ledger::funding::{self, Applied};
 use crate::partner::{
-    self, PartnerError, PartnerEvent, PayoutOrder, Provider, TopupOrder, WebhookError,
+    self, Created, PartnerError, PartnerEvent, PayoutOrder, Provider, TopupOrder, WebhookError,
 };
-use crate::protocol::funding::{Funding, FundingId, FundingKind, FundingStatus, partner_key};
+use crate::protocol::funding::{
+    Funding, FundingId, FundingKind, FundingStatus, partner_key, validate_checkout_url,
+};
 use crate::protocol::{ApiError, ErrorCode};
 use crate::store::funding::StoredFunding;
 use std::sync::Arc;
@@ -61,6 +63,17 @@ impl Partners {
     }
 }
 
+/// A partner's answer whose checkout page is not a web page (a `javascript:` address, one
+/// with terminal escapes) is refused here, before anyone is sent there.
+fn checked_page(created: Created) -> Result<Created, PartnerError> {
+    match created.checkout_url.as_deref().map(validate_checkout_url) {
+        Some(Err(why)) => Err(PartnerError::Refused(format!(
+            "the partner's answer cannot be used: {why}"
+        ))),
+        _ => Ok(created),
+    }
+}
+
 /// Asks the partner to create `stored` (a new top-up or payout, or one whose creation a crash
 /// interrupted: the partner's idempotency key finds the first), and records its answer.
 /// A refusal ends the funding (a payout's money comes back). An unreachable partner ends a
@@ -72,7 +85,7 @@ pub async fn create(
     stored: StoredFunding,
 ) -> Result<Funding, ApiError> {
     let id = stored.funding.id;
-    let answer = call_create(provider, &stored).await;
+    let answer = call_create(provider, &stored).await.and_then(checked_page);
     let (reason, code) = match answer {
         Ok(created) => {
             let recorded = state

@@ -32,6 +32,8 @@ pub enum Command {
     Mute,
     /// Adds this amount ("20", "20 EUR") through the payment partner.
     Topup(String),
+    /// Copies the checkout address of the top-up being paid.
+    CopyLink,
     /// Sends this amount to a bank account: the one given, else the profile's.
     Withdraw {
         amount: String,
@@ -79,6 +81,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "add money from a card at the payment partner's checkout page (also F5)",
     ),
     (
+        "/copy-link",
+        "copy the checkout address of the top-up being paid (the terminal's clipboard)",
+    ),
+    (
         "/withdraw AMOUNT [CURRENCY] [IBAN]",
         "send money to a bank account (the profile's bank_account unless given)",
     ),
@@ -91,6 +97,7 @@ const NAMES: &[&str] = &[
     "/dm",
     "/secret",
     "/accept-keys",
+    "/copy-link",
     "/verify",
     "/timer",
     "/group",
@@ -126,6 +133,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         ("/secret", [who]) => Ok(Command::Secret(user(who))),
         ("/secret", _) => Err("usage: /secret USER".into()),
         ("/accept-keys", []) => Ok(Command::AcceptKeys),
+        ("/copy-link", []) => Ok(Command::CopyLink),
         ("/timer", [duration]) => parse_timer(duration).map(Command::Timer),
         ("/timer", _) => Err("usage: /timer DURATION (30s, 10m, 1h, 1d, 1w) or /timer off".into()),
         ("/verify", []) => Ok(Command::Verify(None)),
@@ -170,7 +178,8 @@ pub fn parse(line: &str) -> Result<Command, String> {
         ("/help", []) => Ok(Command::Help),
         ("/quit" | "/q", []) => Ok(Command::Quit),
         (
-            "/leave" | "/help" | "/quit" | "/q" | "/pay" | "/request" | "/wallet" | "/accept-keys",
+            "/leave" | "/help" | "/quit" | "/q" | "/pay" | "/request" | "/wallet" | "/accept-keys"
+            | "/copy-link",
             _,
         ) => Err(format!("{name} takes no arguments")),
         _ => Err(format!("unknown command {name}; /help lists the commands")),

@@ -5,7 +5,9 @@
 use super::modal::{Modal, ModalKind, Step};
 use super::{App, Effect, NoticeKind};
 use crate::money::Money;
-use crate::protocol::funding::{Funding, FundingKind, FundingStatus, normalize_iban};
+use crate::protocol::funding::{
+    Funding, FundingKind, FundingStatus, normalize_iban, validate_checkout_url,
+};
 use crate::protocol::payments::IdempotencyKey;
 use crate::untrusted::inert_line;
 
@@ -48,19 +50,41 @@ impl App {
         self.modal = Some(modal);
     }
 
-    /// The partner made the top-up: show where to pay, and follow it.
-    /// The page opens in the browser where one can appear; elsewhere its address goes to the
-    /// clipboard (OSC 52), since the TUI holds the mouse and selecting it by hand is awkward.
-    pub(super) fn on_topup_started(&mut self, funding: Funding, effects: &mut Vec<Effect>) {
-        if let Some(url) = &funding.checkout_url {
-            effects.push(match self.can_open_browser {
-                true => Effect::OpenBrowser(url.clone()),
-                false => Effect::Copy(url.clone()),
-            });
+    /// The partner made the top-up: show where to pay, and follow it. The page opens in the
+    /// browser where one can appear (the user asked for it with /topup); elsewhere the box
+    /// shows the address, and `/copy-link` copies it. An address that is not a web page is
+    /// neither shown, opened nor copied.
+    pub(super) fn on_topup_started(&mut self, mut funding: Funding, effects: &mut Vec<Effect>) {
+        if let Some(Err(why)) = funding.checkout_url.as_deref().map(validate_checkout_url) {
+            funding.checkout_url = None;
+            self.remember(&funding);
+            return self.error(format!(
+                "top-up {}: the server's checkout address cannot be used: {why}",
+                funding.id
+            ));
+        }
+        if let Some(url) = funding
+            .checkout_url
+            .as_ref()
+            .filter(|_| self.can_open_browser)
+        {
+            effects.push(Effect::OpenBrowser(url.clone()));
         }
         self.notice = None;
         self.remember(&funding);
         self.following = Some(funding);
+    }
+
+    /// `/copy-link`: the address of the top-up being paid, to the clipboard (OSC 52), since
+    /// the TUI holds the mouse and selecting it by hand is awkward.
+    pub(super) fn copy_checkout_link(&mut self, effects: &mut Vec<Effect>) {
+        match self.following.as_ref().and_then(|f| f.checkout_url.clone()) {
+            Some(url) => {
+                effects.push(Effect::Copy(url));
+                self.info("copied the checkout address");
+            }
+            None => self.error("/copy-link: no top-up is waiting to be paid"),
+        }
     }
 
     pub(super) fn on_withdrawn(&mut self, funding: Funding, effects: &mut Vec<Effect>) {

@@ -442,6 +442,7 @@ impl App {
                 }),
                 _ => self.error("/timer works in a secret conversation; this is not one"),
             },
+            Command::CopyLink => self.copy_checkout_link(effects),
             Command::AcceptKeys => match self.selected_entry() {
                 Some(entry) if entry.secret => effects.push(Effect::AcceptKeys(entry.name.clone())),
                 _ => self.error("/accept-keys works in a secret conversation; this is not one"),

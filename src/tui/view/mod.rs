@@ -139,7 +139,7 @@ fn draw_following(
     let how = if opened {
         " Opened in your browser; or open the address above."
     } else {
-        " Copied: open it in a browser (w3m works too) and pay."
+        " Open it in a browser (w3m works too) and pay; /copy-link copies it."
     };
     let lines = vec![
         Line::styled(format!(" Pay {} at:", topup.amount), theme.accent),

@@ -74,15 +74,15 @@ fn a_top_up_shows_where_to_pay_until_the_partner_says_how_it_ended() {
 }
 
 #[test]
-fn a_declined_top_up_says_why_and_the_address_is_copied_where_no_browser_opens() {
+fn a_declined_top_up_says_why_and_the_address_is_copied_only_when_asked() {
     let mut app = app_with_request();
     run(&mut app, "/topup 20");
     let pending = funding(6, FundingKind::Topup, FundingStatus::Pending, "");
     let effects = app.update(Msg::Done(Done::TopupStarted(pending)));
+    assert_eq!(effects, [], "no browser here, and nothing copied unasked");
     assert_eq!(
-        effects,
+        run(&mut app, "/copy-link"),
         [Effect::Copy("http://127.0.0.1:4243/checkout/tu_1".into())],
-        "no browser here: the address goes to the clipboard"
     );
     app.update(updated(funding(
         6,
@@ -213,4 +213,34 @@ fn notice_text(app: &App) -> String {
         .as_ref()
         .map(|n| n.text.clone())
         .unwrap_or_default()
+}
+
+#[test]
+fn a_checkout_address_that_is_not_a_web_page_is_neither_opened_copied_nor_shown() {
+    for address in [
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "https://x.example/\x1b]52;c;eA==\x07",
+    ] {
+        for browser in [true, false] {
+            let mut app = app_with_request();
+            app.can_open_browser = browser;
+            run(&mut app, "/topup 20");
+            let mut pending = funding(6, FundingKind::Topup, FundingStatus::Pending, "");
+            pending.checkout_url = Some(address.into());
+            let effects = app.update(Msg::Done(Done::TopupStarted(pending)));
+            assert_eq!(effects, [], "{address:?} was acted on");
+            assert_eq!(app.following, None);
+            assert!(
+                notice_text(&app).contains("cannot be used"),
+                "{:?}",
+                app.notice
+            );
+            let copied = run(&mut app, "/copy-link");
+            assert!(
+                !copied.iter().any(|e| matches!(e, Effect::Copy(_))),
+                "{copied:?}"
+            );
+        }
+    }
 }
