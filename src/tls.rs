@@ -174,7 +174,11 @@ pub fn explain(error: &rustls::Error, ca_file: Option<&Path>) -> String {
         } => format!(
             "the server's certificate is for {}, not {}: connect with a name it holds, or \
              make the certificate for this one",
-            presented.join(", "),
+            presented
+                .iter()
+                .map(|name| plain_name(name))
+                .collect::<Vec<_>>()
+                .join(", "),
             expected.to_str()
         ),
         Why::NotValidForName => "the server's certificate is not for the name connected to: \
@@ -187,6 +191,13 @@ pub fn explain(error: &rustls::Error, ca_file: Option<&Path>) -> String {
         Why::UnknownIssuer | Why::BadSignature | Why::Other(_) => untrusted,
         other => format!("the server's certificate is refused ({other:?}): {untrusted}"),
     }
+}
+
+/// A certificate's name as rustls lists it (`DnsName("chat.example.org")`,
+/// `IpAddress(V4(192.0.2.7))`), as a person writes it.
+fn plain_name(listed: &str) -> &str {
+    let inner = listed.rsplit_once('(').map_or(listed, |(_, rest)| rest);
+    inner.trim_end_matches(')').trim_matches('"')
 }
 
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
@@ -209,6 +220,16 @@ fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_read_as_written() {
+        assert_eq!(
+            plain_name("DnsName(\"chat.example.org\")"),
+            "chat.example.org"
+        );
+        assert_eq!(plain_name("IpAddress(V4(192.0.2.7))"), "192.0.2.7");
+        assert_eq!(plain_name("other"), "other");
+    }
 
     #[test]
     fn missing_or_empty_files_are_named_in_the_error() {
