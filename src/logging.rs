@@ -34,7 +34,25 @@ pub fn to_stderr() {
         .try_init();
 }
 
+/// Libraries whose trace level writes what must never reach a log: tungstenite whole frames
+/// and handshakes (passwords in `login`, tokens in the `Authorization` header), ureq the
+/// partners' bearer secrets, rustls key material. They are held at `debug` whatever RUST_LOG
+/// says (a directive for the same target replaces the user's).
+const NEVER_TRACED: &[&str] = &[
+    "tungstenite=debug",
+    "tokio_tungstenite=debug",
+    "ureq=debug",
+    "ureq_proto=debug",
+    "rustls=debug",
+];
+
 fn filter() -> tracing_subscriber::EnvFilter {
-    tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for directive in NEVER_TRACED {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
 }

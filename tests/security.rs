@@ -417,10 +417,13 @@ async fn a_malformed_username_at_login_is_refused_before_any_count_or_log_line()
 async fn the_log_never_holds_a_password_a_token_or_a_pin() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");
-    let server = process::ServerProcess::start_logging(
+    // At every level, trace included (where tungstenite would write whole frames).
+    let server = process::ServerProcess::start_at_level(
         &dir.path().join("server.db"),
         "127.0.0.1:0",
+        &[],
         Some(&log),
+        "trace",
     );
     let url = url::Url::parse(&format!("ws://{}", server.addr)).unwrap();
     let password = "correct horse battery";

@@ -35,8 +35,19 @@ impl ServerProcess {
         extra: &[&str],
         log: Option<&Path>,
     ) -> ServerProcess {
+        Self::start_at_level(db, listen, extra, log, "debug")
+    }
+
+    /// As [`ServerProcess::start_with`], logging at `level` (RUST_LOG) when `log` is given.
+    pub fn start_at_level(
+        db: &(impl super::Db + ?Sized),
+        listen: &str,
+        extra: &[&str],
+        log: Option<&Path>,
+        level: &str,
+    ) -> ServerProcess {
         let (level, stderr) = match log {
-            Some(path) => ("debug", Stdio::from(std::fs::File::create(path).unwrap())),
+            Some(path) => (level, Stdio::from(std::fs::File::create(path).unwrap())),
             None => ("warn", Stdio::null()),
         };
         let mut child = Command::new(QUID)
