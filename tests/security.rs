@@ -337,7 +337,11 @@ async fn one_address_gets_at_most_its_share_of_connections() {
 }
 
 async fn http_get(server: &TestServer, path: &str) -> String {
-    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    http_get_at(server.addr, path).await
+}
+
+async fn http_get_at(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
     tcp.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
@@ -368,6 +372,47 @@ async fn health_and_metrics_are_served_next_to_the_websocket(db: TestDb) {
         assert!(metrics.contains(line), "{line:?} missing in:\n{metrics}");
     }
     server.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_on_their_own_address_are_not_on_the_public_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = quid::server::ServerConfig {
+        metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
+        ..Default::default()
+    };
+    let db = dir.path().join("server.db");
+    let server = quid::server::Server::bind("127.0.0.1:0".parse().unwrap(), &db.location(), config)
+        .await
+        .unwrap();
+    let (public, apart) = (server.local_addr().unwrap(), server.metrics_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+
+    let metrics = http_get_at(apart, "/metrics").await;
+    assert!(metrics.starts_with("HTTP/1.1 200 OK\r\n"), "{metrics}");
+    assert!(metrics.contains("quid_connections_open"), "{metrics}");
+    assert!(
+        http_get_at(apart, "/healthz")
+            .await
+            .ends_with("\r\n\r\nok\n")
+    );
+    assert!(http_get_at(apart, "/v1").await.starts_with("HTTP/1.1 404"));
+    let public_metrics = http_get_at(public, "/metrics").await;
+    assert!(
+        public_metrics.starts_with("HTTP/1.1 404"),
+        "{public_metrics}"
+    );
+    assert!(!public_metrics.contains("quid_"), "{public_metrics}");
+    assert!(
+        http_get_at(public, "/healthz")
+            .await
+            .starts_with("HTTP/1.1 200 OK")
+    );
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
 }
 
 #[tokio::test]

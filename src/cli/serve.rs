@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// Requests one connection may make in a burst above that rate
     #[arg(long, value_name = "N", default_value_t = crate::server::DEFAULT_RATE_BURST)]
     rate_burst: std::num::NonZeroU32,
+    /// Serve /metrics (and /healthz) on this address of its own, plain HTTP, and not on the
+    /// public port (e.g. 127.0.0.1:9447)
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
     /// Most connections from one address at once (IPv6: one /64)
     #[arg(long, value_name = "N", default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
           value_parser = clap::value_parser!(usize))]
@@ -109,6 +113,7 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             None => super::partner::providers(&args.partner, args.partner_secret_file.as_deref())?,
         }),
         partner_recheck: std::time::Duration::from_secs(args.partner_recheck),
+        metrics_listen: args.metrics_listen,
         ..ServerConfig::default()
     };
     let stop = stop_signal();
@@ -116,6 +121,9 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let addr = server.local_addr()?;
     tracing::info!(%addr, %db, "quid server listening");
     say!("quid server listening on {scheme}://{addr} (database {db})");
+    if let Some(metrics) = server.metrics_addr() {
+        say!("metrics on http://{metrics}/metrics (and not on the public port)");
+    }
     server.run(stop).await?;
     Ok(ExitCode::SUCCESS)
 }

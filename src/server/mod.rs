@@ -75,6 +75,9 @@ pub struct ServerConfig {
     pub partners: partners::Partners,
     /// How often pending top-ups and payouts are re-asked of their partners (and once at start).
     pub partner_recheck: Duration,
+    /// Serve `/metrics` (and `/healthz`) on this address of their own, plain HTTP, and not on
+    /// the public port (`quid serve --metrics-listen`); on the public port when `None`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -93,6 +96,7 @@ impl Default for ServerConfig {
             auth_limits: throttle::Policies::default(),
             partners: partners::Partners::default(),
             partner_recheck: Duration::from_secs(60),
+            metrics_listen: None,
         }
     }
 }
@@ -126,6 +130,8 @@ impl ServerState {
 
 pub struct Server {
     listener: TcpListener,
+    /// Where `/metrics` is served apart, if it is.
+    metrics_listener: Option<TcpListener>,
     state: Arc<ServerState>,
     writer_threads: crate::store::writer::WriterThreads,
 }
@@ -152,6 +158,12 @@ impl Server {
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let metrics_listener = match config.metrics_listen {
+            Some(address) => Some(TcpListener::bind(address).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen on {address} (--metrics-listen): {e}")
+            })?),
+            None => None,
+        };
         let state = Arc::new(ServerState {
             store,
             writer,
@@ -167,6 +179,7 @@ impl Server {
         });
         Ok(Server {
             listener,
+            metrics_listener,
             state,
             writer_threads,
         })
@@ -174,6 +187,13 @@ impl Server {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Where `/metrics` is served apart, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     /// Serves until `stop` completes, then closes every connection and flushes the store.
@@ -189,6 +209,13 @@ impl Server {
             self.state.config.partner_recheck,
             shutdown.clone(),
         ));
+        let metrics = self.metrics_listener.map(|listener| {
+            tokio::spawn(http::serve_apart(
+                listener,
+                Arc::clone(&self.state),
+                shutdown.clone(),
+            ))
+        });
         let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let mut connections = JoinSet::new();
         tokio::pin!(stop);
@@ -231,6 +258,9 @@ impl Server {
         let _ = sweeper.await;
         let _ = revocations.await;
         let _ = partners.await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         // The writer thread ends once the last handle to it is gone, after its final commit.
         drop(self.state);
         tokio::task::spawn_blocking(move || self.writer_threads.join())

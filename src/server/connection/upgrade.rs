@@ -43,8 +43,17 @@ pub(super) async fn open(tcp: TcpStream, state: &ServerState) -> anyhow::Result<
         crate::server::partners::receive_webhook(stream, head, state).await?;
         return Ok(Opened::Http);
     }
-    if let Some(endpoint) = http::Endpoint::at(&head.path) {
+    if let Some(endpoint) = http::Endpoint::public(&head.path, state) {
         http::answer(stream, endpoint, state).await?;
+        return Ok(Opened::Http);
+    }
+    // A plain request for anything else (`/metrics` served apart, a typo) gets its 404 here:
+    // the websocket handshake would only drop it.
+    if !head
+        .header("upgrade")
+        .is_some_and(|value| value.eq_ignore_ascii_case("websocket"))
+    {
+        http::not_found(stream).await?;
         return Ok(Opened::Http);
     }
     // Before the handshake, whose callback cannot await a database read.
