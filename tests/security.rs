@@ -375,6 +375,39 @@ async fn health_and_metrics_are_served_next_to_the_websocket(db: TestDb) {
 }
 
 #[tokio::test]
+async fn a_session_unused_past_the_idle_limit_must_log_in_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = TestServer::start(&db).await;
+    let (idle, fresh) = (
+        register(&server.url(), "alice").await,
+        register(&server.url(), "bob").await,
+    );
+    // Alice's session was last used 91 days ago (the default limit is 90).
+    let long_ago = quid::protocol::TimestampMs::now().0 - 91 * 86_400_000;
+    let hash = quid::server::auth::token_hash(&idle);
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE tokens SET created_at_ms = ?1, last_used_at_ms = ?1 WHERE token_hash = ?2",
+            rusqlite::params![long_ago, hash],
+        )
+        .unwrap();
+    match Connection::open(&server.url(), Some(&idle)).await {
+        Err(ConnectError::Unauthorized(why)) => {
+            assert!(
+                why.contains("expired after 90 days without use; log in again"),
+                "{why}"
+            )
+        }
+        other => panic!("an idle session connected: {:?}", other.map(|_| ())),
+    }
+    // A session in use is not touched by it.
+    connect(&server.url(), &fresh).await;
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn metrics_on_their_own_address_are_not_on_the_public_port() {
     let dir = tempfile::tempdir().unwrap();
     let config = quid::server::ServerConfig {

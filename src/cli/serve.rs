@@ -43,6 +43,11 @@ pub struct ServeArgs {
     /// Requests one connection may make in a burst above that rate
     #[arg(long, value_name = "N", default_value_t = crate::server::DEFAULT_RATE_BURST)]
     rate_burst: std::num::NonZeroU32,
+    /// Days a session may go unused (no connection opened with its token) before it is
+    /// refused and its user must log in again
+    #[arg(long, value_name = "DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u64).range(1..=36_500))]
+    session_idle_days: u64,
     /// Serve /metrics (and /healthz) on this address of its own, plain HTTP, and not on the
     /// public port (e.g. 127.0.0.1:9447)
     #[arg(long, value_name = "ADDR")]
@@ -114,6 +119,7 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         }),
         partner_recheck: std::time::Duration::from_secs(args.partner_recheck),
         metrics_listen: args.metrics_listen,
+        session_idle: std::time::Duration::from_secs(args.session_idle_days * 86_400),
         ..ServerConfig::default()
     };
     let stop = stop_signal();

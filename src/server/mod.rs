@@ -31,6 +31,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+/// How long a session may go unused before its token is refused (`--session-idle-days`).
+pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(90 * 86_400);
+
 /// Most connections served at once; further ones wait in the accept queue.
 pub const MAX_CONNECTIONS: usize = 10_000;
 
@@ -75,6 +78,8 @@ pub struct ServerConfig {
     pub partners: partners::Partners,
     /// How often pending top-ups and payouts are re-asked of their partners (and once at start).
     pub partner_recheck: Duration,
+    /// A token unused this long (no connection opened with it) is refused: log in again.
+    pub session_idle: Duration,
     /// Serve `/metrics` (and `/healthz`) on this address of their own, plain HTTP, and not on
     /// the public port (`quid serve --metrics-listen`); on the public port when `None`.
     pub metrics_listen: Option<SocketAddr>,
@@ -97,6 +102,7 @@ impl Default for ServerConfig {
             partners: partners::Partners::default(),
             partner_recheck: Duration::from_secs(60),
             metrics_listen: None,
+            session_idle: DEFAULT_SESSION_IDLE,
         }
     }
 }

@@ -100,8 +100,9 @@ pub trait Sessions {
             .ok_or_else(not_found)
     }
 
-    /// The user a live token (by its hash) belongs to; `None` for an unknown or revoked one.
-    fn user_for_token(&self, token_hash: &str) -> Result<Option<User>, ApiError>;
+    /// The user a live token (by its hash) belongs to, and when it was last used to connect
+    /// (made, if never); `None` for an unknown or revoked one.
+    fn user_for_token(&self, token_hash: &str) -> Result<Option<(User, TimestampMs)>, ApiError>;
 }
 
 impl Sessions for Connection {
@@ -206,12 +207,15 @@ impl Sessions for Connection {
         Ok(sessions)
     }
 
-    fn user_for_token(&self, token_hash: &str) -> Result<Option<User>, ApiError> {
+    fn user_for_token(&self, token_hash: &str) -> Result<Option<(User, TimestampMs)>, ApiError> {
         let sql = format!(
-            "SELECT {USER_COLUMNS} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1"
+            "SELECT COALESCE(t.last_used_at_ms, t.created_at_ms), {USER_COLUMNS}
+             FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1"
         );
         Ok(self
-            .query_row_cached(&sql, [token_hash], |row| user_from_row(row, 0))
+            .query_row_cached(&sql, [token_hash], |row| {
+                Ok((user_from_row(row, 1)?, TimestampMs(row.get(0)?)))
+            })
             .optional()?)
     }
 }

@@ -3,7 +3,7 @@
 //! end), the bearer token's lookup, then the websocket handshake, which refuses a bad token
 //! with HTTP 401.
 
-use crate::protocol::{User, WS_PATH};
+use crate::protocol::{TimestampMs, User, WS_PATH};
 use crate::server::transport::{self, Rewind};
 use crate::server::{ServerState, auth, http};
 use tokio::net::TcpStream;
@@ -101,6 +101,18 @@ async fn authenticate(
                 "invalid or revoked token; log in again".to_owned(),
             )
         })?;
+    let (user, last_used) = user;
+    let idle = state.config.session_idle;
+    let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+    if TimestampMs::now().0.saturating_sub(last_used.0) > idle_ms {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "this session expired after {} days without use; log in again",
+                idle.as_secs() / 86_400
+            ),
+        ));
+    }
     Ok(Identity {
         user: Some(user),
         token_hash: Some(hash),

@@ -109,12 +109,13 @@ impl Sessions for PgTx<'_> {
             .collect())
     }
 
-    fn user_for_token(&self, token_hash: &str) -> Result<Option<User>, ApiError> {
+    fn user_for_token(&self, token_hash: &str) -> Result<Option<(User, TimestampMs)>, ApiError> {
         let sql = format!(
-            "SELECT {USER_COLUMNS} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
+            "SELECT COALESCE(t.last_used_at_ms, t.created_at_ms), {USER_COLUMNS}
+             FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
         );
         let row = self.tx().query_opt(&sql, &[&token_hash])?;
-        Ok(row.map(|row| user(&row, 0)))
+        Ok(row.map(|row| (user(&row, 1), TimestampMs(row.get(0)))))
     }
 }
 
