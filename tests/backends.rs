@@ -8,6 +8,7 @@ use quid::money::{Currency, Money};
 use quid::protocol::ApiError;
 use quid::protocol::payments::{IdempotencyKey, TransferId, TransferKind};
 use quid::protocol::{TimestampMs, UserId};
+use quid::store::accounts::PinState;
 use quid::store::wallets::{AccountId, AccountKind, Posting};
 use quid::store::{Backend, Store};
 
@@ -51,16 +52,31 @@ fn users_keep_their_contract(db: &dyn Backend) {
     assert_eq!(db.count_pin_attempt(ALICE, 2, at).unwrap(), Some(1));
     assert_eq!(db.count_pin_attempt(ALICE, 2, at).unwrap(), Some(2));
     assert_eq!(db.count_pin_attempt(ALICE, 2, at).unwrap(), None);
-    assert_eq!(db.pin_failures(ALICE).unwrap(), (2, None));
+    let state = |failures, locked_until, locks| PinState {
+        failures,
+        locked_until,
+        locks,
+    };
+    assert_eq!(db.pin_state(ALICE).unwrap(), state(2, None, 0));
     let until = TimestampMs(at.0 + 60_000);
     db.lock_pin(ALICE, until).unwrap();
-    assert_eq!(db.pin_failures(ALICE).unwrap(), (0, Some(until)));
+    assert_eq!(db.pin_state(ALICE).unwrap(), state(0, Some(until), 1));
     assert_eq!(db.count_pin_attempt(ALICE, 2, at).unwrap(), None, "locked");
     assert_eq!(db.pin_locked_until(ALICE, at.0).unwrap(), Some(until.0));
     assert_eq!(db.pin_locked_until(ALICE, until.0).unwrap(), None);
     assert_eq!(db.count_pin_attempt(ALICE, 2, until).unwrap(), Some(1));
+    db.lock_pin(ALICE, until).unwrap();
+    assert_eq!(
+        db.pin_state(ALICE).unwrap().locks,
+        2,
+        "locks in a row are counted"
+    );
     db.clear_pin_failures(ALICE).unwrap();
-    assert_eq!(db.pin_failures(ALICE).unwrap().0, 0);
+    assert_eq!(db.pin_state(ALICE).unwrap(), state(0, Some(until), 0));
+    db.lock_pin(ALICE, until).unwrap();
+    // A new PIN leaves nothing of the lock behind.
+    db.set_pin_hash(ALICE, "new-pin-hash").unwrap();
+    assert_eq!(db.pin_state(ALICE).unwrap(), state(0, None, 0));
 }
 
 /// The audit runs the same queries everywhere and finds the same faults: the wallets check

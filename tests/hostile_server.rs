@@ -541,3 +541,60 @@ async fn a_checkout_address_that_is_not_a_web_page_is_neither_shown_nor_opened()
         assert!(!said.contains(address), "{said}");
     }
 }
+
+#[test]
+fn the_readmes_tls_recipe_works_with_ca_file_and_says_what_to_do_without() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: openssl is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The README's command, for the name this test can reach.
+    let made = std::process::Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args([
+            "-nodes",
+            "-days",
+            "365",
+            "-keyout",
+            "privkey.pem",
+            "-out",
+            "fullchain.pem",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let files = Certificates {
+        ca: dir.path().join("fullchain.pem"),
+        cert: dir.path().join("fullchain.pem"),
+        key: dir.path().join("privkey.pem"),
+    };
+    let server = tls_server(dir.path(), &files);
+    let address = format!("wss://localhost:{}", server.addr.port());
+    let (worked, said) = register_over_tls(dir.path(), &address, Some(&files.ca));
+    assert!(worked, "{said}");
+    let (worked, said) = register_over_tls(dir.path(), &address, None);
+    assert!(!worked && said.contains("set ca_file"), "{said}");
+}

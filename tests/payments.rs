@@ -243,6 +243,7 @@ async fn every_refusal_has_its_code_and_moves_nothing(db: TestDb) {
         .request(RequestBody::SetPin(requests::SetPin {
             pin: "4321".into(),
             current_pin: None,
+            password: None,
         }))
         .await
         .unwrap();
@@ -395,6 +396,7 @@ async fn five_wrong_pins_lock_payments_even_for_the_right_one(db: TestDb) {
         .request(RequestBody::SetPin(requests::SetPin {
             pin: "2468".into(),
             current_pin: None,
+            password: None,
         }))
         .await
         .unwrap();

@@ -251,6 +251,7 @@ async fn set_pin(connection: &Connection, pin: &str) {
         .request(RequestBody::SetPin(requests::SetPin {
             pin: pin.into(),
             current_pin: None,
+            password: None,
         }))
         .await
         .unwrap();
@@ -268,6 +269,75 @@ async fn pay_bob(connection: &Connection, pin: &str) -> Result<results::Paid, Re
             pin: Some(pin.into()),
         }))
         .await
+}
+
+/// Five wrong PINs in a row from `alice`: the last refusal's message.
+async fn five_wrong_pins(alice: &Connection) -> String {
+    let mut last = String::new();
+    for _ in 0..5 {
+        match pay_bob(alice, "00000").await {
+            Err(RequestError::Api(error)) => last = error.message,
+            other => panic!("{other:?}"),
+        }
+    }
+    last
+}
+
+#[tokio::test]
+async fn the_pin_lock_escalates_then_holds_until_the_password_sets_a_new_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = TestServer::start(&db).await;
+    let token = register(&server.url(), "alice").await;
+    register(&server.url(), "bob").await;
+    mint(&db, "alice", eur(1000));
+    let alice = connect(&server.url(), &token).await;
+    set_pin(&alice, "97531").await;
+    // Each lock is taken as over by moving its end into the past: no test waits a day.
+    let lift_lock = || {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute(
+                "UPDATE users SET pin_locked_until_ms = 1 WHERE username = 'alice'",
+                [],
+            )
+            .unwrap();
+    };
+    for expected in [
+        "locked for 15 more minute(s)",
+        "locked for 60 more minute(s)",
+        "locked for 24 more hour(s)",
+    ] {
+        let said = five_wrong_pins(&alice).await;
+        assert!(said.contains(expected), "{expected:?} not in {said:?}");
+        lift_lock();
+    }
+    let said = five_wrong_pins(&alice).await;
+    assert!(
+        said.contains("until a new PIN is set with the account's password"),
+        "{said}"
+    );
+    let right = pay_bob(&alice, "97531").await;
+    assert!(matches!(right, Err(RequestError::Api(e)) if e.code == ErrorCode::PinLocked));
+
+    let with_password = |password: &str| {
+        RequestBody::SetPin(requests::SetPin {
+            pin: "24680".into(),
+            current_pin: None,
+            password: Some(password.into()),
+        })
+    };
+    let wrong: Result<results::Empty, _> = alice.request(with_password("not her password")).await;
+    assert!(matches!(wrong, Err(RequestError::Api(e)) if e.code == ErrorCode::InvalidCredentials));
+    let _: results::Empty = alice
+        .request(with_password("correct horse battery"))
+        .await
+        .unwrap();
+    pay_bob(&alice, "24680").await.unwrap();
+    // A right PIN starts the escalation over: the next lock is 15 minutes again.
+    let said = five_wrong_pins(&alice).await;
+    assert!(said.contains("locked for 15 more minute(s)"), "{said}");
+    server.stop().await;
 }
 
 async fn concurrent_wrong_pins_cannot_outrun_the_lock(db: TestDb) {

@@ -305,9 +305,14 @@ enum Command {
     PartnerSandbox(partner::SandboxArgs),
     /// Set or change the payment PIN every payment then needs
     Pin {
-        /// Read the new PIN from the first line of standard input
+        /// Read the new PIN from the first line of standard input (the current PIN, or with
+        /// --forgot the password, from the second)
         #[arg(long)]
         pin_stdin: bool,
+        /// Set a new PIN with the account's password instead of the current PIN: for a
+        /// forgotten PIN, or payments locked after too many wrong ones
+        #[arg(long)]
+        forgot: bool,
     },
     /// Administer a server's database file
     Admin(admin::AdminArgs),
@@ -370,7 +375,9 @@ impl Cli {
                 let args = args.clone();
                 tokio::task::spawn_blocking(move || admin::run(&args)).await?
             }
-            Command::Pin { pin_stdin } => money::set_pin(&self.client_profile()?, *pin_stdin).await,
+            Command::Pin { pin_stdin, forgot } => {
+                money::set_pin(&self.client_profile()?, *pin_stdin, *forgot).await
+            }
             Command::Balance { json } => money::balance(&self.client_profile()?, *json).await,
             Command::Pay {
                 to,

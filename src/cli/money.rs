@@ -420,11 +420,12 @@ pub(super) async fn with_pin<T: DeserializeOwned>(
     }
 }
 
-/// `quid pin`: sets the payment PIN (asking for the current one when there is one).
+/// `quid pin`: sets the payment PIN (asking for the current one when there is one, or with
+/// `--forgot` for the account's password instead).
 ///
 /// With `--pin-stdin` the first line is the new PIN and, when the account has one, the second
-/// line the current one.
-pub async fn set_pin(profile: &Profile, pin_stdin: bool) -> anyhow::Result<ExitCode> {
+/// line the current one (or the password).
+pub async fn set_pin(profile: &Profile, pin_stdin: bool, forgot: bool) -> anyhow::Result<ExitCode> {
     let pin = if pin_stdin {
         pin_from_stdin()?
     } else {
@@ -435,6 +436,24 @@ pub async fn set_pin(profile: &Profile, pin_stdin: bool) -> anyhow::Result<ExitC
     };
     validate_pin(&pin).map_err(|e| anyhow!("{}; nothing changed", e.message))?;
     let connection = connect(profile).await?;
+    if forgot {
+        let password = match pin_stdin {
+            true => super::line_from_stdin("password", "--pin-stdin (second line)")?,
+            false => rpassword::prompt_password(format!("Password of {}: ", profile.username))
+                .context("cannot read the password")?,
+        };
+        let body = RequestBody::SetPin(requests::SetPin {
+            pin,
+            current_pin: None,
+            password: Some(password),
+        });
+        let _: results::Empty = connection.request(body).await?;
+        say!(
+            "payment PIN set with your password: payments from {} are unlocked and need it",
+            profile.username
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let current_pin = || match pin_stdin {
         true => pin_from_stdin()
             .context("this account has a PIN: give the current one on the second line"),
@@ -444,6 +463,7 @@ pub async fn set_pin(profile: &Profile, pin_stdin: bool) -> anyhow::Result<ExitC
         RequestBody::SetPin(requests::SetPin {
             pin: pin.clone(),
             current_pin,
+            password: None,
         })
     };
     let _: results::Empty = with_pin(profile, connection, current_pin, body).await?;

@@ -325,7 +325,8 @@ mod tests {
             RequestBody::TYPES.contains(
                 &RequestBody::SetPin(requests::SetPin {
                     pin: String::new(),
-                    current_pin: None
+                    current_pin: None,
+                    password: None,
                 })
                 .kind()
             )

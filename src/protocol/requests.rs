@@ -242,6 +242,10 @@ pub struct SetPin {
     pub pin: String,
     #[serde(default)]
     pub current_pin: Option<String>,
+    /// The account's password, in place of the current PIN: how a user who forgot it, or
+    /// whose payments are locked for good, sets a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 /// Revokes one of the caller's sessions; its live connections close.

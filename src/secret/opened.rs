@@ -231,6 +231,19 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Every conversation known here to be secret.
+    pub fn secret_conversations(&self) -> Result<Vec<ConversationId>, SecretError> {
+        let conn = self.vault.conn();
+        let mut statement = conn
+            .prepare("SELECT conversation_id FROM secret_conversations ORDER BY conversation_id")
+            .map_err(|e| self.vault.sqlite(e))?;
+        let ids = statement
+            .query_map([], |row| row.get(0).map(ConversationId))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.vault.sqlite(e))?;
+        Ok(ids)
+    }
+
     pub fn is_secret(&self, conversation: ConversationId) -> Result<bool, SecretError> {
         self.vault
             .conn()

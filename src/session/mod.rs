@@ -254,6 +254,14 @@ impl Session {
     }
 
     /// Trusts the devices `username` has now; how many.
+    /// Checks `other`'s devices and this user's against the pins, and starts sessions with
+    /// them, as sealing for them needs: before money moves whose memo goes sealed.
+    pub async fn secret_ready(&self, other: String) -> Result<(), SessionError> {
+        let (reply, answer) = oneshot::channel();
+        self.secret_job(SecretJob::Ready { other, reply }).await?;
+        answer.await.map_err(|_| SessionError::Stopped)?
+    }
+
     pub async fn accept_keys(&self, username: String) -> Result<usize, SessionError> {
         let (reply, answer) = oneshot::channel();
         self.secret_job(SecretJob::AcceptKeys { username, reply })

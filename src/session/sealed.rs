@@ -29,6 +29,11 @@ pub(super) enum SecretJob {
         username: String,
         reply: oneshot::Sender<Result<usize, SessionError>>,
     },
+    /// Checks the devices a message to `other` would be sealed for.
+    Ready {
+        other: String,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
     /// Sets a secret conversation's disappearing-message timer (0: off).
     SetTimer {
         conversation_id: ConversationId,
@@ -59,9 +64,9 @@ impl SecretJob {
                 reply.send(Err(error)).map_err(drop)
             }
             SecretJob::AcceptKeys { reply, .. } => reply.send(Err(error)).map_err(drop),
-            SecretJob::Verify { reply, .. } | SecretJob::Compared { reply, .. } => {
-                reply.send(Err(error)).map_err(drop)
-            }
+            SecretJob::Verify { reply, .. }
+            | SecretJob::Compared { reply, .. }
+            | SecretJob::Ready { reply, .. } => reply.send(Err(error)).map_err(drop),
         };
     }
 }
@@ -86,8 +91,12 @@ pub enum VerifyEvent {
         conversation_id: ConversationId,
         reason: String,
     },
-    /// The people whose every device is verified here (when the store opens).
-    Trusted { usernames: Vec<String> },
+    /// The people whose every device is verified here, and the conversations known to be
+    /// secret (when the store opens).
+    Trusted {
+        usernames: Vec<String>,
+        secret_conversations: Vec<ConversationId>,
+    },
 }
 
 struct Ongoing {
@@ -111,10 +120,12 @@ impl Secrets {
         }
     }
 
-    /// Who is verified here, for the session's user.
+    /// Who is verified here, and which conversations are secret, for the session's user.
     pub(super) fn trusted(&self) -> Option<VerifyEvent> {
-        let usernames = self.endpoint.verified_users().ok()?;
-        Some(VerifyEvent::Trusted { usernames })
+        Some(VerifyEvent::Trusted {
+            usernames: self.endpoint.verified_users().ok()?,
+            secret_conversations: self.endpoint.secret_conversations().ok()?,
+        })
     }
 
     /// Reads `event` if it is sealed. False: a replay, to drop. A fresh verification step
@@ -221,6 +232,13 @@ impl Secrets {
                 .await;
                 reply
                     .send(accepted.map_err(SessionError::from))
+                    .map_err(drop)
+            }
+            SecretJob::Ready { other, reply } => {
+                let ready =
+                    secret::recipients(connection, &mut self.endpoint, &self.me, &other).await;
+                reply
+                    .send(ready.map(drop).map_err(SessionError::from))
                     .map_err(drop)
             }
             SecretJob::Verify {

@@ -57,8 +57,31 @@ pub fn create_bot(
 
 /// Wrong PINs in a row that lock payments.
 pub const PIN_ATTEMPTS: i64 = 5;
-/// How long payments stay locked after that.
-pub const PIN_LOCK_MS: i64 = 15 * 60 * 1000;
+/// How long payments stay locked after the first, second and third lock in a row (no right
+/// PIN between them); after that they stay locked until a new PIN is set with the password.
+pub const PIN_LOCKS_MS: [i64; 3] = [15 * 60 * 1000, 60 * 60 * 1000, 24 * 60 * 60 * 1000];
+/// `pin_locked_until` of a lock only a new PIN, set with the password, lifts.
+pub const LOCKED_UNTIL_NEW_PIN: TimestampMs = TimestampMs(i64::MAX);
+
+/// Where a user's PIN lock stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinState {
+    /// Attempts counted since the last right PIN or lock.
+    pub failures: i64,
+    /// Until when payments are locked, if they ever were.
+    pub locked_until: Option<TimestampMs>,
+    /// Locks in a row since the last right PIN.
+    pub locks: i64,
+}
+
+/// What a wrong PIN led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrongPin {
+    /// This many attempts are left before payments lock.
+    Left(i64),
+    /// Payments are locked until then (`LOCKED_UNTIL_NEW_PIN`: until a new PIN is set).
+    Locked(TimestampMs),
+}
 
 /// Counts a PIN attempt before it is checked, so guesses sent at once cannot outrun the lock:
 /// between a right PIN and a lock at most `PIN_ATTEMPTS` are let through. `None`: no attempt
@@ -68,18 +91,21 @@ pub fn admit_pin_attempt(ctx: &mut WriteCtx, user_id: UserId) -> Result<Option<i
 }
 
 /// An admitted attempt was wrong: it stays counted, and once every attempt is used up payments
-/// lock for `PIN_LOCK_MS`. Returns the attempts left (0: locked).
-pub fn settle_wrong_pin(ctx: &mut WriteCtx, user_id: UserId) -> Result<i64, ApiError> {
-    let (failures, locked_until) = ctx.db().pin_failures(user_id)?;
-    if locked_until.is_some_and(|until| until > ctx.now) {
-        return Ok(0);
+/// lock, each lock in a row longer than the last (`PIN_LOCKS_MS`), then for good.
+pub fn settle_wrong_pin(ctx: &mut WriteCtx, user_id: UserId) -> Result<WrongPin, ApiError> {
+    let state = ctx.db().pin_state(user_id)?;
+    if let Some(until) = state.locked_until.filter(|until| *until > ctx.now) {
+        return Ok(WrongPin::Locked(until));
     }
-    if failures >= PIN_ATTEMPTS {
-        ctx.db()
-            .lock_pin(user_id, TimestampMs(ctx.now.0 + PIN_LOCK_MS))?;
-        return Ok(0);
+    if state.failures < PIN_ATTEMPTS {
+        return Ok(WrongPin::Left(PIN_ATTEMPTS - state.failures));
     }
-    Ok(PIN_ATTEMPTS - failures)
+    let until = usize::try_from(state.locks)
+        .ok()
+        .and_then(|locks| PIN_LOCKS_MS.get(locks))
+        .map_or(LOCKED_UNTIL_NEW_PIN, |ms| TimestampMs(ctx.now.0 + ms));
+    ctx.db().lock_pin(user_id, until)?;
+    Ok(WrongPin::Locked(until))
 }
 
 /// Users' rows: who is registered, their password and PIN hashes, their PIN lock.
@@ -104,16 +130,17 @@ pub trait Users {
         now: TimestampMs,
     ) -> Result<Option<i64>, ApiError>;
 
-    /// The PIN attempts counted for `user`, and until when payments are locked, if ever.
-    fn pin_failures(&self, user: UserId) -> Result<(i64, Option<TimestampMs>), ApiError>;
+    /// Where `user`'s PIN lock stands: attempts counted, until when locked, locks in a row.
+    fn pin_state(&self, user: UserId) -> Result<PinState, ApiError>;
 
-    /// Locks `user`'s payments until `until` and starts the count of attempts afresh.
+    /// Locks `user`'s payments until `until`, counts the lock, and starts the count of
+    /// attempts afresh.
     fn lock_pin(&self, user: UserId, until: TimestampMs) -> Result<(), ApiError>;
 
-    /// Forgets `user`'s counted PIN attempts (a right PIN was given).
+    /// Forgets `user`'s counted PIN attempts and locks (a right PIN was given).
     fn clear_pin_failures(&self, user: UserId) -> Result<(), ApiError>;
 
-    /// Sets `user`'s PIN hash.
+    /// Sets `user`'s PIN hash, with no attempt, lock or lock count left over.
     fn set_pin_hash(&self, user: UserId, hash: &str) -> Result<(), ApiError>;
 
     /// The user and stored password hash for `username`, if registered.
@@ -170,18 +197,24 @@ impl Users for Connection {
             .optional()?)
     }
 
-    fn pin_failures(&self, user: UserId) -> Result<(i64, Option<TimestampMs>), ApiError> {
-        let (failures, until): (i64, Option<i64>) = self.query_row_cached(
-            "SELECT pin_failures, pin_locked_until_ms FROM users WHERE id = ?1",
+    fn pin_state(&self, user: UserId) -> Result<PinState, ApiError> {
+        Ok(self.query_row_cached(
+            "SELECT pin_failures, pin_locked_until_ms, pin_locks FROM users WHERE id = ?1",
             [user.0],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
-        Ok((failures, until.map(TimestampMs)))
+            |row| {
+                Ok(PinState {
+                    failures: row.get(0)?,
+                    locked_until: row.get::<_, Option<i64>>(1)?.map(TimestampMs),
+                    locks: row.get(2)?,
+                })
+            },
+        )?)
     }
 
     fn lock_pin(&self, user: UserId, until: TimestampMs) -> Result<(), ApiError> {
         self.execute_cached(
-            "UPDATE users SET pin_failures = 0, pin_locked_until_ms = ?2 WHERE id = ?1",
+            "UPDATE users SET pin_failures = 0, pin_locked_until_ms = ?2, pin_locks = pin_locks + 1
+             WHERE id = ?1",
             [user.0, until.0],
         )?;
         Ok(())
@@ -189,7 +222,8 @@ impl Users for Connection {
 
     fn clear_pin_failures(&self, user: UserId) -> Result<(), ApiError> {
         self.execute_cached(
-            "UPDATE users SET pin_failures = 0 WHERE id = ?1 AND pin_failures > 0",
+            "UPDATE users SET pin_failures = 0, pin_locks = 0
+             WHERE id = ?1 AND (pin_failures > 0 OR pin_locks > 0)",
             [user.0],
         )?;
         Ok(())
@@ -197,7 +231,9 @@ impl Users for Connection {
 
     fn set_pin_hash(&self, user: UserId, hash: &str) -> Result<(), ApiError> {
         self.execute_cached(
-            "UPDATE users SET pin_hash = ?2 WHERE id = ?1",
+            "UPDATE users SET pin_hash = ?2, pin_failures = 0, pin_locks = 0,
+                 pin_locked_until_ms = NULL
+             WHERE id = ?1",
             rusqlite::params![user.0, hash],
         )?;
         Ok(())

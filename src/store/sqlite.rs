@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("secret.sql"),
     include_str!("timers.sql"),
     include_str!("funding.sql"),
+    include_str!("pin_locks.sql"),
 ];
 
 /// The schema version this build writes.

@@ -250,6 +250,7 @@ impl Executor {
                 conversation_id,
                 key,
                 pin,
+                sealed_for,
             } => {
                 let body = RequestBody::Pay(requests::Pay {
                     to,
@@ -259,7 +260,7 @@ impl Executor {
                     idempotency_key: key,
                     pin,
                 });
-                self.money(body, |r: results::Paid| Done::Paid(r));
+                self.money_after(sealed_for, body, |r: results::Paid| Done::Paid(r));
             }
             Effect::RequestMoney {
                 from,
@@ -267,6 +268,7 @@ impl Executor {
                 memo,
                 conversation_id,
                 key,
+                sealed_for,
             } => {
                 let body = RequestBody::RequestMoney(requests::RequestMoney {
                     from,
@@ -276,7 +278,7 @@ impl Executor {
                     expires_in_secs: None,
                     idempotency_key: key,
                 });
-                self.money(body, |r: results::RequestMade| {
+                self.money_after(sealed_for, body, |r: results::RequestMade| {
                     Done::Requested(vec![r.request])
                 });
             }
@@ -454,9 +456,31 @@ impl Executor {
         T: DeserializeOwned + Send + 'static,
         F: FnOnce(T) -> Done + Send + 'static,
     {
+        self.money_after(None, body, on_reply);
+    }
+
+    /// As [`Effects::money`]; with `sealed_for`, that person's devices (and this user's) are
+    /// checked first, as sealing the memo will need, so a changed key stops the money, not
+    /// only its memo.
+    fn money_after<T, F>(&self, sealed_for: Option<String>, body: RequestBody, on_reply: F)
+    where
+        T: DeserializeOwned + Send + 'static,
+        F: FnOnce(T) -> Done + Send + 'static,
+    {
         let session = self.session.clone();
         let done = self.done.clone();
         tokio::spawn(async move {
+            if let Some(other) = sealed_for
+                && let Err(error) = session.secret_ready(other).await
+            {
+                let message = format!("{}; nothing moved", why_not_sent(&error));
+                let failed = Done::MoneyFailed {
+                    code: ErrorCode::Forbidden,
+                    message,
+                };
+                let _ = done.send(failed).await;
+                return;
+            }
             let outcome = match session.request::<T>(body).await {
                 Ok(reply) => on_reply(reply),
                 Err(SessionError::Request(RequestError::Api(error))) => Done::MoneyFailed {

@@ -13,7 +13,9 @@ use crate::protocol::requests::{
 };
 use crate::protocol::{ApiError, ErrorCode, User, results};
 use crate::server::ServerState;
+use crate::server::throttle::Key;
 use crate::store;
+use crate::store::accounts::WrongPin;
 use crate::store::writer::WriteCtx;
 
 pub async fn balance(
@@ -234,9 +236,16 @@ impl Handler for SetPin {
         caller: &Caller<'_>,
     ) -> Result<Self::Reply, ApiError> {
         let me = caller.user()?;
-        let SetPin { pin, current_pin } = self;
+        let SetPin {
+            pin,
+            current_pin,
+            password,
+        } = self;
         crate::protocol::accounts::validate_pin(&pin)?;
-        check_pin(state, me, current_pin).await?;
+        match password {
+            Some(password) => check_password(state, me, caller, password).await?,
+            None => check_pin(state, me, current_pin).await?,
+        }
         let hash = state.hasher.hash(pin).await?;
         let me = me.id;
         state
@@ -287,25 +296,76 @@ async fn check_pin(state: &ServerState, me: &User, pin: Option<String>) -> Resul
         .write(move |ctx| store::accounts::settle_wrong_pin(ctx, me))
         .await?;
     Err(match left {
-        0 => ApiError::new(
-            ErrorCode::PinLocked,
-            "wrong payment PIN; too many in a row: payments are locked for 15 minutes",
-        ),
-        n => ApiError::new(
+        WrongPin::Left(n) => ApiError::new(
             ErrorCode::WrongPin,
             format!("wrong payment PIN; {n} tries left"),
         ),
+        WrongPin::Locked(until) => ApiError::new(
+            ErrorCode::PinLocked,
+            format!(
+                "wrong payment PIN; too many in a row: {}",
+                locked_for(until.0 - crate::protocol::TimestampMs::now().0)
+            ),
+        ),
     })
+}
+
+/// `set_pin` with the password in place of the PIN: checked as a login is (the same
+/// brute-force budget for the username), since it lifts any PIN lock.
+async fn check_password(
+    state: &ServerState,
+    me: &User,
+    caller: &Caller<'_>,
+    password: String,
+) -> Result<(), ApiError> {
+    let for_username = Key::Username(me.username.clone());
+    state
+        .throttle
+        .admit(
+            &[for_username.clone(), Key::login_from(caller.address)],
+            std::time::Instant::now(),
+        )
+        .map_err(|wait| ApiError::rate_limited(wait, "too many attempts"))?;
+    let username = me.username.clone();
+    let found = state
+        .store
+        .read(move |conn| conn.credentials(&username))
+        .await?;
+    let hash = found.map(|(_, hash)| hash);
+    if !state.hasher.verify(password, hash).await? {
+        return Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "wrong password: the PIN was not changed",
+        ));
+    }
+    state.throttle.forgive(&for_username);
+    Ok(())
 }
 
 /// Payments are locked for `left_ms` more, or (`None`) every attempt is in use right now.
 fn pin_locked(left_ms: Option<i64>) -> ApiError {
     let message = match left_ms {
-        Some(ms) => format!(
-            "too many wrong PINs: payments are locked for {} more minute(s)",
-            (ms + 59_999) / 60_000
-        ),
+        Some(ms) => format!("too many wrong PINs: {}", locked_for(ms)),
         None => "too many PIN attempts at once: payments are locked; try again later".into(),
     };
     ApiError::new(ErrorCode::PinLocked, message)
+}
+
+/// How long payments stay locked, `left_ms` from now, in words; a lock only a new PIN lifts
+/// says how to set one.
+fn locked_for(left_ms: i64) -> String {
+    const HOUR_MS: i64 = 60 * 60 * 1000;
+    match left_ms {
+        ms if ms > 7 * 24 * HOUR_MS => "payments are locked until a new PIN is set with the \
+                                        account's password (quid pin --forgot)"
+            .to_owned(),
+        ms if ms > 2 * HOUR_MS => format!(
+            "payments are locked for {} more hour(s)",
+            (ms + HOUR_MS - 1) / HOUR_MS
+        ),
+        ms => format!(
+            "payments are locked for {} more minute(s)",
+            (ms + 59_999) / 60_000
+        ),
+    }
 }

@@ -342,6 +342,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("secret.sql"),
     include_str!("timers.sql"),
     include_str!("funding.sql"),
+    include_str!("pin_locks.sql"),
 ];
 
 /// The advisory lock keys of conversations: the id with this bit set, apart from every other

@@ -3,7 +3,7 @@
 use super::PgTx;
 use crate::protocol::{ApiError, TimestampMs, User, UserId};
 use crate::store::Health;
-use crate::store::accounts::{USER_COLUMNS, Users};
+use crate::store::accounts::{PinState, USER_COLUMNS, Users};
 use crate::store::audit::{Audit, CHECKS, Finding, LedgerTotals};
 
 /// A user from four consecutive columns starting at `first`, as `USER_COLUMNS` lists them.
@@ -55,17 +55,22 @@ impl Users for PgTx<'_> {
         Ok(row.map(|row| row.get(0)))
     }
 
-    fn pin_failures(&self, user: UserId) -> Result<(i64, Option<TimestampMs>), ApiError> {
+    fn pin_state(&self, user: UserId) -> Result<PinState, ApiError> {
         let row = self.tx().query_one(
-            "SELECT pin_failures, pin_locked_until_ms FROM users WHERE id = $1",
+            "SELECT pin_failures, pin_locked_until_ms, pin_locks FROM users WHERE id = $1",
             &[&user.0],
         )?;
-        Ok((row.get(0), row.get::<_, Option<i64>>(1).map(TimestampMs)))
+        Ok(PinState {
+            failures: row.get(0),
+            locked_until: row.get::<_, Option<i64>>(1).map(TimestampMs),
+            locks: row.get(2),
+        })
     }
 
     fn lock_pin(&self, user: UserId, until: TimestampMs) -> Result<(), ApiError> {
         self.tx().execute(
-            "UPDATE users SET pin_failures = 0, pin_locked_until_ms = $2 WHERE id = $1",
+            "UPDATE users SET pin_failures = 0, pin_locked_until_ms = $2, pin_locks = pin_locks + 1
+             WHERE id = $1",
             &[&user.0, &until.0],
         )?;
         Ok(())
@@ -73,7 +78,8 @@ impl Users for PgTx<'_> {
 
     fn clear_pin_failures(&self, user: UserId) -> Result<(), ApiError> {
         self.tx().execute(
-            "UPDATE users SET pin_failures = 0 WHERE id = $1 AND pin_failures > 0",
+            "UPDATE users SET pin_failures = 0, pin_locks = 0
+             WHERE id = $1 AND (pin_failures > 0 OR pin_locks > 0)",
             &[&user.0],
         )?;
         Ok(())
@@ -81,7 +87,9 @@ impl Users for PgTx<'_> {
 
     fn set_pin_hash(&self, user: UserId, hash: &str) -> Result<(), ApiError> {
         self.tx().execute(
-            "UPDATE users SET pin_hash = $2 WHERE id = $1",
+            "UPDATE users SET pin_hash = $2, pin_failures = 0, pin_locks = 0,
+                 pin_locked_until_ms = NULL
+             WHERE id = $1",
             &[&user.0, &hash],
         )?;
         Ok(())

@@ -165,6 +165,10 @@ pub enum Effect {
         conversation_id: ConversationId,
         key: IdempotencyKey,
         pin: Option<String>,
+        /// In a secret conversation with a memo: the person whose devices are checked before
+        /// the money moves (the memo follows sealed, and a changed key must stop the payment,
+        /// not just its memo).
+        sealed_for: Option<String>,
     },
     RequestMoney {
         from: String,
@@ -172,6 +176,8 @@ pub enum Effect {
         memo: String,
         conversation_id: ConversationId,
         key: IdempotencyKey,
+        /// As for `Pay`.
+        sealed_for: Option<String>,
     },
     PayRequest {
         request_id: PaymentRequestId,

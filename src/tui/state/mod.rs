@@ -201,6 +201,9 @@ pub struct App {
     pub comparing: Option<verify::Comparing>,
     /// The people verified here (inert names).
     pub verified: std::collections::HashSet<String>,
+    /// Conversations this device's secret store knows are secret: shown and sent to as
+    /// secret whatever the server lists later (a server must not downgrade one to plain).
+    pub known_secret: std::collections::HashSet<ConversationId>,
     pub notice: Option<Notice>,
     /// Who is typing where, and when we last heard.
     pub typing: HashMap<ConversationId, (String, Instant)>,
@@ -271,6 +274,7 @@ impl App {
             help: None,
             comparing: None,
             verified: std::collections::HashSet::new(),
+            known_secret: std::collections::HashSet::new(),
             notice: None,
             typing: HashMap::new(),
             screen,

@@ -86,11 +86,14 @@ impl App {
             ModalOutcome::Close => self.modal = None,
             ModalOutcome::Submit => {
                 let pin = (!modal.pin.is_empty()).then(|| modal.pin.clone());
-                // In a secret conversation the ledger gets a reference; the memo follows sealed.
-                let memo = match secret && !modal.memo.is_empty() {
+                // In a secret conversation the ledger gets a reference; the memo follows sealed,
+                // to the devices checked before the money moves.
+                let sealed = secret && !modal.memo.is_empty();
+                let memo = match sealed {
                     true => crate::protocol::secret::sealed_memo_reference(&modal.key),
                     false => modal.memo.clone(),
                 };
+                let sealed_for = sealed.then(|| modal.recipient().to_owned());
                 let conversation = modal.conversation_id;
                 let effect = match (modal.kind, modal.amount(), conversation) {
                     (ModalKind::PayInvoice(invoice_id), ..) => Effect::PayInvoice {
@@ -116,6 +119,7 @@ impl App {
                         conversation_id,
                         key: modal.key.clone(),
                         pin,
+                        sealed_for,
                     },
                     (ModalKind::Split, Ok(amount), Some(conversation_id)) => Effect::Split {
                         conversation_id,
@@ -130,6 +134,7 @@ impl App {
                             memo,
                             conversation_id,
                             key: modal.key.clone(),
+                            sealed_for,
                         }
                     }
                     (_, Err(error), _) => {

@@ -376,6 +376,12 @@ impl App {
     fn upsert(&mut self, conversation: &Conversation) {
         self.note_read_by_others(conversation.id, conversation.others_read_up_to);
         let mut fresh = ConversationEntry::from_protocol(conversation);
+        // Once secret, always secret: the server cannot turn one back into a plain one.
+        let was_secret = self
+            .conversations
+            .iter()
+            .any(|e| e.id == conversation.id && e.secret);
+        fresh.secret |= was_secret || self.known_secret.contains(&conversation.id);
         fresh.verified = fresh.secret && self.verified.contains(&fresh.name);
         match self.entry_mut(conversation.id) {
             Some(entry) => {

@@ -86,9 +86,14 @@ impl App {
                     format!("not verified: {}", inert_line(&reason)),
                 );
             }
-            VerifyEvent::Trusted { usernames } => {
+            VerifyEvent::Trusted {
+                usernames,
+                secret_conversations,
+            } => {
                 self.verified = usernames.iter().map(|u| inert_line(u)).collect();
+                self.known_secret = secret_conversations.into_iter().collect();
                 for entry in &mut self.conversations {
+                    entry.secret |= self.known_secret.contains(&entry.id);
                     entry.verified = entry.secret && self.verified.contains(&entry.name);
                 }
             }

@@ -180,3 +180,61 @@ fn a_disappearing_message_leaves_the_screen_on_time() {
         seconds: 3_600
     }));
 }
+
+#[test]
+fn a_payment_with_a_memo_in_a_secret_conversation_checks_the_devices_before_money_moves() {
+    let mut app = in_secret_conversation();
+    app.update(Msg::Done(Done::Balance(vec![super::money::eur(10_000)])));
+    assert!(app.update(key(KeyCode::F(2))).is_empty());
+    type_text(&mut app, "12.5");
+    app.update(key(KeyCode::Enter));
+    type_text(&mut app, "for the flat");
+    app.update(key(KeyCode::Enter));
+    let effects = app.update(key(KeyCode::Enter));
+    let [
+        Effect::Pay {
+            memo, sealed_for, ..
+        },
+    ] = effects.as_slice()
+    else {
+        panic!("expected a payment, got {effects:?}");
+    };
+    assert!(
+        memo.starts_with("sealed:"),
+        "the ledger gets a reference: {memo}"
+    );
+    assert_eq!(
+        sealed_for.as_deref(),
+        Some("bob"),
+        "bob's devices are checked first"
+    );
+}
+
+#[test]
+fn a_server_cannot_turn_a_secret_conversation_back_into_a_plain_one() {
+    // Listed as secret once, then as plain: it stays secret, and what is typed is sealed.
+    let mut app = in_secret_conversation();
+    let plain_again = conversation(5, ConversationKind::Direct, "bob", 0, 3);
+    app.update(Msg::Done(Done::Conversations(vec![plain_again.clone()])));
+    assert!(app.selected_entry().is_some_and(|e| e.secret));
+    let effects = enter(&mut app, "still secret?");
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::SendSecret { .. })),
+        "{effects:?}"
+    );
+
+    // A fresh start: the secret store says conversation 5 is secret, the server says not.
+    let mut fresh = connected_app(80, 24);
+    fresh.update(Msg::Session(SessionEvent::Verify(VerifyEvent::Trusted {
+        usernames: Vec::new(),
+        secret_conversations: vec![ConversationId(5)],
+    })));
+    fresh.update(Msg::Done(Done::Conversations(vec![plain_again])));
+    let entry = fresh
+        .conversations
+        .iter()
+        .find(|c| c.id == ConversationId(5));
+    assert!(entry.is_some_and(|e| e.secret), "shown as plain: {entry:?}");
+}
