@@ -9,6 +9,7 @@ use quid::protocol::ApiError;
 use quid::protocol::payments::{IdempotencyKey, TransferId, TransferKind};
 use quid::protocol::{TimestampMs, UserId};
 use quid::store::accounts::PinState;
+use quid::store::location::Location;
 use quid::store::wallets::{AccountId, AccountKind, Posting};
 use quid::store::{Backend, Store};
 
@@ -373,4 +374,93 @@ fn people_chat_and_pay_on_each_backend() {
 #[test]
 fn every_contract_on_each_backend() {
     on_each_backend(every_contract);
+}
+
+/// The tables and columns a store holds, `table.column`, sorted.
+type Layout = std::collections::BTreeSet<String>;
+
+fn sqlite_layout(path: &std::path::Path) -> Layout {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut tables = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap();
+    let names: Vec<String> = tables
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut layout = Layout::new();
+    for table in names {
+        let mut columns = conn
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .unwrap();
+        for column in columns
+            .query_map([], |row| row.get::<_, String>(0))
+            .unwrap()
+        {
+            layout.insert(format!("{table}.{}", column.unwrap()));
+        }
+    }
+    layout
+}
+
+fn postgres_layout(url: &str) -> Layout {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .query(
+            "SELECT table_name, column_name FROM information_schema.columns
+             WHERE table_schema = 'public'",
+            &[],
+        )
+        .unwrap()
+        .into_iter()
+        .map(|row| format!("{}.{}", row.get::<_, String>(0), row.get::<_, String>(1)))
+        .collect()
+}
+
+/// What only one backend holds, and why: each is its dialect's way of doing the same thing.
+const SQLITE_ONLY: &[&str] = &[
+    // Full-text search: an FTS5 table and its shadow tables, fed by a trigger.
+    "message_words",
+];
+const POSTGRES_ONLY: &[&str] = &[
+    // Full-text search: a tsvector column on the message.
+    "messages.words",
+    // The migrations' own record (SQLite keeps it in PRAGMA user_version).
+    "quid_schema.",
+];
+
+#[test]
+fn both_schemas_hold_the_same_tables_and_columns() {
+    let sqlite = TestDb::sqlite();
+    Store::open(&sqlite.location).unwrap();
+    let Location::Sqlite(path) = &sqlite.location else {
+        unreachable!("a SQLite test database");
+    };
+    let Some(postgres) = TestDb::postgres() else {
+        return;
+    };
+    Store::open(&postgres.location).unwrap();
+    let url = postgres.location.to_string();
+    let (lite, pg) = (
+        sqlite_layout(path),
+        common::off_async(|| postgres_layout(&url)),
+    );
+    let apart = |layout: &Layout, other: &Layout, allowed: &[&str]| -> Vec<String> {
+        layout
+            .difference(other)
+            .filter(|c| !allowed.iter().any(|a| c.starts_with(a)))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        apart(&lite, &pg, SQLITE_ONLY),
+        Vec::<String>::new(),
+        "only in SQLite"
+    );
+    assert_eq!(
+        apart(&pg, &lite, POSTGRES_ONLY),
+        Vec::<String>::new(),
+        "only in PostgreSQL"
+    );
 }
