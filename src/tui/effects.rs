@@ -459,7 +459,7 @@ impl Executor {
         self.money_after(None, body, on_reply);
     }
 
-    /// As [`Effects::money`]; with `sealed_for`, that person's devices (and this user's) are
+    /// As [`Executor::money`]; with `sealed_for`, that person's devices (and this user's) are
     /// checked first, as sealing the memo will need, so a changed key stops the money, not
     /// only its memo.
     fn money_after<T, F>(&self, sealed_for: Option<String>, body: RequestBody, on_reply: F)
