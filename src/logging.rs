@@ -36,8 +36,9 @@ pub fn to_stderr() {
 
 /// Libraries whose trace level writes what must never reach a log: tungstenite whole frames
 /// and handshakes (passwords in `login`, tokens in the `Authorization` header), ureq the
-/// partners' bearer secrets, rustls key material. They are held at `debug` whatever RUST_LOG
-/// says (a directive for the same target replaces the user's).
+/// partners' bearer secrets, rustls key material. When RUST_LOG lets anything trace, they are
+/// held at `debug` (a directive for the same target replaces the user's); below trace they
+/// are left alone, since a `debug` directive would raise them above an `info` default.
 const NEVER_TRACED: &[&str] = &[
     "tungstenite=debug",
     "tokio_tungstenite=debug",
@@ -47,12 +48,39 @@ const NEVER_TRACED: &[&str] = &[
 ];
 
 fn filter() -> tracing_subscriber::EnvFilter {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let asked = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
+    filter_for(&asked)
+}
+
+/// The filter for a RUST_LOG value (`info` when it cannot be read).
+fn filter_for(asked: &str) -> tracing_subscriber::EnvFilter {
+    use tracing_subscriber::filter::LevelFilter;
+    let mut filter = tracing_subscriber::EnvFilter::try_new(asked)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    for directive in NEVER_TRACED {
-        if let Ok(directive) = directive.parse() {
-            filter = filter.add_directive(directive);
+    if filter.max_level_hint().is_none_or(|level| level == LevelFilter::TRACE) {
+        for directive in NEVER_TRACED {
+            if let Ok(directive) = directive.parse() {
+                filter = filter.add_directive(directive);
+            }
         }
     }
     filter
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_websocket_library_is_held_below_trace_and_left_quiet_at_info() {
+        let traced = filter_for("trace").to_string();
+        assert!(traced.contains("tungstenite=debug"), "{traced}");
+        let targeted = filter_for("info,tungstenite=trace").to_string();
+        assert!(targeted.contains("tungstenite=debug"), "{targeted}");
+        assert!(!targeted.contains("tungstenite=trace"), "{targeted}");
+        for quiet in ["info", "warn", "debug"] {
+            let shown = filter_for(quiet).to_string();
+            assert!(!shown.contains("tungstenite"), "{quiet}: {shown}");
+        }
+    }
 }
