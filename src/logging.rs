@@ -57,7 +57,10 @@ fn filter_for(asked: &str) -> tracing_subscriber::EnvFilter {
     use tracing_subscriber::filter::LevelFilter;
     let mut filter = tracing_subscriber::EnvFilter::try_new(asked)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    if filter.max_level_hint().is_none_or(|level| level == LevelFilter::TRACE) {
+    if filter
+        .max_level_hint()
+        .is_none_or(|level| level == LevelFilter::TRACE)
+    {
         for directive in NEVER_TRACED {
             if let Ok(directive) = directive.parse() {
                 filter = filter.add_directive(directive);

@@ -1,9 +1,7 @@
 //! The ledger's audit (`quid admin check-ledger`) as queries: one per invariant listed in
 //! `ledger/mod.rs`, each returning a line per row that breaks it. Read only.
 
-use super::Cached;
 use crate::protocol::ApiError;
-use rusqlite::Connection;
 
 /// One invariant and what was found against it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,37 +137,3 @@ pub(super) const CHECKS: &[(&str, &str)] = &[
              (SELECT 1 FROM fundings f WHERE f.transfer_id = t.id OR f.return_transfer_id = t.id)",
     ),
 ];
-
-impl Audit for Connection {
-    fn audit_ledger(&self) -> Result<Vec<Finding>, ApiError> {
-        CHECKS
-            .iter()
-            .map(|(invariant, sql)| {
-                let violations = self
-                    .prepare(sql)?
-                    .query_map([], |row| row.get::<_, String>(0))?
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Finding {
-                    invariant,
-                    violations,
-                })
-            })
-            .collect()
-    }
-
-    fn ledger_totals(&self) -> Result<LedgerTotals, ApiError> {
-        Ok(self.query_row_cached(
-            "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM transfers),
-                    (SELECT COUNT(*) FROM payment_requests), (SELECT COUNT(*) FROM invoices)",
-            [],
-            |row| {
-                Ok(LedgerTotals {
-                    accounts: row.get(0)?,
-                    transfers: row.get(1)?,
-                    requests: row.get(2)?,
-                    invoices: row.get(3)?,
-                })
-            },
-        )?)
-    }
-}

@@ -6,10 +6,7 @@
 //! its current state (a card shows its request's status now, as history does). Every other
 //! event is stored as its JSON body.
 
-use super::prelude::*;
 use crate::protocol::{ApiError, ConversationId, Event, Message, MessageId, Seq, UserId};
-use crate::store::Cached;
-use rusqlite::Connection;
 
 /// How an event is kept in a stream.
 pub enum Stored<'a> {
@@ -80,84 +77,6 @@ pub trait Events {
             }
         }
         Ok(found)
-    }
-}
-
-impl Events for Connection {
-    fn append_event(&self, user_id: UserId, event: &Stored) -> Result<Seq, ApiError> {
-        let seq: i64 = self
-            .prepare_cached(
-                "UPDATE users SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
-            )?
-            .query_row([user_id.0], |row| row.get(0))?;
-        let (body, message_id) = columns(event);
-        self.prepare_cached(
-            "INSERT INTO events (user_id, seq, body, message_id) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(rusqlite::params![user_id.0, seq, body, message_id])?;
-        Ok(Seq(seq))
-    }
-
-    fn append_event_for_members(
-        &self,
-        conversation_id: ConversationId,
-        event: &Stored,
-    ) -> Result<Vec<(UserId, Seq)>, ApiError> {
-        let appended = self
-            .prepare_cached(
-                "UPDATE users SET last_seq = last_seq + 1
-                 WHERE id IN (SELECT user_id FROM members WHERE conversation_id = ?1 AND active = 1)
-                 RETURNING id, last_seq",
-            )?
-            .query_map([conversation_id.0], |row| {
-                Ok((UserId(row.get(0)?), Seq(row.get(1)?)))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let (body, message_id) = columns(event);
-        // Each member's last_seq is the seq just taken: the rows follow from it.
-        self.prepare_cached(
-            "INSERT INTO events (user_id, seq, body, message_id)
-             SELECT u.id, u.last_seq, ?2, ?3 FROM members m JOIN users u ON u.id = m.user_id
-             WHERE m.conversation_id = ?1 AND m.active = 1",
-        )?
-        .execute(rusqlite::params![conversation_id.0, body, message_id])?;
-        Ok(appended)
-    }
-
-    fn events_after(
-        &self,
-        user_id: UserId,
-        after: Seq,
-        limit: u32,
-    ) -> Result<Vec<(Seq, Event)>, ApiError> {
-        let mut statement = self.prepare_cached(
-            "SELECT seq, body, message_id FROM events
-             WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-        )?;
-        let rows = statement
-            .query_map(rusqlite::params![user_id.0, after.0, limit], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, Option<String>>(1)?,
-                    row.get::<_, Option<i64>>(2)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(seq, body, message_id)| {
-                let event = decode(user_id, seq, body, message_id, |id| self.message(id))?;
-                Ok((Seq(seq), event))
-            })
-            .collect()
-    }
-
-    fn latest_seq(&self, user_id: UserId) -> Result<Seq, ApiError> {
-        let seq = self.query_row_cached(
-            "SELECT last_seq FROM users WHERE id = ?1",
-            [user_id.0],
-            |row| row.get(0),
-        )?;
-        Ok(Seq(seq))
     }
 }
 

@@ -1,13 +1,11 @@
 //! Invoices' table behind `Invoices`: every query the ledger makes on it, each with a one-line
 //! contract. The rules (who may pay or refund, what a key means) are in `ledger/invoices`.
 
-use super::Cached;
 use super::accounts::{USER_COLUMNS, user_from_row};
 use super::wallets::currency_of;
 use crate::money::{Currency, Money};
 use crate::protocol::payments::{IdempotencyKey, Invoice, InvoiceId, InvoiceStatus, TransferId};
 use crate::protocol::{ApiError, ConversationId, TimestampMs, User, UserId};
-use rusqlite::{Connection, OptionalExtension};
 
 /// An invoice about to be stored, open.
 pub struct NewInvoice<'a> {
@@ -60,120 +58,6 @@ pub trait Invoices {
     fn invoices_due(&self, now: TimestampMs, limit: u32) -> Result<Vec<InvoiceId>, ApiError>;
 }
 
-impl Invoices for Connection {
-    fn insert_invoice(&self, invoice: &NewInvoice, at: TimestampMs) -> Result<InvoiceId, ApiError> {
-        self.execute_cached(
-            "INSERT INTO invoices (conversation_id, merchant_id, buyer_id, currency, total_minor, items,
-                 payload, status, expires_at_ms, idempotency_key, fingerprint, created_at_ms, updated_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9, ?10, ?11, ?11)",
-            rusqlite::params![
-                invoice.conversation_id.0,
-                invoice.merchant.0,
-                invoice.buyer.0,
-                invoice.currency.code(),
-                invoice.total_minor,
-                invoice.items,
-                invoice.payload,
-                invoice.expires_at.map(|t| t.0),
-                invoice.key.0,
-                invoice.fingerprint,
-                at.0
-            ],
-        )?;
-        Ok(InvoiceId(self.last_insert_rowid()))
-    }
-
-    fn invoice_conversation(&self, id: InvoiceId) -> Result<Option<ConversationId>, ApiError> {
-        let conversation: Option<i64> = self
-            .query_row_cached(
-                "SELECT conversation_id FROM invoices WHERE id = ?1",
-                [id.0],
-                |row| row.get(0),
-            )
-            .optional()?;
-        Ok(conversation.map(ConversationId))
-    }
-
-    fn invoice(&self, id: InvoiceId) -> Result<Invoice, ApiError> {
-        let sql = format!("{} WHERE i.id = ?1", select_invoice());
-        finish(self.query_row_cached(&sql, [id.0], from_row)?)
-    }
-
-    fn invoices_involving(&self, user: UserId) -> Result<Vec<Invoice>, ApiError> {
-        let sql = format!(
-            "{} WHERE i.merchant_id = ?1 OR i.buyer_id = ?1 ORDER BY (i.status = 'open') DESC, i.id DESC LIMIT 200",
-            select_invoice()
-        );
-        let rows = self
-            .prepare_cached(&sql)?
-            .query_map([user.0], from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(finish).collect()
-    }
-
-    fn invoice_by_key(
-        &self,
-        merchant: UserId,
-        key: &IdempotencyKey,
-    ) -> Result<Option<(InvoiceId, String)>, ApiError> {
-        Ok(self
-            .query_row_cached(
-                "SELECT id, fingerprint FROM invoices WHERE merchant_id = ?1 AND idempotency_key = ?2",
-                rusqlite::params![merchant.0, key.0],
-                |row| Ok((InvoiceId(row.get(0)?), row.get(1)?)),
-            )
-            .optional()?)
-    }
-
-    fn mark_invoice_paid(
-        &self,
-        id: InvoiceId,
-        transfer: TransferId,
-        at: TimestampMs,
-    ) -> Result<bool, ApiError> {
-        let changed = self.execute_cached(
-            "UPDATE invoices SET status = 'paid', transfer_id = ?2, updated_at_ms = ?3
-             WHERE id = ?1 AND status = 'open'",
-            rusqlite::params![id.0, transfer.0, at.0],
-        )?;
-        Ok(changed == 1)
-    }
-
-    fn expire_invoice(&self, id: InvoiceId, at: TimestampMs) -> Result<bool, ApiError> {
-        let changed = self.execute_cached(
-            "UPDATE invoices SET status = 'expired', updated_at_ms = ?2
-             WHERE id = ?1 AND status = 'open'",
-            [id.0, at.0],
-        )?;
-        Ok(changed == 1)
-    }
-
-    fn add_refund(
-        &self,
-        id: InvoiceId,
-        amount_minor: i64,
-        at: TimestampMs,
-    ) -> Result<bool, ApiError> {
-        let changed = self.execute_cached(
-            "UPDATE invoices SET refunded_minor = refunded_minor + ?2, updated_at_ms = ?3
-             WHERE id = ?1 AND refunded_minor + ?2 <= total_minor",
-            rusqlite::params![id.0, amount_minor, at.0],
-        )?;
-        Ok(changed == 1)
-    }
-
-    fn invoices_due(&self, now: TimestampMs, limit: u32) -> Result<Vec<InvoiceId>, ApiError> {
-        Ok(self
-            .prepare_cached(
-                "SELECT id FROM invoices WHERE status = 'open' AND expires_at_ms <= ?1 LIMIT ?2",
-            )?
-            .query_map(rusqlite::params![now.0, limit], |row| {
-                Ok(InvoiceId(row.get(0)?))
-            })?
-            .collect::<Result<_, _>>()?)
-    }
-}
-
 pub(super) fn select_invoice() -> String {
     let merchant = USER_COLUMNS.replace("u.", "mu.");
     let buyer = USER_COLUMNS.replace("u.", "bu.");
@@ -185,7 +69,7 @@ pub(super) fn select_invoice() -> String {
 }
 
 /// An invoice row before its text columns are checked.
-pub(super) struct InvoiceRow {
+pub(crate) struct InvoiceRow {
     pub(super) head: (InvoiceId, ConversationId, User, User),
     pub(super) currency: String,
     pub(super) total_minor: i64,
@@ -197,7 +81,7 @@ pub(super) struct InvoiceRow {
     pub(super) refunded_minor: i64,
 }
 
-fn from_row(row: &rusqlite::Row) -> rusqlite::Result<InvoiceRow> {
+pub(crate) fn from_row(row: &rusqlite::Row) -> rusqlite::Result<InvoiceRow> {
     Ok(InvoiceRow {
         head: (
             InvoiceId(row.get(0)?),
@@ -216,7 +100,7 @@ fn from_row(row: &rusqlite::Row) -> rusqlite::Result<InvoiceRow> {
     })
 }
 
-pub(super) fn finish(row: InvoiceRow) -> Result<Invoice, ApiError> {
+pub(crate) fn finish(row: InvoiceRow) -> Result<Invoice, ApiError> {
     let (id, conversation_id, merchant, buyer) = row.head;
     let currency = currency_of(&row.currency)?;
     let corrupt = |what: &str| {

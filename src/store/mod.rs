@@ -63,13 +63,6 @@ pub trait Health {
     fn ping(&self) -> Result<(), ApiError>;
 }
 
-impl Health for Connection {
-    fn ping(&self) -> Result<(), ApiError> {
-        self.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?;
-        Ok(())
-    }
-}
-
 /// The store's traits, for calling their methods on a connection:
 /// `use crate::store::prelude::*;`.
 pub mod prelude {

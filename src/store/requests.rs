@@ -2,14 +2,12 @@
 //! one-line contract. The rules (who may pay or close one, what a key means) are in
 //! `ledger/requests`.
 
-use super::Cached;
 use super::wallets::currency_of;
 use crate::money::Money;
 use crate::protocol::payments::{
     IdempotencyKey, PaymentRequest, PaymentRequestId, RequestStatus, TransferId,
 };
 use crate::protocol::{ApiError, ConversationId, TimestampMs, User, UserId};
-use rusqlite::{Connection, OptionalExtension};
 
 /// A request about to be stored, open.
 pub struct NewRequest<'a> {
@@ -68,110 +66,8 @@ pub(super) const SELECT_REQUEST: &str = "SELECT r.id, r.conversation_id, r.reque
     pu.username, r.amount_minor, r.currency, r.memo, r.status, r.expires_at_ms, r.created_at_ms, r.transfer_id
     FROM payment_requests r JOIN users ru ON ru.id = r.requester_id JOIN users pu ON pu.id = r.payer_id";
 
-impl Requests for Connection {
-    fn insert_request(
-        &self,
-        request: &NewRequest,
-        at: TimestampMs,
-    ) -> Result<PaymentRequestId, ApiError> {
-        self.execute_cached(
-            "INSERT INTO payment_requests (conversation_id, requester_id, payer_id, amount_minor,
-                 currency, memo, status, expires_at_ms, idempotency_key, fingerprint, created_at_ms, updated_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, ?8, ?9, ?10, ?10)",
-            rusqlite::params![
-                request.conversation_id.0,
-                request.requester.0,
-                request.payer.0,
-                request.amount.amount_minor,
-                request.amount.currency.code(),
-                request.memo,
-                request.expires_at.map(|t| t.0),
-                request.key.0,
-                request.fingerprint,
-                at.0
-            ],
-        )?;
-        Ok(PaymentRequestId(self.last_insert_rowid()))
-    }
-
-    fn request_conversation(
-        &self,
-        id: PaymentRequestId,
-    ) -> Result<Option<ConversationId>, ApiError> {
-        let conversation: Option<i64> = self
-            .query_row_cached(
-                "SELECT conversation_id FROM payment_requests WHERE id = ?1",
-                [id.0],
-                |row| row.get(0),
-            )
-            .optional()?;
-        Ok(conversation.map(ConversationId))
-    }
-
-    fn request(&self, id: PaymentRequestId) -> Result<PaymentRequest, ApiError> {
-        let sql = format!("{SELECT_REQUEST} WHERE r.id = ?1");
-        finish(self.query_row_cached(&sql, [id.0], from_row)?)
-    }
-
-    fn requests_involving(&self, user: UserId) -> Result<Vec<PaymentRequest>, ApiError> {
-        let sql = format!(
-            "{SELECT_REQUEST} WHERE r.requester_id = ?1 OR r.payer_id = ?1
-             ORDER BY (r.status = 'open') DESC, r.id DESC LIMIT 200"
-        );
-        let rows = self
-            .prepare_cached(&sql)?
-            .query_map([user.0], from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(finish).collect()
-    }
-
-    fn request_by_key(
-        &self,
-        requester: UserId,
-        key: &IdempotencyKey,
-    ) -> Result<Option<(PaymentRequestId, String)>, ApiError> {
-        Ok(self
-            .query_row_cached(
-                "SELECT id, fingerprint FROM payment_requests WHERE requester_id = ?1 AND idempotency_key = ?2",
-                rusqlite::params![requester.0, key.0],
-                |row| Ok((PaymentRequestId(row.get(0)?), row.get(1)?)),
-            )
-            .optional()?)
-    }
-
-    fn close_request(
-        &self,
-        id: PaymentRequestId,
-        status: RequestStatus,
-        transfer: Option<TransferId>,
-        at: TimestampMs,
-    ) -> Result<bool, ApiError> {
-        let changed = self.execute_cached(
-            "UPDATE payment_requests SET status = ?2, transfer_id = ?3, updated_at_ms = ?4
-             WHERE id = ?1 AND status = 'open'",
-            rusqlite::params![id.0, status.as_str(), transfer.map(|t| t.0), at.0],
-        )?;
-        Ok(changed == 1)
-    }
-
-    fn requests_due(
-        &self,
-        now: TimestampMs,
-        limit: u32,
-    ) -> Result<Vec<PaymentRequestId>, ApiError> {
-        Ok(self
-            .prepare_cached(
-                "SELECT id FROM payment_requests WHERE status = 'open' AND expires_at_ms <= ?1 LIMIT ?2",
-            )?
-            .query_map(rusqlite::params![now.0, limit], |row| {
-                Ok(PaymentRequestId(row.get(0)?))
-            })?
-            .collect::<Result<_, _>>()?)
-    }
-}
-
 /// A request row before its currency code and status are checked.
-pub(super) struct RequestRow {
+pub(crate) struct RequestRow {
     pub(super) request: (PaymentRequestId, ConversationId, User, User),
     pub(super) amount_minor: i64,
     pub(super) currency: String,
@@ -181,7 +77,7 @@ pub(super) struct RequestRow {
     pub(super) transfer_id: Option<i64>,
 }
 
-fn from_row(row: &rusqlite::Row) -> rusqlite::Result<RequestRow> {
+pub(crate) fn from_row(row: &rusqlite::Row) -> rusqlite::Result<RequestRow> {
     Ok(RequestRow {
         request: (
             PaymentRequestId(row.get(0)?),
@@ -198,7 +94,7 @@ fn from_row(row: &rusqlite::Row) -> rusqlite::Result<RequestRow> {
     })
 }
 
-pub(super) fn finish(row: RequestRow) -> Result<PaymentRequest, ApiError> {
+pub(crate) fn finish(row: RequestRow) -> Result<PaymentRequest, ApiError> {
     let (id, conversation_id, requester, payer) = row.request;
     let status = RequestStatus::parse(&row.status).ok_or_else(|| {
         tracing::error!(status = row.status, "unknown request status in the store");

@@ -11,7 +11,7 @@
 //! order; with several writers they may reach the fan-out out of order, and a connection that
 //! sees a gap reads the missing events from the store first (`server/connection/outgoing.rs`).
 
-use super::{Backend, Cached, Store, StoreError, events};
+use super::{Backend, Store, StoreError, events};
 use crate::metrics::{BATCH_SIZE_BOUNDS, Histogram};
 use crate::protocol::{ApiError, ConversationId, Event, Seq, TimestampMs, UserId};
 use rusqlite::{Connection, TransactionBehavior};
@@ -141,38 +141,6 @@ pub trait BatchConnection: Send + 'static {
     /// that a transaction holds only its own request's locks.
     fn max_batch(&self) -> usize {
         MAX_BATCH
-    }
-}
-
-impl BatchTx for Connection {
-    // Cached statements: rusqlite's own savepoints parse their SQL on every use, which the
-    // writer would pay per request.
-    fn savepoint(&self) -> Result<(), ApiError> {
-        self.execute_cached("SAVEPOINT request", [])?;
-        Ok(())
-    }
-
-    fn release(&self) -> Result<(), ApiError> {
-        self.execute_cached("RELEASE request", [])?;
-        Ok(())
-    }
-
-    fn roll_back(&self) -> Result<(), ApiError> {
-        self.execute_cached("ROLLBACK TO request", [])?;
-        self.execute_cached("RELEASE request", [])?;
-        Ok(())
-    }
-}
-
-impl BatchConnection for Connection {
-    fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError> {
-        // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
-        // fails at once with SQLITE_BUSY (not waiting) when another process, such as
-        // `quid admin`, wrote between its first read and its first write.
-        let tx = self.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        run(&*tx);
-        tx.commit()?;
-        Ok(())
     }
 }
 

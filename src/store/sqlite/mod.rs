@@ -2,9 +2,19 @@
 //! migrations, the pragmas every connection gets, and the cache of prepared statements. The
 //! store's traits are implemented on `rusqlite::Connection` beside their tables.
 
+mod bills;
+mod chat;
+mod devices;
+mod funding;
+mod search;
+mod sessions;
+mod users;
+mod wallets;
+
 use super::StoreError;
-use super::writer::BatchConnection;
-use rusqlite::{Connection, OptionalExtension};
+use super::writer::{BatchConnection, BatchTx};
+use crate::protocol::ApiError;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
@@ -179,6 +189,38 @@ impl Cached for Connection {
         F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     {
         self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
+impl BatchTx for Connection {
+    // Cached statements: rusqlite's own savepoints parse their SQL on every use, which the
+    // writer would pay per request.
+    fn savepoint(&self) -> Result<(), ApiError> {
+        self.execute_cached("SAVEPOINT request", [])?;
+        Ok(())
+    }
+
+    fn release(&self) -> Result<(), ApiError> {
+        self.execute_cached("RELEASE request", [])?;
+        Ok(())
+    }
+
+    fn roll_back(&self) -> Result<(), ApiError> {
+        self.execute_cached("ROLLBACK TO request", [])?;
+        self.execute_cached("RELEASE request", [])?;
+        Ok(())
+    }
+}
+
+impl BatchConnection for Connection {
+    fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError> {
+        // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
+        // fails at once with SQLITE_BUSY (not waiting) when another process, such as
+        // `quid admin`, wrote between its first read and its first write.
+        let tx = self.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        run(&*tx);
+        tx.commit()?;
+        Ok(())
     }
 }
 

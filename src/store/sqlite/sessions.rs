@@ -1,0 +1,202 @@
+//! `Sessions` and `Events` on SQLite: the same contracts as PostgreSQL's.
+
+use crate::protocol::*;
+use crate::store::Cached;
+use crate::store::accounts::{USER_COLUMNS, user_from_row};
+use crate::store::events::*;
+use crate::store::prelude::*;
+use crate::store::sessions::*;
+use rusqlite::{Connection, OptionalExtension};
+
+impl Sessions for Connection {
+    fn insert_token(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        at: TimestampMs,
+    ) -> Result<(), ApiError> {
+        self.execute_cached(
+            "INSERT INTO tokens (token_hash, user_id, created_at_ms) VALUES (?1, ?2, ?3)",
+            rusqlite::params![token_hash, user.0, at.0],
+        )?;
+        Ok(())
+    }
+
+    fn delete_token(&self, token_hash: &str) -> Result<bool, ApiError> {
+        let deleted =
+            self.execute_cached("DELETE FROM tokens WHERE token_hash = ?1", [token_hash])?;
+        Ok(deleted > 0)
+    }
+
+    fn log_revocation(
+        &self,
+        token_hash: &str,
+        at: TimestampMs,
+        forget_before: TimestampMs,
+    ) -> Result<(), ApiError> {
+        self.execute_cached(
+            "INSERT INTO token_revocations (token_hash, revoked_at_ms) VALUES (?1, ?2)",
+            rusqlite::params![token_hash, at.0],
+        )?;
+        self.execute_cached(
+            "DELETE FROM token_revocations WHERE revoked_at_ms < ?1",
+            [forget_before.0],
+        )?;
+        Ok(())
+    }
+
+    fn token_hashes_of(&self, user: UserId) -> Result<Vec<String>, ApiError> {
+        let mut statement =
+            self.prepare_cached("SELECT token_hash FROM tokens WHERE user_id = ?1")?;
+        let hashes = statement
+            .query_map([user.0], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(hashes)
+    }
+
+    fn touch_token(
+        &self,
+        token_hash: &str,
+        at: TimestampMs,
+        address: &str,
+    ) -> Result<bool, ApiError> {
+        let updated = self.execute_cached(
+            "UPDATE tokens SET last_used_at_ms = ?2, last_address = ?3 WHERE token_hash = ?1",
+            rusqlite::params![token_hash, at.0, address],
+        )?;
+        Ok(updated > 0)
+    }
+
+    fn last_revocation(&self) -> Result<i64, ApiError> {
+        Ok(self.query_row_cached(
+            "SELECT COALESCE(MAX(id), 0) FROM token_revocations",
+            [],
+            |row| row.get(0),
+        )?)
+    }
+
+    fn revocations_after(&self, after: i64) -> Result<Vec<(i64, String)>, ApiError> {
+        let mut statement = self.prepare_cached(
+            "SELECT id, token_hash FROM token_revocations WHERE id > ?1 ORDER BY id LIMIT 1000",
+        )?;
+        let rows = statement
+            .query_map([after], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn sessions_of(
+        &self,
+        user_id: UserId,
+        current_hash: Option<&str>,
+    ) -> Result<Vec<crate::protocol::results::SessionInfo>, ApiError> {
+        use crate::protocol::TimestampMs;
+        let mut statement = self.prepare(
+            "SELECT token_hash, created_at_ms, last_used_at_ms, last_address FROM tokens
+             WHERE user_id = ?1 ORDER BY COALESCE(last_used_at_ms, created_at_ms) DESC",
+        )?;
+        let sessions = statement
+            .query_map([user_id.0], |row| {
+                let hash: String = row.get(0)?;
+                Ok(crate::protocol::results::SessionInfo {
+                    id: hash[..SESSION_ID_CHARS.min(hash.len())].to_owned(),
+                    current: current_hash == Some(hash.as_str()),
+                    created_at: TimestampMs(row.get(1)?),
+                    last_used_at: row.get::<_, Option<i64>>(2)?.map(TimestampMs),
+                    last_address: row.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(sessions)
+    }
+
+    fn user_for_token(&self, token_hash: &str) -> Result<Option<(User, TimestampMs)>, ApiError> {
+        let sql = format!(
+            "SELECT COALESCE(t.last_used_at_ms, t.created_at_ms), {USER_COLUMNS}
+             FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1"
+        );
+        Ok(self
+            .query_row_cached(&sql, [token_hash], |row| {
+                Ok((user_from_row(row, 1)?, TimestampMs(row.get(0)?)))
+            })
+            .optional()?)
+    }
+}
+
+impl Events for Connection {
+    fn append_event(&self, user_id: UserId, event: &Stored) -> Result<Seq, ApiError> {
+        let seq: i64 = self
+            .prepare_cached(
+                "UPDATE users SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+            )?
+            .query_row([user_id.0], |row| row.get(0))?;
+        let (body, message_id) = columns(event);
+        self.prepare_cached(
+            "INSERT INTO events (user_id, seq, body, message_id) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(rusqlite::params![user_id.0, seq, body, message_id])?;
+        Ok(Seq(seq))
+    }
+
+    fn append_event_for_members(
+        &self,
+        conversation_id: ConversationId,
+        event: &Stored,
+    ) -> Result<Vec<(UserId, Seq)>, ApiError> {
+        let appended = self
+            .prepare_cached(
+                "UPDATE users SET last_seq = last_seq + 1
+                 WHERE id IN (SELECT user_id FROM members WHERE conversation_id = ?1 AND active = 1)
+                 RETURNING id, last_seq",
+            )?
+            .query_map([conversation_id.0], |row| {
+                Ok((UserId(row.get(0)?), Seq(row.get(1)?)))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let (body, message_id) = columns(event);
+        // Each member's last_seq is the seq just taken: the rows follow from it.
+        self.prepare_cached(
+            "INSERT INTO events (user_id, seq, body, message_id)
+             SELECT u.id, u.last_seq, ?2, ?3 FROM members m JOIN users u ON u.id = m.user_id
+             WHERE m.conversation_id = ?1 AND m.active = 1",
+        )?
+        .execute(rusqlite::params![conversation_id.0, body, message_id])?;
+        Ok(appended)
+    }
+
+    fn events_after(
+        &self,
+        user_id: UserId,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<(Seq, Event)>, ApiError> {
+        let mut statement = self.prepare_cached(
+            "SELECT seq, body, message_id FROM events
+             WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let rows = statement
+            .query_map(rusqlite::params![user_id.0, after.0, limit], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, Option<String>>(1)?,
+                    row.get::<_, Option<i64>>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(seq, body, message_id)| {
+                let event = decode(user_id, seq, body, message_id, |id| self.message(id))?;
+                Ok((Seq(seq), event))
+            })
+            .collect()
+    }
+
+    fn latest_seq(&self, user_id: UserId) -> Result<Seq, ApiError> {
+        let seq = self.query_row_cached(
+            "SELECT last_seq FROM users WHERE id = ?1",
+            [user_id.0],
+            |row| row.get(0),
+        )?;
+        Ok(Seq(seq))
+    }
+}
