@@ -7,16 +7,6 @@ use crate::protocol::{ApiError, ErrorCode, TimestampMs, User, UserId};
 /// The columns [`user_from_row`] reads, from a `users` table aliased `u`.
 pub const USER_COLUMNS: &str = "u.id, u.username, u.is_bot, u.merchant_name";
 
-/// A user from four consecutive columns starting at `first`, as [`USER_COLUMNS`] lists them.
-pub fn user_from_row(row: &rusqlite::Row, first: usize) -> rusqlite::Result<User> {
-    Ok(User {
-        id: UserId(row.get(first)?),
-        username: row.get(first + 1)?,
-        bot: row.get(first + 2)?,
-        merchant: row.get(first + 3)?,
-    })
-}
-
 use crate::protocol::accounts::{validate_merchant_name, validate_username};
 
 /// Creates a user whose password is already hashed (hashing is slow; it happens before the writer).

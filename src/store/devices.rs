@@ -236,21 +236,3 @@ pub(super) fn stored_device(
         },
     }
 }
-
-pub(crate) fn device_from_row(row: &rusqlite::Row) -> rusqlite::Result<StoredDevice> {
-    Ok(stored_device(
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-    ))
-}
-
-pub(crate) fn signed_key_from_row(row: &rusqlite::Row) -> rusqlite::Result<SignedKey> {
-    Ok(SignedKey {
-        key_id: row.get(0)?,
-        key: row.get(1)?,
-        signature: row.get(2)?,
-    })
-}

@@ -151,24 +151,3 @@ fn corrupt(what: &str, stored: &str) -> ApiError {
     tracing::error!(what, stored, "unknown funding value in the store");
     ApiError::internal()
 }
-
-pub(crate) fn funding_row(row: &rusqlite::Row) -> rusqlite::Result<FundingRow> {
-    Ok(FundingRow {
-        id: row.get(0)?,
-        kind: row.get(1)?,
-        provider: row.get(2)?,
-        amount: row.get(3)?,
-        currency: row.get(4)?,
-        status: row.get(5)?,
-        reason: row.get(6)?,
-        checkout_url: row.get(7)?,
-        bank_account: row.get(8)?,
-        transfer: row.get(9)?,
-        created: row.get(10)?,
-        updated: row.get(11)?,
-        user: row.get(12)?,
-        reference: row.get(13)?,
-        key: row.get(14)?,
-        fingerprint: row.get(15)?,
-    })
-}

@@ -1,7 +1,7 @@
 //! Invoices' table behind `Invoices`: every query the ledger makes on it, each with a one-line
 //! contract. The rules (who may pay or refund, what a key means) are in `ledger/invoices`.
 
-use super::accounts::{USER_COLUMNS, user_from_row};
+use super::accounts::USER_COLUMNS;
 use super::wallets::currency_of;
 use crate::money::{Currency, Money};
 use crate::protocol::payments::{IdempotencyKey, Invoice, InvoiceId, InvoiceStatus, TransferId};
@@ -79,25 +79,6 @@ pub(crate) struct InvoiceRow {
     pub(super) times: (Option<i64>, i64),
     pub(super) transfer_id: Option<i64>,
     pub(super) refunded_minor: i64,
-}
-
-pub(crate) fn from_row(row: &rusqlite::Row) -> rusqlite::Result<InvoiceRow> {
-    Ok(InvoiceRow {
-        head: (
-            InvoiceId(row.get(0)?),
-            ConversationId(row.get(1)?),
-            user_from_row(row, 2)?,
-            user_from_row(row, 6)?,
-        ),
-        currency: row.get(10)?,
-        total_minor: row.get(11)?,
-        items: row.get(12)?,
-        payload: row.get(13)?,
-        status: row.get(14)?,
-        times: (row.get(15)?, row.get(16)?),
-        transfer_id: row.get(17)?,
-        refunded_minor: row.get(18)?,
-    })
 }
 
 pub(crate) fn finish(row: InvoiceRow) -> Result<Invoice, ApiError> {

@@ -9,7 +9,6 @@ use crate::protocol::secret::Sealed;
 use crate::protocol::{
     ApiError, ClientMsgId, ConversationId, Event, Message, MessageId, TimestampMs, User, UserId,
 };
-use rusqlite::{Connection, Row};
 
 /// Most messages one history page returns.
 pub const MAX_HISTORY_LIMIT: u32 = 200;
@@ -90,57 +89,6 @@ pub fn check_history_limit(limit: u32) -> Result<(), ApiError> {
 
 /// A message row, and the card it refers to, if it is one: loaded by `with_card`.
 pub(super) type MessageRow = (Message, Option<(String, i64)>);
-
-pub(super) fn row_with_card_ref(row: &Row) -> rusqlite::Result<MessageRow> {
-    let message = message_from_row(row)?;
-    let kind: Option<String> = row.get(9)?;
-    let reference: Option<i64> = row.get(10)?;
-    Ok((message, kind.zip(reference)))
-}
-
-/// Fills in the card a message refers to, in its current state.
-pub(super) fn with_card(
-    conn: &Connection,
-    (mut message, card): MessageRow,
-) -> Result<Message, ApiError> {
-    if let Some((kind, reference)) = card {
-        message.card = Some(Box::new(super::cards::load(conn, &kind, reference)?));
-    }
-    Ok(message)
-}
-
-fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
-    let client_id: String = row.get(6)?;
-    let client_id = uuid::Uuid::parse_str(&client_id).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
-    })?;
-    Ok(Message {
-        id: MessageId(row.get(0)?),
-        conversation_id: ConversationId(row.get(1)?),
-        sender: crate::store::accounts::user_from_row(row, 2)?,
-        client_id: ClientMsgId(client_id),
-        text: row.get(7)?,
-        sent_at: TimestampMs(row.get(8)?),
-        card: None,
-        edited_at: row.get::<_, Option<i64>>(11)?.map(TimestampMs),
-        deleted: row.get::<_, i64>(12)? != 0,
-        reply_to: match row.get::<_, Option<i64>>(13)? {
-            Some(id) => Some(quote(
-                MessageId(id),
-                crate::store::accounts::user_from_row(row, 14)?,
-                &row.get::<_, String>(18)?,
-                row.get::<_, i64>(19)? != 0,
-            )),
-            None => None,
-        },
-        reactions: reactions_from(row.get::<_, Option<String>>(20)?.as_deref()),
-        sealed: sealed_from(row.get(21)?).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(21, rusqlite::types::Type::Text, Box::new(e))
-        })?,
-        expires_at: row.get::<_, Option<i64>>(22)?.map(TimestampMs),
-        unreadable: None,
-    })
-}
 
 /// Stores a message and emits it to every member. A `client_id` this sender already used
 /// returns the original message and `true`, storing and emitting nothing.

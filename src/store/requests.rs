@@ -77,23 +77,6 @@ pub(crate) struct RequestRow {
     pub(super) transfer_id: Option<i64>,
 }
 
-pub(crate) fn from_row(row: &rusqlite::Row) -> rusqlite::Result<RequestRow> {
-    Ok(RequestRow {
-        request: (
-            PaymentRequestId(row.get(0)?),
-            ConversationId(row.get(1)?),
-            User::new(UserId(row.get(2)?), row.get::<_, String>(3)?),
-            User::new(UserId(row.get(4)?), row.get::<_, String>(5)?),
-        ),
-        amount_minor: row.get(6)?,
-        currency: row.get(7)?,
-        memo: row.get(8)?,
-        status: row.get(9)?,
-        times: (row.get(10)?, row.get(11)?),
-        transfer_id: row.get(12)?,
-    })
-}
-
 pub(crate) fn finish(row: RequestRow) -> Result<PaymentRequest, ApiError> {
     let (id, conversation_id, requester, payer) = row.request;
     let status = RequestStatus::parse(&row.status).ok_or_else(|| {

@@ -5,6 +5,7 @@ use crate::protocol::*;
 use crate::store::Cached;
 use crate::store::invoices::{self, *};
 use crate::store::requests::{self, *};
+use crate::store::sqlite::users::user_from_row;
 use rusqlite::{Connection, OptionalExtension};
 
 impl Requests for Connection {
@@ -49,7 +50,7 @@ impl Requests for Connection {
 
     fn request(&self, id: PaymentRequestId) -> Result<PaymentRequest, ApiError> {
         let sql = format!("{SELECT_REQUEST} WHERE r.id = ?1");
-        requests::finish(self.query_row_cached(&sql, [id.0], requests::from_row)?)
+        requests::finish(self.query_row_cached(&sql, [id.0], request_from_row)?)
     }
 
     fn requests_involving(&self, user: UserId) -> Result<Vec<PaymentRequest>, ApiError> {
@@ -59,7 +60,7 @@ impl Requests for Connection {
         );
         let rows = self
             .prepare_cached(&sql)?
-            .query_map([user.0], requests::from_row)?
+            .query_map([user.0], request_from_row)?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(requests::finish).collect()
     }
@@ -145,7 +146,7 @@ impl Invoices for Connection {
 
     fn invoice(&self, id: InvoiceId) -> Result<Invoice, ApiError> {
         let sql = format!("{} WHERE i.id = ?1", select_invoice());
-        invoices::finish(self.query_row_cached(&sql, [id.0], invoices::from_row)?)
+        invoices::finish(self.query_row_cached(&sql, [id.0], invoice_from_row)?)
     }
 
     fn invoices_involving(&self, user: UserId) -> Result<Vec<Invoice>, ApiError> {
@@ -155,7 +156,7 @@ impl Invoices for Connection {
         );
         let rows = self
             .prepare_cached(&sql)?
-            .query_map([user.0], invoices::from_row)?
+            .query_map([user.0], invoice_from_row)?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(invoices::finish).collect()
     }
@@ -221,4 +222,40 @@ impl Invoices for Connection {
             })?
             .collect::<Result<_, _>>()?)
     }
+}
+
+pub(crate) fn request_from_row(row: &rusqlite::Row) -> rusqlite::Result<RequestRow> {
+    Ok(RequestRow {
+        request: (
+            PaymentRequestId(row.get(0)?),
+            ConversationId(row.get(1)?),
+            User::new(UserId(row.get(2)?), row.get::<_, String>(3)?),
+            User::new(UserId(row.get(4)?), row.get::<_, String>(5)?),
+        ),
+        amount_minor: row.get(6)?,
+        currency: row.get(7)?,
+        memo: row.get(8)?,
+        status: row.get(9)?,
+        times: (row.get(10)?, row.get(11)?),
+        transfer_id: row.get(12)?,
+    })
+}
+
+pub(crate) fn invoice_from_row(row: &rusqlite::Row) -> rusqlite::Result<InvoiceRow> {
+    Ok(InvoiceRow {
+        head: (
+            InvoiceId(row.get(0)?),
+            ConversationId(row.get(1)?),
+            user_from_row(row, 2)?,
+            user_from_row(row, 6)?,
+        ),
+        currency: row.get(10)?,
+        total_minor: row.get(11)?,
+        items: row.get(12)?,
+        payload: row.get(13)?,
+        status: row.get(14)?,
+        times: (row.get(15)?, row.get(16)?),
+        transfer_id: row.get(17)?,
+        refunded_minor: row.get(18)?,
+    })
 }

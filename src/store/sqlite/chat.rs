@@ -2,10 +2,11 @@
 
 use crate::protocol::*;
 use crate::store::Cached;
-use crate::store::accounts::{USER_COLUMNS, user_from_row};
+use crate::store::accounts::USER_COLUMNS;
 use crate::store::conversations::*;
 use crate::store::messages::*;
-use rusqlite::{Connection, OptionalExtension};
+use crate::store::sqlite::users::user_from_row;
+use rusqlite::{Connection, OptionalExtension, Row};
 
 impl Conversations for Connection {
     fn unread_mentions(
@@ -364,4 +365,55 @@ impl Messages for Connection {
         let changed = self.execute_cached(sql, rusqlite::params![id.0, user.0, emoji])?;
         Ok(changed == 1)
     }
+}
+
+pub(crate) fn row_with_card_ref(row: &Row) -> rusqlite::Result<MessageRow> {
+    let message = message_from_row(row)?;
+    let kind: Option<String> = row.get(9)?;
+    let reference: Option<i64> = row.get(10)?;
+    Ok((message, kind.zip(reference)))
+}
+
+/// Fills in the card a message refers to, in its current state.
+pub(crate) fn with_card(
+    conn: &Connection,
+    (mut message, card): MessageRow,
+) -> Result<Message, ApiError> {
+    if let Some((kind, reference)) = card {
+        message.card = Some(Box::new(crate::store::cards::load(conn, &kind, reference)?));
+    }
+    Ok(message)
+}
+
+pub(crate) fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
+    let client_id: String = row.get(6)?;
+    let client_id = uuid::Uuid::parse_str(&client_id).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(Message {
+        id: MessageId(row.get(0)?),
+        conversation_id: ConversationId(row.get(1)?),
+        sender: user_from_row(row, 2)?,
+        client_id: ClientMsgId(client_id),
+        text: row.get(7)?,
+        sent_at: TimestampMs(row.get(8)?),
+        card: None,
+        edited_at: row.get::<_, Option<i64>>(11)?.map(TimestampMs),
+        deleted: row.get::<_, i64>(12)? != 0,
+        reply_to: match row.get::<_, Option<i64>>(13)? {
+            Some(id) => Some(quote(
+                MessageId(id),
+                user_from_row(row, 14)?,
+                &row.get::<_, String>(18)?,
+                row.get::<_, i64>(19)? != 0,
+            )),
+            None => None,
+        },
+        reactions: reactions_from(row.get::<_, Option<String>>(20)?.as_deref()),
+        sealed: sealed_from(row.get(21)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(21, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        expires_at: row.get::<_, Option<i64>>(22)?.map(TimestampMs),
+        unreadable: None,
+    })
 }

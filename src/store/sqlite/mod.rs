@@ -8,7 +8,7 @@ mod devices;
 mod funding;
 mod search;
 mod sessions;
-mod users;
+pub(crate) mod users;
 mod wallets;
 
 use super::StoreError;

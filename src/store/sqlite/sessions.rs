@@ -2,10 +2,11 @@
 
 use crate::protocol::*;
 use crate::store::Cached;
-use crate::store::accounts::{USER_COLUMNS, user_from_row};
+use crate::store::accounts::USER_COLUMNS;
 use crate::store::events::*;
 use crate::store::prelude::*;
 use crate::store::sessions::*;
+use crate::store::sqlite::users::user_from_row;
 use rusqlite::{Connection, OptionalExtension};
 
 impl Sessions for Connection {

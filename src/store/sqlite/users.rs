@@ -3,8 +3,8 @@
 use crate::protocol::*;
 use crate::store::Cached;
 use crate::store::Health;
+use crate::store::accounts::USER_COLUMNS;
 use crate::store::accounts::*;
-use crate::store::accounts::{USER_COLUMNS, user_from_row};
 use crate::store::audit::*;
 use rusqlite::{Connection, OptionalExtension};
 
@@ -166,4 +166,14 @@ impl Health for Connection {
         self.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?;
         Ok(())
     }
+}
+
+/// A user from four consecutive columns starting at `first`, as [`USER_COLUMNS`] lists them.
+pub(crate) fn user_from_row(row: &rusqlite::Row, first: usize) -> rusqlite::Result<User> {
+    Ok(User {
+        id: UserId(row.get(first)?),
+        username: row.get(first + 1)?,
+        bot: row.get(first + 2)?,
+        merchant: row.get(first + 3)?,
+    })
 }
