@@ -1,11 +1,13 @@
 //! `Requests` and `Invoices` on SQLite: the same contracts as PostgreSQL's.
 
-use crate::protocol::payments::*;
-use crate::protocol::*;
-use crate::store::Cached;
-use crate::store::invoices::{self, *};
-use crate::store::requests::{self, *};
+use crate::protocol::payments::{
+    IdempotencyKey, Invoice, InvoiceId, PaymentRequest, PaymentRequestId, RequestStatus, TransferId,
+};
+use crate::protocol::{ApiError, ConversationId, TimestampMs, User, UserId};
+use crate::store::invoices::{InvoiceRow, NewInvoice, select_invoice};
+use crate::store::requests::{NewRequest, RequestRow, SELECT_REQUEST};
 use crate::store::sqlite::users::user_from_row;
+use crate::store::{Cached, Invoices, Requests, invoices, requests};
 use rusqlite::{Connection, OptionalExtension};
 
 impl Requests for Connection {

@@ -1,11 +1,16 @@
 //! `Conversations` and `Messages` on SQLite: the same contracts as PostgreSQL's.
 
-use crate::protocol::*;
-use crate::store::Cached;
+use crate::protocol::{
+    ApiError, ClientMsgId, ConversationId, ConversationKind, Message, MessageId, TimestampMs, User,
+    UserId,
+};
 use crate::store::accounts::USER_COLUMNS;
-use crate::store::conversations::*;
-use crate::store::messages::*;
+use crate::store::conversations::{ConversationHead, Membership, kind_of, not_a_member};
+use crate::store::messages::{
+    MessageRow, NewMessage, SELECT_MESSAGE, quote, reactions_from, sealed_from, sealed_json,
+};
 use crate::store::sqlite::users::user_from_row;
+use crate::store::{Cached, Conversations, Messages};
 use rusqlite::{Connection, OptionalExtension, Row};
 
 impl Conversations for Connection {

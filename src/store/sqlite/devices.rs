@@ -1,9 +1,9 @@
 //! `Devices` on SQLite: the same contract as PostgreSQL's.
 
-use crate::protocol::secret::*;
-use crate::protocol::*;
-use crate::store::Cached;
-use crate::store::devices::*;
+use crate::protocol::secret::{DeviceKeys, SignedKey};
+use crate::protocol::{ApiError, TimestampMs, UserId};
+use crate::store::devices::{DEVICE_COLUMNS, StoredDevice, stored_device};
+use crate::store::{Cached, Devices};
 use rusqlite::{Connection, OptionalExtension};
 
 impl Devices for Connection {

@@ -1,10 +1,10 @@
 //! `Fundings` on SQLite: the same contract as PostgreSQL's.
 
-use crate::protocol::funding::*;
-use crate::protocol::payments::*;
-use crate::protocol::*;
-use crate::store::Cached;
-use crate::store::funding::*;
+use crate::protocol::funding::{Funding, FundingId, FundingStatus};
+use crate::protocol::payments::IdempotencyKey;
+use crate::protocol::{ApiError, TimestampMs, UserId};
+use crate::store::funding::{FUNDING_COLUMNS, FundingRow, NewFunding, Outcome, StoredFunding};
+use crate::store::{Cached, Fundings};
 use rusqlite::{Connection, OptionalExtension};
 
 impl Fundings for Connection {

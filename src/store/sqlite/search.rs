@@ -1,7 +1,8 @@
 //! `Search` on SQLite (FTS5): the same contract as PostgreSQL's.
 
-use crate::protocol::*;
-use crate::store::search::*;
+use crate::protocol::{ApiError, MessageId, UserId};
+use crate::store::Search;
+use crate::store::search::{RANKED_WINDOW, SearchFilter, fts5_query};
 use rusqlite::Connection;
 
 impl Search for Connection {

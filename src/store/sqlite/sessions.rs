@@ -1,12 +1,12 @@
 //! `Sessions` and `Events` on SQLite: the same contracts as PostgreSQL's.
 
-use crate::protocol::*;
-use crate::store::Cached;
+use crate::protocol::{ApiError, ConversationId, Event, Seq, TimestampMs, User, UserId};
 use crate::store::accounts::USER_COLUMNS;
-use crate::store::events::*;
-use crate::store::prelude::*;
-use crate::store::sessions::*;
+use crate::store::events::{Stored, columns, decode};
+use crate::store::messages::Messages;
+use crate::store::sessions::SESSION_ID_CHARS;
 use crate::store::sqlite::users::user_from_row;
+use crate::store::{Cached, Events, Sessions};
 use rusqlite::{Connection, OptionalExtension};
 
 impl Sessions for Connection {

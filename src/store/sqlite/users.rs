@@ -1,11 +1,9 @@
 //! `Users`, `Health` and `Audit` on SQLite: the same contracts as PostgreSQL's.
 
-use crate::protocol::*;
-use crate::store::Cached;
-use crate::store::Health;
-use crate::store::accounts::USER_COLUMNS;
-use crate::store::accounts::*;
-use crate::store::audit::*;
+use crate::protocol::{ApiError, TimestampMs, User, UserId};
+use crate::store::accounts::{PinState, USER_COLUMNS};
+use crate::store::audit::{CHECKS, Finding, LedgerTotals};
+use crate::store::{Audit, Cached, Health, Users};
 use rusqlite::{Connection, OptionalExtension};
 
 impl Users for Connection {

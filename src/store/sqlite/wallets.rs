@@ -1,10 +1,12 @@
 //! `Wallets` on SQLite: the same contract as PostgreSQL's.
 
-use crate::money::*;
-use crate::protocol::payments::*;
-use crate::protocol::*;
-use crate::store::Cached;
-use crate::store::wallets::*;
+use crate::money::{Currency, Money};
+use crate::protocol::payments::{IdempotencyKey, InvoiceId, StatementLine, Transfer, TransferId};
+use crate::protocol::{ApiError, TimestampMs, UserId};
+use crate::store::wallets::{
+    AccountId, AccountKind, Posting, StatementRow, TransferRow, account_kind, currency_of,
+};
+use crate::store::{Cached, Wallets};
 use rusqlite::{Connection, OptionalExtension};
 
 impl Wallets for Connection {
