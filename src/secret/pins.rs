@@ -69,10 +69,12 @@ impl Endpoint {
         check_owners(username, devices)?;
         let pinned = self.pins(username)?;
         let unseen = self.unseen(devices, &pinned);
-        let shown = self.shown(username)?;
-        if unseen.is_empty() && shown.is_empty() {
+        if unseen.is_empty() {
+            // Nothing new listed now (a device shown before is gone again): nothing to pin.
+            self.note_shown(username, &[])?;
             return Ok(Vec::new());
         }
+        let shown = self.shown(username)?;
         let now: BTreeSet<Pin> = unseen.iter().map(pin_of).collect();
         if now != shown {
             self.note_shown(username, &unseen)?;
