@@ -536,8 +536,8 @@ impl Executor {
     }
 }
 
-/// Why a secret message was not sent, short enough for the notice line: a changed key says
-/// what to do first, since the line may be cut.
+/// Why a secret message was not sent, for the notice line: a changed key says what to do
+/// first, since the line may be cut.
 fn why_not_sent(error: &SessionError) -> String {
     use crate::secret::endpoint::{SecretError, fingerprint};
     use crate::session::secret::SecretLinkError;
@@ -553,8 +553,9 @@ fn why_not_sent(error: &SessionError) -> String {
             } else {
                 format!("for {username}")
             };
+            // What to do first, the fingerprints after: a narrow notice line cuts the end.
             format!(
-                "new device {} {whose}; verify, then /accept-keys",
+                "new device {whose}: verify, then /accept-keys ({})",
                 seen.join("; ")
             )
         }
