@@ -186,12 +186,12 @@ pub async fn history(
     for message in &page.messages {
         let text = match (message.deleted, &message.sealed) {
             (true, _) => Some(Opened::Text("(message deleted)".into())),
-            // Plain text here is the server's, whoever it names: not shown as theirs.
-            (false, None) if message.card.is_none() => Some(Opened::Unreadable(
-                crate::secret::endpoint::not_encrypted(&message.sender.username),
-            )),
-            // A payment's card is not sealed: the ledger's view of it, memo a reference.
-            (false, None) => Some(Opened::Text(super::chat::describe(message))),
+            // Plain text here is the server's, whoever it names (the one rule the TUI's session
+            // applies too); a payment's card is the ledger's view of it, memo a reference.
+            (false, None) => Some(match opened.endpoint.plain_in_secret(message)? {
+                Some(why) => Opened::Unreadable(why),
+                None => Opened::Text(super::chat::describe(message)),
+            }),
             (false, Some(_)) => secret::read(&opened.connection, &mut opened.endpoint, message)
                 .await
                 .map_err(|e| opened.explain(e))?

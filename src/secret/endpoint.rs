@@ -7,7 +7,6 @@
 //! ciphertext seen before is dropped before decryption.
 
 use super::device::Device;
-pub use super::opened::not_encrypted;
 use super::opened::{Binding, Stored, reused_id};
 pub use super::pins::fingerprint;
 use super::vault::{Unlock, Vault, VaultError};

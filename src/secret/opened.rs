@@ -88,7 +88,7 @@ pub(super) fn reused_id(id: MessageId) -> Opened {
 }
 
 /// Why a plain message in a secret conversation is not shown.
-pub fn not_encrypted(sender: &str) -> String {
+fn not_encrypted(sender: &str) -> String {
     format!(
         "not encrypted: the server sent this in the clear, so it is not {sender}'s words; \
          not shown"
