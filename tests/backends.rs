@@ -229,13 +229,14 @@ fn people_chat_and_pay(db: &dyn Backend) {
             delivered.extend(deliveries);
         };
     let eur = Currency::from_code("EUR").unwrap();
-    let (mut alice, mut bob) = (None, None);
+    let (mut alice, mut bob, mut carol) = (None, None, None);
     step(&mut |ctx| {
         alice = Some(quid::store::accounts::create_user(ctx, "alice", "hash")?);
         bob = Some(quid::store::accounts::create_user(ctx, "bob", "hash")?);
+        carol = Some(quid::store::accounts::create_user(ctx, "carol", "hash")?);
         Ok(())
     });
-    let (alice, bob) = (alice.unwrap(), bob.unwrap());
+    let (alice, bob, carol) = (alice.unwrap(), bob.unwrap(), carol.unwrap());
     step(&mut |ctx| {
         mint(
             ctx,
@@ -317,30 +318,67 @@ fn people_chat_and_pay(db: &dyn Backend) {
     );
 
     // Every user's stream is gapless from 1, and a replay reads back what was delivered.
+    use quid::protocol::{Position, Seq};
+    use quid::store::events::Place;
     for user in [alice.id, bob.id] {
         let seqs: Vec<i64> = delivered
             .iter()
-            .filter(|d| d.user_id == user)
-            .map(|d| d.seq.0)
+            .filter_map(|d| match d.place {
+                Place::User(to, seq) if to == user => Some(seq.0),
+                _ => None,
+            })
             .collect();
         assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
         assert_eq!(db.latest_seq(user).unwrap().0, seqs.len() as i64);
-        let replayed = db.events_after(user, quid::protocol::Seq(0), 100).unwrap();
+        let replayed = db.events_after(user, Seq(0), 100).unwrap();
         assert_eq!(replayed.len(), seqs.len());
     }
-    // Several users' events at once, as a node reads what another announced: each range
-    // exactly, in the order asked, the same events a replay reads.
-    use quid::protocol::Seq;
-    let ranges = [(bob.id, Seq(2), Seq(3)), (alice.id, Seq(1), Seq(1))];
-    let between = db.events_between(&ranges).unwrap();
-    let found: Vec<_> = between.iter().map(|(u, s, _)| (*u, *s)).collect();
+    // The conversation's log holds each event once, gapless from 1, and both members read
+    // all of it back; a node reading a range gets the same events.
+    let positions: Vec<i64> = delivered
+        .iter()
+        .filter_map(|d| match d.place {
+            Place::Conversation(id, pos) if id == conversation.id => Some(pos.0),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        positions.len() >= 3,
+        "a message and two cards: {positions:?}"
+    );
+    assert_eq!(positions, (1..=positions.len() as i64).collect::<Vec<_>>());
+    for user in [alice.id, bob.id] {
+        let [window] = db.windows_of(user).unwrap()[..] else {
+            panic!("one conversation each");
+        };
+        assert_eq!(window.last.0, positions.len() as i64);
+        let read = db
+            .conversation_events_for(user, conversation.id, Position(0), 100)
+            .unwrap();
+        assert_eq!(read.len(), positions.len());
+    }
+    let ranges = [(conversation.id, Position(2), Position(3))];
+    let between = db.conversation_events_between(&ranges).unwrap();
+    let found: Vec<_> = between.iter().map(|(c, p, _)| (*c, *p)).collect();
     assert_eq!(
         found,
-        [(bob.id, Seq(2)), (bob.id, Seq(3)), (alice.id, Seq(1))]
+        [
+            (conversation.id, Position(2)),
+            (conversation.id, Position(3))
+        ]
     );
-    let bobs = db.events_after(bob.id, Seq(1), 2).unwrap();
+    let bobs = db
+        .conversation_events_for(bob.id, conversation.id, Position(1), 2)
+        .unwrap();
     assert_eq!(between[0].2, bobs[0].1);
     assert_eq!(between[1].2, bobs[1].1);
+    let strangers = db
+        .conversation_events_for(carol.id, conversation.id, Position(0), 100)
+        .unwrap();
+    assert!(
+        strangers.is_empty(),
+        "no window, nothing read: {strangers:?}"
+    );
     let broken = db
         .audit_ledger()
         .unwrap()

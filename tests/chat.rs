@@ -312,6 +312,70 @@ async fn read_state_comes_with_conversations_and_history_and_survives_a_restart(
     server.stop().await;
 }
 
+/// What a member's session is handed of a group's log: from after they were added to their
+/// own `member_left`, live and replayed alike; nothing from before or after.
+async fn a_member_reads_the_log_only_while_a_member(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;
+    register(&server.url(), "bob").await;
+    let carol_token = register(&server.url(), "carol").await;
+    let carol = connect(&server.url(), &carol_token).await;
+    let created: results::OneConversation = alice
+        .request(RequestBody::CreateGroup(requests::CreateGroup {
+            name: "team".into(),
+            members: vec!["bob".into()],
+        }))
+        .await
+        .unwrap();
+    let group = created.conversation.id;
+    send(&alice, group, "before carol").await;
+    let _: results::OneConversation = alice
+        .request(RequestBody::AddMember(requests::AddMember {
+            conversation_id: group,
+            username: "carol".into(),
+        }))
+        .await
+        .unwrap();
+    send(&alice, group, "while carol").await;
+
+    let (_live, mut live) = session(&server.url(), &carol_token, &db.path("carol"));
+    let _: results::Empty = carol
+        .request(RequestBody::Leave(requests::Leave {
+            conversation_id: group,
+        }))
+        .await
+        .unwrap();
+    send(&alice, group, "after carol").await;
+    // A direct message after everything: whatever carol was sent of the group came before it.
+    let direct = open_direct(&alice, "carol").await;
+    send(&alice, direct, "marker").await;
+    let expected = ["while carol", "carol left", "marker"];
+    assert_eq!(seen_until_marker(&mut live).await, expected, "live");
+
+    let (_replayed, mut replayed) = session(&server.url(), &carol_token, &db.path("carol-2"));
+    assert_eq!(seen_until_marker(&mut replayed).await, expected, "replayed");
+    server.stop().await;
+}
+
+/// The group messages and member departures a session hands on, up to the "marker" message.
+async fn seen_until_marker(events: &mut tokio::sync::mpsc::Receiver<SessionEvent>) -> Vec<String> {
+    let mut seen = Vec::new();
+    while seen.last().is_none_or(|last| last != "marker") {
+        let next = next_matching(events, |event| match event {
+            SessionEvent::Event {
+                event: Event::Message { message },
+            } => Some(message.text),
+            SessionEvent::Event {
+                event: Event::MemberLeft { user, .. },
+            } => Some(format!("{} left", user.username)),
+            _ => None,
+        })
+        .await;
+        seen.push(next);
+    }
+    seen
+}
+
 on_each_backend!(
     read_state_comes_with_conversations_and_history_and_survives_a_restart,
     two_users_chat_both_ways,
@@ -320,4 +384,5 @@ on_each_backend!(
     a_non_member_is_forbidden,
     groups_fan_out_and_a_leaver_loses_access,
     unread_counts_follow_mark_read_and_survive_a_restart,
+    a_member_reads_the_log_only_while_a_member,
 );

@@ -1,4 +1,4 @@
-//! quid against a hostile server: a scripted fake (`common::hostile`) speaks protocol 1 and
+//! quid against a hostile server: a scripted fake (`common::hostile`) speaks protocol 2 and
 //! lies in one way a test, and each test asserts what the user is shown. The promises under
 //! test are docs/SECURITY.md's: in a secret conversation only what decrypts from a pinned
 //! device is anyone's words; keys are pinned as they were shown; nothing from the network
@@ -407,7 +407,7 @@ async fn the_tuis_session_marks_a_plain_event_in_a_secret_conversation_and_drops
         let streaming = kind == "hello" && !request["resume_after"].is_null();
         streaming.then(|| {
             Answer::OkThen(
-                json!({"version": 1, "server": "quid/0.1.0", "max_frame_bytes": 65536,
+                json!({"version": 2, "server": "quid/0.1.0", "max_frame_bytes": 65536,
                        "user": user(2, "bob"), "resume_after": 0}),
                 vec![
                     json!({"type": "event", "seq": 1,

@@ -1,20 +1,23 @@
 //! Several `quid serve` nodes on one PostgreSQL database: people connected to different nodes
-//! chat, type and pay each other live; each sees its stream in seq order, with nothing
-//! doubled or skipped. (Skipped, loudly, when PostgreSQL is not installed.)
+//! chat, type and pay each other live; each sees its own stream in seq order and each
+//! conversation's log in order, with nothing doubled or skipped. (Skipped, loudly, when PostgreSQL is not installed.)
 
 mod common;
 
 use common::*;
 use quid::protocol::payments::IdempotencyKey;
 use quid::protocol::requests;
-use quid::protocol::{ClientMsgId, ConversationId, Event, RequestBody, Seq, results};
+use quid::protocol::{ClientMsgId, ConversationId, Event, Position, RequestBody, results};
 use quid::session::connection::{Connection, Pushed};
 use tokio::sync::mpsc;
 
 /// A logged-in connection subscribed to its stream from the start.
 async fn subscribed(url: &url::Url, token: &str) -> (Connection, mpsc::Receiver<Pushed>) {
     let (connection, mut pushed) = Connection::open(url, Some(token)).await.unwrap();
-    connection.hello(Some(Seq::ZERO)).await.unwrap();
+    connection
+        .hello(Some(quid::session::connection::Resume::everything()))
+        .await
+        .unwrap();
     next_pushed(&mut pushed, |p| {
         matches!(p, Pushed::CaughtUp(_)).then_some(())
     })
@@ -40,10 +43,12 @@ async fn next_pushed<T>(
     .expect("expected frame did not arrive in time")
 }
 
-/// The text of a message event, with its seq.
-fn message(frame: &Pushed) -> Option<(Seq, String)> {
+/// The text of a message event, with its position in the conversation's log.
+fn message(frame: &Pushed) -> Option<(Position, String)> {
     match frame {
-        Pushed::Event(seq, Event::Message { message }) => Some((*seq, message.text.clone())),
+        Pushed::ConversationEvent(_, pos, Event::Message { message }) => {
+            Some((*pos, message.text.clone()))
+        }
         _ => None,
     }
 }
@@ -74,7 +79,7 @@ async fn two_nodes_serve_one_conversation_live() {
     let (bob, mut on_b) = subscribed(&node_b.url(), &bob_token).await;
     let conversation = open_direct(&alice, "bob").await;
 
-    // Messages both ways, each reaching the other node live, in seq order.
+    // Messages both ways, each reaching the other node live, in the log's order.
     let mut seen_by_bob = Vec::new();
     for n in 0..5 {
         send(&alice, conversation, &format!("from A {n}")).await;
@@ -85,8 +90,11 @@ async fn two_nodes_serve_one_conversation_live() {
         texts,
         ["from A 0", "from A 1", "from A 2", "from A 3", "from A 4"]
     );
-    let seqs: Vec<i64> = seen_by_bob.iter().map(|(s, _)| s.0).collect();
-    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    let positions: Vec<i64> = seen_by_bob.iter().map(|(p, _)| p.0).collect();
+    assert!(
+        positions.windows(2).all(|w| w[1] == w[0] + 1),
+        "{positions:?}"
+    );
 
     send(&bob, conversation, "from B").await;
     let (_, text) = next_pushed(&mut on_a, |f| message(f).filter(|(_, t)| t == "from B")).await;
@@ -119,7 +127,7 @@ async fn two_nodes_serve_one_conversation_live() {
         .await
         .unwrap();
     let card = next_pushed(&mut on_a, |f| match f {
-        Pushed::Event(_, Event::Message { message }) => message.card.clone(),
+        Pushed::ConversationEvent(_, _, Event::Message { message }) => message.card.clone(),
         _ => None,
     })
     .await;
@@ -150,20 +158,21 @@ async fn one_user_on_two_nodes_gets_each_event_on_both_once() {
         let mut events = Vec::new();
         while events.len() < 3 {
             match next_pushed(pushed, |f| match f {
-                Pushed::Event(seq, event) => Some((*seq, event.clone())),
+                Pushed::Event(seq, event) => Some((seq.0, event.clone())),
+                Pushed::ConversationEvent(_, pos, event) => Some((pos.0, event.clone())),
                 _ => None,
             })
             .await
             {
                 (seq, Event::Joined { .. }) => events.push((seq, "joined".to_owned())),
-                (seq, Event::Message { message }) => events.push((seq, message.text)),
+                (pos, Event::Message { message }) => events.push((pos, message.text)),
                 other => panic!("unexpected {other:?}"),
             }
         }
         let texts: Vec<&str> = events.iter().map(|(_, t)| t.as_str()).collect();
         assert_eq!(texts, ["joined", "hello from a bot", "and again"]);
-        let seqs: Vec<i64> = events.iter().map(|(s, _)| s.0).collect();
-        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+        let positions: Vec<i64> = events[1..].iter().map(|(p, _)| *p).collect();
+        assert_eq!(positions, [1, 2], "the log's first two, each once");
     }
     node_a.stop().await;
     node_b.stop().await;
@@ -279,7 +288,7 @@ async fn a_request_expires_once_however_many_nodes_sweep() {
         .await
         .unwrap();
     let expired = |f: &Pushed| match f {
-        Pushed::Event(_, Event::RequestUpdated { request }) => Some(request.status),
+        Pushed::ConversationEvent(_, _, Event::RequestUpdated { request }) => Some(request.status),
         _ => None,
     };
     assert_eq!(

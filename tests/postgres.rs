@@ -27,7 +27,7 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
         .query_one("SELECT version FROM quid_schema", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
     let rows: i64 = client
         .query_one("SELECT COUNT(*) FROM quid_schema", &[])
         .unwrap()
@@ -47,7 +47,10 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
     // Messages stored before search existed (version 1) are indexed by the migration to 2.
     client
         .batch_execute(
-            "ALTER TABLE users DROP COLUMN pin_locks;
+            "DROP TABLE conversation_events;
+             ALTER TABLE conversations DROP COLUMN last_pos;
+             ALTER TABLE members DROP COLUMN joined_pos, DROP COLUMN left_pos;
+             ALTER TABLE users DROP COLUMN pin_locks;
              DROP TABLE provider_events, fundings;
              DROP INDEX accounts_clearing;
              ALTER TABLE accounts DROP CONSTRAINT accounts_clearing_has_provider,
@@ -72,7 +75,7 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
                  VALUES (1, 1, 'c', 'Hello, world: hello!', 0);",
         )
         .unwrap();
-    migrate(&mut client).expect("migrated to version 8");
+    migrate(&mut client).expect("migrated to version 9");
     let words: String = client
         .query_one("SELECT words::text FROM messages", &[])
         .unwrap()

@@ -58,7 +58,7 @@ async fn expect_close(socket: &mut Socket, code: CloseCode) {
 }
 
 async fn hello(socket: &mut Socket) {
-    let reply = ask(socket, json!({"id": 1, "type": "hello", "version": 1})).await;
+    let reply = ask(socket, json!({"id": 1, "type": "hello", "version": 2})).await;
     assert_eq!(reply["type"], "ok", "{reply}");
 }
 
@@ -121,8 +121,21 @@ async fn hello_comes_first_and_an_unknown_version_is_refused_clearly() {
     .await;
     assert_eq!(reply["code"], "unsupported_version");
     assert!(
-        reply["message"].as_str().unwrap().contains("version 1"),
+        reply["message"].as_str().unwrap().contains("version 2"),
         "{reply}"
+    );
+
+    // A client of protocol 1 (per-user streams only) is told to upgrade, in words.
+    let mut socket = raw(&server, Some(&token)).await;
+    let reply = ask(
+        &mut socket,
+        json!({"id": 1, "type": "hello", "version": 1, "resume_after": 0}),
+    )
+    .await;
+    assert_eq!(reply["code"], "unsupported_version");
+    assert_eq!(
+        reply["message"],
+        "this server speaks protocol version 2, not 1; upgrade quid"
     );
     server.stop().await;
 }
@@ -260,7 +273,7 @@ async fn typing_reaches_the_other_members_online_and_is_not_stored() {
     let mut bob = raw(&server, Some(&bob_token)).await;
     let reply = ask(
         &mut bob,
-        json!({"id": 1, "type": "hello", "version": 1, "resume_after": 0}),
+        json!({"id": 1, "type": "hello", "version": 2, "resume_after": 0}),
     )
     .await;
     assert_eq!(reply["type"], "ok");
@@ -325,7 +338,7 @@ async fn currencies_are_exact_codes_and_resume_after_is_never_negative() {
     let mut socket = raw(&server, Some(&token)).await;
     let reply = ask(
         &mut socket,
-        json!({"id": 1, "type": "hello", "version": 1, "resume_after": -1}),
+        json!({"id": 1, "type": "hello", "version": 2, "resume_after": -1}),
     )
     .await;
     assert_eq!(reply["code"], "bad_frame", "{reply}");
@@ -359,7 +372,7 @@ async fn each_documented_refusal_answers_its_documented_code() {
     .await;
     let conversation = direct["result"]["conversation"]["id"].clone();
     let cases = [
-        (json!({"type": "hello", "version": 1}), "invalid_argument"),
+        (json!({"type": "hello", "version": 2}), "invalid_argument"),
         (
             json!({"type": "send", "conversation_id": conversation, "client_id": "not-a-uuid", "text": "hi"}),
             "bad_frame",

@@ -1,4 +1,5 @@
-//! Cut connections: a client resumes from its last seq and gets exactly what it missed; a
+//! Cut connections: a client resumes from its last seq and positions and gets exactly what it
+//! missed; a
 //! message written while offline waits in the outbox and is sent exactly once.
 
 mod common;
@@ -46,16 +47,19 @@ async fn a_client_cut_off_mid_stream_gets_exactly_what_it_missed(db: TestDb) {
     });
 
     let mut seen = Vec::new();
-    let mut seqs = HashSet::new();
+    let mut ids = HashSet::new();
     let mut disconnects = 0;
     while seen.len() < TOTAL {
         let event = next_matching(&mut bob_events, Some).await;
         match event {
             SessionEvent::Event {
-                seq,
                 event: Event::Message { message },
             } => {
-                assert!(seqs.insert(seq), "seq {seq} delivered twice");
+                assert!(
+                    ids.insert(message.id),
+                    "message {} delivered twice",
+                    message.id
+                );
                 seen.push(message.text);
                 if seen.len() == TOTAL / 3 {
                     proxy.cut();

@@ -664,6 +664,7 @@ async fn an_offline_device_reads_200_messages_and_a_replay_after_a_crash_decrypt
     // keys are spent), so each text here was decrypted once.
     let state = quid::session::state::ClientState::open(&db.path("bob")).unwrap();
     state.set_last_seq(quid::protocol::Seq(0)).unwrap();
+    state.forget_positions(&[conversation]).unwrap();
     drop(state);
     let (_bob, mut bob_events) = secret_session(&server.url(), &bob_token, &db.path("bob"));
     assert_eq!(

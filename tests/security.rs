@@ -107,7 +107,7 @@ async fn raw_with_token(server: &TestServer, token: &str) -> Socket {
         .headers_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let hello = r#"{"id": 1, "type": "hello", "version": 1, "resume_after": 0}"#;
+    let hello = r#"{"id": 1, "type": "hello", "version": 2, "resume_after": 0}"#;
     futures_util::SinkExt::send(&mut socket, Message::text(hello))
         .await
         .unwrap();

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct FanoutArgs {
-    /// Members of the group, all connected and all sending (at most 256)
+    /// Members of the group, all connected and all sending (at most 10,000)
     #[arg(long, default_value_t = 100)]
     members: usize,
     /// Messages per second each member sends
@@ -319,7 +319,7 @@ mod tests {
 
     #[test]
     fn the_send_time_is_read_from_either_server_s_frame() {
-        let quid = r#"{"type":"event","seq":3,"event":{"kind":"message","message":{"id":1,"text":"t=1700000000123456","sent_at":1}}}"#;
+        let quid = r#"{"type":"conversation_event","conversation_id":1,"pos":3,"event":{"kind":"message","message":{"id":1,"text":"t=1700000000123456","sent_at":1}}}"#;
         assert_eq!(sent_at(quid), Some(1_700_000_000_123_456));
         let ceiling = r#"{"id":4,"type":"send","text":"t=42"}"#;
         assert_eq!(sent_at(ceiling), Some(42));

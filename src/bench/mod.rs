@@ -216,10 +216,13 @@ async fn connect(addr: &str, token: Option<&str>, hello: Hello) -> anyhow::Resul
             .insert("authorization", format!("Bearer {token}").parse()?);
     }
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let version = crate::protocol::PROTOCOL_VERSION;
     let hello = match hello {
         Hello::None => return Ok(socket),
-        Hello::Plain => r#"{"id":0,"type":"hello","version":1}"#,
-        Hello::Subscribe => r#"{"id":0,"type":"hello","version":1,"resume_after":0}"#,
+        Hello::Plain => format!(r#"{{"id":0,"type":"hello","version":{version}}}"#),
+        Hello::Subscribe => {
+            format!(r#"{{"id":0,"type":"hello","version":{version},"resume_after":0}}"#)
+        }
     };
     socket.send(Message::text(hello)).await?;
     while let Some(frame) = socket.next().await {

@@ -6,7 +6,7 @@ use super::funding::Funding;
 use super::model::{Conversation, Message, User};
 use super::payments::{Invoice, PaymentRequest};
 use super::requests;
-use super::types::{ConversationId, MessageId, RequestId, Seq};
+use super::types::{ConversationId, MessageId, Position, RequestId, Seq};
 use serde::{Deserialize, Serialize};
 
 /// A client request: a client-chosen `id` plus one of the request bodies.
@@ -227,8 +227,15 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
     },
-    /// A durable event; `seq` is strictly increasing per user.
+    /// A durable event of the user's own stream; `seq` is strictly increasing per user.
     Event { seq: Seq, event: Event },
+    /// A durable event of a conversation's log, the same frame for every member; `pos` is
+    /// strictly increasing per conversation.
+    ConversationEvent {
+        conversation_id: ConversationId,
+        pos: Position,
+        event: Event,
+    },
     /// Replay after the hello's `resume_after` is complete; live events follow.
     CaughtUp { seq: Seq },
     /// Ephemeral: `user` is typing in `conversation_id`. No seq; never replayed.
@@ -318,6 +325,7 @@ mod tests {
         let hello = RequestBody::Hello(requests::Hello {
             version: 1,
             resume_after: None,
+            positions: Vec::new(),
             client: None,
         });
         assert_eq!(hello.kind(), "hello");

@@ -15,10 +15,12 @@ pub mod types;
 pub use error::{ApiError, ErrorCode};
 pub use frames::{Event, Request, RequestBody, ServerFrame};
 pub use model::{Conversation, ConversationKind, Message, User};
-pub use types::{ClientMsgId, ConversationId, MessageId, RequestId, Seq, TimestampMs, UserId};
+pub use types::{
+    ClientMsgId, ConversationId, MessageId, Position, RequestId, Seq, TimestampMs, UserId,
+};
 
 /// The one protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Default limit on one frame; the server refuses larger ones and closes the connection.
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024;

@@ -3,17 +3,21 @@
 //! (`server/requests/`). Each field is documented in `docs/PROTOCOL.md`.
 
 use super::payments::{IdempotencyKey, InvoiceId, LineItem, PaymentRequestId, TransferId};
-use super::types::{ClientMsgId, ConversationId, MessageId, Seq};
+use super::types::{ClientMsgId, ConversationId, MessageId, Position, Seq};
 use crate::money::{Currency, Money};
 use serde::{Deserialize, Serialize};
 
-/// First frame on every connection. `resume_after`: the last seq the client holds;
-/// `None` means "send me no durable events" (a one-shot or anonymous connection).
+/// First frame on every connection. `resume_after`: the last seq of its own stream the client
+/// holds; `None` means "send me no durable events" (a one-shot or anonymous connection).
+/// `positions`: for each conversation the client has followed, the last position it holds;
+/// a conversation left out is replayed from where the user joined it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
     pub version: u32,
     #[serde(default, deserialize_with = "super::types::non_negative_seq")]
     pub resume_after: Option<Seq>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub positions: Vec<(ConversationId, Position)>,
     #[serde(default)]
     pub client: Option<String>,
 }

@@ -2,7 +2,7 @@
 
 use super::model::{Conversation, Message, User};
 use super::payments::{Invoice, PaymentRequest, StatementLine, Transfer};
-use super::types::{MessageId, Seq, TimestampMs};
+use super::types::{ConversationId, MessageId, Seq, TimestampMs};
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,10 @@ pub struct Hello {
     /// Where replay starts: the hello's `resume_after`, or 0 when that was ahead of
     /// everything the server holds for this user (the server's store was replaced).
     pub resume_after: Option<Seq>,
+    /// Conversations whose position in the hello was ahead of everything the server holds
+    /// (its store was replaced): they are replayed from where the user joined them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarted: Vec<ConversationId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

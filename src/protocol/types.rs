@@ -36,6 +36,11 @@ id_newtype!(
     Seq(i64)
 );
 id_newtype!(
+    /// Position in one conversation's log of events (its messages and what happens to them);
+    /// strictly increasing per conversation, in the order every member sees.
+    Position(i64)
+);
+id_newtype!(
     /// Chosen by the client for each request so it can match the one reply.
     RequestId(u64)
 );
@@ -65,6 +70,11 @@ pub fn non_negative_seq<'de, D: serde::Deserializer<'de>>(
 impl Seq {
     /// The position before any event: "I hold nothing yet".
     pub const ZERO: Seq = Seq(0);
+}
+
+impl Position {
+    /// The position before a conversation's first event.
+    pub const ZERO: Position = Position(0);
 }
 
 /// Milliseconds since the Unix epoch, UTC. The only time type on the wire.

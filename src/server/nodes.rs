@@ -4,9 +4,10 @@
 //! to hear.
 
 use super::hub::Hub;
-use crate::protocol::{Event, Seq, UserId};
+use crate::protocol::{ConversationId, Position, Seq, UserId};
 use crate::store::Store;
-use crate::store::postgres::notify::{self, Heard, NodeId};
+use crate::store::events::Place;
+use crate::store::postgres::notify::{self, Announced, Heard, NodeId};
 use crate::store::writer::Delivery;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
@@ -14,9 +15,12 @@ use std::sync::{Arc, mpsc};
 /// Typing notices waiting to be relayed; more are dropped (typing is best effort).
 const TYPING_QUEUE: usize = 256;
 
+/// Where someone is typing: the conversation and the typist.
+type Typist = (ConversationId, UserId);
+
 /// This node's links to the others; stops listening when dropped.
 pub struct Nodes {
-    typing: Option<mpsc::SyncSender<(Vec<UserId>, Arc<str>)>>,
+    typing: Option<mpsc::SyncSender<(Typist, Arc<str>)>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -48,9 +52,10 @@ impl Nodes {
     }
 
     /// Relays a typing frame to `users`' connections on the other nodes.
-    pub fn typing(&self, users: &[UserId], frame: Arc<str>) {
+    /// Relays a typing frame in `conversation_id` by `typist` to the other nodes.
+    pub fn typing(&self, conversation_id: ConversationId, typist: UserId, frame: Arc<str>) {
         if let Some(typing) = &self.typing
-            && typing.try_send((users.to_vec(), frame)).is_err()
+            && typing.try_send(((conversation_id, typist), frame)).is_err()
         {
             tracing::debug!("typing relay busy; a notice was dropped");
         }
@@ -66,67 +71,70 @@ impl Drop for Nodes {
 
 fn relay(store: &Store, hub: &Hub, heard: Heard) {
     match heard {
-        Heard::Events(announced) => hand_over(store, hub, &announced),
-        Heard::Typing(users, frame) => hub.publish_ephemeral(&users, frame),
+        Heard::Events(announced) => hand_over(store, hub, announced),
+        Heard::Typing(conversation_id, typist, frame) => {
+            hub.publish_typing(conversation_id, typist, frame);
+        }
         Heard::Listening => hub.wake_everyone(),
     }
 }
 
-/// Reads the announced events of the users online here, all in one query, and publishes them
-/// as if they had been committed here. If the read fails, the users' connections are woken
-/// to read for themselves.
-fn hand_over(store: &Store, hub: &Hub, announced: &[(UserId, Seq, Seq)]) {
-    let online: Vec<(UserId, Seq, Seq)> = announced
-        .iter()
-        .copied()
+/// Reads what another node committed, once for every connection here that wants it, and
+/// publishes it; on a failed read, wakes those connections to read it themselves.
+fn hand_over(store: &Store, hub: &Hub, announced: Announced) {
+    let users: Vec<(UserId, Seq, Seq)> = announced
+        .users
+        .into_iter()
         .filter(|(user_id, ..)| hub.is_online(*user_id))
         .collect();
-    if online.is_empty() {
+    let conversations: Vec<(ConversationId, Position, Position)> = announced
+        .conversations
+        .into_iter()
+        .filter(|(id, ..)| hub.is_followed(*id))
+        .collect();
+    if users.is_empty() && conversations.is_empty() {
         return;
     }
-    match store.read_blocking(|db| db.events_between(&online)) {
-        Ok(events) => hub.publish(&deliveries(events)),
+    let read = store.read_blocking(|db| {
+        Ok((
+            db.events_between(&users)?,
+            db.conversation_events_between(&conversations)?,
+        ))
+    });
+    match read {
+        Ok((user_events, conversation_events)) => {
+            let to_users = user_events
+                .into_iter()
+                .map(|(user, seq, event)| (Place::User(user, seq), event));
+            let to_conversations = conversation_events
+                .into_iter()
+                .map(|(id, pos, event)| (Place::Conversation(id, pos), event));
+            let deliveries: Vec<Delivery> = to_users
+                .chain(to_conversations)
+                .filter_map(|(place, event)| Delivery::encode(place, &event))
+                .collect();
+            hub.publish(&deliveries);
+        }
         Err(error) => {
             tracing::warn!(%error.message, "cannot read another node's events; waking readers");
-            for (user_id, _, last) in online {
-                hub.wake(user_id, last);
+            for (user_id, _, last) in users {
+                hub.wake_user(user_id, last);
+            }
+            for (id, _, last) in conversations {
+                hub.wake_conversation(id, last);
             }
         }
     }
-}
-
-/// Events as the hub takes them, each serialized once per run of equal events (a group
-/// message, announced for every member, once).
-fn deliveries(events: Vec<(UserId, Seq, Event)>) -> Vec<Delivery> {
-    let mut serialized: Option<(Event, Arc<str>)> = None;
-    events
-        .into_iter()
-        .filter_map(|(user_id, seq, event)| {
-            let body = match &serialized {
-                Some((last, body)) if *last == event => Arc::clone(body),
-                _ => {
-                    let body: Arc<str> = serde_json::to_string(&event).ok()?.into();
-                    serialized = Some((event, Arc::clone(&body)));
-                    body
-                }
-            };
-            Some(Delivery {
-                user_id,
-                seq,
-                event: body,
-            })
-        })
-        .collect()
 }
 
 /// Sends queued typing notices on a connection of its own, connecting again when it breaks.
 fn send_typing(
     config: &postgres::Config,
     node: NodeId,
-    queue: &mpsc::Receiver<(Vec<UserId>, Arc<str>)>,
+    queue: &mpsc::Receiver<(Typist, Arc<str>)>,
 ) {
     let mut client: Option<postgres::Client> = None;
-    for (users, frame) in queue {
+    for (typist, frame) in queue {
         if client.as_ref().is_none_or(postgres::Client::is_closed) {
             client = config
                 .connect(postgres::NoTls)
@@ -134,7 +142,7 @@ fn send_typing(
                 .ok();
         }
         if let Some(connected) = client.as_mut()
-            && let Err(error) = notify::announce_typing(connected, node, &users, &frame)
+            && let Err(error) = notify::announce_typing(connected, node, typist, &frame)
         {
             tracing::warn!(%error, "cannot relay typing");
         }

@@ -4,8 +4,8 @@
 
 use crate::protocol::requests;
 use crate::protocol::{
-    ApiError, ConversationId, Event, PROTOCOL_VERSION, Request, RequestBody, RequestId, Seq,
-    ServerFrame, User, WS_PATH, results,
+    ApiError, ConversationId, Event, PROTOCOL_VERSION, Position, Request, RequestBody, RequestId,
+    Seq, ServerFrame, User, WS_PATH, results,
 };
 use futures_util::{SinkExt, StreamExt};
 use serde::de::DeserializeOwned;
@@ -28,10 +28,32 @@ const REQUEST_QUEUE: usize = 64;
 /// Pushed events buffered for the consumer; when full the socket is not read (backpressure).
 const PUSHED_QUEUE: usize = 1024;
 
+/// Where a client resumes the event streams: the last seq of its own stream it holds, and the
+/// last position it holds in each conversation (one left out is replayed from where the user
+/// joined it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resume {
+    pub seq: Seq,
+    pub positions: Vec<(ConversationId, Position)>,
+}
+
+impl Resume {
+    /// Everything the server holds for the user.
+    pub fn everything() -> Resume {
+        Resume {
+            seq: Seq::ZERO,
+            positions: Vec::new(),
+        }
+    }
+}
+
 /// What the server pushes, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pushed {
+    /// An event of the user's own stream.
     Event(Seq, Event),
+    /// An event of a conversation's log.
+    ConversationEvent(ConversationId, Position, Event),
     CaughtUp(Seq),
     /// Ephemeral: someone is typing.
     Typing(ConversationId, User),
@@ -150,11 +172,16 @@ impl Connection {
         }
     }
 
-    /// The hello: negotiates the version and, with `resume_after`, starts the event stream.
-    pub async fn hello(&self, resume_after: Option<Seq>) -> Result<results::Hello, RequestError> {
+    /// The hello: negotiates the version and, with `resume`, starts the event streams.
+    pub async fn hello(&self, resume: Option<Resume>) -> Result<results::Hello, RequestError> {
+        let (resume_after, positions) = match resume {
+            Some(Resume { seq, positions }) => (Some(seq), positions),
+            None => (None, Vec::new()),
+        };
         self.request(RequestBody::Hello(requests::Hello {
             version: PROTOCOL_VERSION,
             resume_after,
+            positions,
             client: Some(format!("quid/{}", env!("CARGO_PKG_VERSION"))),
         }))
         .await
@@ -281,6 +308,14 @@ async fn route(
             true
         }
         ServerFrame::Event { seq, event } => pushed.send(Pushed::Event(seq, event)).await.is_ok(),
+        ServerFrame::ConversationEvent {
+            conversation_id,
+            pos,
+            event,
+        } => pushed
+            .send(Pushed::ConversationEvent(conversation_id, pos, event))
+            .await
+            .is_ok(),
         ServerFrame::CaughtUp { seq } => pushed.send(Pushed::CaughtUp(seq)).await.is_ok(),
         ServerFrame::Typing {
             conversation_id,

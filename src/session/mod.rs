@@ -13,16 +13,18 @@ pub mod state;
 pub mod target;
 
 use crate::protocol::{
-    ApiError, ClientMsgId, ConversationId, Event, Message, MessageId, RequestBody, Seq, User,
+    ApiError, ClientMsgId, ConversationId, Event, Message, MessageId, Position, RequestBody, Seq,
+    User,
 };
 use crate::secret::endpoint::Endpoint;
 use crate::secret::vault::Unlock;
 use backoff::Backoff;
-use connection::{ConnectError, Connection, Pushed, RequestError};
+use connection::{ConnectError, Connection, Pushed, RequestError, Resume};
 pub use sealed::VerifyEvent;
 use sealed::{SecretJob, Secrets};
 use serde::de::DeserializeOwned;
 use state::{ClientState, OutboxItem, StateError};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,8 +65,8 @@ pub enum SessionEvent {
         reason: String,
         retry_in: Duration,
     },
+    /// A durable event, from the user's own stream or a conversation's log, each once.
     Event {
-        seq: Seq,
         event: Event,
     },
     /// Replay is complete; what follows is live.
@@ -411,12 +413,17 @@ impl Runner {
         mut pushed: mpsc::Receiver<Pushed>,
         attempt: &mut u32,
     ) -> Ended {
-        let last_seq = match self.with_state(ClientState::last_seq) {
-            Ok(seq) => seq,
+        let resume = match self.with_state(|state| {
+            Ok(Resume {
+                seq: state.last_seq()?,
+                positions: state.positions()?,
+            })
+        }) {
+            Ok(resume) => resume,
             Err(error) => return Ended::Failed(error.to_string()),
         };
         let hello = match connection
-            .hello(self.config.subscribe.then_some(last_seq))
+            .hello(self.config.subscribe.then(|| resume.clone()))
             .await
         {
             Ok(hello) => hello,
@@ -428,9 +435,9 @@ impl Runner {
         if let Err(error) = self.with_state(|state| state.set_username(&user.username)) {
             return Ended::Failed(error.to_string());
         }
-        let mut last_seq = match hello.resume_after {
-            Some(from) if from < last_seq => from, // The server's store was replaced: start over.
-            _ => last_seq,
+        let mut held = match self.held_after(&hello.restarted, resume, hello.resume_after) {
+            Ok(held) => held,
+            Err(error) => return Ended::Failed(error.to_string()),
         };
         *attempt = 0;
         self.open_secrets(&connection, &user).await;
@@ -443,15 +450,13 @@ impl Runner {
             tokio::select! {
                 item = pushed.recv() => match item {
                     Some(Pushed::Event(seq, event)) => {
-                        // The server never repeats a seq; this guards the promise "nothing doubled".
-                        if seq <= last_seq { continue; }
-                        // A sealed message is read and kept before its seq is: a crash between
-                        // the two replays the event, which the secret store then answers.
-                        if let Some(event) = self.secret_event(&connection, event).await {
-                            self.emit(SessionEvent::Event { seq, event }).await;
+                        if let Err(error) = self.take_event(&connection, &mut held, Place::User(seq), event).await {
+                            break Ended::Failed(error.to_string());
                         }
-                        last_seq = seq;
-                        if let Err(error) = self.with_state(|state| state.set_last_seq(seq)) {
+                    }
+                    Some(Pushed::ConversationEvent(id, pos, event)) => {
+                        let place = Place::Conversation(id, pos);
+                        if let Err(error) = self.take_event(&connection, &mut held, place, event).await {
                             break Ended::Failed(error.to_string());
                         }
                     }
@@ -484,6 +489,57 @@ impl Runner {
             pump.abort();
         }
         ended
+    }
+
+    /// Where the streams stand once the hello is answered: the server's replay start where
+    /// its store was replaced (the positions it restarted are forgotten), what was held
+    /// otherwise.
+    fn held_after(
+        &self,
+        restarted: &[ConversationId],
+        resume: Resume,
+        resume_after: Option<Seq>,
+    ) -> Result<Held, StateError> {
+        self.with_state(|state| state.forget_positions(restarted))?;
+        let seq = match resume_after {
+            Some(from) if from < resume.seq => from, // The server's store was replaced.
+            _ => resume.seq,
+        };
+        let positions = resume
+            .positions
+            .into_iter()
+            .filter(|(id, _)| !restarted.contains(id))
+            .collect();
+        Ok(Held { seq, positions })
+    }
+
+    /// Hands on an event the session does not hold yet, and records that it holds it. The
+    /// server never repeats a seq or position; the check guards the promise "nothing doubled".
+    /// A sealed message is read and kept before its place is: a crash between the two replays
+    /// the event, which the secret store then answers.
+    async fn take_event(
+        &mut self,
+        connection: &Connection,
+        held: &mut Held,
+        place: Place,
+        event: Event,
+    ) -> Result<(), StateError> {
+        if held.holds(place) {
+            return Ok(());
+        }
+        if let Some(event) = self.secret_event(connection, event).await {
+            self.emit(SessionEvent::Event { event }).await;
+        }
+        match place {
+            Place::User(seq) => {
+                held.seq = seq;
+                self.with_state(|state| state.set_last_seq(seq))
+            }
+            Place::Conversation(id, pos) => {
+                held.positions.insert(id, pos);
+                self.with_state(|state| state.set_position(id, pos))
+            }
+        }
     }
 
     fn start_outbox_pump(&self, connection: &Connection) -> tokio::task::JoinHandle<()> {
@@ -568,6 +624,30 @@ impl Runner {
         let told = secrets.run(connection, job).await;
         for verify in told {
             self.emit(SessionEvent::Verify(verify)).await;
+        }
+    }
+}
+
+/// Where a pushed event sits: the user's own stream, or a conversation's log.
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    User(Seq),
+    Conversation(ConversationId, Position),
+}
+
+/// How far the session holds each stream.
+struct Held {
+    seq: Seq,
+    positions: HashMap<ConversationId, Position>,
+}
+
+impl Held {
+    fn holds(&self, place: Place) -> bool {
+        match place {
+            Place::User(seq) => seq <= self.seq,
+            Place::Conversation(id, pos) => {
+                self.positions.get(&id).is_some_and(|&held| pos <= held)
+            }
         }
     }
 }

@@ -1,9 +1,10 @@
-//! What a client keeps on disk per profile: the last seq it holds, and the outbox of messages
-//! not yet acknowledged. One small SQLite file, `state.db`, in the profile's data dir.
+//! What a client keeps on disk per profile: where it is in its event streams (the last seq of
+//! its own, the last position in each conversation's log), and the outbox of messages not yet
+//! acknowledged. One small SQLite file, `state.db`, in the profile's data dir.
 //! The session token lives beside it in `token`, readable by the owner only.
 
 use super::target::Target;
-use crate::protocol::{ClientMsgId, MessageId, Seq};
+use crate::protocol::{ClientMsgId, ConversationId, MessageId, Position, Seq};
 use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 
@@ -50,6 +51,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     client_id TEXT NOT NULL UNIQUE,
     target    TEXT NOT NULL,
     text      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS positions (
+    conversation_id INTEGER PRIMARY KEY,
+    pos             INTEGER NOT NULL
 );";
 
 /// Outboxes made before replies existed lack the column for them.
@@ -113,6 +118,48 @@ impl ClientState {
         Ok(())
     }
 
+    /// The last position held in each conversation's log.
+    pub fn positions(&self) -> Result<Vec<(ConversationId, Position)>, StateError> {
+        let read = || -> rusqlite::Result<Vec<(ConversationId, Position)>> {
+            let mut statement = self
+                .conn
+                .prepare("SELECT conversation_id, pos FROM positions ORDER BY conversation_id")?;
+            statement
+                .query_map([], |row| {
+                    Ok((ConversationId(row.get(0)?), Position(row.get(1)?)))
+                })?
+                .collect()
+        };
+        read().map_err(|e| self.sql(e))
+    }
+
+    /// Records that the client holds `conversation_id`'s log up to `pos` (written as the seq
+    /// is: once per event, `synchronous=NORMAL`).
+    pub fn set_position(
+        &self,
+        conversation_id: ConversationId,
+        pos: Position,
+    ) -> Result<(), StateError> {
+        self.position
+            .prepare_cached(
+                "INSERT INTO positions (conversation_id, pos) VALUES (?1, ?2)
+                 ON CONFLICT (conversation_id) DO UPDATE SET pos = excluded.pos",
+            )
+            .and_then(|mut statement| statement.execute([conversation_id.0, pos.0]))
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Forgets the positions of these conversations (the server replays them from the start).
+    pub fn forget_positions(&self, conversations: &[ConversationId]) -> Result<(), StateError> {
+        for id in conversations {
+            self.position
+                .execute("DELETE FROM positions WHERE conversation_id = ?1", [id.0])
+                .map_err(|e| self.sql(e))?;
+        }
+        Ok(())
+    }
+
     /// The user this state belongs to; a login as someone else starts the stream afresh.
     pub fn username(&self) -> Result<Option<String>, StateError> {
         self.conn
@@ -127,6 +174,9 @@ impl ClientState {
     pub fn set_username(&self, username: &str) -> Result<(), StateError> {
         if self.username()?.as_deref() != Some(username) {
             self.set_last_seq(Seq::ZERO)?;
+            self.position
+                .execute("DELETE FROM positions", [])
+                .map_err(|e| self.sql(e))?;
         }
         self.set_meta("username", username)
     }
@@ -315,10 +365,21 @@ mod tests {
         let state = ClientState::open(dir.path()).unwrap();
         state.set_username("alice").unwrap();
         state.set_last_seq(Seq(9)).unwrap();
+        state.set_position(ConversationId(3), Position(7)).unwrap();
+        state.set_position(ConversationId(3), Position(8)).unwrap();
+        state.set_position(ConversationId(5), Position(1)).unwrap();
         state.set_username("alice").unwrap();
         assert_eq!(state.last_seq().unwrap(), Seq(9));
+        let held = vec![
+            (ConversationId(3), Position(8)),
+            (ConversationId(5), Position(1)),
+        ];
+        assert_eq!(state.positions().unwrap(), held);
+        state.forget_positions(&[ConversationId(5)]).unwrap();
+        assert_eq!(state.positions().unwrap(), held[..1]);
         state.set_username("bob").unwrap();
         assert_eq!(state.last_seq().unwrap(), Seq::ZERO);
+        assert_eq!(state.positions().unwrap(), []);
     }
 
     #[cfg(unix)]

@@ -7,8 +7,9 @@ use crate::protocol::{
     TimestampMs, User, UserId,
 };
 
-/// Most members a group may have; keeps fan-out per message bounded.
-pub const MAX_GROUP_MEMBERS: usize = 256;
+/// Most members a group may have (a community channel): a message is stored once whatever
+/// the size, and delivering it costs the members online.
+pub const MAX_GROUP_MEMBERS: usize = 10_000;
 pub const MAX_GROUP_NAME_CHARS: usize = 64;
 
 /// The direct conversation between `me` and `other_username`, created on first use.
@@ -160,16 +161,13 @@ pub fn add_member(
             "a group has at most {MAX_GROUP_MEMBERS} members"
         )));
     }
+    // The log says so first; the new member reads it from the next position on.
+    let event = Event::MemberJoined {
+        conversation_id,
+        user: user.clone(),
+    };
+    ctx.emit_to_conversation(conversation_id, &event)?;
     ctx.db().insert_member(conversation_id, user.id)?;
-    for other in ctx.db().members(conversation_id)? {
-        if other.id != user.id {
-            let event = Event::MemberJoined {
-                conversation_id,
-                user: user.clone(),
-            };
-            ctx.emit(other.id, &event)?;
-        }
-    }
     let conversation = ctx.db().conversation(conversation_id, user.id)?;
     ctx.emit(user.id, &Event::Joined { conversation })?;
     ctx.db().conversation(conversation_id, me.id)
@@ -199,15 +197,13 @@ pub fn leave(
     conversation_id: ConversationId,
 ) -> Result<(), ApiError> {
     require_group(ctx.db(), conversation_id, me.id)?;
-    let before = ctx.db().members(conversation_id)?;
+    // The log says so first: `me` reads it up to and including that position.
+    let event = Event::MemberLeft {
+        conversation_id,
+        user: me.clone(),
+    };
+    ctx.emit_to_conversation(conversation_id, &event)?;
     ctx.db().deactivate_member(conversation_id, me.id)?;
-    for member in before {
-        let event = Event::MemberLeft {
-            conversation_id,
-            user: me.clone(),
-        };
-        ctx.emit(member.id, &event)?;
-    }
     Ok(())
 }
 

@@ -248,7 +248,7 @@ fn deliver(ctx: &mut WriteCtx, me: &User, message: Message) -> Result<(Message, 
     let event = Event::Message {
         message: message.clone(),
     };
-    ctx.emit_to_members(message.conversation_id, &event)?;
+    ctx.emit_to_conversation(message.conversation_id, &event)?;
     Ok((message, false))
 }
 
@@ -276,7 +276,8 @@ pub fn mark_read(
         user: me.clone(),
         up_to,
     };
-    ctx.emit_to_members(conversation_id, &event)
+    ctx.emit_to_conversation(conversation_id, &event)?;
+    Ok(())
 }
 
 /// Puts a card (a payment or a request) in a conversation as a message from `sender`, with
@@ -322,7 +323,7 @@ pub fn insert_card(
     let event = Event::Message {
         message: message.clone(),
     };
-    ctx.emit_to_members(conversation_id, &event)?;
+    ctx.emit_to_conversation(conversation_id, &event)?;
     Ok(message)
 }
 
@@ -442,7 +443,7 @@ fn updated(ctx: &mut WriteCtx, id: MessageId) -> Result<Message, ApiError> {
     let event = Event::MessageUpdated {
         message: message.clone(),
     };
-    ctx.emit_to_members(message.conversation_id, &event)?;
+    ctx.emit_to_conversation(message.conversation_id, &event)?;
     Ok(message)
 }
 

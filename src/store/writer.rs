@@ -13,7 +13,7 @@
 
 use super::{Backend, Store, StoreError, events};
 use crate::metrics::{BATCH_SIZE_BOUNDS, Histogram};
-use crate::protocol::{ApiError, ConversationId, Event, Seq, TimestampMs, UserId};
+use crate::protocol::{ApiError, ConversationId, Event, Position, Seq, TimestampMs, UserId};
 use rusqlite::{Connection, TransactionBehavior};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
@@ -24,14 +24,7 @@ pub const MAX_BATCH: usize = 256;
 /// Requests waiting for the writer; callers wait (backpressure) when it is full.
 const QUEUE_CAPACITY: usize = 1024;
 
-/// One event for one user. The event is serialized once for all its recipients; each
-/// connection wraps it in its frame with the recipient's seq (`events::frame`).
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub user_id: UserId,
-    pub seq: Seq,
-    pub event: Arc<str>,
-}
+pub use super::events::Delivery;
 
 /// Where committed events go (the server's fan-out hub).
 pub type Publish = Arc<dyn Fn(&[Delivery]) + Send + Sync>;
@@ -57,33 +50,25 @@ impl<'a> WriteCtx<'a> {
         let seq = self
             .db
             .append_event(user_id, &events::stored(event, &body))?;
-        self.deliveries.push(Delivery {
-            user_id,
-            seq,
-            event: body.into(),
-        });
+        let place = events::Place::User(user_id, seq);
+        self.deliveries.push(Delivery::new(place, event, &body));
         Ok(seq)
     }
 
-    /// Appends `event` to the stream of every active member of `conversation_id`: one
-    /// serialization and two statements however many members there are.
-    pub fn emit_to_members(
+    /// Appends `event` to `conversation_id`'s log, which every member reads: one row and one
+    /// frame however many members there are.
+    pub fn emit_to_conversation(
         &mut self,
         conversation_id: ConversationId,
         event: &Event,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Position, ApiError> {
         let body = serialize(event)?;
-        let appended = self
+        let pos = self
             .db
-            .append_event_for_members(conversation_id, &events::stored(event, &body))?;
-        let body: Arc<str> = body.into();
-        self.deliveries
-            .extend(appended.into_iter().map(|(user_id, seq)| Delivery {
-                user_id,
-                seq,
-                event: Arc::clone(&body),
-            }));
-        Ok(())
+            .append_conversation_event(conversation_id, &events::stored(event, &body))?;
+        let place = events::Place::Conversation(conversation_id, pos);
+        self.deliveries.push(Delivery::new(place, event, &body));
+        Ok(pos)
     }
 }
 

@@ -1,4 +1,4 @@
-//! A hostile server: it speaks protocol 1 (the real frames, written here by the test) and
+//! A hostile server: it speaks protocol 2 (the real frames, written here by the test) and
 //! answers each request as the test's script says, so a test can make it lie in one precise
 //! way and assert what the user is shown. Requests the script leaves alone get what an honest
 //! server would answer about nothing (no messages, no devices), so a script says only its lie.
@@ -141,7 +141,7 @@ fn default_answer(kind: &str, username: &str) -> Answer {
     let me = user(2, username);
     Answer::Ok(match kind {
         "hello" => json!({
-            "version": 1, "server": "quid/0.1.0", "max_frame_bytes": 65536,
+            "version": 2, "server": "quid/0.1.0", "max_frame_bytes": 65536,
             "user": me, "resume_after": null,
         }),
         "login" | "register" => json!({"user": me, "token": "ab".repeat(32)}),

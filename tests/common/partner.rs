@@ -153,7 +153,7 @@ pub async fn settled(pushed: &mut mpsc::Receiver<Pushed>, id: FundingId) -> Fund
 pub async fn following(url: &url::Url, token: &str) -> (Connection, mpsc::Receiver<Pushed>) {
     let (connection, pushed) = Connection::open(url, Some(token)).await.unwrap();
     connection
-        .hello(Some(quid::protocol::Seq::ZERO))
+        .hello(Some(quid::session::connection::Resume::everything()))
         .await
         .unwrap();
     (connection, pushed)

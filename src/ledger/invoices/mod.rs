@@ -374,5 +374,6 @@ fn announce(
     event: &Event,
     conversation_id: ConversationId,
 ) -> Result<(), ApiError> {
-    ctx.emit_to_members(conversation_id, event)
+    ctx.emit_to_conversation(conversation_id, event)?;
+    Ok(())
 }

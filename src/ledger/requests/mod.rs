@@ -274,7 +274,7 @@ fn announce(ctx: &mut WriteCtx, id: PaymentRequestId) -> Result<PaymentRequest, 
     let event = Event::RequestUpdated {
         request: Box::new(request.clone()),
     };
-    ctx.emit_to_members(request.conversation_id, &event)?;
+    ctx.emit_to_conversation(request.conversation_id, &event)?;
     Ok(request)
 }
 

@@ -17,13 +17,14 @@ use super::revocation::Watch;
 use super::shutdown::Shutdown;
 use crate::protocol::requests;
 use crate::protocol::{
-    ApiError, ErrorCode, PROTOCOL_VERSION, Request, RequestBody, RequestId, Seq, ServerFrame, User,
-    results,
+    ApiError, ConversationId, ErrorCode, PROTOCOL_VERSION, Position, Request, RequestBody,
+    RequestId, Seq, ServerFrame, User, results,
 };
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter, clock::Clock};
 use outgoing::{Outgoing, write_loop};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::TcpStream;
@@ -233,11 +234,7 @@ impl Reader {
         };
         let id = request.id;
         match request.body {
-            RequestBody::Hello(requests::Hello {
-                version,
-                resume_after,
-                client: _,
-            }) if !self.hello_done => self.hello(id, version, resume_after).await,
+            RequestBody::Hello(hello) if !self.hello_done => self.hello(id, hello).await,
             _ if !self.hello_done => {
                 let error =
                     ApiError::new(ErrorCode::HelloRequired, "the first frame must be a hello");
@@ -262,15 +259,11 @@ impl Reader {
         }
     }
 
-    async fn hello(
-        &mut self,
-        id: RequestId,
-        version: u32,
-        resume_after: Option<Seq>,
-    ) -> Option<Stop> {
-        if version != PROTOCOL_VERSION {
+    async fn hello(&mut self, id: RequestId, hello: requests::Hello) -> Option<Stop> {
+        if hello.version != PROTOCOL_VERSION {
             let message = format!(
-                "this server speaks protocol version {PROTOCOL_VERSION}, not {version}; upgrade quid"
+                "this server speaks protocol version {PROTOCOL_VERSION}, not {}; upgrade quid",
+                hello.version
             );
             let error = ApiError::new(ErrorCode::UnsupportedVersion, message.clone());
             self.send(ServerFrame::error(Some(id), error)).await;
@@ -278,9 +271,9 @@ impl Reader {
         }
         self.hello_done = true;
         let user = self.identity.user.clone();
-        let stream_from = match (&user, resume_after) {
-            (Some(user), Some(after)) => match self.resume_point(user, after).await {
-                Ok(from) => Some(from),
+        let resume = match (&user, hello.resume_after) {
+            (Some(user), Some(after)) => match self.resume(user, after, &hello.positions).await {
+                Ok(resume) => Some(resume),
                 Err(error) => {
                     self.send(ServerFrame::error(Some(id), error)).await;
                     return Some(Stop::Close(
@@ -294,76 +287,71 @@ impl Reader {
         let result = results::Hello {
             version: PROTOCOL_VERSION,
             server: format!("quid/{}", env!("CARGO_PKG_VERSION")),
-            user: user.clone(),
+            user,
             max_frame_bytes: self.state.config.max_frame_bytes,
-            resume_after: stream_from,
+            resume_after: resume.as_ref().map(|(resume, _)| resume.seq),
+            restarted: resume
+                .as_ref()
+                .map(|(_, restarted)| restarted.clone())
+                .unwrap_or_default(),
         };
         self.reply(
             id,
             serde_json::to_value(result).map_err(|_| ApiError::internal()),
         )
         .await;
-        if let (Some(user), Some(from)) = (user, stream_from)
-            && let Err(error) = self.replay_then_go_live(&user, from).await
-        {
-            tracing::warn!(%error, "replay failed");
-            return Some(Stop::Close(
-                CloseCode::Error,
-                "cannot read event stream".into(),
-            ));
+        if let Some((resume, _)) = resume {
+            let _ = self.out.send(Outgoing::Resume(Box::new(resume))).await;
         }
         None
     }
 
-    /// Where replay starts: `after`, or 0 when `after` is beyond anything this server issued
-    /// (its store was replaced), so the client gets everything rather than nothing.
-    async fn resume_point(&self, user: &User, after: Seq) -> Result<Seq, ApiError> {
-        let user_id = user.id;
-        let latest = self
-            .state
-            .store
-            .read(move |conn| conn.latest_seq(user_id))
-            .await?;
-        Ok(if after > latest { Seq::ZERO } else { after })
-    }
-
-    /// Subscribes first, then replays the backlog: an event committed meanwhile is in both,
-    /// and the writer drops the live copy by its seq, so nothing is missed and nothing doubled.
-    async fn replay_then_go_live(&mut self, user: &User, from: Seq) -> Result<(), ApiError> {
-        let subscription = self
+    /// Subscribes, follows every conversation the user is a member of, and only then reads
+    /// where replay starts: an event committed meanwhile is both replayed and live, and the
+    /// writer drops the second copy by its seq or position, so nothing is missed or doubled.
+    /// A seq or position beyond anything this server issued (its store was replaced) starts
+    /// over, so the client gets everything rather than nothing; such conversations are named.
+    async fn resume(
+        &self,
+        user: &User,
+        after: Seq,
+        positions: &[(ConversationId, Position)],
+    ) -> Result<(outgoing::Resume, Vec<ConversationId>), ApiError> {
+        let events = self
             .state
             .hub
             .subscribe(user.id, self.state.config.outbound_queue);
-        let mut delivered = from;
-        loop {
-            let user_id = user.id;
-            let page = self
-                .state
-                .store
-                .read(move |conn| conn.events_after(user_id, delivered, REPLAY_PAGE))
-                .await?;
-            let full_page = page.len() == REPLAY_PAGE as usize;
-            for (seq, event) in page {
-                self.send(ServerFrame::Event { seq, event }).await;
-                delivered = seq;
+        let user_id = user.id;
+        let (latest, windows) = self
+            .state
+            .store
+            .read(move |db| Ok((db.latest_seq(user_id)?, db.windows_of(user_id)?)))
+            .await?;
+        let held: HashMap<ConversationId, Position> = positions.iter().copied().collect();
+        let mut restarted = Vec::new();
+        let mut conversations = Vec::with_capacity(windows.len());
+        for window in windows {
+            if window.is_open() {
+                events.follow(window.conversation_id);
             }
-            if !full_page {
-                break;
+            let mut from = held
+                .get(&window.conversation_id)
+                .copied()
+                .unwrap_or(Position::ZERO);
+            if from > window.last {
+                restarted.push(window.conversation_id);
+                from = Position::ZERO;
             }
+            conversations.push((window, from));
         }
-        self.send(ServerFrame::CaughtUp { seq: delivered }).await;
-        let _ = self
-            .out
-            .send(Outgoing::Live {
-                events: subscription,
-                delivered,
-                backlog: outgoing::Backlog {
-                    store: Arc::clone(&self.state.store),
-                    user_id: user.id,
-                },
-            })
-            .await;
-        Ok(())
+        let resume = outgoing::Resume {
+            events,
+            store: Arc::clone(&self.state.store),
+            user_id,
+            seq: if after > latest { Seq::ZERO } else { after },
+            conversations,
+        };
+        Ok((resume, restarted))
     }
 
     async fn reply(&self, id: RequestId, result: Result<serde_json::Value, ApiError>) {

@@ -1,17 +1,22 @@
 //! The sending half of a connection: one task that owns the socket's sink and sends, in
-//! order, what the reader queues (replies, replayed events), then live events once replay is
-//! done, and pings on schedule.
+//! order, what the reader queues (replies), then the replay a hello asked for, then live
+//! events, and pings on schedule.
 //!
-//! Live events reach the client in seq order with no gap: an event whose seq is not the next
-//! one (events committed by another node, or by `quid admin`, are not published here), or
-//! word from another node that the stream has grown, is preceded by what is missing, read
-//! from the store.
+//! Events reach the client in order with no gap, per stream: its user's own stream by seq,
+//! each conversation it follows by position. An event that is not the next one (committed by
+//! another node or writer, or by `quid admin`, and not yet published here), or word from
+//! another node that a stream has grown, is preceded by what is missing, read from the store.
+//! A conversation is followed from the event that says its user joined it until the one that
+//! says they left; reads from the store keep to the user's window, so nothing from outside a
+//! membership is ever sent.
 
-use crate::protocol::{Seq, ServerFrame, UserId};
-use crate::server::hub::{Live, Subscription};
+use crate::protocol::{ConversationId, Position, Seq, ServerFrame, UserId};
+use crate::server::hub::{Live, Subscription, Wake};
 use crate::store::Store;
+use crate::store::events::{Membership, Place, Window};
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -24,28 +29,36 @@ const CLOSE_LAGGED: u16 = 4000;
 /// What the reader hands to the writer task.
 pub(super) enum Outgoing {
     Frame(Arc<str>),
-    /// Replay is done: from now on forward live events newer than `delivered`.
-    Live {
-        events: Subscription,
-        delivered: Seq,
-        backlog: Backlog,
-    },
+    /// Replay what the hello asked for, then forward live events.
+    Resume(Box<Resume>),
     Close(CloseCode, String),
+}
+
+/// Where a hello asked to resume, and the subscription (already following the conversations
+/// the user is a member of) that carries live events meanwhile.
+pub(super) struct Resume {
+    pub events: Subscription,
+    pub store: Arc<Store>,
+    pub user_id: UserId,
+    /// The last seq of the user's stream the client holds.
+    pub seq: Seq,
+    /// Each conversation's window, and the position after which to replay it.
+    pub conversations: Vec<(Window, Position)>,
 }
 
 type Sink = SplitSink<super::Socket, Message>;
 
-/// Where a connection reads the events it missed live: its user's stream in the store.
-pub(super) struct Backlog {
-    pub store: Arc<Store>,
-    pub user_id: UserId,
-}
-
 /// The live half once replay is done.
 struct Following {
     events: Subscription,
+    store: Arc<Store>,
+    user_id: UserId,
+    /// The last seq of the user's stream sent.
     delivered: Seq,
-    backlog: Backlog,
+    /// The last position sent of each conversation this connection has sent any of.
+    positions: HashMap<ConversationId, Position>,
+    /// The conversations whose live events this connection takes (its user is a member).
+    followed: HashSet<ConversationId>,
 }
 
 /// Why forwarding stopped.
@@ -56,8 +69,8 @@ enum Broken {
     Store,
 }
 
-/// Owns the sending half: forwards queued frames, then live events once replay is done,
-/// pings on schedule, and closes the socket when the reader is done or the hub dropped us.
+/// Owns the sending half: forwards queued frames, replays, then forwards live events, pings
+/// on schedule, and closes the socket when the reader is done or the hub dropped us.
 pub(super) async fn write_loop(
     mut sink: Sink,
     mut queue: mpsc::Receiver<Outgoing>,
@@ -76,11 +89,13 @@ pub(super) async fn write_loop(
         tokio::select! {
             queued = queue.recv() => match queued {
                 Some(Outgoing::Frame(text)) => {
-                    if sink.send(Message::text(text.to_string())).await.is_err() { return; }
+                    if send(&mut sink, text.to_string()).await.is_err() { return; }
                 }
-                Some(Outgoing::Live { events, delivered, backlog }) => {
-                    live = Some(Following { events, delivered, backlog });
-                }
+                Some(Outgoing::Resume(resume)) => match replay(&mut sink, *resume).await {
+                    Ok(following) => live = Some(following),
+                    Err(Broken::Socket) => return,
+                    Err(Broken::Store) => break Some(store_failed()),
+                },
                 Some(Outgoing::Close(code, reason)) => break Some((code, reason)),
                 None => break None,
             },
@@ -90,7 +105,7 @@ pub(super) async fn write_loop(
                     match forward_live(&mut sink, following, delivery).await {
                         Ok(()) => {}
                         Err(Broken::Socket) => return,
-                        Err(Broken::Store) => break Some((CloseCode::from(CLOSE_LAGGED), "cannot read your events; reconnect and resume".into())),
+                        Err(Broken::Store) => break Some(store_failed()),
                     }
                 }
                 None => break Some((CloseCode::from(CLOSE_LAGGED), "too far behind; reconnect and resume".into())),
@@ -108,6 +123,57 @@ pub(super) async fn write_loop(
     let _ = sink.close().await;
 }
 
+fn store_failed() -> (CloseCode, String) {
+    (
+        CloseCode::from(CLOSE_LAGGED),
+        "cannot read your events; reconnect and resume".into(),
+    )
+}
+
+/// Sends the user's own events after the hello's seq, then each conversation's after its
+/// position, then `caught_up`; live events that arrive meanwhile wait in the subscription and
+/// are deduplicated against what was sent.
+async fn replay(sink: &mut Sink, resume: Resume) -> Result<Following, Broken> {
+    let Resume {
+        events,
+        store,
+        user_id,
+        seq,
+        conversations,
+    } = resume;
+    let mut following = Following {
+        events,
+        store,
+        user_id,
+        delivered: seq,
+        positions: HashMap::new(),
+        followed: HashSet::new(),
+    };
+    for (window, after) in &conversations {
+        let start = (*after).max(window.joined);
+        following.positions.insert(window.conversation_id, start);
+        if window.is_open() {
+            following.followed.insert(window.conversation_id);
+        }
+    }
+    catch_up_user(sink, &mut following).await?;
+    for (window, _) in &conversations {
+        let id = window.conversation_id;
+        if following
+            .positions
+            .get(&id)
+            .is_some_and(|&p| p < window.end())
+        {
+            catch_up_conversation(sink, &mut following, id).await?;
+        }
+    }
+    let caught_up = ServerFrame::CaughtUp {
+        seq: following.delivered,
+    };
+    send(sink, encode(&caught_up)?).await?;
+    Ok(following)
+}
+
 /// Sends a live item: an event not yet delivered, after any it skipped; the events a wake-up
 /// announces; a typing frame as it is.
 async fn forward_live(
@@ -115,42 +181,143 @@ async fn forward_live(
     following: &mut Following,
     item: Live,
 ) -> Result<(), Broken> {
-    let frame = match item {
-        Live::Event(delivery) if delivery.seq <= following.delivered => return Ok(()),
-        Live::Event(delivery) if delivery.seq.0 == following.delivered.0 + 1 => {
-            following.delivered = delivery.seq;
-            crate::store::events::frame(delivery.seq, &delivery.event)
+    match item {
+        Live::Event(delivery) => match delivery.place {
+            Place::User(_, seq) if seq <= following.delivered => Ok(()),
+            Place::User(_, seq) if seq.0 == following.delivered.0 + 1 => {
+                send(sink, delivery.frame.to_string()).await?;
+                following.delivered = seq;
+                on_membership(sink, following, delivery.membership).await
+            }
+            // The store has it, and whatever came before it.
+            Place::User(..) => catch_up_user(sink, following).await,
+            Place::Conversation(id, _) if !following.followed.contains(&id) => Ok(()),
+            Place::Conversation(id, pos) => {
+                let sent = following
+                    .positions
+                    .get(&id)
+                    .copied()
+                    .unwrap_or(Position::ZERO);
+                if pos <= sent {
+                    Ok(())
+                } else if pos.0 == sent.0 + 1 {
+                    send(sink, delivery.frame.to_string()).await?;
+                    following.positions.insert(id, pos);
+                    on_membership(sink, following, delivery.membership).await
+                } else {
+                    catch_up_conversation(sink, following, id).await
+                }
+            }
+        },
+        Live::Wake(Wake::User(seq)) if seq <= following.delivered => Ok(()),
+        Live::Wake(Wake::User(_)) => catch_up_user(sink, following).await,
+        Live::Wake(Wake::Conversation(id, pos)) => {
+            let behind = following.followed.contains(&id)
+                && following.positions.get(&id).is_none_or(|&sent| sent < pos);
+            if behind {
+                catch_up_conversation(sink, following, id).await?;
+            }
+            Ok(())
         }
-        // The store has it, and whatever came before it.
-        Live::Event(_) => return catch_up(sink, following).await,
-        Live::Wake(seq) if seq <= following.delivered => return Ok(()),
-        Live::Wake(_) => return catch_up(sink, following).await,
-        Live::Ephemeral(frame) => frame.to_string(),
-    };
-    send(sink, frame).await
+        Live::Wake(Wake::Everything) => {
+            catch_up_user(sink, following).await?;
+            let followed: Vec<ConversationId> = following.followed.iter().copied().collect();
+            for id in followed {
+                catch_up_conversation(sink, following, id).await?;
+            }
+            Ok(())
+        }
+        Live::Ephemeral(frame) => send(sink, frame.to_string()).await,
+    }
+}
+
+/// Follows a conversation its user just joined (from where they joined), or stops following
+/// one they just left.
+async fn on_membership(
+    sink: &mut Sink,
+    following: &mut Following,
+    membership: Option<Membership>,
+) -> Result<(), Broken> {
+    match membership {
+        Some(Membership::Joined(id)) if following.followed.insert(id) => {
+            following.events.follow(id);
+            catch_up_conversation(sink, following, id).await
+        }
+        Some(Membership::Left(id, user_id)) if user_id == following.user_id => {
+            following.followed.remove(&id);
+            following.events.unfollow(id);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Sends every event of the user's stream after the last one delivered.
-async fn catch_up(sink: &mut Sink, following: &mut Following) -> Result<(), Broken> {
+async fn catch_up_user(sink: &mut Sink, following: &mut Following) -> Result<(), Broken> {
     loop {
-        let (user_id, after) = (following.backlog.user_id, following.delivered);
+        let (user_id, after) = (following.user_id, following.delivered);
         let page = following
-            .backlog
             .store
             .read(move |db| db.events_after(user_id, after, super::REPLAY_PAGE))
             .await
             .map_err(|_| Broken::Store)?;
         let full_page = page.len() == super::REPLAY_PAGE as usize;
         for (seq, event) in page {
-            let frame = serde_json::to_string(&ServerFrame::Event { seq, event })
-                .map_err(|_| Broken::Store)?;
-            send(sink, frame).await?;
+            let membership = Membership::of(&event);
+            send(sink, encode(&ServerFrame::Event { seq, event })?).await?;
             following.delivered = seq;
+            on_membership(sink, following, membership).await?;
         }
         if !full_page {
             return Ok(());
         }
     }
+}
+
+/// Sends every event of conversation `id` after the last one sent that the user may read.
+async fn catch_up_conversation(
+    sink: &mut Sink,
+    following: &mut Following,
+    id: ConversationId,
+) -> Result<(), Broken> {
+    loop {
+        let user_id = following.user_id;
+        let after = following
+            .positions
+            .get(&id)
+            .copied()
+            .unwrap_or(Position::ZERO);
+        let page = following
+            .store
+            .read(move |db| db.conversation_events_for(user_id, id, after, super::REPLAY_PAGE))
+            .await
+            .map_err(|_| Broken::Store)?;
+        let full_page = page.len() == super::REPLAY_PAGE as usize;
+        for (pos, event) in page {
+            let membership = Membership::of(&event);
+            let frame = ServerFrame::ConversationEvent {
+                conversation_id: id,
+                pos,
+                event,
+            };
+            send(sink, encode(&frame)?).await?;
+            following.positions.insert(id, pos);
+            if let Some(Membership::Left(left, user)) = membership
+                && (left, user) == (id, user_id)
+            {
+                following.followed.remove(&id);
+                following.events.unfollow(id);
+                return Ok(());
+            }
+        }
+        if !full_page {
+            return Ok(());
+        }
+    }
+}
+
+fn encode(frame: &ServerFrame) -> Result<String, Broken> {
+    serde_json::to_string(frame).map_err(|_| Broken::Store)
 }
 
 async fn send(sink: &mut Sink, frame: String) -> Result<(), Broken> {

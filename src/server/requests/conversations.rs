@@ -101,17 +101,10 @@ impl Handler for Typing {
     ) -> Result<Self::Reply, ApiError> {
         let me = caller.user()?;
         let (my_id, conversation_id) = (me.id, self.conversation_id);
-        let others: Vec<_> = state
+        state
             .store
-            .read(move |conn| {
-                conn.require_member(conversation_id, my_id)?;
-                conn.members(conversation_id)
-            })
-            .await?
-            .into_iter()
-            .map(|member| member.id)
-            .filter(|&id| id != my_id)
-            .collect();
+            .read(move |conn| conn.require_member(conversation_id, my_id))
+            .await?;
         let frame = ServerFrame::Typing {
             conversation_id,
             user: me.clone(),
@@ -119,8 +112,10 @@ impl Handler for Typing {
         let frame: Arc<str> = serde_json::to_string(&frame)
             .map_err(|_| ApiError::internal())?
             .into();
-        state.hub.publish_ephemeral(&others, Arc::clone(&frame));
-        state.nodes.typing(&others, frame);
+        state
+            .hub
+            .publish_typing(conversation_id, my_id, Arc::clone(&frame));
+        state.nodes.typing(conversation_id, my_id, frame);
         Ok(results::Empty {})
     }
 }

@@ -147,7 +147,9 @@ impl Conversations for PgTx<'_> {
         user_id: UserId,
     ) -> Result<(), ApiError> {
         self.tx().execute(
-            "UPDATE members SET active = 0 WHERE conversation_id = $1 AND user_id = $2",
+            "UPDATE members SET active = 0,
+                 left_pos = (SELECT last_pos FROM conversations WHERE id = $1)
+             WHERE conversation_id = $1 AND user_id = $2",
             &[&conversation_id.0, &user_id.0],
         )?;
         Ok(())
@@ -167,12 +169,15 @@ impl Conversations for PgTx<'_> {
         conversation_id: ConversationId,
         user_id: UserId,
     ) -> Result<(), ApiError> {
-        // A returning member reads from where the conversation is now, not from where they left.
+        // A returning member reads from where the conversation is now, not from where they left;
+        // its log from the newest position on.
         self.tx().execute(
-            "INSERT INTO members (conversation_id, user_id, last_read_id, active)
-             VALUES ($1, $2, (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $1), 1)
+            "INSERT INTO members (conversation_id, user_id, last_read_id, active, joined_pos)
+             VALUES ($1, $2, (SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_id = $1), 1,
+                 (SELECT last_pos FROM conversations WHERE id = $1))
              ON CONFLICT (conversation_id, user_id) DO UPDATE SET active = 1,
-                 last_read_id = excluded.last_read_id",
+                 last_read_id = excluded.last_read_id, joined_pos = excluded.joined_pos,
+                 left_pos = NULL",
             &[&conversation_id.0, &user_id.0],
         )?;
         Ok(())

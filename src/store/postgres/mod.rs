@@ -343,6 +343,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("timers.sql"),
     include_str!("funding.sql"),
     include_str!("pin_locks.sql"),
+    include_str!("streams.sql"),
 ];
 
 /// The advisory lock keys of conversations: the id with this bit set, apart from every other

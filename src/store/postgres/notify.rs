@@ -1,18 +1,21 @@
 //! Wake-ups between nodes on one database, through PostgreSQL's `LISTEN`/`NOTIFY`.
 //!
-//! A writing transaction announces, on [`EVENTS`], the seqs it gave each user; PostgreSQL
+//! A writing transaction announces, on [`EVENTS`], the seqs it gave each user and the
+//! positions it gave each conversation's log; PostgreSQL
 //! delivers the notice only if the transaction commits, and in commit order. A notice carries
-//! no event: every node reads the events from the table (one query per notice for all its
-//! users online there), so a notice that is lost or merged with another loses nothing (the
+//! no event: every node reads the events from the tables (one query per notice for all its
+//! users online there, one for the conversations its connections follow), so a notice that is lost or merged with another loses nothing (the
 //! next event shows the gap, or a reconnect covers it). Typing notices, which
 //! are never stored, travel whole on [`TYPING`]. Each notice names the node (process) that
 //! sent it, so that a node ignores its own.
 //!
-//! Payloads are text: `NODE USER:SEQ USER:SEQ ...` on [`EVENTS`], `NODE USER,USER,...` then a
-//! newline and the typing frame on [`TYPING`]; each under PostgreSQL's 8000-byte limit.
+//! Payloads are text: `NODE uUSER:FIRST-LAST cCONVERSATION:FIRST-LAST ...` on [`EVENTS`],
+//! `NODE CONVERSATION:TYPIST` then a newline and the typing frame on [`TYPING`]; each under
+//! PostgreSQL's 8000-byte limit.
 
 use super::PgTx;
-use crate::protocol::{ApiError, Seq, UserId};
+use crate::protocol::{ApiError, ConversationId, Position, Seq, UserId};
+use crate::store::events::Place;
 use crate::store::writer::Delivery;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,32 +46,42 @@ impl NodeId {
     }
 }
 
-/// Announces, inside the transaction, the seqs it gave each user in `deliveries`: a range per
-/// user (a user's seqs in one transaction are consecutive: its counter row stays locked until
-/// the transaction commits).
+/// Announces, inside the transaction, the seqs it gave each user and the positions it gave
+/// each conversation in `deliveries`: a range per stream (a stream's numbers in one
+/// transaction are consecutive: its counter row stays locked until the transaction commits).
 pub(super) fn announce_events(tx: &PgTx, deliveries: &[Delivery]) -> Result<(), ApiError> {
-    let mut ranges: BTreeMap<UserId, (Seq, Seq)> = BTreeMap::new();
+    let mut users: BTreeMap<UserId, (i64, i64)> = BTreeMap::new();
+    let mut conversations: BTreeMap<ConversationId, (i64, i64)> = BTreeMap::new();
     for delivery in deliveries {
-        let range = ranges
-            .entry(delivery.user_id)
-            .or_insert((delivery.seq, delivery.seq));
-        range.0 = range.0.min(delivery.seq);
-        range.1 = range.1.max(delivery.seq);
+        match delivery.place {
+            Place::User(user, seq) => widen(&mut users, user, seq.0),
+            Place::Conversation(id, pos) => widen(&mut conversations, id, pos.0),
+        }
     }
-    let entries = ranges
+    let users = users
         .iter()
-        .map(|(user, (first, last))| format!("{}:{}-{}", user.0, first.0, last.0));
-    for payload in payloads(&tx.node.0.to_string(), " ", entries) {
+        .map(|(user, (first, last))| format!("u{}:{first}-{last}", user.0));
+    let conversations = conversations
+        .iter()
+        .map(|(id, (first, last))| format!("c{}:{first}-{last}", id.0));
+    for payload in payloads(&tx.node.0.to_string(), " ", users.chain(conversations)) {
         notify(tx, EVENTS, &payload)?;
     }
     Ok(())
 }
 
-/// Sends a typing frame for `users` to the other nodes, at once (outside any transaction).
+fn widen<K: Ord>(ranges: &mut BTreeMap<K, (i64, i64)>, key: K, number: i64) {
+    let range = ranges.entry(key).or_insert((number, number));
+    range.0 = range.0.min(number);
+    range.1 = range.1.max(number);
+}
+
+/// Sends a typing frame in `conversation` by `typist` to the other nodes, at once (outside
+/// any transaction).
 pub fn announce_typing(
     client: &mut postgres::Client,
     node: NodeId,
-    users: &[UserId],
+    (conversation, typist): (ConversationId, UserId),
     frame: &str,
 ) -> Result<(), postgres::Error> {
     if frame.len() > MAX_PAYLOAD / 2 {
@@ -76,12 +89,8 @@ pub fn announce_typing(
         tracing::warn!(bytes = frame.len(), "typing frame too large to relay");
         return Ok(());
     }
-    let room = MAX_PAYLOAD - frame.len();
-    let entries = users.iter().map(|user| user.0.to_string());
-    for head in payloads_within(room, &node.0.to_string(), ",", entries) {
-        let payload = format!("{head}\n{frame}");
-        client.execute("SELECT pg_notify($1, $2)", &[&TYPING, &payload])?;
-    }
+    let payload = format!("{} {}:{}\n{frame}", node.0, conversation.0, typist.0);
+    client.execute("SELECT pg_notify($1, $2)", &[&TYPING, &payload])?;
     Ok(())
 }
 
@@ -91,21 +100,12 @@ fn notify(tx: &PgTx, channel: &str, payload: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `head` then as many entries as fit in a payload, as many times as it takes.
 fn payloads(head: &str, separator: &str, entries: impl Iterator<Item = String>) -> Vec<String> {
-    payloads_within(MAX_PAYLOAD, head, separator, entries)
-}
-
-/// `head` then as many entries as fit in `room` bytes, as many times as it takes.
-fn payloads_within(
-    room: usize,
-    head: &str,
-    separator: &str,
-    entries: impl Iterator<Item = String>,
-) -> Vec<String> {
     let mut payloads = Vec::new();
     let mut current = head.to_owned();
     for entry in entries {
-        if current.len() + 1 + entry.len() > room && current.len() > head.len() {
+        if current.len() + 1 + entry.len() > MAX_PAYLOAD && current.len() > head.len() {
             payloads.push(std::mem::replace(&mut current, head.to_owned()));
         }
         let glue = if current.len() == head.len() {
@@ -122,13 +122,21 @@ fn payloads_within(
     payloads
 }
 
+/// The streams a notice says have grown.
+#[derive(Debug, Default, PartialEq)]
+pub struct Announced {
+    pub users: Vec<(UserId, Seq, Seq)>,
+    pub conversations: Vec<(ConversationId, Position, Position)>,
+}
+
 /// What another node said.
 #[derive(Debug, PartialEq)]
 pub enum Heard {
-    /// These users have new events, with seqs from the first to the last given.
-    Events(Vec<(UserId, Seq, Seq)>),
-    /// A typing frame for these users.
-    Typing(Vec<UserId>, Arc<str>),
+    /// These users' streams and conversations' logs have new events, from the first to the
+    /// last number given.
+    Events(Announced),
+    /// A typing frame in a conversation, by a user.
+    Typing(ConversationId, UserId, Arc<str>),
     /// The listener (re)connected: notices sent while it was away are lost, so every
     /// connection should look for events it has not seen.
     Listening,
@@ -188,24 +196,33 @@ fn parse(channel: &str, payload: &str) -> Option<(u64, Heard)> {
         EVENTS => {
             let mut words = payload.split(' ');
             let node = words.next()?.parse().ok()?;
-            let entries = words
-                .map(|entry| {
-                    let (user, range) = entry.split_once(':')?;
-                    let (first, last) = range.split_once('-')?;
-                    let (first, last) = (Seq(first.parse().ok()?), Seq(last.parse().ok()?));
-                    (first <= last).then_some((UserId(user.parse().ok()?), first, last))
-                })
-                .collect::<Option<Vec<_>>>()?;
-            Some((node, Heard::Events(entries)))
+            let mut announced = Announced::default();
+            for entry in words {
+                let (stream, range) = entry.split_once(':')?;
+                let (first, last) = range.split_once('-')?;
+                let (first, last): (i64, i64) = (first.parse().ok()?, last.parse().ok()?);
+                if first > last {
+                    return None;
+                }
+                if let Some(user) = stream.strip_prefix('u') {
+                    let user = UserId(user.parse().ok()?);
+                    announced.users.push((user, Seq(first), Seq(last)));
+                } else {
+                    let id = ConversationId(stream.strip_prefix('c')?.parse().ok()?);
+                    let range = (id, Position(first), Position(last));
+                    announced.conversations.push(range);
+                }
+            }
+            Some((node, Heard::Events(announced)))
         }
         TYPING => {
             let (head, frame) = payload.split_once('\n')?;
-            let (node, users) = head.split_once(' ')?;
-            let users = users
-                .split(',')
-                .map(|user| user.parse().ok().map(UserId))
-                .collect::<Option<Vec<_>>>()?;
-            Some((node.parse().ok()?, Heard::Typing(users, frame.into())))
+            let (node, place) = head.split_once(' ')?;
+            let (conversation, typist) = place.split_once(':')?;
+            let conversation = ConversationId(conversation.parse().ok()?);
+            let typist = UserId(typist.parse().ok()?);
+            let heard = Heard::Typing(conversation, typist, frame.into());
+            Some((node.parse().ok()?, heard))
         }
         _ => None,
     }
@@ -217,44 +234,53 @@ mod tests {
 
     #[test]
     fn payloads_stay_under_the_limit_and_parse_back_to_what_was_sent() {
-        let entries: Vec<(UserId, Seq, Seq)> = (1..=2_000)
+        let users: Vec<(UserId, Seq, Seq)> = (1..=2_000)
             .map(|n| (UserId(n), Seq(n * 7), Seq(n * 7 + n % 3)))
             .collect();
-        let texts = entries
+        let conversations: Vec<(ConversationId, Position, Position)> = (1..=500)
+            .map(|n| (ConversationId(n), Position(n * 3), Position(n * 3 + n % 2)))
+            .collect();
+        let texts = users
             .iter()
-            .map(|(u, first, last)| format!("{}:{}-{}", u.0, first.0, last.0));
+            .map(|(u, first, last)| format!("u{}:{}-{}", u.0, first.0, last.0))
+            .chain(
+                conversations
+                    .iter()
+                    .map(|(c, first, last)| format!("c{}:{}-{}", c.0, first.0, last.0)),
+            );
         let sent = payloads("42", " ", texts);
-        assert!(sent.len() > 1, "2,000 entries need several notices");
-        let mut back = Vec::new();
+        assert!(sent.len() > 1, "2,500 entries need several notices");
+        let mut back = Announced::default();
         for payload in &sent {
             assert!(payload.len() <= MAX_PAYLOAD);
             match parse(EVENTS, payload) {
-                Some((42, Heard::Events(part))) => back.extend(part),
+                Some((42, Heard::Events(part))) => {
+                    back.users.extend(part.users);
+                    back.conversations.extend(part.conversations);
+                }
                 other => panic!("{payload:?} parsed as {other:?}"),
             }
         }
-        assert_eq!(back, entries);
+        assert_eq!(back.users, users);
+        assert_eq!(back.conversations, conversations);
     }
 
     #[test]
     fn a_typing_notice_parses_back_and_garbage_is_refused() {
-        let users = [UserId(3), UserId(9)].map(|u| u.0.to_string());
-        let [head] = payloads_within(100, "7", ",", users.into_iter())
-            .try_into()
-            .unwrap();
-        let payload = format!("{head}\n{{\"type\":\"typing\"}}");
+        let payload = "7 3:9\n{\"type\":\"typing\"}";
         assert_eq!(
-            parse(TYPING, &payload),
+            parse(TYPING, payload),
             Some((
                 7,
-                Heard::Typing(vec![UserId(3), UserId(9)], "{\"type\":\"typing\"}".into())
+                Heard::Typing(ConversationId(3), UserId(9), "{\"type\":\"typing\"}".into())
             ))
         );
-        assert_eq!(parse(EVENTS, "7 3:x"), None);
-        assert_eq!(parse(EVENTS, "7 3:4"), None);
-        assert_eq!(parse(EVENTS, "7 3:5-4"), None);
-        assert_eq!(parse(EVENTS, "node 3:4-4"), None);
+        assert_eq!(parse(EVENTS, "7 u3:x"), None);
+        assert_eq!(parse(EVENTS, "7 u3:4"), None);
+        assert_eq!(parse(EVENTS, "7 u3:5-4"), None);
+        assert_eq!(parse(EVENTS, "7 3:4-4"), None, "a stream is named u or c");
+        assert_eq!(parse(EVENTS, "node u3:4-4"), None);
         assert_eq!(parse(TYPING, "7 3,4"), None);
-        assert_eq!(parse("other", "7 3:4"), None);
+        assert_eq!(parse("other", "7 u3:4"), None);
     }
 }

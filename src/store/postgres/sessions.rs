@@ -3,9 +3,11 @@
 use super::PgTx;
 use super::users::user;
 use crate::protocol::results::SessionInfo;
-use crate::protocol::{ApiError, ConversationId, Event, Seq, TimestampMs, User, UserId};
+use crate::protocol::{ApiError, ConversationId, Event, Position, Seq, TimestampMs, User, UserId};
 use crate::store::accounts::USER_COLUMNS;
-use crate::store::events::{Events, Stored, columns, decode};
+use crate::store::events::{
+    CONVERSATION_EVENTS_FOR, Events, Stored, WINDOWS_OF, Window, columns, decode,
+};
 use crate::store::messages::Messages;
 use crate::store::sessions::{SESSION_ID_CHARS, Sessions};
 
@@ -137,39 +139,90 @@ impl Events for PgTx<'_> {
         Ok(Seq(seq))
     }
 
-    fn append_event_for_members(
+    fn append_conversation_event(
         &self,
         conversation_id: ConversationId,
         event: &Stored,
-    ) -> Result<Vec<(UserId, Seq)>, ApiError> {
-        self.hold_conversation(conversation_id)?;
+    ) -> Result<Position, ApiError> {
         let mut tx = self.tx();
-        // Lock the members' rows in id order first, so two nodes appending to overlapping sets
-        // of members wait for each other instead of deadlocking.
-        tx.execute(
-            "SELECT id FROM users
-             WHERE id IN (SELECT user_id FROM members WHERE conversation_id = $1 AND active = 1)
-             ORDER BY id FOR NO KEY UPDATE",
-            &[&conversation_id.0],
-        )?;
-        let appended = tx
-            .query(
-                "UPDATE users SET last_seq = last_seq + 1
-                 WHERE id IN (SELECT user_id FROM members WHERE conversation_id = $1 AND active = 1)
-                 RETURNING id, last_seq",
+        // The row lock this update takes orders the conversation's appends by commit across
+        // nodes: a member who has read up to a position has seen every one before it.
+        let pos: i64 = tx
+            .query_one(
+                "UPDATE conversations SET last_pos = last_pos + 1 WHERE id = $1 RETURNING last_pos",
                 &[&conversation_id.0],
             )?
-            .iter()
-            .map(|row| (UserId(row.get(0)), Seq(row.get(1))))
-            .collect();
+            .get(0);
         let (body, message_id) = columns(event);
         tx.execute(
-            "INSERT INTO events (user_id, seq, body, message_id)
-             SELECT u.id, u.last_seq, $2, $3 FROM members m JOIN users u ON u.id = m.user_id
-             WHERE m.conversation_id = $1 AND m.active = 1",
-            &[&conversation_id.0, &body, &message_id],
+            "INSERT INTO conversation_events (conversation_id, pos, body, message_id)
+             VALUES ($1, $2, $3, $4)",
+            &[&conversation_id.0, &pos, &body, &message_id],
         )?;
-        Ok(appended)
+        Ok(Position(pos))
+    }
+
+    fn windows_of(&self, user_id: UserId) -> Result<Vec<Window>, ApiError> {
+        let rows = self.tx().query(WINDOWS_OF, &[&user_id.0])?;
+        Ok(rows
+            .iter()
+            .map(|row| Window {
+                conversation_id: ConversationId(row.get(0)),
+                joined: Position(row.get(1)),
+                left: row.get::<_, Option<i64>>(2).map(Position),
+                last: Position(row.get(3)),
+            })
+            .collect())
+    }
+
+    fn conversation_events_for(
+        &self,
+        user_id: UserId,
+        conversation_id: ConversationId,
+        after: Position,
+        limit: u32,
+    ) -> Result<Vec<(Position, Event)>, ApiError> {
+        let rows = self.tx().query(
+            CONVERSATION_EVENTS_FOR,
+            &[&user_id.0, &conversation_id.0, &after.0, &i64::from(limit)],
+        )?;
+        rows.into_iter()
+            .map(|row| {
+                let pos: i64 = row.get(0);
+                let event = decode(conversation_id, pos, row.get(1), row.get(2), |id| {
+                    self.message(id)
+                })?;
+                Ok((Position(pos), event))
+            })
+            .collect()
+    }
+
+    /// One query for every conversation, each message read once.
+    fn conversation_events_between(
+        &self,
+        wanted: &[(ConversationId, Position, Position)],
+    ) -> Result<Vec<(ConversationId, Position, Event)>, ApiError> {
+        let conversations: Vec<i64> = wanted.iter().map(|(c, ..)| c.0).collect();
+        let firsts: Vec<i64> = wanted.iter().map(|(_, first, _)| first.0).collect();
+        let lasts: Vec<i64> = wanted.iter().map(|(.., last)| last.0).collect();
+        let rows = self.tx().query(
+            "SELECT e.conversation_id, e.pos, e.body, e.message_id
+             FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]) WITH ORDINALITY
+                 AS w(conversation_id, first, last, position)
+             JOIN conversation_events e
+                 ON e.conversation_id = w.conversation_id AND e.pos BETWEEN w.first AND w.last
+             ORDER BY w.position, e.pos",
+            &[&conversations, &firsts, &lasts],
+        )?;
+        rows.into_iter()
+            .map(|row| {
+                let (conversation_id, pos) = (ConversationId(row.get(0)), row.get::<_, i64>(1));
+                let event = decode(conversation_id, pos, row.get(2), row.get(3), |id| {
+                    self.message(id)
+                })?;
+                Ok((conversation_id, Position(pos), event))
+            })
+            .collect()
     }
 
     fn events_after(

@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("timers.sql"),
     include_str!("funding.sql"),
     include_str!("pin_locks.sql"),
+    include_str!("streams.sql"),
 ];
 
 /// The schema version this build writes.

@@ -1,8 +1,8 @@
 //! `Sessions` and `Events` on SQLite: the same contracts as PostgreSQL's.
 
-use crate::protocol::{ApiError, ConversationId, Event, Seq, TimestampMs, User, UserId};
+use crate::protocol::{ApiError, ConversationId, Event, Position, Seq, TimestampMs, User, UserId};
 use crate::store::accounts::USER_COLUMNS;
-use crate::store::events::{Stored, columns, decode};
+use crate::store::events::{CONVERSATION_EVENTS_FOR, Stored, WINDOWS_OF, Window, columns, decode};
 use crate::store::messages::Messages;
 use crate::store::sessions::SESSION_ID_CHARS;
 use crate::store::sqlite::users::user_from_row;
@@ -139,30 +139,88 @@ impl Events for Connection {
         Ok(Seq(seq))
     }
 
-    fn append_event_for_members(
+    fn append_conversation_event(
         &self,
         conversation_id: ConversationId,
         event: &Stored,
-    ) -> Result<Vec<(UserId, Seq)>, ApiError> {
-        let appended = self
+    ) -> Result<Position, ApiError> {
+        let pos: i64 = self
             .prepare_cached(
-                "UPDATE users SET last_seq = last_seq + 1
-                 WHERE id IN (SELECT user_id FROM members WHERE conversation_id = ?1 AND active = 1)
-                 RETURNING id, last_seq",
+                "UPDATE conversations SET last_pos = last_pos + 1 WHERE id = ?1 RETURNING last_pos",
             )?
-            .query_map([conversation_id.0], |row| {
-                Ok((UserId(row.get(0)?), Seq(row.get(1)?)))
+            .query_row([conversation_id.0], |row| row.get(0))?;
+        let (body, message_id) = columns(event);
+        self.prepare_cached(
+            "INSERT INTO conversation_events (conversation_id, pos, body, message_id)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(rusqlite::params![conversation_id.0, pos, body, message_id])?;
+        Ok(Position(pos))
+    }
+
+    fn windows_of(&self, user_id: UserId) -> Result<Vec<Window>, ApiError> {
+        let mut statement = self.prepare_cached(WINDOWS_OF)?;
+        let windows = statement
+            .query_map([user_id.0], |row| {
+                Ok(Window {
+                    conversation_id: ConversationId(row.get(0)?),
+                    joined: Position(row.get(1)?),
+                    left: row.get::<_, Option<i64>>(2)?.map(Position),
+                    last: Position(row.get(3)?),
+                })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let (body, message_id) = columns(event);
-        // Each member's last_seq is the seq just taken: the rows follow from it.
-        self.prepare_cached(
-            "INSERT INTO events (user_id, seq, body, message_id)
-             SELECT u.id, u.last_seq, ?2, ?3 FROM members m JOIN users u ON u.id = m.user_id
-             WHERE m.conversation_id = ?1 AND m.active = 1",
-        )?
-        .execute(rusqlite::params![conversation_id.0, body, message_id])?;
-        Ok(appended)
+        Ok(windows)
+    }
+
+    fn conversation_events_for(
+        &self,
+        user_id: UserId,
+        conversation_id: ConversationId,
+        after: Position,
+        limit: u32,
+    ) -> Result<Vec<(Position, Event)>, ApiError> {
+        let mut statement = self.prepare_cached(CONVERSATION_EVENTS_FOR)?;
+        let rows = statement
+            .query_map(
+                rusqlite::params![user_id.0, conversation_id.0, after.0, limit],
+                stream_row,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(pos, body, message_id)| {
+                let event = decode(conversation_id, pos, body, message_id, |id| {
+                    self.message(id)
+                })?;
+                Ok((Position(pos), event))
+            })
+            .collect()
+    }
+
+    fn conversation_events_between(
+        &self,
+        wanted: &[(ConversationId, Position, Position)],
+    ) -> Result<Vec<(ConversationId, Position, Event)>, ApiError> {
+        let mut found = Vec::new();
+        let mut statement = self.prepare_cached(
+            "SELECT pos, body, message_id FROM conversation_events
+             WHERE conversation_id = ?1 AND pos BETWEEN ?2 AND ?3 ORDER BY pos",
+        )?;
+        for &(conversation_id, first, last) in wanted {
+            let rows = statement
+                .query_map(
+                    rusqlite::params![conversation_id.0, first.0, last.0],
+                    stream_row,
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            for (pos, body, message_id) in rows {
+                let event = decode(conversation_id, pos, body, message_id, |id| {
+                    self.message(id)
+                })?;
+                found.push((conversation_id, Position(pos), event));
+            }
+        }
+        Ok(found)
     }
 
     fn events_after(
@@ -176,13 +234,7 @@ impl Events for Connection {
              WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         )?;
         let rows = statement
-            .query_map(rusqlite::params![user_id.0, after.0, limit], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, Option<String>>(1)?,
-                    row.get::<_, Option<i64>>(2)?,
-                ))
-            })?
+            .query_map(rusqlite::params![user_id.0, after.0, limit], stream_row)?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
             .map(|(seq, body, message_id)| {
@@ -200,4 +252,9 @@ impl Events for Connection {
         )?;
         Ok(Seq(seq))
     }
+}
+
+/// A stream row: its seq or position, body and message.
+fn stream_row(row: &rusqlite::Row) -> rusqlite::Result<(i64, Option<String>, Option<i64>)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::protocol::{
-    ClientMsgId, ConversationKind, ErrorCode, Event, Message, MessageId, Seq, UserId, results,
+    ClientMsgId, ConversationKind, ErrorCode, Event, Message, MessageId, UserId, results,
 };
 use crate::session::SessionEvent;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent};
@@ -179,7 +179,6 @@ fn sending_shows_the_message_queued_then_sent_then_read() {
     }));
     // The same message also arrives as an event: it must not appear twice.
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(9),
         event: Event::Message { message: sent },
     }));
     let timeline = &app.timelines[&ConversationId(1)];
@@ -200,10 +199,7 @@ fn sending_shows_the_message_queued_then_sent_then_read() {
         user: user(2, "bob"),
         up_to: MessageId(4),
     };
-    app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(10),
-        event: read,
-    }));
+    app.update(Msg::Session(SessionEvent::Event { event: read }));
     let timeline = &app.timelines[&ConversationId(1)];
     assert_eq!(
         timeline.delivery(timeline.entries.last().unwrap()),
@@ -217,7 +213,6 @@ fn a_message_out_of_view_counts_as_unread_notifies_and_is_read_on_switching() {
     let mut app = connected_app(80, 24);
     let incoming = message(5, 2, &user(2, "bob"), "standup in 5", DAY_TWO + 600_000);
     let effects = app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(11),
         event: Event::Message { message: incoming },
     }));
     assert_eq!(
@@ -330,7 +325,6 @@ fn read_marks_hold_when_the_reader_replies_and_after_a_restart() {
     // bob answers without any read event: his message says he read what came before.
     let reply = message(4, 1, &user(2, "bob"), "see you", DAY_TWO + 60_000);
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(9),
         event: Event::Message { message: reply },
     }));
     let timeline = &app.timelines[&ConversationId(1)];
@@ -438,7 +432,6 @@ fn scrolling_past_the_oldest_loaded_message_fetches_older_ones() {
         DAY_TWO + 800_000,
     );
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(30),
         event: Event::Message { message: incoming },
     }));
     assert_eq!(
@@ -465,7 +458,6 @@ fn scrolling_past_the_oldest_loaded_message_fetches_older_ones() {
     assert!(app.timelines[&ConversationId(1)].scroll > 0);
     let incoming = message(60, 1, &bob, "while you were up there", DAY_TWO + 900_000);
     let effects = app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(31),
         event: Event::Message { message: incoming },
     }));
     assert!(effects.is_empty(), "not read while scrolled away from it");
@@ -507,7 +499,6 @@ fn hostile_text_is_made_inert_where_it_enters() {
     evil.username = "bob\u{1b}[31m".into();
     let incoming = message(6, 1, &evil, hostile, DAY_TWO + 300_000);
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(12),
         event: Event::Message { message: incoming },
     }));
     let entry = app.timelines[&ConversationId(1)].entries.last().unwrap();
@@ -615,14 +606,12 @@ fn replayed_history_rings_no_bell_and_asks_no_balance_but_live_news_does() {
     ])));
     let old = message(5, 2, &user(2, "bob"), "from yesterday", DAY_TWO + 600_000);
     let effects = app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(1),
         event: Event::Message { message: old },
     }));
     assert!(effects.is_empty(), "replay is history: {effects:?}");
     app.update(Msg::Session(SessionEvent::CaughtUp));
     let news = message(6, 2, &user(2, "bob"), "right now", DAY_TWO + 700_000);
     let effects = app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(2),
         event: Event::Message { message: news },
     }));
     assert!(

@@ -1,7 +1,7 @@
 //! Snapshot tests of the main screens on ratatui's TestBackend, at several sizes.
 
 use super::draw;
-use crate::protocol::{ConversationId, Event, MessageId, Seq, results};
+use crate::protocol::{ConversationId, Event, MessageId, results};
 use crate::session::SessionEvent;
 use crate::tui::state::Done;
 use crate::tui::state::tests::{DAY_TWO, connected_app, ctrl, key, message, type_text, user};
@@ -28,7 +28,6 @@ fn busy_app(width: u16, height: u16) -> App {
                 and enough words to need more than one line in a narrow pane";
     let incoming = message(7, 1, &bob, long, DAY_TWO + 600_000);
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(20),
         event: Event::Message { message: incoming },
     }));
     app.update(Msg::Session(SessionEvent::Typing {
@@ -141,7 +140,6 @@ fn hostile_text_renders_as_inert_characters() {
     let hostile = "\u{1b}]0;owned\u{7}\u{1b}[2J\u{9b}1m\u{202e}reversed\r\nline";
     let incoming = message(8, 1, &user(2, "bob"), hostile, DAY_TWO + 600_000);
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(21),
         event: Event::Message { message: incoming },
     }));
     let terminal = render(&app);
@@ -177,7 +175,6 @@ fn scrolled_up_with_new_messages_below_80x24() {
     app.update(key(KeyCode::PageUp));
     let incoming = message(60, 1, &bob, "new while scrolled", DAY_TWO + 900_000);
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(40),
         event: Event::Message { message: incoming },
     }));
     insta::assert_snapshot!(render(&app).backend());
@@ -462,18 +459,12 @@ fn a_reply_an_edit_a_tombstone_and_reactions_80x24() {
     }));
     let mut deleted = message(5, 1, &bob, "", DAY_TWO + 180_000);
     deleted.deleted = true;
-    for (seq, event) in [
+    for event in [
         Event::MessageUpdated { message: edited },
         Event::Message { message: reply },
         Event::Message { message: deleted },
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        app.update(Msg::Session(SessionEvent::Event {
-            seq: Seq(20 + seq as i64),
-            event,
-        }));
+    ] {
+        app.update(Msg::Session(SessionEvent::Event { event }));
     }
     insta::assert_snapshot!(render(&app).backend());
     // Selected, a message says who reacted.
@@ -487,7 +478,6 @@ fn a_reply_an_edit_a_tombstone_and_reactions_80x24() {
 fn the_sidebar_counts_mentions_apart() {
     let mut app = connected_app(80, 24);
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(40),
         event: Event::Message {
             message: message(10, 2, &user(2, "bob"), "@alice look", DAY_TWO),
         },

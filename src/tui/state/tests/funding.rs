@@ -26,7 +26,6 @@ fn funding(id: i64, kind: FundingKind, status: FundingStatus, reason: &str) -> F
 
 fn updated(funding: Funding) -> Msg {
     Msg::Session(SessionEvent::Event {
-        seq: Seq(90),
         event: Event::FundingUpdated {
             funding: Box::new(funding),
         },

@@ -38,7 +38,6 @@ pub(crate) fn app_with_request() -> App {
         request: request(7, RequestStatus::Open),
     }));
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(50),
         event: Event::Message {
             message: card_message,
         },
@@ -154,7 +153,6 @@ fn a_request_card_is_picked_with_tab_and_paid_or_declined() {
 
     let paid = request(7, RequestStatus::Paid);
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(51),
         event: Event::RequestUpdated {
             request: Box::new(paid),
         },

@@ -78,7 +78,6 @@ fn a_message_that_cannot_be_read_says_why() {
     let mut unreadable = message(9, 5, &user(2, "bob"), "", DAY_TWO);
     unreadable.unreadable = Some("not sealed for this device".into());
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(40),
         event: Event::Message {
             message: unreadable,
         },
@@ -150,7 +149,6 @@ fn a_disappearing_message_leaves_the_screen_on_time() {
     let mut going = message(9, 5, &user(2, "bob"), "gone soon", DAY_TWO);
     going.expires_at = Some(TimestampMs(DAY_TWO + 60_000));
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(40),
         event: Event::Message { message: going },
     }));
     let texts = |app: &App| -> Vec<String> {

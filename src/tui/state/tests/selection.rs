@@ -102,7 +102,6 @@ fn d_asks_first_then_deletes_and_an_update_shows_the_tombstone() {
     let mut gone = message(3, 1, &user(1, "alice"), "", DAY_TWO);
     gone.deleted = true;
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(9),
         event: Event::MessageUpdated { message: gone },
     }));
     let entry = app.timelines[&ConversationId(1)]
@@ -139,7 +138,6 @@ fn plus_and_a_digit_react_and_the_same_again_takes_it_back() {
         users: vec![user(1, "alice")],
     }];
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(9),
         event: Event::MessageUpdated { message: reacted },
     }));
     app.update(key(KeyCode::Char('+')));
@@ -161,7 +159,6 @@ fn y_copies_the_inert_text_and_enter_on_a_reply_goes_to_its_original() {
         deleted: false,
     }));
     app.update(Msg::Session(SessionEvent::Event {
-        seq: Seq(9),
         event: Event::Message { message: reply },
     }));
     app.update(ctrl_s());
@@ -176,7 +173,6 @@ fn y_copies_the_inert_text_and_enter_on_a_reply_goes_to_its_original() {
 
 fn group_message(id: i64, text: &str) -> Msg {
     Msg::Session(SessionEvent::Event {
-        seq: Seq(30 + id),
         event: Event::Message {
             message: message(id, 2, &user(2, "bob"), text, DAY_TWO + id * 60_000),
         },
