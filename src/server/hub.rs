@@ -7,12 +7,13 @@
 //! anyone else.
 
 use crate::protocol::{ConversationId, Position, Seq, UserId};
-use crate::store::events::Place;
+use crate::store::events::{Membership, Place};
 use crate::store::writer::Delivery;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 #[derive(Default)]
 pub struct Hub {
@@ -40,9 +41,28 @@ struct Subscriber {
 /// never replayed.
 #[derive(Debug, Clone)]
 pub enum Live {
-    Event(Delivery),
+    Event(LiveEvent),
     Wake(Wake),
-    Ephemeral(Arc<str>),
+    Ephemeral(Utf8Bytes),
+}
+
+/// A committed event as connections send it: its frame is one buffer, shared (not copied)
+/// by every connection it goes to.
+#[derive(Debug, Clone)]
+pub struct LiveEvent {
+    pub place: Place,
+    pub frame: Utf8Bytes,
+    pub membership: Option<Membership>,
+}
+
+impl From<&Delivery> for LiveEvent {
+    fn from(delivery: &Delivery) -> LiveEvent {
+        LiveEvent {
+            place: delivery.place,
+            frame: Utf8Bytes::from(delivery.frame.as_ref()),
+            membership: delivery.membership,
+        }
+    }
 }
 
 /// Which stream has grown, and to where.
@@ -87,7 +107,7 @@ impl Hub {
     pub fn publish(&self, deliveries: &[Delivery]) {
         let mut inner = self.lock();
         for delivery in deliveries {
-            let item = Live::Event(delivery.clone());
+            let item = Live::Event(LiveEvent::from(delivery));
             match delivery.place {
                 Place::User(user_id, _) => self.offer_user(&mut inner, user_id, &item),
                 Place::Conversation(id, _) => self.offer_conversation(&mut inner, id, &item),
@@ -133,6 +153,7 @@ impl Hub {
                     .is_some_and(|s| s.user_id != typist)
             })
             .collect();
+        let frame = Utf8Bytes::from(frame.as_ref());
         self.offer(&mut inner, &others, &Live::Ephemeral(frame));
     }
 
@@ -157,25 +178,39 @@ impl Hub {
     }
 
     fn offer_user(&self, inner: &mut Inner, user_id: UserId, item: &Live) {
-        if let Some(ids) = inner.by_user.get(&user_id) {
-            let ids = ids.clone();
-            self.offer(inner, &ids, item);
-        }
+        let gone = match inner.by_user.get(&user_id) {
+            Some(ids) => self.queue_each(&inner.subscribers, ids, item),
+            None => return,
+        };
+        inner.remove_all(gone);
     }
 
     fn offer_conversation(&self, inner: &mut Inner, id: ConversationId, item: &Live) {
-        if let Some(ids) = inner.by_conversation.get(&id) {
-            let ids = ids.clone();
-            self.offer(inner, &ids, item);
-        }
+        let gone = match inner.by_conversation.get(&id) {
+            Some(ids) => self.queue_each(&inner.subscribers, ids, item),
+            None => return,
+        };
+        inner.remove_all(gone);
     }
 
     /// Queues `item` for each of `ids`; drops each whose queue is full or whose connection
     /// is gone.
     fn offer(&self, inner: &mut Inner, ids: &[u64], item: &Live) {
+        let gone = self.queue_each(&inner.subscribers, ids, item);
+        inner.remove_all(gone);
+    }
+
+    /// Queues `item` for each of `ids`; returns those whose queue is full (counted as
+    /// dropped) or whose connection is gone.
+    fn queue_each(
+        &self,
+        subscribers: &HashMap<u64, Subscriber>,
+        ids: &[u64],
+        item: &Live,
+    ) -> Vec<u64> {
         let mut gone = Vec::new();
         for id in ids {
-            let Some(subscriber) = inner.subscribers.get(id) else {
+            let Some(subscriber) = subscribers.get(id) else {
                 continue;
             };
             match subscriber.queue.try_send(item.clone()) {
@@ -188,9 +223,7 @@ impl Hub {
                 Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),
             }
         }
-        for id in gone {
-            inner.remove(id);
-        }
+        gone
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -202,6 +235,12 @@ impl Hub {
 }
 
 impl Inner {
+    fn remove_all(&mut self, ids: Vec<u64>) {
+        for id in ids {
+            self.remove(id);
+        }
+    }
+
     /// Forgets subscriber `id` everywhere; dropping its queue's sender ends its stream once
     /// what is queued has been read.
     fn remove(&mut self, id: u64) {
@@ -334,7 +373,11 @@ mod tests {
         else {
             panic!("both followers get the event");
         };
-        assert!(Arc::ptr_eq(&a.frame, &b.frame), "one encoding for all");
+        assert_eq!(
+            a.frame.as_ptr(),
+            b.frame.as_ptr(),
+            "one buffer for all followers"
+        );
         let carols = carol.events.recv().await.and_then(place_of);
         assert_eq!(
             carols,

@@ -93,7 +93,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(60),
             rate_per_second: DEFAULT_RATE_PER_SECOND,
             rate_burst: DEFAULT_RATE_BURST,
-            outbound_queue: 1024,
+            outbound_queue: 4096,
             limits: crate::ledger::limits::Limits::default(),
             expiry_sweep: Duration::from_secs(5),
             tls: None,

@@ -19,9 +19,9 @@ use futures_util::stream::SplitSink;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 /// Close code telling a client it fell behind and should reconnect and resume.
 const CLOSE_LAGGED: u16 = 4000;
@@ -89,20 +89,27 @@ pub(super) async fn write_loop(
         tokio::select! {
             queued = queue.recv() => match queued {
                 Some(Outgoing::Frame(text)) => {
-                    if send(&mut sink, text.to_string()).await.is_err() { return; }
+                    let sent = send(&mut sink, text.to_string()).await;
+                    if sent.and(flush(&mut sink).await).is_err() { return; }
                 }
-                Some(Outgoing::Resume(resume)) => match replay(&mut sink, *resume).await {
-                    Ok(following) => live = Some(following),
-                    Err(Broken::Socket) => return,
-                    Err(Broken::Store) => break Some(store_failed()),
-                },
+                Some(Outgoing::Resume(resume)) => {
+                    let replayed = match replay(&mut sink, *resume).await {
+                        Ok(following) => flush(&mut sink).await.map(|()| following),
+                        Err(broken) => Err(broken),
+                    };
+                    match replayed {
+                        Ok(following) => live = Some(following),
+                        Err(Broken::Socket) => return,
+                        Err(Broken::Store) => break Some(store_failed()),
+                    }
+                }
                 Some(Outgoing::Close(code, reason)) => break Some((code, reason)),
                 None => break None,
             },
             delivery = next_live => match delivery {
                 Some(delivery) => {
                     let Some(following) = live.as_mut() else { continue };
-                    match forward_live(&mut sink, following, delivery).await {
+                    match forward_ready(&mut sink, following, delivery).await {
                         Ok(()) => {}
                         Err(Broken::Socket) => return,
                         Err(Broken::Store) => break Some(store_failed()),
@@ -174,6 +181,26 @@ async fn replay(sink: &mut Sink, resume: Resume) -> Result<Following, Broken> {
     Ok(following)
 }
 
+/// Most live items written out together: what is ready when one arrives goes in the same
+/// write (one flush, and under load one system call for many frames).
+const WRITE_BATCH: usize = 256;
+
+/// Forwards `first` and whatever else is ready in the subscription, then flushes once.
+async fn forward_ready(
+    sink: &mut Sink,
+    following: &mut Following,
+    first: Live,
+) -> Result<(), Broken> {
+    forward_live(sink, following, first).await?;
+    for _ in 1..WRITE_BATCH {
+        let Ok(next) = following.events.events.try_recv() else {
+            break;
+        };
+        forward_live(sink, following, next).await?;
+    }
+    flush(sink).await
+}
+
 /// Sends a live item: an event not yet delivered, after any it skipped; the events a wake-up
 /// announces; a typing frame as it is.
 async fn forward_live(
@@ -185,7 +212,7 @@ async fn forward_live(
         Live::Event(delivery) => match delivery.place {
             Place::User(_, seq) if seq <= following.delivered => Ok(()),
             Place::User(_, seq) if seq.0 == following.delivered.0 + 1 => {
-                send(sink, delivery.frame.to_string()).await?;
+                send(sink, delivery.frame).await?;
                 following.delivered = seq;
                 on_membership(sink, following, delivery.membership).await
             }
@@ -201,7 +228,7 @@ async fn forward_live(
                 if pos <= sent {
                     Ok(())
                 } else if pos.0 == sent.0 + 1 {
-                    send(sink, delivery.frame.to_string()).await?;
+                    send(sink, delivery.frame).await?;
                     following.positions.insert(id, pos);
                     on_membership(sink, following, delivery.membership).await
                 } else {
@@ -227,7 +254,7 @@ async fn forward_live(
             }
             Ok(())
         }
-        Live::Ephemeral(frame) => send(sink, frame.to_string()).await,
+        Live::Ephemeral(frame) => send(sink, frame).await,
     }
 }
 
@@ -320,8 +347,14 @@ fn encode(frame: &ServerFrame) -> Result<String, Broken> {
     serde_json::to_string(frame).map_err(|_| Broken::Store)
 }
 
-async fn send(sink: &mut Sink, frame: String) -> Result<(), Broken> {
-    sink.send(Message::text(frame))
+/// Queues a frame for the socket; `flush` writes it out (the sink also writes whenever its
+/// buffer fills, so a long replay streams).
+async fn send(sink: &mut Sink, frame: impl Into<Utf8Bytes>) -> Result<(), Broken> {
+    sink.feed(Message::Text(frame.into()))
         .await
         .map_err(|_| Broken::Socket)
+}
+
+async fn flush(sink: &mut Sink) -> Result<(), Broken> {
+    sink.flush().await.map_err(|_| Broken::Socket)
 }
