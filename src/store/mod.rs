@@ -114,6 +114,11 @@ const POSTGRES_READERS: usize = 32;
 /// database, which several transactions in flight overlap.
 const POSTGRES_WRITERS: usize = 8;
 
+/// Lanes per node on PostgreSQL for conversations' own writes: each commits its
+/// conversations' waiting messages in one transaction, so that several busy conversations
+/// commit side by side.
+const POSTGRES_LANES: usize = 4;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open database {path}: {source}")]
@@ -227,17 +232,29 @@ impl Store {
     }
 
     /// The writer threads' own connections: one on SQLite, which has one writer at a time;
-    /// [`POSTGRES_WRITERS`] on PostgreSQL, whose transactions run side by side.
-    pub fn connect_writers(&self) -> Result<Vec<Box<dyn writer::BatchConnection>>, StoreError> {
+    /// [`POSTGRES_WRITERS`] and [`POSTGRES_LANES`] on PostgreSQL, whose transactions run
+    /// side by side.
+    pub fn connect_writers(&self) -> Result<writer::Connections, StoreError> {
         match &self.backing {
-            Backing::Sqlite { path, .. } => Ok(vec![sqlite::connect_writer(path)?]),
-            Backing::Postgres { config, node, .. } => (0..POSTGRES_WRITERS)
-                .map(|_| {
+            Backing::Sqlite { path, .. } => Ok(writer::Connections {
+                shared: vec![sqlite::connect_writer(path)?],
+                lanes: Vec::new(),
+            }),
+            Backing::Postgres { config, node, .. } => {
+                let connect = |batch| {
                     let conn = self.connect_postgres(config)?;
-                    let writer = postgres::PgWriter::new((**config).clone(), conn, *node);
+                    let writer = postgres::PgWriter::new((**config).clone(), conn, *node, batch);
                     Ok(Box::new(writer) as Box<dyn writer::BatchConnection>)
+                };
+                Ok(writer::Connections {
+                    shared: (0..POSTGRES_WRITERS)
+                        .map(|_| connect(postgres::Batch::One))
+                        .collect::<Result<_, StoreError>>()?,
+                    lanes: (0..POSTGRES_LANES)
+                        .map(|_| connect(postgres::Batch::Lane))
+                        .collect::<Result<_, StoreError>>()?,
                 })
-                .collect(),
+            }
         }
     }
 

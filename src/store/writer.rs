@@ -1,10 +1,13 @@
 //! The writer: threads that own the write connections. On SQLite there is one, which commits
 //! every request waiting at that moment in one transaction (group commit), so durability
 //! costs one fsync per batch, not per message. On PostgreSQL several run side by side, a
-//! request per transaction (PostgreSQL groups concurrent commits itself); a request that
-//! loses a deadlock (or finds a row another transaction just inserted) runs again. Each
-//! request runs in its own savepoint: a refused request rolls back alone and never spoils the
-//! batch.
+//! request per transaction (PostgreSQL groups concurrent commits itself), and beside them a
+//! few lanes for a conversation's own writes (messages, read marks): every write to one
+//! conversation goes to one lane, which commits what waits in one transaction, taking the
+//! conversations' locks in id order; a busy conversation costs a commit per batch, not per
+//! message. A request that loses a deadlock (or finds a row another transaction just
+//! inserted) runs again. Each request runs in its own savepoint: a refused request rolls back
+//! alone and never spoils the batch.
 //!
 //! Events a request emits are published only after its transaction is durable, so nobody is
 //! ever told about something a crash could undo. Each user's events are committed in seq
@@ -80,7 +83,14 @@ fn serialize(event: &Event) -> Result<String, ApiError> {
 }
 
 type Completion = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
-type Job = Box<dyn FnMut(&dyn BatchTx) -> Ran + Send>;
+type Run = Box<dyn FnMut(&dyn BatchTx) -> Ran + Send>;
+
+/// A request waiting for a writer, and the conversation it writes to when it is one of a
+/// lane's.
+struct Job {
+    conversation: Option<ConversationId>,
+    run: Run,
+}
 
 /// What running a job in a transaction came to.
 enum Ran {
@@ -129,10 +139,18 @@ pub trait BatchConnection: Send + 'static {
     }
 }
 
+/// A backend's write connections: those that take any request, and those of the lanes that
+/// take one conversation's writes each (none where one writer takes everything).
+pub struct Connections {
+    pub shared: Vec<Box<dyn BatchConnection>>,
+    pub lanes: Vec<Box<dyn BatchConnection>>,
+}
+
 /// Handle to the writer threads. Cloning is cheap; the threads end when every handle is gone.
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    lanes: Arc<[mpsc::Sender<Job>]>,
     stats: Arc<WriterStats>,
 }
 
@@ -163,29 +181,41 @@ impl Writer {
         Self::start_on(store.connect_writers()?, publish)
     }
 
-    /// Starts a writer thread on each of `connections`, all taking jobs from one queue.
+    /// Starts a writer thread on each of the shared connections, all taking jobs from one
+    /// queue, and one on each lane's connection, with a queue of its own.
     pub fn start_on(
-        connections: Vec<Box<dyn BatchConnection>>,
+        connections: Connections,
         publish: Publish,
     ) -> Result<(Writer, WriterThreads), StoreError> {
-        let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let queue = Arc::new(Mutex::new(rx));
         let stats = Arc::new(WriterStats {
             batch_latency: Histogram::latency(),
             batch_size: Histogram::new(BATCH_SIZE_BOUNDS, 1.0),
         });
-        let threads = connections
-            .into_iter()
-            .map(|conn| {
-                let (queue, publish, stats) =
-                    (Arc::clone(&queue), Arc::clone(&publish), Arc::clone(&stats));
-                std::thread::Builder::new()
-                    .name("quid-store-writer".into())
-                    .spawn(move || run(conn, &queue, &publish, &stats))
-                    .map_err(StoreError::WriterThread)
-            })
-            .collect::<Result<_, _>>()?;
-        Ok((Writer { jobs, stats }, WriterThreads(threads)))
+        let spawn = |conn, queue: &Arc<Mutex<mpsc::Receiver<Job>>>, name: &str| {
+            let (queue, publish, stats) =
+                (Arc::clone(queue), Arc::clone(&publish), Arc::clone(&stats));
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || run(conn, &queue, &publish, &stats))
+                .map_err(StoreError::WriterThread)
+        };
+        let (jobs, shared) = queue();
+        let mut threads = Vec::new();
+        for conn in connections.shared {
+            threads.push(spawn(conn, &shared, "quid-store-writer")?);
+        }
+        let mut lanes = Vec::new();
+        for conn in connections.lanes {
+            let (lane, queue) = queue();
+            threads.push(spawn(conn, &queue, "quid-store-lane")?);
+            lanes.push(lane);
+        }
+        let writer = Writer {
+            jobs,
+            lanes: lanes.into(),
+            stats,
+        };
+        Ok((writer, WriterThreads(threads)))
     }
 
     pub fn stats(&self) -> &WriterStats {
@@ -200,15 +230,50 @@ impl Writer {
         T: Send + 'static,
         F: Fn(&mut WriteCtx) -> Result<T, ApiError> + Send + 'static,
     {
+        self.queue(None, f).await
+    }
+
+    /// As [`Writer::write`], for a request that writes to `conversation` and no other (nor
+    /// any user's stream, nor a wallet): where the backend has lanes, it waits in the lane of
+    /// `conversation`, to be committed with that conversation's other writes.
+    pub async fn write_in<T, F>(&self, conversation: ConversationId, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut WriteCtx) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.queue(Some(conversation), f).await
+    }
+
+    async fn queue<T, F>(&self, conversation: Option<ConversationId>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut WriteCtx) -> Result<T, ApiError> + Send + 'static,
+    {
         let (reply, result) = oneshot::channel();
         let mut reply = Some(reply);
-        let job: Job = Box::new(move |tx: &dyn BatchTx| run_in_savepoint(tx, &f, &mut reply));
-        if self.jobs.send(job).await.is_err() {
+        let job = Job {
+            // Only a lane's jobs are sorted by conversation; elsewhere they keep their order.
+            conversation: conversation.filter(|_| !self.lanes.is_empty()),
+            run: Box::new(move |tx: &dyn BatchTx| run_in_savepoint(tx, &f, &mut reply)),
+        };
+        if self.queue_for(job.conversation).send(job).await.is_err() {
             tracing::error!("store writer is gone");
             return Err(ApiError::internal());
         }
         result.await.unwrap_or_else(|_| Err(ApiError::internal()))
     }
+
+    fn queue_for(&self, conversation: Option<ConversationId>) -> &mpsc::Sender<Job> {
+        match conversation {
+            Some(id) => &self.lanes[id.0.unsigned_abs() as usize % self.lanes.len()],
+            None => &self.jobs,
+        }
+    }
+}
+
+fn queue() -> (mpsc::Sender<Job>, Arc<Mutex<mpsc::Receiver<Job>>>) {
+    let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
+    (jobs, Arc::new(Mutex::new(rx)))
 }
 
 fn run_in_savepoint<T, F>(
@@ -331,6 +396,10 @@ fn next_batch(queue: &Mutex<mpsc::Receiver<Job>>, max: usize) -> Option<Vec<Job>
             Err(_) => break,
         }
     }
+    // A lane's batch takes its conversations' locks in one order (id, then arrival), as any
+    // other lane's does: two lanes' transactions never wait on each other in a cycle. Shared
+    // jobs (no conversation) keep their order.
+    batch.sort_by_key(|job| job.conversation);
     Some(batch)
 }
 
@@ -343,7 +412,7 @@ fn commit_batch(conn: &mut dyn BatchConnection, batch: Vec<Job>, publish: &Publi
     let mut batch = batch.into_iter();
     let committed = conn.in_transaction(&mut |tx| {
         for mut job in batch.by_ref() {
-            match job(tx) {
+            match (job.run)(tx) {
                 Ran::Done(emitted, completion) => {
                     deliveries.extend(emitted);
                     completions.push(completion);

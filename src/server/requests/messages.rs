@@ -26,7 +26,9 @@ impl Handler for Send {
         } = self;
         let (message, duplicate) = state
             .writer
-            .write(move |ctx| messages::send(ctx, &me, conversation_id, client_id, &text, reply_to))
+            .write_in(conversation_id, move |ctx| {
+                messages::send(ctx, &me, conversation_id, client_id, &text, reply_to)
+            })
             .await?;
         Ok(results::Sent { message, duplicate })
     }
@@ -72,7 +74,9 @@ impl Handler for MarkRead {
         let me = caller.user()?.clone();
         state
             .writer
-            .write(move |ctx| messages::mark_read(ctx, &me, self.conversation_id, self.up_to))
+            .write_in(self.conversation_id, move |ctx| {
+                messages::mark_read(ctx, &me, self.conversation_id, self.up_to)
+            })
             .await?;
         Ok(results::Empty {})
     }

@@ -102,7 +102,7 @@ impl Handler for SendSealed {
         self.sealed.validate_form()?;
         let (message, duplicate) = state
             .writer
-            .write(move |ctx| {
+            .write_in(self.conversation_id, move |ctx| {
                 messages::send_sealed(
                     ctx,
                     &me,

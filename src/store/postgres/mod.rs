@@ -236,14 +236,26 @@ pub struct PgWriter {
     config: postgres::Config,
     conn: Option<PgConn>,
     node: NodeId,
+    batch: Batch,
+}
+
+/// What a writer's transaction holds.
+#[derive(Clone, Copy)]
+pub enum Batch {
+    /// One request: several writers run side by side, and a transaction that held the locks
+    /// of several requests would wait on (and deadlock with) far more.
+    One,
+    /// Whatever waits in a lane: its requests each lock one conversation, in id order.
+    Lane,
 }
 
 impl PgWriter {
-    pub fn new(config: postgres::Config, conn: PgConn, node: NodeId) -> PgWriter {
+    pub fn new(config: postgres::Config, conn: PgConn, node: NodeId, batch: Batch) -> PgWriter {
         PgWriter {
             config,
             conn: Some(conn),
             node,
+            batch,
         }
     }
 
@@ -256,10 +268,11 @@ impl PgWriter {
 }
 
 impl BatchConnection for PgWriter {
-    /// One request per transaction: several writers run side by side, and a transaction that
-    /// held the locks of several requests would wait on (and deadlock with) far more.
     fn max_batch(&self) -> usize {
-        1
+        match self.batch {
+            Batch::One => 1,
+            Batch::Lane => super::writer::MAX_BATCH,
+        }
     }
 
     fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError> {
