@@ -119,11 +119,10 @@ pub trait BatchTx: Backend {
     fn conflicted(&self) -> bool {
         false
     }
-    /// Tells other server nodes, when the batch commits, that these events exist. A backend
-    /// that serves one node has no one to tell.
-    fn announce(&self, _deliveries: &[Delivery]) -> Result<(), ApiError> {
-        Ok(())
-    }
+    /// The batch's last statements, after every request's, once per batch rather than once
+    /// per request: on PostgreSQL, telling other server nodes that these events exist; on
+    /// SQLite, indexing the words of the messages the batch stored.
+    fn before_commit(&self, deliveries: &[Delivery]) -> Result<(), ApiError>;
 }
 
 /// A writer's own connection, on any backend: runs one batch in one transaction.
@@ -420,10 +419,10 @@ fn commit_batch(conn: &mut dyn BatchConnection, batch: Vec<Job>, publish: &Publi
                 Ran::Conflict => again.push(job),
             }
         }
-        // A failed announcement leaves PostgreSQL's transaction unable to commit: the batch
-        // fails as a whole, and its callers hear so.
-        if let Err(error) = tx.announce(&deliveries) {
-            tracing::error!(%error, "cannot announce a batch's events");
+        // A failure here leaves PostgreSQL's transaction unable to commit: the batch fails as
+        // a whole, and its callers hear so.
+        if let Err(error) = tx.before_commit(&deliveries) {
+            tracing::error!(%error, "cannot finish a batch");
         }
     });
     if let Err(error) = &committed {
@@ -474,6 +473,7 @@ pub fn write_once<T>(
         now: TimestampMs::now(),
         deliveries: &mut deliveries,
     })?;
+    BatchTx::before_commit(&*tx, &deliveries)?;
     tx.commit()?;
     Ok(value)
 }

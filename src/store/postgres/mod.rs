@@ -212,7 +212,7 @@ impl BatchTx for PgTx<'_> {
         Ok(())
     }
 
-    fn announce(&self, deliveries: &[super::writer::Delivery]) -> Result<(), ApiError> {
+    fn before_commit(&self, deliveries: &[super::writer::Delivery]) -> Result<(), ApiError> {
         notify::announce_events(self, deliveries)
     }
 
@@ -302,7 +302,7 @@ pub fn write_once<T>(
 ) -> Result<T, ApiError> {
     let tx = writing_transaction(conn, node)?;
     let (value, deliveries) = super::writer::apply(&tx, f)?;
-    tx.announce(&deliveries)?;
+    tx.before_commit(&deliveries)?;
     tx.commit()?;
     Ok(value)
 }
