@@ -133,8 +133,8 @@ fn wallets_keep_their_contract(db: &dyn Backend) {
     let issuance = db.open_issuance(eur).unwrap();
 
     // Minting: issuance may go below zero, a wallet may not.
-    assert!(db.adjust_balance(issuance, -1_000).unwrap());
-    assert!(db.adjust_balance(alice, 1_000).unwrap());
+    assert_eq!(db.adjust_balance(issuance, -1_000).unwrap(), Some(-1_000));
+    assert_eq!(db.adjust_balance(alice, 1_000).unwrap(), Some(1_000));
     let mint_key = IdempotencyKey("mint-1".into());
     let mint = Posting {
         initiator: None,
@@ -147,12 +147,12 @@ fn wallets_keep_their_contract(db: &dyn Backend) {
         (AccountKind::Issuance, -1_000)
     );
     assert!(
-        !db.adjust_balance(alice, -1_001).unwrap(),
+        db.adjust_balance(alice, -1_001).unwrap().is_none(),
         "overdrew a wallet"
     );
     assert_eq!(db.account(alice).unwrap(), (AccountKind::Wallet, 1_000));
     assert!(
-        !db.adjust_balance(bob, -1).unwrap(),
+        db.adjust_balance(bob, -1).unwrap().is_none(),
         "overdrew an empty wallet"
     );
 
@@ -164,8 +164,8 @@ fn wallets_keep_their_contract(db: &dyn Backend) {
         Some("pay".into())
     );
     let amount = Money::new(250, eur);
-    assert!(db.adjust_balance(alice, -250).unwrap());
-    assert!(db.adjust_balance(bob, 250).unwrap());
+    assert_eq!(db.adjust_balance(alice, -250).unwrap(), Some(750));
+    assert_eq!(db.adjust_balance(bob, 250).unwrap(), Some(250));
     let at = TimestampMs(1_795_511_700_000);
     let id = db
         .insert_transfer(&posting(&key, alice, bob, amount), at)
@@ -186,12 +186,16 @@ fn wallets_keep_their_contract(db: &dyn Backend) {
 
     // No balance leaves i64, either way.
     assert!(
-        !db.adjust_balance(bob, i64::MAX).unwrap(),
+        db.adjust_balance(bob, i64::MAX).unwrap().is_none(),
         "overflowed a balance"
     );
-    assert!(db.adjust_balance(issuance, i64::MIN + 1_000).unwrap());
     assert!(
-        !db.adjust_balance(issuance, -1).unwrap(),
+        db.adjust_balance(issuance, i64::MIN + 1_000)
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        db.adjust_balance(issuance, -1).unwrap().is_none(),
         "underflowed issuance"
     );
 

@@ -17,6 +17,11 @@ pub use crate::store::wallets::Posting;
 /// Moves `amount` from `from` to `to`. A wallet is debited only if it holds the amount: the
 /// check is the debit's own condition, so it holds however many writers race on the wallet.
 pub fn post(ctx: &WriteCtx, posting: &Posting) -> Result<TransferId, ApiError> {
+    post_debiting(ctx, posting).map(|(id, _)| id)
+}
+
+/// As [`post`], with the debited account's balance right after the transfer.
+pub fn post_debiting(ctx: &WriteCtx, posting: &Posting) -> Result<(TransferId, i64), ApiError> {
     let store = ctx.db();
     let amount = posting.amount.amount_minor;
     assert!(amount > 0, "a transfer moves a positive amount");
@@ -27,13 +32,13 @@ pub fn post(ctx: &WriteCtx, posting: &Posting) -> Result<TransferId, ApiError> {
     store.lock_accounts(&[posting.from, posting.to])?;
     // Debit first, then credit; each refuses rather than overdraw a wallet or overflow a
     // balance, and a refusal rolls the whole request back.
-    if !store.adjust_balance(posting.from, -amount)? {
+    let Some(debited) = store.adjust_balance(posting.from, -amount)? else {
         return Err(refused_debit(store, posting)?);
-    }
-    if !store.adjust_balance(posting.to, amount)? {
+    };
+    if store.adjust_balance(posting.to, amount)?.is_none() {
         return Err(overflow());
     }
-    store.insert_transfer(posting, ctx.now)
+    Ok((store.insert_transfer(posting, ctx.now)?, debited))
 }
 
 /// Why the debit of `posting` was refused: the wallet holds too little, or (an issuance
@@ -116,7 +121,7 @@ pub fn pay_out(
 ) -> Result<results::Paid, ApiError> {
     let from = paying_wallet(ctx, payment.payer, payment.amount, limits)?;
     let to = wallet_or_open(ctx.db(), payment.payee, payment.amount.currency)?;
-    let id = post(
+    let (id, balance) = post_debiting(
         ctx,
         &Posting {
             initiator: Some(payment.payer),
@@ -132,7 +137,6 @@ pub fn pay_out(
             invoice_id: payment.invoice_id,
         },
     )?;
-    let (_, balance) = ctx.db().account(from)?;
     Ok(results::Paid {
         transfer: ctx.db().transfer(id)?,
         balance_after: Money::new(balance, payment.amount.currency),

@@ -55,8 +55,9 @@ pub trait Wallets {
     /// Every wallet balance of `user`, in currency code order.
     fn balances(&self, user: UserId) -> Result<Vec<Money>, ApiError>;
     /// Adds `delta` to `account`'s balance unless that would take a wallet below zero or any
-    /// balance outside i64, in one conditional statement. False: refused, nothing changed.
-    fn adjust_balance(&self, account: AccountId, delta: i64) -> Result<bool, ApiError>;
+    /// balance outside i64, in one conditional statement; the balance it leaves. `None`:
+    /// refused, nothing changed.
+    fn adjust_balance(&self, account: AccountId, delta: i64) -> Result<Option<i64>, ApiError>;
     /// Holds `accounts` for this transaction, in id order, before their balances change: two
     /// transfers between the same accounts in opposite directions then wait for each other
     /// instead of deadlocking. A backend with one writer at a time has nothing to order.

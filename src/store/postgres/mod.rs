@@ -30,8 +30,10 @@ mod users;
 mod wallets;
 
 use super::Backend;
+use super::wallets::AccountId;
 use super::writer::{BatchConnection, BatchTx, WriteCtx};
-use crate::protocol::{ApiError, ConversationId};
+use crate::money::Currency;
+use crate::protocol::{ApiError, ConversationId, UserId};
 use notify::NodeId;
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
@@ -73,6 +75,50 @@ pub struct PgTx<'a> {
     node: NodeId,
     /// A statement failed because PostgreSQL broke a deadlock (or a serialization conflict).
     conflicted: Cell<bool>,
+    /// Whether each request runs in a savepoint of its own; else the transaction holds one
+    /// request, and undoing it is rolling the transaction back.
+    savepoints: bool,
+    /// The request was undone: the transaction is to roll back, not commit.
+    undone: Cell<bool>,
+    /// What the request already looked up and locked, not to ask PostgreSQL twice.
+    held: Held,
+}
+
+/// Wallets a transaction looked up and accounts it locked: a payment asks for both early
+/// (to take locks in a fixed order) and again where the money moves, and each time was a
+/// round trip. Forgotten when a request is rolled back, which undoes its locks and wallets.
+#[derive(Default)]
+struct Held {
+    wallets: RefCell<Vec<(UserId, Currency, AccountId)>>,
+    locked: RefCell<Vec<AccountId>>,
+}
+
+impl Held {
+    fn wallet(&self, user: UserId, currency: Currency) -> Option<AccountId> {
+        let wallets = self.wallets.borrow();
+        wallets
+            .iter()
+            .find(|(u, c, _)| *u == user && *c == currency)
+            .map(|(_, _, id)| *id)
+    }
+
+    fn found_wallet(&self, user: UserId, currency: Currency, id: AccountId) {
+        self.wallets.borrow_mut().push((user, currency, id));
+    }
+
+    fn holds(&self, accounts: &[AccountId]) -> bool {
+        let locked = self.locked.borrow();
+        accounts.iter().all(|account| locked.contains(account))
+    }
+
+    fn locked(&self, accounts: &[AccountId]) {
+        self.locked.borrow_mut().extend_from_slice(accounts);
+    }
+
+    fn forget(&self) {
+        self.wallets.borrow_mut().clear();
+        self.locked.borrow_mut().clear();
+    }
 }
 
 impl<'a> PgTx<'a> {
@@ -91,11 +137,18 @@ impl<'a> PgTx<'a> {
             statements,
             node,
             conflicted: Cell::new(false),
+            savepoints: true,
+            undone: Cell::new(false),
+            held: Held::default(),
         }
     }
 
     pub fn commit(self) -> Result<(), postgres::Error> {
         self.tx.into_inner().commit()
+    }
+
+    fn roll_back_all(self) -> Result<(), postgres::Error> {
+        self.tx.into_inner().rollback()
     }
 
     /// Holds `conversation` until the transaction ends. Its messages are numbered and its
@@ -203,16 +256,23 @@ impl Calls<'_, '_> {
 
 impl BatchTx for PgTx<'_> {
     fn savepoint(&self) -> Result<(), ApiError> {
-        self.tx().batch_execute("SAVEPOINT request")?;
+        if self.savepoints {
+            self.tx().batch_execute("SAVEPOINT request")?;
+        }
         Ok(())
     }
 
     fn release(&self) -> Result<(), ApiError> {
-        self.tx().batch_execute("RELEASE SAVEPOINT request")?;
+        if self.savepoints {
+            self.tx().batch_execute("RELEASE SAVEPOINT request")?;
+        }
         Ok(())
     }
 
     fn before_commit(&self, deliveries: &[super::writer::Delivery]) -> Result<(), ApiError> {
+        if self.undone.get() {
+            return Ok(());
+        }
         notify::announce_events(self, deliveries)
     }
 
@@ -221,6 +281,12 @@ impl BatchTx for PgTx<'_> {
     }
 
     fn roll_back(&self) -> Result<(), ApiError> {
+        self.held.forget();
+        if !self.savepoints {
+            // The transaction's one request: rolling the transaction back undoes it.
+            self.undone.set(true);
+            return Ok(());
+        }
         // Also what clears a statement's error: PostgreSQL refuses every later statement of
         // a transaction until it rolls back to before the failure.
         self.tx()
@@ -276,10 +342,16 @@ impl BatchConnection for PgWriter {
     }
 
     fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError> {
-        let node = self.node;
-        let tx = writing_transaction(self.conn()?, node)?;
+        let (node, batch) = (self.node, self.batch);
+        let mut tx = writing_transaction(self.conn()?, node)?;
+        // A transaction of one request needs no savepoint: two round trips fewer.
+        tx.savepoints = matches!(batch, Batch::Lane);
         run(&tx);
-        tx.commit()?;
+        if tx.undone.get() {
+            tx.roll_back_all()?;
+        } else {
+            tx.commit()?;
+        }
         Ok(())
     }
 }

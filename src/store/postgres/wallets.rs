@@ -13,11 +13,18 @@ use crate::store::wallets::{
 
 impl Wallets for PgTx<'_> {
     fn wallet(&self, user: UserId, currency: Currency) -> Result<Option<AccountId>, ApiError> {
+        if let Some(known) = self.held.wallet(user, currency) {
+            return Ok(Some(known));
+        }
         let row = self.tx().query_opt(
             "SELECT id FROM accounts WHERE kind = 'wallet' AND user_id = $1 AND currency = $2",
             &[&user.0, &currency.code()],
         )?;
-        Ok(row.map(|row| AccountId(row.get(0))))
+        let found = row.map(|row| AccountId(row.get(0)));
+        if let Some(id) = found {
+            self.held.found_wallet(user, currency, id);
+        }
+        Ok(found)
     }
 
     fn open_wallet(&self, user: UserId, currency: Currency) -> Result<AccountId, ApiError> {
@@ -61,11 +68,15 @@ impl Wallets for PgTx<'_> {
     }
 
     fn lock_accounts(&self, accounts: &[AccountId]) -> Result<(), ApiError> {
+        if self.held.holds(accounts) {
+            return Ok(());
+        }
         let ids: Vec<i64> = accounts.iter().map(|account| account.0).collect();
         self.tx().execute(
             "SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
             &[&ids],
         )?;
+        self.held.locked(accounts);
         Ok(())
     }
 
@@ -89,16 +100,17 @@ impl Wallets for PgTx<'_> {
             .collect()
     }
 
-    fn adjust_balance(&self, account: AccountId, delta: i64) -> Result<bool, ApiError> {
-        let changed = self.tx().execute(
+    fn adjust_balance(&self, account: AccountId, delta: i64) -> Result<Option<i64>, ApiError> {
+        let row = self.tx().query_opt(
             "UPDATE accounts SET balance_minor = balance_minor + $2::BIGINT
              WHERE id = $1
                AND (kind <> 'wallet' OR balance_minor::NUMERIC + $2::BIGINT >= 0)
                AND balance_minor::NUMERIC + $2::BIGINT
-                   BETWEEN -9223372036854775808 AND 9223372036854775807",
+                   BETWEEN -9223372036854775808 AND 9223372036854775807
+             RETURNING balance_minor",
             &[&account.0, &delta],
         )?;
-        Ok(changed == 1)
+        Ok(row.map(|row| row.get(0)))
     }
 
     fn insert_transfer(&self, posting: &Posting, at: TimestampMs) -> Result<TransferId, ApiError> {
