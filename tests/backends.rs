@@ -383,6 +383,29 @@ fn people_chat_and_pay(db: &dyn Backend) {
         strangers.is_empty(),
         "no window, nothing read: {strangers:?}"
     );
+
+    // A joined event keeps no member list (a group of n made at once would store n lists of
+    // n): a replay shows the members as they are now, carol added after alice joined.
+    let seen = db.latest_seq(alice.id).unwrap();
+    let ((), joined) = apply(db, |ctx| {
+        let trip = quid::store::conversations::create_group(ctx, &alice, "trip", &["bob".into()])?;
+        quid::store::conversations::add_member(ctx, &bob, trip.id, "carol")?;
+        Ok(())
+    })
+    .unwrap();
+    let replayed = db.events_after(alice.id, seen, 10).unwrap();
+    let [(_, quid::protocol::Event::Joined { conversation: trip })] = &replayed[..] else {
+        panic!("alice's one new event is joining the trip: {replayed:?}");
+    };
+    let names: Vec<&str> = trip.members.iter().map(|m| m.username.as_str()).collect();
+    assert_eq!(names, ["alice", "bob", "carol"]);
+    let live = joined.last().unwrap();
+    assert!(
+        live.frame.contains(r#""username":"carol""#),
+        "carol's own joined frame, live, lists the members: {}",
+        live.frame
+    );
+
     let broken = db
         .audit_ledger()
         .unwrap()

@@ -11,33 +11,76 @@
 //!
 //! A message event is stored as a reference to the message, not a copy, and a replay reads
 //! the message in its current state (a card shows its request's status now, as history does).
-//! Every other event is stored as its JSON body.
+//! An event that carries a conversation (joined, updated) is stored without its members, and a
+//! replay reads them as they are now: a group of n created at once would otherwise store n
+//! lists of n. Every other event is stored as its JSON body.
 
-use crate::protocol::{ApiError, ConversationId, Event, Message, MessageId, Position, Seq, UserId};
+use crate::protocol::{
+    ApiError, Conversation, ConversationId, Event, Message, MessageId, Position, Seq, User, UserId,
+};
+use std::borrow::Cow;
 use std::fmt::Display;
 use std::sync::Arc;
 
 /// How an event is kept in a stream.
 pub enum Stored<'a> {
     /// The event's JSON.
-    Body(&'a str),
+    Body(Cow<'a, str>),
     /// A message event: the message's id.
     Message(MessageId),
 }
 
 /// How `event`, serialized as `body`, is kept.
-pub fn stored<'a>(event: &Event, body: &'a str) -> Stored<'a> {
-    match event {
+pub fn stored<'a>(event: &Event, body: &'a str) -> Result<Stored<'a>, ApiError> {
+    Ok(match event {
         Event::Message { message } => Stored::Message(message.id),
-        _ => Stored::Body(body),
+        Event::Joined { conversation } => {
+            Stored::Body(Cow::Owned(without_members(conversation, |conversation| {
+                Event::Joined { conversation }
+            })?))
+        }
+        Event::ConversationUpdated { conversation } => {
+            Stored::Body(Cow::Owned(without_members(conversation, |conversation| {
+                Event::ConversationUpdated { conversation }
+            })?))
+        }
+        _ => Stored::Body(Cow::Borrowed(body)),
+    })
+}
+
+/// The JSON of the event `wrap` makes of `conversation` with no members.
+fn without_members(
+    conversation: &Conversation,
+    wrap: impl FnOnce(Conversation) -> Event,
+) -> Result<String, ApiError> {
+    let bare = Conversation {
+        members: Vec::new(),
+        ..conversation.clone()
+    };
+    serde_json::to_string(&wrap(bare)).map_err(|e| {
+        tracing::error!(error = %e, "cannot serialize event");
+        ApiError::internal()
+    })
+}
+
+pub(super) fn columns<'s>(event: &'s Stored) -> (Option<&'s str>, Option<i64>) {
+    match event {
+        Stored::Body(body) => (Some(body.as_ref()), None),
+        Stored::Message(id) => (None, Some(id.0)),
     }
 }
 
-pub(super) fn columns<'a>(event: &Stored<'a>) -> (Option<&'a str>, Option<i64>) {
-    match event {
-        Stored::Body(body) => (Some(body), None),
-        Stored::Message(id) => (None, Some(id.0)),
+/// A user's stream event as replayed: a conversation it carries gets its members as they
+/// are now (they are not stored; see the module's note).
+pub(super) fn with_members(
+    mut event: Event,
+    members: impl FnOnce(ConversationId) -> Result<Vec<User>, ApiError>,
+) -> Result<Event, ApiError> {
+    if let Event::Joined { conversation } | Event::ConversationUpdated { conversation } = &mut event
+    {
+        conversation.members = members(conversation.id)?;
     }
+    Ok(event)
 }
 
 /// The frame that carries an event, serialized once as `event_json`, to one user at `seq`:

@@ -52,7 +52,7 @@ impl<'a> WriteCtx<'a> {
         let body = serialize(event)?;
         let seq = self
             .db
-            .append_event(user_id, &events::stored(event, &body))?;
+            .append_event(user_id, &events::stored(event, &body)?)?;
         let place = events::Place::User(user_id, seq);
         self.deliveries.push(Delivery::new(place, event, &body));
         Ok(seq)
@@ -68,7 +68,7 @@ impl<'a> WriteCtx<'a> {
         let body = serialize(event)?;
         let pos = self
             .db
-            .append_conversation_event(conversation_id, &events::stored(event, &body))?;
+            .append_conversation_event(conversation_id, &events::stored(event, &body)?)?;
         let place = events::Place::Conversation(conversation_id, pos);
         self.deliveries.push(Delivery::new(place, event, &body));
         Ok(pos)

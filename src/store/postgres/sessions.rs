@@ -5,8 +5,9 @@ use super::users::user;
 use crate::protocol::results::SessionInfo;
 use crate::protocol::{ApiError, ConversationId, Event, Position, Seq, TimestampMs, User, UserId};
 use crate::store::accounts::USER_COLUMNS;
+use crate::store::conversations::Conversations;
 use crate::store::events::{
-    CONVERSATION_EVENTS_FOR, Events, Stored, WINDOWS_OF, Window, columns, decode,
+    CONVERSATION_EVENTS_FOR, Events, Stored, WINDOWS_OF, Window, columns, decode, with_members,
 };
 use crate::store::messages::Messages;
 use crate::store::sessions::{SESSION_ID_CHARS, Sessions};
@@ -241,7 +242,7 @@ impl Events for PgTx<'_> {
             .map(|row| {
                 let seq: i64 = row.get(0);
                 let event = decode(user_id, seq, row.get(1), row.get(2), |id| self.message(id))?;
-                Ok((Seq(seq), event))
+                Ok((Seq(seq), with_members(event, |id| self.members(id))?))
             })
             .collect()
     }
@@ -282,7 +283,11 @@ impl Events for PgTx<'_> {
                     messages.insert(id, message.clone());
                     Ok(message)
                 })?;
-                Ok((user_id, Seq(seq), event))
+                Ok((
+                    user_id,
+                    Seq(seq),
+                    with_members(event, |id| self.members(id))?,
+                ))
             })
             .collect()
     }

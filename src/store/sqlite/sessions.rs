@@ -2,7 +2,10 @@
 
 use crate::protocol::{ApiError, ConversationId, Event, Position, Seq, TimestampMs, User, UserId};
 use crate::store::accounts::USER_COLUMNS;
-use crate::store::events::{CONVERSATION_EVENTS_FOR, Stored, WINDOWS_OF, Window, columns, decode};
+use crate::store::conversations::Conversations;
+use crate::store::events::{
+    CONVERSATION_EVENTS_FOR, Stored, WINDOWS_OF, Window, columns, decode, with_members,
+};
 use crate::store::messages::Messages;
 use crate::store::sessions::SESSION_ID_CHARS;
 use crate::store::sqlite::users::user_from_row;
@@ -239,7 +242,7 @@ impl Events for Connection {
         rows.into_iter()
             .map(|(seq, body, message_id)| {
                 let event = decode(user_id, seq, body, message_id, |id| self.message(id))?;
-                Ok((Seq(seq), event))
+                Ok((Seq(seq), with_members(event, |id| self.members(id))?))
             })
             .collect()
     }
