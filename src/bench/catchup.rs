@@ -5,7 +5,7 @@
 //! pages as the server does: the floor of what resuming can cost.
 
 use super::{Hello, connect};
-use crate::protocol::{ConversationId, MessageId, Seq, UserId, results};
+use crate::protocol::{ConversationId, MessageId, Position, Seq, UserId, results};
 use crate::session::backoff::Backoff;
 use crate::session::{Session, SessionConfig, SessionEvent};
 use crate::store::prelude::*;
@@ -94,18 +94,26 @@ async fn send_while_away(
     Ok((conversation, last))
 }
 
-/// Reads every event of `user` from the database, in the server's replay pages.
+/// Reads every event of `user` from the database, in the server's replay pages: their own
+/// stream, then each conversation's log within their window (protocol 2's resume).
 fn read_straight(db: &std::path::Path, user: UserId) -> anyhow::Result<Duration> {
     let store = crate::store::Store::open_sqlite(db)?;
     let conn = store.connect()?;
+    let failed = |e: crate::protocol::ApiError| anyhow::anyhow!("{}", e.message);
     let started = Instant::now();
     let mut after = Seq::ZERO;
-    loop {
-        let page = conn
-            .events_after(user, after, 500)
-            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-        let Some((last, _)) = page.last() else { break };
+    while let Some((last, _)) = conn.events_after(user, after, 500).map_err(failed)?.last() {
         after = *last;
+    }
+    for window in conn.windows_of(user).map_err(failed)? {
+        let mut after = Position(0);
+        loop {
+            let page = conn
+                .conversation_events_for(user, window.conversation_id, after, 500)
+                .map_err(failed)?;
+            let Some((last, _)) = page.last() else { break };
+            after = *last;
+        }
     }
     Ok(started.elapsed())
 }
