@@ -561,6 +561,24 @@ fn money_from_the_command_line_with_a_pin(db: TestDb) {
         error.contains("you hold no USD: you hold €15.00; nothing paid"),
         "said before asking to confirm: {error}"
     );
+    // One grammar: the amount and its currency in one argument or two; a sign or a zero gets
+    // the amount's own error, not the argument parser's.
+    let asked = failed(quid(&config, &["pay", "@bob", "1 EUR"], ""));
+    assert!(
+        asked.contains("Pay €1.00 to bob") && asked.contains("--yes"),
+        "read as €1.00, then asks to confirm: {asked}"
+    );
+    let error = failed(quid(&config, &["pay", "@bob", "-3", "EUR", "--yes"], ""));
+    assert!(
+        error.contains("amounts cannot be negative: \"-3\""),
+        "{error}"
+    );
+    let error = failed(quid(&config, &["pay", "@bob", "0", "--yes"], ""));
+    assert!(error.contains("more than zero"), "{error}");
+    let error = failed(quid(&config, &["pay", "@bob", "1 EUR", "EUR", "--yes"], ""));
+    assert!(error.contains("already says its currency"), "{error}");
+    let error = failed(quid(&config, &["request", "@bob", "-1"], ""));
+    assert!(error.contains("cannot be negative"), "{error}");
 
     let error = failed(quid(&config, &["pin", "--pin-stdin"], "24a8\n"));
     assert!(error.contains("4 to 12 digits"), "{error}");

@@ -194,7 +194,9 @@ enum Command {
     Pay {
         /// The person, as @user
         to: String,
-        /// Like 12.50; exact, no more decimals than the currency has
+        /// Like 12.50, or 12.50 EUR in one argument; exact, no more decimals than the
+        /// currency has
+        #[arg(allow_hyphen_values = true)]
         amount: String,
         /// ISO 4217 code [default: your only currency]
         currency: Option<String>,
@@ -211,6 +213,8 @@ enum Command {
     Request {
         /// The person to ask, as @user
         from: String,
+        /// Like 12.50, or 12.50 EUR in one argument
+        #[arg(allow_hyphen_values = true)]
         amount: String,
         /// ISO 4217 code [default: your only currency]
         currency: Option<String>,
@@ -261,7 +265,8 @@ enum Command {
     /// Add money to your wallet through the server's payment partner: prints the checkout page
     /// to pay at, then waits until the payment settles
     Topup {
-        /// Like 20 or 20.00
+        /// Like 20 or 20.00, or 20 EUR in one argument
+        #[arg(allow_hyphen_values = true)]
         amount: String,
         /// ISO 4217 code [default: your only currency]
         currency: Option<String>,
@@ -280,6 +285,8 @@ enum Command {
     },
     /// Send money from your wallet to a bank account through the server's payment partner
     Withdraw {
+        /// Like 20 or 20.00, or 20 EUR in one argument
+        #[arg(allow_hyphen_values = true)]
         amount: String,
         /// ISO 4217 code [default: your only currency]
         currency: Option<String>,

@@ -59,12 +59,14 @@ pub async fn balance(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// The amount in the currency given, or else the one currency the user holds.
+/// The amount in the currency given, or else the one currency the user holds. The README's
+/// one grammar: `12.50 EUR` as two arguments or one (`'12.50 EUR'`).
 pub(super) async fn amount(
     connection: &Connection,
     amount: &str,
     currency: Option<&str>,
 ) -> anyhow::Result<Money> {
+    let (amount, currency) = amount_and_currency(amount, currency)?;
     let currency = match currency {
         Some(code) => Currency::from_code(code).map_err(|e| anyhow!(e))?,
         None => {
@@ -76,6 +78,25 @@ pub(super) async fn amount(
         }
     };
     Ok(Money::parse(amount, currency)?)
+}
+
+/// Splits an amount written with its currency in one argument ("12.50 EUR") from a
+/// currency given as its own argument.
+fn amount_and_currency<'a>(
+    amount: &'a str,
+    currency: Option<&'a str>,
+) -> anyhow::Result<(&'a str, Option<&'a str>)> {
+    let mut words = amount.split_whitespace();
+    match (words.next(), words.next(), words.next(), currency) {
+        (Some(number), Some(code), None, None) => Ok((number, Some(code))),
+        (Some(_), Some(code), None, Some(again)) => {
+            bail!("{amount:?} already says its currency ({code}); drop the {again:?} after it")
+        }
+        (Some(_), Some(_), Some(_), _) => {
+            bail!("{amount:?} is not an amount: write it like 12.50 or 12.50 EUR")
+        }
+        _ => Ok((amount, currency)),
+    }
 }
 
 fn user(target: &str) -> anyhow::Result<String> {
