@@ -885,6 +885,34 @@ fn a_database_url_of_an_unknown_scheme_is_refused_not_taken_for_a_file_name() {
 }
 
 #[test]
+fn a_postgres_set_up_mistake_is_said_once_with_what_to_do() {
+    let Some(cluster) = common::postgres::PgCluster::shared() else {
+        return;
+    };
+    let no_role = cluster.url().replacen("postgres@", "nobody@", 1);
+    let serve = std::process::Command::new(common::process::QUID)
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", &no_role])
+        .output()
+        .unwrap();
+    assert_eq!(serve.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&serve.stderr);
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert_eq!(
+        said.matches("does not exist").count(),
+        1,
+        "said once: {said}"
+    );
+    assert!(
+        said.contains(r#"role "nobody" does not exist"#) && said.contains("createuser"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("db error"),
+        "the driver's words add nothing: {said}"
+    );
+}
+
+#[test]
 fn the_memory_benchmark_measures_both_servers_and_the_client() {
     let printed = bench(&["memory", "--connections", "20", "--messages", "300"]);
     assert!(printed.contains("up to 20\n"), "{printed}");

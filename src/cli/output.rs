@@ -47,7 +47,24 @@ pub fn prompt(question: &str) -> std::io::Result<()> {
 
 /// How a failed command's error is shown on stderr: its whole chain, inert.
 pub fn error_line(error: &anyhow::Error) -> String {
-    inert(&format!("quid: {error:#}"))
+    inert(&format!("quid: {}", without_repeats(error)))
+}
+
+/// The error and its causes, `: ` between them, leaving out a cause whose words are already
+/// in what came before (an error that says its source, and also hands it on as its cause).
+fn without_repeats(error: &anyhow::Error) -> String {
+    let mut said = String::new();
+    for cause in error.chain() {
+        let words = cause.to_string();
+        if said.contains(&words) {
+            continue;
+        }
+        if !said.is_empty() {
+            said.push_str(": ");
+        }
+        said.push_str(&words);
+    }
+    said
 }
 
 #[cfg(test)]
@@ -69,6 +86,19 @@ mod tests {
         let shown = render(&pieces, true);
         assert_eq!(shown, "␛]0;title␇ lunch \x1b[1;4mne␛[2Jxt\x1b[0m");
         assert_eq!(render(&pieces, false), "␛]0;title␇ lunch ne␛[2Jxt");
+    }
+
+    #[test]
+    fn a_cause_already_said_is_not_said_again() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("database x: {0}")]
+        struct Outer(#[source] std::io::Error);
+        let inner = std::io::Error::other("role \"quid\" does not exist");
+        let error = anyhow::Error::new(Outer(inner)).context("cannot start");
+        assert_eq!(
+            error_line(&error),
+            "quid: cannot start: database x: role \"quid\" does not exist"
+        );
     }
 
     #[test]

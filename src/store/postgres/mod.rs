@@ -442,13 +442,54 @@ const MIGRATION_LOCK: i64 = 0x7175_6964; // "quid" in ASCII
 /// Why a PostgreSQL database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("PostgreSQL: {0}")]
-    Postgres(#[from] postgres::Error),
+    /// Said once, in PostgreSQL's own words, with what to do where that is known: the
+    /// driver's error says "db error" and keeps the words in its source, which a chain of
+    /// causes then repeated ("PostgreSQL: db error: PostgreSQL: db error: db error: FATAL").
+    #[error("PostgreSQL: {}", in_words(.0))]
+    Postgres(postgres::Error),
     #[error(
         "the database has schema version {found}, newer than this build knows ({known}); \
          upgrade quid"
     )]
     TooNew { found: i64, known: i64 },
+}
+
+impl From<postgres::Error> for OpenError {
+    fn from(error: postgres::Error) -> Self {
+        OpenError::Postgres(error)
+    }
+}
+
+/// `error` as one line: PostgreSQL's message (or the connection's failure), then what to do
+/// for the mistakes a new set-up makes.
+fn in_words(error: &postgres::Error) -> String {
+    use postgres::error::SqlState;
+    let Some(db) = error.as_db_error() else {
+        let mut line = error.to_string();
+        let mut cause = std::error::Error::source(error);
+        while let Some(inner) = cause {
+            line = format!("{line}: {inner}");
+            cause = inner.source();
+        }
+        if line.contains("Connection refused") {
+            line.push_str(" (is PostgreSQL running, and listening on that host and port?)");
+        }
+        return line;
+    };
+    let what_to_do = match *db.code() {
+        SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+            " (create the role: createuser --pwprompt NAME; README, \"Running several nodes\")"
+        }
+        SqlState::INVALID_CATALOG_NAME => {
+            " (create it, owned by quid's role: createdb -O ROLE NAME)"
+        }
+        SqlState::INVALID_PASSWORD => " (check the password in the database URL)",
+        SqlState::INSUFFICIENT_PRIVILEGE => {
+            " (the role needs to own the database: createdb -O ROLE NAME, or ALTER DATABASE NAME OWNER TO ROLE)"
+        }
+        _ => "",
+    };
+    format!("{}{what_to_do}", db.message())
 }
 
 /// Brings the database's schema up to this build's version, in one transaction under an
