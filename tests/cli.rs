@@ -110,7 +110,7 @@ fn two_profiles_hold_a_conversation() {
     ok(quid(&config, &["mute", "#team"], ""));
     let list = ok(quid(&config, &["conversations"], ""));
     assert!(
-        list.starts_with("#team  2 members  2 unread (1 mention you)  muted"),
+        list.starts_with("#team  2 members  2 unread (1 mentions you)  muted"),
         "{list}"
     );
     ok(quid(&config, &["mute", "#team", "--off"], ""));
@@ -338,6 +338,23 @@ fn what_commands_echo_and_json_carry_no_bidi_or_c1_controls() {
     let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(parsed["conversations"][0]["name"], name);
     assert!(history.contains("\\u009b"), "{history}");
+}
+
+#[test]
+fn every_option_of_pay_and_request_says_what_it_is() {
+    for command in ["pay", "request"] {
+        let help = std::process::Command::new(common::process::QUID)
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&help.stdout);
+        let memo = help
+            .lines()
+            .find(|line| line.contains("--memo <MEMO>"))
+            .unwrap_or_default();
+        assert!(memo.contains("What it is for"), "{command}: {memo:?}");
+        assert!(!help.contains(r#"[default: ""]"#), "{command}: {help}");
+    }
 }
 
 #[test]

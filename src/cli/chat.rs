@@ -340,6 +340,7 @@ pub async fn conversations(profile: &Profile, json: bool) -> anyhow::Result<Exit
         };
         let mentions = match conversation.unread_mentions {
             0 => String::new(),
+            1 => " (1 mentions you)".to_owned(),
             n => format!(" ({n} mention you)"),
         };
         let muted = if conversation.muted { "  muted" } else { "" };

@@ -200,7 +200,8 @@ enum Command {
         amount: String,
         /// ISO 4217 code [default: your only currency]
         currency: Option<String>,
-        #[arg(long, default_value = "")]
+        /// What it is for, shown to both of you [default: none]
+        #[arg(long, default_value = "", hide_default_value = true)]
         memo: String,
         #[command(flatten)]
         consent: money::Consent,
@@ -218,7 +219,8 @@ enum Command {
         amount: String,
         /// ISO 4217 code [default: your only currency]
         currency: Option<String>,
-        #[arg(long, default_value = "")]
+        /// What it is for, shown to both of you [default: none]
+        #[arg(long, default_value = "", hide_default_value = true)]
         memo: String,
         /// Ask in your secret conversation with them, the memo end-to-end encrypted
         #[arg(long)]
