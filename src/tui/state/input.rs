@@ -59,17 +59,15 @@ impl App {
             return;
         }
         for layer in self.layers() {
-            // Help, the modal, the wallet and search take every key; selection and a picked
-            // card let the ones they do not use through to the composer.
+            // Help, the wallet and search take every key; the modal every key but one that
+            // closes a receipt; selection and a picked card let the ones they do not use
+            // through to the composer.
             let taken = match layer {
                 Layer::Help => {
                     self.on_help_key(key, effects);
                     true
                 }
-                Layer::Modal => {
-                    self.on_modal_key(key, effects);
-                    true
-                }
+                Layer::Modal => self.on_modal_key(key, effects),
                 Layer::Wallet => {
                     self.on_wallet_key(key, effects);
                     true

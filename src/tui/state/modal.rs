@@ -79,6 +79,9 @@ pub struct Modal {
 pub enum ModalOutcome {
     Stay,
     Close,
+    /// Closed by a key that is not the modal's: the key goes on to what is beneath it (the
+    /// composer), so that typing after a payment is not lost.
+    CloseAndPass,
     /// Confirmed on review (or retried): send it.
     Submit,
 }
@@ -211,9 +214,10 @@ impl Modal {
                 _ => {}
             },
             Step::Receipt(_) if confirm => return ModalOutcome::Close,
+            Step::Receipt(_) => return ModalOutcome::CloseAndPass,
             // A retry keeps the idempotency key: at most one payment, ever.
             Step::Failed(_) if confirm && self.can_retry => return self.submit(),
-            Step::Review | Step::Sending | Step::Receipt(_) | Step::Failed(_) => {}
+            Step::Review | Step::Sending | Step::Failed(_) => {}
         }
         ModalOutcome::Stay
     }

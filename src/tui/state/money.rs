@@ -75,15 +75,21 @@ impl App {
         self.queue_secret(conversation_id, other, text, effects);
     }
 
-    pub(super) fn on_modal_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) {
+    /// A key while the modal is open; false when it closed the modal without using the key,
+    /// which then goes on to the layers beneath.
+    pub(super) fn on_modal_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) -> bool {
         let action = self.keymap.action_in(Scope::Modal, &key);
         let secret = self.modal_is_secret();
         let Some(modal) = self.modal.as_mut() else {
-            return;
+            return false;
         };
         match modal.on_key(key, action) {
             ModalOutcome::Stay => {}
             ModalOutcome::Close => self.modal = None,
+            ModalOutcome::CloseAndPass => {
+                self.modal = None;
+                return false;
+            }
             ModalOutcome::Submit => {
                 let pin = (!modal.pin.is_empty()).then(|| modal.pin.clone());
                 // In a secret conversation the ledger gets a reference; the memo follows sealed,
@@ -139,16 +145,17 @@ impl App {
                     }
                     (_, Err(error), _) => {
                         modal.step = Step::Failed(error);
-                        return;
+                        return true;
                     }
                     (ModalKind::Pay | ModalKind::Request | ModalKind::Split, Ok(_), None) => {
                         modal.step = Step::Failed("pick a conversation first".into());
-                        return;
+                        return true;
                     }
                 };
                 effects.push(effect);
             }
         }
+        true
     }
 
     /// Tab: the next open request or invoice card in this conversation, newest first, then none.
