@@ -86,9 +86,54 @@ pub fn truncate(text: &str, columns: usize) -> String {
     out
 }
 
+/// An invoice's lines in columns: quantities right-aligned, names padded to the widest (in
+/// display columns, so CJK and emoji line up), amounts right-aligned after them.
+pub fn invoice_lines(items: &[(u32, String, crate::money::Money)]) -> Vec<String> {
+    let quantities: Vec<String> = items.iter().map(|(q, ..)| q.to_string()).collect();
+    let amounts: Vec<String> = items.iter().map(|(.., m)| m.to_string()).collect();
+    let widest = |texts: &mut dyn Iterator<Item = &str>| texts.map(width).max().unwrap_or(0);
+    let quantity_width = widest(&mut quantities.iter().map(String::as_str));
+    let name_width = widest(&mut items.iter().map(|(_, name, _)| name.as_str()));
+    let amount_width = widest(&mut amounts.iter().map(String::as_str));
+    items
+        .iter()
+        .zip(quantities.iter().zip(&amounts))
+        .map(|((_, name, _), (quantity, amount))| {
+            format!(
+                "{}{quantity} × {name}{}  {}{amount}",
+                " ".repeat(quantity_width - width(quantity)),
+                " ".repeat(name_width - width(name)),
+                " ".repeat(amount_width - width(amount)),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_invoices_lines_line_up_by_display_width() {
+        let eur = crate::money::Currency::from_code("EUR").unwrap();
+        let item =
+            |q, name: &str, minor| (q, name.to_owned(), crate::money::Money::new(minor, eur));
+        let lines = invoice_lines(&[
+            item(2, "latte", 700),
+            item(12, "croissant", 280),
+            item(1, "抹茶 ☕", 1_250),
+        ]);
+        assert_eq!(
+            lines,
+            [
+                " 2 × latte       €7.00",
+                "12 × croissant   €2.80",
+                " 1 × 抹茶 ☕    €12.50",
+            ]
+        );
+        let columns: Vec<usize> = lines.iter().map(|l| width(l)).collect();
+        assert!(columns.iter().all(|&w| w == columns[0]), "{columns:?}");
+    }
 
     fn widths(lines: &[String]) -> Vec<usize> {
         lines.iter().map(|l| width(l)).collect()

@@ -74,8 +74,8 @@ pub fn card_lines(card: &CardView, me: &str, picked: bool, keys: &CardKeys) -> V
             refunded,
         } => {
             let mut lines = vec![format!("▌ invoice {id} for {}: {total}", who(buyer))];
-            for (quantity, name, line_total) in items {
-                lines.push(format!("▌   {quantity} × {name}  {line_total}"));
+            for line in crate::tui::text::invoice_lines(items) {
+                lines.push(format!("▌   {line}"));
             }
             let state = match status {
                 InvoiceStatus::Open if picked && buyer == me => {

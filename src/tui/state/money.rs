@@ -264,10 +264,7 @@ impl App {
                         _ => e.name.clone(),
                     })
                     .unwrap_or_default();
-                let shown = lines
-                    .iter()
-                    .map(|(q, name, money)| format!("{q} × {name}  {money}"))
-                    .collect();
+                let shown = crate::tui::text::invoice_lines(lines);
                 (
                     ModalKind::PayInvoice(id),
                     merchant,
