@@ -193,18 +193,25 @@ impl Pane<'_> {
     }
 }
 
-/// "👍 2  ❤️ 1" under a message; with who reacted when it is selected.
+/// "👍 alice, bob  ❤️ 5" under a message: who reacted while they are few, else how many; all
+/// of them when the message is selected. The same live and after a restart: it is drawn from
+/// the message's reactions as the server keeps them, never from who was watching.
 fn reactions_line(entry: &Entry, focused: bool) -> String {
     let parts: Vec<String> = entry
         .reactions
         .iter()
-        .map(|(emoji, users)| match focused {
-            true => format!("{emoji} {}", users.join(", ")),
-            false => format!("{emoji} {}", users.len()),
-        })
+        .map(
+            |(emoji, users)| match focused || users.len() <= FEW_REACTORS {
+                true => format!("{emoji} {}", users.join(", ")),
+                false => format!("{emoji} {}", users.len()),
+            },
+        )
         .collect();
     parts.join("  ")
 }
+
+/// Up to this many who reacted with one emoji are named under an unselected message.
+const FEW_REACTORS: usize = 3;
 
 fn top_row(timeline: &Timeline) -> Row {
     if timeline.loading {

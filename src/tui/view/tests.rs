@@ -449,6 +449,10 @@ fn a_reply_an_edit_a_tombstone_and_reactions_80x24() {
             emoji: "🎉".into(),
             users: vec![alice.clone(), bob.clone()],
         },
+        crate::protocol::model::Reaction {
+            emoji: "❤️".into(),
+            users: (3..7).map(|id| user(id, &format!("fan{id}"))).collect(),
+        },
     ];
     let mut reply = message(4, 1, &bob, "perfect, see you there", DAY_TWO + 120_000);
     reply.reply_to = Some(Box::new(crate::protocol::model::Quote {
@@ -466,8 +470,10 @@ fn a_reply_an_edit_a_tombstone_and_reactions_80x24() {
     ] {
         app.update(Msg::Session(SessionEvent::Event { event }));
     }
+    // Unselected, who reacted while they are few (the same on every side, live or after a
+    // restart), else how many.
     insta::assert_snapshot!(render(&app).backend());
-    // Selected, a message says who reacted.
+    // Selected, a message says everyone who reacted.
     app.update(ctrl('s'));
     app.update(key(KeyCode::Char('k')));
     app.update(key(KeyCode::Char('k')));
