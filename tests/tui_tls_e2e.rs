@@ -63,7 +63,7 @@ fn the_tui_connects_over_tls_and_hears_its_session_revoked() {
         "",
     ));
     tmux.wait_for("the revocation on screen", |s| {
-        s.contains("invalid or revoked token") && s.contains("log in again")
+        s.contains("invalid or revoked token") && s.contains("run quid login")
     });
     tmux.keys(&["C-q"]);
     tmux.wait_for("quid to exit", |s| s.contains("quid-exited-0"));

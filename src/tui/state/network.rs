@@ -31,10 +31,12 @@ impl App {
                 };
             }
             SessionEvent::AuthRejected { reason } => {
-                self.link = Link::Stopped(format!(
-                    "session refused: {}; run quid login",
-                    inert_line(&reason)
-                ));
+                // The server's reason may already say to log in again: said once, as a command.
+                let reason = inert_line(&reason);
+                let reason = reason
+                    .trim_end_matches("log in again")
+                    .trim_end_matches(['.', ';', ',', ' ']);
+                self.link = Link::Stopped(format!("session refused: {reason}; run quid login"));
             }
             SessionEvent::Failed { reason } => self.link = Link::Stopped(inert_line(&reason)),
             SessionEvent::Verify(verify) => self.on_verify(verify),

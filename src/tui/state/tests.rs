@@ -704,3 +704,15 @@ fn update_reads_no_clock_or_random_source() {
         uuid::Uuid::from_u128(2).to_string()
     );
 }
+
+#[test]
+fn a_refused_session_says_once_to_log_in_again() {
+    let mut app = connected_app(80, 24);
+    app.update(Msg::Session(SessionEvent::AuthRejected {
+        reason: "invalid or revoked token; log in again".into(),
+    }));
+    assert_eq!(
+        app.link,
+        Link::Stopped("session refused: invalid or revoked token; run quid login".into())
+    );
+}

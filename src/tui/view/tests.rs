@@ -498,7 +498,7 @@ fn the_sidebar_counts_mentions_apart() {
 }
 
 #[test]
-fn a_narrow_status_bar_drops_the_help_hint_rather_than_run_into_it() {
+fn a_narrow_status_bar_keeps_the_help_hint_and_gives_way_on_the_left() {
     let mut app = connected_app(40, 12);
     app.balances = vec![crate::money::Money::new(
         25_000,
@@ -510,7 +510,11 @@ fn a_narrow_status_bar_drops_the_help_hint_rather_than_run_into_it() {
         .map(|x| buffer[(x, buffer.area.height - 1)].symbol())
         .collect();
     assert!(status.contains("€250.00"), "{status:?}");
-    assert!(!status.contains("F1"), "no room for the hint: {status:?}");
+    assert!(status.contains("F1 help"), "the hint stays: {status:?}");
+    assert!(
+        !status.contains("alice"),
+        "who you are gives way first: {status:?}"
+    );
     let wide = connected_app(120, 20);
     let terminal = render(&wide);
     let buffer = terminal.backend().buffer();
