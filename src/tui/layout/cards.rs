@@ -79,7 +79,7 @@ pub fn card_lines(card: &CardView, me: &str, picked: bool, keys: &CardKeys) -> V
             }
             let state = match status {
                 InvoiceStatus::Open if picked && buyer == me => {
-                    format!("open · {} pays · {}", keys.pay, keys.leave)
+                    format!("open · {} pays · {} leaves it", keys.pay, keys.leave)
                 }
                 InvoiceStatus::Open if buyer == me => format!("open · {} to pay", keys.pick),
                 InvoiceStatus::Open => "open".to_owned(),
@@ -114,9 +114,11 @@ fn status_line(
     } = keys;
     match status {
         RequestStatus::Open if picked && asks_me => {
-            format!("open · {pay} pays · {decline} declines · {leave}")
+            format!("open · {pay} pays · {decline} declines · {leave} leaves it")
         }
-        RequestStatus::Open if picked && mine => format!("open · {cancel} cancels · {leave}"),
+        RequestStatus::Open if picked && mine => {
+            format!("open · {cancel} cancels · {leave} leaves it")
+        }
         RequestStatus::Open if asks_me => format!("open · {pick} to pay or decline"),
         RequestStatus::Open => "open".into(),
         RequestStatus::Paid => "paid ✓".into(),

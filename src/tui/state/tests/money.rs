@@ -443,5 +443,8 @@ fn a_cards_hint_names_the_keys_as_bound() {
     app.keymap.rebind("decline_card", &["x".into()]).unwrap();
     assert_eq!(hints(&app), ["▌ open · Ctrl+T to pay or decline"]);
     app.update(ctrl('t'));
-    assert_eq!(hints(&app), ["▌ open · Enter pays · X declines · Esc"]);
+    assert_eq!(
+        hints(&app),
+        ["▌ open · Enter pays · X declines · Esc leaves it"]
+    );
 }
