@@ -482,6 +482,9 @@ impl fmt::Display for Key {
         match self.code {
             KeyCode::Char(' ') => f.write_str("Space"),
             KeyCode::Char(c) if c.is_ascii_uppercase() => write!(f, "Shift+{c}"),
+            // A letter alone is the key as typed (k, r, e, as the README writes them); with
+            // Ctrl or Alt, a capital, as menus write them (Ctrl+S).
+            KeyCode::Char(c) if self.modifiers.is_empty() => write!(f, "{c}"),
             KeyCode::Char(c) => write!(f, "{}", c.to_ascii_uppercase()),
             KeyCode::F(n) => write!(f, "F{n}"),
             KeyCode::PageUp => f.write_str("PgUp"),
@@ -697,7 +700,7 @@ mod tests {
             keymap
                 .help_rows(Scope::Card)
                 .iter()
-                .any(|(keys, help)| keys == "X" && help.starts_with("decline"))
+                .any(|(keys, help)| keys == "x" && help.starts_with("decline"))
         );
         keymap.rebind("export", &["tab".into()]).unwrap();
         assert_eq!(
@@ -730,7 +733,7 @@ mod tests {
             keymap
                 .help_rows(Scope::Selection)
                 .iter()
-                .any(|(keys, help)| keys == "A" && help.starts_with("reply:"))
+                .any(|(keys, help)| keys == "a" && help.starts_with("reply:"))
         );
     }
 }

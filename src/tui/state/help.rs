@@ -185,7 +185,7 @@ mod tests {
         let has =
             |keys: &str, text: &str| rows.iter().any(|r| r.keys == keys && r.text.contains(text));
         assert!(has("Enter", "send the message"));
-        assert!(has("D", "decline it"));
+        assert!(has("d", "decline it"));
         assert!(has("Ctrl+E", "save the statement"));
         assert!(has("Ctrl+U", "clear the amount"));
         assert!(has("Ctrl+W, Alt+D", "delete the word"));

@@ -445,6 +445,6 @@ fn a_cards_hint_names_the_keys_as_bound() {
     app.update(ctrl('t'));
     assert_eq!(
         hints(&app),
-        ["▌ open · Enter pays · X declines · Esc leaves it"]
+        ["▌ open · Enter pays · x declines · Esc leaves it"]
     );
 }
