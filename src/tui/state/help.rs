@@ -68,6 +68,9 @@ pub struct HelpLayout {
 pub const CHROME_LINES: usize = 4;
 /// Widest the keys column gets, and narrowest the overlay.
 const MAX_KEY_COLUMN: usize = 24;
+
+/// The help box's title, which the box is never narrower than (where the screen allows).
+pub const TITLE: &str = " quid help · type to search · ↑↓ PgUp PgDn scroll · Esc closes ";
 const MIN_WIDTH: u16 = 40;
 /// Narrowest the text column gets beside the keys; narrower, the text goes under them.
 const MIN_TEXT_COLUMN: usize = 24;
@@ -75,24 +78,27 @@ const MIN_TEXT_COLUMN: usize = 24;
 impl Help {
     /// The matching rows under their sections' headings, wrapped to fit `screen_width`.
     pub fn layout(&self, keymap: &Keymap, screen_width: u16) -> HelpLayout {
-        let rows = self.visible(keymap);
-        let key_width = rows
+        // Measured on every row, not only those matching: the box keeps its size and its
+        // columns while a search narrows the list, and never cuts its own title.
+        let all = rows(keymap);
+        let key_width = all
             .iter()
             .map(|r| width(&r.keys))
             .max()
             .unwrap_or(0)
             .min(MAX_KEY_COLUMN);
         // A border and a space each side, two spaces between the columns.
-        let natural = rows
+        let natural = all
             .iter()
             .map(|r| key_width + width(&r.text))
             .max()
             .unwrap_or(0)
             + 6;
-        let overlay = u16::try_from(natural)
+        let overlay = u16::try_from(natural.max(width(TITLE) + 2))
             .unwrap_or(u16::MAX)
             .max(MIN_WIDTH)
             .min(screen_width);
+        let rows = self.visible(keymap);
         // Too narrow for two columns: each row's keys, then its text on the lines below.
         let narrow = usize::from(overlay) < key_width + 6 + MIN_TEXT_COLUMN;
         let key_width = if narrow { 0 } else { key_width };
@@ -105,7 +111,9 @@ impl Help {
                 lines.push(HelpLine::Section(section));
             }
             let mut keys = row.keys;
-            if narrow {
+            // Keys wider than their column (a command with its arguments) get a line of their
+            // own, and the text starts at the column below them.
+            if narrow || width(&keys) > key_width {
                 lines.push(HelpLine::Row {
                     keys: std::mem::take(&mut keys),
                     text: String::new(),
@@ -178,6 +186,31 @@ pub fn rows(keymap: &Keymap) -> Vec<HelpRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_keeps_the_boxs_width_and_every_text_in_its_column() {
+        let keymap = Keymap::default();
+        let all = Help::default().layout(&keymap, 100);
+        for search in ["split", "withdraw", "invoice"] {
+            let help = Help {
+                filter: search.into(),
+                scroll: 0,
+            };
+            let layout = help.layout(&keymap, 100);
+            assert_eq!(layout.width, all.width, "{search}: the box keeps its width");
+            assert!(usize::from(layout.width) >= width(TITLE) + 2);
+            for line in &layout.lines {
+                if let HelpLine::Row { keys, text } = line
+                    && !text.is_empty()
+                {
+                    assert!(
+                        width(keys) <= layout.key_width,
+                        "{search}: {keys:?} pushes {text:?} out of its column"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn help_covers_every_scope_the_editor_the_mouse_and_the_commands() {

@@ -170,6 +170,11 @@ impl App {
                 help.filter.pop();
                 help.scroll = 0;
             }
+            // As in the composer and every readline: Ctrl+U clears what was typed.
+            (_, KeyCode::Char('u')) if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                help.filter.clear();
+                help.scroll = 0;
+            }
             (_, KeyCode::Char(c)) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
                 help.filter.push(c);
                 help.scroll = 0;

@@ -521,6 +521,8 @@ fn help_opens_on_question_mark_only_in_an_empty_composer() {
         "pay",
         "typing searches help"
     );
+    app.update(ctrl('u'));
+    assert_eq!(app.help.as_ref().unwrap().filter, "", "Ctrl+U clears it");
     app.update(key(KeyCode::Esc));
     assert!(app.help.is_none());
     assert!(

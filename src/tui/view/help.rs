@@ -2,7 +2,7 @@
 //! The layout (widths, wrapping) is the state's, so scrolling stops where the list ends.
 
 use crate::tui::keymap::Keymap;
-use crate::tui::state::help::{CHROME_LINES, Help, HelpLine};
+use crate::tui::state::help::{CHROME_LINES, Help, HelpLine, TITLE};
 use crate::tui::text::width;
 use crate::tui::theme::Theme;
 use ratatui::Frame;
@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, screen: Rect, keymap: &Keymap, help: &Help, theme
     let block = Block::new()
         .borders(Borders::ALL)
         .border_style(theme.accent)
-        .title(" quid help · type to search · ↑↓ PgUp PgDn scroll · Esc closes ");
+        .title(TITLE);
     frame.render_widget(
         Paragraph::new(lines).block(block).scroll((help.scroll, 0)),
         area,
