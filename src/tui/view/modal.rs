@@ -3,6 +3,7 @@
 use crate::protocol::funding::masked_account;
 use crate::tui::keymap::{Action, Keymap};
 use crate::tui::state::modal::{Modal, ModalKind, Step};
+use crate::tui::text::{width, wrap};
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -24,7 +25,18 @@ pub fn draw(frame: &mut Frame, screen: Rect, modal: &Modal, keymap: &Keymap, the
     lines.push(Line::raw(""));
     lines.push(Line::styled(hint(modal, keymap), theme.dim));
     let width = WIDTH.min(screen.width);
-    let height = (lines.len() as u16 + 2).min(screen.height);
+    let lines = fitted(lines, usize::from(width.saturating_sub(2)));
+    let rows: usize = lines
+        .iter()
+        .map(|line| {
+            line.width()
+                .div_ceil(usize::from(width.saturating_sub(2)).max(1))
+                .max(1)
+        })
+        .sum();
+    let height = u16::try_from(rows + 2)
+        .unwrap_or(u16::MAX)
+        .min(screen.height);
     let area = Rect {
         x: screen.x + (screen.width - width) / 2,
         y: screen.y + (screen.height - height) / 2,
@@ -42,6 +54,41 @@ pub fn draw(frame: &mut Frame, screen: Rect, modal: &Modal, keymap: &Keymap, the
             .wrap(Wrap { trim: false }),
         area,
     );
+}
+
+/// The lines as the box shows them: a line of one style wider than the box goes on below,
+/// indented under its own words (an error's under the error, not against the border), so the
+/// box's height counts every row and the hint at the bottom is never cut.
+fn fitted(lines: Vec<Line<'_>>, inner: usize) -> Vec<Line<'_>> {
+    let mut fitted = Vec::new();
+    for line in lines {
+        if line.width() <= inner || line.spans.len() != 1 {
+            fitted.push(line);
+            continue;
+        }
+        let (line_style, span_style) = (line.style, line.spans[0].style);
+        let text = line.spans[0].content.to_string();
+        let words = text.trim_start();
+        let marker = if words.starts_with("✗ ") {
+            "✗ "
+        } else {
+            ""
+        };
+        let lead = &text[..text.len() - words.len()];
+        let indent = width(lead) + width(marker);
+        let body = &words[marker.len()..];
+        for (n, part) in wrap(body, inner.saturating_sub(indent))
+            .into_iter()
+            .enumerate()
+        {
+            let prefix = match n {
+                0 => format!("{lead}{marker}"),
+                _ => " ".repeat(indent),
+            };
+            fitted.push(Line::from(Span::styled(prefix + &part, span_style)).style(line_style));
+        }
+    }
+    fitted
 }
 
 fn field<'a>(label: &'a str, value: String, theme: &Theme) -> Line<'a> {

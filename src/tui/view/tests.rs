@@ -231,6 +231,38 @@ mod money {
     }
 
     #[test]
+    fn a_long_failure_wraps_under_itself_and_keeps_the_hint_80x24() {
+        let mut app = app_with_request();
+        app.update(key(KeyCode::Tab));
+        app.update(key(KeyCode::Enter));
+        app.update(key(KeyCode::Enter));
+        app.update(Msg::Done(crate::tui::state::Done::MoneyFailed {
+            code: crate::protocol::ErrorCode::LimitExceeded,
+            message: "€50.00 would take today's payments to €2,050.00, over the daily limit \
+                      of €2,000.00 set on this server"
+                .into(),
+        }));
+        let screen = render(&app);
+        let rows: Vec<String> = screen
+            .backend()
+            .buffer()
+            .content()
+            .chunks(80)
+            .map(|row| row.iter().map(|cell| cell.symbol()).collect())
+            .collect();
+        let error = rows.iter().position(|row| row.contains("│ ✗ ")).unwrap();
+        assert!(
+            rows[error + 1].contains("│   over the daily limit"),
+            "the error goes on under its words: {rows:#?}"
+        );
+        assert!(
+            rows.iter().any(|row| row.contains("│ Esc back")),
+            "the hint is still there: {rows:#?}"
+        );
+        insta::assert_snapshot!(screen.backend());
+    }
+
+    #[test]
     fn pay_modal_stops_at_the_amount_in_a_currency_not_held_80x24() {
         let mut app = app_with_request();
         app.update(key(KeyCode::F(2)));
