@@ -385,6 +385,43 @@ fn failures_say_what_was_wrong_in_one_line() {
 }
 
 #[test]
+fn config_init_writes_a_config_that_checks_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("new").join("config.toml");
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::process::QUID)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("QUID_DATA_DIR", dir.path().join("data"))
+            .output()
+            .unwrap()
+    };
+    let refused = failed(run(&["config", "init", "--username", "Carol!"]));
+    assert!(refused.contains("--username"), "{refused}");
+    assert!(!config.exists(), "nothing written for a bad username");
+    let wrote = ok(run(&[
+        "config",
+        "init",
+        "--username",
+        "carol",
+        "--server",
+        "ws://127.0.0.1:9",
+    ]));
+    assert!(wrote.contains("quid register"), "{wrote}");
+    let checked = ok(run(&["config", "check"]));
+    assert!(checked.contains("username:  carol"), "{checked}");
+    assert!(
+        checked.contains(&dir.path().join("data").display().to_string()),
+        "QUID_DATA_DIR applies: {checked}"
+    );
+    let again = failed(run(&["config", "init", "--username", "dave"]));
+    assert!(again.contains("already exists"), "{again}");
+    let kept = std::fs::read_to_string(&config).unwrap();
+    assert!(kept.contains("username = \"carol\""), "{kept}");
+}
+
+#[test]
 fn config_errors_point_at_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");

@@ -353,6 +353,15 @@ enum GroupCommand {
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
+    /// Write a starting config, commented, with one profile: `quid config init --username alice`
+    Init {
+        /// Your username on the server (2 to 32 characters: a-z, digits, '_')
+        #[arg(long)]
+        username: String,
+        /// The server's websocket URL
+        #[arg(long, default_value = "ws://127.0.0.1:7447")]
+        server: String,
+    },
     /// Validate the config and print the resolved profile
     Check,
     /// Print where the config file is looked for
@@ -507,6 +516,9 @@ impl Cli {
             Command::Completions { shell } => packaging::completions(*shell),
             Command::Man { command } => packaging::man_page(command.as_deref()),
             Command::Config(ConfigCommand::Path) => config_cmd::path(self.config_path()?),
+            Command::Config(ConfigCommand::Init { username, server }) => {
+                config_cmd::init(&self.config_path()?, username, server)
+            }
             Command::Config(ConfigCommand::Check) => {
                 config_cmd::check(&self.config_path()?, &self.load_profile()?)
             }
@@ -659,7 +671,7 @@ impl Cli {
         let path = self.config_path()?;
         if !path.exists() {
             anyhow::bail!(
-                "no config file at {}: create it from config.example.toml (see the README), or pass --config PATH",
+                "no config file at {}: write one with `quid config init --username NAME` (or copy config.example.toml), or pass --config PATH",
                 path.display()
             );
         }

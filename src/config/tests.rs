@@ -88,6 +88,10 @@ fn the_shipped_example_is_valid() {
         (alice.name.as_str(), alice.username.as_str()),
         ("alice", "alice")
     );
+    assert!(
+        alice.data_dir.ends_with("profiles/alice"),
+        "the default place, so QUID_DATA_DIR applies to every profile alike"
+    );
     let bob = check(text, Some("bob")).unwrap();
     assert!(bob.data_dir.ends_with("profiles/bob"));
 }

@@ -27,7 +27,7 @@ pub fn draw(frame: &mut Frame, config_path: &Path, theme: &Theme) {
         Line::raw(""),
         Line::styled("To use your own server:", theme.text),
         Line::styled(
-            "  1. copy config.example.toml to the path above and edit it",
+            "  1. quid config init --username NAME --server ws://HOST:7447",
             theme.dim,
         ),
         Line::styled("  2. quid register   (or quid login)", theme.dim),
