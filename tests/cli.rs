@@ -341,6 +341,19 @@ fn what_commands_echo_and_json_carry_no_bidi_or_c1_controls() {
 }
 
 #[test]
+fn a_usage_line_names_only_what_was_typed_whatever_the_environment_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = quid(&dir.path().join("config.toml"), &["history"], "");
+    assert_eq!(missing.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(said.contains("Usage: quid history <TARGET>"), "{said}");
+    assert!(
+        !said.contains("--config"),
+        "QUID_CONFIG is set, not typed: {said}"
+    );
+}
+
+#[test]
 fn every_option_of_pay_and_request_says_what_it_is() {
     for command in ["pay", "request"] {
         let help = std::process::Command::new(common::process::QUID)

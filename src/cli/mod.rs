@@ -370,13 +370,38 @@ enum ConfigCommand {
 
 /// Parses the command line and runs it. Returns the process exit code.
 pub fn run() -> anyhow::Result<std::process::ExitCode> {
-    let matches = Cli::command().get_matches();
+    let matches = Cli::command()
+        .try_get_matches()
+        .unwrap_or_else(|error| without_env_in_usage(error).exit());
     let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.exit())?;
     cli.profile_on_command_line = ["config", "profile"]
         .iter()
         .any(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine));
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(cli.execute())
+}
+
+/// `error` as clap would say it had QUID_CONFIG and QUID_PROFILE not been set: clap's usage
+/// line lists the options it was given, and counts those from the environment, so a missing
+/// argument read "Usage: quid history --config <PATH> <TARGET>", as if --config were needed.
+fn without_env_in_usage(error: clap::Error) -> clap::Error {
+    use clap::error::ErrorKind;
+    // Help and the version are not mistakes, and help should name the variables.
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return error;
+    }
+    let bare = Cli::command()
+        .mut_arg("config", |arg| arg.env(None))
+        .mut_arg("profile", |arg| arg.env(None));
+    match bare.try_get_matches() {
+        Err(again) if again.kind() == error.kind() => again,
+        _ => error,
+    }
 }
 
 impl Cli {
