@@ -382,5 +382,9 @@ fn two_tuis_verify_each_other_by_comparing_the_same_code() {
         screen.contains("end-to-end encrypted · verified"),
         "{screen}"
     );
+    // One line per step that matters: the keys exchanged between are not among them.
+    for screen in [alice.screen(), screen] {
+        assert!(!screen.contains("verification key"), "{screen}");
+    }
     drop(server);
 }

@@ -199,8 +199,11 @@ pub async fn history(
                 .filter(|read| read.expires_at.is_none_or(|at| at > now))
                 .map(|read| read.opened),
         };
-        // A replay is dropped, not shown.
+        // A replay is dropped, not shown; so is a verification step not worth a line.
         let Some(text) = text else { continue };
+        if matches!(&text, Opened::Verify(step) if !step.is_worth_a_line()) {
+            continue;
+        }
         lines.push((message, text));
     }
     if shown.json {

@@ -54,6 +54,13 @@ impl Step {
         }
     }
 
+    /// Whether the step is worth a line in the conversation: who asked, who agreed, who
+    /// confirmed, or why it stopped. The keys exchanged between are machinery (each side sent
+    /// one, so two more lines that told nobody anything).
+    pub fn is_worth_a_line(&self) -> bool {
+        !matches!(self, Step::Key { .. })
+    }
+
     pub fn txn(&self) -> &str {
         match self {
             Step::Start { txn }

@@ -146,10 +146,11 @@ impl Secrets {
         };
         match secret::reveal(connection, &mut self.endpoint, message).await {
             Revealed::Shown => (true, Vec::new()),
-            Revealed::Replay => (false, Vec::new()),
+            Revealed::Replay | Revealed::Unshown => (false, Vec::new()),
             Revealed::Step(step) => {
+                let shown = step.is_worth_a_line();
                 let told = self.on_step(connection, message, step).await;
-                (true, told)
+                (shown, told)
             }
         }
     }
@@ -166,9 +167,13 @@ impl Secrets {
                 let mut kept = Vec::with_capacity(messages.len());
                 for mut message in messages {
                     // A step in history is shown, not acted on again: only fresh ones are.
-                    if secret::reveal(connection, &mut self.endpoint, &mut message).await
-                        != Revealed::Replay
-                    {
+                    let shown =
+                        match secret::reveal(connection, &mut self.endpoint, &mut message).await {
+                            Revealed::Shown => true,
+                            Revealed::Step(step) => step.is_worth_a_line(),
+                            Revealed::Replay | Revealed::Unshown => false,
+                        };
+                    if shown {
                         kept.push(message);
                     }
                 }

@@ -235,8 +235,11 @@ pub enum Revealed {
     Shown,
     /// A replay: drop it.
     Replay,
-    /// A verification step read for the first time: show it, and act on it.
+    /// A verification step read for the first time: act on it, and show it if it is worth a
+    /// line.
     Step(Step),
+    /// A verification step read before that is not worth a line: drop it.
+    Unshown,
 }
 
 /// Puts what `message` says to this device in its text (a verification step described, or
@@ -274,9 +277,11 @@ pub async fn reveal(
             Opened::Timer(seconds) => message.text = describe_timer(seconds),
             Opened::Verify(step) => {
                 message.text = step.describe();
-                if fresh {
-                    revealed = Revealed::Step(step);
-                }
+                revealed = match (fresh, step.is_worth_a_line()) {
+                    (true, _) => Revealed::Step(step),
+                    (false, true) => Revealed::Shown,
+                    (false, false) => return Revealed::Unshown,
+                };
             }
             Opened::Unreadable(why) => message.unreadable = Some(why),
         },
