@@ -16,7 +16,7 @@
 //! lists of n. Every other event is stored as its JSON body.
 
 use crate::protocol::{
-    ApiError, Conversation, ConversationId, Event, Message, MessageId, Position, Seq, User, UserId,
+    ApiError, ConversationId, Event, Message, MessageId, Position, Seq, User, UserId,
 };
 use std::borrow::Cow;
 use std::fmt::Display;
@@ -34,30 +34,21 @@ pub enum Stored<'a> {
 pub fn stored<'a>(event: &Event, body: &'a str) -> Result<Stored<'a>, ApiError> {
     Ok(match event {
         Event::Message { message } => Stored::Message(message.id),
-        Event::Joined { conversation } => {
-            Stored::Body(Cow::Owned(without_members(conversation, |conversation| {
-                Event::Joined { conversation }
-            })?))
-        }
-        Event::ConversationUpdated { conversation } => {
-            Stored::Body(Cow::Owned(without_members(conversation, |conversation| {
-                Event::ConversationUpdated { conversation }
-            })?))
+        Event::Joined { .. } | Event::ConversationUpdated { .. } => {
+            Stored::Body(Cow::Owned(without_members(event)?))
         }
         _ => Stored::Body(Cow::Borrowed(body)),
     })
 }
 
-/// The JSON of the event `wrap` makes of `conversation` with no members.
-fn without_members(
-    conversation: &Conversation,
-    wrap: impl FnOnce(Conversation) -> Event,
-) -> Result<String, ApiError> {
-    let bare = Conversation {
-        members: Vec::new(),
-        ..conversation.clone()
-    };
-    serde_json::to_string(&wrap(bare)).map_err(|e| {
+/// The JSON of `event` with its conversation's members left out.
+fn without_members(event: &Event) -> Result<String, ApiError> {
+    let mut bare = event.clone();
+    if let Event::Joined { conversation } | Event::ConversationUpdated { conversation } = &mut bare
+    {
+        conversation.members.clear();
+    }
+    serde_json::to_string(&bare).map_err(|e| {
         tracing::error!(error = %e, "cannot serialize event");
         ApiError::internal()
     })
