@@ -217,31 +217,35 @@ mod money {
         insta::assert_snapshot!(render(&app).backend());
     }
 
-    #[test]
-    fn pay_modal_failed_step_offers_a_safe_retry_80x24() {
+    /// The demo's request paid from its card (Tab, Enter, Enter), and the payment refused.
+    fn payment_failed(code: crate::protocol::ErrorCode, message: &str) -> App {
         let mut app = app_with_request();
         app.update(key(KeyCode::Tab));
         app.update(key(KeyCode::Enter));
         app.update(key(KeyCode::Enter));
         app.update(Msg::Done(crate::tui::state::Done::MoneyFailed {
-            code: crate::protocol::ErrorCode::Internal,
-            message: "connection lost; Enter retries safely".into(),
+            code,
+            message: message.into(),
         }));
+        app
+    }
+
+    #[test]
+    fn pay_modal_failed_step_offers_a_safe_retry_80x24() {
+        let app = payment_failed(
+            crate::protocol::ErrorCode::Internal,
+            "connection lost; Enter retries safely",
+        );
         insta::assert_snapshot!(render(&app).backend());
     }
 
     #[test]
     fn a_long_failure_wraps_under_itself_and_keeps_the_hint_80x24() {
-        let mut app = app_with_request();
-        app.update(key(KeyCode::Tab));
-        app.update(key(KeyCode::Enter));
-        app.update(key(KeyCode::Enter));
-        app.update(Msg::Done(crate::tui::state::Done::MoneyFailed {
-            code: crate::protocol::ErrorCode::LimitExceeded,
-            message: "€50.00 would take today's payments to €2,050.00, over the daily limit \
-                      of €2,000.00 set on this server"
-                .into(),
-        }));
+        let app = payment_failed(
+            crate::protocol::ErrorCode::LimitExceeded,
+            "€50.00 would take today's payments to €2,050.00, over the daily limit \
+             of €2,000.00 set on this server",
+        );
         let screen = render(&app);
         let rows: Vec<String> = screen
             .backend()
