@@ -1,6 +1,7 @@
 //! The writer: threads that own the write connections. On SQLite there is one, which commits
 //! every request waiting at that moment in one transaction (group commit), so durability
-//! costs one fsync per batch, not per message. On PostgreSQL several run side by side, a
+//! costs one fsync per batch, not per message; that fsync runs on a sync thread beside it
+//! while the next batch runs (`Durability::AfterSync`). On PostgreSQL several run side by side, a
 //! request per transaction (PostgreSQL groups concurrent commits itself), and beside them a
 //! few lanes for a conversation's own writes (messages, read marks): every write to one
 //! conversation goes to one lane, which commits what waits in one transaction, taking the
@@ -125,11 +126,21 @@ pub trait BatchTx: Backend {
     fn before_commit(&self, deliveries: &[Delivery]) -> Result<(), ApiError>;
 }
 
+/// When a committed batch is durable.
+pub enum Durability {
+    /// Its commit made it durable.
+    Committed,
+    /// Once this returns: it flushes what every commit before it wrote. It runs on a thread
+    /// of its own, so that the writer runs the next batch meanwhile.
+    AfterSync(Flush),
+}
+
 /// A writer's own connection, on any backend: runs one batch in one transaction.
 pub trait BatchConnection: Send + 'static {
     /// Begins a transaction, hands it to `run`, and commits it; an error means nothing of the
     /// batch is durable.
-    fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError>;
+    fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx))
+    -> Result<Durability, ApiError>;
 
     /// Most requests in one transaction. Where several writers run at once, one each, so
     /// that a transaction holds only its own request's locks.
@@ -355,7 +366,9 @@ impl Drop for RequestSavepoint<'_> {
 }
 
 /// One writer thread: takes what is waiting (up to its connection's batch size), commits it
-/// as one transaction, and runs again, alone, whatever lost a deadlock.
+/// as one transaction, and runs again, alone, whatever lost a deadlock. Callers hear, and
+/// events are published, once a batch is durable: at once where the commit made it so, else
+/// from the sync thread, which this thread starts when first needed and waits for at the end.
 fn run(
     mut conn: Box<dyn BatchConnection>,
     queue: &Mutex<mpsc::Receiver<Job>>,
@@ -363,12 +376,25 @@ fn run(
     stats: &WriterStats,
 ) {
     let max_batch = conn.max_batch();
+    let mut syncer = None;
     while let Some(mut batch) = next_batch(queue, max_batch) {
         for attempt in 0..=MAX_RETRIES {
             let started = std::time::Instant::now();
             stats.batch_size.observe(batch.len() as u64);
-            batch = commit_batch(conn.as_mut(), batch, publish);
+            let (outcome, durability) = commit_batch(conn.as_mut(), &mut batch);
             stats.batch_latency.observe_duration(started.elapsed());
+            match durability {
+                Durability::Committed => outcome.tell(publish),
+                Durability::AfterSync(sync) => {
+                    if syncer.is_none() {
+                        syncer = Syncer::start(Arc::clone(&sync), Arc::clone(publish));
+                    }
+                    match &syncer {
+                        Some(syncer) => syncer.hand(outcome, publish),
+                        None => sync_then_tell(sync.as_ref(), vec![outcome], publish),
+                    }
+                }
+            }
             if batch.is_empty() {
                 break;
             }
@@ -379,6 +405,97 @@ fn run(
             );
         }
         // Jobs still conflicting are dropped: their callers hear `internal`.
+    }
+    if let Some(syncer) = syncer {
+        syncer.finish();
+    }
+}
+
+/// What a batch came to: whether it committed, the events it emitted, and its callers.
+struct Outcome {
+    committed: Result<(), ApiError>,
+    deliveries: Vec<Delivery>,
+    completions: Vec<Completion>,
+}
+
+impl Outcome {
+    /// Publishes the batch's events, if it committed, and answers its callers.
+    fn tell(self, publish: &Publish) {
+        if self.committed.is_ok() {
+            publish(&self.deliveries);
+        }
+        for completion in self.completions {
+            completion(self.committed.clone());
+        }
+    }
+}
+
+/// The thread that makes committed batches durable (one sync for every batch waiting) and
+/// then tells their callers, in commit order.
+struct Syncer {
+    handoff: std::sync::mpsc::SyncSender<Outcome>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Committed batches waiting for their sync; when full, the writer waits for the disk.
+const SYNC_QUEUE: usize = 4;
+
+/// Flushes what every commit before it wrote to the disk.
+pub type Flush = Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>;
+
+impl Syncer {
+    /// `None` if the thread cannot start: the writer then syncs each batch itself.
+    fn start(sync: Flush, publish: Publish) -> Option<Syncer> {
+        let (handoff, waiting) = std::sync::mpsc::sync_channel::<Outcome>(SYNC_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("quid-store-sync".into())
+            .spawn(move || {
+                while let Ok(first) = waiting.recv() {
+                    let mut outcomes = vec![first];
+                    outcomes.extend(waiting.try_iter());
+                    sync_then_tell(sync.as_ref(), outcomes, &publish);
+                }
+            });
+        match thread {
+            Ok(thread) => Some(Syncer { handoff, thread }),
+            Err(error) => {
+                tracing::error!(%error, "cannot start the sync thread");
+                None
+            }
+        }
+    }
+
+    fn hand(&self, outcome: Outcome, publish: &Publish) {
+        if let Err(std::sync::mpsc::SendError(outcome)) = self.handoff.send(outcome) {
+            outcome.tell(publish);
+        }
+    }
+
+    /// Waits for the last batches' sync and answers.
+    fn finish(self) {
+        drop(self.handoff);
+        if self.thread.join().is_err() {
+            tracing::error!("the sync thread panicked");
+        }
+    }
+}
+
+/// One sync for `outcomes`, committed in this order, then their events and answers: a
+/// batch whose sync failed is answered `internal` and its events are not published.
+fn sync_then_tell(
+    sync: &(dyn Fn() -> std::io::Result<()> + Send + Sync),
+    outcomes: Vec<Outcome>,
+    publish: &Publish,
+) {
+    let synced = sync();
+    if let Err(error) = &synced {
+        tracing::error!(%error, "committed batches could not be synced");
+    }
+    for mut outcome in outcomes {
+        if synced.is_err() {
+            outcome.committed = Err(ApiError::internal());
+        }
+        outcome.tell(publish);
     }
 }
 
@@ -402,15 +519,15 @@ fn next_batch(queue: &Mutex<mpsc::Receiver<Job>>, max: usize) -> Option<Vec<Job>
     Some(batch)
 }
 
-/// Runs `batch` in one transaction and tells each caller; returns the jobs that lost a
-/// deadlock, to run again.
-fn commit_batch(conn: &mut dyn BatchConnection, batch: Vec<Job>, publish: &Publish) -> Vec<Job> {
+/// Runs `batch` in one transaction; leaves in `batch` the jobs that lost a deadlock, to run
+/// again.
+fn commit_batch(conn: &mut dyn BatchConnection, batch: &mut Vec<Job>) -> (Outcome, Durability) {
     let mut deliveries = Vec::new();
     let mut completions = Vec::new();
     let mut again = Vec::new();
-    let mut batch = batch.into_iter();
+    let mut jobs = std::mem::take(batch).into_iter();
     let committed = conn.in_transaction(&mut |tx| {
-        for mut job in batch.by_ref() {
+        for mut job in jobs.by_ref() {
             match (job.run)(tx) {
                 Ran::Done(emitted, completion) => {
                     deliveries.extend(emitted);
@@ -425,20 +542,24 @@ fn commit_batch(conn: &mut dyn BatchConnection, batch: Vec<Job>, publish: &Publi
             tracing::error!(%error, "cannot finish a batch");
         }
     });
-    if let Err(error) = &committed {
-        tracing::error!(%error, "a write batch did not commit");
-        again.clear();
-    }
     // Jobs never run (the transaction did not begin) are dropped: their callers hear
     // `internal`.
-    drop(batch);
-    if committed.is_ok() {
-        publish(&deliveries);
-    }
-    for completion in completions {
-        completion(committed.clone());
-    }
-    again
+    drop(jobs);
+    let (committed, durability) = match committed {
+        Ok(durability) => (Ok(()), durability),
+        Err(error) => {
+            tracing::error!(%error, "a write batch did not commit");
+            again.clear();
+            (Err(error), Durability::Committed)
+        }
+    };
+    *batch = again;
+    let outcome = Outcome {
+        committed,
+        deliveries,
+        completions,
+    };
+    (outcome, durability)
 }
 
 /// Runs `f` on `db`, a transaction its caller opened (on any backend) and commits: with the

@@ -31,7 +31,7 @@ mod wallets;
 
 use super::Backend;
 use super::wallets::AccountId;
-use super::writer::{BatchConnection, BatchTx, WriteCtx};
+use super::writer::{BatchConnection, BatchTx, Durability, WriteCtx};
 use crate::money::Currency;
 use crate::protocol::{ApiError, ConversationId, UserId};
 use notify::NodeId;
@@ -341,7 +341,10 @@ impl BatchConnection for PgWriter {
         }
     }
 
-    fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError> {
+    fn in_transaction(
+        &mut self,
+        run: &mut dyn FnMut(&dyn BatchTx),
+    ) -> Result<Durability, ApiError> {
         let (node, batch) = (self.node, self.batch);
         let mut tx = writing_transaction(self.conn()?, node)?;
         // A transaction of one request needs no savepoint: two round trips fewer.
@@ -352,7 +355,8 @@ impl BatchConnection for PgWriter {
         } else {
             tx.commit()?;
         }
-        Ok(())
+        // PostgreSQL's commit returns once its WAL is flushed (synchronous_commit).
+        Ok(Durability::Committed)
     }
 }
 

@@ -12,10 +12,11 @@ pub(crate) mod users;
 mod wallets;
 
 use super::StoreError;
-use super::writer::{BatchConnection, BatchTx};
+use super::writer::{BatchConnection, BatchTx, Durability};
 use crate::protocol::ApiError;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Schema migrations, in order; `PRAGMA user_version` records how many a file has had.
@@ -103,13 +104,63 @@ pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
 pub(super) fn connect_writer(path: &Path) -> Result<Box<dyn BatchConnection>, StoreError> {
     let mut conn = connect(path)?;
     let checkpoints = Checkpointer::start(connect(path)?)?;
-    conn.pragma_update(None, "cache_size", -65_536)
-        .and_then(|()| bound_the_wal(&mut conn, WalLimits::DEFAULT, checkpoints))
-        .map_err(|source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-    Ok(Box::new(conn))
+    let opened = conn
+        .pragma_update(None, "cache_size", -65_536)
+        // The commit writes the WAL; the writer's sync thread flushes it (`SqliteWriter`).
+        .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
+        .and_then(|()| bound_the_wal(&mut conn, WalLimits::DEFAULT, checkpoints));
+    let open_error = |source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    opened.map_err(open_error)?;
+    // The connection has the database open in WAL mode, so its WAL exists, and goes on
+    // existing while the connection is open.
+    let wal = std::fs::File::open(wal_path(path)).map_err(|e| {
+        open_error(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(format!("cannot open the write-ahead log: {e}")),
+        ))
+    })?;
+    Ok(Box::new(SqliteWriter {
+        conn,
+        wal: Arc::new(wal),
+    }))
+}
+
+fn wal_path(db: &Path) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    name.into()
+}
+
+/// The writer's connection and its WAL. Its commits do not wait for the disk
+/// (`synchronous=NORMAL`); the writer's sync thread flushes the WAL once for every batch
+/// committed meanwhile and only then answers their callers and publishes their events, while
+/// the next batch runs. A batch is durable before anyone is told of it, as with
+/// `synchronous=FULL`, but a reader may see it up to one flush earlier; after a power cut,
+/// SQLite drops whatever the last flush had not reached, and nobody was told of that.
+struct SqliteWriter {
+    conn: Connection,
+    wal: Arc<std::fs::File>,
+}
+
+impl BatchConnection for SqliteWriter {
+    fn in_transaction(
+        &mut self,
+        run: &mut dyn FnMut(&dyn BatchTx),
+    ) -> Result<Durability, ApiError> {
+        // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
+        // fails at once with SQLITE_BUSY (not waiting) when another process, such as
+        // `quid admin`, wrote between its first read and its first write.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        run(&*tx);
+        tx.commit()?;
+        let wal = Arc::clone(&self.wal);
+        Ok(Durability::AfterSync(Arc::new(move || wal.sync_data())))
+    }
 }
 
 /// When the WAL is checkpointed, in frames it holds after a commit.
@@ -302,18 +353,6 @@ impl BatchTx for Connection {
     }
 }
 
-impl BatchConnection for Connection {
-    fn in_transaction(&mut self, run: &mut dyn FnMut(&dyn BatchTx)) -> Result<(), ApiError> {
-        // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
-        // fails at once with SQLITE_BUSY (not waiting) when another process, such as
-        // `quid admin`, wrote between its first read and its first write.
-        let tx = self.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        run(&*tx);
-        tx.commit()?;
-        Ok(())
-    }
-}
-
 /// Indexes the words of every message stored since the index last caught up: once per write
 /// batch, after its requests' savepoints, because FTS5 writes out what it holds in memory at
 /// every savepoint, and the writer opens one per request (a new index segment per message).
@@ -336,6 +375,84 @@ mod tests {
             conn.execute_batch(&apply).unwrap();
         }
         conn
+    }
+
+    /// The writer's connection with a flush that waits for the test's go-ahead, and that
+    /// tells the test of each commit and each flush begun.
+    struct GatedWriter {
+        conn: Connection,
+        committed: std::sync::mpsc::Sender<()>,
+        flushing: std::sync::mpsc::Sender<()>,
+        go_ahead: Arc<std::sync::Mutex<std::sync::mpsc::Receiver<()>>>,
+    }
+
+    impl BatchConnection for GatedWriter {
+        fn in_transaction(
+            &mut self,
+            run: &mut dyn FnMut(&dyn BatchTx),
+        ) -> Result<Durability, ApiError> {
+            let tx = self.conn.transaction()?;
+            run(&*tx);
+            tx.commit()?;
+            self.committed.send(()).unwrap();
+            let (flushing, go_ahead) = (self.flushing.clone(), Arc::clone(&self.go_ahead));
+            Ok(Durability::AfterSync(Arc::new(move || {
+                flushing.send(()).unwrap();
+                go_ahead.lock().unwrap().recv().unwrap();
+                Ok(())
+            })))
+        }
+    }
+
+    #[tokio::test]
+    async fn callers_hear_once_the_flush_is_done_while_the_next_batch_commits() {
+        use crate::store::writer::{Connections, Writer};
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open_sqlite(&dir.path().join("quid.db")).unwrap();
+        let (committed, commits) = std::sync::mpsc::channel();
+        let (flushing, flushes) = std::sync::mpsc::channel();
+        let (go_ahead, gate) = std::sync::mpsc::channel();
+        let writer = GatedWriter {
+            conn: store.connect().unwrap(),
+            committed,
+            flushing,
+            go_ahead: Arc::new(std::sync::Mutex::new(gate)),
+        };
+        let connections = Connections {
+            shared: vec![Box::new(writer)],
+            lanes: Vec::new(),
+        };
+        let (writer, _threads) = Writer::start_on(connections, Arc::new(|_: &[_]| {})).unwrap();
+        let register = |name: &'static str| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .write(move |ctx| crate::store::accounts::create_user(ctx, name, "hash"))
+                    .await
+            })
+        };
+        let alice = register("alice");
+        let wait = |events: std::sync::mpsc::Receiver<()>| {
+            tokio::task::spawn_blocking(move || {
+                // A deadline, so that a writer that waits for the flush fails rather than hangs.
+                events
+                    .recv_timeout(std::time::Duration::from_secs(10))
+                    .expect("the writer committed nothing more");
+                events
+            })
+        };
+        let commits = wait(commits).await.unwrap();
+        let flushes = wait(flushes).await.unwrap();
+        // alice's batch is committed and being flushed: bob's commits meanwhile, and nobody
+        // has heard yet.
+        let bob = register("bob");
+        let _commits = wait(commits).await.unwrap();
+        assert!(!alice.is_finished() && !bob.is_finished());
+        go_ahead.send(()).unwrap();
+        go_ahead.send(()).unwrap();
+        assert!(alice.await.unwrap().is_ok());
+        assert!(bob.await.unwrap().is_ok());
+        drop(flushes);
     }
 
     #[test]
