@@ -1,6 +1,7 @@
 //! Cut connections: a client resumes from its last seq and positions and gets exactly what it
 //! missed; a
-//! message written while offline waits in the outbox and is sent exactly once.
+//! message written while offline, or while the server refuses the session's token, waits in
+//! the outbox and is sent exactly once.
 
 mod common;
 
@@ -9,8 +10,8 @@ use common::*;
 use quid::protocol::requests;
 use quid::protocol::{ClientMsgId, Event, RequestBody, results};
 use quid::server::ServerConfig;
-use quid::session::SessionEvent;
 use quid::session::target::Target;
+use quid::session::{SessionError, SessionEvent};
 use std::collections::HashSet;
 use std::num::NonZeroU32;
 
@@ -165,8 +166,72 @@ async fn the_outbox_survives_the_client_process_and_is_not_sent_twice(db: TestDb
     server.stop().await;
 }
 
+async fn a_message_written_after_the_token_is_refused_is_sent_once_logged_in_again(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let revoked = register(&server.url(), "alice").await;
+    let bob = connect(&server.url(), &register(&server.url(), "bob").await).await;
+    // alice logs out elsewhere: the token this session holds is refused from now on.
+    let _: results::Empty = connect(&server.url(), &revoked)
+        .await
+        .request(RequestBody::Logout)
+        .await
+        .unwrap();
+    let alice_dir = db.path("alice");
+    let (alice, mut events) = session(&server.url(), &revoked, &alice_dir);
+    next_matching(&mut events, |e| {
+        matches!(e, SessionEvent::AuthRejected { .. }).then_some(())
+    })
+    .await;
+
+    // Written while refused: kept in the outbox, not refused.
+    let client_id = alice
+        .send_message(
+            Target::User("bob".into()),
+            "written while logged out".into(),
+        )
+        .await
+        .unwrap();
+    let request = alice.request::<results::Empty>(RequestBody::Logout).await;
+    assert!(
+        matches!(request, Err(SessionError::LoggedOut)),
+        "{request:?}"
+    );
+    let wrong = alice
+        .log_in("alice".into(), "not the password".into())
+        .await;
+    assert!(matches!(wrong, Err(SessionError::LogIn(_))), "{wrong:?}");
+
+    alice
+        .log_in("alice".into(), "correct horse battery".into())
+        .await
+        .unwrap();
+    let sent = next_matching(&mut events, |e| match e {
+        SessionEvent::Sent {
+            client_id: id,
+            message,
+        } if id == client_id => Some(message),
+        _ => None,
+    })
+    .await;
+    let history: results::History = bob
+        .request(RequestBody::History(requests::History {
+            conversation_id: sent.conversation_id,
+            before: None,
+            limit: 10,
+        }))
+        .await
+        .unwrap();
+    let texts: Vec<_> = history.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["written while logged out"]);
+    // The new token is the profile's from now on: the next start uses it.
+    let saved = quid::session::state::read_token(&alice_dir).unwrap();
+    assert!(saved.is_some_and(|token| token != revoked));
+    server.stop().await;
+}
+
 on_each_backend!(
     a_client_cut_off_mid_stream_gets_exactly_what_it_missed,
     a_message_written_offline_is_sent_once_when_connected,
     the_outbox_survives_the_client_process_and_is_not_sent_twice,
+    a_message_written_after_the_token_is_refused_is_sent_once_logged_in_again,
 );

@@ -1,6 +1,7 @@
 //! The TUI over TLS, in a real terminal (tmux): a server with a self-signed certificate, a
 //! profile that names it as its ca_file, the TUI connected; then the session is revoked from
-//! the command line, the TUI says so within a second or two, and Ctrl+Q still quits cleanly.
+//! the command line, the TUI says so within a second or two and asks for the password, takes
+//! it in place (a wrong one first), is connected again, and Ctrl+Q still quits cleanly.
 //! Skipped where tmux is missing.
 
 mod common;
@@ -9,7 +10,7 @@ use common::process::{QUID, ServerProcess, assert_ok as ok, quid};
 use common::tmux::{Tmux, tmux_missing};
 
 #[test]
-fn the_tui_connects_over_tls_and_hears_its_session_revoked() {
+fn the_tui_connects_over_tls_hears_its_session_revoked_and_logs_in_again() {
     if tmux_missing() {
         return;
     }
@@ -62,8 +63,18 @@ fn the_tui_connects_over_tls_and_hears_its_session_revoked() {
         &["admin", "--db", &db_text, "revoke", "alice"],
         "",
     ));
-    tmux.wait_for("the revocation on screen", |s| {
-        s.contains("invalid or revoked token") && s.contains("run quid login")
+    tmux.wait_for("the password prompt", |s| {
+        s.contains("Log in again") && s.contains("invalid or revoked token")
+    });
+    tmux.keys(&["-l", "not it"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the wrong password refused in the prompt", |s| {
+        s.contains("Log in again") && s.contains("wrong username or password")
+    });
+    tmux.keys(&["-l", "a good password"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the session back", |s| {
+        s.contains("● connected") && s.contains("logged in again") && !s.contains("Log in again")
     });
     tmux.keys(&["C-q"]);
     tmux.wait_for("quid to exit", |s| s.contains("quid-exited-0"));

@@ -5,6 +5,7 @@ use crate::protocol::accounts::validate_password;
 use crate::protocol::requests;
 use crate::protocol::{ErrorCode, RequestBody, results};
 use crate::session::connection::{ConnectError, Connection, RequestError};
+use crate::session::login::{Account, LogInError};
 use crate::session::state::{self, ClientState};
 use anyhow::{Context, bail};
 use std::io::IsTerminal;
@@ -67,19 +68,18 @@ pub async fn login_with_token(profile: &Profile) -> anyhow::Result<ExitCode> {
 
 /// Runs register or login on an anonymous connection and saves the token it returns.
 async fn authenticate(profile: &Profile, body: RequestBody) -> anyhow::Result<results::Auth> {
-    let (connection, _) =
-        Connection::open_trusting(&profile.server, profile.ca_file.as_deref(), None).await?;
-    connection.hello(None).await?;
-    let auth: results::Auth = connection
-        .request(body)
-        .await
-        .map_err(|e| match explain(&e) {
+    let account = Account {
+        server: &profile.server,
+        ca_file: profile.ca_file.as_deref(),
+        data_dir: &profile.data_dir,
+    };
+    account.authenticate(body).await.map_err(|e| match &e {
+        LogInError::Request(request) => match explain(request) {
             Some(hint) => anyhow::anyhow!("{e}; {hint}"),
             None => e.into(),
-        })?;
-    state::write_token(&profile.data_dir, &auth.token)?;
-    ClientState::open(&profile.data_dir)?.set_username(&auth.user.username)?;
-    Ok(auth)
+        },
+        _ => e.into(),
+    })
 }
 
 pub async fn logout(profile: &Profile) -> anyhow::Result<ExitCode> {

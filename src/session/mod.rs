@@ -6,6 +6,7 @@
 
 pub mod backoff;
 pub mod connection;
+pub mod login;
 mod outbox;
 mod sealed;
 pub mod secret;
@@ -120,6 +121,12 @@ pub enum SessionError {
     NoSecrets,
     #[error("that verification is over (or was never started here)")]
     NoVerification,
+    #[error("the server refused the session's token; log in again")]
+    LoggedOut,
+    #[error("the session is logged in already")]
+    LoggedIn,
+    #[error(transparent)]
+    LogIn(#[from] login::LogInError),
 }
 
 enum Command {
@@ -132,6 +139,11 @@ enum Command {
         reply: oneshot::Sender<Result<(), SessionError>>,
     },
     Secret(SecretJob),
+    LogIn {
+        username: String,
+        password: String,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
 }
 
 /// Handle to a running session. Dropping every handle stops it.
@@ -300,6 +312,22 @@ impl Session {
         answer.await.map_err(|_| SessionError::Stopped)?
     }
 
+    /// After [`SessionEvent::AuthRejected`]: logs `username` in again with `password`, keeps
+    /// the new token for the profile, and the session goes on with it (the outbox, kept
+    /// meanwhile, is sent).
+    pub async fn log_in(&self, username: String, password: String) -> Result<(), SessionError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::LogIn {
+                username,
+                password,
+                reply,
+            })
+            .await
+            .map_err(|_| SessionError::Stopped)?;
+        answer.await.map_err(|_| SessionError::Stopped)?
+    }
+
     async fn secret_job(&self, job: SecretJob) -> Result<(), SessionError> {
         self.commands
             .send(Command::Secret(job))
@@ -352,7 +380,14 @@ impl Runner {
                 }
                 Err(ConnectError::Unauthorized(reason)) => {
                     self.emit(SessionEvent::AuthRejected { reason }).await;
-                    return;
+                    match self.wait_for_login().await {
+                        Some(token) => {
+                            self.config.token = token;
+                            attempt = 0;
+                            continue;
+                        }
+                        None => return,
+                    }
                 }
                 // Without the URL: whoever shows it (the status bar, `quid send`) says where.
                 Err(ConnectError::Unreachable { reason, .. }) => reason,
@@ -396,9 +431,48 @@ impl Runner {
                     Some(Command::Request { reply, .. }) => { let _ = reply.send(Err(SessionError::Offline)); }
                     Some(Command::Enqueue { item, reply }) => { let _ = reply.send(self.enqueue(&item)); }
                     Some(Command::Secret(job)) => job.refuse(SessionError::Offline),
+                    Some(Command::LogIn { reply, .. }) => { let _ = reply.send(Err(SessionError::LoggedIn)); }
                 },
             }
         }
+    }
+
+    /// Serves commands while the server refuses the token: messages still go to the outbox
+    /// on disk, requests are refused, until a log-in gives a new token. `None` when every
+    /// handle is gone.
+    async fn wait_for_login(&mut self) -> Option<String> {
+        while let Some(command) = self.commands.recv().await {
+            match command {
+                Command::Request { reply, .. } => {
+                    let _ = reply.send(Err(SessionError::LoggedOut));
+                }
+                Command::Enqueue { item, reply } => {
+                    let _ = reply.send(self.enqueue(&item));
+                }
+                Command::Secret(job) => job.refuse(SessionError::LoggedOut),
+                Command::LogIn {
+                    username,
+                    password,
+                    reply,
+                } => {
+                    let account = login::Account {
+                        server: &self.config.server,
+                        ca_file: self.config.ca_file.as_deref(),
+                        data_dir: &self.config.state_dir,
+                    };
+                    match account.log_in(username, password).await {
+                        Ok(auth) => {
+                            let _ = reply.send(Ok(()));
+                            return Some(auth.token);
+                        }
+                        Err(error) => {
+                            let _ = reply.send(Err(error.into()));
+                        }
+                    }
+                }
+            }
+        }
+        None
     }
 
     fn enqueue(&self, item: &OutboxItem) -> Result<(), SessionError> {
@@ -482,6 +556,7 @@ impl Runner {
                     }
                     Some(Command::Enqueue { item, reply }) => { let _ = reply.send(self.enqueue(&item)); }
                     Some(Command::Secret(job)) => self.secret_job(&connection, job).await,
+                    Some(Command::LogIn { reply, .. }) => { let _ = reply.send(Err(SessionError::LoggedIn)); }
                 },
             }
         };

@@ -43,6 +43,16 @@ impl Executor {
 
     pub fn run(&self, effect: Effect) {
         match effect {
+            Effect::LogIn { username, password } => {
+                let (session, done) = (self.session.clone(), self.done.clone());
+                tokio::spawn(async move {
+                    let outcome = match session.log_in(username, password.0).await {
+                        Ok(()) => Done::LoggedIn,
+                        Err(error) => Done::LogInFailed(error.to_string()),
+                    };
+                    let _ = done.send(outcome).await;
+                });
+            }
             Effect::LoadConversations => self
                 .request(RequestBody::Conversations, |r: results::Conversations| {
                     Some(Done::Conversations(r.conversations))

@@ -75,6 +75,7 @@ pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
         fresh,
     );
     app.bank_account = profile.bank_account.clone();
+    app.username = profile.username.clone();
     app.can_open_browser = crate::browser::can_open();
     let mut input = EventStream::new();
     let mut escapes = EscapeRepair::default();

@@ -19,6 +19,8 @@ pub enum Command {
         members: Vec<String>,
     },
     Leave,
+    /// Logs in again, after the server refused the session's token.
+    LogIn,
     Help,
     Quit,
     Pay,
@@ -62,6 +64,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("/group NAME USER...", "create a group with those users"),
     ("/leave", "leave the current group"),
+    (
+        "/login",
+        "log in again after the server refused the session (a logout or revoke elsewhere)",
+    ),
     ("/pay", "pay someone here (also F2)"),
     ("/request", "ask someone here for money (also F3)"),
     (
@@ -102,6 +108,7 @@ const NAMES: &[&str] = &[
     "/timer",
     "/group",
     "/leave",
+    "/login",
     "/pay",
     "/request",
     "/wallet",
@@ -146,6 +153,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         }),
         ("/group", _) => Err("usage: /group NAME USER...".into()),
         ("/leave", []) => Ok(Command::Leave),
+        ("/login", []) => Ok(Command::LogIn),
         ("/pay", []) => Ok(Command::Pay),
         ("/request", []) => Ok(Command::Request),
         ("/wallet", []) => Ok(Command::Wallet),

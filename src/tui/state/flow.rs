@@ -83,11 +83,20 @@ pub enum Done {
     Withdrawn(Funding),
     /// Your top-ups and withdrawals, newest first.
     Fundings(Vec<Funding>),
+    /// Logged in again: the session goes on with the new token.
+    LoggedIn,
+    /// Logging in again failed; why.
+    LogInFailed(String),
 }
 
 /// Something for the loop to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// Logs in again with this password, after the server refused the session's token.
+    LogIn {
+        username: String,
+        password: super::login::Password,
+    },
     LoadConversations,
     LoadHistory {
         conversation_id: ConversationId,

@@ -42,7 +42,7 @@ impl App {
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
         let one_line_field = matches!(
             self.layers().first(),
-            Some(Layer::Help | Layer::Modal | Layer::Wallet | Layer::Search)
+            Some(Layer::LogIn | Layer::Help | Layer::Modal | Layer::Wallet | Layer::Search)
         );
         if one_line_field {
             let first_line = text.lines().next().unwrap_or_default();
@@ -63,6 +63,10 @@ impl App {
             // closes a receipt; selection and a picked card let the ones they do not use
             // through to the composer.
             let taken = match layer {
+                Layer::LogIn => {
+                    self.on_log_in_key(key, effects);
+                    true
+                }
                 Layer::Help => {
                     self.on_help_key(key, effects);
                     true
@@ -476,6 +480,7 @@ impl App {
             Command::Request => self.open_modal(modal::ModalKind::Request),
             Command::Split { amount, memo } => self.split(&amount, memo),
             Command::Wallet => self.open_wallet(effects),
+            Command::LogIn => self.reopen_log_in(),
             Command::Topup(amount) => self.topup(&amount, effects),
             Command::Withdraw { amount, account } => self.withdraw(&amount, account),
         }

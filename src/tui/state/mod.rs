@@ -8,6 +8,7 @@ pub mod fresh;
 mod funding;
 pub mod help;
 mod input;
+pub mod login;
 pub mod modal;
 mod money;
 mod network;
@@ -55,7 +56,9 @@ pub enum Link {
     Reconnecting {
         retry_at: Instant,
     },
-    /// The session stopped for good (token refused, local state broken).
+    /// The server refused the session's token: logging in again brings it back.
+    Refused(String),
+    /// The session stopped for good (local state broken).
     Stopped(String),
 }
 
@@ -140,6 +143,7 @@ impl ConversationEntry {
 /// top one first and the view draws them bottom up, so their order is written once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layer {
+    LogIn,
     Help,
     Modal,
     Wallet,
@@ -187,6 +191,8 @@ pub struct App {
     /// Where new client ids and idempotency keys come from.
     ids: fresh::FreshIds,
     pub profile: String,
+    /// The profile's username: whom logging in again logs in.
+    pub username: String,
     pub me: Option<User>,
     pub link: Link,
     /// Sorted by last activity, newest first.
@@ -197,6 +203,8 @@ pub struct App {
     pub keymap: Keymap,
     /// The help overlay, while open.
     pub help: Option<help::Help>,
+    /// The password prompt, after the server refused the session's token.
+    pub login: Option<login::LogIn>,
     /// A verification's code to compare with the other person's screen.
     pub comparing: Option<verify::Comparing>,
     /// The people verified here (inert names).
@@ -264,6 +272,7 @@ impl App {
         App {
             ids,
             profile: profile.to_owned(),
+            username: String::new(),
             me: None,
             link: Link::Connecting,
             conversations: Vec::new(),
@@ -272,6 +281,7 @@ impl App {
             composer: input::new_composer(),
             keymap,
             help: None,
+            login: None,
             comparing: None,
             verified: std::collections::HashSet::new(),
             known_secret: std::collections::HashSet::new(),
@@ -447,6 +457,7 @@ impl App {
     /// The layers open over the chat, top first (see `Layer`).
     pub fn layers(&self) -> Vec<Layer> {
         let open = [
+            (Layer::LogIn, self.login.is_some()),
             (Layer::Help, self.help.is_some()),
             (Layer::Modal, self.modal.is_some()),
             (Layer::Wallet, self.wallet.is_some()),

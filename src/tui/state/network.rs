@@ -30,14 +30,7 @@ impl App {
                     retry_at: self.now + retry_in,
                 };
             }
-            SessionEvent::AuthRejected { reason } => {
-                // The server's reason may already say to log in again: said once, as a command.
-                let reason = inert_line(&reason);
-                let reason = reason
-                    .trim_end_matches("log in again")
-                    .trim_end_matches(['.', ';', ',', ' ']);
-                self.link = Link::Stopped(format!("session refused: {reason}; run quid login"));
-            }
+            SessionEvent::AuthRejected { reason } => self.on_refused(&reason),
             SessionEvent::Failed { reason } => self.link = Link::Stopped(inert_line(&reason)),
             SessionEvent::Verify(verify) => self.on_verify(verify),
             SessionEvent::SecretUnavailable { reason } => self.notify_in(
@@ -342,6 +335,8 @@ impl App {
             Done::TopupStarted(funding) => self.on_topup_started(funding, effects),
             Done::Withdrawn(funding) => self.on_withdrawn(funding, effects),
             Done::Fundings(list) => self.on_fundings_listed(list),
+            Done::LoggedIn => self.on_logged_in(),
+            Done::LogInFailed(reason) => self.on_log_in_failed(&reason),
             Done::Statement(lines) => {
                 if let Some(wallet) = self.wallet.as_mut() {
                     wallet.load(lines);

@@ -708,13 +708,58 @@ fn update_reads_no_clock_or_random_source() {
 }
 
 #[test]
-fn a_refused_session_says_once_to_log_in_again() {
+fn a_refused_session_asks_for_the_password_in_place_and_keeps_what_is_typed() {
     let mut app = connected_app(80, 24);
+    app.username = "alice".into();
     app.update(Msg::Session(SessionEvent::AuthRejected {
         reason: "invalid or revoked token; log in again".into(),
     }));
+    // Said once, and the prompt is up.
+    assert_eq!(app.link, Link::Refused("invalid or revoked token".into()));
+    assert_eq!(app.layers().first(), Some(&Layer::LogIn));
+    // Put away, the composer still sends: the message is queued, not refused.
+    app.update(key(KeyCode::Esc));
+    type_text(&mut app, "still here");
+    let effects = app.update(key(KeyCode::Enter));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Send { text, .. } if text == "still here")),
+        "{effects:?}"
+    );
+    assert_eq!(app.queued_count(), 1);
+    // /login brings the prompt back; a wrong password is said in it and can be typed again.
+    type_text(&mut app, "/login");
+    app.update(key(KeyCode::Enter));
+    type_text(&mut app, "nope");
+    let effects = app.update(key(KeyCode::Enter));
     assert_eq!(
-        app.link,
-        Link::Stopped("session refused: invalid or revoked token; run quid login".into())
+        effects,
+        [Effect::LogIn {
+            username: "alice".into(),
+            password: login::Password("nope".into())
+        }]
+    );
+    assert!(
+        format!("{effects:?}").contains("Password(..)"),
+        "never printed"
+    );
+    app.update(Msg::Done(Done::LogInFailed(
+        "wrong username or password".into(),
+    )));
+    let form = app.login.as_ref().unwrap();
+    assert!(!form.waiting && form.password.is_empty());
+    assert_eq!(form.error.as_deref(), Some("wrong username or password"));
+    // Right this time: the session reconnects and the queued message goes out.
+    type_text(&mut app, "right");
+    app.update(key(KeyCode::Enter));
+    app.update(Msg::Done(Done::LoggedIn));
+    assert!(app.login.is_none());
+    assert_eq!(app.link, Link::Connecting);
+    assert!(
+        app.visible_notice()
+            .unwrap()
+            .text
+            .contains("queued message goes out")
     );
 }

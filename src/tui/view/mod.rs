@@ -2,6 +2,7 @@
 
 pub mod first_run;
 mod help;
+mod login;
 pub mod messages;
 mod modal;
 mod search;
@@ -82,6 +83,11 @@ fn draw_layer(frame: &mut Frame, layer: Layer, app: &App, theme: &Theme) {
         Layer::Modal => {
             if let Some(open) = &app.modal {
                 modal::draw(frame, screen, open, &app.keymap, theme);
+            }
+        }
+        Layer::LogIn => {
+            if let Some(open) = &app.login {
+                login::draw(frame, screen, open, &app.username, theme);
             }
         }
         Layer::Help => {

@@ -24,6 +24,18 @@ pub fn draw(frame: &mut Frame, screen: Rect, modal: &Modal, keymap: &Keymap, the
     let mut lines = body(modal, theme);
     lines.push(Line::raw(""));
     lines.push(Line::styled(hint(modal, keymap), theme.dim));
+    draw_box(frame, screen, title, lines, theme);
+}
+
+/// A box of `WIDTH` (or the screen's) in the middle of `screen`, as high as its lines wrap
+/// to, over what is beneath.
+pub(super) fn draw_box(
+    frame: &mut Frame,
+    screen: Rect,
+    title: &str,
+    lines: Vec<Line<'_>>,
+    theme: &Theme,
+) {
     let width = WIDTH.min(screen.width);
     let lines = fitted(lines, usize::from(width.saturating_sub(2)));
     let rows: usize = lines

@@ -40,6 +40,7 @@ fn parts(app: &App) -> Vec<(u8, String)> {
             "◌ reconnecting in {}s",
             app.reconnect_countdown().unwrap_or(0)
         ),
+        Link::Refused(reason) => format!("✗ offline: session refused: {reason}; /login"),
         Link::Stopped(reason) => format!("✗ offline: {reason}"),
     };
     let mut parts = vec![(2, format!("{user} · {}", app.profile)), (9, link)];
@@ -85,20 +86,17 @@ mod tests {
         let parts = || {
             vec![
                 (2, "alice · default".to_owned()),
-                (
-                    9,
-                    "✗ offline: session refused: revoked; run quid login".to_owned(),
-                ),
+                (9, "✗ offline: session refused: revoked; /login".to_owned()),
                 (3, "€250.00".to_owned()),
                 (8, "1 queued".to_owned()),
             ]
         };
         let wide = fit(parts(), 200);
         assert!(wide.contains("alice") && wide.contains("€250.00"), "{wide}");
-        let narrower = fit(parts(), 70);
+        let narrower = fit(parts(), 60);
         assert_eq!(
             narrower,
-            " ✗ offline: session refused: revoked; run quid login │ 1 queued"
+            " ✗ offline: session refused: revoked; /login │ 1 queued"
         );
         let narrowest = fit(parts(), 30);
         assert!(

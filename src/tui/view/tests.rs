@@ -102,6 +102,22 @@ fn reconnecting_status_80x24() {
 }
 
 #[test]
+fn log_in_again_prompt_with_a_wrong_password_80x24() {
+    let mut app = busy_app(80, 24);
+    app.username = "alice".into();
+    app.update(Msg::Session(SessionEvent::AuthRejected {
+        reason: "invalid or revoked token; log in again".into(),
+    }));
+    type_text(&mut app, "secret");
+    app.update(key(KeyCode::Enter));
+    app.update(Msg::Done(Done::LogInFailed(
+        "wrong username or password for \"alice\"".into(),
+    )));
+    type_text(&mut app, "typed");
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
 fn group_with_unread_marker_and_inline_error_80x24() {
     let mut app = connected_app(80, 24);
     app.update(ctrl('n'));
