@@ -435,6 +435,7 @@ impl Outcome {
 struct Syncer {
     handoff: std::sync::mpsc::SyncSender<Outcome>,
     thread: std::thread::JoinHandle<()>,
+    flush: Flush,
 }
 
 /// Committed batches waiting for their sync; when full, the writer waits for the disk.
@@ -447,6 +448,7 @@ impl Syncer {
     /// `None` if the thread cannot start: the writer then syncs each batch itself.
     fn start(sync: Flush, publish: Publish) -> Option<Syncer> {
         let (handoff, waiting) = std::sync::mpsc::sync_channel::<Outcome>(SYNC_QUEUE);
+        let flush = Arc::clone(&sync);
         let thread = std::thread::Builder::new()
             .name("quid-store-sync".into())
             .spawn(move || {
@@ -457,7 +459,11 @@ impl Syncer {
                 }
             });
         match thread {
-            Ok(thread) => Some(Syncer { handoff, thread }),
+            Ok(thread) => Some(Syncer {
+                handoff,
+                thread,
+                flush,
+            }),
             Err(error) => {
                 tracing::error!(%error, "cannot start the sync thread");
                 None
@@ -466,8 +472,9 @@ impl Syncer {
     }
 
     fn hand(&self, outcome: Outcome, publish: &Publish) {
+        // The thread is gone only if it panicked: this thread syncs then.
         if let Err(std::sync::mpsc::SendError(outcome)) = self.handoff.send(outcome) {
-            outcome.tell(publish);
+            sync_then_tell(self.flush.as_ref(), vec![outcome], publish);
         }
     }
 

@@ -124,7 +124,7 @@ pub(super) fn connect_writer(path: &Path) -> Result<Box<dyn BatchConnection>, St
     })?;
     Ok(Box::new(SqliteWriter {
         conn,
-        wal: Arc::new(wal),
+        flush: Arc::new(move || wal.sync_data()),
     }))
 }
 
@@ -142,7 +142,8 @@ fn wal_path(db: &Path) -> std::path::PathBuf {
 /// SQLite drops whatever the last flush had not reached, and nobody was told of that.
 struct SqliteWriter {
     conn: Connection,
-    wal: Arc<std::fs::File>,
+    /// Flushes the WAL file.
+    flush: super::writer::Flush,
 }
 
 impl BatchConnection for SqliteWriter {
@@ -158,8 +159,7 @@ impl BatchConnection for SqliteWriter {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         run(&*tx);
         tx.commit()?;
-        let wal = Arc::clone(&self.wal);
-        Ok(Durability::AfterSync(Arc::new(move || wal.sync_data())))
+        Ok(Durability::AfterSync(Arc::clone(&self.flush)))
     }
 }
 
