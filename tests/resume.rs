@@ -8,8 +8,9 @@ mod common;
 use common::proxy::Proxy;
 use common::*;
 use quid::protocol::requests;
-use quid::protocol::{ClientMsgId, Event, RequestBody, results};
+use quid::protocol::{ClientMsgId, ConversationId, Event, RequestBody, results};
 use quid::server::ServerConfig;
+use quid::session::connection::Connection;
 use quid::session::target::Target;
 use quid::session::{SessionError, SessionEvent};
 use std::collections::HashSet;
@@ -107,16 +108,10 @@ async fn a_message_written_offline_is_sent_once_when_connected(db: TestDb) {
     .await;
     assert_eq!(sent.text, "written offline");
 
-    let history: results::History = bob
-        .request(RequestBody::History(requests::History {
-            conversation_id: sent.conversation_id,
-            before: None,
-            limit: 10,
-        }))
-        .await
-        .unwrap();
-    let texts: Vec<_> = history.messages.iter().map(|m| m.text.as_str()).collect();
-    assert_eq!(texts, ["written offline"]);
+    assert_eq!(
+        texts_in(&bob, sent.conversation_id).await,
+        ["written offline"]
+    );
     server.stop().await;
 }
 
@@ -153,16 +148,10 @@ async fn the_outbox_survives_the_client_process_and_is_not_sent_twice(db: TestDb
         .await;
         sent.push(message);
     }
-    let history: results::History = bob
-        .request(RequestBody::History(requests::History {
-            conversation_id: sent[0].conversation_id,
-            before: None,
-            limit: 10,
-        }))
-        .await
-        .unwrap();
-    let texts: Vec<_> = history.messages.iter().map(|m| m.text.as_str()).collect();
-    assert_eq!(texts, ["first", "second"]);
+    assert_eq!(
+        texts_in(&bob, sent[0].conversation_id).await,
+        ["first", "second"]
+    );
     server.stop().await;
 }
 
@@ -213,20 +202,27 @@ async fn a_message_written_after_the_token_is_refused_is_sent_once_logged_in_aga
         _ => None,
     })
     .await;
-    let history: results::History = bob
+    assert_eq!(
+        texts_in(&bob, sent.conversation_id).await,
+        ["written while logged out"]
+    );
+    // The new token is the profile's from now on: the next start uses it.
+    let saved = quid::session::state::read_token(&alice_dir).unwrap();
+    assert!(saved.is_some_and(|token| token != revoked));
+    server.stop().await;
+}
+
+/// The texts of the newest messages of `conversation_id`, as `reader` reads its history.
+async fn texts_in(reader: &Connection, conversation_id: ConversationId) -> Vec<String> {
+    let history: results::History = reader
         .request(RequestBody::History(requests::History {
-            conversation_id: sent.conversation_id,
+            conversation_id,
             before: None,
             limit: 10,
         }))
         .await
         .unwrap();
-    let texts: Vec<_> = history.messages.iter().map(|m| m.text.as_str()).collect();
-    assert_eq!(texts, ["written while logged out"]);
-    // The new token is the profile's from now on: the next start uses it.
-    let saved = quid::session::state::read_token(&alice_dir).unwrap();
-    assert!(saved.is_some_and(|token| token != revoked));
-    server.stop().await;
+    history.messages.into_iter().map(|m| m.text).collect()
 }
 
 on_each_backend!(
