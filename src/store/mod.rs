@@ -145,6 +145,11 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot open the write-ahead log {path}: {source}")]
+    OpenWal {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A database failure inside a request: logged here with its detail, reported as `internal`.

@@ -109,18 +109,16 @@ pub(super) fn connect_writer(path: &Path) -> Result<Box<dyn BatchConnection>, St
         // The commit writes the WAL; the writer's sync thread flushes it (`SqliteWriter`).
         .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
         .and_then(|()| bound_the_wal(&mut conn, WalLimits::DEFAULT, checkpoints));
-    let open_error = |source| StoreError::Open {
+    opened.map_err(|source| StoreError::Open {
         path: path.to_owned(),
         source,
-    };
-    opened.map_err(open_error)?;
+    })?;
     // The connection has the database open in WAL mode, so its WAL exists, and goes on
     // existing while the connection is open.
-    let wal = std::fs::File::open(wal_path(path)).map_err(|e| {
-        open_error(rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
-            Some(format!("cannot open the write-ahead log: {e}")),
-        ))
+    let wal_path = wal_path(path);
+    let wal = std::fs::File::open(&wal_path).map_err(|source| StoreError::OpenWal {
+        path: wal_path,
+        source,
     })?;
     Ok(Box::new(SqliteWriter {
         conn,
