@@ -1163,11 +1163,6 @@ fn secret_texts(json: &str) -> Vec<String> {
 fn secret_conversations_from_the_command_line_keep_the_text_off_the_server_and_disk() {
     let (dir, server, config) = alice_and_bob();
     let text = format!("the vault code is {}", uuid::Uuid::new_v4());
-    let no_device = failed(quid(&config, &["secret", "@bob", "hi"], ""));
-    assert!(
-        no_device.contains("bob has no device for secret conversations yet"),
-        "{no_device}"
-    );
     let empty = ok(quid(
         &config,
         &as_bob(&["history", "@alice", "--secret"]),
@@ -1218,8 +1213,11 @@ fn secret_conversations_from_the_command_line_keep_the_text_off_the_server_and_d
     std::fs::write(&config, text_of_config).unwrap();
     ok(quid(
         &config,
-        &as_profile("laptop", &["login", "--password-stdin"]),
-        "bob's password\n",
+        &as_profile(
+            "laptop",
+            &["login", "--password-stdin", "--passphrase-stdin"],
+        ),
+        "bob's password\nopen sesame\n",
     ));
     let first = read("laptop", "open sesame\n");
     assert_eq!(
@@ -1290,6 +1288,47 @@ fn secret_conversations_from_the_command_line_keep_the_text_off_the_server_and_d
 }
 
 #[test]
+fn register_and_login_publish_the_device_so_a_secret_message_reaches_them_at_once() {
+    let (_dir, server, config) = alice_and_bob();
+    // Bob only registered: his device is published, and alice's first secret reaches him.
+    ok(quid(&config, &["secret", "@bob", "hi bob"], ""));
+    let bobs = ok(quid(
+        &config,
+        &as_bob(&["history", "@alice", "--secret", "--json"]),
+        "",
+    ));
+    assert_eq!(secret_texts(&bobs), vec!["hi bob".to_owned()]);
+
+    // Carol registered without quid (over the protocol): no device yet, and the error says
+    // what she must do. Once she logs in with quid, she can be written to.
+    let url = url::Url::parse(&format!("ws://{}", server.addr)).unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(common::register(&url, "carol"));
+    let no_device = failed(quid(&config, &["secret", "@carol", "hi carol"], ""));
+    assert!(
+        no_device.contains("carol has no device for secret conversations yet: they must log in"),
+        "{no_device}"
+    );
+    let logged_in = ok(quid(
+        &config,
+        &as_profile("carol", &["login", "--password-stdin"]),
+        "correct horse battery\n",
+    ));
+    assert!(
+        logged_in.contains("this device can now receive secret messages"),
+        "{logged_in}"
+    );
+    ok(quid(&config, &["secret", "@carol", "hi carol"], ""));
+    let carols = ok(quid(
+        &config,
+        &as_profile("carol", &["history", "@alice", "--secret", "--json"]),
+        "",
+    ));
+    assert_eq!(secret_texts(&carols), vec!["hi carol".to_owned()]);
+}
+
+#[test]
 fn a_payment_in_a_secret_conversation_keeps_its_memo_off_the_server() {
     let (dir, _server, config) = alice_and_bob();
     let db = dir.path().join("server.db");
@@ -1297,12 +1336,6 @@ fn a_payment_in_a_secret_conversation_keeps_its_memo_off_the_server() {
     ok(quid(
         &config,
         &["admin", "--db", &db_text, "mint", "alice", "20", "EUR"],
-        "",
-    ));
-    // Bob's device is published by his first secret command.
-    ok(quid(
-        &config,
-        &as_bob(&["history", "@alice", "--secret"]),
         "",
     ));
     let memo = format!("the map to {}", uuid::Uuid::new_v4());

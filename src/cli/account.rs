@@ -1,17 +1,24 @@
 //! `quid register`, `quid login`, `quid logout`.
 
+use super::secret::Passphrase;
 use crate::config::Profile;
 use crate::protocol::accounts::validate_password;
 use crate::protocol::requests;
 use crate::protocol::{ErrorCode, RequestBody, results};
+use crate::secret::endpoint::Endpoint;
 use crate::session::connection::{ConnectError, Connection, RequestError};
 use crate::session::login::{Account, LogInError};
+use crate::session::secret;
 use crate::session::state::{self, ClientState};
 use anyhow::{Context, bail};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-pub async fn register(profile: &Profile, password_stdin: bool) -> anyhow::Result<ExitCode> {
+pub async fn register(
+    profile: &Profile,
+    password_stdin: bool,
+    passphrase: Passphrase,
+) -> anyhow::Result<ExitCode> {
     let password = read_password(profile, password_stdin, true)?;
     let body = RequestBody::Register(requests::Register {
         username: profile.username.clone(),
@@ -24,10 +31,15 @@ pub async fn register(profile: &Profile, password_stdin: bool) -> anyhow::Result
         profile.server,
         profile.name
     );
+    say_how_the_device_went(profile, &auth, passphrase).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn login(profile: &Profile, password_stdin: bool) -> anyhow::Result<ExitCode> {
+pub async fn login(
+    profile: &Profile,
+    password_stdin: bool,
+    passphrase: Passphrase,
+) -> anyhow::Result<ExitCode> {
     let password = read_password(profile, password_stdin, false)?;
     let body = RequestBody::Login(requests::Login {
         username: profile.username.clone(),
@@ -35,6 +47,7 @@ pub async fn login(profile: &Profile, password_stdin: bool) -> anyhow::Result<Ex
     });
     let auth = authenticate(profile, body).await?;
     say!("logged in as {} on {}", auth.user.username, profile.server);
+    say_how_the_device_went(profile, &auth, passphrase).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -64,6 +77,42 @@ pub async fn login_with_token(profile: &Profile) -> anyhow::Result<ExitCode> {
         profile.server
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Publishes this device for secret conversations right after logging in, so that a secret
+/// message can reach anyone who has used quid once. Logging in has succeeded either way: a
+/// failure here is said on stderr, not as the command's error.
+async fn say_how_the_device_went(
+    profile: &Profile,
+    auth: &results::Auth,
+    passphrase: Passphrase,
+) -> anyhow::Result<()> {
+    match publish_device(profile, auth, passphrase).await {
+        Ok(()) => say!("this device can now receive secret messages"),
+        Err(error) => eprintln!(
+            "this device is not published for secret conversations yet ({error:#}); it is the \
+             next time you start quid or run a secret command"
+        ),
+    }
+    Ok(())
+}
+
+async fn publish_device(
+    profile: &Profile,
+    auth: &results::Auth,
+    passphrase: Passphrase,
+) -> anyhow::Result<()> {
+    let unlock = passphrase.unlock(profile)?;
+    let mut endpoint = Endpoint::open(&profile.data_dir, &auth.user.username, &unlock)?;
+    let (connection, _) = Connection::open_trusting(
+        &profile.server,
+        profile.ca_file.as_deref(),
+        Some(&auth.token),
+    )
+    .await?;
+    connection.hello(None).await?;
+    secret::publish(&connection, &mut endpoint).await?;
+    Ok(())
 }
 
 /// Runs register or login on an anonymous connection and saves the token it returns.

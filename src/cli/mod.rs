@@ -66,12 +66,16 @@ enum Command {
         /// Read the password from the first line of standard input
         #[arg(long)]
         password_stdin: bool,
+        #[command(flatten)]
+        passphrase: secret::Passphrase,
     },
     /// Log the profile in and save its session token
     Login {
         /// Read the password from the first line of standard input
         #[arg(long, conflicts_with = "token_stdin")]
         password_stdin: bool,
+        #[command(flatten)]
+        passphrase: secret::Passphrase,
         /// Read a token (a bot's, from `quid admin create-bot`) from standard input instead
         #[arg(long)]
         token_stdin: bool,
@@ -547,15 +551,28 @@ impl Cli {
             Command::Config(ConfigCommand::Check) => {
                 config_cmd::check(&self.config_path()?, &self.load_profile()?)
             }
-            Command::Register { password_stdin } => {
-                account::register(&self.client_profile()?, *password_stdin).await
+            Command::Register {
+                password_stdin,
+                passphrase,
+            } => account::register(&self.client_profile()?, *password_stdin, *passphrase).await,
+            Command::Login {
+                token_stdin: true,
+                passphrase,
+                ..
+            } => {
+                if passphrase.passphrase_stdin {
+                    anyhow::bail!(
+                        "--token-stdin logs a bot in, whose secret store is its key file: \
+                         leave out --passphrase-stdin"
+                    );
+                }
+                account::login_with_token(&self.client_profile()?).await
             }
             Command::Login {
-                token_stdin: true, ..
-            } => account::login_with_token(&self.client_profile()?).await,
-            Command::Login { password_stdin, .. } => {
-                account::login(&self.client_profile()?, *password_stdin).await
-            }
+                password_stdin,
+                passphrase,
+                ..
+            } => account::login(&self.client_profile()?, *password_stdin, *passphrase).await,
             Command::Logout => account::logout(&self.client_profile()?).await,
             Command::Sessions { action, id, json } => match (action, id) {
                 (Some(sessions::SessionAction::Revoke), Some(id)) => {

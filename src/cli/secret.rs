@@ -16,14 +16,15 @@ use std::process::ExitCode;
 /// How the secret store is unlocked.
 #[derive(Debug, Clone, Copy, Default, clap::Args)]
 pub struct Passphrase {
-    /// Read the secret store's passphrase from the first line of standard input; when the
-    /// store is new, it is made with this passphrase rather than a key file
+    /// Read the secret store's passphrase from a line of standard input (the second, after the
+    /// password's, with --password-stdin); when the store is new, it is made with this
+    /// passphrase rather than a key file
     #[arg(long)]
     pub passphrase_stdin: bool,
 }
 
 impl Passphrase {
-    fn unlock(&self, profile: &Profile) -> anyhow::Result<Unlock> {
+    pub(super) fn unlock(&self, profile: &Profile) -> anyhow::Result<Unlock> {
         if self.passphrase_stdin {
             let passphrase = super::line_from_stdin("passphrase", "--passphrase-stdin")?;
             return Ok(Unlock::Passphrase(passphrase));

@@ -140,7 +140,9 @@ pub enum SecretError {
         username: String,
         devices: Vec<DeviceKeys>,
     },
-    #[error("{username} has no device for secret conversations yet: they must start quid once")]
+    #[error(
+        "{username} has no device for secret conversations yet: they must log in with quid once"
+    )]
     NoDevices { username: String },
     #[error("{username}'s device {device} is not known here: fetch {username}'s devices first")]
     UnknownDevice { username: String, device: String },
