@@ -1329,6 +1329,58 @@ fn register_and_login_publish_the_device_so_a_secret_message_reaches_them_at_onc
 }
 
 #[test]
+fn a_disappearing_memo_leaves_no_line_and_its_card_says_it_expired() {
+    let (dir, _server, config) = alice_and_bob();
+    let db = dir.path().join("server.db").display().to_string();
+    ok(quid(
+        &config,
+        &["admin", "--db", &db, "mint", "alice", "20", "EUR"],
+        "",
+    ));
+    let refused = failed(quid(&config, &["secret", "@bob", "--timer", "5y"], ""));
+    assert!(refused.contains("write a number and a unit"), "{refused}");
+    let timer = ok(quid(&config, &["secret", "@bob", "--timer", "2s"], ""));
+    assert!(timer.contains("disappear after 2s with @bob"), "{timer}");
+    ok(quid(
+        &config,
+        &["pay", "@bob", "5", "--memo", "lunch", "--secret", "--yes"],
+        "",
+    ));
+    ok(quid(&config, &["secret", "@bob", "gone soon"], ""));
+    let texts = |profile: &str, other: &str| {
+        let args = as_profile(profile, &["history", other, "--secret", "--json"]);
+        secret_texts(&ok(quid(&config, &args, "")))
+    };
+    let bobs = texts("bob", "@alice");
+    assert!(bobs.contains(&"memo: lunch".to_owned()), "{bobs:?}");
+
+    // Waiting for the two seconds to pass, as the people in the conversation would.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let bobs = loop {
+        let bobs = texts("bob", "@alice");
+        if !bobs.contains(&"memo: lunch".to_owned()) {
+            break bobs;
+        }
+        assert!(std::time::Instant::now() < deadline, "{bobs:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    for seen in [bobs, texts("alice", "@bob")] {
+        assert_eq!(
+            seen.len(),
+            2,
+            "the timer and the card, nothing else: {seen:?}"
+        );
+        assert!(seen[0].contains("disappear after 2s"), "{seen:?}");
+        assert!(
+            seen[1].contains("€5.00") && seen[1].contains("🔒 memo expired"),
+            "{seen:?}"
+        );
+    }
+    let shown = ok(quid(&config, &["history", "@bob", "--secret"], ""));
+    assert!(!shown.contains("deleted"), "{shown}");
+}
+
+#[test]
 fn a_payment_in_a_secret_conversation_keeps_its_memo_off_the_server() {
     let (dir, _server, config) = alice_and_bob();
     let db = dir.path().join("server.db");

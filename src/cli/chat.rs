@@ -277,7 +277,7 @@ fn describe_card(card: &Card) -> String {
             request.id,
             request.amount,
             inert(&request.payer.username),
-            memo(&request.memo),
+            memo(crate::protocol::secret::readable_memo(&request.memo)),
             request.status.as_str()
         ),
         Card::Invoice { invoice } => {

@@ -108,12 +108,17 @@ enum Command {
     Secret {
         /// @user
         target: String,
-        #[arg(required_unless_present = "accept_keys")]
+        #[arg(required_unless_present_any = ["accept_keys", "timer"])]
         text: Option<String>,
         /// Trust the devices @user has now (after a warning that their keys changed: check
         /// with them first)
-        #[arg(long, conflicts_with = "text")]
+        #[arg(long, conflicts_with_all = ["text", "timer"])]
         accept_keys: bool,
+        /// Make the conversation's messages disappear this long after they are sent (30s,
+        /// 10m, 1h, 1d, up to 4w), for both of you; `off` turns it off
+        #[arg(long, value_name = "DURATION", conflicts_with = "text",
+              value_parser = crate::protocol::secret::parse_timer)]
+        timer: Option<u32>,
         #[command(flatten)]
         passphrase: secret::Passphrase,
     },
@@ -630,13 +635,17 @@ impl Cli {
                 target,
                 text,
                 passphrase,
+                timer,
                 ..
             } => {
                 let profile = self.client_profile()?;
-                match text {
-                    Some(text) => secret::send(&profile, target, text, *passphrase).await,
-                    // Without TEXT, clap requires --accept-keys.
-                    None => secret::accept_keys(&profile, target, *passphrase).await,
+                match (text, timer) {
+                    (Some(text), _) => secret::send(&profile, target, text, *passphrase).await,
+                    (None, Some(seconds)) => {
+                        secret::set_timer(&profile, target, *seconds, *passphrase).await
+                    }
+                    // Without TEXT or --timer, clap requires --accept-keys.
+                    (None, None) => secret::accept_keys(&profile, target, *passphrase).await,
                 }
             }
             Command::Search {

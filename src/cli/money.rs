@@ -145,7 +145,7 @@ pub async fn pay(
     };
     let paid: results::Paid = with_pin(profile, connection, || consent.pin(), body).await?;
     if let Some(sealed) = sealed.as_mut().filter(|_| !memo.is_empty()) {
-        sealed.seal_memo(memo).await?;
+        sealed.seal_memo(memo, &ledger_memo).await?;
     }
     say!(
         "paid {} to {} (transfer {}); balance {}",
@@ -186,7 +186,7 @@ pub async fn request(
     let made: results::RequestMade =
         with_pin(profile, connection, || Consent::default().pin(), body).await?;
     if let Some(sealed) = sealed.as_mut().filter(|_| !memo.is_empty()) {
-        sealed.seal_memo(memo).await?;
+        sealed.seal_memo(memo, &ledger_memo).await?;
     }
     say!("asked {from} for {amount} (request {})", made.request.id);
     Ok(ExitCode::SUCCESS)

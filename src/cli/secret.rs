@@ -4,12 +4,15 @@
 
 use super::chat::{Shown, connect_as, format_message_with};
 use crate::config::Profile;
+use crate::protocol::payments::Card;
+use crate::protocol::{ClientMsgId, Message};
 use crate::protocol::{Conversation, RequestBody, requests, results};
 use crate::secret::endpoint::{Endpoint, Opened, SecretError, describe_timer, fingerprint};
 use crate::secret::vault::{Unlock, Vault};
 use crate::session::connection::Connection;
 use crate::session::secret;
 use anyhow::{Context, anyhow, bail};
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -111,6 +114,26 @@ pub async fn send(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `quid secret @user --timer DURATION|off`.
+pub async fn set_timer(
+    profile: &Profile,
+    target: &str,
+    seconds: u32,
+    unlock: Passphrase,
+) -> anyhow::Result<ExitCode> {
+    let mut opened = open(profile, target, unlock).await?;
+    let to = secret::To {
+        me: &opened.me,
+        other: &opened.other,
+        conversation_id: opened.conversation.id,
+        client_id: crate::protocol::ClientMsgId::random(),
+    };
+    let sent = secret::send_timer(&opened.connection, &mut opened.endpoint, to, seconds).await;
+    sent.map_err(|e| opened.explain(e))?;
+    say!("{} with @{}", describe_timer(seconds), opened.other);
+    Ok(ExitCode::SUCCESS)
+}
+
 impl SecretConversation {
     /// Checks the other person's devices (and claims keys) before money moves, so that a
     /// changed key stops the payment rather than its memo.
@@ -121,13 +144,16 @@ impl SecretConversation {
         Ok(())
     }
 
-    /// Sends a payment's memo sealed, beside its card.
-    pub(super) async fn seal_memo(&mut self, memo: &str) -> anyhow::Result<()> {
+    /// Sends a payment's memo sealed, beside its card: the message the card's `reference`
+    /// names.
+    pub(super) async fn seal_memo(&mut self, memo: &str, reference: &str) -> anyhow::Result<()> {
+        let client_id = crate::protocol::secret::sealed_memo_client_id(reference)
+            .context("a sealed memo goes with a card whose memo is its reference")?;
         let to = secret::To {
             me: &self.me,
             other: &self.other,
             conversation_id: self.conversation.id,
-            client_id: crate::protocol::ClientMsgId::random(),
+            client_id,
         };
         let memo = format!("memo: {memo}");
         let sent = secret::send(&self.connection, &mut self.endpoint, to, &memo).await;
@@ -184,7 +210,15 @@ pub async fn history(
     let now = crate::protocol::TimestampMs::now();
     opened.endpoint.forget_expired(now)?;
     let mut lines = Vec::new();
+    // Messages that disappeared: they leave no line, and a card whose memo one carried says so.
+    let mut expired = HashSet::new();
     for message in &page.messages {
+        // The server's time for it, whether or not it has deleted the ciphertext yet (this
+        // device may have forgotten its copy already).
+        if message.expires_at.is_some_and(|at| at <= now) {
+            expired.insert(message.client_id);
+            continue;
+        }
         let text = match (message.deleted, &message.sealed) {
             (true, _) => Some(Opened::Text("(message deleted)".into())),
             // Plain text here is the server's, whoever it names (the one rule the TUI's session
@@ -197,7 +231,13 @@ pub async fn history(
                 .await
                 .map_err(|e| opened.explain(e))?
                 // A disappearing message whose time is up is not shown.
-                .filter(|read| read.expires_at.is_none_or(|at| at > now))
+                .filter(|read| {
+                    let gone = read.expires_at.is_some_and(|at| at <= now);
+                    if gone {
+                        expired.insert(message.client_id);
+                    }
+                    !gone
+                })
                 .map(|read| read.opened),
         };
         // A replay is dropped, not shown; so is a verification step not worth a line.
@@ -207,6 +247,7 @@ pub async fn history(
         }
         lines.push((message, text));
     }
+    let lines = with_expired_memos(lines, &expired);
     if shown.json {
         let json: Vec<serde_json::Value> = lines
             .iter()
@@ -247,6 +288,34 @@ pub async fn history(
             .await?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The lines as shown, a card whose sealed memo's message disappeared saying so.
+fn with_expired_memos<'a>(
+    lines: Vec<(&'a Message, Opened)>,
+    expired: &HashSet<ClientMsgId>,
+) -> Vec<(&'a Message, Opened)> {
+    let memo_gone = |message: &Message| {
+        let memo = message
+            .card
+            .as_deref()
+            .and_then(Card::sealed_memo_client_id);
+        memo.is_some_and(|memo| expired.contains(&memo))
+    };
+    let shown = |message: &'a Message, text| match memo_gone(message) {
+        true => {
+            let mut shown = message.clone();
+            if let Some(card) = shown.card.as_deref_mut() {
+                card.mark_memo_expired();
+            }
+            (message, Opened::Text(super::chat::describe(&shown)))
+        }
+        false => (message, text),
+    };
+    lines
+        .into_iter()
+        .map(|(message, text)| shown(message, text))
+        .collect()
 }
 
 impl SecretConversation {

@@ -259,6 +259,34 @@ pub enum Card {
     },
 }
 
+impl Card {
+    /// The client id of the message that carries this card's sealed memo, if its memo is
+    /// sealed (a payment or request in a secret conversation).
+    pub fn sealed_memo_client_id(&self) -> Option<super::ClientMsgId> {
+        super::secret::sealed_memo_client_id(self.memo()?)
+    }
+
+    /// Says the sealed memo expired, once the message that carried it has disappeared.
+    pub fn mark_memo_expired(&mut self) {
+        let memo = match self {
+            Card::Payment { transfer } => &mut transfer.memo,
+            Card::Request { request } => &mut request.memo,
+            Card::Invoice { .. } | Card::Refund { .. } => return,
+        };
+        if super::secret::is_sealed_memo(memo) {
+            *memo = super::secret::EXPIRED_MEMO.to_owned();
+        }
+    }
+
+    fn memo(&self) -> Option<&str> {
+        match self {
+            Card::Payment { transfer } => Some(&transfer.memo),
+            Card::Request { request } => Some(&request.memo),
+            Card::Invoice { .. } | Card::Refund { .. } => None,
+        }
+    }
+}
+
 /// One line of a statement: a transfer as it touched your wallet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatementLine {

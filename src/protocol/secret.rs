@@ -31,6 +31,37 @@ pub fn validate_timer(secs: u32) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A timer as people write it: a number and a unit, `30s` to `4w` (`10m`, `1h`, `1d`), or
+/// `off` (0).
+pub fn parse_timer(text: &str) -> Result<u32, String> {
+    if text == "off" {
+        return Ok(0);
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => 0,
+    };
+    let secs = number
+        .parse::<u32>()
+        .ok()
+        .filter(|_| unit_secs > 0)
+        .and_then(|n| n.checked_mul(unit_secs));
+    match secs {
+        Some(secs) if validate_timer(secs).is_ok() => Ok(secs),
+        _ => Err(format!(
+            "{text:?}: write a number and a unit, 1s to 4w (like 10m, 1h, 1d), or off"
+        )),
+    }
+}
+
 /// Longest ciphertext for one device, in base64 characters.
 pub const MAX_SEALED_BODY_CHARS: usize = 24 * 1024;
 
@@ -300,6 +331,24 @@ pub fn readable_memo(memo: &str) -> &str {
     }
 }
 
+/// What a card says of its sealed memo once the message that carried it has disappeared.
+pub const EXPIRED_MEMO: &str = "🔒 memo expired";
+
+/// The client id of the message that carries the sealed memo `reference` (None: `reference`
+/// is a memo in the clear). Derived from the reference, so that any member can tell which
+/// message is a card's memo, and a retried memo is the same message.
+pub fn sealed_memo_client_id(reference: &str) -> Option<super::ClientMsgId> {
+    use sha2::Digest;
+    if !is_sealed_memo(reference) {
+        return None;
+    }
+    let digest = sha2::Sha256::digest(format!("quid sealed memo\n{reference}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    Some(super::ClientMsgId(id))
+}
+
 /// Whether `memo` is a sealed memo's reference.
 pub fn is_sealed_memo(memo: &str) -> bool {
     memo.strip_prefix(SEALED_MEMO_PREFIX).is_some_and(|token| {
@@ -397,7 +446,18 @@ mod tests {
             "sealed:0123456789abcdefff",
         ] {
             assert!(!is_sealed_memo(memo), "{memo}");
+            assert_eq!(sealed_memo_client_id(memo), None, "{memo}");
         }
+        let reference = sealed_memo_reference(&key);
+        let other = sealed_memo_reference(&super::super::payments::IdempotencyKey::random());
+        assert_eq!(
+            sealed_memo_client_id(&reference),
+            sealed_memo_client_id(&reference)
+        );
+        assert_ne!(
+            sealed_memo_client_id(&reference),
+            sealed_memo_client_id(&other)
+        );
     }
 
     #[test]

@@ -505,7 +505,6 @@ impl Endpoint {
         self.note_expiry(conn, message.id, expires_at)
     }
 
-    /// Forgets every disappearing message whose time is up by `now`.
     /// Forgets every disappearing message whose time is up by `now`. The store deletes
     /// securely (its pages are zeroed) and the write-ahead log is checkpointed and emptied
     /// after, so no copy of the row is left in either file.

@@ -141,7 +141,9 @@ pub fn parse(line: &str) -> Result<Command, String> {
         ("/secret", _) => Err("usage: /secret USER".into()),
         ("/accept-keys", []) => Ok(Command::AcceptKeys),
         ("/copy-link", []) => Ok(Command::CopyLink),
-        ("/timer", [duration]) => parse_timer(duration).map(Command::Timer),
+        ("/timer", [duration]) => crate::protocol::secret::parse_timer(duration)
+            .map(Command::Timer)
+            .map_err(|e| format!("/timer {e}")),
         ("/timer", _) => Err("usage: /timer DURATION (30s, 10m, 1h, 1d, 1w) or /timer off".into()),
         ("/verify", []) => Ok(Command::Verify(None)),
         ("/verify", ["yes"]) => Ok(Command::Verify(Some(true))),
@@ -191,36 +193,6 @@ pub fn parse(line: &str) -> Result<Command, String> {
             _,
         ) => Err(format!("{name} takes no arguments")),
         _ => Err(format!("unknown command {name}; /help lists the commands")),
-    }
-}
-
-/// A timer as typed: a whole number and one unit (`s`, `m`, `h`, `d`, `w`), or `off` (0).
-fn parse_timer(text: &str) -> Result<u32, String> {
-    if text == "off" {
-        return Ok(0);
-    }
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let unit_secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => 0,
-    };
-    let secs = number
-        .parse::<u32>()
-        .ok()
-        .filter(|_| unit_secs > 0)
-        .and_then(|n| n.checked_mul(unit_secs));
-    match secs {
-        Some(secs) if crate::protocol::secret::validate_timer(secs).is_ok() => Ok(secs),
-        _ => Err(format!(
-            "/timer {text:?}: write a number and a unit, 30s to 4w (like 10m, 1h, 1d), or off"
-        )),
     }
 }
 
@@ -283,7 +255,7 @@ mod tests {
             "/timer 5y",
             "/timer 5w",
         ] {
-            assert!(parse(wrong).unwrap_err().contains("30s to 4w"), "{wrong}");
+            assert!(parse(wrong).unwrap_err().contains("1s to 4w"), "{wrong}");
         }
         assert_eq!(
             parse("/accept-keys now"),

@@ -409,21 +409,22 @@ impl App {
             );
             return;
         }
-        self.queue_secret(conversation_id, other, text, effects);
+        let client_id = ClientMsgId(self.ids.fresh());
+        self.queue_secret(conversation_id, other, (client_id, text), effects);
         self.remember_sent(typed);
         self.composer = new_composer();
         self.notice = None;
     }
 
-    /// Shows `text` as queued in the secret conversation and has it sealed and sent.
+    /// Shows `text` as queued in the secret conversation and has it sealed and sent as the
+    /// message `client_id`.
     pub(super) fn queue_secret(
         &mut self,
         conversation_id: crate::protocol::ConversationId,
         other: String,
-        text: String,
+        (client_id, text): (ClientMsgId, String),
         effects: &mut Vec<Effect>,
     ) {
-        let client_id = ClientMsgId(self.ids.fresh());
         let entry = Entry::queued(client_id, self.my_name(), &text, None, self.wall);
         let timeline = self.timelines.entry(conversation_id).or_default();
         timeline.add_queued(entry);

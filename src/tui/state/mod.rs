@@ -353,11 +353,7 @@ impl App {
         // Disappearing messages go on time, on screen too.
         let wall = self.wall;
         for timeline in self.timelines.values_mut() {
-            let held = timeline.entries.len();
-            timeline
-                .entries
-                .retain(|e| e.expires_at.is_none_or(|at| at > wall));
-            self.dirty |= timeline.entries.len() != held;
+            self.dirty |= timeline.expire(wall);
         }
     }
 

@@ -6,7 +6,7 @@ use super::wallet::{Period, Wallet};
 use super::{App, Done, Effect, NoticeKind};
 use crate::money::{Currency, Money};
 use crate::protocol::payments::{IdempotencyKey, PaymentRequest};
-use crate::protocol::{ConversationKind, ErrorCode};
+use crate::protocol::{ClientMsgId, ConversationKind, ErrorCode};
 use crate::tui::keymap::{Action, Scope};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -72,7 +72,11 @@ impl App {
         };
         let other = modal.recipient().to_owned();
         let text = format!("memo: {}", modal.memo);
-        self.queue_secret(conversation_id, other, text, effects);
+        // The message the card's reference names, so that either side can tell when it goes.
+        let reference = crate::protocol::secret::sealed_memo_reference(&modal.key);
+        let client_id = crate::protocol::secret::sealed_memo_client_id(&reference)
+            .unwrap_or_else(|| ClientMsgId(self.ids.fresh()));
+        self.queue_secret(conversation_id, other, (client_id, text), effects);
     }
 
     /// A key while the modal is open; false when it closed the modal without using the key,

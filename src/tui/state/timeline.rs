@@ -6,9 +6,10 @@ use crate::protocol::model::Quote;
 use crate::protocol::payments::{
     Card, Invoice, InvoiceId, InvoiceStatus, PaymentRequest, PaymentRequestId, RequestStatus,
 };
-use crate::protocol::secret::readable_memo;
+use crate::protocol::secret::{EXPIRED_MEMO, readable_memo};
 use crate::protocol::{ClientMsgId, Message, MessageId, TimestampMs};
 use crate::untrusted::{inert, inert_line};
+use std::collections::HashSet;
 
 /// A payment or request card as the TUI shows it; names and memo are inert.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +19,8 @@ pub enum CardView {
         to: String,
         amount: Money,
         memo: String,
+        /// The message that carries the memo, when it is sealed beside the card.
+        sealed_memo: Option<ClientMsgId>,
     },
     Request {
         id: PaymentRequestId,
@@ -25,6 +28,7 @@ pub enum CardView {
         payer: String,
         amount: Money,
         memo: String,
+        sealed_memo: Option<ClientMsgId>,
         status: RequestStatus,
         expires_at: Option<TimestampMs>,
     },
@@ -61,6 +65,7 @@ impl CardView {
                 to: inert_line(&transfer.to.username),
                 amount: transfer.amount,
                 memo: inert_line(readable_memo(&transfer.memo)),
+                sealed_memo: card.sealed_memo_client_id(),
             },
             Card::Request { request } => CardView::from_request(request),
             Card::Invoice { invoice } => CardView::from_invoice(invoice),
@@ -71,6 +76,23 @@ impl CardView {
                 amount: transfer.amount,
                 invoice_id: *invoice_id,
             },
+        }
+    }
+
+    /// Says the memo expired if one of the messages `gone` carried it.
+    fn memo_gone_with(&mut self, gone: &HashSet<ClientMsgId>) {
+        let (CardView::Payment {
+            memo, sealed_memo, ..
+        }
+        | CardView::Request {
+            memo, sealed_memo, ..
+        }) = self
+        else {
+            return;
+        };
+        if sealed_memo.is_some_and(|id| gone.contains(&id)) {
+            *memo = EXPIRED_MEMO.to_owned();
+            *sealed_memo = None;
         }
     }
 
@@ -106,6 +128,7 @@ impl CardView {
             payer: inert_line(&request.payer.username),
             amount: request.amount,
             memo: inert_line(readable_memo(&request.memo)),
+            sealed_memo: crate::protocol::secret::sealed_memo_client_id(&request.memo),
             status: request.status,
             expires_at: request.expires_at,
         }
@@ -258,6 +281,9 @@ pub struct Timeline {
     pub read_by_others: Option<MessageId>,
     /// Messages from others that arrived while scrolled up.
     pub unseen_below: u32,
+    /// The client ids of disappearing messages that went: a card whose sealed memo one of
+    /// them carried says the memo expired, also when the card arrives later.
+    pub expired: HashSet<ClientMsgId>,
 }
 
 impl Timeline {
@@ -275,7 +301,37 @@ impl Timeline {
         }
         match self.entries[..confirmed].binary_search_by_key(&Some(id), |e| e.id) {
             Ok(_) => {}
-            Err(position) => self.entries.insert(position, entry),
+            Err(position) => {
+                self.entries.insert(position, entry);
+                if let Some(card) = self.entries[position].card.as_mut() {
+                    card.memo_gone_with(&self.expired);
+                }
+            }
+        }
+    }
+
+    /// Removes the disappearing messages whose time is up at `now`; true when any went.
+    pub fn expire(&mut self, now: TimestampMs) -> bool {
+        let held = self.entries.len();
+        let expired = &mut self.expired;
+        self.entries.retain(|e| {
+            let gone = e.expires_at.is_some_and(|at| at <= now);
+            if gone {
+                expired.insert(e.client_id);
+            }
+            !gone
+        });
+        self.mark_expired_memos();
+        self.entries.len() != held
+    }
+
+    /// Cards whose sealed memo went with its message say so.
+    fn mark_expired_memos(&mut self) {
+        if self.expired.is_empty() {
+            return;
+        }
+        for card in self.entries.iter_mut().filter_map(|e| e.card.as_mut()) {
+            card.memo_gone_with(&self.expired);
         }
     }
 
@@ -307,6 +363,7 @@ impl Timeline {
         let held = std::mem::take(&mut self.entries);
         self.entries = merge_by_id(held, page);
         self.entries.append(&mut queued);
+        self.mark_expired_memos();
         if was_older_page || !self.loaded {
             self.has_more_before = has_more_before;
         }
@@ -339,6 +396,9 @@ impl Timeline {
         match self.entries[..confirmed].binary_search_by_key(&entry.id, |e| e.id) {
             Ok(at) => {
                 self.entries[at] = entry;
+                if let Some(card) = self.entries[at].card.as_mut() {
+                    card.memo_gone_with(&self.expired);
+                }
                 true
             }
             Err(_) => false,
@@ -373,7 +433,9 @@ impl Timeline {
         else {
             return false;
         };
-        entry.card = Some(CardView::from_request(request));
+        let mut card = CardView::from_request(request);
+        card.memo_gone_with(&self.expired);
+        entry.card = Some(card);
         true
     }
 
@@ -479,6 +541,60 @@ mod tests {
             unreadable: None,
             expires_at: None,
         }
+    }
+
+    /// A payment card whose memo is sealed as the message the reference names.
+    fn card_with_sealed_memo(id: i64) -> (Entry, ClientMsgId) {
+        let reference = crate::protocol::secret::sealed_memo_reference(
+            &crate::protocol::payments::IdempotencyKey::random(),
+        );
+        let memo = crate::protocol::secret::sealed_memo_client_id(&reference).unwrap();
+        let mut card = entry(Some(id), ClientMsgId::random(), "paid");
+        card.card = Some(CardView::Payment {
+            from: "alice".into(),
+            to: "bob".into(),
+            amount: crate::tui::state::tests::money::eur(500),
+            memo: readable_memo(&reference).to_owned(),
+            sealed_memo: Some(memo),
+        });
+        (card, memo)
+    }
+
+    fn memo_of(timeline: &Timeline, id: i64) -> &str {
+        match &timeline.find(MessageId(id)).unwrap().card {
+            Some(CardView::Payment { memo, .. }) => memo,
+            other => panic!("not a payment card: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_card_says_its_memo_expired_once_the_message_that_sealed_it_is_gone() {
+        let mut timeline = Timeline::default();
+        let (card, memo) = card_with_sealed_memo(1);
+        timeline.insert(card);
+        let mut sealed = entry(Some(2), memo, "memo: lunch");
+        sealed.expires_at = Some(TimestampMs(10_000));
+        timeline.insert(sealed);
+        let mut other = entry(Some(3), ClientMsgId::random(), "see you");
+        other.expires_at = Some(TimestampMs(10_000));
+        timeline.insert(other);
+
+        assert!(!timeline.expire(TimestampMs(9_999)));
+        assert_eq!(memo_of(&timeline, 1), "🔒 memo sealed in the conversation");
+        assert!(timeline.expire(TimestampMs(10_000)));
+        assert_eq!(timeline.entries.len(), 1, "what expired leaves no line");
+        assert_eq!(memo_of(&timeline, 1), "🔒 memo expired");
+
+        // Read again (history after a restart), the card still says so; another card
+        // whose memo is elsewhere does not.
+        let (mut again, _) = card_with_sealed_memo(1);
+        if let Some(CardView::Payment { sealed_memo, .. }) = &mut again.card {
+            *sealed_memo = Some(memo);
+        }
+        let (unrelated, _) = card_with_sealed_memo(4);
+        timeline.merge_page(vec![again, unrelated], false, true);
+        assert_eq!(memo_of(&timeline, 1), "🔒 memo expired");
+        assert_eq!(memo_of(&timeline, 4), "🔒 memo sealed in the conversation");
     }
 
     #[test]

@@ -206,6 +206,35 @@ fn a_payment_with_a_memo_in_a_secret_conversation_checks_the_devices_before_mone
         Some("bob"),
         "bob's devices are checked first"
     );
+
+    // Paid: the memo goes sealed as the message the card's reference names, so both sides
+    // can tell when it has disappeared.
+    use crate::protocol::payments::{Transfer, TransferId, TransferKind};
+    let transfer = Transfer {
+        id: TransferId(9),
+        kind: TransferKind::Payment,
+        from: Some(user(1, "alice")),
+        to: user(2, "bob"),
+        amount: super::money::eur(1_250),
+        memo: memo.clone(),
+        conversation_id: Some(ConversationId(5)),
+        request_id: None,
+        created_at: TimestampMs(0),
+    };
+    let reference = memo.clone();
+    let effects = app.update(Msg::Done(Done::Paid(crate::protocol::results::Paid {
+        transfer,
+        balance_after: super::money::eur(8_750),
+        duplicate: false,
+    })));
+    let sent = effects.iter().find_map(|e| match e {
+        Effect::SendSecret {
+            client_id, text, ..
+        } => Some((*client_id, text.as_str())),
+        _ => None,
+    });
+    let expected = crate::protocol::secret::sealed_memo_client_id(&reference).unwrap();
+    assert_eq!(sent, Some((expected, "memo: for the flat")), "{effects:?}");
 }
 
 #[test]
