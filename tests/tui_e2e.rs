@@ -370,6 +370,11 @@ fn two_tuis_verify_each_other_by_comparing_the_same_code() {
     let on_bob = code_on(&bob.wait_for("the code", |s| s.contains("show the same?")));
     assert_eq!(on_alice, on_bob, "both screens show the same code");
     assert!(on_alice.contains(|c: char| c.is_alphabetic()), "{on_alice}");
+    // Alice, asked, types /verify to agree: that compares; it starts no second verification.
+    alice.keys(&["/verify", "Enter"]);
+    alice.wait_for("what to do with the code", |s| {
+        s.contains("the code is on screen")
+    });
     alice.keys(&["/verify yes", "Enter"]);
     bob.keys(&["/verify yes", "Enter"]);
     let screen = alice.wait_for("bob verified", |s| s.contains("bob is verified"));
@@ -382,9 +387,11 @@ fn two_tuis_verify_each_other_by_comparing_the_same_code() {
         screen.contains("end-to-end encrypted · verified"),
         "{screen}"
     );
-    // One line per step that matters: the keys exchanged between are not among them.
+    // One line per step that matters: what the devices exchange by themselves is not.
     for screen in [alice.screen(), screen] {
         assert!(!screen.contains("verification key"), "{screen}");
+        assert!(!screen.contains("ready to compare"), "{screen}");
+        assert_eq!(screen.matches("asked to verify").count(), 2, "{screen}");
     }
     drop(server);
 }

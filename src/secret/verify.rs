@@ -47,18 +47,18 @@ impl Step {
     pub fn describe(&self) -> String {
         match self {
             Step::Start { .. } => "🔐 asked to verify our devices (/verify)".to_owned(),
-            Step::Accept { .. } => "🔐 agreed to verify".to_owned(),
+            Step::Accept { .. } => "🔐 ready to compare codes".to_owned(),
             Step::Key { .. } => "🔐 sent a verification key".to_owned(),
             Step::Mac { .. } => "🔐 confirmed that the codes match".to_owned(),
             Step::Cancel { reason, .. } => format!("🔐 cancelled the verification: {reason}"),
         }
     }
 
-    /// Whether the step is worth a line in the conversation: who asked, who agreed, who
-    /// confirmed, or why it stopped. The keys exchanged between are machinery (each side sent
-    /// one, so two more lines that told nobody anything).
+    /// Whether the step is worth a line in the conversation: who asked, who confirmed, or why
+    /// it stopped. The acceptance and the keys between are machinery that the other device
+    /// sends by itself (three more lines, one of them in the voice of someone who did nothing).
     pub fn is_worth_a_line(&self) -> bool {
-        !matches!(self, Step::Key { .. })
+        !matches!(self, Step::Accept { .. } | Step::Key { .. })
     }
 
     pub fn txn(&self) -> &str {
@@ -500,6 +500,24 @@ mod tests {
             b.on_step(a_mac.remove(0), &alice()).unwrap(),
             Outcome::Verified(vec![])
         );
+    }
+
+    #[test]
+    fn only_the_steps_a_person_took_are_lines_in_the_conversation() {
+        let (mut a, start) = Verification::start(alice());
+        let (_, accept) = Verification::respond(bob(), alice(), start.txn());
+        let key = sent(a.on_step(accept.clone(), &bob()).unwrap()).remove(0);
+        let shown: Vec<bool> = [&start, &accept, &key]
+            .iter()
+            .map(|step| step.is_worth_a_line())
+            .collect();
+        assert_eq!(
+            shown,
+            [true, false, false],
+            "asked: yes; accept and keys: machinery"
+        );
+        let cancel = a.cancel("the emoji did not match");
+        assert!(cancel.is_worth_a_line());
     }
 
     #[test]

@@ -24,7 +24,17 @@ impl App {
         };
         let (conversation_id, other) = (entry.id, entry.name.clone());
         match (answer, self.comparing.take()) {
-            (None, _) => {
+            // The other person asked first: answering is comparing, not a second verification
+            // (which would cross this one and print every step twice).
+            (None, Some(comparing)) if comparing.conversation_id == conversation_id => {
+                self.info(format!(
+                    "the code is on screen: if {other}'s shows the same, /verify yes; else \
+                     /verify no"
+                ));
+                self.comparing = Some(comparing);
+            }
+            (None, comparing) => {
+                self.comparing = comparing;
                 effects.push(Effect::Verify {
                     conversation_id,
                     other: other.clone(),

@@ -108,6 +108,13 @@ fn verification_shows_the_code_takes_the_answer_and_marks_the_lock() {
         decimals: "1 2 3".into(),
     })));
     assert!(app.comparing.is_some());
+    // Typing /verify again (or bob's /verify, to agree) compares; it starts nothing more.
+    assert!(enter(&mut app, "/verify").is_empty());
+    let notice = app.visible_notice().map(|n| n.text.clone());
+    assert_eq!(
+        notice.as_deref(),
+        Some("the code is on screen: if bob's shows the same, /verify yes; else /verify no")
+    );
     let effects = enter(&mut app, "/verify yes");
     assert!(effects.contains(&Effect::Compared {
         txn: "t1".into(),
