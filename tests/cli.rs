@@ -505,6 +505,15 @@ fn a_message_sent_while_the_server_is_down_is_queued_and_delivered_once() {
         "said once, with the reason: {error}"
     );
     assert!(error.contains("is the server running?"), "{error}");
+    // A secret message cannot be sealed without the server's device list: it says so.
+    let error = failed(quid(&config, &["secret", "@bob", "psst"], ""));
+    assert!(
+        error.starts_with(
+            "quid: nothing was sent: a secret message from the command line needs the server"
+        ) && error.contains("cannot reach")
+            && error.lines().count() == 1,
+        "{error}"
+    );
 
     let _server = ServerProcess::start(&db, &format!("127.0.0.1:{port}"));
     ok(quid(&config, &["send", "@bob", "and now"], ""));

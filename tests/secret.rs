@@ -678,6 +678,68 @@ on_each_backend!(
     an_offline_device_reads_200_messages_and_a_replay_after_a_crash_decrypts_nothing_twice
 );
 
+async fn a_secret_message_written_offline_waits_encrypted_and_is_sent_once_back(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let alice_token = register(&server.url(), "alice").await;
+    let bob_token = register(&server.url(), "bob").await;
+    let (_bob, mut bob_events) = secret_session(&server.url(), &bob_token, &db.path("bob"));
+    caught_up(&mut bob_events).await;
+    let proxy = common::proxy::Proxy::start(server.addr).await;
+    let alice_dir = db.path("alice");
+    let conversation = {
+        let (alice, mut events) = secret_session(&proxy.url(), &alice_token, &alice_dir);
+        caught_up(&mut events).await;
+        let beside = connect(&server.url(), &alice_token).await;
+        let conversation = open_secret(&beside, "bob").await.id;
+        proxy.cut();
+        next_matching(&mut events, |e| {
+            matches!(e, SessionEvent::Disconnected { .. }).then_some(())
+        })
+        .await;
+        let held = alice
+            .send_secret(
+                conversation,
+                ClientMsgId::random(),
+                "bob".into(),
+                "one".into(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(held, None, "offline: held, not refused");
+        conversation
+    };
+    // Quit while offline, and start again still offline: the store holds it, and the next
+    // one joins it.
+    let (alice, mut events) = secret_session(&proxy.url(), &alice_token, &alice_dir);
+    let second = ClientMsgId::random();
+    let held = alice
+        .send_secret(conversation, second, "bob".into(), "two".into())
+        .await
+        .unwrap();
+    assert_eq!(held, None);
+    proxy.restore();
+    let mut sent = Vec::new();
+    while sent.len() < 2 {
+        let (id, text) = next_matching(&mut events, |e| match e {
+            SessionEvent::Sent { client_id, message } => Some((client_id, message.text)),
+            _ => None,
+        })
+        .await;
+        sent.push(text);
+        if sent.len() == 2 {
+            assert_eq!(id, second, "the queued entry is confirmed by its own id");
+        }
+    }
+    assert_eq!(sent, ["one", "two"]);
+    assert_eq!(
+        next_texts(&mut bob_events, conversation, 2).await,
+        ["one", "two"]
+    );
+    server.stop().await;
+}
+
+on_each_backend!(a_secret_message_written_offline_waits_encrypted_and_is_sent_once_back);
+
 async fn a_memo_in_a_secret_conversation_must_be_a_sealed_reference(db: TestDb) {
     let server = TestServer::start(&db).await;
     let alice = connect(&server.url(), &register(&server.url(), "alice").await).await;

@@ -119,7 +119,8 @@ impl Bot {
     }
 
     /// Sends text to a conversation, through the outbox: exactly once, even across a drop. In
-    /// a secret conversation it is sealed and sent at once instead.
+    /// a secret conversation it is sealed and sent at once, or, offline, held in the secret
+    /// store and sent once back.
     pub async fn say(
         &self,
         conversation_id: ConversationId,
@@ -127,11 +128,11 @@ impl Bot {
     ) -> Result<ClientMsgId, SessionError> {
         match self.secret_peer(conversation_id).await? {
             Some(other) => {
-                let sent = self
-                    .session
-                    .send_secret(conversation_id, ClientMsgId::random(), other, text.into())
+                let client_id = ClientMsgId::random();
+                self.session
+                    .send_secret(conversation_id, client_id, other, text.into())
                     .await?;
-                Ok(sent.client_id)
+                Ok(client_id)
             }
             None => {
                 self.session

@@ -9,7 +9,7 @@ use crate::protocol::{ClientMsgId, Message};
 use crate::protocol::{Conversation, RequestBody, requests, results};
 use crate::secret::endpoint::{Endpoint, Opened, SecretError, describe_timer, fingerprint};
 use crate::secret::vault::{Unlock, Vault};
-use crate::session::connection::Connection;
+use crate::session::connection::{ConnectError, Connection};
 use crate::session::secret;
 use anyhow::{Context, anyhow, bail};
 use std::collections::HashSet;
@@ -101,7 +101,17 @@ pub async fn send(
     unlock: Passphrase,
 ) -> anyhow::Result<ExitCode> {
     crate::protocol::model::validate_text(text).map_err(|e| anyhow!(e.message))?;
-    let mut opened = open(profile, target, unlock).await?;
+    let mut opened = open(profile, target, unlock).await.map_err(|error| {
+        match error.downcast_ref::<ConnectError>() {
+            // Sealing needs the devices the server lists now, and the command line has no
+            // session to send it later: say so, rather than leave it to guess.
+            Some(_) => error.context(
+                "nothing was sent: a secret message from the command line needs the server (in \
+                 the TUI one written offline waits, encrypted, and goes once connected)",
+            ),
+            None => error,
+        }
+    })?;
     let to = secret::To {
         me: &opened.me,
         other: &opened.other,

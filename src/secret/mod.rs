@@ -5,11 +5,13 @@
 //! server only relays: it never holds a private key.
 //!
 //! `vault` keeps a profile's secrets on disk, encrypted; `endpoint` is one end of secret
-//! conversations on it: keys to publish, pins, sessions, sealing and opening messages.
+//! conversations on it: keys to publish, pins, sessions, sealing and opening messages;
+//! `outbox` holds what was written in a secret conversation while offline.
 
 pub mod device;
 pub mod endpoint;
 mod opened;
+pub mod outbox;
 mod pins;
 pub mod vault;
 pub mod verify;

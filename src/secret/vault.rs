@@ -68,6 +68,14 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (username, device)
      );
      CREATE TABLE secret_conversations (conversation_id INTEGER PRIMARY KEY);",
+    // 2: secret messages written while offline, their text sealed at rest, until sent.
+    "CREATE TABLE outbox (
+         client_id       TEXT PRIMARY KEY,
+         conversation_id INTEGER NOT NULL,
+         other           TEXT NOT NULL,
+         queued_at_ms    INTEGER NOT NULL,
+         sealed          BLOB NOT NULL
+     );",
 ];
 
 /// argon2id's cost for a new passphrase-protected store: 64 MiB and 3 passes (OWASP's

@@ -96,6 +96,14 @@ pub enum SessionEvent {
     Failed {
         reason: String,
     },
+    /// A secret message written offline was refused once back (a changed key, a device
+    /// gone): it is no longer held, and its text goes back to its writer.
+    SecretNotSent {
+        client_id: ClientMsgId,
+        conversation_id: ConversationId,
+        text: String,
+        reason: String,
+    },
     /// Secret conversations cannot be used (the store would not open, or this device could
     /// not be published); the rest of the session goes on.
     SecretUnavailable {
@@ -228,14 +236,15 @@ impl Session {
     }
 
     /// Seals `text` for `other`'s devices and this user's others, and sends it to the secret
-    /// conversation. Not queued: it needs the server now.
+    /// conversation. Offline it is held in the secret store (`None`) and sealed and sent once
+    /// back: [`SessionEvent::Sent`] or, refused then, [`SessionEvent::SecretNotSent`].
     pub async fn send_secret(
         &self,
         conversation_id: ConversationId,
         client_id: ClientMsgId,
         other: String,
         text: String,
-    ) -> Result<Message, SessionError> {
+    ) -> Result<Option<Message>, SessionError> {
         let (reply, answer) = oneshot::channel();
         let job = SecretJob::Send {
             conversation_id,
@@ -430,7 +439,7 @@ impl Runner {
                     None => return false,
                     Some(Command::Request { reply, .. }) => { let _ = reply.send(Err(SessionError::Offline)); }
                     Some(Command::Enqueue { item, reply }) => { let _ = reply.send(self.enqueue(&item)); }
-                    Some(Command::Secret(job)) => job.refuse(SessionError::Offline),
+                    Some(Command::Secret(job)) => self.secret_offline(job, SessionError::Offline).await,
                     Some(Command::LogIn { reply, .. }) => { let _ = reply.send(Err(SessionError::LoggedIn)); }
                 },
             }
@@ -449,7 +458,7 @@ impl Runner {
                 Command::Enqueue { item, reply } => {
                     let _ = reply.send(self.enqueue(&item));
                 }
-                Command::Secret(job) => job.refuse(SessionError::LoggedOut),
+                Command::Secret(job) => self.secret_offline(job, SessionError::LoggedOut).await,
                 Command::LogIn {
                     username,
                     password,
@@ -518,6 +527,7 @@ impl Runner {
         self.emit(SessionEvent::Connected { user }).await;
         let mut pump = None;
         if !self.config.subscribe {
+            self.send_waiting_secrets(&connection).await;
             pump = Some(self.start_outbox_pump(&connection));
         }
         let ended = loop {
@@ -537,7 +547,8 @@ impl Runner {
                     Some(Pushed::CaughtUp(_)) => {
                         self.emit(SessionEvent::CaughtUp).await;
                         if pump.is_none() {
-                            pump = Some(self.start_outbox_pump(&connection));
+                            self.send_waiting_secrets(&connection).await;
+            pump = Some(self.start_outbox_pump(&connection));
                         }
                     }
                     Some(Pushed::Typing(conversation_id, user)) => {
@@ -631,26 +642,61 @@ impl Runner {
     /// Opens the secret store for `user` (once), publishes this device's keys, and says who
     /// is verified here.
     async fn open_secrets(&mut self, connection: &Connection, user: &User) {
-        let Some(unlock) = &self.config.secret else {
+        if !self.open_store(&user.username).await {
             return;
-        };
-        if self.secrets.is_none() {
-            match Endpoint::open(&self.config.state_dir, &user.username, unlock) {
-                Ok(endpoint) => {
-                    let secrets = Secrets::new(endpoint, user.username.clone());
-                    self.secrets = Some(Mutex::new(secrets));
-                }
-                Err(error) => {
-                    self.config.secret = None;
-                    let reason = error.to_string();
-                    self.emit(SessionEvent::SecretUnavailable { reason }).await;
-                    return;
-                }
-            }
         }
         self.publish_keys(connection).await;
         if let Some(trusted) = self.secrets().and_then(|secrets| secrets.trusted()) {
             self.emit(SessionEvent::Verify(trusted)).await;
+        }
+    }
+
+    /// Opens the secret store for `username` once; false when there is none to open (said
+    /// once, when it would not open).
+    async fn open_store(&mut self, username: &str) -> bool {
+        let Some(unlock) = &self.config.secret else {
+            return false;
+        };
+        if self.secrets.is_some() {
+            return true;
+        }
+        match Endpoint::open(&self.config.state_dir, username, unlock) {
+            Ok(endpoint) => {
+                let secrets = Secrets::new(endpoint, username.to_owned());
+                self.secrets = Some(Mutex::new(secrets));
+                true
+            }
+            Err(error) => {
+                self.config.secret = None;
+                let reason = error.to_string();
+                self.emit(SessionEvent::SecretUnavailable { reason }).await;
+                false
+            }
+        }
+    }
+
+    /// A secret job while there is no connection: a message is held (the store opened for
+    /// the user this profile last was, if this run has not connected yet); the rest refused.
+    async fn secret_offline(&mut self, job: SecretJob, error: SessionError) {
+        if self.secrets.is_none() {
+            let username = self.with_state(|state| state.username()).ok().flatten();
+            if let Some(username) = username {
+                self.open_store(&username).await;
+            }
+        }
+        match self.secrets() {
+            Some(secrets) => secrets.hold_or_refuse(job, error),
+            None => job.refuse(error),
+        }
+    }
+
+    /// Sends the secret messages written offline, before anything newer goes out.
+    async fn send_waiting_secrets(&mut self, connection: &Connection) {
+        let Some(secrets) = self.secrets() else {
+            return;
+        };
+        for event in secrets.send_waiting(connection).await {
+            self.emit(event).await;
         }
     }
 

@@ -3,11 +3,12 @@
 //! carries interactive verifications (`secret::verify`) over the secret conversation: steps in
 //! from the other device, steps out to it, and what the user must see.
 
-use super::SessionError;
-use super::connection::Connection;
+use super::connection::{Connection, RequestError};
 use super::secret::{self, Revealed, To};
-use crate::protocol::{ClientMsgId, ConversationId, Event, Message};
+use super::{SessionError, SessionEvent};
+use crate::protocol::{ClientMsgId, ConversationId, Event, Message, TimestampMs};
 use crate::secret::endpoint::Endpoint;
+use crate::secret::outbox::Waiting;
 use crate::secret::verify::{Outcome, Party, Step, Verification};
 use std::collections::HashMap;
 use tokio::sync::oneshot;
@@ -23,7 +24,8 @@ pub(super) enum SecretJob {
         client_id: ClientMsgId,
         other: String,
         text: String,
-        reply: oneshot::Sender<Result<Message, SessionError>>,
+        /// `None`: offline, so held to be sealed and sent once back.
+        reply: oneshot::Sender<Result<Option<Message>, SessionError>>,
     },
     AcceptKeys {
         username: String,
@@ -60,9 +62,8 @@ impl SecretJob {
         // Whoever asked may have stopped waiting: nothing to tell.
         let _ = match self {
             SecretJob::Reveal { reply, .. } => reply.send(Err(error)).map_err(drop),
-            SecretJob::Send { reply, .. } | SecretJob::SetTimer { reply, .. } => {
-                reply.send(Err(error)).map_err(drop)
-            }
+            SecretJob::Send { reply, .. } => reply.send(Err(error)).map_err(drop),
+            SecretJob::SetTimer { reply, .. } => reply.send(Err(error)).map_err(drop),
             SecretJob::AcceptKeys { reply, .. } => reply.send(Err(error)).map_err(drop),
             SecretJob::Verify { reply, .. }
             | SecretJob::Compared { reply, .. }
@@ -186,22 +187,16 @@ impl Secrets {
                 text,
                 reply,
             } => {
-                let to = To {
-                    me: &self.me,
-                    other: &other,
-                    conversation_id,
+                let waiting = Waiting {
                     client_id,
+                    conversation_id,
+                    other,
+                    text,
                 };
-                let sent = secret::send(connection, &mut self.endpoint, to, &text)
-                    .await
-                    .map(|mut message| {
-                        message.text = text;
-                        if let Some(sealed) = message.sealed.as_deref_mut() {
-                            sealed.copies.clear();
-                        }
-                        message
-                    });
-                reply.send(sent.map_err(SessionError::from)).map_err(drop)
+                let sent = self.send_text(connection, waiting).await;
+                reply
+                    .send(sent.map(Some).map_err(SessionError::from))
+                    .map_err(drop)
             }
             SecretJob::SetTimer {
                 conversation_id,
@@ -282,6 +277,87 @@ impl Secrets {
                 reply.send(result).map_err(drop)
             }
         };
+        told
+    }
+
+    /// Seals `waiting` for the devices of the moment and sends it; the message as its
+    /// writer should see it comes back.
+    async fn send_text(
+        &mut self,
+        connection: &Connection,
+        waiting: Waiting,
+    ) -> Result<Message, secret::SecretLinkError> {
+        let to = To {
+            me: &self.me,
+            other: &waiting.other,
+            conversation_id: waiting.conversation_id,
+            client_id: waiting.client_id,
+        };
+        let mut message = secret::send(connection, &mut self.endpoint, to, &waiting.text).await?;
+        message.text = waiting.text;
+        if let Some(sealed) = message.sealed.as_deref_mut() {
+            sealed.copies.clear();
+        }
+        Ok(message)
+    }
+
+    /// Offline: a message is held in the store to be sent once back; anything else is
+    /// refused with `error`.
+    pub(super) fn hold_or_refuse(&mut self, job: SecretJob, error: SessionError) {
+        let SecretJob::Send {
+            conversation_id,
+            client_id,
+            other,
+            text,
+            reply,
+        } = job
+        else {
+            return job.refuse(error);
+        };
+        let waiting = Waiting {
+            client_id,
+            conversation_id,
+            other,
+            text,
+        };
+        let held = self.endpoint.hold(&waiting, TimestampMs::now());
+        let _ = reply.send(
+            held.map(|()| None)
+                .map_err(|e| SessionError::Secret(e.into())),
+        );
+    }
+
+    /// Sends what was held while offline, oldest first, and says what became of each. A
+    /// message refused (a changed key, a device gone) is given back to its writer; a lost
+    /// connection leaves the rest for the next time.
+    pub(super) async fn send_waiting(&mut self, connection: &Connection) -> Vec<SessionEvent> {
+        let waiting = match self.endpoint.waiting() {
+            Ok(waiting) => waiting,
+            Err(error) => {
+                let reason = format!("cannot read the messages written offline: {error}");
+                return vec![SessionEvent::SecretUnavailable { reason }];
+            }
+        };
+        let mut told = Vec::new();
+        for held in waiting {
+            let (client_id, conversation_id) = (held.client_id, held.conversation_id);
+            let event = match self.send_text(connection, held.clone()).await {
+                Ok(message) => SessionEvent::Sent { client_id, message },
+                Err(secret::SecretLinkError::Request(RequestError::Disconnected)) => break,
+                Err(error) => SessionEvent::SecretNotSent {
+                    client_id,
+                    conversation_id,
+                    text: held.text,
+                    reason: error.to_string(),
+                },
+            };
+            if let Err(error) = self.endpoint.forget_waiting(client_id) {
+                let reason = format!("cannot clear a message written offline: {error}");
+                told.push(SessionEvent::SecretUnavailable { reason });
+                break;
+            }
+            told.push(event);
+        }
         told
     }
 

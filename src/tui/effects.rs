@@ -447,7 +447,8 @@ impl Executor {
                 .send_secret(conversation_id, client_id, other, text.clone())
                 .await
             {
-                Ok(message) => Done::SecretSent { client_id, message },
+                Ok(Some(message)) => Done::SecretSent { client_id, message },
+                Ok(None) => Done::SecretHeld { conversation_id },
                 Err(error) => Done::SecretNotSent {
                     client_id,
                     conversation_id,

@@ -65,6 +65,11 @@ pub enum Done {
         client_id: ClientMsgId,
         message: Message,
     },
+    /// Offline: the secret message waits, encrypted in the secret store, to be sealed and
+    /// sent once back (its entry stays queued).
+    SecretHeld {
+        conversation_id: ConversationId,
+    },
     /// A secret message could not be sent: its text goes back to the composer.
     SecretNotSent {
         client_id: ClientMsgId,

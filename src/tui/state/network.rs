@@ -3,7 +3,7 @@
 use super::timeline::{Entry, Pick};
 use super::{App, ConversationEntry, Done, Effect, Link, NoticeKind};
 use crate::protocol::payments::{InvoiceStatus, RequestStatus};
-use crate::protocol::{Conversation, ConversationId, Event, Message, MessageId};
+use crate::protocol::{ClientMsgId, Conversation, ConversationId, Event, Message, MessageId};
 use crate::session::SessionEvent;
 use crate::untrusted::{inert, inert_line};
 
@@ -48,6 +48,12 @@ impl App {
                     .insert(conversation_id, (inert_line(&user.username), self.now));
             }
             SessionEvent::Sent { message, .. } => self.on_message(&message, effects),
+            SessionEvent::SecretNotSent {
+                client_id,
+                conversation_id,
+                text,
+                reason,
+            } => self.secret_not_sent(client_id, conversation_id, &text, &reason),
             SessionEvent::SendRefused {
                 client_id, error, ..
             } => {
@@ -57,6 +63,28 @@ impl App {
                 self.error(format!("message not sent: {}", inert_line(&error.message)));
             }
         }
+    }
+
+    /// A secret message that did not go: its entry leaves, and nothing typed is lost: the
+    /// text comes back to the composer unless something new is there.
+    fn secret_not_sent(
+        &mut self,
+        client_id: ClientMsgId,
+        conversation_id: ConversationId,
+        text: &str,
+        reason: &str,
+    ) {
+        if let Some(timeline) = self.timelines.get_mut(&conversation_id) {
+            timeline.remove_queued(client_id);
+        }
+        if self.selected == Some(conversation_id) && self.composer.is_empty() {
+            self.composer = super::input::composer_holding(text);
+        }
+        self.notify_in(
+            Some(conversation_id),
+            NoticeKind::Error,
+            format!("not sent: {}", inert_line(reason)),
+        );
     }
 
     fn on_event(&mut self, event: Event, effects: &mut Vec<Effect>) {
@@ -276,25 +304,17 @@ impl App {
                 }
             }
             Done::SecretSent { message, .. } => self.on_message(&message, effects),
+            Done::SecretHeld { conversation_id } => self.notify_in(
+                Some(conversation_id),
+                NoticeKind::Info,
+                "offline: kept encrypted on this device; sealed and sent once connected".into(),
+            ),
             Done::SecretNotSent {
                 client_id,
                 conversation_id,
                 text,
                 reason,
-            } => {
-                if let Some(timeline) = self.timelines.get_mut(&conversation_id) {
-                    timeline.remove_queued(client_id);
-                }
-                // Nothing typed is lost: the text comes back unless something new is there.
-                if self.selected == Some(conversation_id) && self.composer.is_empty() {
-                    self.composer = super::input::composer_holding(&text);
-                }
-                self.notify_in(
-                    Some(conversation_id),
-                    NoticeKind::Error,
-                    format!("not sent: {}", inert_line(&reason)),
-                );
-            }
+            } => self.secret_not_sent(client_id, conversation_id, &text, &reason),
             Done::KeysAccepted {
                 username,
                 devices: 0,

@@ -29,6 +29,38 @@ fn enter(app: &mut App, text: &str) -> Vec<Effect> {
 }
 
 #[test]
+fn offline_a_secret_message_stays_queued_and_a_refusal_once_back_gives_the_text_back() {
+    let mut app = in_secret_conversation();
+    let effects = enter(&mut app, "written offline");
+    let Some(&Effect::SendSecret { client_id, .. }) = effects
+        .iter()
+        .find(|e| matches!(e, Effect::SendSecret { .. }))
+    else {
+        panic!("sealed and sent: {effects:?}");
+    };
+    app.update(Msg::Done(Done::SecretHeld {
+        conversation_id: ConversationId(5),
+    }));
+    let timeline = &app.timelines[&ConversationId(5)];
+    assert_eq!(timeline.queued_count(), 1, "shown as queued");
+    let notice = app.visible_notice().map(|n| n.text.clone());
+    assert_eq!(
+        notice.as_deref(),
+        Some("offline: kept encrypted on this device; sealed and sent once connected")
+    );
+
+    // Back, the session tries it; bob's keys changed meanwhile: the text comes back.
+    app.update(Msg::Session(SessionEvent::SecretNotSent {
+        client_id,
+        conversation_id: ConversationId(5),
+        text: "written offline".into(),
+        reason: "bob's keys changed".into(),
+    }));
+    assert_eq!(app.timelines[&ConversationId(5)].queued_count(), 0);
+    assert_eq!(app.composer.lines(), ["written offline"]);
+}
+
+#[test]
 fn a_secret_message_is_sealed_and_sent_not_queued_and_a_refusal_gives_the_text_back() {
     let mut app = in_secret_conversation();
     assert_eq!(
