@@ -527,8 +527,7 @@ impl Runner {
         self.emit(SessionEvent::Connected { user }).await;
         let mut pump = None;
         if !self.config.subscribe {
-            self.send_waiting_secrets(&connection).await;
-            pump = Some(self.start_outbox_pump(&connection));
+            pump = Some(self.start_sending(&connection).await);
         }
         let ended = loop {
             tokio::select! {
@@ -547,8 +546,7 @@ impl Runner {
                     Some(Pushed::CaughtUp(_)) => {
                         self.emit(SessionEvent::CaughtUp).await;
                         if pump.is_none() {
-                            self.send_waiting_secrets(&connection).await;
-            pump = Some(self.start_outbox_pump(&connection));
+                            pump = Some(self.start_sending(&connection).await);
                         }
                     }
                     Some(Pushed::Typing(conversation_id, user)) => {
@@ -626,6 +624,12 @@ impl Runner {
                 self.with_state(|state| state.set_position(id, pos))
             }
         }
+    }
+
+    /// Sends what was written offline: the secret messages held, then the outbox's pump.
+    async fn start_sending(&mut self, connection: &Connection) -> tokio::task::JoinHandle<()> {
+        self.send_waiting_secrets(connection).await;
+        self.start_outbox_pump(connection)
     }
 
     fn start_outbox_pump(&self, connection: &Connection) -> tokio::task::JoinHandle<()> {

@@ -193,7 +193,7 @@ impl Secrets {
                     other,
                     text,
                 };
-                let sent = self.send_text(connection, waiting).await;
+                let sent = self.send_text(connection, &waiting).await;
                 reply
                     .send(sent.map(Some).map_err(SessionError::from))
                     .map_err(drop)
@@ -285,7 +285,7 @@ impl Secrets {
     async fn send_text(
         &mut self,
         connection: &Connection,
-        waiting: Waiting,
+        waiting: &Waiting,
     ) -> Result<Message, secret::SecretLinkError> {
         let to = To {
             me: &self.me,
@@ -294,7 +294,7 @@ impl Secrets {
             client_id: waiting.client_id,
         };
         let mut message = secret::send(connection, &mut self.endpoint, to, &waiting.text).await?;
-        message.text = waiting.text;
+        message.text = waiting.text.clone();
         if let Some(sealed) = message.sealed.as_deref_mut() {
             sealed.copies.clear();
         }
@@ -341,7 +341,7 @@ impl Secrets {
         let mut told = Vec::new();
         for held in waiting {
             let (client_id, conversation_id) = (held.client_id, held.conversation_id);
-            let event = match self.send_text(connection, held.clone()).await {
+            let event = match self.send_text(connection, &held).await {
                 Ok(message) => SessionEvent::Sent { client_id, message },
                 Err(secret::SecretLinkError::Request(RequestError::Disconnected)) => break,
                 Err(error) => SessionEvent::SecretNotSent {
