@@ -370,3 +370,268 @@ async fn racing_first_contacts_and_crossed_payments_all_succeed() {
     }
     assert_ledger_ok(&db);
 }
+
+/// What the paying client has seen so far.
+#[derive(Clone, Copy, Default)]
+struct Traffic {
+    /// Payments the server acknowledged, each under a key of its own.
+    acknowledged: i64,
+    /// Answers that said `unavailable`.
+    unavailable: u32,
+}
+
+/// Alice pays bob one cent after another, each under a key of its own; a payment refused as
+/// `unavailable` is sent again under its key after the pause the server asked for. Any other
+/// refusal fails the test. Returns the connection once `stop` is set.
+async fn pay_until_stopped(
+    alice: Connection,
+    progress: tokio::sync::watch::Sender<Traffic>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Connection {
+    use quid::protocol::ErrorCode;
+    use quid::session::connection::RequestError;
+    let mut n = 0;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let body = RequestBody::Pay(requests::Pay {
+            to: "bob".into(),
+            amount: eur(1),
+            memo: String::new(),
+            conversation_id: None,
+            idempotency_key: IdempotencyKey(format!("cent-{n}")),
+            pin: None,
+        });
+        loop {
+            match alice.request::<results::Paid>(body.clone()).await {
+                Ok(_) => break progress.send_modify(|seen| seen.acknowledged += 1),
+                Err(RequestError::Api(e)) if e.code == ErrorCode::Unavailable => {
+                    let pause = e
+                        .retry_after_ms
+                        .expect("`unavailable` says when to come back");
+                    progress.send_modify(|seen| seen.unavailable += 1);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                Err(other) => panic!("payment {n} while PostgreSQL restarts: {other}"),
+            }
+        }
+        n += 1;
+    }
+    alice
+}
+
+async fn until(seen: &mut tokio::sync::watch::Receiver<Traffic>, done: impl Fn(&Traffic) -> bool) {
+    tokio::time::timeout(PATIENCE, seen.wait_for(|traffic| done(traffic)))
+        .await
+        .expect("the traffic went as expected in time")
+        .expect("the payer is still running");
+}
+
+/// Asks the node's `/healthz` until it says ready, as a load balancer does.
+async fn until_ready(node: &TestServer) {
+    tokio::time::timeout(PATIENCE, async {
+        while !http_get_at(node.addr, "/healthz")
+            .await
+            .starts_with("HTTP/1.1 200 OK")
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the node serves again once PostgreSQL is back");
+}
+
+/// PostgreSQL crashes under traffic and comes back: meanwhile each node answers requests
+/// `unavailable` with a pause, upgrades and `/healthz` with 503 and `Retry-After`; afterwards
+/// every node serves again without a restart, its listener hears the other node again, and
+/// each acknowledged payment moved money exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_postgresql_restarts_nodes_answer_unavailable_and_then_serve_again() {
+    use quid::session::connection::ConnectError;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let Some(cluster) = common::postgres::PgCluster::start() else {
+        return;
+    };
+    let db = TestDb::postgres_on(&cluster);
+    let node_a = TestServer::start(&db).await;
+    let node_b = TestServer::start(&db).await;
+    let alice_token = register(&node_a.url(), "alice").await;
+    let bob_token = register(&node_b.url(), "bob").await;
+    off_async(|| mint(&db, "alice", eur(1_000_000)));
+    let alice = connect(&node_a.url(), &alice_token).await;
+    let conversation = open_direct(&alice, "bob").await;
+    let (bob, mut on_b) = subscribed(&node_b.url(), &bob_token).await;
+    let (progress, mut seen) = tokio::sync::watch::channel(Traffic::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let payer = tokio::spawn(pay_until_stopped(alice, progress, Arc::clone(&stop)));
+    until(&mut seen, |traffic| traffic.acknowledged >= 5).await;
+
+    off_async(|| cluster.crash());
+    until(&mut seen, |traffic| traffic.unavailable >= 1).await;
+    for node in [&node_a, &node_b] {
+        match Connection::open(&node.url(), Some(&bob_token)).await {
+            Err(ConnectError::Unavailable { retry_after, .. }) => {
+                assert_eq!(retry_after.as_secs(), 2, "the server's Retry-After");
+            }
+            Err(other) => panic!("an upgrade while PostgreSQL is away: {other}"),
+            Ok(_) => panic!("a session opened while PostgreSQL is away"),
+        }
+        let health = http_get_at(node.addr, "/healthz").await;
+        assert!(
+            health.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{health}"
+        );
+        assert!(health.contains("\r\nRetry-After: 2\r\n"), "{health}");
+    }
+
+    off_async(|| cluster.start_again());
+    for node in [&node_a, &node_b] {
+        until_ready(node).await;
+    }
+    let before = seen.borrow().acknowledged;
+    until(&mut seen, |traffic| traffic.acknowledged >= before + 5).await;
+    stop.store(true, Ordering::Relaxed);
+    let alice = payer.await.unwrap();
+
+    for node in [&node_a, &node_b] {
+        connect(&node.url(), &bob_token).await;
+    }
+    send(&alice, conversation, "back again").await;
+    next_pushed(&mut on_b, |frame| {
+        message(frame).filter(|(_, text)| text == "back again")
+    })
+    .await;
+    let balance: results::Balance = bob.request(RequestBody::Balance).await.unwrap();
+    let paid = seen.borrow().acknowledged;
+    assert_eq!(
+        balance.balances,
+        vec![eur(paid)],
+        "one cent per acknowledged key"
+    );
+    off_async(|| assert_ledger_ok(&db));
+}
+
+/// The README's "Running several nodes" commands, as written, against a cluster that checks
+/// passwords over TCP: the role and its database are made, two nodes start on the URL, and
+/// `quid admin` mints to a user one node registered, which the other node shows.
+#[tokio::test]
+async fn the_readmes_several_nodes_recipe_works_as_written() {
+    use common::process::ServerProcess;
+    let Some(cluster) = common::postgres::PgCluster::requiring_passwords() else {
+        return;
+    };
+    let recipe = readme_block("## Running several nodes");
+    let shell = ReadmeShell::new(&cluster);
+    let mut nodes = Vec::new();
+    for line in recipe.lines() {
+        if line.trim_start().starts_with("quid serve") {
+            nodes.push(shell.spawn(line));
+        } else if line.contains(" mint ") {
+            let node_a: &ServerProcess = &nodes[0];
+            register(&url_of(node_a.addr), "alice").await;
+            shell.run(line, "");
+        } else {
+            // The password `--pwprompt` asks for, twice: the one the URLs below carry.
+            shell.run(line, "SECRET\nSECRET\n");
+        }
+    }
+    assert_eq!(nodes.len(), 2, "the recipe starts two nodes:\n{recipe}");
+    let alice = login(&url_of(nodes[1].addr), "alice").await;
+    let balance: results::Balance = alice.request(RequestBody::Balance).await.unwrap();
+    assert_eq!(
+        balance.balances,
+        vec![eur(10_000)],
+        "minted through `quid admin`, read on node B"
+    );
+}
+
+/// The first ```sh block after `heading` in the README.
+fn readme_block(heading: &str) -> String {
+    let readme = include_str!("../README.md");
+    let section = &readme[readme.find(heading).expect("the README has the section")..];
+    let start = section.find("```sh\n").expect("the section has a sh block") + "```sh\n".len();
+    let end = start + section[start..].find("```").expect("the block ends");
+    section[start..end].to_owned()
+}
+
+/// Runs README lines with `sh`, on this machine standing in for the README's hosts: the
+/// database host is `cluster` (`sudo -u postgres` its superuser over the local socket, which
+/// peer authentication would give on a real host), `db.internal:5432` its TCP address, and
+/// each node's public `0.0.0.0:7447` a free loopback port.
+struct ReadmeShell<'c> {
+    cluster: &'c common::postgres::PgCluster,
+    path: std::ffi::OsString,
+}
+
+impl<'c> ReadmeShell<'c> {
+    fn new(cluster: &'c common::postgres::PgCluster) -> ReadmeShell<'c> {
+        let quid_dir = std::path::Path::new(common::process::QUID)
+            .parent()
+            .unwrap();
+        let mut dirs = vec![cluster.bin().to_owned(), quid_dir.to_owned()];
+        dirs.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        ReadmeShell {
+            cluster,
+            path: std::env::join_paths(dirs).unwrap(),
+        }
+    }
+
+    fn command(&self, line: &str) -> std::process::Command {
+        let line = line
+            .replace(
+                "db.internal:5432",
+                &format!("127.0.0.1:{}", self.cluster.port()),
+            )
+            .replace("0.0.0.0:7447", "127.0.0.1:0");
+        // `sudo -u postgres CMD`: CMD as the cluster's superuser; nothing else is expected.
+        let script = format!(
+            "sudo() {{ [ \"$1 $2\" = '-u postgres' ] || exit 99; shift 2; PGUSER=postgres \"$@\"; }}\n{line}"
+        );
+        // `setsid`: no terminal, so `--pwprompt` reads the password from stdin.
+        let mut command = std::process::Command::new("setsid");
+        command
+            .args(["-w", "sh", "-c", &script])
+            .env("PATH", &self.path)
+            .env("PGHOST", self.cluster.socket_dir())
+            .env("PGPORT", self.cluster.port().to_string())
+            .env("RUST_LOG", "warn");
+        command
+    }
+
+    /// Runs `line` to its end with `input` on stdin; it must succeed.
+    fn run(&self, line: &str, input: &str) {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = self
+            .command(line)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "README line failed: {line}\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Starts a `quid serve` line and waits until it says where it listens.
+    fn spawn(&self, line: &str) -> common::process::ServerProcess {
+        common::process::ServerProcess::from_command(self.command(&format!("exec {line}")))
+    }
+}
+
+fn url_of(addr: std::net::SocketAddr) -> url::Url {
+    format!("ws://{addr}").parse().unwrap()
+}

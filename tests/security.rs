@@ -10,7 +10,6 @@ use quid::protocol::{ErrorCode, RequestBody, results};
 use quid::server::ServerConfig;
 use quid::session::connection::{ConnectError, Connection, RequestError};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -408,15 +407,6 @@ async fn one_address_gets_at_most_its_share_of_connections() {
 
 async fn http_get(server: &TestServer, path: &str) -> String {
     http_get_at(server.addr, path).await
-}
-
-async fn http_get_at(addr: std::net::SocketAddr, path: &str) -> String {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await.unwrap();
-    response
 }
 
 async fn health_and_metrics_are_served_next_to_the_websocket(db: TestDb) {

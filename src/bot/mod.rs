@@ -26,6 +26,8 @@ use url::Url;
 const ATTEMPTS: u32 = 20;
 /// Pause between those attempts.
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
+/// The longest a server may make a bot wait before it sends a refused request again.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(10);
 
 /// What a bot hears.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,21 +218,66 @@ impl Bot {
         Ok(reply.invoices)
     }
 
-    /// Sends `body` until the server answers; a request carrying an idempotency key is the same
-    /// request each time, so it takes effect once however often it is sent.
+    /// Sends `body` until the server answers, or answers that it cannot for now (and when to
+    /// try again); a request carrying an idempotency key is the same request each time, so it
+    /// takes effect once however often it is sent.
     async fn retrying<T: DeserializeOwned>(&self, body: RequestBody) -> Result<T, SessionError> {
         let mut attempt = 1;
         loop {
-            match self.session.request::<T>(body.clone()).await {
-                Err(
-                    SessionError::Offline
-                    | SessionError::Request(crate::session::connection::RequestError::Disconnected),
-                ) if attempt < ATTEMPTS => {
+            let answer = self.session.request::<T>(body.clone()).await;
+            match answer.as_ref().err().and_then(pause_before_retry) {
+                Some(pause) if attempt < ATTEMPTS => {
                     attempt += 1;
-                    tokio::time::sleep(RETRY_PAUSE).await;
+                    tokio::time::sleep(pause).await;
                 }
-                other => return other,
+                _ => return answer,
             }
         }
+    }
+}
+
+/// How long to wait before sending a request again after `error`; `None` when sending it
+/// again would not help.
+fn pause_before_retry(error: &SessionError) -> Option<Duration> {
+    use crate::session::connection::RequestError;
+    match error {
+        SessionError::Offline | SessionError::Request(RequestError::Disconnected) => {
+            Some(RETRY_PAUSE)
+        }
+        SessionError::Request(RequestError::Api(refusal)) if refusal.code.is_transient() => Some(
+            refusal
+                .retry_after_ms
+                .map_or(RETRY_PAUSE, Duration::from_millis)
+                .min(MAX_RETRY_PAUSE),
+        ),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{ApiError, ErrorCode};
+    use crate::session::connection::RequestError;
+
+    fn refused(error: ApiError) -> SessionError {
+        SessionError::Request(RequestError::Api(error))
+    }
+
+    #[test]
+    fn a_bot_waits_as_long_as_the_server_asks_within_reason_and_only_when_it_helps() {
+        assert_eq!(
+            pause_before_retry(&refused(ApiError::unavailable())),
+            Some(crate::protocol::UNAVAILABLE_RETRY)
+        );
+        let mut slow = ApiError::unavailable();
+        slow.retry_after_ms = Some(3_600_000);
+        assert_eq!(pause_before_retry(&refused(slow)), Some(MAX_RETRY_PAUSE));
+        assert_eq!(
+            pause_before_retry(&SessionError::Offline),
+            Some(RETRY_PAUSE)
+        );
+        let refusal = ApiError::new(ErrorCode::InsufficientFunds, "your wallet holds €1.00");
+        assert_eq!(pause_before_retry(&refused(refusal)), None);
     }
 }

@@ -36,6 +36,9 @@ pub enum ErrorCode {
     RateLimited,
     /// The server failed; the request may be retried.
     Internal,
+    /// The server cannot reach its database for now (it restarts); retry after
+    /// `retry_after_ms`. Nothing was done.
+    Unavailable,
     /// The payer's wallet holds less than the amount.
     InsufficientFunds,
     /// Paying or asking yourself.
@@ -69,6 +72,15 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Whether the same request, tried again later, may succeed: the way there failed, not
+    /// the request.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::Unavailable
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadFrame => "bad_frame",
@@ -85,6 +97,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::InsufficientFunds => "insufficient_funds",
             ErrorCode::SelfPayment => "self_payment",
             ErrorCode::IdempotencyConflict => "idempotency_conflict",
@@ -113,13 +126,17 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// How long a client is told to wait while the server's database is away: a restart of
+/// PostgreSQL takes a few seconds.
+pub const UNAVAILABLE_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A refused request, as the server sends it and the client receives it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} ({code})")]
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
-    /// With `rate_limited`: how long to wait before trying again.
+    /// With `rate_limited` and `unavailable`: how long to wait before trying again.
     pub retry_after_ms: Option<u64>,
 }
 
@@ -143,6 +160,19 @@ impl ApiError {
             code: ErrorCode::RateLimited,
             message: format!("{what}; retry in {when}"),
             retry_after_ms: Some(ms),
+        }
+    }
+
+    /// `unavailable`: the database cannot be reached; try again after [`UNAVAILABLE_RETRY`].
+    pub fn unavailable() -> Self {
+        let wait = UNAVAILABLE_RETRY;
+        Self {
+            code: ErrorCode::Unavailable,
+            message: format!(
+                "the server cannot reach its database for now; retry in {} s",
+                wait.as_secs()
+            ),
+            retry_after_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
         }
     }
 

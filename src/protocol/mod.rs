@@ -12,7 +12,7 @@ pub mod results;
 pub mod secret;
 pub mod types;
 
-pub use error::{ApiError, ErrorCode};
+pub use error::{ApiError, ErrorCode, UNAVAILABLE_RETRY};
 pub use frames::{Event, Request, RequestBody, ServerFrame};
 pub use model::{Conversation, ConversationKind, Message, User};
 pub use types::{

@@ -5,6 +5,7 @@
 
 use super::ServerState;
 use super::transport::Stream;
+use crate::protocol::UNAVAILABLE_RETRY;
 use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,14 +79,19 @@ pub async fn answer(
     endpoint: Endpoint,
     state: &ServerState,
 ) -> std::io::Result<()> {
+    let mut extra = String::new();
     let (status, content_type, body) = match endpoint {
         Endpoint::Healthz => match state.store.read(|db| db.ping()).await {
             Ok(_) => ("200 OK", "text/plain", "ok\n".to_owned()),
-            Err(_) => (
-                "503 Service Unavailable",
-                "text/plain",
-                "store unavailable\n".to_owned(),
-            ),
+            Err(_) => {
+                // Not ready: a balancer sends no one here until it answers again.
+                extra = format!("Retry-After: {}\r\n", UNAVAILABLE_RETRY.as_secs());
+                (
+                    "503 Service Unavailable",
+                    "text/plain",
+                    "store unavailable: the database cannot be reached\n".to_owned(),
+                )
+            }
         },
         Endpoint::Metrics => (
             "200 OK",
@@ -94,7 +100,7 @@ pub async fn answer(
         ),
     };
     let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(response.as_bytes()).await?;

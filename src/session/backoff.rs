@@ -31,6 +31,13 @@ impl Backoff {
         let jitter_ms = rand::rng().random_range(0..=half.as_millis().min(u64::MAX as u128) as u64);
         half + Duration::from_millis(jitter_ms)
     }
+
+    /// The delay after a server said when to come back (`retry_after`): that, and up to a
+    /// quarter more at random, so that its clients do not all come back at one instant.
+    pub fn soon(retry_after: Duration) -> Duration {
+        let quarter = u64::try_from(retry_after.as_millis() / 4).unwrap_or(u64::MAX);
+        retry_after + Duration::from_millis(rand::rng().random_range(0..=quarter))
+    }
 }
 
 #[cfg(test)]
@@ -51,5 +58,19 @@ mod tests {
             let late = backoff.delay(40);
             assert!(late >= Duration::from_secs(1) && late <= Duration::from_secs(2));
         }
+    }
+
+    #[test]
+    fn a_server_that_says_when_is_tried_then_give_or_take_a_quarter() {
+        let said = Duration::from_secs(2);
+        let delays: Vec<Duration> = (0..200).map(|_| Backoff::soon(said)).collect();
+        assert!(
+            delays.iter().all(|d| *d >= said && *d <= said * 5 / 4),
+            "{delays:?}"
+        );
+        assert!(
+            delays.iter().any(|d| *d != said),
+            "spread, not all at one instant"
+        );
     }
 }

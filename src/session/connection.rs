@@ -65,6 +65,10 @@ pub enum ConnectError {
     Unauthorized(String),
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    /// The server answers but cannot serve for now (HTTP 503: its database restarts); it
+    /// said when to come back.
+    #[error("{url} cannot serve for now (HTTP 503: its database is away); try again in {} s", .retry_after.as_secs())]
+    Unavailable { url: String, retry_after: Duration },
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -140,6 +144,12 @@ impl Connection {
                     .unwrap_or_default();
                 return Err(ConnectError::Unauthorized(body));
             }
+            Err(WsError::Http(response)) if response.status() == 503 => {
+                return Err(ConnectError::Unavailable {
+                    url: url.to_string(),
+                    retry_after: retry_after(response.headers()),
+                });
+            }
             Err(WsError::Http(response)) => {
                 return Err(unreachable(format!("HTTP {}", response.status())));
             }
@@ -186,6 +196,23 @@ impl Connection {
         }))
         .await
     }
+}
+
+/// The shortest and longest waits a server's `Retry-After` gets: the number comes from the
+/// network.
+const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// How long a 503 asks the client to wait: its `Retry-After` in seconds (the HTTP-date form
+/// is not sent by quid), within [`MIN_RETRY_AFTER`] and [`MAX_RETRY_AFTER`]; quid's own
+/// default without one.
+fn retry_after(headers: &tokio_tungstenite::tungstenite::http::HeaderMap) -> Duration {
+    headers
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map_or(crate::protocol::UNAVAILABLE_RETRY, Duration::from_secs)
+        .clamp(MIN_RETRY_AFTER, MAX_RETRY_AFTER)
 }
 
 /// The server URL with the protocol's path, unless the profile already names a path.
@@ -324,5 +351,35 @@ async fn route(
             .send(Pushed::Typing(conversation_id, user))
             .await
             .is_ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_tungstenite::tungstenite::http::HeaderMap;
+
+    fn with_retry_after(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds_and_kept_within_bounds() {
+        assert_eq!(retry_after(&with_retry_after("5")), Duration::from_secs(5));
+        assert_eq!(
+            retry_after(&with_retry_after(" 7 ")),
+            Duration::from_secs(7)
+        );
+        assert_eq!(retry_after(&with_retry_after("0")), MIN_RETRY_AFTER);
+        assert_eq!(retry_after(&with_retry_after("86400")), MAX_RETRY_AFTER);
+        // quid never sends the HTTP-date form; a server that does gets quid's own pause.
+        let date = with_retry_after("Wed, 21 Oct 2026 07:28:00 GMT");
+        assert_eq!(retry_after(&date), crate::protocol::UNAVAILABLE_RETRY);
+        assert_eq!(
+            retry_after(&HeaderMap::new()),
+            crate::protocol::UNAVAILABLE_RETRY
+        );
     }
 }

@@ -370,7 +370,7 @@ impl Runner {
         let mut attempt = 0;
         loop {
             self.emit(SessionEvent::Connecting { attempt }).await;
-            let reason = match Connection::open_trusting(
+            let (reason, retry_in) = match Connection::open_trusting(
                 &self.config.server,
                 self.config.ca_file.as_deref(),
                 Some(&self.config.token),
@@ -384,7 +384,7 @@ impl Runner {
                             self.emit(SessionEvent::Failed { reason }).await;
                             return;
                         }
-                        Ended::Lost(reason) => reason,
+                        Ended::Lost(reason) => self.later(&mut attempt, reason),
                     }
                 }
                 Err(ConnectError::Unauthorized(reason)) => {
@@ -398,17 +398,27 @@ impl Runner {
                         None => return,
                     }
                 }
+                // Up, and said when to come back: then, not a longer wait each time, so that
+                // the session is back as soon as the server's database is.
+                Err(ConnectError::Unavailable { retry_after, .. }) => (
+                    "the server cannot serve for now (HTTP 503: its database is away)".to_owned(),
+                    Backoff::soon(retry_after),
+                ),
                 // Without the URL: whoever shows it (the status bar, `quid send`) says where.
-                Err(ConnectError::Unreachable { reason, .. }) => reason,
+                Err(ConnectError::Unreachable { reason, .. }) => self.later(&mut attempt, reason),
             };
-            attempt += 1;
-            let retry_in = self.config.backoff.delay(attempt);
             self.emit(SessionEvent::Disconnected { reason, retry_in })
                 .await;
             if !self.wait_offline(retry_in).await {
                 return;
             }
         }
+    }
+
+    /// The next backoff delay, counting one more failed attempt.
+    fn later(&self, attempt: &mut u32, reason: String) -> (String, Duration) {
+        *attempt += 1;
+        (reason, self.config.backoff.delay(*attempt))
     }
 
     async fn emit(&self, event: SessionEvent) {

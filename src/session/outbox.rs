@@ -5,14 +5,17 @@
 use super::SessionEvent;
 use super::state::{ClientState, OutboxItem};
 use crate::protocol::requests;
-use crate::protocol::{ErrorCode, RequestBody, results};
+use crate::protocol::{RequestBody, results};
 use crate::session::connection::{Connection, RequestError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
-/// Wait before retrying a message the server asked us to slow down for.
-const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(1);
+/// Wait before retrying a message the server could not take now, when it did not say how long.
+const TRANSIENT_PAUSE: Duration = Duration::from_secs(1);
+
+/// The longest pause a server's `retry_after_ms` gets: the number comes from the network.
+const MAX_PAUSE: Duration = Duration::from_secs(60);
 
 pub async fn pump(
     connection: Connection,
@@ -53,8 +56,9 @@ pub async fn pump(
                     };
                     let _ = events.send(event).await;
                 }
-                Err(RequestError::Api(error)) if is_transient(error.code) => {
-                    tokio::time::sleep(RATE_LIMIT_PAUSE).await;
+                Err(RequestError::Api(error)) if error.code.is_transient() => {
+                    let pause = error.retry_after_ms.map(Duration::from_millis);
+                    tokio::time::sleep(pause.unwrap_or(TRANSIENT_PAUSE).min(MAX_PAUSE)).await;
                 }
                 Err(RequestError::Api(error)) => {
                     let removed = lock(&state).remove_outbox(item.client_id);
@@ -73,10 +77,6 @@ pub async fn pump(
             }
         }
     }
-}
-
-fn is_transient(code: ErrorCode) -> bool {
-    matches!(code, ErrorCode::RateLimited | ErrorCode::Internal)
 }
 
 fn lock(state: &Mutex<ClientState>) -> std::sync::MutexGuard<'_, ClientState> {

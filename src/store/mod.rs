@@ -273,6 +273,33 @@ impl Store {
         })
     }
 
+    /// Runs `f` through `attempt` on a pooled PostgreSQL connection. A connection that broke
+    /// while idle (PostgreSQL restarted) shows it only when its transaction begins, before
+    /// `attempt` has called `f`: then it is dropped and a new connection is tried, once.
+    fn on_postgres<F, T>(
+        &self,
+        config: &::postgres::Config,
+        idle: &Pool<postgres::PgConn>,
+        f: F,
+        attempt: impl Fn(&mut postgres::PgConn, &mut Option<F>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut f = Some(f);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let mut client = idle.take_or(|| self.connect_postgres(config))?;
+            let result = attempt(&mut client, &mut f);
+            if !client.is_closed() {
+                idle.give(client);
+                return result;
+            }
+            idle.discard();
+            if f.is_none() || tries == 2 {
+                return result;
+            }
+        }
+    }
+
     /// Runs a read on a blocking thread with a pooled connection.
     pub async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
     where
@@ -301,15 +328,9 @@ impl Store {
                 result
             }
             Backing::Postgres { config, idle, .. } => {
-                let mut client = idle.take_or(|| self.connect_postgres(config))?;
-                let result = postgres::read(&mut client, f);
-                // A connection that broke (the database restarted) is not kept.
-                if client.is_closed() {
-                    idle.discard();
-                } else {
-                    idle.give(client);
-                }
-                result
+                self.on_postgres(config, idle, f, |client, f| {
+                    postgres::read(client, |db| call_once(f, db))
+                })
             }
         }
     }
@@ -329,14 +350,9 @@ impl Store {
                 result
             }
             Backing::Postgres { config, idle, node } => {
-                let mut client = idle.take_or(|| self.connect_postgres(config))?;
-                let result = postgres::write_once(&mut client, *node, f);
-                if client.is_closed() {
-                    idle.discard();
-                } else {
-                    idle.give(client);
-                }
-                result
+                self.on_postgres(config, idle, f, |client, f| {
+                    postgres::write_once(client, *node, |ctx| call_once(f, ctx))
+                })
             }
         }
     }
@@ -359,7 +375,30 @@ impl Drop for Store {
     }
 }
 
+/// Calls the work `f` holds, which [`Store::on_postgres`] hands to one attempt at a time.
+fn call_once<A, T>(
+    f: &mut Option<impl FnOnce(A) -> Result<T, ApiError>>,
+    argument: A,
+) -> Result<T, ApiError> {
+    match f.take() {
+        Some(f) => f(argument),
+        // An attempt that has called `f` is never followed by another.
+        None => Err(ApiError::internal()),
+    }
+}
+
+/// A connection that cannot be opened: PostgreSQL away is `unavailable` (it comes back);
+/// anything else is the server's failure.
 fn log_open_failure(error: StoreError) -> ApiError {
+    if let StoreError::Postgres {
+        source: postgres::OpenError::Postgres(cause),
+        ..
+    } = &error
+        && postgres::is_unreachable(cause)
+    {
+        tracing::warn!(%error, "cannot reach the database; answering unavailable");
+        return ApiError::unavailable();
+    }
     tracing::error!(%error, "cannot open a database connection");
     ApiError::internal()
 }

@@ -84,7 +84,9 @@ fn serialize(event: &Event) -> Result<String, ApiError> {
 }
 
 type Completion = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
-type Run = Box<dyn FnMut(&dyn BatchTx) -> Ran + Send>;
+/// Runs a job in the batch's transaction; or, given the error that kept the transaction from
+/// beginning, answers its caller with it.
+type Run = Box<dyn FnMut(Result<&dyn BatchTx, &ApiError>) -> Ran + Send>;
 
 /// A request waiting for a writer, and the conversation it writes to when it is one of a
 /// lane's.
@@ -264,7 +266,10 @@ impl Writer {
         let job = Job {
             // Only a lane's jobs are sorted by conversation; elsewhere they keep their order.
             conversation: conversation.filter(|_| !self.lanes.is_empty()),
-            run: Box::new(move |tx: &dyn BatchTx| run_in_savepoint(tx, &f, &mut reply)),
+            run: Box::new(move |tx| match tx {
+                Ok(tx) => run_in_savepoint(tx, &f, &mut reply),
+                Err(error) => refuse(error, &mut reply),
+            }),
         };
         if self.queue_for(job.conversation).send(job).await.is_err() {
             tracing::error!("store writer is gone");
@@ -284,6 +289,14 @@ impl Writer {
 fn queue() -> (mpsc::Sender<Job>, Arc<Mutex<mpsc::Receiver<Job>>>) {
     let (jobs, rx) = mpsc::channel(QUEUE_CAPACITY);
     (jobs, Arc::new(Mutex::new(rx)))
+}
+
+/// Answers a job that never ran with `error`.
+fn refuse<T>(error: &ApiError, reply: &mut Option<oneshot::Sender<Result<T, ApiError>>>) -> Ran {
+    if let Some(reply) = reply.take() {
+        let _ = reply.send(Err(error.clone()));
+    }
+    Ran::Done(Vec::new(), Box::new(drop))
 }
 
 fn run_in_savepoint<T, F>(
@@ -535,7 +548,7 @@ fn commit_batch(conn: &mut dyn BatchConnection, batch: &mut Vec<Job>) -> (Outcom
     let mut jobs = std::mem::take(batch).into_iter();
     let committed = conn.in_transaction(&mut |tx| {
         for mut job in jobs.by_ref() {
-            match (job.run)(tx) {
+            match (job.run)(Ok(tx)) {
                 Ran::Done(emitted, completion) => {
                     deliveries.extend(emitted);
                     completions.push(completion);
@@ -549,14 +562,15 @@ fn commit_batch(conn: &mut dyn BatchConnection, batch: &mut Vec<Job>) -> (Outcom
             tracing::error!(%error, "cannot finish a batch");
         }
     });
-    // Jobs never run (the transaction did not begin) are dropped: their callers hear
-    // `internal`.
-    drop(jobs);
     let (committed, durability) = match committed {
         Ok(durability) => (Ok(()), durability),
         Err(error) => {
             tracing::error!(%error, "a write batch did not commit");
-            again.clear();
+            // Jobs never run (the transaction did not begin) or to run again hear why:
+            // `unavailable` while the database is away, so that they are tried again.
+            for mut job in jobs.chain(again.drain(..)) {
+                (job.run)(Err(&error));
+            }
             (Err(error), Durability::Committed)
         }
     };

@@ -54,12 +54,16 @@ impl TestDb {
 
     /// `None`, having said why on stderr, when PostgreSQL is not installed.
     pub fn postgres() -> Option<TestDb> {
-        let cluster = postgres::PgCluster::shared()?;
+        Some(TestDb::postgres_on(postgres::PgCluster::shared()?))
+    }
+
+    /// A new database on `cluster`: for a test that stops and starts a cluster of its own.
+    pub fn postgres_on(cluster: &postgres::PgCluster) -> TestDb {
         let url = off_async(|| cluster.new_database());
-        Some(TestDb {
+        TestDb {
             location: parse_db(&url).unwrap(),
             dir: tempfile::tempdir().unwrap(),
-        })
+        }
     }
 
     /// Every file the server's database is kept in: SQLite's file with its WAL, or the whole
@@ -226,6 +230,31 @@ pub async fn register(url: &Url, username: &str) -> String {
         .await
         .unwrap();
     auth.token
+}
+
+/// A connection logged in with the password [`register`] gives everyone.
+pub async fn login(url: &Url, username: &str) -> Connection {
+    let (anonymous, _) = Connection::open(url, None).await.unwrap();
+    anonymous.hello(None).await.unwrap();
+    let auth: results::Auth = anonymous
+        .request(RequestBody::Login(requests::Login {
+            username: username.into(),
+            password: "correct horse battery".into(),
+        }))
+        .await
+        .unwrap();
+    connect(url, &auth.token).await
+}
+
+/// The whole answer to a plain HTTP GET of `path` (the server closes after each response).
+pub async fn http_get_at(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.unwrap();
+    response
 }
 
 /// A logged-in connection without an event stream.

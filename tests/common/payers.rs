@@ -96,9 +96,7 @@ async fn say(
     loop {
         match connection.request::<results::Sent>(body.clone()).await {
             Ok(sent) => return sent.message.id,
-            Err(RequestError::Api(e))
-                if e.code == ErrorCode::RateLimited || e.code == ErrorCode::Internal =>
-            {
+            Err(RequestError::Api(e)) if e.code.is_transient() => {
                 tokio::time::sleep(Duration::from_millis(50)).await; // Back off, as a client must.
             }
             Err(RequestError::Api(e)) => panic!("unexpected refusal: {e}"),
@@ -128,9 +126,7 @@ async fn send_until_answered(
                 }
                 return;
             }
-            Err(RequestError::Api(e))
-                if e.code == ErrorCode::RateLimited || e.code == ErrorCode::Internal =>
-            {
+            Err(RequestError::Api(e)) if e.code.is_transient() => {
                 tokio::time::sleep(Duration::from_millis(50)).await; // Back off, as a client must.
             }
             Err(RequestError::Api(e)) => {

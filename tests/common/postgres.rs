@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 pub struct PgCluster {
     dir: tempfile::TempDir,
@@ -16,11 +16,25 @@ pub struct PgCluster {
     port: u16,
     /// Runs the server's commands as this user (root cannot run PostgreSQL).
     run_as: Option<String>,
+    /// Whether the server runs: a test may stop it and start it again.
+    running: AtomicBool,
 }
 
 impl PgCluster {
     /// A started cluster, or `None` (with a message on stderr) when PostgreSQL is not installed.
+    /// Everyone may connect as anyone, without a password.
     pub fn start() -> Option<PgCluster> {
+        Self::start_with(&["--auth=trust"])
+    }
+
+    /// As [`PgCluster::start`], but a connection over TCP needs its role's password, as on a
+    /// database host set up by hand; the local socket ([`PgCluster::socket_dir`]) still
+    /// trusts, as `sudo -u postgres` on that host would be.
+    pub fn requiring_passwords() -> Option<PgCluster> {
+        Self::start_with(&["--auth-local=trust", "--auth-host=scram-sha-256"])
+    }
+
+    fn start_with(authentication: &[&str]) -> Option<PgCluster> {
         let Some(bin) = binaries() else {
             eprintln!(
                 "SKIPPED: no PostgreSQL binaries (initdb, pg_ctl) found; install the distribution's \
@@ -39,6 +53,7 @@ impl PgCluster {
             bin,
             port,
             run_as,
+            running: AtomicBool::new(false),
         };
         cluster.run(
             "initdb",
@@ -47,32 +62,58 @@ impl PgCluster {
                 &cluster.data().to_string_lossy(),
                 "-U",
                 "postgres",
-                "--auth=trust",
                 "--encoding=UTF8",
                 "--no-sync",
-            ],
+            ]
+            .into_iter()
+            .chain(authentication.iter().copied())
+            .collect::<Vec<_>>(),
         );
-        // No fsync: the tests kill quid, never PostgreSQL or the machine, so what PostgreSQL
-        // has acknowledged survives them anyway, and a commit costs no disk flush.
+        cluster.start_again();
+        Some(cluster)
+    }
+
+    /// Starts the server (again, after [`PgCluster::crash`]) and waits until it accepts
+    /// connections.
+    pub fn start_again(&self) {
+        // No fsync: the tests kill quid or PostgreSQL, never the machine, so what PostgreSQL
+        // has written survives them, and a commit costs no disk flush. Commits stay
+        // synchronous: a crashed PostgreSQL must keep every commit it acknowledged.
         let options = format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off",
-            cluster.dir.path().display()
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c full_page_writes=off",
+            self.port,
+            self.dir.path().display()
         );
-        cluster.run(
+        self.run(
             "pg_ctl",
             &[
                 "-D",
-                &cluster.data().to_string_lossy(),
+                &self.data().to_string_lossy(),
                 "-o",
                 &options,
                 "-l",
-                &cluster.dir.path().join("server.log").to_string_lossy(),
+                &self.dir.path().join("server.log").to_string_lossy(),
                 "-w",
                 "start",
             ],
         );
-        Some(cluster)
+        self.running.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops the server as a crash would (`-m immediate`: every connection cut, recovery
+    /// from the write-ahead log on the next start).
+    pub fn crash(&self) {
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data().to_string_lossy(),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+        );
+        self.running.store(false, Ordering::SeqCst);
     }
 
     /// One cluster for the whole test binary, started on first use; each test makes a
@@ -136,6 +177,21 @@ impl PgCluster {
         postgres::Client::connect(&self.url(), postgres::NoTls).expect("connect to the cluster")
     }
 
+    /// The TCP port it listens on, on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Where its local socket is.
+    pub fn socket_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where its programs are: `createuser`, `createdb`, `psql` and the rest.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
     /// The cluster's data directory: its tables and its write-ahead log.
     pub fn data(&self) -> PathBuf {
         self.dir.path().join("data")
@@ -167,11 +223,9 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        let data = self.data();
-        self.run(
-            "pg_ctl",
-            &["-D", &data.to_string_lossy(), "-m", "immediate", "stop"],
-        );
+        if self.running.load(Ordering::SeqCst) {
+            self.crash();
+        }
     }
 }
 

@@ -50,13 +50,21 @@ impl ServerProcess {
             Some(path) => (level, Stdio::from(std::fs::File::create(path).unwrap())),
             None => ("warn", Stdio::null()),
         };
-        let mut child = Command::new(QUID)
+        let mut command = Command::new(QUID);
+        command
             .args(["serve", "--listen", listen, "--db"])
             .arg(db.location().to_string())
             .args(extra)
             .env("RUST_LOG", level)
+            .stderr(stderr);
+        Self::from_command(command)
+    }
+
+    /// Runs `command`, a `quid serve` however started, and waits for it to say where it
+    /// listens.
+    pub fn from_command(mut command: Command) -> ServerProcess {
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(stderr)
             .spawn()
             .expect("quid serve starts");
         let stdout = child.stdout.take().expect("piped stdout");
@@ -68,7 +76,9 @@ impl ServerProcess {
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from quid serve: {line:?}"));
+            .unwrap_or_else(|| {
+                panic!("quid serve did not say where it listens ({line:?}); see its stderr")
+            });
         ServerProcess { child, addr }
     }
 

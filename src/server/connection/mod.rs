@@ -29,6 +29,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityError};
 use upgrade::{Identity, Opened, Socket};
@@ -71,11 +72,10 @@ pub async fn serve(tcp: TcpStream, peer: SocketAddr, state: Arc<ServerState>, sh
     let _open = state.metrics.opened();
     let revocation = match &identity.token_hash {
         Some(hash) => match watch_token(&state, hash, peer.ip()).await {
-            Some(watch) => Some(watch),
-            None => {
-                // Revoked between the upgrade and now.
+            Ok(watch) => Some(watch),
+            Err(refusal) => {
                 let mut socket = socket;
-                let _ = socket.close(Some(revoked_close_frame())).await;
+                let _ = socket.close(Some(refusal)).await;
                 return;
             }
         },
@@ -101,8 +101,8 @@ pub async fn serve(tcp: TcpStream, peer: SocketAddr, state: Arc<ServerState>, sh
     tracing::debug!(%peer, "disconnected");
 }
 
-fn revoked_close_frame() -> tokio_tungstenite::tungstenite::protocol::CloseFrame {
-    tokio_tungstenite::tungstenite::protocol::CloseFrame {
+fn revoked_close_frame() -> CloseFrame {
+    CloseFrame {
         code: CloseCode::from(CLOSE_REVOKED),
         reason: REVOKED_REASON.into(),
     }
@@ -113,8 +113,13 @@ const REVOKED_REASON: &str = "session revoked; log in again";
 
 /// Watches the connection's token for revocation, then records its use. Watching first closes
 /// the race with a revocation that lands meanwhile: if the token is gone by the time its use is
-/// recorded, there is no session to serve (`None`).
-async fn watch_token(state: &Arc<ServerState>, token_hash: &str, address: IpAddr) -> Option<Watch> {
+/// recorded, there is no session to serve. Refused, the answer is the close frame to send:
+/// revoked, or "try again later" when the use could not be recorded (the database is away).
+async fn watch_token(
+    state: &Arc<ServerState>,
+    token_hash: &str,
+    address: IpAddr,
+) -> Result<Watch, CloseFrame> {
     let watch = state.live_tokens.watch(token_hash);
     let hash = token_hash.to_owned();
     let address = address.to_string();
@@ -122,7 +127,14 @@ async fn watch_token(state: &Arc<ServerState>, token_hash: &str, address: IpAddr
         .writer
         .write(move |ctx| crate::store::sessions::touch_token(ctx, &hash, &address))
         .await;
-    matches!(still_valid, Ok(true)).then_some(watch)
+    match still_valid {
+        Ok(true) => Ok(watch),
+        Ok(false) => Err(revoked_close_frame()),
+        Err(error) => Err(CloseFrame {
+            code: CloseCode::Again,
+            reason: error.message.into(),
+        }),
+    }
 }
 
 struct Reader {

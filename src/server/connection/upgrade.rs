@@ -3,7 +3,7 @@
 //! end), the bearer token's lookup, then the websocket handshake, which refuses a bad token
 //! with HTTP 401.
 
-use crate::protocol::{TimestampMs, User, WS_PATH};
+use crate::protocol::{ErrorCode, TimestampMs, UNAVAILABLE_RETRY, User, WS_PATH};
 use crate::server::transport::{self, Rewind};
 use crate::server::{ServerState, auth, http};
 use tokio::net::TcpStream;
@@ -89,11 +89,12 @@ async fn authenticate(
         .store
         .read(move |db| db.user_for_token(&lookup))
         .await
-        .map_err(|_| {
-            (
+        .map_err(|error| match error.code {
+            ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, error.message),
+            _ => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "store failure".to_owned(),
-            )
+            ),
         })?
         .ok_or_else(|| {
             (
@@ -150,8 +151,14 @@ async fn upgrade(
     Ok((socket, identity))
 }
 
+/// The refusal as HTTP; a 503 says when to come back (`Retry-After`, in seconds).
 fn refuse((status, body): Refusal) -> ErrorResponse {
     let mut response = ErrorResponse::new(Some(body));
     *response.status_mut() = status;
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert("retry-after", UNAVAILABLE_RETRY.as_secs().into());
+    }
     response
 }

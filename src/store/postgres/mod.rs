@@ -346,18 +346,39 @@ impl BatchConnection for PgWriter {
         run: &mut dyn FnMut(&dyn BatchTx),
     ) -> Result<Durability, ApiError> {
         let (node, batch) = (self.node, self.batch);
-        let mut tx = writing_transaction(self.conn()?, node)?;
-        // A transaction of one request needs no savepoint: two round trips fewer.
-        tx.savepoints = matches!(batch, Batch::Lane);
-        run(&tx);
-        if tx.undone.get() {
-            tx.roll_back_all()?;
-        } else {
-            tx.commit()?;
+        let ran = std::cell::Cell::new(false);
+        let mut run = |tx: &dyn BatchTx| {
+            ran.set(true);
+            run(tx);
+        };
+        let result = transact(self.conn()?, node, batch, &mut run);
+        // A connection that broke while idle (PostgreSQL restarted) shows it only when the
+        // transaction begins, before anything ran: the batch goes to a new connection.
+        if result.is_err() && !ran.get() && self.conn.as_ref().is_some_and(PgConn::is_closed) {
+            return transact(self.conn()?, node, batch, &mut run);
         }
-        // PostgreSQL's commit returns once its WAL is flushed (synchronous_commit).
-        Ok(Durability::Committed)
+        result
     }
+}
+
+/// Runs one batch in one transaction on `conn`.
+fn transact(
+    conn: &mut PgConn,
+    node: NodeId,
+    batch: Batch,
+    run: &mut dyn FnMut(&dyn BatchTx),
+) -> Result<Durability, ApiError> {
+    let mut tx = writing_transaction(conn, node)?;
+    // A transaction of one request needs no savepoint: two round trips fewer.
+    tx.savepoints = matches!(batch, Batch::Lane);
+    run(&tx);
+    if tx.undone.get() {
+        tx.roll_back_all()?;
+    } else {
+        tx.commit()?;
+    }
+    // PostgreSQL's commit returns once its WAL is flushed (synchronous_commit).
+    Ok(Durability::Committed)
 }
 
 /// A transaction for a write, announcing as `node`.
@@ -408,6 +429,10 @@ pub fn open(config: &postgres::Config) -> Result<PgConn, OpenError> {
 
 impl From<postgres::Error> for ApiError {
     fn from(error: postgres::Error) -> Self {
+        if is_unreachable(&error) {
+            tracing::warn!(%error, "PostgreSQL cannot be reached");
+            return ApiError::unavailable();
+        }
         match error.as_db_error() {
             // PostgreSQL's own words, and its code: what a "db error" alone never says.
             Some(db) => tracing::error!(
@@ -420,6 +445,21 @@ impl From<postgres::Error> for ApiError {
         }
         ApiError::internal()
     }
+}
+
+/// Whether `error` says the database is away (down, restarting, the connection cut) rather
+/// than that a statement failed: the same request will succeed once it is back.
+pub fn is_unreachable(error: &postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    if let Some(db) = error.as_db_error() {
+        let code = db.code().code();
+        // Class 08: connection exceptions; 57P01-57P03: shut down, crashed, starting up.
+        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03");
+    }
+    // No answer from PostgreSQL at all: the connection could not be made or broke.
+    std::error::Error::source(error).is_some_and(|cause| cause.is::<std::io::Error>())
 }
 
 /// Migrations, in order; the `quid_schema` table records how many a database has had.

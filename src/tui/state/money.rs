@@ -432,8 +432,7 @@ impl App {
                     }
                     _ => {
                         // Only a failure of the way there may succeed when tried again.
-                        modal.can_retry =
-                            matches!(code, ErrorCode::Internal | ErrorCode::RateLimited);
+                        modal.can_retry = code.is_transient();
                         modal.step = Step::Failed(message);
                     }
                 }
