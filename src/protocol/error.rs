@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Stable error codes. Clients match on these; the message is for people.
-/// Adding a code is a compatible change; renaming or removing one is not.
+/// Adding a code is a compatible change (an older client reads it as [`ErrorCode::Other`]);
+/// renaming or removing one is not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -69,6 +70,10 @@ pub enum ErrorCode {
     PartnerRefused,
     /// The server has no payment partner, or it cannot be reached now; try again later.
     PartnerUnavailable,
+    /// A code this client does not know, from a newer server: its message says what
+    /// happened. Never sent.
+    #[serde(other)]
+    Other,
 }
 
 impl ErrorCode {
@@ -116,6 +121,7 @@ impl ErrorCode {
             ErrorCode::BadQuery => "bad_query",
             ErrorCode::PartnerRefused => "partner_refused",
             ErrorCode::PartnerUnavailable => "partner_unavailable",
+            ErrorCode::Other => "other",
         }
     }
 }
@@ -191,5 +197,19 @@ impl ApiError {
     /// An internal failure. The detail goes to the server log, not to the peer.
     pub fn internal() -> Self {
         Self::new(ErrorCode::Internal, "internal server error; try again")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_from_a_newer_server_is_read_as_other() {
+        let code: ErrorCode = serde_json::from_str(r#""quota_exceeded""#).unwrap();
+        assert_eq!(code, ErrorCode::Other);
+        assert!(!code.is_transient(), "not retried: nobody knows what it means");
+        let known: ErrorCode = serde_json::from_str(r#""unavailable""#).unwrap();
+        assert_eq!(known, ErrorCode::Unavailable);
     }
 }
