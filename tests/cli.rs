@@ -1154,6 +1154,166 @@ fn completions_and_man_pages_come_from_the_commands_themselves() {
         error.contains("no command \"pya\"; commands: serve"),
         "{error}"
     );
+
+    // Every page as a file, as a package installs them.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man/man1");
+    let said = ok(quid(config, &["man", "--out", out.to_str().unwrap()], ""));
+    let written: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        said.contains(&format!("wrote {} man pages", written.len())),
+        "{said}"
+    );
+    for name in ["quid.1", "quid-pay.1", "quid-serve.1", "quid-man.1"] {
+        assert!(written.iter().any(|w| w == name), "{name} in {written:?}");
+    }
+    let serve = std::fs::read_to_string(out.join("quid-serve.1")).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        serve.contains(&format!(".TH quid-serve 1  \"quid-serve {version}\"")),
+        "{serve}"
+    );
+}
+
+/// The Debian package, as `packaging/build-deb` makes it (PROFILE=dev here, which builds in
+/// seconds): the binary, a man page per command, completions for three shells, the defaults
+/// file and the quid-serve unit. With `QUID_TEST_INSTALL_DEB=1`, as root (CI, on a machine of
+/// its own), it is installed with `dpkg -i`: `quid --version` answers, the unit passes
+/// `systemd-analyze verify`, the unit's command serves as the user quid from /var/lib/quid,
+/// and the package is purged again. Skipped, loudly, without cargo-deb.
+#[test]
+fn the_debian_package_holds_everything_and_installs() {
+    if !runs("cargo-deb", &["--version"]) {
+        eprintln!("SKIPPED: no cargo-deb (`cargo install --locked cargo-deb`; .ci/run does)");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let built = std::process::Command::new("packaging/build-deb")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PROFILE", "dev")
+        .args(["--quiet", "--output"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let said = ok(built);
+    let deb = PathBuf::from(said.lines().last().expect("cargo deb names the package"));
+    let listing = ok(std::process::Command::new("dpkg-deb")
+        .arg("--contents")
+        .arg(&deb)
+        .output()
+        .unwrap());
+    for path in [
+        "./usr/bin/quid",
+        "./usr/share/man/man1/quid.1.gz",
+        "./usr/share/man/man1/quid-serve.1.gz",
+        "./usr/share/bash-completion/completions/quid",
+        "./usr/share/zsh/vendor-completions/_quid",
+        "./usr/share/fish/vendor_completions.d/quid.fish",
+        "./usr/lib/systemd/system/quid-serve.service",
+        "./etc/default/quid-serve",
+    ] {
+        assert!(listing.contains(path), "{path} is missing:\n{listing}");
+    }
+    if std::env::var_os("QUID_TEST_INSTALL_DEB").is_some_and(|v| v == "1") {
+        install_and_serve(&deb);
+    } else {
+        eprintln!("not installed: set QUID_TEST_INSTALL_DEB=1, as root, to try dpkg -i");
+    }
+}
+
+fn runs(program: &str, args: &[&str]) -> bool {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// Installs `deb`, checks what it installed, and purges it (whatever the checks found).
+fn install_and_serve(deb: &Path) {
+    ok(std::process::Command::new("dpkg")
+        .arg("-i")
+        .arg(deb)
+        .output()
+        .unwrap());
+    let checked = std::panic::catch_unwind(check_installed);
+    let purged = std::process::Command::new("dpkg")
+        .args(["--purge", "quid"])
+        .output()
+        .unwrap();
+    if let Err(panic) = checked {
+        std::panic::resume_unwind(panic);
+    }
+    ok(purged);
+    assert!(!Path::new("/usr/bin/quid").exists(), "purged");
+}
+
+fn check_installed() {
+    let version = ok(std::process::Command::new("/usr/bin/quid")
+        .arg("--version")
+        .output()
+        .unwrap());
+    assert_eq!(
+        version.trim(),
+        format!("quid {}", env!("CARGO_PKG_VERSION"))
+    );
+    let unit = "/usr/lib/systemd/system/quid-serve.service";
+    if runs("systemd-analyze", &["--version"]) {
+        let verified = std::process::Command::new("systemd-analyze")
+            .args(["verify", unit])
+            .output()
+            .unwrap();
+        let complaints = String::from_utf8_lossy(&verified.stderr).into_owned();
+        assert!(
+            verified.status.success() && complaints.is_empty(),
+            "{complaints}"
+        );
+    } else {
+        eprintln!("not verified: no systemd-analyze");
+    }
+    serve_as_the_unit_does(&std::fs::read_to_string(unit).unwrap());
+}
+
+/// Runs the unit's ExecStart as its User, with its Environment, on a free port; it must
+/// serve, and keep its database where the unit says. Stopped before the package is purged.
+fn serve_as_the_unit_does(unit: &str) {
+    let setting = |key: &str| {
+        unit.lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("the unit sets {key}"))
+            .to_owned()
+    };
+    let command = setting("ExecStart").replace("$QUID_SERVE_OPTIONS", "--listen 127.0.0.1:0");
+    let mut words = command.split_whitespace();
+    let program = words.next().unwrap();
+    // setpriv, unlike runuser, becomes the server (no process in between), so that the
+    // test's kill reaches it.
+    let user = setting("User");
+    let mut runner = std::process::Command::new("setpriv");
+    runner
+        .args(["--reuid", &user, "--regid", &user, "--init-groups", "--"])
+        .args(["env", &setting("Environment"), program])
+        .args(words)
+        .current_dir(setting("WorkingDirectory"))
+        .stderr(std::process::Stdio::null());
+    let server = ServerProcess::from_command(runner);
+    let health = {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(server.addr).unwrap();
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    assert!(health.starts_with("HTTP/1.1 200 OK"), "{health}");
+    let owner = ok(std::process::Command::new("stat")
+        .args(["--format=%U", "/var/lib/quid/server.db"])
+        .output()
+        .unwrap());
+    assert_eq!(owner.trim(), "quid", "the database is the service user's");
+    drop(server);
 }
 
 /// The texts (or why not) of `quid history @user --secret --json`.

@@ -342,10 +342,15 @@ enum Command {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
-    /// Print quid's man page (roff), or one command's: `quid man pay | man -l -`
+    /// Print quid's man page (roff), or one command's: `quid man pay | man -l -`; with
+    /// --out, write them all as files
     Man {
         /// A command, for its own page (quid-pay(1))
         command: Option<String>,
+        /// Write quid.1 and a quid-NAME.1 for each command into this directory (made if
+        /// missing) instead of printing: `quid man --out ~/.local/share/man/man1`
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -548,7 +553,10 @@ impl Cli {
             Command::Topups { json } => funding::list(&self.client_profile()?, *json).await,
             Command::PartnerSandbox(args) => partner::run_sandbox(args).await,
             Command::Completions { shell } => packaging::completions(*shell),
-            Command::Man { command } => packaging::man_page(command.as_deref()),
+            Command::Man { command, out } => match out {
+                Some(dir) => packaging::write_man_pages(dir, command.as_deref()),
+                None => packaging::man_page(command.as_deref()),
+            },
             Command::Config(ConfigCommand::Path) => config_cmd::path(self.config_path()?),
             Command::Config(ConfigCommand::Init { username, server }) => {
                 config_cmd::init(&self.config_path()?, username, server)

@@ -208,7 +208,10 @@ mod tests {
     fn a_code_from_a_newer_server_is_read_as_other() {
         let code: ErrorCode = serde_json::from_str(r#""quota_exceeded""#).unwrap();
         assert_eq!(code, ErrorCode::Other);
-        assert!(!code.is_transient(), "not retried: nobody knows what it means");
+        assert!(
+            !code.is_transient(),
+            "not retried: nobody knows what it means"
+        );
         let known: ErrorCode = serde_json::from_str(r#""unavailable""#).unwrap();
         assert_eq!(known, ErrorCode::Unavailable);
     }
