@@ -7,7 +7,7 @@ use super::hub::Hub;
 use crate::protocol::{ConversationId, Position, Seq, UserId};
 use crate::store::Store;
 use crate::store::events::Place;
-use crate::store::postgres::notify::{self, Announced, Heard, NodeId};
+use crate::store::postgres::notify::{self, Announced, Heard};
 use crate::store::writer::Delivery;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
@@ -44,7 +44,7 @@ impl Nodes {
         let typing_config = config.clone();
         std::thread::Builder::new()
             .name("quid-nodes-typing".into())
-            .spawn(move || send_typing(&typing_config, node, &queue))?;
+            .spawn(move || notify::relay_typing(&typing_config, node, &queue))?;
         Ok(Nodes {
             typing: Some(typing),
             stop,
@@ -123,28 +123,6 @@ fn hand_over(store: &Store, hub: &Hub, announced: Announced) {
             for (id, _, last) in conversations {
                 hub.wake_conversation(id, last);
             }
-        }
-    }
-}
-
-/// Sends queued typing notices on a connection of its own, connecting again when it breaks.
-fn send_typing(
-    config: &postgres::Config,
-    node: NodeId,
-    queue: &mpsc::Receiver<(Typist, Arc<str>)>,
-) {
-    let mut client: Option<postgres::Client> = None;
-    for (typist, frame) in queue {
-        if client.as_ref().is_none_or(postgres::Client::is_closed) {
-            client = config
-                .connect(postgres::NoTls)
-                .inspect_err(|error| tracing::warn!(%error, "cannot relay typing"))
-                .ok();
-        }
-        if let Some(connected) = client.as_mut()
-            && let Err(error) = notify::announce_typing(connected, node, typist, &frame)
-        {
-            tracing::warn!(%error, "cannot relay typing");
         }
     }
 }

@@ -76,9 +76,32 @@ fn widen<K: Ord>(ranges: &mut BTreeMap<K, (i64, i64)>, key: K, number: i64) {
     range.1 = range.1.max(number);
 }
 
-/// Sends a typing frame in `conversation` by `typist` to the other nodes, at once (outside
-/// any transaction).
-pub fn announce_typing(
+/// Sends each typing frame `queue` gives to the other nodes, on a connection of its own
+/// (outside any transaction), connecting again when it breaks; returns when the queue's
+/// sender is gone. Blocks: run it on a thread of its own.
+pub fn relay_typing(
+    config: &postgres::Config,
+    node: NodeId,
+    queue: &std::sync::mpsc::Receiver<((ConversationId, UserId), Arc<str>)>,
+) {
+    let mut client: Option<postgres::Client> = None;
+    for (typist, frame) in queue {
+        if client.as_ref().is_none_or(postgres::Client::is_closed) {
+            client = config
+                .connect(postgres::NoTls)
+                .inspect_err(|error| tracing::warn!(%error, "cannot relay typing"))
+                .ok();
+        }
+        if let Some(connected) = client.as_mut()
+            && let Err(error) = announce_typing(connected, node, typist, &frame)
+        {
+            tracing::warn!(%error, "cannot relay typing");
+        }
+    }
+}
+
+/// Sends a typing frame in `conversation` by `typist` to the other nodes, at once.
+fn announce_typing(
     client: &mut postgres::Client,
     node: NodeId,
     (conversation, typist): (ConversationId, UserId),
