@@ -1,6 +1,7 @@
 //! The layers of docs/ARCHITECTURE.md, kept: each top-level part of `src/` uses only the
-//! parts its row allows, inside the TUI the state and the layout never use the view, and only
-//! the modules that own a database name its driver. Files are read with `syn`: grouped,
+//! parts its row allows, inside the TUI the state and the layout never use the view, no two
+//! modules of one parent use each other (even round a longer loop), and only the modules that
+//! own a database name its driver. Files are read with `syn`: grouped,
 //! relative and renamed imports count; comments and test code (`#[cfg(test)]`, `#[test]`,
 //! `tests` files) are not code the layers bind.
 
@@ -409,7 +410,7 @@ fn every_part_of_src_has_a_layer() {
 #[test]
 fn the_tui_state_and_layout_never_use_the_view() {
     let src = src();
-    for part in ["tui/state", "tui/layout"] {
+    for part in ["tui/state", "tui/layout", "tui/timeline"] {
         for (file, paths) in files_of(&src, part) {
             let view = paths
                 .iter()
@@ -478,4 +479,103 @@ fn the_reader_sees_grouped_relative_and_renamed_paths_and_skips_tests() {
             .all(|p| p.first().is_some_and(|f| f == "crate")),
         "{store_user:?}"
     );
+}
+
+/// Every module's file: `tui::state::timeline` is `src/tui/state/timeline.rs`.
+fn all_modules(src: &Path) -> BTreeMap<Vec<String>, PathBuf> {
+    rust_files(src)
+        .into_iter()
+        .filter(|file| !is_tests(file))
+        .map(|file| (module_of(src, &file), file))
+        .collect()
+}
+
+/// Where two modules of one parent use each other, directly or round a longer loop: for each
+/// parent, its children and which of them each one uses.
+fn sibling_uses(src: &Path) -> BTreeMap<Vec<String>, BTreeMap<String, BTreeSet<String>>> {
+    let modules = all_modules(src);
+    let mut uses: BTreeMap<Vec<String>, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for (module, file) in &modules {
+        let source = std::fs::read_to_string(file).unwrap();
+        for path in paths_named(&source, module.clone()) {
+            if path.first().is_none_or(|first| first != "crate") {
+                continue;
+            }
+            let target = &path[1..];
+            let shared = module
+                .iter()
+                .zip(target)
+                .take_while(|(a, b)| a == b)
+                .count();
+            let (Some(from), Some(to)) = (module.get(shared), target.get(shared)) else {
+                continue;
+            };
+            let parent = module[..shared].to_vec();
+            let mut child = parent.clone();
+            child.push(to.clone());
+            if modules.contains_key(&child) {
+                uses.entry(parent)
+                    .or_default()
+                    .entry(from.clone())
+                    .or_default()
+                    .insert(to.clone());
+            }
+        }
+    }
+    uses
+}
+
+/// The modules of a loop in `uses`, if there is one.
+fn a_loop(uses: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        uses: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut found = path[at..].to_vec();
+            found.push(node.to_owned());
+            return Some(found);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in uses.get(node).into_iter().flatten() {
+            if let Some(found) = visit(next, uses, path, done) {
+                return Some(found);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    uses.keys()
+        .find_map(|node| visit(node, uses, &mut Vec::new(), &mut done))
+}
+
+/// No two modules of one parent use each other, even round a longer loop: a reader can learn
+/// the tree one module at a time, from the ones that use nothing of their siblings.
+#[test]
+fn no_module_loops_through_its_siblings() {
+    let loops: Vec<String> = sibling_uses(&src())
+        .iter()
+        .filter_map(|(parent, uses)| {
+            let found = a_loop(uses)?;
+            let prefix = match parent.is_empty() {
+                true => String::new(),
+                false => format!("{}::", parent.join("::")),
+            };
+            Some(
+                found
+                    .iter()
+                    .map(|m| format!("{prefix}{m}"))
+                    .collect::<Vec<_>>()
+                    .join(" -> "),
+            )
+        })
+        .collect();
+    assert!(loops.is_empty(), "modules that use each other: {loops:#?}");
 }

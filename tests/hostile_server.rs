@@ -191,7 +191,7 @@ async fn accepting_keys_pins_exactly_the_devices_shown_and_fails_when_the_list_c
     *listed.lock().unwrap() = devices[..2].to_vec();
     let warned = text(&run(&config, &["secret", "@carol", "hello"]).await);
     assert!(warned.contains("identity keys changed"), "{warned}");
-    let shown = quid::secret::endpoint::fingerprint(&devices[1]);
+    let shown = quid::secret::device::fingerprint(&devices[1]);
     assert!(warned.contains(&shown), "{warned} lacks {shown}");
     assert!(
         shown.chars().filter(char::is_ascii_hexdigit).count() >= 32,

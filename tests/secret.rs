@@ -766,7 +766,7 @@ async fn a_memo_in_a_secret_conversation_must_be_a_sealed_reference(db: TestDb) 
             && e.message.contains("would be readable by the server")),
         "{refused:?}"
     );
-    let reference = quid::protocol::secret::sealed_memo_reference(&key);
+    let reference = quid::protocol::payments::sealed_memo_reference(&key);
     let paid: results::Paid = alice.request(pay(&reference, key)).await.unwrap();
     assert_eq!(paid.transfer.memo, reference);
     let unmemoed: results::Paid = alice

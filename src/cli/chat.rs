@@ -270,14 +270,14 @@ fn describe_card(card: &Card) -> String {
             "[paid {} to {}{}]",
             transfer.amount,
             inert(&transfer.to.username),
-            memo(crate::protocol::secret::readable_memo(&transfer.memo))
+            memo(crate::protocol::payments::readable_memo(&transfer.memo))
         ),
         Card::Request { request } => format!(
             "[request {}: {} from {}{}, {}]",
             request.id,
             request.amount,
             inert(&request.payer.username),
-            memo(crate::protocol::secret::readable_memo(&request.memo)),
+            memo(crate::protocol::payments::readable_memo(&request.memo)),
             request.status.as_str()
         ),
         Card::Invoice { invoice } => {

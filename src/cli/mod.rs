@@ -24,6 +24,7 @@ mod search;
 mod secret;
 mod serve;
 mod sessions;
+mod signals;
 
 use crate::config::{self, Profile};
 use crate::protocol::{MessageId, RequestBody, requests};

@@ -4,9 +4,9 @@ use super::chat::connect;
 use crate::config::Profile;
 use crate::money::{Currency, Money};
 use crate::protocol::accounts::validate_pin;
+use crate::protocol::payments::readable_memo;
 use crate::protocol::payments::{IdempotencyKey, PaymentRequest, PaymentRequestId};
 use crate::protocol::requests;
-use crate::protocol::secret::readable_memo;
 use crate::protocol::{ErrorCode, RequestBody, results};
 use crate::session::connection::{Connection, RequestError};
 use anyhow::{Context, anyhow, bail};
@@ -216,7 +216,7 @@ fn memo_for_ledger(
     key: &IdempotencyKey,
 ) -> String {
     match sealed.is_some() && !memo.is_empty() {
-        true => crate::protocol::secret::sealed_memo_reference(key),
+        true => crate::protocol::payments::sealed_memo_reference(key),
         false => memo.to_owned(),
     }
 }

@@ -83,7 +83,7 @@ pub async fn run_sandbox(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
         sandbox.base_url(),
         args.webhook.as_deref().unwrap_or("nowhere: no --webhook")
     );
-    sandbox.run(super::serve::stop_signal()).await;
+    sandbox.run(super::signals::stop_signal()).await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,7 +7,9 @@ use crate::config::Profile;
 use crate::protocol::payments::Card;
 use crate::protocol::{ClientMsgId, Message};
 use crate::protocol::{Conversation, RequestBody, requests, results};
-use crate::secret::endpoint::{Endpoint, Opened, SecretError, describe_timer, fingerprint};
+use crate::secret::device::fingerprint;
+use crate::secret::endpoint::{Endpoint, SecretError, describe_timer};
+use crate::secret::message::Opened;
 use crate::secret::vault::{Unlock, Vault};
 use crate::session::connection::{ConnectError, Connection};
 use crate::session::secret;
@@ -157,7 +159,7 @@ impl SecretConversation {
     /// Sends a payment's memo sealed, beside its card: the message the card's `reference`
     /// names.
     pub(super) async fn seal_memo(&mut self, memo: &str, reference: &str) -> anyhow::Result<()> {
-        let client_id = crate::protocol::secret::sealed_memo_client_id(reference)
+        let client_id = crate::protocol::payments::sealed_memo_client_id(reference)
             .context("a sealed memo goes with a card whose memo is its reference")?;
         let to = secret::To {
             me: &self.me,

@@ -122,7 +122,7 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         session_idle: std::time::Duration::from_secs(args.session_idle_days * 86_400),
         ..ServerConfig::default()
     };
-    let stop = stop_signal();
+    let stop = super::signals::stop_signal();
     let server = Server::bind(args.listen, &db, config).await?;
     let addr = server.local_addr()?;
     tracing::info!(%addr, %db, "quid server listening");
@@ -132,35 +132,4 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     }
     server.run(stop).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// A future that completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed here, at
-/// once, so a signal that arrives before the future is first polled (just after the server
-/// says it listens, say) still stops it cleanly rather than killing the process.
-pub(super) fn stop_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let term = signal(SignalKind::terminate());
-        let interrupt = signal(SignalKind::interrupt());
-        async move {
-            match (term, interrupt) {
-                (Ok(mut term), Ok(mut interrupt)) => {
-                    tokio::select! {
-                        _ = interrupt.recv() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                _ => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

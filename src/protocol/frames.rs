@@ -3,10 +3,11 @@
 
 use super::error::{ApiError, ErrorCode};
 use super::funding::Funding;
-use super::model::{Conversation, Message, User};
+use super::model::{Conversation, Message};
 use super::payments::{Invoice, PaymentRequest};
 use super::requests;
 use super::types::{ConversationId, MessageId, Position, RequestId, Seq};
+use super::user::User;
 use serde::{Deserialize, Serialize};
 
 /// A client request: a client-chosen `id` plus one of the request bodies.

@@ -11,13 +11,15 @@ pub mod requests;
 pub mod results;
 pub mod secret;
 pub mod types;
+pub mod user;
 
 pub use error::{ApiError, ErrorCode, UNAVAILABLE_RETRY};
 pub use frames::{Event, Request, RequestBody, ServerFrame};
-pub use model::{Conversation, ConversationKind, Message, User};
+pub use model::{Conversation, ConversationKind, Message};
 pub use types::{
     ClientMsgId, ConversationId, MessageId, Position, RequestId, Seq, TimestampMs, UserId,
 };
+pub use user::User;
 
 /// The one protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 2;

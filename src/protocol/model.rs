@@ -1,35 +1,12 @@
-//! The things frames talk about: users, conversations, messages.
+//! The things frames talk about: conversations and messages (users are in `user.rs`).
 
 use super::error::ApiError;
-use super::types::{ClientMsgId, ConversationId, MessageId, TimestampMs, UserId};
+use super::types::{ClientMsgId, ConversationId, MessageId, TimestampMs};
+use super::user::User;
 use serde::{Deserialize, Serialize};
 
 /// Longest message text in bytes of UTF-8; keeps every message well inside one frame.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct User {
-    pub id: UserId,
-    pub username: String,
-    /// A bot account (a program, not a person). Absent on the wire when false.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub bot: bool,
-    /// For a merchant's bot: the business's display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merchant: Option<String>,
-}
-
-impl User {
-    /// A person's account; bots are marked where the store knows it.
-    pub fn new(id: UserId, username: impl Into<String>) -> User {
-        User {
-            id,
-            username: username.into(),
-            bot: false,
-            merchant: None,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

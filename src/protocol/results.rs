@@ -1,8 +1,9 @@
 //! Results: the `result` of an `ok` reply, one type per request that returns more than `{}`.
 
-use super::model::{Conversation, Message, User};
+use super::model::{Conversation, Message};
 use super::payments::{Invoice, PaymentRequest, StatementLine, Transfer};
 use super::types::{ConversationId, MessageId, Seq, TimestampMs};
+use super::user::User;
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
 

@@ -305,57 +305,6 @@ impl SealedCopy {
     }
 }
 
-/// What a payment's memo says in a secret conversation: a reference to the memo, which
-/// travels sealed beside the card. The ledger keeps only this.
-const SEALED_MEMO_PREFIX: &str = "sealed:";
-const SEALED_MEMO_TOKEN_CHARS: usize = 16;
-
-/// The reference of a payment's sealed memo: `sealed:` and 16 hex digits of the payment's
-/// idempotency key, so that a retry names the same memo (and the payment stays the same one).
-pub fn sealed_memo_reference(key: &super::payments::IdempotencyKey) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(key.0.as_bytes());
-    let token: String = digest
-        .iter()
-        .take(SEALED_MEMO_TOKEN_CHARS / 2)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{SEALED_MEMO_PREFIX}{token}")
-}
-
-/// A memo as people should read it: a sealed memo's reference says where the memo is.
-pub fn readable_memo(memo: &str) -> &str {
-    match is_sealed_memo(memo) {
-        true => "🔒 memo sealed in the conversation",
-        false => memo,
-    }
-}
-
-/// What a card says of its sealed memo once the message that carried it has disappeared.
-pub const EXPIRED_MEMO: &str = "🔒 memo expired";
-
-/// The client id of the message that carries the sealed memo `reference` (None: `reference`
-/// is a memo in the clear). Derived from the reference, so that any member can tell which
-/// message is a card's memo, and a retried memo is the same message.
-pub fn sealed_memo_client_id(reference: &str) -> Option<super::ClientMsgId> {
-    use sha2::Digest;
-    if !is_sealed_memo(reference) {
-        return None;
-    }
-    let digest = sha2::Sha256::digest(format!("quid sealed memo\n{reference}").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
-    Some(super::ClientMsgId(id))
-}
-
-/// Whether `memo` is a sealed memo's reference.
-pub fn is_sealed_memo(memo: &str) -> bool {
-    memo.strip_prefix(SEALED_MEMO_PREFIX).is_some_and(|token| {
-        token.len() == SEALED_MEMO_TOKEN_CHARS && token.bytes().all(|b| b.is_ascii_hexdigit())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,32 +381,6 @@ mod tests {
         );
         let other = verify_device(&signed_device(&Account::new(), "bob")).unwrap();
         assert!(other.verify_key(KeyKind::OneTime, &one_time).is_err());
-    }
-
-    #[test]
-    fn a_sealed_memo_is_a_reference_and_nothing_else() {
-        let key = super::super::payments::IdempotencyKey::random();
-        assert!(is_sealed_memo(&sealed_memo_reference(&key)));
-        assert_eq!(sealed_memo_reference(&key), sealed_memo_reference(&key));
-        for memo in [
-            "lunch",
-            "sealed:",
-            "sealed:lunch at noon!",
-            "sealed:0123456789abcdefff",
-        ] {
-            assert!(!is_sealed_memo(memo), "{memo}");
-            assert_eq!(sealed_memo_client_id(memo), None, "{memo}");
-        }
-        let reference = sealed_memo_reference(&key);
-        let other = sealed_memo_reference(&super::super::payments::IdempotencyKey::random());
-        assert_eq!(
-            sealed_memo_client_id(&reference),
-            sealed_memo_client_id(&reference)
-        );
-        assert_ne!(
-            sealed_memo_client_id(&reference),
-            sealed_memo_client_id(&other)
-        );
     }
 
     #[test]

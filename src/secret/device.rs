@@ -3,8 +3,28 @@
 use crate::protocol::secret::{
     DeviceKeys, KeyKind, SignedKey, VerifiedDevice, device_signed_text, key_signed_text,
 };
+use sha2::{Digest, Sha256};
 use vodozemac::Curve25519PublicKey;
 use vodozemac::olm::{Account, OlmMessage, PreKeyMessage, Session, SessionConfig};
+
+/// Bytes of SHA-256 a fingerprint shows: 128 bits, beyond any search for a matching key.
+const FINGERPRINT_BYTES: usize = 16;
+
+/// A device's fingerprint, to compare aloud or side by side: 128 bits of a digest of both its
+/// identity keys, as 8 groups of 4 hex digits ("3f9a 07c2 …").
+pub fn fingerprint(device: &DeviceKeys) -> String {
+    let mut hash = Sha256::new();
+    hash.update(b"quid device fingerprint\0");
+    hash.update(device.curve25519.as_bytes());
+    hash.update([0]);
+    hash.update(device.ed25519.as_bytes());
+    let hex = hex::encode(&hash.finalize()[..FINGERPRINT_BYTES]);
+    let groups: Vec<&str> = (0..hex.len())
+        .step_by(4)
+        .map(|at| &hex[at..at + 4])
+        .collect();
+    groups.join(" ")
+}
 
 /// This profile's device: an Olm account that never leaves the client.
 pub struct Device {

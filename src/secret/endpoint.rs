@@ -6,9 +6,8 @@
 //! one transaction, so that a crash loses no message key and nothing is decrypted twice; a
 //! ciphertext seen before is dropped before decryption.
 
-use super::device::Device;
-use super::opened::{Binding, Stored, reused_id};
-pub use super::pins::fingerprint;
+use super::device::{Device, fingerprint};
+use super::message::{Binding, Opened, Stored, reused_id};
 use super::vault::{Unlock, Vault, VaultError};
 use super::verify::{Party, Step};
 use crate::protocol::requests::PublishKeys;
@@ -22,18 +21,6 @@ use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use vodozemac::olm::{OlmMessage, Session, SessionPickle};
-
-/// What a sealed message says to this device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Opened {
-    Text(String),
-    /// A step of an interactive verification (`super::verify`).
-    Verify(Step),
-    /// The conversation's disappearing-message timer was set to this many seconds (0: off).
-    Timer(u32),
-    /// It cannot be read here, and why.
-    Unreadable(String),
-}
 
 /// What a timer announcement says, as a line in the conversation.
 pub fn describe_timer(seconds: u32) -> String {

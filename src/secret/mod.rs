@@ -10,6 +10,7 @@
 
 pub mod device;
 pub mod endpoint;
+pub mod message;
 mod opened;
 pub mod outbox;
 mod pins;

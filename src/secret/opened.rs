@@ -5,87 +5,11 @@
 //! conversation, sender or ciphertext gets a marked refusal, never the old text in a new voice.
 //! Also here: which conversations are known to be secret, so a plain message there is marked.
 
-use super::endpoint::{Endpoint, Opened, SecretError};
+use super::endpoint::{Endpoint, SecretError};
+use super::message::{Binding, Opened, Stored};
 use super::vault::VaultError;
-use crate::protocol::secret::{Sealed, SealedCopy};
 use crate::protocol::{ConversationId, Message, MessageId};
 use rusqlite::OptionalExtension;
-use sha2::{Digest, Sha256};
-
-/// What an opened message is bound to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Binding {
-    pub conversation: ConversationId,
-    pub sender: String,
-    pub sender_device: String,
-    /// SHA-256 of this device's copy; of every copy for a message with none for it (one
-    /// this device sent, or one sealed before it existed).
-    pub digest: Vec<u8>,
-}
-
-impl Binding {
-    pub fn of(message: &Message, sealed: &Sealed, my_device: &str) -> Binding {
-        let digest = match sealed.copy_for(my_device) {
-            Some(copy) => copy_digest(copy),
-            None => every_copy_digest(sealed),
-        };
-        Binding {
-            conversation: message.conversation_id,
-            sender: message.sender.username.clone(),
-            sender_device: sealed.sender_device.clone(),
-            digest,
-        }
-    }
-
-    /// The vault's associated data for message `id` under this binding.
-    fn place(&self, id: MessageId) -> String {
-        format!(
-            "messages:{}:{}:{}:{}:{}",
-            id.0,
-            self.conversation.0,
-            self.sender,
-            self.sender_device,
-            hex::encode(&self.digest)
-        )
-    }
-}
-
-/// What the vault holds under a message id, against the message as read now.
-pub(super) enum Stored {
-    Nothing,
-    /// Opened before, bound to this very message.
-    Same(Opened),
-    /// The id was opened before as another message: the server reused it.
-    Other,
-}
-
-/// SHA-256 of one device's copy, as the replay check keeps it.
-pub(super) fn copy_digest(copy: &SealedCopy) -> Vec<u8> {
-    let mut hash = Sha256::new();
-    hash.update(copy.device.as_bytes());
-    hash.update([0]);
-    hash.update(copy.body.as_bytes());
-    hash.finalize().to_vec()
-}
-
-fn every_copy_digest(sealed: &Sealed) -> Vec<u8> {
-    let mut hash = Sha256::new();
-    hash.update(sealed.sender_device.as_bytes());
-    for copy in &sealed.copies {
-        hash.update([0]);
-        hash.update(copy_digest(copy));
-    }
-    hash.finalize().to_vec()
-}
-
-/// Why a message whose id was opened before as another is not shown.
-pub(super) fn reused_id(id: MessageId) -> Opened {
-    Opened::Unreadable(format!(
-        "the server sent message {} again as a different message (another sender, \
-         conversation or ciphertext): not shown",
-        id.0
-    ))
-}
 
 /// Why a plain message in a secret conversation is not shown.
 fn not_encrypted(sender: &str) -> String {

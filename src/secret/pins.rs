@@ -5,27 +5,7 @@
 
 use super::endpoint::{Endpoint, SecretError};
 use crate::protocol::secret::{DeviceKeys, KeyError, verify_device};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
-
-/// Bytes of SHA-256 a fingerprint shows: 128 bits, beyond any search for a matching key.
-const FINGERPRINT_BYTES: usize = 16;
-
-/// A device's fingerprint, to compare aloud or side by side: 128 bits of a digest of both its
-/// identity keys, as 8 groups of 4 hex digits ("3f9a 07c2 …").
-pub fn fingerprint(device: &DeviceKeys) -> String {
-    let mut hash = Sha256::new();
-    hash.update(b"quid device fingerprint\0");
-    hash.update(device.curve25519.as_bytes());
-    hash.update([0]);
-    hash.update(device.ed25519.as_bytes());
-    let hex = hex::encode(&hash.finalize()[..FINGERPRINT_BYTES]);
-    let groups: Vec<&str> = (0..hex.len())
-        .step_by(4)
-        .map(|at| &hex[at..at + 4])
-        .collect();
-    groups.join(" ")
-}
 
 /// A device as pinned: its two identity keys.
 type Pin = (String, String);

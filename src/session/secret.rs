@@ -10,7 +10,8 @@ use crate::protocol::{
     ClientMsgId, ConversationId, ErrorCode, Message, RequestBody, TimestampMs, results,
 };
 use crate::secret::endpoint::describe_timer;
-use crate::secret::endpoint::{Endpoint, Opened, Read, SecretError};
+use crate::secret::endpoint::{Endpoint, Read, SecretError};
+use crate::secret::message::Opened;
 use crate::secret::verify::Step;
 use serde::de::DeserializeOwned;
 

@@ -11,4 +11,5 @@ pub mod state;
 mod terminal;
 pub mod text;
 pub mod theme;
+pub mod timeline;
 pub mod view;

@@ -2,7 +2,7 @@
 
 use crate::protocol::payments::{InvoiceStatus, RequestStatus};
 use crate::tui::keymap::{Action, Keymap};
-use crate::tui::state::timeline::CardView;
+use crate::tui::timeline::CardView;
 
 /// The keys a card's hints name, as the profile binds them ("Tab to pay", "Enter pays").
 #[derive(Debug, Clone, PartialEq, Eq)]

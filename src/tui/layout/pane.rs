@@ -5,8 +5,8 @@
 
 use super::cards::{CardKeys, card_lines};
 use crate::protocol::MessageId;
-use crate::tui::state::timeline::{Delivery, Entry, Pick, Timeline};
 use crate::tui::text::{truncate, wrap};
+use crate::tui::timeline::{Delivery, Entry, Pick, Timeline};
 use chrono::{DateTime, FixedOffset};
 
 /// Columns before the text: "HH:MM ".

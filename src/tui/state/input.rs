@@ -3,17 +3,23 @@
 use super::Layer;
 use super::commands::{self, Command};
 use super::help::Help;
-use super::selection::Draft;
-use super::timeline::Entry;
 use super::{App, Effect, TYPING_SEND_EVERY, WHEEL_LINES, modal};
-use crate::protocol::ClientMsgId;
+use crate::protocol::{ClientMsgId, MessageId};
 use crate::tui::keymap::Action;
 use crate::tui::layout;
+use crate::tui::timeline::{Entry, QuoteView};
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 use ratatui::layout::Position;
 use ratatui_textarea::{TextArea, WrapMode};
+
+/// What the composer is writing besides a new message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Draft {
+    Reply(QuoteView),
+    Edit(MessageId),
+}
 
 pub fn new_composer() -> TextArea<'static> {
     composer_with(TextArea::default())
@@ -311,7 +317,7 @@ impl App {
     /// The message pane's view of `timeline`, as drawn now.
     pub(crate) fn pane<'a>(
         &'a self,
-        timeline: &'a super::timeline::Timeline,
+        timeline: &'a crate::tui::timeline::Timeline,
     ) -> crate::tui::layout::pane::Pane<'a> {
         crate::tui::layout::pane::Pane {
             timeline,

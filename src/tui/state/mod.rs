@@ -7,14 +7,13 @@ mod flow;
 pub mod fresh;
 mod funding;
 pub mod help;
-mod input;
+pub mod input;
 pub mod login;
 pub mod modal;
 mod money;
 mod network;
 pub mod search;
 pub mod selection;
-pub mod timeline;
 pub mod verify;
 pub mod wallet;
 
@@ -22,6 +21,7 @@ pub use flow::{Done, Effect, Msg};
 pub use funding::FUNDINGS_SHOWN;
 
 use super::keymap::Keymap;
+use super::timeline::{self, Timeline};
 use crate::money::Money;
 use crate::protocol::{
     Conversation, ConversationId, ConversationKind, MessageId, TimestampMs, User,
@@ -31,7 +31,6 @@ use ratatui::layout::Rect;
 use ratatui_textarea::TextArea;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use timeline::Timeline;
 
 /// How long "X is typing" stays up after the last typing frame.
 pub const TYPING_SHOWN_FOR: Duration = Duration::from_secs(5);
@@ -243,7 +242,7 @@ pub struct App {
     /// A selection key waiting for its second key (a reaction's digit, a delete's `d`).
     pub pending: Option<selection::Pending>,
     /// A reply or an edit being written in the composer.
-    pub draft: Option<selection::Draft>,
+    pub draft: Option<input::Draft>,
     /// The clock's time at the last tick: "today" for the wallet's chart.
     pub wall: TimestampMs,
     /// Top-ups and withdrawals heard of, newest first.

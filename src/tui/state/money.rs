@@ -1,13 +1,13 @@
 //! Money in the TUI's state: balances, the payment modal, and picking request cards.
 
 use super::modal::{Modal, ModalKind, ModalOutcome, Step};
-use super::timeline::{CardView, Pick};
 use super::wallet::{Period, Wallet};
 use super::{App, Done, Effect, NoticeKind};
 use crate::money::{Currency, Money};
 use crate::protocol::payments::{IdempotencyKey, PaymentRequest};
 use crate::protocol::{ClientMsgId, ConversationKind, ErrorCode};
 use crate::tui::keymap::{Action, Scope};
+use crate::tui::timeline::{CardView, Pick};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 impl App {
@@ -73,8 +73,8 @@ impl App {
         let other = modal.recipient().to_owned();
         let text = format!("memo: {}", modal.memo);
         // The message the card's reference names, so that either side can tell when it goes.
-        let reference = crate::protocol::secret::sealed_memo_reference(&modal.key);
-        let client_id = crate::protocol::secret::sealed_memo_client_id(&reference)
+        let reference = crate::protocol::payments::sealed_memo_reference(&modal.key);
+        let client_id = crate::protocol::payments::sealed_memo_client_id(&reference)
             .unwrap_or_else(|| ClientMsgId(self.ids.fresh()));
         self.queue_secret(conversation_id, other, (client_id, text), effects);
     }
@@ -100,7 +100,7 @@ impl App {
                 // to the devices checked before the money moves.
                 let sealed = secret && !modal.memo.is_empty();
                 let memo = match sealed {
-                    true => crate::protocol::secret::sealed_memo_reference(&modal.key),
+                    true => crate::protocol::payments::sealed_memo_reference(&modal.key),
                     false => modal.memo.clone(),
                 };
                 let sealed_for = sealed.then(|| modal.recipient().to_owned());

@@ -1,10 +1,10 @@
 //! What the session and finished effects tell the state.
 
-use super::timeline::{Entry, Pick};
 use super::{App, ConversationEntry, Done, Effect, Link, NoticeKind};
 use crate::protocol::payments::{InvoiceStatus, RequestStatus};
 use crate::protocol::{ClientMsgId, Conversation, ConversationId, Event, Message, MessageId};
 use crate::session::SessionEvent;
+use crate::tui::timeline::{Entry, Pick};
 use crate::untrusted::{inert, inert_line};
 
 /// Longest message preview in a notification, in characters.
@@ -202,7 +202,7 @@ impl App {
         if is_new && !mine && timeline.scroll > 0 {
             timeline.unseen_below += 1;
         }
-        let mentions_me = !mine && mentions(message, &me);
+        let mentions_me = !mine && crate::tui::timeline::mentions(message, &me);
         let mut muted = false;
         if let Some(entry) = self.entry_mut(id) {
             muted = entry.muted;
@@ -224,11 +224,6 @@ impl App {
             self.mark_read_if_visible(effects);
         }
     }
-}
-
-/// Whether `message` mentions `me` (`@me`).
-pub(super) fn mentions(message: &Message, me: &str) -> bool {
-    !me.is_empty() && crate::protocol::model::mentioned(&message.text).any(|name| name == me)
 }
 
 impl App {

@@ -3,21 +3,15 @@
 //! first), `+` reacts, `y` copies the text, Enter on a reply goes to the message it answers,
 //! Esc goes back to the composer. Replies and edits are written in the composer (a draft).
 
-use super::timeline::{Entry, QuoteView};
+use super::input::{Draft, new_composer};
 use super::{App, Effect};
 use crate::protocol::{ConversationId, MessageId};
 use crate::tui::keymap::{Action, Scope};
+use crate::tui::timeline::Entry;
 use crossterm::event::{KeyCode, KeyEvent};
 
 /// The reactions `+` offers, on keys 1 to 6.
 pub const REACTIONS: [&str; 6] = ["👍", "❤️", "😂", "😮", "😢", "🎉"];
-
-/// What the composer is writing besides a new message.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Draft {
-    Reply(QuoteView),
-    Edit(MessageId),
-}
 
 /// Where selection mode is in a multi-key action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +151,7 @@ impl App {
         }
         let Some(id) = entry.id else { return };
         self.stop_selecting();
-        self.composer = super::input::new_composer();
+        self.composer = new_composer();
         self.composer.insert_str(&entry.text);
         self.draft = Some(Draft::Edit(id));
     }
@@ -252,7 +246,7 @@ impl App {
     pub(super) fn cancel_draft(&mut self) -> bool {
         let had = self.draft.take().is_some();
         if had {
-            self.composer = super::input::new_composer();
+            self.composer = new_composer();
         }
         had
     }

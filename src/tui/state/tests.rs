@@ -5,8 +5,8 @@ use crate::protocol::{
     ClientMsgId, ConversationKind, ErrorCode, Event, Message, MessageId, UserId, results,
 };
 use crate::session::SessionEvent;
+use crate::tui::timeline::Delivery;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent};
-use timeline::Delivery;
 
 pub(crate) const DAY_ONE: i64 = 1_795_511_700_000; // 2026-11-24 09:15 UTC
 pub(crate) const DAY_TWO: i64 = 1_795_593_720_000; // 2026-11-25 08:02 UTC

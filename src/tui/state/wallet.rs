@@ -49,7 +49,7 @@ impl Wallet {
         self.lines = lines
             .into_iter()
             .map(|mut line| {
-                line.memo = inert_line(crate::protocol::secret::readable_memo(&line.memo));
+                line.memo = inert_line(crate::protocol::payments::readable_memo(&line.memo));
                 if let Some(user) = line.counterparty.as_mut() {
                     user.username = inert_line(&user.username);
                 }

@@ -1,9 +1,9 @@
 //! Draws the message pane from its laid-out rows (`layout::pane`), one row at a time.
 
 use crate::tui::layout::pane::{Look, Pane, Row, TIME_COLUMNS};
-use crate::tui::state::timeline::Delivery;
 use crate::tui::text::width;
 use crate::tui::theme::Theme;
+use crate::tui::timeline::Delivery;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;

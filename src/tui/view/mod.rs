@@ -252,7 +252,7 @@ fn draw_empty(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn draw_composer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    use super::state::selection::Draft;
+    use super::state::input::Draft;
     let title = match (&app.draft, app.selected_entry()) {
         (Some(Draft::Reply(quote)), _) => crate::tui::text::truncate(
             &format!(" reply to {}: {} · Esc cancels ", quote.sender, quote.text),

@@ -131,9 +131,7 @@ fn a_request_card_is_picked_with_tab_and_paid_or_declined() {
     app.update(key(KeyCode::Tab));
     assert_eq!(
         app.picked,
-        Some(crate::tui::state::timeline::Pick::Request(
-            PaymentRequestId(7)
-        ))
+        Some(crate::tui::timeline::Pick::Request(PaymentRequestId(7)))
     );
     app.update(key(KeyCode::Enter));
     let modal = app.modal.as_ref().unwrap();

@@ -272,7 +272,7 @@ fn a_payment_with_a_memo_in_a_secret_conversation_checks_the_devices_before_mone
         } => Some((*client_id, text.as_str())),
         _ => None,
     });
-    let expected = crate::protocol::secret::sealed_memo_client_id(&reference).unwrap();
+    let expected = crate::protocol::payments::sealed_memo_client_id(&reference).unwrap();
     assert_eq!(sent, Some((expected, "memo: for the flat")), "{effects:?}");
 }
 

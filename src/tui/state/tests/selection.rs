@@ -1,7 +1,8 @@
 //! Selection mode: moving over messages, replying, editing, deleting, reacting, copying.
 
 use super::*;
-use crate::tui::state::selection::{Draft, REACTIONS};
+use crate::tui::state::input::Draft;
+use crate::tui::state::selection::REACTIONS;
 
 fn ctrl_s() -> Msg {
     ctrl('s')

@@ -6,7 +6,7 @@ use crate::protocol::model::Quote;
 use crate::protocol::payments::{
     Card, Invoice, InvoiceId, InvoiceStatus, PaymentRequest, PaymentRequestId, RequestStatus,
 };
-use crate::protocol::secret::{EXPIRED_MEMO, readable_memo};
+use crate::protocol::payments::{EXPIRED_MEMO, readable_memo};
 use crate::protocol::{ClientMsgId, Message, MessageId, TimestampMs};
 use crate::untrusted::{inert, inert_line};
 use std::collections::HashSet;
@@ -128,7 +128,7 @@ impl CardView {
             payer: inert_line(&request.payer.username),
             amount: request.amount,
             memo: inert_line(readable_memo(&request.memo)),
-            sealed_memo: crate::protocol::secret::sealed_memo_client_id(&request.memo),
+            sealed_memo: crate::protocol::payments::sealed_memo_client_id(&request.memo),
             status: request.status,
             expires_at: request.expires_at,
         }
@@ -200,7 +200,7 @@ impl Entry {
             text: inert(&message.text),
             sent_at: message.sent_at,
             mine: message.sender.username == me,
-            mentions_me: message.sender.username != me && super::network::mentions(message, me),
+            mentions_me: message.sender.username != me && mentions(message, me),
             card: message.card.as_deref().map(CardView::from_card),
             reply: message.reply_to.as_deref().map(QuoteView::from_quote),
             edited: message.edited_at.is_some(),
@@ -520,6 +520,11 @@ fn merge_by_id(held: Vec<Entry>, page: Vec<Entry>) -> Vec<Entry> {
     }
 }
 
+/// Whether `message` mentions `me` (`@me`).
+pub(super) fn mentions(message: &Message, me: &str) -> bool {
+    !me.is_empty() && crate::protocol::model::mentioned(&message.text).any(|name| name == me)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,10 +550,10 @@ mod tests {
 
     /// A payment card whose memo is sealed as the message the reference names.
     fn card_with_sealed_memo(id: i64) -> (Entry, ClientMsgId) {
-        let reference = crate::protocol::secret::sealed_memo_reference(
+        let reference = crate::protocol::payments::sealed_memo_reference(
             &crate::protocol::payments::IdempotencyKey::random(),
         );
-        let memo = crate::protocol::secret::sealed_memo_client_id(&reference).unwrap();
+        let memo = crate::protocol::payments::sealed_memo_client_id(&reference).unwrap();
         let mut card = entry(Some(id), ClientMsgId::random(), "paid");
         card.card = Some(CardView::Payment {
             from: "alice".into(),
