@@ -275,7 +275,9 @@ impl Store {
 
     /// Runs `f` through `attempt` on a pooled PostgreSQL connection. A connection that broke
     /// while idle (PostgreSQL restarted) shows it only when its transaction begins, before
-    /// `attempt` has called `f`: then it is dropped and a new connection is tried, once.
+    /// `attempt` has called `f`: then it is dropped and the next idle one, or a new one, is
+    /// tried. Every idle connection may have broken together, so this goes on until `f` has
+    /// run or a new connection fails too (the database is going away again).
     fn on_postgres<F, T>(
         &self,
         config: &::postgres::Config,
@@ -284,17 +286,18 @@ impl Store {
         attempt: impl Fn(&mut postgres::PgConn, &mut Option<F>) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         let mut f = Some(f);
-        let mut tries = 0;
         loop {
-            tries += 1;
-            let mut client = idle.take_or(|| self.connect_postgres(config))?;
+            let (mut client, new) = match idle.take_one_idle() {
+                Some(client) => (client, false),
+                None => (idle.take_or(|| self.connect_postgres(config))?, true),
+            };
             let result = attempt(&mut client, &mut f);
             if !client.is_closed() {
                 idle.give(client);
                 return result;
             }
             idle.discard();
-            if f.is_none() || tries == 2 {
+            if f.is_none() || new {
                 return result;
             }
         }
@@ -427,6 +430,11 @@ impl<C> Pool<C> {
             returned: Condvar::new(),
             max_open,
         }
+    }
+
+    /// An idle connection, if one waits.
+    fn take_one_idle(&self) -> Option<C> {
+        self.lock().idle.pop()
     }
 
     /// An idle connection, or a new one from `connect` if the limit allows, or the next one
