@@ -1,9 +1,7 @@
 //! The scriptable CLI, run as a new user would run it: a server process, two profiles.
 
-mod common;
-
-use common::TestDb;
-use common::process::{ServerProcess, quid};
+use crate::common::TestDb;
+use crate::common::process::{ServerProcess, quid};
 use quid::protocol::requests;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -240,7 +238,7 @@ fn replies_edits_deletes_and_reactions_from_the_command_line() {
 fn a_reader_that_goes_away_ends_a_command_quietly() {
     let (_dir, _server, config) = alice_and_bob();
     ok(quid(&config, &["send", "@bob", "hello"], ""));
-    let mut child = std::process::Command::new(common::process::QUID)
+    let mut child = std::process::Command::new(crate::common::process::QUID)
         .args(["history", "@bob"])
         .env("QUID_CONFIG", &config)
         .env_remove("QUID_PROFILE")
@@ -276,7 +274,7 @@ fn the_coffee_shop_keeps_its_state_in_the_data_dir() {
     let token = created.split_whitespace().last().unwrap().to_owned();
     let (cwd, data) = (dir.path().join("cwd"), dir.path().join("data"));
     std::fs::create_dir_all(&cwd).unwrap();
-    let example = Path::new(common::process::QUID)
+    let example = Path::new(crate::common::process::QUID)
         .parent()
         .unwrap()
         .join("examples/coffee_shop");
@@ -356,7 +354,7 @@ fn a_usage_line_names_only_what_was_typed_whatever_the_environment_sets() {
 #[test]
 fn every_option_of_pay_and_request_says_what_it_is() {
     for command in ["pay", "request"] {
-        let help = std::process::Command::new(common::process::QUID)
+        let help = std::process::Command::new(crate::common::process::QUID)
             .args([command, "--help"])
             .output()
             .unwrap();
@@ -402,7 +400,7 @@ fn config_init_writes_a_config_that_checks_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("new").join("config.toml");
     let run = |args: &[&str]| {
-        std::process::Command::new(common::process::QUID)
+        std::process::Command::new(crate::common::process::QUID)
             .arg("--config")
             .arg(&config)
             .args(args)
@@ -560,7 +558,7 @@ fn state_goes_under_quid_data_dir_when_the_profile_names_none() {
     )
     .unwrap();
     let data = dir.path().join("data");
-    let output = std::process::Command::new(common::process::QUID)
+    let output = std::process::Command::new(crate::common::process::QUID)
         .args(["register", "--password-stdin"])
         .env("QUID_CONFIG", &config)
         .env("QUID_DATA_DIR", &data)
@@ -927,7 +925,7 @@ fn invoices_from_the_command_line_for_buyer_and_merchant(db: TestDb) {
 #[test]
 fn a_database_url_of_an_unknown_scheme_is_refused_not_taken_for_a_file_name() {
     let dir = tempfile::tempdir().unwrap();
-    let serve = std::process::Command::new(common::process::QUID)
+    let serve = std::process::Command::new(crate::common::process::QUID)
         .args([
             "serve",
             "--listen",
@@ -945,7 +943,7 @@ fn a_database_url_of_an_unknown_scheme_is_refused_not_taken_for_a_file_name() {
         "{said}"
     );
     let unreachable = "postgres://quid@127.0.0.1:1/quid";
-    let admin = std::process::Command::new(common::process::QUID)
+    let admin = std::process::Command::new(crate::common::process::QUID)
         .args(["admin", "--db", unreachable, "check-ledger"])
         .current_dir(dir.path())
         .output()
@@ -962,11 +960,11 @@ fn a_database_url_of_an_unknown_scheme_is_refused_not_taken_for_a_file_name() {
 
 #[test]
 fn a_postgres_set_up_mistake_is_said_once_with_what_to_do() {
-    let Some(cluster) = common::postgres::PgCluster::shared() else {
+    let Some(cluster) = crate::common::postgres::PgCluster::shared() else {
         return;
     };
     let no_role = cluster.url().replacen("postgres@", "nobody@", 1);
-    let serve = std::process::Command::new(common::process::QUID)
+    let serve = std::process::Command::new(crate::common::process::QUID)
         .args(["serve", "--listen", "127.0.0.1:0", "--db", &no_role])
         .output()
         .unwrap();
@@ -1003,7 +1001,7 @@ fn the_memory_benchmark_measures_both_servers_and_the_client() {
 /// What `quid bench ARGS` prints, run in a temporary directory; it must succeed.
 fn bench(args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(common::process::QUID)
+    let output = std::process::Command::new(crate::common::process::QUID)
         .arg("bench")
         .args(args)
         .current_dir(dir.path())
@@ -1043,7 +1041,7 @@ fn the_payments_benchmark_runs_end_to_end() {
 /// The same on two nodes sharing one PostgreSQL database, against PostgreSQL's own baseline.
 #[test]
 fn the_payments_benchmark_runs_on_two_postgres_nodes() {
-    let Some(cluster) = common::postgres::PgCluster::shared() else {
+    let Some(cluster) = crate::common::postgres::PgCluster::shared() else {
         return;
     };
     let url = cluster.new_database();
@@ -1070,7 +1068,7 @@ fn the_payments_benchmark_runs_on_two_postgres_nodes() {
 /// changing the PIN asks for the current one by that name.
 #[test]
 fn prompts_check_the_rules_before_asking_twice() {
-    if common::tmux::tmux_missing() {
+    if crate::common::tmux::tmux_missing() {
         return;
     }
     let (_dir, _server, config) = alice_and_bob();
@@ -1078,10 +1076,10 @@ fn prompts_check_the_rules_before_asking_twice() {
         format!(
             "QUID_CONFIG={} {} {args}; echo quid-exited-$?",
             config.display(),
-            common::process::QUID
+            crate::common::process::QUID
         )
     };
-    let tmux = common::tmux::Tmux::start("prompts", &quid_in("pin"));
+    let tmux = crate::common::tmux::Tmux::start("prompts", &quid_in("pin"));
     tmux.wait_for("the PIN prompt", |s| s.contains("New payment PIN"));
     tmux.keys(&["12", "Enter"]);
     let screen = tmux.wait_for("the refusal", |s| s.contains("quid-exited-1"));
@@ -1447,12 +1445,12 @@ fn secret_conversations_from_the_command_line_keep_the_text_off_the_server_and_d
     assert_eq!(secret_texts(&on_tablet).last().unwrap(), "from the laptop");
     drop(server);
 
-    let everywhere = common::files_under(dir.path());
+    let everywhere = crate::common::files_under(dir.path());
     assert!(everywhere.iter().any(|f| f.ends_with("server.db")));
     assert!(everywhere.iter().any(|f| f.ends_with("laptop/secret.db")));
-    let holding = common::files_containing(&everywhere, text.as_bytes());
+    let holding = crate::common::files_containing(&everywhere, text.as_bytes());
     assert!(holding.is_empty(), "the text in the clear in {holding:?}");
-    let plain = common::files_containing(&everywhere, in_the_clear.as_bytes());
+    let plain = crate::common::files_containing(&everywhere, in_the_clear.as_bytes());
     assert!(!plain.is_empty(), "the search sees what the server wrote");
 }
 
@@ -1473,7 +1471,7 @@ fn register_and_login_publish_the_device_so_a_secret_message_reaches_them_at_onc
     let url = url::Url::parse(&format!("ws://{}", server.addr)).unwrap();
     tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(common::register(&url, "carol"));
+        .block_on(crate::common::register(&url, "carol"));
     let no_device = failed(quid(&config, &["secret", "@carol", "hi carol"], ""));
     assert!(
         no_device.contains("carol has no device for secret conversations yet: they must log in"),
@@ -1528,7 +1526,10 @@ fn a_disappearing_memo_leaves_no_line_and_its_card_says_it_expired() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let bobs = loop {
         let bobs = texts("bob", "@alice");
-        if !bobs.iter().any(|text| text == "memo: lunch" || text == "gone soon") {
+        if !bobs
+            .iter()
+            .any(|text| text == "memo: lunch" || text == "gone soon")
+        {
             break bobs;
         }
         assert!(std::time::Instant::now() < deadline, "{bobs:?}");
@@ -1589,7 +1590,7 @@ fn a_payment_in_a_secret_conversation_keeps_its_memo_off_the_server() {
     let statement = ok(quid(&config, &as_bob(&["statement"]), ""));
     assert!(statement.contains("memo sealed"), "{statement}");
 
-    let files = common::files_under(dir.path());
-    let holding = common::files_containing(&files, memo.as_bytes());
+    let files = crate::common::files_under(dir.path());
+    let holding = crate::common::files_containing(&files, memo.as_bytes());
     assert!(holding.is_empty(), "the memo in the clear in {holding:?}");
 }

@@ -2,11 +2,9 @@
 //! sandbox partner (`quid partner-sandbox`), the server configured by a partners file
 //! (`quid serve --partners`), and the commands a person types.
 
-mod common;
-
-use common::PATIENCE;
-use common::partner::checkout;
-use common::process::{QUID, ServerProcess, assert_ok, quid};
+use crate::common::PATIENCE;
+use crate::common::partner::checkout;
+use crate::common::process::{QUID, ServerProcess, assert_ok, quid};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

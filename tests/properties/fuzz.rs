@@ -116,7 +116,7 @@ proptest! {
         cut in 0usize..4000,
         insert in "[\\[\\]=\"a-z0-9 .\n-]{0,12}",
     ) {
-        let example = include_str!("../config.example.toml");
+        let example = include_str!("../../config.example.toml");
         let cut = example.char_indices().map(|(i, _)| i).nth(cut).unwrap_or(example.len());
         let mangled = format!("{}{insert}{}", &example[..cut], &example[cut..]);
         if let Err(error) = quid::config::resolve(Path::new("fuzz.toml"), &mangled, None) {

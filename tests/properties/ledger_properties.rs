@@ -3,9 +3,7 @@
 //! every invariant `check-ledger` verifies, and balances match a plain model of what
 //! succeeded.
 
-mod common;
-
-use common::{TestDb, eur};
+use crate::common::{TestDb, eur};
 use proptest::prelude::*;
 use quid::ledger::limits::Limits;
 use quid::ledger::payments::{PayOrder, mint, pay};

@@ -37,7 +37,7 @@ fn the_stated_rust_version_is_what_the_locked_dependencies_need() {
         stated, needed,
         "Cargo.toml says rust-version {stated:?}; {neediest} needs {needed:?}"
     );
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let said = format!("Rust toolchain ({}.{} or newer", needed.0, needed.1);
     assert!(readme.contains(&said), "the README should say {said:?}");
 }

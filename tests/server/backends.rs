@@ -1,9 +1,7 @@
 //! The store's seam holds its contracts on every backend: each check here runs the same code
 //! against SQLite and against PostgreSQL (a throwaway cluster).
 
-mod common;
-
-use common::TestDb;
+use crate::common::TestDb;
 use quid::money::{Currency, Money};
 use quid::protocol::ApiError;
 use quid::protocol::payments::{IdempotencyKey, TransferId, TransferKind};
@@ -509,7 +507,7 @@ fn both_schemas_hold_the_same_tables_and_columns() {
     let url = postgres.location.to_string();
     let (lite, pg) = (
         sqlite_layout(path),
-        common::off_async(|| postgres_layout(&url)),
+        crate::common::off_async(|| postgres_layout(&url)),
     );
     let apart = |layout: &Layout, other: &Layout, allowed: &[&str]| -> Vec<String> {
         layout

@@ -7,12 +7,10 @@
 //! order, by every member's session.
 //!
 //! Seeded: the seed is printed first and on failure. Short by default; longer with
-//!     QUID_CHAOS_KILLS=100 QUID_CHAOS_SEED=42 cargo test --release --test chaos -- --nocapture
+//!     QUID_CHAOS_KILLS=100 QUID_CHAOS_SEED=42 cargo test --release --test server chaos:: -- --nocapture
 
-mod common;
-
-use common::process::ServerProcess;
-use common::*;
+use crate::common::process::ServerProcess;
+use crate::common::*;
 use quid::protocol::ApiError;
 use quid::protocol::payments::{IdempotencyKey, LineItem};
 use quid::protocol::requests;

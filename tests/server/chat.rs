@@ -1,8 +1,6 @@
 //! Chat end to end: real server, real sessions, temporary database.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use quid::protocol::requests;
 use quid::protocol::{
     ClientMsgId, ConversationId, ErrorCode, Event, MessageId, RequestBody, results,

@@ -1,10 +1,8 @@
 //! A server killed with SIGKILL mid-stream and restarted on the same database has every
 //! message it acknowledged.
 
-mod common;
-
-use common::process::ServerProcess;
-use common::*;
+use crate::common::process::ServerProcess;
+use crate::common::*;
 use quid::protocol::requests;
 use quid::protocol::{ClientMsgId, MessageId, RequestBody, results};
 use std::collections::HashSet;

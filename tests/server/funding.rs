@@ -2,10 +2,8 @@
 //! server, the sandbox (its API, checkout page and signed webhooks over real HTTP), and the
 //! ledger's audit after each.
 
-mod common;
-
-use common::partner::{Partner, SECRET, checkout, following, post_webhook, settled, topup};
-use common::{TestDb, TestServer, assert_ledger_ok, connect, eur, mint, register};
+use crate::common::partner::{Partner, SECRET, checkout, following, post_webhook, settled, topup};
+use crate::common::{TestDb, TestServer, assert_ledger_ok, connect, eur, mint, register};
 use quid::money::{Currency, Money};
 use quid::partner::sandbox::{Event as PartnerEvent, EventData, Object};
 use quid::partner::{signature, unix_now};

@@ -4,12 +4,10 @@
 //! ledger's audit is clean. Webhooks sent while the server is down are sent again by the
 //! sandbox; the server also re-asks the partner about pending top-ups when it starts.
 
-mod common;
-
-use common::PATIENCE;
-use common::partner::{Partner, SECRET, checkout, topup};
-use common::process::ServerProcess;
-use common::{TestDb, assert_ledger_ok, connect, eur, open_store, register};
+use crate::common::PATIENCE;
+use crate::common::partner::{Partner, SECRET, checkout, topup};
+use crate::common::process::ServerProcess;
+use crate::common::{TestDb, assert_ledger_ok, connect, eur, open_store, register};
 use quid::protocol::funding::{Funding, FundingStatus};
 use quid::sandbox::book::{CARD_DECLINED, CARD_SUCCEEDS};
 use quid::sandbox::webhooks::Switches;

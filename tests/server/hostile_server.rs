@@ -1,13 +1,11 @@
-//! quid against a hostile server: a scripted fake (`common::hostile`) speaks protocol 2 and
+//! quid against a hostile server: a scripted fake (`crate::common::hostile`) speaks protocol 2 and
 //! lies in one way a test, and each test asserts what the user is shown. The promises under
 //! test are docs/SECURITY.md's: in a secret conversation only what decrypts from a pinned
 //! device is anyone's words; keys are pinned as they were shown; nothing from the network
 //! drives the terminal.
 
-mod common;
-
-use common::hostile::{Answer, HostileServer, secret_conversation, user, write_config};
-use common::process::quid;
+use crate::common::hostile::{Answer, HostileServer, secret_conversation, user, write_config};
+use crate::common::process::quid;
 use quid::protocol::secret::{ClaimedKey, DeviceKeys};
 use quid::protocol::{ClientMsgId, ConversationId, Message, MessageId, TimestampMs, User, UserId};
 use quid::secret::endpoint::Endpoint;
@@ -305,8 +303,8 @@ fn register_over_tls(dir: &Path, server: &str, ca_file: Option<&Path>) -> (bool,
     (output.status.success(), text(&output))
 }
 
-fn tls_server(dir: &Path, files: &Certificates) -> common::process::ServerProcess {
-    common::process::ServerProcess::start_with(
+fn tls_server(dir: &Path, files: &Certificates) -> crate::common::process::ServerProcess {
+    crate::common::process::ServerProcess::start_with(
         &dir.join("server.db"),
         "127.0.0.1:0",
         &[
@@ -422,8 +420,8 @@ async fn the_tuis_session_marks_a_plain_event_in_a_secret_conversation_and_drops
     .await;
     let dir = tempfile::tempdir().unwrap();
     let url = url::Url::parse(&server.url()).unwrap();
-    let (_session, mut events) = common::secret_session(&url, "token", dir.path());
-    let shown = common::next_matching(&mut events, |event| match event {
+    let (_session, mut events) = crate::common::secret_session(&url, "token", dir.path());
+    let shown = crate::common::next_matching(&mut events, |event| match event {
         quid::session::SessionEvent::Event {
             event: quid::protocol::Event::Message { message },
             ..
@@ -514,7 +512,7 @@ async fn escape_sequences_in_every_string_the_cli_prints_reach_the_terminal_iner
     // The token refused, in the server's words.
     let refusing = HostileServer::start_with(
         "bob",
-        common::hostile::Upgrade::Unauthorized(hostile),
+        crate::common::hostile::Upgrade::Unauthorized(hostile),
         |_, _| None,
     )
     .await;

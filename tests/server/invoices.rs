@@ -2,9 +2,7 @@
 //! away), every refusal with its code, refunds in part and in full with retries, and the
 //! coffee shop driven by a customer.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use quid::bot::{Bot, BotEvent};
 use quid::money::{Currency, Money};
 use quid::protocol::payments::{IdempotencyKey, InvoiceId, InvoiceStatus, LineItem};

@@ -1,9 +1,7 @@
 //! Replies, edits, deletes and reactions end to end (issue 12), on each backend: what every
 //! member sees, what history returns afterwards, and each refusal with its code.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use quid::protocol::requests;
 use quid::protocol::{
     ClientMsgId, ConversationId, ErrorCode, Event, Message, MessageId, RequestBody, results,

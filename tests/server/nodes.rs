@@ -2,9 +2,7 @@
 //! chat, type and pay each other live; each sees its own stream in seq order and each
 //! conversation's log in order, with nothing doubled or skipped. (Skipped, loudly, when PostgreSQL is not installed.)
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use quid::protocol::payments::IdempotencyKey;
 use quid::protocol::requests;
 use quid::protocol::{ClientMsgId, ConversationId, Event, Position, RequestBody, results};
@@ -185,9 +183,9 @@ async fn one_user_on_two_nodes_gets_each_event_on_both_once() {
 /// acknowledged reaches every member's session exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_mid_run_loses_nothing_and_its_clients_carry_on_on_the_other() {
-    use common::payers::*;
-    use common::process::ServerProcess;
-    use common::proxy::Balancer;
+    use crate::common::payers::*;
+    use crate::common::process::ServerProcess;
+    use crate::common::proxy::Balancer;
     use quid::protocol::MessageId;
 
     use std::collections::HashSet;
@@ -449,7 +447,7 @@ async fn while_postgresql_restarts_nodes_answer_unavailable_and_then_serve_again
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let Some(cluster) = common::postgres::PgCluster::start() else {
+    let Some(cluster) = crate::common::postgres::PgCluster::start() else {
         return;
     };
     let db = TestDb::postgres_on(&cluster);
@@ -516,8 +514,8 @@ async fn while_postgresql_restarts_nodes_answer_unavailable_and_then_serve_again
 /// `quid admin` mints to a user one node registered, which the other node shows.
 #[tokio::test]
 async fn the_readmes_several_nodes_recipe_works_as_written() {
-    use common::process::ServerProcess;
-    let Some(cluster) = common::postgres::PgCluster::requiring_passwords() else {
+    use crate::common::process::ServerProcess;
+    let Some(cluster) = crate::common::postgres::PgCluster::requiring_passwords() else {
         return;
     };
     let recipe = readme_block("## Running several nodes");
@@ -547,7 +545,7 @@ async fn the_readmes_several_nodes_recipe_works_as_written() {
 
 /// The first ```sh block after `heading` in the README.
 fn readme_block(heading: &str) -> String {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let section = &readme[readme.find(heading).expect("the README has the section")..];
     let start = section.find("```sh\n").expect("the section has a sh block") + "```sh\n".len();
     let end = start + section[start..].find("```").expect("the block ends");
@@ -559,13 +557,13 @@ fn readme_block(heading: &str) -> String {
 /// peer authentication would give on a real host), `db.internal:5432` its TCP address, and
 /// each node's public `0.0.0.0:7447` a free loopback port.
 struct ReadmeShell<'c> {
-    cluster: &'c common::postgres::PgCluster,
+    cluster: &'c crate::common::postgres::PgCluster,
     path: std::ffi::OsString,
 }
 
 impl<'c> ReadmeShell<'c> {
-    fn new(cluster: &'c common::postgres::PgCluster) -> ReadmeShell<'c> {
-        let quid_dir = std::path::Path::new(common::process::QUID)
+    fn new(cluster: &'c crate::common::postgres::PgCluster) -> ReadmeShell<'c> {
+        let quid_dir = std::path::Path::new(crate::common::process::QUID)
             .parent()
             .unwrap();
         let mut dirs = vec![cluster.bin().to_owned(), quid_dir.to_owned()];
@@ -627,8 +625,8 @@ impl<'c> ReadmeShell<'c> {
     }
 
     /// Starts a `quid serve` line and waits until it says where it listens.
-    fn spawn(&self, line: &str) -> common::process::ServerProcess {
-        common::process::ServerProcess::from_command(self.command(&format!("exec {line}")))
+    fn spawn(&self, line: &str) -> crate::common::process::ServerProcess {
+        crate::common::process::ServerProcess::from_command(self.command(&format!("exec {line}")))
     }
 }
 

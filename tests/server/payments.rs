@@ -1,9 +1,7 @@
 //! Payments end to end over real websockets: every refusal has its code and moves nothing,
 //! retries with the same key move money once, requests live their whole life.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use quid::money::Money;
 use quid::protocol::payments::{IdempotencyKey, PaymentRequestId, RequestStatus};
 use quid::protocol::requests;

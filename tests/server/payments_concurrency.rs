@@ -3,11 +3,9 @@
 //! no money was created or lost, and every key moved money at most once. The second test does
 //! the same while the server is killed (SIGKILL) and restarted in the middle.
 
-mod common;
-
-use common::payers::*;
-use common::process::ServerProcess;
-use common::*;
+use crate::common::payers::*;
+use crate::common::process::ServerProcess;
+use crate::common::*;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;

@@ -1,9 +1,7 @@
 //! The PostgreSQL backend against a real throwaway cluster: migrations, the writer, the
-//! expiry sweep's lock. (The end-to-end suites run on it too, and tests/nodes.rs.)
+//! expiry sweep's lock. (The end-to-end suites run on it too, and tests/server/nodes.rs.)
 
-mod common;
-
-use common::postgres::PgCluster;
+use crate::common::postgres::PgCluster;
 use quid::store::postgres::{OpenError, migrate};
 
 #[test]

@@ -1,8 +1,6 @@
 //! The protocol's edges, spoken as raw frames over a real websocket.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use futures_util::{SinkExt, StreamExt};
 use quid::protocol::requests;
 use quid::protocol::{ErrorCode, RequestBody, results};

@@ -3,10 +3,8 @@
 //! message written while offline, or while the server refuses the session's token, waits in
 //! the outbox and is sent exactly once.
 
-mod common;
-
-use common::proxy::Proxy;
-use common::*;
+use crate::common::proxy::Proxy;
+use crate::common::*;
 use quid::protocol::requests;
 use quid::protocol::{ClientMsgId, ConversationId, Event, RequestBody, results};
 use quid::server::ServerConfig;

@@ -1,9 +1,7 @@
 //! Search end to end (issue 12): a real server on each backend, what members find, what
 //! they may not, and every refusal with its code.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use quid::protocol::requests;
 use quid::protocol::{ClientMsgId, ConversationId, ErrorCode, RequestBody, results};
 use quid::session::connection::{Connection, RequestError};

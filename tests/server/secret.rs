@@ -2,9 +2,7 @@
 //! (publish, list, claim) and its refusals, keys handed out once each even under concurrent
 //! claims, and a session started from claimed keys.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use quid::protocol::requests;
 use quid::protocol::secret::{
     DeviceKeys, KeyKind, Sealed, SealedCopy, SignedKey, device_signed_text, key_signed_text,
@@ -684,7 +682,7 @@ async fn a_secret_message_written_offline_waits_encrypted_and_is_sent_once_back(
     let bob_token = register(&server.url(), "bob").await;
     let (_bob, mut bob_events) = secret_session(&server.url(), &bob_token, &db.path("bob"));
     caught_up(&mut bob_events).await;
-    let proxy = common::proxy::Proxy::start(server.addr).await;
+    let proxy = crate::common::proxy::Proxy::start(server.addr).await;
     let alice_dir = db.path("alice");
     let conversation = {
         let (alice, mut events) = secret_session(&proxy.url(), &alice_token, &alice_dir);

@@ -1,9 +1,7 @@
 //! A server on a network: TLS end to end, sessions that end when revoked, brute-force limits,
 //! the PIN lock under concurrent guesses, the per-address cap, and the plain HTTP endpoints.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use futures_util::StreamExt;
 use quid::protocol::requests;
 use quid::protocol::{ErrorCode, RequestBody, results};

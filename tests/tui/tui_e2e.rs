@@ -1,10 +1,8 @@
 //! `quid demo` in a real terminal (tmux): type a message, read the bot's reply off the screen,
 //! buy a coffee and get the money back, quit, and find the shell usable. Skipped, with a message, where tmux is missing.
 
-mod common;
-
-use common::process::QUID;
-use common::tmux::{Tmux, tmux_missing};
+use crate::common::process::QUID;
+use crate::common::tmux::{Tmux, tmux_missing};
 
 #[test]
 fn demo_answers_sells_a_coffee_refunds_it_and_quits_cleanly() {
@@ -221,8 +219,9 @@ fn secret_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
 /// A server and a config in `dir`, alice and bob registered.
 fn alice_and_bob_registered(
     dir: &std::path::Path,
-) -> (common::process::ServerProcess, std::path::PathBuf) {
-    let server = common::process::ServerProcess::start(&dir.join("server.db"), "127.0.0.1:0");
+) -> (crate::common::process::ServerProcess, std::path::PathBuf) {
+    let server =
+        crate::common::process::ServerProcess::start(&dir.join("server.db"), "127.0.0.1:0");
     let config = secret_config(dir, server.addr.port());
     cli(
         &config,
@@ -235,7 +234,7 @@ fn alice_and_bob_registered(
 }
 
 fn cli(config: &std::path::Path, args: &[&str], stdin: &str) -> String {
-    let output = common::process::quid(config, args, stdin);
+    let output = crate::common::process::quid(config, args, stdin);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "quid {args:?} failed: {stderr}");
     String::from_utf8(output.stdout).unwrap()
@@ -307,13 +306,13 @@ fn a_secret_conversation_in_the_tui_reads_sends_and_stops_at_a_new_device() {
     tmux.keys(&["/quit", "Enter"]);
     drop(server);
 
-    let files = common::files_under(dir.path());
+    let files = crate::common::files_under(dir.path());
     for text in [
         "meet me at the old oak",
         "I will bring the map",
         "are you there?",
     ] {
-        let holding = common::files_containing(&files, text.as_bytes());
+        let holding = crate::common::files_containing(&files, text.as_bytes());
         assert!(holding.is_empty(), "{text:?} in the clear in {holding:?}");
     }
 }

@@ -3,11 +3,9 @@
 //! the TUI shows the new balance; then she withdraws, and the balance and the notice follow.
 //! Skipped, with a message, where tmux or Chromium is missing (.ci/run installs both).
 
-mod common;
-
-use common::chromium::Chromium;
-use common::process::QUID;
-use common::tmux::{Tmux, tmux_missing};
+use crate::common::chromium::Chromium;
+use crate::common::process::QUID;
+use crate::common::tmux::{Tmux, tmux_missing};
 
 /// The checkout address on the screen.
 fn checkout_url(screen: &str) -> Option<String> {

@@ -1,10 +1,8 @@
 //! Two people, two terminals: alice asks bob for money from her TUI, bob pays it from his,
 //! and both screens show the paid card and the new balances. Skipped where tmux is missing.
 
-mod common;
-
-use common::process::{QUID, ServerProcess, assert_ok as ok, quid};
-use common::tmux::{Tmux, tmux_missing};
+use crate::common::process::{QUID, ServerProcess, assert_ok as ok, quid};
+use crate::common::tmux::{Tmux, tmux_missing};
 use std::path::Path;
 
 fn write_config(dir: &Path, port: u16) -> std::path::PathBuf {

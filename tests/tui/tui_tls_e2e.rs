@@ -4,10 +4,8 @@
 //! it in place (a wrong one first), is connected again, and Ctrl+Q still quits cleanly.
 //! Skipped where tmux is missing.
 
-mod common;
-
-use common::process::{QUID, ServerProcess, assert_ok as ok, quid};
-use common::tmux::{Tmux, tmux_missing};
+use crate::common::process::{QUID, ServerProcess, assert_ok as ok, quid};
+use crate::common::tmux::{Tmux, tmux_missing};
 
 #[test]
 fn the_tui_connects_over_tls_hears_its_session_revoked_and_logs_in_again() {

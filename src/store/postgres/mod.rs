@@ -1,7 +1,7 @@
 //! The PostgreSQL backend, for several server nodes on one database (issue 11): the schema and
 //! its migrations, applied at start by whichever node comes first; the whole of
 //! `store::Backend` on a transaction (`PgTx`), held to the same contracts as SQLite's by
-//! `tests/backends.rs`; connections for reads and one-off writes; and the writer's batches
+//! `tests/server/backends.rs`; connections for reads and one-off writes; and the writer's batches
 //! (`BatchConnection`), so that `store::writer::Writer` runs on PostgreSQL with a savepoint per
 //! request.
 //!
