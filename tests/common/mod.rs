@@ -107,7 +107,7 @@ pub fn files_containing(files: &[PathBuf], needle: &[u8]) -> Vec<PathBuf> {
         .iter()
         .filter(|file| {
             std::fs::read(file)
-                .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+                .map(|bytes| memchr::memmem::find(&bytes, needle).is_some())
                 .unwrap_or(false)
         })
         .cloned()
