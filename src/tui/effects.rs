@@ -199,10 +199,7 @@ impl Executor {
                 );
             }
             Effect::Typing(conversation_id) => {
-                self.request(
-                    RequestBody::Typing(requests::Typing { conversation_id }),
-                    |_: results::Empty| None,
-                );
+                self.best_effort(RequestBody::Typing(requests::Typing { conversation_id }));
             }
             Effect::OpenDirect(username) => self.request(
                 RequestBody::OpenDirect(requests::OpenDirect { username }),
@@ -376,6 +373,18 @@ impl Executor {
             };
             if let Some(outcome) = outcome {
                 let _ = done.send(outcome).await;
+            }
+        });
+    }
+
+    /// Sends `body` and lets it go: for notices that the next keystroke sends again (typing),
+    /// whose failure is nothing the user needs to read.
+    fn best_effort(&self, body: RequestBody) {
+        let session = self.session.clone();
+        tokio::spawn(async move {
+            let what = request_name(&body);
+            if let Err(error) = session.request::<results::Empty>(body).await {
+                tracing::debug!(%error, what, "a best-effort notice was not sent");
             }
         });
     }
