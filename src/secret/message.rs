@@ -68,7 +68,7 @@ pub(super) enum Stored {
 }
 
 /// SHA-256 of one device's copy, as the replay check keeps it.
-pub(super) fn copy_digest(copy: &SealedCopy) -> Vec<u8> {
+fn copy_digest(copy: &SealedCopy) -> Vec<u8> {
     let mut hash = Sha256::new();
     hash.update(copy.device.as_bytes());
     hash.update([0]);
