@@ -51,8 +51,8 @@ pub fn pay(
     let paid = transfers::pay_out(
         ctx,
         &PayOut {
-            payer: me.id,
-            payee: recipient.id,
+            payer: me,
+            payee: &recipient,
             key: order.key,
             fingerprint: &fingerprint,
             kind: TransferKind::Payment,

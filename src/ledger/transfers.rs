@@ -6,10 +6,10 @@ use super::accounts::{paying_wallet, wallet_or_open};
 use super::limits::Limits;
 use crate::money::Money;
 use crate::protocol::payments::{
-    IdempotencyKey, InvoiceId, PaymentRequestId, TransferId, TransferKind,
+    IdempotencyKey, InvoiceId, PaymentRequestId, Transfer, TransferId, TransferKind,
 };
-use crate::protocol::{ApiError, ConversationId, ErrorCode, UserId, results};
-use crate::store::wallets::{AccountKind, Wallets};
+use crate::protocol::{ApiError, ConversationId, ErrorCode, User, UserId, results};
+use crate::store::wallets::{AccountKind, Posted, Wallets};
 use crate::store::writer::WriteCtx;
 
 pub use crate::store::wallets::Posting;
@@ -32,13 +32,11 @@ pub fn post_debiting(ctx: &WriteCtx, posting: &Posting) -> Result<(TransferId, i
     store.lock_accounts(&[posting.from, posting.to])?;
     // Debit first, then credit; each refuses rather than overdraw a wallet or overflow a
     // balance, and a refusal rolls the whole request back.
-    let Some(debited) = store.adjust_balance(posting.from, -amount)? else {
-        return Err(refused_debit(store, posting)?);
-    };
-    if store.adjust_balance(posting.to, amount)?.is_none() {
-        return Err(overflow());
+    match store.post(posting, ctx.now)? {
+        Posted::Moved { transfer, debited } => Ok((transfer, debited)),
+        Posted::DebitRefused => Err(refused_debit(store, posting)?),
+        Posted::CreditRefused => Err(overflow()),
     }
-    Ok((store.insert_transfer(posting, ctx.now)?, debited))
 }
 
 /// Why the debit of `posting` was refused: the wallet holds too little, or (an issuance
@@ -68,8 +66,8 @@ fn overflow() -> ApiError {
 /// A payment out of a user's wallet into another's, whatever it settles: a plain payment, a
 /// request or an invoice. The one flow all three share.
 pub struct PayOut<'a> {
-    pub payer: UserId,
-    pub payee: UserId,
+    pub payer: &'a User,
+    pub payee: &'a User,
     pub key: &'a IdempotencyKey,
     pub fingerprint: &'a str,
     pub kind: TransferKind,
@@ -106,9 +104,9 @@ pub fn hold_wallets(
     payee: UserId,
     currency: crate::money::Currency,
 ) -> Result<(), ApiError> {
-    let mut wallets = vec![wallet_or_open(ctx.db(), payee, currency)?];
-    wallets.extend(ctx.db().wallet(payer, currency)?);
-    ctx.db().lock_accounts(&wallets)
+    ctx.db().hold_wallets(&[payer, payee], currency)?;
+    // A wallet opened here is this transaction's alone until it commits.
+    wallet_or_open(ctx.db(), payee, currency).map(drop)
 }
 
 /// Makes the payment: from the payer's wallet, checked against `limits`, to the payee's,
@@ -119,12 +117,12 @@ pub fn pay_out(
     payment: &PayOut,
     limits: &Limits,
 ) -> Result<results::Paid, ApiError> {
-    let from = paying_wallet(ctx, payment.payer, payment.amount, limits)?;
-    let to = wallet_or_open(ctx.db(), payment.payee, payment.amount.currency)?;
+    let from = paying_wallet(ctx, payment.payer.id, payment.amount, limits)?;
+    let to = wallet_or_open(ctx.db(), payment.payee.id, payment.amount.currency)?;
     let (id, balance) = post_debiting(
         ctx,
         &Posting {
-            initiator: Some(payment.payer),
+            initiator: Some(payment.payer.id),
             key: payment.key,
             fingerprint: payment.fingerprint,
             kind: payment.kind,
@@ -137,8 +135,21 @@ pub fn pay_out(
             invoice_id: payment.invoice_id,
         },
     )?;
+    // Built from what was just written rather than read back (a round trip on PostgreSQL);
+    // a retry's reply is read from the store (`replayed_payment`) and is the same.
+    let transfer = Transfer {
+        id,
+        kind: payment.kind,
+        from: Some(User::new(payment.payer.id, payment.payer.username.as_str())),
+        to: User::new(payment.payee.id, payment.payee.username.as_str()),
+        amount: payment.amount,
+        memo: payment.memo.to_owned(),
+        conversation_id: Some(payment.conversation_id),
+        request_id: payment.request_id,
+        created_at: ctx.now,
+    };
     Ok(results::Paid {
-        transfer: ctx.db().transfer(id)?,
+        transfer,
         balance_after: Money::new(balance, payment.amount.currency),
         duplicate: false,
     })

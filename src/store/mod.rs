@@ -247,7 +247,8 @@ impl Store {
             }),
             Backing::Postgres { config, node, .. } => {
                 let connect = |batch| {
-                    let conn = self.connect_postgres(config)?;
+                    let conn = postgres::PgConn::connect_writer(config)
+                        .map_err(|e| self.postgres_error(e))?;
                     let writer = postgres::PgWriter::new((**config).clone(), conn, *node, batch);
                     Ok(Box::new(writer) as Box<dyn writer::BatchConnection>)
                 };
@@ -267,10 +268,14 @@ impl Store {
         &self,
         config: &::postgres::Config,
     ) -> Result<postgres::PgConn, StoreError> {
-        postgres::PgConn::connect(config).map_err(|e| StoreError::Postgres {
+        postgres::PgConn::connect(config).map_err(|e| self.postgres_error(e))
+    }
+
+    fn postgres_error(&self, error: ::postgres::Error) -> StoreError {
+        StoreError::Postgres {
             location: self.location(),
-            source: e.into(),
-        })
+            source: error.into(),
+        }
     }
 
     /// Runs `f` through `attempt` on a pooled PostgreSQL connection. A connection that broke

@@ -27,6 +27,18 @@ pub struct Posting<'a> {
     pub invoice_id: Option<InvoiceId>,
 }
 
+/// What [`Wallets::post`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Posted {
+    /// Both balances changed and the transfer is recorded; `debited` is the balance the
+    /// debit left.
+    Moved { transfer: TransferId, debited: i64 },
+    /// The debit was refused: nothing changed.
+    DebitRefused,
+    /// The credit was refused.
+    CreditRefused,
+}
+
 /// The kinds of account: a user's wallet, never negative; the issuance account of a currency,
 /// minus everything minted in it; a payment partner's clearing account in a currency, minus
 /// what came in through the partner plus what went out (may be negative, like issuance).
@@ -54,18 +66,25 @@ pub trait Wallets {
     fn account(&self, account: AccountId) -> Result<(AccountKind, i64), ApiError>;
     /// Every wallet balance of `user`, in currency code order.
     fn balances(&self, user: UserId) -> Result<Vec<Money>, ApiError>;
-    /// Adds `delta` to `account`'s balance unless that would take a wallet below zero or any
-    /// balance outside i64, in one conditional statement; the balance it leaves. `None`:
-    /// refused, nothing changed.
-    fn adjust_balance(&self, account: AccountId, delta: i64) -> Result<Option<i64>, ApiError>;
     /// Holds `accounts` for this transaction, in id order, before their balances change: two
     /// transfers between the same accounts in opposite directions then wait for each other
     /// instead of deadlocking. A backend with one writer at a time has nothing to order.
     fn lock_accounts(&self, _accounts: &[AccountId]) -> Result<(), ApiError> {
         Ok(())
     }
-    /// Records a transfer at `at` and its two entries (the balances are `adjust_balance`'s).
-    fn insert_transfer(&self, posting: &Posting, at: TimestampMs) -> Result<TransferId, ApiError>;
+    /// Holds the wallets that `users` have in `currency`, as `lock_accounts` does, found and
+    /// held in one step (a payment's first two lookups and its lock were three round trips on
+    /// PostgreSQL). A backend with one writer at a time has nothing to hold.
+    fn hold_wallets(&self, _users: &[UserId], _currency: Currency) -> Result<(), ApiError> {
+        Ok(())
+    }
+    /// Moves the posting's amount from `from` to `to` and records the transfer at `at` with
+    /// its two entries, in as few statements as the backend allows (on PostgreSQL one: a
+    /// payment's round trips are its cost there). The debit is made unless it would take a
+    /// wallet below zero or any balance outside i64, then the credit under the same bound;
+    /// each is its statement's own condition, so it holds however many writers race. After a
+    /// refusal the caller rolls the request back (a debit made before it stands till then).
+    fn post(&self, posting: &Posting, at: TimestampMs) -> Result<Posted, ApiError>;
     /// The transfer `initiator` made with `key`, and the fingerprint it was made with.
     fn transfer_by_key(
         &self,

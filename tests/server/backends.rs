@@ -8,7 +8,7 @@ use quid::protocol::payments::{IdempotencyKey, TransferId, TransferKind};
 use quid::protocol::{TimestampMs, UserId};
 use quid::store::accounts::PinState;
 use quid::store::location::Location;
-use quid::store::wallets::{AccountId, AccountKind, Posting};
+use quid::store::wallets::{AccountId, AccountKind, Posted, Posting};
 use quid::store::{Backend, Store};
 
 const ALICE: UserId = UserId(1);
@@ -79,7 +79,8 @@ fn users_keep_their_contract(db: &dyn Backend) {
 }
 
 /// The audit runs the same queries everywhere and finds the same faults: the wallets check
-/// above moved an issuance balance without a transfer.
+/// above left a refused credit's debit of a clearing account in place (its request was never
+/// rolled back), a balance moved without a transfer.
 fn the_audit_finds_what_is_broken(db: &dyn Backend) {
     let broken: Vec<&str> = db
         .audit_ledger()
@@ -96,7 +97,7 @@ fn the_audit_finds_what_is_broken(db: &dyn Backend) {
         ]
     );
     let totals = db.ledger_totals().unwrap();
-    assert_eq!((totals.accounts, totals.transfers), (3, 2));
+    assert_eq!((totals.accounts, totals.transfers), (4, 4));
 }
 
 fn posting<'a>(
@@ -131,28 +132,41 @@ fn wallets_keep_their_contract(db: &dyn Backend) {
     let issuance = db.open_issuance(eur).unwrap();
 
     // Minting: issuance may go below zero, a wallet may not.
-    assert_eq!(db.adjust_balance(issuance, -1_000).unwrap(), Some(-1_000));
-    assert_eq!(db.adjust_balance(alice, 1_000).unwrap(), Some(1_000));
     let mint_key = IdempotencyKey("mint-1".into());
     let mint = Posting {
         initiator: None,
         kind: TransferKind::Mint,
         ..posting(&mint_key, issuance, alice, Money::new(1_000, eur))
     };
-    db.insert_transfer(&mint, TimestampMs(0)).unwrap();
+    assert!(matches!(
+        db.post(&mint, TimestampMs(0)).unwrap(),
+        Posted::Moved {
+            debited: -1_000,
+            ..
+        }
+    ));
     assert_eq!(
         db.account(issuance).unwrap(),
         (AccountKind::Issuance, -1_000)
     );
-    assert!(
-        db.adjust_balance(alice, -1_001).unwrap().is_none(),
+    assert_eq!(db.account(alice).unwrap(), (AccountKind::Wallet, 1_000));
+    let refused = IdempotencyKey("refused".into());
+    let at = TimestampMs(1_795_511_700_000);
+    let overdraw = posting(&refused, alice, bob, Money::new(1_001, eur));
+    assert_eq!(
+        db.post(&overdraw, at).unwrap(),
+        Posted::DebitRefused,
         "overdrew a wallet"
     );
-    assert_eq!(db.account(alice).unwrap(), (AccountKind::Wallet, 1_000));
-    assert!(
-        db.adjust_balance(bob, -1).unwrap().is_none(),
+    let from_empty = posting(&refused, bob, alice, Money::new(1, eur));
+    assert_eq!(
+        db.post(&from_empty, at).unwrap(),
+        Posted::DebitRefused,
         "overdrew an empty wallet"
     );
+    assert_eq!(db.account(alice).unwrap(), (AccountKind::Wallet, 1_000));
+    assert_eq!(db.account(bob).unwrap(), (AccountKind::Wallet, 0));
+    assert_eq!(db.transfer_by_key(ALICE, &refused).unwrap(), None);
 
     // A payment: both balances and the transfer with its entries.
     let key = IdempotencyKey("k-1".into());
@@ -162,12 +176,14 @@ fn wallets_keep_their_contract(db: &dyn Backend) {
         Some("pay".into())
     );
     let amount = Money::new(250, eur);
-    assert_eq!(db.adjust_balance(alice, -250).unwrap(), Some(750));
-    assert_eq!(db.adjust_balance(bob, 250).unwrap(), Some(250));
-    let at = TimestampMs(1_795_511_700_000);
-    let id = db
-        .insert_transfer(&posting(&key, alice, bob, amount), at)
-        .unwrap();
+    let Posted::Moved {
+        transfer: id,
+        debited: 750,
+    } = db.post(&posting(&key, alice, bob, amount), at).unwrap()
+    else {
+        panic!("the payment was refused");
+    };
+    assert_eq!(db.account(bob).unwrap(), (AccountKind::Wallet, 250));
     let transfer = db.transfer(id).unwrap();
     assert_eq!(transfer.amount, amount);
     assert_eq!(transfer.from.map(|u| u.username), Some("alice".into()));
@@ -181,21 +197,6 @@ fn wallets_keep_their_contract(db: &dyn Backend) {
     assert_eq!(db.paid_out_since(alice, at).unwrap(), 250);
     assert_eq!(db.paid_out_since(alice, TimestampMs(at.0 + 1)).unwrap(), 0);
     assert_eq!(db.balances(BOB).unwrap(), vec![Money::new(250, eur)]);
-
-    // No balance leaves i64, either way.
-    assert!(
-        db.adjust_balance(bob, i64::MAX).unwrap().is_none(),
-        "overflowed a balance"
-    );
-    assert!(
-        db.adjust_balance(issuance, i64::MIN + 1_000)
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        db.adjust_balance(issuance, -1).unwrap().is_none(),
-        "underflowed issuance"
-    );
 
     // The statement: newest first, with the balance after each line.
     let lines = db.statement_lines(ALICE, TransferId(i64::MAX), 10).unwrap();
@@ -212,6 +213,39 @@ fn wallets_keep_their_contract(db: &dyn Backend) {
         lines[1].counterparty, None,
         "money from issuance comes from nobody"
     );
+
+    // No balance leaves i64, either way; each bound itself can be reached.
+    let clearing = db.open_clearing("partner", eur).unwrap();
+    let big = |from, to, minor| Posting {
+        initiator: None,
+        kind: TransferKind::Mint,
+        ..posting(&refused, from, to, Money::new(minor, eur))
+    };
+    assert!(matches!(
+        db.post(&big(issuance, alice, i64::MAX - 999), at).unwrap(),
+        Posted::Moved {
+            debited: i64::MIN,
+            ..
+        }
+    ));
+    assert_eq!(
+        db.post(&big(clearing, alice, 250), at).unwrap(),
+        Posted::CreditRefused,
+        "overflowed a balance"
+    );
+    assert_eq!(
+        db.account(alice).unwrap(),
+        (AccountKind::Wallet, i64::MAX - 249)
+    );
+    assert_eq!(
+        db.post(&big(issuance, bob, 1), at).unwrap(),
+        Posted::DebitRefused,
+        "underflowed issuance"
+    );
+    assert!(matches!(
+        db.post(&big(alice, issuance, i64::MAX - 999), at).unwrap(),
+        Posted::Moved { debited: 750, .. }
+    ));
 }
 
 /// The rules on top of the seam, on a backend: people register, talk, pay, retry a payment,
@@ -276,7 +310,10 @@ fn people_chat_and_pay(db: &dyn Backend) {
         !replies[0].duplicate && replies[1].duplicate,
         "a retry moved money again"
     );
-    assert_eq!(replies[1].transfer.id, replies[0].transfer.id);
+    assert_eq!(
+        replies[1].transfer, replies[0].transfer,
+        "the reply to a retry, read from the store, differs from the first"
+    );
     assert_eq!(replies[0].balance_after, Money::new(750, eur));
     step(&mut |ctx| {
         let asked = request_money(

@@ -192,8 +192,8 @@ pub fn pay(
     let paid = transfers::pay_out(
         ctx,
         &PayOut {
-            payer: me.id,
-            payee: invoice.merchant.id,
+            payer: me,
+            payee: &invoice.merchant,
             key,
             fingerprint: &fingerprint,
             kind: TransferKind::Invoice,

@@ -181,8 +181,8 @@ pub fn pay_request(
     let paid = transfers::pay_out(
         ctx,
         &PayOut {
-            payer: me.id,
-            payee: request.requester.id,
+            payer: me,
+            payee: &request.requester,
             key,
             fingerprint: &fingerprint,
             kind: TransferKind::Request,

@@ -33,7 +33,7 @@ use super::Backend;
 use super::wallets::AccountId;
 use super::writer::{BatchConnection, BatchTx, Durability, WriteCtx};
 use crate::money::Currency;
-use crate::protocol::{ApiError, ConversationId, UserId};
+use crate::protocol::{ApiError, UserId};
 use notify::NodeId;
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
@@ -50,6 +50,18 @@ impl PgConn {
             client: config.connect(postgres::NoTls)?,
             statements: Statements::default(),
         })
+    }
+
+    /// A connection for a writer. Its statements are a handful of shapes run many thousand
+    /// times with keys that select a row or a few, so each runs on its generic plan: the
+    /// default plans each call anew for as long as a custom plan looks cheaper (in the
+    /// payments benchmark, 9,743 plans in a 6 s run; docs/PERFORMANCE.md).
+    /// Readers keep the default: a history page or a search may well want a custom plan.
+    pub fn connect_writer(config: &postgres::Config) -> Result<PgConn, postgres::Error> {
+        let mut conn = Self::connect(config)?;
+        conn.client
+            .batch_execute("SET plan_cache_mode = force_generic_plan")?;
+        Ok(conn)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -149,19 +161,6 @@ impl<'a> PgTx<'a> {
 
     fn roll_back_all(self) -> Result<(), postgres::Error> {
         self.tx.into_inner().rollback()
-    }
-
-    /// Holds `conversation` until the transaction ends. Its messages are numbered and its
-    /// members' events appended only under this lock, so a conversation's message ids follow
-    /// the order its transactions commit in (as with one writer: a reader who has read up to a
-    /// message has seen every one before it), and transactions queue on one lock rather than
-    /// on a large group's member rows one by one, which cost far more.
-    fn hold_conversation(&self, conversation: ConversationId) -> Result<(), ApiError> {
-        self.tx().execute(
-            "SELECT pg_advisory_xact_lock($1)",
-            &[&(CONVERSATION_LOCKS | conversation.0)],
-        )?;
-        Ok(())
     }
 
     fn tx(&self) -> Calls<'_, 'a> {
@@ -327,7 +326,7 @@ impl PgWriter {
 
     fn conn(&mut self) -> Result<&mut PgConn, ApiError> {
         if self.conn.as_ref().is_none_or(PgConn::is_closed) {
-            self.conn = Some(PgConn::connect(&self.config)?);
+            self.conn = Some(PgConn::connect_writer(&self.config)?);
         }
         self.conn.as_mut().ok_or_else(ApiError::internal)
     }
@@ -477,7 +476,7 @@ const MIGRATIONS: &[&str] = &[
 
 /// The advisory lock keys of conversations: the id with this bit set, apart from every other
 /// lock quid takes.
-const CONVERSATION_LOCKS: i64 = 1 << 48;
+pub(super) const CONVERSATION_LOCKS: i64 = 1 << 48;
 
 /// Any number, the same in every node: the lock that serialises migrations when several
 /// nodes start at once.

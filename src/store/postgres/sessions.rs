@@ -124,19 +124,19 @@ impl Sessions for PgTx<'_> {
 
 impl Events for PgTx<'_> {
     fn append_event(&self, user_id: UserId, event: &Stored) -> Result<Seq, ApiError> {
-        let mut tx = self.tx();
-        // The row lock this update takes orders the user's appends by commit across nodes.
-        let seq: i64 = tx
+        let (body, message_id) = columns(event);
+        // One statement, one round trip. The row lock the update takes orders the user's
+        // appends by commit across nodes.
+        let seq: i64 = self
+            .tx()
             .query_one(
-                "UPDATE users SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
-                &[&user_id.0],
+                "WITH counter AS (
+                     UPDATE users SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq)
+                 INSERT INTO events (user_id, seq, body, message_id)
+                 SELECT $1, last_seq, $2::TEXT, $3::BIGINT FROM counter RETURNING seq",
+                &[&user_id.0, &body, &message_id],
             )?
             .get(0);
-        let (body, message_id) = columns(event);
-        tx.execute(
-            "INSERT INTO events (user_id, seq, body, message_id) VALUES ($1, $2, $3, $4)",
-            &[&user_id.0, &seq, &body, &message_id],
-        )?;
         Ok(Seq(seq))
     }
 
@@ -145,21 +145,21 @@ impl Events for PgTx<'_> {
         conversation_id: ConversationId,
         event: &Stored,
     ) -> Result<Position, ApiError> {
-        let mut tx = self.tx();
-        // The row lock this update takes orders the conversation's appends by commit across
-        // nodes: a member who has read up to a position has seen every one before it.
-        let pos: i64 = tx
+        let (body, message_id) = columns(event);
+        // One statement, one round trip. The row lock the update takes orders the
+        // conversation's appends by commit across nodes: a member who has read up to a
+        // position has seen every one before it.
+        let pos: i64 = self
+            .tx()
             .query_one(
-                "UPDATE conversations SET last_pos = last_pos + 1 WHERE id = $1 RETURNING last_pos",
-                &[&conversation_id.0],
+                "WITH counter AS (
+                     UPDATE conversations SET last_pos = last_pos + 1 WHERE id = $1
+                     RETURNING last_pos)
+                 INSERT INTO conversation_events (conversation_id, pos, body, message_id)
+                 SELECT $1, last_pos, $2::TEXT, $3::BIGINT FROM counter RETURNING pos",
+                &[&conversation_id.0, &body, &message_id],
             )?
             .get(0);
-        let (body, message_id) = columns(event);
-        tx.execute(
-            "INSERT INTO conversation_events (conversation_id, pos, body, message_id)
-             VALUES ($1, $2, $3, $4)",
-            &[&conversation_id.0, &pos, &body, &message_id],
-        )?;
         Ok(Position(pos))
     }
 

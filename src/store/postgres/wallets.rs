@@ -8,7 +8,8 @@ use crate::money::{Currency, Money};
 use crate::protocol::payments::{IdempotencyKey, InvoiceId, StatementLine, Transfer, TransferId};
 use crate::protocol::{ApiError, TimestampMs, UserId};
 use crate::store::wallets::{
-    AccountId, AccountKind, Posting, StatementRow, TransferRow, Wallets, account_kind, currency_of,
+    AccountId, AccountKind, Posted, Posting, StatementRow, TransferRow, Wallets, account_kind,
+    currency_of,
 };
 
 impl Wallets for PgTx<'_> {
@@ -32,7 +33,11 @@ impl Wallets for PgTx<'_> {
             "INSERT INTO accounts (kind, user_id, currency) VALUES ('wallet', $1, $2) RETURNING id",
             &[&user.0, &currency.code()],
         )?;
-        Ok(AccountId(row.get(0)))
+        let id = AccountId(row.get(0));
+        // Nobody else sees the new row before this transaction commits: it is held already.
+        self.held.found_wallet(user, currency, id);
+        self.held.locked(&[id]);
+        Ok(id)
     }
 
     fn issuance(&self, currency: Currency) -> Result<Option<AccountId>, ApiError> {
@@ -80,6 +85,22 @@ impl Wallets for PgTx<'_> {
         Ok(())
     }
 
+    fn hold_wallets(&self, users: &[UserId], currency: Currency) -> Result<(), ApiError> {
+        let ids: Vec<i64> = users.iter().map(|user| user.0).collect();
+        let rows = self.tx().query(
+            "SELECT id, user_id FROM accounts
+             WHERE kind = 'wallet' AND currency = $2 AND user_id = ANY($1)
+             ORDER BY id FOR NO KEY UPDATE",
+            &[&ids, &currency.code()],
+        )?;
+        for row in rows {
+            let id = AccountId(row.get(0));
+            self.held.found_wallet(UserId(row.get(1)), currency, id);
+            self.held.locked(&[id]);
+        }
+        Ok(())
+    }
+
     fn account(&self, account: AccountId) -> Result<(AccountKind, i64), ApiError> {
         let row = self.tx().query_one(
             "SELECT kind, balance_minor FROM accounts WHERE id = $1",
@@ -100,25 +121,35 @@ impl Wallets for PgTx<'_> {
             .collect()
     }
 
-    fn adjust_balance(&self, account: AccountId, delta: i64) -> Result<Option<i64>, ApiError> {
-        let row = self.tx().query_opt(
-            "UPDATE accounts SET balance_minor = balance_minor + $2::BIGINT
-             WHERE id = $1
-               AND (kind <> 'wallet' OR balance_minor::NUMERIC + $2::BIGINT >= 0)
-               AND balance_minor::NUMERIC + $2::BIGINT
-                   BETWEEN -9223372036854775808 AND 9223372036854775807
-             RETURNING balance_minor",
-            &[&account.0, &delta],
-        )?;
-        Ok(row.map(|row| row.get(0)))
-    }
-
-    fn insert_transfer(&self, posting: &Posting, at: TimestampMs) -> Result<TransferId, ApiError> {
-        let mut tx = self.tx();
-        let row = tx.query_one(
-            "INSERT INTO transfers (initiator_id, idempotency_key, fingerprint, kind, from_account,
-                 to_account, amount_minor, currency, memo, conversation_id, request_id, invoice_id, created_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+    fn post(&self, posting: &Posting, at: TimestampMs) -> Result<Posted, ApiError> {
+        // One statement, one round trip, for what took five. Each update is its own
+        // condition; the credit and the transfer happen only if the step before did (the
+        // statements of a WITH all run, whatever reads them). The accounts differ, so the
+        // credit does not need to see the debit.
+        let row = self.tx().query_one(
+            "WITH debit AS (
+                 UPDATE accounts SET balance_minor = balance_minor - $7
+                 WHERE id = $5
+                   AND (kind <> 'wallet' OR balance_minor >= $7)
+                   AND balance_minor::NUMERIC - $7 >= -9223372036854775808
+                 RETURNING balance_minor),
+             credit AS (
+                 UPDATE accounts SET balance_minor = balance_minor + $7
+                 WHERE id = $6 AND EXISTS (SELECT FROM debit)
+                   AND balance_minor::NUMERIC + $7 <= 9223372036854775807
+                 RETURNING balance_minor),
+             transfer AS (
+                 INSERT INTO transfers (initiator_id, idempotency_key, fingerprint, kind,
+                     from_account, to_account, amount_minor, currency, memo, conversation_id,
+                     request_id, invoice_id, created_at_ms)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+                 WHERE EXISTS (SELECT FROM credit)
+                 RETURNING id),
+             entries AS (
+                 INSERT INTO entries (transfer_id, account_id, amount_minor)
+                 SELECT id, $5, -$7 FROM transfer UNION ALL SELECT id, $6, $7 FROM transfer)
+             SELECT (SELECT balance_minor FROM debit), (SELECT balance_minor FROM credit),
+                    (SELECT id FROM transfer)",
             &[
                 &posting.initiator.map(|u| u.0),
                 &posting.key.0,
@@ -135,15 +166,17 @@ impl Wallets for PgTx<'_> {
                 &at.0,
             ],
         )?;
-        let transfer = TransferId(row.get(0));
-        let amount = posting.amount.amount_minor;
-        for (account, delta) in [(posting.from, -amount), (posting.to, amount)] {
-            tx.execute(
-                "INSERT INTO entries (transfer_id, account_id, amount_minor) VALUES ($1, $2, $3)",
-                &[&transfer.0, &account.0, &delta],
-            )?;
-        }
-        Ok(transfer)
+        let debited: Option<i64> = row.get(0);
+        let credited: Option<i64> = row.get(1);
+        let transfer: Option<i64> = row.get(2);
+        Ok(match (debited, credited, transfer) {
+            (Some(debited), Some(_), Some(id)) => Posted::Moved {
+                transfer: TransferId(id),
+                debited,
+            },
+            (Some(_), _, _) => Posted::CreditRefused,
+            (None, _, _) => Posted::DebitRefused,
+        })
     }
 
     fn transfer_by_key(
