@@ -94,3 +94,28 @@ pub(super) fn reused_id(id: MessageId) -> Opened {
         id.0
     ))
 }
+
+/// What a timer announcement says, as a line in the conversation.
+pub fn describe_timer(seconds: u32) -> String {
+    match seconds {
+        0 => "⏱ turned disappearing messages off".to_owned(),
+        seconds => format!(
+            "⏱ set messages to disappear after {}",
+            format_duration(seconds)
+        ),
+    }
+}
+
+/// `90` → "1m 30s", `3600` → "1h", `86400` → "1d".
+pub fn format_duration(seconds: u32) -> String {
+    let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+    let mut left = seconds;
+    let mut parts = Vec::new();
+    for (size, unit) in units {
+        if left >= size {
+            parts.push(format!("{}{unit}", left / size));
+            left %= size;
+        }
+    }
+    parts.join(" ")
+}

@@ -5,14 +5,21 @@
 //! server only relays: it never holds a private key.
 //!
 //! `vault` keeps a profile's secrets on disk, encrypted; `endpoint` is one end of secret
-//! conversations on it: keys to publish, pins, sessions, sealing and opening messages;
-//! `outbox` holds what was written in a secret conversation while offline.
+//! conversations on it: keys to publish, sessions and sealing, with `reading` (opening what
+//! arrives), `pins` (whose devices are trusted) and `opened` (what was read); `store` is the
+//! endpoint's SQL beneath them; `outbox` holds what was written in a secret conversation
+//! while offline.
 
 pub mod device;
 pub mod endpoint;
+mod error;
 pub mod message;
 mod opened;
 pub mod outbox;
 mod pins;
+pub mod reading;
+mod store;
 pub mod vault;
 pub mod verify;
+
+pub use error::SecretError;

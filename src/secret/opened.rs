@@ -5,7 +5,8 @@
 //! conversation, sender or ciphertext gets a marked refusal, never the old text in a new voice.
 //! Also here: which conversations are known to be secret, so a plain message there is marked.
 
-use super::endpoint::{Endpoint, SecretError};
+use super::SecretError;
+use super::endpoint::Endpoint;
 use super::message::{Binding, Opened, Stored};
 use super::vault::VaultError;
 use crate::protocol::{ConversationId, Message, MessageId};

@@ -4,7 +4,8 @@
 //! back, under the client id it was written with (the server keeps one message per client id,
 //! so a send cut off halfway and repeated is still one message).
 
-use super::endpoint::{Endpoint, SecretError};
+use super::SecretError;
+use super::endpoint::Endpoint;
 use crate::protocol::{ClientMsgId, ConversationId, TimestampMs};
 use rusqlite::params;
 

@@ -3,7 +3,8 @@
 //! decides which are pinned. A device whose signed owner is not the contact is refused
 //! whichever way it comes.
 
-use super::endpoint::{Endpoint, SecretError};
+use super::SecretError;
+use super::endpoint::Endpoint;
 use crate::protocol::secret::{DeviceKeys, KeyError, verify_device};
 use std::collections::BTreeSet;
 

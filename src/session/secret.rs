@@ -9,9 +9,11 @@ use crate::protocol::secret::{DeviceKeys, ONE_TIME_KEYS_LOW};
 use crate::protocol::{
     ClientMsgId, ConversationId, ErrorCode, Message, RequestBody, TimestampMs, results,
 };
-use crate::secret::endpoint::describe_timer;
-use crate::secret::endpoint::{Endpoint, Read, SecretError};
+use crate::secret::SecretError;
+use crate::secret::endpoint::Endpoint;
 use crate::secret::message::Opened;
+use crate::secret::message::describe_timer;
+use crate::secret::reading::Read;
 use crate::secret::verify::Step;
 use serde::de::DeserializeOwned;
 

@@ -559,8 +559,8 @@ impl Executor {
 /// Why a secret message was not sent, for the notice line: a changed key says what to do
 /// first, since the line may be cut.
 fn why_not_sent(error: &SessionError) -> String {
+    use crate::secret::SecretError;
     use crate::secret::device::fingerprint;
-    use crate::secret::endpoint::SecretError;
     use crate::session::secret::SecretLinkError;
     match error {
         SessionError::Secret(SecretLinkError::Secret(SecretError::KeysChanged {

@@ -354,7 +354,7 @@ const DATABASE_OWNERS: &[&str] = &[
     "secret/vault.rs",
     "secret/opened.rs",
     "secret/outbox.rs",
-    "secret/endpoint.rs",
+    "secret/store.rs",
     "bench/payments.rs",
 ];
 
