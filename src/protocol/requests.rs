@@ -1,11 +1,78 @@
 //! The requests a client sends, one type each; `frames::RequestBody` names which one a frame
 //! carries (its `type`), and the server answers each with its own handler
-//! (`server/requests/`). Each field is documented in `docs/PROTOCOL.md`.
+//! (`server/requests/`). Each field is documented in `docs/PROTOCOL.md`. The requests without
+//! fields are unit structs here, so that each has a type the server's handler is for.
 
 use super::payments::{IdempotencyKey, InvoiceId, LineItem, PaymentRequestId, TransferId};
 use super::types::{ClientMsgId, ConversationId, MessageId, Position, Seq};
 use crate::money::{Currency, Money};
 use serde::{Deserialize, Serialize};
+
+/// Every request a client may send, each written once: `RequestBody`, its names on the wire
+/// (`TYPES`, `kind`) and the server's dispatch (`server::requests`) are made from this list by
+/// the macro named in `$then`. A request with a body carries `requests::NAME`; a bare one has
+/// no fields on the wire, and `requests::NAME` is the unit struct the server handles it as.
+macro_rules! for_each_request {
+    ($then:ident) => {
+        $then! {
+            bodies {
+                Hello = "hello",
+                Register = "register",
+                Login = "login",
+                OpenDirect = "open_direct",
+                CreateGroup = "create_group",
+                AddMember = "add_member",
+                Leave = "leave",
+                Mute = "mute",
+                Send = "send",
+                EditMessage = "edit_message",
+                DeleteMessage = "delete_message",
+                React = "react",
+                History = "history",
+                Search = "search",
+                MarkRead = "mark_read",
+                Typing = "typing",
+                Pay = "pay",
+                RequestMoney = "request_money",
+                Split = "split",
+                PayRequest = "pay_request",
+                DeclineRequest = "decline_request",
+                CancelRequest = "cancel_request",
+                Statement = "statement",
+                SendInvoice = "send_invoice",
+                PayInvoice = "pay_invoice",
+                Refund = "refund",
+                SetPin = "set_pin",
+                RevokeSession = "revoke_session",
+                PublishKeys = "publish_keys",
+                Devices = "devices",
+                ClaimKeys = "claim_keys",
+                OpenSecret = "open_secret",
+                SendSealed = "send_sealed",
+                Topup = "topup",
+                Withdraw = "withdraw",
+            }
+            bare {
+                /// Revokes this connection's token and closes the connection.
+                Logout = "logout",
+                /// Your conversations, each with its last message and unread counts.
+                Conversations = "conversations",
+                /// Your wallet balances.
+                Balance = "balance",
+                /// Requests you made or were asked to pay, open ones first.
+                Requests = "requests",
+                /// Invoices you sent or were sent, open ones first.
+                Invoices = "invoices",
+                /// The caller's sessions: where and when each was last used.
+                Sessions = "sessions",
+                /// Your top-ups and payouts, newest first.
+                Fundings = "fundings",
+            }
+        }
+    };
+}
+/// For the modules made from the list: `frames` (the enum) and the server (its dispatch).
+pub(crate) use for_each_request;
 
 /// First frame on every connection. `resume_after`: the last seq of its own stream the client
 /// holds; `None` means "send me no durable events" (a one-shot or anonymous connection).
@@ -322,3 +389,16 @@ pub struct Withdraw {
     #[serde(default)]
     pub pin: Option<String>,
 }
+
+/// Makes the unit struct of each bare request (no fields on the wire) from the list: the type
+/// its handler is for.
+macro_rules! bare_request_types {
+    (
+        bodies { $($(#[$doc:meta])* $body:ident = $body_name:literal,)* }
+        bare { $($(#[$bare_doc:meta])* $bare:ident = $bare_name:literal,)* }
+    ) => {
+        $($(#[$bare_doc])* #[derive(Debug, Clone, Copy, PartialEq, Eq)] pub struct $bare;)*
+    };
+}
+
+for_each_request!(bare_request_types);

@@ -2,7 +2,7 @@
 
 use super::{Caller, Handler};
 use crate::protocol::accounts::{validate_password, validate_username};
-use crate::protocol::requests::{Login, Register, RevokeSession};
+use crate::protocol::requests::{Hello, Login, Logout, Register, RevokeSession, Sessions};
 use crate::protocol::{ApiError, ErrorCode, results};
 use crate::server::throttle::Key;
 use crate::server::{ServerState, auth};
@@ -92,25 +92,48 @@ fn admit(state: &ServerState, keys: &[Key]) -> Result<(), ApiError> {
         .map_err(|wait| ApiError::rate_limited(wait, "too many attempts"))
 }
 
-pub async fn logout(state: &ServerState, caller: &Caller<'_>) -> Result<results::Empty, ApiError> {
-    caller.user()?;
-    if let Some(hash) = caller.token_hash.map(str::to_owned) {
-        revoke(state, hash).await?;
+/// The hello is handled by the connection before any request (it sets the connection up);
+/// one that comes later is refused.
+impl Handler for Hello {
+    type Reply = results::Empty;
+
+    async fn apply(self, _: &ServerState, _: &Caller<'_>) -> Result<Self::Reply, ApiError> {
+        Err(ApiError::invalid("hello is only valid once, first"))
     }
-    Ok(results::Empty {})
 }
 
-pub async fn sessions(
-    state: &ServerState,
-    caller: &Caller<'_>,
-) -> Result<results::Sessions, ApiError> {
-    let me = caller.user()?.id;
-    let current = caller.token_hash.map(str::to_owned);
-    let sessions = state
-        .store
-        .read(move |conn| conn.sessions_of(me, current.as_deref()))
-        .await?;
-    Ok(results::Sessions { sessions })
+impl Handler for Logout {
+    type Reply = results::Empty;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        caller.user()?;
+        if let Some(hash) = caller.token_hash.map(str::to_owned) {
+            revoke(state, hash).await?;
+        }
+        Ok(results::Empty {})
+    }
+}
+
+impl Handler for Sessions {
+    type Reply = results::Sessions;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.id;
+        let current = caller.token_hash.map(str::to_owned);
+        let sessions = state
+            .store
+            .read(move |conn| conn.sessions_of(me, current.as_deref()))
+            .await?;
+        Ok(results::Sessions { sessions })
+    }
 }
 
 impl Handler for RevokeSession {

@@ -1,22 +1,29 @@
 //! conversations, open_direct, create_group, add_member, leave, typing.
 
 use super::{Caller, Handler};
-use crate::protocol::requests::{AddMember, CreateGroup, Leave, Mute, OpenDirect, Typing};
+use crate::protocol::requests::{
+    AddMember, Conversations, CreateGroup, Leave, Mute, OpenDirect, Typing,
+};
 use crate::protocol::{ApiError, ServerFrame, results};
 use crate::server::ServerState;
 use crate::store::conversations;
 use std::sync::Arc;
 
-pub async fn list(
-    state: &ServerState,
-    caller: &Caller<'_>,
-) -> Result<results::Conversations, ApiError> {
-    let me = caller.user()?.id;
-    let conversations = state
-        .store
-        .read(move |conn| conn.conversations_of(me))
-        .await?;
-    Ok(results::Conversations { conversations })
+impl Handler for Conversations {
+    type Reply = results::Conversations;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.id;
+        let conversations = state
+            .store
+            .read(move |conn| conn.conversations_of(me))
+            .await?;
+        Ok(results::Conversations { conversations })
+    }
 }
 
 impl Handler for OpenDirect {

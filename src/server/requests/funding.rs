@@ -6,7 +6,7 @@ use super::payments::paying;
 use super::{Caller, Handler};
 use crate::ledger::funding::{self, PayoutOrder};
 use crate::protocol::funding::{Funding, normalize_iban};
-use crate::protocol::requests::{Topup, Withdraw};
+use crate::protocol::requests::{Fundings, Topup, Withdraw};
 use crate::protocol::{ApiError, ErrorCode, results};
 use crate::server::{ServerState, partners};
 
@@ -97,11 +97,19 @@ fn partner_taking(
     Ok(provider)
 }
 
-pub async fn list(state: &ServerState, caller: &Caller<'_>) -> Result<results::Fundings, ApiError> {
-    let me = caller.user()?.id;
-    let fundings = state
-        .store
-        .read(move |db| db.fundings_of(me, LISTED))
-        .await?;
-    Ok(results::Fundings { fundings })
+impl Handler for Fundings {
+    type Reply = results::Fundings;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.id;
+        let fundings = state
+            .store
+            .read(move |db| db.fundings_of(me, LISTED))
+            .await?;
+        Ok(results::Fundings { fundings })
+    }
 }

@@ -4,7 +4,7 @@ use super::payments::paying;
 use super::{Caller, Handler};
 use crate::ledger;
 use crate::ledger::invoices::InvoiceOrder;
-use crate::protocol::requests::{PayInvoice, Refund, SendInvoice};
+use crate::protocol::requests::{Invoices, PayInvoice, Refund, SendInvoice};
 use crate::protocol::{ApiError, results};
 use crate::server::ServerState;
 
@@ -78,11 +78,19 @@ impl Handler for Refund {
     }
 }
 
-pub async fn list(state: &ServerState, caller: &Caller<'_>) -> Result<results::Invoices, ApiError> {
-    let me = caller.user()?.id;
-    let invoices = state
-        .store
-        .read(move |conn| conn.invoices_involving(me))
-        .await?;
-    Ok(results::Invoices { invoices })
+impl Handler for Invoices {
+    type Reply = results::Invoices;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.id;
+        let invoices = state
+            .store
+            .read(move |conn| conn.invoices_involving(me))
+            .await?;
+        Ok(results::Invoices { invoices })
+    }
 }

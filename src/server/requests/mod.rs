@@ -13,7 +13,8 @@ mod search;
 mod secret;
 
 use super::ServerState;
-use crate::protocol::{ApiError, ErrorCode, RequestBody, User};
+use crate::protocol::requests::for_each_request;
+use crate::protocol::{ApiError, ErrorCode, RequestBody, User, requests};
 use serde::Serialize;
 
 /// Who is asking: the user behind this connection's token, if any.
@@ -59,58 +60,27 @@ pub(super) trait Handler {
     -> Result<Self::Reply, ApiError>;
 }
 
-/// Routes a request to its handler and serializes the reply.
-pub async fn dispatch(
-    state: &ServerState,
-    caller: &Caller<'_>,
-    body: RequestBody,
-) -> Result<serde_json::Value, ApiError> {
-    use RequestBody as R;
-    match body {
-        R::Hello(_) => Err(ApiError::invalid("hello is only valid once, first")),
-        R::Register(request) => reply(request.apply(state, caller).await),
-        R::Login(request) => reply(request.apply(state, caller).await),
-        R::Logout => reply(accounts::logout(state, caller).await),
-        R::Sessions => reply(accounts::sessions(state, caller).await),
-        R::RevokeSession(request) => reply(request.apply(state, caller).await),
-        R::Conversations => reply(conversations::list(state, caller).await),
-        R::OpenDirect(request) => reply(request.apply(state, caller).await),
-        R::CreateGroup(request) => reply(request.apply(state, caller).await),
-        R::AddMember(request) => reply(request.apply(state, caller).await),
-        R::Leave(request) => reply(request.apply(state, caller).await),
-        R::Mute(request) => reply(request.apply(state, caller).await),
-        R::Typing(request) => reply(request.apply(state, caller).await),
-        R::Send(request) => reply(request.apply(state, caller).await),
-        R::EditMessage(request) => reply(request.apply(state, caller).await),
-        R::DeleteMessage(request) => reply(request.apply(state, caller).await),
-        R::React(request) => reply(request.apply(state, caller).await),
-        R::History(request) => reply(request.apply(state, caller).await),
-        R::Search(request) => reply(request.apply(state, caller).await),
-        R::MarkRead(request) => reply(request.apply(state, caller).await),
-        R::Balance => reply(payments::balance(state, caller).await),
-        R::Pay(request) => reply(request.apply(state, caller).await),
-        R::RequestMoney(request) => reply(request.apply(state, caller).await),
-        R::Split(request) => reply(request.apply(state, caller).await),
-        R::PayRequest(request) => reply(request.apply(state, caller).await),
-        R::DeclineRequest(request) => reply(request.apply(state, caller).await),
-        R::CancelRequest(request) => reply(request.apply(state, caller).await),
-        R::Requests => reply(payments::requests(state, caller).await),
-        R::Statement(request) => reply(request.apply(state, caller).await),
-        R::SetPin(request) => reply(request.apply(state, caller).await),
-        R::SendInvoice(request) => reply(request.apply(state, caller).await),
-        R::PayInvoice(request) => reply(request.apply(state, caller).await),
-        R::Refund(request) => reply(request.apply(state, caller).await),
-        R::Invoices => reply(invoices::list(state, caller).await),
-        R::PublishKeys(request) => reply(request.apply(state, caller).await),
-        R::Devices(request) => reply(request.apply(state, caller).await),
-        R::ClaimKeys(request) => reply(request.apply(state, caller).await),
-        R::OpenSecret(request) => reply(request.apply(state, caller).await),
-        R::SendSealed(request) => reply(request.apply(state, caller).await),
-        R::Topup(request) => reply(request.apply(state, caller).await),
-        R::Withdraw(request) => reply(request.apply(state, caller).await),
-        R::Fundings => reply(funding::list(state, caller).await),
-    }
+/// Makes `dispatch` from the protocol's list of requests: every request goes to its handler.
+macro_rules! dispatcher {
+    (
+        bodies { $($(#[$doc:meta])* $body:ident = $body_name:literal,)* }
+        bare { $($(#[$bare_doc:meta])* $bare:ident = $bare_name:literal,)* }
+    ) => {
+        /// Routes a request to its handler and serializes the reply.
+        pub async fn dispatch(
+            state: &ServerState,
+            caller: &Caller<'_>,
+            body: RequestBody,
+        ) -> Result<serde_json::Value, ApiError> {
+            match body {
+                $(RequestBody::$body(request) => reply(request.apply(state, caller).await),)*
+                $(RequestBody::$bare => reply(requests::$bare.apply(state, caller).await),)*
+            }
+        }
+    };
 }
+
+for_each_request!(dispatcher);
 
 fn reply(result: Result<impl Serialize, ApiError>) -> Result<serde_json::Value, ApiError> {
     to_json(result?)

@@ -9,7 +9,8 @@ use crate::ledger::payments::PayOrder;
 use crate::ledger::requests::RequestOrder;
 use crate::protocol::payments::{PaymentRequest, PaymentRequestId};
 use crate::protocol::requests::{
-    CancelRequest, DeclineRequest, Pay, PayRequest, RequestMoney, SetPin, Split, Statement,
+    Balance, CancelRequest, DeclineRequest, Pay, PayRequest, RequestMoney, Requests, SetPin, Split,
+    Statement,
 };
 use crate::protocol::{ApiError, ErrorCode, User, results};
 use crate::server::ServerState;
@@ -18,13 +19,18 @@ use crate::store;
 use crate::store::accounts::WrongPin;
 use crate::store::writer::WriteCtx;
 
-pub async fn balance(
-    state: &ServerState,
-    caller: &Caller<'_>,
-) -> Result<results::Balance, ApiError> {
-    let me = caller.user()?.id;
-    let balances = state.store.read(move |conn| conn.balances(me)).await?;
-    Ok(results::Balance { balances })
+impl Handler for Balance {
+    type Reply = results::Balance;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.id;
+        let balances = state.store.read(move |conn| conn.balances(me)).await?;
+        Ok(results::Balance { balances })
+    }
 }
 
 impl Handler for Pay {
@@ -197,16 +203,21 @@ async fn close_request(
     })
 }
 
-pub async fn requests(
-    state: &ServerState,
-    caller: &Caller<'_>,
-) -> Result<results::Requests, ApiError> {
-    let me = caller.user()?.id;
-    let requests = state
-        .store
-        .read(move |conn| conn.requests_involving(me))
-        .await?;
-    Ok(results::Requests { requests })
+impl Handler for Requests {
+    type Reply = results::Requests;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.id;
+        let requests = state
+            .store
+            .read(move |conn| conn.requests_involving(me))
+            .await?;
+        Ok(results::Requests { requests })
+    }
 }
 
 impl Handler for Statement {
