@@ -10,31 +10,9 @@ use crate::tui::state::{Done, Effect, HISTORY_PAGE};
 const SEARCH_RESULTS: u32 = 50;
 
 impl Executor {
-    /// Messages: loading, searching, sending, editing, reacting, marking read, typing.
+    /// Messages: sending, editing, deleting, reacting, marking read, typing.
     pub(super) fn messages(&self, effect: Effect) {
         match effect {
-            Effect::LoadHistory {
-                conversation_id,
-                before,
-            } => {
-                let body = RequestBody::History(requests::History {
-                    conversation_id,
-                    before,
-                    limit: HISTORY_PAGE,
-                });
-                self.history(body, conversation_id, before);
-            }
-            Effect::Search { query } => {
-                let body = RequestBody::Search(requests::Search {
-                    query: query.clone(),
-                    conversation_id: None,
-                    from: None,
-                    limit: SEARCH_RESULTS,
-                });
-                self.request(body, move |found: results::Search| {
-                    Some(Done::Searched { query, found })
-                });
-            }
             Effect::Send {
                 conversation_id,
                 client_id,
@@ -89,6 +67,35 @@ impl Executor {
             }
             Effect::Typing(conversation_id) => {
                 self.best_effort(RequestBody::Typing(requests::Typing { conversation_id }));
+            }
+            other => misrouted(&other),
+        }
+    }
+
+    /// Reading: a page of history, a search.
+    pub(super) fn reading(&self, effect: Effect) {
+        match effect {
+            Effect::LoadHistory {
+                conversation_id,
+                before,
+            } => {
+                let body = RequestBody::History(requests::History {
+                    conversation_id,
+                    before,
+                    limit: HISTORY_PAGE,
+                });
+                self.history(body, conversation_id, before);
+            }
+            Effect::Search { query } => {
+                let body = RequestBody::Search(requests::Search {
+                    query: query.clone(),
+                    conversation_id: None,
+                    from: None,
+                    limit: SEARCH_RESULTS,
+                });
+                self.request(body, move |found: results::Search| {
+                    Some(Done::Searched { query, found })
+                });
             }
             other => misrouted(&other),
         }

@@ -46,9 +46,8 @@ impl Executor {
     pub fn run(&self, effect: Effect) {
         use Effect as E;
         match effect {
-            E::LoadHistory { .. }
-            | E::Search { .. }
-            | E::Send { .. }
+            E::LoadHistory { .. } | E::Search { .. } => self.reading(effect),
+            E::Send { .. }
             | E::EditMessage { .. }
             | E::DeleteMessage(_)
             | E::React { .. }
@@ -59,13 +58,11 @@ impl Executor {
             | E::OpenDirect(_)
             | E::CreateGroup { .. }
             | E::Leave(_) => self.conversations(effect),
-            E::Pay { .. }
-            | E::RequestMoney { .. }
-            | E::PayRequest { .. }
-            | E::PayInvoice { .. }
+            E::Pay { .. } | E::PayRequest { .. } | E::PayInvoice { .. } => self.payments(effect),
+            E::RequestMoney { .. }
             | E::DeclineRequest(_)
             | E::CancelRequest(_)
-            | E::Split { .. } => self.payments(effect),
+            | E::Split { .. } => self.requests(effect),
             E::LoadBalance
             | E::Topup { .. }
             | E::Withdraw { .. }

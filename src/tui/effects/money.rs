@@ -9,7 +9,7 @@ use crate::tui::state::{Done, Effect};
 use serde::de::DeserializeOwned;
 
 impl Executor {
-    /// Money between people: paying, asking, settling, splitting.
+    /// Paying: a person, a request, an invoice.
     pub(super) fn payments(&self, effect: Effect) {
         match effect {
             Effect::Pay {
@@ -30,26 +30,6 @@ impl Executor {
                     pin,
                 });
                 self.money_after(sealed_for, body, |r: results::Paid| Done::Paid(r));
-            }
-            Effect::RequestMoney {
-                from,
-                amount,
-                memo,
-                conversation_id,
-                key,
-                sealed_for,
-            } => {
-                let body = RequestBody::RequestMoney(requests::RequestMoney {
-                    from,
-                    amount,
-                    memo,
-                    conversation_id: Some(conversation_id),
-                    expires_in_secs: None,
-                    idempotency_key: key,
-                });
-                self.money_after(sealed_for, body, |r: results::RequestMade| {
-                    Done::Requested(vec![r.request])
-                });
             }
             Effect::PayRequest {
                 request_id,
@@ -74,6 +54,33 @@ impl Executor {
                     pin,
                 });
                 self.send_money(body, |r: results::Paid| Done::Paid(r));
+            }
+            other => misrouted(&other),
+        }
+    }
+
+    /// Asking for money: requests, declining and cancelling them, splits.
+    pub(super) fn requests(&self, effect: Effect) {
+        match effect {
+            Effect::RequestMoney {
+                from,
+                amount,
+                memo,
+                conversation_id,
+                key,
+                sealed_for,
+            } => {
+                let body = RequestBody::RequestMoney(requests::RequestMoney {
+                    from,
+                    amount,
+                    memo,
+                    conversation_id: Some(conversation_id),
+                    expires_in_secs: None,
+                    idempotency_key: key,
+                });
+                self.money_after(sealed_for, body, |r: results::RequestMade| {
+                    Done::Requested(vec![r.request])
+                });
             }
             Effect::DeclineRequest(request_id) => {
                 self.send_money(
