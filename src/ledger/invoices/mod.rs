@@ -11,7 +11,8 @@ use super::limits::Limits;
 use super::transfers::{self, PayOut, Posting};
 use crate::money::{Currency, Money};
 use crate::protocol::payments::{
-    Card, IdempotencyKey, Invoice, InvoiceId, InvoiceStatus, LineItem, TransferKind,
+    Card, IdempotencyKey, Invoice, InvoiceId, InvoiceStatus, LineItem, Transfer, TransferId,
+    TransferKind,
 };
 use crate::protocol::{
     ApiError, ConversationId, ConversationKind, ErrorCode, Event, TimestampMs, User, UserId,
@@ -70,40 +71,8 @@ pub fn send(
         });
     }
     let total = total_of(order.items)?;
-    if total != order.total_minor {
-        return Err(ApiError::new(
-            ErrorCode::InvoiceTotalMismatch,
-            format!(
-                "the items add up to {}, not {}",
-                Money::new(total, order.currency),
-                Money::new(order.total_minor, order.currency)
-            ),
-        ));
-    }
-    if ctx
-        .db()
-        .require_member(order.conversation_id, merchant.id)?
-        != ConversationKind::Direct
-    {
-        return Err(ApiError::invalid(
-            "invoices go in a direct conversation with the buyer",
-        ));
-    }
-    let buyer = ctx
-        .db()
-        .members(order.conversation_id)?
-        .into_iter()
-        .find(|m| m.id != merchant.id)
-        .ok_or_else(|| ApiError::invalid("nobody to bill in that conversation"))?;
-    let expires_at = match order.expires_in_secs {
-        Some(secs) if secs == 0 || secs > MAX_EXPIRY_SECS => {
-            return Err(ApiError::invalid(format!(
-                "expires_in_secs must be 1 to {MAX_EXPIRY_SECS}"
-            )));
-        }
-        Some(secs) => Some(TimestampMs(ctx.now.0 + (secs as i64) * 1000)),
-        None => None,
-    };
+    let buyer = buyer_of(ctx, merchant, order, total)?;
+    let expires_at = expiry(order.expires_in_secs, ctx.now)?;
     let id = ctx.db().insert_invoice(
         &NewInvoice {
             conversation_id: order.conversation_id,
@@ -134,6 +103,51 @@ pub fn send(
         invoice,
         duplicate: false,
     })
+}
+
+/// Who `order` bills: the other member of its direct conversation, once its items are seen to
+/// add up to its total.
+fn buyer_of(
+    ctx: &WriteCtx,
+    merchant: &User,
+    order: &InvoiceOrder,
+    total: i64,
+) -> Result<User, ApiError> {
+    if total != order.total_minor {
+        return Err(ApiError::new(
+            ErrorCode::InvoiceTotalMismatch,
+            format!(
+                "the items add up to {}, not {}",
+                Money::new(total, order.currency),
+                Money::new(order.total_minor, order.currency)
+            ),
+        ));
+    }
+    if ctx
+        .db()
+        .require_member(order.conversation_id, merchant.id)?
+        != ConversationKind::Direct
+    {
+        return Err(ApiError::invalid(
+            "invoices go in a direct conversation with the buyer",
+        ));
+    }
+    ctx.db()
+        .members(order.conversation_id)?
+        .into_iter()
+        .find(|m| m.id != merchant.id)
+        .ok_or_else(|| ApiError::invalid("nobody to bill in that conversation"))
+}
+
+/// When an invoice that lasts `expires_in_secs` from `now` expires (never, without).
+fn expiry(expires_in_secs: Option<u64>, now: TimestampMs) -> Result<Option<TimestampMs>, ApiError> {
+    match expires_in_secs {
+        Some(secs) if secs == 0 || secs > MAX_EXPIRY_SECS => Err(ApiError::invalid(format!(
+            "expires_in_secs must be 1 to {MAX_EXPIRY_SECS}"
+        ))),
+        Some(secs) => Ok(Some(TimestampMs(now.0 + (secs as i64) * 1000))),
+        None => Ok(None),
+    }
 }
 
 /// The invoice, if `user` is in its conversation; otherwise `forbidden`, as for conversations.
@@ -248,46 +262,7 @@ pub fn refund(
         });
     }
     let invoice = visible(ctx, merchant.id, id)?;
-    if invoice.merchant.id != merchant.id {
-        return Err(ApiError::forbidden(format!(
-            "only {} can refund invoice {id}",
-            invoice.merchant.username
-        )));
-    }
-    if invoice.status != InvoiceStatus::Paid {
-        return Err(ApiError::invalid(format!(
-            "invoice {id} is {}, so there is nothing to refund",
-            invoice.status.as_str()
-        )));
-    }
-    let left = invoice.total.amount_minor - invoice.refunded.amount_minor;
-    let amount = amount.unwrap_or(Money::new(left, invoice.total.currency));
-    if amount.currency != invoice.total.currency {
-        return Err(ApiError::invalid(format!(
-            "invoice {id} was paid in {}",
-            invoice.total.currency
-        )));
-    }
-    if left == 0 {
-        return Err(ApiError::new(
-            ErrorCode::RefundExceedsPayment,
-            format!("invoice {id} is fully refunded already ({})", invoice.total),
-        ));
-    }
-    if amount.amount_minor <= 0 {
-        return Err(ApiError::invalid(format!(
-            "a refund must be more than zero, not {amount}"
-        )));
-    }
-    if amount.amount_minor > left {
-        return Err(ApiError::new(
-            ErrorCode::RefundExceedsPayment,
-            format!(
-                "{amount} is more than the {} left to refund on invoice {id}",
-                Money::new(left, amount.currency)
-            ),
-        ));
-    }
+    let amount = refundable(&invoice, merchant, amount)?;
     let Some(from) = ctx.db().wallet(merchant.id, amount.currency)? else {
         return Err(ApiError::new(
             ErrorCode::InsufficientFunds,
@@ -320,6 +295,71 @@ pub fn refund(
             format!("{amount} is more than is left to refund on invoice {id}"),
         ));
     }
+    let (transfer, invoice) = tell_of_refund(ctx, merchant, &invoice, transfer_id, amount)?;
+    Ok(results::Refunded {
+        transfer,
+        invoice,
+        duplicate: false,
+    })
+}
+
+/// What `merchant` may give back of `invoice`: `asked`, or all that is left; refused with why
+/// when it is not theirs, not paid, in another currency, or more than is left.
+fn refundable(invoice: &Invoice, merchant: &User, asked: Option<Money>) -> Result<Money, ApiError> {
+    let id = invoice.id;
+    if invoice.merchant.id != merchant.id {
+        return Err(ApiError::forbidden(format!(
+            "only {} can refund invoice {id}",
+            invoice.merchant.username
+        )));
+    }
+    if invoice.status != InvoiceStatus::Paid {
+        return Err(ApiError::invalid(format!(
+            "invoice {id} is {}, so there is nothing to refund",
+            invoice.status.as_str()
+        )));
+    }
+    let left = invoice.total.amount_minor - invoice.refunded.amount_minor;
+    let amount = asked.unwrap_or(Money::new(left, invoice.total.currency));
+    if amount.currency != invoice.total.currency {
+        return Err(ApiError::invalid(format!(
+            "invoice {id} was paid in {}",
+            invoice.total.currency
+        )));
+    }
+    if left == 0 {
+        return Err(ApiError::new(
+            ErrorCode::RefundExceedsPayment,
+            format!("invoice {id} is fully refunded already ({})", invoice.total),
+        ));
+    }
+    if amount.amount_minor <= 0 {
+        return Err(ApiError::invalid(format!(
+            "a refund must be more than zero, not {amount}"
+        )));
+    }
+    if amount.amount_minor > left {
+        return Err(ApiError::new(
+            ErrorCode::RefundExceedsPayment,
+            format!(
+                "{amount} is more than the {} left to refund on invoice {id}",
+                Money::new(left, amount.currency)
+            ),
+        ));
+    }
+    Ok(amount)
+}
+
+/// The refund's card in the invoice's conversation and the invoice as it is now, told to both
+/// sides; returns the refund's transfer and the invoice.
+fn tell_of_refund(
+    ctx: &mut WriteCtx,
+    merchant: &User,
+    invoice: &Invoice,
+    transfer_id: TransferId,
+    amount: Money,
+) -> Result<(Transfer, Invoice), ApiError> {
+    let id = invoice.id;
     let transfer = ctx.db().transfer(transfer_id)?;
     let summary = format!("refunded {amount}");
     insert_card(
@@ -340,11 +380,7 @@ pub fn refund(
         },
         invoice.conversation_id,
     )?;
-    Ok(results::Refunded {
-        transfer,
-        invoice,
-        duplicate: false,
-    })
+    Ok((transfer, invoice))
 }
 
 /// Marks open invoices past their expiry as expired and tells both sides.
