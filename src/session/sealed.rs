@@ -165,19 +165,7 @@ impl Secrets {
         // Whoever asked may have stopped waiting: nothing to tell.
         let _ = match job {
             SecretJob::Reveal { messages, reply } => {
-                let mut kept = Vec::with_capacity(messages.len());
-                for mut message in messages {
-                    // A step in history is shown, not acted on again: only fresh ones are.
-                    let shown =
-                        match secret::reveal(connection, &mut self.endpoint, &mut message).await {
-                            Revealed::Shown => true,
-                            Revealed::Step(step) => step.is_worth_a_line(),
-                            Revealed::Replay | Revealed::Unshown => false,
-                        };
-                    if shown {
-                        kept.push(message);
-                    }
-                }
+                let kept = self.reveal(connection, messages).await;
                 reply.send(Ok(kept)).map_err(drop)
             }
             SecretJob::Send {
@@ -204,32 +192,13 @@ impl Secrets {
                 seconds,
                 reply,
             } => {
-                let to = To {
-                    me: &self.me,
-                    other: &other,
-                    conversation_id,
-                    client_id: ClientMsgId::random(),
-                };
-                let set = secret::send_timer(connection, &mut self.endpoint, to, seconds)
-                    .await
-                    .map(|mut message| {
-                        if let Some(sealed) = message.sealed.as_deref_mut() {
-                            sealed.copies.clear();
-                        }
-                        message
-                    });
+                let set = self
+                    .set_timer(connection, conversation_id, &other, seconds)
+                    .await;
                 reply.send(set.map_err(SessionError::from)).map_err(drop)
             }
             SecretJob::AcceptKeys { username, reply } => {
-                // The user's own devices too: a new one of theirs stops sending as well.
-                let me = self.me.clone();
-                let endpoint = &mut self.endpoint;
-                let accepted = async {
-                    let theirs = secret::accept_devices(connection, endpoint, &username).await?;
-                    let mine = secret::accept_devices(connection, endpoint, &me).await?;
-                    Ok::<_, secret::SecretLinkError>(theirs.len() + mine.len())
-                }
-                .await;
+                let accepted = self.accept_keys(connection, &username).await;
                 reply
                     .send(accepted.map_err(SessionError::from))
                     .map_err(drop)
@@ -246,19 +215,7 @@ impl Secrets {
                 other,
                 reply,
             } => {
-                let (verification, start) = Verification::start(self.endpoint.me());
-                let txn = verification.txn().to_owned();
-                self.verifications.insert(
-                    txn,
-                    Ongoing {
-                        verification,
-                        conversation_id,
-                        other: other.clone(),
-                    },
-                );
-                let sent = self
-                    .send_step(connection, conversation_id, &other, None, start)
-                    .await;
+                let sent = self.verify(connection, conversation_id, other).await;
                 reply.send(sent).map_err(drop)
             }
             SecretJob::Compared {
@@ -278,6 +235,77 @@ impl Secrets {
             }
         };
         told
+    }
+
+    /// `messages` as this device reads them, leaving out what is not shown (a replay, a
+    /// verification step's machinery).
+    async fn reveal(&mut self, connection: &Connection, messages: Vec<Message>) -> Vec<Message> {
+        let mut kept = Vec::with_capacity(messages.len());
+        for mut message in messages {
+            // A step in history is shown, not acted on again: only fresh ones are.
+            let shown = match secret::reveal(connection, &mut self.endpoint, &mut message).await {
+                Revealed::Shown => true,
+                Revealed::Step(step) => step.is_worth_a_line(),
+                Revealed::Replay | Revealed::Unshown => false,
+            };
+            if shown {
+                kept.push(message);
+            }
+        }
+        kept
+    }
+
+    /// Announces `conversation_id`'s new timer to `other`; the message as its writer sees it
+    /// (without the copies sealed for others) comes back.
+    async fn set_timer(
+        &mut self,
+        connection: &Connection,
+        conversation_id: ConversationId,
+        other: &str,
+        seconds: u32,
+    ) -> Result<Message, secret::SecretLinkError> {
+        let to = To {
+            me: &self.me,
+            other,
+            conversation_id,
+            client_id: ClientMsgId::random(),
+        };
+        let mut message = secret::send_timer(connection, &mut self.endpoint, to, seconds).await?;
+        if let Some(sealed) = message.sealed.as_deref_mut() {
+            sealed.copies.clear();
+        }
+        Ok(message)
+    }
+
+    /// Accepts the devices `username` has now, and this user's own: a new one of theirs
+    /// stops sending as well. How many were accepted.
+    async fn accept_keys(
+        &mut self,
+        connection: &Connection,
+        username: &str,
+    ) -> Result<usize, secret::SecretLinkError> {
+        let theirs = secret::accept_devices(connection, &mut self.endpoint, username).await?;
+        let mine = secret::accept_devices(connection, &mut self.endpoint, &self.me).await?;
+        Ok(theirs.len() + mine.len())
+    }
+
+    /// Starts verifying `other` in `conversation_id`: the first step goes out.
+    async fn verify(
+        &mut self,
+        connection: &Connection,
+        conversation_id: ConversationId,
+        other: String,
+    ) -> Result<(), SessionError> {
+        let (verification, start) = Verification::start(self.endpoint.me());
+        let txn = verification.txn().to_owned();
+        let ongoing = Ongoing {
+            verification,
+            conversation_id,
+            other: other.clone(),
+        };
+        self.verifications.insert(txn, ongoing);
+        self.send_step(connection, conversation_id, &other, None, start)
+            .await
     }
 
     /// Seals `waiting` for the devices of the moment and sends it; the message as its
