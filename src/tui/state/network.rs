@@ -259,45 +259,12 @@ impl App {
 
     pub(super) fn on_done(&mut self, done: Done, effects: &mut Vec<Effect>) {
         match done {
-            Done::Conversations(list) => {
-                for conversation in &list {
-                    self.upsert(conversation);
-                }
-                let listed: Vec<_> = list.iter().map(|c| c.id).collect();
-                self.conversations.retain(|c| listed.contains(&c.id));
-                self.sort_conversations();
-                let still_there = self.selected.is_some_and(|id| listed.contains(&id));
-                if !still_there {
-                    self.selected = None;
-                    if let Some(first) = self.conversations.first().map(|c| c.id) {
-                        self.select(first, effects);
-                    }
-                }
-            }
+            Done::Conversations(list) => self.on_conversations_listed(&list, effects),
             Done::History {
                 conversation_id,
                 before,
                 page,
-            } => {
-                let me = self.my_name().to_owned();
-                let unread = self.entry_mut(conversation_id).map_or(0, |e| e.unread);
-                let entries = page
-                    .messages
-                    .iter()
-                    .map(|m| Entry::from_message(m, &me))
-                    .collect();
-                self.note_read_by_others(conversation_id, page.others_read_up_to);
-                let timeline = self.timelines.entry(conversation_id).or_default();
-                let first_load = !timeline.loaded;
-                timeline.merge_page(entries, page.has_more, before.is_some());
-                if first_load && self.selected == Some(conversation_id) {
-                    timeline.place_new_marker(unread);
-                    self.mark_read_if_visible(effects);
-                }
-                if self.focus.is_some_and(|(id, _)| id == conversation_id) {
-                    self.bring_focus_into_view(effects);
-                }
-            }
+            } => self.on_history(conversation_id, before, &page, effects),
             Done::SecretSent { message, .. } => self.on_message(&message, effects),
             Done::SecretHeld { conversation_id } => self.notify_in(
                 Some(conversation_id),
@@ -310,37 +277,13 @@ impl App {
                 text,
                 reason,
             } => self.secret_not_sent(client_id, conversation_id, &text, &reason),
-            Done::KeysAccepted {
-                username,
-                devices: 0,
-            } => {
-                self.info(format!(
-                    "no new device to accept for {} or you",
-                    inert_line(&username)
-                ));
-            }
-            Done::KeysAccepted { username, devices } => {
-                // New keys are not verified ones: the lock shows it until /verify.
-                self.set_verified(&username, false);
-                self.info(format!(
-                    "accepted {devices} new device(s) for {} and you; messages to them can be sent",
-                    inert_line(&username)
-                ));
-            }
+            Done::KeysAccepted { username, devices } => self.on_keys_accepted(&username, devices),
             Done::Opened(conversation) => {
                 self.upsert(&conversation);
                 self.sort_conversations();
                 self.select(conversation.id, effects);
             }
-            Done::Left(id) => {
-                let group = self.conversations.iter().find(|c| c.id == id);
-                let text = group.map_or("You left the group.".to_owned(), |g| {
-                    format!("You left {}{}.", g.sigil(), g.name)
-                });
-                self.forget(id, effects);
-                // Said wherever you are next: the group it happened in is gone.
-                self.notify_in(None, NoticeKind::Info, text);
-            }
+            Done::Left(id) => self.on_left(id, effects),
             Done::Balance(_)
             | Done::Paid(_)
             | Done::Requested(_)
@@ -357,14 +300,7 @@ impl App {
                     wallet.load(lines);
                 }
             }
-            Done::Exported(outcome) => {
-                if let Some(wallet) = self.wallet.as_mut() {
-                    wallet.note = Some(match outcome {
-                        Ok(path) => format!("saved {}", crate::untrusted::inert_line(&path)),
-                        Err(error) => crate::untrusted::inert_line(&error),
-                    });
-                }
-            }
+            Done::Exported(outcome) => self.on_exported(outcome),
             Done::Failed(text) => {
                 for timeline in self.timelines.values_mut() {
                     timeline.loading = false;
@@ -374,7 +310,91 @@ impl App {
         }
     }
 
-    /// Adds or refreshes a conversation from the server's view of it.
+    /// The server's list of conversations: each added or refreshed, the rest gone; the
+    /// selection kept if it is still there.
+    fn on_conversations_listed(&mut self, list: &[Conversation], effects: &mut Vec<Effect>) {
+        for conversation in list {
+            self.upsert(conversation);
+        }
+        let listed: Vec<_> = list.iter().map(|c| c.id).collect();
+        self.conversations.retain(|c| listed.contains(&c.id));
+        self.sort_conversations();
+        let still_there = self.selected.is_some_and(|id| listed.contains(&id));
+        if !still_there {
+            self.selected = None;
+            if let Some(first) = self.conversations.first().map(|c| c.id) {
+                self.select(first, effects);
+            }
+        }
+    }
+
+    /// A page of `conversation_id`'s history, older than `before` (the newest without): merged
+    /// into its timeline; the first page places the new-messages marker.
+    fn on_history(
+        &mut self,
+        conversation_id: ConversationId,
+        before: Option<MessageId>,
+        page: &crate::protocol::results::History,
+        effects: &mut Vec<Effect>,
+    ) {
+        let me = self.my_name().to_owned();
+        let unread = self.entry_mut(conversation_id).map_or(0, |e| e.unread);
+        let entries = page
+            .messages
+            .iter()
+            .map(|m| Entry::from_message(m, &me))
+            .collect();
+        self.note_read_by_others(conversation_id, page.others_read_up_to);
+        let timeline = self.timelines.entry(conversation_id).or_default();
+        let first_load = !timeline.loaded;
+        timeline.merge_page(entries, page.has_more, before.is_some());
+        if first_load && self.selected == Some(conversation_id) {
+            timeline.place_new_marker(unread);
+            self.mark_read_if_visible(effects);
+        }
+        if self.focus.is_some_and(|(id, _)| id == conversation_id) {
+            self.bring_focus_into_view(effects);
+        }
+    }
+
+    /// The devices /accept-keys accepted, `devices` of them, for `username` and this user.
+    fn on_keys_accepted(&mut self, username: &str, devices: usize) {
+        if devices == 0 {
+            self.info(format!(
+                "no new device to accept for {} or you",
+                inert_line(username)
+            ));
+            return;
+        }
+        // New keys are not verified ones: the lock shows it until /verify.
+        self.set_verified(username, false);
+        self.info(format!(
+            "accepted {devices} new device(s) for {} and you; messages to them can be sent",
+            inert_line(username)
+        ));
+    }
+
+    /// This user left group `id`.
+    fn on_left(&mut self, id: ConversationId, effects: &mut Vec<Effect>) {
+        let group = self.conversations.iter().find(|c| c.id == id);
+        let text = group.map_or("You left the group.".to_owned(), |g| {
+            format!("You left {}{}.", g.sigil(), g.name)
+        });
+        self.forget(id, effects);
+        // Said wherever you are next: the group it happened in is gone.
+        self.notify_in(None, NoticeKind::Info, text);
+    }
+
+    /// Where the statement was saved, or why it was not, shown in the wallet.
+    fn on_exported(&mut self, outcome: Result<String, String>) {
+        if let Some(wallet) = self.wallet.as_mut() {
+            wallet.note = Some(match outcome {
+                Ok(path) => format!("saved {}", crate::untrusted::inert_line(&path)),
+                Err(error) => crate::untrusted::inert_line(&error),
+            });
+        }
+    }
+
     /// Someone else has read `conversation_id` up to `up_to`: your messages there up to it
     /// show as read. Markers only move forward.
     fn note_read_by_others(&mut self, conversation_id: ConversationId, up_to: Option<MessageId>) {
@@ -385,6 +405,7 @@ impl App {
         timeline.read_by_others = timeline.read_by_others.max(up_to);
     }
 
+    /// Adds or refreshes a conversation from the server's view of it.
     fn upsert(&mut self, conversation: &Conversation) {
         self.note_read_by_others(conversation.id, conversation.others_read_up_to);
         let mut fresh = ConversationEntry::from_protocol(conversation);
