@@ -163,36 +163,7 @@ pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile,
     let at = |span: std::ops::Range<usize>, key: &str, message: String| {
         ConfigError::at(path, text, span, key, message)
     };
-    let available = or_none(&raw.profiles.keys().cloned().collect::<Vec<_>>().join(", "));
-    let name = match (wanted, &raw.default_profile) {
-        (Some(name), _) => name.to_owned(),
-        (None, Some(default)) => default.get_ref().clone(),
-        (None, None) if raw.profiles.len() == 1 => {
-            raw.profiles.keys().next().cloned().unwrap_or_default()
-        }
-        (None, None) => {
-            return Err(ConfigError::NoProfileChosen {
-                path: path.to_owned(),
-                available,
-            });
-        }
-    };
-    let mut profiles = raw.profiles;
-    let Some(profile) = profiles.remove(&name) else {
-        if let (None, Some(default)) = (wanted, &raw.default_profile) {
-            return Err(at(
-                default.span(),
-                "default_profile",
-                format!("no profile named {name:?}; profiles here: {available}"),
-            ));
-        }
-        return Err(ConfigError::UnknownProfile {
-            path: path.to_owned(),
-            name,
-            available,
-        });
-    };
-    let profile = profile.into_inner();
+    let (name, profile) = chosen_profile(path, text, raw, wanted)?;
     let key = |field: &str| format!("profiles.{name}.{field}");
     let server = parse_server(profile.server.get_ref())
         .map_err(|message| at(profile.server.span(), &key("server"), message))?;
@@ -226,6 +197,80 @@ pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile,
             .join("profiles")
             .join(&name),
     };
+    let notify = Notify {
+        bell: profile.notify_bell,
+        osc: profile.notify_osc,
+    };
+    let tui = tui_settings(path, text, &name, profile.theme, profile.keys, notify);
+    Ok(Profile {
+        name,
+        server,
+        ca_file,
+        username,
+        data_dir,
+        tui,
+        bank_account,
+    })
+}
+
+/// The profile `wanted` names, else the default one, else the only one; with its name.
+fn chosen_profile(
+    path: &Path,
+    text: &str,
+    raw: RawConfig,
+    wanted: Option<&str>,
+) -> Result<(String, RawProfile), ConfigError> {
+    let at = |span: std::ops::Range<usize>, key: &str, message: String| {
+        ConfigError::at(path, text, span, key, message)
+    };
+    let available = or_none(&raw.profiles.keys().cloned().collect::<Vec<_>>().join(", "));
+    let name = match (wanted, &raw.default_profile) {
+        (Some(name), _) => name.to_owned(),
+        (None, Some(default)) => default.get_ref().clone(),
+        (None, None) if raw.profiles.len() == 1 => {
+            raw.profiles.keys().next().cloned().unwrap_or_default()
+        }
+        (None, None) => {
+            return Err(ConfigError::NoProfileChosen {
+                path: path.to_owned(),
+                available,
+            });
+        }
+    };
+    let mut profiles = raw.profiles;
+    let Some(profile) = profiles.remove(&name) else {
+        if let (None, Some(default)) = (wanted, &raw.default_profile) {
+            return Err(at(
+                default.span(),
+                "default_profile",
+                format!("no profile named {name:?}; profiles here: {available}"),
+            ));
+        }
+        return Err(ConfigError::UnknownProfile {
+            path: path.to_owned(),
+            name,
+            available,
+        });
+    };
+    Ok((name, profile.into_inner()))
+}
+
+/// How a profile asked to be told of new messages, where it said.
+struct Notify {
+    bell: Option<bool>,
+    osc: Option<bool>,
+}
+
+/// The profile's look and keys, each remembering where it was written.
+fn tui_settings(
+    path: &Path,
+    text: &str,
+    name: &str,
+    theme: Option<Spanned<String>>,
+    keys: BTreeMap<String, Spanned<KeyList>>,
+    notify: Notify,
+) -> TuiSettings {
+    let key = |field: &str| format!("profiles.{name}.{field}");
     let written = |span: std::ops::Range<usize>, field: &str| {
         let (line, column) = crate::text_position::line_column(text, span.start);
         Written {
@@ -236,13 +281,12 @@ pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile,
         }
     };
     let defaults = TuiSettings::default();
-    let tui = TuiSettings {
-        theme: profile.theme.as_ref().map_or(defaults.theme, |theme| {
+    TuiSettings {
+        theme: theme.as_ref().map_or(defaults.theme, |theme| {
             theme_location(path, theme.get_ref())
         }),
-        theme_written: profile.theme.as_ref().map(|t| written(t.span(), "theme")),
-        keys: profile
-            .keys
+        theme_written: theme.as_ref().map(|t| written(t.span(), "theme")),
+        keys: keys
             .into_iter()
             .map(|(action, keys)| KeyBinding {
                 written: Some(written(keys.span(), &format!("keys.{action}"))),
@@ -250,18 +294,9 @@ pub fn resolve(path: &Path, text: &str, wanted: Option<&str>) -> Result<Profile,
                 action,
             })
             .collect(),
-        notify_bell: profile.notify_bell.unwrap_or(defaults.notify_bell),
-        notify_osc: profile.notify_osc.unwrap_or(defaults.notify_osc),
-    };
-    Ok(Profile {
-        name,
-        server,
-        ca_file,
-        username,
-        data_dir,
-        tui,
-        bank_account,
-    })
+        notify_bell: notify.bell.unwrap_or(defaults.notify_bell),
+        notify_osc: notify.osc.unwrap_or(defaults.notify_osc),
+    }
 }
 
 /// A theme is a built-in's name ("light") or a file: a name that ends in `.toml` or holds a
