@@ -262,7 +262,22 @@ pub async fn history(
         lines.push((message, text));
     }
     let lines = with_expired_memos(lines, &expired);
-    if shown.json {
+    print_history(&lines, shown.json, &opened.other)?;
+    if let Some(newest) = page.messages.last().filter(|_| shown.mark_read) {
+        let _: results::Empty = opened
+            .connection
+            .request(RequestBody::MarkRead(requests::MarkRead {
+                conversation_id: opened.conversation.id,
+                up_to: newest.id,
+            }))
+            .await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what was read, as JSON or as lines.
+fn print_history(lines: &[(&Message, Opened)], json: bool, other: &str) -> anyhow::Result<()> {
+    if json {
         let json: Vec<serde_json::Value> = lines
             .iter()
             .map(|(message, text)| {
@@ -280,9 +295,9 @@ pub async fn history(
             .collect();
         say!("{}", crate::untrusted::json(&json)?);
     } else if lines.is_empty() {
-        say!("no secret messages with @{} yet", opened.other);
+        say!("no secret messages with @{} yet", other);
     } else {
-        for (message, text) in &lines {
+        for (message, text) in lines {
             let text = match text {
                 Opened::Text(text) => crate::untrusted::inert(text),
                 Opened::Verify(step) => crate::untrusted::inert(&step.describe()),
@@ -292,16 +307,7 @@ pub async fn history(
             say!("{}", format_message_with(message, text));
         }
     }
-    if let Some(newest) = page.messages.last().filter(|_| shown.mark_read) {
-        let _: results::Empty = opened
-            .connection
-            .request(RequestBody::MarkRead(requests::MarkRead {
-                conversation_id: opened.conversation.id,
-                up_to: newest.id,
-            }))
-            .await?;
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The lines as shown, a card whose sealed memo's message disappeared saying so.
