@@ -6,7 +6,7 @@
 use super::cards::{CardKeys, card_lines};
 use crate::protocol::MessageId;
 use crate::tui::text::{truncate, wrap};
-use crate::tui::timeline::{Delivery, Entry, Pick, Timeline};
+use crate::tui::timeline::{Delivery, Entry, Pick, QuoteView, Timeline};
 use chrono::{DateTime, FixedOffset};
 
 /// Columns before the text: "HH:MM ".
@@ -82,40 +82,9 @@ impl Pane<'_> {
         }
         let focused = entry.id.is_some() && entry.id == self.focus;
         if let Some(quote) = &entry.reply {
-            let quoted = match quote.deleted {
-                true => "message deleted".to_owned(),
-                false => quote.text.clone(),
-            };
-            let line = truncate(
-                &format!("↳ {}: {quoted}", quote.sender),
-                self.width.saturating_sub(TIME_COLUMNS),
-            );
-            rows.push(Row::Text {
-                time: Some(String::new()),
-                sender: None,
-                text: line,
-                mark: None,
-                look: if focused { Look::Picked } else { Look::Quiet },
-            });
+            rows.push(self.quote_row(quote, focused));
         }
-        let (paragraphs, look) = match &entry.card {
-            Some(card) => {
-                let picked = entry.pick().is_some() && entry.pick() == self.picked;
-                (
-                    card_lines(card, self.me, picked, &self.card_keys),
-                    if picked { Look::Picked } else { Look::Card },
-                )
-            }
-            None if entry.deleted => (vec!["message deleted".to_owned()], Look::Quiet),
-            None if entry.unreadable.is_some() => {
-                let why = entry.unreadable.as_deref().unwrap_or_default();
-                (vec![format!("🔒 cannot be read here: {why}")], Look::Quiet)
-            }
-            None if entry.edited => (vec![format!("{} (edited)", entry.text)], Look::Text),
-            None if entry.mentions_me => (vec![entry.text.clone()], Look::Mention),
-            None if entry.expires_at.is_some() => (vec![format!("⏱ {}", entry.text)], Look::Text),
-            None => (vec![entry.text.clone()], Look::Text),
-        };
+        let (paragraphs, look) = self.paragraphs(entry);
         let look = if focused { Look::Picked } else { look };
         let reserve = TIME_COLUMNS + if entry.mine { MARK_COLUMNS } else { 0 };
         let name_prefix = format!("{}:", entry.sender);
@@ -154,6 +123,47 @@ impl Pane<'_> {
             });
         }
         rows
+    }
+
+    /// The line quoting the message `entry` replies to.
+    fn quote_row(&self, quote: &QuoteView, focused: bool) -> Row {
+        let quoted = match quote.deleted {
+            true => "message deleted".to_owned(),
+            false => quote.text.clone(),
+        };
+        let line = truncate(
+            &format!("↳ {}: {quoted}", quote.sender),
+            self.width.saturating_sub(TIME_COLUMNS),
+        );
+        Row::Text {
+            time: Some(String::new()),
+            sender: None,
+            text: line,
+            mark: None,
+            look: if focused { Look::Picked } else { Look::Quiet },
+        }
+    }
+
+    /// What `entry` says, a paragraph each, and how it looks (before focus is applied).
+    fn paragraphs(&self, entry: &Entry) -> (Vec<String>, Look) {
+        match &entry.card {
+            Some(card) => {
+                let picked = entry.pick().is_some() && entry.pick() == self.picked;
+                (
+                    card_lines(card, self.me, picked, &self.card_keys),
+                    if picked { Look::Picked } else { Look::Card },
+                )
+            }
+            None if entry.deleted => (vec!["message deleted".to_owned()], Look::Quiet),
+            None if entry.unreadable.is_some() => {
+                let why = entry.unreadable.as_deref().unwrap_or_default();
+                (vec![format!("🔒 cannot be read here: {why}")], Look::Quiet)
+            }
+            None if entry.edited => (vec![format!("{} (edited)", entry.text)], Look::Text),
+            None if entry.mentions_me => (vec![entry.text.clone()], Look::Mention),
+            None if entry.expires_at.is_some() => (vec![format!("⏱ {}", entry.text)], Look::Text),
+            None => (vec![entry.text.clone()], Look::Text),
+        }
     }
 
     /// The newest rows, at least `wanted` of them if the timeline has that many, top to bottom.
