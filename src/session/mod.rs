@@ -506,31 +506,9 @@ impl Runner {
         mut pushed: mpsc::Receiver<Pushed>,
         attempt: &mut u32,
     ) -> Ended {
-        let resume = match self.with_state(|state| {
-            Ok(Resume {
-                seq: state.last_seq()?,
-                positions: state.positions()?,
-            })
-        }) {
-            Ok(resume) => resume,
-            Err(error) => return Ended::Failed(error.to_string()),
-        };
-        let hello = match connection
-            .hello(self.config.subscribe.then(|| resume.clone()))
-            .await
-        {
-            Ok(hello) => hello,
-            Err(error) => return Ended::Lost(error.to_string()),
-        };
-        let Some(user) = hello.user else {
-            return Ended::Failed("the server treated the session as anonymous".into());
-        };
-        if let Err(error) = self.with_state(|state| state.set_username(&user.username)) {
-            return Ended::Failed(error.to_string());
-        }
-        let mut held = match self.held_after(&hello.restarted, resume, hello.resume_after) {
-            Ok(held) => held,
-            Err(error) => return Ended::Failed(error.to_string()),
+        let (user, mut held) = match self.greet(&connection).await {
+            Ok(greeted) => greeted,
+            Err(ended) => return ended,
         };
         *attempt = 0;
         self.open_secrets(&connection, &user).await;
@@ -583,6 +561,40 @@ impl Runner {
             pump.abort();
         }
         ended
+    }
+
+    /// Says hello with where this device's streams stand, learns who it is, and works out
+    /// where they stand now; how it ended, if it could not.
+    async fn greet(&mut self, connection: &Connection) -> Result<(User, Held), Ended> {
+        let resume = match self.with_state(|state| {
+            Ok(Resume {
+                seq: state.last_seq()?,
+                positions: state.positions()?,
+            })
+        }) {
+            Ok(resume) => resume,
+            Err(error) => return Err(Ended::Failed(error.to_string())),
+        };
+        let hello = match connection
+            .hello(self.config.subscribe.then(|| resume.clone()))
+            .await
+        {
+            Ok(hello) => hello,
+            Err(error) => return Err(Ended::Lost(error.to_string())),
+        };
+        let Some(user) = hello.user else {
+            return Err(Ended::Failed(
+                "the server treated the session as anonymous".into(),
+            ));
+        };
+        if let Err(error) = self.with_state(|state| state.set_username(&user.username)) {
+            return Err(Ended::Failed(error.to_string()));
+        }
+        let held = match self.held_after(&hello.restarted, resume, hello.resume_after) {
+            Ok(held) => held,
+            Err(error) => return Err(Ended::Failed(error.to_string())),
+        };
+        Ok((user, held))
     }
 
     /// Where the streams stand once the hello is answered: the server's replay start where
