@@ -93,31 +93,34 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<ExitCode> {
             say!("revoked {revoked} session(s) of {username}");
             Ok(ExitCode::SUCCESS)
         }
-        AdminCommand::CheckLedger => {
-            let (findings, totals) = store
-                .read_blocking(|db| Ok((db.audit_ledger()?, db.ledger_totals()?)))
-                .map_err(|e| anyhow!("cannot read the ledger: {}", e.message))?;
-            let LedgerTotals {
-                accounts,
-                transfers,
-                requests,
-                invoices,
-            } = totals;
-            let report = ledger::check::report(&findings);
-            if !report.is_empty() {
-                say!("{}", report.trim_end_matches('\n'));
-            }
-            say!(
-                "checked {accounts} accounts, {transfers} transfers, {requests} payment requests, {invoices} invoices"
-            );
-            let failed = findings.iter().filter(|f| !f.violations.is_empty()).count();
-            if failed == 0 {
-                say!("ledger OK");
-                Ok(ExitCode::SUCCESS)
-            } else {
-                say!("ledger BROKEN: {failed} invariant(s) violated");
-                Ok(ExitCode::FAILURE)
-            }
-        }
+        AdminCommand::CheckLedger => check_ledger(&store),
+    }
+}
+
+/// Checks every invariant of the ledger, saying which broke; fails if one did.
+fn check_ledger(store: &Store) -> anyhow::Result<ExitCode> {
+    let (findings, totals) = store
+        .read_blocking(|db| Ok((db.audit_ledger()?, db.ledger_totals()?)))
+        .map_err(|e| anyhow!("cannot read the ledger: {}", e.message))?;
+    let LedgerTotals {
+        accounts,
+        transfers,
+        requests,
+        invoices,
+    } = totals;
+    let report = ledger::check::report(&findings);
+    if !report.is_empty() {
+        say!("{}", report.trim_end_matches('\n'));
+    }
+    say!(
+        "checked {accounts} accounts, {transfers} transfers, {requests} payment requests, {invoices} invoices"
+    );
+    let failed = findings.iter().filter(|f| !f.violations.is_empty()).count();
+    if failed == 0 {
+        say!("ledger OK");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        say!("ledger BROKEN: {failed} invariant(s) violated");
+        Ok(ExitCode::FAILURE)
     }
 }
