@@ -29,6 +29,10 @@ pub const MAX_BATCH: usize = 256;
 const QUEUE_CAPACITY: usize = 1024;
 
 pub use super::events::Delivery;
+pub use sync::Flush;
+use sync::{Outcome, Syncer, sync_then_tell};
+
+mod sync;
 
 /// Where committed events go (the server's fan-out hub).
 pub type Publish = Arc<dyn Fn(&[Delivery]) + Send + Sync>;
@@ -424,101 +428,6 @@ fn run(
     }
 }
 
-/// What a batch came to: whether it committed, the events it emitted, and its callers.
-struct Outcome {
-    committed: Result<(), ApiError>,
-    deliveries: Vec<Delivery>,
-    completions: Vec<Completion>,
-}
-
-impl Outcome {
-    /// Publishes the batch's events, if it committed, and answers its callers.
-    fn tell(self, publish: &Publish) {
-        if self.committed.is_ok() {
-            publish(&self.deliveries);
-        }
-        for completion in self.completions {
-            completion(self.committed.clone());
-        }
-    }
-}
-
-/// The thread that makes committed batches durable (one sync for every batch waiting) and
-/// then tells their callers, in commit order.
-struct Syncer {
-    handoff: std::sync::mpsc::SyncSender<Outcome>,
-    thread: std::thread::JoinHandle<()>,
-    flush: Flush,
-}
-
-/// Committed batches waiting for their sync; when full, the writer waits for the disk.
-const SYNC_QUEUE: usize = 4;
-
-/// Flushes what every commit before it wrote to the disk.
-pub type Flush = Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>;
-
-impl Syncer {
-    /// `None` if the thread cannot start: the writer then syncs each batch itself.
-    fn start(sync: Flush, publish: Publish) -> Option<Syncer> {
-        let (handoff, waiting) = std::sync::mpsc::sync_channel::<Outcome>(SYNC_QUEUE);
-        let flush = Arc::clone(&sync);
-        let thread = std::thread::Builder::new()
-            .name("quid-store-sync".into())
-            .spawn(move || {
-                while let Ok(first) = waiting.recv() {
-                    let mut outcomes = vec![first];
-                    outcomes.extend(waiting.try_iter());
-                    sync_then_tell(sync.as_ref(), outcomes, &publish);
-                }
-            });
-        match thread {
-            Ok(thread) => Some(Syncer {
-                handoff,
-                thread,
-                flush,
-            }),
-            Err(error) => {
-                tracing::error!(%error, "cannot start the sync thread");
-                None
-            }
-        }
-    }
-
-    fn hand(&self, outcome: Outcome, publish: &Publish) {
-        // The thread is gone only if it panicked: this thread syncs then.
-        if let Err(std::sync::mpsc::SendError(outcome)) = self.handoff.send(outcome) {
-            sync_then_tell(self.flush.as_ref(), vec![outcome], publish);
-        }
-    }
-
-    /// Waits for the last batches' sync and answers.
-    fn finish(self) {
-        drop(self.handoff);
-        if self.thread.join().is_err() {
-            tracing::error!("the sync thread panicked");
-        }
-    }
-}
-
-/// One sync for `outcomes`, committed in this order, then their events and answers: a
-/// batch whose sync failed is answered `internal` and its events are not published.
-fn sync_then_tell(
-    sync: &(dyn Fn() -> std::io::Result<()> + Send + Sync),
-    outcomes: Vec<Outcome>,
-    publish: &Publish,
-) {
-    let synced = sync();
-    if let Err(error) = &synced {
-        tracing::error!(%error, "committed batches could not be synced");
-    }
-    for mut outcome in outcomes {
-        if synced.is_err() {
-            outcome.committed = Err(ApiError::internal());
-        }
-        outcome.tell(publish);
-    }
-}
-
 /// The next job and whatever else is waiting, up to `max`; `None` once every handle is gone.
 fn next_batch(queue: &Mutex<mpsc::Receiver<Job>>, max: usize) -> Option<Vec<Job>> {
     // One thread waits on the queue at a time; the others wait for the lock.
@@ -621,58 +530,4 @@ pub fn write_once<T>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_request_that_panics_is_rolled_back_alone_and_the_writer_goes_on() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(&dir.path().join("db")).unwrap();
-        let (writer, _thread) = Writer::start(&store, Arc::new(|_: &[Delivery]| {})).unwrap();
-        let insert = |name: &'static str| {
-            move |ctx: &mut WriteCtx| crate::store::accounts::create_user(ctx, name, "hash")
-        };
-        let broken = writer.write(|ctx| {
-            crate::store::accounts::create_user(ctx, "ghost", "hash")?;
-            panic!("an invariant failed");
-            #[allow(unreachable_code)]
-            Ok(())
-        });
-        let (first, panicked, after) = tokio::join!(
-            writer.write(insert("before")),
-            broken,
-            writer.write(insert("after"))
-        );
-        assert!(first.is_ok() && after.is_ok());
-        assert_eq!(
-            panicked.unwrap_err().code,
-            crate::protocol::ErrorCode::Internal
-        );
-        let ghost = store
-            .read_blocking(|conn| conn.credentials("ghost"))
-            .unwrap();
-        assert!(ghost.is_none(), "the panicking request left nothing behind");
-    }
-
-    #[test]
-    fn a_one_off_write_holds_the_write_lock_from_its_start() {
-        // Regression: `quid admin revoke` beside a running server failed with "internal" when
-        // the server wrote between the admin transaction's first read and its first write.
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(&dir.path().join("db")).unwrap();
-        let mut admin = store.connect().unwrap();
-        let server = store.connect().unwrap();
-        server.busy_timeout(std::time::Duration::ZERO).unwrap();
-        write_once(&mut admin, |ctx| {
-            ctx.db().credentials("nobody")?;
-            let busy = server.execute("CREATE TABLE elsewhere (x)", []);
-            assert!(
-                busy.is_err(),
-                "another connection wrote inside the transaction"
-            );
-            crate::store::accounts::create_user(ctx, "alice", "hash")
-        })
-        .unwrap();
-        server.execute("CREATE TABLE elsewhere (x)", []).unwrap();
-    }
-}
+mod tests;
