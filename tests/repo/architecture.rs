@@ -65,7 +65,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
 ];
 
-fn rust_files(root: &Path) -> Vec<PathBuf> {
+pub(crate) fn rust_files(root: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     if root.is_file() {
         files.push(root.to_owned());
@@ -83,7 +83,7 @@ fn rust_files(root: &Path) -> Vec<PathBuf> {
 }
 
 /// Whether a file holds only tests (a `tests` directory or a `tests.rs`).
-fn is_tests(path: &Path) -> bool {
+pub(crate) fn is_tests(path: &Path) -> bool {
     path.components()
         .any(|c| c.as_os_str() == "tests" || c.as_os_str() == "tests.rs")
 }
@@ -124,7 +124,7 @@ fn paths_named(source: &str, module: Vec<String>) -> BTreeSet<Vec<String>> {
 }
 
 /// Whether attributes mark test code: `#[cfg(test)]` (also inside `all(...)`) or `#[test]`.
-fn is_test_code(attrs: &[syn::Attribute]) -> bool {
+pub(crate) fn is_test_code(attrs: &[syn::Attribute]) -> bool {
     use syn::__private::ToTokens;
     attrs.iter().any(|attr| {
         attr.path().is_ident("test")
@@ -309,7 +309,7 @@ fn files_of(src: &Path, part: &str) -> Vec<(PathBuf, BTreeSet<Vec<String>>)> {
         .collect()
 }
 
-fn src() -> PathBuf {
+pub(crate) fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
