@@ -8,7 +8,6 @@ use super::{Hello, connect};
 use crate::protocol::{ConversationId, MessageId, Position, Seq, UserId, results};
 use crate::session::backoff::Backoff;
 use crate::session::{Session, SessionConfig, SessionEvent};
-use crate::store::prelude::*;
 use crate::tui::keymap::Keymap;
 use crate::tui::state::{App, Done, Msg};
 use futures_util::SinkExt;
@@ -98,23 +97,25 @@ async fn send_while_away(
 /// stream, then each conversation's log within their window (protocol 2's resume).
 fn read_straight(db: &std::path::Path, user: UserId) -> anyhow::Result<Duration> {
     let store = crate::store::Store::open_sqlite(db)?;
-    let conn = store.connect()?;
-    let failed = |e: crate::protocol::ApiError| anyhow::anyhow!("{}", e.message);
     let started = Instant::now();
-    let mut after = Seq::ZERO;
-    while let Some((last, _)) = conn.events_after(user, after, 500).map_err(failed)?.last() {
-        after = *last;
-    }
-    for window in conn.windows_of(user).map_err(failed)? {
-        let mut after = Position(0);
-        loop {
-            let page = conn
-                .conversation_events_for(user, window.conversation_id, after, 500)
-                .map_err(failed)?;
-            let Some((last, _)) = page.last() else { break };
-            after = *last;
-        }
-    }
+    store
+        .read_blocking(|db| {
+            let mut after = Seq::ZERO;
+            while let Some((last, _)) = db.events_after(user, after, 500)?.last() {
+                after = *last;
+            }
+            for window in db.windows_of(user)? {
+                let mut after = Position(0);
+                loop {
+                    let page =
+                        db.conversation_events_for(user, window.conversation_id, after, 500)?;
+                    let Some((last, _)) = page.last() else { break };
+                    after = *last;
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     Ok(started.elapsed())
 }
 

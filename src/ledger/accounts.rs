@@ -23,7 +23,7 @@ pub fn paying_wallet(
             ),
         ));
     };
-    limits.check(ctx.db(), from, amount, ctx.now)?;
+    limits.check(ctx.db(), from, amount, ctx.now())?;
     Ok(from)
 }
 

@@ -61,7 +61,7 @@ pub fn start_topup(
             fingerprint: &fingerprint,
             transfer: None,
         },
-        ctx.now,
+        ctx.now(),
     )?;
     announce(ctx, id)
 }
@@ -122,7 +122,7 @@ pub fn start_payout(
             fingerprint: &fingerprint,
             transfer: Some(debit),
         },
-        ctx.now,
+        ctx.now(),
     )?;
     announce(ctx, id)
 }
@@ -157,7 +157,7 @@ pub fn record_reference(
 ) -> Result<StoredFunding, ApiError> {
     if ctx
         .db()
-        .set_funding_reference(id, reference, checkout_url, ctx.now)?
+        .set_funding_reference(id, reference, checkout_url, ctx.now())?
     {
         return announce(ctx, id);
     }
@@ -199,7 +199,7 @@ pub fn apply_event(ctx: &mut WriteCtx, event: &PartnerEvent) -> Result<Applied, 
         &event.event_id,
         id,
         event.status,
-        ctx.now,
+        ctx.now(),
     )? {
         return Ok(Applied::Duplicate);
     }
@@ -272,7 +272,7 @@ pub fn finish(
         transfer: moved.filter(|_| funding.kind == FundingKind::Topup),
         return_transfer: moved.filter(|_| funding.kind == FundingKind::Payout),
     };
-    if !ctx.db().finish_funding(funding.id, &outcome, ctx.now)? {
+    if !ctx.db().finish_funding(funding.id, &outcome, ctx.now())? {
         // Another writer ended it first (PostgreSQL runs writers side by side): undo ours.
         return Err(ApiError::new(
             ErrorCode::Conflict,

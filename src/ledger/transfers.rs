@@ -32,7 +32,7 @@ pub fn post_debiting(ctx: &WriteCtx, posting: &Posting) -> Result<(TransferId, i
     store.lock_accounts(&[posting.from, posting.to])?;
     // Debit first, then credit; each refuses rather than overdraw a wallet or overflow a
     // balance, and a refusal rolls the whole request back.
-    match store.post(posting, ctx.now)? {
+    match store.post(posting, ctx.now())? {
         Posted::Moved { transfer, debited } => Ok((transfer, debited)),
         Posted::DebitRefused => Err(refused_debit(store, posting)?),
         Posted::CreditRefused => Err(overflow()),
@@ -146,7 +146,7 @@ pub fn pay_out(
         memo: payment.memo.to_owned(),
         conversation_id: Some(payment.conversation_id),
         request_id: payment.request_id,
-        created_at: ctx.now,
+        created_at: ctx.now(),
     };
     Ok(results::Paid {
         transfer,

@@ -21,7 +21,7 @@ pub async fn sweep(state: Arc<ServerState>, mut shutdown: Shutdown) {
             }
             Ok(crate::ledger::requests::expire_due(ctx)?
                 + crate::ledger::invoices::expire_due(ctx)?
-                + ctx.db().expire_sealed(ctx.now)?)
+                + ctx.db().expire_sealed(ctx.now())?)
         };
         match state.writer.write(expire).await {
             Ok(0) => {}

@@ -16,7 +16,7 @@ pub fn create_user(
     password_hash: &str,
 ) -> Result<User, ApiError> {
     validate_username(username)?;
-    let Some(id) = ctx.db().insert_user(username, password_hash, ctx.now)? else {
+    let Some(id) = ctx.db().insert_user(username, password_hash, ctx.now())? else {
         return Err(ApiError::new(
             ErrorCode::UsernameTaken,
             format!("username {username:?} is already registered"),
@@ -75,14 +75,14 @@ pub enum WrongPin {
 /// between a right PIN and a lock at most `PIN_ATTEMPTS` are let through. `None`: no attempt
 /// is left now (payments are locked, or the last ones are still being checked).
 pub fn admit_pin_attempt(ctx: &mut WriteCtx, user_id: UserId) -> Result<Option<i64>, ApiError> {
-    ctx.db().count_pin_attempt(user_id, PIN_ATTEMPTS, ctx.now)
+    ctx.db().count_pin_attempt(user_id, PIN_ATTEMPTS, ctx.now())
 }
 
 /// An admitted attempt was wrong: it stays counted, and once every attempt is used up payments
 /// lock, each lock in a row longer than the last (`PIN_LOCKS_MS`), then for good.
 pub fn settle_wrong_pin(ctx: &mut WriteCtx, user_id: UserId) -> Result<WrongPin, ApiError> {
     let state = ctx.db().pin_state(user_id)?;
-    if let Some(until) = state.locked_until.filter(|until| *until > ctx.now) {
+    if let Some(until) = state.locked_until.filter(|until| *until > ctx.now()) {
         return Ok(WrongPin::Locked(until));
     }
     if state.failures < PIN_ATTEMPTS {
@@ -91,7 +91,7 @@ pub fn settle_wrong_pin(ctx: &mut WriteCtx, user_id: UserId) -> Result<WrongPin,
     let until = usize::try_from(state.locks)
         .ok()
         .and_then(|locks| PIN_LOCKS_MS.get(locks))
-        .map_or(LOCKED_UNTIL_NEW_PIN, |ms| TimestampMs(ctx.now.0 + ms));
+        .map_or(LOCKED_UNTIL_NEW_PIN, |ms| TimestampMs(ctx.now().0 + ms));
     ctx.db().lock_pin(user_id, until)?;
     Ok(WrongPin::Locked(until))
 }

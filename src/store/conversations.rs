@@ -68,7 +68,7 @@ fn pair_with(
     }
     let id = ctx
         .db()
-        .insert_conversation(ConversationKind::Direct, &key, ctx.now)?;
+        .insert_conversation(ConversationKind::Direct, &key, ctx.now())?;
     if secret {
         ctx.db().mark_secret(id)?;
     }
@@ -130,7 +130,7 @@ pub fn create_group(
     }
     let id = ctx
         .db()
-        .insert_conversation(ConversationKind::Group, name, ctx.now)?;
+        .insert_conversation(ConversationKind::Group, name, ctx.now())?;
     for &user in &member_ids {
         ctx.db().insert_member(id, user)?;
     }

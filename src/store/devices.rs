@@ -93,7 +93,7 @@ fn register(ctx: &mut WriteCtx, me: &User, keys: &DeviceKeys) -> Result<(), ApiE
                     "you have {count} devices, the most one user may have"
                 )));
             }
-            ctx.db().insert_device(me.id, keys, ctx.now)
+            ctx.db().insert_device(me.id, keys, ctx.now())
         }
     }
 }

@@ -111,7 +111,7 @@ pub(crate) fn finish(row: InvoiceRow) -> Result<Invoice, ApiError> {
 /// as paying it would be refused.
 fn current_status(stored: InvoiceStatus, expires_at_ms: Option<i64>) -> InvoiceStatus {
     match (stored, expires_at_ms) {
-        (InvoiceStatus::Open, Some(at)) if at <= super::now_ms() => InvoiceStatus::Expired,
+        (InvoiceStatus::Open, Some(at)) if at <= super::clock::now().0 => InvoiceStatus::Expired,
         (status, _) => status,
     }
 }

@@ -128,7 +128,7 @@ pub fn send(
             sealed: None,
             expires_at: None,
         },
-        ctx.now,
+        ctx.now(),
     )?;
     note_mentions(ctx, id, conversation_id, me.id, text)?;
     let message = match reply_to {
@@ -140,7 +140,7 @@ pub fn send(
             sender: me.clone(),
             client_id,
             text: text.to_owned(),
-            sent_at: ctx.now,
+            sent_at: ctx.now(),
             card: None,
             reply_to: None,
             edited_at: None,
@@ -171,7 +171,7 @@ pub fn send_sealed(
     if let Some(secs) = expires_in_secs {
         crate::protocol::secret::validate_timer(secs)?;
     }
-    let expires_at = expires_in_secs.map(|secs| TimestampMs(ctx.now.0 + i64::from(secs) * 1000));
+    let expires_at = expires_in_secs.map(|secs| TimestampMs(ctx.now().0 + i64::from(secs) * 1000));
     if !ctx.db().membership(conversation_id, me.id)?.secret {
         return Err(ApiError::invalid(format!(
             "conversation {conversation_id} is not secret: send its messages as text (send)"
@@ -190,7 +190,7 @@ pub fn send_sealed(
             sealed: Some(sealed),
             expires_at,
         },
-        ctx.now,
+        ctx.now(),
     )?;
     let message = Message {
         id,
@@ -198,7 +198,7 @@ pub fn send_sealed(
         sender: me.clone(),
         client_id,
         text: String::new(),
-        sent_at: ctx.now,
+        sent_at: ctx.now(),
         card: None,
         reply_to: None,
         edited_at: None,
@@ -302,7 +302,7 @@ pub fn insert_card(
             sealed: None,
             expires_at: None,
         },
-        ctx.now,
+        ctx.now(),
     )?;
     let message = Message {
         id,
@@ -310,7 +310,7 @@ pub fn insert_card(
         sender: sender.clone(),
         client_id,
         text: summary.to_owned(),
-        sent_at: ctx.now,
+        sent_at: ctx.now(),
         card: Some(Box::new(card)),
         reply_to: None,
         edited_at: None,
@@ -340,7 +340,7 @@ pub fn edit(ctx: &mut WriteCtx, me: &User, id: MessageId, text: &str) -> Result<
     if message.text == text {
         return Ok(message);
     }
-    ctx.db().replace_text(id, text, ctx.now)?;
+    ctx.db().replace_text(id, text, ctx.now())?;
     note_mentions(ctx, id, message.conversation_id, me.id, text)?;
     updated(ctx, id)
 }

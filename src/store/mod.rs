@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod cards;
+pub(crate) mod clock;
 pub mod conversations;
 pub mod devices;
 pub mod events;
@@ -227,9 +228,10 @@ impl Store {
         }
     }
 
-    /// A new SQLite connection with quid's pragmas, for tools that work on the file itself
-    /// (benchmarks, tests).
-    pub fn connect(&self) -> Result<Connection, StoreError> {
+    /// A new SQLite connection with quid's pragmas, outside the `Backend`: for the benchmarks'
+    /// work on the file itself (a checkpoint, a count) and for tests that break a database on
+    /// purpose. Everything else reads and writes through the store.
+    pub(crate) fn connect(&self) -> Result<Connection, StoreError> {
         match &self.backing {
             Backing::Sqlite { path, .. } => sqlite::connect(path),
             Backing::Postgres { .. } => Err(StoreError::NotSqlite(self.location())),
@@ -496,11 +498,6 @@ impl<C> Pool<C> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-/// Current time as stored in the database.
-pub(crate) fn now_ms() -> i64 {
-    crate::protocol::TimestampMs::now().0
 }
 
 #[cfg(test)]

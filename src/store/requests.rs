@@ -86,7 +86,7 @@ pub(crate) fn finish(row: RequestRow) -> Result<PaymentRequest, ApiError> {
     // The sweeper marks due requests every few seconds; until it has, a read already says
     // expired, as a payment attempt would.
     let status = match (status, row.times.0) {
-        (RequestStatus::Open, Some(expires_at)) if expires_at <= super::now_ms() => {
+        (RequestStatus::Open, Some(expires_at)) if expires_at <= super::clock::now().0 => {
             RequestStatus::Expired
         }
         (status, _) => status,

@@ -7,7 +7,7 @@ use crate::protocol::{ApiError, TimestampMs, User, UserId};
 
 /// Stores a new token (by its hash) for `user_id`.
 pub fn insert_token(ctx: &mut WriteCtx, token_hash: &str, user_id: UserId) -> Result<(), ApiError> {
-    ctx.db().insert_token(token_hash, user_id, ctx.now)
+    ctx.db().insert_token(token_hash, user_id, ctx.now())
 }
 
 /// Revocations older than this are pruned: every server has long since read them.
@@ -19,9 +19,9 @@ pub fn revoke_token(ctx: &mut WriteCtx, token_hash: &str) -> Result<bool, ApiErr
     if !ctx.db().delete_token(token_hash)? {
         return Ok(false);
     }
-    let forget_before = TimestampMs(ctx.now.0 - KEEP_REVOCATIONS_MS);
+    let forget_before = TimestampMs(ctx.now().0 - KEEP_REVOCATIONS_MS);
     ctx.db()
-        .log_revocation(token_hash, ctx.now, forget_before)?;
+        .log_revocation(token_hash, ctx.now(), forget_before)?;
     Ok(true)
 }
 
@@ -37,7 +37,7 @@ pub fn revoke_all_tokens(ctx: &mut WriteCtx, user_id: UserId) -> Result<usize, A
 /// Records that a token was just used to connect, and from where. False: no such token
 /// (revoked meanwhile).
 pub fn touch_token(ctx: &mut WriteCtx, token_hash: &str, address: &str) -> Result<bool, ApiError> {
-    ctx.db().touch_token(token_hash, ctx.now, address)
+    ctx.db().touch_token(token_hash, ctx.now(), address)
 }
 
 /// Hex digits of a token's hash that name its session to its user.

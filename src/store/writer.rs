@@ -42,11 +42,32 @@ pub type Publish = Arc<dyn Fn(&[Delivery]) + Send + Sync>;
 /// expiry it checks agree, whichever statement comes first.
 pub struct WriteCtx<'a> {
     db: &'a dyn super::Backend,
-    pub now: TimestampMs,
+    now: TimestampMs,
     deliveries: &'a mut Vec<Delivery>,
 }
 
 impl<'a> WriteCtx<'a> {
+    /// Runs `f` as a request on `db`, its events going to `deliveries`: the clock is read
+    /// here, once, and held for the store's own reads while `f` runs (`store::clock`).
+    fn run<T>(
+        db: &'a dyn super::Backend,
+        deliveries: &'a mut Vec<Delivery>,
+        f: impl FnOnce(&mut WriteCtx<'a>) -> T,
+    ) -> T {
+        let now = TimestampMs::now();
+        let _held = super::clock::hold(now);
+        f(&mut WriteCtx {
+            db,
+            now,
+            deliveries,
+        })
+    }
+
+    /// The request's time: every timestamp it writes and every expiry it checks.
+    pub fn now(&self) -> TimestampMs {
+        self.now
+    }
+
     /// The transaction, as the seam every backend implements.
     pub fn db(&self) -> &'a dyn super::Backend {
         self.db
@@ -318,11 +339,7 @@ where
             // A request whose invariant assertion fails is rolled back alone and answered
             // `internal`; the writer, and every other request in the batch, carries on.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                f(&mut WriteCtx {
-                    db: savepoint.tx,
-                    now: TimestampMs::now(),
-                    deliveries: &mut deliveries,
-                })
+                WriteCtx::run(savepoint.tx, &mut deliveries, |ctx| f(ctx))
             }))
             .unwrap_or_else(|_| {
                 tracing::error!("a write request panicked; it is rolled back");
@@ -500,11 +517,7 @@ pub fn apply<T>(
     f: impl FnOnce(&mut WriteCtx) -> Result<T, ApiError>,
 ) -> Result<(T, Vec<Delivery>), ApiError> {
     let mut deliveries = Vec::new();
-    let value = f(&mut WriteCtx {
-        db,
-        now: TimestampMs::now(),
-        deliveries: &mut deliveries,
-    })?;
+    let value = WriteCtx::run(db, &mut deliveries, f)?;
     Ok((value, deliveries))
 }
 
@@ -519,11 +532,7 @@ pub fn write_once<T>(
     // between this transaction's first read and its first write.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut deliveries = Vec::new();
-    let value = f(&mut WriteCtx {
-        db: &*tx,
-        now: TimestampMs::now(),
-        deliveries: &mut deliveries,
-    })?;
+    let value = WriteCtx::run(&*tx, &mut deliveries, f)?;
     BatchTx::before_commit(&*tx, &deliveries)?;
     tx.commit()?;
     Ok(value)

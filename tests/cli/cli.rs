@@ -744,9 +744,7 @@ fn check_ledger_reports_a_broken_ledger_and_fails() {
     ));
     drop(server);
     // Money appears from nowhere: the kind of bug check-ledger exists to catch.
-    let store = quid::store::Store::open_sqlite(&db).unwrap();
-    store
-        .connect()
+    rusqlite::Connection::open(&db)
         .unwrap()
         .execute(
             "UPDATE accounts SET balance_minor = balance_minor + 1 WHERE kind = 'wallet'",

@@ -121,7 +121,7 @@ fn the_writer_commits_batches_on_postgres_and_rolls_a_refused_request_back_alone
                 // A statement PostgreSQL refuses (no such user), which leaves the whole
                 // transaction refusing statements until it rolls back to the request's
                 // savepoint: the requests after it must still commit.
-                ctx.db().insert_token("hash", UserId(999), ctx.now)
+                ctx.db().insert_token("hash", UserId(999), ctx.now())
             }),
             writer.write(|ctx| -> Result<(), ApiError> {
                 create_user(ctx, "phantom", "hash")?;

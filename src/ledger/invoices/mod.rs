@@ -72,7 +72,7 @@ pub fn send(
     }
     let total = total_of(order.items)?;
     let buyer = buyer_of(ctx, merchant, order, total)?;
-    let expires_at = expiry(order.expires_in_secs, ctx.now)?;
+    let expires_at = expiry(order.expires_in_secs, ctx.now())?;
     let id = ctx.db().insert_invoice(
         &NewInvoice {
             conversation_id: order.conversation_id,
@@ -86,7 +86,7 @@ pub fn send(
             key: order.key,
             fingerprint: &fingerprint,
         },
-        ctx.now,
+        ctx.now(),
     )?;
     let invoice = ctx.db().invoice(id)?;
     let summary = format!("invoice for {}", invoice.total);
@@ -201,7 +201,7 @@ pub fn pay(
             invoice.buyer.username
         )));
     }
-    require_payable(&invoice, ctx.now)?;
+    require_payable(&invoice, ctx.now())?;
     let memo = format!("invoice {id}");
     let paid = transfers::pay_out(
         ctx,
@@ -219,10 +219,13 @@ pub fn pay(
         },
         limits,
     )?;
-    if !ctx.db().mark_invoice_paid(id, paid.transfer.id, ctx.now)? {
+    if !ctx
+        .db()
+        .mark_invoice_paid(id, paid.transfer.id, ctx.now())?
+    {
         // Another writer settled or expired it since it was read: refuse, as that writer's
         // outcome says; the savepoint undoes the transfer.
-        require_payable(&ctx.db().invoice(id)?, ctx.now)?;
+        require_payable(&ctx.db().invoice(id)?, ctx.now())?;
         return Err(ApiError::internal());
     }
     let invoice = ctx.db().invoice(id)?;
@@ -289,7 +292,7 @@ pub fn refund(
     )?;
     // Conditional, so that two refunds racing on several writers cannot give back more than
     // was paid; the loser is refused and its transfer undone with the savepoint.
-    if !ctx.db().add_refund(id, amount.amount_minor, ctx.now)? {
+    if !ctx.db().add_refund(id, amount.amount_minor, ctx.now())? {
         return Err(ApiError::new(
             ErrorCode::RefundExceedsPayment,
             format!("{amount} is more than is left to refund on invoice {id}"),
@@ -386,10 +389,10 @@ fn tell_of_refund(
 /// Marks open invoices past their expiry as expired and tells both sides.
 pub fn expire_due(ctx: &mut WriteCtx) -> Result<usize, ApiError> {
     let mut expired = 0;
-    for id in ctx.db().invoices_due(ctx.now, EXPIRE_BATCH)? {
+    for id in ctx.db().invoices_due(ctx.now(), EXPIRE_BATCH)? {
         // Conditional: whoever changed the status first (a payment, another sweeper) wins,
         // and an expiry is announced once.
-        if !ctx.db().expire_invoice(id, ctx.now)? {
+        if !ctx.db().expire_invoice(id, ctx.now())? {
             continue;
         }
         expired += 1;

@@ -69,7 +69,7 @@ pub fn request_money(
                 "expires_in_secs must be 1 to {MAX_EXPIRY_SECS}"
             )));
         }
-        Some(secs) => Some(TimestampMs(ctx.now.0 + (secs as i64) * 1000)),
+        Some(secs) => Some(TimestampMs(ctx.now().0 + (secs as i64) * 1000)),
         None => None,
     };
     let conversation_id = conversation_with(ctx, me, &payer, order.conversation_id, order.memo)?;
@@ -84,7 +84,7 @@ pub fn request_money(
             key: order.key,
             fingerprint: &fingerprint,
         },
-        ctx.now,
+        ctx.now(),
     )?;
     let request = ctx.db().request(id)?;
     let summary = format!("asked {} for {}", payer.username, order.amount);
@@ -177,7 +177,7 @@ pub fn pay_request(
             request.payer.username
         )));
     }
-    require_open(&request, ctx.now)?;
+    require_open(&request, ctx.now())?;
     let paid = transfers::pay_out(
         ctx,
         &PayOut {
@@ -196,11 +196,11 @@ pub fn pay_request(
     )?;
     if !ctx
         .db()
-        .close_request(id, RequestStatus::Paid, Some(paid.transfer.id), ctx.now)?
+        .close_request(id, RequestStatus::Paid, Some(paid.transfer.id), ctx.now())?
     {
         // Another writer paid, closed or expired it since it was read: refuse, as that
         // writer's outcome says; the savepoint undoes the transfer.
-        require_open(&ctx.db().request(id)?, ctx.now)?;
+        require_open(&ctx.db().request(id)?, ctx.now())?;
         return Err(ApiError::internal());
     }
     announce(ctx, id)?;
@@ -242,10 +242,13 @@ fn close(
     request: &PaymentRequest,
     status: RequestStatus,
 ) -> Result<PaymentRequest, ApiError> {
-    require_open(request, ctx.now)?;
-    if !ctx.db().close_request(request.id, status, None, ctx.now)? {
+    require_open(request, ctx.now())?;
+    if !ctx
+        .db()
+        .close_request(request.id, status, None, ctx.now())?
+    {
         // Another writer paid, closed or expired it since it was read.
-        require_open(&ctx.db().request(request.id)?, ctx.now)?;
+        require_open(&ctx.db().request(request.id)?, ctx.now())?;
         return Err(ApiError::internal());
     }
     announce(ctx, request.id)
@@ -254,12 +257,12 @@ fn close(
 /// Marks open requests past their expiry as expired and tells their conversations.
 pub fn expire_due(ctx: &mut WriteCtx) -> Result<usize, ApiError> {
     let mut expired = 0;
-    for id in ctx.db().requests_due(ctx.now, EXPIRE_BATCH)? {
+    for id in ctx.db().requests_due(ctx.now(), EXPIRE_BATCH)? {
         // Conditional: whoever changed the status first (a payment, another sweeper) wins,
         // and an expiry is announced once.
         if ctx
             .db()
-            .close_request(id, RequestStatus::Expired, None, ctx.now)?
+            .close_request(id, RequestStatus::Expired, None, ctx.now())?
         {
             expired += 1;
             announce(ctx, id)?;

@@ -51,3 +51,56 @@ fn a_one_off_write_holds_the_write_lock_from_its_start() {
     .unwrap();
     server.execute("CREATE TABLE elsewhere (x)", []).unwrap();
 }
+
+/// A request reads the clock once: a payment request that expires between the request's
+/// reading and the wall clock's is still open to the store's own reads inside the request (as
+/// to the ledger's checks, which use the request's time), and expired to a read after it.
+#[test]
+fn the_stores_reads_inside_a_request_keep_the_requests_time() {
+    use crate::ledger::requests::{RequestOrder, request_money};
+    use crate::protocol::payments::{IdempotencyKey, RequestStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("db")).unwrap();
+    let mut conn = store.connect().unwrap();
+    let eur = crate::money::Currency::from_code("EUR").unwrap();
+    let asked = write_once(&mut conn, |ctx| {
+        let alice = crate::store::accounts::create_user(ctx, "alice", "hash")?;
+        crate::store::accounts::create_user(ctx, "bob", "hash")?;
+        let order = RequestOrder {
+            payer: "bob",
+            amount: crate::money::Money::new(500, eur),
+            memo: "lunch",
+            conversation_id: None,
+            expires_in_secs: None,
+            key: &IdempotencyKey("k".into()),
+        };
+        request_money(ctx, &alice, &order)
+    })
+    .unwrap();
+    let id = asked.request.id;
+    let tx = conn.transaction().unwrap();
+    let (inside, _) = apply(&*tx, |ctx| {
+        let expires_at = ctx.now().0 + 1;
+        tx.execute(
+            "UPDATE payment_requests SET expires_at_ms = ?1 WHERE id = ?2",
+            [expires_at, id.0],
+        )?;
+        while TimestampMs::now().0 <= expires_at {
+            std::hint::spin_loop();
+        }
+        ctx.db().request(id)
+    })
+    .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        inside.status,
+        RequestStatus::Open,
+        "read at the request's time"
+    );
+    let after = store.read_blocking(move |db| db.request(id)).unwrap();
+    assert_eq!(
+        after.status,
+        RequestStatus::Expired,
+        "read at the time of the read"
+    );
+}
