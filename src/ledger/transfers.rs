@@ -201,7 +201,7 @@ mod tests {
     use rusqlite::Connection;
 
     struct Ledger {
-        _dir: tempfile::TempDir,
+        _store: std::sync::Arc<Store>,
         conn: Connection,
         alice: AccountId,
         bob: AccountId,
@@ -210,8 +210,7 @@ mod tests {
 
     /// alice and bob with a wallet each, funded from issuance with the given amounts.
     fn ledger(alice_has: i64, bob_has: i64) -> Ledger {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(&dir.path().join("db")).unwrap();
+        let store = Store::open_in_memory().unwrap();
         let mut conn = store.connect().unwrap();
         let eur = Currency::from_code("EUR").unwrap();
         let (alice, bob) = write_once(&mut conn, |ctx| {
@@ -229,7 +228,7 @@ mod tests {
         })
         .unwrap();
         Ledger {
-            _dir: dir,
+            _store: store,
             conn,
             alice,
             bob,

@@ -450,13 +450,13 @@ fn people_chat_and_pay(db: &dyn Backend) {
     assert_eq!(broken, 0, "the ledger's audit found faults");
 }
 
-/// Runs `check` in one writing transaction on a fresh SQLite file, then on a fresh PostgreSQL
-/// database (skipped, loudly, when PostgreSQL is not installed).
+/// Runs `check` in one writing transaction on a fresh SQLite database (in memory: the same
+/// schema and statements as a file's), then on a fresh PostgreSQL database (skipped, loudly,
+/// when PostgreSQL is not installed).
 fn on_each_backend(check: fn(&dyn Backend)) {
-    let sqlite = TestDb::sqlite();
     let postgres = TestDb::postgres();
-    for db in std::iter::once(&sqlite).chain(&postgres) {
-        let store = Store::open(&db.location).unwrap();
+    let postgres = postgres.iter().map(|db| Store::open(&db.location).unwrap());
+    for store in std::iter::once(Store::open_in_memory().unwrap()).chain(postgres) {
         store
             .write_once(|ctx| {
                 check(ctx.db());
