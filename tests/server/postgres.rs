@@ -164,14 +164,14 @@ fn one_transaction_at_a_time_holds_the_expiry_sweep() {
     };
     let (mut node_a, mut node_b) = (cluster.client(), cluster.client());
     let (cache_a, cache_b) = (Statements::default(), Statements::default());
-    let sweeping = PgTx::new(node_a.transaction().unwrap(), &cache_a);
+    let sweeping = PgTx::begin_on(&mut node_a, &cache_a).unwrap();
     assert!(sweeping.hold_expiry_sweep().unwrap());
     {
-        let other = PgTx::new(node_b.transaction().unwrap(), &cache_b);
+        let other = PgTx::begin_on(&mut node_b, &cache_b).unwrap();
         assert!(!other.hold_expiry_sweep().unwrap(), "held by node A");
     }
     sweeping.commit().unwrap();
-    let next = PgTx::new(node_b.transaction().unwrap(), &cache_b);
+    let next = PgTx::begin_on(&mut node_b, &cache_b).unwrap();
     assert!(
         next.hold_expiry_sweep().unwrap(),
         "free once A's sweep ended"

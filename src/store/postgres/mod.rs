@@ -79,10 +79,16 @@ const MAX_STATEMENTS: usize = 512;
 
 /// A PostgreSQL transaction as the store's traits see it. The traits take `&self`, as SQLite's
 /// connection does; PostgreSQL's client wants `&mut`, hence the cell (a transaction is used by
-/// one request on one thread at a time).
+/// one request on one thread at a time). It begins and ends the transaction itself, rather
+/// than through the driver's `Transaction`, so that its notices to the other nodes go with
+/// the COMMIT in one round trip; dropped open (a panic, an error), it rolls back.
 pub struct PgTx<'a> {
-    tx: RefCell<postgres::Transaction<'a>>,
+    client: RefCell<&'a mut postgres::Client>,
     statements: &'a Statements,
+    /// Begun and not yet committed or rolled back.
+    open: Cell<bool>,
+    /// `NOTIFY` statements for the other nodes, sent with the COMMIT.
+    notices: RefCell<String>,
     /// Who announces the events this transaction commits.
     node: NodeId,
     /// A statement failed because PostgreSQL broke a deadlock (or a serialization conflict).
@@ -134,47 +140,89 @@ impl Held {
 }
 
 impl<'a> PgTx<'a> {
-    /// `tx`, preparing its statements in `statements` (which belongs to `tx`'s connection).
-    pub fn new(tx: postgres::Transaction<'a>, statements: &'a Statements) -> PgTx<'a> {
-        Self::on_node(tx, statements, NodeId(0))
+    /// Begins a transaction on `conn` with `begin` (`BEGIN` and its options), preparing its
+    /// statements in the connection's cache, announcing as `node`.
+    fn begin(conn: &'a mut PgConn, begin: &str, node: NodeId) -> Result<PgTx<'a>, postgres::Error> {
+        Self::start(&mut conn.client, &conn.statements, begin, node)
     }
 
-    fn on_node(
-        tx: postgres::Transaction<'a>,
+    /// Begins a plain transaction on `client`, preparing its statements in `statements`
+    /// (which belongs to `client`'s connection).
+    pub fn begin_on(
+        client: &'a mut postgres::Client,
         statements: &'a Statements,
+    ) -> Result<PgTx<'a>, postgres::Error> {
+        Self::start(client, statements, "BEGIN", NodeId(0))
+    }
+
+    fn start(
+        client: &'a mut postgres::Client,
+        statements: &'a Statements,
+        begin: &str,
         node: NodeId,
-    ) -> PgTx<'a> {
-        PgTx {
-            tx: RefCell::new(tx),
+    ) -> Result<PgTx<'a>, postgres::Error> {
+        client.batch_execute(begin)?;
+        Ok(PgTx {
+            client: RefCell::new(client),
             statements,
+            open: Cell::new(true),
+            notices: RefCell::new(String::new()),
             node,
             conflicted: Cell::new(false),
             savepoints: true,
             undone: Cell::new(false),
             held: Held::default(),
-        }
+        })
     }
 
+    /// Commits, the notices to the other nodes in the same round trip: PostgreSQL delivers
+    /// them when (and only if) the commit is durable.
     pub fn commit(self) -> Result<(), postgres::Error> {
-        self.tx.into_inner().commit()
+        let ending = format!("{}COMMIT", self.notices.take());
+        self.end(&ending)
     }
 
     fn roll_back_all(self) -> Result<(), postgres::Error> {
-        self.tx.into_inner().rollback()
+        self.end("ROLLBACK")
+    }
+
+    /// Ends the transaction with `sql`. If that fails (a notice refused, the commit refused)
+    /// the transaction is still open as far as this side knows, and dropping rolls it back.
+    fn end(self, sql: &str) -> Result<(), postgres::Error> {
+        self.client.borrow_mut().batch_execute(sql)?;
+        self.open.set(false);
+        Ok(())
+    }
+
+    /// Queues `NOTIFY channel, 'payload'` for the commit.
+    fn notify(&self, channel: &str, payload: &str) {
+        let payload = payload.replace('\'', "''");
+        self.notices
+            .borrow_mut()
+            .push_str(&format!("NOTIFY {channel}, '{payload}'; "));
     }
 
     fn tx(&self) -> Calls<'_, 'a> {
         Calls {
-            tx: self.tx.borrow_mut(),
+            tx: self.client.borrow_mut(),
             statements: self.statements,
             conflicted: &self.conflicted,
         }
     }
 }
 
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        if self.open.get() {
+            // Best effort: a connection that broke is replaced before its next transaction.
+            let _ = self.client.get_mut().batch_execute("ROLLBACK");
+        }
+    }
+}
+
 /// The transaction's calls, each statement prepared once per connection.
 struct Calls<'t, 'a> {
-    tx: RefMut<'t, postgres::Transaction<'a>>,
+    tx: RefMut<'t, &'a mut postgres::Client>,
     statements: &'t Statements,
     conflicted: &'t Cell<bool>,
 }
@@ -382,11 +430,7 @@ fn transact(
 
 /// A transaction for a write, announcing as `node`.
 fn writing_transaction(conn: &mut PgConn, node: NodeId) -> Result<PgTx<'_>, ApiError> {
-    Ok(PgTx::on_node(
-        conn.client.transaction()?,
-        &conn.statements,
-        node,
-    ))
+    Ok(PgTx::begin(conn, "BEGIN", node)?)
 }
 
 /// Runs `f` in one writing transaction on `client`: `quid admin`'s writes. The nodes hear of
@@ -408,12 +452,7 @@ pub fn read<T>(
     conn: &mut PgConn,
     f: impl FnOnce(&dyn Backend) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let tx = conn
-        .client
-        .build_transaction()
-        .isolation_level(postgres::IsolationLevel::RepeatableRead)
-        .start()?;
-    let tx = PgTx::new(tx, &conn.statements);
+    let tx = PgTx::begin(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", NodeId(0))?;
     let value = f(&tx)?;
     tx.commit()?;
     Ok(value)

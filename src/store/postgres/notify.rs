@@ -65,7 +65,7 @@ pub(super) fn announce_events(tx: &PgTx, deliveries: &[Delivery]) -> Result<(), 
         .iter()
         .map(|(id, (first, last))| format!("c{}:{first}-{last}", id.0));
     for payload in payloads(&tx.node.0.to_string(), " ", users.chain(conversations)) {
-        notify(tx, EVENTS, &payload)?;
+        tx.notify(EVENTS, &payload);
     }
     Ok(())
 }
@@ -114,12 +114,6 @@ fn announce_typing(
     }
     let payload = format!("{} {}:{}\n{frame}", node.0, conversation.0, typist.0);
     client.execute("SELECT pg_notify($1, $2)", &[&TYPING, &payload])?;
-    Ok(())
-}
-
-fn notify(tx: &PgTx, channel: &str, payload: &str) -> Result<(), ApiError> {
-    tx.tx()
-        .execute("SELECT pg_notify($1, $2)", &[&channel, &payload])?;
     Ok(())
 }
 
