@@ -50,6 +50,9 @@ pub async fn run(args: &PaymentsArgs) -> anyhow::Result<std::process::ExitCode> 
     let prefix = servers.prefix("payer");
     let users = super::make_users(&servers.store, &prefix, args.clients)?;
     fund(&servers.store, &users)?;
+    // Quadratic in the clients: said, so that a large run's wait before measuring is explained.
+    let pairs = users.len() * (users.len() - 1) / 2;
+    println!("opening {pairs} conversations between the payers first (not measured)");
     introduce(&servers.store, &users)?;
     let (transfers, mut latencies) = {
         let nodes = servers.start(&[])?;
