@@ -26,7 +26,11 @@ pub struct Tmux {
 impl Tmux {
     /// Starts a 100x30 terminal named `name` running a shell, and types `command` into it.
     pub fn start(name: &str, command: &str) -> Tmux {
-        let socket = format!("quid-e2e-{}-{name}", std::process::id());
+        // Unique within the process too: tests running side by side may both name a terminal
+        // "alice", and a second session of one name on one server fails to start.
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let nth = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let socket = format!("quid-e2e-{}-{nth}-{name}", std::process::id());
         // CI may run without a TERM; tmux needs one to describe the terminal inside.
         let started = Command::new("tmux")
             .env("TERM", "xterm-256color")
