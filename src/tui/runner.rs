@@ -13,7 +13,7 @@ use crate::session::backoff::Backoff;
 use crate::session::{Session, SessionConfig};
 use anyhow::Context;
 use crossterm::event::{Event, EventStream};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use ratatui::layout::Rect;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -90,7 +90,11 @@ pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
         }
         let msgs = tokio::select! {
             event = input.next() => match event {
-                Some(Ok(event)) => to_msgs(event, &mut escapes),
+                Some(Ok(event)) => {
+                    let mut msgs = to_msgs(event, &mut escapes);
+                    msgs.extend(already_read(&mut input, &mut escapes)?);
+                    msgs
+                }
                 Some(Err(error)) => return Err(error).context("cannot read the terminal"),
                 None => return Ok(()),
             },
@@ -110,6 +114,21 @@ pub async fn run(profile: &Profile, token: String) -> anyhow::Result<()> {
             executor.run(effect);
         }
     }
+}
+
+/// The messages of the terminal events already read and waiting, taken before any frame is
+/// drawn: the keys of one read then reach the Esc repair microseconds apart, however long a
+/// frame takes (a key split by crossterm is only put back together within a few ms).
+fn already_read(input: &mut EventStream, escapes: &mut EscapeRepair) -> anyhow::Result<Vec<Msg>> {
+    let mut msgs = Vec::new();
+    while let Some(event) = input.next().now_or_never() {
+        match event {
+            Some(Ok(event)) => msgs.extend(to_msgs(event, escapes)),
+            Some(Err(error)) => return Err(error).context("cannot read the terminal"),
+            None => break,
+        }
+    }
+    Ok(msgs)
 }
 
 /// The messages one terminal event makes; keys go through the Esc repair first.
