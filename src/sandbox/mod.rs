@@ -14,14 +14,17 @@ pub mod book;
 pub mod pages;
 pub mod webhooks;
 
-use crate::http::{self, Head};
 use crate::partner::sandbox::{ErrorBody, ErrorDetail, Event, NewPayout, NewTopup};
+use crate::web::{self, Body};
 use book::{Book, Refusal, Step};
+use hyper::body::Incoming;
+use hyper::http::request::Parts;
+use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// Largest request body the sandbox reads.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -160,36 +163,41 @@ impl Sandbox {
     }
 }
 
-/// A reply: status line, content type, body.
-type Reply = (&'static str, &'static str, String);
+/// A reply: status, content type, body.
+type Reply = (StatusCode, &'static str, String);
 
-async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
-    let reply = match read_request(&mut stream).await {
-        Ok((head, body)) => route(&shared, &head, &body),
-        Err(why) => json_error(&Refusal {
-            status: 400,
-            code: "bad_request",
-            message: why,
-        }),
-    };
-    let (status, content_type, body) = reply;
-    if let Err(error) = http::respond(&mut stream, status, content_type, body.as_bytes()).await {
-        tracing::debug!(%error, "reply not sent");
+/// How long a request's head may take.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn serve(stream: tokio::net::TcpStream, shared: Arc<Shared>) -> impl Future<Output = ()> {
+    let service = hyper::service::service_fn(move |request| {
+        let shared = Arc::clone(&shared);
+        async move { Ok::<_, std::convert::Infallible>(answer(request, &shared).await) }
+    });
+    async move {
+        if let Err(error) = web::serve(stream, HEAD_TIMEOUT, service).await {
+            tracing::debug!(%error, "connection ended");
+        }
     }
 }
 
-async fn read_request(stream: &mut TcpStream) -> Result<(Head, Vec<u8>), String> {
-    let head = http::read_head(stream).await.map_err(|e| e.to_string())?;
-    let body = http::read_body(stream, &head, MAX_BODY_BYTES)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((head, body))
+async fn answer(request: Request<Incoming>, shared: &Arc<Shared>) -> Response<Body> {
+    let (head, body) = request.into_parts();
+    let (status, content_type, body) = match web::read_body(body, MAX_BODY_BYTES).await {
+        Ok(body) => route(shared, &head, &body),
+        Err(why) => json_error(&Refusal {
+            status: 400,
+            code: "bad_request",
+            message: why.to_string(),
+        }),
+    };
+    web::respond(status, content_type, body)
 }
 
-fn route(shared: &Arc<Shared>, head: &Head, body: &[u8]) -> Reply {
-    let path: Vec<&str> = head.route().trim_matches('/').split('/').collect();
+fn route(shared: &Arc<Shared>, head: &Parts, body: &[u8]) -> Reply {
+    let path: Vec<&str> = head.uri.path().trim_matches('/').split('/').collect();
     match (head.method.as_str(), path.as_slice()) {
-        ("GET", [""]) => html("200 OK", pages::index()),
+        ("GET", [""]) => html(StatusCode::OK, pages::index()),
         ("GET", ["checkout", id]) => show_checkout(shared, id),
         ("POST", ["checkout", id]) => submit_checkout(shared, id, body),
         ("POST", ["checkout", id, "authenticate"]) => submit_authentication(shared, id, body),
@@ -200,14 +208,14 @@ fn route(shared: &Arc<Shared>, head: &Head, body: &[u8]) -> Reply {
         _ => json_error(&Refusal {
             status: 404,
             code: "not_found",
-            message: format!("no {} {}", head.method, head.route()),
+            message: format!("no {} {}", head.method, head.uri.path()),
         }),
     }
 }
 
-fn authorized(shared: &Shared, head: &Head) -> Result<(), Refusal> {
+fn authorized(shared: &Shared, head: &Parts) -> Result<(), Refusal> {
     let expected = format!("Bearer {}", shared.secret);
-    if head.header("authorization") == Some(expected.as_str()) {
+    if web::header(&head.headers, "authorization") == Some(expected.as_str()) {
         return Ok(());
     }
     Err(Refusal {
@@ -223,8 +231,8 @@ struct NewRefund {
     amount: i64,
 }
 
-fn api(shared: &Arc<Shared>, head: &Head, path: &[&str], body: &[u8]) -> Reply {
-    let key = head.header("idempotency-key").unwrap_or_default();
+fn api(shared: &Arc<Shared>, head: &Parts, path: &[&str], body: &[u8]) -> Reply {
+    let key = web::header(&head.headers, "idempotency-key").unwrap_or_default();
     let result = match (head.method.as_str(), path) {
         ("POST", ["topups"]) => parse::<NewTopup>(body).and_then(|order| {
             let created = shared.book().create_topup(key, &order, &shared.base);
@@ -280,11 +288,11 @@ fn api(shared: &Arc<Shared>, head: &Head, path: &[&str], body: &[u8]) -> Reply {
         _ => Err(Refusal {
             status: 404,
             code: "not_found",
-            message: format!("no {} {}", head.method, head.route()),
+            message: format!("no {} {}", head.method, head.uri.path()),
         }),
     };
     match result.and_then(|object| serde_json::to_string(&object).map_err(internal)) {
-        Ok(json) => ("200 OK", "application/json", json),
+        Ok(json) => (StatusCode::OK, "application/json", json),
         Err(refusal) => json_error(&refusal),
     }
 }
@@ -325,7 +333,7 @@ fn stripe_session(shared: &Arc<Shared>, key: &str, body: &[u8]) -> Reply {
 
 fn json_reply(value: &impl serde::Serialize) -> Reply {
     match serde_json::to_string(value) {
-        Ok(json) => ("200 OK", "application/json", json),
+        Ok(json) => (StatusCode::OK, "application/json", json),
         Err(error) => json_error(&internal(error)),
     }
 }
@@ -334,9 +342,9 @@ fn json_reply(value: &impl serde::Serialize) -> Reply {
 fn stripe_error(status: u16, message: &str) -> Reply {
     let body = serde_json::json!({"error": {"type": "invalid_request_error", "message": message}});
     let status = match status {
-        404 => "404 Not Found",
-        409 => "409 Conflict",
-        _ => "400 Bad Request",
+        404 => StatusCode::NOT_FOUND,
+        409 => StatusCode::CONFLICT,
+        _ => StatusCode::BAD_REQUEST,
     };
     (status, "application/json", body.to_string())
 }
@@ -385,10 +393,12 @@ fn expire_later(shared: &Arc<Shared>, id: &str) {
 
 fn show_checkout(shared: &Shared, id: &str) -> Reply {
     match shared.book().get(id).filter(|o| o.object == "topup") {
-        Some(topup) if topup.status == "pending" => html("200 OK", pages::checkout(topup, None)),
-        Some(topup) => html("200 OK", pages::outcome(topup)),
+        Some(topup) if topup.status == "pending" => {
+            html(StatusCode::OK, pages::checkout(topup, None))
+        }
+        Some(topup) => html(StatusCode::OK, pages::outcome(topup)),
         None => html(
-            "404 Not Found",
+            StatusCode::NOT_FOUND,
             pages::problem(&format!("There is no top-up {id}.")),
         ),
     }
@@ -412,10 +422,10 @@ fn submit_checkout(shared: &Arc<Shared>, id: &str, body: &[u8]) -> Reply {
         }
         Ok(Step::Invalid(why)) => match shared.book().get(id) {
             Some(topup) => html(
-                "422 Unprocessable Entity",
+                StatusCode::UNPROCESSABLE_ENTITY,
                 pages::checkout(topup, Some(&why)),
             ),
-            None => html("404 Not Found", pages::problem(&why)),
+            None => html(StatusCode::NOT_FOUND, pages::problem(&why)),
         },
         Err(refusal) => page_error(shared, id, &refusal),
     }
@@ -436,8 +446,8 @@ fn submit_authentication(shared: &Arc<Shared>, id: &str, body: &[u8]) -> Reply {
 /// A refused page step: the top-up as it stands if there is one (paid twice shows "Paid").
 fn page_error(shared: &Shared, id: &str, refusal: &Refusal) -> Reply {
     match shared.book().get(id) {
-        Some(topup) => html("409 Conflict", pages::outcome(topup)),
-        None => html("404 Not Found", pages::problem(&refusal.message)),
+        Some(topup) => html(StatusCode::CONFLICT, pages::outcome(topup)),
+        None => html(StatusCode::NOT_FOUND, pages::problem(&refusal.message)),
     }
 }
 
@@ -445,7 +455,7 @@ fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
-fn html(status: &'static str, body: String) -> Reply {
+fn html(status: StatusCode, body: String) -> Reply {
     (status, "text/html; charset=utf-8", body)
 }
 
@@ -457,11 +467,11 @@ fn json_error(refusal: &Refusal) -> Reply {
         },
     };
     let status = match refusal.status {
-        401 => "401 Unauthorized",
-        404 => "404 Not Found",
-        409 => "409 Conflict",
-        500 => "500 Internal Server Error",
-        _ => "400 Bad Request",
+        401 => StatusCode::UNAUTHORIZED,
+        404 => StatusCode::NOT_FOUND,
+        409 => StatusCode::CONFLICT,
+        500 => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
     };
     let json = serde_json::to_string(&body).unwrap_or_default();
     (status, "application/json", json)

@@ -251,33 +251,43 @@ mod tests {
     /// A receiver that answers `503` to its first `failures` requests and `200` after, and
     /// hands on each signed body it accepted.
     async fn receiver(failures: usize) -> (String, mpsc::UnboundedReceiver<Event>) {
+        use hyper::StatusCode;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let (accepted, bodies) = mpsc::unbounded_channel();
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         tokio::spawn(async move {
-            let mut seen = 0;
             loop {
-                let (mut stream, _) = listener.accept().await.unwrap();
-                let head = crate::http::read_head(&mut stream).await.unwrap();
-                let body = crate::http::read_body(&mut stream, &head, 1 << 16)
-                    .await
-                    .unwrap();
-                let signed = head.header(SIGNATURE_HEADER).map(str::to_owned);
-                seen += 1;
-                let status = if seen <= failures {
-                    "503 Busy"
-                } else {
-                    "200 OK"
-                };
-                crate::http::respond(&mut stream, status, "text/plain", b"")
-                    .await
-                    .unwrap();
-                if seen > failures {
-                    signature::verify(b"s", signed.as_deref(), &body, unix_now()).unwrap();
-                    accepted
-                        .send(serde_json::from_slice(&body).unwrap())
-                        .unwrap();
-                }
+                let (stream, _) = listener.accept().await.unwrap();
+                let (accepted, seen) = (accepted.clone(), seen.clone());
+                let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+                    let accepted = accepted.clone();
+                    let seen = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    async move {
+                        let signed = crate::web::header(request.headers(), SIGNATURE_HEADER)
+                            .map(str::to_owned);
+                        let body = crate::web::read_body(request.into_body(), 1 << 16)
+                            .await
+                            .unwrap();
+                        if seen > failures {
+                            signature::verify(b"s", signed.as_deref(), &body, unix_now()).unwrap();
+                            accepted
+                                .send(serde_json::from_slice(&body).unwrap())
+                                .unwrap();
+                        }
+                        let status = match seen <= failures {
+                            true => StatusCode::SERVICE_UNAVAILABLE,
+                            false => StatusCode::OK,
+                        };
+                        Ok::<_, std::convert::Infallible>(crate::web::respond(
+                            status,
+                            "text/plain",
+                            "",
+                        ))
+                    }
+                });
+                let timeout = std::time::Duration::from_secs(10);
+                tokio::spawn(crate::web::serve(stream, timeout, service));
             }
         });
         (url, bodies)

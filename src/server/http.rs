@@ -1,12 +1,15 @@
 //! Plain HTTP on the server's port, next to the websocket at `/v1`: `GET /healthz` (the store
-//! answers a read) and `GET /metrics` (Prometheus text). One request per connection. With
+//! answers a read) and `GET /metrics` (Prometheus text). With
 //! `--metrics-listen`, both are served on that address instead, and `/metrics` is not on the
 //! public port (its figures say how busy the server is and who is refused).
 
 use super::ServerState;
-use super::transport::Stream;
 use crate::protocol::UNAVAILABLE_RETRY;
-use tokio::io::AsyncWriteExt;
+use crate::web::{self, Body};
+use hyper::body::Incoming;
+use hyper::header::RETRY_AFTER;
+use hyper::{Request, Response, StatusCode};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Endpoint {
@@ -36,7 +39,7 @@ impl Endpoint {
 /// gets 404.
 pub async fn serve_apart(
     listener: tokio::net::TcpListener,
-    state: std::sync::Arc<ServerState>,
+    state: Arc<ServerState>,
     mut shutdown: super::shutdown::Shutdown,
 ) {
     loop {
@@ -47,62 +50,53 @@ pub async fn serve_apart(
                 Err(_) => continue,
             },
         };
-        let state = std::sync::Arc::clone(&state);
-        tokio::spawn(async move {
-            let mut stream: Stream = Box::new(tcp);
-            let read = tokio::time::timeout(
-                std::time::Duration::from_secs(10),
-                crate::http::read_head(&mut stream),
-            );
-            let Ok(Ok(head)) = read.await else { return };
-            let _ = match Endpoint::at(&head.path) {
-                Some(endpoint) => answer(stream, endpoint, &state).await,
-                None => not_found(stream).await,
-            };
+        let state = Arc::clone(&state);
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let state = Arc::clone(&state);
+            async move {
+                Ok::<_, std::convert::Infallible>(match Endpoint::at(request.uri().path()) {
+                    Some(endpoint) => answer(endpoint, &state).await,
+                    None => not_found(),
+                })
+            }
         });
+        tokio::spawn(web::serve(tcp, HEAD_TIMEOUT, service));
     }
 }
 
+/// How long a request's head may take on the metrics address.
+const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// 404 for a plain HTTP request quid does not serve.
-pub async fn not_found(mut stream: Stream) -> std::io::Result<()> {
-    let body = "not found: quid speaks its protocol at /v1, and serves /healthz and /metrics\n";
-    let response = format!(
-        "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
+pub fn not_found() -> Response<Body> {
+    web::respond(
+        StatusCode::NOT_FOUND,
+        "text/plain",
+        "not found: quid speaks its protocol at /v1, and serves /healthz and /metrics\n",
+    )
 }
 
-pub async fn answer(
-    mut stream: Stream,
-    endpoint: Endpoint,
-    state: &ServerState,
-) -> std::io::Result<()> {
-    let mut extra = String::new();
-    let (status, content_type, body) = match endpoint {
+pub async fn answer(endpoint: Endpoint, state: &ServerState) -> Response<Body> {
+    match endpoint {
         Endpoint::Healthz => match state.store.read(|db| db.ping()).await {
-            Ok(_) => ("200 OK", "text/plain", "ok\n".to_owned()),
+            Ok(_) => web::respond(StatusCode::OK, "text/plain", "ok\n"),
             Err(_) => {
-                // Not ready: a balancer sends no one here until it answers again.
-                extra = format!("Retry-After: {}\r\n", UNAVAILABLE_RETRY.as_secs());
-                (
-                    "503 Service Unavailable",
+                let mut response = web::respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
                     "text/plain",
-                    "store unavailable: the database cannot be reached\n".to_owned(),
-                )
+                    "store unavailable: the database cannot be reached\n",
+                );
+                // Not ready: a balancer sends no one here until it answers again.
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, UNAVAILABLE_RETRY.as_secs().into());
+                response
             }
         },
-        Endpoint::Metrics => (
-            "200 OK",
+        Endpoint::Metrics => web::respond(
+            StatusCode::OK,
             "text/plain; version=0.0.4",
             super::metrics::render(state),
         ),
-    };
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
+    }
 }

@@ -6,7 +6,6 @@
 
 use super::ServerState;
 use super::shutdown::Shutdown;
-use crate::http::{self, Head};
 use crate::ledger::funding::{self, Applied};
 use crate::partner::{
     self, Created, PartnerError, PartnerEvent, PayoutOrder, Provider, TopupOrder, WebhookError,
@@ -16,6 +15,9 @@ use crate::protocol::funding::{
 };
 use crate::protocol::{ApiError, ErrorCode};
 use crate::store::funding::StoredFunding;
+use crate::web::{self, Body};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -160,55 +162,63 @@ fn fail_unsent(
 
 /// Answers `POST /webhooks/NAME`: checks the signature, applies the event, and says how it
 /// went (2xx: done or nothing to do; 4xx: refused, do not send it again; 5xx: try again).
-pub async fn receive_webhook(
-    mut stream: super::transport::Stream,
-    head: Head,
-    state: &ServerState,
-) -> std::io::Result<()> {
-    let (status, body) = webhook_reply(&mut stream, &head, state).await;
-    // The status line starts with its three-digit code.
-    state.metrics.webhooks.add(vec![&status[..3]]);
+pub async fn receive_webhook(request: Request<Incoming>, state: &ServerState) -> Response<Body> {
+    let (status, body) = webhook_reply(request, state).await;
+    state.metrics.webhooks.add(vec![status_label(status)]);
     let json = serde_json::json!({ "message": body }).to_string();
-    http::respond(&mut stream, status, "application/json", json.as_bytes()).await
+    web::respond(status, "application/json", json)
 }
 
-async fn webhook_reply(
-    stream: &mut super::transport::Stream,
-    head: &Head,
-    state: &ServerState,
-) -> (&'static str, String) {
-    let name = head.route().trim_start_matches("/webhooks/");
-    let Some(provider) = state.config.partners.by_name(name) else {
-        return ("404 Not Found", format!("no payment partner {name:?} here"));
-    };
-    if head.method != "POST" {
-        return ("405 Method Not Allowed", "webhooks are POSTed".into());
+/// The metric's label for each status [`webhook_reply`] answers with.
+fn status_label(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::OK => "200",
+        StatusCode::BAD_REQUEST => "400",
+        StatusCode::UNAUTHORIZED => "401",
+        StatusCode::NOT_FOUND => "404",
+        StatusCode::METHOD_NOT_ALLOWED => "405",
+        StatusCode::UNPROCESSABLE_ENTITY => "422",
+        _ => "503",
     }
-    let body = match http::read_body(stream, head, partner::MAX_WEBHOOK_BYTES).await {
-        Ok(body) => body,
-        Err(error) => return ("400 Bad Request", error.to_string()),
+}
+
+async fn webhook_reply(request: Request<Incoming>, state: &ServerState) -> (StatusCode, String) {
+    let (head, body) = request.into_parts();
+    let name = head.uri.path().trim_start_matches("/webhooks/");
+    let Some(provider) = state.config.partners.by_name(name) else {
+        return (
+            StatusCode::NOT_FOUND,
+            format!("no payment partner {name:?} here"),
+        );
     };
-    let signature = head.header(provider.signature_header());
+    if head.method != Method::POST {
+        return (StatusCode::METHOD_NOT_ALLOWED, "webhooks are POSTed".into());
+    }
+    let body = match web::read_body(body, partner::MAX_WEBHOOK_BYTES).await {
+        Ok(body) => body,
+        Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()),
+    };
+    let signature = web::header(&head.headers, provider.signature_header());
     let event = match provider.webhook(signature, &body, partner::unix_now()) {
         Ok(Some(event)) => event,
-        Ok(None) => return ("200 OK", "ignored: not an event quid follows".into()),
+        Ok(None) => return (StatusCode::OK, "ignored: not an event quid follows".into()),
         Err(error) => {
             tracing::warn!(partner = name, %error, "webhook refused; nothing moved");
             let status = match error {
-                WebhookError::Signature(_) => "401 Unauthorized",
-                WebhookError::Unreadable(_) => "400 Bad Request",
+                WebhookError::Signature(_) => StatusCode::UNAUTHORIZED,
+                WebhookError::Unreadable(_) => StatusCode::BAD_REQUEST,
             };
             return (status, error.to_string());
         }
     };
     match apply(state, event).await {
-        Ok(applied) => ("200 OK", format!("{applied:?}")),
+        Ok(applied) => (StatusCode::OK, format!("{applied:?}")),
         Err(error) => {
             tracing::warn!(partner = name, %error, "webhook event refused; nothing moved");
             let status = match error.code {
-                ErrorCode::NotFound => "404 Not Found",
-                ErrorCode::InvalidArgument => "422 Unprocessable Entity",
-                _ => "503 Service Unavailable",
+                ErrorCode::NotFound => StatusCode::NOT_FOUND,
+                ErrorCode::InvalidArgument => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
             };
             (status, error.message)
         }

@@ -1298,7 +1298,8 @@ fn serve_as_the_unit_does(unit: &str) {
     let health = {
         use std::io::{Read, Write};
         let mut tcp = std::net::TcpStream::connect(server.addr).unwrap();
-        tcp.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").unwrap();
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
         let mut answer = String::new();
         tcp.read_to_string(&mut answer).unwrap();
         answer

@@ -17,10 +17,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("untrusted", &[]),
     ("logging", &[]),
     ("text_position", &[]),
-    ("http", &[]),
+    ("web", &[]),
     ("browser", &[]),
     ("partner", &["money", "protocol"]),
-    ("sandbox", &["partner", "money", "protocol", "http"]),
+    ("sandbox", &["partner", "money", "protocol", "web"]),
     ("secret", &["protocol"]),
     ("protocol", &["money"]),
     ("export", &["money", "protocol"]),
@@ -31,7 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "server",
         &[
-            "ledger", "store", "protocol", "search", "metrics", "partner", "http",
+            "ledger", "store", "protocol", "search", "metrics", "partner", "web",
         ],
     ),
     ("config", &["protocol", "tls", "text_position"]),

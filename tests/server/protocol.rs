@@ -168,6 +168,67 @@ async fn a_bad_token_gets_401_before_any_frame() {
     server.stop().await;
 }
 
+/// Writes `requests` on one connection and reads until the server closes it.
+async fn exchange(server: &TestServer, requests: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(requests.as_bytes()).await.unwrap();
+    let mut answers = String::new();
+    tokio::time::timeout(PATIENCE, tcp.read_to_string(&mut answers))
+        .await
+        .expect("the server closes after the last request")
+        .unwrap();
+    answers
+}
+
+#[tokio::test]
+async fn the_port_answers_plain_requests_in_turn_and_refuses_a_wrong_upgrade_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server.db")).await;
+    // Keep-alive: two requests on one connection, two answers.
+    let answers = exchange(
+        &server,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        answers.matches("HTTP/1.1 200 OK\r\n").count(),
+        2,
+        "{answers}"
+    );
+
+    let upgrade = |path: &str, version: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: {version}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+    };
+    let wrong_path = exchange(&server, &upgrade("/v2", "13")).await;
+    assert!(wrong_path.starts_with("HTTP/1.1 404"), "{wrong_path}");
+    assert!(
+        wrong_path.ends_with("quid speaks its protocol at /v1"),
+        "{wrong_path}"
+    );
+    let wrong_version = exchange(&server, &upgrade("/v1", "8")).await;
+    assert!(wrong_version.starts_with("HTTP/1.1 426"), "{wrong_version}");
+
+    // The right one switches, with the answer RFC 6455 gives for that key.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(upgrade("/v1", "13").as_bytes())
+        .await
+        .unwrap();
+    let mut head = vec![0u8; 1024];
+    let read = tcp.read(&mut head).await.unwrap();
+    let head = String::from_utf8_lossy(&head[..read]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(
+        head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=\r\n"),
+        "{head}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn logout_revokes_the_token() {
     let dir = tempfile::tempdir().unwrap();

@@ -32,7 +32,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityError};
-use upgrade::{Identity, Opened, Socket};
+use upgrade::{Identity, Socket};
 
 /// Replies and replayed events waiting for the writer task.
 const REPLY_QUEUE: usize = 64;
@@ -40,8 +40,8 @@ const REPLY_QUEUE: usize = 64;
 /// Events read from the store per query while replaying a backlog.
 const REPLAY_PAGE: u32 = 500;
 
-/// A client that has not finished TLS, the HTTP request and the websocket handshake by then
-/// is dropped.
+/// A client that has not finished TLS, or a request's head, this long after it was due is
+/// dropped; so is one that has been sent its 101 and does not take it up.
 pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Close code: the session's token was revoked (logout elsewhere, `revoke_session`, an admin).
@@ -56,19 +56,14 @@ pub async fn serve(tcp: TcpStream, peer: SocketAddr, state: Arc<ServerState>, sh
         tracing::info!(%peer, "refused: too many connections from this address");
         return;
     };
-    let (socket, identity) =
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade::open(tcp, &state)).await {
-            Ok(Ok(Opened::Websocket(socket, identity))) => (socket, identity),
-            Ok(Ok(Opened::Http)) => return,
-            Ok(Err(error)) => {
-                tracing::debug!(%peer, %error, "upgrade refused or failed");
-                return;
-            }
-            Err(_) => {
-                tracing::debug!(%peer, "handshake timed out");
-                return;
-            }
-        };
+    let (socket, identity) = match upgrade::open(tcp, &state, HANDSHAKE_TIMEOUT).await {
+        Ok(Some(opened)) => opened,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::debug!(%peer, %error, "connection ended before a websocket");
+            return;
+        }
+    };
     let _open = state.metrics.opened();
     let revocation = match &identity.token_hash {
         Some(hash) => match watch_token(&state, hash, peer.ip()).await {
