@@ -2,6 +2,7 @@
 //! partner), on `hyper`: one way to serve a connection, with the same limits everywhere, a
 //! request body read whole up to a limit, and whole responses.
 
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
@@ -14,8 +15,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 /// under 2 KiB.
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 
-/// A response's body: whole, in memory.
-pub type Body = Full<Bytes>;
+/// A response's body: whole ([`respond`]), or streamed a piece at a time (a download).
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// Serves HTTP/1.1 on `io` with `service` until the peer closes, the connection is upgraded
 /// (a websocket: `hyper::upgrade::on` hands the bytes over), or a request's head is not
@@ -43,7 +44,8 @@ pub fn respond(
     content_type: &'static str,
     body: impl Into<Bytes>,
 ) -> Response<Body> {
-    let mut response = Response::new(Full::new(body.into()));
+    let whole = Full::new(body.into()).map_err(|never| match never {});
+    let mut response = Response::new(whole.boxed_unsync());
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -184,6 +184,7 @@ fn seed(
                         reply_to: None,
                         sealed: None,
                         expires_at: None,
+                        file: None,
                     };
                     ctx.db()
                         .insert_message(&message, TimestampMs(i64::from(n)))?;

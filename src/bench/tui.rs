@@ -156,6 +156,7 @@ pub(super) fn messages(ids: std::ops::RangeInclusive<usize>) -> Vec<Message> {
         sent_at: sent_at(n),
         card: None,
         reply_to: None,
+        file: None,
         edited_at: None,
         deleted: false,
         reactions: Vec::new(),

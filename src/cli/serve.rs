@@ -73,6 +73,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     partner_recheck: u64,
+    /// The largest file a user may send, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = crate::protocol::files::DEFAULT_MAX_FILE_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_file_bytes: u64,
+    /// The bytes of files kept for one user (files no message carries go after a day)
+    #[arg(long, value_name = "BYTES", default_value_t = crate::protocol::files::DEFAULT_QUOTA_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    file_quota_bytes: u64,
 }
 
 fn parse_limit(text: &str) -> Result<Money, String> {
@@ -105,6 +113,8 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     let config = ServerConfig {
         max_frame_bytes: args.max_frame_bytes,
+        max_file_bytes: args.max_file_bytes,
+        file_quota_bytes: args.file_quota_bytes,
         tls,
         max_connections_per_address: args.max_connections_per_address,
         rate_per_second: args.rate_limit,

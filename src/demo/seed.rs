@@ -188,6 +188,7 @@ async fn say(
             client_id: ClientMsgId::random(),
             text: text.into(),
             reply_to: None,
+            file: None,
         }))
         .await?;
     Ok(())

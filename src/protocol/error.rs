@@ -70,6 +70,11 @@ pub enum ErrorCode {
     PartnerRefused,
     /// The server has no payment partner, or it cannot be reached now; try again later.
     PartnerUnavailable,
+    /// A file over the server's size limit (`quid serve --max-file-bytes`); nothing is stored.
+    FileTooLarge,
+    /// The file would take the user past the bytes the server keeps for them; nothing is
+    /// stored. Files no message refers to go after a day, and with them their share.
+    QuotaExceeded,
     /// A code this client does not know, from a newer server: its message says what
     /// happened. Never sent.
     #[serde(other)]
@@ -121,6 +126,8 @@ impl ErrorCode {
             ErrorCode::BadQuery => "bad_query",
             ErrorCode::PartnerRefused => "partner_refused",
             ErrorCode::PartnerUnavailable => "partner_unavailable",
+            ErrorCode::FileTooLarge => "file_too_large",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::Other => "other",
         }
     }
@@ -206,7 +213,7 @@ mod tests {
 
     #[test]
     fn a_code_from_a_newer_server_is_read_as_other() {
-        let code: ErrorCode = serde_json::from_str(r#""quota_exceeded""#).unwrap();
+        let code: ErrorCode = serde_json::from_str(r#""teleport_refused""#).unwrap();
         assert_eq!(code, ErrorCode::Other);
         assert!(
             !code.is_transient(),

@@ -60,6 +60,9 @@ pub struct Message {
     /// The message this one answers, as it is now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<Box<Quote>>,
+    /// The file this message carries; `text` is its caption (perhaps empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<Box<super::files::FileRef>>,
     /// When the sender last edited the text; `sent_at` stays the original time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited_at: Option<TimestampMs>,
@@ -148,6 +151,14 @@ pub fn mentioned(text: &str) -> impl Iterator<Item = &str> {
 }
 
 /// What the server requires of a message's text; clients check it too, before queueing.
+/// As [`validate_text`], but a message that carries a file may have no text (its caption).
+pub fn validate_caption(text: &str, carries_file: bool) -> Result<(), ApiError> {
+    match carries_file && text.is_empty() {
+        true => Ok(()),
+        false => validate_text(text),
+    }
+}
+
 pub fn validate_text(text: &str) -> Result<(), ApiError> {
     if text.trim().is_empty() {
         return Err(ApiError::invalid("message text is empty"));

@@ -139,6 +139,10 @@ pub struct Send {
     /// The message of this conversation this one answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<MessageId>,
+    /// A file uploaded before (`POST /v1/files`), which the message carries; `text` is then
+    /// its caption and may be empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<super::files::FileId>,
 }
 
 /// Replaces the text of one of your messages (not a card); `sent_at` stays.

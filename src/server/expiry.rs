@@ -1,6 +1,7 @@
 //! Expires payment requests and invoices on time, even when nobody touches them, so both sides see
 //! "expired" as a durable event; and deletes the ciphertext of disappearing messages whose time
-//! is up (their clients remove them on time themselves: no event).
+//! is up (their clients remove them on time themselves: no event), and files no message
+//! carries and uploads never finished, a day on.
 
 use super::ServerState;
 use super::shutdown::Shutdown;
@@ -19,14 +20,22 @@ pub async fn sweep(state: Arc<ServerState>, mut shutdown: Shutdown) {
             if !ctx.db().hold_expiry_sweep()? {
                 return Ok(0);
             }
+            let forgotten = ctx.now().0 - crate::store::files::FORGOTTEN_AFTER_MS;
+            let (files, uploads) =
+                crate::store::files::sweep(ctx, crate::protocol::TimestampMs(forgotten))?;
             Ok(crate::ledger::requests::expire_due(ctx)?
                 + crate::ledger::invoices::expire_due(ctx)?
-                + ctx.db().expire_sealed(ctx.now())?)
+                + ctx.db().expire_sealed(ctx.now())?
+                + files
+                + uploads)
         };
         match state.writer.write(expire).await {
             Ok(0) => {}
             Ok(expired) => {
-                tracing::info!(expired, "requests, invoices and sealed messages expired")
+                tracing::info!(
+                    expired,
+                    "requests, invoices, sealed messages and files expired"
+                )
             }
             Err(error) => tracing::warn!(%error, "expiry sweep failed"),
         }

@@ -6,6 +6,7 @@
 pub mod auth;
 mod connection;
 mod expiry;
+pub mod files;
 pub mod hashing;
 mod http;
 pub mod hub;
@@ -83,6 +84,10 @@ pub struct ServerConfig {
     /// Serve `/metrics` (and `/healthz`) on this address of their own, plain HTTP, and not on
     /// the public port (`quid serve --metrics-listen`); on the public port when `None`.
     pub metrics_listen: Option<SocketAddr>,
+    /// The largest file taken (`quid serve --max-file-bytes`).
+    pub max_file_bytes: u64,
+    /// The bytes of files and unfinished uploads kept for one user (`--file-quota-bytes`).
+    pub file_quota_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -103,6 +108,8 @@ impl Default for ServerConfig {
             partner_recheck: Duration::from_secs(60),
             metrics_listen: None,
             session_idle: DEFAULT_SESSION_IDLE,
+            max_file_bytes: crate::protocol::files::DEFAULT_MAX_FILE_BYTES,
+            file_quota_bytes: crate::protocol::files::DEFAULT_QUOTA_BYTES,
         }
     }
 }

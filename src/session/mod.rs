@@ -6,6 +6,7 @@
 
 pub mod backoff;
 pub mod connection;
+pub mod files;
 pub mod login;
 mod outbox;
 mod runner;

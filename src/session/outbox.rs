@@ -96,6 +96,7 @@ async fn deliver(
             client_id: item.client_id,
             text: item.text.clone(),
             reply_to: item.reply_to,
+            file: None,
         }))
         .await
 }

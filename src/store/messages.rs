@@ -3,8 +3,10 @@
 
 use super::prelude::*;
 use super::writer::WriteCtx;
-use crate::protocol::model::validate_text;
+use crate::protocol::files::{FileId, FileRef};
+use crate::protocol::model::validate_caption;
 use crate::protocol::model::{QUOTE_CHARS, Quote, Reaction, validate_reaction};
+use crate::protocol::requests::Send;
 use crate::protocol::secret::Sealed;
 use crate::protocol::{
     ApiError, ClientMsgId, ConversationId, Event, Message, MessageId, TimestampMs, User, UserId,
@@ -15,7 +17,8 @@ pub const MAX_HISTORY_LIMIT: u32 = 200;
 
 /// What every message is read with, on both backends: the row, its sender, the message it
 /// answers and that one's sender, its reactions as `EMOJI USER_ID USERNAME` joined by
-/// commas (a reaction holds no comma or space: `validate_reaction`), and its sealed copies.
+/// commas (a reaction holds no comma or space: `validate_reaction`), its sealed copies, and
+/// the file it carries.
 pub(super) const SELECT_MESSAGE: &str =
     "SELECT m.id, m.conversation_id, u.id, u.username, u.is_bot,
     u.merchant_name, m.client_id, m.text, m.sent_at_ms, m.card_kind, m.card_ref,
@@ -24,9 +27,33 @@ pub(super) const SELECT_MESSAGE: &str =
     (SELECT string_agg(r.emoji || ' ' || r.user_id || ' ' || ru.username, ','
         ORDER BY r.emoji, r.user_id)
      FROM reactions r JOIN users ru ON ru.id = r.user_id WHERE r.message_id = m.id),
-    m.sealed, m.expires_at_ms
+    m.sealed, m.expires_at_ms,
+    f.id, f.name, f.size, f.media_type, f.sha256
     FROM messages m JOIN users u ON u.id = m.sender_id
-    LEFT JOIN messages q ON q.id = m.reply_to_id LEFT JOIN users qu ON qu.id = q.sender_id";
+    LEFT JOIN messages q ON q.id = m.reply_to_id LEFT JOIN users qu ON qu.id = q.sender_id
+    LEFT JOIN files f ON f.id = m.file_id";
+
+/// The column where `SELECT_MESSAGE`'s file begins.
+pub(super) const FILE_COLUMN: usize = 23;
+
+/// The file `SELECT_MESSAGE` read, if the message carries one.
+pub(super) fn file_of(
+    id: Option<String>,
+    name: String,
+    size: i64,
+    media_type: String,
+    sha256: String,
+) -> Option<Box<FileRef>> {
+    id.map(|id| {
+        Box::new(FileRef {
+            id: FileId(id),
+            name,
+            size: u64::try_from(size).unwrap_or_default(),
+            media_type,
+            sha256,
+        })
+    })
+}
 
 /// The reactions `SELECT_MESSAGE` encodes, grouped by emoji in order.
 pub(super) fn reactions_from(encoded: Option<&str>) -> Vec<Reaction> {
@@ -91,15 +118,16 @@ pub fn check_history_limit(limit: u32) -> Result<(), ApiError> {
 pub(super) type MessageRow = (Message, Option<(String, i64)>);
 
 /// Stores a message and emits it to every member. A `client_id` this sender already used
-/// returns the original message and `true`, storing and emitting nothing.
-pub fn send(
-    ctx: &mut WriteCtx,
-    me: &User,
-    conversation_id: ConversationId,
-    client_id: ClientMsgId,
-    text: &str,
-    reply_to: Option<MessageId>,
-) -> Result<(Message, bool), ApiError> {
+/// returns the original message and `true`, storing and emitting nothing. A file it carries
+/// must be one the sender may read (theirs, or one shared with them: forwarding).
+pub fn send(ctx: &mut WriteCtx, me: &User, outgoing: &Send) -> Result<(Message, bool), ApiError> {
+    let Send {
+        conversation_id,
+        client_id,
+        ref text,
+        reply_to,
+        ref file,
+    } = *outgoing;
     if let Some(original) = ctx.db().message_by_client_id(me.id, client_id)? {
         return Ok((original, true));
     }
@@ -109,7 +137,7 @@ pub fn send(
              there (send_sealed)"
         )));
     }
-    validate_text(text)?;
+    validate_caption(text, file.is_some())?;
     if let Some(answered) = reply_to
         && !ctx.db().message_is_in(answered, conversation_id)?
     {
@@ -117,6 +145,10 @@ pub fn send(
             "reply_to: message {answered} is not in conversation {conversation_id}"
         )));
     }
+    let carried = file
+        .as_ref()
+        .map(|id| readable_file(ctx, me, id))
+        .transpose()?;
     let id = ctx.db().insert_message(
         &NewMessage {
             conversation_id,
@@ -127,6 +159,7 @@ pub fn send(
             reply_to,
             sealed: None,
             expires_at: None,
+            file: file.as_ref(),
         },
         ctx.now(),
     )?;
@@ -143,6 +176,7 @@ pub fn send(
             sent_at: ctx.now(),
             card: None,
             reply_to: None,
+            file: carried.map(Box::new),
             edited_at: None,
             deleted: false,
             reactions: Vec::new(),
@@ -152,6 +186,17 @@ pub fn send(
         },
     };
     deliver(ctx, me, message)
+}
+
+/// The file `id`, if `me` may send it on: `not_found` otherwise, whether or not it exists.
+fn readable_file(ctx: &WriteCtx, me: &User, id: &FileId) -> Result<FileRef, ApiError> {
+    let stored = match ctx.db().may_read_file(id, me.id)? {
+        true => ctx.db().file(id)?,
+        false => None,
+    };
+    stored
+        .map(|stored| stored.file)
+        .ok_or_else(|| ApiError::not_found(format!("no file {id} (upload it first)")))
 }
 
 /// Stores a sealed message in a secret conversation and emits it to every member, as `send`
@@ -189,6 +234,7 @@ pub fn send_sealed(
             reply_to: None,
             sealed: Some(sealed),
             expires_at,
+            file: None,
         },
         ctx.now(),
     )?;
@@ -201,6 +247,7 @@ pub fn send_sealed(
         sent_at: ctx.now(),
         card: None,
         reply_to: None,
+        file: None,
         edited_at: None,
         deleted: false,
         reactions: Vec::new(),
@@ -301,6 +348,7 @@ pub fn insert_card(
             reply_to: None,
             sealed: None,
             expires_at: None,
+            file: None,
         },
         ctx.now(),
     )?;
@@ -313,6 +361,7 @@ pub fn insert_card(
         sent_at: ctx.now(),
         card: Some(Box::new(card)),
         reply_to: None,
+        file: None,
         edited_at: None,
         deleted: false,
         reactions: Vec::new(),
@@ -330,8 +379,8 @@ pub fn insert_card(
 /// Replaces the text of `me`'s message `id` and tells every member; `sent_at` stays. The same
 /// text again changes nothing.
 pub fn edit(ctx: &mut WriteCtx, me: &User, id: MessageId, text: &str) -> Result<Message, ApiError> {
-    validate_text(text)?;
     let message = own_plain_message(ctx, me, id, "edit")?;
+    validate_caption(text, message.file.is_some())?;
     if message.sealed.is_some() {
         return Err(ApiError::invalid(format!(
             "message {id} is sealed: an edit would put its new text in the clear on the server"
@@ -461,6 +510,8 @@ pub struct NewMessage<'a> {
     pub sealed: Option<&'a Sealed>,
     /// When the server deletes the ciphertext (a disappearing message).
     pub expires_at: Option<TimestampMs>,
+    /// The file the message carries.
+    pub file: Option<&'a FileId>,
 }
 
 /// Messages, read back with their sender and card.

@@ -10,6 +10,7 @@ pub(crate) mod clock;
 pub mod conversations;
 pub mod devices;
 pub mod events;
+pub mod files;
 pub mod funding;
 pub mod invoices;
 pub mod location;
@@ -38,6 +39,8 @@ pub trait Backend:
     + Invoices
     + Audit
     + Search
+    + Files
+    + Blobs
 {
 }
 
@@ -55,6 +58,8 @@ impl<T> Backend for T where
         + Invoices
         + Audit
         + Search
+        + Files
+        + Blobs
 {
 }
 
@@ -72,6 +77,7 @@ pub mod prelude {
     pub use super::conversations::Conversations;
     pub use super::devices::Devices;
     pub use super::events::Events;
+    pub use super::files::{Blobs, Files};
     pub use super::funding::Fundings;
     pub use super::invoices::Invoices;
     pub use super::messages::Messages;
@@ -88,6 +94,7 @@ use audit::Audit;
 use conversations::Conversations;
 use devices::Devices;
 use events::Events;
+use files::{Blobs, Files};
 use funding::Fundings;
 use invoices::Invoices;
 use location::Location;

@@ -246,7 +246,7 @@ pub async fn login(url: &Url, username: &str) -> Connection {
     connect(url, &auth.token).await
 }
 
-/// The whole answer to a plain HTTP GET of `path` (the server closes after each response).
+/// The whole answer to a plain HTTP GET of `path`, the connection closed after it.
 pub async fn http_get_at(addr: SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();

@@ -92,6 +92,7 @@ async fn say(
         client_id: ClientMsgId::random(),
         text,
         reply_to: None,
+        file: None,
     });
     loop {
         match connection.request::<results::Sent>(body.clone()).await {

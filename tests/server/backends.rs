@@ -281,14 +281,14 @@ fn people_chat_and_pay(db: &dyn Backend) {
             &IdempotencyKey("mint".into()),
         )?;
         let direct = quid::store::conversations::open_direct(ctx, &alice, "bob")?;
-        quid::store::messages::send(
-            ctx,
-            &alice,
-            direct.id,
-            ClientMsgId::random(),
-            "lunch?",
-            None,
-        )?;
+        let lunch = quid::protocol::requests::Send {
+            conversation_id: direct.id,
+            client_id: ClientMsgId::random(),
+            text: "lunch?".into(),
+            reply_to: None,
+            file: None,
+        };
+        quid::store::messages::send(ctx, &alice, &lunch)?;
         Ok(())
     });
     let key = IdempotencyKey("pay-1".into());
@@ -528,6 +528,9 @@ const POSTGRES_ONLY: &[&str] = &[
     "messages.words",
     // The migrations' own record (SQLite keeps it in PRAGMA user_version).
     "quid_schema.",
+    // Files' bytes, in the database so that every node serves every file (SQLite keeps them
+    // in files beside the database).
+    "file_chunks.",
 ];
 
 #[test]

@@ -227,6 +227,7 @@ async fn run(
                 client_id,
                 text,
                 reply_to: None,
+                file: None,
             });
             if let Ok(sent) = link.until_answered::<results::Sent>(body, rng).await {
                 let mut acknowledged = world.acknowledged.lock().await;

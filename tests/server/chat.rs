@@ -56,6 +56,7 @@ async fn send(
             client_id: ClientMsgId::random(),
             text: text.into(),
             reply_to: None,
+            file: None,
         }))
         .await
         .unwrap()
@@ -123,6 +124,7 @@ async fn a_resend_with_the_same_client_id_stores_one_message(db: TestDb) {
         client_id,
         text: "only once".into(),
         reply_to: None,
+        file: None,
     });
     let first: results::Sent = alice.request(body.clone()).await.unwrap();
     let second: results::Sent = alice.request(body).await.unwrap();
@@ -155,6 +157,7 @@ async fn a_non_member_is_forbidden(db: TestDb) {
             client_id: ClientMsgId::random(),
             text: "let me in".into(),
             reply_to: None,
+            file: None,
         }),
         RequestBody::MarkRead(requests::MarkRead {
             conversation_id: conversation,

@@ -35,6 +35,7 @@ async fn a_killed_server_loses_nothing_it_acknowledged(db: TestDb) {
                         client_id: ClientMsgId::random(),
                         text: format!("sender {sender} message {n}"),
                         reply_to: None,
+                        file: None,
                     }))
                     .await;
                 match sent {

@@ -76,6 +76,7 @@ fn message(id: i64, conversation: i64, sender: User, text: &str) -> Message {
         sent_at: TimestampMs::now(),
         card: None,
         reply_to: None,
+        file: None,
         edited_at: None,
         deleted: false,
         reactions: Vec::new(),

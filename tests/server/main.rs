@@ -11,6 +11,7 @@ mod backends;
 mod chaos;
 mod chat;
 mod durability;
+mod files;
 mod funding;
 mod funding_storm;
 mod hostile_server;

@@ -21,6 +21,7 @@ async fn send_reply(
             client_id: ClientMsgId::random(),
             text: text.into(),
             reply_to,
+            file: None,
         }))
         .await?;
     Ok(sent.message)

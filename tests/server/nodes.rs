@@ -58,6 +58,7 @@ async fn send(connection: &Connection, conversation_id: ConversationId, text: &s
             client_id: ClientMsgId::random(),
             text: text.into(),
             reply_to: None,
+            file: None,
         }))
         .await
         .unwrap();

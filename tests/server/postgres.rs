@@ -25,7 +25,7 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
         .query_one("SELECT version FROM quid_schema", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
     let rows: i64 = client
         .query_one("SELECT COUNT(*) FROM quid_schema", &[])
         .unwrap()
@@ -45,7 +45,10 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
     // Messages stored before search existed (version 1) are indexed by the migration to 2.
     client
         .batch_execute(
-            "DROP TABLE conversation_events;
+            "DROP TABLE file_chunks;
+             ALTER TABLE messages DROP COLUMN file_id;
+             DROP TABLE files, uploads;
+             DROP TABLE conversation_events;
              ALTER TABLE conversations DROP COLUMN last_pos;
              ALTER TABLE members DROP COLUMN joined_pos, DROP COLUMN left_pos;
              ALTER TABLE users DROP COLUMN pin_locks;
@@ -73,7 +76,7 @@ fn the_schema_migrates_once_even_when_nodes_start_together_and_guards_the_ledger
                  VALUES (1, 1, 'c', 'Hello, world: hello!', 0);",
         )
         .unwrap();
-    migrate(&mut client).expect("migrated to version 9");
+    migrate(&mut client).expect("migrated to version 10");
     let words: String = client
         .query_one("SELECT words::text FROM messages", &[])
         .unwrap()

@@ -40,6 +40,7 @@ async fn a_client_cut_off_mid_stream_gets_exactly_what_it_missed(db: TestDb) {
                     client_id: ClientMsgId::random(),
                     text: format!("message {n}"),
                     reply_to: None,
+                    file: None,
                 }))
                 .await
                 .unwrap();

@@ -496,6 +496,7 @@ async fn secret_conversations_take_only_sealed_messages_for_their_members_device
                 client_id: ClientMsgId::random(),
                 text: "in the clear".into(),
                 reply_to: None,
+                file: None,
             }))
             .await,
     );

@@ -33,6 +33,7 @@ fn message(id: i64, sender: &str, sealed: Sealed) -> Message {
         sent_at: TimestampMs(0),
         card: None,
         reply_to: None,
+        file: None,
         edited_at: None,
         deleted: false,
         reactions: Vec::new(),

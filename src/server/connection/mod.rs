@@ -12,6 +12,7 @@ mod outgoing;
 mod upgrade;
 
 use super::ServerState;
+use super::auth::Identity;
 use super::requests::{Caller, dispatch};
 use super::revocation::Watch;
 use super::shutdown::Shutdown;
@@ -32,7 +33,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityError};
-use upgrade::{Identity, Socket};
+use upgrade::Socket;
 
 /// Replies and replayed events waiting for the writer task.
 const REPLY_QUEUE: usize = 64;

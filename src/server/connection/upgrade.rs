@@ -1,11 +1,13 @@
 //! From an accepted TCP stream to a websocket with an identity: TLS if the server has a
 //! certificate, then HTTP/1.1 (`web.rs`, on hyper). Plain requests (`/healthz`, webhooks, a
-//! 404 for anything else) are answered there, one after another on the same connection; an
+//! files, a 404 for anything else) are answered there, one after another on the same connection; an
 //! upgrade to a websocket at `/v1` has its bearer token looked up first, a bad one refused
 //! with HTTP 401 before any frame, and then hyper hands the connection's bytes over.
 
-use crate::protocol::{ErrorCode, TimestampMs, UNAVAILABLE_RETRY, User, WS_PATH};
-use crate::server::{ServerState, auth, http, transport};
+use crate::protocol::files::FILES_PATH;
+use crate::protocol::{UNAVAILABLE_RETRY, WS_PATH};
+use crate::server::auth::{Identity, Refusal, authenticate};
+use crate::server::{ServerState, http, transport};
 use crate::web::{self, Body};
 use hyper::body::Incoming;
 use hyper::header::{CONNECTION, HeaderValue, RETRY_AFTER, SEC_WEBSOCKET_ACCEPT, UPGRADE};
@@ -25,12 +27,6 @@ pub(super) type Socket = WebSocketStream<TokioIo<Upgraded>>;
 /// Bytes read from the socket at a time. Frames larger than this are assembled across reads,
 /// so a small chunk costs nothing but keeps an idle connection's footprint small.
 const READ_CHUNK_BYTES: usize = 4 * 1024;
-
-/// Who the upgrade's Authorization header says this connection is.
-pub(super) struct Identity {
-    pub user: Option<User>,
-    pub token_hash: Option<String>,
-}
 
 /// An upgrade the HTTP side accepted (its 101 sent): the connection's bytes to come, and who
 /// they are from.
@@ -81,10 +77,14 @@ fn config(state: &ServerState) -> WebSocketConfig {
 /// What the server's port serves: webhooks, the plain endpoints, and the websocket.
 async fn route(
     request: Request<Incoming>,
-    state: &ServerState,
+    state: &Arc<ServerState>,
     handoff: &Handoff,
 ) -> Response<Body> {
     let path = request.uri().path();
+    let under_files = path.strip_prefix(FILES_PATH);
+    if under_files.is_some_and(|rest| rest.is_empty() || rest.starts_with('/')) {
+        return crate::server::files::serve(request, state).await;
+    }
     if path.starts_with("/webhooks/") {
         return crate::server::partners::receive_webhook(request, state).await;
     }
@@ -157,64 +157,6 @@ fn switch((accepted, answer): (Accepted, String), handoff: &Handoff) -> Response
         headers.insert(SEC_WEBSOCKET_ACCEPT, answer);
     }
     response
-}
-
-/// Why an upgrade is refused: an HTTP status and a sentence for the client to show.
-type Refusal = (StatusCode, String);
-
-/// Who the Authorization header (`Bearer TOKEN`) says the client is; anonymous without one.
-async fn authenticate(
-    authorization: Option<&str>,
-    state: &ServerState,
-) -> Result<Identity, Refusal> {
-    let Some(header) = authorization else {
-        // Anonymous: may only register and log in.
-        return Ok(Identity {
-            user: None,
-            token_hash: None,
-        });
-    };
-    let token = header.strip_prefix("Bearer ").ok_or_else(|| {
-        (
-            StatusCode::UNAUTHORIZED,
-            "Authorization must be \"Bearer TOKEN\"".to_owned(),
-        )
-    })?;
-    let hash = auth::token_hash(token.trim());
-    let lookup = hash.clone();
-    let user = state
-        .store
-        .read(move |db| db.user_for_token(&lookup))
-        .await
-        .map_err(|error| match error.code {
-            ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, error.message),
-            _ => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "store failure".to_owned(),
-            ),
-        })?
-        .ok_or_else(|| {
-            (
-                StatusCode::UNAUTHORIZED,
-                "invalid or revoked token; log in again".to_owned(),
-            )
-        })?;
-    let (user, last_used) = user;
-    let idle = state.config.session_idle;
-    let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
-    if TimestampMs::now().0.saturating_sub(last_used.0) > idle_ms {
-        return Err((
-            StatusCode::UNAUTHORIZED,
-            format!(
-                "this session expired after {} days without use; log in again",
-                idle.as_secs() / 86_400
-            ),
-        ));
-    }
-    Ok(Identity {
-        user: Some(user),
-        token_hash: Some(hash),
-    })
 }
 
 /// The refusal as HTTP; a 503 says when to come back (`Retry-After`, in seconds).

@@ -17,18 +17,11 @@ impl Handler for Send {
     ) -> Result<Self::Reply, ApiError> {
         let me = caller.user()?.clone();
         // Refuse bad text before it takes a place in the writer's queue.
-        crate::protocol::model::validate_text(&self.text)?;
-        let Send {
-            conversation_id,
-            client_id,
-            text,
-            reply_to,
-        } = self;
+        crate::protocol::model::validate_caption(&self.text, self.file.is_some())?;
+        let conversation_id = self.conversation_id;
         let (message, duplicate) = state
             .writer
-            .write_in(conversation_id, move |ctx| {
-                messages::send(ctx, &me, conversation_id, client_id, &text, reply_to)
-            })
+            .write_in(conversation_id, move |ctx| messages::send(ctx, &me, &self))
             .await?;
         Ok(results::Sent { message, duplicate })
     }

@@ -11,7 +11,8 @@ use crate::store::conversations::{
     ConversationHead, Conversations, Membership, kind_of, not_a_member,
 };
 use crate::store::messages::{
-    Messages, NewMessage, SELECT_MESSAGE, quote, reactions_from, sealed_from, sealed_json,
+    FILE_COLUMN, Messages, NewMessage, SELECT_MESSAGE, file_of, quote, reactions_from, sealed_from,
+    sealed_json,
 };
 
 impl Conversations for PgTx<'_> {
@@ -247,6 +248,17 @@ impl PgTx<'_> {
                 ApiError::internal()
             })?,
             expires_at: row.get::<_, Option<i64>>(22).map(TimestampMs),
+            file: file_of(
+                row.get(FILE_COLUMN),
+                row.get::<_, Option<String>>(FILE_COLUMN + 1)
+                    .unwrap_or_default(),
+                row.get::<_, Option<i64>>(FILE_COLUMN + 2)
+                    .unwrap_or_default(),
+                row.get::<_, Option<String>>(FILE_COLUMN + 3)
+                    .unwrap_or_default(),
+                row.get::<_, Option<String>>(FILE_COLUMN + 4)
+                    .unwrap_or_default(),
+            ),
             unreadable: None,
         })
     }
@@ -278,8 +290,8 @@ impl Messages for PgTx<'_> {
         // rows one by one, which cost far more. MATERIALIZED: the lock is taken first.
         let row = self.tx().query_one(
             "WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock($12))
-             INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, words, reply_to_id, sealed, expires_at_ms)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8::text::tsvector, $9, $10, $11 FROM held RETURNING id",
+             INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, words, reply_to_id, sealed, expires_at_ms, file_id)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8::text::tsvector, $9, $10, $11, $13 FROM held RETURNING id",
             &[
                 &message.conversation_id.0,
                 &message.sender.0,
@@ -293,6 +305,7 @@ impl Messages for PgTx<'_> {
                 &sealed_json(message.sealed)?,
                 &message.expires_at.map(|at| at.0),
                 &(super::CONVERSATION_LOCKS | message.conversation_id.0),
+                &message.file.map(|id| &id.0),
             ],
         )?;
         Ok(MessageId(row.get(0)))
@@ -353,7 +366,7 @@ impl Messages for PgTx<'_> {
 
     fn expire_sealed(&self, now: TimestampMs) -> Result<usize, ApiError> {
         let expired = self.tx().execute(
-            "UPDATE messages SET sealed = NULL, text = '', deleted = 1
+            "UPDATE messages SET sealed = NULL, text = '', deleted = 1, file_id = NULL
              WHERE expires_at_ms <= $1 AND deleted = 0",
             &[&now.0],
         )?;
@@ -362,7 +375,8 @@ impl Messages for PgTx<'_> {
 
     fn tombstone(&self, id: MessageId) -> Result<(), ApiError> {
         self.tx().execute(
-            "UPDATE messages SET text = '', deleted = 1, words = '', sealed = NULL WHERE id = $1",
+            "UPDATE messages SET text = '', deleted = 1, words = '', sealed = NULL, file_id = NULL
+             WHERE id = $1",
             &[&id.0],
         )?;
         self.tx()

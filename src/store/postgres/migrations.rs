@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("funding.sql"),
     include_str!("pin_locks.sql"),
     include_str!("streams.sql"),
+    include_str!("files.sql"),
 ];
 
 /// Any number, the same in every node: the lock that serialises migrations when several

@@ -22,6 +22,7 @@
 mod bills;
 mod chat;
 mod devices;
+mod files;
 mod funding;
 mod migrations;
 pub mod notify;

@@ -1,5 +1,6 @@
 //! `Conversations` and `Messages` on SQLite: the same contracts as PostgreSQL's.
 
+use crate::protocol::files::FileRef;
 use crate::protocol::{
     ApiError, ClientMsgId, ConversationId, ConversationKind, Message, MessageId, TimestampMs, User,
     UserId,
@@ -7,7 +8,8 @@ use crate::protocol::{
 use crate::store::accounts::USER_COLUMNS;
 use crate::store::conversations::{ConversationHead, Membership, kind_of, not_a_member};
 use crate::store::messages::{
-    MessageRow, NewMessage, SELECT_MESSAGE, quote, reactions_from, sealed_from, sealed_json,
+    FILE_COLUMN, MessageRow, NewMessage, SELECT_MESSAGE, file_of, quote, reactions_from,
+    sealed_from, sealed_json,
 };
 use crate::store::sqlite::users::user_from_row;
 use crate::store::{Cached, Conversations, Messages};
@@ -241,8 +243,8 @@ impl Messages for Connection {
     fn insert_message(&self, message: &NewMessage, at: TimestampMs) -> Result<MessageId, ApiError> {
         let (card_kind, card_ref) = message.card.unzip();
         self.execute_cached(
-            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, reply_to_id, sealed, expires_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO messages (conversation_id, sender_id, client_id, text, sent_at_ms, card_kind, card_ref, reply_to_id, sealed, expires_at_ms, file_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             rusqlite::params![
                 message.conversation_id.0,
                 message.sender.0,
@@ -253,7 +255,8 @@ impl Messages for Connection {
                 card_ref,
                 message.reply_to.map(|r| r.0),
                 sealed_json(message.sealed)?,
-                message.expires_at.map(|at| at.0)
+                message.expires_at.map(|at| at.0),
+                message.file.map(|id| &id.0)
             ],
         )?;
         Ok(MessageId(self.last_insert_rowid()))
@@ -320,7 +323,7 @@ impl Messages for Connection {
 
     fn expire_sealed(&self, now: TimestampMs) -> Result<usize, ApiError> {
         Ok(self.execute_cached(
-            "UPDATE messages SET sealed = NULL, text = '', deleted = 1
+            "UPDATE messages SET sealed = NULL, text = '', deleted = 1, file_id = NULL
              WHERE expires_at_ms <= ?1 AND deleted = 0",
             [now.0],
         )?)
@@ -328,7 +331,7 @@ impl Messages for Connection {
 
     fn tombstone(&self, id: MessageId) -> Result<(), ApiError> {
         self.execute_cached(
-            "UPDATE messages SET text = '', deleted = 1, sealed = NULL WHERE id = ?1",
+            "UPDATE messages SET text = '', deleted = 1, sealed = NULL, file_id = NULL WHERE id = ?1",
             [id.0],
         )?;
         self.execute_cached("DELETE FROM reactions WHERE message_id = ?1", [id.0])?;
@@ -424,6 +427,22 @@ pub(crate) fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
             rusqlite::Error::FromSqlConversionFailure(21, rusqlite::types::Type::Text, Box::new(e))
         })?,
         expires_at: row.get::<_, Option<i64>>(22)?.map(TimestampMs),
+        file: file_from_row(row)?,
         unreadable: None,
     })
+}
+
+/// The file a `SELECT_MESSAGE` row carries, if any.
+fn file_from_row(row: &Row) -> rusqlite::Result<Option<Box<FileRef>>> {
+    let at = FILE_COLUMN;
+    let Some(id) = row.get::<_, Option<String>>(at)? else {
+        return Ok(None);
+    };
+    Ok(file_of(
+        Some(id),
+        row.get(at + 1)?,
+        row.get(at + 2)?,
+        row.get(at + 3)?,
+        row.get(at + 4)?,
+    ))
 }

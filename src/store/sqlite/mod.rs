@@ -5,6 +5,7 @@
 mod bills;
 mod chat;
 mod devices;
+mod files;
 mod funding;
 mod search;
 mod sessions;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("pin_locks.sql"),
     include_str!("streams.sql"),
     include_str!("words.sql"),
+    include_str!("files.sql"),
 ];
 
 /// The schema version this build writes.

@@ -54,6 +54,7 @@ pub(crate) fn message(id: i64, conversation: i64, from: &User, text: &str, at: i
         sent_at: TimestampMs(at),
         card: None,
         reply_to: None,
+        file: None,
         edited_at: None,
         deleted: false,
         reactions: Vec::new(),

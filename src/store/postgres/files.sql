@@ -1,0 +1,35 @@
+-- quid server store, schema version 10 (issue 26): files in the chat. An upload under way,
+-- the file it becomes, and the message that carries one. The bytes are not here: they are
+-- rows of file_chunks, so that every node serves every file.
+CREATE TABLE uploads (
+    id            TEXT PRIMARY KEY,
+    user_id       BIGINT NOT NULL REFERENCES users(id),
+    name          TEXT NOT NULL,
+    media_type    TEXT NOT NULL,
+    size          BIGINT NOT NULL,
+    created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX uploads_by_user ON uploads(user_id);
+CREATE INDEX uploads_by_age ON uploads(created_at_ms);
+CREATE TABLE files (
+    id            TEXT PRIMARY KEY,
+    uploader_id   BIGINT NOT NULL REFERENCES users(id),
+    name          TEXT NOT NULL,
+    media_type    TEXT NOT NULL,
+    size          BIGINT NOT NULL,
+    sha256        TEXT NOT NULL,
+    blob          TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX files_by_uploader ON files(uploader_id);
+CREATE INDEX files_by_blob ON files(blob);
+CREATE INDEX files_by_age ON files(created_at_ms);
+ALTER TABLE messages ADD COLUMN file_id TEXT REFERENCES files(id);
+CREATE INDEX messages_by_file ON messages(file_id) WHERE file_id IS NOT NULL;
+-- A blob's bytes in pieces, each at its offset from the start.
+CREATE TABLE file_chunks (
+    blob         TEXT NOT NULL,
+    offset_bytes BIGINT NOT NULL,
+    data         BYTEA NOT NULL,
+    PRIMARY KEY (blob, offset_bytes)
+);
