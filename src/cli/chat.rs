@@ -15,7 +15,7 @@ use std::time::Duration;
 /// How long `quid send` waits for the server before leaving the message in the outbox.
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 
-fn token(profile: &Profile) -> anyhow::Result<String> {
+pub(super) fn token(profile: &Profile) -> anyhow::Result<String> {
     state::read_token(&profile.data_dir)?.ok_or_else(|| {
         anyhow!(
             "profile {} is not logged in; run `quid --profile {} login` (or register)",
@@ -58,7 +58,7 @@ pub(super) async fn connect_as(
     Ok((connection, user))
 }
 
-fn parse_target(text: &str) -> anyhow::Result<Target> {
+pub(super) fn parse_target(text: &str) -> anyhow::Result<Target> {
     text.parse::<Target>().map_err(|e| anyhow!(e))
 }
 
@@ -249,10 +249,22 @@ pub(super) fn message_prefix(message: &Message) -> String {
 
 /// What a message says as one text: its card described, or its text (inert).
 pub(super) fn describe(message: &Message) -> String {
-    match message.card.as_deref() {
-        Some(card) => describe_card(card),
-        None => crate::untrusted::inert(&message.text),
+    let text = crate::untrusted::inert(&message.text);
+    match (message.card.as_deref(), message.file.as_deref()) {
+        (Some(card), _) => describe_card(card),
+        (None, Some(file)) if text.is_empty() => describe_file(file),
+        (None, Some(file)) => format!("{} {text}", describe_file(file)),
+        (None, None) => text,
     }
+}
+
+/// `[file: bill.jpg, 210 KB]`, as `quid history` and `quid send` show a file (its name inert).
+pub(super) fn describe_file(file: &crate::protocol::files::FileRef) -> String {
+    format!(
+        "[file: {}, {}]",
+        crate::untrusted::inert_line(&file.name),
+        crate::protocol::files::human_size(file.size)
+    )
 }
 
 /// A card as one line of text, in its current state: "[invoice 3: €9.80, paid]".

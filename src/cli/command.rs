@@ -46,14 +46,30 @@ pub(super) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Send a message to @user or #group
+    /// Send a message to @user or #group, or files with --file (the text is then the
+    /// caption, and may be left out)
     Send {
         /// @user for a direct conversation, #group for a group
         target: String,
-        text: String,
+        #[arg(required_unless_present = "files")]
+        text: Option<String>,
         /// Answer this message (its id, as `quid history` shows it: #41)
         #[arg(long, value_name = "ID", value_parser = message_id)]
         reply_to: Option<MessageId>,
+        /// Send this file (repeat for more; each is a message of its own, the text goes
+        /// with the first)
+        #[arg(long = "file", value_name = "PATH")]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// Save the file a message carries: into the current folder under its own name (never
+    /// replacing a file), or where -o says
+    Download {
+        /// The message's id, as `quid history` shows it (#41)
+        #[arg(value_parser = message_id)]
+        id: MessageId,
+        /// A folder to save into, or the file to save as (which must not exist yet)
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<std::path::PathBuf>,
     },
     /// Send a message in the secret (end-to-end encrypted) conversation with @user, or
     /// accept their new identity keys with --accept-keys

@@ -40,6 +40,7 @@ impl Cli {
             | C::Withdraw { .. }
             | C::Topups { .. } => self.wallet_command(command).await,
             C::Send { .. }
+            | C::Download { .. }
             | C::Mute { .. }
             | C::Edit { .. }
             | C::Delete { .. }
@@ -256,7 +257,18 @@ impl Cli {
                 target,
                 text,
                 reply_to,
-            } => chat::send(&self.client_profile()?, target, text, *reply_to).await,
+                files,
+            } => {
+                let profile = self.client_profile()?;
+                let text = text.as_deref().unwrap_or_default();
+                match files.is_empty() {
+                    true => chat::send(&profile, target, text, *reply_to).await,
+                    false => super::files::send(&profile, target, text, *reply_to, files).await,
+                }
+            }
+            Command::Download { id, output } => {
+                super::files::download(&self.client_profile()?, *id, output.as_deref()).await
+            }
             Command::Mute { target, off } => {
                 chat::mute(&self.client_profile()?, target, !off).await
             }

@@ -16,6 +16,7 @@ mod chat;
 mod command;
 mod config_cmd;
 mod execute;
+mod files;
 mod funding;
 mod invoices;
 pub(crate) mod money;

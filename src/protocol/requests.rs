@@ -29,6 +29,7 @@ macro_rules! for_each_request {
                 DeleteMessage = "delete_message",
                 React = "react",
                 History = "history",
+                GetMessage = "message",
                 Search = "search",
                 MarkRead = "mark_read",
                 Typing = "typing",
@@ -175,6 +176,13 @@ pub struct History {
     #[serde(default)]
     pub before: Option<MessageId>,
     pub limit: u32,
+}
+
+/// One message by its id, as it is now, if you are in its conversation (what `quid
+/// download` asks before fetching the file a message carries).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GetMessage {
+    pub message_id: MessageId,
 }
 
 /// Full-text search over the conversations you are a member of, best match first. `query`

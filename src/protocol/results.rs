@@ -47,7 +47,7 @@ pub struct Sent {
     pub duplicate: bool,
 }
 
-/// A message as it is after an edit, a delete or a reaction.
+/// A message as it is now: after an edit, a delete or a reaction, or as `message` asked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OneMessage {
     pub message: Message,

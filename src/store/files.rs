@@ -5,7 +5,7 @@
 
 use super::writer::WriteCtx;
 use crate::protocol::files::{FileId, FileRef, UploadId};
-use crate::protocol::{ApiError, ErrorCode, TimestampMs, UserId};
+use crate::protocol::{ApiError, ErrorCode, TimestampMs, User, UserId};
 
 /// How long a file no message carries, or an upload never finished, is kept.
 pub const FORGOTTEN_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
@@ -170,4 +170,34 @@ pub fn sweep(ctx: &mut WriteCtx, before: TimestampMs) -> Result<(usize, usize), 
         ctx.db().delete_blob(&upload_blob(id))?;
     }
     Ok((files.len(), uploads.len()))
+}
+
+/// The file `id`, if `me` may send it on: `not_found` otherwise, whether or not it exists.
+pub(super) fn readable_file(ctx: &WriteCtx, me: &User, id: &FileId) -> Result<FileRef, ApiError> {
+    let stored = match ctx.db().may_read_file(id, me.id)? {
+        true => ctx.db().file(id)?,
+        false => None,
+    };
+    stored
+        .map(|stored| stored.file)
+        .ok_or_else(|| ApiError::not_found(format!("no file {id} (upload it first)")))
+}
+
+/// The file `SELECT_MESSAGE` read, if the message carries one.
+pub(super) fn file_of(
+    id: Option<String>,
+    name: String,
+    size: i64,
+    media_type: String,
+    sha256: String,
+) -> Option<Box<FileRef>> {
+    id.map(|id| {
+        Box::new(FileRef {
+            id: FileId(id),
+            name,
+            size: u64::try_from(size).unwrap_or_default(),
+            media_type,
+            sha256,
+        })
+    })
 }

@@ -3,7 +3,7 @@
 
 use super::prelude::*;
 use super::writer::WriteCtx;
-use crate::protocol::files::{FileId, FileRef};
+use crate::protocol::files::FileId;
 use crate::protocol::model::validate_caption;
 use crate::protocol::model::{QUOTE_CHARS, Quote, Reaction, validate_reaction};
 use crate::protocol::requests::Send;
@@ -35,25 +35,6 @@ pub(super) const SELECT_MESSAGE: &str =
 
 /// The column where `SELECT_MESSAGE`'s file begins.
 pub(super) const FILE_COLUMN: usize = 23;
-
-/// The file `SELECT_MESSAGE` read, if the message carries one.
-pub(super) fn file_of(
-    id: Option<String>,
-    name: String,
-    size: i64,
-    media_type: String,
-    sha256: String,
-) -> Option<Box<FileRef>> {
-    id.map(|id| {
-        Box::new(FileRef {
-            id: FileId(id),
-            name,
-            size: u64::try_from(size).unwrap_or_default(),
-            media_type,
-            sha256,
-        })
-    })
-}
 
 /// The reactions `SELECT_MESSAGE` encodes, grouped by emoji in order.
 pub(super) fn reactions_from(encoded: Option<&str>) -> Vec<Reaction> {
@@ -147,7 +128,7 @@ pub fn send(ctx: &mut WriteCtx, me: &User, outgoing: &Send) -> Result<(Message, 
     }
     let carried = file
         .as_ref()
-        .map(|id| readable_file(ctx, me, id))
+        .map(|id| super::files::readable_file(ctx, me, id))
         .transpose()?;
     let id = ctx.db().insert_message(
         &NewMessage {
@@ -186,17 +167,6 @@ pub fn send(ctx: &mut WriteCtx, me: &User, outgoing: &Send) -> Result<(Message, 
         },
     };
     deliver(ctx, me, message)
-}
-
-/// The file `id`, if `me` may send it on: `not_found` otherwise, whether or not it exists.
-fn readable_file(ctx: &WriteCtx, me: &User, id: &FileId) -> Result<FileRef, ApiError> {
-    let stored = match ctx.db().may_read_file(id, me.id)? {
-        true => ctx.db().file(id)?,
-        false => None,
-    };
-    stored
-        .map(|stored| stored.file)
-        .ok_or_else(|| ApiError::not_found(format!("no file {id} (upload it first)")))
 }
 
 /// Stores a sealed message in a secret conversation and emits it to every member, as `send`

@@ -19,7 +19,7 @@ fn write_config(dir: &Path, port: u16) -> PathBuf {
 }
 
 /// A server and a config with two profiles, alice and bob, both registered.
-fn alice_and_bob() -> (tempfile::TempDir, ServerProcess, PathBuf) {
+pub(crate) fn alice_and_bob() -> (tempfile::TempDir, ServerProcess, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(&dir.path().join("server.db"), "127.0.0.1:0");
     let config = write_config(dir.path(), server.addr.port());
@@ -36,7 +36,7 @@ fn alice_and_bob() -> (tempfile::TempDir, ServerProcess, PathBuf) {
     (dir, server, config)
 }
 
-fn as_bob<'a>(args: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn as_bob<'a>(args: &[&'a str]) -> Vec<&'a str> {
     as_profile("bob", args)
 }
 
@@ -55,13 +55,13 @@ fn message_texts(json: &str) -> Vec<String> {
         .collect()
 }
 
-fn ok(output: Output) -> String {
+pub(crate) fn ok(output: Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "quid failed: {stderr}");
     String::from_utf8(output.stdout).unwrap()
 }
 
-fn failed(output: Output) -> String {
+pub(crate) fn failed(output: Output) -> String {
     assert!(!output.status.success(), "quid should have failed");
     assert!(
         output.stdout.is_empty(),

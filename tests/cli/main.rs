@@ -7,4 +7,5 @@
 mod common;
 
 mod cli;
+mod cli_files;
 mod cli_funding;

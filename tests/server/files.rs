@@ -95,6 +95,13 @@ async fn a_file_goes_up_and_down_byte_for_byte_and_only_to_members(db: TestDb) {
         .and_then(|m| m.file.clone())
         .unwrap();
     assert_eq!(*carried, file);
+    let asked: results::OneMessage = bob_connection
+        .request(RequestBody::GetMessage(requests::GetMessage {
+            message_id: message.message.id,
+        }))
+        .await
+        .unwrap();
+    assert_eq!(asked.message.file, Some(carried.clone()));
     let saved = bob_files
         .download(&carried, into.path(), None, &mut |_, _| {})
         .await
@@ -115,6 +122,15 @@ async fn a_file_goes_up_and_down_byte_for_byte_and_only_to_members(db: TestDb) {
         .await;
     assert_eq!(refused_code(stranger.unwrap_err()), ErrorCode::NotFound);
     let carol_connection = connect(&url, &carol).await;
+    let not_hers = carol_connection
+        .request::<results::OneMessage>(RequestBody::GetMessage(requests::GetMessage {
+            message_id: message.message.id,
+        }))
+        .await;
+    match not_hers {
+        Err(RequestError::Api(error)) => assert_eq!(error.code, ErrorCode::NotFound),
+        other => panic!("carol read a message of a conversation she is not in: {other:?}"),
+    }
     let to_alice = open_direct(&carol_connection, "alice").await;
     let forwarded = send_file(&carol_connection, to_alice, &file, "look").await;
     match forwarded {

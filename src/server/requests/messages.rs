@@ -1,7 +1,9 @@
-//! send, edit_message, delete_message, react, history, mark_read.
+//! send, edit_message, delete_message, react, message, history, mark_read.
 
 use super::{Caller, Handler};
-use crate::protocol::requests::{DeleteMessage, EditMessage, History, MarkRead, React, Send};
+use crate::protocol::requests::{
+    DeleteMessage, EditMessage, GetMessage, History, MarkRead, React, Send,
+};
 use crate::protocol::{ApiError, Message, User, results};
 use crate::server::ServerState;
 use crate::store::messages;
@@ -24,6 +26,34 @@ impl Handler for Send {
             .write_in(conversation_id, move |ctx| messages::send(ctx, &me, &self))
             .await?;
         Ok(results::Sent { message, duplicate })
+    }
+}
+
+impl Handler for GetMessage {
+    type Reply = results::OneMessage;
+
+    async fn apply(
+        self,
+        state: &ServerState,
+        caller: &Caller<'_>,
+    ) -> Result<Self::Reply, ApiError> {
+        let me = caller.user()?.id;
+        let id = self.message_id;
+        state
+            .store
+            .read(move |db| {
+                let found = db.find_message(id)?;
+                // Someone else's message does not exist, as far as this caller can tell.
+                let visible = match &found {
+                    Some(message) => db.membership(message.conversation_id, me).is_ok(),
+                    None => false,
+                };
+                match (found, visible) {
+                    (Some(message), true) => Ok(results::OneMessage { message }),
+                    _ => Err(ApiError::not_found(format!("no message {id}"))),
+                }
+            })
+            .await
     }
 }
 

@@ -10,8 +10,9 @@ use crate::store::accounts::USER_COLUMNS;
 use crate::store::conversations::{
     ConversationHead, Conversations, Membership, kind_of, not_a_member,
 };
+use crate::store::files::file_of;
 use crate::store::messages::{
-    FILE_COLUMN, Messages, NewMessage, SELECT_MESSAGE, file_of, quote, reactions_from, sealed_from,
+    FILE_COLUMN, Messages, NewMessage, SELECT_MESSAGE, quote, reactions_from, sealed_from,
     sealed_json,
 };
 

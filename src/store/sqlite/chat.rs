@@ -7,9 +7,10 @@ use crate::protocol::{
 };
 use crate::store::accounts::USER_COLUMNS;
 use crate::store::conversations::{ConversationHead, Membership, kind_of, not_a_member};
+use crate::store::files::file_of;
 use crate::store::messages::{
-    FILE_COLUMN, MessageRow, NewMessage, SELECT_MESSAGE, file_of, quote, reactions_from,
-    sealed_from, sealed_json,
+    FILE_COLUMN, MessageRow, NewMessage, SELECT_MESSAGE, quote, reactions_from, sealed_from,
+    sealed_json,
 };
 use crate::store::sqlite::users::user_from_row;
 use crate::store::{Cached, Conversations, Messages};
