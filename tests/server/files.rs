@@ -298,7 +298,74 @@ async fn exchange(server: &TestServer, request: &str) -> String {
     answer
 }
 
+/// What a day forgets: a file no message carries and an upload never finished go, bytes and
+/// all, and stop counting against the quota; a file a message carries stays.
+async fn what_no_message_carries_is_swept_away(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let url = server.url();
+    let alice = register(&url, "alice").await;
+    register(&url, "bob").await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = Files::new(&url, &alice, None).unwrap();
+    let upload = |name: &str| {
+        let path = dir.path().join(name);
+        random_file(&path, 5000);
+        let files = files.clone();
+        async move { files.upload(&path, &mut |_, _| {}).await.unwrap() }
+    };
+    let (kept, forgotten) = (upload("kept.bin").await, upload("forgotten.bin").await);
+    let unfinished = files
+        .begin(&NewUpload {
+            name: "never.bin".into(),
+            size: 10,
+            media_type: "application/octet-stream".into(),
+        })
+        .await
+        .unwrap();
+    let connection = connect(&url, &alice).await;
+    let direct = open_direct(&connection, "bob").await;
+    send_file(&connection, direct, &kept, "").await.unwrap();
+
+    let location = db.location();
+    let swept = off_async(move || {
+        let store = quid::store::Store::open(&location).unwrap();
+        // As the sweep will see them a day and a moment from now.
+        let later = quid::protocol::TimestampMs::now().0 + quid::store::files::FORGOTTEN_AFTER_MS;
+        store
+            .write_once(|ctx| {
+                quid::store::files::sweep(ctx, quid::protocol::TimestampMs(later + 1000))
+            })
+            .unwrap()
+    });
+    assert_eq!(swept, (1, 1), "one file and one upload");
+    let into = tempfile::tempdir().unwrap();
+    let gone = files
+        .download(&forgotten, into.path(), None, &mut |_, _| {})
+        .await;
+    assert_eq!(refused_code(gone.unwrap_err()), ErrorCode::NotFound);
+    assert_eq!(
+        refused_code(files.status(&unfinished).await.unwrap_err()),
+        ErrorCode::NotFound
+    );
+    let still = files
+        .download(&kept, into.path(), None, &mut |_, _| {})
+        .await;
+    assert!(still.is_ok(), "{still:?}");
+    if let quid::store::location::Location::Sqlite(path) = db.location() {
+        let blob = |file: &FileRef| {
+            std::path::PathBuf::from(format!("{}.files/sha256/{}", path.display(), file.sha256))
+        };
+        assert!(blob(&kept).exists(), "the kept file's bytes are on disk");
+        assert!(
+            !blob(&forgotten).exists(),
+            "the forgotten file's bytes are gone"
+        );
+    }
+    server.stop().await;
+}
+
 on_each_backend!(
+    what_no_message_carries_is_swept_away,
     a_file_goes_up_and_down_byte_for_byte_and_only_to_members,
     a_cut_upload_resumes_where_it_stopped,
     limits_and_the_quota_are_refused_with_their_codes_and_store_nothing,
