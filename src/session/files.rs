@@ -83,7 +83,7 @@ impl Files {
     pub async fn upload(
         &self,
         path: &Path,
-        progress: &mut dyn FnMut(u64, u64),
+        progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<FileRef, FileError> {
         let local = |source| FileError::Local {
             path: path.to_owned(),
@@ -125,7 +125,7 @@ impl Files {
         &self,
         mut state: UploadState,
         path: &Path,
-        progress: &mut dyn FnMut(u64, u64),
+        progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<FileRef, FileError> {
         let mut cuts = 0;
         loop {
@@ -178,7 +178,7 @@ impl Files {
         file: &FileRef,
         folder: &Path,
         exactly: Option<&Path>,
-        progress: &mut dyn FnMut(u64, u64),
+        progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<PathBuf, FileError> {
         let uri = format!("{FILES_PATH}/{}", file.id);
         let response = self.call(Method::GET, &uri, &[], empty()).await?;
@@ -363,7 +363,7 @@ async fn receive(
     mut body: Incoming,
     partial: &Path,
     size: u64,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<String, FileError> {
     let local = |source| FileError::Local {
         path: partial.to_owned(),

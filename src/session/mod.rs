@@ -134,6 +134,8 @@ pub enum SessionError {
     LoggedIn,
     #[error(transparent)]
     LogIn(#[from] login::LogInError),
+    #[error(transparent)]
+    File(#[from] files::FileError),
 }
 
 enum Command {
@@ -150,6 +152,10 @@ enum Command {
         username: String,
         password: String,
         reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+    /// The server's files, as the session's user now.
+    Files {
+        reply: oneshot::Sender<Result<files::Files, SessionError>>,
     },
 }
 
@@ -168,6 +174,17 @@ impl Session {
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         tokio::spawn(Runner::new(config, state, commands_rx, events_tx).run());
         Ok((Session { commands }, events))
+    }
+
+    /// The server's files (uploads, downloads), as the session's user now: its token may
+    /// change at a log-in. `LoggedOut` while the server refuses the token.
+    pub async fn files(&self) -> Result<files::Files, SessionError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Files { reply })
+            .await
+            .map_err(|_| SessionError::Stopped)?;
+        answer.await.map_err(|_| SessionError::Stopped)?
     }
 
     /// Sends a request on the live connection; `Offline` while there is none.

@@ -124,6 +124,16 @@ impl Runner {
         f(&state)
     }
 
+    /// The server's files as the session's user, with its token now.
+    fn files(&self) -> Result<super::files::Files, SessionError> {
+        let config = &self.config;
+        Ok(super::files::Files::new(
+            &config.server,
+            &config.token,
+            config.ca_file.as_deref(),
+        )?)
+    }
+
     /// Serves commands while offline for `delay`. False when every handle is gone.
     async fn wait_offline(&mut self, delay: Duration) -> bool {
         let deadline = tokio::time::sleep(delay);
@@ -137,6 +147,7 @@ impl Runner {
                     Some(Command::Enqueue { item, reply }) => { let _ = reply.send(self.enqueue(&item)); }
                     Some(Command::Secret(job)) => self.secret_offline(job, SessionError::Offline).await,
                     Some(Command::LogIn { reply, .. }) => { let _ = reply.send(Err(SessionError::LoggedIn)); }
+                    Some(Command::Files { reply }) => { let _ = reply.send(self.files()); }
                 },
             }
         }
@@ -155,6 +166,9 @@ impl Runner {
                     let _ = reply.send(self.enqueue(&item));
                 }
                 Command::Secret(job) => self.secret_offline(job, SessionError::LoggedOut).await,
+                Command::Files { reply } => {
+                    let _ = reply.send(Err(SessionError::LoggedOut));
+                }
                 Command::LogIn {
                     username,
                     password,
@@ -240,6 +254,7 @@ impl Runner {
                     Some(Command::Enqueue { item, reply }) => { let _ = reply.send(self.enqueue(&item)); }
                     Some(Command::Secret(job)) => self.secret_job(&connection, job).await,
                     Some(Command::LogIn { reply, .. }) => { let _ = reply.send(Err(SessionError::LoggedIn)); }
+                    Some(Command::Files { reply }) => { let _ = reply.send(self.files()); }
                 },
             }
         };

@@ -37,6 +37,7 @@ pub enum Action {
     React,
     Copy,
     ToOriginal,
+    OpenFile,
     PreviousFound,
     NextFound,
     EndSelection,
@@ -246,7 +247,13 @@ const SELECTION_ACTIONS: &[Row] = &[
         Action::ToOriginal,
         "to_original",
         &["enter"],
-        "original: on a reply, the message it answers",
+        "original: on a reply, the message it answers; on a file, save it to Downloads",
+    ),
+    (
+        Action::OpenFile,
+        "open_file",
+        &["o"],
+        "open: a file, saved to Downloads first, with the system's opener",
     ),
     (
         Action::PreviousFound,

@@ -169,6 +169,8 @@ pub struct Entry {
     pub unreadable: Option<String>,
     /// A disappearing message: when it goes.
     pub expires_at: Option<TimestampMs>,
+    /// The file it carries (its name as the server sent it: shown inert).
+    pub file: Option<crate::protocol::files::FileRef>,
 }
 
 /// The one-line quote a reply shows of the message it answers; inert.
@@ -215,6 +217,7 @@ impl Entry {
                 .collect(),
             unreadable: message.unreadable.as_deref().map(inert_line),
             expires_at: message.expires_at,
+            file: message.file.as_deref().cloned(),
         }
     }
 
@@ -241,6 +244,7 @@ impl Entry {
             mentions_me: false,
             unreadable: None,
             expires_at: None,
+            file: None,
         }
     }
 

@@ -7,6 +7,7 @@
 mod common;
 
 mod tui_e2e;
+mod tui_files_e2e;
 mod tui_funding_e2e;
 mod tui_payments_e2e;
 mod tui_tls_e2e;

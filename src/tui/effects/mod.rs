@@ -1,9 +1,10 @@
 //! Carries out the state's effects against the session, each in its own task, and reports
 //! the outcome back to the loop as a [`Done`] message. Notifications go to the terminal.
-//! One file per family of effects (`chat`, `money`, `secret`), as `server/requests/` is
+//! One file per family of effects (`chat`, `files`, `money`, `secret`), as `server/requests/` is
 //! split; this one routes them and holds what they share.
 
 mod chat;
+mod files;
 mod money;
 mod secret;
 
@@ -75,6 +76,7 @@ impl Executor {
             | E::Compared { .. }
             | E::SetTimer { .. }
             | E::AcceptKeys(_) => self.secret(effect),
+            E::SendFile { .. } | E::SaveFile { .. } => self.files(effect),
             E::LogIn { .. } | E::Copy(_) | E::OpenBrowser(_) | E::Notify { .. } | E::Quit => {
                 self.terminal(effect)
             }

@@ -159,6 +159,7 @@ impl Pane<'_> {
                 let why = entry.unreadable.as_deref().unwrap_or_default();
                 (vec![format!("🔒 cannot be read here: {why}")], Look::Quiet)
             }
+            None if entry.file.is_some() => (file_paragraphs(entry), Look::Text),
             None if entry.edited => (vec![format!("{} (edited)", entry.text)], Look::Text),
             None if entry.mentions_me => (vec![entry.text.clone()], Look::Mention),
             None if entry.expires_at.is_some() => (vec![format!("⏱ {}", entry.text)], Look::Text),
@@ -201,6 +202,25 @@ impl Pane<'_> {
     pub fn count_lines(&self, limit: usize) -> usize {
         self.newest_rows(limit).len().min(limit)
     }
+}
+
+/// A file's card, `📎 bill.jpg · 210 KB · image/jpeg` (its name inert), then its caption.
+fn file_paragraphs(entry: &Entry) -> Vec<String> {
+    let mut paragraphs = Vec::new();
+    if let Some(file) = &entry.file {
+        paragraphs.push(format!(
+            "📎 {} · {} · {}",
+            crate::untrusted::inert_line(&file.name),
+            crate::protocol::files::human_size(file.size),
+            crate::untrusted::inert_line(&file.media_type)
+        ));
+    }
+    match (entry.text.is_empty(), entry.edited) {
+        (true, _) => {}
+        (false, true) => paragraphs.push(format!("{} (edited)", entry.text)),
+        (false, false) => paragraphs.push(entry.text.clone()),
+    }
+    paragraphs
 }
 
 /// "👍 alice, bob  ❤️ 5" under a message: who reacted while they are few, else how many; all

@@ -41,6 +41,11 @@ pub enum Command {
         amount: String,
         account: Option<String>,
     },
+    /// Sends the file at this path here, with this caption.
+    Attach {
+        path: String,
+        caption: String,
+    },
 }
 
 /// (usage, what it does), for the help overlay.
@@ -94,6 +99,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "/withdraw AMOUNT [CURRENCY] [IBAN]",
         "send money to a bank account (the profile's bank_account unless given)",
     ),
+    (
+        "/attach PATH [CAPTION]",
+        "send the file at PATH here (~ is your home), the rest of the line its caption",
+    ),
     ("/help", "show this help"),
     ("/quit", "quit quid"),
 ];
@@ -116,6 +125,7 @@ const NAMES: &[&str] = &[
     "/mute",
     "/topup",
     "/withdraw",
+    "/attach",
     "/help",
     "/quit",
     "/q",
@@ -185,6 +195,11 @@ pub fn parse(line: &str) -> Result<Command, String> {
             account: (!account.is_empty()).then(|| account.join(" ")),
         }),
         ("/withdraw", []) => Err("usage: /withdraw AMOUNT [CURRENCY] [IBAN]".into()),
+        ("/attach", [path, caption @ ..]) => Ok(Command::Attach {
+            path: (*path).to_owned(),
+            caption: caption.join(" "),
+        }),
+        ("/attach", []) => Err("usage: /attach PATH [CAPTION]".into()),
         ("/help", []) => Ok(Command::Help),
         ("/quit" | "/q", []) => Ok(Command::Quit),
         (
@@ -226,6 +241,17 @@ mod tests {
         );
         assert_eq!(parse("/quit"), Ok(Command::Quit));
         assert_eq!(parse("/topup 20"), Ok(Command::Topup("20".into())));
+        assert_eq!(
+            parse("/attach ~/bill.jpg the receipt"),
+            Ok(Command::Attach {
+                path: "~/bill.jpg".into(),
+                caption: "the receipt".into()
+            })
+        );
+        assert_eq!(
+            parse("/attach"),
+            Err("usage: /attach PATH [CAPTION]".into())
+        );
         assert_eq!(parse("/topup 20 USD"), Ok(Command::Topup("20 USD".into())));
         assert!(parse("/topup").unwrap_err().contains("usage: /topup"));
         assert_eq!(

@@ -92,6 +92,10 @@ pub enum Done {
     LoggedIn,
     /// Logging in again failed; why.
     LogInFailed(String),
+    /// A file was sent (what to say), or why not.
+    FileSent(Result<String, String>),
+    /// A file was saved, where (and whether it was opened), or why not.
+    FileSaved(Result<String, String>),
 }
 
 /// Something for the loop to do.
@@ -130,6 +134,17 @@ pub enum Effect {
         up_to: MessageId,
     },
     Typing(ConversationId),
+    /// Uploads the file at `path` (`~` is the home folder) and sends it here.
+    SendFile {
+        conversation_id: ConversationId,
+        path: String,
+        caption: String,
+    },
+    /// Saves a file to the download folder, and opens it with the system's opener if `open`.
+    SaveFile {
+        file: crate::protocol::files::FileRef,
+        open: bool,
+    },
     OpenDirect(String),
     OpenSecret(String),
     /// Seals `text` for `other` and sends it in the secret conversation.

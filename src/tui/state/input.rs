@@ -490,6 +490,26 @@ impl App {
             Command::LogIn => self.reopen_log_in(),
             Command::Topup(amount) => self.topup(&amount, effects),
             Command::Withdraw { amount, account } => self.withdraw(&amount, account),
+            Command::Attach { path, caption } => self.attach(path, caption, effects),
+        }
+    }
+
+    /// Sends a file here: not in a secret conversation, whose server must not see it.
+    fn attach(&mut self, path: String, caption: String, effects: &mut Vec<Effect>) {
+        match self.selected_entry() {
+            Some(entry) if entry.secret => {
+                self.error("files cannot go in a secret conversation yet");
+            }
+            Some(entry) => {
+                let conversation_id = entry.id;
+                self.info(format!("sending {}…", crate::untrusted::inert_line(&path)));
+                effects.push(Effect::SendFile {
+                    conversation_id,
+                    path,
+                    caption,
+                });
+            }
+            None => self.error("no conversation selected"),
         }
     }
 

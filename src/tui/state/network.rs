@@ -295,6 +295,8 @@ impl App {
             Done::Fundings(list) => self.on_fundings_listed(list),
             Done::LoggedIn => self.on_logged_in(),
             Done::LogInFailed(reason) => self.on_log_in_failed(&reason),
+            Done::FileSent(Ok(said)) | Done::FileSaved(Ok(said)) => self.info(said),
+            Done::FileSent(Err(why)) | Done::FileSaved(Err(why)) => self.error(why),
             Done::Statement(lines) => {
                 if let Some(wallet) = self.wallet.as_mut() {
                     wallet.load(lines);

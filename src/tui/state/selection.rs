@@ -95,6 +95,10 @@ impl App {
             Some(Action::Delete) => self.ask_delete(&entry),
             Some(Action::React) => self.ask_reaction(&entry),
             Some(Action::Copy) => self.copy(&entry, effects),
+            Some(Action::ToOriginal) if entry.file.is_some() => {
+                self.save_file(&entry, false, effects)
+            }
+            Some(Action::OpenFile) if entry.file.is_some() => self.save_file(&entry, true, effects),
             Some(Action::ToOriginal) => self.follow_quote(conversation_id, &entry, effects),
             Some(Action::EndSelection) => self.stop_selecting(),
             _ => {
@@ -226,6 +230,20 @@ impl App {
         // The entry's text is inert already: no control sequence reaches the clipboard.
         effects.push(Effect::Copy(entry.text.clone()));
         self.info("copied to the clipboard");
+    }
+
+    /// Enter (or `o`, to open it too) on a file: saved to the download folder.
+    fn save_file(&mut self, entry: &Entry, open: bool, effects: &mut Vec<Effect>) {
+        if let Some(file) = &entry.file {
+            self.info(format!(
+                "saving {}…",
+                crate::untrusted::inert_line(&file.name)
+            ));
+            effects.push(Effect::SaveFile {
+                file: file.clone(),
+                open,
+            });
+        }
     }
 
     /// Enter on a reply: to the message it answers (its history loaded if need be).

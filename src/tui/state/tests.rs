@@ -8,6 +8,7 @@ use crate::session::SessionEvent;
 use crate::tui::timeline::Delivery;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent};
 
+pub(crate) mod files;
 pub(crate) mod funding;
 mod keys_and_notices;
 pub(crate) mod money;

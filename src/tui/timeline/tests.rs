@@ -16,6 +16,7 @@ fn entry(id: Option<i64>, client: ClientMsgId, text: &str) -> Entry {
         mentions_me: false,
         unreadable: None,
         expires_at: None,
+        file: None,
     }
 }
 

@@ -274,4 +274,4 @@ fn draw_composer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

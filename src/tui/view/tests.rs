@@ -21,6 +21,19 @@ fn render(app: &App) -> Terminal<TestBackend> {
     terminal
 }
 
+/// The screen as text, a line per row, for tests that look for words on it.
+pub(crate) fn screen_text(app: &App) -> String {
+    let terminal = render(app);
+    let buffer = terminal.backend().buffer();
+    let width = usize::from(buffer.area.width);
+    let symbols: Vec<&str> = buffer.content().iter().map(|cell| cell.symbol()).collect();
+    symbols
+        .chunks(width)
+        .map(|row| row.concat())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn busy_app(width: u16, height: u16) -> App {
     let mut app = connected_app(width, height);
     let bob = user(2, "bob");
