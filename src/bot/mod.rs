@@ -1,5 +1,5 @@
 //! A small library for bots: connect with a token, react to messages and payment events,
-//! send text and invoices, refund. It stands on the client session, so a bot reconnects and
+//! send text, files and invoices, refund. It stands on the client session, so a bot reconnects and
 //! resumes like any client and never misses an invoice paid while it was down. A bot has a
 //! device of its own (a secret store with a key file in its state dir), so people can talk to
 //! it in a secret conversation: it reads their sealed messages and answers sealed.
@@ -142,6 +142,41 @@ impl Bot {
                     .await
             }
         }
+    }
+
+    /// Sends the file at `path` to a conversation, `caption` under it: uploaded (resumed
+    /// after a cut), then a message that carries it. Not in a secret conversation, whose
+    /// server must not see it.
+    pub async fn send_file(
+        &self,
+        conversation_id: ConversationId,
+        path: &std::path::Path,
+        caption: impl Into<String>,
+    ) -> Result<Message, SessionError> {
+        if self.secret_peer(conversation_id).await?.is_some() {
+            return Err(SessionError::Request(
+                crate::session::connection::RequestError::Api(crate::protocol::ApiError::invalid(
+                    "files cannot go in a secret conversation yet",
+                )),
+            ));
+        }
+        let file = self
+            .session
+            .files()
+            .await?
+            .upload(path, &mut |_, _| {})
+            .await?;
+        let sent: results::Sent = self
+            .session
+            .request(RequestBody::Send(requests::Send {
+                conversation_id,
+                client_id: ClientMsgId::random(),
+                text: caption.into(),
+                reply_to: None,
+                file: Some(file.id),
+            }))
+            .await?;
+        Ok(sent.message)
     }
 
     /// The other person of `conversation_id` if it is a secret conversation; asked of the

@@ -364,7 +364,40 @@ async fn what_no_message_carries_is_swept_away(db: TestDb) {
     server.stop().await;
 }
 
+/// A merchant's receipt: a bot sends a file with a caption, and its customer gets it.
+async fn a_bot_sends_a_file_its_customer_can_download(db: TestDb) {
+    use quid::bot::{Bot, BotEvent};
+    let server = TestServer::start(&db).await;
+    let url = server.url();
+    let (shop, bob) = (register(&url, "shop").await, register(&url, "bob").await);
+    let direct = open_direct(&connect(&url, &shop).await, "bob").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bot = Bot::connect(url.clone(), shop, dir.path().join("bot")).unwrap();
+    tokio::time::timeout(PATIENCE, async {
+        while !matches!(bot.next().await, Some(BotEvent::CaughtUp)) {}
+    })
+    .await
+    .expect("the bot caught up");
+    let receipt = dir.path().join("receipt.txt");
+    let bytes = random_file(&receipt, 3000);
+    let sent = bot
+        .send_file(direct, &receipt, "your receipt")
+        .await
+        .unwrap();
+    assert_eq!(sent.text, "your receipt");
+    let file = sent.file.expect("the message carries the file");
+    let into = tempfile::tempdir().unwrap();
+    let saved = Files::new(&url, &bob, None)
+        .unwrap()
+        .download(&file, into.path(), None, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert!(std::fs::read(saved).unwrap() == bytes, "the bytes differ");
+    server.stop().await;
+}
+
 on_each_backend!(
+    a_bot_sends_a_file_its_customer_can_download,
     what_no_message_carries_is_swept_away,
     a_file_goes_up_and_down_byte_for_byte_and_only_to_members,
     a_cut_upload_resumes_where_it_stopped,
