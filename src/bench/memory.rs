@@ -168,7 +168,7 @@ fn client_memory(count: usize) -> anyhow::Result<ClientMemory> {
 }
 
 /// Resident memory of process `pid`, in KiB.
-fn resident_kib(pid: u32) -> anyhow::Result<f64> {
+pub(super) fn resident_kib(pid: u32) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("cannot read the memory of process {pid}"))?;
     status

@@ -11,6 +11,7 @@
 mod catchup;
 mod ceiling;
 mod fanout;
+mod files;
 mod memory;
 mod payments;
 mod search;
@@ -52,6 +53,9 @@ enum Bench {
     /// Server memory per idle connection (up to 10,000) against bare tokio-tungstenite, and
     /// the TUI's memory with 100,000 messages loaded against their size on the wire
     Memory(memory::MemoryArgs),
+    /// A file up and down through the server, against copying it over bare HTTP on
+    /// loopback; and the server's memory during concurrent uploads
+    Files(files::FilesArgs),
     /// Every benchmark above with its defaults (fan-out at 10, 100 and 256 members), each in a
     /// process of its own
     All {
@@ -72,13 +76,14 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<std::process::ExitCode> {
         Bench::Catchup(args) => catchup::run(args).await,
         Bench::Memory(args) => memory::run(args).await,
         Bench::Search(args) => search::run(args).await,
+        Bench::Files(args) => files::run(args).await,
         Bench::All { record } => run_all(*record),
         Bench::CeilingServer => ceiling::serve().await,
     }
 }
 
 /// What `quid bench all` runs: the fan-out sizes, then every other benchmark.
-const ALL: [&[&str]; 8] = [
+const ALL: [&[&str]; 9] = [
     &["fanout", "--members", "10", "--rate", "10"],
     &["fanout", "--members", "100", "--rate", "10"],
     &["fanout", "--members", "256", "--rate", "1"],
@@ -87,6 +92,7 @@ const ALL: [&[&str]; 8] = [
     &["tui"],
     &["memory"],
     &["search"],
+    &["files"],
 ];
 
 /// Runs each of `ALL` as `quid bench ...`, so that none inherits another's memory or sockets.

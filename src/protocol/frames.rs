@@ -211,7 +211,7 @@ mod tests {
         assert_eq!(names.len(), RequestBody::TYPES.len(), "a name listed twice");
         assert_eq!(
             names.len(),
-            42,
+            43,
             "a request added or gone: PROTOCOL.md lists each"
         );
         for name in RequestBody::TYPES {

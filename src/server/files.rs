@@ -186,24 +186,34 @@ async fn put(
             format!("the upload holds {held} bytes; send the rest from byte {held}"),
         ));
     }
-    let written = take_piece(request.into_body(), state, &upload, first, end).await?;
+    // A piece from the first byte to the last is hashed as it comes; an upload in several
+    // pieces is hashed once complete, read back from the store.
+    let mut digest = (first == 0 && end == upload.size).then(Sha256::new);
+    let body = request.into_body();
+    let written = take_piece(body, state, &upload, (first, end), digest.as_mut()).await?;
     if written < upload.size {
         return json(StatusCode::OK, &state_of(&upload, written));
     }
-    let file = finish(state, &upload).await?;
+    let sha256 = match digest {
+        Some(digest) => hex::encode(digest.finalize()),
+        None => digest_of(state, &upload).await?,
+    };
+    let file = finish(state, &upload, sha256).await?;
     json(StatusCode::CREATED, &Uploaded { file })
 }
 
-/// Writes the body to the upload from `first`, piece by piece, up to `end`; returns the
-/// bytes the upload then holds. A body cut or stalled keeps what arrived.
+/// Writes the body to the upload from `first`, piece by piece, up to `end`, feeding
+/// `digest` if given; returns the bytes the upload then holds. While one piece is written
+/// (and synced) the next is received, so the network and the disk work side by side; the
+/// upload holds two pieces in memory at most. A body cut or stalled keeps what arrived.
 async fn take_piece(
     mut body: Incoming,
     state: &ServerState,
     upload: &StoredUpload,
-    first: u64,
-    end: u64,
+    (first, end): (u64, u64),
+    mut digest: Option<&mut Sha256>,
 ) -> Result<u64, ApiError> {
-    let mut at = first;
+    let mut writing = Writing::new(state, upload, first);
     let mut pending: Vec<u8> = Vec::with_capacity(PIECE_BYTES.min((end - first) as usize));
     let mut cut = false;
     loop {
@@ -218,20 +228,22 @@ async fn take_piece(
                 break;
             }
         };
-        if at + (pending.len() + data.len()) as u64 > end {
+        if writing.handed + (pending.len() + data.len()) as u64 > end {
             return Err(ApiError::invalid(format!(
                 "the body holds more than the {} bytes its Content-Range names",
                 end - first
             )));
         }
+        if let Some(digest) = digest.as_mut() {
+            digest.update(&data);
+        }
         pending.extend_from_slice(&data);
         if pending.len() >= PIECE_BYTES {
-            at = append(state, upload, at, std::mem::take(&mut pending)).await?;
+            writing.hand(std::mem::take(&mut pending)).await?;
         }
     }
-    if !pending.is_empty() {
-        at = append(state, upload, at, pending).await?;
-    }
+    writing.hand(pending).await?;
+    let at = writing.finish().await?;
     if cut {
         return Err(ApiError::invalid(format!(
             "the upload was cut at byte {at}; send the rest from there"
@@ -240,27 +252,71 @@ async fn take_piece(
     Ok(at)
 }
 
-async fn append(
-    state: &ServerState,
-    upload: &StoredUpload,
-    at: u64,
-    piece: Vec<u8>,
-) -> Result<u64, ApiError> {
-    let blob = upload.blob();
-    let after = at + piece.len() as u64;
-    // A file's bytes are no request's: written on a pooled connection, outside the writer.
-    state
-        .store
-        .read(move |db| db.append_blob(&blob, at, &piece))
-        .await?;
-    Ok(after)
+/// An upload's pieces on their way to the store, one at a time and in order.
+struct Writing {
+    store: Arc<crate::store::Store>,
+    blob: String,
+    /// The bytes handed to the store so far, from the upload's start.
+    handed: u64,
+    in_flight: Option<tokio::task::JoinHandle<Result<(), ApiError>>>,
 }
 
-/// Makes a complete upload a file: its digest read back from the store, then its row.
+impl Writing {
+    fn new(state: &ServerState, upload: &StoredUpload, first: u64) -> Writing {
+        Writing {
+            store: Arc::clone(&state.store),
+            blob: upload.blob(),
+            handed: first,
+            in_flight: None,
+        }
+    }
+
+    /// Starts writing `piece` once the piece before it is written.
+    async fn hand(&mut self, piece: Vec<u8>) -> Result<(), ApiError> {
+        self.settle().await?;
+        if piece.is_empty() {
+            return Ok(());
+        }
+        let (store, blob, at) = (Arc::clone(&self.store), self.blob.clone(), self.handed);
+        self.handed += piece.len() as u64;
+        // A file's bytes are no request's: written on a pooled connection, not the writer.
+        self.in_flight = Some(tokio::spawn(async move {
+            store
+                .read(move |db| db.append_blob(&blob, at, &piece))
+                .await
+        }));
+        Ok(())
+    }
+
+    async fn settle(&mut self) -> Result<(), ApiError> {
+        match self.in_flight.take() {
+            Some(writing) => writing.await.map_err(|_| ApiError::internal())?,
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the last piece; returns the bytes the upload holds.
+    async fn finish(mut self) -> Result<u64, ApiError> {
+        self.settle().await?;
+        Ok(self.handed)
+    }
+}
+
+/// Makes a complete upload a file, its bytes sealed under `sha256`.
 async fn finish(
     state: &ServerState,
     upload: &StoredUpload,
+    sha256: String,
 ) -> Result<crate::protocol::files::FileRef, ApiError> {
+    let id = upload.id.clone();
+    state
+        .writer
+        .write(move |ctx| crate::store::files::finish_upload(ctx, &id, &sha256))
+        .await
+}
+
+/// The SHA-256 of a complete upload's bytes, read back from the store.
+async fn digest_of(state: &ServerState, upload: &StoredUpload) -> Result<String, ApiError> {
     let blob = upload_blob(&upload.id);
     let mut digest = Sha256::new();
     let mut at = 0;
@@ -273,12 +329,7 @@ async fn finish(
         digest.update(&piece);
         at += piece.len() as u64;
     }
-    let sha256 = hex::encode(digest.finalize());
-    let id = upload.id.clone();
-    state
-        .writer
-        .write(move |ctx| crate::store::files::finish_upload(ctx, &id, &sha256))
-        .await
+    Ok(hex::encode(digest.finalize()))
 }
 
 async fn read_piece(state: &ServerState, blob: &str, at: u64) -> Result<Vec<u8>, ApiError> {
