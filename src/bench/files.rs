@@ -4,14 +4,14 @@
 //! one); and the server's memory while 20 uploads run at once, against the bytes they carry.
 
 use super::ServerChild;
-use crate::session::files::Files;
+use crate::session::files::{Files, RequestBody as BareBody, file_body as file_frames};
 use anyhow::Context;
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Bytes, Frame, Incoming};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct FilesArgs {
@@ -32,9 +32,6 @@ pub struct FilesArgs {
 }
 
 const MIB: u64 = 1024 * 1024;
-
-/// Bytes read from a file per frame, at both ends of the bare copy (as `session::files`).
-const READ_BYTES: usize = 256 * 1024;
 
 pub async fn run(args: &FilesArgs) -> anyhow::Result<std::process::ExitCode> {
     anyhow::ensure!(
@@ -185,24 +182,6 @@ async fn memory_under_uploads(
         peak_mib: peak / 1024.0,
         carried_mib: (size * everyone.len() as u64) as f64 / MIB as f64,
     })
-}
-
-type BareBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
-
-/// The bytes of `file`, read a frame at a time.
-fn file_frames(file: tokio::fs::File) -> BareBody {
-    let frames = futures_util::stream::unfold(file, |mut file| async move {
-        let mut buffer = vec![0u8; READ_BYTES];
-        match file.read(&mut buffer).await {
-            Ok(0) => None,
-            Ok(read) => {
-                buffer.truncate(read);
-                Some((Ok(Frame::data(Bytes::from(buffer))), file))
-            }
-            Err(error) => Some((Err(error), file)),
-        }
-    });
-    StreamBody::new(frames).boxed_unsync()
 }
 
 /// The bare copy's receiver: `PUT` writes the body to `stored` and syncs it, `GET` sends it.

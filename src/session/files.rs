@@ -41,7 +41,8 @@ pub enum FileError {
 trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
-type RequestBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
+/// A request's body: whole, or streamed from a file.
+pub type RequestBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// The server's file endpoints, as one session's user.
 #[derive(Clone)]
@@ -290,7 +291,7 @@ fn empty() -> RequestBody {
 }
 
 /// The rest of `file` as a body, read a frame at a time as the connection takes it.
-fn file_body(file: tokio::fs::File) -> RequestBody {
+pub fn file_body(file: tokio::fs::File) -> RequestBody {
     let frames = futures_util::stream::unfold(file, |mut file| async move {
         let mut buffer = vec![0u8; READ_BYTES];
         match file.read(&mut buffer).await {

@@ -94,15 +94,20 @@ pub(super) fn stored_file(
     blob: String,
 ) -> StoredFile {
     StoredFile {
-        file: FileRef {
-            id: FileId(id),
-            name,
-            size: u64::try_from(size).unwrap_or_default(),
-            media_type,
-            sha256,
-        },
+        file: file_ref(id, name, size, media_type, sha256),
         uploader: UserId(uploader),
         blob,
+    }
+}
+
+/// A file as the columns hold it (a size is a signed 64-bit integer there).
+fn file_ref(id: String, name: String, size: i64, media_type: String, sha256: String) -> FileRef {
+    FileRef {
+        id: FileId(id),
+        name,
+        size: u64::try_from(size).unwrap_or_default(),
+        media_type,
+        sha256,
     }
 }
 
@@ -191,13 +196,5 @@ pub(super) fn file_of(
     media_type: String,
     sha256: String,
 ) -> Option<Box<FileRef>> {
-    id.map(|id| {
-        Box::new(FileRef {
-            id: FileId(id),
-            name,
-            size: u64::try_from(size).unwrap_or_default(),
-            media_type,
-            sha256,
-        })
-    })
+    id.map(|id| Box::new(file_ref(id, name, size, media_type, sha256)))
 }

@@ -133,3 +133,16 @@ pub fn assert_ok(output: Output) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A config with two profiles, alice and bob, on the server at `port` (no bell: the
+/// terminal tests read screens, not sounds); returns its path.
+pub fn alice_and_bob_config(dir: &Path, port: u16) -> std::path::PathBuf {
+    let path = dir.join("config.toml");
+    let profile = |name: &str| {
+        format!(
+            "[profiles.{name}]\nserver = \"ws://127.0.0.1:{port}\"\nusername = \"{name}\"\ndata_dir = \"{name}\"\nnotify_bell = false\n"
+        )
+    };
+    std::fs::write(&path, format!("{}\n{}", profile("alice"), profile("bob"))).unwrap();
+    path
+}

@@ -2,20 +2,10 @@
 //! shows its card, and Enter on it saves it to his download folder; then bob sends one back
 //! with /attach. Skipped where tmux is missing.
 
-use crate::common::process::{QUID, ServerProcess, assert_ok as ok, quid};
+use crate::common::process::{
+    QUID, ServerProcess, alice_and_bob_config as write_config, assert_ok as ok, quid,
+};
 use crate::common::tmux::{Tmux, tmux_missing};
-use std::path::Path;
-
-fn write_config(dir: &Path, port: u16) -> std::path::PathBuf {
-    let path = dir.join("config.toml");
-    let profile = |name: &str| {
-        format!(
-            "[profiles.{name}]\nserver = \"ws://127.0.0.1:{port}\"\nusername = \"{name}\"\ndata_dir = \"{name}\"\nnotify_bell = false\n"
-        )
-    };
-    std::fs::write(&path, format!("{}\n{}", profile("alice"), profile("bob"))).unwrap();
-    path
-}
 
 #[test]
 fn a_file_shows_as_a_card_and_enter_saves_it_to_the_download_folder() {

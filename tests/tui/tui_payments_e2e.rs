@@ -1,20 +1,10 @@
 //! Two people, two terminals: alice asks bob for money from her TUI, bob pays it from his,
 //! and both screens show the paid card and the new balances. Skipped where tmux is missing.
 
-use crate::common::process::{QUID, ServerProcess, assert_ok as ok, quid};
+use crate::common::process::{
+    QUID, ServerProcess, alice_and_bob_config as write_config, assert_ok as ok, quid,
+};
 use crate::common::tmux::{Tmux, tmux_missing};
-use std::path::Path;
-
-fn write_config(dir: &Path, port: u16) -> std::path::PathBuf {
-    let path = dir.join("config.toml");
-    let profile = |name: &str| {
-        format!(
-            "[profiles.{name}]\nserver = \"ws://127.0.0.1:{port}\"\nusername = \"{name}\"\ndata_dir = \"{name}\"\nnotify_bell = false\n"
-        )
-    };
-    std::fs::write(&path, format!("{}\n{}", profile("alice"), profile("bob"))).unwrap();
-    path
-}
 
 /// The screen's last line: quid's status bar.
 fn status_bar(screen: &str) -> &str {
